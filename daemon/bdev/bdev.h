@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Backing stores: block ranges in, completions out. The SCSI layer (and later
+ * repl/) hands a struct bdev_io to bdev_submit(); the backend completes it by
+ * calling io->cb on the same reactor thread, never from inside bdev_submit().
+ * Backends know nothing of SCSI: cache policy (when to set FUA, whether a flush
+ * is a no-op) belongs to the LUN. */
+#ifndef TANDEM_BDEV_H
+#define TANDEM_BDEV_H
+#include <stdint.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/uio.h>
+#include <libaio.h>
+
+enum bdev_io_type {
+	BDEV_IO_READ = 0,
+	BDEV_IO_WRITE,
+	BDEV_IO_FLUSH,          /* make every completed write durable (fdatasync) */
+	BDEV_IO_UNMAP,          /* deallocate [offset, offset+len): punch hole / BLKDISCARD */
+	BDEV_IO_WRITE_ZEROES,   /* make the range read back as zeroes */
+};
+
+#define BDEV_IO_F_FUA 0x1       /* write: durable before completion (RWF_DSYNC) */
+
+struct bdev;
+
+struct bdev_io {
+	enum bdev_io_type type;
+	unsigned flags;
+	uint64_t offset;            /* bytes, multiple of the logical block size */
+	uint64_t len;               /* bytes */
+	struct iovec *iov;          /* data for READ/WRITE; buffers 4096-aligned */
+	int iovcnt;
+	int status;                 /* on completion: 0 or -errno (short transfer = -EIO) */
+	void (*cb)(struct bdev_io *io);
+	void *cb_arg;
+	/* private to the backend */
+	struct bdev *bdev;
+	struct bdev_io *next;
+	struct reactor *owner;
+	struct iocb iocb;
+};
+
+struct bdev_params {
+	const char *backend;        /* "blockio", "fileio", "null" */
+	const char *path;           /* device or file; ignored by null */
+	uint64_t size;              /* bytes; 0 = existing size; for null the device size */
+	bool create;                /* create a sparse file of `size` if path is missing */
+	bool readonly;
+	uint32_t block_size;        /* logical block size the LUN exposes (512/4096) */
+};
+
+struct bdev {
+	const struct bdev_ops *ops;
+	char path[4096];
+	int fd;
+	uint64_t size;              /* bytes, multiple of block_size */
+	uint32_t block_size;
+	uint32_t phys_block_size;   /* from the device (BLKPBSZGET) or 4096 */
+	bool readonly;
+	bool is_blockdev;
+	bool rotational;            /* from /sys/block/X/queue/rotational; files: false */
+	bool can_unmap;             /* punch hole / BLKDISCARD works */
+	bool unmap_zeroes;          /* unmapped ranges read back as zeroes (LBPRZ) */
+	void *priv;
+};
+
+struct bdev_ops {
+	const char *name;
+	int (*open)(struct bdev *b, const struct bdev_params *p, char *err, size_t errlen);
+	void (*close)(struct bdev *b);
+	void (*submit)(struct bdev *b, struct bdev_io *io);
+};
+
+/* Open a backend by name; NULL with a message in err on failure. */
+struct bdev *bdev_open(const struct bdev_params *p, char *err, size_t errlen);
+void bdev_close(struct bdev *b);
+/* Submit from a reactor thread; io->cb runs later on that thread. */
+void bdev_submit(struct bdev *b, struct bdev_io *io);
+
+/* Implemented by each backend file. */
+extern const struct bdev_ops bdev_blockio_ops;
+extern const struct bdev_ops bdev_fileio_ops;
+extern const struct bdev_ops bdev_null_ops;
+#endif

@@ -1,0 +1,128 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* tandem.conf in memory: what the parser produces and every layer reads.
+ * The parser (config/parse.c) turns the braced text into this tree, validates
+ * it completely, and reports the first error as "file:line: message".
+ * Nothing here is changed after load; a reload builds a new struct tconf. */
+#ifndef TANDEM_CONFIG_H
+#define TANDEM_CONFIG_H
+#include <stdbool.h>
+#include <stdint.h>
+#include <stddef.h>
+
+#define TCONF_NAME_MAX 224        /* iSCSI names are at most 223 bytes (RFC 7143 6.1) */
+#define TCONF_PATH_MAX 4096
+#define TCONF_MAX_LUNS 256
+#define TCONF_DEFAULT_PATH "/etc/tandem/tandem.conf"
+
+enum tconf_backend { TCONF_BACKEND_BLOCKIO, TCONF_BACKEND_FILEIO, TCONF_BACKEND_NULL };
+enum tconf_cache { TCONF_CACHE_WRITE_THROUGH, TCONF_CACHE_WRITE_BACK, TCONF_CACHE_NV };
+
+struct tconf_lun {
+	uint32_t lun;                       /* LUN number, 0..16383 */
+	int line;                           /* where it was defined (for messages) */
+	enum tconf_backend backend;
+	char path[TCONF_PATH_MAX];          /* backing device or file ("" for null) */
+	uint64_t size;                      /* bytes; 0 = size of the existing device/file */
+	bool create;                        /* create a sparse file of `size` if missing */
+	uint32_t block_size;                /* 512 or 4096; default 512 */
+	enum tconf_cache cache;             /* default write-through */
+	bool readonly;
+	/* Device identity: identical on both nodes of a pair, never derived from the host. */
+	char serial[65];                    /* VPD 0x80 unit serial number */
+	uint8_t naa[16];                    /* NAA designator bytes (VPD 0x83) */
+	uint8_t naa_len;                    /* 8 (NAA 5) or 16 (NAA 6) */
+	char vendor[9];                     /* T10 vendor id, default "TANDEM" */
+	char product[17];                   /* default "tandem-disk" */
+	char revision[5];                   /* default "0001" */
+	int rotation_rate;                  /* VPD 0xB1: 0 = from device, 1 = non-rotating */
+};
+
+struct tconf_listen {
+	char addr[64];                      /* numeric IPv4/IPv6 address */
+	uint16_t port;                      /* default 3260 */
+	int line;
+};
+
+/* A portal group: the addresses one iSCSI target portal group tag answers on. */
+struct tconf_portal_group {
+	char name[64];
+	uint16_t tag;                       /* Target Portal Group Tag, 1..65535 */
+	struct tconf_listen *listen;
+	size_t nlisten;
+	int line;
+};
+
+struct tconf_chap {
+	char user[256];
+	char secret[256];                   /* 12..255 bytes */
+	char mutual_user[256];              /* "" = one-way CHAP */
+	char mutual_secret[256];
+};
+
+struct tconf_target {
+	char name[TCONF_NAME_MAX];          /* IQN/EUI/NAA name */
+	char alias[256];
+	int line;
+	char **portal_groups;               /* names of portal groups it is reachable through; none = all */
+	size_t nportal_groups;
+	struct tconf_lun *luns;
+	size_t nluns;
+	/* Initiator ACL: patterns with '*' and '?' wildcards (fnmatch). An initiator is
+	 * admitted when it matches no deny pattern and (allow is empty or it matches an
+	 * allow pattern). */
+	char **allow;
+	size_t nallow;
+	char **deny;
+	size_t ndeny;
+	bool chap_enabled;
+	struct tconf_chap chap;
+};
+
+struct tconf_global {
+	int log_level;                      /* syslog level, default LOG_INFO */
+	int threads;                        /* reactor threads, default min(4, nproc) */
+	char ctl_socket[108];               /* libqb IPC service name, default "tandem" */
+	int nop_interval;                   /* s, target NOP-In on idle connections, default 5; 0 = off */
+	int nop_timeout;                    /* s, drop the connection when no answer, default 10 */
+	int login_timeout;                  /* s, default 15 */
+	int max_sessions;                   /* default 64 */
+	int max_connections_per_session;    /* default 4 */
+	int max_cmds_per_session;           /* CmdSN window (MaxCmdSN - ExpCmdSN + 1), default 128 */
+	uint32_t max_recv_data_segment;     /* what the target declares, default 1 MiB */
+	uint32_t max_burst;                 /* upper bound for MaxBurstLength, default 1 MiB */
+	uint32_t first_burst;               /* upper bound for FirstBurstLength, default 256 KiB */
+	int sndbuf, rcvbuf;                 /* socket buffers in bytes, default 4 MiB */
+	bool discovery_chap;                /* require CHAP on discovery sessions */
+	struct tconf_chap discovery_chap_cred;
+};
+
+struct tconf {
+	char path[TCONF_PATH_MAX];          /* file it came from, "(embedded default)" if none */
+	struct tconf_global global;
+	struct tconf_portal_group *portal_groups;
+	size_t nportal_groups;
+	struct tconf_target *targets;
+	size_t ntargets;
+};
+
+/* Parse and validate a file. Returns NULL and writes "file:line: what" to err on
+ * any error; nothing is half-loaded. */
+struct tconf *tconf_load_file(const char *path, char *err, size_t errlen);
+/* Same from a buffer; `name` is used in messages as the file name. */
+struct tconf *tconf_load_string(const char *name, const char *text, char *err, size_t errlen);
+/* The embedded default: one 1 GiB sparse file-backed LUN (blockio,
+ * /var/lib/tandem/lun0.img, created if missing) on 127.0.0.1:3260, target
+ * iqn.2026-11.org.tandem:default. */
+struct tconf *tconf_default(void);
+void tconf_free(struct tconf *c);
+
+/* Helpers shared with the rest of the daemon. */
+const struct tconf_portal_group *tconf_find_portal_group(const struct tconf *c, const char *name);
+const struct tconf_target *tconf_find_target(const struct tconf *c, const char *name);
+/* ACL check as described on struct tconf_target. */
+bool tconf_initiator_allowed(const struct tconf_target *t, const char *initiator);
+/* Does target t answer on portal group pg? */
+bool tconf_target_in_portal_group(const struct tconf_target *t, const struct tconf_portal_group *pg);
+const char *tconf_backend_name(enum tconf_backend b);
+const char *tconf_cache_name(enum tconf_cache c);
+#endif

@@ -1,0 +1,138 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The SCSI device server (SPC-4/SBC-3) as seen by a transport. It knows CDBs,
+ * LUNs, I_T nexuses, unit attentions and sense data, and nothing of iSCSI.
+ *
+ * Life of a command: the transport fills a struct scsi_task (I_T nexus, LUN,
+ * CDB, direction, expected length, data buffer; for writes the buffer already
+ * holds all the data), calls scsi_task_exec(), and gets t->complete(t) called
+ * exactly once on the same thread, possibly before scsi_task_exec() returns.
+ * Then status/sense/data_len are valid. */
+#ifndef TANDEM_SCSI_H
+#define TANDEM_SCSI_H
+#include <stdint.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include "bdev/bdev.h"
+#include "config/config.h"
+
+#define SCSI_SENSE_MAX 96
+#define SCSI_CDB_MAX 32
+
+enum scsi_dir { SCSI_DIR_NONE = 0, SCSI_DIR_READ = 1 /* data-in */, SCSI_DIR_WRITE = 2 /* data-out */ };
+
+/* SAM status codes */
+enum {
+	SCSI_STATUS_GOOD = 0x00,
+	SCSI_STATUS_CHECK_CONDITION = 0x02,
+	SCSI_STATUS_CONDITION_MET = 0x04,
+	SCSI_STATUS_BUSY = 0x08,
+	SCSI_STATUS_RESERVATION_CONFLICT = 0x18,
+	SCSI_STATUS_TASK_SET_FULL = 0x28,
+	SCSI_STATUS_ACA_ACTIVE = 0x30,
+	SCSI_STATUS_TASK_ABORTED = 0x40,
+};
+
+/* Sense keys */
+enum {
+	SK_NO_SENSE = 0x0, SK_RECOVERED_ERROR = 0x1, SK_NOT_READY = 0x2, SK_MEDIUM_ERROR = 0x3,
+	SK_HARDWARE_ERROR = 0x4, SK_ILLEGAL_REQUEST = 0x5, SK_UNIT_ATTENTION = 0x6,
+	SK_DATA_PROTECT = 0x7, SK_BLANK_CHECK = 0x8, SK_COPY_ABORTED = 0xa,
+	SK_ABORTED_COMMAND = 0xb, SK_VOLUME_OVERFLOW = 0xd, SK_MISCOMPARE = 0xe,
+};
+
+enum scsi_task_attr { SCSI_ATTR_SIMPLE = 0, SCSI_ATTR_ORDERED = 1, SCSI_ATTR_HEAD_OF_QUEUE = 2, SCSI_ATTR_ACA = 3 };
+
+struct scsi_target;
+struct scsi_lun;
+struct scsi_itn;
+
+/* A target port as the SCSI layer sees it (one per iSCSI portal group). */
+struct scsi_port {
+	uint16_t rel_port_id;       /* relative target port identifier, 1..65535 */
+	uint16_t tpg_id;            /* target port group (ALUA), 0 = none */
+	char name[256];             /* SCSI name string "iqn...,t,0x0001" */
+};
+
+struct scsi_task {
+	/* --- filled by the transport --- */
+	struct scsi_itn *itn;
+	uint64_t lun;               /* decoded LUN number (see scsi_lun_decode) */
+	uint8_t cdb[SCSI_CDB_MAX];
+	uint8_t cdb_len;
+	uint8_t attr;               /* enum scsi_task_attr */
+	enum scsi_dir dir;
+	uint32_t edtl;              /* expected data transfer length from the transport */
+	uint8_t *buf;               /* data buffer, buf_len >= edtl, 4096-aligned */
+	uint32_t buf_len;
+	void (*complete)(struct scsi_task *t);
+	void *transport_ctx;
+	bool aborted;               /* set by the transport (task management) */
+
+	/* --- results, valid in complete() --- */
+	uint8_t status;
+	uint8_t sense_len;
+	uint8_t sense[SCSI_SENSE_MAX];
+	uint32_t data_len;          /* bytes of data-in produced / data-out consumed */
+	uint32_t xfer_len;          /* bytes the CDB asked for (for residual overflow) */
+
+	/* --- private to the SCSI layer --- */
+	struct scsi_lun *lu;
+	struct bdev_io bio;
+	struct iovec iov;
+	uint32_t state;
+	uint64_t lba;
+	uint32_t nblocks;
+	void *priv;
+	struct scsi_task *next;
+};
+
+/* --- target and LUNs --- */
+struct scsi_target *scsi_target_create(const char *name);
+void scsi_target_destroy(struct scsi_target *tgt);
+/* Create a LUN from its config (opens the backend) and attach it. On error
+ * returns -1 with a message naming the LUN in err. */
+int scsi_target_add_lun(struct scsi_target *tgt, const struct tconf_lun *conf, char *err, size_t errlen);
+/* Detach and close a LUN (reload). Reports REPORTED LUNS DATA HAS CHANGED. */
+int scsi_target_remove_lun(struct scsi_target *tgt, uint32_t lun);
+struct scsi_lun *scsi_target_find_lun(struct scsi_target *tgt, uint64_t lun);
+const char *scsi_target_name(const struct scsi_target *tgt);
+size_t scsi_target_lun_count(const struct scsi_target *tgt);
+
+/* --- I_T nexus: one per iSCSI session --- */
+/* initiator_port: the SCSI initiator port name, "iqn...,i,0x<isid>". */
+struct scsi_itn *scsi_itn_create(struct scsi_target *tgt, const char *initiator_port,
+				 const struct scsi_port *port);
+void scsi_itn_destroy(struct scsi_itn *itn);
+
+/* --- commands --- */
+void scsi_task_exec(struct scsi_task *t);
+/* Task management helpers: effects on the device server side (unit attentions,
+ * reservations). The transport aborts its own tasks. */
+void scsi_lun_reset(struct scsi_target *tgt, uint64_t lun, struct scsi_itn *from);
+void scsi_target_reset(struct scsi_target *tgt, struct scsi_itn *from);
+/* Tasks aborted by another I_T nexus (CLEAR TASK SET etc.): queue the
+ * COMMANDS CLEARED BY ANOTHER INITIATOR unit attention as SAM-5 says. */
+void scsi_itn_tasks_cleared(struct scsi_itn *itn, uint64_t lun);
+
+/* Set status GOOD / CHECK CONDITION with fixed-format sense. */
+void scsi_task_set_status(struct scsi_task *t, uint8_t status, uint8_t sk, uint8_t asc, uint8_t ascq);
+
+/* --- LUN addressing (SAM-5 4.6): 8-byte LUN field <-> number --- */
+uint64_t scsi_lun_decode(const uint8_t lun[8]);
+void scsi_lun_encode(uint64_t lun, uint8_t out[8]);
+
+/* --- status reporting (tandemctl status) --- */
+struct scsi_lun_info {
+	uint32_t lun;
+	const char *backend;
+	const char *path;
+	uint64_t size;
+	uint32_t block_size;
+	const char *cache;
+	bool wce;
+	const char *serial;
+	uint64_t reads, writes, read_bytes, write_bytes, errors;
+};
+/* Calls fn for each LUN of tgt. Thread-safe. */
+void scsi_target_foreach_lun(struct scsi_target *tgt, void (*fn)(const struct scsi_lun_info *, void *), void *arg);
+#endif
