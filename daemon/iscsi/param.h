@@ -81,11 +81,11 @@ struct iscsi_negotiation {
 	 * security stage, and the outcome of AuthMethod negotiation. */
 	bool chap_required;         /* only CHAP acceptable (None refused) */
 	bool chap_allowed;          /* CHAP acceptable (implied by chap_required) */
-	int auth_method;            /* ISCSI_AUTH_*: what we answered */
+	int auth_method;            /* ISCSI_AUTH_*: what we answered; NONE until AuthMethod seen */
 };
 
 /* ADDITIVE: values of iscsi_negotiation.auth_method */
-enum { ISCSI_AUTH_NONE = 0, ISCSI_AUTH_CHAP = 1, ISCSI_AUTH_REJECTED = -1, ISCSI_AUTH_UNSET = -2 };
+enum { ISCSI_AUTH_NONE = 0, ISCSI_AUTH_CHAP = 1, ISCSI_AUTH_REJECTED = -1 };
 
 /* Error results of iscsi_param_negotiate (login status detail to use) */
 enum {
@@ -118,6 +118,9 @@ int iscsi_param_declare_target(struct iscsi_negotiation *n, const char *target_a
 /* ADDITIVE: RFC 7143 6.1 numerical value: decimal-constant or hex-constant
  * ("0x"/"0X"), no sign, no blanks, no trailing garbage, fits in 32 bits. 0 / -1. */
 int iscsi_param_parse_u32(const char *s, uint32_t *out);
+/* ADDITIVE, for unit tests: walk the key table (NULL past the end). */
+size_t iscsi_param_table_size(void);
+const char *iscsi_param_table_name(size_t i, uint32_t *def, uint32_t *min, uint32_t *max, int *type);
 
 /* CHAP (RFC 1994, RFC 7143 12.1.3): target side. Pure functions over secrets. */
 enum iscsi_chap_alg { ISCSI_CHAP_MD5 = 5, ISCSI_CHAP_SHA1 = 6, ISCSI_CHAP_SHA256 = 7 };
