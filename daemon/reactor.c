@@ -56,6 +56,12 @@ struct reactor {
 		void *arg;
 	} hooks[REACTOR_MAX_HOOKS];
 	int nhooks;
+	struct {
+		reactor_fn fn;
+		void *arg;
+	} exit_hooks[REACTOR_MAX_HOOKS];
+	int nexit_hooks;
+	bool exit_hooks_ran;
 	pthread_mutex_t mbox_lock;
 	struct reactor_msg *mbox_head, *mbox_tail;
 	struct reactor_msg *msg_free;       /* recycled messages (under mbox_lock) */
@@ -293,6 +299,30 @@ int reactor_add_idle_hook(struct reactor *r, reactor_fn fn, void *arg)
 	return 0;
 }
 
+int reactor_add_exit_hook(struct reactor *r, reactor_fn fn, void *arg)
+{
+	if (r->nexit_hooks >= REACTOR_MAX_HOOKS)
+		return -ENOSPC;
+	r->exit_hooks[r->nexit_hooks].fn = fn;
+	r->exit_hooks[r->nexit_hooks].arg = arg;
+	r->nexit_hooks++;
+	return 0;
+}
+
+static void reactor_run_exit_hooks(struct reactor *r)
+{
+	struct reactor *prev = current_reactor;
+
+	if (r->exit_hooks_ran)
+		return;
+	r->exit_hooks_ran = true;
+	current_reactor = r;
+	/* Last registered first: later layers depend on earlier ones. */
+	for (int i = r->nexit_hooks - 1; i >= 0; i--)
+		r->exit_hooks[i].fn(r->exit_hooks[i].arg);
+	current_reactor = prev;
+}
+
 void reactor_poll_once(struct reactor *r, int timeout_ms)
 {
 	struct epoll_event events[REACTOR_MAX_EVENTS];
@@ -336,6 +366,7 @@ static void *reactor_thread(void *arg)
 
 	current_reactor = r;
 	reactor_run(r);
+	reactor_run_exit_hooks(r);
 	buf_cache_release();
 	return NULL;
 }
@@ -371,6 +402,7 @@ void reactor_destroy(struct reactor *r)
 
 	if (!r)
 		return;
+	reactor_run_exit_hooks(r);
 	for (int fd = 0; fd < r->nhandlers; fd++)
 		free(r->handlers[fd]);
 	free(r->handlers);

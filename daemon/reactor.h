@@ -44,6 +44,11 @@ void reactor_post(struct reactor *r, reactor_fn fn, void *arg);
  * io_submit queues, corked sockets). Owner thread only. */
 int reactor_add_idle_hook(struct reactor *r, reactor_fn fn, void *arg);
 
+/* Register a hook run once on r's thread when its loop ends (reactor_stop), or
+ * by reactor_destroy when it never ran on a thread of its own: layers free their
+ * per-reactor state there. Owner thread only. */
+int reactor_add_exit_hook(struct reactor *r, reactor_fn fn, void *arg);
+
 /* The reactor that owns the calling thread, or NULL. */
 struct reactor *reactor_self(void);
 uint64_t reactor_now_ms(void);

@@ -77,6 +77,11 @@ struct bdev *bdev_open(const struct bdev_params *p, char *err, size_t errlen);
 void bdev_close(struct bdev *b);
 /* Submit from a reactor thread; io->cb runs later on that thread. */
 void bdev_submit(struct bdev *b, struct bdev_io *io);
+/* Release the calling reactor's bdev state (aio context, eventfd). Call on that
+ * reactor's thread (or before it runs/after it stopped) with no I/O in flight,
+ * before reactor_destroy(). Harmless when the reactor never did bdev I/O. */
+struct reactor;
+void bdev_reactor_fini(struct reactor *r);
 
 /* Implemented by each backend file. */
 extern const struct bdev_ops bdev_blockio_ops;
