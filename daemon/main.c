@@ -1,0 +1,398 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* tandemd's entry point: command line, configuration, daemonizing, signals,
+ * and the main thread's libqb loop (control socket, reload, shutdown). The I/O
+ * itself runs on the reactor threads that the iSCSI layer is given. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <qb/qbloop.h>
+
+#ifdef HAVE_SYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
+
+#include "config/config.h"
+#include "ctl/ctl.h"
+#include "iscsi/iscsi.h"
+#include "reactor.h"
+#include "util/bufpool.h"
+#include "util/json.h"
+#include "util/log.h"
+#include "util/workq.h"
+
+#define TANDEM_VERSION "0.1.0"
+
+struct daemon_opts {
+	const char *config_path;    /* NULL: default path if it exists, else embedded */
+	bool foreground;
+	int log_level;              /* -1: from config */
+	int threads;                /* 0: from config */
+	bool check_only;
+	const char *pidfile;
+};
+
+/* Every config ever applied stays allocated until shutdown: sessions and
+ * logins in flight may still point into an older one. Reloads are rare. */
+struct conf_node {
+	struct tconf *conf;
+	struct conf_node *next;
+};
+
+static struct {
+	struct daemon_opts opts;
+	struct conf_node *confs;        /* newest first */
+	const char *loaded_from;        /* file path, or NULL for the embedded default */
+	qb_loop_t *loop;
+	time_t started;
+} d;
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: tandemd [OPTIONS]\n"
+		"  -c, --config FILE     configuration file (default " TCONF_DEFAULT_PATH
+		" if it exists,\n"
+		"                        else the embedded default: one 1 GiB LUN on 127.0.0.1:3260)\n"
+		"  -f, --foreground      stay in the foreground, log to stderr\n"
+		"  -l, --log-level LVL   error|warning|notice|info|debug|trace (overrides the config)\n"
+		"  -t, --threads N       I/O reactor threads, 1..64 (overrides the config)\n"
+		"      --check           validate the configuration and exit\n"
+		"  -p, --pidfile FILE    write the daemon's PID to FILE\n"
+		"  -h, --help            this text\n"
+		"  -V, --version         print the version\n");
+}
+
+static int parse_args(int argc, char **argv, struct daemon_opts *o)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "log-level", required_argument, NULL, 'l' },
+		{ "threads", required_argument, NULL, 't' },
+		{ "check", no_argument, NULL, 'C' },
+		{ "pidfile", required_argument, NULL, 'p' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	o->log_level = -1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":c:fl:t:p:hV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c': o->config_path = optarg; break;
+		case 'f': o->foreground = true; break;
+		case 'l':
+			o->log_level = tlog_level_from_name(optarg);
+			if (o->log_level < 0) {
+				fprintf(stderr, "tandemd: unknown log level '%s'\n", optarg);
+				return 2;
+			}
+			break;
+		case 't': {
+			char *end;
+			long v;
+			errno = 0;
+			v = strtol(optarg, &end, 10);
+			if (errno || *end || end == optarg || v < 1 || v > 64) {
+				fprintf(stderr, "tandemd: --threads wants a number from 1 to 64, not '%s'\n", optarg);
+				return 2;
+			}
+			o->threads = (int)v;
+			break;
+		}
+		case 'C': o->check_only = true; break;
+		case 'p': o->pidfile = optarg; break;
+		case 'h': usage(stdout); exit(0);
+		case 'V': printf("tandemd " TANDEM_VERSION "\n"); exit(0);
+		case ':':
+			fprintf(stderr, "tandemd: option '%s' needs an argument\n", argv[optind - 1]);
+			usage(stderr);
+			return 2;
+		default:
+			fprintf(stderr, "tandemd: unknown option '%s'\n", argv[optind - 1]);
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "tandemd: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+	return 0;
+}
+
+/* Which file to read: -c, else the default path if it exists, else none. */
+static const char *config_source(const struct daemon_opts *o)
+{
+	if (o->config_path)
+		return o->config_path;
+	if (access(TCONF_DEFAULT_PATH, F_OK) == 0)
+		return TCONF_DEFAULT_PATH;
+	return NULL;
+}
+
+static struct tconf *load_config(const char *path, char *err, size_t errlen)
+{
+	struct tconf *c = path ? tconf_load_file(path, err, errlen) : tconf_default();
+
+	if (!c && !path)
+		snprintf(err, errlen, "cannot build the embedded default configuration");
+	return c;
+}
+
+static struct tconf *current_conf(void) { return d.confs ? d.confs->conf : NULL; }
+
+static int remember_conf(struct tconf *c)
+{
+	struct conf_node *n = calloc(1, sizeof(*n));
+
+	if (!n)
+		return -1;
+	n->conf = c;
+	n->next = d.confs;
+	d.confs = n;
+	return 0;
+}
+
+/* --- control handlers (main thread) --- */
+
+static void ctl_status(struct json_writer *w)
+{
+	const struct tconf *c = current_conf();
+
+	json_obj_begin(w, "daemon");
+	json_str(w, "version", TANDEM_VERSION);
+	json_int(w, "pid", getpid());
+	json_str(w, "config", d.loaded_from ? d.loaded_from : "(embedded default)");
+	json_int(w, "uptime_s", (int64_t)(time(NULL) - d.started));
+	json_int(w, "reactors", reactor_pool_size());
+	if (c)
+		json_int(w, "log_level", c->global.log_level);
+	json_obj_end(w);
+	iscsi_status(w);
+}
+
+static int ctl_reload(char *err, size_t errlen)
+{
+	const char *path = config_source(&d.opts);
+	struct tconf *c;
+
+	c = load_config(path, err, errlen);
+	if (!c) {
+		qb_log(LOG_ERR, "reload refused, keeping the running configuration: %s", err);
+		return -1;
+	}
+	if (iscsi_reload(c, err, errlen) < 0) {
+		qb_log(LOG_ERR, "reload failed, keeping the running configuration: %s", err);
+		tconf_free(c);
+		return -1;
+	}
+	if (remember_conf(c) < 0) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	d.loaded_from = path;
+	if (d.opts.log_level < 0)
+		tlog_set_level(c->global.log_level);
+	qb_log(LOG_NOTICE, "configuration reloaded from %s", path ? path : "(embedded default)");
+	return 0;
+}
+
+static int ctl_set_log_level(int level)
+{
+	tlog_set_level(level);
+	qb_log(LOG_NOTICE, "log level set to %d", level);
+	return 0;
+}
+
+static const struct ctl_handlers handlers = {
+	.status = ctl_status,
+	.reload = ctl_reload,
+	.set_log_level = ctl_set_log_level,
+};
+
+/* --- signals --- */
+
+static int32_t on_sighup(int32_t sig, void *data)
+{
+	char err[512];
+
+	ctl_reload(err, sizeof(err));
+	return 0;
+}
+
+static int32_t on_sigterm(int32_t sig, void *data)
+{
+	qb_log(LOG_NOTICE, "signal %d: shutting down", sig);
+	qb_loop_stop(d.loop);
+	return 0;
+}
+
+/* --- daemonizing --- */
+
+static int daemonize(void)
+{
+	pid_t pid = fork();
+	int fd;
+
+	if (pid < 0)
+		return -1;
+	if (pid > 0)
+		_exit(0);
+	if (setsid() < 0)
+		return -1;
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid > 0)
+		_exit(0);
+	if (chdir("/") < 0)
+		return -1;
+	umask(022);
+	fd = open("/dev/null", O_RDWR);
+	if (fd >= 0) {
+		dup2(fd, STDIN_FILENO);
+		dup2(fd, STDOUT_FILENO);
+		dup2(fd, STDERR_FILENO);
+		if (fd > STDERR_FILENO)
+			close(fd);
+	}
+	return 0;
+}
+
+static int write_pidfile(const char *path)
+{
+	FILE *f = fopen(path, "w");
+
+	if (!f)
+		return -1;
+	fprintf(f, "%d\n", getpid());
+	return fclose(f);
+}
+
+static void print_banner(const struct tconf *c)
+{
+	for (size_t i = 0; i < c->ntargets; i++) {
+		const struct tconf_target *t = &c->targets[i];
+
+		printf("tandemd: target %s", t->name);
+		for (size_t l = 0; l < t->nluns; l++)
+			printf("%s LUN %u (%s %s)", l ? "," : ":", t->luns[l].lun,
+			       tconf_backend_name(t->luns[l].backend),
+			       t->luns[l].path[0] ? t->luns[l].path : "-");
+		printf("\n");
+	}
+	for (size_t i = 0; i < c->nportal_groups; i++)
+		for (size_t a = 0; a < c->portal_groups[i].nlisten; a++) {
+			const struct tconf_listen *l = &c->portal_groups[i].listen[a];
+			bool v6 = strchr(l->addr, ':') != NULL;
+			printf("tandemd: portal %s%s%s:%u (group %s, tag %u)\n", v6 ? "[" : "", l->addr,
+			       v6 ? "]" : "", l->port, c->portal_groups[i].name, c->portal_groups[i].tag);
+		}
+	fflush(stdout);
+}
+
+int main(int argc, char **argv)
+{
+	char err[1024];
+	struct tconf *conf;
+	int rc, threads, level;
+
+	rc = parse_args(argc, argv, &d.opts);
+	if (rc)
+		return rc;
+
+	d.loaded_from = config_source(&d.opts);
+	conf = load_config(d.loaded_from, err, sizeof(err));
+	if (!conf) {
+		fprintf(stderr, "tandemd: %s\n", err);
+		return 1;
+	}
+	if (d.opts.check_only) {
+		printf("tandemd: %s: configuration OK (%zu target(s))\n",
+		       d.loaded_from ? d.loaded_from : "(embedded default)", conf->ntargets);
+		tconf_free(conf);
+		return 0;
+	}
+	level = d.opts.log_level >= 0 ? d.opts.log_level : conf->global.log_level;
+	threads = d.opts.threads ? d.opts.threads : conf->global.threads;
+
+	print_banner(conf);
+	if (!d.opts.foreground && daemonize() < 0) {
+		fprintf(stderr, "tandemd: cannot daemonize: %s\n", strerror(errno));
+		return 1;
+	}
+	tlog_init("tandemd", d.opts.foreground, level);
+	d.started = time(NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (d.opts.pidfile && write_pidfile(d.opts.pidfile) < 0) {
+		qb_log(LOG_ERR, "cannot write pidfile %s: %s", d.opts.pidfile, strerror(errno));
+		return 1;
+	}
+	if (reactor_pool_start(threads) < 0) {
+		qb_log(LOG_ERR, "cannot start %d reactor threads", threads);
+		return 1;
+	}
+	if (iscsi_init(conf, err, sizeof(err)) < 0) {
+		qb_log(LOG_ERR, "cannot start: %s", err);
+		if (d.opts.foreground)
+			fprintf(stderr, "tandemd: cannot start: %s\n", err);
+		reactor_pool_stop();
+		tconf_free(conf);
+		return 1;
+	}
+	remember_conf(conf);
+
+	d.loop = qb_loop_create();
+	if (!d.loop || ctl_server_start(d.loop, conf->global.ctl_socket, &handlers) < 0) {
+		qb_log(LOG_ERR, "cannot start the control socket '%s'", conf->global.ctl_socket);
+		iscsi_shutdown();
+		reactor_pool_stop();
+		return 1;
+	}
+	qb_loop_signal_add(d.loop, QB_LOOP_HIGH, SIGHUP, NULL, on_sighup, NULL);
+	qb_loop_signal_add(d.loop, QB_LOOP_HIGH, SIGTERM, NULL, on_sigterm, NULL);
+	qb_loop_signal_add(d.loop, QB_LOOP_HIGH, SIGINT, NULL, on_sigterm, NULL);
+
+	qb_log(LOG_NOTICE, "tandemd " TANDEM_VERSION " running: %zu target(s), %d reactor thread(s), config %s",
+	       conf->ntargets, threads, d.loaded_from ? d.loaded_from : "(embedded default)");
+#ifdef HAVE_SYSTEMD
+	sd_notify(0, "READY=1");
+#endif
+	qb_loop_run(d.loop);
+
+#ifdef HAVE_SYSTEMD
+	sd_notify(0, "STOPPING=1");
+#endif
+	ctl_server_stop();
+	iscsi_shutdown();
+	workq_stop();           /* drains: its completions still reach live reactors */
+	reactor_pool_stop();    /* exit hooks free per-reactor bdev/iscsi state */
+	qb_loop_destroy(d.loop);
+	while (d.confs) {
+		struct conf_node *n = d.confs;
+		d.confs = n->next;
+		tconf_free(n->conf);
+		free(n);
+	}
+	if (d.opts.pidfile)
+		unlink(d.opts.pidfile);
+	buf_cache_release();
+	qb_log(LOG_NOTICE, "tandemd stopped");
+	tlog_fini();
+	return 0;
+}
