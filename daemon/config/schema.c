@@ -1,0 +1,946 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The tandem.conf schema: maps the generic section/key tree onto struct tconf
+ * and validates every value, reporting the first problem as "file:line: what". */
+#include "config/config_int.h"
+#include "util/log.h"
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+struct sctx {
+	struct cfg_err *err;
+	struct tconf *c;
+	int global_line;                    /* first `global` section, 0 = none */
+	int dchap_line;                     /* first `discovery_chap` section */
+	struct tconf_target *target;        /* target being filled (for lun/chap) */
+	int chap_line;                      /* `chap` inside the current target */
+};
+
+enum key_kind { K_INT, K_SIZE_INT, K_SIZE_U32, K_SIZE_U64, K_BOOL, K_STR, K_ENUM, K_CUSTOM };
+
+struct key_desc;
+typedef int (*key_fn)(struct sctx *s, const struct cfg_node *n, void *obj);
+typedef int (*str_check_fn)(struct sctx *s, const struct cfg_node *n);
+
+struct key_desc {
+	const char *name;
+	enum key_kind kind;
+	size_t off;
+	int64_t min, max;                   /* K_INT / K_SIZE_* range */
+	size_t minlen, bufsize;             /* K_STR: length bounds (bufsize includes NUL) */
+	str_check_fn check;                 /* K_STR extra syntax check */
+	const char *const *names;           /* K_ENUM: value names, index = enum value */
+	key_fn fn;                          /* K_CUSTOM */
+	bool multi;                         /* may appear more than once */
+	bool required;
+};
+
+struct section_desc;
+typedef int (*section_fn)(struct sctx *s, const struct cfg_node *n, void *parent);
+
+struct sub_desc {
+	const char *name;
+	section_fn fn;
+};
+
+struct section_desc {
+	const char *name;
+	const struct key_desc *keys;
+	size_t nkeys;
+	const struct sub_desc *subs;
+	size_t nsubs;
+};
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define CFG_MAX_KEYS 32
+
+_Static_assert(sizeof(enum tconf_backend) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum tconf_cache) == sizeof(int), "enum size");
+
+/* ---- value parsers ---------------------------------------------------- */
+
+static int parse_int(struct sctx *s, const struct cfg_node *n, int64_t min, int64_t max, int64_t *out)
+{
+	const char *v = n->value;
+	char *end;
+	errno = 0;
+	if (!isdigit((unsigned char)v[0]) && !(v[0] == '-' && isdigit((unsigned char)v[1])))
+		goto bad;
+	long long x = strtoll(v, &end, 10);
+	if (*end != '\0')
+		goto bad;
+	if (errno == ERANGE || x < min || x > max)
+		return cfg_error(s->err, n->line, "value %s for '%s' is out of range (%" PRId64 "..%" PRId64 ")",
+				 v, n->name, min, max);
+	*out = x;
+	return 0;
+bad:
+	return cfg_error(s->err, n->line, "invalid value '%s' for '%s': expected an integer", v, n->name);
+}
+
+/* Sizes: a decimal number with an optional binary suffix K, M, G, T
+ * (also written KB/KiB ...). */
+static int parse_size(struct sctx *s, const struct cfg_node *n, uint64_t min, uint64_t max, uint64_t *out)
+{
+	const char *v = n->value;
+	char *end;
+	if (!isdigit((unsigned char)v[0]))
+		goto bad;
+	errno = 0;
+	unsigned long long x = strtoull(v, &end, 10);
+	if (errno == ERANGE)
+		goto range;
+	unsigned shift = 0;
+	if (*end) {
+		switch (toupper((unsigned char)*end)) {
+		case 'K': shift = 10; break;
+		case 'M': shift = 20; break;
+		case 'G': shift = 30; break;
+		case 'T': shift = 40; break;
+		default: goto bad;
+		}
+		end++;
+		if (strcmp(end, "") != 0 && strcmp(end, "B") != 0 && strcmp(end, "iB") != 0 &&
+		    strcmp(end, "b") != 0 && strcmp(end, "ib") != 0)
+			goto bad;
+	}
+	if (shift && x > (UINT64_MAX >> shift))
+		goto range;
+	x <<= shift;
+	if (x < min || x > max)
+		goto range;
+	*out = x;
+	return 0;
+range:
+	return cfg_error(s->err, n->line, "size %s for '%s' is out of range (%" PRIu64 "..%" PRIu64 " bytes)",
+			 v, n->name, min, max);
+bad:
+	return cfg_error(s->err, n->line,
+			 "invalid size '%s' for '%s': expected a number with optional suffix K, M, G or T", v,
+			 n->name);
+}
+
+static int parse_bool(struct sctx *s, const struct cfg_node *n, bool *out)
+{
+	static const char *const yes[] = { "yes", "true", "on", "1" };
+	static const char *const no[] = { "no", "false", "off", "0" };
+	for (size_t i = 0; i < ARRAY_SIZE(yes); i++) {
+		if (strcasecmp(n->value, yes[i]) == 0) {
+			*out = true;
+			return 0;
+		}
+		if (strcasecmp(n->value, no[i]) == 0) {
+			*out = false;
+			return 0;
+		}
+	}
+	return cfg_error(s->err, n->line, "invalid value '%s' for '%s': expected yes or no", n->value, n->name);
+}
+
+static int check_printable_ascii(struct sctx *s, const struct cfg_node *n)
+{
+	for (const unsigned char *p = (const unsigned char *)n->value; *p; p++)
+		if (*p < 0x20 || *p > 0x7e)
+			return cfg_error(s->err, n->line, "'%s' must be printable ASCII", n->name);
+	return 0;
+}
+
+static int check_service_name(struct sctx *s, const struct cfg_node *n)
+{
+	for (const char *p = n->value; *p; p++)
+		if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_' && *p != '.')
+			return cfg_error(s->err, n->line,
+					 "invalid character '%c' in '%s' (letters, digits, '-', '_', '.')", *p,
+					 n->name);
+	return 0;
+}
+
+static int check_abs_path(struct sctx *s, const struct cfg_node *n)
+{
+	if (n->value[0] != '/')
+		return cfg_error(s->err, n->line, "'%s' must be an absolute path: '%s'", n->name, n->value);
+	return 0;
+}
+
+static int check_no_space(struct sctx *s, const struct cfg_node *n)
+{
+	for (const char *p = n->value; *p; p++)
+		if (isspace((unsigned char)*p))
+			return cfg_error(s->err, n->line, "'%s' must not contain spaces", n->name);
+	return 0;
+}
+
+static bool is_hex(char c)
+{
+	return isxdigit((unsigned char)c) != 0;
+}
+
+static int hexval(char c)
+{
+	return c <= '9' ? c - '0' : (tolower((unsigned char)c) - 'a' + 10);
+}
+
+/* iSCSI name syntax (RFC 7143 section 4.2.7 / RFC 3720 3.2.6): NULL if good,
+ * else a reason. */
+static const char *iscsi_name_problem(const char *name)
+{
+	size_t len = strlen(name);
+	if (len == 0)
+		return "empty name";
+	if (len > TCONF_NAME_MAX - 1)
+		return "longer than 223 bytes";
+	if (strncasecmp(name, "eui.", 4) == 0 || strncasecmp(name, "naa.", 4) == 0) {
+		if (strncmp(name, "eui.", 4) != 0 && strncmp(name, "naa.", 4) != 0)
+			return "type prefix must be lowercase";
+		size_t h = len - 4;
+		for (size_t i = 4; i < len; i++)
+			if (!is_hex(name[i]))
+				return "expected hexadecimal digits after the type prefix";
+		if (name[0] == 'e' && h != 16)
+			return "an eui. name has exactly 16 hex digits";
+		if (name[0] == 'n' && h != 16 && h != 32)
+			return "a naa. name has 16 or 32 hex digits";
+		return NULL;
+	}
+	if (strncasecmp(name, "iqn.", 4) != 0)
+		return "must start with iqn., eui. or naa.";
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
+		if (isupper(*p))
+			return "must be lowercase";
+		if (!(islower(*p) || isdigit(*p) || *p == '-' || *p == '.' || *p == ':' || *p >= 0x80))
+			return "invalid character (allowed: a-z 0-9 - . :)";
+	}
+	const char *p = name + 4;
+	for (int i = 0; i < 7; i++)
+		if (i == 4 ? p[i] != '-' : !isdigit((unsigned char)p[i]))
+			return "expected iqn.yyyy-mm.reverse.domain";
+	int month = (p[5] - '0') * 10 + (p[6] - '0');
+	if (month < 1 || month > 12)
+		return "invalid month in iqn.yyyy-mm";
+	p += 7;
+	if (*p != '.')
+		return "expected iqn.yyyy-mm.reverse.domain";
+	p++;
+	/* naming authority: dot separated labels up to ':' or end */
+	size_t label = 0;
+	for (; *p && *p != ':'; p++) {
+		if (*p == '.') {
+			if (label == 0)
+				return "empty label in naming authority";
+			label = 0;
+		} else {
+			label++;
+		}
+	}
+	if (label == 0)
+		return "missing or malformed naming authority (reverse domain name)";
+	if (*p == ':' && p[1] == '\0')
+		return "empty string after ':'";
+	return NULL;
+}
+
+/* ---- generic section walker ------------------------------------------- */
+
+static int apply_key(struct sctx *s, const struct key_desc *k, const struct cfg_node *n, void *obj)
+{
+	char *field = (char *)obj + k->off;
+	int64_t i64;
+	uint64_t u64;
+	bool b;
+	switch (k->kind) {
+	case K_INT:
+		if (parse_int(s, n, k->min, k->max, &i64) < 0)
+			return -1;
+		*(int *)(void *)field = (int)i64;
+		return 0;
+	case K_SIZE_INT:
+	case K_SIZE_U32:
+	case K_SIZE_U64:
+		if (parse_size(s, n, (uint64_t)k->min, (uint64_t)k->max, &u64) < 0)
+			return -1;
+		if (k->kind == K_SIZE_INT)
+			*(int *)(void *)field = (int)u64;
+		else if (k->kind == K_SIZE_U32)
+			*(uint32_t *)(void *)field = (uint32_t)u64;
+		else
+			*(uint64_t *)(void *)field = u64;
+		return 0;
+	case K_BOOL:
+		if (parse_bool(s, n, &b) < 0)
+			return -1;
+		*(bool *)(void *)field = b;
+		return 0;
+	case K_STR: {
+		size_t len = strlen(n->value);
+		if (len + 1 > k->bufsize)
+			return cfg_error(s->err, n->line, "'%s' is too long (%zu characters, at most %zu)", n->name,
+					 len, k->bufsize - 1);
+		if (len < k->minlen)
+			return cfg_error(s->err, n->line, "'%s' is too short (%zu characters, at least %zu)",
+					 n->name, len, k->minlen);
+		if (k->check && k->check(s, n) < 0)
+			return -1;
+		memcpy(field, n->value, len + 1);
+		return 0;
+	}
+	case K_ENUM: {
+		size_t cnt = 0;
+		for (int v = 0; k->names[v]; v++, cnt++)
+			if (strcmp(k->names[v], n->value) == 0) {
+				*(int *)(void *)field = v;
+				return 0;
+			}
+		char list[256] = "";
+		for (size_t v = 0; v < cnt; v++) {
+			strncat(list, v ? ", " : "", sizeof(list) - strlen(list) - 1);
+			strncat(list, k->names[v], sizeof(list) - strlen(list) - 1);
+		}
+		return cfg_error(s->err, n->line, "invalid value '%s' for '%s' (expected one of: %s)", n->value,
+				 n->name, list);
+	}
+	case K_CUSTOM:
+		return k->fn(s, n, obj);
+	}
+	return -1;
+}
+
+static const char *section_label(const struct section_desc *d)
+{
+	return d->name;
+}
+
+static int apply_section(struct sctx *s, const struct cfg_node *sec, const struct section_desc *d, void *obj)
+{
+	int seen[CFG_MAX_KEYS] = { 0 };
+	for (const struct cfg_node *n = sec->child; n; n = n->next) {
+		if (n->section) {
+			const struct sub_desc *sub = NULL;
+			for (size_t i = 0; i < d->nsubs; i++)
+				if (strcmp(d->subs[i].name, n->name) == 0)
+					sub = &d->subs[i];
+			if (!sub) {
+				for (size_t i = 0; i < d->nkeys; i++)
+					if (strcmp(d->keys[i].name, n->name) == 0)
+						return cfg_error(s->err, n->line, "'%s' is a key, not a section (write '%s: value')",
+								 n->name, n->name);
+				if (d->name)
+					return cfg_error(s->err, n->line, "unknown section '%s' in section '%s'", n->name,
+							 section_label(d));
+				return cfg_error(s->err, n->line, "unknown section '%s'", n->name);
+			}
+			if (sub->fn(s, n, obj) < 0)
+				return -1;
+			continue;
+		}
+		size_t ki;
+		for (ki = 0; ki < d->nkeys; ki++)
+			if (strcmp(d->keys[ki].name, n->name) == 0)
+				break;
+		if (ki == d->nkeys) {
+			for (size_t i = 0; i < d->nsubs; i++)
+				if (strcmp(d->subs[i].name, n->name) == 0)
+					return cfg_error(s->err, n->line, "'%s' is a section, not a key (write '%s { ... }')",
+							 n->name, n->name);
+			if (d->name)
+				return cfg_error(s->err, n->line, "unknown key '%s' in section '%s'", n->name,
+						 section_label(d));
+			return cfg_error(s->err, n->line, "unknown key '%s' outside of any section", n->name);
+		}
+		const struct key_desc *k = &d->keys[ki];
+		if (seen[ki] && !k->multi)
+			return cfg_error(s->err, n->line, "duplicate key '%s' in section '%s' (first at line %d)", n->name,
+					 section_label(d), seen[ki]);
+		if (!seen[ki])
+			seen[ki] = n->line;
+		if (apply_key(s, k, n, obj) < 0)
+			return -1;
+	}
+	for (size_t ki = 0; ki < d->nkeys; ki++)
+		if (d->keys[ki].required && !seen[ki])
+			return cfg_error(s->err, sec->line, "missing required key '%s' in section '%s'",
+					 d->keys[ki].name, section_label(d));
+	return 0;
+}
+
+static int no_arg(struct sctx *s, const struct cfg_node *n)
+{
+	if (n->arg)
+		return cfg_error(s->err, n->line, "section '%s' takes no argument (found '%s')", n->name, n->arg);
+	return 0;
+}
+
+static int push_str(struct sctx *s, int line, char ***v, size_t *n, const char *str)
+{
+	char **nv = realloc(*v, (*n + 1) * sizeof(**v));
+	if (!nv)
+		return cfg_error(s->err, line, "out of memory");
+	*v = nv;
+	if (!(nv[*n] = strdup(str)))
+		return cfg_error(s->err, line, "out of memory");
+	(*n)++;
+	return 0;
+}
+
+/* ---- chap ---------------------------------------------------------------- */
+
+static const struct key_desc chap_keys[] = {
+	{ .name = "user", .kind = K_STR, .off = offsetof(struct tconf_chap, user), .minlen = 1,
+	  .bufsize = sizeof(((struct tconf_chap *)0)->user), .required = true },
+	{ .name = "secret", .kind = K_STR, .off = offsetof(struct tconf_chap, secret), .minlen = 12,
+	  .bufsize = sizeof(((struct tconf_chap *)0)->secret), .required = true },
+	{ .name = "mutual_user", .kind = K_STR, .off = offsetof(struct tconf_chap, mutual_user), .minlen = 1,
+	  .bufsize = sizeof(((struct tconf_chap *)0)->mutual_user) },
+	{ .name = "mutual_secret", .kind = K_STR, .off = offsetof(struct tconf_chap, mutual_secret), .minlen = 12,
+	  .bufsize = sizeof(((struct tconf_chap *)0)->mutual_secret) },
+};
+
+static int apply_chap(struct sctx *s, const struct cfg_node *n, const char *label, struct tconf_chap *ch)
+{
+	const struct section_desc d = { .name = label, .keys = chap_keys, .nkeys = ARRAY_SIZE(chap_keys) };
+	if (no_arg(s, n) < 0 || apply_section(s, n, &d, ch) < 0)
+		return -1;
+	if (!ch->mutual_user[0] != !ch->mutual_secret[0])
+		return cfg_error(s->err, n->line, "section '%s': mutual_user and mutual_secret must be given together",
+				 label);
+	if (ch->mutual_secret[0] && strcmp(ch->mutual_secret, ch->secret) == 0)
+		return cfg_error(s->err, n->line, "section '%s': mutual_secret must differ from secret", label);
+	return 0;
+}
+
+static int sec_discovery_chap(struct sctx *s, const struct cfg_node *n, void *obj)
+{
+	if (s->dchap_line)
+		return cfg_error(s->err, n->line, "duplicate section 'discovery_chap' (first at line %d)",
+				 s->dchap_line);
+	s->dchap_line = n->line;
+	s->c->global.discovery_chap = true;
+	return apply_chap(s, n, "discovery_chap", &s->c->global.discovery_chap_cred);
+}
+
+static int sec_target_chap(struct sctx *s, const struct cfg_node *n, void *obj)
+{
+	struct tconf_target *t = obj;
+	if (s->chap_line)
+		return cfg_error(s->err, n->line, "duplicate section 'chap' (first at line %d)", s->chap_line);
+	s->chap_line = n->line;
+	t->chap_enabled = true;
+	return apply_chap(s, n, "chap", &t->chap);
+}
+
+/* ---- global ---------------------------------------------------------- */
+
+static int key_log_level(struct sctx *s, const struct cfg_node *n, void *obj)
+{
+	struct tconf_global *g = obj;
+	int l = tlog_level_from_name(n->value);
+	if (l < 0)
+		return cfg_error(s->err, n->line,
+				 "invalid log_level '%s' (expected error, warning, notice, info, debug or trace)",
+				 n->value);
+	g->log_level = l;
+	return 0;
+}
+
+#define G_INT(nm, field, lo, hi) \
+	{ .name = nm, .kind = K_INT, .off = offsetof(struct tconf_global, field), .min = lo, .max = hi }
+#define G_SIZE(nm, kd, field, lo, hi) \
+	{ .name = nm, .kind = kd, .off = offsetof(struct tconf_global, field), .min = lo, .max = hi }
+
+static const struct key_desc global_keys[] = {
+	{ .name = "log_level", .kind = K_CUSTOM, .fn = key_log_level },
+	G_INT("threads", threads, 1, 64),
+	{ .name = "ctl_socket", .kind = K_STR, .off = offsetof(struct tconf_global, ctl_socket), .minlen = 1,
+	  .bufsize = sizeof(((struct tconf_global *)0)->ctl_socket), .check = check_service_name },
+	G_INT("nop_interval", nop_interval, 0, 3600),
+	G_INT("nop_timeout", nop_timeout, 1, 3600),
+	G_INT("login_timeout", login_timeout, 1, 3600),
+	G_INT("max_sessions", max_sessions, 1, 4096),
+	G_INT("max_connections_per_session", max_connections_per_session, 1, 64),
+	G_INT("max_cmds_per_session", max_cmds_per_session, 1, 16384),
+	/* RFC 7143: data segment and burst lengths are 512..2^24-1 */
+	G_SIZE("max_recv_data_segment", K_SIZE_U32, max_recv_data_segment, 512, 16777215),
+	G_SIZE("max_burst", K_SIZE_U32, max_burst, 512, 16777215),
+	G_SIZE("first_burst", K_SIZE_U32, first_burst, 512, 16777215),
+	G_SIZE("sndbuf", K_SIZE_INT, sndbuf, 0, 1 << 30),
+	G_SIZE("rcvbuf", K_SIZE_INT, rcvbuf, 0, 1 << 30),
+};
+
+static const struct sub_desc global_subs[] = {
+	{ .name = "discovery_chap", .fn = sec_discovery_chap },
+};
+
+static const struct section_desc global_desc = {
+	.name = "global", .keys = global_keys, .nkeys = ARRAY_SIZE(global_keys),
+	.subs = global_subs, .nsubs = ARRAY_SIZE(global_subs),
+};
+
+static int sec_global(struct sctx *s, const struct cfg_node *n, void *obj)
+{
+	if (s->global_line)
+		return cfg_error(s->err, n->line, "duplicate section 'global' (first at line %d)", s->global_line);
+	s->global_line = n->line;
+	if (no_arg(s, n) < 0 || apply_section(s, n, &global_desc, &s->c->global) < 0)
+		return -1;
+	struct tconf_global *g = &s->c->global;
+	if (g->first_burst > g->max_burst)
+		return cfg_error(s->err, n->line, "first_burst (%u) must not exceed max_burst (%u)", g->first_burst,
+				 g->max_burst);
+	if (g->nop_interval > 0 && g->nop_timeout < 1)
+		return cfg_error(s->err, n->line, "nop_timeout must be at least 1 when nop_interval is set");
+	return 0;
+}
+
+/* ---- portal_group --------------------------------------------------------- */
+
+/* "1.2.3.4[:port]", "[v6][:port]" or a bare IPv6 address. */
+static int key_listen(struct sctx *s, const struct cfg_node *n, void *obj)
+{
+	struct tconf_portal_group *pg = obj;
+	char host[64];
+	const char *v = n->value, *port = NULL;
+	int af;
+	if (v[0] == '[') {
+		const char *close = strchr(v, ']');
+		if (!close)
+			return cfg_error(s->err, n->line, "listen address '%s': missing ']'", v);
+		if ((size_t)(close - v - 1) >= sizeof(host))
+			return cfg_error(s->err, n->line, "listen address '%s' is too long", v);
+		memcpy(host, v + 1, (size_t)(close - v - 1));
+		host[close - v - 1] = '\0';
+		if (close[1] == ':')
+			port = close + 2;
+		else if (close[1] != '\0')
+			return cfg_error(s->err, n->line, "listen address '%s': expected ':port' after ']'", v);
+		af = AF_INET6;
+	} else {
+		const char *colon = strchr(v, ':');
+		if (colon && strchr(colon + 1, ':')) {
+			/* several colons and no brackets: a bare IPv6 address */
+			if (strlen(v) >= sizeof(host))
+				return cfg_error(s->err, n->line, "listen address '%s' is too long", v);
+			strcpy(host, v);
+			af = AF_INET6;
+		} else {
+			size_t hl = colon ? (size_t)(colon - v) : strlen(v);
+			if (hl >= sizeof(host))
+				return cfg_error(s->err, n->line, "listen address '%s' is too long", v);
+			memcpy(host, v, hl);
+			host[hl] = '\0';
+			if (colon)
+				port = colon + 1;
+			af = AF_INET;
+		}
+	}
+	unsigned char bin[16];
+	if (inet_pton(af, host, bin) != 1)
+		return cfg_error(s->err, n->line,
+				 "invalid listen address '%s' (expected numeric 1.2.3.4:3260 or [::1]:3260)", v);
+	long p = 3260;
+	if (port) {
+		char *end;
+		if (!isdigit((unsigned char)port[0]))
+			return cfg_error(s->err, n->line, "invalid port in listen address '%s'", v);
+		errno = 0;
+		p = strtol(port, &end, 10);
+		if (*end || errno || p < 1 || p > 65535)
+			return cfg_error(s->err, n->line, "invalid port in listen address '%s' (1..65535)", v);
+	}
+	struct tconf_listen l = { .port = (uint16_t)p, .line = n->line };
+	inet_ntop(af, bin, l.addr, sizeof(l.addr));
+	/* the same address twice anywhere would fail to bind */
+	for (size_t g = 0; g <= s->c->nportal_groups; g++) {
+		const struct tconf_portal_group *o = g < s->c->nportal_groups ? &s->c->portal_groups[g] : pg;
+		for (size_t i = 0; i < o->nlisten; i++)
+			if (o->listen[i].port == l.port && strcmp(o->listen[i].addr, l.addr) == 0)
+				return cfg_error(s->err, n->line, "duplicate listen address %s (first at line %d)", v,
+						 o->listen[i].line);
+	}
+	struct tconf_listen *nl = realloc(pg->listen, (pg->nlisten + 1) * sizeof(*nl));
+	if (!nl)
+		return cfg_error(s->err, n->line, "out of memory");
+	pg->listen = nl;
+	nl[pg->nlisten++] = l;
+	return 0;
+}
+
+static int key_tag(struct sctx *s, const struct cfg_node *n, void *obj)
+{
+	struct tconf_portal_group *pg = obj;
+	int64_t v;
+	if (parse_int(s, n, 1, 65535, &v) < 0)
+		return -1;
+	pg->tag = (uint16_t)v;
+	return 0;
+}
+
+static const struct key_desc pg_keys[] = {
+	{ .name = "tag", .kind = K_CUSTOM, .fn = key_tag, .required = true },
+	{ .name = "listen", .kind = K_CUSTOM, .fn = key_listen, .multi = true, .required = true },
+};
+
+static const struct section_desc pg_desc = {
+	.name = "portal_group", .keys = pg_keys, .nkeys = ARRAY_SIZE(pg_keys),
+};
+
+static int check_simple_name(struct sctx *s, int line, const char *what, const char *name, size_t max)
+{
+	if (!name || !name[0])
+		return cfg_error(s->err, line, "section '%s' needs a name (%s NAME { ... })", what, what);
+	if (strlen(name) > max)
+		return cfg_error(s->err, line, "%s name '%s' is too long (at most %zu characters)", what, name, max);
+	for (const char *p = name; *p; p++)
+		if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_' && *p != '.')
+			return cfg_error(s->err, line, "invalid character '%c' in %s name '%s'", *p, what, name);
+	return 0;
+}
+
+static int sec_portal_group(struct sctx *s, const struct cfg_node *n, void *obj)
+{
+	struct tconf *c = s->c;
+	if (check_simple_name(s, n->line, "portal_group", n->arg, 63) < 0)
+		return -1;
+	for (size_t i = 0; i < c->nportal_groups; i++)
+		if (strcmp(c->portal_groups[i].name, n->arg) == 0)
+			return cfg_error(s->err, n->line, "duplicate portal_group '%s' (first at line %d)", n->arg,
+					 c->portal_groups[i].line);
+	struct tconf_portal_group pg = { .line = n->line };
+	strcpy(pg.name, n->arg);
+	if (apply_section(s, n, &pg_desc, &pg) < 0)
+		goto fail;
+	for (size_t i = 0; i < c->nportal_groups; i++)
+		if (c->portal_groups[i].tag == pg.tag) {
+			cfg_error(s->err, n->line,
+				  "duplicate portal group tag %u (also used by portal_group '%s' at line %d)",
+				  pg.tag, c->portal_groups[i].name, c->portal_groups[i].line);
+			goto fail;
+		}
+	struct tconf_portal_group *np = realloc(c->portal_groups, (c->nportal_groups + 1) * sizeof(*np));
+	if (!np) {
+		cfg_error(s->err, n->line, "out of memory");
+		goto fail;
+	}
+	c->portal_groups = np;
+	np[c->nportal_groups++] = pg;
+	return 0;
+fail:
+	free(pg.listen);
+	return -1;
+}
+
+/* ---- lun ------------------------------------------------------------------ */
+
+static const char *const backend_names[] = {
+	[TCONF_BACKEND_BLOCKIO] = "blockio", [TCONF_BACKEND_FILEIO] = "fileio", [TCONF_BACKEND_NULL] = "null", NULL,
+};
+static const char *const cache_names[] = {
+	[TCONF_CACHE_WRITE_THROUGH] = "write-through", [TCONF_CACHE_WRITE_BACK] = "write-back",
+	[TCONF_CACHE_NV] = "nv-cache", NULL,
+};
+
+static int key_block_size(struct sctx *s, const struct cfg_node *n, void *obj)
+{
+	struct tconf_lun *l = obj;
+	if (strcmp(n->value, "512") == 0)
+		l->block_size = 512;
+	else if (strcmp(n->value, "4096") == 0 || strcasecmp(n->value, "4K") == 0)
+		l->block_size = 4096;
+	else
+		return cfg_error(s->err, n->line, "invalid block_size '%s' (expected 512 or 4096)", n->value);
+	return 0;
+}
+
+/* NAA designator as hex: 16 digits (NAA 5) or 32 digits (NAA 6); "0x" or
+ * "naa." prefix allowed. */
+static int key_naa(struct sctx *s, const struct cfg_node *n, void *obj)
+{
+	struct tconf_lun *l = obj;
+	const char *v = n->value;
+	if (strncasecmp(v, "0x", 2) == 0 || strncasecmp(v, "naa.", 4) == 0)
+		v += v[1] == 'x' || v[1] == 'X' ? 2 : 4;
+	size_t len = strlen(v);
+	for (size_t i = 0; i < len; i++)
+		if (!is_hex(v[i]))
+			return cfg_error(s->err, n->line, "invalid naa '%s': not a hexadecimal string", n->value);
+	if (len == 16 && v[0] != '5')
+		return cfg_error(s->err, n->line, "invalid naa '%s': a 16 digit naa must start with 5 (NAA 5)",
+				 n->value);
+	if (len == 32 && v[0] != '6')
+		return cfg_error(s->err, n->line, "invalid naa '%s': a 32 digit naa must start with 6 (NAA 6)",
+				 n->value);
+	if (len != 16 && len != 32)
+		return cfg_error(s->err, n->line, "invalid naa '%s': expected 16 (NAA 5) or 32 (NAA 6) hex digits",
+				 n->value);
+	for (size_t i = 0; i < len / 2; i++)
+		l->naa[i] = (uint8_t)(hexval(v[2 * i]) << 4 | hexval(v[2 * i + 1]));
+	l->naa_len = (uint8_t)(len / 2);
+	return 0;
+}
+
+static int key_rotation_rate(struct sctx *s, const struct cfg_node *n, void *obj)
+{
+	struct tconf_lun *l = obj;
+	int64_t v;
+	if (parse_int(s, n, 0, 65534, &v) < 0)
+		return -1;
+	if (v > 1 && v < 1025)
+		return cfg_error(s->err, n->line,
+				 "invalid rotation_rate %s (0 = not reported, 1 = non-rotating, 1025..65534 rpm)",
+				 n->value);
+	l->rotation_rate = (int)v;
+	return 0;
+}
+
+#define L_STR(nm, field, lo, chk) \
+	{ .name = nm, .kind = K_STR, .off = offsetof(struct tconf_lun, field), .minlen = lo, \
+	  .bufsize = sizeof(((struct tconf_lun *)0)->field), .check = chk }
+
+static const struct key_desc lun_keys[] = {
+	{ .name = "backend", .kind = K_ENUM, .off = offsetof(struct tconf_lun, backend), .names = backend_names },
+	L_STR("path", path, 1, check_abs_path),
+	{ .name = "size", .kind = K_SIZE_U64, .off = offsetof(struct tconf_lun, size), .min = 0,
+	  .max = INT64_MAX },
+	{ .name = "create", .kind = K_BOOL, .off = offsetof(struct tconf_lun, create) },
+	{ .name = "block_size", .kind = K_CUSTOM, .fn = key_block_size },
+	{ .name = "cache", .kind = K_ENUM, .off = offsetof(struct tconf_lun, cache), .names = cache_names },
+	{ .name = "readonly", .kind = K_BOOL, .off = offsetof(struct tconf_lun, readonly) },
+	L_STR("serial", serial, 1, check_printable_ascii),
+	{ .name = "naa", .kind = K_CUSTOM, .fn = key_naa },
+	L_STR("vendor", vendor, 1, check_printable_ascii),
+	L_STR("product", product, 1, check_printable_ascii),
+	L_STR("revision", revision, 1, check_printable_ascii),
+	{ .name = "rotation_rate", .kind = K_CUSTOM, .fn = key_rotation_rate },
+};
+
+static const struct section_desc lun_desc = {
+	.name = "lun", .keys = lun_keys, .nkeys = ARRAY_SIZE(lun_keys),
+};
+
+static int lun_finish(struct sctx *s, const struct cfg_node *n, const struct tconf_lun *l)
+{
+	if (l->backend == TCONF_BACKEND_NULL) {
+		if (l->path[0])
+			return cfg_error(s->err, n->line, "lun %u: 'path' is not used by the null backend", l->lun);
+		if (l->size == 0)
+			return cfg_error(s->err, n->line, "lun %u: the null backend needs 'size'", l->lun);
+		if (l->create)
+			return cfg_error(s->err, n->line, "lun %u: 'create' is not used by the null backend", l->lun);
+	} else if (!l->path[0]) {
+		return cfg_error(s->err, n->line, "missing required key 'path' in section 'lun' (lun %u)", l->lun);
+	}
+	if (l->create && l->size == 0)
+		return cfg_error(s->err, n->line, "lun %u: 'create: yes' needs 'size'", l->lun);
+	if (l->size % l->block_size)
+		return cfg_error(s->err, n->line, "lun %u: size %" PRIu64 " is not a multiple of block_size %u",
+				 l->lun, l->size, l->block_size);
+	return 0;
+}
+
+static int sec_lun(struct sctx *s, const struct cfg_node *n, void *obj)
+{
+	struct tconf_target *t = obj;
+	const char *a = n->arg;
+	if (!a)
+		return cfg_error(s->err, n->line, "section 'lun' needs a LUN number (lun 0 { ... })");
+	char *end;
+	errno = 0;
+	unsigned long v = isdigit((unsigned char)a[0]) ? strtoul(a, &end, 10) : 0;
+	if (!isdigit((unsigned char)a[0]) || *end || errno || v > 16383)
+		return cfg_error(s->err, n->line, "invalid lun number '%s' (0..16383)", a);
+	for (size_t i = 0; i < t->nluns; i++)
+		if (t->luns[i].lun == v)
+			return cfg_error(s->err, n->line, "duplicate lun %lu in target '%s' (first at line %d)", v,
+					 t->name, t->luns[i].line);
+	if (t->nluns >= TCONF_MAX_LUNS)
+		return cfg_error(s->err, n->line, "too many luns in target '%s' (at most %d)", t->name,
+				 TCONF_MAX_LUNS);
+	struct tconf_lun *nl = realloc(t->luns, (t->nluns + 1) * sizeof(*nl));
+	if (!nl)
+		return cfg_error(s->err, n->line, "out of memory");
+	t->luns = nl;
+	struct tconf_lun *l = &nl[t->nluns++];
+	cfg_lun_defaults(l);
+	l->lun = (uint32_t)v;
+	l->line = n->line;
+	if (apply_section(s, n, &lun_desc, l) < 0)
+		return -1;
+	return lun_finish(s, n, l);
+}
+
+/* ---- target --------------------------------------------------------------- */
+
+static int key_target_pg(struct sctx *s, const struct cfg_node *n, void *obj)
+{
+	struct tconf_target *t = obj;
+	if (!tconf_find_portal_group(s->c, n->value))
+		return cfg_error(s->err, n->line, "target '%s' refers to unknown portal_group '%s'", t->name,
+				 n->value);
+	for (size_t i = 0; i < t->nportal_groups; i++)
+		if (strcmp(t->portal_groups[i], n->value) == 0)
+			return cfg_error(s->err, n->line, "duplicate portal_group '%s' in target '%s'", n->value,
+					 t->name);
+	return push_str(s, n->line, &t->portal_groups, &t->nportal_groups, n->value);
+}
+
+static int check_pattern(struct sctx *s, const struct cfg_node *n)
+{
+	if (strlen(n->value) >= TCONF_NAME_MAX)
+		return cfg_error(s->err, n->line, "'%s' pattern is too long (at most %d characters)", n->name,
+				 TCONF_NAME_MAX - 1);
+	if (n->value[0] == '\0')
+		return cfg_error(s->err, n->line, "empty '%s' pattern", n->name);
+	return check_no_space(s, n);
+}
+
+static int key_allow(struct sctx *s, const struct cfg_node *n, void *obj)
+{
+	struct tconf_target *t = obj;
+	if (check_pattern(s, n) < 0)
+		return -1;
+	return push_str(s, n->line, &t->allow, &t->nallow, n->value);
+}
+
+static int key_deny(struct sctx *s, const struct cfg_node *n, void *obj)
+{
+	struct tconf_target *t = obj;
+	if (check_pattern(s, n) < 0)
+		return -1;
+	return push_str(s, n->line, &t->deny, &t->ndeny, n->value);
+}
+
+static const struct key_desc target_keys[] = {
+	{ .name = "alias", .kind = K_STR, .off = offsetof(struct tconf_target, alias), .minlen = 0,
+	  .bufsize = sizeof(((struct tconf_target *)0)->alias) },
+	{ .name = "portal_group", .kind = K_CUSTOM, .fn = key_target_pg, .multi = true },
+	{ .name = "allow", .kind = K_CUSTOM, .fn = key_allow, .multi = true },
+	{ .name = "deny", .kind = K_CUSTOM, .fn = key_deny, .multi = true },
+};
+
+static const struct sub_desc target_subs[] = {
+	{ .name = "chap", .fn = sec_target_chap },
+	{ .name = "lun", .fn = sec_lun },
+};
+
+static const struct section_desc target_desc = {
+	.name = "target", .keys = target_keys, .nkeys = ARRAY_SIZE(target_keys),
+	.subs = target_subs, .nsubs = ARRAY_SIZE(target_subs),
+};
+
+static int sec_target(struct sctx *s, const struct cfg_node *n, void *obj)
+{
+	struct tconf *c = s->c;
+	if (!n->arg)
+		return cfg_error(s->err, n->line, "section 'target' needs a name (target iqn.yyyy-mm.domain:id { ... })");
+	const char *why = iscsi_name_problem(n->arg);
+	if (why)
+		return cfg_error(s->err, n->line, "invalid target name '%s': %s", n->arg, why);
+	for (size_t i = 0; i < c->ntargets; i++)
+		if (strcasecmp(c->targets[i].name, n->arg) == 0)
+			return cfg_error(s->err, n->line, "duplicate target '%s' (first at line %d)", n->arg,
+					 c->targets[i].line);
+	struct tconf_target *nt = realloc(c->targets, (c->ntargets + 1) * sizeof(*nt));
+	if (!nt)
+		return cfg_error(s->err, n->line, "out of memory");
+	c->targets = nt;
+	struct tconf_target *t = &nt[c->ntargets++];
+	memset(t, 0, sizeof(*t));
+	strcpy(t->name, n->arg);
+	t->line = n->line;
+	s->chap_line = 0;
+	if (apply_section(s, n, &target_desc, t) < 0)
+		return -1;
+	if (t->nluns == 0)
+		return cfg_error(s->err, n->line, "target '%s' has no lun section", t->name);
+	for (size_t i = 0; i < t->nluns; i++) {
+		struct tconf_lun *l = &t->luns[i];
+		if (!l->serial[0])
+			cfg_default_serial(t->name, t->alias, l->lun, l->serial);
+		if (!l->naa_len)
+			cfg_default_naa(t->name, l->lun, l->naa, &l->naa_len);
+	}
+	return 0;
+}
+
+/* Device identities must be unique across the whole configuration. */
+static int check_identities(struct sctx *s)
+{
+	struct tconf *c = s->c;
+	for (size_t ti = 0; ti < c->ntargets; ti++)
+		for (size_t li = 0; li < c->targets[ti].nluns; li++) {
+			const struct tconf_lun *a = &c->targets[ti].luns[li];
+			for (size_t tj = 0; tj <= ti; tj++)
+				for (size_t lj = 0; lj < (tj == ti ? li : c->targets[tj].nluns); lj++) {
+					const struct tconf_lun *b = &c->targets[tj].luns[lj];
+					const char *o = c->targets[tj].name;
+					if (strcmp(a->serial, b->serial) == 0)
+						return cfg_error(s->err, a->line,
+								 "duplicate serial '%s' (also lun %u of target '%s' at line %d)",
+								 a->serial, b->lun, o, b->line);
+					if (a->naa_len == b->naa_len && memcmp(a->naa, b->naa, a->naa_len) == 0)
+						return cfg_error(s->err, a->line,
+								 "duplicate naa (also lun %u of target '%s' at line %d)",
+								 b->lun, o, b->line);
+				}
+		}
+	return 0;
+}
+
+/* ---- top level ------------------------------------------------------------- */
+
+static int sec_skip(struct sctx *s, const struct cfg_node *n, void *obj)
+{
+	return 0;
+}
+
+static int sec_portal_group_top(struct sctx *s, const struct cfg_node *n, void *obj)
+{
+	return sec_portal_group(s, n, obj);
+}
+
+static int sec_discovery_chap_top(struct sctx *s, const struct cfg_node *n, void *obj)
+{
+	return sec_discovery_chap(s, n, obj);
+}
+
+static const struct sub_desc top_subs[] = {
+	{ .name = "global", .fn = sec_global },
+	{ .name = "discovery_chap", .fn = sec_discovery_chap_top },
+	{ .name = "portal_group", .fn = sec_portal_group_top },
+	{ .name = "target", .fn = sec_skip },        /* second pass, once portal groups are known */
+};
+
+static const struct section_desc top_desc = {
+	.name = NULL, .subs = top_subs, .nsubs = ARRAY_SIZE(top_subs),
+};
+
+struct tconf *cfg_schema_apply(const struct cfg_node *root, const char *name, struct cfg_err *err)
+{
+	struct tconf *c = calloc(1, sizeof(*c));
+	if (!c) {
+		cfg_error(err, 0, "out of memory");
+		return NULL;
+	}
+	struct sctx s = { .err = err, .c = c };
+	snprintf(c->path, sizeof(c->path), "%s", name);
+	cfg_global_defaults(&c->global);
+	if (apply_section(&s, root, &top_desc, c) < 0)
+		goto fail;
+	if (c->nportal_groups == 0 && cfg_add_default_portal_group(c) < 0) {
+		cfg_error(err, 0, "out of memory");
+		goto fail;
+	}
+	for (const struct cfg_node *n = root->child; n; n = n->next)
+		if (n->section && strcmp(n->name, "target") == 0 && sec_target(&s, n, c) < 0)
+			goto fail;
+	if (check_identities(&s) < 0)
+		goto fail;
+	return c;
+fail:
+	tconf_free(c);
+	return NULL;
+}

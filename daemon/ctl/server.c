@@ -1,0 +1,256 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* tandemd's side of the control channel: a libqb IPC service in the main
+ * qb_loop that runs status/reload/log-level commands for tandemctl. */
+#include "ctl/ctl.h"
+#include "util/log.h"
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/uio.h>
+#include <unistd.h>
+#include <qb/qbipcs.h>
+
+static qb_loop_t *ctl_loop;
+static qb_ipcs_service_t *ctl_service;
+static struct ctl_handlers ctl_h;
+
+static void ctl_reply_error(struct json_writer *w, const char *msg)
+{
+	json_obj_begin(w, NULL);
+	json_bool(w, "ok", false);
+	json_str(w, "error", msg);
+	json_obj_end(w);
+}
+
+static void ctl_cmd_status(const char *args, struct json_writer *w)
+{
+	json_obj_begin(w, NULL);
+	json_bool(w, "ok", true);
+	if (ctl_h.status)
+		ctl_h.status(w);
+	json_obj_end(w);
+}
+
+static void ctl_cmd_reload(const char *args, struct json_writer *w)
+{
+	char err[1024] = "";
+	if (!ctl_h.reload)
+		return ctl_reply_error(w, "reload is not supported");
+	if (ctl_h.reload(err, sizeof(err)) != 0)
+		return ctl_reply_error(w, err[0] ? err : "reload failed");
+	json_obj_begin(w, NULL);
+	json_bool(w, "ok", true);
+	json_obj_end(w);
+}
+
+static void ctl_cmd_log_level(const char *args, struct json_writer *w)
+{
+	char msg[128];
+	if (!args || !*args)
+		return ctl_reply_error(w, "log-level needs a level (error, warning, notice, info, debug, trace)");
+	int level = tlog_level_from_name(args);
+	if (level < 0) {
+		snprintf(msg, sizeof(msg), "unknown log level '%.40s' (error, warning, notice, info, debug, trace)",
+			 args);
+		return ctl_reply_error(w, msg);
+	}
+	if (!ctl_h.set_log_level || ctl_h.set_log_level(level) != 0)
+		return ctl_reply_error(w, "cannot change the log level");
+	json_obj_begin(w, NULL);
+	json_bool(w, "ok", true);
+	json_str(w, "log_level", args);
+	json_obj_end(w);
+}
+
+static void ctl_cmd_ping(const char *args, struct json_writer *w)
+{
+	json_obj_begin(w, NULL);
+	json_bool(w, "ok", true);
+	json_int(w, "pid", getpid());
+	json_obj_end(w);
+}
+
+static const struct {
+	const char *name;
+	bool takes_arg;
+	void (*fn)(const char *args, struct json_writer *w);
+} ctl_commands[] = {
+	{ .name = "status", .takes_arg = false, .fn = ctl_cmd_status },
+	{ .name = "reload", .takes_arg = false, .fn = ctl_cmd_reload },
+	{ .name = "log-level", .takes_arg = true, .fn = ctl_cmd_log_level },
+	{ .name = "ping", .takes_arg = false, .fn = ctl_cmd_ping },
+};
+
+void ctl_server_dispatch(const char *cmd, struct json_writer *w)
+{
+	char buf[CTL_MAX_CMD + 1], msg[CTL_MAX_CMD + 64];
+	if (!cmd || strlen(cmd) > CTL_MAX_CMD)
+		return ctl_reply_error(w, "command too long");
+	strcpy(buf, cmd);
+	for (char *e = buf + strlen(buf); e > buf && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n');)
+		*--e = '\0';
+	char *p = buf;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	char *name = p;
+	while (*p && *p != ' ' && *p != '\t')
+		p++;
+	char *args = NULL;
+	if (*p) {
+		*p++ = '\0';
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p)
+			args = p;
+	}
+	for (const unsigned char *c = (const unsigned char *)cmd; *c; c++)
+		if (*c < 0x20 && *c != '\t' && *c != '\n')
+			return ctl_reply_error(w, "invalid character in command");
+	for (size_t i = 0; i < sizeof(ctl_commands) / sizeof(ctl_commands[0]); i++) {
+		if (strcmp(ctl_commands[i].name, name) != 0)
+			continue;
+		if (args && !ctl_commands[i].takes_arg) {
+			snprintf(msg, sizeof(msg), "command '%s' takes no argument", name);
+			return ctl_reply_error(w, msg);
+		}
+		if (args && strchr(args, ' ')) {
+			snprintf(msg, sizeof(msg), "command '%s' takes one argument", name);
+			return ctl_reply_error(w, msg);
+		}
+		return ctl_commands[i].fn(args, w);
+	}
+	snprintf(msg, sizeof(msg), "unknown command '%s'", name);
+	ctl_reply_error(w, msg);
+}
+
+/* ---- libqb IPC plumbing -------------------------------------------------- */
+
+static int32_t ctl_accept(qb_ipcs_connection_t *c, uid_t uid, gid_t gid)
+{
+	if (uid != 0 && uid != geteuid()) {
+		qb_log(LOG_WARNING, "ctl: refusing connection from uid %u", (unsigned)uid);
+		return -EACCES;
+	}
+	/* shared memory files readable by root only */
+	qb_ipcs_connection_auth_set(c, 0, 0, 0600);
+	return 0;
+}
+
+static void ctl_send(qb_ipcs_connection_t *c, const char *json)
+{
+	size_t len = strlen(json) + 1;
+	struct qb_ipc_response_header hdr = { .id = CTL_MSG_COMMAND, .error = 0 };
+	hdr.size = (int32_t)(sizeof(hdr) + len);
+	struct iovec iov[2] = {
+		{ .iov_base = &hdr, .iov_len = sizeof(hdr) },
+		{ .iov_base = (void *)json, .iov_len = len },
+	};
+	ssize_t r = qb_ipcs_response_sendv(c, iov, 2);
+	if (r < 0)
+		qb_log(LOG_WARNING, "ctl: cannot send response: %s", strerror((int)-r));
+}
+
+static int32_t ctl_msg_process(qb_ipcs_connection_t *c, void *data, size_t size)
+{
+	const struct qb_ipc_request_header *req = data;
+	struct json_writer w;
+	char cmd[CTL_MAX_CMD + 1];
+	json_init(&w);
+	if (size < sizeof(*req) || req->id != CTL_MSG_COMMAND || (size_t)req->size != size) {
+		ctl_reply_error(&w, "malformed request");
+	} else {
+		size_t n = size - sizeof(*req);
+		const char *payload = (const char *)data + sizeof(*req);
+		if (n > 0 && payload[n - 1] == '\0')
+			n--;
+		if (n > CTL_MAX_CMD || memchr(payload, '\0', n)) {
+			ctl_reply_error(&w, n > CTL_MAX_CMD ? "command too long" : "malformed request");
+		} else {
+			memcpy(cmd, payload, n);
+			cmd[n] = '\0';
+			qb_log(LOG_DEBUG, "ctl: command '%s'", cmd);
+			ctl_server_dispatch(cmd, &w);
+		}
+	}
+	const char *json = json_result(&w);
+	if (!json) {
+		ctl_send(c, "{\"ok\":false,\"error\":\"out of memory\"}");
+	} else if (strlen(json) + 1 + sizeof(struct qb_ipc_response_header) > CTL_MAX_MSG) {
+		ctl_send(c, "{\"ok\":false,\"error\":\"response too large\"}");
+	} else {
+		ctl_send(c, json);
+	}
+	json_free(&w);
+	return 0;
+}
+
+static int32_t ctl_job_add(enum qb_loop_priority p, void *data, qb_loop_job_dispatch_fn fn)
+{
+	return qb_loop_job_add(ctl_loop, p, data, fn);
+}
+
+static int32_t ctl_dispatch_add(enum qb_loop_priority p, int32_t fd, int32_t evts, void *data,
+				qb_ipcs_dispatch_fn_t fn)
+{
+	return qb_loop_poll_add(ctl_loop, p, fd, evts, data, fn);
+}
+
+static int32_t ctl_dispatch_mod(enum qb_loop_priority p, int32_t fd, int32_t evts, void *data,
+				qb_ipcs_dispatch_fn_t fn)
+{
+	return qb_loop_poll_mod(ctl_loop, p, fd, evts, data, fn);
+}
+
+static int32_t ctl_dispatch_del(int32_t fd)
+{
+	return qb_loop_poll_del(ctl_loop, fd);
+}
+
+int ctl_server_start(qb_loop_t *loop, const char *service_name, const struct ctl_handlers *h)
+{
+	static struct qb_ipcs_service_handlers sh = {
+		.connection_accept = ctl_accept,
+		.msg_process = ctl_msg_process,
+	};
+	static struct qb_ipcs_poll_handlers ph = {
+		.job_add = ctl_job_add,
+		.dispatch_add = ctl_dispatch_add,
+		.dispatch_mod = ctl_dispatch_mod,
+		.dispatch_del = ctl_dispatch_del,
+	};
+	if (ctl_service || !loop)
+		return -EINVAL;
+	if (!service_name || !*service_name)
+		service_name = CTL_DEFAULT_SERVICE;
+	memset(&ctl_h, 0, sizeof(ctl_h));
+	if (h)
+		ctl_h = *h;
+	ctl_loop = loop;
+	ctl_service = qb_ipcs_create(service_name, 0, QB_IPC_SHM, &sh);
+	if (!ctl_service) {
+		int e = errno ? errno : ENOMEM;
+		qb_log(LOG_ERR, "ctl: cannot create IPC service '%s': %s", service_name, strerror(e));
+		return -e;
+	}
+	qb_ipcs_enforce_buffer_size(ctl_service, CTL_MAX_MSG);
+	qb_ipcs_poll_handlers_set(ctl_service, &ph);
+	int r = qb_ipcs_run(ctl_service);
+	if (r != 0) {
+		qb_log(LOG_ERR, "ctl: cannot start IPC service '%s': %s", service_name, strerror(-r));
+		qb_ipcs_destroy(ctl_service);
+		ctl_service = NULL;
+		return r;
+	}
+	qb_log(LOG_INFO, "ctl: listening on IPC service '%s'", service_name);
+	return 0;
+}
+
+void ctl_server_stop(void)
+{
+	if (!ctl_service)
+		return;
+	qb_ipcs_destroy(ctl_service);
+	ctl_service = NULL;
+	ctl_loop = NULL;
+}

@@ -1,0 +1,215 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Connection lifetime: creation from an accepted socket, attachment to its
+ * reactor, the epoll callback, closing (abort tasks, drop queued PDUs) and the
+ * deferred free that waits until the backend finished every outstanding I/O. */
+#include "iscsi/iscsi_int.h"
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <stdatomic.h>
+#include "util/bufpool.h"
+
+static atomic_uint_fast64_t conn_ids;
+
+static void reactor_state_free(void *arg)
+{
+	struct iscsi_reactor *ir = arg;
+
+	reactor_slot_set(ir->r, REACTOR_SLOT_ISCSI, NULL);
+	free(ir);
+}
+
+struct iscsi_reactor *iscsi_reactor_get(struct reactor *r)
+{
+	struct iscsi_reactor *ir;
+
+	if (!r)
+		return NULL;
+	ir = reactor_slot_get(r, REACTOR_SLOT_ISCSI);
+	if (ir)
+		return ir;
+	ir = calloc(1, sizeof(*ir));
+	if (!ir)
+		return NULL;
+	ir->r = r;
+	if (reactor_add_idle_hook(r, iscsi_reactor_idle, ir) < 0) {
+		free(ir);
+		return NULL;
+	}
+	reactor_add_exit_hook(r, reactor_state_free, ir);
+	reactor_slot_set(r, REACTOR_SLOT_ISCSI, ir);
+	return ir;
+}
+
+struct iscsi_conn *iscsi_conn_create(int fd, uint16_t tpgt, const char *peer, const char *local)
+{
+	struct iscsi_conn *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	c->fd = fd;
+	c->tpgt = tpgt;
+	c->id = atomic_fetch_add(&conn_ids, 1) + 1;
+	snprintf(c->peer, sizeof(c->peer), "%s", peer ? peer : "?");
+	snprintf(c->local, sizeof(c->local), "%s", local ? local : "?");
+	c->txq_tail = &c->txq;
+	c->state = ISCSI_CONN_LOGIN;
+	/* RFC 7143 13.12: 8192 until negotiated; digests off during login */
+	c->p.max_recv_dsl = ISCSI_LOGIN_DSL;
+	c->p.max_xmit_dsl = ISCSI_LOGIN_DSL;
+	c->p.max_burst_length = 262144;
+	c->p.first_burst_length = 65536;
+	c->p.initial_r2t = true;
+	c->p.max_outstanding_r2t = 1;
+	c->p.data_pdu_in_order = true;
+	c->p.data_sequence_in_order = true;
+	c->next_ttt = 1;
+	pthread_mutex_lock(&g_iscsi.lock);
+	c->nop_interval = g_iscsi.gc.nop_interval;
+	c->nop_timeout = g_iscsi.gc.nop_timeout;
+	pthread_mutex_unlock(&g_iscsi.lock);
+	return c;
+}
+
+static void conn_event(struct reactor *r, int fd, uint32_t events, void *arg)
+{
+	struct iscsi_conn *c = arg;
+
+	if (c->closing)
+		return;
+	if (events & EPOLLIN)
+		iscsi_conn_readable(c);
+	if (!c->closing && (events & EPOLLOUT))
+		iscsi_conn_writable(c);
+	if (!c->closing && (events & (EPOLLERR | EPOLLHUP)) && !(events & EPOLLIN))
+		iscsi_conn_close(c, "socket error/hangup");
+	if (!c->closing && c->txq)
+		iscsi_conn_flush(c);
+}
+
+static int login_timeout_cb(struct reactor *r, void *arg)
+{
+	struct iscsi_conn *c = arg;
+
+	c->login_timer = NULL;
+	if (c->state == ISCSI_CONN_LOGIN && !c->closing) {
+		qb_log(LOG_NOTICE, "iscsi: %s: login did not complete in time: closing", c->peer);
+		iscsi_conn_close(c, "login timeout");
+	}
+	return -1;
+}
+
+/* reactor_post target: the connection starts life on its reactor here. */
+void iscsi_conn_attach(void *arg)
+{
+	struct iscsi_conn *c = arg;
+	struct reactor *r = reactor_self();
+	struct iscsi_reactor *ir;
+	int to;
+
+	c->r = r;
+	ir = iscsi_reactor_get(r);
+	if (!ir || reactor_add_fd(r, c->fd, EPOLLIN, conn_event, c) < 0) {
+		qb_log(LOG_ERR, "iscsi: %s: cannot register connection", c->peer);
+		close(c->fd);
+		free(c);
+		return;
+	}
+	c->rnext = ir->conns;
+	if (ir->conns)
+		ir->conns->rprev = c;
+	ir->conns = c;
+	pthread_mutex_lock(&g_iscsi.lock);
+	to = g_iscsi.gc.login_timeout;
+	pthread_mutex_unlock(&g_iscsi.lock);
+	if (to > 0)
+		c->login_timer = reactor_timer_add(r, (uint64_t)to * 1000, login_timeout_cb, c);
+	c->last_rx_ms = reactor_now_ms();
+	qb_log(LOG_DEBUG, "iscsi: connection %llu from %s on reactor %s", (unsigned long long)c->id, c->peer,
+	       reactor_name(r));
+}
+
+void iscsi_conn_start_nop(struct iscsi_conn *c)
+{
+	if (c->nop_interval > 0 && !c->nop_timer)
+		c->nop_timer = reactor_timer_add(c->r, 1000, iscsi_nop_timer, c);
+}
+
+static void conn_free(void *arg)
+{
+	struct iscsi_conn *c = arg;
+	struct iscsi_reactor *ir = iscsi_reactor_get(c->r);
+
+	if (c->tx_dirty || c->ntasks) {
+		/* still referenced: maybe_free is called again later */
+		c->freed_pending = false;
+		return;
+	}
+	if (ir) {
+		if (c->rprev)
+			c->rprev->rnext = c->rnext;
+		else if (ir->conns == c)
+			ir->conns = c->rnext;
+		if (c->rnext)
+			c->rnext->rprev = c->rprev;
+	}
+	iscsi_session_conn_gone(c);
+	iscsi_tx_free_all(c);
+	iscsi_task_free_all(c);
+	iscsi_login_free(c);
+	iscsi_text_free(&c->text_pending);
+	if (c->rx_own)
+		buf_free(c->rx_own, c->rx_own_len);
+	qb_log(LOG_DEBUG, "iscsi: connection %llu from %s freed", (unsigned long long)c->id, c->peer);
+	free(c);
+}
+
+/* Free once closed, with no task in the backend and off the flush list. */
+void iscsi_conn_maybe_free(struct iscsi_conn *c)
+{
+	if (!c->closing || c->ntasks || c->tx_dirty || c->freed_pending)
+		return;
+	c->freed_pending = true;
+	reactor_post(c->r, conn_free, c);
+}
+
+/* Close the socket now; tasks still in the backend complete into nothing and
+ * the memory goes when the last one did (RFC 7143 6.3.5/7.x: at ERL 0 a
+ * connection failure ends its tasks). */
+void iscsi_conn_close(struct iscsi_conn *c, const char *why)
+{
+	struct iscsi_task *t, *next;
+
+	if (c->closing)
+		return;
+	c->closing = true;
+	c->state = ISCSI_CONN_CLOSING;
+	qb_log(c->sess && c->sess->type == ISCSI_SESSION_NORMAL ? LOG_INFO : LOG_DEBUG,
+	       "iscsi: closing connection %llu from %s%s%s: %s", (unsigned long long)c->id, c->peer,
+	       c->sess ? " initiator " : "", c->sess ? c->sess->initiator : "", why);
+	if (c->login_timer) {
+		reactor_timer_cancel(c->r, c->login_timer);
+		c->login_timer = NULL;
+	}
+	if (c->nop_timer) {
+		reactor_timer_cancel(c->r, c->nop_timer);
+		c->nop_timer = NULL;
+	}
+	reactor_del_fd(c->r, c->fd);
+	close(c->fd);
+	c->fd = -1;
+	if (c->rx_task && c->rx_state != ISCSI_RX_HDR && iscsi_bhs_opcode(c->rx_hdr) == ISCSI_OP_SCSI_CMD) {
+		/* a command whose immediate data never fully arrived */
+		struct iscsi_task *rt = c->rx_task;
+		c->rx_task = NULL;
+		iscsi_task_put(rt);
+	}
+	c->rx_task = NULL;
+	iscsi_tx_free_all(c);
+	for (t = c->active; t; t = next) {
+		next = t->cnext;
+		iscsi_task_abort(t);
+	}
+	iscsi_conn_maybe_free(c);
+}

@@ -1,0 +1,396 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Entry points of the iSCSI layer (iscsi.h): build SCSI targets and portals
+ * from the configuration, apply reloads, shut down, and report status. */
+#include "iscsi/iscsi.h"
+#include "iscsi/iscsi_int.h"
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct iscsi_global g_iscsi = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+struct iscsi_tgt *iscsi_tgt_get(const char *name)
+{
+	struct iscsi_tgt *t;
+
+	pthread_mutex_lock(&g_iscsi.lock);
+	for (t = g_iscsi.tgts; t; t = t->next)
+		if (!t->removed && strcmp(t->name, name) == 0)
+			break;
+	if (t)
+		t->refs++;
+	pthread_mutex_unlock(&g_iscsi.lock);
+	return t;
+}
+
+void iscsi_tgt_put(struct iscsi_tgt *t)
+{
+	bool last;
+
+	pthread_mutex_lock(&g_iscsi.lock);
+	last = --t->refs == 0;
+	pthread_mutex_unlock(&g_iscsi.lock);
+	if (last) {
+		qb_log(LOG_INFO, "iscsi: target %s destroyed", t->name);
+		scsi_target_destroy(t->st);
+		free(t);
+	}
+}
+
+void iscsi_param_limits_from_conf(struct iscsi_param_limits *lim)
+{
+	pthread_mutex_lock(&g_iscsi.lock);
+	lim->max_recv_dsl = g_iscsi.gc.max_recv_data_segment ? g_iscsi.gc.max_recv_data_segment : 1048576;
+	lim->max_burst = g_iscsi.gc.max_burst ? g_iscsi.gc.max_burst : 1048576;
+	lim->first_burst = g_iscsi.gc.first_burst ? g_iscsi.gc.first_burst : 262144;
+	lim->max_connections = g_iscsi.gc.max_connections_per_session > 0 ?
+			       (uint32_t)g_iscsi.gc.max_connections_per_session : 1;
+	lim->max_outstanding_r2t = ISCSI_MAX_R2T;
+	pthread_mutex_unlock(&g_iscsi.lock);
+	/* the receive state machine reads at most this much per PDU into the task */
+	if (lim->max_recv_dsl > 16u * 1024 * 1024 - 1)
+		lim->max_recv_dsl = 16u * 1024 * 1024 - 1;
+}
+
+/* Create a target with all its LUNs; NULL + err on failure. */
+static struct iscsi_tgt *tgt_create(const struct tconf_target *tc, char *err, size_t errlen)
+{
+	struct iscsi_tgt *t = calloc(1, sizeof(*t));
+
+	if (!t) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	t->st = scsi_target_create(tc->name);
+	if (!t->st) {
+		snprintf(err, errlen, "target %s: cannot create", tc->name);
+		free(t);
+		return NULL;
+	}
+	for (size_t i = 0; i < tc->nluns; i++) {
+		if (scsi_target_add_lun(t->st, &tc->luns[i], err, errlen) < 0) {
+			scsi_target_destroy(t->st);
+			free(t);
+			return NULL;
+		}
+	}
+	snprintf(t->name, sizeof(t->name), "%s", tc->name);
+	t->conf = tc;
+	t->refs = 1;    /* the registry */
+	return t;
+}
+
+int iscsi_init(const struct tconf *conf, char *err, size_t errlen)
+{
+	struct iscsi_tgt *list = NULL;
+
+	for (size_t i = 0; i < conf->ntargets; i++) {
+		struct iscsi_tgt *t = tgt_create(&conf->targets[i], err, errlen);
+		if (!t) {
+			while (list) {
+				struct iscsi_tgt *n = list->next;
+				scsi_target_destroy(list->st);
+				free(list);
+				list = n;
+			}
+			return -1;
+		}
+		t->next = list;
+		list = t;
+	}
+	pthread_mutex_lock(&g_iscsi.lock);
+	g_iscsi.conf = conf;
+	g_iscsi.gc = conf->global;
+	g_iscsi.tgts = list;
+	g_iscsi.shutting_down = false;
+	pthread_mutex_unlock(&g_iscsi.lock);
+	if (iscsi_portals_open(conf, err, errlen) < 0) {
+		pthread_mutex_lock(&g_iscsi.lock);
+		list = g_iscsi.tgts;
+		g_iscsi.tgts = NULL;
+		g_iscsi.conf = NULL;
+		pthread_mutex_unlock(&g_iscsi.lock);
+		while (list) {
+			struct iscsi_tgt *n = list->next;
+			scsi_target_destroy(list->st);
+			free(list);
+			list = n;
+		}
+		return -1;
+	}
+	qb_log(LOG_INFO, "iscsi: %zu target(s) ready", conf->ntargets);
+	return 0;
+}
+
+static bool lun_same(const struct tconf_lun *a, const struct tconf_lun *b)
+{
+	return a->lun == b->lun && a->backend == b->backend && strcmp(a->path, b->path) == 0 && a->size == b->size &&
+	       a->block_size == b->block_size && a->readonly == b->readonly && a->cache == b->cache &&
+	       strcmp(a->serial, b->serial) == 0;
+}
+
+struct logout_req {
+	struct iscsi_session *s;
+};
+
+static void logout_posted(void *arg)
+{
+	struct iscsi_session *s = arg;
+	iscsi_session_request_logout(s, 2);
+	iscsi_session_release(s);
+}
+
+/* Ask every session of target t (or all sessions when t is NULL) to log out. */
+static void request_logouts(struct iscsi_tgt *t)
+{
+	pthread_mutex_lock(&g_iscsi.lock);
+	for (struct iscsi_session *s = g_iscsi.sessions; s; s = s->next) {
+		if (t && s->tgt != t)
+			continue;
+		if (!s->conns)
+			continue;
+		s->nconns++;
+		reactor_post(s->r, logout_posted, s);
+	}
+	pthread_mutex_unlock(&g_iscsi.lock);
+}
+
+int iscsi_reload(const struct tconf *conf, char *err, size_t errlen)
+{
+	struct iscsi_tgt *added = NULL, *t, **pp;
+
+	/* new targets first: on failure nothing changed */
+	for (size_t i = 0; i < conf->ntargets; i++) {
+		const struct tconf_target *tc = &conf->targets[i];
+		bool exists = false;
+		pthread_mutex_lock(&g_iscsi.lock);
+		for (t = g_iscsi.tgts; t; t = t->next)
+			if (!t->removed && strcmp(t->name, tc->name) == 0)
+				exists = true;
+		pthread_mutex_unlock(&g_iscsi.lock);
+		if (exists)
+			continue;
+		t = tgt_create(tc, err, errlen);
+		if (!t) {
+			while (added) {
+				struct iscsi_tgt *n = added->next;
+				scsi_target_destroy(added->st);
+				free(added);
+				added = n;
+			}
+			return -1;
+		}
+		qb_log(LOG_INFO, "iscsi: reload: new target %s", tc->name);
+		t->next = added;
+		added = t;
+	}
+	/* kept targets: LUN changes, new conf pointers; removed ones leave the registry */
+	pthread_mutex_lock(&g_iscsi.lock);
+	struct iscsi_tgt *removed = NULL;
+	pp = &g_iscsi.tgts;
+	while ((t = *pp)) {
+		const struct tconf_target *tc = tconf_find_target(conf, t->name);
+		if (!tc) {
+			*pp = t->next;
+			t->removed = true;
+			t->next = removed;
+			removed = t;
+			continue;
+		}
+		const struct tconf_target *old = t->conf;
+		for (size_t i = 0; i < old->nluns; i++) {
+			bool keep = false;
+			for (size_t j = 0; j < tc->nluns; j++)
+				if (lun_same(&old->luns[i], &tc->luns[j]))
+					keep = true;
+			if (!keep) {
+				qb_log(LOG_INFO, "iscsi: reload: target %s: removing LUN %u", t->name, old->luns[i].lun);
+				scsi_target_remove_lun(t->st, old->luns[i].lun);
+			}
+		}
+		for (size_t j = 0; j < tc->nluns; j++) {
+			bool have = false;
+			for (size_t i = 0; i < old->nluns; i++)
+				if (lun_same(&old->luns[i], &tc->luns[j]))
+					have = true;
+			if (!have) {
+				char e[256];
+				qb_log(LOG_INFO, "iscsi: reload: target %s: adding LUN %u", t->name, tc->luns[j].lun);
+				if (scsi_target_add_lun(t->st, &tc->luns[j], e, sizeof(e)) < 0)
+					qb_log(LOG_ERR, "iscsi: reload: %s", e);
+			}
+		}
+		t->conf = tc;   /* ACL, CHAP, alias */
+		pp = &t->next;
+	}
+	*pp = added;
+	g_iscsi.conf = conf;
+	g_iscsi.gc = conf->global;
+	pthread_mutex_unlock(&g_iscsi.lock);
+	while (removed) {
+		t = removed;
+		removed = t->next;
+		qb_log(LOG_INFO, "iscsi: reload: target %s removed; asking its sessions to log out", t->name);
+		request_logouts(t);
+		iscsi_tgt_put(t);  /* the registry reference; sessions hold theirs */
+	}
+	iscsi_portals_sync(conf);
+	return 0;
+}
+
+static void kill_all_posted(void *arg)
+{
+	struct iscsi_session *s = arg;
+	iscsi_session_kill(s, "shutdown");
+	iscsi_session_release(s);
+}
+
+void iscsi_shutdown(void)
+{
+	struct iscsi_tgt *list;
+	int waited = 0, n;
+
+	pthread_mutex_lock(&g_iscsi.lock);
+	g_iscsi.shutting_down = true;
+	pthread_mutex_unlock(&g_iscsi.lock);
+	iscsi_portals_close();
+	/* RFC 7143 11.9.1: ask initiators to log out, give them a moment */
+	request_logouts(NULL);
+	for (;;) {
+		pthread_mutex_lock(&g_iscsi.lock);
+		n = g_iscsi.nsessions;
+		pthread_mutex_unlock(&g_iscsi.lock);
+		if (!n || waited >= 2000)
+			break;
+		usleep(50000);
+		waited += 50;
+	}
+	pthread_mutex_lock(&g_iscsi.lock);
+	for (struct iscsi_session *s = g_iscsi.sessions; s; s = s->next) {
+		s->nconns++;
+		reactor_post(s->r, kill_all_posted, s);
+	}
+	pthread_mutex_unlock(&g_iscsi.lock);
+	for (waited = 0; waited < 5000; waited += 20) {
+		pthread_mutex_lock(&g_iscsi.lock);
+		n = g_iscsi.nsessions;
+		pthread_mutex_unlock(&g_iscsi.lock);
+		if (!n)
+			break;
+		usleep(20000);
+	}
+	pthread_mutex_lock(&g_iscsi.lock);
+	list = g_iscsi.tgts;
+	g_iscsi.tgts = NULL;
+	pthread_mutex_unlock(&g_iscsi.lock);
+	while (list) {
+		struct iscsi_tgt *t = list;
+		list = t->next;
+		t->removed = true;
+		iscsi_tgt_put(t);
+	}
+	pthread_mutex_lock(&g_iscsi.lock);
+	g_iscsi.conf = NULL;
+	pthread_mutex_unlock(&g_iscsi.lock);
+}
+
+static void lun_json(const struct scsi_lun_info *li, void *arg)
+{
+	struct json_writer *w = arg;
+
+	json_obj_begin(w, NULL);
+	json_uint(w, "lun", li->lun);
+	json_str(w, "backend", li->backend);
+	json_str(w, "path", li->path);
+	json_uint(w, "size", li->size);
+	json_uint(w, "block_size", li->block_size);
+	json_str(w, "cache", li->cache);
+	json_bool(w, "wce", li->wce);
+	json_str(w, "serial", li->serial);
+	json_uint(w, "reads", li->reads);
+	json_uint(w, "writes", li->writes);
+	json_uint(w, "read_bytes", li->read_bytes);
+	json_uint(w, "write_bytes", li->write_bytes);
+	json_uint(w, "errors", li->errors);
+	json_obj_end(w);
+}
+
+void iscsi_status(struct json_writer *w)
+{
+	uint64_t tot_cmds = 0, tot_rd = 0, tot_wr = 0, tot_err = 0, nconns = 0;
+	char isid[13];
+
+	pthread_mutex_lock(&g_iscsi.lock);
+	json_arr_begin(w, "targets");
+	for (struct iscsi_tgt *t = g_iscsi.tgts; t; t = t->next) {
+		json_obj_begin(w, NULL);
+		json_str(w, "name", t->name);
+		json_str(w, "alias", t->conf ? t->conf->alias : "");
+		json_bool(w, "chap", t->conf && t->conf->chap_enabled);
+		json_arr_begin(w, "luns");
+		scsi_target_foreach_lun(t->st, lun_json, w);
+		json_arr_end(w);
+		json_obj_end(w);
+	}
+	json_arr_end(w);
+	json_arr_begin(w, "portals");
+	for (struct iscsi_portal *pt = g_iscsi.portals; pt; pt = pt->next) {
+		json_obj_begin(w, NULL);
+		json_str(w, "portal_group", pt->pg_name);
+		json_uint(w, "tag", pt->tag);
+		json_str(w, "address", pt->addr);
+		json_uint(w, "port", pt->port);
+		json_obj_end(w);
+	}
+	json_arr_end(w);
+	json_arr_begin(w, "sessions");
+	for (struct iscsi_session *s = g_iscsi.sessions; s; s = s->next) {
+		for (int i = 0; i < ISCSI_ISID_LEN; i++)
+			snprintf(isid + 2 * i, 3, "%02x", s->isid[i]);
+		json_obj_begin(w, NULL);
+		json_str(w, "initiator", s->initiator);
+		json_str(w, "initiator_alias", s->initiator_alias);
+		json_str(w, "isid", isid);
+		json_uint(w, "tsih", s->tsih);
+		json_str(w, "type", s->type == ISCSI_SESSION_NORMAL ? "normal" : "discovery");
+		json_str(w, "target", s->target_name);
+		json_uint(w, "exp_cmdsn", s->exp_cmdsn);
+		json_uint(w, "max_cmdsn", s->max_cmdsn);
+		json_arr_begin(w, "connections");
+		for (struct iscsi_conn *c = s->conns; c; c = c->snext) {
+			json_obj_begin(w, NULL);
+			json_uint(w, "cid", c->cid);
+			json_str(w, "peer", c->peer);
+			json_str(w, "local", c->local);
+			json_str(w, "reactor", c->r ? reactor_name(c->r) : "");
+			json_bool(w, "header_digest", c->p.header_digest);
+			json_bool(w, "data_digest", c->p.data_digest);
+			json_uint(w, "max_recv_dsl", c->p.max_recv_dsl);
+			json_uint(w, "max_xmit_dsl", c->p.max_xmit_dsl);
+			json_uint(w, "cmds", c->st_cmds);
+			json_uint(w, "read_bytes", c->st_read_bytes);
+			json_uint(w, "write_bytes", c->st_write_bytes);
+			json_uint(w, "errors", c->st_errors);
+			json_uint(w, "pdus_in", c->st_pdus_in);
+			json_uint(w, "pdus_out", c->st_pdus_out);
+			json_obj_end(w);
+			tot_cmds += c->st_cmds;
+			tot_rd += c->st_read_bytes;
+			tot_wr += c->st_write_bytes;
+			tot_err += c->st_errors;
+			nconns++;
+		}
+		json_arr_end(w);
+		json_obj_end(w);
+	}
+	json_arr_end(w);
+	json_obj_begin(w, "counters");
+	json_uint(w, "sessions", (uint64_t)g_iscsi.nsessions);
+	json_uint(w, "connections", nconns);
+	json_uint(w, "cmds", tot_cmds);
+	json_uint(w, "read_bytes", tot_rd);
+	json_uint(w, "write_bytes", tot_wr);
+	json_uint(w, "errors", tot_err);
+	json_obj_end(w);
+	pthread_mutex_unlock(&g_iscsi.lock);
+}

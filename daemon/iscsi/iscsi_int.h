@@ -1,0 +1,344 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Private structures of the iSCSI layer shared by its phase files (rx, tx,
+ * login, command, data-out, data-in, TMF, text, nop, logout, session, portal). */
+#ifndef TANDEM_ISCSI_INT_H
+#define TANDEM_ISCSI_INT_H
+#include <stdint.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <pthread.h>
+#include <sys/uio.h>
+#include <netinet/in.h>
+#include "reactor.h"
+#include "config/config.h"
+#include "scsi/scsi.h"
+#include "iscsi/param.h"
+#include "iscsi/iscsi_proto.h"
+#include "util/log.h"
+
+#define ISCSI_MAX_EDTL (16u * 1024 * 1024)   /* larger commands get CHECK CONDITION */
+#define ISCSI_MAX_R2T 8                       /* outstanding R2Ts per task we track */
+#define ISCSI_TASK_HASH 256
+#define ISCSI_LOGIN_DSL 8192                  /* RFC 7143 13.12: during login */
+#define ISCSI_LOGIN_TEXT_MAX (64 * 1024)
+#define ISCSI_RX_BUDGET 32                    /* PDUs per read wakeup */
+#define ISCSI_TX_IOV 64
+
+/* ---- a registered target ---- */
+struct iscsi_tgt {
+	char name[TCONF_NAME_MAX];
+	struct scsi_target *st;
+	const struct tconf_target *conf;    /* replaced on reload under g_iscsi.lock */
+	int refs;                           /* sessions + registry; under g_iscsi.lock */
+	bool removed;
+	struct iscsi_tgt *next;
+};
+
+/* ---- global state (iscsi.c) ---- */
+struct iscsi_global {
+	pthread_mutex_t lock;               /* registry only: never taken per I/O */
+	const struct tconf *conf;
+	struct iscsi_tgt *tgts;
+	struct iscsi_session *sessions;
+	int nsessions;
+	uint16_t next_tsih;
+	bool shutting_down;
+	/* snapshot of global knobs */
+	struct tconf_global gc;
+	struct iscsi_portal *portals;
+};
+extern struct iscsi_global g_iscsi;
+
+/* ---- transmit PDU ---- */
+struct iscsi_task;
+struct iscsi_conn;
+struct iscsi_txpdu {
+	uint8_t bhs[ISCSI_BHS_LEN];
+	uint8_t hdigest[4];
+	uint8_t ddigest[4];
+	uint8_t *data;                      /* data segment (not copied) */
+	uint32_t dlen;
+	uint8_t *own;                       /* buffer owned by this PDU (buf_alloc), freed when sent */
+	size_t own_len;
+	struct iscsi_task *task;            /* holds a reference until sent */
+	void (*sent)(struct iscsi_conn *c, struct iscsi_txpdu *p);  /* optional hook */
+	struct iscsi_txpdu *next;
+};
+
+/* ---- one SCSI command ---- */
+struct iscsi_r2t {
+	uint32_t ttt;
+	uint32_t offset, len, got;
+	uint32_t r2tsn;
+	bool active;
+};
+enum iscsi_task_state {
+	ISCSI_TASK_FREE = 0,
+	ISCSI_TASK_PENDING,                 /* waiting for its CmdSN turn */
+	ISCSI_TASK_DATA,                    /* collecting data-out */
+	ISCSI_TASK_EXEC,                    /* in the SCSI layer */
+	ISCSI_TASK_DONE,                    /* response queued, waiting for tx to drain */
+};
+struct iscsi_task {
+	struct scsi_task scsi;
+	struct iscsi_conn *conn;
+	enum iscsi_task_state state;
+	uint32_t itt, cmdsn;
+	uint32_t edtl;
+	uint8_t lun_raw[8];
+	bool immediate, in_order, exec_started;
+	bool dead;                          /* connection gone / aborted: complete into nothing */
+	int refs;                           /* task itself + queued tx PDUs */
+	/* data-out */
+	uint32_t want;                      /* bytes of data-out expected = edtl (write) */
+	uint32_t got;                       /* bytes received so far */
+	uint32_t unsol_left;                /* unsolicited bytes still allowed */
+	uint32_t next_r2t_off;              /* first byte not yet requested */
+	uint32_t r2tsn, data_sn_expect;
+	int r2t_out;
+	struct iscsi_r2t r2t[ISCSI_MAX_R2T];
+	/* data-in */
+	uint32_t datasn;
+	/* TMF waiting on this task */
+	struct iscsi_tmf *tmf;
+	struct iscsi_task *hnext;           /* ITT hash */
+	struct iscsi_task *snext;           /* session pending list / free list */
+	struct iscsi_task *cnext, *cprev;   /* connection's active list */
+};
+
+/* ---- pending TMF (response waits for aborted tasks) ---- */
+struct iscsi_tmf {
+	uint8_t req[ISCSI_BHS_LEN];
+	uint8_t response;
+	int waiting;
+	bool cold_reset;
+	struct iscsi_conn *conn;
+};
+
+enum iscsi_conn_state {
+	ISCSI_CONN_LOGIN = 0,
+	ISCSI_CONN_FULL,
+	ISCSI_CONN_LOGOUT,                  /* logout response queued; close when sent */
+	ISCSI_CONN_CLOSING,                 /* socket closed; waiting for tasks */
+};
+
+enum iscsi_rx_state {
+	ISCSI_RX_HDR = 0,
+	ISCSI_RX_AHS,
+	ISCSI_RX_HDR_DIGEST,
+	ISCSI_RX_DATA,
+	ISCSI_RX_DATA_DIGEST,
+};
+
+struct iscsi_login_ctx;
+
+struct iscsi_conn {
+	int fd;
+	struct reactor *r;
+	struct iscsi_session *sess;
+	enum iscsi_conn_state state;
+	uint16_t cid;
+	uint16_t tpgt;
+	char peer[80];
+	char local[80];
+	uint64_t id;
+
+	/* receive state machine */
+	enum iscsi_rx_state rx_state;
+	uint8_t rx_hdr[ISCSI_BHS_LEN + ISCSI_AHS_MAX];
+	uint32_t rx_off;                    /* bytes of the current piece already read */
+	uint32_t rx_ahs, rx_dsl, rx_pad;
+	uint8_t rx_digest[4];
+	uint8_t rx_padbuf[4];
+	uint8_t *rx_data;                   /* where the data segment goes */
+	uint8_t *rx_own;                    /* separately allocated segment, freed after dispatch */
+	size_t rx_own_len;
+	bool rx_discard;                    /* data goes to the bit bucket (rejected PDU) */
+	struct iscsi_task *rx_task;         /* data-out/immediate data target */
+	uint32_t rx_reject_reason;          /* reject after the data arrived */
+
+	/* transmit */
+	struct iscsi_txpdu *txq, **txq_tail;
+	uint32_t tx_done;                   /* bytes of the head PDU already written */
+	bool tx_epollout;
+	bool tx_dirty;
+	struct iscsi_conn *dirty_next;
+	struct iscsi_txpdu *tx_free;
+
+	/* negotiated */
+	struct iscsi_params p;
+	uint32_t stat_sn;
+	uint32_t exp_stat_sn;
+
+	/* login */
+	struct iscsi_login_ctx *login;
+	struct reactor_timer *login_timer;
+
+	/* nop */
+	struct reactor_timer *nop_timer;
+	uint64_t last_rx_ms;
+	uint64_t nop_sent_ms;
+	uint32_t nop_ttt;
+	bool nop_outstanding;
+	int nop_interval, nop_timeout;
+
+	/* text continuation */
+	struct iscsi_text text_pending;
+	size_t text_sent;
+	uint32_t text_ttt;
+	uint32_t text_itt;
+
+	/* tasks */
+	struct iscsi_task *task_free;
+	struct iscsi_task *hash[ISCSI_TASK_HASH];
+	struct iscsi_task *active;          /* all live tasks of this connection */
+	int ntasks;
+	uint32_t next_ttt;
+
+	/* lifetime */
+	bool closing;
+	bool freed_pending;
+	bool cold_reset_after_tx;
+	bool logout_after_tx;
+	struct iscsi_conn *snext;           /* session's connection list */
+	struct iscsi_conn *rnext, *rprev;   /* reactor list */
+
+	/* counters (read racily by status) */
+	uint64_t st_cmds, st_read_bytes, st_write_bytes, st_errors, st_pdus_in, st_pdus_out;
+};
+
+struct iscsi_session {
+	uint16_t tsih;
+	uint8_t isid[ISCSI_ISID_LEN];
+	char initiator[TCONF_NAME_MAX];
+	char initiator_alias[256];
+	char target_name[TCONF_NAME_MAX];
+	char port_name[TCONF_NAME_MAX + 32];
+	enum iscsi_session_type type;
+	struct iscsi_tgt *tgt;
+	struct scsi_itn *itn;
+	struct scsi_port port;
+	struct reactor *r;
+	struct iscsi_params p;
+	uint32_t exp_cmdsn, max_cmdsn;
+	uint32_t window;
+	struct iscsi_task *pending;         /* out-of-order commands sorted by CmdSN */
+	struct iscsi_conn *conns;           /* under g_iscsi.lock for changes */
+	int nconns;
+	bool dying;
+	bool in_registry;
+	uint64_t created_ms;
+	struct iscsi_session *next;         /* g_iscsi.sessions */
+};
+
+/* per-reactor state */
+struct iscsi_reactor {
+	struct reactor *r;
+	struct iscsi_conn *conns;
+	struct iscsi_conn *dirty;
+};
+
+/* ---- opcode dispatch (rx.c) ---- */
+struct iscsi_op {
+	const char *name;
+	/* called when the header (and digest) is complete; sets where the data goes.
+	 * Returns 0, or -1 when the connection must be dropped. May set c->rx_discard. */
+	int (*hdr)(struct iscsi_conn *c);
+	/* called with the whole PDU */
+	int (*handler)(struct iscsi_conn *c, const uint8_t *bhs, uint8_t *data, uint32_t dlen);
+	bool login_ok;                      /* allowed before full feature phase */
+};
+extern const struct iscsi_op iscsi_ops[ISCSI_OP_MAX];
+
+/* rx.c */
+void iscsi_conn_readable(struct iscsi_conn *c);
+/* tx.c */
+struct iscsi_txpdu *iscsi_pdu_get(struct iscsi_conn *c);
+void iscsi_pdu_put(struct iscsi_conn *c, struct iscsi_txpdu *p);
+void iscsi_pdu_queue(struct iscsi_conn *c, struct iscsi_txpdu *p);
+int iscsi_conn_flush(struct iscsi_conn *c);
+void iscsi_conn_writable(struct iscsi_conn *c);
+void iscsi_tx_free_all(struct iscsi_conn *c);
+void iscsi_reactor_idle(void *arg);
+/* fill StatSN (and advance it when advance), ExpCmdSN, MaxCmdSN */
+void iscsi_pdu_set_sn(struct iscsi_conn *c, uint8_t *bhs, bool advance);
+/* build and queue a reject for the given header */
+void iscsi_send_reject(struct iscsi_conn *c, const uint8_t *bhs, uint8_t reason);
+
+/* conn.c */
+struct iscsi_conn *iscsi_conn_create(int fd, uint16_t tpgt, const char *peer, const char *local);
+void iscsi_conn_attach(void *arg);        /* reactor_post target */
+void iscsi_conn_close(struct iscsi_conn *c, const char *why);
+void iscsi_conn_maybe_free(struct iscsi_conn *c);
+struct iscsi_reactor *iscsi_reactor_get(struct reactor *r);
+void iscsi_conn_start_nop(struct iscsi_conn *c);
+
+/* task management within a connection (cmd.c) */
+struct iscsi_task *iscsi_task_get(struct iscsi_conn *c);
+void iscsi_task_put(struct iscsi_task *t);
+struct iscsi_task *iscsi_task_find(struct iscsi_conn *c, uint32_t itt);
+void iscsi_task_unhash(struct iscsi_task *t);
+void iscsi_task_free_all(struct iscsi_conn *c);
+int iscsi_op_scsi_cmd_hdr(struct iscsi_conn *c);
+int iscsi_op_scsi_cmd(struct iscsi_conn *c, const uint8_t *bhs, uint8_t *data, uint32_t dlen);
+void iscsi_task_deliver(struct iscsi_task *t);   /* CmdSN order reached */
+void iscsi_task_exec(struct iscsi_task *t);
+void iscsi_task_abort(struct iscsi_task *t);
+void iscsi_task_fail(struct iscsi_task *t, uint8_t sk, uint8_t asc, uint8_t ascq);
+
+/* dataout.c */
+int iscsi_op_data_out_hdr(struct iscsi_conn *c);
+int iscsi_op_data_out(struct iscsi_conn *c, const uint8_t *bhs, uint8_t *data, uint32_t dlen);
+void iscsi_task_send_r2ts(struct iscsi_task *t);
+/* datain.c */
+void iscsi_task_complete(struct scsi_task *st);
+void iscsi_send_scsi_rsp(struct iscsi_task *t);
+
+/* session.c */
+struct iscsi_session *iscsi_session_create(void);
+void iscsi_session_cmdsn_received(struct iscsi_conn *c, struct iscsi_task *t);
+bool iscsi_session_cmdsn_check(struct iscsi_conn *c, const uint8_t *bhs);
+void iscsi_session_cmd_done(struct iscsi_session *s);
+void iscsi_session_conn_gone(struct iscsi_conn *c);
+void iscsi_session_kill(struct iscsi_session *s, const char *why);
+void iscsi_session_release(struct iscsi_session *s);
+uint32_t iscsi_session_exp_cmdsn(const struct iscsi_conn *c);
+uint32_t iscsi_session_max_cmdsn(const struct iscsi_conn *c);
+void iscsi_session_request_logout(struct iscsi_session *s, uint16_t time2wait);
+
+/* login.c */
+int iscsi_op_login(struct iscsi_conn *c, const uint8_t *bhs, uint8_t *data, uint32_t dlen);
+void iscsi_login_free(struct iscsi_conn *c);
+/* text.c */
+int iscsi_op_text(struct iscsi_conn *c, const uint8_t *bhs, uint8_t *data, uint32_t dlen);
+int iscsi_sendtargets(struct iscsi_conn *c, const char *value, struct iscsi_text *out);
+/* nop.c */
+int iscsi_op_nop_out(struct iscsi_conn *c, const uint8_t *bhs, uint8_t *data, uint32_t dlen);
+int iscsi_nop_timer(struct reactor *r, void *arg);
+/* logout.c */
+int iscsi_op_logout(struct iscsi_conn *c, const uint8_t *bhs, uint8_t *data, uint32_t dlen);
+void iscsi_send_async_logout(struct iscsi_conn *c, uint16_t time2wait);
+/* tmf.c */
+int iscsi_op_tmf(struct iscsi_conn *c, const uint8_t *bhs, uint8_t *data, uint32_t dlen);
+void iscsi_tmf_task_gone(struct iscsi_task *t);
+/* portal.c */
+struct iscsi_portal {
+	int fd;
+	uint16_t tag;
+	char addr[64];
+	uint16_t port;
+	char pg_name[64];
+	struct reactor *r;
+	bool closed;
+	struct iscsi_portal *next;
+};
+int iscsi_portals_open(const struct tconf *conf, char *err, size_t errlen);
+void iscsi_portals_close(void);
+void iscsi_portals_sync(const struct tconf *conf);
+void iscsi_fmt_addr(const struct sockaddr_storage *ss, char *buf, size_t len, bool with_port);
+
+/* iscsi.c helpers (take g_iscsi.lock inside) */
+struct iscsi_tgt *iscsi_tgt_get(const char *name);   /* +1 ref, NULL if absent */
+void iscsi_tgt_put(struct iscsi_tgt *t);
+void iscsi_param_limits_from_conf(struct iscsi_param_limits *lim);
+#endif

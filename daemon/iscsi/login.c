@@ -1,0 +1,583 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Login phase (RFC 7143 6, 11.12, 11.13): stage transitions with the T and C
+ * bits, identity checks (initiator name, target, ACL, portal group), CHAP,
+ * TSIH allocation, session creation, reinstatement and connection add. */
+#include "iscsi/iscsi_int.h"
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include "util/bufpool.h"
+
+struct iscsi_login_ctx {
+	struct iscsi_negotiation neg;
+	bool first_done;
+	bool failed;
+	int stage;                      /* the CSG we expect next */
+	uint8_t isid[ISCSI_ISID_LEN];
+	uint16_t tsih;
+	uint16_t cid;
+	uint32_t itt;
+	uint32_t cmdsn;
+	/* accumulated text across C-bit PDUs */
+	char *text;
+	size_t text_len, text_cap;
+	/* identity */
+	struct iscsi_tgt *tgt;
+	struct iscsi_session *join;     /* existing session (connection add) */
+	char alias[256];
+	/* authentication */
+	bool auth_required, auth_done, chap_chosen, chap_started;
+	struct tconf_chap cred;
+	struct iscsi_chap chap;
+	char method[128];
+	char chap_a[256], chap_n[256], chap_r[1024], chap_i[64], chap_c[1024];
+	bool have_a, have_n, have_r, have_i, have_c, have_method;
+	uint32_t window;
+	char initiator[TCONF_NAME_MAX];
+	int session_type;
+};
+
+void iscsi_login_free(struct iscsi_conn *c)
+{
+	struct iscsi_login_ctx *l = c->login;
+
+	if (!l)
+		return;
+	if (l->tgt)
+		iscsi_tgt_put(l->tgt);
+	if (l->join)
+		iscsi_session_release(l->join);   /* the reference taken at lookup */
+	free(l->text);
+	memset(l->cred.secret, 0, sizeof(l->cred.secret));
+	memset(l->cred.mutual_secret, 0, sizeof(l->cred.mutual_secret));
+	free(l);
+	c->login = NULL;
+}
+
+static int security_key(const char *key, const char *value, void *arg)
+{
+	struct iscsi_login_ctx *l = arg;
+	struct { const char *k; char *dst; size_t len; bool *have; } keys[] = {
+		{ "CHAP_A", l->chap_a, sizeof(l->chap_a), &l->have_a },
+		{ "CHAP_N", l->chap_n, sizeof(l->chap_n), &l->have_n },
+		{ "CHAP_R", l->chap_r, sizeof(l->chap_r), &l->have_r },
+		{ "CHAP_I", l->chap_i, sizeof(l->chap_i), &l->have_i },
+		{ "CHAP_C", l->chap_c, sizeof(l->chap_c), &l->have_c },
+		{ "AuthMethod", l->method, sizeof(l->method), &l->have_method },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+		if (strcmp(key, keys[i].k) == 0) {
+			if (strlen(value) >= keys[i].len)
+				return -1;
+			snprintf(keys[i].dst, keys[i].len, "%s", value);
+			*keys[i].have = true;
+			return 0;
+		}
+	}
+	return 1;   /* not ours */
+}
+
+/* Queue a Login Response. status = class << 8 | detail. */
+static void login_respond(struct iscsi_conn *c, const uint8_t *req, int status, bool transit, int csg, int nsg,
+			  uint16_t tsih, struct iscsi_text *out)
+{
+	struct iscsi_login_ctx *l = c->login;
+	struct iscsi_txpdu *p = iscsi_pdu_get(c);
+
+	if (!p) {
+		iscsi_conn_close(c, "out of memory for a login response");
+		return;
+	}
+	p->bhs[ISCSI_BHS_OPCODE] = ISCSI_OP_LOGIN_RSP;
+	if (status == ISCSI_LOGIN_OK)
+		p->bhs[ISCSI_BHS_FLAGS] = (uint8_t)((transit ? ISCSI_LOGIN_TRANSIT : 0) |
+						    (csg << ISCSI_LOGIN_CSG_SHIFT) | (transit ? nsg : 0));
+	else
+		p->bhs[ISCSI_BHS_FLAGS] = (uint8_t)(csg << ISCSI_LOGIN_CSG_SHIFT);
+	p->bhs[ISCSI_LOGIN_VMAX] = 0;   /* RFC 7143 11.13.3: version 0 */
+	p->bhs[ISCSI_LOGIN_VMIN] = 0;
+	memcpy(p->bhs + ISCSI_LOGIN_ISID, req + ISCSI_LOGIN_ISID, ISCSI_ISID_LEN);
+	put_be16(p->bhs + ISCSI_LOGIN_TSIH, tsih);
+	put_be32(p->bhs + ISCSI_BHS_ITT, get_be32(req + ISCSI_BHS_ITT));
+	put_be32(p->bhs + ISCSI_BHS_STATSN, c->stat_sn++);
+	if (c->sess) {
+		put_be32(p->bhs + ISCSI_BHS_EXPCMDSN, c->sess->exp_cmdsn);
+		put_be32(p->bhs + ISCSI_BHS_MAXCMDSN, c->sess->max_cmdsn);
+	} else {
+		uint32_t sn = l ? l->cmdsn : get_be32(req + ISCSI_BHS_CMDSN);
+		put_be32(p->bhs + ISCSI_BHS_EXPCMDSN, sn);
+		put_be32(p->bhs + ISCSI_BHS_MAXCMDSN, sn + (l && l->window ? l->window - 1 : 0));
+	}
+	p->bhs[ISCSI_LOGIN_STATUS_CLASS] = (uint8_t)(status >> 8);
+	p->bhs[ISCSI_LOGIN_STATUS_DETAIL] = (uint8_t)status;
+	if (out && out->len) {
+		p->own = buf_alloc(out->len);
+		if (p->own) {
+			p->own_len = out->len;
+			memcpy(p->own, out->data, out->len);
+			p->data = p->own;
+			p->dlen = (uint32_t)out->len;
+		}
+	}
+	iscsi_pdu_queue(c, p);
+}
+
+static void close_after_send(struct iscsi_conn *c, struct iscsi_txpdu *p)
+{
+	iscsi_conn_close(c, "login failed");
+}
+
+/* Reject the login with a status (RFC 7143 11.13.5) and close after sending. */
+static int login_fail(struct iscsi_conn *c, const uint8_t *req, int status, const char *why)
+{
+	struct iscsi_login_ctx *l = c->login;
+	int csg = (req[ISCSI_BHS_FLAGS] & ISCSI_LOGIN_CSG_MASK) >> ISCSI_LOGIN_CSG_SHIFT;
+
+	qb_log(LOG_NOTICE, "iscsi: %s: login of %s rejected (0x%04x): %s", c->peer,
+	       l && l->initiator[0] ? l->initiator : "?", (unsigned)status, why);
+	if (l)
+		l->failed = true;
+	login_respond(c, req, status, false, csg, 0, 0, NULL);
+	if (c->txq && !c->closing) {
+		struct iscsi_txpdu *last = c->txq;
+		while (last->next)
+			last = last->next;
+		last->sent = close_after_send;
+	} else {
+		iscsi_conn_close(c, "login failed");
+	}
+	return 0;
+}
+
+static int append_text(struct iscsi_login_ctx *l, const uint8_t *data, uint32_t dlen)
+{
+	if (!dlen)
+		return 0;
+	if (l->text_len + dlen > ISCSI_LOGIN_TEXT_MAX)
+		return -1;
+	if (l->text_len + dlen > l->text_cap) {
+		size_t cap = l->text_cap ? l->text_cap * 2 : 8192;
+		while (cap < l->text_len + dlen)
+			cap *= 2;
+		char *n = realloc(l->text, cap);
+		if (!n)
+			return -1;
+		l->text = n;
+		l->text_cap = cap;
+	}
+	memcpy(l->text + l->text_len, data, dlen);
+	l->text_len += dlen;
+	return 0;
+}
+
+static const struct tconf_portal_group *pg_by_tag(uint16_t tag)
+{
+	for (size_t i = 0; g_iscsi.conf && i < g_iscsi.conf->nportal_groups; i++)
+		if (g_iscsi.conf->portal_groups[i].tag == tag)
+			return &g_iscsi.conf->portal_groups[i];
+	return NULL;
+}
+
+struct prescan {
+	char initiator[TCONF_NAME_MAX];
+	char target[TCONF_NAME_MAX];
+	int type;
+};
+
+static int prescan_key(const char *key, const char *value, void *arg)
+{
+	struct prescan *ps = arg;
+
+	if (strcmp(key, "InitiatorName") == 0)
+		snprintf(ps->initiator, sizeof(ps->initiator), "%s", value);
+	else if (strcmp(key, "TargetName") == 0)
+		snprintf(ps->target, sizeof(ps->target), "%s", value);
+	else if (strcmp(key, "SessionType") == 0)
+		ps->type = strcmp(value, "Discovery") == 0 ? ISCSI_SESSION_DISCOVERY : ISCSI_SESSION_NORMAL;
+	return 0;
+}
+
+/* First complete text of the login: who is it, what does it want. The keys are
+ * looked at before negotiation so that the AuthMethod answer knows whether
+ * the target requires CHAP. */
+static int login_identify(struct iscsi_conn *c, const uint8_t *req)
+{
+	struct iscsi_login_ctx *l = c->login;
+	struct prescan ps = { .type = ISCSI_SESSION_NONE };
+	struct prescan *n = &ps;
+
+	if (iscsi_text_parse(l->text ? l->text : "", l->text_len, prescan_key, &ps) < 0)
+		return login_fail(c, req, ISCSI_LOGIN_INITIATOR_ERROR, "malformed login text"), -1;
+	snprintf(l->initiator, sizeof(l->initiator), "%s", ps.initiator);
+	if (!ps.initiator[0])
+		return login_fail(c, req, ISCSI_LOGIN_MISSING_PARAM, "no InitiatorName"), -1;
+	if (ps.type == ISCSI_SESSION_NONE)
+		ps.type = ISCSI_SESSION_NORMAL;   /* RFC 7143 13.21: default Normal */
+	l->session_type = ps.type;
+	if (ps.type == ISCSI_SESSION_NORMAL) {
+		const struct tconf_portal_group *pg;
+		bool allowed, reachable;
+
+		if (!n->target[0])
+			return login_fail(c, req, ISCSI_LOGIN_MISSING_PARAM, "no TargetName"), -1;
+		l->tgt = iscsi_tgt_get(n->target);
+		if (!l->tgt)
+			return login_fail(c, req, ISCSI_LOGIN_NOT_FOUND, "target not found"), -1;
+		pthread_mutex_lock(&g_iscsi.lock);
+		pg = pg_by_tag(c->tpgt);
+		reachable = !l->tgt->removed && (!pg || tconf_target_in_portal_group(l->tgt->conf, pg));
+		allowed = reachable && tconf_initiator_allowed(l->tgt->conf, n->initiator);
+		l->auth_required = l->tgt->conf->chap_enabled;
+		l->cred = l->tgt->conf->chap;
+		snprintf(l->alias, sizeof(l->alias), "%s", l->tgt->conf->alias);
+		pthread_mutex_unlock(&g_iscsi.lock);
+		if (!reachable)
+			return login_fail(c, req, ISCSI_LOGIN_NOT_FOUND, "target not on this portal group"), -1;
+		if (!allowed)
+			return login_fail(c, req, ISCSI_LOGIN_AUTHZ_FAILED, "initiator not in the target's ACL"), -1;
+	} else {
+		pthread_mutex_lock(&g_iscsi.lock);
+		l->auth_required = g_iscsi.gc.discovery_chap;
+		l->cred = g_iscsi.gc.discovery_chap_cred;
+		pthread_mutex_unlock(&g_iscsi.lock);
+	}
+	if (l->tsih) {
+		/* RFC 7143 6.3.4(?): connection add to an existing session */
+		struct iscsi_session *s;
+		int status = ISCSI_LOGIN_OK;
+		const char *why = NULL;
+
+		pthread_mutex_lock(&g_iscsi.lock);
+		for (s = g_iscsi.sessions; s; s = s->next)
+			if (s->tsih == l->tsih)
+				break;
+		if (!s || s->dying || strcmp(s->initiator, n->initiator) != 0 ||
+		    memcmp(s->isid, l->isid, ISCSI_ISID_LEN) != 0 || (int)s->type != n->type ||
+		    (s->type == ISCSI_SESSION_NORMAL && strcmp(s->target_name, n->target) != 0)) {
+			status = ISCSI_LOGIN_NO_SESSION;
+			why = "no such session (TSIH)";
+		} else if (s->r != c->r) {
+			status = ISCSI_LOGIN_TOO_MANY_CONNS;
+			why = "connection arrived on another reactor than its session";
+		} else {
+			int live = 0;
+			for (struct iscsi_conn *o = s->conns; o; o = o->snext)
+				live++;
+			if ((uint32_t)live >= (s->p.max_connections ? s->p.max_connections : 1)) {
+				status = ISCSI_LOGIN_TOO_MANY_CONNS;
+				why = "MaxConnections reached";
+			} else {
+				for (struct iscsi_conn *o = s->conns; o; o = o->snext)
+					if (o->cid == l->cid) {
+						/* RFC 7143 6.3.4: same CID = connection reinstatement */
+						status = ISCSI_LOGIN_TOO_MANY_CONNS;
+						why = "CID already in use (connection reinstatement is ERL 2)";
+					}
+			}
+		}
+		if (status == ISCSI_LOGIN_OK) {
+			l->join = s;
+			s->nconns++;
+		}
+		pthread_mutex_unlock(&g_iscsi.lock);
+		if (status != ISCSI_LOGIN_OK)
+			return login_fail(c, req, status, why), -1;
+		l->neg.leading = false;
+	} else {
+		int max;
+		bool full;
+		pthread_mutex_lock(&g_iscsi.lock);
+		max = g_iscsi.gc.max_sessions;
+		full = max > 0 && g_iscsi.nsessions >= max;
+		pthread_mutex_unlock(&g_iscsi.lock);
+		if (full)
+			return login_fail(c, req, ISCSI_LOGIN_OUT_OF_RESOURCES, "max_sessions reached"), -1;
+	}
+	l->neg.chap_required = l->auth_required;
+	l->neg.chap_allowed = l->auth_required;
+	return 0;
+}
+
+/* Security stage (RFC 7143 6.2, 12.1): AuthMethod was answered by the
+ * negotiation module under our chap_required policy; run the CHAP exchange. */
+static int login_security(struct iscsi_conn *c, const uint8_t *req, struct iscsi_text *out)
+{
+	struct iscsi_login_ctx *l = c->login;
+
+	if (l->neg.auth_method == ISCSI_AUTH_CHAP)
+		l->chap_chosen = true;
+	else if (l->neg.auth_method == ISCSI_AUTH_REJECTED && l->auth_required)
+		return login_fail(c, req, ISCSI_LOGIN_AUTH_FAILED, "CHAP required but not offered"), -1;
+	if (!l->chap_chosen)
+		return 0;
+	if (l->have_a && !l->chap_started) {
+		l->have_a = false;
+		if (iscsi_chap_start(&l->chap, l->chap_a, out) < 0)
+			return login_fail(c, req, ISCSI_LOGIN_AUTH_FAILED, "no acceptable CHAP algorithm"), -1;
+		l->chap_started = true;
+	}
+	if (l->have_n || l->have_r) {
+		int rc;
+		if (!l->chap_started || !l->have_n || !l->have_r)
+			return login_fail(c, req, ISCSI_LOGIN_INITIATOR_ERROR, "CHAP_N/CHAP_R out of sequence"), -1;
+		rc = iscsi_chap_verify(&l->chap, l->chap_n, l->chap_r, l->have_i ? l->chap_i : NULL,
+				       l->have_c ? l->chap_c : NULL, l->cred.user, l->cred.secret,
+				       l->cred.mutual_user[0] ? l->cred.mutual_user : NULL,
+				       l->cred.mutual_secret[0] ? l->cred.mutual_secret : NULL, out);
+		l->have_n = l->have_r = l->have_i = l->have_c = false;
+		if (rc == -2)
+			return login_fail(c, req, ISCSI_LOGIN_INITIATOR_ERROR, "malformed CHAP response"), -1;
+		if (rc < 0)
+			return login_fail(c, req, ISCSI_LOGIN_AUTH_FAILED, "CHAP authentication failed"), -1;
+		l->auth_done = true;
+		qb_log(LOG_INFO, "iscsi: %s: CHAP authentication of %s succeeded", c->peer, l->chap_n);
+	}
+	return 0;
+}
+
+static uint16_t alloc_tsih(void)
+{
+	for (int tries = 0; tries < 65536; tries++) {
+		uint16_t t = ++g_iscsi.next_tsih;
+		bool used = false;
+		if (!t)
+			continue;
+		for (struct iscsi_session *s = g_iscsi.sessions; s; s = s->next)
+			if (s->tsih == t)
+				used = true;
+		if (!used)
+			return t;
+	}
+	return 0;
+}
+
+static void kill_posted(void *arg)
+{
+	struct iscsi_session *s = arg;
+	iscsi_session_kill(s, "session reinstated");
+	iscsi_session_release(s);
+}
+
+/* Leading login done: create and register the session (RFC 7143 6.3.5:
+ * reinstating an older session with the same ISID). */
+static int login_make_session(struct iscsi_conn *c)
+{
+	struct iscsi_login_ctx *l = c->login;
+	struct iscsi_negotiation *n = &l->neg;
+	struct iscsi_session *s = iscsi_session_create(), *old = NULL, **pp;
+
+	if (!s)
+		return -1;
+	s->type = n->session_type;
+	memcpy(s->isid, l->isid, ISCSI_ISID_LEN);
+	snprintf(s->initiator, sizeof(s->initiator), "%s", n->initiator_name);
+	snprintf(s->initiator_alias, sizeof(s->initiator_alias), "%s", n->initiator_alias);
+	s->r = c->r;
+	s->p = n->p;
+	s->window = l->window;
+	s->exp_cmdsn = l->cmdsn;
+	s->max_cmdsn = l->cmdsn + l->window - 1;
+	if (s->type == ISCSI_SESSION_NORMAL) {
+		char isid[13];
+		snprintf(s->target_name, sizeof(s->target_name), "%s", l->tgt->name);
+		for (int i = 0; i < ISCSI_ISID_LEN; i++)
+			snprintf(isid + 2 * i, 3, "%02x", l->isid[i]);
+		/* SAM-5/RFC 7143 10.1: iSCSI initiator port name */
+		snprintf(s->port_name, sizeof(s->port_name), "%s,i,0x%s", s->initiator, isid);
+		s->port.rel_port_id = c->tpgt;
+		s->port.tpg_id = 0;
+		snprintf(s->port.name, sizeof(s->port.name), "%s,t,0x%04x", l->tgt->name, c->tpgt);
+		s->itn = scsi_itn_create(l->tgt->st, s->port_name, &s->port);
+		if (!s->itn) {
+			free(s);
+			return -1;
+		}
+		s->tgt = l->tgt;
+		l->tgt = NULL;          /* the session keeps the reference */
+	}
+	pthread_mutex_lock(&g_iscsi.lock);
+	if (s->type == ISCSI_SESSION_NORMAL) {
+		for (pp = &g_iscsi.sessions; *pp; pp = &(*pp)->next) {
+			struct iscsi_session *o = *pp;
+			if (!o->dying && o->type == ISCSI_SESSION_NORMAL && memcmp(o->isid, s->isid, ISCSI_ISID_LEN) == 0 &&
+			    strcmp(o->initiator, s->initiator) == 0 && strcmp(o->target_name, s->target_name) == 0) {
+				old = o;
+				o->dying = true;
+				o->nconns++;            /* held by the posted kill */
+				*pp = o->next;
+				o->in_registry = false;
+				g_iscsi.nsessions--;
+				break;
+			}
+		}
+	}
+	s->tsih = alloc_tsih();
+	s->conns = c;
+	c->snext = NULL;
+	s->nconns = 1;
+	s->next = g_iscsi.sessions;
+	g_iscsi.sessions = s;
+	s->in_registry = true;
+	g_iscsi.nsessions++;
+	pthread_mutex_unlock(&g_iscsi.lock);
+	c->sess = s;
+	if (old) {
+		qb_log(LOG_NOTICE, "iscsi: %s: reinstating session TSIH %u of %s (RFC 7143 6.3.5)", c->peer, old->tsih,
+		       old->initiator);
+		reactor_post(old->r, kill_posted, old);
+	}
+	qb_log(s->type == ISCSI_SESSION_NORMAL ? LOG_INFO : LOG_DEBUG,
+	       "iscsi: %s: %s session TSIH %u for %s%s%s", c->peer,
+	       s->type == ISCSI_SESSION_NORMAL ? "normal" : "discovery", s->tsih, s->initiator,
+	       s->type == ISCSI_SESSION_NORMAL ? " to " : "", s->target_name);
+	return 0;
+}
+
+static void login_complete(struct iscsi_conn *c)
+{
+	struct iscsi_login_ctx *l = c->login;
+
+	c->state = ISCSI_CONN_FULL;
+	c->cid = l->cid;
+	/* connection-level values; session-wide ones come from the leading login */
+	c->p = l->neg.p;
+	if (c->sess && l->join)
+		c->p.max_burst_length = c->sess->p.max_burst_length;
+	if (c->login_timer) {
+		reactor_timer_cancel(c->r, c->login_timer);
+		c->login_timer = NULL;
+	}
+	iscsi_login_free(c);
+	iscsi_conn_start_nop(c);
+}
+
+int iscsi_op_login(struct iscsi_conn *c, const uint8_t *req, uint8_t *data, uint32_t dlen)
+{
+	struct iscsi_login_ctx *l = c->login;
+	uint8_t flags = req[ISCSI_BHS_FLAGS];
+	bool transit = flags & ISCSI_LOGIN_TRANSIT, cont = flags & ISCSI_LOGIN_CONTINUE;
+	int csg = (flags & ISCSI_LOGIN_CSG_MASK) >> ISCSI_LOGIN_CSG_SHIFT, nsg = flags & ISCSI_LOGIN_NSG_MASK;
+	struct iscsi_text out = { 0 };
+	int rc, status = ISCSI_LOGIN_OK;
+	uint16_t rsp_tsih = 0;
+
+	if (c->state != ISCSI_CONN_LOGIN)
+		return 0;
+	if (!l) {
+		struct iscsi_param_limits lim;
+		l = calloc(1, sizeof(*l));
+		if (!l) {
+			iscsi_conn_close(c, "out of memory for login");
+			return -1;
+		}
+		c->login = l;
+		memcpy(l->isid, req + ISCSI_LOGIN_ISID, ISCSI_ISID_LEN);
+		l->tsih = get_be16(req + ISCSI_LOGIN_TSIH);
+		l->cid = get_be16(req + ISCSI_LOGIN_CID);
+		l->itt = get_be32(req + ISCSI_BHS_ITT);
+		l->stage = csg;
+		/* RFC 7143 11.12.8: the first login's ExpStatSN may start StatSN */
+		c->stat_sn = get_be32(req + ISCSI_BHS_EXPSTATSN);
+		iscsi_param_limits_from_conf(&lim);
+		iscsi_negotiation_init(&l->neg, &lim, l->tsih == 0);
+		l->neg.security_key = security_key;
+		l->neg.security_arg = l;
+		pthread_mutex_lock(&g_iscsi.lock);
+		l->window = g_iscsi.gc.max_cmds_per_session > 0 ? (uint32_t)g_iscsi.gc.max_cmds_per_session : 128;
+		pthread_mutex_unlock(&g_iscsi.lock);
+		/* RFC 7143 11.12.4: we speak version 0 only */
+		if (req[ISCSI_LOGIN_VMIN] > 0)
+			return login_fail(c, req, ISCSI_LOGIN_UNSUPPORTED_VERSION, "unsupported version");
+	}
+	if (l->failed)
+		return 0;
+	l->cmdsn = get_be32(req + ISCSI_BHS_CMDSN);
+	if (memcmp(l->isid, req + ISCSI_LOGIN_ISID, ISCSI_ISID_LEN) != 0 ||
+	    l->tsih != get_be16(req + ISCSI_LOGIN_TSIH))
+		return login_fail(c, req, ISCSI_LOGIN_INITIATOR_ERROR, "ISID/TSIH changed during login");
+	/* RFC 7143 11.12.2: T and C together, reserved stages, backward moves */
+	if (transit && cont)
+		return login_fail(c, req, ISCSI_LOGIN_INITIATOR_ERROR, "T and C bits both set");
+	if (csg == 2 || csg == 3 || (transit && (nsg == 2 || nsg <= csg)))
+		return login_fail(c, req, ISCSI_LOGIN_INITIATOR_ERROR, "invalid CSG/NSG");
+	if (csg < l->stage)
+		return login_fail(c, req, ISCSI_LOGIN_INITIATOR_ERROR, "login stage went backwards");
+	l->stage = csg;
+	if (append_text(l, data, dlen) < 0)
+		return login_fail(c, req, ISCSI_LOGIN_OUT_OF_RESOURCES, "login text too long");
+	if (cont) {
+		/* RFC 7143 11.12.3: more text follows; answer with an empty response */
+		login_respond(c, req, ISCSI_LOGIN_OK, false, csg, 0, 0, NULL);
+		return 0;
+	}
+	if (!l->first_done) {
+		l->first_done = true;
+		if (login_identify(c, req) < 0)
+			return 0;
+	}
+	rc = iscsi_param_negotiate(&l->neg, csg, l->text ? l->text : "", l->text_len, &out);
+	l->text_len = 0;
+	if (rc != ISCSI_PARAM_OK) {
+		iscsi_text_free(&out);
+		if (rc == ISCSI_PARAM_ERR_MISSING)
+			return login_fail(c, req, ISCSI_LOGIN_MISSING_PARAM, "missing parameter");
+		if (rc == ISCSI_PARAM_ERR_RESOURCES)
+			return login_fail(c, req, ISCSI_LOGIN_OUT_OF_RESOURCES, "response too large");
+		return login_fail(c, req, ISCSI_LOGIN_INITIATOR_ERROR, "malformed or forbidden key");
+	}
+	if (l->neg.session_type == ISCSI_SESSION_NONE)
+		l->neg.session_type = ISCSI_SESSION_NORMAL;
+	if (csg == ISCSI_STAGE_SECURITY) {
+		if (login_security(c, req, &out) < 0) {
+			iscsi_text_free(&out);
+			return 0;
+		}
+	} else if (l->auth_required && !l->auth_done) {
+		iscsi_text_free(&out);
+		return login_fail(c, req, ISCSI_LOGIN_AUTH_FAILED, "authentication required (security stage skipped)");
+	}
+	if (transit && csg == ISCSI_STAGE_SECURITY && l->auth_required && !l->auth_done) {
+		if (!l->chap_chosen || !l->chap_started) {
+			iscsi_text_free(&out);
+			return login_fail(c, req, ISCSI_LOGIN_AUTH_FAILED, "left the security stage unauthenticated");
+		}
+		transit = false;        /* CHAP still running: stay */
+	}
+	if (transit && nsg == ISCSI_STAGE_FULL_FEATURE) {
+		if (iscsi_param_finish(&l->neg, l->alias[0] ? l->alias : NULL, c->tpgt, &out) != ISCSI_PARAM_OK) {
+			iscsi_text_free(&out);
+			return login_fail(c, req, ISCSI_LOGIN_OUT_OF_RESOURCES, "cannot finish negotiation");
+		}
+	}
+	/* RFC 7143 13.9: TargetPortalGroupTag in the first response of a normal session */
+	if (iscsi_param_declare_target(&l->neg, l->alias[0] ? l->alias : NULL, c->tpgt, &out) != ISCSI_PARAM_OK) {
+		iscsi_text_free(&out);
+		return login_fail(c, req, ISCSI_LOGIN_OUT_OF_RESOURCES, "response too large");
+	}
+	if (transit && nsg == ISCSI_STAGE_FULL_FEATURE) {
+		if (l->join) {
+			struct iscsi_session *s = l->join;
+			pthread_mutex_lock(&g_iscsi.lock);
+			c->snext = s->conns;
+			s->conns = c;
+			pthread_mutex_unlock(&g_iscsi.lock);
+			c->sess = s;
+			l->join = NULL;         /* the reference now belongs to the connection */
+			rsp_tsih = s->tsih;
+		} else if (login_make_session(c) < 0) {
+			iscsi_text_free(&out);
+			return login_fail(c, req, ISCSI_LOGIN_OUT_OF_RESOURCES, "cannot create the session");
+		} else {
+			rsp_tsih = c->sess->tsih;
+		}
+	} else {
+		rsp_tsih = l->tsih;
+	}
+	if (transit)
+		l->stage = nsg;
+	login_respond(c, req, status, transit, csg, nsg, rsp_tsih, &out);
+	iscsi_text_free(&out);
+	if (transit && nsg == ISCSI_STAGE_FULL_FEATURE && !c->closing)
+		login_complete(c);
+	return 0;
+}

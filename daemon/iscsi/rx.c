@@ -1,0 +1,378 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Receive side of a connection: the non-blocking PDU state machine (BHS, AHS,
+ * header digest, data segment, data digest), header validation and the opcode
+ * dispatch table. Partial reads just return and resume on the next wakeup. */
+#include "iscsi/iscsi_int.h"
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/uio.h>
+#include "util/bufpool.h"
+
+/* RFC 7143 11.2.1.2: the opcodes an initiator may send. */
+const struct iscsi_op iscsi_ops[ISCSI_OP_MAX] = {
+	[ISCSI_OP_NOP_OUT] = { .name = "NOP-Out", .handler = iscsi_op_nop_out },
+	[ISCSI_OP_SCSI_CMD] = { .name = "SCSI Command", .hdr = iscsi_op_scsi_cmd_hdr, .handler = iscsi_op_scsi_cmd },
+	[ISCSI_OP_TMF_REQ] = { .name = "Task Management", .handler = iscsi_op_tmf },
+	[ISCSI_OP_LOGIN_REQ] = { .name = "Login", .handler = iscsi_op_login, .login_ok = true },
+	[ISCSI_OP_TEXT_REQ] = { .name = "Text", .handler = iscsi_op_text },
+	[ISCSI_OP_DATA_OUT] = { .name = "SCSI Data-Out", .hdr = iscsi_op_data_out_hdr, .handler = iscsi_op_data_out },
+	[ISCSI_OP_LOGOUT_REQ] = { .name = "Logout", .handler = iscsi_op_logout },
+	[ISCSI_OP_SNACK_REQ] = { .name = "SNACK" },  /* ERL 0: rejected (RFC 7143 11.16) */
+};
+
+const char *iscsi_opcode_name(uint8_t op)
+{
+	static const char *const tnames[ISCSI_OP_MAX] = {
+		[ISCSI_OP_NOP_IN] = "NOP-In", [ISCSI_OP_SCSI_RSP] = "SCSI Response",
+		[ISCSI_OP_TMF_RSP] = "Task Management Response", [ISCSI_OP_LOGIN_RSP] = "Login Response",
+		[ISCSI_OP_TEXT_RSP] = "Text Response", [ISCSI_OP_DATA_IN] = "SCSI Data-In",
+		[ISCSI_OP_LOGOUT_RSP] = "Logout Response", [ISCSI_OP_R2T] = "R2T",
+		[ISCSI_OP_ASYNC_MSG] = "Async Message", [ISCSI_OP_REJECT] = "Reject",
+	};
+	op &= ISCSI_OPCODE_MASK;
+	if (iscsi_ops[op].name)
+		return iscsi_ops[op].name;
+	return tnames[op] ? tnames[op] : "unknown";
+}
+
+enum iscsi_bhs_verdict iscsi_pdu_check_bhs(const uint8_t *bhs, bool full_feature, uint32_t max_recv_dsl,
+					   uint8_t *reason, const char **why)
+{
+	uint8_t op = iscsi_bhs_opcode(bhs);
+	uint32_t dsl = iscsi_bhs_dsl(bhs);
+	const char *dummy;
+
+	if (!why)
+		why = &dummy;
+	*reason = 0;
+	/* RFC 7143 6.3: only Login PDUs before the login phase ended; anything else is
+	 * a protocol error and the target closes the connection. */
+	if (!full_feature) {
+		if (op != ISCSI_OP_LOGIN_REQ) {
+			*why = "non-login PDU during login";
+			return ISCSI_BHS_DROP;
+		}
+		if (iscsi_bhs_ahs_len(bhs)) {
+			*why = "AHS in a login PDU";
+			return ISCSI_BHS_DROP;
+		}
+		if (dsl > ISCSI_LOGIN_DSL) {  /* RFC 7143 13.12: 8192 during login */
+			*why = "login data segment exceeds 8192";
+			return ISCSI_BHS_DROP;
+		}
+		return ISCSI_BHS_OK;
+	}
+	/* RFC 7143 13.12: a data segment longer than MaxRecvDataSegmentLength is a
+	 * protocol error; we close the connection rather than read it. */
+	if (dsl > max_recv_dsl) {
+		*why = "DataSegmentLength exceeds MaxRecvDataSegmentLength";
+		return ISCSI_BHS_DROP;
+	}
+	if (!iscsi_ops[op].handler) {
+		*why = op == ISCSI_OP_SNACK_REQ ? "SNACK not supported at ErrorRecoveryLevel 0" : "unknown opcode";
+		*reason = ISCSI_REJECT_CMD_NOT_SUPPORTED;  /* RFC 7143 11.17.1 */
+		return ISCSI_BHS_REJECT;
+	}
+	if (op == ISCSI_OP_LOGIN_REQ) {
+		*why = "login PDU in full feature phase";
+		*reason = ISCSI_REJECT_PROTOCOL_ERROR;
+		return ISCSI_BHS_REJECT;
+	}
+	/* Only SCSI commands carry AHS (extended CDB, bidi read length: RFC 7143 11.3.1). */
+	if (iscsi_bhs_ahs_len(bhs) && op != ISCSI_OP_SCSI_CMD) {
+		*why = "AHS on a PDU that takes none";
+		*reason = ISCSI_REJECT_INVALID_PDU_FIELD;
+		return ISCSI_BHS_REJECT;
+	}
+	switch (op) {
+	case ISCSI_OP_TMF_REQ:
+	case ISCSI_OP_LOGOUT_REQ:
+		/* RFC 7143 11.5, 11.14: no data segment */
+		if (dsl) {
+			*why = "data segment on TMF/Logout";
+			*reason = ISCSI_REJECT_INVALID_PDU_FIELD;
+			return ISCSI_BHS_REJECT;
+		}
+		if (!(bhs[ISCSI_BHS_FLAGS] & ISCSI_FLAG_FINAL)) {
+			*why = "F bit clear on TMF/Logout";
+			*reason = ISCSI_REJECT_INVALID_PDU_FIELD;
+			return ISCSI_BHS_REJECT;
+		}
+		break;
+	case ISCSI_OP_SCSI_CMD:
+		/* RFC 7143 11.3.1: W and R both set = bidirectional, which we do not do */
+		if ((bhs[ISCSI_BHS_FLAGS] & (ISCSI_CMD_READ | ISCSI_CMD_WRITE)) == (ISCSI_CMD_READ | ISCSI_CMD_WRITE)) {
+			*why = "bidirectional command";
+			*reason = ISCSI_REJECT_CMD_NOT_SUPPORTED;
+			return ISCSI_BHS_REJECT;
+		}
+		if (dsl && !(bhs[ISCSI_BHS_FLAGS] & ISCSI_CMD_WRITE)) {
+			*why = "immediate data on a command without W bit";
+			*reason = ISCSI_REJECT_PROTOCOL_ERROR;
+			return ISCSI_BHS_REJECT;
+		}
+		break;
+	case ISCSI_OP_NOP_OUT:
+		/* RFC 7143 11.18: ITT 0xffffffff requires the I bit */
+		if (get_be32(bhs + ISCSI_BHS_ITT) == ISCSI_RSVD_TAG && !iscsi_bhs_immediate(bhs)) {
+			*why = "NOP-Out with reserved ITT but without I bit";
+			*reason = ISCSI_REJECT_PROTOCOL_ERROR;
+			return ISCSI_BHS_REJECT;
+		}
+		break;
+	default:
+		break;
+	}
+	return ISCSI_BHS_OK;
+}
+
+static void rx_reset(struct iscsi_conn *c)
+{
+	if (c->rx_own) {
+		buf_free(c->rx_own, c->rx_own_len);
+		c->rx_own = NULL;
+	}
+	c->rx_state = ISCSI_RX_HDR;
+	c->rx_off = 0;
+	c->rx_data = NULL;
+	c->rx_discard = false;
+	c->rx_task = NULL;
+	c->rx_reject_reason = 0;
+}
+
+/* Read into buf[c->rx_off .. len). Returns 1 when complete, 0 when the socket
+ * is drained, -1 when the connection is gone. */
+static int rx_fill(struct iscsi_conn *c, uint8_t *buf, uint32_t len)
+{
+	while (c->rx_off < len) {
+		ssize_t n = read(c->fd, buf + c->rx_off, len - c->rx_off);
+		if (n > 0) {
+			c->rx_off += (uint32_t)n;
+			continue;
+		}
+		if (n == 0) {
+			iscsi_conn_close(c, "peer closed the connection");
+			return -1;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return 0;
+		qb_log(LOG_INFO, "iscsi: %s: read: %s", c->peer, strerror(errno));
+		iscsi_conn_close(c, "read error");
+		return -1;
+	}
+	return 1;
+}
+
+/* Data segment + pad + data digest in one readv, straight into rx_data. */
+static int rx_fill_data(struct iscsi_conn *c)
+{
+	static __thread uint8_t bitbucket[65536];
+	uint32_t dig = c->p.data_digest ? ISCSI_DIGEST_LEN : 0;
+	uint32_t total = c->rx_dsl + c->rx_pad + dig;
+
+	while (c->rx_off < total) {
+		struct iovec iov[3];
+		int n = 0;
+		uint32_t off = c->rx_off;
+		ssize_t r;
+
+		if (off < c->rx_dsl) {
+			uint32_t want = c->rx_dsl - off;
+			if (c->rx_data) {
+				iov[n].iov_base = c->rx_data + off;
+			} else {
+				if (want > sizeof(bitbucket))
+					want = sizeof(bitbucket);
+				iov[n].iov_base = bitbucket;
+			}
+			iov[n++].iov_len = want;
+			off += want;
+		}
+		if (off >= c->rx_dsl && off < c->rx_dsl + c->rx_pad) {
+			iov[n].iov_base = c->rx_padbuf + (off - c->rx_dsl);
+			iov[n++].iov_len = c->rx_dsl + c->rx_pad - off;
+			off = c->rx_dsl + c->rx_pad;
+		}
+		if (dig && off >= c->rx_dsl + c->rx_pad && off < total) {
+			iov[n].iov_base = c->rx_digest + (off - c->rx_dsl - c->rx_pad);
+			iov[n++].iov_len = total - off;
+		}
+		r = readv(c->fd, iov, n);
+		if (r > 0) {
+			c->rx_off += (uint32_t)r;
+			continue;
+		}
+		if (r == 0) {
+			iscsi_conn_close(c, "peer closed the connection");
+			return -1;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return 0;
+		qb_log(LOG_INFO, "iscsi: %s: read: %s", c->peer, strerror(errno));
+		iscsi_conn_close(c, "read error");
+		return -1;
+	}
+	return 1;
+}
+
+/* Header complete (and its digest checked): validate, decide where the data goes. */
+static int rx_header_done(struct iscsi_conn *c)
+{
+	const uint8_t *bhs = c->rx_hdr;
+	uint8_t op = iscsi_bhs_opcode(bhs), reason;
+	const char *why = NULL;
+	bool ffp = c->state != ISCSI_CONN_LOGIN;
+	enum iscsi_bhs_verdict v;
+
+	c->rx_dsl = iscsi_bhs_dsl(bhs);
+	c->rx_pad = iscsi_pad4(c->rx_dsl);
+	c->rx_data = NULL;
+	v = iscsi_pdu_check_bhs(bhs, ffp, ffp ? c->p.max_recv_dsl : ISCSI_LOGIN_DSL, &reason, &why);
+	if (v == ISCSI_BHS_DROP) {
+		qb_log(LOG_WARNING, "iscsi: %s: %s (opcode 0x%02x, DSL %u): closing connection", c->peer, why, op,
+		       c->rx_dsl);
+		c->st_errors++;
+		iscsi_conn_close(c, why);
+		return -1;
+	}
+	if (v == ISCSI_BHS_REJECT) {
+		qb_log(LOG_NOTICE, "iscsi: %s: %s (opcode 0x%02x): Reject reason 0x%02x", c->peer, why, op, reason);
+		c->st_errors++;
+		iscsi_send_reject(c, bhs, reason);
+		c->rx_discard = true;
+		return 0;
+	}
+	if (iscsi_ops[op].hdr) {
+		if (iscsi_ops[op].hdr(c) < 0)
+			return -1;
+		if (c->rx_discard)
+			c->rx_data = NULL;
+		return 0;
+	}
+	if (c->rx_dsl) {
+		c->rx_own_len = c->rx_dsl;
+		c->rx_own = buf_alloc(c->rx_dsl);
+		if (!c->rx_own) {
+			iscsi_conn_close(c, "out of memory for a data segment");
+			return -1;
+		}
+		c->rx_data = c->rx_own;
+	}
+	return 0;
+}
+
+static uint32_t rx_data_crc(struct iscsi_conn *c)
+{
+	uint32_t crc = iscsi_crc32c_update(ISCSI_CRC32C_INIT, c->rx_data, c->rx_dsl);
+	if (c->rx_pad)
+		crc = iscsi_crc32c_update(crc, c->rx_padbuf, c->rx_pad);
+	return iscsi_crc32c_final(crc);
+}
+
+/* Whole PDU is in: check the data digest and dispatch. */
+static int rx_pdu_done(struct iscsi_conn *c)
+{
+	const uint8_t *bhs = c->rx_hdr;
+	uint8_t op = iscsi_bhs_opcode(bhs);
+	int rc = 0;
+
+	c->st_pdus_in++;
+	c->last_rx_ms = reactor_now_ms();
+	if (c->rx_discard) {
+		/* rejected at header time, or its data went nowhere */
+		if (c->rx_task) {
+			iscsi_task_put(c->rx_task);
+			c->rx_task = NULL;
+		}
+		rx_reset(c);
+		return 0;
+	}
+	if (c->p.data_digest && c->rx_dsl && c->rx_data) {
+		uint32_t want = rx_data_crc(c);
+		uint32_t got = (uint32_t)c->rx_digest[0] | (uint32_t)c->rx_digest[1] << 8 |
+			       (uint32_t)c->rx_digest[2] << 16 | (uint32_t)c->rx_digest[3] << 24;
+		if (want != got) {
+			/* RFC 7143 7.8.1: data digest error -> discard the PDU, Reject 0x02 */
+			qb_log(LOG_WARNING, "iscsi: %s: data digest error on %s (ITT 0x%08x)", c->peer,
+			       iscsi_opcode_name(op), get_be32(bhs + ISCSI_BHS_ITT));
+			c->st_errors++;
+			iscsi_send_reject(c, bhs, ISCSI_REJECT_DATA_DIGEST);
+			if (c->rx_task) {
+				/* a command whose immediate data was corrupted never happened */
+				if (op == ISCSI_OP_SCSI_CMD)
+					iscsi_task_put(c->rx_task);
+				c->rx_task = NULL;
+			}
+			rx_reset(c);
+			return 0;
+		}
+	}
+	rc = iscsi_ops[op].handler(c, bhs, c->rx_data, c->rx_dsl);
+	if (!c->closing)
+		rx_reset(c);
+	return rc;
+}
+
+void iscsi_conn_readable(struct iscsi_conn *c)
+{
+	int budget = ISCSI_RX_BUDGET;
+	int r;
+
+	while (!c->closing && budget > 0) {
+		switch (c->rx_state) {
+		case ISCSI_RX_HDR:
+			r = rx_fill(c, c->rx_hdr, ISCSI_BHS_LEN);
+			if (r <= 0)
+				return;
+			c->rx_ahs = iscsi_bhs_ahs_len(c->rx_hdr);
+			c->rx_off = 0;
+			c->rx_state = c->rx_ahs ? ISCSI_RX_AHS : ISCSI_RX_HDR_DIGEST;
+			break;
+		case ISCSI_RX_AHS:
+			r = rx_fill(c, c->rx_hdr + ISCSI_BHS_LEN, c->rx_ahs);
+			if (r <= 0)
+				return;
+			c->rx_off = 0;
+			c->rx_state = ISCSI_RX_HDR_DIGEST;
+			break;
+		case ISCSI_RX_HDR_DIGEST:
+			if (c->p.header_digest) {
+				uint32_t want, got;
+				r = rx_fill(c, c->rx_digest, ISCSI_DIGEST_LEN);
+				if (r <= 0)
+					return;
+				want = iscsi_crc32c(c->rx_hdr, ISCSI_BHS_LEN + c->rx_ahs);
+				got = (uint32_t)c->rx_digest[0] | (uint32_t)c->rx_digest[1] << 8 |
+				      (uint32_t)c->rx_digest[2] << 16 | (uint32_t)c->rx_digest[3] << 24;
+				if (want != got) {
+					/* RFC 7143 7.8.1: a header digest error leaves the
+					 * PDU boundary unknown: at ERL 0 the connection goes. */
+					qb_log(LOG_WARNING, "iscsi: %s: header digest error: closing connection",
+					       c->peer);
+					c->st_errors++;
+					iscsi_conn_close(c, "header digest error");
+					return;
+				}
+			}
+			c->rx_off = 0;
+			if (rx_header_done(c) < 0)
+				return;
+			c->rx_state = ISCSI_RX_DATA;
+			break;
+		case ISCSI_RX_DATA:
+		case ISCSI_RX_DATA_DIGEST:
+			r = rx_fill_data(c);
+			if (r <= 0)
+				return;
+			budget--;
+			if (rx_pdu_done(c) < 0)
+				return;
+			break;
+		}
+	}
+}

@@ -1,0 +1,202 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Sessions: the CmdSN window (ExpCmdSN/MaxCmdSN, immediate commands, commands
+ * held until a CmdSN gap fills), membership of connections, the SCSI I_T
+ * nexus, and teardown. All connections of a session live on the session's
+ * reactor, so none of this needs a lock except the global registry. */
+#include "iscsi/iscsi_int.h"
+#include <stdlib.h>
+#include <string.h>
+
+struct iscsi_session *iscsi_session_create(void)
+{
+	struct iscsi_session *s = calloc(1, sizeof(*s));
+	if (s)
+		s->created_ms = reactor_now_ms();
+	return s;
+}
+
+uint32_t iscsi_session_exp_cmdsn(const struct iscsi_conn *c)
+{
+	return c->sess ? c->sess->exp_cmdsn : 0;
+}
+
+uint32_t iscsi_session_max_cmdsn(const struct iscsi_conn *c)
+{
+	return c->sess ? c->sess->max_cmdsn : 0;
+}
+
+/* A non-immediate command finished: open the window by one (RFC 7143 3.2.2.1). */
+void iscsi_session_cmd_done(struct iscsi_session *s)
+{
+	if (s)
+		s->max_cmdsn++;
+}
+
+static void drain_pending(struct iscsi_session *s)
+{
+	while (s->pending && s->pending->cmdsn == s->exp_cmdsn) {
+		struct iscsi_task *t = s->pending;
+		s->pending = t->snext;
+		t->snext = NULL;
+		s->exp_cmdsn++;
+		iscsi_task_deliver(t);
+	}
+}
+
+/* RFC 7143 3.2.2.1: commands are delivered in CmdSN order; immediate ones at
+ * once; a CmdSN outside [ExpCmdSN, MaxCmdSN] is silently dropped. */
+void iscsi_session_cmdsn_received(struct iscsi_conn *c, struct iscsi_task *t)
+{
+	struct iscsi_session *s = c->sess;
+	struct iscsi_task **pp;
+
+	if (t->immediate) {
+		iscsi_task_deliver(t);
+		return;
+	}
+	if (t->cmdsn == s->exp_cmdsn) {
+		s->exp_cmdsn++;
+		iscsi_task_deliver(t);
+		drain_pending(s);
+		return;
+	}
+	if (!iscsi_sn_gt(t->cmdsn, s->exp_cmdsn) || iscsi_sn_gt(t->cmdsn, s->max_cmdsn)) {
+		qb_log(LOG_NOTICE, "iscsi: %s: CmdSN %u outside window [%u, %u]: command dropped (ITT 0x%08x)",
+		       c->peer, t->cmdsn, s->exp_cmdsn, s->max_cmdsn, t->itt);
+		c->st_errors++;
+		t->dead = true;
+		iscsi_task_put(t);
+		return;
+	}
+	for (pp = &s->pending; *pp && iscsi_sn_lt((*pp)->cmdsn, t->cmdsn); pp = &(*pp)->snext)
+		;
+	if (*pp && (*pp)->cmdsn == t->cmdsn) {
+		qb_log(LOG_NOTICE, "iscsi: %s: duplicate CmdSN %u dropped", c->peer, t->cmdsn);
+		iscsi_task_put(t);
+		return;
+	}
+	t->snext = *pp;
+	*pp = t;
+	t->state = ISCSI_TASK_PENDING;
+}
+
+/* Non-SCSI requests (NOP-Out, Text, Logout, TMF) are answered at once; they
+ * still take their CmdSN when not immediate. Returns false to drop the PDU. */
+bool iscsi_session_cmdsn_check(struct iscsi_conn *c, const uint8_t *bhs)
+{
+	struct iscsi_session *s = c->sess;
+	uint32_t sn = get_be32(bhs + ISCSI_BHS_CMDSN);
+
+	if (!s || iscsi_bhs_immediate(bhs))
+		return true;
+	if (sn == s->exp_cmdsn) {
+		s->exp_cmdsn++;
+		s->max_cmdsn++;     /* answered right away: the slot is free again */
+		drain_pending(s);
+		return true;
+	}
+	if (iscsi_sn_gt(sn, s->exp_cmdsn) && !iscsi_sn_gt(sn, s->max_cmdsn))
+		return true;        /* ahead of a gap: answer anyway */
+	qb_log(LOG_NOTICE, "iscsi: %s: %s CmdSN %u outside window [%u, %u]: dropped", c->peer,
+	       iscsi_opcode_name(iscsi_bhs_opcode(bhs)), sn, s->exp_cmdsn, s->max_cmdsn);
+	return false;
+}
+
+static void session_free(struct iscsi_session *s)
+{
+	struct iscsi_task *t, *n;
+
+	for (t = s->pending; t; t = n) {
+		n = t->snext;
+		t->snext = NULL;
+		iscsi_task_put(t);
+	}
+	s->pending = NULL;
+	if (s->itn)
+		scsi_itn_destroy(s->itn);
+	if (s->tgt)
+		iscsi_tgt_put(s->tgt);
+	qb_log(s->type == ISCSI_SESSION_NORMAL ? LOG_INFO : LOG_DEBUG,
+	       "iscsi: session TSIH %u initiator %s target %s ended", s->tsih, s->initiator,
+	       s->target_name[0] ? s->target_name : "(discovery)");
+	free(s);
+}
+
+/* Under g_iscsi.lock */
+static void registry_remove(struct iscsi_session *s)
+{
+	struct iscsi_session **pp;
+
+	if (!s->in_registry)
+		return;
+	for (pp = &g_iscsi.sessions; *pp; pp = &(*pp)->next)
+		if (*pp == s) {
+			*pp = s->next;
+			break;
+		}
+	s->in_registry = false;
+	g_iscsi.nsessions--;
+}
+
+/* Drop one of the session's references (connections, posted kills). */
+void iscsi_session_release(struct iscsi_session *s)
+{
+	bool last;
+
+	pthread_mutex_lock(&g_iscsi.lock);
+	last = --s->nconns <= 0 && !s->conns;
+	if (last)
+		registry_remove(s);
+	pthread_mutex_unlock(&g_iscsi.lock);
+	if (last)
+		session_free(s);
+}
+
+/* A connection is being freed: leave its session (last one ends it). */
+void iscsi_session_conn_gone(struct iscsi_conn *c)
+{
+	struct iscsi_session *s = c->sess;
+	struct iscsi_conn **pp;
+
+	if (!s)
+		return;
+	pthread_mutex_lock(&g_iscsi.lock);
+	for (pp = &s->conns; *pp; pp = &(*pp)->snext)
+		if (*pp == c) {
+			*pp = c->snext;
+			break;
+		}
+	pthread_mutex_unlock(&g_iscsi.lock);
+	c->sess = NULL;
+	iscsi_session_release(s);
+}
+
+/* On the session's reactor: close every connection (reinstatement, logout of
+ * the session, target cold reset, shutdown). */
+void iscsi_session_kill(struct iscsi_session *s, const char *why)
+{
+	struct iscsi_conn *conns[64];
+	int n = 0;
+
+	s->dying = true;
+	pthread_mutex_lock(&g_iscsi.lock);
+	for (struct iscsi_conn *c = s->conns; c && n < 64; c = c->snext)
+		conns[n++] = c;
+	pthread_mutex_unlock(&g_iscsi.lock);
+	for (int i = 0; i < n; i++)
+		iscsi_conn_close(conns[i], why);
+}
+
+/* Ask the initiator to log out every connection (RFC 7143 11.9.1 AsyncEvent 1). */
+void iscsi_session_request_logout(struct iscsi_session *s, uint16_t time2wait)
+{
+	pthread_mutex_lock(&g_iscsi.lock);
+	struct iscsi_conn *conns[64];
+	int n = 0;
+	for (struct iscsi_conn *c = s->conns; c && n < 64; c = c->snext)
+		conns[n++] = c;
+	pthread_mutex_unlock(&g_iscsi.lock);
+	for (int i = 0; i < n; i++)
+		if (!conns[i]->closing && conns[i]->state == ISCSI_CONN_FULL)
+			iscsi_send_async_logout(conns[i], time2wait);
+}

@@ -1,0 +1,178 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Text requests in full feature phase (RFC 7143 11.10, 11.11): SendTargets
+ * discovery (Appendix C), other keys through the negotiation module, and long
+ * responses split over several Text Responses with the C bit and a TTT. */
+#include "iscsi/iscsi_int.h"
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include "util/bufpool.h"
+
+static bool is_wildcard(const char *addr)
+{
+	return strcmp(addr, "0.0.0.0") == 0 || strcmp(addr, "::") == 0 || addr[0] == 0;
+}
+
+static void add_target(struct iscsi_conn *c, const struct tconf_target *t, struct iscsi_text *out)
+{
+	const struct tconf *conf = g_iscsi.conf;
+
+	iscsi_text_add(out, "TargetName", t->name);
+	for (size_t i = 0; i < conf->nportal_groups; i++) {
+		const struct tconf_portal_group *pg = &conf->portal_groups[i];
+		if (!tconf_target_in_portal_group(t, pg))
+			continue;
+		for (size_t j = 0; j < pg->nlisten; j++) {
+			const char *a = pg->listen[j].addr;
+			if (is_wildcard(a))
+				a = c->local;
+			/* RFC 7143 13.8: IPv6 literals in brackets */
+			if (strchr(a, ':'))
+				iscsi_text_addf(out, "TargetAddress", "[%s]:%u,%u", a, pg->listen[j].port, pg->tag);
+			else
+				iscsi_text_addf(out, "TargetAddress", "%s:%u,%u", a, pg->listen[j].port, pg->tag);
+		}
+	}
+}
+
+/* SendTargets=All|<name>|"" (RFC 7143 Appendix C). */
+int iscsi_sendtargets(struct iscsi_conn *c, const char *value, struct iscsi_text *out)
+{
+	struct iscsi_session *s = c->sess;
+	const struct tconf *conf;
+
+	pthread_mutex_lock(&g_iscsi.lock);
+	conf = g_iscsi.conf;
+	for (size_t i = 0; conf && i < conf->ntargets; i++) {
+		const struct tconf_target *t = &conf->targets[i];
+		bool want;
+		if (s->type == ISCSI_SESSION_NORMAL)
+			/* in a normal session: only the target of the session */
+			want = strcmp(t->name, s->target_name) == 0 &&
+			       (!value[0] || strcasecmp(value, "All") == 0 || strcmp(value, t->name) == 0);
+		else
+			want = strcasecmp(value, "All") == 0 || strcmp(value, t->name) == 0;
+		if (want && tconf_initiator_allowed(t, s->initiator))
+			add_target(c, t, out);
+	}
+	pthread_mutex_unlock(&g_iscsi.lock);
+	return 0;
+}
+
+static void send_text_chunk(struct iscsi_conn *c, const uint8_t *req)
+{
+	struct iscsi_txpdu *p = iscsi_pdu_get(c);
+	uint32_t max = c->p.max_xmit_dsl ? c->p.max_xmit_dsl : 8192;
+	size_t left = c->text_pending.len - c->text_sent;
+	uint32_t chunk = left > max ? max : (uint32_t)left;
+	bool more = left > max;
+
+	if (!p) {
+		iscsi_conn_close(c, "out of memory for a text response");
+		return;
+	}
+	p->bhs[ISCSI_BHS_OPCODE] = ISCSI_OP_TEXT_RSP;
+	p->bhs[ISCSI_BHS_FLAGS] = more ? ISCSI_TEXT_CONTINUE : ISCSI_FLAG_FINAL;
+	memcpy(p->bhs + ISCSI_BHS_LUN, req + ISCSI_BHS_LUN, 8);
+	put_be32(p->bhs + ISCSI_BHS_ITT, get_be32(req + ISCSI_BHS_ITT));
+	if (more) {
+		c->text_ttt = c->next_ttt++;
+		if (c->text_ttt == ISCSI_RSVD_TAG)
+			c->text_ttt = c->next_ttt++;
+	}
+	put_be32(p->bhs + ISCSI_BHS_TTT, more ? c->text_ttt : ISCSI_RSVD_TAG);
+	iscsi_pdu_set_sn(c, p->bhs, true);
+	if (chunk) {
+		p->own = buf_alloc(chunk);
+		if (!p->own) {
+			iscsi_pdu_put(c, p);
+			iscsi_conn_close(c, "out of memory for a text response");
+			return;
+		}
+		p->own_len = chunk;
+		memcpy(p->own, c->text_pending.data + c->text_sent, chunk);
+		p->data = p->own;
+		p->dlen = chunk;
+	}
+	c->text_sent += chunk;
+	iscsi_pdu_queue(c, p);
+	if (!more) {
+		iscsi_text_free(&c->text_pending);
+		c->text_sent = 0;
+		c->text_ttt = ISCSI_RSVD_TAG;
+	}
+}
+
+struct text_scan {
+	bool sendtargets;
+	char st_value[TCONF_NAME_MAX];
+	struct iscsi_text rest;
+	int err;
+};
+
+static int text_key(const char *key, const char *value, void *arg)
+{
+	struct text_scan *ts = arg;
+
+	if (strcmp(key, "SendTargets") == 0) {
+		ts->sendtargets = true;
+		snprintf(ts->st_value, sizeof(ts->st_value), "%s", value);
+		return 0;
+	}
+	if (iscsi_text_add(&ts->rest, key, value) < 0)
+		ts->err = -1;
+	return 0;
+}
+
+int iscsi_op_text(struct iscsi_conn *c, const uint8_t *bhs, uint8_t *data, uint32_t dlen)
+{
+	uint32_t ttt = get_be32(bhs + ISCSI_BHS_TTT);
+	struct text_scan ts = { 0 };
+	struct iscsi_text out = { 0 };
+
+	if (!iscsi_session_cmdsn_check(c, bhs))
+		return 0;
+	if (bhs[ISCSI_BHS_FLAGS] & ISCSI_TEXT_CONTINUE) {
+		/* multi-PDU requests are not needed by any key we support */
+		qb_log(LOG_NOTICE, "iscsi: %s: Text request with C bit not supported", c->peer);
+		iscsi_send_reject(c, bhs, ISCSI_REJECT_CMD_NOT_SUPPORTED);
+		return 0;
+	}
+	if (ttt != ISCSI_RSVD_TAG) {
+		/* RFC 7143 11.10.4: continue our previous long response */
+		if (!c->text_pending.len || ttt != c->text_ttt) {
+			iscsi_send_reject(c, bhs, ISCSI_REJECT_INVALID_PDU_FIELD);
+			return 0;
+		}
+		send_text_chunk(c, bhs);
+		return 0;
+	}
+	iscsi_text_free(&c->text_pending);
+	c->text_sent = 0;
+	if (dlen && iscsi_text_parse((const char *)data, dlen, text_key, &ts) < 0) {
+		iscsi_text_free(&ts.rest);
+		iscsi_send_reject(c, bhs, ISCSI_REJECT_PROTOCOL_ERROR);
+		return 0;
+	}
+	out.limit = 1024 * 1024;
+	if (ts.sendtargets)
+		iscsi_sendtargets(c, ts.st_value, &out);
+	if (ts.rest.len) {
+		struct iscsi_negotiation n;
+		struct iscsi_param_limits lim;
+		iscsi_param_limits_from_conf(&lim);
+		iscsi_negotiation_init(&n, &lim, false);
+		n.p = c->p;
+		if (c->sess) {
+			n.session_type = c->sess->type;
+			n.p.max_connections = c->sess->p.max_connections;
+		}
+		if (iscsi_param_negotiate(&n, ISCSI_STAGE_FULL_FEATURE, ts.rest.data, ts.rest.len, &out) == ISCSI_PARAM_OK)
+			c->p.max_xmit_dsl = n.p.max_xmit_dsl ? n.p.max_xmit_dsl : c->p.max_xmit_dsl;
+	}
+	iscsi_text_free(&ts.rest);
+	c->text_pending = out;
+	c->text_sent = 0;
+	send_text_chunk(c, bhs);
+	return 0;
+}

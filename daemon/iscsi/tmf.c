@@ -1,0 +1,192 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Task management (RFC 7143 11.5, 11.6): abort one task, task sets, LUN and
+ * target resets. Aborted tasks get no response; the TMF response waits until
+ * the backend finished every affected task. */
+#include "iscsi/iscsi_int.h"
+#include <stdlib.h>
+#include <string.h>
+
+static void tmf_respond(struct iscsi_conn *c, const uint8_t *req, uint8_t response, bool cold)
+{
+	struct iscsi_txpdu *p;
+
+	if (c->closing)
+		return;
+	p = iscsi_pdu_get(c);
+	if (!p) {
+		iscsi_conn_close(c, "out of memory for a TMF response");
+		return;
+	}
+	p->bhs[ISCSI_BHS_OPCODE] = ISCSI_OP_TMF_RSP;
+	p->bhs[ISCSI_BHS_FLAGS] = ISCSI_FLAG_FINAL;
+	p->bhs[ISCSI_RSP_BYTE] = response;
+	put_be32(p->bhs + ISCSI_BHS_ITT, get_be32(req + ISCSI_BHS_ITT));
+	iscsi_pdu_set_sn(c, p->bhs, true);
+	if (cold) {
+		/* RFC 7143 11.5.1: after a TARGET COLD RESET response, drop the connections */
+		p->sent = NULL;
+		c->cold_reset_after_tx = true;
+	}
+	iscsi_pdu_queue(c, p);
+	if (cold)
+		iscsi_conn_flush(c);
+	if (cold && c->sess && !c->closing)
+		iscsi_session_kill(c->sess, "target cold reset");
+}
+
+/* An aborted task the TMF waited for has left the backend. */
+void iscsi_tmf_task_gone(struct iscsi_task *t)
+{
+	struct iscsi_tmf *m = t->tmf;
+
+	t->tmf = NULL;
+	if (--m->waiting > 0)
+		return;
+	tmf_respond(m->conn, m->req, m->response, m->cold_reset);
+	free(m);
+}
+
+/* Abort one task for the TMF. Returns true when the response must wait for it. */
+static bool tmf_abort_task(struct iscsi_task *t, struct iscsi_tmf *m)
+{
+	bool was_exec = t->state == ISCSI_TASK_EXEC && !t->dead;
+	bool in_queue = t->state == ISCSI_TASK_PENDING && !t->in_order;
+	struct iscsi_session *s = t->conn->sess;
+
+	if (t->dead || t->state == ISCSI_TASK_DONE)
+		return false;
+	if (in_queue) {
+		/* keep its CmdSN slot: it is released when its turn comes */
+		t->dead = true;
+		t->scsi.aborted = true;
+		iscsi_task_unhash(t);
+		return false;
+	}
+	if (was_exec) {
+		t->dead = true;
+		t->scsi.aborted = true;
+		iscsi_task_unhash(t);
+		t->tmf = m;
+		m->waiting++;
+		return true;
+	}
+	/* collecting data (already delivered): free now and open its window slot */
+	if (!t->immediate && s)
+		iscsi_session_cmd_done(s);
+	iscsi_task_abort(t);
+	return false;
+}
+
+/* Abort every task of the session matching the LUN (all LUNs when lun < 0). */
+static void abort_matching(struct iscsi_conn *c, struct iscsi_tmf *m, int64_t lun)
+{
+	struct iscsi_session *s = c->sess;
+
+	for (struct iscsi_conn *o = s->conns; o; o = o->snext) {
+		struct iscsi_task *t, *next;
+		for (t = o->active; t; t = next) {
+			next = t->cnext;
+			if (lun >= 0 && t->scsi.lun != (uint64_t)lun)
+				continue;
+			tmf_abort_task(t, m);
+		}
+	}
+}
+
+static struct iscsi_task *find_in_session(struct iscsi_conn *c, uint32_t itt)
+{
+	for (struct iscsi_conn *o = c->sess->conns; o; o = o->snext) {
+		struct iscsi_task *t = iscsi_task_find(o, itt);
+		if (t)
+			return t;
+	}
+	return NULL;
+}
+
+int iscsi_op_tmf(struct iscsi_conn *c, const uint8_t *bhs, uint8_t *data, uint32_t dlen)
+{
+	uint8_t func = bhs[ISCSI_BHS_FLAGS] & ISCSI_TMF_FUNC_MASK;
+	struct iscsi_session *s = c->sess;
+	uint64_t lun = scsi_lun_decode(bhs + ISCSI_BHS_LUN);
+	struct iscsi_tmf *m;
+	uint8_t response = ISCSI_TMF_RSP_COMPLETE;
+
+	if (!iscsi_session_cmdsn_check(c, bhs))
+		return 0;
+	if (!s || s->type != ISCSI_SESSION_NORMAL) {
+		tmf_respond(c, bhs, ISCSI_TMF_RSP_REJECTED, false);
+		return 0;
+	}
+	m = calloc(1, sizeof(*m));
+	if (!m) {
+		iscsi_conn_close(c, "out of memory for a TMF");
+		return -1;
+	}
+	memcpy(m->req, bhs, ISCSI_BHS_LEN);
+	m->conn = c;
+	m->waiting = 1;     /* ourselves, dropped below */
+	qb_log(LOG_INFO, "iscsi: %s: task management function %u LUN %llu RTT 0x%08x", c->peer, func,
+	       (unsigned long long)lun, get_be32(bhs + ISCSI_TMF_RTT));
+	switch (func) {
+	case ISCSI_TMF_ABORT_TASK: {
+		uint32_t rtt = get_be32(bhs + ISCSI_TMF_RTT);
+		uint32_t ref = get_be32(bhs + ISCSI_TMF_REFCMDSN);
+		uint32_t sn = get_be32(bhs + ISCSI_BHS_CMDSN);
+		struct iscsi_task *t = find_in_session(c, rtt);
+		if (t && t->scsi.lun == lun) {
+			tmf_abort_task(t, m);
+		} else if (t) {
+			response = ISCSI_TMF_RSP_NO_TASK;
+		} else {
+			/* RFC 7143 11.6.1: a RefCmdSN inside the window and older than the
+			 * TMF itself counts as received: "Function complete"; otherwise
+			 * the task does not exist. */
+			bool in_window = !iscsi_sn_gt(ref, s->max_cmdsn) && iscsi_sn_lt(ref, sn);
+			bool answered = iscsi_sn_lt(ref, s->exp_cmdsn);
+			response = (in_window || answered) ? ISCSI_TMF_RSP_COMPLETE : ISCSI_TMF_RSP_NO_TASK;
+		}
+		break;
+	}
+	case ISCSI_TMF_ABORT_TASK_SET:
+	case ISCSI_TMF_CLEAR_TASK_SET:
+		if (!scsi_target_find_lun(s->tgt->st, lun)) {
+			response = ISCSI_TMF_RSP_NO_LUN;
+			break;
+		}
+		abort_matching(c, m, (int64_t)lun);
+		break;
+	case ISCSI_TMF_LUN_RESET:
+		if (!scsi_target_find_lun(s->tgt->st, lun)) {
+			response = ISCSI_TMF_RSP_NO_LUN;
+			break;
+		}
+		abort_matching(c, m, (int64_t)lun);
+		scsi_lun_reset(s->tgt->st, lun, s->itn);
+		break;
+	case ISCSI_TMF_TARGET_WARM_RESET:
+		abort_matching(c, m, -1);
+		scsi_target_reset(s->tgt->st, s->itn);
+		break;
+	case ISCSI_TMF_TARGET_COLD_RESET:
+		abort_matching(c, m, -1);
+		scsi_target_reset(s->tgt->st, s->itn);
+		m->cold_reset = true;
+		break;
+	case ISCSI_TMF_CLEAR_ACA:
+		response = ISCSI_TMF_RSP_NOT_SUPPORTED;
+		break;
+	case ISCSI_TMF_TASK_REASSIGN:
+		/* RFC 7143 11.5.1: reassignment needs ErrorRecoveryLevel 2 */
+		response = ISCSI_TMF_RSP_NO_REASSIGN;
+		break;
+	default:
+		response = ISCSI_TMF_RSP_REJECTED;
+		break;
+	}
+	m->response = response;
+	if (--m->waiting == 0) {
+		tmf_respond(c, m->req, m->response, m->cold_reset);
+		free(m);
+	}
+	return 0;
+}

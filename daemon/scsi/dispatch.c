@@ -1,0 +1,161 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Command dispatch: the opcode table and scsi_task_exec(), which applies the
+ * checks common to every command (LUN, CDB length, control byte, unit
+ * attention) before handing the task to its handler, plus the data movement
+ * helpers for allocation-length and parameter-list commands. */
+#include <string.h>
+#include "util/be.h"
+#include "util/log.h"
+#include "scsi/scsi_internal.h"
+
+#define IN SCSI_OPF_DATA_IN
+#define OUT SCSI_OPF_DATA_OUT
+#define MEDIA SCSI_OPF_MEDIA
+#define WR SCSI_OPF_WRITE
+#define PR SCSI_OPF_PR_CONFLICT
+#define UAP SCSI_OPF_UA_PASS
+#define NOLUN SCSI_OPF_NO_LUN
+
+/* SPC-4 / SBC-3 operation codes implemented. Future rows (COMPARE AND WRITE,
+ * WRITE SAME, UNMAP, XCOPY, PERSISTENT RESERVE IN/OUT, REPORT TARGET PORT
+ * GROUPS) slot in here with their own files. */
+const struct scsi_op scsi_op_table[256] = {
+	[0x00] = { "TEST UNIT READY", scsi_spc_test_unit_ready, 6, 0 },
+	[0x03] = { "REQUEST SENSE", scsi_spc_request_sense, 6, UAP | NOLUN | IN },
+	[0x08] = { "READ(6)", scsi_sbc_rw, 6, MEDIA | IN | PR },
+	[0x0a] = { "WRITE(6)", scsi_sbc_rw, 6, MEDIA | WR | OUT | PR },
+	[0x12] = { "INQUIRY", scsi_spc_inquiry, 6, UAP | NOLUN | IN },
+	[0x15] = { "MODE SELECT(6)", scsi_mode_select, 6, OUT | PR },
+	[0x1a] = { "MODE SENSE(6)", scsi_mode_sense, 6, IN | PR },
+	[0x1b] = { "START STOP UNIT", scsi_spc_start_stop_unit, 6, PR },
+	[0x1e] = { "PREVENT ALLOW MEDIUM REMOVAL", scsi_spc_prevent_allow, 6, PR },
+	[0x25] = { "READ CAPACITY(10)", scsi_sbc_read_capacity10, 10, IN },
+	[0x28] = { "READ(10)", scsi_sbc_rw, 10, MEDIA | IN | PR },
+	[0x2a] = { "WRITE(10)", scsi_sbc_rw, 10, MEDIA | WR | OUT | PR },
+	[0x2e] = { "WRITE AND VERIFY(10)", scsi_sbc_rw, 10, MEDIA | WR | OUT | PR },
+	[0x2f] = { "VERIFY(10)", scsi_sbc_verify, 10, MEDIA | OUT | PR },
+	[0x34] = { "PRE-FETCH(10)", scsi_sbc_prefetch, 10, MEDIA | PR },
+	[0x35] = { "SYNCHRONIZE CACHE(10)", scsi_sbc_sync_cache, 10, MEDIA | PR },
+	[0x55] = { "MODE SELECT(10)", scsi_mode_select, 10, OUT | PR },
+	[0x5a] = { "MODE SENSE(10)", scsi_mode_sense, 10, IN | PR },
+	[0x88] = { "READ(16)", scsi_sbc_rw, 16, MEDIA | IN | PR },
+	[0x8a] = { "WRITE(16)", scsi_sbc_rw, 16, MEDIA | WR | OUT | PR },
+	[0x8e] = { "WRITE AND VERIFY(16)", scsi_sbc_rw, 16, MEDIA | WR | OUT | PR },
+	[0x8f] = { "VERIFY(16)", scsi_sbc_verify, 16, MEDIA | OUT | PR },
+	[0x90] = { "PRE-FETCH(16)", scsi_sbc_prefetch, 16, MEDIA | PR },
+	[0x91] = { "SYNCHRONIZE CACHE(16)", scsi_sbc_sync_cache, 16, MEDIA | PR },
+	[0x9e] = { "SERVICE ACTION IN(16)", scsi_sbc_service_action_in16, 16, IN },
+	[0xa0] = { "REPORT LUNS", scsi_spc_report_luns, 12, UAP | NOLUN | IN },
+	[0xa3] = { "MAINTENANCE IN", scsi_spc_maint_in, 12, IN },
+	[0xa8] = { "READ(12)", scsi_sbc_rw, 12, MEDIA | IN | PR },
+	[0xaa] = { "WRITE(12)", scsi_sbc_rw, 12, MEDIA | WR | OUT | PR },
+	[0xae] = { "WRITE AND VERIFY(12)", scsi_sbc_rw, 12, MEDIA | WR | OUT | PR },
+	[0xaf] = { "VERIFY(12)", scsi_sbc_verify, 12, MEDIA | OUT | PR },
+};
+
+int scsi_task_data_in(struct scsi_task *t, const void *src, uint32_t len, uint32_t alloc)
+{
+	uint32_t n = len < alloc ? len : alloc;
+
+	t->xfer_len = alloc;
+	if (n > t->edtl)
+		n = t->edtl;
+	if (n > t->buf_len)
+		n = t->buf_len;
+	if (!t->buf || t->dir != SCSI_DIR_READ)
+		n = 0;
+	if (n)
+		memcpy(t->buf, src, n);
+	t->data_len = n;
+	scsi_task_set_status(t, SCSI_STATUS_GOOD, 0, 0, 0);
+	return SCSI_DONE;
+}
+
+uint32_t scsi_task_data_out(struct scsi_task *t, uint32_t want)
+{
+	uint32_t avail = 0;
+
+	t->xfer_len = want;
+	if (t->dir == SCSI_DIR_WRITE && t->buf)
+		avail = t->edtl < t->buf_len ? t->edtl : t->buf_len;
+	t->data_len = want < avail ? want : avail;
+	return t->data_len;
+}
+
+void scsi_task_done(struct scsi_task *t)
+{
+	struct scsi_lun *lu = t->lu;
+
+	t->complete(t);
+	if (lu)
+		atomic_fetch_sub_explicit(&lu->inflight, 1, memory_order_release);
+}
+
+/* Look the LUN up without a lock and pin it against detach: the detacher
+ * swaps the slot to NULL and then waits for inflight to drain, so after the
+ * increment a second load tells whether we got in before the swap. */
+static struct scsi_lun *lun_get(struct scsi_target *tgt, uint64_t lun)
+{
+	if (lun >= SCSI_LUN_MAX)
+		return NULL;
+	struct scsi_lun *lu = atomic_load_explicit(&tgt->luns[lun], memory_order_acquire);
+	if (!lu)
+		return NULL;
+	atomic_fetch_add(&lu->inflight, 1);
+	if (atomic_load(&tgt->luns[lun]) != lu) {
+		atomic_fetch_sub(&lu->inflight, 1);
+		return NULL;
+	}
+	return lu;
+}
+
+void scsi_task_exec(struct scsi_task *t)
+{
+	const struct scsi_op *op = &scsi_op_table[t->cdb[0]];
+	struct scsi_target *tgt = t->itn ? t->itn->tgt : NULL;
+	uint8_t asc, ascq;
+	int rc;
+
+	t->status = SCSI_STATUS_GOOD;
+	t->sense_len = 0;
+	t->data_len = 0;
+	t->xfer_len = 0;
+	t->state = 0;
+	t->lu = tgt ? lun_get(tgt, t->lun) : NULL;
+
+	/* SPC-4 5.9 / SAM-5 5.8: a LUN that is not there answers only the
+	 * commands that describe the inventory. */
+	if (!t->lu && !(op->fn && (op->flags & SCSI_OPF_NO_LUN))) {
+		scsi_task_check(t, SK_ILLEGAL_REQUEST, ASC_LUN_NOT_SUPPORTED);
+		goto done;
+	}
+	if (!op->fn) {
+		/* SPC-4 4.5.6 unsupported operation code; a pending UA is still
+		 * reported first (SAM-5 5.14). */
+		if (scsi_ua_take(t->itn, (uint32_t)t->lun, &asc, &ascq))
+			scsi_task_check(t, SK_UNIT_ATTENTION, asc, ascq);
+		else
+			scsi_task_check(t, SK_ILLEGAL_REQUEST, ASC_INVALID_COMMAND_OPCODE);
+		goto done;
+	}
+	if (t->cdb_len && t->cdb_len < op->cdb_len) {
+		scsi_task_check(t, SK_ILLEGAL_REQUEST, ASC_INVALID_COMMAND_OPCODE);
+		goto done;
+	}
+	if (t->lu && !(op->flags & SCSI_OPF_UA_PASS) && scsi_ua_any(t->itn) &&
+	    scsi_ua_take(t->itn, (uint32_t)t->lun, &asc, &ascq)) {
+		scsi_task_check(t, SK_UNIT_ATTENTION, asc, ascq);
+		goto done;
+	}
+	/* SAM-5 5.3: CONTROL byte. NACA is not supported (INQUIRY NORMACA=0) and
+	 * the LINK bit is obsolete: either one is an invalid field. */
+	if (t->cdb[op->cdb_len - 1] & 0x05) {
+		scsi_task_invalid_cdb(t, op->cdb_len - 1, (t->cdb[op->cdb_len - 1] & 0x04) ? 2 : 0);
+		goto done;
+	}
+	rc = op->fn(t);
+	if (rc == SCSI_ASYNC)
+		return;
+done:
+	scsi_task_done(t);
+}

@@ -1,0 +1,261 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Mode parameters (SPC-4 7.5): MODE SENSE(6/10) builds the caching and
+ * control pages in their current / changeable / default / saved forms, and
+ * MODE SELECT(6/10) validates a parameter list field by field against the
+ * changeable mask before applying WCE and SWP to the LUN. */
+#include <string.h>
+#include "util/be.h"
+#include "util/log.h"
+#include "scsi/scsi_internal.h"
+
+enum { PC_CURRENT = 0, PC_CHANGEABLE = 1, PC_DEFAULT = 2, PC_SAVED = 3 };
+
+#define MODE_PAGE_MAX 64
+
+/* SBC-3 6.4.5 Caching mode page (08h), 20 bytes. PS=1: savable. */
+static uint32_t page_caching(const struct scsi_lun *lu, int pc, uint8_t *p)
+{
+	bool wce;
+
+	memset(p, 0, 20);
+	p[0] = 0x80 | 0x08;
+	p[1] = 0x12;
+	switch (pc) {
+	case PC_CHANGEABLE:
+		/* nv-cache always reports write-through: WCE is fixed there. */
+		wce = lu->cache != TCONF_CACHE_NV;
+		break;
+	case PC_DEFAULT:
+		wce = lu->cache == TCONF_CACHE_WRITE_BACK;
+		break;
+	case PC_SAVED:
+		wce = atomic_load_explicit(&lu->wce_saved, memory_order_relaxed);
+		break;
+	default:
+		wce = atomic_load_explicit(&lu->wce, memory_order_relaxed);
+		break;
+	}
+	if (wce)
+		p[2] |= 0x04;
+	return 20;
+}
+
+/* SPC-4 7.5.8 Control mode page (0Ah), 12 bytes. */
+static uint32_t page_control(const struct scsi_lun *lu, int pc, uint8_t *p)
+{
+	bool swp;
+
+	memset(p, 0, 12);
+	p[0] = 0x80 | 0x0a;
+	p[1] = 0x0a;
+	if (pc == PC_CHANGEABLE) {
+		p[4] = 0x08;            /* only SWP may be changed */
+		return 12;
+	}
+	p[3] = 0x10;                    /* QUEUE ALGORITHM MODIFIER 1: unrestricted reordering */
+	if (pc == PC_SAVED)
+		swp = atomic_load_explicit(&lu->swp_saved, memory_order_relaxed);
+	else if (pc == PC_DEFAULT)
+		swp = false;
+	else
+		swp = atomic_load_explicit(&lu->swp, memory_order_relaxed);
+	if (swp)
+		p[4] |= 0x08;
+	put_be16(&p[8], 0xffff);        /* BUSY TIMEOUT PERIOD: unlimited */
+	return 12;
+}
+
+typedef uint32_t (*page_fn)(const struct scsi_lun *lu, int pc, uint8_t *p);
+static const page_fn mode_pages[0x40] = {
+	[0x08] = page_caching,
+	[0x0a] = page_control,
+};
+
+/* SPC-4 6.11 / 6.12 MODE SENSE(6) and MODE SENSE(10). */
+int scsi_mode_sense(struct scsi_task *t)
+{
+	struct scsi_lun *lu = t->lu;
+	bool is10 = t->cdb[0] == 0x5a;
+	bool dbd = t->cdb[1] & 0x08;
+	bool llbaa = is10 && (t->cdb[1] & 0x10);
+	int pc = t->cdb[2] >> 6;
+	uint8_t page = t->cdb[2] & 0x3f;
+	uint8_t subpage = t->cdb[3];
+	uint32_t alloc = is10 ? get_be16(&t->cdb[7]) : t->cdb[4];
+	uint8_t d[512];
+	uint32_t hdr = is10 ? 8 : 4, off, bdlen = 0;
+
+	if (t->cdb[1] & (is10 ? 0xe7 : 0xf7))
+		return scsi_task_invalid_cdb(t, 1, -1);
+	if (is10 && (t->cdb[4] || t->cdb[5] || t->cdb[6]))
+		return scsi_task_invalid_cdb(t, t->cdb[4] ? 4 : t->cdb[5] ? 5 : 6, -1);
+	if (subpage != 0 && subpage != 0xff)
+		return scsi_task_invalid_cdb(t, 3, -1);
+	if (page != 0x3f && !mode_pages[page])
+		return scsi_task_invalid_cdb(t, 2, 5);
+
+	memset(d, 0, sizeof(d));
+	if (!dbd)
+		bdlen = llbaa ? 16 : 8;
+	off = hdr;
+	if (bdlen == 8) {
+		put_be32(&d[off], lu->nblocks > 0xffffffffULL ? 0xffffffffu : (uint32_t)lu->nblocks);
+		put_be32(&d[off + 4], lu->block_size); /* density 0, 24-bit length */
+	} else if (bdlen == 16) {
+		put_be64(&d[off], lu->nblocks);
+		put_be32(&d[off + 12], lu->block_size);
+	}
+	off += bdlen;
+	if (page == 0x3f) {
+		for (int i = 0; i < 0x40; i++)
+			if (mode_pages[i])
+				off += mode_pages[i](lu, pc, &d[off]);
+	} else {
+		off += mode_pages[page](lu, pc, &d[off]);
+	}
+
+	/* Device-specific parameter (SBC-3 6.4.1): WP, DPOFUA. */
+	uint8_t dsp = 0x10;
+	if (scsi_lun_write_protected(lu))
+		dsp |= 0x80;
+	if (is10) {
+		put_be16(&d[0], (uint16_t)(off - 2));
+		d[3] = dsp;
+		d[4] = bdlen == 16 ? 0x01 : 0x00;
+		put_be16(&d[6], (uint16_t)bdlen);
+	} else {
+		d[0] = (uint8_t)(off - 1);
+		d[2] = dsp;
+		d[3] = (uint8_t)bdlen;
+	}
+	return scsi_task_data_in(t, d, off, alloc);
+}
+
+static int param_len_error(struct scsi_task *t)
+{
+	return scsi_task_check(t, SK_ILLEGAL_REQUEST, ASC_PARAMETER_LIST_LENGTH_ERROR);
+}
+
+/* SPC-4 6.9 / 6.10 MODE SELECT(6) and MODE SELECT(10). Every page in the list
+ * is checked before anything is applied: non-changeable bits must equal the
+ * current value (SPC-4 7.5.2), page lengths must be exact. */
+int scsi_mode_select(struct scsi_task *t)
+{
+	struct scsi_lun *lu = t->lu;
+	bool is10 = t->cdb[0] == 0x55;
+	bool pf = t->cdb[1] & 0x10;
+	bool sp = t->cdb[1] & 0x01;
+	uint32_t pl = is10 ? get_be16(&t->cdb[7]) : t->cdb[4];
+	uint32_t hdr = is10 ? 8 : 4, bdlen, off;
+	bool wce = atomic_load(&lu->wce), swp = atomic_load(&lu->swp);
+	uint8_t cur[MODE_PAGE_MAX], chg[MODE_PAGE_MAX];
+	const uint8_t *p;
+
+	if (t->cdb[1] & 0xee)
+		return scsi_task_invalid_cdb(t, 1, -1);
+	if (is10 && (t->cdb[2] || t->cdb[3] || t->cdb[4] || t->cdb[5] || t->cdb[6]))
+		return scsi_task_invalid_cdb(t, 2, -1);
+	if (!is10 && (t->cdb[2] || t->cdb[3]))
+		return scsi_task_invalid_cdb(t, t->cdb[2] ? 2 : 3, -1);
+	if (pl == 0) {
+		scsi_task_data_out(t, 0);
+		scsi_task_set_status(t, SCSI_STATUS_GOOD, 0, 0, 0);
+		return SCSI_DONE;
+	}
+	if (scsi_task_data_out(t, pl) < pl)
+		return param_len_error(t);
+	if (pl < hdr)
+		return param_len_error(t);
+	p = t->buf;
+
+	/* mode parameter header */
+	if (p[1])                       /* MEDIUM TYPE: 00h only for SBC */
+		return scsi_task_invalid_param(t, 1, -1);
+	if (is10) {
+		bdlen = get_be16(&p[6]);
+		if (p[4] & 0xfe || p[5])
+			return scsi_task_invalid_param(t, 4, -1);
+		if (bdlen != 0 && bdlen != ((p[4] & 0x01) ? 16u : 8u))
+			return scsi_task_invalid_param(t, 6, -1);
+	} else {
+		bdlen = p[3];
+		if (bdlen != 0 && bdlen != 8)
+			return scsi_task_invalid_param(t, 3, -1);
+	}
+	if (hdr + bdlen > pl)
+		return param_len_error(t);
+	/* block descriptor: may restate, not change, the geometry */
+	if (bdlen == 8) {
+		uint32_t nb = get_be32(&p[hdr]);
+		uint32_t cap = lu->nblocks > 0xffffffffULL ? 0xffffffffu : (uint32_t)lu->nblocks;
+		if (nb && nb != cap)
+			return scsi_task_invalid_param(t, (uint16_t)hdr, -1);
+		if (p[hdr + 4])
+			return scsi_task_invalid_param(t, (uint16_t)(hdr + 4), -1);
+		if (get_be24(&p[hdr + 5]) != lu->block_size)
+			return scsi_task_invalid_param(t, (uint16_t)(hdr + 5), -1);
+	} else if (bdlen == 16) {
+		uint64_t nb = get_be64(&p[hdr]);
+		if (nb && nb != lu->nblocks)
+			return scsi_task_invalid_param(t, (uint16_t)hdr, -1);
+		if (get_be32(&p[hdr + 8]))
+			return scsi_task_invalid_param(t, (uint16_t)(hdr + 8), -1);
+		if (get_be32(&p[hdr + 12]) != lu->block_size)
+			return scsi_task_invalid_param(t, (uint16_t)(hdr + 12), -1);
+	}
+	off = hdr + bdlen;
+	if (off < pl && !pf)            /* only the page format is implemented */
+		return scsi_task_invalid_cdb(t, 1, 4);
+
+	while (off < pl) {
+		if (pl - off < 2)
+			return param_len_error(t);
+		uint8_t code = p[off] & 0x3f;
+		if (p[off] & 0x80)      /* PS is reserved in MODE SELECT */
+			return scsi_task_invalid_param(t, (uint16_t)off, 7);
+		if (p[off] & 0x40)      /* SPF: no subpages implemented */
+			return scsi_task_invalid_param(t, (uint16_t)off, 6);
+		if (!mode_pages[code])
+			return scsi_task_invalid_param(t, (uint16_t)off, 5);
+		uint32_t len = mode_pages[code](lu, PC_CURRENT, cur);
+		mode_pages[code](lu, PC_CHANGEABLE, chg);
+		if (p[off + 1] != len - 2)
+			return scsi_task_invalid_param(t, (uint16_t)(off + 1), -1);
+		if (pl - off < len)
+			return param_len_error(t);
+		/* Validate against the current values, with the bits this
+		 * command already changed taken into account. */
+		if (code == 0x08)
+			cur[2] = (uint8_t)((cur[2] & ~0x04) | (wce ? 0x04 : 0));
+		if (code == 0x0a)
+			cur[4] = (uint8_t)((cur[4] & ~0x08) | (swp ? 0x08 : 0));
+		for (uint32_t i = 2; i < len; i++) {
+			uint8_t diff = (uint8_t)((p[off + i] ^ cur[i]) & ~chg[i]);
+			if (diff)
+				return scsi_task_invalid_param(t, (uint16_t)(off + i), 31 - __builtin_clz(diff));
+		}
+		if (code == 0x08)
+			wce = p[off + 2] & 0x04;
+		if (code == 0x0a)
+			swp = p[off + 4] & 0x08;
+		off += len;
+	}
+
+	pthread_mutex_lock(&lu->lock);
+	bool changed = atomic_load(&lu->wce) != wce || atomic_load(&lu->swp) != swp;
+	atomic_store(&lu->wce, wce);
+	atomic_store(&lu->swp, swp);
+	if (sp) {
+		atomic_store(&lu->wce_saved, wce);
+		atomic_store(&lu->swp_saved, swp);
+	}
+	pthread_mutex_unlock(&lu->lock);
+	if (changed) {
+		qb_log(LOG_INFO, "scsi: %s LUN %u: mode parameters changed (WCE=%d SWP=%d%s)",
+		       lu->tgt->name, lu->id, wce, swp, sp ? ", saved" : "");
+		/* SPC-4 7.5.2: other nexuses learn through MODE PARAMETERS CHANGED. */
+		scsi_ua_establish_others(lu->tgt, t->itn, lu->id, SCSI_UA_MODE_CHANGED);
+	}
+	scsi_task_set_status(t, SCSI_STATUS_GOOD, 0, 0, 0);
+	return SCSI_DONE;
+}

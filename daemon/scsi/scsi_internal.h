@@ -1,0 +1,187 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Private definitions of the SCSI device server shared by its files: the
+ * target, LUN and I_T nexus structures, the opcode table row type and the
+ * helpers handlers use to move data and report sense. */
+#ifndef TANDEM_SCSI_INTERNAL_H
+#define TANDEM_SCSI_INTERNAL_H
+#include <pthread.h>
+#include <stdatomic.h>
+#include "scsi/scsi.h"
+#include "scsi/scsi_sense.h"
+
+#define SCSI_LUN_MAX 16384          /* flat space addressing limit (SAM-5 4.6.10) */
+#define SCSI_UA_ALL_LUNS UINT32_MAX
+#define SCSI_FIXED_SENSE_LEN 18     /* fixed format with additional length 10 */
+#define SCSI_MAX_XFER_BYTES (8u << 20) /* Block Limits MAXIMUM TRANSFER LENGTH, in bytes */
+
+/* Unit attention conditions, lowest number = highest reporting priority
+ * (SAM-5 5.14: reset conditions first). */
+enum scsi_ua {
+	SCSI_UA_POWER_ON = 0,           /* 29h/00h POWER ON, RESET, OR BUS DEVICE RESET OCCURRED */
+	SCSI_UA_LUN_RESET,              /* 29h/03h BUS DEVICE RESET FUNCTION OCCURRED */
+	SCSI_UA_COMMANDS_CLEARED,       /* 2Fh/00h COMMANDS CLEARED BY ANOTHER INITIATOR */
+	SCSI_UA_MODE_CHANGED,           /* 2Ah/01h MODE PARAMETERS CHANGED */
+	SCSI_UA_CAPACITY_CHANGED,       /* 2Ah/09h CAPACITY DATA HAS CHANGED */
+	SCSI_UA_LUNS_CHANGED,           /* 3Fh/0Eh REPORTED LUNS DATA HAS CHANGED */
+	SCSI_UA_MAX
+};
+
+struct scsi_ua_entry {
+	uint32_t lun;
+	uint32_t bits;                  /* 1 << enum scsi_ua */
+};
+
+struct scsi_itn {
+	struct scsi_target *tgt;
+	struct scsi_itn *next;          /* tgt->itns, under tgt->lock */
+	char initiator[256];
+	struct scsi_port port;
+	/* Unit attentions: the I/O path only reads ua_count (relaxed); the rest is
+	 * touched under ua_lock when a condition exists or is being established. */
+	atomic_uint ua_count;
+	pthread_mutex_t ua_lock;
+	struct scsi_ua_entry *ua;
+	uint32_t nua, ua_cap;
+};
+
+struct scsi_lun {
+	struct scsi_target *tgt;
+	uint32_t id;
+	struct bdev *bdev;
+	uint64_t nblocks;               /* capacity in logical blocks */
+	uint32_t block_size;
+	uint8_t block_shift;
+	uint8_t phys_exp;               /* logical blocks per physical block exponent */
+	enum tconf_cache cache;
+	bool readonly;                  /* config or backend */
+	bool rotational;
+	int rotation_rate;
+	char backend_name[16];
+	char path[TCONF_PATH_MAX];
+	/* identity (SPC-4 7.8) */
+	char serial[65];
+	uint8_t naa[16];
+	uint8_t naa_len;
+	char vendor[9];
+	char product[17];
+	char revision[5];
+	/* mode parameters (SPC-4 7.5): current and saved; written under lock */
+	pthread_mutex_t lock;
+	atomic_bool wce, wce_saved;     /* caching page WCE (SBC-3 6.4.5) */
+	atomic_bool swp, swp_saved;     /* control page SWP (SPC-4 7.5.8) */
+	atomic_bool prevent;            /* PREVENT ALLOW MEDIUM REMOVAL state */
+	/* statistics, relaxed */
+	atomic_uint_fast64_t reads, writes, read_bytes, write_bytes, errors;
+	/* tasks between lookup and completion; removal waits for zero */
+	atomic_uint inflight;
+	struct scsi_lun *retired_next;
+};
+
+struct scsi_target {
+	char name[TCONF_NAME_MAX];
+	pthread_mutex_t lock;           /* LUN attach/detach, nexus list (rare paths) */
+	struct scsi_itn *itns;
+	struct scsi_lun *retired;       /* detached LUN structs, freed with the target */
+	atomic_size_t nluns;
+	_Atomic(struct scsi_lun *) luns[SCSI_LUN_MAX]; /* lock-free lookup */
+};
+
+/* --- opcode table --- */
+enum {
+	SCSI_DONE = 0,                  /* handler finished: status set, complete now */
+	SCSI_ASYNC = 1,                 /* handler will call scsi_task_done() later */
+};
+
+enum {
+	SCSI_OPF_UA_PASS = 1 << 0,      /* runs during a UA without reporting it (SAM-5 5.14) */
+	SCSI_OPF_NO_LUN = 1 << 1,       /* valid on a LUN that does not exist */
+	SCSI_OPF_MEDIA = 1 << 2,        /* accesses the medium (refused in ALUA standby) */
+	SCSI_OPF_WRITE = 1 << 3,        /* modifies the medium: write protection applies */
+	SCSI_OPF_DATA_IN = 1 << 4,
+	SCSI_OPF_DATA_OUT = 1 << 5,
+	SCSI_OPF_PR_CONFLICT = 1 << 6,  /* conflicts with a persistent reservation (SPC-4 5.12) */
+};
+
+struct scsi_op {
+	const char *name;
+	int (*fn)(struct scsi_task *t);
+	uint8_t cdb_len;
+	uint16_t flags;
+};
+
+extern const struct scsi_op scsi_op_table[256];
+
+/* --- dispatch.c --- */
+void scsi_task_done(struct scsi_task *t);
+/* Copy len bytes of parameter data produced for an allocation-length command:
+ * xfer_len = alloc, data_len = min(len, alloc, edtl, buf_len). */
+int scsi_task_data_in(struct scsi_task *t, const void *src, uint32_t len, uint32_t alloc);
+/* Data-out parameter list of `want` bytes: returns how many bytes are there. */
+uint32_t scsi_task_data_out(struct scsi_task *t, uint32_t want);
+
+/* --- sense.c --- */
+/* CHECK CONDITION ILLEGAL REQUEST INVALID FIELD IN CDB with a field pointer to
+ * byte/bit (bit < 0: whole byte). Returns SCSI_DONE. */
+int scsi_task_invalid_cdb(struct scsi_task *t, uint16_t byte, int bit);
+/* Same for INVALID FIELD IN PARAMETER LIST. */
+int scsi_task_invalid_param(struct scsi_task *t, uint16_t byte, int bit);
+/* Set a CHECK CONDITION and return SCSI_DONE (shorthand for handlers). */
+int scsi_task_check(struct scsi_task *t, uint8_t sk, uint8_t asc, uint8_t ascq);
+/* Set the INFORMATION field (fixed format bytes 3..6, VALID bit). */
+void scsi_task_set_info(struct scsi_task *t, uint32_t info);
+/* Build fixed-format sense into out (SCSI_FIXED_SENSE_LEN bytes). */
+void scsi_sense_build_fixed(uint8_t *out, uint8_t sk, uint8_t asc, uint8_t ascq);
+/* Convert fixed-format sense to descriptor format (SPC-4 4.5.2); returns length. */
+uint8_t scsi_sense_fixed_to_desc(const uint8_t *fixed, uint8_t *out);
+
+/* --- ua.c --- */
+void scsi_ua_itn_init(struct scsi_itn *itn);
+void scsi_ua_itn_fini(struct scsi_itn *itn);
+/* Establish ua for (itn, lun); lun may be SCSI_UA_ALL_LUNS (every attached LUN). */
+void scsi_ua_establish(struct scsi_itn *itn, uint32_t lun, enum scsi_ua ua);
+/* Establish on every nexus of tgt except `except` (may be NULL). Takes tgt->lock. */
+void scsi_ua_establish_others(struct scsi_target *tgt, struct scsi_itn *except, uint32_t lun, enum scsi_ua ua);
+/* Same, caller holds tgt->lock. */
+void scsi_ua_establish_others_locked(struct scsi_target *tgt, struct scsi_itn *except, uint32_t lun, enum scsi_ua ua);
+/* Take (report and clear) the highest-priority pending UA of (itn, lun). */
+bool scsi_ua_take(struct scsi_itn *itn, uint32_t lun, uint8_t *asc, uint8_t *ascq);
+/* Clear one kind of UA for (itn, lun); lun may be SCSI_UA_ALL_LUNS. */
+void scsi_ua_clear(struct scsi_itn *itn, uint32_t lun, enum scsi_ua ua);
+static inline bool scsi_ua_any(struct scsi_itn *itn)
+{
+	return itn && atomic_load_explicit(&itn->ua_count, memory_order_acquire) != 0;
+}
+bool scsi_ua_pending(struct scsi_itn *itn, uint32_t lun);
+
+/* --- target.c --- */
+/* Attach a LUN around an already opened backend (tests, replication). Takes
+ * ownership of b on success. */
+int scsi_target_add_lun_bdev(struct scsi_target *tgt, const struct tconf_lun *conf, struct bdev *b,
+			     char *err, size_t errlen);
+/* Identity defaults derived from the target name and LUN number. */
+void scsi_lun_default_identity(const char *tgt_name, uint32_t lun, char serial[65], uint8_t naa[16],
+			       uint8_t *naa_len);
+
+/* --- handlers, by file --- */
+int scsi_spc_inquiry(struct scsi_task *t);
+int scsi_spc_report_luns(struct scsi_task *t);
+int scsi_spc_test_unit_ready(struct scsi_task *t);
+int scsi_spc_request_sense(struct scsi_task *t);
+int scsi_spc_start_stop_unit(struct scsi_task *t);
+int scsi_spc_prevent_allow(struct scsi_task *t);
+int scsi_spc_report_opcodes(struct scsi_task *t);
+int scsi_spc_maint_in(struct scsi_task *t);
+int scsi_mode_sense(struct scsi_task *t);
+int scsi_mode_select(struct scsi_task *t);
+int scsi_sbc_read_capacity10(struct scsi_task *t);
+int scsi_sbc_service_action_in16(struct scsi_task *t);
+int scsi_sbc_rw(struct scsi_task *t);
+int scsi_sbc_verify(struct scsi_task *t);
+int scsi_sbc_sync_cache(struct scsi_task *t);
+int scsi_sbc_prefetch(struct scsi_task *t);
+
+static inline bool scsi_lun_write_protected(const struct scsi_lun *lu)
+{
+	return lu->readonly || atomic_load_explicit(&lu->swp, memory_order_relaxed);
+}
+#endif

@@ -1,0 +1,399 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* SCSI targets as the device server sees them: LUN attach/detach with a
+ * lock-free lookup table, I_T nexuses, LUN field encoding (SAM-5 4.6), task
+ * management side effects and the status walk for tandemctl. */
+#include <stdlib.h>
+#include <string.h>
+#include <stdio.h>
+#include <unistd.h>
+#include "util/be.h"
+#include "util/log.h"
+#include "scsi/scsi_internal.h"
+
+/* ---------------------------------------------------------------- LUN field */
+
+/* SAM-5 4.6.6 peripheral device addressing (LUN < 256, bus 0) and 4.6.10 flat
+ * space addressing (LUN < 16384). Anything else decodes to a value that is
+ * never attached, so the command gets LOGICAL UNIT NOT SUPPORTED. */
+#define LUN_UNSUPPORTED(l) (get_be64(l) | 1ULL << 63)
+
+uint64_t scsi_lun_decode(const uint8_t lun[8])
+{
+	for (int i = 2; i < 8; i++)
+		if (lun[i])
+			return LUN_UNSUPPORTED(lun);
+	switch (lun[0] >> 6) {
+	case 0:                         /* peripheral device: bus id must be 0 */
+		if (lun[0] & 0x3f)
+			return LUN_UNSUPPORTED(lun);
+		return lun[1];
+	case 1:                         /* flat space */
+		return (uint64_t)(lun[0] & 0x3f) << 8 | lun[1];
+	default:
+		return LUN_UNSUPPORTED(lun);
+	}
+}
+
+void scsi_lun_encode(uint64_t lun, uint8_t out[8])
+{
+	memset(out, 0, 8);
+	if (lun < 256) {
+		out[1] = (uint8_t)lun;
+	} else if (lun < SCSI_LUN_MAX) {
+		out[0] = 0x40 | (uint8_t)(lun >> 8);
+		out[1] = (uint8_t)lun;
+	} else {
+		put_be64(out, lun);
+	}
+}
+
+/* ---------------------------------------------------------------- targets */
+
+struct scsi_target *scsi_target_create(const char *name)
+{
+	struct scsi_target *tgt = calloc(1, sizeof(*tgt));
+	if (!tgt)
+		return NULL;
+	snprintf(tgt->name, sizeof(tgt->name), "%s", name ? name : "");
+	pthread_mutex_init(&tgt->lock, NULL);
+	for (size_t i = 0; i < SCSI_LUN_MAX; i++)
+		atomic_init(&tgt->luns[i], NULL);
+	atomic_init(&tgt->nluns, 0);
+	return tgt;
+}
+
+static void lun_free(struct scsi_lun *lu)
+{
+	pthread_mutex_destroy(&lu->lock);
+	free(lu);
+}
+
+void scsi_target_destroy(struct scsi_target *tgt)
+{
+	if (!tgt)
+		return;
+	for (uint32_t i = 0; i < SCSI_LUN_MAX; i++)
+		if (atomic_load(&tgt->luns[i]))
+			scsi_target_remove_lun(tgt, i);
+	while (tgt->retired) {
+		struct scsi_lun *lu = tgt->retired;
+		tgt->retired = lu->retired_next;
+		lun_free(lu);
+	}
+	if (tgt->itns)
+		qb_log(LOG_WARNING, "scsi: target %s destroyed with I_T nexuses still attached", tgt->name);
+	pthread_mutex_destroy(&tgt->lock);
+	free(tgt);
+}
+
+const char *scsi_target_name(const struct scsi_target *tgt)
+{
+	return tgt->name;
+}
+
+size_t scsi_target_lun_count(const struct scsi_target *tgt)
+{
+	return atomic_load_explicit(&tgt->nluns, memory_order_relaxed);
+}
+
+struct scsi_lun *scsi_target_find_lun(struct scsi_target *tgt, uint64_t lun)
+{
+	if (!tgt || lun >= SCSI_LUN_MAX)
+		return NULL;
+	return atomic_load_explicit(&tgt->luns[lun], memory_order_acquire);
+}
+
+/* 64-bit FNV-1a over the target name and LUN number: a stable identity that
+ * both nodes of a pair derive alike, never from the host. */
+static uint64_t identity_hash(const char *name, uint32_t lun, uint64_t salt)
+{
+	uint64_t h = 0xcbf29ce484222325ULL ^ salt;
+	for (const char *p = name; *p; p++) {
+		h ^= (uint8_t)*p;
+		h *= 0x100000001b3ULL;
+	}
+	for (int i = 0; i < 4; i++) {
+		h ^= (uint8_t)(lun >> (8 * i));
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+void scsi_lun_default_identity(const char *tgt_name, uint32_t lun, char serial[65], uint8_t naa[16],
+			       uint8_t *naa_len)
+{
+	uint64_t h1 = identity_hash(tgt_name, lun, 0);
+	uint64_t h2 = identity_hash(tgt_name, lun, 0x5a5a5a5a5a5a5a5aULL);
+
+	if (serial)
+		snprintf(serial, 65, "%016llx", (unsigned long long)h1);
+	if (naa && naa_len) {
+		/* NAA 6 (IEEE Registered Extended, SPC-4 7.8.6.6.5): NAA nibble, 24-bit
+		 * company id (none registered: 0), 36 + 64 bits vendor specific. */
+		put_be64(&naa[0], h1);
+		put_be64(&naa[8], h2);
+		naa[0] = 0x60;
+		naa[1] = 0x00;
+		naa[2] = 0x00;
+		naa[3] &= 0x0f;
+		*naa_len = 16;
+	}
+}
+
+static void copy_default(char *dst, size_t len, const char *src, const char *def)
+{
+	snprintf(dst, len, "%s", src && src[0] ? src : def);
+}
+
+int scsi_target_add_lun_bdev(struct scsi_target *tgt, const struct tconf_lun *conf, struct bdev *b,
+			     char *err, size_t errlen)
+{
+	if (conf->lun >= SCSI_LUN_MAX) {
+		snprintf(err, errlen, "LUN %u: number out of range (0..%u)", conf->lun, SCSI_LUN_MAX - 1);
+		return -1;
+	}
+	if (!b->block_size || (b->block_size & (b->block_size - 1)) || b->block_size < 512) {
+		snprintf(err, errlen, "LUN %u: bad block size %u", conf->lun, b->block_size);
+		return -1;
+	}
+	struct scsi_lun *lu = calloc(1, sizeof(*lu));
+	if (!lu) {
+		snprintf(err, errlen, "LUN %u: out of memory", conf->lun);
+		return -1;
+	}
+	lu->tgt = tgt;
+	lu->id = conf->lun;
+	lu->bdev = b;
+	lu->block_size = b->block_size;
+	lu->block_shift = (uint8_t)__builtin_ctz(b->block_size);
+	lu->nblocks = b->size >> lu->block_shift;
+	if (b->phys_block_size > b->block_size)
+		lu->phys_exp = (uint8_t)(__builtin_ctz(b->phys_block_size) - lu->block_shift);
+	lu->cache = conf->cache;
+	lu->readonly = conf->readonly || b->readonly;
+	lu->rotational = b->rotational;
+	lu->rotation_rate = conf->rotation_rate;
+	snprintf(lu->backend_name, sizeof(lu->backend_name), "%s", tconf_backend_name(conf->backend));
+	snprintf(lu->path, sizeof(lu->path), "%s", conf->path);
+
+	scsi_lun_default_identity(tgt->name, conf->lun, lu->serial, lu->naa, &lu->naa_len);
+	if (conf->serial[0])
+		snprintf(lu->serial, sizeof(lu->serial), "%s", conf->serial);
+	if (conf->naa_len == 8 || conf->naa_len == 16) {
+		memcpy(lu->naa, conf->naa, conf->naa_len);
+		lu->naa_len = conf->naa_len;
+	}
+	copy_default(lu->vendor, sizeof(lu->vendor), conf->vendor, "TANDEM");
+	copy_default(lu->product, sizeof(lu->product), conf->product, "tandem-disk");
+	copy_default(lu->revision, sizeof(lu->revision), conf->revision, "0001");
+
+	pthread_mutex_init(&lu->lock, NULL);
+	/* SBC-3 6.4.5: WCE reflects the cache policy; nv-cache is reported as
+	 * write-through because acknowledged writes are already safe. */
+	bool wce = conf->cache == TCONF_CACHE_WRITE_BACK;
+	atomic_init(&lu->wce, wce);
+	atomic_init(&lu->wce_saved, wce);
+	atomic_init(&lu->swp, false);
+	atomic_init(&lu->swp_saved, false);
+	atomic_init(&lu->prevent, false);
+	atomic_init(&lu->inflight, 0);
+
+	pthread_mutex_lock(&tgt->lock);
+	if (atomic_load(&tgt->luns[conf->lun])) {
+		pthread_mutex_unlock(&tgt->lock);
+		snprintf(err, errlen, "LUN %u: already attached to %s", conf->lun, tgt->name);
+		lun_free(lu);
+		return -1;
+	}
+	/* SPC-4 6.33: other nexuses learn of the new inventory through a UA on the
+	 * LUNs they can already address. */
+	scsi_ua_establish_others_locked(tgt, NULL, SCSI_UA_ALL_LUNS, SCSI_UA_LUNS_CHANGED);
+	atomic_store_explicit(&tgt->luns[conf->lun], lu, memory_order_release);
+	atomic_fetch_add(&tgt->nluns, 1);
+	pthread_mutex_unlock(&tgt->lock);
+	qb_log(LOG_INFO, "scsi: %s LUN %u attached (%s %s, %llu x %u, cache %s%s)", tgt->name, conf->lun,
+	       lu->backend_name, lu->path, (unsigned long long)lu->nblocks, lu->block_size,
+	       tconf_cache_name(conf->cache), lu->readonly ? ", read-only" : "");
+	return 0;
+}
+
+int scsi_target_add_lun(struct scsi_target *tgt, const struct tconf_lun *conf, char *err, size_t errlen)
+{
+	char berr[256] = "";
+	struct bdev_params p = {
+		.backend = tconf_backend_name(conf->backend),
+		.path = conf->path,
+		.size = conf->size,
+		.create = conf->create,
+		.readonly = conf->readonly,
+		.block_size = conf->block_size ? conf->block_size : 512,
+	};
+
+	if (conf->lun >= SCSI_LUN_MAX) {
+		snprintf(err, errlen, "LUN %u: number out of range (0..%u)", conf->lun, SCSI_LUN_MAX - 1);
+		return -1;
+	}
+	if (scsi_target_find_lun(tgt, conf->lun)) {
+		snprintf(err, errlen, "LUN %u: already attached to %s", conf->lun, tgt->name);
+		return -1;
+	}
+	struct bdev *b = bdev_open(&p, berr, sizeof(berr));
+	if (!b) {
+		snprintf(err, errlen, "LUN %u: %s", conf->lun, berr[0] ? berr : "cannot open backend");
+		return -1;
+	}
+	if (scsi_target_add_lun_bdev(tgt, conf, b, err, errlen) < 0) {
+		bdev_close(b);
+		return -1;
+	}
+	return 0;
+}
+
+int scsi_target_remove_lun(struct scsi_target *tgt, uint32_t lun)
+{
+	if (lun >= SCSI_LUN_MAX)
+		return -1;
+	pthread_mutex_lock(&tgt->lock);
+	struct scsi_lun *lu = atomic_exchange(&tgt->luns[lun], NULL);
+	if (!lu) {
+		pthread_mutex_unlock(&tgt->lock);
+		return -1;
+	}
+	atomic_fetch_sub(&tgt->nluns, 1);
+	scsi_ua_establish_others_locked(tgt, NULL, SCSI_UA_ALL_LUNS, SCSI_UA_LUNS_CHANGED);
+	/* The struct stays allocated until the target goes: a task that loaded the
+	 * pointer before the exchange may still touch its counter. */
+	lu->retired_next = tgt->retired;
+	tgt->retired = lu;
+	pthread_mutex_unlock(&tgt->lock);
+
+	/* Wait for tasks that got in before the exchange (they complete on reactor
+	 * threads; this runs on the control thread). */
+	unsigned waited = 0;
+	while (atomic_load(&lu->inflight)) {
+		usleep(1000);
+		if (++waited % 5000 == 0)
+			qb_log(LOG_WARNING, "scsi: %s LUN %u: still %u task(s) in flight", tgt->name, lun,
+			       atomic_load(&lu->inflight));
+	}
+	bdev_close(lu->bdev);
+	lu->bdev = NULL;
+	qb_log(LOG_INFO, "scsi: %s LUN %u detached", tgt->name, lun);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- nexuses */
+
+struct scsi_itn *scsi_itn_create(struct scsi_target *tgt, const char *initiator_port, const struct scsi_port *port)
+{
+	struct scsi_itn *itn = calloc(1, sizeof(*itn));
+	if (!itn)
+		return NULL;
+	itn->tgt = tgt;
+	snprintf(itn->initiator, sizeof(itn->initiator), "%s", initiator_port ? initiator_port : "");
+	if (port)
+		itn->port = *port;
+	scsi_ua_itn_init(itn);
+	pthread_mutex_lock(&tgt->lock);
+	/* SAM-5 6.3.1: a new I_T nexus sees POWER ON, RESET on every LUN. */
+	scsi_ua_establish(itn, SCSI_UA_ALL_LUNS, SCSI_UA_POWER_ON);
+	itn->next = tgt->itns;
+	tgt->itns = itn;
+	pthread_mutex_unlock(&tgt->lock);
+	return itn;
+}
+
+void scsi_itn_destroy(struct scsi_itn *itn)
+{
+	if (!itn)
+		return;
+	struct scsi_target *tgt = itn->tgt;
+	pthread_mutex_lock(&tgt->lock);
+	for (struct scsi_itn **pp = &tgt->itns; *pp; pp = &(*pp)->next) {
+		if (*pp == itn) {
+			*pp = itn->next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&tgt->lock);
+	scsi_ua_itn_fini(itn);
+	free(itn);
+}
+
+/* ---------------------------------------------------------------- task management */
+
+/* SAM-5 7.7 LOGICAL UNIT RESET: every nexus gets BUS DEVICE RESET FUNCTION
+ * OCCURRED on that LUN; mode pages go back to their saved values (SPC-4 7.5.2). */
+void scsi_lun_reset(struct scsi_target *tgt, uint64_t lun, struct scsi_itn *from)
+{
+	struct scsi_lun *lu = scsi_target_find_lun(tgt, lun);
+	if (!lu)
+		return;
+	pthread_mutex_lock(&lu->lock);
+	atomic_store(&lu->wce, atomic_load(&lu->wce_saved));
+	atomic_store(&lu->swp, atomic_load(&lu->swp_saved));
+	atomic_store(&lu->prevent, false);
+	pthread_mutex_unlock(&lu->lock);
+	pthread_mutex_lock(&tgt->lock);
+	for (struct scsi_itn *i = tgt->itns; i; i = i->next)
+		scsi_ua_establish(i, (uint32_t)lun, SCSI_UA_LUN_RESET);
+	pthread_mutex_unlock(&tgt->lock);
+	(void)from;
+}
+
+/* SAM-5 7.11 TARGET RESET: a hard reset of every LUN -> POWER ON, RESET. */
+void scsi_target_reset(struct scsi_target *tgt, struct scsi_itn *from)
+{
+	for (uint32_t i = 0; i < SCSI_LUN_MAX; i++) {
+		struct scsi_lun *lu = scsi_target_find_lun(tgt, i);
+		if (!lu)
+			continue;
+		pthread_mutex_lock(&lu->lock);
+		atomic_store(&lu->wce, atomic_load(&lu->wce_saved));
+		atomic_store(&lu->swp, atomic_load(&lu->swp_saved));
+		atomic_store(&lu->prevent, false);
+		pthread_mutex_unlock(&lu->lock);
+	}
+	pthread_mutex_lock(&tgt->lock);
+	for (struct scsi_itn *i = tgt->itns; i; i = i->next)
+		scsi_ua_establish(i, SCSI_UA_ALL_LUNS, SCSI_UA_POWER_ON);
+	pthread_mutex_unlock(&tgt->lock);
+	(void)from;
+}
+
+/* SAM-5 5.6: tasks of itn were aborted by another initiator's CLEAR TASK SET. */
+void scsi_itn_tasks_cleared(struct scsi_itn *itn, uint64_t lun)
+{
+	if (itn && lun < SCSI_LUN_MAX)
+		scsi_ua_establish(itn, (uint32_t)lun, SCSI_UA_COMMANDS_CLEARED);
+}
+
+/* ---------------------------------------------------------------- status */
+
+void scsi_target_foreach_lun(struct scsi_target *tgt, void (*fn)(const struct scsi_lun_info *, void *), void *arg)
+{
+	/* Holding tgt->lock keeps LUNs from being detached (and closed) under fn. */
+	pthread_mutex_lock(&tgt->lock);
+	for (uint32_t i = 0; i < SCSI_LUN_MAX; i++) {
+		struct scsi_lun *lu = atomic_load_explicit(&tgt->luns[i], memory_order_acquire);
+		if (!lu)
+			continue;
+		struct scsi_lun_info info = {
+			.lun = lu->id,
+			.backend = lu->backend_name,
+			.path = lu->path,
+			.size = lu->nblocks << lu->block_shift,
+			.block_size = lu->block_size,
+			.cache = tconf_cache_name(lu->cache),
+			.wce = atomic_load_explicit(&lu->wce, memory_order_relaxed),
+			.serial = lu->serial,
+			.reads = atomic_load_explicit(&lu->reads, memory_order_relaxed),
+			.writes = atomic_load_explicit(&lu->writes, memory_order_relaxed),
+			.read_bytes = atomic_load_explicit(&lu->read_bytes, memory_order_relaxed),
+			.write_bytes = atomic_load_explicit(&lu->write_bytes, memory_order_relaxed),
+			.errors = atomic_load_explicit(&lu->errors, memory_order_relaxed),
+		};
+		fn(&info, arg);
+	}
+	pthread_mutex_unlock(&tgt->lock);
+}

@@ -1,0 +1,620 @@
+#!/usr/bin/env python3
+"""Malformed and hostile iSCSI input against a running target.
+
+A raw-socket iSCSI client: it logs in correctly (security -> operational ->
+full feature phase, optional CHAP, optional CRC32C digests) and then sends
+broken PDUs, or breaks the login itself. After every case it checks that the
+target process is alive and that a well-behaved client (libiscsi's iscsi-inq)
+still gets an answer.
+
+Usage: test_bad_input.py --port P --iqn IQN --chap-iqn IQN2 --chap-user U
+                         --chap-secret S --pid PID
+Prints PASS/FAIL lines and "N passed, M failed"; exit status 1 on any failure.
+"""
+import argparse
+import hashlib
+import os
+import socket
+import struct
+import subprocess
+import sys
+import time
+
+INITIATOR = 'iqn.2007-10.com.github:sahlberg:libiscsi:bad-input'
+
+OP_NOP_OUT, OP_SCSI_CMD, OP_TMF, OP_LOGIN, OP_TEXT, OP_DATA_OUT, OP_LOGOUT = 0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06
+OP_NOP_IN, OP_SCSI_RSP, OP_LOGIN_RSP, OP_TEXT_RSP, OP_DATA_IN, OP_LOGOUT_RSP, OP_R2T, OP_REJECT = \
+    0x20, 0x21, 0x23, 0x24, 0x25, 0x26, 0x31, 0x3f
+
+# ---------------------------------------------------------------- CRC32C
+_CRC_TABLE = []
+for _i in range(256):
+    _c = _i
+    for _ in range(8):
+        _c = (_c >> 1) ^ 0x82F63B78 if _c & 1 else _c >> 1
+    _CRC_TABLE.append(_c)
+
+
+def crc32c(data):
+    c = 0xFFFFFFFF
+    for b in data:
+        c = _CRC_TABLE[(c ^ b) & 0xFF] ^ (c >> 8)
+    return c ^ 0xFFFFFFFF
+
+
+def digest_bytes(data):
+    # On the wire the CRC32C digest is the little-endian encoding of the usual
+    # (reflected) CRC32C value, as Linux and libiscsi send it.
+    return struct.pack('<I', crc32c(data))
+
+
+def pad4(n):
+    return (4 - n % 4) % 4
+
+
+def kv(pairs):
+    return b''.join(('%s=%s' % p).encode() + b'\0' for p in pairs)
+
+
+def parse_kv(data):
+    out = {}
+    for item in data.split(b'\0'):
+        if not item:
+            continue
+        k, _, v = item.decode(errors='replace').partition('=')
+        out[k] = v
+    return out
+
+
+class Closed(Exception):
+    pass
+
+
+class Conn:
+    def __init__(self, port, timeout=10.0):
+        self.s = socket.create_connection(('127.0.0.1', port), timeout=timeout)
+        self.s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.hdigest = False
+        self.ddigest = False
+        self.cmdsn = 1
+        self.expstatsn = 0
+        self.itt = 0x100
+        self.tsih = 0
+        self.isid = b'\x80' + os.urandom(5)
+
+    def close(self):
+        try:
+            self.s.close()
+        except OSError:
+            pass
+
+    def send_raw(self, b):
+        self.s.sendall(b)
+
+    def send_pdu(self, bhs, data=b'', ahs=b''):
+        assert len(bhs) == 48
+        out = bhs + ahs
+        if self.hdigest:
+            out += digest_bytes(bhs + ahs)
+        if data:
+            padded = data + b'\0' * pad4(len(data))
+            out += padded
+            if self.ddigest:
+                out += digest_bytes(padded)
+        self.s.sendall(out)
+
+    def recv_exact(self, n):
+        buf = b''
+        while len(buf) < n:
+            try:
+                chunk = self.s.recv(n - len(buf))
+            except ConnectionResetError:
+                raise Closed('reset')
+            if not chunk:
+                raise Closed('eof')
+            buf += chunk
+        return buf
+
+    def recv_pdu(self):
+        bhs = self.recv_exact(48)
+        ahslen = bhs[4] * 4
+        dlen = int.from_bytes(bhs[5:8], 'big')
+        ahs = self.recv_exact(ahslen) if ahslen else b''
+        if self.hdigest:
+            self.recv_exact(4)
+        data = b''
+        if dlen:
+            data = self.recv_exact(dlen + pad4(dlen))[:dlen]
+            if self.ddigest:
+                self.recv_exact(4)
+        op = bhs[0] & 0x3f
+        if op in (OP_SCSI_RSP, OP_NOP_IN, OP_LOGIN_RSP, OP_TEXT_RSP, OP_LOGOUT_RSP, OP_DATA_IN, OP_R2T, OP_REJECT):
+            statsn = int.from_bytes(bhs[24:28], 'big')
+            if op != OP_DATA_IN or bhs[1] & 0x01:
+                self.expstatsn = (statsn + 1) & 0xffffffff
+        return op, bhs, data
+
+    def recv_skip_nop(self):
+        """Next PDU that is not an unsolicited NOP-In (answered if it wants)."""
+        while True:
+            op, bhs, data = self.recv_pdu()
+            if op == OP_NOP_IN and bhs[16:20] == b'\xff\xff\xff\xff':
+                ttt = bhs[20:24]
+                if ttt != b'\xff\xff\xff\xff':
+                    self.nop_out(itt=0xffffffff, ttt=ttt, immediate=True)
+                continue
+            return op, bhs, data
+
+    def next_itt(self):
+        self.itt += 1
+        return self.itt
+
+    # -------------------------------------------------------- PDU builders
+    def login_bhs(self, csg, nsg, transit, data_len, vmax=0, vmin=0, cmdsn=None):
+        flags = (0x80 if transit else 0) | (csg << 2) | (nsg if transit else 0)
+        bhs = bytearray(48)
+        bhs[0] = 0x40 | OP_LOGIN
+        bhs[1] = flags
+        bhs[2] = vmax
+        bhs[3] = vmin
+        bhs[5:8] = data_len.to_bytes(3, 'big')
+        bhs[8:14] = self.isid
+        bhs[14:16] = self.tsih.to_bytes(2, 'big')
+        bhs[16:20] = self.next_itt().to_bytes(4, 'big')
+        bhs[20:22] = (0).to_bytes(2, 'big')  # CID
+        bhs[24:28] = (self.cmdsn if cmdsn is None else cmdsn).to_bytes(4, 'big')
+        bhs[28:32] = self.expstatsn.to_bytes(4, 'big')
+        return bytes(bhs)
+
+    def login_step(self, csg, nsg, transit, data, **kw):
+        self.send_pdu(self.login_bhs(csg, nsg, transit, len(data), **kw), data)
+        op, bhs, rdata = self.recv_skip_nop()
+        if op != OP_LOGIN_RSP:
+            raise ProtoError('expected Login Response, got opcode 0x%02x' % op)
+        status = (bhs[36], bhs[37])
+        return bhs, status, parse_kv(rdata)
+
+    def login(self, target, chap=None, digests=False):
+        """Full login; returns None on success or an error string (with the status)."""
+        keys = [('InitiatorName', INITIATOR), ('SessionType', 'Normal'), ('TargetName', target)]
+        if chap:
+            bhs, st, resp = self.login_step(0, 1, False, kv(keys + [('AuthMethod', 'CHAP,None')]))
+            if st != (0, 0):
+                return 'status 0x%02x%02x' % st
+            if resp.get('AuthMethod') != 'CHAP':
+                return 'target chose AuthMethod=%r' % resp.get('AuthMethod')
+            bhs, st, resp = self.login_step(0, 1, False, kv([('CHAP_A', '5')]))
+            if st != (0, 0):
+                return 'status 0x%02x%02x' % st
+            ident = int(resp['CHAP_I'])
+            chal = bytes.fromhex(resp['CHAP_C'][2:])
+            user, secret = chap
+            r = hashlib.md5(bytes([ident]) + secret.encode() + chal).hexdigest()
+            bhs, st, resp = self.login_step(0, 1, True, kv([('CHAP_N', user), ('CHAP_R', '0x' + r)]))
+        else:
+            bhs, st, resp = self.login_step(0, 1, True, kv(keys + [('AuthMethod', 'None')]))
+        if st != (0, 0):
+            return 'status 0x%02x%02x' % st
+        for _ in range(4):   # target may want another round in the security stage
+            if bhs[1] & 0x80:
+                break
+            bhs, st, resp = self.login_step(0, 1, True, b'')
+            if st != (0, 0):
+                return 'status 0x%02x%02x' % st
+        dig = 'CRC32C' if digests else 'None'
+        op_keys = [('HeaderDigest', dig), ('DataDigest', dig), ('MaxRecvDataSegmentLength', '65536'),
+                   ('ErrorRecoveryLevel', '0'), ('InitialR2T', 'Yes'), ('ImmediateData', 'Yes'),
+                   ('MaxBurstLength', '262144'), ('FirstBurstLength', '65536'),
+                   ('MaxConnections', '1'), ('DataPDUInOrder', 'Yes'), ('DataSequenceInOrder', 'Yes'),
+                   ('DefaultTime2Wait', '2'), ('DefaultTime2Retain', '0'), ('MaxOutstandingR2T', '1')]
+        data = kv(op_keys)
+        agreed = {}
+        for _ in range(4):
+            bhs, st, resp = self.login_step(1, 3, True, data)
+            if st != (0, 0):
+                return 'status 0x%02x%02x' % st
+            agreed.update(resp)
+            if bhs[1] & 0x80 and (bhs[1] & 0x03) == 3:
+                break
+            data = b''
+        else:
+            return 'target never moved to full feature phase'
+        self.tsih = int.from_bytes(bhs[14:16], 'big')
+        self.cmdsn = int.from_bytes(bhs[28:32], 'big')   # ExpCmdSN
+        if digests:
+            if agreed.get('HeaderDigest') != 'CRC32C' or agreed.get('DataDigest') != 'CRC32C':
+                return 'digests not agreed: %r' % agreed
+            self.hdigest = self.ddigest = True
+        return None
+
+    def scsi_bhs(self, cdb, read_len=0, lun=0, immediate=False, op=OP_SCSI_CMD, dlen=0, ahs_words=0):
+        bhs = bytearray(48)
+        bhs[0] = op | (0x40 if immediate else 0)
+        bhs[1] = 0x80 | (0x40 if read_len else 0) | 0x01
+        bhs[4] = ahs_words
+        bhs[5:8] = dlen.to_bytes(3, 'big')
+        bhs[8:10] = lun.to_bytes(2, 'big')
+        bhs[16:20] = self.next_itt().to_bytes(4, 'big')
+        bhs[20:24] = read_len.to_bytes(4, 'big')
+        bhs[24:28] = self.cmdsn.to_bytes(4, 'big')
+        bhs[28:32] = self.expstatsn.to_bytes(4, 'big')
+        bhs[32:32 + len(cdb)] = cdb
+        if not immediate:
+            self.cmdsn = (self.cmdsn + 1) & 0xffffffff
+        return bytes(bhs)
+
+    def nop_out(self, data=b'', itt=None, ttt=b'\xff\xff\xff\xff', immediate=True):
+        bhs = bytearray(48)
+        bhs[0] = OP_NOP_OUT | (0x40 if immediate else 0)
+        bhs[1] = 0x80
+        bhs[5:8] = len(data).to_bytes(3, 'big')
+        bhs[16:20] = (self.next_itt() if itt is None else itt).to_bytes(4, 'big')
+        bhs[20:24] = ttt
+        bhs[24:28] = self.cmdsn.to_bytes(4, 'big')
+        bhs[28:32] = self.expstatsn.to_bytes(4, 'big')
+        if not immediate:
+            self.cmdsn = (self.cmdsn + 1) & 0xffffffff
+        self.send_pdu(bytes(bhs), data)
+        return bytes(bhs)
+
+    def test_unit_ready(self):
+        """Send TUR until GOOD (a unit attention may come first). Returns status byte."""
+        for _ in range(3):
+            self.send_pdu(self.scsi_bhs(bytes(6)))
+            op, bhs, data = self.recv_skip_nop()
+            if op != OP_SCSI_RSP:
+                raise ProtoError('TUR: expected SCSI Response, got 0x%02x' % op)
+            if bhs[3] == 0:
+                return 0
+        return bhs[3]
+
+    def wait_closed(self, secs=10.0):
+        """True if the target closes the connection within secs (PDUs are read and dropped)."""
+        self.s.settimeout(secs)
+        end = time.time() + secs
+        try:
+            while time.time() < end:
+                if not self.s.recv(65536):
+                    return True
+        except (ConnectionResetError, BrokenPipeError):
+            return True
+        except socket.timeout:
+            return False
+        return False
+
+
+class ProtoError(Exception):
+    pass
+
+
+class Runner:
+    def __init__(self, a):
+        self.a = a
+        self.passed = 0
+        self.failed = 0
+        self.failures = []
+
+    def ok(self, what):
+        self.passed += 1
+        print('[bad_input] PASS: %s' % what, flush=True)
+
+    def bad(self, what):
+        self.failed += 1
+        self.failures.append(what)
+        print('[bad_input] FAIL: %s' % what, flush=True)
+
+    def expect(self, cond, what):
+        (self.ok if cond else self.bad)(what)
+
+    def healthy(self, after):
+        alive = True
+        try:
+            os.kill(self.a.pid, 0)
+            with open('/proc/%d/stat' % self.a.pid) as f:
+                alive = f.read().split(')')[-1].split()[0] != 'Z'
+        except OSError:
+            alive = False
+        if not alive:
+            self.bad('target process %d alive after: %s' % (self.a.pid, after))
+            return False
+        try:
+            r = subprocess.run(['iscsi-inq', 'iscsi://127.0.0.1:%d/%s/0' % (self.a.port, self.a.iqn)],
+                               capture_output=True, timeout=30)
+            rc = r.returncode
+        except subprocess.TimeoutExpired:
+            rc = 'timeout'
+        self.expect(rc == 0, 'iscsi-inq works after: %s (exit %s)' % (after, rc))
+        return rc == 0
+
+    def case(self, name, fn):
+        print('[bad_input] --- %s' % name, flush=True)
+        try:
+            fn()
+        except (Closed, ProtoError, OSError, KeyError, ValueError) as e:
+            self.bad('%s: unexpected %s: %s' % (name, type(e).__name__, e))
+        self.healthy(name)
+
+    def logged_in(self, digests=False):
+        c = Conn(self.a.port)
+        err = c.login(self.a.iqn, digests=digests)
+        if err:
+            c.close()
+            raise ProtoError('login failed: %s' % err)
+        return c
+
+
+def hold_session(a):
+    """Log in and keep the session (answering NOP-In pings) until killed or HOLD s pass.
+    Exit 0 if the session was still up at the end, 1 if the target closed it."""
+    global INITIATOR
+    INITIATOR = a.initiator
+    c = Conn(a.port)
+    err = c.login(a.iqn)
+    if err:
+        print('login failed: %s' % err, flush=True)
+        return 1
+    print('ready', flush=True)
+    end = time.time() + a.hold
+    c.s.settimeout(1.0)
+    while time.time() < end:
+        try:
+            c.recv_skip_nop()
+        except socket.timeout:
+            continue
+        except Closed:
+            print('target closed the session', flush=True)
+            return 1
+    return 0
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--port', type=int, required=True)
+    ap.add_argument('--iqn', required=True)
+    ap.add_argument('--chap-iqn', default='')
+    ap.add_argument('--chap-user', default='')
+    ap.add_argument('--chap-secret', default='')
+    ap.add_argument('--pid', type=int, default=0)
+    ap.add_argument('--connects', type=int, default=1000)
+    ap.add_argument('--hold', type=float, default=0,
+                    help='only log in (as --initiator) to --iqn, print "ready", keep the session for HOLD s')
+    ap.add_argument('--initiator', default=INITIATOR)
+    a = ap.parse_args()
+    if a.hold:
+        return hold_session(a)
+    R = Runner(a)
+
+    def good_login():
+        c = R.logged_in()
+        R.expect(c.tsih != 0, 'login: target assigned a TSIH (%d)' % c.tsih)
+        R.expect(c.test_unit_ready() == 0, 'TEST UNIT READY returns GOOD after a correct login')
+        c.nop_out()
+        op, bhs, _ = c.recv_skip_nop()
+        R.expect(op == OP_NOP_IN, 'NOP-Out answered with NOP-In (got 0x%02x)' % op)
+        # logout
+        bhs = bytearray(48)
+        bhs[0] = 0x40 | OP_LOGOUT
+        bhs[1] = 0x80
+        bhs[16:20] = c.next_itt().to_bytes(4, 'big')
+        bhs[24:28] = c.cmdsn.to_bytes(4, 'big')
+        bhs[28:32] = c.expstatsn.to_bytes(4, 'big')
+        c.send_pdu(bytes(bhs))
+        op, bhs, _ = c.recv_skip_nop()
+        R.expect(op == OP_LOGOUT_RSP and bhs[2] == 0, 'Logout answered with success (op 0x%02x)' % op)
+        c.close()
+    R.case('correct login, TUR, NOP, logout', good_login)
+
+    def chap_good():
+        c = Conn(a.port)
+        err = c.login(a.chap_iqn, chap=(a.chap_user, a.chap_secret))
+        R.expect(err is None, 'CHAP login with the right secret (%s)' % err)
+        if err is None:
+            R.expect(c.test_unit_ready() == 0, 'TUR after CHAP login')
+        c.close()
+    R.case('CHAP login, right secret', chap_good)
+
+    def truncated_bhs_prelogin():
+        c = Conn(a.port)
+        c.send_raw(c.login_bhs(0, 1, True, 0)[:20])
+        c.close()
+    R.case('truncated BHS before login, then close', truncated_bhs_prelogin)
+
+    def truncated_bhs_ffp():
+        c = R.logged_in()
+        c.send_raw(c.scsi_bhs(bytes(6))[:30])
+        c.close()
+    R.case('truncated BHS in full feature phase, then close', truncated_bhs_ffp)
+
+    def bad_ahs():
+        c = R.logged_in()
+        # TotalAHSLength = 255 words (1020 bytes) of garbage AHS on a TUR
+        bhs = c.scsi_bhs(bytes(6), ahs_words=255)
+        c.send_pdu(bhs, ahs=os.urandom(1020))
+        try:
+            c.s.settimeout(10)
+            op, _, _ = c.recv_skip_nop()
+            reaction = 'opcode 0x%02x' % op
+        except Closed:
+            reaction = 'connection closed'
+        except socket.timeout:
+            reaction = 'no answer in 10 s'
+        print('[bad_input]   reaction to garbage AHS: %s' % reaction)
+        c.close()
+    R.case('bad TotalAHSLength (255 words of garbage)', bad_ahs)
+
+    def short_ahs_then_close():
+        c = R.logged_in()
+        c.send_raw(c.scsi_bhs(bytes(6), ahs_words=200) + b'\x00' * 100)
+        c.close()
+    R.case('TotalAHSLength larger than what is sent, then close', short_ahs_then_close)
+
+    def huge_dsl():
+        c = R.logged_in()
+        bhs = bytearray(48)
+        bhs[0] = 0x40 | OP_NOP_OUT
+        bhs[1] = 0x80
+        bhs[5:8] = b'\xff\xff\xff'   # 16 MiB - 1: the largest the field holds
+        bhs[16:20] = c.next_itt().to_bytes(4, 'big')
+        bhs[20:24] = b'\xff\xff\xff\xff'
+        bhs[24:28] = c.cmdsn.to_bytes(4, 'big')
+        bhs[28:32] = c.expstatsn.to_bytes(4, 'big')
+        c.send_raw(bytes(bhs))
+        reaction = None
+        c.s.settimeout(5)
+        chunk = b'\xab' * 65536
+        try:
+            for _ in range(256):          # up to 16 MiB
+                c.s.sendall(chunk)
+        except (BrokenPipeError, ConnectionResetError):
+            reaction = 'closed'
+        except socket.timeout:
+            pass                           # target stopped reading: it must close now
+        if reaction is None:
+            try:
+                op, _, _ = c.recv_skip_nop()
+                reaction = 'opcode 0x%02x' % op
+            except Closed:
+                reaction = 'closed'
+            except socket.timeout:
+                reaction = 'no answer'
+        R.expect(reaction in ('closed', 'opcode 0x3f'),
+                 'DataSegmentLength 16 MiB > MaxRecvDataSegmentLength: reject or drop (got %s)' % reaction)
+        c.close()
+    R.case('DataSegmentLength 16 MiB without negotiation', huge_dsl)
+
+    def unknown_opcode():
+        c = R.logged_in()
+        bhs = bytearray(48)
+        bhs[0] = 0x40 | 0x0c            # not an initiator opcode
+        bhs[1] = 0x80
+        bhs[16:20] = c.next_itt().to_bytes(4, 'big')
+        bhs[24:28] = c.cmdsn.to_bytes(4, 'big')
+        bhs[28:32] = c.expstatsn.to_bytes(4, 'big')
+        c.send_pdu(bytes(bhs))
+        op, rb, rdata = c.recv_skip_nop()
+        R.expect(op == OP_REJECT, 'unknown opcode 0x0c answered with Reject (got 0x%02x)' % op)
+        if op == OP_REJECT:
+            R.expect(rb[2] in (0x04, 0x05), 'Reject reason is protocol error/command not supported (0x%02x)' % rb[2])
+            R.expect(rdata[:48] == bytes(bhs), 'Reject carries the offending BHS')
+        c.nop_out()
+        op, _, _ = c.recv_skip_nop()
+        R.expect(op == OP_NOP_IN, 'connection still usable after the Reject (NOP-In, got 0x%02x)' % op)
+        c.close()
+    R.case('unknown opcode in full feature phase', unknown_opcode)
+
+    def scsi_before_login():
+        c = Conn(a.port)
+        c.send_pdu(c.scsi_bhs(bytes(6)))
+        R.expect(c.wait_closed(10), 'SCSI command before login: connection dropped')
+        c.close()
+    R.case('SCSI command before login', scsi_before_login)
+
+    def login_rejected(name, keys_data, vmax=0, vmin=0, target_ok_classes=(2,), not_understood=None):
+        c = Conn(a.port)
+        try:
+            bhs, st, resp = c.login_step(0, 1, True, keys_data, vmax=vmax, vmin=vmin)
+            got = 'status 0x%02x%02x' % st
+            okay = st[0] in target_ok_classes
+            if not okay and not_understood and resp.get(not_understood) == 'NotUnderstood':
+                got += ', key answered NotUnderstood'
+                okay = True
+        except Closed:
+            got, okay = 'connection closed', True
+        R.expect(okay, '%s: login refused (%s)' % (name, got))
+        c.close()
+        return got
+
+    base = [('InitiatorName', INITIATOR), ('SessionType', 'Normal'), ('TargetName', a.iqn), ('AuthMethod', 'None')]
+    R.case('login with a key without "="',
+           lambda: login_rejected('garbage key', kv(base) + b'thisisgarbagewithoutequals\0'))
+    R.case('login with a key name of 300 bytes',
+           lambda: login_rejected('key too long', kv(base) + b'X' * 300 + b'=1\0', not_understood='X' * 300))
+    R.case('login with a value of 10000 bytes',
+           lambda: login_rejected('value too long', kv(base[:3] + [('AuthMethod', 'N' * 10000)])))
+    R.case('login without InitiatorName',
+           lambda: login_rejected('no InitiatorName', kv(base[1:])))
+
+    def version_mismatch():
+        c = Conn(a.port)
+        bhs, st, _ = c.login_step(0, 1, True, kv(base), vmax=0x05, vmin=0x05)
+        R.expect(st[0] == 2, 'version 5 only: status class 2 (got 0x%02x%02x)' % st)
+        R.expect(st == (2, 5), 'version mismatch: status 0x0205 unsupported version (got 0x%02x%02x)' % st)
+        c.close()
+    R.case('login with version mismatch', version_mismatch)
+
+    def unknown_target():
+        c = Conn(a.port)
+        keys = [('InitiatorName', INITIATOR), ('SessionType', 'Normal'),
+                ('TargetName', 'iqn.2026-11.org.tandem:does-not-exist'), ('AuthMethod', 'None')]
+        bhs, st, _ = c.login_step(0, 1, True, kv(keys))
+        R.expect(st == (2, 3), 'unknown target: status 0x0203 (got 0x%02x%02x)' % st)
+        c.close()
+    R.case('login to unknown target', unknown_target)
+
+    def wrong_chap():
+        c = Conn(a.port)
+        err = c.login(a.chap_iqn, chap=(a.chap_user, a.chap_secret + 'x'))
+        R.expect(err == 'status 0x0201', 'wrong CHAP secret: status 0x0201 (got %s)' % err)
+        c.close()
+    R.case('login with wrong CHAP secret', wrong_chap)
+
+    def chap_target_without_chap():
+        c = Conn(a.port)
+        err = c.login(a.chap_iqn)
+        R.expect(err is not None and err.startswith('status 0x02'),
+                 'CHAP target, AuthMethod=None: refused with class 2 (got %s)' % err)
+        c.close()
+    R.case('login to CHAP target with AuthMethod=None', chap_target_without_chap)
+
+    def digests_good_and_bad():
+        c = R.logged_in(digests=True)
+        payload = os.urandom(1000)
+        c.nop_out(data=payload)
+        op, bhs, data = c.recv_skip_nop()
+        R.expect(op == OP_NOP_IN and data == payload, 'CRC32C digests: NOP-Out ping data echoed')
+        R.expect(c.test_unit_ready() == 0, 'CRC32C digests: TUR GOOD')
+        # now a PDU with a corrupted header digest
+        bhs = c.scsi_bhs(bytes(6))
+        c.s.sendall(bhs + struct.pack('<I', crc32c(bhs) ^ 0x1))
+        try:
+            c.s.settimeout(10)
+            op, _, _ = c.recv_skip_nop()
+            reaction = 'opcode 0x%02x' % op
+        except Closed:
+            reaction = 'closed'
+        except socket.timeout:
+            reaction = 'no answer'
+        R.expect(reaction in ('closed', 'opcode 0x3f'), 'bad header digest: drop or Reject (got %s)' % reaction)
+        c.close()
+    R.case('header/data digests, then a bad header digest', digests_good_and_bad)
+
+    def rapid_connects():
+        fails = 0
+        for _ in range(a.connects):
+            try:
+                s = socket.create_connection(('127.0.0.1', a.port), timeout=5)
+                s.close()
+            except OSError:
+                fails += 1
+        R.expect(fails == 0, '%d rapid connect/close: %d failed to connect' % (a.connects, fails))
+        # and some half-logins left hanging then dropped
+        conns = []
+        for _ in range(50):
+            c = Conn(a.port)
+            c.send_raw(c.login_bhs(0, 1, True, 100))   # promises 100 bytes, sends none
+            conns.append(c)
+        for c in conns:
+            c.close()
+    R.case('%d rapid connects/disconnects + 50 half logins' % a.connects, rapid_connects)
+
+    R.case('correct login still works at the end', good_login)
+
+    print('[bad_input] ---- summary ----')
+    for f in R.failures:
+        print('[bad_input]   failed: %s' % f)
+    print('%d passed, %d failed' % (R.passed, R.failed))
+    return 1 if R.failed else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

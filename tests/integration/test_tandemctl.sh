@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# tandemctl and tandemd's command line:
+#   - status (human and --json): exit 0, names the target; the JSON is valid
+#     (python3 -m json.tool) and lists the target and a connected client's session;
+#   - reload after adding a LUN to the config: iscsi-ls shows LUN 1, iscsi-inq
+#     works on it, the held session stays up;
+#   - reload with a broken config: non-zero exit, message names file:line, the
+#     daemon keeps the old config (LUN 1 still served) and keeps serving;
+#   - log-level: valid level -> 0, invalid -> non-zero;
+#   - wrong arguments -> exit 2; daemon not running -> exit 3 with a message;
+#   - tandemd --check: good config -> 0, broken config -> 1 naming file:line;
+#   - tandemd with bad CLI arguments -> exit 2 with usage on stderr; -h / -V -> 0.
+# Usage: bash tests/integration/test_tandemctl.sh path/to/build
+source "$(dirname "$0")/lib.sh"
+require_tool python3 iscsi-ls iscsi-inq
+require_tandemd
+[ -x "$TANDEMCTL" ] || { echo "no tandemctl at $TANDEMCTL" >&2; exit 1; }
+
+IQN=iqn.2026-11.org.tandem:ctl
+HOLDER=iqn.2026-11.org.tandem.test:holder
+PORT=$(free_port)
+CTL=$(unique_ctl)
+CONF=$T_TMP/tandem.conf
+ctl() { timeout 30 "$TANDEMCTL" -s "$CTL" "$@"; }
+# output_has PATTERN cmd...: command exits 0 and its stdout+stderr contain PATTERN (grep -E)
+output_has() { local pat=$1; shift; local out; out=$("$@" 2>&1) || { echo "$out"; return 1; }; echo "$out"; grep -E -q -- "$pat" <<<"$out"; }
+# rc_and_output RC PATTERN cmd...: exit status RC and output contains PATTERN
+rc_and_output() {
+	local want=$1 pat=$2; shift 2; local out rc=0
+	out=$("$@" 2>&1) || rc=$?
+	echo "exit $rc"; echo "$out"
+	[ "$rc" -eq "$want" ] && grep -E -q -- "$pat" <<<"$out"
+}
+
+CFG_SIZE=64M write_config "$CONF" "$PORT" "$CTL" "$IQN" "$T_TMP/lun0.img"
+
+# --- tandemd command line (no daemon needed)
+check_rc "tandemd --check on a good config -> 0" 0 "$TANDEMD" --check -c "$CONF"
+cp "$CONF" "$T_TMP/broken.conf"
+# line 3 of the generated config is "    threads: 2": make it invalid
+sed -i '3s/.*/    threads: lots/' "$T_TMP/broken.conf"
+check "tandemd --check on a bad value -> 1 naming broken.conf:3" \
+	rc_and_output 1 'broken\.conf:3' "$TANDEMD" --check -c "$T_TMP/broken.conf"
+printf 'global {\n    log_level: info\n' >"$T_TMP/unclosed.conf"
+check "tandemd --check on an unclosed brace -> 1 naming file:line" \
+	rc_and_output 1 'unclosed\.conf:[0-9]+' "$TANDEMD" --check -c "$T_TMP/unclosed.conf"
+check "tandemd --check on a missing file -> 1" rc_and_output 1 'nonexistent' "$TANDEMD" --check -c "$T_TMP/nonexistent.conf"
+check "tandemd --bogus-option -> 2 with usage" rc_and_output 2 '[Uu]sage' "$TANDEMD" --bogus-option
+check "tandemd -t (missing argument) -> 2" rc_and_output 2 '.' "$TANDEMD" -t
+check "tandemd extra positional argument -> 2" rc_and_output 2 '.' "$TANDEMD" -f extra-arg
+check "tandemd -l nonsense-level -> 2" rc_and_output 2 '.' "$TANDEMD" --check -c "$CONF" -l nonsense-level
+check_rc "tandemd -h -> 0" 0 "$TANDEMD" -h
+check_rc "tandemd -V -> 0" 0 "$TANDEMD" -V
+
+# --- tandemctl without a daemon
+check "tandemctl status, no daemon -> 3 with a message" rc_and_output 3 '.' ctl status
+check "tandemctl no arguments -> 2" rc_and_output 2 '.' "$TANDEMCTL"
+check "tandemctl unknown command -> 2" rc_and_output 2 '.' "$TANDEMCTL" -s "$CTL" frobnicate
+check "tandemctl log-level without level -> 2" rc_and_output 2 '.' "$TANDEMCTL" -s "$CTL" log-level
+check "tandemctl --bogus-option -> 2" rc_and_output 2 '.' "$TANDEMCTL" --bogus-option status
+
+# --- with a daemon
+start_tandemd "$CONF" "$PORT" || { fail "tandemd starts"; finish; exit 1; }
+PID=$TANDEMD_PID
+python3 "$T_LIB_DIR/test_bad_input.py" --port "$PORT" --iqn "$IQN" --hold 600 --initiator "$HOLDER" \
+	>"$T_TMP/holder.out" 2>&1 &
+HOLD_PID=$!
+track_pid "$HOLD_PID"
+for _ in $(seq 1 100); do grep -q ready "$T_TMP/holder.out" 2>/dev/null && break; sleep 0.1; done
+check "a raw client logs in and holds a session" grep -q ready "$T_TMP/holder.out"
+
+check "tandemctl status (human) -> 0 and names the target" output_has "$IQN" ctl status
+ctl status >"$T_TMP/status.txt" 2>&1 || true
+sed -e 's/^/    | /' "$T_TMP/status.txt" | head -n 30
+rc=0; ctl --json status >"$T_TMP/status.json" 2>"$T_TMP/status.err" || rc=$?
+[ "$rc" -eq 0 ] && pass "tandemctl --json status -> 0" || fail "tandemctl --json status -> $rc ($(cat "$T_TMP/status.err"))"
+check "status JSON is valid (python3 -m json.tool)" python3 -m json.tool "$T_TMP/status.json"
+check "status JSON names the target" grep -q "$IQN" "$T_TMP/status.json"
+check "status JSON shows the held session's initiator" grep -q "$HOLDER" "$T_TMP/status.json"
+check "status JSON has targets and sessions members" python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+def find(o, k):
+    if isinstance(o, dict):
+        if k in o: return True
+        return any(find(v, k) for v in o.values())
+    if isinstance(o, list): return any(find(v, k) for v in o)
+    return False
+sys.exit(0 if find(d, "targets") and find(d, "sessions") else 1)' "$T_TMP/status.json"
+
+check "tandemctl log-level debug -> 0" ctl log-level debug
+check_fail "tandemctl log-level nonsense -> non-zero" ctl log-level nonsense
+check "tandemctl log-level info -> 0" ctl log-level info
+
+# reload: add LUN 1
+cp "$CONF" "$T_TMP/v1.conf"
+python3 - "$CONF" <<'PY'
+import sys
+p = sys.argv[1]
+s = open(p).read()
+lun1 = """    lun 1 {
+        backend: null
+        size: 32M
+        serial: ctl-lun1
+        naa: 6001405000000000000000000000c002
+    }
+}
+"""
+i = s.rstrip().rfind('}')
+open(p, 'w').write(s[:i] + lun1)
+PY
+check "tandemd --check on the edited config -> 0" "$TANDEMD" --check -c "$CONF"
+check "tandemctl reload (LUN 1 added) -> 0" ctl reload
+check "iscsi-ls -s shows LUN 1 after reload" output_has '^Lun:1 ' timeout 30 iscsi-ls -s "iscsi://127.0.0.1:$PORT"
+check "iscsi-inq works on the new LUN 1" timeout 30 iscsi-inq "$(url "$PORT" "$IQN" 1)"
+check "held session survived the reload" kill -0 "$HOLD_PID"
+
+# reload with a broken config: the old one (with LUN 1) stays
+cp "$CONF" "$T_TMP/good.conf"
+LINE=$(( $(wc -l <"$CONF") - 4 ))   # the "size: 32M" line of LUN 1
+sed -i "${LINE}s/.*/        size: not-a-size/" "$CONF"
+out=$(ctl reload 2>&1) && rc=0 || rc=$?
+echo "    | exit $rc: $out"
+[ "$rc" -ne 0 ] && pass "reload with a broken config fails (exit $rc)" || fail "reload with a broken config returned 0"
+grep -q "tandem.conf:$LINE" <<<"$out" && pass "reload error names tandem.conf:$LINE" \
+	|| fail "reload error does not name tandem.conf:$LINE: $out"
+check "daemon alive after the failed reload" daemon_alive "$PID"
+check "old config kept: LUN 1 still served" timeout 30 iscsi-inq "$(url "$PORT" "$IQN" 1)"
+check "LUN 0 still served" timeout 30 iscsi-inq "$(url "$PORT" "$IQN" 0)"
+check "tandemctl status still works" ctl status
+check "held session survived the failed reload" kill -0 "$HOLD_PID"
+
+# reload back to v1: LUN 1 removed
+cp "$T_TMP/v1.conf" "$CONF"
+check "tandemctl reload (LUN 1 removed) -> 0" ctl reload
+check_fail "LUN 1 no longer listed" output_has '^Lun:1 ' timeout 30 iscsi-ls -s "iscsi://127.0.0.1:$PORT"
+
+kill -TERM "$HOLD_PID" 2>/dev/null || true
+wait "$HOLD_PID" 2>/dev/null || true
+untrack_pid "$HOLD_PID"
+check "daemon alive and serving at the end" alive_and_serving "$PID" "$PORT" "$IQN"
+stop_tandemd "$PID"
+check "tandemctl status after the daemon stopped -> 3" rc_and_output 3 '.' ctl status
+finish

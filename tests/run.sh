@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# tests/run.sh: the whole test suite, as CI runs it (.ci/run execs this).
+#   1. installs what the build and the tests need (apt, only what is missing);
+#   2. builds two trees: build/ (normal) and build-asan/ (-DTANDEM_SANITIZE=ON);
+#   3. runs ctest (unit tests) in both;
+#   4. runs every tests/integration/test_*.sh against both builds' tandemd
+#      (tests listed in ASAN_ONLY run against the sanitizer build only);
+#   5. prints a summary and a final line "N passed, M failed"; exits 1 on any failure.
+# Environment: JOBS (make -j), SKIP_INSTALL=1, SKIP_BUILD=1 (reuse trees),
+# ONLY=pattern (run only integration tests whose name matches).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+START=$(date +%s)
+JOBS=${JOBS:-$(nproc)}
+# Integration tests that run against the sanitizer build only (to save time).
+ASAN_ONLY=${ASAN_ONLY:-}
+
+RESULTS=()
+NPASS=0
+NFAIL=0
+record() { # record pass|fail "name" [detail]
+	if [ "$1" = pass ]; then NPASS=$((NPASS + 1)); RESULTS+=("PASS  $2"); else NFAIL=$((NFAIL + 1)); RESULTS+=("FAIL  $2${3:+  ($3)}"); fi
+}
+stamp() { printf '=== [%4ss] %s\n' "$(( $(date +%s) - START ))" "$*"; }
+
+# ---------------------------------------------------------------- 1. packages
+PKGS=(build-essential cmake pkg-config libaio-dev libqb-dev check libssl-dev libisal-dev
+	libsystemd-dev libiscsi-bin qemu-utils qemu-block-extra python3 tgt istgt procps iproute2)
+if [ "${SKIP_INSTALL:-0}" != 1 ]; then
+	missing=()
+	for p in "${PKGS[@]}"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+	done
+	if [ "${#missing[@]}" -gt 0 ]; then
+		stamp "installing: ${missing[*]}"
+		[ "$(id -u)" -eq 0 ] || { echo "need root to install ${missing[*]}" >&2; exit 1; }
+		export DEBIAN_FRONTEND=noninteractive
+		# tgt and istgt would start their own services (tgt on port 3260): keep
+		# package scripts from starting anything while we install.
+		POLICY_CREATED=0
+		if [ ! -e /usr/sbin/policy-rc.d ]; then
+			printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+			chmod 755 /usr/sbin/policy-rc.d
+			POLICY_CREATED=1
+		fi
+		apt-get update -qq
+		rc=0
+		apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || rc=$?
+		[ "$POLICY_CREATED" = 0 ] || rm -f /usr/sbin/policy-rc.d
+		[ "$rc" -eq 0 ] || { echo "apt-get install failed ($rc)" >&2; exit 1; }
+	fi
+fi
+
+# ---------------------------------------------------------------- 2. builds
+build_tree() { # dir cmake-args...
+	local dir=$1; shift
+	stamp "configure + build $dir $*"
+	cmake -S "$ROOT" -B "$ROOT/$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >"$ROOT/$dir.build.log" 2>&1 \
+		&& make -C "$ROOT/$dir" -j"$JOBS" >>"$ROOT/$dir.build.log" 2>&1
+}
+BUILDS=()
+mkdir -p "$ROOT/build" "$ROOT/build-asan"
+for spec in "build:-DTANDEM_SANITIZE=OFF" "build-asan:-DTANDEM_SANITIZE=ON"; do
+	dir=${spec%%:*}; args=${spec#*:}
+	if [ "${SKIP_BUILD:-0}" = 1 ] && [ -x "$ROOT/$dir/daemon/tandemd" ]; then
+		BUILDS+=("$dir"); continue
+	fi
+	# shellcheck disable=SC2086
+	if build_tree "$dir" $args; then
+		record pass "build $dir"
+		BUILDS+=("$dir")
+	else
+		record fail "build $dir" "see $dir.build.log"
+		tail -n 40 "$ROOT/$dir.build.log"
+	fi
+done
+
+# ---------------------------------------------------------------- 3. unit tests
+for dir in "${BUILDS[@]+"${BUILDS[@]}"}"; do
+	stamp "ctest in $dir"
+	if (cd "$ROOT/$dir" && ctest --output-on-failure -j"$JOBS" --timeout 600) >"$ROOT/$dir/ctest.log" 2>&1; then
+		record pass "ctest $dir ($(grep -Eo '[0-9]+ tests? passed|tests passed, [0-9]+ tests failed out of [0-9]+' "$ROOT/$dir/ctest.log" | tail -n 1))"
+	else
+		record fail "ctest $dir" "$(grep -E 'tests passed|\*\*\*Failed|Failed  ' "$ROOT/$dir/ctest.log" | tr '\n' ' ' | cut -c1-300)"
+	fi
+	tail -n 25 "$ROOT/$dir/ctest.log"
+done
+
+# ---------------------------------------------------------------- 4. integration tests
+for t in "$ROOT"/tests/integration/test_*.sh; do
+	name=$(basename "$t" .sh)
+	[ -z "${ONLY:-}" ] || [[ "$name" == *$ONLY* ]] || continue
+	for dir in "${BUILDS[@]+"${BUILDS[@]}"}"; do
+		if [ "$dir" = build ] && [[ " $ASAN_ONLY " == *" $name "* ]]; then continue; fi
+		stamp "$name against $dir"
+		logf="$ROOT/$dir/$name.log"
+		t0=$(date +%s)
+		rc=0
+		timeout --kill-after=30 1500 bash "$t" "$ROOT/$dir" </dev/null >"$logf" 2>&1 || rc=$?
+		cat "$logf"
+		secs=$(( $(date +%s) - t0 ))
+		last=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$logf" | tail -n 1 || true)
+		if [ "$rc" -eq 0 ]; then
+			record pass "$name [$dir] ${last:-} (${secs}s)"
+		else
+			record fail "$name [$dir]" "exit $rc${last:+, $last}, ${secs}s, log $logf"
+		fi
+	done
+done
+
+# ---------------------------------------------------------------- 5. summary
+echo
+echo "==================== summary ($(( $(date +%s) - START ))s) ===================="
+printf '%s\n' "${RESULTS[@]+"${RESULTS[@]}"}"
+echo "$NPASS passed, $NFAIL failed"
+[ "$NFAIL" -eq 0 ]

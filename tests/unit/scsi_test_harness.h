@@ -1,0 +1,219 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Shared scaffolding of the SCSI unit tests: a reactor pumped in the test
+ * thread, targets with null / fileio / in-memory LUNs, and helpers that run
+ * one CDB to completion and check its status and sense. */
+#ifndef TANDEM_SCSI_TEST_HARNESS_H
+#define TANDEM_SCSI_TEST_HARNESS_H
+#include <check.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "reactor.h"
+#include "util/be.h"
+#include "util/bufpool.h"
+#include "bdev/bdev_internal.h"
+#include "scsi/scsi_internal.h"
+
+static struct reactor *R;
+static struct scsi_target *TGT;
+static struct scsi_itn *ITN, *ITN2;
+static struct scsi_port PORT = { .rel_port_id = 1, .tpg_id = 0, .name = "iqn.2026-11.org.tandem:t1,t,0x0001" };
+
+#define TGT_NAME "iqn.2026-11.org.tandem:t1"
+#define BUF_SIZE (1u << 20)
+
+/* ---------------------------------------------------------------- memory backend */
+
+/* In-memory backend with error injection, completing through the bdev layer's
+ * deferred completion so callbacks never run inside bdev_submit(). */
+struct mem_priv {
+	uint8_t *data;
+	int fail_status;            /* nonzero: next I/O completes with it */
+	unsigned flush_count, fua_count, write_count;
+};
+
+static void mem_submit(struct bdev *b, struct bdev_io *io)
+{
+	struct mem_priv *m = b->priv;
+	int st = 0;
+
+	if (m->fail_status) {
+		st = m->fail_status;
+	} else if (io->type == BDEV_IO_READ) {
+		memcpy(io->iov[0].iov_base, m->data + io->offset, io->len);
+	} else if (io->type == BDEV_IO_WRITE) {
+		memcpy(m->data + io->offset, io->iov[0].iov_base, io->len);
+		m->write_count++;
+		if (io->flags & BDEV_IO_F_FUA)
+			m->fua_count++;
+	} else if (io->type == BDEV_IO_FLUSH) {
+		m->flush_count++;
+	}
+	bdev_complete_later(io, st);
+}
+
+static void mem_close(struct bdev *b)
+{
+	struct mem_priv *m = b->priv;
+	free(m->data);
+	free(m);
+	b->priv = NULL;         /* bdev_close() frees b */
+}
+
+static const struct bdev_ops mem_ops = { .name = "mem", .close = mem_close, .submit = mem_submit };
+
+static struct mem_priv *mem_attach(struct scsi_target *tgt, uint32_t lun, uint64_t nblocks, uint32_t bs,
+				   enum tconf_cache cache, bool readonly)
+{
+	struct bdev *b = calloc(1, sizeof(*b));
+	struct mem_priv *m = calloc(1, sizeof(*m));
+	struct tconf_lun conf;
+	char err[256];
+
+	ck_assert_ptr_nonnull(b);
+	ck_assert_ptr_nonnull(m);
+	m->data = calloc(1, nblocks * bs);
+	ck_assert_ptr_nonnull(m->data);
+	b->ops = &mem_ops;
+	b->priv = m;
+	b->fd = -1;
+	b->size = nblocks * bs;
+	b->block_size = bs;
+	b->phys_block_size = 4096;
+	snprintf(b->path, sizeof(b->path), "mem");
+	memset(&conf, 0, sizeof(conf));
+	conf.lun = lun;
+	conf.backend = TCONF_BACKEND_NULL;
+	conf.block_size = bs;
+	conf.cache = cache;
+	conf.readonly = readonly;
+	ck_assert_int_eq(scsi_target_add_lun_bdev(tgt, &conf, b, err, sizeof(err)), 0);
+	return m;
+}
+
+/* ---------------------------------------------------------------- tasks */
+
+struct tt {
+	struct scsi_task t;
+	int completions;
+};
+
+static void tt_complete(struct scsi_task *t)
+{
+	struct tt *x = container_of(t, struct tt, t);
+	x->completions++;
+}
+
+static void tt_exec_fn(void *arg)
+{
+	scsi_task_exec(arg);
+}
+
+static struct tt *tt_new(struct scsi_itn *itn, uint64_t lun, const uint8_t *cdb, uint8_t cdb_len,
+			 enum scsi_dir dir, uint32_t edtl)
+{
+	struct tt *x = calloc(1, sizeof(*x));
+	ck_assert_ptr_nonnull(x);
+	x->t.itn = itn;
+	x->t.lun = lun;
+	memcpy(x->t.cdb, cdb, cdb_len);
+	x->t.cdb_len = cdb_len < 16 ? 16 : cdb_len;
+	x->t.dir = dir;
+	x->t.edtl = edtl;
+	x->t.buf_len = BUF_SIZE;
+	x->t.buf = buf_alloc(BUF_SIZE);
+	ck_assert_ptr_nonnull(x->t.buf);
+	memset(x->t.buf, 0xee, BUF_SIZE);
+	x->t.complete = tt_complete;
+	return x;
+}
+
+static void tt_free(struct tt *x)
+{
+	buf_free(x->t.buf, BUF_SIZE);
+	free(x);
+}
+
+/* Run the task on the reactor thread (bdev_submit needs one) until done. */
+static void tt_run(struct tt *x)
+{
+	reactor_post(R, tt_exec_fn, &x->t);
+	for (int i = 0; i < 5000 && x->completions == 0; i++)
+		reactor_poll_once(R, 10);
+	ck_assert_int_eq(x->completions, 1);
+	/* nothing may complete twice */
+	reactor_poll_once(R, 0);
+	ck_assert_int_eq(x->completions, 1);
+}
+
+static struct tt *run_cdb(struct scsi_itn *itn, uint64_t lun, const uint8_t *cdb, uint8_t len, enum scsi_dir dir,
+			  uint32_t edtl)
+{
+	struct tt *x = tt_new(itn, lun, cdb, len, dir, edtl);
+	tt_run(x);
+	return x;
+}
+
+#define CHECK_GOOD(x) do { \
+	ck_assert_msg((x)->t.status == SCSI_STATUS_GOOD, "status %02x sense %x/%02x/%02x", (x)->t.status, \
+		      (x)->t.sense[2], (x)->t.sense[12], (x)->t.sense[13]); \
+	ck_assert_int_eq((x)->t.sense_len, 0); \
+} while (0)
+
+#define CHECK_SENSE(x, sk, asc, ascq) do { \
+	ck_assert_int_eq((x)->t.status, SCSI_STATUS_CHECK_CONDITION); \
+	ck_assert_int_eq((x)->t.sense_len, 18); \
+	ck_assert_int_eq((x)->t.sense[0] & 0x7f, 0x70); \
+	ck_assert_int_eq((x)->t.sense[7], 10); \
+	ck_assert_msg((x)->t.sense[2] == (sk) && (x)->t.sense[12] == (asc) && (x)->t.sense[13] == (ascq), \
+		      "sense %x/%02x/%02x, want %x/%02x/%02x", (x)->t.sense[2], (x)->t.sense[12], \
+		      (x)->t.sense[13], (sk), (asc), (ascq)); \
+} while (0)
+
+/* Clear the POWER ON unit attention of a fresh nexus. */
+static void clear_ua(struct scsi_itn *itn, uint64_t lun)
+{
+	uint8_t tur[6] = { 0 };
+	for (int i = 0; i < 10; i++) {
+		struct tt *x = run_cdb(itn, lun, tur, 6, SCSI_DIR_NONE, 0);
+		bool ua = x->t.status == SCSI_STATUS_CHECK_CONDITION && x->t.sense[2] == SK_UNIT_ATTENTION;
+		tt_free(x);
+		if (!ua)
+			return;
+	}
+}
+
+static void harness_start(void)
+{
+	R = reactor_create("scsi-test");
+	ck_assert_ptr_nonnull(R);
+	TGT = scsi_target_create(TGT_NAME);
+	ck_assert_ptr_nonnull(TGT);
+}
+
+static void harness_nexus(void)
+{
+	ITN = scsi_itn_create(TGT, "iqn.1994-05.com.example:init1,i,0x023d00000001", &PORT);
+	ITN2 = scsi_itn_create(TGT, "iqn.1994-05.com.example:init2,i,0x023d00000002", &PORT);
+	ck_assert_ptr_nonnull(ITN);
+	ck_assert_ptr_nonnull(ITN2);
+}
+
+static void harness_stop(void)
+{
+	if (ITN)
+		scsi_itn_destroy(ITN);
+	if (ITN2)
+		scsi_itn_destroy(ITN2);
+	ITN = ITN2 = NULL;
+	/* let deferred completions / closes drain */
+	for (int i = 0; i < 5; i++)
+		reactor_poll_once(R, 1);
+	scsi_target_destroy(TGT);
+	TGT = NULL;
+	reactor_destroy(R);
+	R = NULL;
+}
+#endif

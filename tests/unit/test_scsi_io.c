@@ -1,0 +1,671 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Unit tests of the SCSI block command path: READ CAPACITY, overflow-safe
+ * range checks, transfer length rules, residuals, cache policy (FUA / flush),
+ * VERIFY compare, backend error mapping, and data round trips through an
+ * in-memory backend and the real fileio backend. */
+#include "scsi_test_harness.h"
+
+#define NBLOCKS 1024u
+
+static struct mem_priv *WB, *WT, *NV, *RO;
+
+/* LUN 0 write-back, 1 write-through, 2 nv-cache, 3 read-only */
+static void setup(void)
+{
+	harness_start();
+	WB = mem_attach(TGT, 0, NBLOCKS, 512, TCONF_CACHE_WRITE_BACK, false);
+	WT = mem_attach(TGT, 1, NBLOCKS, 512, TCONF_CACHE_WRITE_THROUGH, false);
+	NV = mem_attach(TGT, 2, NBLOCKS, 4096, TCONF_CACHE_NV, false);
+	RO = mem_attach(TGT, 3, NBLOCKS, 512, TCONF_CACHE_WRITE_THROUGH, true);
+	harness_nexus();
+	for (int l = 0; l < 4; l++)
+		clear_ua(ITN, l);
+}
+
+static void teardown(void)
+{
+	harness_stop();
+}
+
+static void cdb10(uint8_t *c, uint8_t op, uint8_t flags, uint32_t lba, uint16_t len)
+{
+	memset(c, 0, 10);
+	c[0] = op;
+	c[1] = flags;
+	put_be32(&c[2], lba);
+	put_be16(&c[7], len);
+}
+
+static void cdb16(uint8_t *c, uint8_t op, uint8_t flags, uint64_t lba, uint32_t len)
+{
+	memset(c, 0, 16);
+	c[0] = op;
+	c[1] = flags;
+	put_be64(&c[2], lba);
+	put_be32(&c[10], len);
+}
+
+static struct tt *write_blocks(uint64_t lun, const uint8_t *cdb, uint8_t cdb_len, uint32_t edtl, uint8_t fill)
+{
+	struct tt *x = tt_new(ITN, lun, cdb, cdb_len, SCSI_DIR_WRITE, edtl);
+	memset(x->t.buf, fill, edtl);
+	tt_run(x);
+	return x;
+}
+
+/* ---------------------------------------------------------------- capacity */
+
+START_TEST(read_capacity)
+{
+	uint8_t c[16];
+	struct tt *x;
+
+	memset(c, 0, 10);
+	c[0] = 0x25;
+	x = run_cdb(ITN, 0, c, 10, SCSI_DIR_READ, 8);
+	CHECK_GOOD(x);
+	ck_assert_int_eq(x->t.data_len, 8);
+	ck_assert_int_eq(get_be32(x->t.buf), NBLOCKS - 1);
+	ck_assert_int_eq(get_be32(x->t.buf + 4), 512);
+	tt_free(x);
+	/* LBA without PMI is invalid */
+	c[5] = 1;
+	x = run_cdb(ITN, 0, c, 10, SCSI_DIR_READ, 8);
+	CHECK_SENSE(x, SK_ILLEGAL_REQUEST, 0x24, 0x00);
+	tt_free(x);
+	c[8] = 1;
+	x = run_cdb(ITN, 0, c, 10, SCSI_DIR_READ, 8);
+	CHECK_GOOD(x);
+	tt_free(x);
+
+	/* READ CAPACITY(16) */
+	memset(c, 0, 16);
+	c[0] = 0x9e;
+	c[1] = 0x10;
+	c[13] = 32;
+	x = run_cdb(ITN, 2, c, 16, SCSI_DIR_READ, 32);
+	CHECK_GOOD(x);
+	ck_assert_int_eq(x->t.data_len, 32);
+	ck_assert_int_eq(get_be64(x->t.buf), NBLOCKS - 1);
+	ck_assert_int_eq(get_be32(x->t.buf + 8), 4096);
+	ck_assert_int_eq(x->t.buf[12], 0);
+	ck_assert_int_eq(x->t.buf[13], 0);      /* 4096 physical == logical */
+	ck_assert_int_eq(x->t.buf[14], 0);
+	tt_free(x);
+	x = run_cdb(ITN, 0, c, 16, SCSI_DIR_READ, 32);
+	ck_assert_int_eq(x->t.buf[13], 3);      /* 8 x 512 per 4096 */
+	tt_free(x);
+	/* every allocation length is good, data truncated */
+	for (int a = 0; a < 33; a += 4) {
+		c[13] = (uint8_t)a;
+		x = run_cdb(ITN, 0, c, 16, SCSI_DIR_READ, (uint32_t)a);
+		CHECK_GOOD(x);
+		ck_assert_int_eq(x->t.data_len, a < 32 ? a : 32);
+		ck_assert_int_eq(x->t.xfer_len, a);
+		tt_free(x);
+	}
+}
+END_TEST
+
+START_TEST(read_capacity_huge)
+{
+	struct tconf_lun conf;
+	char err[256];
+
+	memset(&conf, 0, sizeof(conf));
+	conf.lun = 9;
+	conf.backend = TCONF_BACKEND_NULL;
+	conf.block_size = 512;
+	conf.size = 3ULL << 40;        /* 3 TiB: more blocks than 32 bits */
+	ck_assert_int_eq(scsi_target_add_lun(TGT, &conf, err, sizeof(err)), 0);
+	clear_ua(ITN, 9);
+	uint8_t c[16] = { 0x25 };
+	struct tt *x = run_cdb(ITN, 9, c, 10, SCSI_DIR_READ, 8);
+	CHECK_GOOD(x);
+	ck_assert_uint_eq(get_be32(x->t.buf), 0xffffffffu);
+	tt_free(x);
+	uint8_t r[16] = { 0x9e, 0x10 };
+	r[13] = 32;
+	x = run_cdb(ITN, 9, r, 16, SCSI_DIR_READ, 32);
+	ck_assert_uint_eq(get_be64(x->t.buf), (3ULL << 31) - 1);
+	tt_free(x);
+
+	/* transfer length beyond the block limits: INVALID FIELD IN CDB */
+	cdb16(c, 0x88, 0, 0, SCSI_MAX_XFER_BYTES / 512 + 1);
+	x = run_cdb(ITN, 9, c, 16, SCSI_DIR_READ, 4096);
+	CHECK_SENSE(x, SK_ILLEGAL_REQUEST, 0x24, 0x00);
+	ck_assert_int_eq(x->t.sense[17], 10);
+	tt_free(x);
+	/* null reads give zeroes through the real bdev layer */
+	cdb16(c, 0x88, 0, (3ULL << 31) - 1, 1);
+	x = run_cdb(ITN, 9, c, 16, SCSI_DIR_READ, 512);
+	CHECK_GOOD(x);
+	ck_assert_int_eq(x->t.data_len, 512);
+	tt_free(x);
+}
+END_TEST
+
+/* ---------------------------------------------------------------- range checks */
+
+START_TEST(lba_ranges)
+{
+	uint8_t c[16];
+	struct tt *x;
+
+	struct { uint8_t op; uint64_t lba; uint32_t len; bool ok; } cases[] = {
+		{ 0x28, NBLOCKS - 1, 1, true },
+		{ 0x28, NBLOCKS, 1, false },
+		{ 0x28, NBLOCKS - 1, 2, false },
+		{ 0x28, NBLOCKS, 0, true },     /* 0 blocks at the end: fine */
+		{ 0x28, NBLOCKS + 1, 0, false },
+		{ 0x28, 0x80000000u, 0, false },
+		{ 0x28, 0xffffffffu, 1, false },
+		{ 0x88, UINT64_MAX, 1, false },
+		{ 0x88, UINT64_MAX, 0, false },
+		{ 0x88, 1, 0xffffffffu, false }, /* lba + len would not wrap, still out */
+		{ 0x88, UINT64_MAX - 1, 2, false }, /* wraps to 0 */
+		{ 0x8a, 1ULL << 63, 1, false },
+		{ 0x2a, NBLOCKS, 1, false },
+		{ 0xa8, NBLOCKS - 2, 3, false },
+		{ 0xaa, NBLOCKS - 2, 2, true },
+		{ 0x2f, NBLOCKS, 1, false },
+		{ 0x8f, UINT64_MAX, 1, false },
+		{ 0x35, NBLOCKS + 1, 0, false },
+		{ 0x91, NBLOCKS - 1, 2, false },
+		{ 0x91, 0, 0, true },
+		{ 0x34, NBLOCKS, 1, false },
+		{ 0x90, 0, 1, true },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		uint8_t op = cases[i].op;
+		bool is16 = op >= 0x80 && op < 0xa0;
+		bool is12 = op >= 0xa0;
+		if (is16) {
+			cdb16(c, op, 0, cases[i].lba, cases[i].len);
+		} else if (is12) {
+			memset(c, 0, 12);
+			c[0] = op;
+			put_be32(&c[2], (uint32_t)cases[i].lba);
+			put_be32(&c[6], cases[i].len);
+		} else {
+			cdb10(c, op, 0, (uint32_t)cases[i].lba, (uint16_t)cases[i].len);
+		}
+		bool wr = op == 0x2a || op == 0x8a || op == 0xaa;
+		x = run_cdb(ITN, 0, c, 16, wr ? SCSI_DIR_WRITE : SCSI_DIR_READ, cases[i].len * 512);
+		if (cases[i].ok) {
+			ck_assert_msg(x->t.status == SCSI_STATUS_GOOD, "case %zu: status %x", i, x->t.status);
+		} else {
+			ck_assert_msg(x->t.status == SCSI_STATUS_CHECK_CONDITION && x->t.sense[2] == 5 &&
+				      x->t.sense[12] == 0x21 && x->t.sense[13] == 0,
+				      "case %zu: %x %x/%x/%x", i, x->t.status, x->t.sense[2], x->t.sense[12],
+				      x->t.sense[13]);
+			ck_assert_int_eq(x->t.data_len, 0);
+		}
+		tt_free(x);
+	}
+}
+END_TEST
+
+START_TEST(protect_fields_and_readonly)
+{
+	uint8_t c[16];
+	struct tt *x;
+
+	for (uint8_t prot = 1; prot < 8; prot++) {
+		cdb10(c, 0x28, (uint8_t)(prot << 5), 0, 1);
+		x = run_cdb(ITN, 0, c, 10, SCSI_DIR_READ, 512);
+		CHECK_SENSE(x, SK_ILLEGAL_REQUEST, 0x24, 0x00);
+		ck_assert_int_eq(x->t.sense[15], 0xc8 | 7);
+		ck_assert_int_eq(x->t.sense[17], 1);
+		tt_free(x);
+		cdb16(c, 0x8a, (uint8_t)(prot << 5), 0, 1);
+		x = write_blocks(0, c, 16, 512, 1);
+		CHECK_SENSE(x, SK_ILLEGAL_REQUEST, 0x24, 0x00);
+		tt_free(x);
+		cdb10(c, 0x2f, (uint8_t)(prot << 5), 0, 1);
+		x = run_cdb(ITN, 0, c, 10, SCSI_DIR_NONE, 0);
+		CHECK_SENSE(x, SK_ILLEGAL_REQUEST, 0x24, 0x00);
+		tt_free(x);
+	}
+	ck_assert_int_eq(WB->write_count, 0);
+
+	/* read-only LUN */
+	cdb10(c, 0x2a, 0, 0, 1);
+	x = write_blocks(3, c, 10, 512, 1);
+	CHECK_SENSE(x, SK_DATA_PROTECT, 0x27, 0x00);
+	tt_free(x);
+	cdb10(c, 0x2e, 0, 0, 1);
+	x = write_blocks(3, c, 10, 512, 1);
+	CHECK_SENSE(x, SK_DATA_PROTECT, 0x27, 0x00);
+	tt_free(x);
+	cdb10(c, 0x28, 0, 0, 1);
+	x = run_cdb(ITN, 3, c, 10, SCSI_DIR_READ, 512);
+	CHECK_GOOD(x);
+	tt_free(x);
+	ck_assert_int_eq(RO->write_count, 0);
+	/* WP in MODE SENSE */
+	uint8_t ms[6] = { 0x1a, 0x08, 0x3f, 0, 255, 0 };
+	x = run_cdb(ITN, 3, ms, 6, SCSI_DIR_READ, 255);
+	ck_assert_int_eq(x->t.buf[2], 0x90);
+	tt_free(x);
+}
+END_TEST
+
+/* ---------------------------------------------------------------- data path */
+
+START_TEST(read_write_roundtrip)
+{
+	uint8_t c[16];
+	struct tt *x;
+
+	/* WRITE(10) 4 blocks at 10 */
+	cdb10(c, 0x2a, 0, 10, 4);
+	x = tt_new(ITN, 0, c, 10, SCSI_DIR_WRITE, 2048);
+	for (int i = 0; i < 2048; i++)
+		x->t.buf[i] = (uint8_t)(i * 7 + 3);
+	tt_run(x);
+	CHECK_GOOD(x);
+	ck_assert_int_eq(x->t.data_len, 2048);
+	ck_assert_int_eq(x->t.xfer_len, 2048);
+	tt_free(x);
+	for (int i = 0; i < 2048; i++)
+		ck_assert_int_eq(WB->data[10 * 512 + i], (uint8_t)(i * 7 + 3));
+	ck_assert_int_eq(WB->data[10 * 512 - 1], 0);
+	ck_assert_int_eq(WB->data[14 * 512], 0);
+
+	/* READ(16), READ(12), READ(6) return it */
+	cdb16(c, 0x88, 0, 10, 4);
+	x = run_cdb(ITN, 0, c, 16, SCSI_DIR_READ, 2048);
+	CHECK_GOOD(x);
+	ck_assert_int_eq(x->t.data_len, 2048);
+	ck_assert(memcmp(x->t.buf, &WB->data[10 * 512], 2048) == 0);
+	tt_free(x);
+	memset(c, 0, 16);
+	c[0] = 0xa8;
+	put_be32(&c[2], 11);
+	put_be32(&c[6], 2);
+	x = run_cdb(ITN, 0, c, 12, SCSI_DIR_READ, 1024);
+	CHECK_GOOD(x);
+	ck_assert(memcmp(x->t.buf, &WB->data[11 * 512], 1024) == 0);
+	tt_free(x);
+	uint8_t r6[6] = { 0x08, 0, 0, 12, 1, 0 };
+	x = run_cdb(ITN, 0, r6, 6, SCSI_DIR_READ, 512);
+	CHECK_GOOD(x);
+	ck_assert(memcmp(x->t.buf, &WB->data[12 * 512], 512) == 0);
+	tt_free(x);
+
+	/* WRITE(6) with TRANSFER LENGTH 0 = 256 blocks */
+	uint8_t w6[6] = { 0x0a, 0, 0, 100, 0, 0 };
+	x = write_blocks(0, w6, 6, 256 * 512, 0x5a);
+	CHECK_GOOD(x);
+	ck_assert_int_eq(x->t.xfer_len, 256 * 512);
+	ck_assert_int_eq(x->t.data_len, 256 * 512);
+	tt_free(x);
+	ck_assert_int_eq(WB->data[100 * 512], 0x5a);
+	ck_assert_int_eq(WB->data[356 * 512 - 1], 0x5a);
+	ck_assert_int_eq(WB->data[356 * 512], 0);
+	uint8_t r60[6] = { 0x08, 0, 0, 100, 0, 0 };
+	x = run_cdb(ITN, 0, r60, 6, SCSI_DIR_READ, 256 * 512);
+	CHECK_GOOD(x);
+	ck_assert_int_eq(x->t.data_len, 256 * 512);
+	ck_assert_int_eq(x->t.buf[256 * 512 - 1], 0x5a);
+	tt_free(x);
+	/* READ(6) at 21-bit LBA beyond the end */
+	uint8_t r6b[6] = { 0x08, 0x1f, 0xff, 0xff, 1, 0 };
+	x = run_cdb(ITN, 0, r6b, 6, SCSI_DIR_READ, 512);
+	CHECK_SENSE(x, SK_ILLEGAL_REQUEST, 0x21, 0x00);
+	tt_free(x);
+
+	/* zero-length READ/WRITE(10): GOOD, nothing moved */
+	unsigned before = WB->write_count;
+	cdb10(c, 0x2a, 0, 0, 0);
+	x = write_blocks(0, c, 10, 0, 0);
+	CHECK_GOOD(x);
+	ck_assert_int_eq(x->t.data_len, 0);
+	ck_assert_int_eq(x->t.xfer_len, 0);
+	tt_free(x);
+	ck_assert_int_eq(WB->write_count, before);
+
+	/* statistics */
+	struct scsi_lun *lu = scsi_target_find_lun(TGT, 0);
+	ck_assert_int_eq(atomic_load(&lu->writes), 2);
+	ck_assert_int_eq(atomic_load(&lu->write_bytes), 2048 + 256 * 512);
+	ck_assert_int_eq(atomic_load(&lu->reads), 4);
+}
+END_TEST
+
+START_TEST(residuals)
+{
+	uint8_t c[16];
+	struct tt *x;
+
+	memset(WB->data, 'a', 4 * 512);
+	/* EDTL 0 for a one-block write: nothing written, GOOD, overflow */
+	cdb10(c, 0x2a, 0, 0, 1);
+	x = write_blocks(0, c, 10, 0, 'b');
+	CHECK_GOOD(x);
+	ck_assert_int_eq(x->t.xfer_len, 512);
+	ck_assert_int_eq(x->t.data_len, 0);
+	tt_free(x);
+	ck_assert_int_eq(WB->data[0], 'a');
+	/* EDTL 200: partial block, nothing written */
+	x = write_blocks(0, c, 10, 200, 'b');
+	CHECK_GOOD(x);
+	ck_assert_int_eq(x->t.data_len, 0);
+	tt_free(x);
+	ck_assert_int_eq(WB->data[0], 'a');
+	/* EDTL > TL: only TL written */
+	x = write_blocks(0, c, 10, 1024, 'b');
+	CHECK_GOOD(x);
+	ck_assert_int_eq(x->t.xfer_len, 512);
+	ck_assert_int_eq(x->t.data_len, 512);
+	tt_free(x);
+	ck_assert_int_eq(WB->data[511], 'b');
+	ck_assert_int_eq(WB->data[512], 'a');
+	/* EDTL < TL: only EDTL written */
+	cdb10(c, 0x2a, 0, 2, 2);
+	x = write_blocks(0, c, 10, 512, 'c');
+	CHECK_GOOD(x);
+	ck_assert_int_eq(x->t.xfer_len, 1024);
+	ck_assert_int_eq(x->t.data_len, 512);
+	tt_free(x);
+	ck_assert_int_eq(WB->data[2 * 512], 'c');
+	ck_assert_int_eq(WB->data[3 * 512], 'a');
+	/* no data-out at all for a write CDB */
+	x = run_cdb(ITN, 0, c, 10, SCSI_DIR_NONE, 0);
+	CHECK_GOOD(x);
+	ck_assert_int_eq(x->t.data_len, 0);
+	tt_free(x);
+
+	/* READ with EDTL 200 returns 200 bytes */
+	cdb10(c, 0x28, 0, 0, 1);
+	x = run_cdb(ITN, 0, c, 10, SCSI_DIR_READ, 200);
+	CHECK_GOOD(x);
+	ck_assert_int_eq(x->t.xfer_len, 512);
+	ck_assert_int_eq(x->t.data_len, 200);
+	ck_assert_int_eq(x->t.buf[199], 'b');
+	tt_free(x);
+	/* READ EDTL 10000 for one block: 512 */
+	x = run_cdb(ITN, 0, c, 10, SCSI_DIR_READ, 10000);
+	CHECK_GOOD(x);
+	ck_assert_int_eq(x->t.data_len, 512);
+	tt_free(x);
+	/* READ EDTL 0 */
+	x = run_cdb(ITN, 0, c, 10, SCSI_DIR_READ, 0);
+	CHECK_GOOD(x);
+	ck_assert_int_eq(x->t.data_len, 0);
+	ck_assert_int_eq(x->t.xfer_len, 512);
+	tt_free(x);
+	/* READ two blocks into a one-block EDTL */
+	cdb10(c, 0x28, 0, 2, 2);
+	x = run_cdb(ITN, 0, c, 10, SCSI_DIR_READ, 512);
+	CHECK_GOOD(x);
+	ck_assert_int_eq(x->t.data_len, 512);
+	ck_assert_int_eq(x->t.buf[0], 'c');
+	ck_assert_int_eq(x->t.buf[512], 0xee);  /* buffer beyond EDTL untouched */
+	tt_free(x);
+}
+END_TEST
+
+START_TEST(cache_policy)
+{
+	uint8_t c[16];
+	struct tt *x;
+
+	/* write-back: no FUA unless the CDB asks; SYNC CACHE flushes */
+	cdb10(c, 0x2a, 0, 0, 1);
+	tt_free(write_blocks(0, c, 10, 512, 1));
+	ck_assert_int_eq(WB->fua_count, 0);
+	cdb10(c, 0x2a, 0x08, 0, 1);
+	tt_free(write_blocks(0, c, 10, 512, 1));
+	ck_assert_int_eq(WB->fua_count, 1);
+	cdb10(c, 0x2a, 0x10, 0, 1);    /* DPO alone */
+	tt_free(write_blocks(0, c, 10, 512, 1));
+	ck_assert_int_eq(WB->fua_count, 1);
+	cdb10(c, 0x2e, 0x02, 0, 1);    /* WRITE AND VERIFY: durable */
+	x = write_blocks(0, c, 10, 512, 1);
+	CHECK_GOOD(x);
+	tt_free(x);
+	ck_assert_int_eq(WB->fua_count, 2);
+	cdb10(c, 0x35, 0, 0, 0);
+	x = run_cdb(ITN, 0, c, 10, SCSI_DIR_NONE, 0);
+	CHECK_GOOD(x);
+	tt_free(x);
+	ck_assert_int_eq(WB->flush_count, 1);
+	cdb16(c, 0x91, 0x02, 0, 0);
+	x = run_cdb(ITN, 0, c, 16, SCSI_DIR_NONE, 0);
+	CHECK_GOOD(x);
+	tt_free(x);
+	ck_assert_int_eq(WB->flush_count, 2);
+
+	/* write-through: every write FUA */
+	cdb10(c, 0x2a, 0, 0, 1);
+	tt_free(write_blocks(1, c, 10, 512, 1));
+	tt_free(write_blocks(1, c, 10, 512, 1));
+	ck_assert_int_eq(WT->fua_count, 2);
+
+	/* MODE SELECT WCE=1 on the write-through LUN stops forcing FUA */
+	uint8_t pl[24] = { 0, 0, 0, 0, 0x08, 0x12, 0x04 };
+	uint8_t ms[6] = { 0x15, 0x10, 0, 0, 24, 0 };
+	x = tt_new(ITN, 1, ms, 6, SCSI_DIR_WRITE, 24);
+	memcpy(x->t.buf, pl, 24);
+	tt_run(x);
+	CHECK_GOOD(x);
+	tt_free(x);
+	tt_free(write_blocks(1, c, 10, 512, 1));
+	ck_assert_int_eq(WT->fua_count, 2);
+	ck_assert_int_eq(WT->write_count, 3);
+
+	/* nv-cache: never FUA, SYNC CACHE completes without a flush */
+	cdb10(c, 0x2a, 0x08, 0, 1);
+	tt_free(write_blocks(2, c, 10, 4096, 1));
+	ck_assert_int_eq(NV->fua_count, 0);
+	ck_assert_int_eq(NV->write_count, 1);
+	cdb10(c, 0x35, 0, 0, 0);
+	x = run_cdb(ITN, 2, c, 10, SCSI_DIR_NONE, 0);
+	CHECK_GOOD(x);
+	tt_free(x);
+	ck_assert_int_eq(NV->flush_count, 0);
+	/* reserved bits in SYNCHRONIZE CACHE */
+	cdb10(c, 0x35, 0x01, 0, 0);
+	x = run_cdb(ITN, 0, c, 10, SCSI_DIR_NONE, 0);
+	CHECK_SENSE(x, SK_ILLEGAL_REQUEST, 0x24, 0x00);
+	tt_free(x);
+}
+END_TEST
+
+START_TEST(verify)
+{
+	uint8_t c[16];
+	struct tt *x;
+
+	for (int i = 0; i < 4 * 512; i++)
+		WB->data[i] = (uint8_t)i;
+	/* BYTCHK=0: range check only */
+	cdb10(c, 0x2f, 0, 0, 4);
+	x = run_cdb(ITN, 0, c, 10, SCSI_DIR_NONE, 0);
+	CHECK_GOOD(x);
+	tt_free(x);
+	/* BYTCHK=1 matching */
+	cdb10(c, 0x2f, 0x02, 0, 4);
+	x = tt_new(ITN, 0, c, 10, SCSI_DIR_WRITE, 2048);
+	memcpy(x->t.buf, WB->data, 2048);
+	tt_run(x);
+	CHECK_GOOD(x);
+	ck_assert_int_eq(x->t.data_len, 2048);
+	tt_free(x);
+	/* BYTCHK=1 mismatch at byte 1000: MISCOMPARE, INFORMATION = 1000 */
+	x = tt_new(ITN, 0, c, 10, SCSI_DIR_WRITE, 2048);
+	memcpy(x->t.buf, WB->data, 2048);
+	x->t.buf[1000] ^= 0xff;
+	tt_run(x);
+	CHECK_SENSE(x, SK_MISCOMPARE, 0x1d, 0x00);
+	ck_assert_int_eq(x->t.sense[0], 0xf0);
+	ck_assert_int_eq(get_be32(&x->t.sense[3]), 1000);
+	tt_free(x);
+	/* VERIFY(16) BYTCHK=3: one block compared with all */
+	memset(WB->data + 8 * 512, 0x77, 3 * 512);
+	cdb16(c, 0x8f, 0x06, 8, 3);
+	x = tt_new(ITN, 0, c, 16, SCSI_DIR_WRITE, 512);
+	memset(x->t.buf, 0x77, 512);
+	tt_run(x);
+	CHECK_GOOD(x);
+	tt_free(x);
+	WB->data[10 * 512 + 5] = 0;
+	x = tt_new(ITN, 0, c, 16, SCSI_DIR_WRITE, 512);
+	memset(x->t.buf, 0x77, 512);
+	tt_run(x);
+	CHECK_SENSE(x, SK_MISCOMPARE, 0x1d, 0x00);
+	ck_assert_int_eq(get_be32(&x->t.sense[3]), 2 * 512 + 5);
+	tt_free(x);
+	/* BYTCHK=2 reserved */
+	cdb10(c, 0x2f, 0x04, 0, 1);
+	x = run_cdb(ITN, 0, c, 10, SCSI_DIR_WRITE, 512);
+	CHECK_SENSE(x, SK_ILLEGAL_REQUEST, 0x24, 0x00);
+	tt_free(x);
+	/* short data-out */
+	cdb10(c, 0x2f, 0x02, 0, 2);
+	x = run_cdb(ITN, 0, c, 10, SCSI_DIR_WRITE, 512);
+	CHECK_SENSE(x, SK_ILLEGAL_REQUEST, 0x1a, 0x00);
+	tt_free(x);
+	/* VERIFY(12) beyond the end */
+	memset(c, 0, 12);
+	c[0] = 0xaf;
+	c[1] = 0x02;
+	put_be32(&c[2], NBLOCKS);
+	put_be32(&c[6], 1);
+	x = run_cdb(ITN, 0, c, 12, SCSI_DIR_WRITE, 512);
+	CHECK_SENSE(x, SK_ILLEGAL_REQUEST, 0x21, 0x00);
+	tt_free(x);
+}
+END_TEST
+
+START_TEST(backend_errors)
+{
+	uint8_t c[16];
+	struct tt *x;
+	struct scsi_lun *lu = scsi_target_find_lun(TGT, 0);
+
+	WB->fail_status = -EIO;
+	cdb10(c, 0x28, 0, 0, 1);
+	x = run_cdb(ITN, 0, c, 10, SCSI_DIR_READ, 512);
+	CHECK_SENSE(x, SK_MEDIUM_ERROR, 0x11, 0x00);
+	ck_assert_int_eq(x->t.data_len, 0);
+	tt_free(x);
+	cdb10(c, 0x2a, 0, 0, 1);
+	x = write_blocks(0, c, 10, 512, 1);
+	CHECK_SENSE(x, SK_MEDIUM_ERROR, 0x0c, 0x00);
+	tt_free(x);
+	WB->fail_status = -ENOSPC;
+	x = write_blocks(0, c, 10, 512, 1);
+	CHECK_SENSE(x, SK_DATA_PROTECT, 0x27, 0x07);
+	tt_free(x);
+	WB->fail_status = -ENOMEM;
+	x = write_blocks(0, c, 10, 512, 1);
+	ck_assert_int_eq(x->t.status, SCSI_STATUS_BUSY);
+	ck_assert_int_eq(x->t.sense_len, 0);
+	tt_free(x);
+	WB->fail_status = -EIO;
+	cdb10(c, 0x35, 0, 0, 0);
+	x = run_cdb(ITN, 0, c, 10, SCSI_DIR_NONE, 0);
+	CHECK_SENSE(x, SK_MEDIUM_ERROR, 0x0c, 0x00);
+	tt_free(x);
+	cdb10(c, 0x2f, 0x02, 0, 1);
+	x = run_cdb(ITN, 0, c, 10, SCSI_DIR_WRITE, 512);
+	CHECK_SENSE(x, SK_MEDIUM_ERROR, 0x11, 0x00);
+	tt_free(x);
+	ck_assert_int_eq(atomic_load(&lu->errors), 6);
+	WB->fail_status = 0;
+	cdb10(c, 0x28, 0, 0, 1);
+	x = run_cdb(ITN, 0, c, 10, SCSI_DIR_READ, 512);
+	CHECK_GOOD(x);
+	tt_free(x);
+}
+END_TEST
+
+START_TEST(fileio_roundtrip)
+{
+	char path[] = "/tmp/tandem-scsi-test-XXXXXX";
+	int fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	unlink(path);
+
+	struct tconf_lun conf;
+	char err[256] = "";
+	memset(&conf, 0, sizeof(conf));
+	conf.lun = 7;
+	conf.backend = TCONF_BACKEND_FILEIO;
+	snprintf(conf.path, sizeof(conf.path), "%s", path);
+	conf.size = 1 << 20;
+	conf.create = true;
+	conf.block_size = 512;
+	conf.cache = TCONF_CACHE_WRITE_BACK;
+	int rc = scsi_target_add_lun(TGT, &conf, err, sizeof(err));
+	ck_assert_msg(rc == 0, "%s", err);
+	clear_ua(ITN, 7);
+
+	uint8_t c[16];
+	cdb16(c, 0x8a, 0x08, 2040, 8);
+	struct tt *x = tt_new(ITN, 7, c, 16, SCSI_DIR_WRITE, 4096);
+	for (int i = 0; i < 4096; i++)
+		x->t.buf[i] = (uint8_t)(i ^ 0x5c);
+	tt_run(x);
+	CHECK_GOOD(x);
+	tt_free(x);
+	cdb10(c, 0x35, 0, 0, 0);
+	x = run_cdb(ITN, 7, c, 10, SCSI_DIR_NONE, 0);
+	CHECK_GOOD(x);
+	tt_free(x);
+	cdb16(c, 0x88, 0, 2040, 8);
+	x = run_cdb(ITN, 7, c, 16, SCSI_DIR_READ, 4096);
+	CHECK_GOOD(x);
+	for (int i = 0; i < 4096; i++)
+		ck_assert_int_eq(x->t.buf[i], (uint8_t)(i ^ 0x5c));
+	tt_free(x);
+	cdb16(c, 0x88, 0, 2041, 8);
+	x = run_cdb(ITN, 7, c, 16, SCSI_DIR_READ, 4096);
+	CHECK_SENSE(x, SK_ILLEGAL_REQUEST, 0x21, 0x00);
+	tt_free(x);
+	ck_assert_int_eq(scsi_target_remove_lun(TGT, 7), 0);
+	unlink(path);
+}
+END_TEST
+
+static Suite *io_suite(void)
+{
+	Suite *s = suite_create("scsi_io");
+	TCase *tc;
+
+	tc = tcase_create("capacity");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, read_capacity);
+	tcase_add_test(tc, read_capacity_huge);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("ranges");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, lba_ranges);
+	tcase_add_test(tc, protect_fields_and_readonly);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("data");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, read_write_roundtrip);
+	tcase_add_test(tc, residuals);
+	tcase_add_test(tc, cache_policy);
+	tcase_add_test(tc, verify);
+	tcase_add_test(tc, backend_errors);
+	tcase_add_test(tc, fileio_roundtrip);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(io_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
