@@ -107,7 +107,7 @@ static void render_portal(FILE *out, const struct jr_value *pg)
 		fprintf(out, "portal %s\n", pg->str);
 		return;
 	}
-	const char *name = str_any(pg, ANY("name"), NULL);
+	const char *name = str_any(pg, ANY("name", "portal_group"), NULL);
 	int64_t tag = int_any(pg, ANY("tag", "tpgt"), -1);
 	fputs("portal", out);
 	if (name)
@@ -128,6 +128,50 @@ static void render_portal(FILE *out, const struct jr_value *pg)
 	fputc('\n', out);
 }
 
+/* Counters that are summed over a session's connections and shown per LUN. */
+static const char *const counter_names[] = {
+	"cmds", "reads", "writes", "read_bytes", "write_bytes", "errors", "pdus_in", "pdus_out", NULL,
+};
+
+/* One line of the well-known counters found in obj (or summed over the
+ * objects of an array). Nothing when none is present. */
+static void render_known_counters(FILE *out, const char *indent, const struct jr_value *v)
+{
+	bool any = false;
+	for (int k = 0; counter_names[k]; k++) {
+		int64_t sum = 0;
+		bool found = false;
+		if (v && v->type == JR_OBJECT) {
+			const struct jr_value *n = jr_get(v, counter_names[k]);
+			if (n && n->type == JR_NUMBER) {
+				sum = n->i;
+				found = true;
+			}
+		}
+		for (size_t i = 0; i < count(v); i++) {
+			const struct jr_value *n = jr_get(&v->items[i], counter_names[k]);
+			if (n && n->type == JR_NUMBER) {
+				sum += n->i;
+				found = true;
+			}
+		}
+		if (!found)
+			continue;
+		if (!any)
+			fputs(indent, out);
+		any = true;
+		if (strstr(counter_names[k], "bytes")) {
+			char b[32];
+			render_size(b, sizeof(b), sum);
+			fprintf(out, " %s %s", counter_names[k], b);
+		} else {
+			fprintf(out, " %s %" PRId64, counter_names[k], sum);
+		}
+	}
+	if (any)
+		fputc('\n', out);
+}
+
 static void render_lun(FILE *out, const struct jr_value *l)
 {
 	char size[32];
@@ -146,15 +190,35 @@ static void render_lun(FILE *out, const struct jr_value *l)
 	if (state)
 		fprintf(out, "  %s", state);
 	fputc('\n', out);
+	render_known_counters(out, "   ", l);
 }
 
 static void render_session(FILE *out, const struct jr_value *s)
 {
-	fprintf(out, "    %s\n", str_any(s, ANY("initiator", "initiator_name"), "?"));
-	fprintf(out, "      isid %s  tsih %" PRId64 "  peer %s  connections %" PRId64 "\n", str_any(s, ANY("isid"), "?"),
-		int_any(s, ANY("tsih"), 0), str_any(s, ANY("peer", "peer_addr", "address"), "?"),
-		int_any(s, ANY("connections", "nconnections"), 0));
-	render_counters(out, "     ", jr_get(s, "counters"));
+	const char *type = str_any(s, ANY("type"), "");
+	fprintf(out, "    %s%s\n", str_any(s, ANY("initiator", "initiator_name"), "?"),
+		strcmp(type, "discovery") == 0 ? "  (discovery)" : "");
+	fprintf(out, "      isid %s  tsih %" PRId64 "  peer ", str_any(s, ANY("isid"), "?"), int_any(s, ANY("tsih"), 0));
+	const char *peer = str_any(s, ANY("peer", "peer_addr", "address"), NULL);
+	const struct jr_value *conns = jr_get(s, "connections");
+	size_t npeers = 0;
+	if (peer) {
+		fputs(peer, out);
+		npeers = 1;
+	}
+	for (size_t i = 0; !peer && i < count(conns); i++) {
+		const char *p = str_any(&conns->items[i], ANY("peer"), NULL);
+		if (p)
+			fprintf(out, "%s%s", npeers++ ? ", " : "", p);
+	}
+	if (!npeers)
+		fputc('?', out);
+	fprintf(out, "  connections %" PRId64 "\n", int_any(s, ANY("connections", "nconnections"), 0));
+	const struct jr_value *c = jr_get(s, "counters");
+	if (c && c->type == JR_OBJECT)
+		render_counters(out, "     ", c);
+	else
+		render_known_counters(out, "     ", conns);
 }
 
 static const char *session_target(const struct jr_value *s)

@@ -483,6 +483,23 @@ START_TEST(test_render_status)
 	ck_assert(strstr(out, "other sessions:\n    iqn.x:disc\n") != NULL);
 	ck_assert(strstr(out, "counters:\n  logins 3\n") != NULL);
 	free(out);
+	/* what iscsi_status() writes: per-connection peers and counters, summed */
+	out = render("{\"ok\":true,\"portals\":[{\"portal_group\":\"p\",\"tag\":2,\"address\":\"127.0.0.1\",\"port\":13260}],"
+		     "\"targets\":[{\"name\":\"iqn.2026-11.org.a:b\",\"luns\":[{\"lun\":0,\"backend\":\"null\",\"size\":0,"
+		     "\"reads\":4,\"write_bytes\":1024}]}],"
+		     "\"sessions\":[{\"target\":\"iqn.2026-11.org.a:b\",\"initiator\":\"iqn.x:1\",\"isid\":\"0x1\",\"tsih\":3,"
+		     "\"type\":\"normal\",\"connections\":[{\"cid\":0,\"peer\":\"10.0.0.9:1000\",\"cmds\":5,\"read_bytes\":2048},"
+		     "{\"cid\":1,\"peer\":\"10.0.0.9:1001\",\"cmds\":6,\"read_bytes\":2048}]},"
+		     "{\"initiator\":\"iqn.x:d\",\"type\":\"discovery\",\"target\":\"\",\"connections\":[]}]}", &rc);
+	ck_assert_int_eq(rc, 0);
+	ck_assert_msg(strstr(out, "portal group p (tag 2): 127.0.0.1:13260\n") != NULL, "%s", out);
+	ck_assert_msg(strstr(out, "  lun 0: null  size device size  cache ?  serial ?\n    reads 4 write_bytes 1.0 KiB\n") != NULL,
+		      "%s", out);
+	ck_assert_msg(strstr(out, "      isid 0x1  tsih 3  peer 10.0.0.9:1000, 10.0.0.9:1001  connections 2\n"
+				  "      cmds 11 read_bytes 4.0 KiB\n") != NULL, "%s", out);
+	ck_assert_msg(strstr(out, "other sessions:\n    iqn.x:d  (discovery)\n      isid ?  tsih 0  peer ?  connections 0\n") != NULL,
+		      "%s", out);
+	free(out);
 
 	out = render("{\"ok\":true}", &rc);
 	ck_assert_int_eq(rc, 0);
