@@ -12,6 +12,19 @@ enum { PC_CURRENT = 0, PC_CHANGEABLE = 1, PC_DEFAULT = 2, PC_SAVED = 3 };
 
 #define MODE_PAGE_MAX 64
 
+/* SBC-3 6.4.7 Read-Write Error Recovery mode page (01h), 12 bytes: the
+ * backend does its own recovery, nothing here is changeable. */
+static uint32_t page_rw_recovery(const struct scsi_lun *lu, int pc, uint8_t *p)
+{
+	memset(p, 0, 12);
+	p[0] = 0x01;
+	p[1] = 0x0a;
+	if (pc == PC_CHANGEABLE)
+		return 12;
+	p[2] = 0x80;                    /* AWRE: automatic write reallocation */
+	return 12;
+}
+
 /* SBC-3 6.4.5 Caching mode page (08h), 20 bytes. PS=1: savable. */
 static uint32_t page_caching(const struct scsi_lun *lu, int pc, uint8_t *p)
 {
@@ -65,10 +78,25 @@ static uint32_t page_control(const struct scsi_lun *lu, int pc, uint8_t *p)
 	return 12;
 }
 
+/* SPC-4 7.5.12 Informational Exceptions Control mode page (1Ch), 12 bytes:
+ * no failure prediction, so reporting is disabled (DEXCPT=1, MRIE=0). */
+static uint32_t page_info_exceptions(const struct scsi_lun *lu, int pc, uint8_t *p)
+{
+	memset(p, 0, 12);
+	p[0] = 0x1c;
+	p[1] = 0x0a;
+	if (pc == PC_CHANGEABLE)
+		return 12;
+	p[2] = 0x08;                    /* DEXCPT */
+	return 12;
+}
+
 typedef uint32_t (*page_fn)(const struct scsi_lun *lu, int pc, uint8_t *p);
 static const page_fn mode_pages[0x40] = {
+	[0x01] = page_rw_recovery,
 	[0x08] = page_caching,
 	[0x0a] = page_control,
+	[0x1c] = page_info_exceptions,
 };
 
 /* SPC-4 6.11 / 6.12 MODE SENSE(6) and MODE SENSE(10). */

@@ -137,6 +137,18 @@ static void rw_done(struct bdev_io *io)
 	scsi_task_done(t);
 }
 
+static void read_bounce_done(struct bdev_io *io)
+{
+	struct scsi_task *t = io->cb_arg;
+	void *bounce = t->priv;
+
+	if (io->status == 0)
+		memcpy(t->buf, bounce, t->data_len);
+	buf_free(bounce, io->len);
+	t->priv = NULL;
+	rw_done(io);
+}
+
 static int submit(struct scsi_task *t, enum bdev_io_type type, unsigned flags, uint64_t offset, void *buf,
 		  uint64_t len, void (*cb)(struct bdev_io *))
 {
@@ -228,19 +240,26 @@ int scsi_sbc_rw(struct scsi_task *t)
 			      t->data_len, rw_done);
 	}
 
-	/* READ: a short EDTL gets the first EDTL bytes; whole blocks are read
-	 * when the buffer has room for the partial last one. */
+	/* READ: a short EDTL gets the first EDTL bytes (libiscsi
+	 * read10_residuals: EDTL 200 of a 512-byte block returns 200 bytes). */
+	if (want > t->buf_len)
+		want = t->buf_len;
 	uint32_t blocks = (uint32_t)((want + lu->block_size - 1) >> lu->block_shift);
-	if (((uint64_t)blocks << lu->block_shift) > t->buf_len)
-		blocks = t->buf_len >> lu->block_shift;
-	if (blocks == 0) {
-		t->data_len = 0;
-		scsi_task_set_status(t, SCSI_STATUS_GOOD, 0, 0, 0);
-		return SCSI_DONE;
-	}
 	uint64_t rbytes = (uint64_t)blocks << lu->block_shift;
 	t->nblocks = blocks;
-	t->data_len = (uint32_t)(want < rbytes ? want : rbytes);
+	t->data_len = (uint32_t)want;
+	if (rbytes > t->buf_len) {
+		/* Partial last block that the buffer cannot hold: read the blocks
+		 * into a bounce buffer (rare: only EDTL not a block multiple). */
+		void *bounce = buf_alloc(rbytes);
+		if (!bounce) {
+			t->data_len = 0;
+			scsi_task_set_status(t, SCSI_STATUS_BUSY, 0, 0, 0);
+			return SCSI_DONE;
+		}
+		t->priv = bounce;
+		return submit(t, BDEV_IO_READ, 0, c.lba << lu->block_shift, bounce, rbytes, read_bounce_done);
+	}
 	return submit(t, BDEV_IO_READ, 0, c.lba << lu->block_shift, t->buf, rbytes, rw_done);
 }
 

@@ -111,7 +111,7 @@ struct scsi_op {
 
 extern const struct scsi_op scsi_op_table[256];
 
-/* --- dispatch.c --- */
+/* --- dispatch.c (also REPORT SUPPORTED OPERATION CODES) --- */
 void scsi_task_done(struct scsi_task *t);
 /* Copy len bytes of parameter data produced for an allocation-length command:
  * xfer_len = alloc, data_len = min(len, alloc, edtl, buf_len). */
@@ -119,7 +119,7 @@ int scsi_task_data_in(struct scsi_task *t, const void *src, uint32_t len, uint32
 /* Data-out parameter list of `want` bytes: returns how many bytes are there. */
 uint32_t scsi_task_data_out(struct scsi_task *t, uint32_t want);
 
-/* --- sense.c --- */
+/* --- sense.c: sense data --- */
 /* CHECK CONDITION ILLEGAL REQUEST INVALID FIELD IN CDB with a field pointer to
  * byte/bit (bit < 0: whole byte). Returns SCSI_DONE. */
 int scsi_task_invalid_cdb(struct scsi_task *t, uint16_t byte, int bit);
@@ -134,7 +134,7 @@ void scsi_sense_build_fixed(uint8_t *out, uint8_t sk, uint8_t asc, uint8_t ascq)
 /* Convert fixed-format sense to descriptor format (SPC-4 4.5.2); returns length. */
 uint8_t scsi_sense_fixed_to_desc(const uint8_t *fixed, uint8_t *out);
 
-/* --- ua.c --- */
+/* --- sense.c: unit attentions --- */
 void scsi_ua_itn_init(struct scsi_itn *itn);
 void scsi_ua_itn_fini(struct scsi_itn *itn);
 /* Establish ua for (itn, lun); lun may be SCSI_UA_ALL_LUNS (every attached LUN). */

@@ -12,9 +12,11 @@
 
 /* ---------------------------------------------------------------- LUN field */
 
-/* SAM-5 4.6.6 peripheral device addressing (LUN < 256, bus 0) and 4.6.10 flat
- * space addressing (LUN < 16384). Anything else decodes to a value that is
- * never attached, so the command gets LOGICAL UNIT NOT SUPPORTED. */
+/* SAM-5 4.6.6 peripheral device addressing and 4.6.10 flat space addressing
+ * (LUN < 16384). Peripheral addressing with a nonzero bus identifier is read
+ * as the 14-bit number too: Linux int_to_scsilun() and libiscsi put LUN 300
+ * as 01h 2Ch, so both forms of 300 reach LUN 300. Anything else decodes to a
+ * value that is never attached (LOGICAL UNIT NOT SUPPORTED). */
 #define LUN_UNSUPPORTED(l) (get_be64(l) | 1ULL << 63)
 
 uint64_t scsi_lun_decode(const uint8_t lun[8])
@@ -23,10 +25,7 @@ uint64_t scsi_lun_decode(const uint8_t lun[8])
 		if (lun[i])
 			return LUN_UNSUPPORTED(lun);
 	switch (lun[0] >> 6) {
-	case 0:                         /* peripheral device: bus id must be 0 */
-		if (lun[0] & 0x3f)
-			return LUN_UNSUPPORTED(lun);
-		return lun[1];
+	case 0:                         /* peripheral device */
 	case 1:                         /* flat space */
 		return (uint64_t)(lun[0] & 0x3f) << 8 | lun[1];
 	default:

@@ -108,8 +108,9 @@ START_TEST(lun_encode_decode)
 	uint8_t flat[8] = { 0x40, 0x07 };
 	ck_assert_int_eq(scsi_lun_decode(flat), 7);
 	/* unsupported forms never map onto an attached LUN */
-	uint8_t bus[8] = { 0x01, 0x00 };
-	ck_assert(scsi_lun_decode(bus) >= SCSI_LUN_MAX);
+	/* peripheral form with a "bus" byte, as Linux and libiscsi send 300 */
+	uint8_t bus[8] = { 0x01, 0x2c };
+	ck_assert_int_eq(scsi_lun_decode(bus), 300);
 	uint8_t tail[8] = { 0, 0, 0, 0, 0, 0, 0, 1 };
 	ck_assert(scsi_lun_decode(tail) >= SCSI_LUN_MAX);
 	uint8_t ext[8] = { 0xc0, 1 };
@@ -604,16 +605,27 @@ START_TEST(mode_sense_pages)
 	/* all pages, ascending */
 	x = mode_sense6(ITN, 1, 0, 0x3f, 255);
 	CHECK_GOOD(x);
-	ck_assert_int_eq(x->t.data_len, 4 + 20 + 12);
-	ck_assert_int_eq(x->t.buf[4], 0x88);
-	ck_assert_int_eq(x->t.buf[24], 0x8a);
+	ck_assert_int_eq(x->t.data_len, 4 + 12 + 20 + 12 + 12);
+	ck_assert_int_eq(x->t.buf[4], 0x01);
+	ck_assert_int_eq(x->t.buf[5], 0x0a);
+	ck_assert_int_eq(x->t.buf[16], 0x88);
+	ck_assert_int_eq(x->t.buf[36], 0x8a);
+	ck_assert_int_eq(x->t.buf[48], 0x1c);
+	ck_assert_int_eq(x->t.buf[50], 0x08);   /* DEXCPT */
+	tt_free(x);
+	/* subpage FFh of all pages: same data */
+	uint8_t all[6] = { 0x1a, 0x08, 0x3f, 0xff, 255, 0 };
+	x = run_cdb(ITN, 0, all, 6, SCSI_DIR_READ, 255);
+	CHECK_GOOD(x);
+	ck_assert_int_eq(x->t.data_len, 60);
 	tt_free(x);
 
 	/* allocation length truncates, header still tells the whole length */
 	x = mode_sense6(ITN, 1, 0, 0x3f, 4);
 	CHECK_GOOD(x);
 	ck_assert_int_eq(x->t.data_len, 4);
-	ck_assert_int_eq(x->t.buf[0], 35);
+	ck_assert_int_eq(x->t.xfer_len, 4);
+	ck_assert_int_eq(x->t.buf[0], 59);
 	tt_free(x);
 
 	/* MODE SENSE(10) with LLBAA: long block descriptor */

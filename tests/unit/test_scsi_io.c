@@ -3,6 +3,7 @@
  * range checks, transfer length rules, residuals, cache policy (FUA / flush),
  * VERIFY compare, backend error mapping, and data round trips through an
  * in-memory backend and the real fileio backend. */
+#include <sched.h>
 #include "scsi_test_harness.h"
 
 #define NBLOCKS 1024u
@@ -385,6 +386,16 @@ START_TEST(residuals)
 	ck_assert_int_eq(x->t.data_len, 200);
 	ck_assert_int_eq(x->t.buf[199], 'b');
 	tt_free(x);
+	/* same with a buffer of exactly EDTL bytes (bounce path) */
+	x = tt_new(ITN, 0, c, 10, SCSI_DIR_READ, 200);
+	x->t.buf_len = 200;
+	tt_run(x);
+	CHECK_GOOD(x);
+	ck_assert_int_eq(x->t.data_len, 200);
+	ck_assert_int_eq(x->t.buf[0], 'b');
+	ck_assert_int_eq(x->t.buf[199], 'b');
+	ck_assert_int_eq(x->t.buf[200], 0xee);
+	tt_free(x);
 	/* READ EDTL 10000 for one block: 512 */
 	x = run_cdb(ITN, 0, c, 10, SCSI_DIR_READ, 10000);
 	CHECK_GOOD(x);
@@ -632,6 +643,92 @@ START_TEST(fileio_roundtrip)
 }
 END_TEST
 
+/* ---------------------------------------------------------------- concurrency */
+
+#define CC_TASKS 8
+#define CC_ROUNDS 20000
+
+struct cc_worker {
+	struct reactor *r;
+	struct tt *tasks[CC_TASKS];
+	atomic_int done, good, gone;
+	int rounds[CC_TASKS];
+};
+
+static struct cc_worker *cc_of(struct scsi_task *t)
+{
+	return t->transport_ctx;
+}
+
+static void cc_exec(void *arg)
+{
+	scsi_task_exec(arg);
+}
+
+static void cc_complete(struct scsi_task *t)
+{
+	struct cc_worker *w = cc_of(t);
+	int idx = (int)(t->cdb[5]);     /* task index parked in the LBA */
+
+	if (t->status == SCSI_STATUS_GOOD)
+		atomic_fetch_add(&w->good, 1);
+	else if (t->sense[12] == 0x25)
+		atomic_fetch_add(&w->gone, 1);
+	if (++w->rounds[idx] < CC_ROUNDS) {
+		t->cdb[0] = (w->rounds[idx] & 1) ? 0x28 : 0x2a;
+		t->dir = t->cdb[0] == 0x28 ? SCSI_DIR_READ : SCSI_DIR_WRITE;
+		reactor_post(w->r, cc_exec, t);
+	} else {
+		atomic_fetch_add(&w->done, 1);
+	}
+}
+
+/* Two reactor threads hammer one LUN; then the LUN is detached while I/O is
+ * in flight: every task completes exactly once, removal waits for them. */
+START_TEST(concurrent_io_and_detach)
+{
+	struct cc_worker w[2];
+	uint8_t c[10];
+
+	memset(w, 0, sizeof(w));
+	for (int i = 0; i < 2; i++) {
+		w[i].r = reactor_create(i ? "cc1" : "cc0");
+		ck_assert_ptr_nonnull(w[i].r);
+		ck_assert_int_eq(reactor_start(w[i].r), 0);
+		for (int k = 0; k < CC_TASKS; k++) {
+			cdb10(c, 0x2a, 0, (uint32_t)(i * 64 + k), 1);
+			c[5] = (uint8_t)k;
+			c[4] = (uint8_t)i;
+			struct tt *x = tt_new(ITN, 0, c, 10, SCSI_DIR_WRITE, 512);
+			x->t.complete = cc_complete;
+			x->t.transport_ctx = &w[i];
+			w[i].tasks[k] = x;
+		}
+	}
+	for (int i = 0; i < 2; i++)
+		for (int k = 0; k < CC_TASKS; k++)
+			reactor_post(w[i].r, cc_exec, &w[i].tasks[k]->t);
+	/* detach midway */
+	while (atomic_load(&w[0].good) + atomic_load(&w[1].good) < CC_TASKS * CC_ROUNDS / 2)
+		sched_yield();
+	ck_assert_int_eq(scsi_target_remove_lun(TGT, 0), 0);
+	for (int i = 0; i < 20000; i++) {
+		if (atomic_load(&w[0].done) == CC_TASKS && atomic_load(&w[1].done) == CC_TASKS)
+			break;
+		usleep(500);
+	}
+	for (int i = 0; i < 2; i++) {
+		ck_assert_int_eq(atomic_load(&w[i].done), CC_TASKS);
+		ck_assert_int_eq(atomic_load(&w[i].good) + atomic_load(&w[i].gone), CC_TASKS * CC_ROUNDS);
+		reactor_stop(w[i].r);
+		reactor_destroy(w[i].r);
+		for (int k = 0; k < CC_TASKS; k++)
+			tt_free(w[i].tasks[k]);
+	}
+	ck_assert_int_gt(atomic_load(&w[0].gone) + atomic_load(&w[1].gone), 0);
+}
+END_TEST
+
 static Suite *io_suite(void)
 {
 	Suite *s = suite_create("scsi_io");
@@ -657,6 +754,11 @@ static Suite *io_suite(void)
 	tcase_add_test(tc, verify);
 	tcase_add_test(tc, backend_errors);
 	tcase_add_test(tc, fileio_roundtrip);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("concurrency");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, concurrent_io_and_detach);
 	suite_add_tcase(s, tc);
 	return s;
 }
