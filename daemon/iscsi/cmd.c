@@ -99,31 +99,32 @@ void iscsi_task_free_all(struct iscsi_conn *c)
 /* The connection is going away (or an ABORT at ERL 0): no response ever. */
 void iscsi_task_abort(struct iscsi_task *t)
 {
-	if (t->dead)
-		return;
+	bool was_dead = t->dead, queued = false;
+
 	t->dead = true;
 	t->scsi.aborted = true;
 	iscsi_task_unhash(t);
 	switch (t->state) {
 	case ISCSI_TASK_PENDING:
 		if (t->conn->sess) {
-			/* take it out of the CmdSN queue */
+			/* take it out of the CmdSN queue (a TMF may have left it there dead) */
 			struct iscsi_task **pp;
 			for (pp = &t->conn->sess->pending; *pp; pp = &(*pp)->snext)
 				if (*pp == t) {
 					*pp = t->snext;
+					queued = true;
 					break;
 				}
 		}
-		iscsi_task_put(t);
+		if (queued || !was_dead)
+			iscsi_task_put(t);
 		break;
 	case ISCSI_TASK_DATA:
-		iscsi_task_put(t);
-		break;
-	case ISCSI_TASK_EXEC:
-		/* the SCSI layer still owns it; iscsi_task_complete drops the ref */
+		if (!was_dead)
+			iscsi_task_put(t);
 		break;
 	default:
+		/* EXEC: the SCSI layer still owns it; iscsi_task_complete drops the ref */
 		break;
 	}
 }

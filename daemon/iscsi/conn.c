@@ -80,6 +80,11 @@ static void conn_event(struct reactor *r, int fd, uint32_t events, void *arg)
 		return;
 	if (events & EPOLLIN)
 		iscsi_conn_readable(c);
+	if (c->migrating) {
+		/* nothing on this thread touches c after the post */
+		reactor_post(c->migrate_to, c->migrate_fn, c->migrate_arg);
+		return;
+	}
 	if (!c->closing && (events & EPOLLOUT))
 		iscsi_conn_writable(c);
 	if (!c->closing && (events & (EPOLLERR | EPOLLHUP)) && !(events & EPOLLIN))
@@ -128,6 +133,48 @@ void iscsi_conn_attach(void *arg)
 	c->last_rx_ms = reactor_now_ms();
 	qb_log(LOG_DEBUG, "iscsi: connection %llu from %s on reactor %s", (unsigned long long)c->id, c->peer,
 	       reactor_name(r));
+}
+
+void iscsi_conn_detach(struct iscsi_conn *c)
+{
+	struct iscsi_reactor *ir = iscsi_reactor_get(c->r);
+
+	c->migrating = true;
+	if (c->login_timer) {
+		reactor_timer_cancel(c->r, c->login_timer);
+		c->login_timer = NULL;
+	}
+	reactor_del_fd(c->r, c->fd);
+	if (ir) {
+		if (c->rprev)
+			c->rprev->rnext = c->rnext;
+		else if (ir->conns == c)
+			ir->conns = c->rnext;
+		if (c->rnext)
+			c->rnext->rprev = c->rprev;
+	}
+	c->rnext = c->rprev = NULL;
+}
+
+/* On the new reactor's thread. */
+int iscsi_conn_rehome(struct iscsi_conn *c)
+{
+	struct reactor *r = reactor_self();
+	struct iscsi_reactor *ir = iscsi_reactor_get(r);
+
+	c->r = r;
+	c->migrating = false;
+	if (!ir || reactor_add_fd(r, c->fd, EPOLLIN, conn_event, c) < 0)
+		return -1;
+	c->rnext = ir->conns;
+	if (ir->conns)
+		ir->conns->rprev = c;
+	ir->conns = c;
+	pthread_mutex_lock(&g_iscsi.lock);
+	int to = g_iscsi.gc.login_timeout > 0 ? g_iscsi.gc.login_timeout : 15;
+	pthread_mutex_unlock(&g_iscsi.lock);
+	c->login_timer = reactor_timer_add(r, (uint64_t)to * 1000, login_timeout_cb, c);
+	return 0;
 }
 
 void iscsi_conn_start_nop(struct iscsi_conn *c)
@@ -181,9 +228,12 @@ void iscsi_conn_close(struct iscsi_conn *c, const char *why)
 {
 	struct iscsi_task *t, *next;
 
+	enum iscsi_conn_state was;
+
 	if (c->closing)
 		return;
 	c->closing = true;
+	was = c->state;
 	c->state = ISCSI_CONN_CLOSING;
 	qb_log(c->sess && c->sess->type == ISCSI_SESSION_NORMAL ? LOG_INFO : LOG_DEBUG,
 	       "iscsi: closing connection %llu from %s%s%s: %s", (unsigned long long)c->id, c->peer,
@@ -211,5 +261,9 @@ void iscsi_conn_close(struct iscsi_conn *c, const char *why)
 		next = t->cnext;
 		iscsi_task_abort(t);
 	}
+	/* RFC 7143 7.1.x: at ErrorRecoveryLevel 0 a failed connection ends the
+	 * whole session (a logged-out one does not). */
+	if (was == ISCSI_CONN_FULL && c->sess && !c->sess->dying && c->sess->conns && c->sess->conns->snext)
+		iscsi_session_kill(c->sess, "another connection of the session failed");
 	iscsi_conn_maybe_free(c);
 }

@@ -38,6 +38,7 @@ void iscsi_task_send_r2ts(struct iscsi_task *t)
 		r->offset = t->next_r2t_off;
 		r->len = len;
 		r->got = 0;
+		r->datasn = 0;
 		r->r2tsn = t->r2tsn++;
 		r->ttt = c->next_ttt++;
 		if (r->ttt == ISCSI_RSVD_TAG)
@@ -55,6 +56,29 @@ void iscsi_task_send_r2ts(struct iscsi_task *t)
 		put_be32(p->bhs + ISCSI_BHS_RESID, r->len);
 		iscsi_pdu_queue(c, p);
 	}
+}
+
+/* A Data-Out breaking its sequence (DataSN): at ERL 0 the command cannot be
+ * recovered (RFC 7143 7.x); reject the PDU and end the command with CHECK
+ * CONDITION so the initiator sees the failure instead of a hang. */
+static int fail_sequence(struct iscsi_conn *c, struct iscsi_task *t, const char *why)
+{
+	const uint8_t *bhs = c->rx_hdr;
+
+	qb_log(LOG_NOTICE, "iscsi: %s: Data-Out ITT 0x%08x DataSN %u: %s: command failed", c->peer, t->itt,
+	       get_be32(bhs + ISCSI_BHS_DATASN), why);
+	c->st_errors++;
+	iscsi_send_reject(c, bhs, ISCSI_REJECT_PROTOCOL_ERROR);
+	c->rx_discard = true;
+	c->rx_task = NULL;
+	if (t->in_order) {
+		/* ABORTED COMMAND, DATA PHASE ERROR (SPC-4 asc 0x4b) */
+		iscsi_task_fail(t, SK_ABORTED_COMMAND, 0x4b, 0x00);
+	} else {
+		t->dead = true;   /* released when its CmdSN turn comes */
+		iscsi_task_unhash(t);
+	}
+	return 0;
 }
 
 static int reject_data(struct iscsi_conn *c, const char *why, uint8_t reason)
@@ -106,6 +130,10 @@ int iscsi_op_data_out_hdr(struct iscsi_conn *c)
 			return reject_data(c, "unsolicited data not allowed here", ISCSI_REJECT_PROTOCOL_ERROR);
 		if (s->p.data_pdu_in_order && off != t->got)
 			return reject_data(c, "unsolicited data out of order", ISCSI_REJECT_PROTOCOL_ERROR);
+		/* RFC 7143 11.7.5: DataSN counts the PDUs of the sequence from 0 */
+		if (get_be32(bhs + ISCSI_BHS_DATASN) != t->data_sn_expect)
+			return fail_sequence(c, t, "DataSN out of sequence");
+		t->data_sn_expect++;
 	} else {
 		struct iscsi_r2t *r = NULL;
 		for (int i = 0; i < ISCSI_MAX_R2T; i++)
@@ -121,6 +149,9 @@ int iscsi_op_data_out_hdr(struct iscsi_conn *c)
 			return reject_data(c, "more data than the R2T asked for", ISCSI_REJECT_INVALID_PDU_FIELD);
 		if (s->p.data_pdu_in_order && off != r->offset + r->got)
 			return reject_data(c, "Data-Out PDUs out of order", ISCSI_REJECT_PROTOCOL_ERROR);
+		if (get_be32(bhs + ISCSI_BHS_DATASN) != r->datasn)
+			return fail_sequence(c, t, "DataSN out of sequence");
+		r->datasn++;
 	}
 	c->rx_task = t;
 	c->rx_data = t->scsi.buf + off;

@@ -56,6 +56,7 @@ struct iscsi_txpdu {
 	uint8_t bhs[ISCSI_BHS_LEN];
 	uint8_t hdigest[4];
 	uint8_t ddigest[4];
+	bool hd, dd;                        /* digests fixed at queue time */
 	uint8_t *data;                      /* data segment (not copied) */
 	uint32_t dlen;
 	uint8_t *own;                       /* buffer owned by this PDU (buf_alloc), freed when sent */
@@ -70,6 +71,7 @@ struct iscsi_r2t {
 	uint32_t ttt;
 	uint32_t offset, len, got;
 	uint32_t r2tsn;
+	uint32_t datasn;                    /* next DataSN expected in this sequence */
 	bool active;
 };
 enum iscsi_task_state {
@@ -197,6 +199,10 @@ struct iscsi_conn {
 
 	/* lifetime */
 	bool closing;
+	bool migrating;                     /* moving to its session's reactor */
+	struct reactor *migrate_to;         /* posted by conn_event once rx is done */
+	reactor_fn migrate_fn;
+	void *migrate_arg;
 	bool freed_pending;
 	bool cold_reset_after_tx;
 	bool logout_after_tx;
@@ -272,6 +278,10 @@ void iscsi_conn_close(struct iscsi_conn *c, const char *why);
 void iscsi_conn_maybe_free(struct iscsi_conn *c);
 struct iscsi_reactor *iscsi_reactor_get(struct reactor *r);
 void iscsi_conn_start_nop(struct iscsi_conn *c);
+/* Move a connection between reactors (connection add to a session living on
+ * another reactor): detach on the old thread, rehome on the new one. */
+void iscsi_conn_detach(struct iscsi_conn *c);
+int iscsi_conn_rehome(struct iscsi_conn *c);
 
 /* task management within a connection (cmd.c) */
 struct iscsi_task *iscsi_task_get(struct iscsi_conn *c);

@@ -33,6 +33,7 @@ struct iscsi_login_ctx {
 	char chap_a[256], chap_n[256], chap_r[1024], chap_i[64], chap_c[1024];
 	bool have_a, have_n, have_r, have_i, have_c, have_method;
 	uint32_t window;
+	bool migrated;
 	char initiator[TCONF_NAME_MAX];
 	int session_type;
 };
@@ -384,8 +385,17 @@ static int login_make_session(struct iscsi_conn *c)
 			snprintf(isid + 2 * i, 3, "%02x", l->isid[i]);
 		/* SAM-5/RFC 7143 10.1: iSCSI initiator port name */
 		snprintf(s->port_name, sizeof(s->port_name), "%s,i,0x%s", s->initiator, isid);
+		/* the portal group is the SCSI target port (ALUA: its group id) */
 		s->port.rel_port_id = c->tpgt;
 		s->port.tpg_id = 0;
+		pthread_mutex_lock(&g_iscsi.lock);
+		const struct tconf_portal_group *pg = pg_by_tag(c->tpgt);
+		if (pg) {
+			if (pg->rel_port_id)
+				s->port.rel_port_id = pg->rel_port_id;
+			s->port.tpg_id = pg->alua_group_id;
+		}
+		pthread_mutex_unlock(&g_iscsi.lock);
 		snprintf(s->port.name, sizeof(s->port.name), "%s,t,0x%04x", l->tgt->name, c->tpgt);
 		s->itn = scsi_itn_create(l->tgt->st, s->port_name, &s->port);
 		if (!s->itn) {
@@ -447,8 +457,58 @@ static void login_complete(struct iscsi_conn *c)
 		reactor_timer_cancel(c->r, c->login_timer);
 		c->login_timer = NULL;
 	}
+	qb_log(LOG_DEBUG, "iscsi: %s: full feature phase: HeaderDigest=%s DataDigest=%s MaxRecvDSL=%u MaxXmitDSL=%u "
+	       "InitialR2T=%d ImmediateData=%d FirstBurst=%u MaxBurst=%u MaxOutstandingR2T=%u", c->peer,
+	       c->p.header_digest ? "CRC32C" : "None", c->p.data_digest ? "CRC32C" : "None", c->p.max_recv_dsl,
+	       c->p.max_xmit_dsl, c->sess->p.initial_r2t, c->sess->p.immediate_data, c->sess->p.first_burst_length,
+	       c->sess->p.max_burst_length, c->sess->p.max_outstanding_r2t);
 	iscsi_login_free(c);
 	iscsi_conn_start_nop(c);
+}
+
+struct migration {
+	struct iscsi_conn *c;
+	uint8_t bhs[ISCSI_BHS_LEN];
+	uint32_t dlen;
+	uint8_t data[];
+};
+
+static void migrate_arrive(void *arg)
+{
+	struct migration *m = arg;
+	struct iscsi_conn *c = m->c;
+
+	if (iscsi_conn_rehome(c) < 0) {
+		c->migrating = false;
+		iscsi_conn_close(c, "cannot move to the session's reactor");
+	} else {
+		qb_log(LOG_DEBUG, "iscsi: %s: moved to reactor %s to join its session", c->peer, reactor_name(c->r));
+		iscsi_op_login(c, m->bhs, m->data, m->dlen);
+	}
+	free(m);
+}
+
+/* All connections of a session share its reactor (no lock on the CmdSN
+ * window): hand this one over and replay its first login PDU there. */
+static int login_migrate(struct iscsi_conn *c, const uint8_t *req, const uint8_t *data, uint32_t dlen,
+			 struct reactor *to)
+{
+	struct migration *m = malloc(sizeof(*m) + dlen);
+
+	if (!m || c->tx_dirty || c->txq) {
+		free(m);
+		return login_fail(c, req, ISCSI_LOGIN_TARGET_ERROR, "cannot move the connection");
+	}
+	m->c = c;
+	memcpy(m->bhs, req, ISCSI_BHS_LEN);
+	m->dlen = dlen;
+	if (dlen)
+		memcpy(m->data, data, dlen);
+	iscsi_conn_detach(c);
+	c->migrate_to = to;
+	c->migrate_fn = migrate_arrive;
+	c->migrate_arg = m;
+	return 0;
 }
 
 int iscsi_op_login(struct iscsi_conn *c, const uint8_t *req, uint8_t *data, uint32_t dlen)
@@ -491,6 +551,17 @@ int iscsi_op_login(struct iscsi_conn *c, const uint8_t *req, uint8_t *data, uint
 	}
 	if (l->failed)
 		return 0;
+	if (l->tsih && !l->migrated) {
+		struct reactor *to = NULL;
+		l->migrated = true;
+		pthread_mutex_lock(&g_iscsi.lock);
+		for (struct iscsi_session *s = g_iscsi.sessions; s; s = s->next)
+			if (s->tsih == l->tsih && !s->dying)
+				to = s->r;
+		pthread_mutex_unlock(&g_iscsi.lock);
+		if (to && to != c->r)
+			return login_migrate(c, req, data, dlen, to);
+	}
 	l->cmdsn = get_be32(req + ISCSI_BHS_CMDSN);
 	if (memcmp(l->isid, req + ISCSI_LOGIN_ISID, ISCSI_ISID_LEN) != 0 ||
 	    l->tsih != get_be16(req + ISCSI_LOGIN_TSIH))
@@ -537,7 +608,7 @@ int iscsi_op_login(struct iscsi_conn *c, const uint8_t *req, uint8_t *data, uint
 		return login_fail(c, req, ISCSI_LOGIN_AUTH_FAILED, "authentication required (security stage skipped)");
 	}
 	if (transit && csg == ISCSI_STAGE_SECURITY && l->auth_required && !l->auth_done) {
-		if (!l->chap_chosen || !l->chap_started) {
+		if (!l->chap_chosen) {
 			iscsi_text_free(&out);
 			return login_fail(c, req, ISCSI_LOGIN_AUTH_FAILED, "left the security stage unauthenticated");
 		}

@@ -44,8 +44,10 @@ int iscsi_op_logout(struct iscsi_conn *c, const uint8_t *bhs, uint8_t *data, uin
 				if (o->cid == cid && o != c)
 					break;
 			pthread_mutex_unlock(&g_iscsi.lock);
-			if (o)
+			if (o) {
+				o->state = ISCSI_CONN_LOGOUT;   /* no session failure */
 				iscsi_conn_close(o, "logged out by another connection");
+			}
 			else
 				response = ISCSI_LOGOUT_RSP_NO_CID;
 		}

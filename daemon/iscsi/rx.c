@@ -323,7 +323,7 @@ void iscsi_conn_readable(struct iscsi_conn *c)
 	int budget = ISCSI_RX_BUDGET;
 	int r;
 
-	while (!c->closing && budget > 0) {
+	while (!c->closing && !c->migrating && budget > 0) {
 		switch (c->rx_state) {
 		case ISCSI_RX_HDR:
 			r = rx_fill(c, c->rx_hdr, ISCSI_BHS_LEN);

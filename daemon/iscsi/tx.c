@@ -85,9 +85,11 @@ void iscsi_pdu_queue(struct iscsi_conn *c, struct iscsi_txpdu *p)
 	}
 	iscsi_bhs_set_dsl(p->bhs, p->dlen);
 	/* RFC 7143 11.1: digests are CRC32C, sent least significant byte first */
-	if (c->p.header_digest)
+	p->hd = c->p.header_digest;
+	p->dd = c->p.data_digest;
+	if (p->hd)
 		put_le32(p->hdigest, iscsi_crc32c(p->bhs, ISCSI_BHS_LEN));
-	if (c->p.data_digest && p->dlen) {
+	if (p->dd && p->dlen) {
 		uint32_t crc = iscsi_crc32c_update(ISCSI_CRC32C_INIT, p->data, p->dlen);
 		uint32_t pad = iscsi_pad4(p->dlen);
 		if (pad)
@@ -109,7 +111,7 @@ static int pdu_iov(const struct iscsi_conn *c, struct iscsi_txpdu *p, uint32_t s
 
 	all[n].iov_base = p->bhs;
 	all[n++].iov_len = ISCSI_BHS_LEN;
-	if (c->p.header_digest) {
+	if (p->hd) {
 		all[n].iov_base = p->hdigest;
 		all[n++].iov_len = ISCSI_DIGEST_LEN;
 	}
@@ -121,7 +123,7 @@ static int pdu_iov(const struct iscsi_conn *c, struct iscsi_txpdu *p, uint32_t s
 			all[n].iov_base = (void *)zero_pad;
 			all[n++].iov_len = pad;
 		}
-		if (c->p.data_digest) {
+		if (p->dd) {
 			all[n].iov_base = p->ddigest;
 			all[n++].iov_len = ISCSI_DIGEST_LEN;
 		}
@@ -141,9 +143,9 @@ static int pdu_iov(const struct iscsi_conn *c, struct iscsi_txpdu *p, uint32_t s
 
 static uint32_t pdu_wire_len(const struct iscsi_conn *c, const struct iscsi_txpdu *p)
 {
-	uint32_t len = ISCSI_BHS_LEN + (c->p.header_digest ? ISCSI_DIGEST_LEN : 0);
+	uint32_t len = ISCSI_BHS_LEN + (p->hd ? ISCSI_DIGEST_LEN : 0);
 	if (p->dlen)
-		len += p->dlen + iscsi_pad4(p->dlen) + (c->p.data_digest ? ISCSI_DIGEST_LEN : 0);
+		len += p->dlen + iscsi_pad4(p->dlen) + (p->dd ? ISCSI_DIGEST_LEN : 0);
 	return len;
 }
 
