@@ -280,10 +280,11 @@ static const struct param_def param_table[] = {
 	{ .name = "MaxOutstandingR2T", .type = PARAM_NUMERIC_MIN, .def = 1, .min = 1, .max = 65535,
 	  .pref = 32, .scope = SESSION, .offset = P_OFF(max_outstanding_r2t), .lim = LIM_R2T,
 	  .leading_only = true, .disc_irrelevant = true },
-	/* 13.18, 13.19: OR with ours = Yes: we keep data in order */
-	{ .name = "DataPDUInOrder", .type = PARAM_BOOL_OR, .def = 1, .min = 0, .max = 1, .pref = 1,
+	/* 13.18, 13.19: OR with ours = No: dataout.c places every Data-Out at its
+	 * Buffer Offset and counts per R2T, so any order works (ESXi asks No). */
+	{ .name = "DataPDUInOrder", .type = PARAM_BOOL_OR, .def = 1, .min = 0, .max = 1, .pref = 0,
 	  .scope = SESSION, .offset = P_OFF(data_pdu_in_order), .leading_only = true, .disc_irrelevant = true },
-	{ .name = "DataSequenceInOrder", .type = PARAM_BOOL_OR, .def = 1, .min = 0, .max = 1, .pref = 1,
+	{ .name = "DataSequenceInOrder", .type = PARAM_BOOL_OR, .def = 1, .min = 0, .max = 1, .pref = 0,
 	  .scope = SESSION, .offset = P_OFF(data_sequence_in_order), .leading_only = true,
 	  .disc_irrelevant = true },
 	/* 13.20: we implement level 0 only */

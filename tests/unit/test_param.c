@@ -286,8 +286,8 @@ START_TEST(test_esxi_set)
 	ANS(&out, "MaxBurstLength", "1048576");
 	ANS(&out, "FirstBurstLength", "65536");
 	ANS(&out, "MaxOutstandingR2T", "32");
-	ANS(&out, "DataPDUInOrder", "Yes");
-	ANS(&out, "DataSequenceInOrder", "Yes");
+	ANS(&out, "DataPDUInOrder", "No");
+	ANS(&out, "DataSequenceInOrder", "No");
 	ANS(&out, "ErrorRecoveryLevel", "0");
 	ANS(&out, "DefaultTime2Wait", "0");
 	ANS(&out, "DefaultTime2Retain", "0");
@@ -303,8 +303,8 @@ START_TEST(test_esxi_set)
 	ck_assert_uint_eq(n.p.max_burst_length, 1048576);
 	ck_assert_uint_eq(n.p.first_burst_length, 65536);
 	ck_assert_uint_eq(n.p.max_outstanding_r2t, 32);
-	ck_assert(n.p.data_pdu_in_order);
-	ck_assert(n.p.data_sequence_in_order);
+	ck_assert(!n.p.data_pdu_in_order);
+	ck_assert(!n.p.data_sequence_in_order);
 	ck_assert_uint_eq(n.p.error_recovery_level, 0);
 	ck_assert_uint_eq(n.p.default_time2wait, 0);
 	ck_assert_uint_eq(n.p.default_time2retain, 0);
