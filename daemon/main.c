@@ -23,6 +23,7 @@
 #include "config/config.h"
 #include "ctl/ctl.h"
 #include "iscsi/iscsi.h"
+#include "scsi/scsi.h"
 #include "reactor.h"
 #include "util/bufpool.h"
 #include "util/json.h"
@@ -183,6 +184,7 @@ static void ctl_status(struct json_writer *w)
 		json_int(w, "log_level", c->global.log_level);
 	json_obj_end(w);
 	iscsi_status(w);
+	scsi_alua_status(w);
 }
 
 static int ctl_reload(char *err, size_t errlen)
@@ -200,6 +202,8 @@ static int ctl_reload(char *err, size_t errlen)
 		tconf_free(c);
 		return -1;
 	}
+	if (scsi_alua_configure(c, err, errlen) < 0)
+		qb_log(LOG_ERR, "reload: ALUA groups not updated: %s", err);
 	if (remember_conf(c) < 0) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
@@ -218,10 +222,34 @@ static int ctl_set_log_level(int level)
 	return 0;
 }
 
+/* tandemctl alua GROUP STATE: the operator's (or cluster agent's) way in to
+ * scsi_alua_set_state(), the one owner of ALUA state. */
+static int ctl_alua_set(const char *group, const char *state, char *err, size_t errlen)
+{
+	uint16_t id;
+	enum scsi_alua_state st;
+
+	if (scsi_alua_find_group(group, &id) < 0) {
+		snprintf(err, errlen, "unknown ALUA group '%.64s' (see tandemctl status)", group);
+		return -1;
+	}
+	if (scsi_alua_state_from_name(state, &st) < 0) {
+		snprintf(err, errlen, "unknown ALUA state '%.40s' (active-optimized, active-nonoptimized, "
+			 "standby, unavailable, transitioning)", state);
+		return -1;
+	}
+	if (scsi_alua_set_state(id, st) < 0) {
+		snprintf(err, errlen, "cannot set ALUA group '%.64s' to %s", group, state);
+		return -1;
+	}
+	return 0;
+}
+
 static const struct ctl_handlers handlers = {
 	.status = ctl_status,
 	.reload = ctl_reload,
 	.set_log_level = ctl_set_log_level,
+	.alua_set = ctl_alua_set,
 };
 
 /* --- signals --- */
@@ -347,7 +375,8 @@ int main(int argc, char **argv)
 		qb_log(LOG_ERR, "cannot start %d reactor threads", threads);
 		return 1;
 	}
-	if (iscsi_init(conf, err, sizeof(err)) < 0) {
+	scsi_set_state_dir(conf->global.state_dir);   /* APTPL reservations (scsi/pr_store.c) */
+	if (scsi_alua_configure(conf, err, sizeof(err)) < 0 || iscsi_init(conf, err, sizeof(err)) < 0) {
 		qb_log(LOG_ERR, "cannot start: %s", err);
 		if (d.opts.foreground)
 			fprintf(stderr, "tandemd: cannot start: %s\n", err);

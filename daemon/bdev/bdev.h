@@ -77,6 +77,13 @@ struct bdev *bdev_open(const struct bdev_params *p, char *err, size_t errlen);
 void bdev_close(struct bdev *b);
 /* Submit from a reactor thread; io->cb runs later on that thread. */
 void bdev_submit(struct bdev *b, struct bdev_io *io);
+/* Provisioning state of [offset, offset+len) (bytes, block multiples): sets
+ * *mapped for the run that starts at offset and *run to its length (a block
+ * multiple, 0 < *run <= len); a block only partly allocated counts as mapped.
+ * Sparse files answer with lseek(SEEK_DATA/SEEK_HOLE); other backends report
+ * everything mapped. Synchronous and cheap (lseek only): any thread.
+ * Returns 0 or -errno (then everything counts as mapped). (lba_status.c) */
+int bdev_get_lba_status(struct bdev *b, uint64_t offset, uint64_t len, bool *mapped, uint64_t *run);
 /* Release the calling reactor's bdev state (aio context, eventfd). Call on that
  * reactor's thread (or before it runs/after it stopped) with no I/O in flight,
  * before reactor_destroy(). Harmless when the reactor never did bdev I/O. */

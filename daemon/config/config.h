@@ -50,6 +50,26 @@ struct tconf_portal_group {
 	struct tconf_listen *listen;
 	size_t nlisten;
 	int line;
+	/* ALUA (docs/ALUA.md): this portal group is one SCSI target port. */
+	uint16_t rel_port_id;               /* relative target port id; 0 in the struct = tag */
+	char alua_group[64];                /* `alua_group:` name, "" = the implicit group */
+	uint16_t alua_group_id;             /* resolved group id (1 = implicit group) */
+	int alua_line;                      /* line of `alua_group:` */
+};
+
+/* ALUA target port group (SPC-4 5.15): `alua_group NAME { id: N  state: S }`. */
+enum tconf_alua_state {
+	TCONF_ALUA_ACTIVE_OPTIMIZED, TCONF_ALUA_ACTIVE_NONOPTIMIZED, TCONF_ALUA_STANDBY,
+	TCONF_ALUA_UNAVAILABLE, TCONF_ALUA_TRANSITIONING,
+};
+
+struct tconf_alua_group {
+	char name[64];
+	uint16_t id;                        /* target port group id, 1..65535 */
+	enum tconf_alua_state state;        /* initial state, default active-optimized */
+	uint16_t *peer_ports;               /* relative port ids of the peer node's ports */
+	size_t npeer_ports;
+	int line;
 };
 
 struct tconf_chap {
@@ -82,6 +102,7 @@ struct tconf_global {
 	int log_level;                      /* syslog level, default LOG_INFO */
 	int threads;                        /* reactor threads, default min(4, nproc) */
 	char ctl_socket[108];               /* libqb IPC service name, default "tandem" */
+	char state_dir[TCONF_PATH_MAX];     /* persistent state (APTPL reservations), default /var/lib/tandem */
 	int nop_interval;                   /* s, target NOP-In on idle connections, default 5; 0 = off */
 	int nop_timeout;                    /* s, drop the connection when no answer, default 10 */
 	int login_timeout;                  /* s, default 15 */
@@ -103,6 +124,8 @@ struct tconf {
 	size_t nportal_groups;
 	struct tconf_target *targets;
 	size_t ntargets;
+	struct tconf_alua_group *alua_groups;   /* none = one implicit group id 1 */
+	size_t nalua_groups;
 };
 
 /* Parse and validate a file. Returns NULL and writes "file:line: what" to err on
@@ -125,4 +148,6 @@ bool tconf_initiator_allowed(const struct tconf_target *t, const char *initiator
 bool tconf_target_in_portal_group(const struct tconf_target *t, const struct tconf_portal_group *pg);
 const char *tconf_backend_name(enum tconf_backend b);
 const char *tconf_cache_name(enum tconf_cache c);
+const struct tconf_alua_group *tconf_find_alua_group(const struct tconf *c, const char *name);
+const char *tconf_alua_state_name(enum tconf_alua_state s);
 #endif

@@ -75,4 +75,10 @@ void cfg_lun_defaults(struct tconf_lun *l);
 void cfg_default_serial(const char *target, const char *alias, uint32_t lun, char out[65]);
 void cfg_default_naa(const char *target, uint32_t lun, uint8_t naa[16], uint8_t *naa_len);
 int cfg_add_default_portal_group(struct tconf *c);
+
+/* ALUA topology (alua_conf.c). */
+int cfg_alua_section(struct cfg_err *e, struct tconf *c, const struct cfg_node *sec);
+int cfg_alua_pg_key(struct cfg_err *e, struct tconf_portal_group *pg, const struct cfg_node *n);
+int cfg_alua_resolve(struct cfg_err *e, struct tconf *c);
+void cfg_alua_free(struct tconf *c);
 #endif

@@ -20,6 +20,7 @@ void cfg_global_defaults(struct tconf_global *g)
 		.log_level = LOG_INFO,
 		.threads = nproc < 1 ? 1 : nproc > 4 ? 4 : (int)nproc,
 		.ctl_socket = "tandem",
+		.state_dir = "/var/lib/tandem",
 		.nop_interval = 5,
 		.nop_timeout = 10,
 		.login_timeout = 15,
@@ -110,6 +111,8 @@ int cfg_add_default_portal_group(struct tconf *c)
 	}
 	strcpy(pg->name, "default");
 	pg->tag = 1;
+	pg->rel_port_id = 1;            /* ALUA: target port 1 of the implicit group 1 */
+	pg->alua_group_id = 1;
 	strcpy(l->addr, "127.0.0.1");
 	l->port = 3260;
 	pg->listen = l;
@@ -178,5 +181,6 @@ void tconf_free(struct tconf *c)
 		free(t->luns);
 	}
 	free(c->targets);
+	cfg_alua_free(c);
 	free(c);
 }

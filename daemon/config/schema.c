@@ -457,6 +457,8 @@ static const struct key_desc global_keys[] = {
 	G_INT("threads", threads, 1, 64),
 	{ .name = "ctl_socket", .kind = K_STR, .off = offsetof(struct tconf_global, ctl_socket), .minlen = 1,
 	  .bufsize = sizeof(((struct tconf_global *)0)->ctl_socket), .check = check_service_name },
+	{ .name = "state_dir", .kind = K_STR, .off = offsetof(struct tconf_global, state_dir), .minlen = 1,
+	  .bufsize = sizeof(((struct tconf_global *)0)->state_dir), .check = check_abs_path },
 	G_INT("nop_interval", nop_interval, 0, 3600),
 	G_INT("nop_timeout", nop_timeout, 1, 3600),
 	G_INT("login_timeout", login_timeout, 1, 3600),
@@ -579,9 +581,16 @@ static int key_tag(struct sctx *s, const struct cfg_node *n, void *obj)
 	return 0;
 }
 
+static int key_pg_alua(struct sctx *s, const struct cfg_node *n, void *obj)
+{
+	return cfg_alua_pg_key(s->err, obj, n);     /* alua_conf.c */
+}
+
 static const struct key_desc pg_keys[] = {
 	{ .name = "tag", .kind = K_CUSTOM, .fn = key_tag, .required = true },
 	{ .name = "listen", .kind = K_CUSTOM, .fn = key_listen, .multi = true, .required = true },
+	{ .name = "rel_port_id", .kind = K_CUSTOM, .fn = key_pg_alua },
+	{ .name = "alua_group", .kind = K_CUSTOM, .fn = key_pg_alua },
 };
 
 static const struct section_desc pg_desc = {
@@ -907,7 +916,13 @@ static int sec_discovery_chap_top(struct sctx *s, const struct cfg_node *n, void
 	return sec_discovery_chap(s, n, obj);
 }
 
+static int sec_alua_group_top(struct sctx *s, const struct cfg_node *n, void *obj)
+{
+	return cfg_alua_section(s->err, s->c, n);   /* alua_conf.c */
+}
+
 static const struct sub_desc top_subs[] = {
+	{ .name = "alua_group", .fn = sec_alua_group_top },
 	{ .name = "global", .fn = sec_global },
 	{ .name = "discovery_chap", .fn = sec_discovery_chap_top },
 	{ .name = "portal_group", .fn = sec_portal_group_top },
@@ -934,6 +949,8 @@ struct tconf *cfg_schema_apply(const struct cfg_node *root, const char *name, st
 		cfg_error(err, 0, "out of memory");
 		goto fail;
 	}
+	if (cfg_alua_resolve(err, c) < 0)
+		goto fail;
 	for (const struct cfg_node *n = root->child; n; n = n->next)
 		if (n->section && strcmp(n->name, "target") == 0 && sec_target(&s, n, c) < 0)
 			goto fail;

@@ -46,6 +46,9 @@ struct ctl_handlers {
 	int (*reload)(char *err, size_t errlen);
 	/* Apply a syslog level (already validated); 0 on success. */
 	int (*set_log_level)(int level);
+	/* `alua GROUP STATE`: set an ALUA target port group (name or id) to a state
+	 * name (docs/ALUA.md); 0, or -1 with a message in err. */
+	int (*alua_set)(const char *group, const char *state, char *err, size_t errlen);
 };
 
 /* Register the IPC service `service_name` (NULL/"" = CTL_DEFAULT_SERVICE) on loop.

@@ -226,6 +226,23 @@ static const char *session_target(const struct jr_value *s)
 	return str_any(s, ANY("target", "target_name"), NULL);
 }
 
+/* "alua_groups": [{"name","id","state","ports":[rel ids],"portal_groups":[..]}] */
+static void render_alua_group(FILE *out, const struct jr_value *g)
+{
+	fprintf(out, "alua group %s (id %" PRId64 "): %s", str_any(g, ANY("name"), "?"), int_any(g, ANY("id"), 0),
+		str_any(g, ANY("state"), "?"));
+	const struct jr_value *ports = jr_get(g, "ports");
+	for (size_t i = 0; i < count(ports); i++)
+		if (ports->items[i].type == JR_NUMBER)
+			fprintf(out, "%s%" PRId64, i ? "," : "  target ports ", ports->items[i].i);
+	const struct jr_value *pgs = jr_get(g, "portal_groups");
+	if (count(pgs)) {
+		fputs("  portal groups ", out);
+		render_str_list(out, pgs, ",", "");
+	}
+	fputc('\n', out);
+}
+
 int ctl_print_status(FILE *out, const char *json, char *err, size_t errlen)
 {
 	struct jr_value *root = jr_parse(json, err, errlen);
@@ -256,6 +273,9 @@ int ctl_print_status(FILE *out, const char *json, char *err, size_t errlen)
 			fputc('\n', out);
 		render_portal(out, &pgs->items[i]);
 	}
+	const struct jr_value *alua = jr_get(root, "alua_groups");
+	for (size_t i = 0; i < count(alua); i++)
+		render_alua_group(out, &alua->items[i]);
 
 	const struct jr_value *targets = jr_get(root, "targets");
 	const struct jr_value *all_sess = jr_get(root, "sessions");   /* flat list with "target" */

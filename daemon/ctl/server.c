@@ -71,6 +71,27 @@ static void ctl_cmd_ping(const char *args, struct json_writer *w)
 	json_obj_end(w);
 }
 
+/* alua GROUP STATE (two arguments, checked here; names by the daemon). */
+static void ctl_cmd_alua(const char *args, struct json_writer *w)
+{
+	char group[CTL_MAX_CMD + 1], err[256] = "";
+	const char *sp = args ? strchr(args, ' ') : NULL;
+	if (!sp || strchr(sp + 1, ' ') || (size_t)(sp - args) >= sizeof(group))
+		return ctl_reply_error(w, "alua needs a group and a state: alua GROUP STATE "
+				       "(active-optimized, active-nonoptimized, standby, unavailable, transitioning)");
+	memcpy(group, args, (size_t)(sp - args));
+	group[sp - args] = '\0';
+	if (!ctl_h.alua_set)
+		return ctl_reply_error(w, "alua is not supported");
+	if (ctl_h.alua_set(group, sp + 1, err, sizeof(err)) != 0)
+		return ctl_reply_error(w, err[0] ? err : "cannot change the ALUA state");
+	json_obj_begin(w, NULL);
+	json_bool(w, "ok", true);
+	json_str(w, "group", group);
+	json_str(w, "state", sp + 1);
+	json_obj_end(w);
+}
+
 static const struct {
 	const char *name;
 	bool takes_arg;
@@ -80,6 +101,7 @@ static const struct {
 	{ .name = "reload", .takes_arg = false, .fn = ctl_cmd_reload },
 	{ .name = "log-level", .takes_arg = true, .fn = ctl_cmd_log_level },
 	{ .name = "ping", .takes_arg = false, .fn = ctl_cmd_ping },
+	{ .name = "alua", .takes_arg = true, .fn = ctl_cmd_alua },
 };
 
 void ctl_server_dispatch(const char *cmd, struct json_writer *w)
@@ -114,7 +136,7 @@ void ctl_server_dispatch(const char *cmd, struct json_writer *w)
 			snprintf(msg, sizeof(msg), "command '%s' takes no argument", name);
 			return ctl_reply_error(w, msg);
 		}
-		if (args && strchr(args, ' ')) {
+		if (args && strchr(args, ' ') && ctl_commands[i].fn != ctl_cmd_alua) {
 			snprintf(msg, sizeof(msg), "command '%s' takes one argument", name);
 			return ctl_reply_error(w, msg);
 		}

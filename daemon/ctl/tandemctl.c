@@ -21,6 +21,8 @@ static void usage(FILE *f)
 	      "  status            targets, LUNs, portals and sessions of the running tandemd\n"
 	      "  reload            re-read the configuration file\n"
 	      "  log-level LEVEL   error | warning | notice | info | debug | trace\n"
+	      "  alua GROUP STATE  set an ALUA target port group (name or id) to active-optimized |\n"
+	      "                    active-nonoptimized | standby | unavailable | transitioning\n"
 	      "  help              this text\n"
 	      "\n"
 	      "options:\n"
@@ -51,6 +53,7 @@ static const struct ctl_cmd commands[] = {
 	{ .name = "status", .nargs = 0 },
 	{ .name = "reload", .nargs = 0 },
 	{ .name = "log-level", .nargs = 1 },
+	{ .name = "alua", .nargs = 2 },
 	{ .name = "help", .nargs = 0 },
 };
 
@@ -111,6 +114,19 @@ int main(int argc, char **argv)
 		return usage_error("%s", "argument too long");
 	if (npos > 1 && strpbrk(pos[1], " \t\n"))
 		return usage_error("invalid argument '%s'", pos[1]);
+	if (npos > 2) {
+		/* alua GROUP STATE: the state names are fixed, check them here */
+		static const char *const states[] = { "active-optimized", "active-nonoptimized", "standby",
+						      "unavailable", "transitioning" };
+		bool known = false;
+		for (size_t i = 0; i < sizeof(states) / sizeof(states[0]); i++)
+			known |= strcmp(pos[2], states[i]) == 0;
+		if (!known)
+			return usage_error("unknown ALUA state '%s'", pos[2]);
+		size_t used = strlen(request);
+		if (snprintf(request + used, sizeof(request) - used, " %s", pos[2]) >= (int)(sizeof(request) - used))
+			return usage_error("%s", "argument too long");
+	}
 
 	char *answer = NULL, err[512];
 	int rc = ctl_request(service, request, &answer, err, sizeof(err));
@@ -141,6 +157,8 @@ int main(int argc, char **argv)
 		printf("configuration reloaded\n");
 	} else if (strcmp(cmd->name, "log-level") == 0) {
 		printf("log level set to %s\n", jr_str(v, "log_level", pos[1]));
+	} else if (strcmp(cmd->name, "alua") == 0) {
+		printf("ALUA group %s is now %s\n", jr_str(v, "group", pos[1]), jr_str(v, "state", pos[2]));
 	}
 	jr_free(v);
 	free(answer);

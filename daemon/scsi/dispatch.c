@@ -9,6 +9,7 @@
 #include "util/be.h"
 #include "util/log.h"
 #include "scsi/scsi_internal.h"
+#include "scsi/alua.h"
 
 #define IN SCSI_OPF_DATA_IN
 #define OUT SCSI_OPF_DATA_OUT
@@ -28,6 +29,8 @@ const struct scsi_op scsi_op_table[256] = {
 	[0x0a] = { "WRITE(6)", scsi_sbc_rw, 6, MEDIA | WR | OUT | PR },
 	[0x12] = { "INQUIRY", scsi_spc_inquiry, 6, UAP | NOLUN | IN },
 	[0x15] = { "MODE SELECT(6)", scsi_mode_select, 6, OUT | PR },
+	[0x16] = { "RESERVE(6)", scsi_spc_reserve, 6, 0 },         /* reserve.c */
+	[0x17] = { "RELEASE(6)", scsi_spc_release, 6, 0 },
 	[0x1a] = { "MODE SENSE(6)", scsi_mode_sense, 6, IN | PR },
 	[0x1b] = { "START STOP UNIT", scsi_spc_start_stop_unit, 6, PR },
 	[0x1e] = { "PREVENT ALLOW MEDIUM REMOVAL", scsi_spc_prevent_allow, 6, PR },
@@ -38,17 +41,30 @@ const struct scsi_op scsi_op_table[256] = {
 	[0x2f] = { "VERIFY(10)", scsi_sbc_verify, 10, MEDIA | OUT | PR },
 	[0x34] = { "PRE-FETCH(10)", scsi_sbc_prefetch, 10, MEDIA | PR },
 	[0x35] = { "SYNCHRONIZE CACHE(10)", scsi_sbc_sync_cache, 10, MEDIA | PR },
+	[0x41] = { "WRITE SAME(10)", scsi_sbc_write_same, 10, MEDIA | WR | OUT | PR },
+	[0x42] = { "UNMAP", scsi_sbc_unmap, 10, MEDIA | WR | OUT | PR },
 	[0x55] = { "MODE SELECT(10)", scsi_mode_select, 10, OUT | PR },
+	[0x56] = { "RESERVE(10)", scsi_spc_reserve, 10, 0 },       /* reserve.c */
+	[0x57] = { "RELEASE(10)", scsi_spc_release, 10, 0 },
 	[0x5a] = { "MODE SENSE(10)", scsi_mode_sense, 10, IN | PR },
+	[0x5e] = { "PERSISTENT RESERVE IN", scsi_pr_in, 10, IN },   /* pr_cmd.c */
+	[0x5f] = { "PERSISTENT RESERVE OUT", scsi_pr_out, 10, OUT },
+	[0x83] = { "EXTENDED COPY", scsi_xcopy_extended_copy, 16, MEDIA | OUT | PR },  /* xcopy.c */
+	[0x84] = { "RECEIVE COPY RESULTS", scsi_xcopy_receive_results, 16, IN },
 	[0x88] = { "READ(16)", scsi_sbc_rw, 16, MEDIA | IN | PR },
+	[0x89] = { "COMPARE AND WRITE", scsi_sbc_compare_and_write, 16, MEDIA | WR | OUT | PR },
 	[0x8a] = { "WRITE(16)", scsi_sbc_rw, 16, MEDIA | WR | OUT | PR },
 	[0x8e] = { "WRITE AND VERIFY(16)", scsi_sbc_rw, 16, MEDIA | WR | OUT | PR },
 	[0x8f] = { "VERIFY(16)", scsi_sbc_verify, 16, MEDIA | OUT | PR },
 	[0x90] = { "PRE-FETCH(16)", scsi_sbc_prefetch, 16, MEDIA | PR },
 	[0x91] = { "SYNCHRONIZE CACHE(16)", scsi_sbc_sync_cache, 16, MEDIA | PR },
+	[0x93] = { "WRITE SAME(16)", scsi_sbc_write_same, 16, MEDIA | WR | OUT | PR },
 	[0x9e] = { "SERVICE ACTION IN(16)", scsi_sbc_service_action_in16, 16, IN },
 	[0xa0] = { "REPORT LUNS", scsi_spc_report_luns, 12, UAP | NOLUN | IN },
 	[0xa3] = { "MAINTENANCE IN", scsi_spc_maint_in, 12, IN },
+	[0xa4] = { "MAINTENANCE OUT", scsi_alua_maint_out, 12, OUT | PR },   /* STPG, alua.c */
+	[0x37] = { "READ DEFECT DATA(10)", scsi_sbc_read_defect_data, 10, IN },
+	[0xb7] = { "READ DEFECT DATA(12)", scsi_sbc_read_defect_data, 12, IN },
 	[0xa8] = { "READ(12)", scsi_sbc_rw, 12, MEDIA | IN | PR },
 	[0xaa] = { "WRITE(12)", scsi_sbc_rw, 12, MEDIA | WR | OUT | PR },
 	[0xae] = { "WRITE AND VERIFY(12)", scsi_sbc_rw, 12, MEDIA | WR | OUT | PR },
@@ -149,10 +165,18 @@ void scsi_task_exec(struct scsi_task *t)
 		scsi_task_check(t, SK_UNIT_ATTENTION, asc, ascq);
 		goto done;
 	}
+	/* SPC-4 5.15.2.4: the target port's ALUA state (one atomic load). */
+	if (t->lu && scsi_alua_check(t))
+		goto done;
 	/* SAM-5 5.3: CONTROL byte. NACA is not supported (INQUIRY NORMACA=0) and
 	 * the LINK bit is obsolete: either one is an invalid field. */
 	if (t->cdb[op->cdb_len - 1] & 0x05) {
 		scsi_task_invalid_cdb(t, op->cdb_len - 1, (t->cdb[op->cdb_len - 1] & 0x04) ? 2 : 0);
+		goto done;
+	}
+	/* SPC-4 5.13.1 / SPC-2 5.5.1 reservations (pr.c): one atomic load when none. */
+	if (t->lu && scsi_resv_conflict(t, op->flags)) {
+		scsi_task_set_status(t, SCSI_STATUS_RESERVATION_CONFLICT, 0, 0, 0);
 		goto done;
 	}
 	rc = op->fn(t);
@@ -169,13 +193,19 @@ done:
 struct sa_list {
 	uint8_t opcode;
 	uint8_t n;
-	uint8_t sa[4];
-	uint8_t cdb_len[4];
+	uint8_t sa[8];
+	uint8_t cdb_len[8];
 };
 
 static const struct sa_list sa_lists[] = {
-	{ .opcode = 0x9e, .n = 1, .sa = { 0x10 }, .cdb_len = { 16 } },  /* READ CAPACITY(16) */
-	{ .opcode = 0xa3, .n = 1, .sa = { 0x0c }, .cdb_len = { 12 } },  /* REPORT SUPPORTED OPCODES */
+	{ .opcode = 0x9e, .n = 2, .sa = { 0x10, 0x12 }, .cdb_len = { 16, 16 } },  /* READ CAPACITY(16), GET LBA STATUS */
+	{ .opcode = 0xa3, .n = 3, .sa = { 0x0a, 0x0c, 0x0d }, .cdb_len = { 12, 12, 12 } }, /* RTPG, RSOC, RSTMF */
+	{ .opcode = 0xa4, .n = 1, .sa = { 0x0a }, .cdb_len = { 12 } },  /* SET TARGET PORT GROUPS */
+	{ .opcode = 0x83, .n = 1, .sa = { 0x00 }, .cdb_len = { 16 } },  /* EXTENDED COPY (LID1) */
+	{ .opcode = 0x84, .n = 3, .sa = { 0x00, 0x03, 0x04 }, .cdb_len = { 16, 16, 16 } }, /* RECEIVE COPY RESULTS */
+	{ .opcode = 0x5e, .n = 4, .sa = { 0, 1, 2, 3 }, .cdb_len = { 10, 10, 10, 10 } },  /* PERSISTENT RESERVE IN */
+	{ .opcode = 0x5f, .n = 8, .sa = { 0, 1, 2, 3, 4, 5, 6, 7 },                     /* PERSISTENT RESERVE OUT */
+	  .cdb_len = { 10, 10, 10, 10, 10, 10, 10, 10 } },
 };
 
 static const struct sa_list *sa_list_of(uint8_t opcode)

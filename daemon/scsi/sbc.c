@@ -114,6 +114,18 @@ static void io_error(struct scsi_task *t, bool write, int err)
 		scsi_task_set_status(t, SCSI_STATUS_CHECK_CONDITION, SK_MEDIUM_ERROR, ASC_UNRECOVERED_READ_ERROR);
 }
 
+void scsi_sbc_io_error(struct scsi_task *t, bool write, int err)
+{
+	io_error(t, write, err);
+}
+
+unsigned scsi_lun_write_flags(const struct scsi_lun *lu, bool cdb_fua)
+{
+	if (lu->cache == TCONF_CACHE_NV)
+		return 0;
+	return (!atomic_load_explicit(&lu->wce, memory_order_relaxed) || cdb_fua) ? BDEV_IO_F_FUA : 0;
+}
+
 static void rw_done(struct bdev_io *io)
 {
 	struct scsi_task *t = io->cb_arg;
@@ -134,6 +146,7 @@ static void rw_done(struct bdev_io *io)
 		atomic_fetch_add_explicit(&lu->read_bytes, io->len, memory_order_relaxed);
 		t->status = SCSI_STATUS_GOOD;
 	}
+	scsi_range_unlock(t);           /* writes hold their LBA range (range_lock.c) */
 	scsi_task_done(t);
 }
 
@@ -190,6 +203,12 @@ static int check_rw(struct scsi_task *t, const struct rw_cdb *c, bool write, boo
 	return -1;
 }
 
+/* The write once its LBA range is held (COMPARE AND WRITE atomicity). */
+static int write_locked(struct scsi_task *t)
+{
+	return submit(t, BDEV_IO_WRITE, t->state, t->lba << t->lu->block_shift, t->buf, t->data_len, rw_done);
+}
+
 /* READ / WRITE / WRITE AND VERIFY (6/10/12/16). */
 int scsi_sbc_rw(struct scsi_task *t)
 {
@@ -236,8 +255,8 @@ int scsi_sbc_rw(struct scsi_task *t)
 		}
 		t->nblocks = blocks;
 		t->data_len = blocks << lu->block_shift;
-		return submit(t, BDEV_IO_WRITE, fua ? BDEV_IO_F_FUA : 0, c.lba << lu->block_shift, t->buf,
-			      t->data_len, rw_done);
+		t->state = fua ? BDEV_IO_F_FUA : 0;
+		return scsi_range_lock(t, c.lba, blocks, write_locked);
 	}
 
 	/* READ: a short EDTL gets the first EDTL bytes (libiscsi
@@ -422,7 +441,7 @@ static int read_capacity16(struct scsi_task *t)
 	put_be32(&d[8], lu->block_size);
 	d[12] = 0x00;                   /* P_TYPE 0, PROT_EN 0 */
 	d[13] = lu->phys_exp & 0x0f;    /* LOGICAL BLOCKS PER PHYSICAL BLOCK EXPONENT */
-	/* d[14]: LBPME / LBPRZ stay 0 until UNMAP is implemented */
+	d[14] = scsi_lbp_rc16_byte14(lu); /* LBPME / LBPRZ (lbp.c) */
 	return scsi_task_data_in(t, d, sizeof(d), alloc);
 }
 
@@ -432,6 +451,8 @@ int scsi_sbc_service_action_in16(struct scsi_task *t)
 	switch (t->cdb[1] & 0x1f) {
 	case 0x10:
 		return read_capacity16(t);
+	case 0x12:
+		return scsi_sbc_get_lba_status(t);
 	default:
 		return scsi_task_invalid_cdb(t, 1, 4);
 	}

@@ -84,6 +84,15 @@ struct scsi_task {
 	uint32_t nblocks;
 	void *priv;
 	struct scsi_task *next;
+	/* LBA range lock entry (scsi/range_lock.c): a write holds [lba, end)
+	 * of its LUN while in flight; overlapping ones queue here in order. */
+	struct scsi_range_hold {
+		uint64_t lba, end;
+		struct scsi_range_hold *prev, *next, *gnext;
+		int (*fn)(struct scsi_task *t);
+		struct reactor *owner;
+		uint8_t state;
+	} range;
 };
 
 /* --- target and LUNs --- */
@@ -113,6 +122,14 @@ void scsi_target_reset(struct scsi_target *tgt, struct scsi_itn *from);
 /* Tasks aborted by another I_T nexus (CLEAR TASK SET etc.): queue the
  * COMMANDS CLEARED BY ANOTHER INITIATOR unit attention as SAM-5 says. */
 void scsi_itn_tasks_cleared(struct scsi_itn *itn, uint64_t lun);
+/* PREEMPT AND ABORT (SPC-4 5.13.11.2.4.4): the SCSI layer calls fn(arg, lun)
+ * for each preempted nexus so the transport aborts that nexus' tasks on lun.
+ * Called on the preempting command's thread with the target's nexus list
+ * locked: fn must not create or destroy nexuses. */
+void scsi_itn_set_abort_cb(struct scsi_itn *itn, void (*fn)(void *arg, uint64_t lun), void *arg);
+/* Where persistent state lives (global `state_dir`, default /var/lib/tandem):
+ * APTPL reservations in <dir>/pr/<serial>.pr. Set before LUNs attach. */
+void scsi_set_state_dir(const char *dir);
 
 /* Set status GOOD / CHECK CONDITION with fixed-format sense. */
 void scsi_task_set_status(struct scsi_task *t, uint8_t status, uint8_t sk, uint8_t asc, uint8_t ascq);
@@ -135,4 +152,31 @@ struct scsi_lun_info {
 };
 /* Calls fn for each LUN of tgt. Thread-safe. */
 void scsi_target_foreach_lun(struct scsi_target *tgt, void (*fn)(const struct scsi_lun_info *, void *), void *arg);
+
+/* --- ALUA (SPC-4 5.15, scsi/alua.c, docs/ALUA.md) --- */
+/* Asymmetric access states, valued as in RTPG/STPG (SPC-4 table 163). */
+enum scsi_alua_state {
+	SCSI_ALUA_ACTIVE_OPTIMIZED = 0x0,
+	SCSI_ALUA_ACTIVE_NONOPTIMIZED = 0x1,
+	SCSI_ALUA_STANDBY = 0x2,
+	SCSI_ALUA_UNAVAILABLE = 0x3,
+	SCSI_ALUA_TRANSITIONING = 0xf,
+};
+struct json_writer;
+/* Install the target port groups of a (new) config: groups, their local ports
+ * (portal groups) and peer ports. A group that existed keeps its current state;
+ * a new one starts in its configured state. Main thread; 0 or -1 + err. */
+int scsi_alua_configure(const struct tconf *c, char *err, size_t errlen);
+/* Set one group's state on every target (the one owner of ALUA state; any
+ * thread). Every I_T nexus gets ASYMMETRIC ACCESS STATE CHANGED on every LUN.
+ * 0, or -1 when the group is unknown or st invalid. */
+int scsi_alua_set_state(uint16_t tpg_id, enum scsi_alua_state st);
+int scsi_alua_get_state(uint16_t tpg_id, enum scsi_alua_state *st);
+/* "active-optimized", "active-nonoptimized", "standby", "unavailable", "transitioning". */
+const char *scsi_alua_state_name(enum scsi_alua_state st);
+int scsi_alua_state_from_name(const char *name, enum scsi_alua_state *st);
+/* Group by configured name or decimal id; 0 or -1. */
+int scsi_alua_find_group(const char *name_or_id, uint16_t *tpg_id);
+/* Append "alua_groups": [{"name","id","state","ports":[rel ids],...}] to an open object. */
+void scsi_alua_status(struct json_writer *w);
 #endif

@@ -8,6 +8,7 @@
 #include <stdatomic.h>
 #include "scsi/scsi.h"
 #include "scsi/scsi_sense.h"
+#include "scsi/range_lock.h"
 
 #define SCSI_LUN_MAX 16384          /* flat space addressing limit (SAM-5 4.6.10) */
 #define SCSI_UA_ALL_LUNS UINT32_MAX
@@ -23,6 +24,10 @@ enum scsi_ua {
 	SCSI_UA_MODE_CHANGED,           /* 2Ah/01h MODE PARAMETERS CHANGED */
 	SCSI_UA_CAPACITY_CHANGED,       /* 2Ah/09h CAPACITY DATA HAS CHANGED */
 	SCSI_UA_LUNS_CHANGED,           /* 3Fh/0Eh REPORTED LUNS DATA HAS CHANGED */
+	SCSI_UA_ALUA_CHANGED,           /* 2Ah/06h ASYMMETRIC ACCESS STATE CHANGED (SPC-4 5.15.2.5) */
+	SCSI_UA_RESERVATIONS_PREEMPTED, /* 2Ah/03h RESERVATIONS PREEMPTED (SPC-4 5.13.11.2.6) */
+	SCSI_UA_RESERVATIONS_RELEASED,  /* 2Ah/04h RESERVATIONS RELEASED (SPC-4 5.13.11.2.2) */
+	SCSI_UA_REGISTRATIONS_PREEMPTED, /* 2Ah/05h REGISTRATIONS PREEMPTED (SPC-4 5.13.11.2.4) */
 	SCSI_UA_MAX
 };
 
@@ -42,6 +47,10 @@ struct scsi_itn {
 	pthread_mutex_t ua_lock;
 	struct scsi_ua_entry *ua;
 	uint32_t nua, ua_cap;
+	/* PREEMPT AND ABORT reaches the transport here (scsi_itn_set_abort_cb, pr.c) */
+	void (*abort_cb)(void *arg, uint64_t lun);
+	void *abort_arg;
+	void *xcopy;                    /* EXTENDED COPY results of this nexus (xcopy.c) */
 };
 
 struct scsi_lun {
@@ -75,6 +84,10 @@ struct scsi_lun {
 	/* tasks between lookup and completion; removal waits for zero */
 	atomic_uint inflight;
 	struct scsi_lun *retired_next;
+	/* reservations (pr.c, reserve.c): SCSI_RESV_* bits, the I/O path's only load */
+	atomic_uint resv_active;
+	struct scsi_pr *pr;
+	struct scsi_range_lock rlock;   /* overlapping writes / COMPARE AND WRITE (range_lock.c) */
 };
 
 struct scsi_target {
@@ -158,9 +171,6 @@ bool scsi_ua_pending(struct scsi_itn *itn, uint32_t lun);
  * ownership of b on success. */
 int scsi_target_add_lun_bdev(struct scsi_target *tgt, const struct tconf_lun *conf, struct bdev *b,
 			     char *err, size_t errlen);
-/* Identity defaults derived from the target name and LUN number. */
-void scsi_lun_default_identity(const char *tgt_name, uint32_t lun, char serial[65], uint8_t naa[16],
-			       uint8_t *naa_len);
 
 /* --- handlers, by file --- */
 int scsi_spc_inquiry(struct scsi_task *t);
@@ -179,6 +189,56 @@ int scsi_sbc_rw(struct scsi_task *t);
 int scsi_sbc_verify(struct scsi_task *t);
 int scsi_sbc_sync_cache(struct scsi_task *t);
 int scsi_sbc_prefetch(struct scsi_task *t);
+/* VAAI / logical block provisioning (compare_write.c, write_same.c, unmap.c, lbp.c) */
+int scsi_sbc_compare_and_write(struct scsi_task *t);
+int scsi_sbc_write_same(struct scsi_task *t);
+int scsi_sbc_unmap(struct scsi_task *t);
+int scsi_sbc_get_lba_status(struct scsi_task *t);
+/* SBC-3 limits advertised in VPD B0h and enforced by the handlers above. */
+uint32_t scsi_lbp_max_caw_blocks(const struct scsi_lun *lu);
+uint64_t scsi_lbp_max_ws_blocks(const struct scsi_lun *lu);
+uint32_t scsi_lbp_max_unmap_blocks(const struct scsi_lun *lu);
+uint32_t scsi_lbp_max_unmap_descs(const struct scsi_lun *lu);
+bool scsi_lbp_can_unmap(const struct scsi_lun *lu);
+/* Fill the provisioning fields of VPD B0h (d = page), build VPD B2h (returns
+ * its length), READ CAPACITY(16) byte 14 (LBPME/LBPRZ). */
+void scsi_lbp_block_limits(const struct scsi_lun *lu, uint8_t *d);
+uint32_t scsi_lbp_vpd_b2(struct scsi_task *t, struct scsi_lun *lu, uint8_t *d);
+uint8_t scsi_lbp_rc16_byte14(const struct scsi_lun *lu);
+/* Backend error to status/sense, as for READ/WRITE (sbc.c). */
+void scsi_sbc_io_error(struct scsi_task *t, bool write, int err);
+/* BDEV_IO_F_FUA when a write must be durable at completion under the LUN's
+ * cache policy (WCE=0, or the CDB's FUA bit with write-back). */
+unsigned scsi_lun_write_flags(const struct scsi_lun *lu, bool cdb_fua);
+/* UNMAP parameter list parser (SBC-3 5.28.2), pure: 0 with *ndesc block
+ * descriptors at p + 8, or -1 PARAMETER LIST LENGTH ERROR, -2 INVALID FIELD IN
+ * PARAMETER LIST at byte *field, -3 LBA OUT OF RANGE. */
+int scsi_unmap_parse(const uint8_t *p, uint32_t len, uint64_t nblocks, uint32_t max_desc, uint32_t max_lbas,
+		     uint32_t *ndesc, uint16_t *field);
+/* Third-party copy (xcopy.c): EXTENDED COPY (LID1), RECEIVE COPY RESULTS,
+ * VPD 8Fh, and the per-nexus results freed with the nexus. */
+int scsi_xcopy_extended_copy(struct scsi_task *t);
+int scsi_xcopy_receive_results(struct scsi_task *t);
+uint32_t scsi_xcopy_vpd_tpc(struct scsi_task *t, struct scsi_lun *lu, uint8_t *d);
+void scsi_xcopy_itn_fini(struct scsi_itn *itn);
+
+/* Reservations (pr.c, pr_cmd.c, reserve.c, scsi_pr.h; docs/RESERVATIONS.md) */
+struct scsi_pr;
+int scsi_pr_in(struct scsi_task *t);
+int scsi_pr_out(struct scsi_task *t);
+int scsi_spc_reserve(struct scsi_task *t);
+int scsi_spc_release(struct scsi_task *t);
+int scsi_pr_lun_init(struct scsi_lun *lu);
+void scsi_pr_lun_fini(struct scsi_lun *lu);
+void scsi_reserve_release_itn(struct scsi_lun *lu, struct scsi_itn *itn);
+void scsi_reserve_itn_gone(struct scsi_itn *itn);
+bool scsi_resv_conflict_slow(struct scsi_task *t, uint16_t op_flags);
+/* SPC-4 5.13.1: RESERVATION CONFLICT? One atomic load when no reservation. */
+static inline bool scsi_resv_conflict(struct scsi_task *t, uint16_t op_flags)
+{
+	return atomic_load_explicit(&t->lu->resv_active, memory_order_acquire) != 0 &&
+	       scsi_resv_conflict_slow(t, op_flags);
+}
 
 static inline bool scsi_lun_write_protected(const struct scsi_lun *lu)
 {

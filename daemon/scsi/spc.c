@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include "util/be.h"
 #include "scsi/scsi_internal.h"
+#include "scsi/alua.h"
 
 #define INQ_STD_LEN 96
 
@@ -32,7 +33,8 @@ static int inquiry_standard(struct scsi_task *t, struct scsi_lun *lu, uint32_t a
 	d[2] = 0x06;                    /* VERSION: SPC-4 */
 	d[3] = 0x12;                    /* HISUP=1, RESPONSE DATA FORMAT=2 */
 	d[4] = INQ_STD_LEN - 5;
-	d[5] = 0x00;                    /* SCCS, ACC, TPGS=0 (ALUA not yet), 3PC, PROTECT */
+	d[5] = 0x30;                    /* TPGS=11b: implicit and explicit ALUA (SPC-4 5.15, alua.c) */
+	d[5] |= 0x08;                   /* 3PC: EXTENDED COPY copy manager (xcopy.c) */
 	d[6] = 0x00;
 	d[7] = 0x02;                    /* CMDQUE */
 	put_ascii(&d[8], 8, lu ? lu->vendor : "TANDEM");
@@ -44,7 +46,7 @@ static int inquiry_standard(struct scsi_task *t, struct scsi_lun *lu, uint32_t a
 }
 
 /* VPD 00h Supported VPD pages (SPC-4 7.8.15), ascending. */
-static const uint8_t vpd_supported[] = { 0x00, 0x80, 0x83, 0x86, 0xb0, 0xb1 };
+static const uint8_t vpd_supported[] = { 0x00, 0x80, 0x83, 0x86, 0x8f, 0xb0, 0xb1, 0xb2 };
 
 static uint32_t vpd_supported_pages(struct scsi_task *t, struct scsi_lun *lu, uint8_t *d)
 {
@@ -141,6 +143,7 @@ static uint32_t vpd_block_limits(struct scsi_task *t, struct scsi_lun *lu, uint8
 	put_be16(&d[6], (uint16_t)(1u << lu->phys_exp));          /* optimal granularity */
 	put_be32(&d[8], SCSI_MAX_XFER_BYTES >> lu->block_shift);  /* maximum transfer */
 	put_be32(&d[12], (1u << 20) >> lu->block_shift);          /* optimal transfer */
+	scsi_lbp_block_limits(lu, d);   /* WSNZ, compare-and-write, unmap, write same (lbp.c) */
 	return 64;
 }
 
@@ -164,6 +167,8 @@ static const vpd_fn vpd_table[256] = {
 	[0x86] = vpd_extended,
 	[0xb0] = vpd_block_limits,
 	[0xb1] = vpd_block_chars,
+	[0xb2] = scsi_lbp_vpd_b2,
+	[0x8f] = scsi_xcopy_vpd_tpc,    /* Third-party Copy (xcopy.c) */
 };
 
 /* SPC-4 6.6 INQUIRY */
@@ -317,6 +322,10 @@ int scsi_spc_maint_in(struct scsi_task *t)
 	switch (t->cdb[1] & 0x1f) {
 	case 0x0c:
 		return scsi_spc_report_opcodes(t);
+	case 0x0a:
+		return scsi_alua_report_tpgs(t);       /* alua.c */
+	case 0x0d:
+		return scsi_alua_report_tmfs(t);       /* alua.c */
 	default:
 		return scsi_task_invalid_cdb(t, 1, 4);
 	}

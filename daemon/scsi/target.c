@@ -9,6 +9,7 @@
 #include "util/be.h"
 #include "util/log.h"
 #include "scsi/scsi_internal.h"
+#include "scsi/alua.h"
 
 /* ---------------------------------------------------------------- LUN field */
 
@@ -55,6 +56,7 @@ struct scsi_target *scsi_target_create(const char *name)
 		return NULL;
 	snprintf(tgt->name, sizeof(tgt->name), "%s", name ? name : "");
 	pthread_mutex_init(&tgt->lock, NULL);
+	scsi_alua_target_register(tgt);         /* ALUA unit attentions reach its nexuses */
 	for (size_t i = 0; i < SCSI_LUN_MAX; i++)
 		atomic_init(&tgt->luns[i], NULL);
 	atomic_init(&tgt->nluns, 0);
@@ -64,6 +66,8 @@ struct scsi_target *scsi_target_create(const char *name)
 static void lun_free(struct scsi_lun *lu)
 {
 	pthread_mutex_destroy(&lu->lock);
+	scsi_range_lock_fini(&lu->rlock);
+	scsi_pr_lun_fini(lu);                   /* reservations (pr.c) */
 	free(lu);
 }
 
@@ -71,6 +75,7 @@ void scsi_target_destroy(struct scsi_target *tgt)
 {
 	if (!tgt)
 		return;
+	scsi_alua_target_unregister(tgt);
 	for (uint32_t i = 0; i < SCSI_LUN_MAX; i++)
 		if (atomic_load(&tgt->luns[i]))
 			scsi_target_remove_lun(tgt, i);
@@ -102,43 +107,6 @@ struct scsi_lun *scsi_target_find_lun(struct scsi_target *tgt, uint64_t lun)
 	return atomic_load_explicit(&tgt->luns[lun], memory_order_acquire);
 }
 
-/* 64-bit FNV-1a over the target name and LUN number: a stable identity that
- * both nodes of a pair derive alike, never from the host. */
-static uint64_t identity_hash(const char *name, uint32_t lun, uint64_t salt)
-{
-	uint64_t h = 0xcbf29ce484222325ULL ^ salt;
-	for (const char *p = name; *p; p++) {
-		h ^= (uint8_t)*p;
-		h *= 0x100000001b3ULL;
-	}
-	for (int i = 0; i < 4; i++) {
-		h ^= (uint8_t)(lun >> (8 * i));
-		h *= 0x100000001b3ULL;
-	}
-	return h;
-}
-
-void scsi_lun_default_identity(const char *tgt_name, uint32_t lun, char serial[65], uint8_t naa[16],
-			       uint8_t *naa_len)
-{
-	uint64_t h1 = identity_hash(tgt_name, lun, 0);
-	uint64_t h2 = identity_hash(tgt_name, lun, 0x5a5a5a5a5a5a5a5aULL);
-
-	if (serial)
-		snprintf(serial, 65, "%016llx", (unsigned long long)h1);
-	if (naa && naa_len) {
-		/* NAA 6 (IEEE Registered Extended, SPC-4 7.8.6.6.5): NAA nibble, 24-bit
-		 * company id (none registered: 0), 36 + 64 bits vendor specific. */
-		put_be64(&naa[0], h1);
-		put_be64(&naa[8], h2);
-		naa[0] = 0x60;
-		naa[1] = 0x00;
-		naa[2] = 0x00;
-		naa[3] &= 0x0f;
-		*naa_len = 16;
-	}
-}
-
 static void copy_default(char *dst, size_t len, const char *src, const char *def)
 {
 	snprintf(dst, len, "%s", src && src[0] ? src : def);
@@ -153,6 +121,11 @@ int scsi_target_add_lun_bdev(struct scsi_target *tgt, const struct tconf_lun *co
 	}
 	if (!b->block_size || (b->block_size & (b->block_size - 1)) || b->block_size < 512) {
 		snprintf(err, errlen, "LUN %u: bad block size %u", conf->lun, b->block_size);
+		return -1;
+	}
+	if (!conf->serial[0] || (conf->naa_len != 8 && conf->naa_len != 16)) {
+		snprintf(err, errlen, "LUN %u: no device identity (serial and naa come from the configuration)",
+			 conf->lun);
 		return -1;
 	}
 	struct scsi_lun *lu = calloc(1, sizeof(*lu));
@@ -175,18 +148,18 @@ int scsi_target_add_lun_bdev(struct scsi_target *tgt, const struct tconf_lun *co
 	snprintf(lu->backend_name, sizeof(lu->backend_name), "%s", tconf_backend_name(conf->backend));
 	snprintf(lu->path, sizeof(lu->path), "%s", conf->path);
 
-	scsi_lun_default_identity(tgt->name, conf->lun, lu->serial, lu->naa, &lu->naa_len);
-	if (conf->serial[0])
-		snprintf(lu->serial, sizeof(lu->serial), "%s", conf->serial);
-	if (conf->naa_len == 8 || conf->naa_len == 16) {
-		memcpy(lu->naa, conf->naa, conf->naa_len);
-		lu->naa_len = conf->naa_len;
-	}
+	/* Identity comes from the config only (config/defaults.c derives what the
+	 * file omits), so both nodes of a pair present the same device
+	 * (docs/IDENTITY.md). */
+	snprintf(lu->serial, sizeof(lu->serial), "%s", conf->serial);
+	memcpy(lu->naa, conf->naa, conf->naa_len);
+	lu->naa_len = conf->naa_len;
 	copy_default(lu->vendor, sizeof(lu->vendor), conf->vendor, "TANDEM");
 	copy_default(lu->product, sizeof(lu->product), conf->product, "tandem-disk");
 	copy_default(lu->revision, sizeof(lu->revision), conf->revision, "0001");
 
 	pthread_mutex_init(&lu->lock, NULL);
+	scsi_range_lock_init(&lu->rlock);
 	/* SBC-3 6.4.5: WCE reflects the cache policy; nv-cache is reported as
 	 * write-through because acknowledged writes are already safe. */
 	bool wce = conf->cache == TCONF_CACHE_WRITE_BACK;
@@ -196,6 +169,11 @@ int scsi_target_add_lun_bdev(struct scsi_target *tgt, const struct tconf_lun *co
 	atomic_init(&lu->swp_saved, false);
 	atomic_init(&lu->prevent, false);
 	atomic_init(&lu->inflight, 0);
+	if (scsi_pr_lun_init(lu) < 0) {         /* reservations, APTPL restore (pr.c) */
+		snprintf(err, errlen, "LUN %u: out of memory", conf->lun);
+		lun_free(lu);
+		return -1;
+	}
 
 	pthread_mutex_lock(&tgt->lock);
 	if (atomic_load(&tgt->luns[conf->lun])) {
@@ -316,6 +294,8 @@ void scsi_itn_destroy(struct scsi_itn *itn)
 	}
 	pthread_mutex_unlock(&tgt->lock);
 	scsi_ua_itn_fini(itn);
+	scsi_xcopy_itn_fini(itn);               /* EXTENDED COPY results (xcopy.c) */
+	scsi_reserve_itn_gone(itn);             /* its RESERVE(6)/(10) go (reserve.c) */
 	free(itn);
 }
 
@@ -333,6 +313,7 @@ void scsi_lun_reset(struct scsi_target *tgt, uint64_t lun, struct scsi_itn *from
 	atomic_store(&lu->swp, atomic_load(&lu->swp_saved));
 	atomic_store(&lu->prevent, false);
 	pthread_mutex_unlock(&lu->lock);
+	scsi_reserve_release_itn(lu, NULL);     /* SPC-2 5.5.1: resets release RESERVE */
 	pthread_mutex_lock(&tgt->lock);
 	for (struct scsi_itn *i = tgt->itns; i; i = i->next)
 		scsi_ua_establish(i, (uint32_t)lun, SCSI_UA_LUN_RESET);
@@ -352,6 +333,7 @@ void scsi_target_reset(struct scsi_target *tgt, struct scsi_itn *from)
 		atomic_store(&lu->swp, atomic_load(&lu->swp_saved));
 		atomic_store(&lu->prevent, false);
 		pthread_mutex_unlock(&lu->lock);
+		scsi_reserve_release_itn(lu, NULL);
 	}
 	pthread_mutex_lock(&tgt->lock);
 	for (struct scsi_itn *i = tgt->itns; i; i = i->next)

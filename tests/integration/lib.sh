@@ -144,9 +144,10 @@ port_open() {
 free_port() {
 	local p=${TANDEM_PORT_BASE:-3261}
 	while [ "$p" -lt 65000 ]; do
-		if [[ "$T_PORTS_USED" != *" $p "* ]] && ! port_open "$p" \
-			&& ! ss -Htln "sport = :$p" 2>/dev/null | grep -q .; then
-			T_PORTS_USED+="$p "
+		if [[ "$T_PORTS_USED" != *" $p "* ]] && ! grep -qx "$p" "$T_TMP/ports.used" 2>/dev/null \
+			&& ! port_open "$p" && ! ss -Htln "sport = :$p" 2>/dev/null | grep -q .; then
+			# $(free_port) runs in a subshell: remember the port in a file
+			echo "$p" >>"$T_TMP/ports.used"
 			echo "$p"
 			return 0
 		fi
@@ -158,8 +159,11 @@ free_port() {
 
 # unique_ctl: a ctl_socket name no other test (or other run) uses.
 unique_ctl() {
-	T_CTL_SEQ=$((T_CTL_SEQ + 1))
-	echo "tandem-$T_NAME-$$-$T_CTL_SEQ"
+	# $(unique_ctl) runs in a subshell: keep the counter in a file
+	local n
+	n=$(( $(cat "$T_TMP/ctl.seq" 2>/dev/null || echo 0) + 1 ))
+	echo "$n" >"$T_TMP/ctl.seq"
+	echo "tandem-$T_NAME-$$-$n"
 }
 
 # wait_port PORT [SECONDS] [PID]: wait until the port accepts; fails early when PID dies.

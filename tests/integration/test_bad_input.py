@@ -572,8 +572,19 @@ def main():
         c.nop_out(data=payload)
         op, bhs, data = c.recv_skip_nop()
         R.expect(op == OP_NOP_IN and data == payload, 'CRC32C digests: NOP-Out ping data echoed')
-        R.expect(c.test_unit_ready() == 0, 'CRC32C digests: TUR GOOD')
-        # now a PDU with a corrupted header digest
+        # A PDU without data segment carries no data digest (RFC 7143 11.1)
+        c.s.settimeout(10)
+        try:
+            st = c.test_unit_ready()
+            R.expect(st == 0, 'CRC32C digests: TUR (no data segment) answered GOOD (status %d)' % st)
+        except socket.timeout:
+            R.bad('CRC32C digests: no answer in 10 s to a TUR without data segment '
+                  '(target waits for a data digest on a PDU with DataSegmentLength 0?)')
+        except Closed as e:
+            R.bad('CRC32C digests: connection %s on a TUR without data segment' % e)
+        c.close()
+        # now a PDU with a corrupted header digest, on a fresh digest session
+        c = R.logged_in(digests=True)
         bhs = c.scsi_bhs(bytes(6))
         c.s.sendall(bhs + struct.pack('<I', crc32c(bhs) ^ 0x1))
         try:

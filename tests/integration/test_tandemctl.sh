@@ -88,6 +88,18 @@ def find(o, k):
     return False
 sys.exit(0 if find(d, "targets") and find(d, "sessions") else 1)' "$T_TMP/status.json"
 
+# a second daemon on the same control socket name must refuse to start, cleanly
+PORT_DUP=$(free_port)
+CFG_BACKEND=null CFG_SIZE=16M write_config "$T_TMP/dup.conf" "$PORT_DUP" "$CTL" "$IQN-dup" ""
+rc=0; timeout 30 "$TANDEMD" -f -c "$T_TMP/dup.conf" >"$T_TMP/dup.out" 2>&1 || rc=$?
+if [ "$rc" -ne 0 ] && [ "$rc" -lt 128 ] && [ "$rc" -ne 124 ]; then
+	pass "second tandemd with the same ctl_socket exits with an error (exit $rc)"
+else
+	fail "second tandemd with the same ctl_socket: exit $rc (wanted a clean error exit, not success/crash/hang)"
+	sed -e 's/^/    | /' "$T_TMP/dup.out" | tail -n 8
+fi
+check "first daemon unaffected by the second one" alive_and_serving "$PID" "$PORT" "$IQN"
+
 check "tandemctl log-level debug -> 0" ctl log-level debug
 check_fail "tandemctl log-level nonsense -> non-zero" ctl log-level nonsense
 check "tandemctl log-level info -> 0" ctl log-level info

@@ -15,6 +15,7 @@
 #include "util/bufpool.h"
 #include "bdev/bdev_internal.h"
 #include "scsi/scsi_internal.h"
+#include "config/config_int.h"
 
 static struct reactor *R;
 static struct scsi_target *TGT;
@@ -23,6 +24,28 @@ static struct scsi_port PORT = { .rel_port_id = 1, .tpg_id = 0, .name = "iqn.202
 
 #define TGT_NAME "iqn.2026-11.org.tandem:t1"
 #define BUF_SIZE (1u << 20)
+
+/* ---------------------------------------------------------------- identity */
+
+/* LUN identity as the config derives it when the file omits it (the only
+ * source: the SCSI layer refuses a LUN without one). */
+__attribute__((unused)) static void scsi_lun_default_identity(const char *tgt_name, uint32_t lun, char serial[65],
+							       uint8_t naa[16], uint8_t *naa_len)
+{
+	if (serial)
+		cfg_default_serial(tgt_name, "", lun, serial);
+	if (naa && naa_len)
+		cfg_default_naa(tgt_name, lun, naa, naa_len);
+}
+
+/* Give a hand-built tconf_lun of TGT_NAME the config's default identity. */
+__attribute__((unused)) static void harness_identity(struct tconf_lun *conf)
+{
+	if (!conf->serial[0])
+		scsi_lun_default_identity(TGT_NAME, conf->lun, conf->serial, NULL, NULL);
+	if (!conf->naa_len)
+		scsi_lun_default_identity(TGT_NAME, conf->lun, NULL, conf->naa, &conf->naa_len);
+}
 
 /* ---------------------------------------------------------------- memory backend */
 
@@ -89,6 +112,7 @@ static struct mem_priv *mem_attach(struct scsi_target *tgt, uint32_t lun, uint64
 	conf.block_size = bs;
 	conf.cache = cache;
 	conf.readonly = readonly;
+	harness_identity(&conf);
 	ck_assert_int_eq(scsi_target_add_lun_bdev(tgt, &conf, b, err, sizeof(err)), 0);
 	return m;
 }

@@ -235,7 +235,7 @@ static struct tt *vpd(uint8_t page)
 START_TEST(vpd_supported_and_serial)
 {
 	struct tt *x = vpd(0x00);
-	const uint8_t want[] = { 0x00, 0x80, 0x83, 0x86, 0xb0, 0xb1 };
+	const uint8_t want[] = { 0x00, 0x80, 0x83, 0x86, 0x8f, 0xb0, 0xb1, 0xb2 };
 	ck_assert_int_eq(x->t.data_len, 4 + sizeof(want));
 	ck_assert(memcmp(&x->t.buf[4], want, sizeof(want)) == 0);
 	tt_free(x);
@@ -513,7 +513,7 @@ START_TEST(report_supported_opcodes)
 			ck_assert_int_eq(p[5], 0);
 		}
 		if (p[0] == 0x9e) {
-			saw_rc16 = get_be16(&p[2]) == 0x10 && p[5] == 1;
+			saw_rc16 |= get_be16(&p[2]) == 0x10 && p[5] == 1;
 			ck_assert_int_eq(get_be16(&p[6]), 16);
 		}
 	}
@@ -988,6 +988,7 @@ START_TEST(target_basics)
 	conf.backend = TCONF_BACKEND_NULL;
 	conf.path[0] = 0;
 	conf.size = 1 << 20;
+	harness_identity(&conf);
 	ck_assert_int_eq(scsi_target_add_lun(TGT, &conf, err, sizeof(err)), 0);
 	ck_assert_int_eq(scsi_target_lun_count(TGT), 2);
 }

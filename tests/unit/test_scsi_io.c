@@ -118,6 +118,7 @@ START_TEST(read_capacity_huge)
 	conf.backend = TCONF_BACKEND_NULL;
 	conf.block_size = 512;
 	conf.size = 3ULL << 40;        /* 3 TiB: more blocks than 32 bits */
+	harness_identity(&conf);
 	ck_assert_int_eq(scsi_target_add_lun(TGT, &conf, err, sizeof(err)), 0);
 	clear_ua(ITN, 9);
 	uint8_t c[16] = { 0x25 };
@@ -612,6 +613,7 @@ START_TEST(fileio_roundtrip)
 	conf.create = true;
 	conf.block_size = 512;
 	conf.cache = TCONF_CACHE_WRITE_BACK;
+	harness_identity(&conf);
 	int rc = scsi_target_add_lun(TGT, &conf, err, sizeof(err));
 	ck_assert_msg(rc == 0, "%s", err);
 	clear_ua(ITN, 7);

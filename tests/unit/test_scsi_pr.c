@@ -1,0 +1,782 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Reservations: the persistent reservation state machine, the conflict table
+ * per type and nexus, the record format and APTPL restore, malformed
+ * parameter lists, unit attentions / aborts, and SPC-2 RESERVE/RELEASE. */
+#include <dirent.h>
+#include <sys/stat.h>
+#include "scsi_test_harness.h"
+#include "scsi/scsi_pr.h"
+
+#define NBLOCKS 64
+#define INIT3 "iqn.1994-05.com.example:init3,i,0x023d00000003"
+
+static struct scsi_itn *ITN3;
+static char STATE_DIR[64];
+
+static void rm_rf(const char *dir)
+{
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+static void setup(void)
+{
+	snprintf(STATE_DIR, sizeof(STATE_DIR), "/tmp/tandem-pr-test.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(STATE_DIR));
+	scsi_set_state_dir(STATE_DIR);
+	harness_start();
+	mem_attach(TGT, 0, NBLOCKS, 512, TCONF_CACHE_WRITE_THROUGH, false);
+	harness_nexus();
+	ITN3 = scsi_itn_create(TGT, INIT3, &PORT);
+	clear_ua(ITN, 0);
+	clear_ua(ITN2, 0);
+	clear_ua(ITN3, 0);
+}
+
+static void teardown(void)
+{
+	scsi_itn_destroy(ITN3);
+	ITN3 = NULL;
+	harness_stop();
+	rm_rf(STATE_DIR);
+}
+
+/* ---------------------------------------------------------------- CDB helpers */
+
+static struct tt *prout_raw(struct scsi_itn *itn, uint8_t sa, uint8_t type, const uint8_t *param, uint32_t len,
+			    uint32_t edtl)
+{
+	uint8_t cdb[10] = { 0x5f, sa, type, 0, 0, 0, 0, 0, 0, 0 };
+	put_be32(&cdb[5], len);
+	struct tt *x = tt_new(itn, 0, cdb, 10, SCSI_DIR_WRITE, edtl);
+	if (param && edtl)
+		memcpy(x->t.buf, param, edtl);
+	tt_run(x);
+	return x;
+}
+
+static struct tt *prout(struct scsi_itn *itn, uint8_t sa, uint8_t type, uint64_t rk, uint64_t sark, uint8_t fl)
+{
+	uint8_t p[24] = { 0 };
+	put_be64(&p[0], rk);
+	put_be64(&p[8], sark);
+	p[20] = fl;
+	return prout_raw(itn, sa, type, p, 24, 24);
+}
+
+static uint8_t prout_st(struct scsi_itn *itn, uint8_t sa, uint8_t type, uint64_t rk, uint64_t sark, uint8_t fl)
+{
+	struct tt *x = prout(itn, sa, type, rk, sark, fl);
+	uint8_t st = x->t.status;
+	tt_free(x);
+	return st;
+}
+
+static struct tt *prin(struct scsi_itn *itn, uint8_t sa, uint16_t alloc)
+{
+	uint8_t cdb[10] = { 0x5e, sa, 0, 0, 0, 0, 0, 0, 0, 0 };
+	put_be16(&cdb[7], alloc);
+	return run_cdb(itn, 0, cdb, 10, SCSI_DIR_READ, alloc);
+}
+
+static uint8_t rw_st(struct scsi_itn *itn, bool write)
+{
+	uint8_t cdb[10] = { write ? 0x2a : 0x28, 0, 0, 0, 0, 1, 0, 0, 1, 0 };
+	struct tt *x = run_cdb(itn, 0, cdb, 10, write ? SCSI_DIR_WRITE : SCSI_DIR_READ, 512);
+	uint8_t st = x->t.status;
+	if (st == SCSI_STATUS_CHECK_CONDITION && x->t.sense[2] == SK_UNIT_ATTENTION) {
+		tt_free(x);
+		return rw_st(itn, write);       /* a PR unit attention first: retry */
+	}
+	tt_free(x);
+	return st;
+}
+
+static uint8_t cdb6_st(struct scsi_itn *itn, uint8_t op)
+{
+	uint8_t cdb[6] = { op, 0, 0, 0, 0, 0 };
+	struct tt *x = run_cdb(itn, 0, cdb, 6, SCSI_DIR_NONE, 0);
+	uint8_t st = x->t.status;
+	tt_free(x);
+	return st;
+}
+
+#define GOOD SCSI_STATUS_GOOD
+#define CONFL SCSI_STATUS_RESERVATION_CONFLICT
+#define CHECK SCSI_STATUS_CHECK_CONDITION
+
+/* ---------------------------------------------------------------- state machine */
+
+static struct scsi_pr_id nexus(int n)
+{
+	struct scsi_pr_id id;
+	memset(&id, 0, sizeof(id));
+	snprintf(id.initiator, sizeof(id.initiator), "iqn.1994-05.com.example:init%d,i,0x023d0000000%d", n, n);
+	id.rel_port_id = 1;
+	return id;
+}
+
+static enum scsi_pr_rc sm(struct scsi_pr_state *s, int who, uint8_t sa, uint8_t type, uint64_t rk, uint64_t sark)
+{
+	struct scsi_pr_change c;
+	struct scsi_pr_result r;
+	memset(&c, 0, sizeof(c));
+	memset(&r, 0, sizeof(r));
+	c.sa = sa;
+	c.type = type;
+	c.key = rk;
+	c.sa_key = sark;
+	c.from = nexus(who);
+	enum scsi_pr_rc rc = scsi_pr_state_apply(s, &c, &r);
+	scsi_pr_result_free(&r);
+	return rc;
+}
+
+struct sm_case {
+	int who;
+	uint8_t sa, type;
+	uint64_t rk, sark;
+	enum scsi_pr_rc rc;
+	uint32_t nregs;                 /* expected afterwards */
+	uint8_t resv;                   /* expected reservation type */
+	uint32_t gen;
+};
+
+START_TEST(state_machine_table)
+{
+	enum { REG = SCSI_PR_REGISTER, RES = SCSI_PR_RESERVE, REL = SCSI_PR_RELEASE, CLR = SCSI_PR_CLEAR,
+	       PRE = SCSI_PR_PREEMPT, IGN = SCSI_PR_REGISTER_AND_IGNORE };
+	static const struct sm_case cases[] = {
+		{ 1, REG, 0, 5, 0xa, SCSI_PR_CONFLICT, 0, 0, 0 },      /* unregistered with a key */
+		{ 1, REG, 0, 0, 0, SCSI_PR_OK, 0, 0, 0 },              /* no-op */
+		{ 1, RES, 1, 0xa, 0, SCSI_PR_CONFLICT, 0, 0, 0 },      /* not registered */
+		{ 1, REG, 0, 0, 0xa, SCSI_PR_OK, 1, 0, 1 },
+		{ 1, REG, 0, 0xb, 0xc, SCSI_PR_CONFLICT, 1, 0, 1 },    /* wrong key */
+		{ 1, IGN, 0, 0xb, 0xa1, SCSI_PR_OK, 1, 0, 2 },         /* ignores the key */
+		{ 1, REG, 0, 0xa1, 0xa, SCSI_PR_OK, 1, 0, 3 },
+		{ 2, REG, 0, 0, 0xb, SCSI_PR_OK, 2, 0, 4 },
+		{ 1, RES, 2, 0xa, 0, SCSI_PR_BAD_CDB, 2, 0, 4 },       /* type 2 is obsolete */
+		{ 1, RES, 1, 0xb, 0, SCSI_PR_CONFLICT, 2, 0, 4 },      /* someone else's key */
+		{ 1, RES, 1, 0xa, 0, SCSI_PR_OK, 2, 1, 4 },            /* RESERVE leaves PRGENERATION */
+		{ 1, RES, 1, 0xa, 0, SCSI_PR_OK, 2, 1, 4 },            /* same again: GOOD */
+		{ 1, RES, 3, 0xa, 0, SCSI_PR_CONFLICT, 2, 1, 4 },      /* other type */
+		{ 2, RES, 1, 0xb, 0, SCSI_PR_CONFLICT, 2, 1, 4 },      /* not the holder */
+		{ 2, REL, 1, 0xb, 0, SCSI_PR_OK, 2, 1, 4 },            /* non-holder release: no-op */
+		{ 1, REL, 3, 0xa, 0, SCSI_PR_BAD_RELEASE, 2, 1, 4 },
+		{ 1, REL, 1, 0xa, 0, SCSI_PR_OK, 2, 0, 4 },
+		{ 1, PRE, 1, 0xa, 0, SCSI_PR_BAD_PARAM, 2, 0, 4 },     /* no resv, SARK 0 */
+		{ 1, PRE, 1, 0xa, 0x99, SCSI_PR_CONFLICT, 2, 0, 4 },   /* nobody has 0x99 */
+		{ 1, RES, 3, 0xa, 0, SCSI_PR_OK, 2, 3, 4 },
+		{ 2, PRE, 6, 0xb, 0xa, SCSI_PR_OK, 1, 6, 5 },          /* preempt the holder */
+		{ 1, REG, 0, 0, 0xa, SCSI_PR_OK, 2, 6, 6 },
+		{ 2, REG, 0, 0xb, 0, SCSI_PR_OK, 1, 0, 7 },            /* holder unregisters: released */
+		{ 1, RES, 7, 0xa, 0, SCSI_PR_OK, 1, 7, 7 },            /* all registrants */
+		{ 2, REG, 0, 0, 0xb, SCSI_PR_OK, 2, 7, 8 },
+		{ 1, REG, 0, 0xa, 0, SCSI_PR_OK, 1, 7, 9 },            /* AR: stays while a registrant is left */
+		{ 2, RES, 7, 0xb, 0, SCSI_PR_OK, 1, 7, 9 },            /* every registrant holds it */
+		{ 1, REG, 0, 0, 0xa, SCSI_PR_OK, 2, 7, 10 },
+		{ 2, PRE, 1, 0xb, 0, SCSI_PR_OK, 1, 1, 11 },           /* SARK 0 preempts AR */
+		{ 1, CLR, 0, 0xa, 0, SCSI_PR_CONFLICT, 1, 1, 11 },     /* preempted: not registered */
+		{ 2, CLR, 0, 0xb, 0, SCSI_PR_OK, 0, 0, 12 },
+		{ 1, 9, 0, 0, 0, SCSI_PR_BAD_CDB, 0, 0, 12 },          /* unknown service action */
+	};
+	struct scsi_pr_state s;
+	scsi_pr_state_init(&s);
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		const struct sm_case *k = &cases[i];
+		enum scsi_pr_rc rc = sm(&s, k->who, k->sa, k->type, k->rk, k->sark);
+		ck_assert_msg(rc == k->rc, "case %zu: rc %d want %d", i, rc, k->rc);
+		ck_assert_msg(s.nregs == k->nregs, "case %zu: nregs %u want %u", i, s.nregs, k->nregs);
+		ck_assert_msg(s.type == k->resv, "case %zu: type %u want %u", i, s.type, k->resv);
+		ck_assert_msg(s.generation == k->gen, "case %zu: gen %u want %u", i, s.generation, k->gen);
+	}
+	scsi_pr_state_free(&s);
+}
+END_TEST
+
+START_TEST(register_and_move)
+{
+	struct scsi_pr_state s;
+	struct scsi_pr_change c;
+	struct scsi_pr_result r;
+	struct scsi_pr_id dest = nexus(2);
+
+	scsi_pr_state_init(&s);
+	ck_assert_int_eq(sm(&s, 1, SCSI_PR_REGISTER, 0, 0, 0xa), SCSI_PR_OK);
+	memset(&c, 0, sizeof(c));
+	memset(&r, 0, sizeof(r));
+	c.sa = SCSI_PR_REGISTER_AND_MOVE;
+	c.key = 0xa;
+	c.sa_key = 0xd;
+	c.from = nexus(1);
+	c.tids = &dest;
+	c.ntids = 1;
+	c.unreg = true;
+	ck_assert_int_eq(scsi_pr_state_apply(&s, &c, &r), SCSI_PR_CONFLICT);   /* no reservation */
+	ck_assert_int_eq(sm(&s, 1, SCSI_PR_RESERVE, 3, 0xa, 0), SCSI_PR_OK);
+	c.tids = &c.from;                                                       /* to itself */
+	ck_assert_int_eq(scsi_pr_state_apply(&s, &c, &r), SCSI_PR_BAD_PARAM);
+	c.tids = &dest;
+	ck_assert_int_eq(scsi_pr_state_apply(&s, &c, &r), SCSI_PR_OK);
+	ck_assert_uint_eq(s.nregs, 1);
+	ck_assert_uint_eq(s.regs[0].key, 0xd);
+	ck_assert(s.regs[0].holder);
+	ck_assert_uint_eq(s.type, 3);
+	ck_assert_str_eq(s.regs[0].id.initiator, dest.initiator);
+	scsi_pr_result_free(&r);
+	scsi_pr_state_free(&s);
+}
+END_TEST
+
+/* ---------------------------------------------------------------- conflicts per type */
+
+struct access {
+	uint8_t type;
+	bool reg_read, reg_write, unreg_read, unreg_write;
+};
+
+START_TEST(conflicts_per_type)
+{
+	/* SPC-4 5.13.1 table 63 / SBC-3 4.17, as iscsi-test-cu ProutReserve.Access* */
+	static const struct access cases[] = {
+		{ SCSI_PR_EX_AC, 0, 0, 0, 0 },     { SCSI_PR_WR_EX, 1, 0, 1, 0 },
+		{ SCSI_PR_EX_AC_RO, 1, 1, 0, 0 },  { SCSI_PR_WR_EX_RO, 1, 1, 1, 0 },
+		{ SCSI_PR_EX_AC_AR, 1, 1, 0, 0 },  { SCSI_PR_WR_EX_AR, 1, 1, 1, 0 },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		const struct access *a = &cases[i];
+		ck_assert_int_eq(prout_st(ITN, SCSI_PR_REGISTER_AND_IGNORE, 0, 0, 0x11, 0), GOOD);
+		ck_assert_int_eq(prout_st(ITN2, SCSI_PR_REGISTER_AND_IGNORE, 0, 0, 0x22, 0), GOOD);
+		ck_assert_int_eq(prout_st(ITN, SCSI_PR_RESERVE, a->type, 0x11, 0, 0), GOOD);
+		ck_assert_int_eq(rw_st(ITN, false), GOOD);
+		ck_assert_int_eq(rw_st(ITN, true), GOOD);
+		ck_assert_int_eq(rw_st(ITN2, false), a->reg_read ? GOOD : CONFL);
+		ck_assert_int_eq(rw_st(ITN2, true), a->reg_write ? GOOD : CONFL);
+		ck_assert_int_eq(rw_st(ITN3, false), a->unreg_read ? GOOD : CONFL);
+		ck_assert_int_eq(rw_st(ITN3, true), a->unreg_write ? GOOD : CONFL);
+		/* never conflicting: TEST UNIT READY, INQUIRY, READ CAPACITY, PR IN */
+		ck_assert_int_eq(cdb6_st(ITN3, 0x00), GOOD);
+		struct tt *x = prin(ITN3, 0, 64);
+		CHECK_GOOD(x);
+		tt_free(x);
+		/* MODE SENSE: allowed through write exclusive only */
+		uint8_t ms[6] = { 0x1a, 0, 0x3f, 0, 255, 0 };
+		x = run_cdb(ITN3, 0, ms, 6, SCSI_DIR_READ, 255);
+		ck_assert_int_eq(x->t.status, a->unreg_read ? GOOD : CONFL);
+		tt_free(x);
+		ck_assert_int_eq(prout_st(ITN2, SCSI_PR_REGISTER, 0, 0x22, 0, 0), GOOD);
+		ck_assert_int_eq(prout_st(ITN, SCSI_PR_RELEASE, a->type, 0x11, 0, 0), GOOD);
+		ck_assert_int_eq(prout_st(ITN, SCSI_PR_REGISTER, 0, 0x11, 0, 0), GOOD);
+		ck_assert_uint_eq(atomic_load(&scsi_target_find_lun(TGT, 0)->resv_active), 0);
+		clear_ua(ITN2, 0);
+		clear_ua(ITN3, 0);
+	}
+}
+END_TEST
+
+/* ---------------------------------------------------------------- PR IN */
+
+START_TEST(prin_reports)
+{
+	ck_assert_int_eq(prout_st(ITN, SCSI_PR_REGISTER, 0, 0, 0x1122334455667788ULL, 0x04), GOOD);
+	ck_assert_int_eq(prout_st(ITN2, SCSI_PR_REGISTER, 0, 0, 0x99, 0), GOOD);
+	ck_assert_int_eq(prout_st(ITN, SCSI_PR_RESERVE, SCSI_PR_WR_EX_RO, 0x1122334455667788ULL, 0, 0), GOOD);
+
+	struct tt *x = prin(ITN2, 0, 4096);             /* READ KEYS */
+	CHECK_GOOD(x);
+	ck_assert_uint_eq(get_be32(&x->t.buf[0]), 2);
+	ck_assert_uint_eq(get_be32(&x->t.buf[4]), 16);
+	ck_assert_uint_eq(get_be64(&x->t.buf[8]), 0x1122334455667788ULL);
+	ck_assert_uint_eq(get_be64(&x->t.buf[16]), 0x99);
+	tt_free(x);
+	x = prin(ITN2, 0, 12);                          /* truncated */
+	CHECK_GOOD(x);
+	ck_assert_uint_eq(x->t.data_len, 12);
+	ck_assert_uint_eq(get_be32(&x->t.buf[4]), 16);
+	tt_free(x);
+
+	x = prin(ITN2, 1, 4096);                        /* READ RESERVATION */
+	CHECK_GOOD(x);
+	ck_assert_uint_eq(get_be32(&x->t.buf[4]), 16);
+	ck_assert_uint_eq(get_be64(&x->t.buf[8]), 0x1122334455667788ULL);
+	ck_assert_uint_eq(x->t.buf[21], SCSI_PR_WR_EX_RO);
+	tt_free(x);
+
+	x = prin(ITN2, 2, 4096);                        /* REPORT CAPABILITIES */
+	CHECK_GOOD(x);
+	ck_assert_uint_eq(get_be16(&x->t.buf[0]), 8);
+	ck_assert_uint_eq(x->t.buf[2], 0x1d);
+	ck_assert_uint_eq(x->t.buf[3] & 0x80, 0x80);
+	ck_assert_uint_eq(x->t.buf[4], 0xea);
+	ck_assert_uint_eq(x->t.buf[5], 0x01);
+	tt_free(x);
+
+	x = prin(ITN2, 3, 4096);                        /* READ FULL STATUS */
+	CHECK_GOOD(x);
+	uint8_t *d = x->t.buf;
+	ck_assert_uint_eq(get_be32(&d[0]), 2);
+	uint32_t total = get_be32(&d[4]), off = 8;
+	int holders = 0, n = 0;
+	while (off < 8 + total) {
+		uint8_t *e = &d[off];
+		uint32_t tl = get_be32(&e[20]);
+		ck_assert_uint_eq(tl % 4, 0);
+		ck_assert_uint_ge(tl, 24);
+		ck_assert_uint_eq(e[24], 0x45);        /* format 01b, iSCSI */
+		const char *name = (const char *)&e[28];
+		if (e[12] & 1) {
+			holders++;
+			ck_assert_uint_eq(e[13], SCSI_PR_WR_EX_RO);
+			ck_assert_uint_eq(e[12] & 2, 2);   /* registered with ALL_TG_PT */
+			ck_assert_str_eq(name, "iqn.1994-05.com.example:init1,i,0x023d00000001");
+		} else {
+			ck_assert_uint_eq(get_be16(&e[18]), 1);
+			ck_assert_str_eq(name, "iqn.1994-05.com.example:init2,i,0x023d00000002");
+		}
+		off += 24 + tl;
+		n++;
+	}
+	ck_assert_int_eq(n, 2);
+	ck_assert_int_eq(holders, 1);
+	tt_free(x);
+
+	for (uint8_t sa = 4; sa < 0x20; sa++) {
+		x = prin(ITN, sa, 64);
+		CHECK_SENSE(x, SK_ILLEGAL_REQUEST, 0x24, 0x00);
+		tt_free(x);
+	}
+}
+END_TEST
+
+/* ---------------------------------------------------------------- bad parameter lists */
+
+static void put_tid(uint8_t *p, uint8_t fmt, const char *name, uint16_t alen)
+{
+	p[0] = (uint8_t)(fmt << 6 | 5);
+	p[1] = 0;
+	put_be16(&p[2], alen);
+	memset(&p[4], 0, alen);
+	size_t n = strlen(name);
+	memcpy(&p[4], name, n < alen ? n : alen);   /* longer: no NUL inside */
+}
+
+START_TEST(bad_parameter_lists)
+{
+	uint8_t p[512];
+	struct tt *x;
+
+	memset(p, 0, sizeof(p));
+	put_be64(&p[8], 0x5);
+	x = prout_raw(ITN, 0, 0, p, 20, 20);                    /* shorter than 24 */
+	CHECK_SENSE(x, SK_ILLEGAL_REQUEST, 0x1a, 0x00);
+	tt_free(x);
+	x = prout_raw(ITN, 0, 0, p, 28, 28);                    /* 28 without SPEC_I_PT */
+	CHECK_SENSE(x, SK_ILLEGAL_REQUEST, 0x1a, 0x00);
+	tt_free(x);
+	x = prout_raw(ITN, 0, 0, p, 24, 10);                    /* transport delivered less */
+	CHECK_SENSE(x, SK_ILLEGAL_REQUEST, 0x1a, 0x00);
+	tt_free(x);
+	x = prout_raw(ITN, 0, 0, p, 0xffffffffu, 24);            /* absurd length */
+	CHECK_SENSE(x, SK_ILLEGAL_REQUEST, 0x1a, 0x00);
+	tt_free(x);
+	x = prout_raw(ITN, 8, 0, p, 24, 24);                    /* service action 8 */
+	CHECK_SENSE(x, SK_ILLEGAL_REQUEST, 0x24, 0x00);
+	tt_free(x);
+	p[20] = 0x08;                                           /* SPEC_I_PT with RESERVE */
+	x = prout_raw(ITN, SCSI_PR_RESERVE, 1, p, 24, 24);
+	CHECK_SENSE(x, SK_ILLEGAL_REQUEST, 0x26, 0x00);
+	tt_free(x);
+	x = prout_raw(ITN, SCSI_PR_REGISTER_AND_IGNORE, 0, p, 52, 52);
+	CHECK_SENSE(x, SK_ILLEGAL_REQUEST, 0x26, 0x00);
+	tt_free(x);
+
+	/* SPEC_I_PT TransportIDs */
+	put_be32(&p[24], 100);                                  /* longer than the list */
+	x = prout_raw(ITN, 0, 0, p, 52, 52);
+	CHECK_SENSE(x, SK_ILLEGAL_REQUEST, 0x1a, 0x00);
+	tt_free(x);
+	put_be32(&p[24], 24);
+	put_tid(&p[28], 1, "iqn.1994-05.com.example:init2,i,0x023d00000002", 20);
+	p[28] = 0x41;                                           /* FCP protocol */
+	x = prout_raw(ITN, 0, 0, p, 52, 52);
+	CHECK_SENSE(x, SK_ILLEGAL_REQUEST, 0x26, 0x00);
+	ck_assert_uint_eq(get_be16(&x->t.sense[16]), 28);
+	tt_free(x);
+	put_tid(&p[28], 1, "iqn.1994-05.com.example:init2,i,0x023d0000", 20); /* no NUL */
+	x = prout_raw(ITN, 0, 0, p, 52, 52);
+	CHECK_SENSE(x, SK_ILLEGAL_REQUEST, 0x26, 0x00);
+	tt_free(x);
+	put_tid(&p[28], 1, "iqn.x,i,0xZZ", 20);                 /* bad ISID */
+	x = prout_raw(ITN, 0, 0, p, 52, 52);
+	CHECK_SENSE(x, SK_ILLEGAL_REQUEST, 0x26, 0x00);
+	tt_free(x);
+	put_tid(&p[28], 1, "iqn.x", 20);                        /* format 1 without ISID */
+	x = prout_raw(ITN, 0, 0, p, 52, 52);
+	CHECK_SENSE(x, SK_ILLEGAL_REQUEST, 0x26, 0x00);
+	tt_free(x);
+	put_tid(&p[28], 1, "iqn.x,i,0x1", 22);                  /* length not a multiple of 4 */
+	x = prout_raw(ITN, 0, 0, p, 52, 52);
+	CHECK_SENSE(x, SK_ILLEGAL_REQUEST, 0x26, 0x00);
+	tt_free(x);
+	put_tid(&p[28], 2, "iqn.x", 20);                        /* format 10b */
+	x = prout_raw(ITN, 0, 0, p, 52, 52);
+	CHECK_SENSE(x, SK_ILLEGAL_REQUEST, 0x26, 0x00);
+	tt_free(x);
+	/* nothing registered by any of that */
+	x = prin(ITN, 0, 64);
+	ck_assert_uint_eq(get_be32(&x->t.buf[4]), 0);
+	tt_free(x);
+
+	/* a good one: ISID in upper case, two TransportIDs, registered together */
+	memset(&p[24], 0, sizeof(p) - 24);
+	put_be32(&p[24], 52 + 36);
+	put_tid(&p[28], 1, "IQN.1994-05.com.example:init2,i,0x23D00000002", 48);
+	put_tid(&p[28 + 52], 0, "iqn.1994-05.com.example:init3", 32);
+	x = prout_raw(ITN, 0, 0, p, 28 + 88, 28 + 88);
+	CHECK_GOOD(x);
+	tt_free(x);
+	x = prin(ITN, 0, 64);
+	ck_assert_uint_eq(get_be32(&x->t.buf[4]), 24);
+	tt_free(x);
+	/* init2 and init3 are registered with the same key */
+	ck_assert_int_eq(prout_st(ITN2, SCSI_PR_REGISTER, 0, 0x5, 0x6, 0), GOOD);
+	ck_assert_int_eq(prout_st(ITN3, SCSI_PR_RESERVE, 1, 0x5, 0, 0), GOOD);
+	/* SPEC_I_PT from a registered nexus */
+	x = prout_raw(ITN, 0, 0, p, 28 + 88, 28 + 88);
+	CHECK_SENSE(x, SK_ILLEGAL_REQUEST, 0x26, 0x00);
+	tt_free(x);
+	/* REGISTER AND MOVE: truncated TransportID, zero port */
+	uint8_t m[64];
+	memset(m, 0, sizeof(m));
+	put_be64(&m[0], 0x5);
+	put_be64(&m[8], 0x7);
+	put_be16(&m[18], 1);
+	put_be32(&m[20], 40);
+	x = prout_raw(ITN3, SCSI_PR_REGISTER_AND_MOVE, 1, m, 48, 48);
+	CHECK_SENSE(x, SK_ILLEGAL_REQUEST, 0x1a, 0x00);
+	tt_free(x);
+	put_be32(&m[20], 24);
+	put_tid(&m[24], 1, "iqn.1994-05.com.example:init1,i,0x023d00000001", 20);
+	x = prout_raw(ITN3, SCSI_PR_REGISTER_AND_MOVE, 1, m, 48, 48);
+	CHECK_SENSE(x, SK_ILLEGAL_REQUEST, 0x26, 0x00);
+	tt_free(x);
+}
+END_TEST
+
+/* Random parameter lists never crash and always give a defined status. */
+START_TEST(fuzz_prout)
+{
+	uint8_t p[600];
+	unsigned seed = 12345;
+	ck_assert_int_eq(prout_st(ITN, SCSI_PR_REGISTER, 0, 0, 0x1, 0), GOOD);
+	for (int i = 0; i < 1500; i++) {
+		for (size_t j = 0; j < sizeof(p); j++)
+			p[j] = (uint8_t)rand_r(&seed);
+		uint32_t len = (uint32_t)rand_r(&seed) % sizeof(p);
+		if (i % 3 == 0) {
+			put_be64(&p[0], 1);
+			p[20] = (uint8_t)(p[20] & 0x0d);
+			put_be32(&p[24], (uint32_t)rand_r(&seed) % 600);
+			p[28] = (uint8_t)((p[28] & 0xc0) | 5);
+		}
+		uint8_t sa = (uint8_t)(rand_r(&seed) % 9), type = (uint8_t)(rand_r(&seed) % 10);
+		struct tt *x = prout_raw(i % 2 ? ITN2 : ITN, sa, type, p, len, len);
+		ck_assert(x->t.status == GOOD || x->t.status == CHECK || x->t.status == CONFL);
+		tt_free(x);
+	}
+}
+END_TEST
+
+/* ---------------------------------------------------------------- unit attentions and aborts */
+
+static int ABORTS;
+static uint64_t ABORT_LUN;
+static void abort_cb(void *arg, uint64_t lun)
+{
+	ck_assert_ptr_eq(arg, ITN2);
+	ABORTS++;
+	ABORT_LUN = lun;
+}
+
+static void expect_ua(struct scsi_itn *itn, uint8_t ascq)
+{
+	struct tt *x = run_cdb(itn, 0, (uint8_t[6]){ 0 }, 6, SCSI_DIR_NONE, 0);
+	CHECK_SENSE(x, SK_UNIT_ATTENTION, 0x2a, ascq);
+	tt_free(x);
+}
+
+START_TEST(unit_attentions_and_abort)
+{
+	scsi_itn_set_abort_cb(ITN2, abort_cb, ITN2);
+	ck_assert_int_eq(prout_st(ITN, SCSI_PR_REGISTER, 0, 0, 0xa, 0), GOOD);
+	ck_assert_int_eq(prout_st(ITN2, SCSI_PR_REGISTER, 0, 0, 0xb, 0), GOOD);
+	ck_assert_int_eq(prout_st(ITN2, SCSI_PR_RESERVE, SCSI_PR_EX_AC_RO, 0xb, 0, 0), GOOD);
+	/* RELEASE of a registrants-only reservation: RESERVATIONS RELEASED to the others */
+	ck_assert_int_eq(prout_st(ITN2, SCSI_PR_RELEASE, SCSI_PR_EX_AC_RO, 0xb, 0, 0), GOOD);
+	expect_ua(ITN, 0x04);
+	clear_ua(ITN2, 0);
+	/* PREEMPT AND ABORT the holder: REGISTRATIONS PREEMPTED and its tasks aborted */
+	ck_assert_int_eq(prout_st(ITN2, SCSI_PR_RESERVE, SCSI_PR_EX_AC, 0xb, 0, 0), GOOD);
+	ck_assert_int_eq(prout_st(ITN, SCSI_PR_PREEMPT_AND_ABORT, SCSI_PR_WR_EX, 0xa, 0xb, 0), GOOD);
+	ck_assert_int_eq(ABORTS, 1);
+	ck_assert_uint_eq(ABORT_LUN, 0);
+	expect_ua(ITN2, 0x05);
+	ck_assert_int_eq(cdb6_st(ITN, 0x00), GOOD);         /* the preempting nexus has none */
+	/* CLEAR: RESERVATIONS PREEMPTED to the other registrants */
+	ck_assert_int_eq(prout_st(ITN2, SCSI_PR_REGISTER, 0, 0, 0xb, 0), GOOD);
+	ck_assert_int_eq(prout_st(ITN, SCSI_PR_CLEAR, 0, 0xa, 0, 0), GOOD);
+	expect_ua(ITN2, 0x03);
+	ck_assert_int_eq(ABORTS, 1);
+}
+END_TEST
+
+/* Registrations belong to the initiator port, not the nexus object. */
+START_TEST(registration_survives_nexus_loss)
+{
+	ck_assert_int_eq(prout_st(ITN3, SCSI_PR_REGISTER, 0, 0, 0x33, 0), GOOD);
+	ck_assert_int_eq(prout_st(ITN3, SCSI_PR_RESERVE, SCSI_PR_EX_AC, 0x33, 0, 0), GOOD);
+	scsi_itn_destroy(ITN3);
+	ITN3 = scsi_itn_create(TGT, INIT3, &PORT);
+	clear_ua(ITN3, 0);
+	ck_assert_int_eq(rw_st(ITN3, true), GOOD);          /* still the holder */
+	ck_assert_int_eq(rw_st(ITN, false), CONFL);
+	ck_assert_int_eq(prout_st(ITN3, SCSI_PR_REGISTER, 0, 0x33, 0, 0), GOOD);
+	ck_assert_int_eq(rw_st(ITN, false), GOOD);
+}
+END_TEST
+
+/* ---------------------------------------------------------------- record and APTPL */
+
+START_TEST(record_roundtrip_and_corruption)
+{
+	struct scsi_pr_state s, t;
+	scsi_pr_state_init(&s);
+	scsi_pr_state_init(&t);
+	ck_assert_int_eq(sm(&s, 1, SCSI_PR_REGISTER, 0, 0, 0x1111), SCSI_PR_OK);
+	ck_assert_int_eq(sm(&s, 2, SCSI_PR_REGISTER, 0, 0, 0x2222), SCSI_PR_OK);
+	ck_assert_int_eq(sm(&s, 2, SCSI_PR_RESERVE, SCSI_PR_WR_EX_RO, 0x2222, 0), SCSI_PR_OK);
+	s.aptpl = true;
+	s.regs[0].id.all_tg_pt = true;
+
+	size_t len = scsi_pr_serialize(&s, NULL, 0);
+	uint8_t *b = malloc(len);
+	ck_assert_uint_eq(scsi_pr_serialize(&s, b, len), len);
+	ck_assert_uint_eq(scsi_pr_serialize(&s, b, len - 1), 0);
+	ck_assert_int_eq(scsi_pr_deserialize(&t, b, len), 0);
+	ck_assert_uint_eq(t.generation, s.generation);
+	ck_assert_uint_eq(t.type, SCSI_PR_WR_EX_RO);
+	ck_assert(t.aptpl);
+	ck_assert_uint_eq(t.nregs, 2);
+	for (uint32_t i = 0; i < 2; i++) {
+		ck_assert_uint_eq(t.regs[i].key, s.regs[i].key);
+		ck_assert_str_eq(t.regs[i].id.initiator, s.regs[i].id.initiator);
+		ck_assert_int_eq(t.regs[i].id.all_tg_pt, s.regs[i].id.all_tg_pt);
+		ck_assert_int_eq(t.regs[i].holder, s.regs[i].holder);
+		ck_assert_uint_eq(t.regs[i].id.rel_port_id, s.regs[i].id.rel_port_id);
+	}
+	/* identical bytes when serialised again */
+	uint8_t *b2 = malloc(len);
+	scsi_pr_serialize(&t, b2, len);
+	ck_assert_int_eq(memcmp(b, b2, len), 0);
+
+	/* every single flipped bit, every truncation is rejected; t unchanged */
+	for (size_t i = 0; i < len; i++) {
+		for (int bit = 0; bit < 8; bit++) {
+			b[i] ^= (uint8_t)(1 << bit);
+			ck_assert_int_eq(scsi_pr_deserialize(&t, b, len), -1);
+			b[i] ^= (uint8_t)(1 << bit);
+		}
+		ck_assert_int_eq(scsi_pr_deserialize(&t, b, i), -1);
+	}
+	ck_assert_uint_eq(t.nregs, 2);
+	/* a well-formed checksum over an inconsistent record: two holders */
+	scsi_pr_serialize(&s, b, len);
+	b[20 + 10] |= 2;
+	put_be32(&b[len - 4], scsi_pr_crc32c(b, len - 4));
+	ck_assert_int_eq(scsi_pr_deserialize(&t, b, len), -1);
+	ck_assert_int_eq(scsi_pr_deserialize(&t, NULL, 0), -1);
+	free(b);
+	free(b2);
+	scsi_pr_state_free(&s);
+	scsi_pr_state_free(&t);
+}
+END_TEST
+
+static void reattach_lun0(void)
+{
+	ck_assert_int_eq(scsi_target_remove_lun(TGT, 0), 0);
+	mem_attach(TGT, 0, NBLOCKS, 512, TCONF_CACHE_WRITE_THROUGH, false);
+	clear_ua(ITN, 0);
+	clear_ua(ITN2, 0);
+	clear_ua(ITN3, 0);
+}
+
+START_TEST(aptpl_restore)
+{
+	char path[512];
+	struct scsi_lun *lu = scsi_target_find_lun(TGT, 0);
+	struct stat st;
+
+	scsi_pr_path(lu->serial, path, sizeof(path));
+	/* without APTPL nothing is written and nothing survives */
+	ck_assert_int_eq(prout_st(ITN, SCSI_PR_REGISTER, 0, 0, 0xa, 0), GOOD);
+	ck_assert_int_ne(stat(path, &st), 0);
+	reattach_lun0();
+	struct tt *x = prin(ITN, 0, 64);
+	ck_assert_uint_eq(get_be32(&x->t.buf[4]), 0);
+	tt_free(x);
+
+	/* with APTPL the file exists before the command completes */
+	ck_assert_int_eq(prout_st(ITN, SCSI_PR_REGISTER, 0, 0, 0xa, 0x01), GOOD);
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_int_eq(prout_st(ITN2, SCSI_PR_REGISTER, 0, 0, 0xb, 0x01), GOOD);
+	ck_assert_int_eq(prout_st(ITN, SCSI_PR_RESERVE, SCSI_PR_EX_AC, 0xa, 0, 0), GOOD);
+	reattach_lun0();
+	x = prin(ITN, 1, 64);
+	CHECK_GOOD(x);
+	ck_assert_uint_eq(get_be32(&x->t.buf[0]), 2);
+	ck_assert_uint_eq(get_be64(&x->t.buf[8]), 0xa);
+	ck_assert_uint_eq(x->t.buf[21], SCSI_PR_EX_AC);
+	tt_free(x);
+	x = prin(ITN, 2, 64);
+	ck_assert_uint_eq(x->t.buf[3] & 1, 1);      /* PTPL_A */
+	tt_free(x);
+	ck_assert_int_eq(rw_st(ITN2, false), CONFL);
+	ck_assert_int_eq(rw_st(ITN, true), GOOD);
+
+	/* a corrupted file is refused: the LUN comes up without reservations */
+	FILE *f = fopen(path, "r+");
+	ck_assert_ptr_nonnull(f);
+	fseek(f, 9, SEEK_SET);
+	fputc(0x77, f);
+	fclose(f);
+	reattach_lun0();
+	x = prin(ITN, 0, 64);
+	ck_assert_uint_eq(get_be32(&x->t.buf[4]), 0);
+	tt_free(x);
+	ck_assert_int_eq(rw_st(ITN2, false), GOOD);
+
+	/* APTPL off removes the file */
+	ck_assert_int_eq(prout_st(ITN, SCSI_PR_REGISTER, 0, 0, 0xa, 0x01), GOOD);
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_int_eq(prout_st(ITN, SCSI_PR_REGISTER, 0, 0xa, 0xc, 0), GOOD);
+	ck_assert_int_ne(stat(path, &st), 0);
+	/* and no temp file is left behind */
+	char tmp[600];
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	ck_assert_int_ne(stat(tmp, &st), 0);
+}
+END_TEST
+
+START_TEST(install_snapshot)
+{
+	struct scsi_lun *lu = scsi_target_find_lun(TGT, 0);
+	uint8_t *rec;
+	ck_assert_int_eq(prout_st(ITN, SCSI_PR_REGISTER, 0, 0, 0xa, 0), GOOD);
+	ck_assert_int_eq(prout_st(ITN, SCSI_PR_RESERVE, SCSI_PR_WR_EX, 0xa, 0, 0), GOOD);
+	size_t len = scsi_pr_snapshot(lu, &rec);
+	ck_assert_uint_gt(len, 0);
+	ck_assert_int_eq(prout_st(ITN, SCSI_PR_CLEAR, 0, 0xa, 0, 0), GOOD);
+	ck_assert_int_eq(rw_st(ITN2, true), GOOD);
+	ck_assert_int_eq(scsi_pr_install(lu, rec, len), 0);
+	ck_assert_int_eq(rw_st(ITN2, true), CONFL);
+	rec[0] ^= 1;
+	ck_assert_int_eq(scsi_pr_install(lu, rec, len), -1);
+	free(rec);
+}
+END_TEST
+
+/* ---------------------------------------------------------------- SPC-2 RESERVE/RELEASE */
+
+START_TEST(reserve6_release6)
+{
+	ck_assert_int_eq(cdb6_st(ITN, 0x16), GOOD);
+	ck_assert_int_eq(cdb6_st(ITN, 0x16), GOOD);             /* again: GOOD */
+	ck_assert_int_eq(cdb6_st(ITN2, 0x16), CONFL);
+	ck_assert_int_eq(cdb6_st(ITN2, 0x17), GOOD);            /* release by another: no-op */
+	ck_assert_int_eq(rw_st(ITN2, false), CONFL);
+	ck_assert_int_eq(cdb6_st(ITN2, 0x00), CONFL);           /* TUR too (SPC-2) */
+	uint8_t inq[6] = { 0x12, 0, 0, 0, 36, 0 };
+	struct tt *x = run_cdb(ITN2, 0, inq, 6, SCSI_DIR_READ, 36);
+	CHECK_GOOD(x);
+	tt_free(x);
+	ck_assert_int_eq(rw_st(ITN, true), GOOD);
+	/* persistent reservation commands conflict while RESERVE is held */
+	ck_assert_int_eq(prout_st(ITN, SCSI_PR_REGISTER, 0, 0, 0xa, 0), CONFL);
+	ck_assert_int_eq(prout_st(ITN2, SCSI_PR_REGISTER, 0, 0, 0xa, 0), CONFL);
+	/* RESERVE(10)/RELEASE(10) are the same reservation */
+	uint8_t r10[10] = { 0x57, 0, 0, 0, 0, 0, 0, 0, 0, 0 };
+	x = run_cdb(ITN, 0, r10, 10, SCSI_DIR_NONE, 0);
+	CHECK_GOOD(x);
+	tt_free(x);
+	ck_assert_int_eq(rw_st(ITN2, false), GOOD);
+	r10[0] = 0x56;
+	r10[1] = 0x02;                                          /* LONGID: third party */
+	x = run_cdb(ITN2, 0, r10, 10, SCSI_DIR_NONE, 0);
+	CHECK_SENSE(x, SK_ILLEGAL_REQUEST, 0x24, 0x00);
+	tt_free(x);
+
+	/* nexus loss and LUN reset release it */
+	ck_assert_int_eq(cdb6_st(ITN3, 0x16), GOOD);
+	ck_assert_int_eq(rw_st(ITN, false), CONFL);
+	scsi_itn_destroy(ITN3);
+	ITN3 = scsi_itn_create(TGT, INIT3, &PORT);
+	clear_ua(ITN3, 0);
+	ck_assert_int_eq(rw_st(ITN, false), GOOD);
+	ck_assert_int_eq(cdb6_st(ITN2, 0x16), GOOD);
+	scsi_lun_reset(TGT, 0, ITN);
+	clear_ua(ITN, 0);
+	clear_ua(ITN2, 0);
+	ck_assert_int_eq(rw_st(ITN, false), GOOD);
+	ck_assert_int_eq(cdb6_st(ITN, 0x16), GOOD);
+	scsi_target_reset(TGT, ITN);
+	clear_ua(ITN, 0);
+	clear_ua(ITN2, 0);
+	ck_assert_int_eq(cdb6_st(ITN2, 0x16), GOOD);
+	ck_assert_int_eq(cdb6_st(ITN2, 0x17), GOOD);
+
+	/* with registrations, RESERVE conflicts (SPC-2 5.5.1) except for the
+	 * persistent reservation holder (SPC-4 5.13.3) */
+	ck_assert_int_eq(prout_st(ITN, SCSI_PR_REGISTER, 0, 0, 0xa, 0), GOOD);
+	ck_assert_int_eq(cdb6_st(ITN2, 0x16), CONFL);
+	ck_assert_int_eq(cdb6_st(ITN, 0x16), CONFL);
+	ck_assert_int_eq(prout_st(ITN, SCSI_PR_RESERVE, SCSI_PR_WR_EX, 0xa, 0, 0), GOOD);
+	ck_assert_int_eq(cdb6_st(ITN, 0x16), GOOD);
+	ck_assert_int_eq(cdb6_st(ITN, 0x17), GOOD);
+	ck_assert_int_eq(rw_st(ITN2, true), CONFL);             /* the PR is still there */
+}
+END_TEST
+
+static Suite *pr_suite(void)
+{
+	Suite *s = suite_create("scsi_pr");
+	TCase *tc = tcase_create("state");
+	tcase_add_test(tc, state_machine_table);
+	tcase_add_test(tc, register_and_move);
+	tcase_add_test(tc, record_roundtrip_and_corruption);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("commands");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, conflicts_per_type);
+	tcase_add_test(tc, prin_reports);
+	tcase_add_test(tc, bad_parameter_lists);
+	tcase_add_test(tc, fuzz_prout);
+	tcase_add_test(tc, unit_attentions_and_abort);
+	tcase_add_test(tc, registration_survives_nexus_loss);
+	tcase_add_test(tc, aptpl_restore);
+	tcase_add_test(tc, install_snapshot);
+	tcase_add_test(tc, reserve6_release6);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(pr_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
