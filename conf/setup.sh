@@ -50,5 +50,5 @@ Try it:
     iscsi-ls iscsi://127.0.0.1
     iscsi-inq iscsi://127.0.0.1/$IQN/0
     tandemctl status
-Stop it: kill \$(pidof tandemd)    (or: tandemctl status shows the PID)
+Stop it: kill -TERM PID, with the PID that 'tandemctl status' shows
 MSG

@@ -7,6 +7,7 @@
 #      (tests listed in ASAN_ONLY run against the sanitizer build only);
 #   5. prints a summary and a final line "N passed, M failed"; exits 1 on any failure.
 # Environment: JOBS (make -j), SKIP_INSTALL=1, SKIP_BUILD=1 (reuse trees),
+# CMAKE_EXTRA_ARGS (added to both cmake calls),
 # ONLY=pattern (run only integration tests whose name matches).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,7 +27,7 @@ stamp() { printf '=== [%4ss] %s\n' "$(( $(date +%s) - START ))" "$*"; }
 
 # ---------------------------------------------------------------- 1. packages
 PKGS=(build-essential cmake pkg-config libaio-dev libqb-dev check libssl-dev libisal-dev
-	libsystemd-dev libiscsi-bin qemu-utils qemu-block-extra python3 tgt istgt procps iproute2)
+	libsystemd-dev libiscsi-bin libiscsi-dev qemu-utils qemu-block-extra python3 tgt istgt procps iproute2)
 if [ "${SKIP_INSTALL:-0}" != 1 ]; then
 	missing=()
 	for p in "${PKGS[@]}"; do
@@ -56,8 +57,9 @@ fi
 build_tree() { # dir cmake-args...
 	local dir=$1; shift
 	stamp "configure + build $dir $*"
-	cmake -S "$ROOT" -B "$ROOT/$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >"$ROOT/$dir.build.log" 2>&1 \
-		&& make -C "$ROOT/$dir" -j"$JOBS" >>"$ROOT/$dir.build.log" 2>&1
+	# shellcheck disable=SC2086
+	cmake -S "$ROOT" -B "$ROOT/$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" ${CMAKE_EXTRA_ARGS:-} >"$ROOT/$dir/build.log" 2>&1 \
+		&& make -C "$ROOT/$dir" -j"$JOBS" >>"$ROOT/$dir/build.log" 2>&1
 }
 BUILDS=()
 mkdir -p "$ROOT/build" "$ROOT/build-asan"
@@ -71,8 +73,8 @@ for spec in "build:-DTANDEM_SANITIZE=OFF" "build-asan:-DTANDEM_SANITIZE=ON"; do
 		record pass "build $dir"
 		BUILDS+=("$dir")
 	else
-		record fail "build $dir" "see $dir.build.log"
-		tail -n 40 "$ROOT/$dir.build.log"
+		record fail "build $dir" "see $dir/build.log"
+		tail -n 40 "$ROOT/$dir/build.log"
 	fi
 done
 

@@ -289,6 +289,9 @@ err_close:
 	return rc;
 }
 
+/* Stacking hook for replicated LUNs (repl/ installs it at start-up). */
+static bdev_wrap_fn bdev_wrapper;
+
 struct bdev *bdev_open(const struct bdev_params *p, char *err, size_t errlen)
 {
 	const struct bdev_ops *ops = NULL;
@@ -335,7 +338,27 @@ struct bdev *bdev_open(const struct bdev_params *p, char *err, size_t errlen)
 	       (unsigned long long)b->size, b->block_size, b->phys_block_size,
 	       b->readonly ? ", readonly" : "", b->can_unmap ? ", unmap" : "",
 	       b->rotational ? ", rotational" : "");
+	if (params.replicated) {
+		struct bdev *w;
+
+		if (!bdev_wrapper) {
+			snprintf(err, errlen, "%s is replicated but replication is not configured", b->path);
+			bdev_close(b);
+			return NULL;
+		}
+		w = bdev_wrapper(b, &params, err, errlen);
+		if (!w) {
+			bdev_close(b);
+			return NULL;
+		}
+		return w;
+	}
 	return b;
+}
+
+void bdev_set_wrapper(bdev_wrap_fn fn)
+{
+	bdev_wrapper = fn;
 }
 
 void bdev_close(struct bdev *b)

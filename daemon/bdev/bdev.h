@@ -48,7 +48,17 @@ struct bdev_params {
 	bool create;                /* create a sparse file of `size` if path is missing */
 	bool readonly;
 	uint32_t block_size;        /* logical block size the LUN exposes (512/4096) */
+	/* Stacking: a replicated LUN's backend is wrapped by the function installed
+	 * with bdev_set_wrapper (repl/). volume_id names the LUN identically on
+	 * both nodes (its unit serial). */
+	bool replicated;
+	const char *volume_id;
 };
+
+/* Installed by repl_init: wraps the opened lower device of a replicated LUN.
+ * On failure it returns NULL with err set and leaves `lower` to the caller. */
+typedef struct bdev *(*bdev_wrap_fn)(struct bdev *lower, const struct bdev_params *p, char *err, size_t errlen);
+void bdev_set_wrapper(bdev_wrap_fn fn);
 
 struct bdev {
 	const struct bdev_ops *ops;

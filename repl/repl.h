@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Synchronous replication between the two tandemd nodes (DRBD protocol C):
+ * the daemon-facing entry points. repl/ knows block ranges and one peer; it
+ * never sees SCSI or iSCSI. A replicated LUN's backend is wrapped by a
+ * replicating bdev (installed through bdev_set_wrapper) so every write reaches
+ * the local disk and the peer, and completes only when both are durable. */
+#ifndef TANDEM_REPL_H
+#define TANDEM_REPL_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "config/config.h"
+#include "util/json.h"
+
+enum repl_role { REPL_ROLE_SECONDARY = 0, REPL_ROLE_PRIMARY = 1 };
+
+/* Disk states (DRBD names; "DUnknown" only for the peer when not connected). */
+enum repl_disk_state {
+	REPL_DISK_DISKLESS = 0,
+	REPL_DISK_INCONSISTENT,
+	REPL_DISK_OUTDATED,
+	REPL_DISK_UPTODATE,
+	REPL_DISK_DUNKNOWN,
+};
+
+enum repl_conn_state {
+	REPL_CONN_STANDALONE = 0,       /* not trying (split brain, disconnected by hand, no peer configured) */
+	REPL_CONN_CONNECTING,
+	REPL_CONN_CONNECTED,
+	REPL_CONN_SYNC_SOURCE,
+	REPL_CONN_SYNC_TARGET,
+};
+
+const char *repl_role_name(enum repl_role r);          /* "primary" / "secondary" */
+const char *repl_disk_name(enum repl_disk_state d);     /* "UpToDate", ... */
+const char *repl_conn_name(enum repl_conn_state c);     /* "Connected", ... */
+
+/* Start replication from conf (its replication section): open metadata of every
+ * replicated LUN, install the bdev wrapper, start listening/connecting to the
+ * peer on the reactor pool. Must run before iscsi_init (which opens the LUNs).
+ * A config without a replication section makes this a no-op. The node starts
+ * as Secondary. */
+int repl_init(const struct tconf *conf, char *err, size_t errlen);
+void repl_shutdown(void);
+bool repl_enabled(void);
+
+/* Role changes (tandemctl primary|secondary, the cluster manager, the OCF
+ * agent). Promotion is refused with a reason in err when any replicated LUN is
+ * not UpToDate, or the peer is Primary; `force` allows promoting an Outdated /
+ * disconnected node by the operator's explicit choice (never an Inconsistent
+ * one). Demotion waits for in-flight writes. Returns 0 or -1. Thread-safe;
+ * call from the main thread. */
+int repl_set_role(enum repl_role role, bool force, char *err, size_t errlen);
+enum repl_role repl_get_role(void);
+/* Called (on the main thread) after every role change, e.g. to switch ALUA. */
+void repl_on_role_change(void (*fn)(enum repl_role role, void *arg), void *arg);
+
+/* Operator actions. lun_name is "<target>/<lun>" or NULL for all. */
+int repl_connect(const char *lun_name, char *err, size_t errlen);
+int repl_disconnect(const char *lun_name, char *err, size_t errlen);
+/* Split-brain resolution: discard this node's changes; it becomes SyncTarget. */
+int repl_discard_my_data(const char *lun_name, char *err, size_t errlen);
+/* Online verify: compare checksums of every region with the peer. */
+int repl_verify(const char *lun_name, char *err, size_t errlen);
+
+/* Appends "replication": {"node","peer","role","peer_role","luns":[{"name",
+ * "role","disk","peer_disk","connection","sync_percent","out_of_sync_kib",
+ * "resync_bytes_sent","split_brain",...}]} to an open JSON object. */
+void repl_status(struct json_writer *w);
+#endif
