@@ -250,9 +250,9 @@ static const char *iscsi_name_problem(const char *name)
 static int apply_key(struct sctx *s, const struct key_desc *k, const struct cfg_node *n, void *obj)
 {
 	char *field = (char *)obj + k->off;
-	int64_t i64;
-	uint64_t u64;
-	bool b;
+	int64_t i64 = 0;
+	uint64_t u64 = 0;
+	bool b = false;
 	switch (k->kind) {
 	case K_INT:
 		if (parse_int(s, n, k->min, k->max, &i64) < 0)
@@ -574,7 +574,7 @@ static int key_listen(struct sctx *s, const struct cfg_node *n, void *obj)
 static int key_tag(struct sctx *s, const struct cfg_node *n, void *obj)
 {
 	struct tconf_portal_group *pg = obj;
-	int64_t v;
+	int64_t v = 0;
 	if (parse_int(s, n, 1, 65535, &v) < 0)
 		return -1;
 	pg->tag = (uint16_t)v;
@@ -694,7 +694,7 @@ static int key_naa(struct sctx *s, const struct cfg_node *n, void *obj)
 static int key_rotation_rate(struct sctx *s, const struct cfg_node *n, void *obj)
 {
 	struct tconf_lun *l = obj;
-	int64_t v;
+	int64_t v = 0;
 	if (parse_int(s, n, 0, 65534, &v) < 0)
 		return -1;
 	if (v > 1 && v < 1025)

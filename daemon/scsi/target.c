@@ -139,7 +139,10 @@ int scsi_target_add_lun_bdev(struct scsi_target *tgt, const struct tconf_lun *co
 	lu->block_size = b->block_size;
 	lu->block_shift = (uint8_t)__builtin_ctz(b->block_size);
 	lu->nblocks = b->size >> lu->block_shift;
-	if (b->phys_block_size > b->block_size)
+	/* Only a block device has a physical block worth reporting (SBC-3
+	 * 6.6.3): a file's filesystem block is not one, and initiators align
+	 * to the exponent we give. */
+	if (b->is_blockdev && b->phys_block_size > b->block_size)
 		lu->phys_exp = (uint8_t)(__builtin_ctz(b->phys_block_size) - lu->block_shift);
 	lu->cache = conf->cache;
 	lu->readonly = conf->readonly || b->readonly;
