@@ -105,6 +105,7 @@ static struct mem_priv *mem_attach(struct scsi_target *tgt, uint32_t lun, uint64
 	b->size = nblocks * bs;
 	b->block_size = bs;
 	b->phys_block_size = 4096;
+	b->is_blockdev = true;     /* behaves like a 512e disk: 4 KiB physical blocks */
 	snprintf(b->path, sizeof(b->path), "mem");
 	memset(&conf, 0, sizeof(conf));
 	conf.lun = lun;

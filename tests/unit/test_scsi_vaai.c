@@ -107,6 +107,7 @@ static struct slow_priv *slow_attach(uint32_t lun, uint32_t bs, bool can_unmap, 
 	b->size = (uint64_t)NB * bs;
 	b->block_size = bs;
 	b->phys_block_size = 4096;
+	b->is_blockdev = true;
 	b->can_unmap = can_unmap;
 	b->unmap_zeroes = can_unmap;
 	snprintf(b->path, sizeof(b->path), "slow");
