@@ -234,6 +234,7 @@ struct iscsi_session {
 	bool dying;
 	bool in_registry;
 	uint64_t created_ms;
+	uint64_t uid;                       /* unique for the process' life (stale-message check) */
 	struct iscsi_session *next;         /* g_iscsi.sessions */
 };
 
@@ -331,6 +332,8 @@ void iscsi_send_async_logout(struct iscsi_conn *c, uint16_t time2wait);
 /* tmf.c */
 int iscsi_op_tmf(struct iscsi_conn *c, const uint8_t *bhs, uint8_t *data, uint32_t dlen);
 void iscsi_tmf_task_gone(struct iscsi_task *t);
+/* scsi_itn abort callback (PREEMPT AND ABORT), arg = the session. */
+void iscsi_session_abort_cb(void *arg, uint64_t lun);
 /* portal.c */
 struct iscsi_portal {
 	int fd;

@@ -402,6 +402,7 @@ static int login_make_session(struct iscsi_conn *c)
 			free(s);
 			return -1;
 		}
+		scsi_itn_set_abort_cb(s->itn, iscsi_session_abort_cb, s);
 		s->tgt = l->tgt;
 		l->tgt = NULL;          /* the session keeps the reference */
 	}

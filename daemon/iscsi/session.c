@@ -9,9 +9,13 @@
 
 struct iscsi_session *iscsi_session_create(void)
 {
+	static _Atomic uint64_t next_uid = 1;
 	struct iscsi_session *s = calloc(1, sizeof(*s));
-	if (s)
+
+	if (s) {
 		s->created_ms = reactor_now_ms();
+		s->uid = next_uid++;
+	}
 	return s;
 }
 

@@ -66,6 +66,8 @@ static bool tmf_abort_task(struct iscsi_task *t, struct iscsi_tmf *m)
 		t->dead = true;
 		t->scsi.aborted = true;
 		iscsi_task_unhash(t);
+		if (!m)
+			return false;   /* aborted for another nexus: nobody waits */
 		t->tmf = m;
 		m->waiting++;
 		return true;
@@ -77,11 +79,10 @@ static bool tmf_abort_task(struct iscsi_task *t, struct iscsi_tmf *m)
 	return false;
 }
 
-/* Abort every task of the session matching the LUN (all LUNs when lun < 0). */
-static void abort_matching(struct iscsi_conn *c, struct iscsi_tmf *m, int64_t lun)
+/* Abort every task of session s matching the LUN (all LUNs when lun < 0);
+ * m (may be NULL) is the TMF that waits for tasks already in the backend. */
+static void abort_session_tasks(struct iscsi_session *s, struct iscsi_tmf *m, int64_t lun)
 {
-	struct iscsi_session *s = c->sess;
-
 	for (struct iscsi_conn *o = s->conns; o; o = o->snext) {
 		struct iscsi_task *t, *next;
 		for (t = o->active; t; t = next) {
@@ -101,6 +102,73 @@ static struct iscsi_task *find_in_session(struct iscsi_conn *c, uint32_t itt)
 			return t;
 	}
 	return NULL;
+}
+
+/* ---- tasks of other I_T nexuses (SAM-5 5.6: LUN RESET, TARGET RESET,
+ * CLEAR TASK SET with a shared task set, PREEMPT AND ABORT) ----
+ * Those tasks belong to sessions on other reactors. A message names the
+ * session by pointer and uid; on the session's own reactor the registry tells
+ * whether it is still alive (sessions are freed on that reactor only), so a
+ * stale message is dropped. Tasks are aborted without status (TAS=0, control
+ * mode page); their initiators get the unit attention the SCSI layer queued. */
+struct remote_abort {
+	struct iscsi_session *s;
+	uint64_t uid;
+	int64_t lun;
+	bool cleared_ua;        /* CLEAR TASK SET: COMMANDS CLEARED BY ANOTHER INITIATOR */
+};
+
+static void remote_abort_run(void *arg)
+{
+	struct remote_abort *ra = arg;
+	bool alive = false;
+
+	pthread_mutex_lock(&g_iscsi.lock);
+	for (struct iscsi_session *s = g_iscsi.sessions; s; s = s->next)
+		if (s == ra->s && s->uid == ra->uid) {
+			alive = true;
+			break;
+		}
+	pthread_mutex_unlock(&g_iscsi.lock);
+	if (alive) {
+		qb_log(LOG_INFO, "iscsi: session TSIH %u: tasks of LUN %lld aborted by another nexus",
+		       ra->s->tsih, (long long)ra->lun);
+		abort_session_tasks(ra->s, NULL, ra->lun);
+		if (ra->cleared_ua && ra->s->itn)
+			scsi_itn_tasks_cleared(ra->s->itn, (uint64_t)ra->lun);
+	}
+	free(ra);
+}
+
+static void remote_abort_post(struct iscsi_session *s, int64_t lun, bool cleared_ua)
+{
+	struct remote_abort *ra = malloc(sizeof(*ra));
+
+	if (!ra) {
+		qb_log(LOG_ERR, "iscsi: out of memory aborting tasks of session TSIH %u", s->tsih);
+		return;
+	}
+	ra->s = s;
+	ra->uid = s->uid;
+	ra->lun = lun;
+	ra->cleared_ua = cleared_ua;
+	reactor_post(s->r, remote_abort_run, ra);
+}
+
+/* scsi_itn abort callback (PREEMPT AND ABORT): any thread, tgt lock held. */
+void iscsi_session_abort_cb(void *arg, uint64_t lun)
+{
+	remote_abort_post(arg, (int64_t)lun, false);
+}
+
+/* Abort the tasks of every other normal session of the same target. */
+static void abort_other_sessions(struct iscsi_session *self, int64_t lun, bool cleared_ua)
+{
+	pthread_mutex_lock(&g_iscsi.lock);
+	for (struct iscsi_session *s = g_iscsi.sessions; s; s = s->next)
+		if (s != self && s->tgt == self->tgt && s->type == ISCSI_SESSION_NORMAL && !s->dying)
+			remote_abort_post(s, lun, cleared_ua);
+	pthread_mutex_unlock(&g_iscsi.lock);
 }
 
 int iscsi_op_tmf(struct iscsi_conn *c, const uint8_t *bhs, uint8_t *data, uint32_t dlen)
@@ -153,22 +221,29 @@ int iscsi_op_tmf(struct iscsi_conn *c, const uint8_t *bhs, uint8_t *data, uint32
 			response = ISCSI_TMF_RSP_NO_LUN;
 			break;
 		}
-		abort_matching(c, m, (int64_t)lun);
+		abort_session_tasks(s, m, (int64_t)lun);
+		/* SAM-5 7.4: the task set is shared (TST=000), so CLEAR TASK SET
+		 * reaches every nexus; ABORT TASK SET only the caller's. */
+		if (func == ISCSI_TMF_CLEAR_TASK_SET)
+			abort_other_sessions(s, (int64_t)lun, true);
 		break;
 	case ISCSI_TMF_LUN_RESET:
 		if (!scsi_target_find_lun(s->tgt->st, lun)) {
 			response = ISCSI_TMF_RSP_NO_LUN;
 			break;
 		}
-		abort_matching(c, m, (int64_t)lun);
+		abort_session_tasks(s, m, (int64_t)lun);
+		abort_other_sessions(s, (int64_t)lun, false);
 		scsi_lun_reset(s->tgt->st, lun, s->itn);
 		break;
 	case ISCSI_TMF_TARGET_WARM_RESET:
-		abort_matching(c, m, -1);
+		abort_session_tasks(s, m, -1);
+		abort_other_sessions(s, -1, false);
 		scsi_target_reset(s->tgt->st, s->itn);
 		break;
 	case ISCSI_TMF_TARGET_COLD_RESET:
-		abort_matching(c, m, -1);
+		abort_session_tasks(s, m, -1);
+		abort_other_sessions(s, -1, false);
 		scsi_target_reset(s->tgt->st, s->itn);
 		m->cold_reset = true;
 		break;
