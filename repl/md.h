@@ -105,4 +105,30 @@ struct repl_md_view {                   /* one side's state as exchanged on conn
 };
 enum repl_sync_decision repl_md_decide(const struct repl_md_view *mine, const struct repl_md_view *peer);
 const char *repl_sync_decision_name(enum repl_sync_decision d);
+/* ADDITIVE (md.c owner): */
+/* current id that repl_md_create gives an UpToDate/Outdated (--new-device) disk,
+ * so that two nodes created that way independently compare equal (no sync).
+ * repl_md_new_gen_id never returns it. An Inconsistent create has current 0. */
+#define REPL_MD_GEN_NEW_DEVICE UINT64_C(0x4e45572d44455631)   /* "NEW-DEV1" */
+/* Generation-id transitions (pure, on a copy; persist with repl_md_set):
+ * new_current: the data changes without the peer (promotion while the peer is
+ *   not connected, or first write after losing it): the bitmap id keeps the
+ *   generation the bitmap started at (current moves to it if it was 0, else to
+ *   history), current becomes a new id.
+ * bitmap_done: the bitmap no longer matters (resync finished as source, or
+ *   connected and in sync): bitmap id moves to history, bitmap id = 0. */
+void repl_md_gen_new_current(struct repl_md_gen *g);
+void repl_md_gen_bitmap_done(struct repl_md_gen *g);
+/* Release without flushing or marking clean, exactly as if the process had
+ * died here (tests; fatal error paths). */
+void repl_md_free_unclean(struct repl_md *md);
+/* Extents currently in the activity log (status, tests). */
+uint32_t repl_md_al_active(const struct repl_md *md);
+/* repl_md_decide with options and the number of the rule that decided (for the
+ * log; see the table in docs/REPLICATION_MD.md). DISCARD_MINE: the operator
+ * chose to discard this node's changes (split brain -> we become target);
+ * DISCARD_PEER: the peer announced it discards its changes. */
+enum { REPL_MD_DECIDE_DISCARD_MINE = 1u << 0, REPL_MD_DECIDE_DISCARD_PEER = 1u << 1 };
+enum repl_sync_decision repl_md_decide_ex(const struct repl_md_view *mine, const struct repl_md_view *peer,
+					  uint32_t opts, int *rule);
 #endif
