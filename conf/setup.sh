@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 [ "$(id -u)" -eq 0 ] || { echo "setup.sh: run as root" >&2; exit 1; }
 
 PKGS=(build-essential cmake pkg-config libaio-dev libqb-dev check libssl-dev libisal-dev
-	libsystemd-dev libiscsi-bin)
+	libsystemd-dev libiscsi-bin
+	libcpg-dev libvotequorum-dev libquorum-dev libcmap-dev libmnl-dev corosync)
 missing=()
 for p in "${PKGS[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -170,7 +170,8 @@ static int rx_fill(struct iscsi_conn *c, uint8_t *buf, uint32_t len)
 static int rx_fill_data(struct iscsi_conn *c)
 {
 	static __thread uint8_t bitbucket[65536];
-	uint32_t dig = c->p.data_digest ? ISCSI_DIGEST_LEN : 0;
+	/* RFC 7143 11.1: a PDU without a data segment carries no data digest */
+	uint32_t dig = c->p.data_digest && c->rx_dsl ? ISCSI_DIGEST_LEN : 0;
 	uint32_t total = c->rx_dsl + c->rx_pad + dig;
 
 	while (c->rx_off < total) {

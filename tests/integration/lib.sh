@@ -36,7 +36,6 @@ T_FAIL=0
 T_FAILED=()
 T_PIDS=()          # every process started by the helpers (killed on exit)
 T_PORTS_USED=" "   # ports handed out in this test
-T_CTL_SEQ=0
 T_DAEMON_SEQ=0
 declare -A T_DAEMON_LOG=()
 
@@ -125,6 +124,9 @@ _t_cleanup() {
 	fi
 }
 trap _t_cleanup EXIT
+# a TERM/INT (e.g. from timeout) still runs the EXIT cleanup
+trap 'exit 143' TERM
+trap 'exit 130' INT
 
 # Track a process started by the test itself so that it is killed on exit.
 track_pid() { T_PIDS+=("$1"); }
