@@ -9,6 +9,7 @@
 #include "util/bufpool.h"
 #include "util/log.h"
 #include "scsi/scsi_internal.h"
+#include "scsi/task_bio.h"
 
 /* Decoded LBA / transfer length of a READ/WRITE/VERIFY style CDB. */
 struct rw_cdb {
@@ -53,13 +54,6 @@ static int decode_rw(struct scsi_task *t, struct rw_cdb *c)
 	default:
 		return scsi_task_check(t, SK_ILLEGAL_REQUEST, ASC_INVALID_COMMAND_OPCODE);
 	}
-}
-
-/* SBC-3 4.5: the range [lba, lba+len) must lie within the capacity; written
- * so that lba near 2^64 cannot wrap. */
-static bool lba_in_range(const struct scsi_lun *lu, uint64_t lba, uint64_t len)
-{
-	return lba <= lu->nblocks && len <= lu->nblocks - lba;
 }
 
 static int lba_out_of_range(struct scsi_task *t)
@@ -162,28 +156,6 @@ static void read_bounce_done(struct bdev_io *io)
 	rw_done(io);
 }
 
-static int submit(struct scsi_task *t, enum bdev_io_type type, unsigned flags, uint64_t offset, void *buf,
-		  uint64_t len, void (*cb)(struct bdev_io *))
-{
-	struct bdev_io *io = &t->bio;
-
-	memset(io, 0, sizeof(*io));
-	io->type = type;
-	io->flags = flags;
-	io->offset = offset;
-	io->len = len;
-	if (buf) {
-		t->iov.iov_base = buf;
-		t->iov.iov_len = len;
-		io->iov = &t->iov;
-		io->iovcnt = 1;
-	}
-	io->cb = cb;
-	io->cb_arg = t;
-	bdev_submit(t->lu->bdev, io);
-	return SCSI_ASYNC;
-}
-
 /* Common CDB checks of READ/WRITE/WRITE AND VERIFY/VERIFY. Returns -1 when
  * the command may proceed, else SCSI_DONE with sense set. */
 static int check_rw(struct scsi_task *t, const struct rw_cdb *c, bool write, bool data)
@@ -196,7 +168,7 @@ static int check_rw(struct scsi_task *t, const struct rw_cdb *c, bool write, boo
 		return scsi_task_invalid_cdb(t, 1, 7);
 	if (write && scsi_lun_write_protected(lu))
 		return scsi_task_check(t, SK_DATA_PROTECT, ASC_WRITE_PROTECTED);
-	if (!lba_in_range(lu, c->lba, c->len))
+	if (!scsi_lba_range_ok(lu, c->lba, c->len))
 		return lba_out_of_range(t);
 	if (data && c->len > (SCSI_MAX_XFER_BYTES >> lu->block_shift))
 		return scsi_task_invalid_cdb(t, c->len_byte, -1);
@@ -206,7 +178,7 @@ static int check_rw(struct scsi_task *t, const struct rw_cdb *c, bool write, boo
 /* The write once its LBA range is held (COMPARE AND WRITE atomicity). */
 static int write_locked(struct scsi_task *t)
 {
-	return submit(t, BDEV_IO_WRITE, t->state, t->lba << t->lu->block_shift, t->buf, t->data_len, rw_done);
+	return scsi_task_bio_submit(t, BDEV_IO_WRITE, t->state, t->lba << t->lu->block_shift, t->buf, t->data_len, rw_done);
 }
 
 /* READ / WRITE / WRITE AND VERIFY (6/10/12/16). */
@@ -277,9 +249,9 @@ int scsi_sbc_rw(struct scsi_task *t)
 			return SCSI_DONE;
 		}
 		t->priv = bounce;
-		return submit(t, BDEV_IO_READ, 0, c.lba << lu->block_shift, bounce, rbytes, read_bounce_done);
+		return scsi_task_bio_submit(t, BDEV_IO_READ, 0, c.lba << lu->block_shift, bounce, rbytes, read_bounce_done);
 	}
-	return submit(t, BDEV_IO_READ, 0, c.lba << lu->block_shift, t->buf, rbytes, rw_done);
+	return scsi_task_bio_submit(t, BDEV_IO_READ, 0, c.lba << lu->block_shift, t->buf, rbytes, rw_done);
 }
 
 /* --- VERIFY (SBC-3 5.29..5.31) --- */
@@ -353,7 +325,7 @@ int scsi_sbc_verify(struct scsi_task *t)
 	t->priv = medium;
 	t->state = bytchk;
 	t->nblocks = c.len;
-	return submit(t, BDEV_IO_READ, 0, c.lba << lu->block_shift, medium, bytes, verify_done);
+	return scsi_task_bio_submit(t, BDEV_IO_READ, 0, c.lba << lu->block_shift, medium, bytes, verify_done);
 }
 
 /* --- SYNCHRONIZE CACHE (SBC-3 5.22/5.23), PRE-FETCH (5.10/5.11) --- */
@@ -380,14 +352,14 @@ int scsi_sbc_sync_cache(struct scsi_task *t)
 	if (c.flags & 0xf9)             /* only IMMED (bit 1) and SYNC_NV (bit 2) */
 		return scsi_task_invalid_cdb(t, 1, -1);
 	/* NUMBER OF LOGICAL BLOCKS 0 = through the last LBA */
-	if (!lba_in_range(lu, c.lba, c.len))
+	if (!scsi_lba_range_ok(lu, c.lba, c.len))
 		return lba_out_of_range(t);
 	if (lu->cache == TCONF_CACHE_NV) {
 		/* nv-cache: acknowledged writes are already non-volatile. */
 		scsi_task_set_status(t, SCSI_STATUS_GOOD, 0, 0, 0);
 		return SCSI_DONE;
 	}
-	return submit(t, BDEV_IO_FLUSH, 0, 0, NULL, 0, flush_done);
+	return scsi_task_bio_submit(t, BDEV_IO_FLUSH, 0, 0, NULL, 0, flush_done);
 }
 
 int scsi_sbc_prefetch(struct scsi_task *t)
@@ -399,7 +371,7 @@ int scsi_sbc_prefetch(struct scsi_task *t)
 		return rc;
 	if (c.flags & 0xfd)             /* only IMMED */
 		return scsi_task_invalid_cdb(t, 1, -1);
-	if (!lba_in_range(t->lu, c.lba, c.len))
+	if (!scsi_lba_range_ok(t->lu, c.lba, c.len))
 		return lba_out_of_range(t);
 	/* No cache to load: SBC-3 5.10 allows GOOD when nothing is prefetched. */
 	scsi_task_set_status(t, SCSI_STATUS_GOOD, 0, 0, 0);
