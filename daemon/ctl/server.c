@@ -260,7 +260,6 @@ int ctl_server_start(qb_loop_t *loop, const char *service_name, const struct ctl
 	int r = qb_ipcs_run(ctl_service);
 	if (r != 0) {
 		qb_log(LOG_ERR, "ctl: cannot start IPC service '%s': %s", service_name, strerror(-r));
-		qb_ipcs_destroy(ctl_service);
 		ctl_service = NULL;
 		return r;
 	}
