@@ -20,11 +20,13 @@
 #include <systemd/sd-daemon.h>
 #endif
 
+#include "cluster/cluster.h"
 #include "config/config.h"
 #include "ctl/ctl.h"
 #include "iscsi/iscsi.h"
 #include "scsi/scsi.h"
 #include "reactor.h"
+#include "repl/repl.h"
 #include "util/bufpool.h"
 #include "util/json.h"
 #include "util/log.h"
@@ -185,6 +187,8 @@ static void ctl_status(struct json_writer *w)
 	json_obj_end(w);
 	iscsi_status(w);
 	scsi_alua_status(w);
+	repl_status(w);
+	cluster_status(w);
 }
 
 static int ctl_reload(char *err, size_t errlen)
@@ -209,6 +213,7 @@ static int ctl_reload(char *err, size_t errlen)
 		return -1;
 	}
 	d.loaded_from = path;
+	cluster_reload(c);
 	if (d.opts.log_level < 0)
 		tlog_set_level(c->global.log_level);
 	qb_log(LOG_NOTICE, "configuration reloaded from %s", path ? path : "(embedded default)");
@@ -245,11 +250,91 @@ static int ctl_alua_set(const char *group, const char *state, char *err, size_t 
 	return 0;
 }
 
+/* tandemctl failover [NODE] / standby / unstandby (docs/CLUSTER.md) */
+static int ctl_failover(const char *node, char *err, size_t errlen)
+{
+	return cluster_failover(node, err, errlen);
+}
+
+static int ctl_standby(bool on, char *err, size_t errlen)
+{
+	return cluster_set_standby(on, err, errlen);
+}
+
+/* tandemctl primary|secondary|connect|disconnect|discard-my-data|verify|debug
+ * (repl/, docs/REPLICATION.md). */
+static int ctl_repl(const char *cmd, const char *args, char *err, size_t errlen)
+{
+	if (strcmp(cmd, "primary") == 0 || strcmp(cmd, "secondary") == 0) {
+		bool force = args && strcmp(args, "force") == 0;
+		if (args && (!force || cmd[0] == 's')) {
+			snprintf(err, errlen, "%s takes no argument but 'force'", cmd);
+			return -1;
+		}
+		return repl_set_role(cmd[0] == 'p' ? REPL_ROLE_PRIMARY : REPL_ROLE_SECONDARY, force, err, errlen);
+	}
+	if (strcmp(cmd, "connect") == 0)
+		return repl_connect(args, err, errlen);
+	if (strcmp(cmd, "disconnect") == 0)
+		return repl_disconnect(args, err, errlen);
+	if (strcmp(cmd, "discard-my-data") == 0)
+		return repl_discard_my_data(args, err, errlen);
+	if (strcmp(cmd, "debug") == 0)
+		return repl_debug(args, err, errlen);
+	if (strcmp(cmd, "verify") == 0) {
+		char lun[CTL_MAX_CMD + 1];
+		const char *sp = args ? strchr(args, ' ') : NULL;
+		if (!args || (sp && strcmp(sp + 1, "resync") != 0)) {
+			snprintf(err, errlen, "verify needs TARGET/LUN [resync]");
+			return -1;
+		}
+		snprintf(lun, sizeof(lun), "%.*s", sp ? (int)(sp - args) : (int)strlen(args), args);
+		return repl_verify_ex(lun, sp != NULL, err, errlen);
+	}
+	snprintf(err, errlen, "unknown replication command '%s'", cmd);
+	return -1;
+}
+
+/* Primary serves (its ALUA groups Active/Optimized), Secondary answers Standby:
+ * every group that holds one of this node's portal groups (the implicit group 1
+ * without an alua config). */
+static void on_repl_role(enum repl_role role, void *arg)
+{
+	const struct tconf *c = current_conf() ? current_conf() : arg;
+	enum scsi_alua_state st = role == REPL_ROLE_PRIMARY ? SCSI_ALUA_ACTIVE_OPTIMIZED : SCSI_ALUA_STANDBY;
+	uint16_t done[64];
+	size_t ndone = 0;
+
+	/* With a cluster section the manager owns the ALUA states (the floating
+	 * port's group follows the primary wherever it runs: docs/PORTALS.md). */
+	if (cluster_enabled())
+		return;
+
+	for (size_t i = 0; c && i < c->nportal_groups; i++) {
+		uint16_t id = c->portal_groups[i].alua_group_id ? c->portal_groups[i].alua_group_id : 1;
+		bool seen = false;
+		for (size_t j = 0; j < ndone; j++)
+			seen |= done[j] == id;
+		if (seen)
+			continue;
+		if (ndone < sizeof(done) / sizeof(done[0]))
+			done[ndone++] = id;
+		if (scsi_alua_set_state(id, st) < 0)
+			qb_log(LOG_WARNING, "repl: cannot set ALUA group %u to %s", id, scsi_alua_state_name(st));
+		else
+			qb_log(LOG_NOTICE, "ALUA group %u is now %s (replication role %s)", id, scsi_alua_state_name(st),
+			       repl_role_name(role));
+	}
+}
+
 static const struct ctl_handlers handlers = {
 	.status = ctl_status,
 	.reload = ctl_reload,
 	.set_log_level = ctl_set_log_level,
 	.alua_set = ctl_alua_set,
+	.repl = ctl_repl,
+	.failover = ctl_failover,
+	.standby = ctl_standby,
 };
 
 /* --- signals --- */
@@ -376,15 +461,24 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	scsi_set_state_dir(conf->global.state_dir);   /* APTPL reservations (scsi/pr_store.c) */
-	if (scsi_alua_configure(conf, err, sizeof(err)) < 0 || iscsi_init(conf, err, sizeof(err)) < 0) {
+	/* replication wraps the replicated LUNs' backends: before iscsi_init opens them */
+	if (scsi_alua_configure(conf, err, sizeof(err)) < 0 || repl_init(conf, err, sizeof(err)) < 0 ||
+	    iscsi_init(conf, err, sizeof(err)) < 0) {
 		qb_log(LOG_ERR, "cannot start: %s", err);
 		if (d.opts.foreground)
 			fprintf(stderr, "tandemd: cannot start: %s\n", err);
+		iscsi_shutdown();
+		repl_shutdown();
 		reactor_pool_stop();
 		tconf_free(conf);
 		return 1;
 	}
 	remember_conf(conf);
+	if (repl_enabled()) {
+		/* a replicated node starts Secondary: its ports answer Standby until promoted */
+		repl_on_role_change(on_repl_role, conf);
+		on_repl_role(repl_get_role(), conf);
+	}
 
 	d.loop = qb_loop_create();
 	if (!d.loop || ctl_server_start(d.loop, conf->global.ctl_socket, &handlers) < 0) {
@@ -396,6 +490,15 @@ int main(int argc, char **argv)
 	qb_loop_signal_add(d.loop, QB_LOOP_HIGH, SIGHUP, NULL, on_sighup, NULL);
 	qb_loop_signal_add(d.loop, QB_LOOP_HIGH, SIGTERM, NULL, on_sigterm, NULL);
 	qb_loop_signal_add(d.loop, QB_LOOP_HIGH, SIGINT, NULL, on_sigterm, NULL);
+	if (cluster_init(conf, d.loop, err, sizeof(err)) < 0) {
+		qb_log(LOG_ERR, "cannot start: %s", err);
+		if (d.opts.foreground)
+			fprintf(stderr, "tandemd: cannot start: %s\n", err);
+		ctl_server_stop();
+		iscsi_shutdown();
+		reactor_pool_stop();
+		return 1;
+	}
 
 	qb_log(LOG_NOTICE, "tandemd " TANDEM_VERSION " running: %zu target(s), %d reactor thread(s), config %s",
 	       conf->ntargets, threads, d.loaded_from ? d.loaded_from : "(embedded default)");
@@ -407,8 +510,10 @@ int main(int argc, char **argv)
 #ifdef HAVE_SYSTEMD
 	sd_notify(0, "STOPPING=1");
 #endif
+	cluster_shutdown();     /* releases the floating IP first */
 	ctl_server_stop();
 	iscsi_shutdown();
+	repl_shutdown();        /* after the LUNs closed: flushes and closes their metadata */
 	workq_stop();           /* drains: its completions still reach live reactors */
 	reactor_pool_stop();    /* exit hooks free per-reactor bdev/iscsi state */
 	qb_loop_destroy(d.loop);

@@ -67,4 +67,17 @@ int repl_verify(const char *lun_name, char *err, size_t errlen);
  * "role","disk","peer_disk","connection","sync_percent","out_of_sync_kib",
  * "resync_bytes_sent","split_brain",...}]} to an open JSON object. */
 void repl_status(struct json_writer *w);
+
+/* ADDITIVE (repl owner): */
+/* Verify; with resync, differing regions are marked out of sync and resynced. */
+int repl_verify_ex(const char *lun_name, bool resync, char *err, size_t errlen);
+/* Test aids (docs/REPLICATION.md): "corrupt-next-crc". */
+int repl_debug(const char *what, char *err, size_t errlen);
+/* tandemctl side (repl/repl_cli.c): the replication commands, and the
+ * "replication" part of `tandemctl status`. */
+#include <stdio.h>
+bool repl_cli_handles(const char *cmd);
+int repl_cli_main(int argc, char **argv);
+struct jr_value;
+void repl_print_status(FILE *out, const struct jr_value *root);
 #endif

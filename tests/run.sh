@@ -2,13 +2,16 @@
 # tests/run.sh: the whole test suite, as CI runs it (.ci/run execs this).
 #   1. installs what the build and the tests need (apt, only what is missing);
 #   2. builds two trees: build/ (normal) and build-asan/ (-DTANDEM_SANITIZE=ON);
-#   3. runs ctest (unit tests) in both;
+#   3. runs ctest (unit tests) in both, then the bounded fuzz run (tests/fuzz/run.sh,
+#      clang build in build-fuzz/, FUZZ_SECONDS per target);
 #   4. runs every tests/integration/test_*.sh against both builds' tandemd
 #      (tests listed in ASAN_ONLY run against the sanitizer build only);
 #   5. prints a summary and a final line "N passed, M failed"; exits 1 on any failure.
 # Environment: JOBS (make -j), SKIP_INSTALL=1, SKIP_BUILD=1 (reuse trees),
 # CMAKE_EXTRA_ARGS (added to both cmake calls),
-# ONLY=pattern (run only integration tests whose name matches).
+# ONLY=pattern (run only integration tests whose name matches),
+# FUZZ_SECONDS (libFuzzer time per target, default 30; 0 = replay the corpora
+# only; "skip" = no fuzzing step).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -27,7 +30,11 @@ stamp() { printf '=== [%4ss] %s\n' "$(( $(date +%s) - START ))" "$*"; }
 
 # ---------------------------------------------------------------- 1. packages
 PKGS=(build-essential cmake pkg-config libaio-dev libqb-dev check libssl-dev libisal-dev
-	libsystemd-dev libiscsi-bin libiscsi-dev qemu-utils qemu-block-extra python3 tgt istgt procps iproute2)
+	libsystemd-dev libiscsi-bin libiscsi-dev qemu-utils qemu-block-extra python3 tgt istgt procps iproute2
+	libcpg-dev libvotequorum-dev libquorum-dev libcmap-dev libmnl-dev corosync
+	clang libclang-rt-14-dev)
+# the cluster scenario tests (tests/cluster/) run real corosync
+PKGS+=(corosync)
 if [ "${SKIP_INSTALL:-0}" != 1 ]; then
 	missing=()
 	for p in "${PKGS[@]}"; do
@@ -89,8 +96,30 @@ for dir in "${BUILDS[@]+"${BUILDS[@]}"}"; do
 	tail -n 25 "$ROOT/$dir/ctest.log"
 done
 
+# ---------------------------------------------------------------- 3b. fuzzing
+# Every libFuzzer target for FUZZ_SECONDS (default 30 s; 6 targets ~3 min plus
+# the clang build); the corpora, with their kept crash inputs, are replayed first.
+FUZZ_SECONDS=${FUZZ_SECONDS:-30}
+if [ "$FUZZ_SECONDS" != skip ]; then
+	stamp "fuzz targets, ${FUZZ_SECONDS}s each"
+	mkdir -p "$ROOT/build-fuzz"
+	logf="$ROOT/build-fuzz/fuzz.log"
+	t0=$(date +%s)
+	rc=0
+	FUZZ_SECONDS=$FUZZ_SECONDS timeout --kill-after=30 1800 bash "$ROOT/tests/fuzz/run.sh" "$ROOT/build-fuzz" \
+		</dev/null >"$logf" 2>&1 || rc=$?
+	cat "$logf"
+	last=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$logf" | tail -n 1 || true)
+	if [ "$rc" -eq 0 ]; then
+		record pass "fuzz ${last:-} ($(( $(date +%s) - t0 ))s)"
+	else
+		record fail "fuzz" "exit $rc${last:+, $last}, log $logf"
+	fi
+fi
+
 # ---------------------------------------------------------------- 4. integration tests
-for t in "$ROOT"/tests/integration/test_*.sh; do
+for t in "$ROOT"/tests/integration/test_*.sh "$ROOT"/tests/repl/test_*.sh; do
+	[ -e "$t" ] || continue    # a glob that matched nothing
 	name=$(basename "$t" .sh)
 	[ -z "${ONLY:-}" ] || [[ "$name" == *$ONLY* ]] || continue
 	for dir in "${BUILDS[@]+"${BUILDS[@]}"}"; do
@@ -110,6 +139,36 @@ for t in "$ROOT"/tests/integration/test_*.sh; do
 		fi
 	done
 done
+
+# ---------------------------------------------------------------- 4b. cluster scenario tests
+# tests/cluster/test_*.sh on the two-node testbed (namespaces + real corosync),
+# only where corosync is installed, against CLUSTER_BUILDS (default: build).
+# About 10 minutes; CLUSTER_LONG=1 runs the long variants.
+if command -v corosync >/dev/null 2>&1; then
+	for t in "$ROOT"/tests/cluster/test_*.sh; do
+		[ -e "$t" ] || continue
+		name=cluster_$(basename "$t" .sh)
+		[ -z "${ONLY:-}" ] || [[ "$name" == *$ONLY* ]] || continue
+		for dir in ${CLUSTER_BUILDS:-build}; do
+			[[ " ${BUILDS[*]+"${BUILDS[*]}"} " == *" $dir "* ]] || continue
+			stamp "$name against $dir"
+			logf="$ROOT/$dir/$name.log"
+			t0=$(date +%s)
+			rc=0
+			timeout --kill-after=30 900 bash "$t" "$ROOT/$dir" </dev/null >"$logf" 2>&1 || rc=$?
+			cat "$logf"
+			secs=$(( $(date +%s) - t0 ))
+			last=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$logf" | tail -n 1 || true)
+			if [ "$rc" -eq 0 ]; then
+				record pass "$name [$dir] ${last:-} (${secs}s)"
+			else
+				record fail "$name [$dir]" "exit $rc${last:+, $last}, ${secs}s, log $logf"
+			fi
+		done
+	done
+else
+	stamp "corosync not installed: tests/cluster skipped"
+fi
 
 # ---------------------------------------------------------------- 5. summary
 echo

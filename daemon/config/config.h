@@ -35,6 +35,9 @@ struct tconf_lun {
 	char product[17];                   /* default "tandem-disk" */
 	char revision[5];                   /* default "0001" */
 	int rotation_rate;                  /* VPD 0xB1: 0 = from device, 1 = non-rotating */
+	/* Replication (docs/REPLICATION.md): mirrored to the peer named in `replication`. */
+	bool replicated;
+	char meta[TCONF_PATH_MAX];          /* metadata file; default <state_dir>/md/<serial>.md */
 };
 
 struct tconf_listen {
@@ -115,6 +118,51 @@ struct tconf_global {
 	int sndbuf, rcvbuf;                 /* socket buffers in bytes, default 4 MiB */
 	bool discovery_chap;                /* require CHAP on discovery sessions */
 	struct tconf_chap discovery_chap_cred;
+	/* Resource limits against hostile or broken clients (docs/HARDENING.md). */
+	int max_connections;                /* iSCSI connections in total, any state, default 256 */
+	int max_pending_logins;             /* connections not yet in full feature phase, default 64 */
+	uint32_t max_conn_memory;           /* command buffers per connection, bytes, default 64 MiB */
+	uint32_t max_tx_backlog;            /* queued responses per connection before it stops reading, default 4 MiB */
+	uint32_t max_text_response;         /* one Text/SendTargets response, bytes, default 1 MiB */
+};
+
+/* `cluster { }` (docs/CLUSTER.md): the built-in HA manager of cluster/. */
+enum tconf_cluster_manager { TCONF_CLUSTER_BUILTIN, TCONF_CLUSTER_PACEMAKER, TCONF_CLUSTER_NONE };
+enum tconf_cluster_fencing { TCONF_FENCING_QDEVICE, TCONF_FENCING_COMMAND, TCONF_FENCING_NONE };
+
+struct tconf_cluster {
+	bool enabled;                       /* a cluster section exists */
+	int line;
+	enum tconf_cluster_manager manager; /* default builtin */
+	char node[64];                      /* this node (corosync nodelist name) */
+	char peer[64];                      /* optional */
+	char cpg_group[64];                 /* default "tandem" */
+	char floating_ip[64];               /* "A.B.C.D/P" as written; "" = none */
+	char floating_addr[16];             /* "A.B.C.D" */
+	uint8_t floating_prefix;
+	char interface[16];
+	char alua_group[64];                /* ALUA group of the floating portal; "" = implicit group */
+	enum tconf_cluster_fencing fencing; /* default qdevice */
+	char fence_command[1024];
+	int fence_timeout_ms, promote_delay_ms, arp_count, arp_interval_ms;
+	int tickle_count, tickle_interval_ms, reconnect_ms, announce_ms;
+};
+
+/* `replication { }`: the peer link of this node (docs/REPLICATION.md). */
+struct tconf_replication {
+	bool enabled;                       /* the section exists */
+	int line;
+	char node[64];                      /* this node's name */
+	char peer_name[64];
+	struct tconf_listen listen;         /* replication address of this node, default port 7790 */
+	struct tconf_listen peer;           /* the peer's replication address */
+	char secret[256];                   /* shared secret for the HMAC handshake, at least 16 chars */
+	uint64_t resync_rate;               /* bytes/s, default 100M */
+	uint64_t resync_min_rate;           /* bytes/s resync keeps under application I/O, default 250K */
+	int ping_interval_ms;               /* default 1000 */
+	int ping_timeout_ms;                /* default 500 */
+	int timeout_ms;                     /* default 6000 */
+	int connect_retry_ms;               /* default 1000 */
 };
 
 struct tconf {
@@ -126,6 +174,8 @@ struct tconf {
 	size_t ntargets;
 	struct tconf_alua_group *alua_groups;   /* none = one implicit group id 1 */
 	size_t nalua_groups;
+	struct tconf_cluster cluster;          /* cluster.enabled = false without a section */
+	struct tconf_replication repl;         /* repl.enabled = false without a section */
 };
 
 /* Parse and validate a file. Returns NULL and writes "file:line: what" to err on

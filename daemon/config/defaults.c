@@ -33,6 +33,11 @@ void cfg_global_defaults(struct tconf_global *g)
 		.sndbuf = 4 << 20,
 		.rcvbuf = 4 << 20,
 		.discovery_chap = false,
+		.max_connections = 256,
+		.max_pending_logins = 64,
+		.max_conn_memory = 64u << 20,
+		.max_tx_backlog = 4u << 20,
+		.max_text_response = 1u << 20,
 	};
 }
 
@@ -172,6 +177,7 @@ void tconf_free(struct tconf *c)
 		free(c->portal_groups[i].listen);
 	free(c->portal_groups);
 	explicit_bzero(&c->global.discovery_chap_cred, sizeof(c->global.discovery_chap_cred));
+	explicit_bzero(c->repl.secret, sizeof(c->repl.secret));
 	for (size_t i = 0; i < c->ntargets; i++) {
 		struct tconf_target *t = &c->targets[i];
 		explicit_bzero(&t->chap, sizeof(t->chap));   /* no secrets left in freed memory */

@@ -471,6 +471,12 @@ static const struct key_desc global_keys[] = {
 	G_SIZE("first_burst", K_SIZE_U32, first_burst, 512, 16777215),
 	G_SIZE("sndbuf", K_SIZE_INT, sndbuf, 0, 1 << 30),
 	G_SIZE("rcvbuf", K_SIZE_INT, rcvbuf, 0, 1 << 30),
+	/* resource limits (docs/HARDENING.md) */
+	G_INT("max_connections", max_connections, 1, 65536),
+	G_INT("max_pending_logins", max_pending_logins, 1, 65536),
+	G_SIZE("max_conn_memory", K_SIZE_U32, max_conn_memory, 1u << 20, 4095u << 20),
+	G_SIZE("max_tx_backlog", K_SIZE_U32, max_tx_backlog, 256u << 10, 1u << 30),
+	G_SIZE("max_text_response", K_SIZE_U32, max_text_response, 8192, 16u << 20),
 };
 
 static const struct sub_desc global_subs[] = {
@@ -724,6 +730,8 @@ static const struct key_desc lun_keys[] = {
 	L_STR("product", product, 1, check_printable_ascii),
 	L_STR("revision", revision, 1, check_printable_ascii),
 	{ .name = "rotation_rate", .kind = K_CUSTOM, .fn = key_rotation_rate },
+	{ .name = "replicated", .kind = K_BOOL, .off = offsetof(struct tconf_lun, replicated) },
+	L_STR("meta", meta, 1, check_abs_path),
 };
 
 static const struct section_desc lun_desc = {
@@ -899,6 +907,263 @@ static int check_identities(struct sctx *s)
 	return 0;
 }
 
+/* ---- cluster (docs/CLUSTER.md) -------------------------------------------- */
+
+static const char *const cluster_manager_names[] = {
+	[TCONF_CLUSTER_BUILTIN] = "builtin", [TCONF_CLUSTER_PACEMAKER] = "pacemaker", [TCONF_CLUSTER_NONE] = "none", NULL,
+};
+static const char *const cluster_fencing_names[] = {
+	[TCONF_FENCING_QDEVICE] = "qdevice", [TCONF_FENCING_COMMAND] = "command", [TCONF_FENCING_NONE] = "none", NULL,
+};
+
+/* "A.B.C.D/P" (IPv4 only: gratuitous ARP and tickle ACKs are IPv4). */
+static int key_floating_ip(struct sctx *s, const struct cfg_node *n, void *obj)
+{
+	struct tconf_cluster *cl = obj;
+	const char *slash = strchr(n->value, '/');
+	char host[16];
+	struct in_addr a;
+	char *end;
+	if (!slash || (size_t)(slash - n->value) >= sizeof(host))
+		return cfg_error(s->err, n->line, "invalid floating_ip '%s' (expected A.B.C.D/PREFIX, e.g. 192.0.2.100/24)",
+				 n->value);
+	memcpy(host, n->value, (size_t)(slash - n->value));
+	host[slash - n->value] = '\0';
+	errno = 0;
+	long p = isdigit((unsigned char)slash[1]) ? strtol(slash + 1, &end, 10) : -1;
+	if (inet_pton(AF_INET, host, &a) != 1 || p < 1 || p > 32 || *end || errno)
+		return cfg_error(s->err, n->line, "invalid floating_ip '%s' (expected A.B.C.D/PREFIX, e.g. 192.0.2.100/24)",
+				 n->value);
+	if (strlen(n->value) >= sizeof(cl->floating_ip))
+		return cfg_error(s->err, n->line, "floating_ip '%s' is too long", n->value);
+	strcpy(cl->floating_ip, n->value);
+	inet_ntop(AF_INET, &a, cl->floating_addr, sizeof(cl->floating_addr));
+	cl->floating_prefix = (uint8_t)p;
+	return 0;
+}
+
+static int check_cluster_name(struct sctx *s, const struct cfg_node *n)
+{
+	for (const char *p = n->value; *p; p++)
+		if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_' && *p != '.')
+			return cfg_error(s->err, n->line, "invalid character '%c' in '%s' (letters, digits, '-', '_', '.')",
+					 *p, n->name);
+	return 0;
+}
+
+#define CL_STR(nm, field, lo, chk) \
+	{ .name = nm, .kind = K_STR, .off = offsetof(struct tconf_cluster, field), .minlen = lo, \
+	  .bufsize = sizeof(((struct tconf_cluster *)0)->field), .check = chk }
+#define CL_INT(nm, field, lo, hi) \
+	{ .name = nm, .kind = K_INT, .off = offsetof(struct tconf_cluster, field), .min = lo, .max = hi }
+
+static const struct key_desc cluster_keys[] = {
+	{ .name = "manager", .kind = K_ENUM, .off = offsetof(struct tconf_cluster, manager),
+	  .names = cluster_manager_names },
+	CL_STR("node", node, 1, check_cluster_name),
+	CL_STR("peer", peer, 1, check_cluster_name),
+	CL_STR("cpg_group", cpg_group, 1, check_cluster_name),
+	{ .name = "floating_ip", .kind = K_CUSTOM, .fn = key_floating_ip },
+	CL_STR("interface", interface, 1, check_no_space),
+	CL_STR("alua_group", alua_group, 1, check_cluster_name),
+	{ .name = "fencing", .kind = K_ENUM, .off = offsetof(struct tconf_cluster, fencing),
+	  .names = cluster_fencing_names },
+	CL_STR("fence_command", fence_command, 1, NULL),
+	CL_INT("fence_timeout_ms", fence_timeout_ms, 100, 3600000),
+	CL_INT("promote_delay_ms", promote_delay_ms, 0, 3600000),
+	CL_INT("arp_count", arp_count, 0, 100),
+	CL_INT("arp_interval_ms", arp_interval_ms, 10, 10000),
+	CL_INT("tickle_count", tickle_count, 0, 100),
+	CL_INT("tickle_interval_ms", tickle_interval_ms, 10, 10000),
+	CL_INT("reconnect_ms", reconnect_ms, 100, 600000),
+	CL_INT("announce_ms", announce_ms, 100, 600000),
+};
+
+static const struct section_desc cluster_desc = {
+	.name = "cluster", .keys = cluster_keys, .nkeys = ARRAY_SIZE(cluster_keys),
+};
+
+static int sec_cluster(struct sctx *s, const struct cfg_node *n, void *obj)
+{
+	struct tconf_cluster *cl = &s->c->cluster;
+	if (cl->enabled)
+		return cfg_error(s->err, n->line, "duplicate section 'cluster' (first at line %d)", cl->line);
+	*cl = (struct tconf_cluster){
+		.enabled = true, .line = n->line, .manager = TCONF_CLUSTER_BUILTIN, .cpg_group = "tandem",
+		.fencing = TCONF_FENCING_QDEVICE, .fence_timeout_ms = 60000, .arp_count = 5, .arp_interval_ms = 200,
+		.tickle_count = 4, .tickle_interval_ms = 250, .reconnect_ms = 1000, .announce_ms = 1000,
+	};
+	if (no_arg(s, n) < 0 || apply_section(s, n, &cluster_desc, cl) < 0)
+		return -1;
+	if (!cl->node[0])
+		return cfg_error(s->err, n->line, "missing required key 'node' in section 'cluster'");
+	if (cl->peer[0] && strcmp(cl->peer, cl->node) == 0)
+		return cfg_error(s->err, n->line, "section 'cluster': peer must differ from node ('%s')", cl->node);
+	if (cl->manager == TCONF_CLUSTER_BUILTIN && !cl->floating_ip[0])
+		return cfg_error(s->err, n->line, "section 'cluster': manager builtin needs 'floating_ip'");
+	if (cl->floating_ip[0] && !cl->interface[0])
+		return cfg_error(s->err, n->line, "section 'cluster': floating_ip needs 'interface'");
+	if (cl->fencing == TCONF_FENCING_COMMAND && !cl->fence_command[0])
+		return cfg_error(s->err, n->line, "section 'cluster': fencing command needs 'fence_command'");
+	if (cl->fencing != TCONF_FENCING_COMMAND && cl->fence_command[0])
+		return cfg_error(s->err, n->line, "section 'cluster': fence_command is only used with 'fencing: command'");
+	return 0;
+}
+
+/* After the ALUA groups are known: the cluster's group must be one of them. */
+static int check_cluster_alua(struct sctx *s)
+{
+	const struct tconf_cluster *cl = &s->c->cluster;
+	if (!cl->enabled || !cl->alua_group[0])
+		return 0;
+	if (!tconf_find_alua_group(s->c, cl->alua_group))
+		return cfg_error(s->err, cl->line, "section 'cluster': unknown alua_group '%s'", cl->alua_group);
+	return 0;
+}
+
+/* ---- replication (docs/REPLICATION.md) ----------------------------------- */
+
+/* "1.2.3.4[:port]" or "[v6][:port]", default port 7790. */
+static int key_repl_addr(struct sctx *s, const struct cfg_node *n, void *obj)
+{
+	struct tconf_replication *r = obj;
+	struct tconf_listen *out = strcmp(n->name, "listen") == 0 ? &r->listen : &r->peer;
+	const char *v = n->value, *port = NULL, *close;
+	char host[64];
+	unsigned char bin[16];
+	int af = AF_INET;
+	size_t hl;
+	if (v[0] == '[') {
+		close = strchr(v, ']');
+		if (!close || (close[1] && close[1] != ':'))
+			goto bad;
+		hl = (size_t)(close - v - 1);
+		if (hl >= sizeof(host))
+			goto bad;
+		memcpy(host, v + 1, hl);
+		host[hl] = '\0';
+		port = close[1] ? close + 2 : NULL;
+		af = AF_INET6;
+	} else {
+		const char *colon = strchr(v, ':');
+		if (colon && strchr(colon + 1, ':'))
+			goto bad;           /* IPv6 needs brackets here */
+		hl = colon ? (size_t)(colon - v) : strlen(v);
+		if (hl >= sizeof(host))
+			goto bad;
+		memcpy(host, v, hl);
+		host[hl] = '\0';
+		port = colon ? colon + 1 : NULL;
+	}
+	if (inet_pton(af, host, bin) != 1)
+		goto bad;
+	long p = 7790;
+	if (port) {
+		char *end;
+		errno = 0;
+		p = isdigit((unsigned char)port[0]) ? strtol(port, &end, 10) : -1;
+		if (p < 1 || p > 65535 || *end || errno)
+			return cfg_error(s->err, n->line, "invalid port in replication address '%s' (1..65535)", v);
+	}
+	inet_ntop(af, bin, out->addr, sizeof(out->addr));
+	out->port = (uint16_t)p;
+	out->line = n->line;
+	return 0;
+bad:
+	return cfg_error(s->err, n->line,
+			 "invalid replication address '%s' for '%s' (expected numeric 198.51.100.1:7790 or [2001:db8::1]:7790)",
+			 v, n->name);
+}
+
+#define R_INT(nm, field, lo, hi) \
+	{ .name = nm, .kind = K_INT, .off = offsetof(struct tconf_replication, field), .min = lo, .max = hi }
+
+static const struct key_desc repl_keys[] = {
+	{ .name = "node", .kind = K_STR, .off = offsetof(struct tconf_replication, node), .minlen = 1,
+	  .bufsize = sizeof(((struct tconf_replication *)0)->node), .check = check_service_name, .required = true },
+	{ .name = "peer_name", .kind = K_STR, .off = offsetof(struct tconf_replication, peer_name), .minlen = 1,
+	  .bufsize = sizeof(((struct tconf_replication *)0)->peer_name), .check = check_service_name,
+	  .required = true },
+	{ .name = "listen", .kind = K_CUSTOM, .fn = key_repl_addr, .required = true },
+	{ .name = "peer", .kind = K_CUSTOM, .fn = key_repl_addr, .required = true },
+	{ .name = "secret", .kind = K_STR, .off = offsetof(struct tconf_replication, secret), .minlen = 16,
+	  .bufsize = sizeof(((struct tconf_replication *)0)->secret), .required = true },
+	{ .name = "resync_rate", .kind = K_SIZE_U64, .off = offsetof(struct tconf_replication, resync_rate),
+	  .min = 64 << 10, .max = 1ll << 40 },
+	{ .name = "resync_min_rate", .kind = K_SIZE_U64, .off = offsetof(struct tconf_replication, resync_min_rate),
+	  .min = 0, .max = 1ll << 40 },
+	R_INT("ping_interval_ms", ping_interval_ms, 50, 600000),
+	R_INT("ping_timeout_ms", ping_timeout_ms, 50, 600000),
+	R_INT("timeout_ms", timeout_ms, 100, 600000),
+	R_INT("connect_retry_ms", connect_retry_ms, 50, 600000),
+};
+
+static const struct section_desc repl_desc = {
+	.name = "replication", .keys = repl_keys, .nkeys = ARRAY_SIZE(repl_keys),
+};
+
+static int sec_replication(struct sctx *s, const struct cfg_node *n, void *obj)
+{
+	struct tconf_replication *r = &s->c->repl;
+	if (r->enabled)
+		return cfg_error(s->err, n->line, "duplicate section 'replication' (first at line %d)", r->line);
+	*r = (struct tconf_replication){
+		.enabled = true, .line = n->line, .resync_rate = 100ull << 20, .resync_min_rate = 250ull << 10,
+		.ping_interval_ms = 1000, .ping_timeout_ms = 500, .timeout_ms = 6000, .connect_retry_ms = 1000,
+	};
+	if (no_arg(s, n) < 0 || apply_section(s, n, &repl_desc, r) < 0)
+		return -1;
+	if (strcmp(r->node, r->peer_name) == 0)
+		return cfg_error(s->err, n->line, "section 'replication': peer_name must differ from node ('%s')", r->node);
+	if (strcmp(r->listen.addr, r->peer.addr) == 0 && r->listen.port == r->peer.port)
+		return cfg_error(s->err, r->peer.line, "section 'replication': peer %s:%u is this node's own listen address",
+				 r->peer.addr, r->peer.port);
+	if (r->ping_timeout_ms >= r->timeout_ms)
+		return cfg_error(s->err, n->line, "section 'replication': ping_timeout_ms (%d) must be below timeout_ms (%d)",
+				 r->ping_timeout_ms, r->timeout_ms);
+	if (r->resync_min_rate > r->resync_rate)
+		return cfg_error(s->err, n->line, "section 'replication': resync_min_rate exceeds resync_rate");
+	return 0;
+}
+
+/* After the targets: replicated LUNs need the section; metadata paths default and differ. */
+static int check_replication(struct sctx *s)
+{
+	struct tconf *c = s->c;
+	for (size_t ti = 0; ti < c->ntargets; ti++)
+		for (size_t li = 0; li < c->targets[ti].nluns; li++) {
+			struct tconf_lun *l = &c->targets[ti].luns[li];
+			if (!l->replicated) {
+				if (l->meta[0])
+					return cfg_error(s->err, l->line, "lun %u: 'meta' is only used with 'replicated: yes'",
+							 l->lun);
+				continue;
+			}
+			if (!c->repl.enabled)
+				return cfg_error(s->err, l->line,
+						 "lun %u of target '%s' is replicated but there is no replication section",
+						 l->lun, c->targets[ti].name);
+			if (!l->meta[0]) {
+				char serial[65];
+				snprintf(serial, sizeof(serial), "%s", l->serial);
+				for (char *p = serial; *p; p++)
+					if (*p == '/' || *p == ' ')
+						*p = '_';
+				if ((size_t)snprintf(l->meta, sizeof(l->meta), "%s/md/%s.md", c->global.state_dir, serial) >=
+				    sizeof(l->meta))
+					return cfg_error(s->err, l->line, "lun %u: metadata path too long", l->lun);
+			}
+			for (size_t tj = 0; tj <= ti; tj++)
+				for (size_t lj = 0; lj < (tj == ti ? li : c->targets[tj].nluns); lj++) {
+					const struct tconf_lun *o = &c->targets[tj].luns[lj];
+					if (o->replicated && strcmp(o->meta, l->meta) == 0)
+						return cfg_error(s->err, l->line, "lun %u: metadata %s is also used by lun %u at line %d",
+								 l->lun, l->meta, o->lun, o->line);
+				}
+		}
+	return 0;
+}
+
 /* ---- top level ------------------------------------------------------------- */
 
 static int sec_skip(struct sctx *s, const struct cfg_node *n, void *obj)
@@ -923,9 +1188,11 @@ static int sec_alua_group_top(struct sctx *s, const struct cfg_node *n, void *ob
 
 static const struct sub_desc top_subs[] = {
 	{ .name = "alua_group", .fn = sec_alua_group_top },
+	{ .name = "cluster", .fn = sec_cluster },
 	{ .name = "global", .fn = sec_global },
 	{ .name = "discovery_chap", .fn = sec_discovery_chap_top },
 	{ .name = "portal_group", .fn = sec_portal_group_top },
+	{ .name = "replication", .fn = sec_replication },
 	{ .name = "target", .fn = sec_skip },        /* second pass, once portal groups are known */
 };
 
@@ -951,10 +1218,14 @@ struct tconf *cfg_schema_apply(const struct cfg_node *root, const char *name, st
 	}
 	if (cfg_alua_resolve(err, c) < 0)
 		goto fail;
+	if (check_cluster_alua(&s) < 0)
+		goto fail;
 	for (const struct cfg_node *n = root->child; n; n = n->next)
 		if (n->section && strcmp(n->name, "target") == 0 && sec_target(&s, n, c) < 0)
 			goto fail;
 	if (check_identities(&s) < 0)
+		goto fail;
+	if (check_replication(&s) < 0)
 		goto fail;
 	return c;
 fail:

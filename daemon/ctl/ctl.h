@@ -4,6 +4,7 @@
  * the wire/JSON conventions both sides agree on. */
 #ifndef TANDEM_CTL_H
 #define TANDEM_CTL_H
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <qb/qbdefs.h>
@@ -49,6 +50,15 @@ struct ctl_handlers {
 	/* `alua GROUP STATE`: set an ALUA target port group (name or id) to a state
 	 * name (docs/ALUA.md); 0, or -1 with a message in err. */
 	int (*alua_set)(const char *group, const char *state, char *err, size_t errlen);
+	/* `failover [NODE]` (NULL = the peer) and `standby` / `unstandby`
+	 * (docs/CLUSTER.md); 0, or -1 with a message in err. */
+	int (*failover)(const char *node, char *err, size_t errlen);
+	int (*standby)(bool on, char *err, size_t errlen);
+	/* Replication (docs/REPLICATION.md): cmd is "primary" (args "force" or
+	 * NULL), "secondary", "connect"/"disconnect"/"discard-my-data" (args
+	 * TARGET/LUN or NULL = all), "verify" (args "TARGET/LUN [resync]"), "debug"
+	 * (args the action); 0, or -1 with a message in err. */
+	int (*repl)(const char *cmd, const char *args, char *err, size_t errlen);
 };
 
 /* Register the IPC service `service_name` (NULL/"" = CTL_DEFAULT_SERVICE) on loop.

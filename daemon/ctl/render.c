@@ -4,6 +4,8 @@
  * (see ctl.h), anything unknown is ignored. */
 #include "ctl/ctl.h"
 #include "ctl/json_read.h"
+#include "repl/repl.h"
+#include "cluster/cluster.h"
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -276,6 +278,9 @@ int ctl_print_status(FILE *out, const char *json, char *err, size_t errlen)
 	const struct jr_value *alua = jr_get(root, "alua_groups");
 	for (size_t i = 0; i < count(alua); i++)
 		render_alua_group(out, &alua->items[i]);
+
+	repl_print_status(out, root);          /* "replication" (repl/repl_cli.c) */
+	cluster_print_status(out, root);       /* "cluster" (cluster/cluster_cli.c) */
 
 	const struct jr_value *targets = jr_get(root, "targets");
 	const struct jr_value *all_sess = jr_get(root, "sessions");   /* flat list with "target" */

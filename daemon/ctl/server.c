@@ -92,6 +92,67 @@ static void ctl_cmd_alua(const char *args, struct json_writer *w)
 	json_obj_end(w);
 }
 
+/* failover [NODE], standby, unstandby (cluster/, docs/CLUSTER.md) */
+static void ctl_cmd_failover(const char *args, struct json_writer *w)
+{
+	char err[256] = "";
+	if (!ctl_h.failover)
+		return ctl_reply_error(w, "failover is not supported");
+	if (ctl_h.failover(args, err, sizeof(err)) != 0)
+		return ctl_reply_error(w, err[0] ? err : "failover refused");
+	json_obj_begin(w, NULL);
+	json_bool(w, "ok", true);
+	json_str(w, "target", args ? args : "");
+	json_obj_end(w);
+}
+
+static void ctl_cmd_standby_set(bool on, struct json_writer *w)
+{
+	char err[256] = "";
+	if (!ctl_h.standby)
+		return ctl_reply_error(w, "standby is not supported");
+	if (ctl_h.standby(on, err, sizeof(err)) != 0)
+		return ctl_reply_error(w, err[0] ? err : "refused");
+	json_obj_begin(w, NULL);
+	json_bool(w, "ok", true);
+	json_bool(w, "standby", on);
+	json_obj_end(w);
+}
+
+static void ctl_cmd_standby(const char *args, struct json_writer *w)
+{
+	ctl_cmd_standby_set(true, w);
+}
+
+static void ctl_cmd_unstandby(const char *args, struct json_writer *w)
+{
+	ctl_cmd_standby_set(false, w);
+}
+
+/* Replication commands (repl/, docs/REPLICATION.md): one handler, the name says which. */
+static void ctl_repl(const char *cmd, const char *args, struct json_writer *w)
+{
+	char err[512] = "";
+	if (!ctl_h.repl)
+		return ctl_reply_error(w, "replication is not supported");
+	if (ctl_h.repl(cmd, args, err, sizeof(err)) != 0)
+		return ctl_reply_error(w, err[0] ? err : "refused");
+	json_obj_begin(w, NULL);
+	json_bool(w, "ok", true);
+	json_str(w, "command", cmd);
+	json_obj_end(w);
+}
+
+#define CTL_REPL_CMD(fn, nm) \
+	static void fn(const char *args, struct json_writer *w) { ctl_repl(nm, args, w); }
+CTL_REPL_CMD(ctl_cmd_primary, "primary")
+CTL_REPL_CMD(ctl_cmd_secondary, "secondary")
+CTL_REPL_CMD(ctl_cmd_connect, "connect")
+CTL_REPL_CMD(ctl_cmd_disconnect, "disconnect")
+CTL_REPL_CMD(ctl_cmd_discard, "discard-my-data")
+CTL_REPL_CMD(ctl_cmd_verify, "verify")
+CTL_REPL_CMD(ctl_cmd_debug, "debug")
+
 static const struct {
 	const char *name;
 	bool takes_arg;
@@ -102,6 +163,16 @@ static const struct {
 	{ .name = "log-level", .takes_arg = true, .fn = ctl_cmd_log_level },
 	{ .name = "ping", .takes_arg = false, .fn = ctl_cmd_ping },
 	{ .name = "alua", .takes_arg = true, .fn = ctl_cmd_alua },
+	{ .name = "failover", .takes_arg = true, .fn = ctl_cmd_failover },
+	{ .name = "standby", .takes_arg = false, .fn = ctl_cmd_standby },
+	{ .name = "unstandby", .takes_arg = false, .fn = ctl_cmd_unstandby },
+	{ .name = "primary", .takes_arg = true, .fn = ctl_cmd_primary },
+	{ .name = "secondary", .takes_arg = false, .fn = ctl_cmd_secondary },
+	{ .name = "connect", .takes_arg = true, .fn = ctl_cmd_connect },
+	{ .name = "disconnect", .takes_arg = true, .fn = ctl_cmd_disconnect },
+	{ .name = "discard-my-data", .takes_arg = true, .fn = ctl_cmd_discard },
+	{ .name = "verify", .takes_arg = true, .fn = ctl_cmd_verify },
+	{ .name = "debug", .takes_arg = true, .fn = ctl_cmd_debug },
 };
 
 void ctl_server_dispatch(const char *cmd, struct json_writer *w)
@@ -136,7 +207,7 @@ void ctl_server_dispatch(const char *cmd, struct json_writer *w)
 			snprintf(msg, sizeof(msg), "command '%s' takes no argument", name);
 			return ctl_reply_error(w, msg);
 		}
-		if (args && strchr(args, ' ') && ctl_commands[i].fn != ctl_cmd_alua) {
+		if (args && strchr(args, ' ') && ctl_commands[i].fn != ctl_cmd_alua && ctl_commands[i].fn != ctl_cmd_verify) {
 			snprintf(msg, sizeof(msg), "command '%s' takes one argument", name);
 			return ctl_reply_error(w, msg);
 		}
@@ -259,7 +330,10 @@ int ctl_server_start(qb_loop_t *loop, const char *service_name, const struct ctl
 	qb_ipcs_poll_handlers_set(ctl_service, &ph);
 	int r = qb_ipcs_run(ctl_service);
 	if (r != 0) {
-		qb_log(LOG_ERR, "ctl: cannot start IPC service '%s': %s", service_name, strerror(-r));
+		qb_log(LOG_ERR, "ctl: cannot start IPC service '%s': %s (another tandemd with this ctl_socket?)",
+		       service_name, strerror(-r));
+		/* libqb's qb_ipcs_run already dropped the service's reference on
+		 * failure: destroying it again would trip its ref_count assertion. */
 		ctl_service = NULL;
 		return r;
 	}

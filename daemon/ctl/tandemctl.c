@@ -3,9 +3,11 @@
  * log level) over the libqb IPC control channel. */
 #include "ctl/ctl.h"
 #include "ctl/json_read.h"
+#include "repl/repl.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #ifndef TANDEM_VERSION
 #define TANDEM_VERSION "0.1.0"
@@ -23,6 +25,16 @@ static void usage(FILE *f)
 	      "  log-level LEVEL   error | warning | notice | info | debug | trace\n"
 	      "  alua GROUP STATE  set an ALUA target port group (name or id) to active-optimized |\n"
 	      "                    active-nonoptimized | standby | unavailable | transitioning\n"
+	      "  failover [NODE]   planned failover to NODE (default: the non-primary node); waits\n"
+	      "                    until it finished (cluster manager, docs/CLUSTER.md)\n"
+	      "  standby           this node never promotes (the primary hands over first)\n"
+	      "  unstandby         leave standby\n"
+	      "  primary [--force] | secondary      replication role of this node (docs/REPLICATION.md)\n"
+	      "  connect|disconnect [TARGET/LUN]  replication link of a LUN (default: all)\n"
+	      "  discard-my-data [TARGET/LUN]     split brain: drop this node's changes on connect\n"
+	      "  verify TARGET/LUN [--resync]     online verify against the peer\n"
+	      "  create-md TARGET/LUN [--new-device] [--force] [-c CONFIG]  create replication metadata\n"
+	      "  debug corrupt-next-crc           test aid: next replicated data carries a bad CRC\n"
 	      "  help              this text\n"
 	      "\n"
 	      "options:\n"
@@ -47,6 +59,7 @@ static int usage_error(const char *fmt, const char *arg)
 struct ctl_cmd {
 	const char *name;
 	int nargs;
+	bool optional;          /* the argument may be left out */
 };
 
 static const struct ctl_cmd commands[] = {
@@ -54,8 +67,56 @@ static const struct ctl_cmd commands[] = {
 	{ .name = "reload", .nargs = 0 },
 	{ .name = "log-level", .nargs = 1 },
 	{ .name = "alua", .nargs = 2 },
+	{ .name = "failover", .nargs = 1, .optional = true },
+	{ .name = "standby", .nargs = 0 },
+	{ .name = "unstandby", .nargs = 0 },
 	{ .name = "help", .nargs = 0 },
 };
+
+/* The cluster's failover progress: "state" and "last_result"/"last_ms" of
+ * status.cluster.failover; false when tandemd does not answer. */
+static bool failover_progress(const char *service, char *state, size_t slen, char *result, size_t rlen, int64_t *ms)
+{
+	char *answer = NULL, err[256];
+	bool ok = false;
+	if (ctl_request(service, "status", &answer, err, sizeof(err)) == 0) {
+		struct jr_value *v = jr_parse(answer, err, sizeof(err));
+		const struct jr_value *fo = jr_get(jr_get(v, "cluster"), "failover");
+		if (fo) {
+			snprintf(state, slen, "%s", jr_str(fo, "state", ""));
+			snprintf(result, rlen, "%s", jr_str(fo, "last_result", ""));
+			*ms = jr_int(fo, "last_ms", 0);
+			ok = true;
+		}
+		jr_free(v);
+	}
+	free(answer);
+	return ok;
+}
+
+/* Wait (at most 30 s) until a failover started after (before_result, before_ms) ended. */
+static int failover_wait(const char *service, const char *before_result, int64_t before_ms)
+{
+	char state[64], result[256];
+	int64_t ms = 0;
+	for (int i = 0; i < 300; i++) {
+		if (!failover_progress(service, state, sizeof(state), result, sizeof(result), &ms))
+			break;
+		if (strcmp(state, "idle") == 0 && strcmp(result, "requested") != 0 &&
+		    (strcmp(result, before_result) != 0 || ms != before_ms)) {
+			if (strcmp(result, "ok") == 0) {
+				printf("failover done (%lld ms)\n", (long long)ms);
+				return EXIT_OK;
+			}
+			fprintf(stderr, "tandemctl: failover %s\n", result);
+			return EXIT_FAILED;
+		}
+		struct timespec ts = { .tv_nsec = 100 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
+	fprintf(stderr, "tandemctl: failover did not finish within 30 s (see tandemctl status)\n");
+	return EXIT_FAILED;
+}
 
 int main(int argc, char **argv)
 {
@@ -63,6 +124,19 @@ int main(int argc, char **argv)
 	bool json = false;
 	const char *pos[3];
 	int npos = 0;
+
+	/* replication commands have options of their own (repl/repl_cli.c) */
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "-s") == 0 || strcmp(argv[i], "--service") == 0) {
+			i++;
+			continue;
+		}
+		if (argv[i][0] == '-')
+			continue;
+		if (repl_cli_handles(argv[i]))
+			return repl_cli_main(argc, argv);
+		break;
+	}
 
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
@@ -101,7 +175,7 @@ int main(int argc, char **argv)
 		return usage_error("unknown command '%s'", pos[0]);
 	if (npos - 1 > cmd->nargs)
 		return usage_error("too many arguments for '%s'", cmd->name);
-	if (npos - 1 < cmd->nargs)
+	if (npos - 1 < cmd->nargs && !cmd->optional)
 		return usage_error("'%s' needs an argument", cmd->name);
 	if (strcmp(cmd->name, "help") == 0) {
 		usage(stdout);
@@ -127,6 +201,11 @@ int main(int argc, char **argv)
 		if (snprintf(request + used, sizeof(request) - used, " %s", pos[2]) >= (int)(sizeof(request) - used))
 			return usage_error("%s", "argument too long");
 	}
+
+	char fo_state[64] = "", fo_result[256] = "";
+	int64_t fo_ms = 0;
+	if (strcmp(cmd->name, "failover") == 0 || strcmp(cmd->name, "standby") == 0)
+		failover_progress(service, fo_state, sizeof(fo_state), fo_result, sizeof(fo_result), &fo_ms);
 
 	char *answer = NULL, err[512];
 	int rc = ctl_request(service, request, &answer, err, sizeof(err));
@@ -159,6 +238,16 @@ int main(int argc, char **argv)
 		printf("log level set to %s\n", jr_str(v, "log_level", pos[1]));
 	} else if (strcmp(cmd->name, "alua") == 0) {
 		printf("ALUA group %s is now %s\n", jr_str(v, "group", pos[1]), jr_str(v, "state", pos[2]));
+	} else if (strcmp(cmd->name, "failover") == 0) {
+		exit_code = failover_wait(service, fo_result, fo_ms);
+	} else if (strcmp(cmd->name, "standby") == 0 || strcmp(cmd->name, "unstandby") == 0) {
+		char st[64] = "", res[256] = "";
+		int64_t ms = 0;
+		/* standby on the primary hands over first: wait for it */
+		if (cmd->name[0] == 's' && failover_progress(service, st, sizeof(st), res, sizeof(res), &ms) &&
+		    (strcmp(st, "idle") != 0 || strcmp(res, fo_result) != 0 || ms != fo_ms))
+			exit_code = failover_wait(service, fo_result, fo_ms);
+		printf("%s\n", cmd->name[0] == 's' ? "standby: this node will not promote" : "standby left");
 	}
 	jr_free(v);
 	free(answer);

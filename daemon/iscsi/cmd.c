@@ -68,8 +68,10 @@ void iscsi_task_put(struct iscsi_task *t)
 	if (--t->refs > 0)
 		return;
 	iscsi_task_unhash(t);
-	if (t->scsi.buf)
+	if (t->scsi.buf) {
 		buf_free(t->scsi.buf, t->scsi.buf_len);
+		c->task_mem -= t->scsi.buf_len;
+	}
 	t->scsi.buf = NULL;
 	if (t->cprev)
 		t->cprev->cnext = t->cnext;
@@ -164,8 +166,11 @@ int iscsi_op_scsi_cmd_hdr(struct iscsi_conn *c)
 		c->rx_discard = true;
 		return 0;
 	}
-	t = iscsi_task_get(c);
+	t = c->ntasks < c->lim_tasks ? iscsi_task_get(c) : NULL;
 	if (!t) {
+		/* docs/HARDENING.md: far more commands than the CmdSN window allows */
+		if (c->ntasks >= c->lim_tasks)
+			qb_log(LOG_NOTICE, "iscsi: %s: %d tasks in progress: command rejected", c->peer, c->ntasks);
 		iscsi_send_reject(c, bhs, ISCSI_REJECT_OUT_OF_RESOURCES);
 		c->rx_discard = true;
 		return 0;
@@ -203,6 +208,12 @@ int iscsi_op_scsi_cmd_hdr(struct iscsi_conn *c)
 		c->rx_data = NULL;
 		return 0;
 	}
+	if (t->scsi.edtl && c->task_mem && c->task_mem + t->scsi.edtl > c->lim_conn_memory) {
+		/* docs/HARDENING.md max_conn_memory: answered TASK SET FULL, immediate data dropped */
+		t->busy = true;
+		c->rx_data = NULL;
+		return 0;
+	}
 	if (t->scsi.edtl) {
 		t->scsi.buf_len = t->scsi.edtl;
 		t->scsi.buf = buf_alloc(t->scsi.edtl);
@@ -210,6 +221,7 @@ int iscsi_op_scsi_cmd_hdr(struct iscsi_conn *c)
 			c->rx_data = NULL;
 			return 0;
 		}
+		c->task_mem += t->scsi.buf_len;
 	}
 	if (c->rx_dsl) {
 		/* RFC 7143 11.3.4: immediate data never exceeds EDTL or FirstBurstLength */
@@ -268,6 +280,16 @@ void iscsi_task_deliver(struct iscsi_task *t)
 		return;
 	}
 	t->in_order = true;
+	if (t->busy) {
+		/* SAM-5 5.3: TASK SET FULL, the initiator retries later (no sense data) */
+		t->scsi.status = SCSI_STATUS_TASK_SET_FULL;
+		t->scsi.sense_len = 0;
+		t->scsi.data_len = 0;
+		t->state = ISCSI_TASK_EXEC;
+		t->exec_started = true;
+		iscsi_task_complete(&t->scsi);
+		return;
+	}
 	if (t->scsi.edtl > ISCSI_MAX_EDTL || (t->scsi.edtl && !t->scsi.buf)) {
 		qb_log(LOG_NOTICE, "iscsi: %s: EDTL %u too large (ITT 0x%08x)", t->conn->peer, t->scsi.edtl, t->itt);
 		/* ILLEGAL REQUEST / INVALID FIELD IN CDB is the closest SPC answer */

@@ -11,6 +11,73 @@
 #include "util/bufpool.h"
 
 static atomic_uint_fast64_t conn_ids;
+/* Resource limits (docs/HARDENING.md): connections alive, and those still in login. */
+static atomic_int conns_total, conns_pending;
+
+void iscsi_conn_counts(int *total, int *pending)
+{
+	*total = atomic_load(&conns_total);
+	*pending = atomic_load(&conns_pending);
+}
+
+void iscsi_conn_logged_in(struct iscsi_conn *c)
+{
+	if (c->counted_pending) {
+		c->counted_pending = false;
+		atomic_fetch_sub(&conns_pending, 1);
+	}
+}
+
+static void conn_uncount(struct iscsi_conn *c)
+{
+	iscsi_conn_logged_in(c);
+	atomic_fetch_sub(&conns_total, 1);
+}
+
+void iscsi_conn_update_events(struct iscsi_conn *c)
+{
+	uint32_t ev = (c->rx_paused ? 0 : EPOLLIN) | (c->tx_epollout ? EPOLLOUT : 0);
+
+	if (c->fd >= 0 && c->r)
+		reactor_mod_fd(c->r, c->fd, ev);
+}
+
+/* At a PDU boundary: a peer that sends requests but does not read the answers
+ * (NOP/Reject floods, reads it never collects) is not read from until it
+ * drains what is queued; the NOP-In timeout ends it if it never does. */
+bool iscsi_conn_rx_throttle(struct iscsi_conn *c)
+{
+	if (c->tx_mem <= c->lim_tx_backlog)
+		return false;
+	if (!c->rx_paused) {
+		qb_log(LOG_INFO, "iscsi: %s: %llu bytes of responses not collected: pausing reads", c->peer,
+		       (unsigned long long)c->tx_mem);
+		c->rx_paused = true;
+		iscsi_conn_update_events(c);
+	}
+	return true;
+}
+
+/* The connection observer (iscsi.h): set rarely, read on every accept/close. */
+static pthread_mutex_t observer_lock = PTHREAD_MUTEX_INITIALIZER;
+static iscsi_conn_observer_fn observer_fn;
+static void *observer_arg;
+
+void iscsi_set_conn_observer(iscsi_conn_observer_fn fn, void *arg)
+{
+	pthread_mutex_lock(&observer_lock);
+	observer_fn = fn;
+	observer_arg = arg;
+	pthread_mutex_unlock(&observer_lock);
+}
+
+void iscsi_conn_observe(uint64_t id, const struct sockaddr *local, const struct sockaddr *peer)
+{
+	pthread_mutex_lock(&observer_lock);
+	if (observer_fn)
+		observer_fn(id, local != NULL, local, peer, observer_arg);
+	pthread_mutex_unlock(&observer_lock);
+}
 
 static void reactor_state_free(void *arg)
 {
@@ -68,7 +135,14 @@ struct iscsi_conn *iscsi_conn_create(int fd, uint16_t tpgt, const char *peer, co
 	pthread_mutex_lock(&g_iscsi.lock);
 	c->nop_interval = g_iscsi.gc.nop_interval;
 	c->nop_timeout = g_iscsi.gc.nop_timeout;
+	c->lim_conn_memory = g_iscsi.gc.max_conn_memory ? g_iscsi.gc.max_conn_memory : 64u << 20;
+	c->lim_tx_backlog = g_iscsi.gc.max_tx_backlog ? g_iscsi.gc.max_tx_backlog : 4u << 20;
+	/* the CmdSN window plus room for immediate commands */
+	c->lim_tasks = (g_iscsi.gc.max_cmds_per_session > 0 ? g_iscsi.gc.max_cmds_per_session : 128) * 2 + 64;
 	pthread_mutex_unlock(&g_iscsi.lock);
+	c->counted_pending = true;
+	atomic_fetch_add(&conns_total, 1);
+	atomic_fetch_add(&conns_pending, 1);
 	return c;
 }
 
@@ -118,6 +192,7 @@ void iscsi_conn_attach(void *arg)
 	if (!ir || reactor_add_fd(r, c->fd, EPOLLIN, conn_event, c) < 0) {
 		qb_log(LOG_ERR, "iscsi: %s: cannot register connection", c->peer);
 		close(c->fd);
+		conn_uncount(c);
 		free(c);
 		return;
 	}
@@ -170,6 +245,7 @@ int iscsi_conn_rehome(struct iscsi_conn *c)
 	if (ir->conns)
 		ir->conns->rprev = c;
 	ir->conns = c;
+	iscsi_rx_kick(c);   /* PDUs that came with the login, if any, are in its buffer */
 	pthread_mutex_lock(&g_iscsi.lock);
 	int to = g_iscsi.gc.login_timeout > 0 ? g_iscsi.gc.login_timeout : 15;
 	pthread_mutex_unlock(&g_iscsi.lock);
@@ -209,6 +285,7 @@ static void conn_free(void *arg)
 	if (c->rx_own)
 		buf_free(c->rx_own, c->rx_own_len);
 	qb_log(LOG_DEBUG, "iscsi: connection %llu from %s freed", (unsigned long long)c->id, c->peer);
+	conn_uncount(c);
 	free(c);
 }
 
@@ -249,6 +326,8 @@ void iscsi_conn_close(struct iscsi_conn *c, const char *why)
 	reactor_del_fd(c->r, c->fd);
 	close(c->fd);
 	c->fd = -1;
+	iscsi_rx_release(c);
+	iscsi_conn_observe(c->id, NULL, NULL);
 	if (c->rx_task && c->rx_state != ISCSI_RX_HDR && iscsi_bhs_opcode(c->rx_hdr) == ISCSI_OP_SCSI_CMD) {
 		/* a command whose immediate data never fully arrived */
 		struct iscsi_task *rt = c->rx_task;

@@ -4,7 +4,9 @@
  * PDUs, logins, sessions and connections stay behind this header. */
 #ifndef TANDEM_ISCSI_H
 #define TANDEM_ISCSI_H
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include "config/config.h"
 #include "util/json.h"
 
@@ -21,4 +23,14 @@ void iscsi_shutdown(void);
 /* Append {"targets":[...], "portals":[...], "sessions":[...], "counters":{...}}
  * members to an open JSON object. Thread-safe. */
 void iscsi_status(struct json_writer *w);
+
+/* Connection observer (cluster/: tickle ACKs after an address move, see
+ * docs/PORTALS.md). fn is called on a reactor thread for every accepted TCP
+ * connection (open = true, with its local and remote endpoints) and once when
+ * it closes (open = false, same id, endpoints NULL). It must be quick and
+ * thread-safe. One observer; NULL removes it. */
+struct sockaddr;
+typedef void (*iscsi_conn_observer_fn)(uint64_t id, bool open, const struct sockaddr *local,
+				       const struct sockaddr *peer, void *arg);
+void iscsi_set_conn_observer(iscsi_conn_observer_fn fn, void *arg);
 #endif

@@ -13,6 +13,7 @@
 #include "config/config.h"
 #include "scsi/scsi.h"
 #include "iscsi/param.h"
+#include "iscsi/iscsi.h"
 #include "iscsi/iscsi_proto.h"
 #include "util/log.h"
 
@@ -22,6 +23,9 @@
 #define ISCSI_LOGIN_DSL 8192                  /* RFC 7143 13.12: during login */
 #define ISCSI_LOGIN_TEXT_MAX (64 * 1024)
 #define ISCSI_RX_BUDGET 32                    /* PDUs per read wakeup */
+#define ISCSI_RXBUF_SIZE (256u * 1024)        /* per-connection receive buffer (bulk reads) */
+#define ISCSI_RX_DIRECT_MIN (64u * 1024)      /* data segments this large: read in place, little copy */
+#define ISCSI_RX_SPILL 4096                   /* bytes read past a large segment into the buffer */
 #define ISCSI_TX_IOV 64
 
 /* ---- a registered target ---- */
@@ -63,6 +67,7 @@ struct iscsi_txpdu {
 	size_t own_len;
 	struct iscsi_task *task;            /* holds a reference until sent */
 	void (*sent)(struct iscsi_conn *c, struct iscsi_txpdu *p);  /* optional hook */
+	uint32_t acct;                      /* bytes counted in conn->tx_mem while queued */
 	struct iscsi_txpdu *next;
 };
 
@@ -90,6 +95,7 @@ struct iscsi_task {
 	uint8_t lun_raw[8];
 	bool immediate, in_order, exec_started;
 	bool dead;                          /* connection gone / aborted: complete into nothing */
+	bool busy;                          /* over the connection's memory bound: TASK SET FULL */
 	int refs;                           /* task itself + queued tx PDUs */
 	/* data-out */
 	uint32_t want;                      /* bytes of data-out expected = edtl (write) */
@@ -158,6 +164,13 @@ struct iscsi_conn {
 	bool rx_discard;                    /* data goes to the bit bucket (rejected PDU) */
 	struct iscsi_task *rx_task;         /* data-out/immediate data target */
 	uint32_t rx_reject_reason;          /* reject after the data arrived */
+	uint8_t *rxb;                       /* receive buffer, ISCSI_RXBUF_SIZE (rx.c), freed at close */
+	uint32_t rxb_head, rxb_tail;        /* bytes received but not parsed yet: rxb[head..tail) */
+	bool rx_big;                        /* the last data segment was large: read little past headers */
+	bool rx_drained;                    /* a short read in this wakeup: wait for the next EPOLLIN */
+	bool rx_listed;                     /* on the reactor's rx_pending list (parsing to resume) */
+	uint32_t rx_stamp;                  /* pass of the idle hook that listed it */
+	struct iscsi_conn *rx_next, *rx_prev;
 
 	/* transmit */
 	struct iscsi_txpdu *txq, **txq_tail;
@@ -209,6 +222,14 @@ struct iscsi_conn {
 	struct iscsi_conn *snext;           /* session's connection list */
 	struct iscsi_conn *rnext, *rprev;   /* reactor list */
 
+	/* resource limits (docs/HARDENING.md), copied from the config at creation */
+	uint64_t task_mem;                  /* bytes of command buffers held by live tasks */
+	uint64_t tx_mem;                    /* bytes held by queued transmit PDUs */
+	uint64_t lim_conn_memory, lim_tx_backlog;
+	int lim_tasks;                      /* live tasks before new commands are rejected */
+	bool rx_paused;                     /* EPOLLIN off until the transmit backlog drains */
+	bool counted_pending;               /* counted in the pre-login connection total */
+
 	/* counters (read racily by status) */
 	uint64_t st_cmds, st_read_bytes, st_write_bytes, st_errors, st_pdus_in, st_pdus_out;
 };
@@ -243,6 +264,10 @@ struct iscsi_reactor {
 	struct reactor *r;
 	struct iscsi_conn *conns;
 	struct iscsi_conn *dirty;
+	/* connections with complete PDUs left in their receive buffer (budget,
+	 * throttle): parsed from the idle hook, the socket may hold nothing more */
+	struct iscsi_conn *rx_head, *rx_tail;
+	uint32_t rx_pass;
 };
 
 /* ---- opcode dispatch (rx.c) ---- */
@@ -259,6 +284,14 @@ extern const struct iscsi_op iscsi_ops[ISCSI_OP_MAX];
 
 /* rx.c */
 void iscsi_conn_readable(struct iscsi_conn *c);
+/* Idle hook part: resume parsing on connections left with buffered PDUs
+ * (before the flush), and keep the reactor awake while any can go on (after). */
+void iscsi_rx_run_pending(struct iscsi_reactor *ir);
+void iscsi_rx_wake_pending(struct iscsi_reactor *ir);
+/* Parse what is buffered soon (a connection rehomed on a new reactor). */
+void iscsi_rx_kick(struct iscsi_conn *c);
+/* Connection closing: off the pending list, receive buffer freed. */
+void iscsi_rx_release(struct iscsi_conn *c);
 /* tx.c */
 struct iscsi_txpdu *iscsi_pdu_get(struct iscsi_conn *c);
 void iscsi_pdu_put(struct iscsi_conn *c, struct iscsi_txpdu *p);
@@ -276,9 +309,20 @@ void iscsi_send_reject(struct iscsi_conn *c, const uint8_t *bhs, uint8_t reason)
 struct iscsi_conn *iscsi_conn_create(int fd, uint16_t tpgt, const char *peer, const char *local);
 void iscsi_conn_attach(void *arg);        /* reactor_post target */
 void iscsi_conn_close(struct iscsi_conn *c, const char *why);
+/* Tell the connection observer (iscsi_set_conn_observer) about an accepted
+ * (local/peer set) or closed (NULL) connection. */
+void iscsi_conn_observe(uint64_t id, const struct sockaddr *local, const struct sockaddr *peer);
 void iscsi_conn_maybe_free(struct iscsi_conn *c);
 struct iscsi_reactor *iscsi_reactor_get(struct reactor *r);
 void iscsi_conn_start_nop(struct iscsi_conn *c);
+/* Resource limits (docs/HARDENING.md): connections alive / not yet logged in,
+ * the login-complete hook that ends "pending", and the epoll mask from
+ * tx_epollout + rx_paused. */
+void iscsi_conn_counts(int *total, int *pending);
+void iscsi_conn_logged_in(struct iscsi_conn *c);
+void iscsi_conn_update_events(struct iscsi_conn *c);
+/* Transmit backlog check at a PDU boundary: stop reading when over the bound. */
+bool iscsi_conn_rx_throttle(struct iscsi_conn *c);
 /* Move a connection between reactors (connection add to a session living on
  * another reactor): detach on the old thread, rehome on the new one. */
 void iscsi_conn_detach(struct iscsi_conn *c);

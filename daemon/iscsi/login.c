@@ -449,6 +449,7 @@ static void login_complete(struct iscsi_conn *c)
 	struct iscsi_login_ctx *l = c->login;
 
 	c->state = ISCSI_CONN_FULL;
+	iscsi_conn_logged_in(c);
 	c->cid = l->cid;
 	/* connection-level values; session-wide ones come from the leading login */
 	c->p = l->neg.p;

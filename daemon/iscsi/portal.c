@@ -84,7 +84,8 @@ static void portal_accept(struct reactor *r, int fd, uint32_t events, void *arg)
 		socklen_t sl = sizeof(ss), ll = sizeof(ls);
 		char peer[80], local[80];
 		struct iscsi_conn *c;
-		int cfd, limit, busy;
+		int cfd, limit, busy, total, pending, max_total, max_pending;
+		static uint64_t last_refusal_log;
 
 		cfd = accept4(fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (cfd < 0) {
@@ -93,6 +94,7 @@ static void portal_accept(struct reactor *r, int fd, uint32_t events, void *arg)
 			return;
 		}
 		iscsi_fmt_addr(&ss, peer, sizeof(peer), true);
+		ls.ss_family = AF_UNSPEC;       /* for the connection observer if getsockname fails */
 		if (getsockname(cfd, (struct sockaddr *)&ls, &ll) == 0)
 			iscsi_fmt_addr(&ls, local, sizeof(local), false);
 		else
@@ -101,9 +103,18 @@ static void portal_accept(struct reactor *r, int fd, uint32_t events, void *arg)
 		limit = g_iscsi.gc.max_sessions * (g_iscsi.gc.max_connections_per_session > 0 ?
 						   g_iscsi.gc.max_connections_per_session : 1) + 16;
 		busy = count_conns_locked();
+		max_total = g_iscsi.gc.max_connections;
+		max_pending = g_iscsi.gc.max_pending_logins;
 		pthread_mutex_unlock(&g_iscsi.lock);
-		if (g_iscsi.shutting_down || (g_iscsi.gc.max_sessions > 0 && busy >= limit)) {
-			qb_log(LOG_WARNING, "iscsi: refusing connection from %s: connection limit", peer);
+		/* docs/HARDENING.md: all connections, and those still logging in */
+		iscsi_conn_counts(&total, &pending);
+		if (g_iscsi.shutting_down || (g_iscsi.gc.max_sessions > 0 && busy >= limit) ||
+		    (max_total > 0 && total >= max_total) || (max_pending > 0 && pending >= max_pending)) {
+			if (reactor_now_ms() - last_refusal_log >= 1000) {   /* one line a second at most */
+				last_refusal_log = reactor_now_ms();
+				qb_log(LOG_WARNING, "iscsi: refusing connection from %s: connection limit (%d connections, "
+				       "%d logging in)", peer, total, pending);
+			}
 			close(cfd);
 			continue;
 		}
@@ -114,6 +125,7 @@ static void portal_accept(struct reactor *r, int fd, uint32_t events, void *arg)
 			continue;
 		}
 		qb_log(LOG_DEBUG, "iscsi: connection from %s to %s:%u (tag %u)", peer, pt->addr, pt->port, pt->tag);
+		iscsi_conn_observe(c->id, (const struct sockaddr *)&ls, (const struct sockaddr *)&ss);
 		reactor_post(reactor_pool_pick(), iscsi_conn_attach, c);
 	}
 }
@@ -193,6 +205,10 @@ static struct iscsi_portal *portal_open(const struct tconf_portal_group *pg, con
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (ss.ss_family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	/* a floating portal address (docs/PORTALS.md) is bound on both nodes,
+	 * also while the other node holds it */
+	setsockopt(fd, ss.ss_family == AF_INET6 ? IPPROTO_IPV6 : IPPROTO_IP,
+		   ss.ss_family == AF_INET6 ? IPV6_FREEBIND : IP_FREEBIND, &one, sizeof(one));
 	if (bind(fd, (struct sockaddr *)&ss, sl) < 0 || listen(fd, 256) < 0) {
 		snprintf(err, errlen, "portal %s:%u (portal group %s): %s", l->addr, l->port, pg->name,
 			 strerror(errno));

@@ -154,7 +154,9 @@ int iscsi_op_text(struct iscsi_conn *c, const uint8_t *bhs, uint8_t *data, uint3
 		iscsi_send_reject(c, bhs, ISCSI_REJECT_PROTOCOL_ERROR);
 		return 0;
 	}
-	out.limit = 1024 * 1024;
+	pthread_mutex_lock(&g_iscsi.lock);
+	out.limit = g_iscsi.gc.max_text_response ? g_iscsi.gc.max_text_response : 1024 * 1024;
+	pthread_mutex_unlock(&g_iscsi.lock);
 	if (ts.sendtargets)
 		iscsi_sendtargets(c, ts.st_value, &out);
 	if (ts.rest.len) {

@@ -27,6 +27,7 @@ struct iscsi_txpdu *iscsi_pdu_get(struct iscsi_conn *c)
 	p->own_len = 0;
 	p->task = NULL;
 	p->sent = NULL;
+	p->acct = 0;
 	p->next = NULL;
 	return p;
 }
@@ -34,6 +35,10 @@ struct iscsi_txpdu *iscsi_pdu_get(struct iscsi_conn *c)
 /* Release what a PDU holds and put it back on the free list. */
 void iscsi_pdu_put(struct iscsi_conn *c, struct iscsi_txpdu *p)
 {
+	if (p->acct) {
+		c->tx_mem -= p->acct;
+		p->acct = 0;
+	}
 	if (p->own)
 		buf_free(p->own, p->own_len);
 	if (p->task)
@@ -96,6 +101,9 @@ void iscsi_pdu_queue(struct iscsi_conn *c, struct iscsi_txpdu *p)
 			crc = iscsi_crc32c_update(crc, zero_pad, pad);
 		put_le32(p->ddigest, iscsi_crc32c_final(crc));
 	}
+	/* what the queue holds (docs/HARDENING.md: max_tx_backlog) */
+	p->acct = (uint32_t)(sizeof(*p) + p->own_len + (p->task ? sizeof(struct iscsi_task) : 0));
+	c->tx_mem += p->acct;
 	p->next = NULL;
 	*c->txq_tail = p;
 	c->txq_tail = &p->next;
@@ -170,7 +178,7 @@ int iscsi_conn_flush(struct iscsi_conn *c)
 			if (errno == EAGAIN || errno == EWOULDBLOCK) {
 				if (!c->tx_epollout) {
 					c->tx_epollout = true;
-					reactor_mod_fd(c->r, c->fd, EPOLLIN | EPOLLOUT);
+					iscsi_conn_update_events(c);
 				}
 				return 0;
 			}
@@ -199,10 +207,17 @@ int iscsi_conn_flush(struct iscsi_conn *c)
 			if (c->closing)
 				return -1;
 		}
+		if (c->rx_paused && c->tx_mem <= c->lim_tx_backlog / 2) {
+			/* the peer collected its answers: read again */
+			c->rx_paused = false;
+			iscsi_conn_update_events(c);
+		}
 	}
-	if (!c->closing && c->tx_epollout) {
+	if (!c->closing && (c->tx_epollout || c->rx_paused)) {
+		/* queue empty: nothing is held for the peer any more */
 		c->tx_epollout = false;
-		reactor_mod_fd(c->r, c->fd, EPOLLIN);
+		c->rx_paused = false;
+		iscsi_conn_update_events(c);
 	}
 	return c->closing ? -1 : 0;
 }
@@ -237,6 +252,7 @@ void iscsi_reactor_idle(void *arg)
 {
 	struct iscsi_reactor *ir = arg;
 
+	iscsi_rx_run_pending(ir);   /* PDUs a receive budget left in a buffer (rx.c) */
 	while (ir->dirty) {
 		struct iscsi_conn *c = ir->dirty;
 		ir->dirty = c->dirty_next;
@@ -246,6 +262,7 @@ void iscsi_reactor_idle(void *arg)
 			iscsi_conn_flush(c);
 		iscsi_conn_maybe_free(c);
 	}
+	iscsi_rx_wake_pending(ir);
 }
 
 void iscsi_send_reject(struct iscsi_conn *c, const uint8_t *bhs, uint8_t reason)

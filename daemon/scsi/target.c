@@ -207,6 +207,8 @@ int scsi_target_add_lun(struct scsi_target *tgt, const struct tconf_lun *conf, c
 		.create = conf->create,
 		.readonly = conf->readonly,
 		.block_size = conf->block_size ? conf->block_size : 512,
+		.replicated = conf->replicated,         /* repl/ wraps the backend */
+		.volume_id = conf->serial,
 	};
 
 	if (conf->lun >= SCSI_LUN_MAX) {

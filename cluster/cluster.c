@@ -1,0 +1,1317 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The built-in cluster manager (docs/CLUSTER.md): corosync CPG + votequorum on
+ * the main qb_loop, this node's and the peer's announced state, the role
+ * decision (decide.c) and its execution: replication role, ALUA state of the
+ * floating portal's group, the floating IP (netlink), gratuitous ARPs, tickle
+ * ACKs, fencing, planned failover. Main thread only (except conns.c). */
+#include "cluster/cluster.h"
+#include "cluster/cluster_int.h"
+#include "ctl/json_read.h"
+#include "repl/repl.h"
+#include "scsi/scsi.h"
+#include "util/log.h"
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <sys/wait.h>
+#include <corosync/cpg.h>
+#include <corosync/votequorum.h>
+
+/* Replication may not be linked in (unit tests, builds without repl/): the
+ * cluster then treats the node's data as UpToDate and keeps the role itself. */
+#pragma weak repl_enabled
+#pragma weak repl_set_role
+#pragma weak repl_get_role
+#pragma weak repl_on_role_change
+#pragma weak repl_status
+
+#define FENCE_RETRY_MS 5000
+#define HANDOVER_TIMEOUT_MS 5000
+#define FAILOVER_DRAIN_DELAY_MS 20
+/* after start, wait this long for the peer's tandemd before acting alone */
+#define STARTUP_GRACE_MS() (uint64_t)(g.cfg.announce_ms * 2 > 2000 ? g.cfg.announce_ms * 2 : 2000)
+
+enum fo_state { FO_IDLE, FO_DRAINING, FO_HANDED, FO_TAKING };
+static const char *const fo_names[] = { "idle", "draining", "handed-over", "taking-over" };
+
+static struct {
+	bool on;
+	struct tconf_cluster cfg;
+	const struct tconf *conf;
+	qb_loop_t *loop;
+	uint32_t fip;                   /* floating address, network order (0 = none) */
+	uint16_t fport;                 /* port of the floating portal (network order) */
+	uint16_t alua_id;
+	bool have_alua;
+
+	/* corosync */
+	cpg_handle_t cpg;
+	votequorum_handle_t vq;
+	int cpg_fd, vq_fd;
+	bool up;
+	uint32_t nodeid;
+	qb_loop_timer_handle retry_timer, tick_timer, fence_timer, arp_timer, tickle_timer, fo_timer, delay_timer;
+	bool quorate, two_node, qdevice_vote;
+	uint32_t quorum_members;
+	uint32_t seq;
+
+	/* this node */
+	enum cl_role local_role;        /* without replication */
+	enum cl_disk disk, peer_disk_repl;
+	bool in_sync, split_brain, standby, holds_ip;
+	uint64_t gen;
+
+	/* the peer */
+	struct {
+		bool member, known, lost, transition, ever_seen;
+		bool node_down;         /* CPG said its node left the membership (not just the process) */
+		uint32_t nodeid, pid;
+		char name[CL_NAME_MAX];
+		struct cl_msg st;       /* last STATE (conns unused) */
+		struct cl_conn *conns;  /* its last CONNS snapshot */
+		uint32_t nconns;
+	} peer;
+
+	/* fencing */
+	enum cl_fence fence;
+	pid_t fence_pid;
+	uint64_t fence_started, fence_next;
+
+	/* decision */
+	struct cl_decision last;
+	uint64_t promote_since, promote_block_until, started;
+	char last_error[256];
+
+	/* planned failover */
+	enum fo_state fo;
+	char fo_target[CL_NAME_MAX];
+	uint64_t fo_started;
+	uint32_t epoch;
+	char fo_last[160];
+	int64_t fo_last_ms;
+
+	/* takeover packets */
+	int arp_left, tickle_left;
+	struct cl_conn *tickles;
+	uint32_t ntickles;
+	int conns_fd;
+} g = { .cpg_fd = -1, .vq_fd = -1, .conns_fd = -1 };
+
+static void evaluate(void);
+static void announce(void);
+static void corosync_down(const char *why);
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void timer_set(qb_loop_timer_handle *h, uint64_t ms, void (*fn)(void *))
+{
+	if (*h) {
+		qb_loop_timer_del(g.loop, *h);
+		*h = 0;
+	}
+	if (qb_loop_timer_add(g.loop, QB_LOOP_MED, ms * 1000000ull, NULL, fn, h) != 0)
+		*h = 0;
+}
+
+static void timer_clear(qb_loop_timer_handle *h)
+{
+	if (*h) {
+		qb_loop_timer_del(g.loop, *h);
+		*h = 0;
+	}
+}
+
+/* ---- replication view --------------------------------------------------- */
+
+static bool repl_on(void)
+{
+	return repl_enabled && repl_get_role && repl_set_role && repl_status && repl_enabled();
+}
+
+static enum cl_role my_role(void)
+{
+	if (repl_on())
+		return repl_get_role() == REPL_ROLE_PRIMARY ? CL_ROLE_PRIMARY : CL_ROLE_SECONDARY;
+	return g.local_role;
+}
+
+/* Aggregate repl_status(): the worst disk state over all LUNs, in sync when
+ * every LUN is connected with an UpToDate peer, split brain when any says so. */
+static void refresh_repl(void)
+{
+	struct json_writer w;
+	struct jr_value *v;
+	char err[128];
+
+	if (!repl_on()) {
+		g.disk = CL_DISK_UPTODATE;
+		g.peer_disk_repl = CL_DISK_DUNKNOWN;
+		g.in_sync = true;
+		g.split_brain = false;
+		return;
+	}
+	json_init(&w);
+	json_obj_begin(&w, NULL);
+	repl_status(&w);
+	json_obj_end(&w);
+	v = json_result(&w) ? jr_parse(json_result(&w), err, sizeof(err)) : NULL;
+	json_free(&w);
+	if (!v) {
+		g.disk = CL_DISK_DUNKNOWN;
+		return;
+	}
+	const struct jr_value *r = jr_get(v, "replication"), *luns = jr_get(r, "luns");
+	enum cl_disk mine = CL_DISK_UPTODATE, theirs = CL_DISK_UPTODATE;
+	bool sync = true, sb = jr_bool(r, "split_brain", false);
+	uint64_t gen = 0;
+	for (size_t i = 0; luns && luns->type == JR_ARRAY && i < luns->n; i++) {
+		const struct jr_value *l = &luns->items[i];
+		enum cl_disk d = cl_disk_from_name(jr_str(l, "disk", ""));
+		enum cl_disk p = cl_disk_from_name(jr_str(l, "peer_disk", ""));
+		const char *conn = jr_str(l, "connection", "");
+		if (d < mine)
+			mine = d;
+		if (p < theirs)
+			theirs = p;
+		if (p != CL_DISK_UPTODATE || strcmp(conn, "Connected") != 0)
+			sync = false;
+		sb |= jr_bool(l, "split_brain", false);
+		if (i == 0) {
+			const char *gs = jr_str(l, "current_gen", jr_str(l, "gen", NULL));
+			if (gs)
+				gen = strtoull(gs, NULL, 0);
+			else
+				gen = (uint64_t)jr_int(l, "current_gen", 0);
+		}
+	}
+	g.disk = mine;
+	g.peer_disk_repl = theirs;
+	g.in_sync = sync;
+	g.split_brain = sb;
+	g.gen = gen;
+	jr_free(v);
+}
+
+/* ---- ALUA, IP, ARP, tickles ------------------------------------------------ */
+
+static enum scsi_alua_state wanted_alua(void)
+{
+	bool primary = my_role() == CL_ROLE_PRIMARY;
+	if (g.fo == FO_DRAINING || (g.fo == FO_HANDED && !primary))
+		return SCSI_ALUA_TRANSITIONING;
+	if (primary)
+		return SCSI_ALUA_ACTIVE_OPTIMIZED;
+	if (g.peer.member && g.peer.transition)
+		return SCSI_ALUA_TRANSITIONING;
+	if (g.peer.member && g.peer.known && g.peer.st.role == CL_ROLE_PRIMARY)
+		return SCSI_ALUA_ACTIVE_OPTIMIZED;    /* the port is served by the peer */
+	return SCSI_ALUA_STANDBY;
+}
+
+static void apply_alua(void)
+{
+	enum scsi_alua_state cur, want;
+
+	if (!g.have_alua || g.cfg.manager == TCONF_CLUSTER_NONE)
+		return;
+	want = wanted_alua();
+	if (scsi_alua_get_state(g.alua_id, &cur) == 0 && cur == want)
+		return;
+	if (scsi_alua_set_state(g.alua_id, want) == 0)
+		qb_log(LOG_NOTICE, "cluster: ALUA group %u -> %s", g.alua_id, scsi_alua_state_name(want));
+}
+
+static void arp_tick(void *data)
+{
+	g.arp_timer = 0;
+	if (!g.holds_ip || g.arp_left <= 0)
+		return;
+	int rc = cl_send_garp(g.cfg.interface, g.fip);
+	if (rc < 0)
+		qb_log(LOG_WARNING, "cluster: gratuitous ARP on %s: %s", g.cfg.interface, strerror(-rc));
+	if (--g.arp_left > 0)
+		timer_set(&g.arp_timer, (uint64_t)g.cfg.arp_interval_ms, arp_tick);
+}
+
+static void tickle_tick(void *data)
+{
+	g.tickle_timer = 0;
+	if (!g.holds_ip || g.tickle_left <= 0)
+		return;
+	for (uint32_t i = 0; i < g.ntickles; i++) {
+		const struct cl_conn *c = &g.tickles[i];
+		int rc = cl_send_tickle(c->server_ip, c->server_port, c->client_ip, c->client_port);
+		if (rc < 0)
+			qb_log(LOG_WARNING, "cluster: tickle ACK: %s", strerror(-rc));
+	}
+	if (--g.tickle_left > 0)
+		timer_set(&g.tickle_timer, (uint64_t)g.cfg.tickle_interval_ms, tickle_tick);
+}
+
+/* After taking the address: tell every client the old owner announced that
+ * its connection is gone (docs/PORTALS.md). */
+static void start_tickles(void)
+{
+	free(g.tickles);
+	g.tickles = NULL;
+	g.ntickles = 0;
+	if (!g.peer.nconns || g.cfg.tickle_count <= 0)
+		return;
+	g.tickles = malloc(g.peer.nconns * sizeof(*g.tickles));
+	if (!g.tickles)
+		return;
+	memcpy(g.tickles, g.peer.conns, g.peer.nconns * sizeof(*g.tickles));
+	g.ntickles = g.peer.nconns;
+	g.tickle_left = g.cfg.tickle_count;
+	qb_log(LOG_NOTICE, "cluster: sending tickle ACKs to %u client connection(s)", g.ntickles);
+	tickle_tick(NULL);
+}
+
+static int take_ip(void)
+{
+	char err[256];
+	if (!g.fip || g.cfg.manager != TCONF_CLUSTER_BUILTIN)
+		return 0;
+	if (cl_nl_addr(true, g.cfg.interface, g.fip, g.cfg.floating_prefix, err, sizeof(err)) < 0) {
+		qb_log(LOG_ERR, "cluster: cannot take the floating IP: %s", err);
+		snprintf(g.last_error, sizeof(g.last_error), "%s", err);
+		return -1;
+	}
+	g.holds_ip = true;
+	qb_log(LOG_NOTICE, "cluster: took floating IP %s on %s", g.cfg.floating_ip, g.cfg.interface);
+	g.arp_left = g.cfg.arp_count;
+	arp_tick(NULL);
+	start_tickles();
+	return 0;
+}
+
+static void release_ip(void)
+{
+	char err[256];
+	if (!g.fip || g.cfg.manager != TCONF_CLUSTER_BUILTIN)
+		return;
+	if (!g.holds_ip && !cl_have_addr(g.fip))
+		return;
+	if (cl_nl_addr(false, g.cfg.interface, g.fip, g.cfg.floating_prefix, err, sizeof(err)) < 0) {
+		qb_log(LOG_ERR, "cluster: cannot release the floating IP: %s", err);
+		snprintf(g.last_error, sizeof(g.last_error), "%s", err);
+		return;
+	}
+	if (g.holds_ip)
+		qb_log(LOG_NOTICE, "cluster: released floating IP %s", g.cfg.floating_ip);
+	g.holds_ip = false;
+	g.arp_left = g.tickle_left = 0;
+}
+
+/* ---- promote / demote ----------------------------------------------------- */
+
+static int set_role(enum cl_role r, char *err, size_t errlen)
+{
+	if (repl_on())
+		return repl_set_role(r == CL_ROLE_PRIMARY ? REPL_ROLE_PRIMARY : REPL_ROLE_SECONDARY, false, err, errlen);
+	g.local_role = r;
+	return 0;
+}
+
+static int do_promote(const char *why)
+{
+	char err[256] = "";
+	uint64_t t0 = now_ms();
+
+	qb_log(LOG_NOTICE, "cluster: promoting: %s", why);
+	if (my_role() != CL_ROLE_PRIMARY && set_role(CL_ROLE_PRIMARY, err, sizeof(err)) < 0) {
+		qb_log(LOG_WARNING, "cluster: replication refused the promotion: %s", err);
+		snprintf(g.last_error, sizeof(g.last_error), "promotion refused: %.200s", err);
+		g.promote_block_until = now_ms() + (uint64_t)g.cfg.announce_ms;
+		return -1;
+	}
+	g.peer.transition = false;
+	apply_alua();                   /* Active/Optimized before the address answers */
+	if (take_ip() < 0) {
+		set_role(CL_ROLE_SECONDARY, err, sizeof(err));
+		apply_alua();
+		g.promote_block_until = now_ms() + (uint64_t)g.cfg.announce_ms;
+		return -1;
+	}
+	g.last_error[0] = '\0';
+	qb_log(LOG_NOTICE, "cluster: %s is primary (%" PRIu64 " ms)", g.cfg.node, now_ms() - t0);
+	announce();
+	return 0;
+}
+
+static void do_demote(const char *why)
+{
+	char err[256] = "";
+
+	qb_log(LOG_WARNING, "cluster: demoting: %s", why);
+	if (g.have_alua && g.cfg.manager != TCONF_CLUSTER_NONE)
+		scsi_alua_set_state(g.alua_id, SCSI_ALUA_STANDBY);
+	release_ip();
+	if (my_role() == CL_ROLE_PRIMARY && set_role(CL_ROLE_SECONDARY, err, sizeof(err)) < 0)
+		qb_log(LOG_ERR, "cluster: replication refused the demotion: %s", err);
+	apply_alua();
+	announce();
+}
+
+/* ---- fencing ---------------------------------------------------------------- */
+
+static void fence_poll(void *data)
+{
+	int status;
+	g.fence_timer = 0;
+	if (g.fence_pid <= 0)
+		return;
+	pid_t r = waitpid(g.fence_pid, &status, WNOHANG);
+	if (r == 0) {
+		if (now_ms() - g.fence_started > (uint64_t)g.cfg.fence_timeout_ms) {
+			qb_log(LOG_ERR, "cluster: fence command timed out after %d ms: killing it", g.cfg.fence_timeout_ms);
+			kill(g.fence_pid, SIGKILL);
+			waitpid(g.fence_pid, &status, 0);
+			status = -1;
+		} else {
+			timer_set(&g.fence_timer, 100, fence_poll);
+			return;
+		}
+	}
+	g.fence_pid = 0;
+	if (status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+		qb_log(LOG_NOTICE, "cluster: fence command succeeded: %s is dead", g.peer.name[0] ? g.peer.name : "peer");
+		g.fence = CL_FENCE_OK;
+	} else {
+		qb_log(LOG_ERR, "cluster: fence command failed (%s %d); retrying in %d s",
+		       status != -1 && WIFEXITED(status) ? "exit" : "signal/timeout",
+		       status != -1 && WIFEXITED(status) ? WEXITSTATUS(status) : -1, FENCE_RETRY_MS / 1000);
+		g.fence = CL_FENCE_FAILED;
+		g.fence_next = now_ms() + FENCE_RETRY_MS;
+		timer_set(&g.fence_timer, FENCE_RETRY_MS, fence_poll);
+	}
+	evaluate();
+}
+
+static void start_fence(void)
+{
+	char nodeid[16];
+	if (g.fence == CL_FENCE_RUNNING || (g.fence == CL_FENCE_FAILED && now_ms() < g.fence_next))
+		return;
+	snprintf(nodeid, sizeof(nodeid), "%u", g.peer.nodeid);
+	qb_log(LOG_NOTICE, "cluster: fencing %s: %s", g.peer.name[0] ? g.peer.name : "the peer", g.cfg.fence_command);
+	pid_t pid = fork();
+	if (pid < 0) {
+		qb_log(LOG_ERR, "cluster: fork for the fence command: %s", strerror(errno));
+		g.fence = CL_FENCE_FAILED;
+		g.fence_next = now_ms() + FENCE_RETRY_MS;
+		return;
+	}
+	if (pid == 0) {
+		setsid();
+		setenv("TANDEM_PEER", g.peer.name[0] ? g.peer.name : g.cfg.peer, 1);
+		setenv("TANDEM_PEER_NODEID", nodeid, 1);
+		execl("/bin/sh", "sh", "-c", g.cfg.fence_command, (char *)NULL);
+		_exit(127);
+	}
+	g.fence_pid = pid;
+	g.fence = CL_FENCE_RUNNING;
+	g.fence_started = now_ms();
+	timer_set(&g.fence_timer, 100, fence_poll);
+}
+
+/* ---- messages -------------------------------------------------------------- */
+
+static int send_msg(struct cl_msg *m)
+{
+	static uint8_t buf[CL_MSG_MAX];
+	struct iovec iov;
+	int n, tries = 0;
+	cs_error_t rc;
+
+	if (!g.up)
+		return -1;
+	snprintf(m->name, sizeof(m->name), "%s", g.cfg.node);
+	m->seq = ++g.seq;
+	n = cl_msg_encode(m, buf, sizeof(buf));
+	if (n < 0) {
+		qb_log(LOG_ERR, "cluster: cannot encode %s", cl_msg_type_name(m->type));
+		return -1;
+	}
+	iov.iov_base = buf;
+	iov.iov_len = (size_t)n;
+	do {
+		rc = cpg_mcast_joined(g.cpg, CPG_TYPE_AGREED, &iov, 1);
+	} while (rc == CS_ERR_TRY_AGAIN && ++tries < 10);
+	if (rc != CS_OK) {
+		qb_log(rc == CS_ERR_TRY_AGAIN ? LOG_INFO : LOG_WARNING, "cluster: cannot send %s: corosync error %d%s",
+		       cl_msg_type_name(m->type), rc, rc == CS_ERR_TRY_AGAIN ? " (busy; the next announcement repeats it)" : "");
+		return -1;
+	}
+	return 0;
+}
+
+static void announce(void)
+{
+	struct cl_msg m = { .type = CL_MSG_STATE };
+	refresh_repl();
+	m.role = my_role();
+	m.disk = g.disk;
+	m.peer_disk = g.peer_disk_repl;
+	m.gen = g.gen;
+	m.flags = (uint8_t)((g.standby ? CL_SF_STANDBY : 0) | (g.split_brain ? CL_SF_SPLIT_BRAIN : 0) |
+			    (g.in_sync ? CL_SF_IN_SYNC : 0) | (g.holds_ip ? CL_SF_HOLDS_IP : 0) |
+			    (g.fo != FO_IDLE ? CL_SF_FAILOVER : 0));
+	for (size_t i = 0; g.conf && i < g.conf->nportal_groups && m.nportals < CL_MAX_PORTALS; i++) {
+		const struct tconf_portal_group *pg = &g.conf->portal_groups[i];
+		for (size_t j = 0; j < pg->nlisten && m.nportals < CL_MAX_PORTALS; j++) {
+			struct cl_portal *p = &m.portals[m.nportals++];
+			snprintf(p->addr, sizeof(p->addr), "%.45s", pg->listen[j].addr);
+			p->port = pg->listen[j].port;
+			p->rel_port_id = pg->rel_port_id ? pg->rel_port_id : pg->tag;
+		}
+	}
+	send_msg(&m);
+}
+
+static void send_conns(void)
+{
+	struct cl_msg m = { .type = CL_MSG_CONNS };
+	struct cl_conn *v = calloc(CL_MAX_CONNS, sizeof(*v));
+	if (!v)
+		return;
+	size_t n = cl_conns_snapshot(v, CL_MAX_CONNS);
+	m.nconns = (uint32_t)(n > CL_MAX_CONNS ? CL_MAX_CONNS : n);
+	m.conns = v;
+	send_msg(&m);
+	free(v);
+}
+
+static void send_ctl(enum cl_msg_type t, const char *target, uint8_t on, const char *text)
+{
+	struct cl_msg m = { .type = t, .on = on, .epoch = g.epoch };
+	snprintf(m.target, sizeof(m.target), "%s", target ? target : "");
+	snprintf(m.text, sizeof(m.text), "%s", text ? text : "");
+	send_msg(&m);
+}
+
+/* ---- planned failover ---------------------------------------------------------- */
+
+static void fo_finish(const char *result)
+{
+	if (g.fo != FO_IDLE) {
+		g.fo_last_ms = (int64_t)(now_ms() - g.fo_started);
+		snprintf(g.fo_last, sizeof(g.fo_last), "%s", result);
+		qb_log(LOG_NOTICE, "cluster: planned failover to %s: %s (%" PRId64 " ms)", g.fo_target, result,
+		       g.fo_last_ms);
+	}
+	g.fo = FO_IDLE;
+	timer_clear(&g.fo_timer);
+	apply_alua();
+}
+
+/* Why the peer cannot take over now, or NULL. */
+static const char *peer_unready(void)
+{
+	if (!g.peer.member || !g.peer.known)
+		return "the peer is not in the membership";
+	if (g.peer.st.flags & CL_SF_STANDBY)
+		return "the peer is in standby";
+	if (g.peer.st.disk != CL_DISK_UPTODATE)
+		return "the peer's disk is not UpToDate";
+	if (g.split_brain || (g.peer.st.flags & CL_SF_SPLIT_BRAIN))
+		return "split brain";
+	refresh_repl();
+	if (!g.in_sync)
+		return "the peer is not in sync (replication not connected or peer not UpToDate)";
+	if (!g.quorate)
+		return "no quorum";
+	return NULL;
+}
+
+static void handover_timeout(void *data)
+{
+	g.fo_timer = 0;
+	if (g.fo != FO_HANDED)
+		return;
+	qb_log(LOG_ERR, "cluster: %s did not take over within %d ms: taking the role back", g.fo_target,
+	       HANDOVER_TIMEOUT_MS);
+	send_ctl(CL_MSG_TRANSITION, g.fo_target, 0, "aborted");
+	fo_finish("failed: the target did not take over");
+	if (!g.peer.member || !g.peer.known || g.peer.st.role != CL_ROLE_PRIMARY)
+		do_promote("failover aborted");
+}
+
+static void fo_drain(void *data)
+{
+	char err[256] = "";
+	const char *why;
+
+	g.fo_timer = 0;
+	if (g.fo != FO_DRAINING)
+		return;
+	/* replication demotion waits for the writes in flight */
+	if (set_role(CL_ROLE_SECONDARY, err, sizeof(err)) < 0) {
+		send_ctl(CL_MSG_TRANSITION, g.fo_target, 0, "aborted");
+		snprintf(g.fo_last, sizeof(g.fo_last), "failed: %.120s", err);
+		fo_finish(g.fo_last);
+		return;
+	}
+	why = peer_unready();
+	if (why) {
+		char msg[160];
+		snprintf(msg, sizeof(msg), "failed: %s", why);
+		send_ctl(CL_MSG_TRANSITION, g.fo_target, 0, "aborted");
+		fo_finish(msg);
+		set_role(CL_ROLE_PRIMARY, err, sizeof(err));
+		apply_alua();
+		return;
+	}
+	release_ip();
+	g.fo = FO_HANDED;
+	apply_alua();
+	announce();
+	send_ctl(CL_MSG_HANDOVER, g.fo_target, 1, "");
+	timer_set(&g.fo_timer, HANDOVER_TIMEOUT_MS, handover_timeout);
+}
+
+static int start_failover(const char *target, char *err, size_t errlen)
+{
+	const char *why = peer_unready();
+	if (why) {
+		snprintf(err, errlen, "cannot fail over to %s: %s", target, why);
+		return -1;
+	}
+	g.fo = FO_DRAINING;
+	g.epoch++;
+	g.fo_started = now_ms();
+	snprintf(g.fo_target, sizeof(g.fo_target), "%s", target);
+	qb_log(LOG_NOTICE, "cluster: planned failover to %s", target);
+	send_ctl(CL_MSG_TRANSITION, target, 1, "");
+	apply_alua();                   /* Transitioning: initiators retry, no new writes */
+	timer_set(&g.fo_timer, FAILOVER_DRAIN_DELAY_MS, fo_drain);
+	return 0;
+}
+
+/* ---- incoming ------------------------------------------------------------------- */
+
+static void on_state(const struct cl_msg *m)
+{
+	bool was_primary = g.peer.known && g.peer.st.role == CL_ROLE_PRIMARY;
+	struct cl_conn *keep = g.peer.conns;
+	uint32_t nkeep = g.peer.nconns;
+
+	g.peer.st = *m;
+	g.peer.st.conns = NULL;
+	g.peer.conns = keep;
+	g.peer.nconns = nkeep;
+	g.peer.known = true;
+	snprintf(g.peer.name, sizeof(g.peer.name), "%s", m->name);
+	if (m->role == CL_ROLE_PRIMARY) {
+		g.peer.transition = false;
+		if (!was_primary)
+			qb_log(LOG_NOTICE, "cluster: %s is primary", m->name);
+		if (g.fo == FO_HANDED && strcmp(g.fo_target, m->name) == 0)
+			fo_finish("ok");
+	}
+}
+
+static void on_conns(struct cl_msg *m)
+{
+	free(g.peer.conns);
+	g.peer.conns = m->conns;
+	g.peer.nconns = m->nconns;
+	m->conns = NULL;
+	qb_log(LOG_DEBUG, "cluster: %s announced %u client connection(s)", m->name, g.peer.nconns);
+}
+
+static void on_handover(const struct cl_msg *m)
+{
+	char text[160];
+	if (strcmp(m->target, g.cfg.node) != 0)
+		return;
+	g.fo = FO_TAKING;
+	g.fo_started = now_ms();
+	snprintf(g.fo_target, sizeof(g.fo_target), "%s", g.cfg.node);
+	if (g.disk != CL_DISK_UPTODATE || !g.quorate || do_promote("planned failover") < 0) {
+		snprintf(text, sizeof(text), "%.150s", g.last_error[0] ? g.last_error : "not UpToDate or no quorum");
+		send_ctl(CL_MSG_HANDOVER_FAILED, m->name, 0, text);
+		fo_finish("failed: could not promote");
+		return;
+	}
+	fo_finish("ok");
+}
+
+static void deliver_cb(cpg_handle_t h, const struct cpg_name *group, uint32_t nodeid, uint32_t pid, void *msg,
+		       size_t len)
+{
+	struct cl_msg m;
+	char why[128];
+
+	if (nodeid == g.nodeid && pid == (uint32_t)getpid())
+		return;
+	if (cl_msg_decode(msg, len, &m, why, sizeof(why)) < 0) {
+		qb_log(LOG_WARNING, "cluster: dropping a message from node %u: %s", nodeid, why);
+		return;
+	}
+	if (strcmp(m.name, g.cfg.node) == 0) {
+		qb_log(LOG_ERR, "cluster: node %u announces my own name '%s': check cluster { node: }", nodeid, m.name);
+		cl_msg_clear(&m);
+		return;
+	}
+	g.peer.nodeid = nodeid;
+	g.peer.pid = pid;
+	switch (m.type) {
+	case CL_MSG_STATE:
+		on_state(&m);
+		break;
+	case CL_MSG_CONNS:
+		on_conns(&m);
+		break;
+	case CL_MSG_TRANSITION:
+		g.peer.transition = m.on != 0;
+		apply_alua();
+		break;
+	case CL_MSG_HANDOVER:
+		on_handover(&m);
+		break;
+	case CL_MSG_FAILOVER_REQUEST:
+		if (my_role() == CL_ROLE_PRIMARY && g.fo == FO_IDLE) {
+			char err[256];
+			if (start_failover(m.target, err, sizeof(err)) < 0) {
+				qb_log(LOG_WARNING, "cluster: failover requested by %s refused: %s", m.name, err);
+				send_ctl(CL_MSG_HANDOVER_FAILED, m.name, 0, err);
+			}
+		}
+		break;
+	case CL_MSG_HANDOVER_FAILED:
+		if (strcmp(m.target, g.cfg.node) == 0) {
+			qb_log(LOG_ERR, "cluster: %s: failover failed: %s", m.name, m.text);
+			snprintf(g.fo_last, sizeof(g.fo_last), "failed: %s", m.text);
+			if (g.fo == FO_HANDED) {
+				send_ctl(CL_MSG_TRANSITION, g.fo_target, 0, "aborted");
+				fo_finish(g.fo_last);
+				do_promote("failover failed on the target");
+			}
+		}
+		break;
+	}
+	cl_msg_clear(&m);
+	evaluate();
+}
+
+static void peer_left(const char *why)
+{
+	bool cand = !g.peer.known ||
+		    ((g.peer.st.role == CL_ROLE_PRIMARY ||
+		      (g.peer.st.disk == CL_DISK_UPTODATE && !(g.peer.st.flags & CL_SF_STANDBY))) &&
+		     !(g.peer.st.flags & CL_SF_LEAVING));
+	qb_log(LOG_WARNING, "cluster: %s left (%s)%s", g.peer.name[0] ? g.peer.name : "peer", why,
+	       cand ? ": it could be primary; it must be proven dead before a takeover" : "");
+	g.peer.member = g.peer.known = g.peer.transition = false;
+	g.peer.lost = cand;
+	g.fence = CL_FENCE_IDLE;
+	if (g.fo == FO_HANDED || g.fo == FO_DRAINING) {
+		send_ctl(CL_MSG_TRANSITION, g.fo_target, 0, "aborted");
+		fo_finish("failed: the target left");
+	}
+}
+
+static void confchg_cb(cpg_handle_t h, const struct cpg_name *group, const struct cpg_address *members, size_t nm,
+		       const struct cpg_address *left, size_t nl, const struct cpg_address *joined, size_t nj)
+{
+	bool peer_now = false;
+	for (size_t i = 0; i < nm; i++)
+		if (members[i].nodeid != g.nodeid) {
+			peer_now = true;
+			g.peer.nodeid = members[i].nodeid;
+			g.peer.pid = members[i].pid;
+		}
+	if (g.peer.member && !peer_now) {
+		g.peer.node_down = true;
+		for (size_t i = 0; i < nl; i++)
+			if (left[i].nodeid != g.nodeid &&
+			    (left[i].reason == CPG_REASON_LEAVE || left[i].reason == CPG_REASON_PROCDOWN))
+				g.peer.node_down = false;
+	}
+	if (g.peer.member && !peer_now)
+		peer_left(left && nl ? (left[0].reason == CPG_REASON_LEAVE ? "left the group" :
+					left[0].reason == CPG_REASON_PROCDOWN ? "process down" : "node down") : "gone");
+	if (!g.peer.member && peer_now) {
+		qb_log(LOG_NOTICE, "cluster: peer (node %u) joined", g.peer.nodeid);
+		g.peer.member = true;
+		g.peer.node_down = false;
+		g.peer.ever_seen = true;
+		g.peer.known = false;
+		g.peer.lost = false;
+		g.fence = CL_FENCE_IDLE;
+	}
+	if (nj) {
+		announce();
+		if (g.holds_ip)
+			send_conns();
+	}
+	evaluate();
+}
+
+/* ---- votequorum ---------------------------------------------------------------- */
+
+static void quorum_refresh(void)
+{
+	struct votequorum_info info;
+	if (votequorum_getinfo(g.vq, g.nodeid, &info) == CS_OK) {
+		g.two_node = (info.flags & VOTEQUORUM_INFO_TWONODE) != 0;
+		g.qdevice_vote = (info.flags & VOTEQUORUM_INFO_QDEVICE_CAST_VOTE) != 0;
+	}
+}
+
+static void quorum_cb(votequorum_handle_t h, uint64_t ctx, uint32_t quorate, uint32_t n, votequorum_node_t nodes[])
+{
+	uint32_t members = 0;
+	for (uint32_t i = 0; i < n; i++)
+		members += nodes[i].state == VOTEQUORUM_NODESTATE_MEMBER;
+	if ((bool)quorate != g.quorate)
+		qb_log(quorate ? LOG_NOTICE : LOG_WARNING, "cluster: %s (%u node(s) in the membership)",
+		       quorate ? "quorate" : "quorum lost", members);
+	g.quorate = quorate != 0;
+	g.quorum_members = members;
+	quorum_refresh();
+	evaluate();
+}
+
+/* ---- corosync connection ---------------------------------------------------------- */
+
+static int32_t cpg_fd_cb(int32_t fd, int32_t revents, void *data)
+{
+	cs_error_t rc = cpg_dispatch(g.cpg, CS_DISPATCH_ALL);
+	if (rc != CS_OK && rc != CS_ERR_TRY_AGAIN)
+		corosync_down("CPG dispatch failed");
+	return 0;
+}
+
+static int32_t vq_fd_cb(int32_t fd, int32_t revents, void *data)
+{
+	cs_error_t rc = votequorum_dispatch(g.vq, CS_DISPATCH_ALL);
+	if (rc != CS_OK && rc != CS_ERR_TRY_AGAIN)
+		corosync_down("votequorum dispatch failed");
+	return 0;
+}
+
+static void corosync_retry(void *data);
+
+static void corosync_down(const char *why)
+{
+	if (g.cpg_fd >= 0)
+		qb_loop_poll_del(g.loop, g.cpg_fd);
+	if (g.vq_fd >= 0)
+		qb_loop_poll_del(g.loop, g.vq_fd);
+	g.cpg_fd = g.vq_fd = -1;
+	if (g.cpg)
+		cpg_finalize(g.cpg);
+	if (g.vq)
+		votequorum_finalize(g.vq);
+	g.cpg = 0;
+	g.vq = 0;
+	if (g.up)
+		qb_log(LOG_ERR, "cluster: lost corosync (%s): retrying every %d ms", why, g.cfg.reconnect_ms);
+	g.up = false;
+	g.quorate = false;
+	if (g.peer.member)
+		peer_left("corosync connection lost");
+	evaluate();
+	timer_set(&g.retry_timer, (uint64_t)g.cfg.reconnect_ms, corosync_retry);
+}
+
+static int corosync_connect(char *err, size_t errlen)
+{
+	static cpg_model_v1_data_t model = {
+		.model = CPG_MODEL_V1,
+		.cpg_deliver_fn = deliver_cb,
+		.cpg_confchg_fn = confchg_cb,
+	};
+	static votequorum_callbacks_t vcb = { .votequorum_quorum_notify_fn = quorum_cb };
+	struct cpg_name name;
+	cs_error_t rc;
+	int tries = 0;
+
+	rc = cpg_model_initialize(&g.cpg, CPG_MODEL_V1, (cpg_model_data_t *)&model, NULL);
+	if (rc != CS_OK) {
+		snprintf(err, errlen, "cpg_model_initialize: corosync error %d", rc);
+		g.cpg = 0;
+		return -1;
+	}
+	rc = votequorum_initialize(&g.vq, &vcb);
+	if (rc != CS_OK) {
+		snprintf(err, errlen, "votequorum_initialize: corosync error %d", rc);
+		g.vq = 0;
+		goto fail;
+	}
+	if (cpg_local_get(g.cpg, &g.nodeid) != CS_OK) {
+		snprintf(err, errlen, "cpg_local_get failed");
+		goto fail;
+	}
+	memset(&name, 0, sizeof(name));
+	name.length = (uint32_t)strlen(g.cfg.cpg_group);
+	memcpy(name.value, g.cfg.cpg_group, name.length);
+	do {
+		rc = cpg_join(g.cpg, &name);
+	} while (rc == CS_ERR_TRY_AGAIN && ++tries < 20);
+	if (rc != CS_OK) {
+		snprintf(err, errlen, "cpg_join %s: corosync error %d", g.cfg.cpg_group, rc);
+		goto fail;
+	}
+	if (cpg_fd_get(g.cpg, &g.cpg_fd) != CS_OK || votequorum_fd_get(g.vq, &g.vq_fd) != CS_OK) {
+		snprintf(err, errlen, "cannot get the corosync file descriptors");
+		goto fail;
+	}
+	if (votequorum_trackstart(g.vq, 0, CS_TRACK_CURRENT | CS_TRACK_CHANGES) != CS_OK) {
+		snprintf(err, errlen, "votequorum_trackstart failed");
+		goto fail;
+	}
+	qb_loop_poll_add(g.loop, QB_LOOP_HIGH, g.cpg_fd, POLLIN, NULL, cpg_fd_cb);
+	qb_loop_poll_add(g.loop, QB_LOOP_HIGH, g.vq_fd, POLLIN, NULL, vq_fd_cb);
+	g.up = true;
+	quorum_refresh();
+	qb_log(LOG_NOTICE, "cluster: joined CPG group %s as node %u (%s)", g.cfg.cpg_group, g.nodeid, g.cfg.node);
+	return 0;
+fail:
+	if (g.cpg)
+		cpg_finalize(g.cpg);
+	if (g.vq)
+		votequorum_finalize(g.vq);
+	g.cpg = 0;
+	g.vq = 0;
+	g.cpg_fd = g.vq_fd = -1;
+	return -1;
+}
+
+static void corosync_retry(void *data)
+{
+	char err[256];
+	static char last[256];
+	g.retry_timer = 0;
+	if (g.up)
+		return;
+	if (corosync_connect(err, sizeof(err)) < 0) {
+		if (strcmp(err, last) != 0)
+			qb_log(LOG_WARNING, "cluster: corosync not reachable (%s): retrying every %d ms", err,
+			       g.cfg.reconnect_ms);
+		snprintf(last, sizeof(last), "%s", err);
+		timer_set(&g.retry_timer, (uint64_t)g.cfg.reconnect_ms, corosync_retry);
+		return;
+	}
+	last[0] = '\0';
+	announce();
+	evaluate();
+}
+
+/* ---- the decision loop ------------------------------------------------------------ */
+
+static void delay_done(void *data)
+{
+	g.delay_timer = 0;
+	evaluate();
+}
+
+static void evaluate(void)
+{
+	struct cl_view v;
+	struct cl_decision d;
+	enum cl_role role;
+
+	if (!g.on)
+		return;
+	role = my_role();
+	v = (struct cl_view){
+		.manager = (enum cl_manager)g.cfg.manager,
+		.fencing = (enum cl_fencing)g.cfg.fencing,
+		.corosync_up = g.up,
+		.quorate = g.quorate,
+		.qdevice_proof = g.quorate && g.qdevice_vote && !g.two_node && g.quorum_members == 1,
+		.my_role = role,
+		.my_disk = g.disk,
+		.my_standby = g.standby,
+		.split_brain = g.split_brain,
+		.failover_busy = g.fo != FO_IDLE || g.peer.transition,
+		.peer_member = g.peer.member,
+		.peer_known = g.peer.known,
+		.peer_role = g.peer.st.role,
+		.peer_disk = g.peer.st.disk,
+		.peer_standby = (g.peer.st.flags & CL_SF_STANDBY) != 0,
+		.peer_lost = g.peer.lost,
+		.fence = g.fence,
+		.lower_id = !g.peer.nodeid || g.nodeid < g.peer.nodeid,
+		.peer_node_up = !g.peer.node_down && g.quorum_members >= 2,
+		.startup = !g.peer.ever_seen && now_ms() < g.started + STARTUP_GRACE_MS(),
+	};
+	d = cl_decide(&v);
+	if (d.action != g.last.action || d.reason != g.last.reason)
+		qb_log(d.action == CL_ACT_WAIT || d.action == CL_ACT_NONE ? LOG_INFO : LOG_NOTICE,
+		       "cluster: decision: %s (%s)", cl_action_name(d.action), d.reason);
+	g.last = d;
+	if (d.action != CL_ACT_PROMOTE)
+		g.promote_since = 0;
+	switch (d.action) {
+	case CL_ACT_PROMOTE:
+		if (now_ms() < g.promote_block_until)
+			break;
+		if (!g.promote_since)
+			g.promote_since = now_ms();
+		if (now_ms() - g.promote_since < (uint64_t)g.cfg.promote_delay_ms) {
+			if (!g.delay_timer)
+				timer_set(&g.delay_timer, (uint64_t)g.cfg.promote_delay_ms - (now_ms() - g.promote_since),
+					  delay_done);
+			break;
+		}
+		g.promote_since = 0;
+		do_promote(d.reason);
+		break;
+	case CL_ACT_DEMOTE:
+		do_demote(d.reason);
+		break;
+	case CL_ACT_FENCE:
+		start_fence();
+		break;
+	default:
+		break;
+	}
+	/* converge the address with the role (e.g. `tandemctl primary/secondary` by hand) */
+	if (g.cfg.manager == TCONF_CLUSTER_BUILTIN && g.fo == FO_IDLE) {
+		role = my_role();
+		if (role == CL_ROLE_PRIMARY && !g.holds_ip)
+			take_ip();
+		else if (role != CL_ROLE_PRIMARY && g.holds_ip)
+			release_ip();
+	}
+	apply_alua();
+}
+
+static void tick(void *data)
+{
+	g.tick_timer = 0;
+	refresh_repl();
+	if (g.up)
+		announce();
+	evaluate();
+	timer_set(&g.tick_timer, (uint64_t)g.cfg.announce_ms, tick);
+}
+
+static int32_t conns_fd_cb(int32_t fd, int32_t revents, void *data)
+{
+	if (cl_conns_consume() && g.holds_ip && g.up)
+		send_conns();
+	return 0;
+}
+
+static void role_changed(enum repl_role role, void *arg)
+{
+	qb_log(LOG_INFO, "cluster: replication role is now %s", role == REPL_ROLE_PRIMARY ? "primary" : "secondary");
+	if (g.up)
+		announce();
+	evaluate();
+}
+
+/* ---- public ---------------------------------------------------------------------- */
+
+bool cluster_enabled(void)
+{
+	return g.on;
+}
+
+int cluster_init(const struct tconf *conf, qb_loop_t *loop, char *err, size_t errlen)
+{
+	char cerr[256];
+
+	if (!conf->cluster.enabled)
+		return 0;
+	g.cfg = conf->cluster;
+	g.conf = conf;
+	g.loop = loop;
+	g.local_role = CL_ROLE_SECONDARY;
+	g.peer.lost = true;             /* never seen: must be proven dead before we promote alone */
+	snprintf(g.peer.name, sizeof(g.peer.name), "%s", g.cfg.peer);
+	snprintf(g.fo_last, sizeof(g.fo_last), "none");
+	if (g.cfg.floating_addr[0] && inet_pton(AF_INET, g.cfg.floating_addr, &g.fip) != 1) {
+		snprintf(err, errlen, "cluster: bad floating_ip '%s'", g.cfg.floating_ip);
+		return -1;
+	}
+	if (scsi_alua_find_group(g.cfg.alua_group[0] ? g.cfg.alua_group : "1", &g.alua_id) == 0)
+		g.have_alua = true;
+	else if (g.cfg.alua_group[0]) {
+		snprintf(err, errlen, "cluster: unknown ALUA group '%s'", g.cfg.alua_group);
+		return -1;
+	}
+	/* the floating portal's port, for tickles */
+	g.fport = htons(3260);
+	for (size_t i = 0; i < conf->nportal_groups; i++)
+		for (size_t j = 0; j < conf->portal_groups[i].nlisten; j++)
+			if (strcmp(conf->portal_groups[i].listen[j].addr, g.cfg.floating_addr) == 0)
+				g.fport = htons(conf->portal_groups[i].listen[j].port);
+	if (g.fip && g.cfg.manager == TCONF_CLUSTER_BUILTIN) {
+		if (cl_have_addr(g.fip)) {
+			qb_log(LOG_WARNING, "cluster: floating IP %s is configured here at start: removing it (we start secondary)",
+			       g.cfg.floating_addr);
+			if (cl_nl_addr(false, g.cfg.interface, g.fip, g.cfg.floating_prefix, cerr, sizeof(cerr)) < 0)
+				qb_log(LOG_ERR, "cluster: %s", cerr);
+		}
+		g.conns_fd = cl_conns_init(g.fip);
+		if (g.conns_fd >= 0)
+			qb_loop_poll_add(loop, QB_LOOP_MED, g.conns_fd, POLLIN, NULL, conns_fd_cb);
+	}
+	if (repl_on_role_change)
+		repl_on_role_change(role_changed, NULL);
+	g.on = true;
+	g.started = now_ms();
+	refresh_repl();
+	apply_alua();
+	qb_log(LOG_NOTICE, "cluster: manager %s, node %s, floating IP %s on %s, fencing %s, replication %s",
+	       g.cfg.manager == TCONF_CLUSTER_BUILTIN ? "builtin" : g.cfg.manager == TCONF_CLUSTER_PACEMAKER ? "pacemaker" : "none",
+	       g.cfg.node, g.cfg.floating_ip[0] ? g.cfg.floating_ip : "-", g.cfg.interface[0] ? g.cfg.interface : "-",
+	       g.cfg.fencing == TCONF_FENCING_QDEVICE ? "qdevice" : g.cfg.fencing == TCONF_FENCING_COMMAND ? "command" : "none",
+	       repl_on() ? "on" : "off (data counts as UpToDate)");
+	if (g.cfg.fencing == TCONF_FENCING_NONE && g.cfg.manager == TCONF_CLUSTER_BUILTIN)
+		qb_log(LOG_WARNING, "cluster: fencing none: a network split makes two primaries (test setting)");
+	if (corosync_connect(cerr, sizeof(cerr)) < 0) {
+		qb_log(LOG_WARNING, "cluster: corosync not reachable (%s): retrying every %d ms", cerr, g.cfg.reconnect_ms);
+		timer_set(&g.retry_timer, (uint64_t)g.cfg.reconnect_ms, corosync_retry);
+	} else {
+		announce();
+	}
+	timer_set(&g.tick_timer, (uint64_t)g.cfg.announce_ms, tick);
+	evaluate();
+	return 0;
+}
+
+void cluster_reload(const struct tconf *conf)
+{
+	if (!g.on && !conf->cluster.enabled)
+		return;
+	if (!g.on || memcmp(&g.cfg, &conf->cluster, sizeof(g.cfg)) != 0)
+		qb_log(LOG_WARNING, "cluster: the cluster section changed: it takes effect at the next restart of tandemd");
+	if (g.on)
+		g.conf = conf;
+}
+
+void cluster_shutdown(void)
+{
+	char err[256];
+	if (!g.on)
+		return;
+	if (my_role() == CL_ROLE_PRIMARY && g.cfg.manager == TCONF_CLUSTER_BUILTIN) {
+		qb_log(LOG_NOTICE, "cluster: shutting down as primary: releasing the floating IP");
+		if (g.have_alua)
+			scsi_alua_set_state(g.alua_id, SCSI_ALUA_STANDBY);
+		release_ip();
+		if (set_role(CL_ROLE_SECONDARY, err, sizeof(err)) < 0)
+			qb_log(LOG_ERR, "cluster: replication refused the demotion: %s", err);
+	}
+	if (g.up) {
+		struct cl_msg m = { .type = CL_MSG_STATE, .role = my_role(), .disk = g.disk, .peer_disk = g.peer_disk_repl,
+				    .flags = CL_SF_LEAVING | (g.standby ? CL_SF_STANDBY : 0) };
+		send_msg(&m);
+	}
+	g.on = false;
+	if (g.fence_pid > 0) {
+		kill(g.fence_pid, SIGKILL);
+		waitpid(g.fence_pid, NULL, 0);
+		g.fence_pid = 0;
+	}
+	timer_clear(&g.retry_timer);
+	timer_clear(&g.tick_timer);
+	timer_clear(&g.fence_timer);
+	timer_clear(&g.arp_timer);
+	timer_clear(&g.tickle_timer);
+	timer_clear(&g.fo_timer);
+	timer_clear(&g.delay_timer);
+	if (g.conns_fd >= 0) {
+		qb_loop_poll_del(g.loop, g.conns_fd);
+		cl_conns_fini();
+		g.conns_fd = -1;
+	}
+	if (g.cpg) {
+		struct cpg_name name = { .length = (uint32_t)strlen(g.cfg.cpg_group) };
+		memcpy(name.value, g.cfg.cpg_group, name.length);
+		cpg_leave(g.cpg, &name);
+	}
+	g.up = false;   /* so corosync_down does not log a loss */
+	corosync_down("shutdown");
+	timer_clear(&g.retry_timer);
+	free(g.peer.conns);
+	free(g.tickles);
+	g.peer.conns = NULL;
+	g.tickles = NULL;
+}
+
+int cluster_failover(const char *node, char *err, size_t errlen)
+{
+	const char *target = node && *node ? node : NULL;
+	bool primary = my_role() == CL_ROLE_PRIMARY;
+
+	if (!g.on) {
+		snprintf(err, errlen, "cluster manager not configured");
+		return -1;
+	}
+	if (g.cfg.manager != TCONF_CLUSTER_BUILTIN) {
+		snprintf(err, errlen, "manager is not builtin: use pacemaker (crm_resource --move) or tandemctl primary/secondary");
+		return -1;
+	}
+	if (g.fo != FO_IDLE || g.peer.transition) {
+		snprintf(err, errlen, "a failover is already in progress");
+		return -1;
+	}
+	if (!target)
+		target = primary ? (g.peer.name[0] ? g.peer.name : "") : g.cfg.node;
+	if (!*target) {
+		snprintf(err, errlen, "the peer is not known yet");
+		return -1;
+	}
+	if (strcmp(target, g.cfg.node) == 0) {
+		if (primary) {
+			snprintf(err, errlen, "%s is already primary", target);
+			return -1;
+		}
+		if (!g.peer.member || !g.peer.known || g.peer.st.role != CL_ROLE_PRIMARY) {
+			snprintf(err, errlen, "no primary in the membership to take over from (the manager promotes by itself)");
+			return -1;
+		}
+		if (g.standby) {
+			snprintf(err, errlen, "%s is in standby (tandemctl unstandby first)", target);
+			return -1;
+		}
+		g.fo_started = now_ms();
+		snprintf(g.fo_last, sizeof(g.fo_last), "requested");
+		send_ctl(CL_MSG_FAILOVER_REQUEST, target, 1, "");
+		return 0;
+	}
+	if (!g.peer.name[0] || strcmp(target, g.peer.name) != 0) {
+		snprintf(err, errlen, "unknown node '%.64s' (nodes: %s, %s)", target, g.cfg.node,
+			 g.peer.name[0] ? g.peer.name : "?");
+		return -1;
+	}
+	if (!primary) {
+		if (g.peer.known && g.peer.st.role == CL_ROLE_PRIMARY)
+			snprintf(err, errlen, "%s is already primary", target);
+		else
+			snprintf(err, errlen, "%s is not primary: nothing to fail over", g.cfg.node);
+		return -1;
+	}
+	return start_failover(target, err, errlen);
+}
+
+int cluster_set_standby(bool on, char *err, size_t errlen)
+{
+	if (!g.on) {
+		snprintf(err, errlen, "cluster manager not configured");
+		return -1;
+	}
+	if (on && !g.standby && my_role() == CL_ROLE_PRIMARY && g.cfg.manager == TCONF_CLUSTER_BUILTIN) {
+		if (g.fo != FO_IDLE) {
+			snprintf(err, errlen, "a failover is in progress");
+			return -1;
+		}
+		if (start_failover(g.peer.name, err, errlen) < 0)
+			return -1;
+	}
+	if (g.standby != on)
+		qb_log(LOG_NOTICE, "cluster: %s %s standby", g.cfg.node, on ? "enters" : "leaves");
+	g.standby = on;
+	if (g.up)
+		announce();
+	evaluate();
+	return 0;
+}
+
+static void node_json(struct json_writer *w, bool self)
+{
+	json_obj_begin(w, NULL);
+	if (self) {
+		json_str(w, "name", g.cfg.node);
+		json_uint(w, "nodeid", g.nodeid);
+		json_bool(w, "member", g.up);
+		json_bool(w, "self", true);
+		json_str(w, "role", cl_role_name(my_role()));
+		json_str(w, "disk", cl_disk_name(g.disk));
+		json_str(w, "peer_disk", cl_disk_name(g.peer_disk_repl));
+		json_bool(w, "in_sync", g.in_sync);
+		json_bool(w, "standby", g.standby);
+		json_bool(w, "split_brain", g.split_brain);
+		json_bool(w, "holds_ip", g.holds_ip);
+	} else {
+		const struct cl_msg *s = &g.peer.st;
+		bool k = g.peer.member && g.peer.known;
+		json_str(w, "name", g.peer.name);
+		json_uint(w, "nodeid", g.peer.nodeid);
+		json_bool(w, "member", g.peer.member);
+		json_bool(w, "self", false);
+		json_str(w, "role", k ? cl_role_name(s->role) : "unknown");
+		json_str(w, "disk", k ? cl_disk_name(s->disk) : "DUnknown");
+		json_str(w, "peer_disk", k ? cl_disk_name(s->peer_disk) : "DUnknown");
+		json_bool(w, "in_sync", k && (s->flags & CL_SF_IN_SYNC));
+		json_bool(w, "standby", k && (s->flags & CL_SF_STANDBY));
+		json_bool(w, "split_brain", k && (s->flags & CL_SF_SPLIT_BRAIN));
+		json_bool(w, "holds_ip", k && (s->flags & CL_SF_HOLDS_IP));
+	}
+	char gen[24];
+	snprintf(gen, sizeof(gen), "0x%016" PRIx64, self ? g.gen : g.peer.st.gen);
+	json_str(w, "gen", gen);
+	json_obj_end(w);
+}
+
+void cluster_status(struct json_writer *w)
+{
+	static const char *const mgr[] = { "builtin", "pacemaker", "none" };
+	static const char *const fencing[] = { "qdevice", "command", "none" };
+	static const char *const fence[] = { "idle", "running", "ok", "failed" };
+	enum scsi_alua_state st;
+
+	if (!g.on)
+		return;
+	refresh_repl();
+	json_obj_begin(w, "cluster");
+	json_str(w, "manager", mgr[g.cfg.manager]);
+	json_str(w, "node", g.cfg.node);
+	json_uint(w, "nodeid", g.nodeid);
+	json_str(w, "cpg_group", g.cfg.cpg_group);
+	json_str(w, "corosync", g.up ? "connected" : "disconnected");
+	json_bool(w, "quorate", g.quorate);
+	json_bool(w, "two_node", g.two_node);
+	json_bool(w, "qdevice", g.qdevice_vote);
+	json_str(w, "role", cl_role_name(my_role()));
+	json_str(w, "floating_ip", g.cfg.floating_ip);
+	json_str(w, "interface", g.cfg.interface);
+	json_str(w, "ip_owner", g.holds_ip ? g.cfg.node :
+		 (g.peer.member && g.peer.known && (g.peer.st.flags & CL_SF_HOLDS_IP)) ? g.peer.name : "");
+	json_bool(w, "holds_ip", g.holds_ip);
+	json_str(w, "alua_group", g.cfg.alua_group[0] ? g.cfg.alua_group : "default");
+	json_str(w, "alua_state", g.have_alua && scsi_alua_get_state(g.alua_id, &st) == 0 ? scsi_alua_state_name(st) : "");
+	json_str(w, "fencing", fencing[g.cfg.fencing]);
+	json_str(w, "fence", fence[g.fence]);
+	json_bool(w, "peer_lost", g.peer.lost);
+	json_bool(w, "standby", g.standby);
+	json_bool(w, "split_brain", g.split_brain || (g.peer.known && (g.peer.st.flags & CL_SF_SPLIT_BRAIN)));
+	json_str(w, "last_error", g.last_error);
+	json_obj_begin(w, "decision");
+	json_str(w, "action", cl_action_name(g.last.action));
+	json_str(w, "reason", g.last.reason ? g.last.reason : "");
+	json_obj_end(w);
+	json_obj_begin(w, "failover");
+	json_str(w, "state", g.fo == FO_IDLE && g.peer.transition ? "peer-transitioning" : fo_names[g.fo]);
+	json_str(w, "target", g.fo_target);
+	json_str(w, "last_result", g.fo_last);
+	json_int(w, "last_ms", g.fo_last_ms);
+	json_obj_end(w);
+	json_uint(w, "connections", cl_conns_snapshot(NULL, 0) + g.peer.nconns);
+	json_arr_begin(w, "nodes");
+	node_json(w, true);
+	if (g.peer.member || g.peer.name[0])
+		node_json(w, false);
+	json_arr_end(w);
+	json_obj_end(w);
+}

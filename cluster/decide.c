@@ -1,0 +1,120 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The role decision of the built-in manager: one pure function from what this
+ * node knows (membership, quorum, its disk and role, the peer's announced state,
+ * fencing, standby, split brain) to one action. docs/CLUSTER.md states the rules;
+ * tests/unit/test_cluster_decide.c holds one case per rule. */
+#include "cluster/cluster_int.h"
+#include <string.h>
+#include <strings.h>
+
+const char *cl_role_name(enum cl_role r)
+{
+	switch (r) {
+	case CL_ROLE_PRIMARY: return "primary";
+	case CL_ROLE_SECONDARY: return "secondary";
+	default: return "unknown";
+	}
+}
+
+static const char *const disk_names[] = {
+	[CL_DISK_DUNKNOWN] = "DUnknown", [CL_DISK_DISKLESS] = "Diskless", [CL_DISK_INCONSISTENT] = "Inconsistent",
+	[CL_DISK_OUTDATED] = "Outdated", [CL_DISK_UPTODATE] = "UpToDate",
+};
+
+const char *cl_disk_name(enum cl_disk d)
+{
+	return (unsigned)d < sizeof(disk_names) / sizeof(disk_names[0]) ? disk_names[d] : "DUnknown";
+}
+
+enum cl_disk cl_disk_from_name(const char *s)
+{
+	for (unsigned i = 0; s && i < sizeof(disk_names) / sizeof(disk_names[0]); i++)
+		if (strcasecmp(s, disk_names[i]) == 0)
+			return (enum cl_disk)i;
+	return CL_DISK_DUNKNOWN;
+}
+
+const char *cl_action_name(enum cl_action a)
+{
+	switch (a) {
+	case CL_ACT_NONE: return "none";
+	case CL_ACT_PROMOTE: return "promote";
+	case CL_ACT_DEMOTE: return "demote";
+	case CL_ACT_FENCE: return "fence";
+	case CL_ACT_WAIT: return "wait";
+	}
+	return "?";
+}
+
+static struct cl_decision act(enum cl_action a, const char *why)
+{
+	return (struct cl_decision){ .action = a, .reason = why };
+}
+
+/* The peer is not in the membership: may we take over? */
+static struct cl_decision peer_absent(const struct cl_view *v)
+{
+	if (v->startup)
+		return act(CL_ACT_WAIT, "startup: waiting for the peer to join");
+	if (!v->peer_lost)
+		return act(CL_ACT_PROMOTE, "peer absent and known not to be primary");
+	if (v->peer_node_up)
+		return act(CL_ACT_PROMOTE, "peer's tandemd is not running (its node is in the membership)");
+	if (v->fencing == CL_FENCING_NONE)
+		return act(CL_ACT_PROMOTE, "peer lost; fencing none (test setting)");
+	if (v->qdevice_proof)
+		return act(CL_ACT_PROMOTE, "peer lost; quorate with qdevice");
+	if (v->fencing == CL_FENCING_COMMAND) {
+		switch (v->fence) {
+		case CL_FENCE_OK: return act(CL_ACT_PROMOTE, "peer lost and fenced");
+		case CL_FENCE_RUNNING: return act(CL_ACT_WAIT, "peer lost; fence command running");
+		case CL_FENCE_IDLE:
+		case CL_FENCE_FAILED: return act(CL_ACT_FENCE, "peer lost; fencing it");
+		}
+	}
+	return act(CL_ACT_WAIT, "peer lost, not proven dead (no qdevice vote)");
+}
+
+struct cl_decision cl_decide(const struct cl_view *v)
+{
+	if (v->manager != CL_MGR_BUILTIN)
+		return act(CL_ACT_NONE, v->manager == CL_MGR_PACEMAKER ? "manager pacemaker" : "manager none");
+
+	if (v->my_role == CL_ROLE_PRIMARY) {
+		if (!v->corosync_up)
+			return act(CL_ACT_DEMOTE, "corosync not reachable");
+		if (!v->quorate)
+			return act(CL_ACT_DEMOTE, "lost quorum");
+		if (v->peer_member && v->peer_known && v->peer_role == CL_ROLE_PRIMARY && !v->lower_id &&
+		    !v->failover_busy)
+			return act(CL_ACT_DEMOTE, "two primaries: the lower node id stays");
+		return act(CL_ACT_NONE, "primary");
+	}
+
+	if (v->failover_busy)
+		return act(CL_ACT_WAIT, "planned failover in progress");
+	if (v->my_standby)
+		return act(CL_ACT_NONE, "standby");
+	if (v->split_brain)
+		return act(CL_ACT_WAIT, "split brain: no automatic promotion (resolve by hand)");
+	if (!v->corosync_up)
+		return act(CL_ACT_WAIT, "corosync not reachable");
+	if (!v->quorate)
+		return act(CL_ACT_WAIT, "no quorum");
+	if (v->my_disk != CL_DISK_UPTODATE)
+		return act(CL_ACT_WAIT, "disk not UpToDate");
+
+	if (!v->peer_member)
+		return peer_absent(v);
+	if (!v->peer_known)
+		return act(CL_ACT_WAIT, "waiting for the peer's announcement");
+	if (v->peer_role == CL_ROLE_PRIMARY)
+		return act(CL_ACT_NONE, "peer is primary");
+	if (v->peer_standby)
+		return act(CL_ACT_PROMOTE, "peer in standby");
+	if (v->peer_disk != CL_DISK_UPTODATE)
+		return act(CL_ACT_PROMOTE, "peer disk not UpToDate");
+	if (v->lower_id)
+		return act(CL_ACT_PROMOTE, "both UpToDate: lower node id promotes");
+	return act(CL_ACT_WAIT, "both UpToDate: the peer (lower node id) promotes");
+}

@@ -1,0 +1,342 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Internal shape of the replication engine, shared by its files: one engine
+ * whose state is owned by a single reactor thread ("repl"), one peer link,
+ * volumes (replicated LUNs) and preallocated request slots. Anything not
+ * marked otherwise is touched only on that reactor's thread. */
+#ifndef TANDEM_REPL_INT_H
+#define TANDEM_REPL_INT_H
+#define REPL_ROLE_CB_MAX 4
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "bdev/bdev.h"
+#include "config/config.h"
+#include "repl/md.h"
+#include "repl/repl.h"
+#include "repl/repl_proto.h"
+
+#define REPL_MAX_VOLS 1024
+#define REPL_REQ_SLOTS 512              /* preallocated request slots per volume */
+#define REPL_RS_INFLIGHT 8              /* resync / verify ranges in flight */
+#define REPL_RS_MAX_BYTES (1u << 20)    /* bytes per resync request */
+#define REPL_TICK_MS 50
+#define REPL_STAGE_SIZE (256u << 10)    /* socket read staging buffer */
+#define REPL_SMALL_MAX 256              /* small transmit items come from a free list */
+
+/* ---- intrusive doubly linked list ---- */
+struct repl_link {
+	struct repl_link *prev, *next;
+};
+static inline void rl_init(struct repl_link *l) { l->prev = l->next = l; }
+static inline bool rl_empty(const struct repl_link *l) { return l->next == l; }
+static inline bool rl_linked(const struct repl_link *e) { return e->next != NULL && e->next != e; }
+static inline void rl_add_tail(struct repl_link *head, struct repl_link *e)
+{
+	e->prev = head->prev;
+	e->next = head;
+	head->prev->next = e;
+	head->prev = e;
+}
+static inline void rl_add_after(struct repl_link *pos, struct repl_link *e)
+{
+	e->prev = pos;
+	e->next = pos->next;
+	pos->next->prev = e;
+	pos->next = e;
+}
+static inline void rl_del(struct repl_link *e)
+{
+	if (!e->next)
+		return;
+	e->prev->next = e->next;
+	e->next->prev = e->prev;
+	e->prev = e->next = NULL;
+}
+#define rl_entry(ptr, type, member) ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
+#define rl_first(head, type, member) (rl_empty(head) ? NULL : rl_entry((head)->next, type, member))
+
+/* ---- transmit items ---- */
+struct repl_req;
+struct repl_txitem {
+	struct repl_link link;
+	uint8_t hdr[REPL_HDR_SIZE + 32];    /* header + fixed body part of DATA / RS_DATA */
+	size_t hdrlen;
+	const struct iovec *iov;            /* bulk payload (request buffers), not copied */
+	int iovcnt;
+	size_t paylen;
+	uint8_t *data;                      /* small/large message bytes (header included) */
+	size_t datalen;
+	size_t total, sent;
+	struct repl_req *req;               /* owner when embedded in a request */
+	bool large;                         /* data was malloc'd for this item */
+	uint8_t small[REPL_SMALL_MAX];
+};
+
+/* ---- requests ---- */
+enum repl_req_kind {
+	RQ_APP = 1,         /* application I/O on the Primary */
+	RQ_PEER,            /* mirrored request applied on the peer */
+	RQ_RS_READ,         /* resync source: read, send, wait for RS_ACK */
+	RQ_RS_WRITE,        /* resync target: write received data */
+	RQ_OV_READ,         /* verify: local read, send digests, wait for OV_REPLY */
+	RQ_OV_PEER,         /* verify on the peer: read and compare */
+};
+enum { PEND_LOCAL = 1u << 0, PEND_PEER = 1u << 1 };
+
+struct repl_vol;
+struct repl_req {
+	struct repl_vol *v;
+	enum repl_req_kind kind;
+	uint32_t tag;                       /* slot index; UINT32_MAX when heap-allocated */
+	struct repl_req *free_next;
+	struct repl_link link;              /* v->active (app, rs/ov reads) or v->papply (peer side) */
+	struct repl_link qlink;             /* v->held, v->inflight, v->od_wait, v->rs_wait */
+	struct repl_txitem tx;
+	struct bdev_io *upper;              /* RQ_APP */
+	struct bdev_io lower;
+	struct iovec iov;                   /* single buffer for peer / resync / verify */
+	void *buf;
+	size_t bufcap;
+	uint64_t off, len;
+	int op;                             /* enum repl_data_op */
+	unsigned ioflags;
+	uint64_t seq;                       /* DATA: our seq; RQ_PEER: the seq to acknowledge */
+	uint32_t peer_tag;                  /* RQ_PEER: tag to echo */
+	uint64_t epoch;                     /* connection epoch the request was sent/received on */
+	uint64_t sent_ms;
+	unsigned pending;
+	int status;
+	bool al_ref, submitted, ovf_resync;
+	uint32_t nchunks;
+	uint32_t crcs[REPL_OV_MAX_CHUNKS];
+};
+
+/* ---- per volume (replicated LUN) ---- */
+enum repl_vstate {
+	VS_STANDALONE = 0,  /* not replicating by decision (operator, split brain, mismatch) */
+	VS_WAIT,            /* no link, or the peer has not announced this volume */
+	VS_NEGOTIATE,       /* our VOL_STATE sent, waiting for the peer's */
+	VS_SYNC_SOURCE,
+	VS_SYNC_TARGET,
+	VS_CONNECTED,
+};
+enum { OD_NONE = 0, OD_RUNNING, OD_DONE };      /* "peer is Outdated" generation bump */
+
+struct repl_vol_status {                        /* published copy, under eng.stat_lock */
+	enum repl_disk_state disk, peer_disk;
+	enum repl_conn_state conn;
+	double sync_percent;
+	uint64_t out_of_sync_bytes;
+	uint64_t resync_bytes_sent, resync_bytes_received;
+	int64_t eta_s;
+	bool split_brain, attached;
+	bool verify_running;
+	double verify_percent;
+	uint64_t verify_mismatch_chunks, verify_runs;
+	uint64_t peer_failures;
+	char last_decision[48];
+};
+
+struct repl_vol {
+	int index;
+	char name[TCONF_NAME_MAX + 16];     /* "<target>/<lun>" */
+	char volume_id[REPL_VOLID_LEN];     /* the LUN's serial, same on both nodes */
+	char md_path[TCONF_PATH_MAX];
+	/* set on the main thread at attach, read-only afterwards */
+	_Atomic bool attached;
+	struct bdev *wrapper, *lower;
+	struct repl_md *md;
+	uint64_t size;
+	uint32_t chunk;
+	pthread_mutex_t md_lock;            /* read-modify-write of gen/disk/flags (any thread) */
+	_Atomic unsigned wq_pending;        /* work-queue jobs that will post back to the reactor */
+
+	/* reactor-owned */
+	enum repl_vstate vs;
+	bool want_connect;
+	bool split_brain;
+	bool discard_my_data;
+	bool detaching;
+	enum repl_disk_state peer_disk;
+	enum repl_role peer_role;
+	struct repl_md_view peer_view;
+	bool have_peer_view, sent_state, reply_pending;
+	uint64_t neg_start_ms;
+	uint32_t peer_opts;
+	uint64_t peer_view_size;
+	uint32_t peer_chunk;
+	/* serialised metadata jobs */
+	bool job_busy;
+	struct repl_link jobs;
+	uint32_t peer_index;
+	bool peer_unmap_zeroes;
+	int od_state;
+	struct repl_link od_wait;
+	struct repl_req *slots, *free_slots;
+	struct bdev_io *slot_wait_head, *slot_wait_tail;   /* app I/O waiting for a slot */
+	struct repl_link active;            /* app requests and resync/verify reads in progress */
+	struct repl_link held;              /* app requests waiting for a resync/verify read */
+	struct repl_link inflight;          /* DATA sent, waiting for DATA_ACK */
+	struct repl_link papply;            /* peer side, in arrival order */
+	struct repl_link rs_wait;           /* RS_DATA / OV_REQ sent, waiting for the answer */
+	unsigned n_app;
+	/* resync */
+	bool rs_full, rs_ready, rs_bm_sent, rs_peer_bm_done, rs_finishing;
+	uint64_t rs_cursor, rs_total_bits, rs_start_ms;
+	unsigned rs_inflight;
+	uint64_t rs_bytes_sent, rs_bytes_received;
+	/* verify */
+	bool ov_running, ov_resync;
+	uint64_t ov_cursor, ov_mismatch, ov_start_ms;
+	unsigned ov_inflight;
+	uint64_t ov_runs;
+	uint64_t peer_failures;
+	char last_decision[48];
+	struct repl_vol_status st;          /* under eng.stat_lock */
+};
+
+/* ---- the peer link ---- */
+enum repl_cstate { CS_CONNECTING = 0, CS_HANDSHAKE, CS_UP };
+enum { RX_HDR = 0, RX_BODY, RX_PAYLOAD };
+
+struct repl_conn {
+	int fd;
+	bool outbound;                      /* we connected (we are the "connector") */
+	enum repl_cstate st;
+	uint64_t epoch;
+	uint64_t created_ms, last_rx_ms, ping_sent_ms;
+	uint16_t version;
+	struct repl_hello me, peer;
+	bool got_hello, sent_auth, peer_authed;
+	uint64_t tx_seq, rx_seq;
+	char addr[80];
+	/* receive */
+	uint8_t *stage;
+	size_t stage_len, stage_off;
+	int rx_state;
+	uint8_t hdr[REPL_HDR_SIZE];
+	size_t hdr_have;
+	struct repl_msg cur;
+	uint8_t *body;                      /* REPL_SMALL body buffer (fixed parts, control messages) */
+	size_t body_cap, body_need, body_have;
+	uint8_t *payload;                   /* bufpool buffer for DATA / RS_DATA payloads */
+	size_t payload_cap, payload_need, payload_have;
+	/* transmit */
+	struct repl_link txq;
+	size_t txq_items;
+	bool epollout;
+	struct repl_link link;              /* eng.pending (inbound handshakes) */
+	struct repl_vol *peer_vols[REPL_MAX_VOLS];
+	bool closing;
+};
+
+struct repl_engine {
+	bool enabled;
+	char node[REPL_NAME_LEN], peer_name[REPL_NAME_LEN];
+	char secret[256];
+	char listen_addr[64], peer_addr[64];
+	uint16_t listen_port, peer_port;
+	uint64_t resync_rate, resync_min_rate;
+	unsigned ping_interval_ms, ping_timeout_ms, timeout_ms, connect_retry_ms;
+	char state_dir[TCONF_PATH_MAX];
+
+	struct reactor *r;
+	_Atomic int role;                   /* enum repl_role; any thread reads */
+	_Atomic int peer_role_pub;          /* published peer role, -1 unknown */
+	_Atomic bool conn_up_pub;
+	struct repl_vol *vols[REPL_MAX_VOLS];
+	int nvols;
+
+	/* reactor-owned */
+	int listen_fd;
+	struct repl_conn *conn;             /* outbound attempt or the established link */
+	struct repl_link pending;           /* inbound connections in handshake */
+	uint64_t epoch;
+	uint64_t next_connect_ms;
+	enum repl_role peer_role;
+	bool peer_role_known;
+	bool corrupt_next_crc;
+	bool stopping;
+	struct repl_txitem *tx_free;        /* small transmit items */
+	uint64_t rs_budget, rs_last_ms;
+	uint64_t app_bytes_tick;
+	uint64_t last_publish_ms;
+
+	pthread_mutex_t stat_lock;
+	struct {
+		void (*fn)(enum repl_role role, void *arg);
+		void *arg;
+	} role_cb[REPL_ROLE_CB_MAX];        /* main.c (ALUA without cluster), cluster/ */
+	int nrole_cb;
+};
+extern struct repl_engine repl_eng;
+
+/* repl_conn.c: the link */
+int repl_conn_start(char *err, size_t errlen);        /* on the reactor */
+void repl_conn_stop(void);
+void repl_conn_tick(uint64_t now);
+void repl_conn_fail(struct repl_conn *c, const char *why);
+bool repl_conn_up(void);
+struct repl_txitem *repl_tx_small(struct repl_conn *c, uint16_t type, uint32_t vol, size_t body_len, uint8_t **body);
+void repl_tx_queue(struct repl_conn *c, struct repl_txitem *it, bool urgent);
+/* Queue a request's DATA/RS_DATA (header + fixed part already in it->hdr after
+ * this call fills the header). */
+void repl_tx_req(struct repl_conn *c, struct repl_req *rq, uint16_t type, uint32_t vol, size_t fixed_len);
+uint8_t *repl_conn_take_payload(struct repl_conn *c, size_t *cap);
+/* Send a small message on the established link (no-op when down). */
+uint8_t *repl_send(uint16_t type, struct repl_vol *v, size_t body_len);
+
+/* repl_mirror.c: the wrapper and the write path */
+struct bdev *repl_wrap(struct bdev *lower, const struct bdev_params *p, char *err, size_t errlen);
+struct repl_req *repl_req_get(struct repl_vol *v);
+void repl_req_put(struct repl_req *rq);
+void repl_vol_link_down(struct repl_vol *v);          /* the peer stopped replicating this volume */
+void repl_vol_release_held(struct repl_vol *v);
+bool repl_vol_app_overlap(struct repl_vol *v, uint64_t off, uint64_t len);
+bool repl_vol_replicating(const struct repl_vol *v);
+int repl_h_data(struct repl_conn *c, const struct repl_msg *m);
+int repl_h_data_ack(struct repl_conn *c, const struct repl_msg *m);
+void repl_peer_submit(struct repl_vol *v, struct repl_req *rq);
+void repl_mirror_tick(uint64_t now);
+void repl_vol_attached(struct repl_vol *v);
+void repl_vol_detach(struct repl_vol *v);
+
+/* repl_sync.c: negotiation, resync, verify */
+void repl_vol_send_state(struct repl_vol *v);
+void repl_sync_tick(uint64_t now);
+void repl_begin_sync(struct repl_vol *v, bool source, bool full);
+int repl_h_vol_state(struct repl_conn *c, const struct repl_msg *m);
+int repl_h_vol_detach(struct repl_conn *c, const struct repl_msg *m);
+int repl_h_bitmap(struct repl_conn *c, const struct repl_msg *m);
+int repl_h_bitmap_done(struct repl_conn *c, const struct repl_msg *m);
+int repl_h_sync_start(struct repl_conn *c, const struct repl_msg *m);
+int repl_h_rs_data(struct repl_conn *c, const struct repl_msg *m);
+int repl_h_rs_ack(struct repl_conn *c, const struct repl_msg *m);
+int repl_h_rs_done(struct repl_conn *c, const struct repl_msg *m);
+int repl_h_ov_req(struct repl_conn *c, const struct repl_msg *m);
+int repl_h_ov_reply(struct repl_conn *c, const struct repl_msg *m);
+int repl_h_ov_done(struct repl_conn *c, const struct repl_msg *m);
+void repl_sync_abort(struct repl_vol *v);
+void repl_sync_peer_req_done(struct repl_req *rq);
+void repl_verify_start(struct repl_vol *v, bool resync);
+void repl_sync_pump(struct repl_vol *v);
+void repl_vol_decide(struct repl_vol *v);
+/* Serialised per volume: metadata jobs run one after the other, in order. */
+int repl_vol_job(struct repl_vol *v, void (*work)(void *), void (*done)(void *), void *arg);
+
+/* repl_state.c: roles, status, operator actions */
+int repl_h_role(struct repl_conn *c, const struct repl_msg *m);
+void repl_link_changed(bool up);                      /* link up / down (reactor) */
+void repl_publish(struct repl_vol *v);
+void repl_publish_all(void);
+/* Durable read-modify-write of a volume's generation ids / disk / flags. */
+typedef void (*repl_md_edit_fn)(struct repl_md_gen *gen, enum repl_disk_state *disk, uint32_t *flags, void *arg);
+int repl_md_edit(struct repl_vol *v, repl_md_edit_fn fn, void *arg);
+/* Run work(arg) on the work queue, then done(arg) on the repl reactor. */
+int repl_workq(struct repl_vol *v, void (*work)(void *), void (*done)(void *), void *arg);
+enum repl_conn_state repl_vol_conn_state(const struct repl_vol *v);
+struct repl_vol *repl_vol_find_id(const char *volume_id);
+#endif

@@ -1,0 +1,787 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The mirrored write path (protocol C): the replicating bdev wrapper, the
+ * Primary's requests (activity log, local write and DATA to the peer in
+ * parallel, completion when both are durable), degraded mode (bitmap and the
+ * one-time "peer is Outdated" generation bump), and the peer's side that
+ * applies DATA in order for overlapping ranges and acknowledges after its own
+ * write completed. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "reactor.h"
+#include "repl/repl_int.h"
+#include "util/be.h"
+#include "util/bufpool.h"
+#include "util/log.h"
+
+static void app_start(struct repl_req *rq);
+static void app_peer_failed(struct repl_req *rq, bool count);
+static void app_setup(struct repl_req *rq, struct bdev_io *io);
+
+/* ---------------------------------------------------------------- slots */
+
+struct repl_req *repl_req_get(struct repl_vol *v)
+{
+	struct repl_req *rq = v->free_slots;
+
+	if (!rq)
+		return NULL;
+	v->free_slots = rq->free_next;
+	uint32_t tag = rq->tag;
+	memset(rq, 0, sizeof(*rq));
+	rq->tag = tag;
+	rq->v = v;
+	return rq;
+}
+
+/* Slot or, for the peer/resync side that cannot wait, a heap request. */
+static struct repl_req *req_get_any(struct repl_vol *v)
+{
+	struct repl_req *rq = repl_req_get(v);
+
+	if (rq)
+		return rq;
+	rq = calloc(1, sizeof(*rq));
+	if (rq) {
+		rq->tag = UINT32_MAX;
+		rq->v = v;
+	}
+	return rq;
+}
+
+void repl_req_put(struct repl_req *rq)
+{
+	struct repl_vol *v = rq->v;
+
+	if (rq->buf)
+		buf_free(rq->buf, rq->bufcap);
+	rq->buf = NULL;
+	if (rq->tag == UINT32_MAX) {
+		free(rq);
+		return;
+	}
+	rq->free_next = v->free_slots;
+	v->free_slots = rq;
+}
+
+/* ---------------------------------------------------------------- upper completion */
+
+static void upper_complete(void *arg)
+{
+	struct bdev_io *io = arg;
+
+	io->cb(io);
+}
+
+static void finish_upper(struct bdev_io *io, int status)
+{
+	io->status = status;
+	reactor_post(io->owner, upper_complete, io);
+}
+
+/* ---------------------------------------------------------------- helpers */
+
+static bool overlaps(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
+{
+	return alen && blen && a < b + blen && b < a + alen;
+}
+
+bool repl_vol_replicating(const struct repl_vol *v)
+{
+	return repl_conn_up() && (v->vs == VS_CONNECTED || v->vs == VS_SYNC_SOURCE);
+}
+
+/* An application request overlapping [off, off+len) is between arrival and completion. */
+bool repl_vol_app_overlap(struct repl_vol *v, uint64_t off, uint64_t len)
+{
+	for (struct repl_link *l = v->active.next; l != &v->active; l = l->next) {
+		struct repl_req *rq = rl_entry(l, struct repl_req, link);
+		if (rq->kind == RQ_APP && overlaps(rq->off, rq->len, off, len))
+			return true;
+	}
+	return false;
+}
+
+/* A resync or verify read of the range is in progress: application writes wait
+ * so that resync data can never overtake (or be torn by) a newer write. */
+static bool range_reading(struct repl_vol *v, uint64_t off, uint64_t len)
+{
+	for (struct repl_link *l = v->active.next; l != &v->active; l = l->next) {
+		struct repl_req *rq = rl_entry(l, struct repl_req, link);
+		if ((rq->kind == RQ_RS_READ || rq->kind == RQ_OV_READ) && overlaps(rq->off, rq->len, off, len))
+			return true;
+	}
+	return false;
+}
+
+void repl_vol_release_held(struct repl_vol *v)
+{
+	struct repl_link list;
+
+	if (rl_empty(&v->held))
+		return;
+	/* take the whole list: app_start may hold some of them again, in order */
+	rl_init(&list);
+	list.next = v->held.next;
+	list.prev = v->held.prev;
+	list.next->prev = &list;
+	list.prev->next = &list;
+	rl_init(&v->held);
+	while (!rl_empty(&list)) {
+		struct repl_req *rq = rl_entry(list.next, struct repl_req, qlink);
+		rl_del(&rq->qlink);
+		app_start(rq);
+	}
+}
+
+/* ---------------------------------------------------------------- degraded: outdate the peer */
+
+static void od_edit(struct repl_md_gen *gen, enum repl_disk_state *disk, uint32_t *flags, void *arg)
+{
+	if (!(*flags & REPL_MD_F_PEER_OUTDATED)) {
+		repl_md_gen_new_current(gen);
+		*flags |= REPL_MD_F_PEER_OUTDATED;
+	}
+	*flags &= ~(uint32_t)REPL_MD_F_CONNECTED;
+}
+
+struct od_job {
+	struct repl_vol *v;
+	int rc;
+};
+
+static void od_work(void *arg)
+{
+	struct od_job *j = arg;
+
+	j->rc = repl_md_edit(j->v, od_edit, NULL);
+}
+
+static void od_done(void *arg)
+{
+	struct od_job *j = arg;
+	struct repl_vol *v = j->v;
+	int rc = j->rc;
+
+	free(j);
+	if (rc < 0) {
+		qb_log(LOG_ERR, "repl: %s: cannot record that the peer is Outdated; failing the writes that "
+		       "would be acknowledged without it", v->name);
+		v->od_state = OD_NONE;
+	} else {
+		struct repl_md_gen g = repl_md_get_gen(v->md);
+		qb_log(LOG_WARNING, "repl: %s: continuing without the peer: it counts as Outdated, new data "
+		       "generation %016llx (bitmap from %016llx)", v->name, (unsigned long long)g.current,
+		       (unsigned long long)g.bitmap);
+		v->od_state = OD_DONE;
+	}
+	while (!rl_empty(&v->od_wait)) {
+		struct repl_req *rq = rl_entry(v->od_wait.next, struct repl_req, qlink);
+		rl_del(&rq->qlink);
+		if (rc < 0 && rq->status == 0)
+			rq->status = -EIO;
+		rq->pending &= ~PEND_PEER;
+		/* app_maybe_done, via the common path */
+		app_peer_failed(rq, false);
+	}
+	if (v->sent_state == false && repl_conn_up() && v->want_connect)
+		repl_vol_send_state(v);
+	repl_publish(v);
+}
+
+static void outdate_start(struct repl_vol *v)
+{
+	struct od_job *j = calloc(1, sizeof(*j));
+
+	v->od_state = OD_RUNNING;
+	if (!j || (j->v = v, repl_vol_job(v, od_work, od_done, j) < 0)) {
+		free(j);
+		j = calloc(1, sizeof(*j));
+		if (j) {
+			j->v = v;
+			j->rc = -1;
+			od_done(j);
+		}
+	}
+}
+
+/* ---------------------------------------------------------------- primary requests */
+
+static void app_maybe_done(struct repl_req *rq)
+{
+	struct repl_vol *v = rq->v;
+
+	if (rq->pending)
+		return;
+	rl_del(&rq->link);
+	v->n_app--;
+	if (rq->al_ref)
+		repl_md_al_done(v->md, rq->off, rq->len);
+	finish_upper(rq->upper, rq->status);
+	repl_req_put(rq);
+	if (v->slot_wait_head) {
+		struct bdev_io *io = v->slot_wait_head;
+		v->slot_wait_head = io->next;
+		if (!v->slot_wait_head)
+			v->slot_wait_tail = NULL;
+		io->next = NULL;
+		struct repl_req *n = repl_req_get(v);
+		/* a slot was just freed: n is not NULL */
+		app_setup(n, io);
+		app_start(n);
+	}
+}
+
+/* The peer did not get (or did not confirm) this request: record it in the
+ * bitmap, and complete only once the peer counts as Outdated. */
+static void app_peer_failed(struct repl_req *rq, bool count)
+{
+	struct repl_vol *v = rq->v;
+
+	if (rq->pending & PEND_PEER) {
+		if (rq->op != REPL_OP_FLUSH)
+			repl_md_bm_set(v->md, rq->off, rq->len);
+		if (count)
+			v->peer_failures++;
+		if (v->od_state != OD_DONE) {
+			rl_add_tail(&v->od_wait, &rq->qlink);
+			if (v->od_state == OD_NONE)
+				outdate_start(v);
+			return;
+		}
+		rq->pending &= ~PEND_PEER;
+	}
+	app_maybe_done(rq);
+}
+
+static void app_local_done(struct bdev_io *io)
+{
+	struct repl_req *rq = io->cb_arg;
+
+	if (io->status) {
+		qb_log(LOG_ERR, "repl: %s: local %s at %llu+%llu failed: %s", rq->v->name,
+		       rq->op == REPL_OP_FLUSH ? "flush" : "write", (unsigned long long)rq->off,
+		       (unsigned long long)rq->len, strerror(-io->status));
+		rq->status = io->status;
+	}
+	rq->pending &= ~PEND_LOCAL;
+	app_maybe_done(rq);
+}
+
+static void app_send(struct repl_req *rq)
+{
+	struct repl_vol *v = rq->v;
+	struct repl_conn *c = repl_eng.conn;
+	uint8_t *f = rq->tx.hdr + REPL_HDR_SIZE;
+	uint32_t crc = 0;
+
+	memset(f, 0, REPL_DATA_SIZE);
+	put_be64(f + REPL_DATA_OFFSET, rq->off);
+	put_be32(f + REPL_DATA_LENGTH, (uint32_t)rq->len);
+	f[REPL_DATA_OP] = (uint8_t)rq->op;
+	f[REPL_DATA_IOFLAGS] = (uint8_t)rq->ioflags;
+	if (rq->op == REPL_OP_WRITE) {
+		rq->tx.iov = rq->upper->iov;
+		rq->tx.iovcnt = rq->upper->iovcnt;
+		rq->tx.paylen = rq->len;
+		crc = repl_crc_iov(rq->upper->iov, rq->upper->iovcnt, rq->len);
+		if (repl_eng.corrupt_next_crc) {
+			repl_eng.corrupt_next_crc = false;
+			crc ^= 0x5a5a5a5au;
+			qb_log(LOG_WARNING, "repl: test hook: sending DATA with a corrupted CRC");
+		}
+	} else {
+		rq->tx.iov = NULL;
+		rq->tx.iovcnt = 0;
+		rq->tx.paylen = 0;
+	}
+	put_be32(f + REPL_DATA_CRC, crc);
+	put_be32(f + REPL_DATA_TAG, rq->tag);
+	repl_tx_req(c, rq, REPL_MSG_DATA, (uint32_t)v->index, REPL_DATA_SIZE);
+	rq->sent_ms = reactor_now_ms();
+	rl_add_tail(&v->inflight, &rq->qlink);
+}
+
+struct al_job {
+	struct repl_req *rq;
+	int rc;
+};
+
+static void al_work(void *arg)
+{
+	struct al_job *j = arg;
+
+	j->rc = repl_md_al_activate(j->rq->v->md, j->rq->off, j->rq->len);
+}
+
+static void al_done(void *arg)
+{
+	struct al_job *j = arg;
+	struct repl_req *rq = j->rq;
+	int rc = j->rc;
+
+	free(j);
+	if (rc < 0) {
+		qb_log(LOG_ERR, "repl: %s: activity log update failed (%d): failing the write", rq->v->name, rc);
+		rl_add_tail(&rq->v->active, &rq->link);
+		rq->v->n_app++;
+		rq->status = -EIO;
+		rq->pending = 0;
+		app_maybe_done(rq);
+		return;
+	}
+	rq->al_ref = true;
+	app_start(rq);
+}
+
+static void app_start(struct repl_req *rq)
+{
+	struct repl_vol *v = rq->v;
+
+	if (repl_get_role() != REPL_ROLE_PRIMARY) {
+		rl_add_tail(&v->active, &rq->link);
+		v->n_app++;
+		rq->status = -EROFS;
+		rq->pending = 0;
+		app_maybe_done(rq);
+		return;
+	}
+	/* wait for a negotiation in progress, or a resync/verify read of the range */
+	if (v->vs == VS_NEGOTIATE || (rq->op != REPL_OP_FLUSH && range_reading(v, rq->off, rq->len))) {
+		rl_add_tail(&v->held, &rq->qlink);
+		return;
+	}
+	if (rq->op != REPL_OP_FLUSH && !rq->al_ref) {
+		if (repl_md_al_hot(v->md, rq->off, rq->len)) {
+			rq->al_ref = true;
+		} else {
+			struct al_job *j = calloc(1, sizeof(*j));
+			if (j) {
+				j->rq = rq;
+				if (repl_workq(v, al_work, al_done, j) == 0)
+					return;
+				free(j);
+			}
+			rl_add_tail(&v->active, &rq->link);
+			v->n_app++;
+			rq->status = -ENOMEM;
+			rq->pending = 0;
+			app_maybe_done(rq);
+			return;
+		}
+	}
+	rl_add_tail(&v->active, &rq->link);
+	v->n_app++;
+	repl_eng.app_bytes_tick += rq->len;
+	rq->pending = PEND_LOCAL | PEND_PEER;
+	bdev_submit(v->lower, &rq->lower);
+	if (repl_vol_replicating(v))
+		app_send(rq);
+	else
+		app_peer_failed(rq, false);
+}
+
+static void app_setup(struct repl_req *rq, struct bdev_io *io)
+{
+	struct repl_vol *v = rq->v;
+
+	rq->kind = RQ_APP;
+	rq->upper = io;
+	rq->off = io->offset;
+	rq->len = io->len;
+	rq->ioflags = 0;
+	switch (io->type) {
+	case BDEV_IO_WRITE:
+		rq->op = REPL_OP_WRITE;
+		if (io->flags & BDEV_IO_F_FUA)
+			rq->ioflags |= REPL_IOF_FUA;
+		break;
+	case BDEV_IO_FLUSH:
+		rq->op = REPL_OP_FLUSH;
+		rq->off = rq->len = 0;
+		break;
+	case BDEV_IO_UNMAP:
+		rq->op = REPL_OP_UNMAP;
+		if (v->lower->unmap_zeroes)
+			rq->ioflags |= REPL_IOF_ZERO;
+		break;
+	default:
+		rq->op = REPL_OP_WRITE_ZEROES;
+		break;
+	}
+	memset(&rq->lower, 0, sizeof(rq->lower));
+	rq->lower.type = io->type;
+	rq->lower.flags = io->flags;
+	rq->lower.offset = io->offset;
+	rq->lower.len = io->len;
+	rq->lower.iov = io->iov;
+	rq->lower.iovcnt = io->iovcnt;
+	rq->lower.cb = app_local_done;
+	rq->lower.cb_arg = rq;
+}
+
+/* On the repl reactor: an application request arrives from an I/O reactor. */
+static void app_arrive(void *arg)
+{
+	struct bdev_io *io = arg;
+	struct repl_vol *v = io->bdev->priv;
+	struct repl_req *rq;
+
+	if (repl_get_role() != REPL_ROLE_PRIMARY || v->detaching) {
+		finish_upper(io, -EROFS);
+		return;
+	}
+	rq = repl_req_get(v);
+	if (!rq) {
+		io->next = NULL;
+		if (v->slot_wait_tail)
+			v->slot_wait_tail->next = io;
+		else
+			v->slot_wait_head = io;
+		v->slot_wait_tail = io;
+		return;
+	}
+	app_setup(rq, io);
+	app_start(rq);
+}
+
+/* ---------------------------------------------------------------- link loss */
+
+void repl_vol_link_down(struct repl_vol *v)
+{
+	while (!rl_empty(&v->inflight)) {
+		struct repl_req *rq = rl_entry(v->inflight.next, struct repl_req, qlink);
+		rl_del(&rq->qlink);
+		app_peer_failed(rq, true);
+	}
+	repl_sync_abort(v);
+	if (v->vs != VS_STANDALONE)
+		v->vs = VS_WAIT;
+	v->sent_state = false;
+	v->have_peer_view = false;
+	v->peer_disk = REPL_DISK_DUNKNOWN;
+	repl_vol_release_held(v);
+	repl_publish(v);
+}
+
+/* Primary: inflight DATA older than timeout_ms means the peer is stuck. */
+void repl_mirror_tick(uint64_t now)
+{
+	for (int i = 0; i < repl_eng.nvols; i++) {
+		struct repl_vol *v = repl_eng.vols[i];
+		struct repl_req *rq;
+
+		if (!atomic_load(&v->attached) || !repl_eng.conn)
+			continue;
+		rq = rl_first(&v->inflight, struct repl_req, qlink);
+		if (rq && now - rq->sent_ms > repl_eng.timeout_ms) {
+			repl_conn_fail(repl_eng.conn, "the peer did not acknowledge a write within timeout_ms");
+			return;
+		}
+	}
+}
+
+int repl_h_data_ack(struct repl_conn *c, const struct repl_msg *m)
+{
+	struct repl_vol *v = m->vol < REPL_MAX_VOLS ? c->peer_vols[m->vol] : NULL;
+	uint32_t tag = get_be32(m->body + REPL_ACK_TAG);
+	uint64_t seq = get_be64(m->body + REPL_ACK_SEQ);
+	int status = (int)get_be32(m->body + REPL_ACK_STATUS);
+	struct repl_req *rq;
+
+	if (!v || tag >= REPL_REQ_SLOTS) {
+		repl_conn_fail(c, "DATA_ACK for an unknown volume or request");
+		return -1;
+	}
+	rq = &v->slots[tag];
+	if (rq->kind != RQ_APP || !rl_linked(&rq->qlink) || rq->seq != seq || rq->epoch != c->epoch ||
+	    !(rq->pending & PEND_PEER)) {
+		repl_conn_fail(c, "DATA_ACK does not match a request in flight");
+		return -1;
+	}
+	rl_del(&rq->qlink);
+	if (status) {
+		qb_log(LOG_ERR, "repl: %s: the peer failed a mirrored write at %llu+%llu: %s", v->name,
+		       (unsigned long long)rq->off, (unsigned long long)rq->len, strerror(status));
+		app_peer_failed(rq, true);
+		if (status == EIO)
+			repl_conn_fail(c, "the peer's disk failed a write; resync after reconnect");
+		else {
+			repl_vol_link_down(v);
+			repl_publish(v);
+		}
+		return 0;
+	}
+	rq->pending &= ~PEND_PEER;
+	app_maybe_done(rq);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- peer side */
+
+static bool papply_blocked(struct repl_vol *v, struct repl_req *rq)
+{
+	for (struct repl_link *l = v->papply.next; l != &rq->link; l = l->next) {
+		struct repl_req *e = rl_entry(l, struct repl_req, link);
+		if (overlaps(e->off, e->len, rq->off, rq->len))
+			return true;
+	}
+	return false;
+}
+
+static void peer_done(struct bdev_io *io);
+
+static void peer_do_submit(struct repl_req *rq)
+{
+	rq->submitted = true;
+	rq->lower.cb = peer_done;
+	rq->lower.cb_arg = rq;
+	bdev_submit(rq->v->lower, &rq->lower);
+}
+
+void repl_peer_submit(struct repl_vol *v, struct repl_req *rq)
+{
+	rl_add_tail(&v->papply, &rq->link);
+	if (!papply_blocked(v, rq))
+		peer_do_submit(rq);
+}
+
+static void peer_send_ack(struct repl_req *rq)
+{
+	uint8_t *b;
+
+	if (!repl_conn_up() || repl_eng.conn->epoch != rq->epoch)
+		return;
+	b = repl_send(REPL_MSG_DATA_ACK, rq->v, REPL_ACK_SIZE);
+	if (!b)
+		return;
+	put_be64(b + REPL_ACK_SEQ, rq->seq);
+	put_be32(b + REPL_ACK_TAG, rq->peer_tag);
+	put_be32(b + REPL_ACK_STATUS, (uint32_t)(rq->status < 0 ? -rq->status : rq->status));
+}
+
+static void peer_done(struct bdev_io *io)
+{
+	struct repl_req *rq = io->cb_arg;
+	struct repl_vol *v = rq->v;
+
+	rq->status = io->status;
+	if (rq->kind == RQ_PEER) {
+		if (io->status)
+			qb_log(LOG_ERR, "repl: %s: mirrored write at %llu+%llu failed locally: %s", v->name,
+			       (unsigned long long)rq->off, (unsigned long long)rq->len, strerror(-io->status));
+		peer_send_ack(rq);
+	} else {
+		repl_sync_peer_req_done(rq);
+	}
+	rl_del(&rq->link);
+	repl_req_put(rq);
+	for (struct repl_link *l = v->papply.next; l != &v->papply; l = l->next) {
+		struct repl_req *e = rl_entry(l, struct repl_req, link);
+		if (!e->submitted && !papply_blocked(v, e))
+			peer_do_submit(e);
+	}
+}
+
+static void ack_now(struct repl_conn *c, struct repl_vol *v, const struct repl_msg *m, int err)
+{
+	struct repl_req tmp = { .v = v, .seq = m->seq, .peer_tag = get_be32(m->body + REPL_DATA_TAG),
+				.epoch = c->epoch, .status = err };
+	static struct repl_vol none;
+
+	if (!v) {
+		/* unknown volume: answer on behalf of "no volume" with the sender's index */
+		none.index = (int)m->vol;
+		tmp.v = &none;
+	}
+	peer_send_ack(&tmp);
+}
+
+int repl_h_data(struct repl_conn *c, const struct repl_msg *m)
+{
+	struct repl_vol *v = m->vol < REPL_MAX_VOLS ? c->peer_vols[m->vol] : NULL;
+	const uint8_t *b = m->body;
+	struct repl_req *rq;
+	uint64_t off = get_be64(b + REPL_DATA_OFFSET);
+	uint32_t len = get_be32(b + REPL_DATA_LENGTH);
+	uint8_t op = b[REPL_DATA_OP], fl = b[REPL_DATA_IOFLAGS];
+
+	if (!v || !atomic_load(&v->attached) || v->detaching ||
+	    !(v->vs == VS_CONNECTED || v->vs == VS_SYNC_TARGET)) {
+		ack_now(c, v, m, ENODEV);
+		return 0;
+	}
+	if (repl_get_role() == REPL_ROLE_PRIMARY) {
+		qb_log(LOG_ERR, "repl: %s: refusing DATA from the peer: this node is Primary", v->name);
+		ack_now(c, v, m, EROFS);
+		return 0;
+	}
+	if (op != REPL_OP_FLUSH && (off > v->size || len > v->size - off)) {
+		ack_now(c, v, m, EINVAL);
+		return 0;
+	}
+	rq = req_get_any(v);
+	if (!rq) {
+		ack_now(c, v, m, ENOMEM);
+		return 0;
+	}
+	rq->kind = RQ_PEER;
+	rq->seq = m->seq;
+	rq->peer_tag = get_be32(b + REPL_DATA_TAG);
+	rq->epoch = c->epoch;
+	rq->op = op;
+	rq->off = op == REPL_OP_FLUSH ? 0 : off;
+	rq->len = op == REPL_OP_FLUSH ? 0 : len;
+	rq->lower.offset = off;
+	rq->lower.len = len;
+	switch (op) {
+	case REPL_OP_WRITE:
+		rq->buf = repl_conn_take_payload(c, &rq->bufcap);
+		rq->iov = (struct iovec){ rq->buf, len };
+		rq->lower.type = BDEV_IO_WRITE;
+		rq->lower.flags = (fl & REPL_IOF_FUA) ? BDEV_IO_F_FUA : 0;
+		rq->lower.iov = &rq->iov;
+		rq->lower.iovcnt = 1;
+		break;
+	case REPL_OP_FLUSH:
+		rq->lower.type = BDEV_IO_FLUSH;
+		rq->lower.offset = rq->lower.len = 0;
+		break;
+	case REPL_OP_UNMAP:
+		/* the Primary promised zeroes (LBPRZ): keep that promise here too */
+		rq->lower.type = (fl & REPL_IOF_ZERO) && !v->lower->unmap_zeroes ? BDEV_IO_WRITE_ZEROES
+										  : BDEV_IO_UNMAP;
+		if (rq->lower.type == BDEV_IO_UNMAP && !v->lower->can_unmap)
+			rq->lower.type = BDEV_IO_WRITE_ZEROES;
+		break;
+	default:
+		rq->lower.type = BDEV_IO_WRITE_ZEROES;
+		break;
+	}
+	repl_peer_submit(v, rq);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- the wrapper bdev */
+
+static void wrap_complete_post(struct bdev_io *io, int status)
+{
+	finish_upper(io, status);
+}
+
+static void wrap_submit(struct bdev *b, struct bdev_io *io)
+{
+	struct repl_vol *v = b->priv;
+
+	if (repl_get_role() != REPL_ROLE_PRIMARY) {
+		/* safety net: initiators see ALUA Standby before they get here */
+		wrap_complete_post(io, -EROFS);
+		return;
+	}
+	if (io->type == BDEV_IO_READ) {
+		bdev_submit(v->lower, io);          /* reads are local: straight to the backend */
+		return;
+	}
+	reactor_post(repl_eng.r, app_arrive, io);
+}
+
+static void wrap_close(struct bdev *b)
+{
+	struct repl_vol *v = b->priv;
+
+	if (v)
+		repl_vol_detach(v);
+}
+
+static const struct bdev_ops repl_wrap_ops = {
+	.name = "repl",
+	.close = wrap_close,
+	.submit = wrap_submit,
+};
+
+static void clear_primary(struct repl_md_gen *gen, enum repl_disk_state *disk, uint32_t *flags, void *arg)
+{
+	*flags &= ~(uint32_t)(REPL_MD_F_PRIMARY | REPL_MD_F_CONNECTED);
+}
+
+struct bdev *repl_wrap(struct bdev *lower, const struct bdev_params *p, char *err, size_t errlen)
+{
+	struct repl_vol *v = repl_vol_find_id(p->volume_id);
+	struct bdev *w;
+	uint32_t flags;
+
+	if (!v) {
+		snprintf(err, errlen, "replicated LUN with serial '%s' is not in the configuration replication "
+			 "started with (restart tandemd)", p->volume_id ? p->volume_id : "");
+		return NULL;
+	}
+	if (atomic_load(&v->attached)) {
+		snprintf(err, errlen, "%s is already open", v->name);
+		return NULL;
+	}
+	char merr[256] = "";
+	v->md = repl_md_open(v->md_path, lower->size, merr, sizeof(merr));
+	if (!v->md) {
+		snprintf(err, errlen, "%s: replication metadata %s: %s (create it with: tandemctl create-md %s)",
+			 v->name, v->md_path, merr, v->name);
+		return NULL;
+	}
+	if (!v->slots)          /* kept across detach/attach: a late ack may still look at them */
+		v->slots = calloc(REPL_REQ_SLOTS, sizeof(*v->slots));
+	w = calloc(1, sizeof(*w));
+	if (!v->slots || !w) {
+		free(w);
+		repl_md_close(v->md);
+		v->md = NULL;
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	v->free_slots = NULL;
+	for (int i = REPL_REQ_SLOTS - 1; i >= 0; i--) {
+		memset(&v->slots[i], 0, sizeof(v->slots[i]));
+		v->slots[i].tag = (uint32_t)i;
+		v->slots[i].v = v;
+		v->slots[i].free_next = v->free_slots;
+		v->free_slots = &v->slots[i];
+	}
+	w->ops = &repl_wrap_ops;
+	snprintf(w->path, sizeof(w->path), "%s", lower->path);
+	w->fd = lower->fd >= 0 ? dup(lower->fd) : -1;   /* GET LBA STATUS reads holes through it */
+	w->size = lower->size;
+	w->block_size = lower->block_size;
+	w->phys_block_size = lower->phys_block_size;
+	w->readonly = lower->readonly;
+	w->is_blockdev = lower->is_blockdev;
+	w->rotational = lower->rotational;
+	w->can_unmap = lower->can_unmap;
+	w->unmap_zeroes = lower->unmap_zeroes;
+	w->priv = v;
+	v->wrapper = w;
+	v->lower = lower;
+	v->size = lower->size;
+	v->chunk = repl_md_chunk_bytes(v->md);
+	flags = repl_md_get_flags(v->md);
+	if (flags & REPL_MD_F_CRASHED_PRIMARY)
+		qb_log(LOG_WARNING, "repl: %s: this node crashed while Primary: the extents of its activity log "
+		       "are marked for resync", v->name);
+	if (flags & (REPL_MD_F_PRIMARY | REPL_MD_F_CONNECTED))
+		repl_md_edit(v, clear_primary, NULL);
+	v->od_state = (flags & REPL_MD_F_PEER_OUTDATED) ? OD_DONE : OD_NONE;
+	v->split_brain = (flags & REPL_MD_F_SPLIT_BRAIN) != 0;
+	v->want_connect = !v->split_brain;
+	v->vs = v->split_brain ? VS_STANDALONE : VS_WAIT;
+	v->peer_disk = REPL_DISK_DUNKNOWN;
+	v->detaching = false;
+	if (v->split_brain)
+		qb_log(LOG_CRIT, "repl: %s: SPLIT BRAIN recorded in the metadata: not connecting; resolve with "
+		       "tandemctl discard-my-data %s on the node whose changes to drop, then tandemctl connect",
+		       v->name, v->name);
+	atomic_store(&v->attached, true);
+	repl_vol_attached(v);
+	qb_log(LOG_INFO, "repl: %s attached (metadata %s, disk %s, %llu dirty chunk(s) of %u KiB)", v->name,
+	       v->md_path, repl_disk_name(repl_md_get_disk(v->md)),
+	       (unsigned long long)repl_md_bm_count(v->md), v->chunk / 1024);
+	return w;
+}

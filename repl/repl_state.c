@@ -1,0 +1,931 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Engine lifetime and the daemon-facing contract of repl.h: start-up from the
+ * config, the repl reactor and its tick, roles and promotion rules, operator
+ * actions (connect, disconnect, discard-my-data, verify, test hooks), status,
+ * and the helpers that move blocking metadata updates off the reactor. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "reactor.h"
+#include "repl/repl_int.h"
+#include "util/be.h"
+#include "util/log.h"
+#include "util/workq.h"
+
+struct repl_engine repl_eng = { .listen_fd = -1 };
+
+/* ---------------------------------------------------------------- names */
+
+const char *repl_role_name(enum repl_role r)
+{
+	return r == REPL_ROLE_PRIMARY ? "primary" : "secondary";
+}
+
+const char *repl_disk_name(enum repl_disk_state d)
+{
+	static const char *const n[] = {
+		[REPL_DISK_DISKLESS] = "Diskless", [REPL_DISK_INCONSISTENT] = "Inconsistent",
+		[REPL_DISK_OUTDATED] = "Outdated", [REPL_DISK_UPTODATE] = "UpToDate", [REPL_DISK_DUNKNOWN] = "DUnknown",
+	};
+	return (unsigned)d < sizeof(n) / sizeof(n[0]) ? n[d] : "DUnknown";
+}
+
+const char *repl_conn_name(enum repl_conn_state c)
+{
+	static const char *const n[] = {
+		[REPL_CONN_STANDALONE] = "StandAlone", [REPL_CONN_CONNECTING] = "Connecting",
+		[REPL_CONN_CONNECTED] = "Connected", [REPL_CONN_SYNC_SOURCE] = "SyncSource",
+		[REPL_CONN_SYNC_TARGET] = "SyncTarget",
+	};
+	return (unsigned)c < sizeof(n) / sizeof(n[0]) ? n[c] : "StandAlone";
+}
+
+bool repl_enabled(void) { return repl_eng.enabled; }
+enum repl_role repl_get_role(void) { return (enum repl_role)atomic_load(&repl_eng.role); }
+
+struct repl_vol *repl_vol_find_id(const char *volume_id)
+{
+	if (!volume_id)
+		return NULL;
+	for (int i = 0; i < repl_eng.nvols; i++)
+		if (strcmp(repl_eng.vols[i]->volume_id, volume_id) == 0)
+			return repl_eng.vols[i];
+	return NULL;
+}
+
+enum repl_conn_state repl_vol_conn_state(const struct repl_vol *v)
+{
+	switch (v->vs) {
+	case VS_STANDALONE: return REPL_CONN_STANDALONE;
+	case VS_SYNC_SOURCE: return REPL_CONN_SYNC_SOURCE;
+	case VS_SYNC_TARGET: return REPL_CONN_SYNC_TARGET;
+	case VS_CONNECTED: return REPL_CONN_CONNECTED;
+	default: return v->want_connect ? REPL_CONN_CONNECTING : REPL_CONN_STANDALONE;
+	}
+}
+
+/* ---------------------------------------------------------------- metadata helpers */
+
+int repl_md_edit(struct repl_vol *v, repl_md_edit_fn fn, void *arg)
+{
+	struct repl_md_gen gen;
+	enum repl_disk_state disk;
+	uint32_t flags;
+	int rc;
+
+	pthread_mutex_lock(&v->md_lock);
+	gen = repl_md_get_gen(v->md);
+	disk = repl_md_get_disk(v->md);
+	flags = repl_md_get_flags(v->md);
+	fn(&gen, &disk, &flags, arg);
+	rc = repl_md_set(v->md, &gen, disk, flags);
+	pthread_mutex_unlock(&v->md_lock);
+	return rc;
+}
+
+struct wq_item {
+	struct repl_vol *v;
+	void (*work)(void *), (*done)(void *);
+	void *arg;
+	bool job;
+	struct repl_link link;
+};
+
+static void vol_job_next(struct repl_vol *v);
+
+static void wq_done(void *arg)
+{
+	struct wq_item *w = arg;
+	struct repl_vol *v = w->v;
+	bool job = w->job;
+
+	atomic_fetch_sub(&v->wq_pending, 1);
+	w->done(w->arg);
+	free(w);
+	if (job) {
+		v->job_busy = false;
+		vol_job_next(v);
+		if (!v->job_busy && v->reply_pending && repl_conn_up())
+			repl_vol_send_state(v);
+	}
+}
+
+static void wq_work(void *arg)
+{
+	struct wq_item *w = arg;
+
+	w->work(w->arg);
+}
+
+static int wq_submit(struct wq_item *w)
+{
+	int rc;
+
+	atomic_fetch_add(&w->v->wq_pending, 1);
+	rc = workq_submit(repl_eng.r, wq_work, wq_done, w);
+	if (rc < 0) {
+		atomic_fetch_sub(&w->v->wq_pending, 1);
+		qb_log(LOG_ERR, "repl: %s: cannot queue work: %s", w->v->name, strerror(-rc));
+	}
+	return rc;
+}
+
+int repl_workq(struct repl_vol *v, void (*work)(void *), void (*done)(void *), void *arg)
+{
+	struct wq_item *w = calloc(1, sizeof(*w));
+
+	if (!w)
+		return -1;
+	*w = (struct wq_item){ .v = v, .work = work, .done = done, .arg = arg };
+	if (wq_submit(w) < 0) {
+		free(w);
+		return -1;
+	}
+	return 0;
+}
+
+static void vol_job_next(struct repl_vol *v)
+{
+	while (!v->job_busy && !rl_empty(&v->jobs)) {
+		struct wq_item *w = rl_entry(v->jobs.next, struct wq_item, link);
+		rl_del(&w->link);
+		v->job_busy = true;
+		if (wq_submit(w) < 0) {
+			v->job_busy = false;
+			w->work(w->arg);    /* last resort: run it here rather than lose a state change */
+			w->done(w->arg);
+			free(w);
+		}
+	}
+}
+
+int repl_vol_job(struct repl_vol *v, void (*work)(void *), void (*done)(void *), void *arg)
+{
+	struct wq_item *w = calloc(1, sizeof(*w));
+
+	if (!w)
+		return -1;
+	*w = (struct wq_item){ .v = v, .work = work, .done = done, .arg = arg, .job = true };
+	rl_add_tail(&v->jobs, &w->link);
+	vol_job_next(v);
+	return 0;
+}
+
+/* Run fn(arg) on the repl reactor and wait (main thread). */
+struct repl_call {
+	void (*fn)(void *);
+	void *arg;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool done;
+};
+
+static void call_run(void *arg)
+{
+	struct repl_call *c = arg;
+
+	c->fn(c->arg);
+	pthread_mutex_lock(&c->lock);
+	c->done = true;
+	pthread_cond_signal(&c->cond);
+	pthread_mutex_unlock(&c->lock);
+}
+
+static void repl_call(void (*fn)(void *), void *arg)
+{
+	struct repl_call c = { .fn = fn, .arg = arg, .lock = PTHREAD_MUTEX_INITIALIZER,
+			       .cond = PTHREAD_COND_INITIALIZER };
+
+	if (!repl_eng.r) {
+		fn(arg);
+		return;
+	}
+	reactor_post(repl_eng.r, call_run, &c);
+	pthread_mutex_lock(&c.lock);
+	while (!c.done)
+		pthread_cond_wait(&c.cond, &c.lock);
+	pthread_mutex_unlock(&c.lock);
+}
+
+/* ---------------------------------------------------------------- status */
+
+void repl_publish(struct repl_vol *v)
+{
+	struct repl_vol_status s = { 0 };
+	bool att = atomic_load(&v->attached);
+	uint64_t oos = 0;
+
+	s.attached = att;
+	s.disk = att && v->md ? repl_md_get_disk(v->md) : REPL_DISK_DISKLESS;
+	s.conn = att ? repl_vol_conn_state(v) : REPL_CONN_STANDALONE;
+	s.peer_disk = repl_conn_up() && (v->vs == VS_CONNECTED || v->vs == VS_SYNC_SOURCE || v->vs == VS_SYNC_TARGET)
+			      ? v->peer_disk : REPL_DISK_DUNKNOWN;
+	if (att && v->md) {
+		oos = repl_md_bm_count(v->md) * v->chunk;
+		if (oos > v->size)
+			oos = v->size;
+	}
+	s.out_of_sync_bytes = oos;
+	s.sync_percent = s.disk == REPL_DISK_INCONSISTENT ? 0.0 : 100.0;
+	s.eta_s = -1;
+	if ((v->vs == VS_SYNC_SOURCE || v->vs == VS_SYNC_TARGET) && v->rs_total_bits) {
+		uint64_t left = repl_md_bm_count(v->md), total = v->rs_total_bits;
+		uint64_t done = left < total ? total - left : 0;
+		uint64_t el = reactor_now_ms() - v->rs_start_ms;
+		uint64_t moved = v->vs == VS_SYNC_SOURCE ? v->rs_bytes_sent : v->rs_bytes_received;
+
+		s.sync_percent = 100.0 * (double)done / (double)total;
+		if (el > 500 && done)
+			s.eta_s = (int64_t)((double)left * el / (double)done / 1000.0);
+		(void)moved;
+	}
+	s.resync_bytes_sent = v->rs_bytes_sent;
+	s.resync_bytes_received = v->rs_bytes_received;
+	s.split_brain = v->split_brain;
+	s.verify_running = v->ov_running;
+	s.verify_percent = v->size ? 100.0 * (double)v->ov_cursor / (double)v->size : 0;
+	s.verify_mismatch_chunks = v->ov_mismatch;
+	s.verify_runs = v->ov_runs;
+	s.peer_failures = v->peer_failures;
+	snprintf(s.last_decision, sizeof(s.last_decision), "%s", v->last_decision);
+	pthread_mutex_lock(&repl_eng.stat_lock);
+	v->st = s;
+	pthread_mutex_unlock(&repl_eng.stat_lock);
+}
+
+void repl_publish_all(void)
+{
+	for (int i = 0; i < repl_eng.nvols; i++)
+		repl_publish(repl_eng.vols[i]);
+	atomic_store(&repl_eng.conn_up_pub, repl_conn_up());
+	atomic_store(&repl_eng.peer_role_pub, repl_conn_up() && repl_eng.peer_role_known ? (int)repl_eng.peer_role : -1);
+}
+
+void repl_status(struct json_writer *w)
+{
+	int pr;
+
+	if (!repl_eng.enabled)
+		return;
+	pr = atomic_load(&repl_eng.peer_role_pub);
+	json_obj_begin(w, "replication");
+	json_str(w, "node", repl_eng.node);
+	json_str(w, "peer", repl_eng.peer_name);
+	json_str(w, "role", repl_role_name(repl_get_role()));
+	json_str(w, "peer_role", pr < 0 ? "unknown" : repl_role_name((enum repl_role)pr));
+	json_bool(w, "link_up", atomic_load(&repl_eng.conn_up_pub));
+	json_uint(w, "resync_rate", repl_eng.resync_rate);
+	json_arr_begin(w, "luns");
+	pthread_mutex_lock(&repl_eng.stat_lock);
+	for (int i = 0; i < repl_eng.nvols; i++) {
+		struct repl_vol *v = repl_eng.vols[i];
+		const struct repl_vol_status *s = &v->st;
+
+		json_obj_begin(w, NULL);
+		json_str(w, "name", v->name);
+		json_str(w, "volume_id", v->volume_id);
+		if (v->md) {
+			/* the data generation, as a string: JSON numbers lose 64-bit ids */
+			char gen[24];
+			snprintf(gen, sizeof(gen), "0x%016llx", (unsigned long long)repl_md_get_gen(v->md).current);
+			json_str(w, "current_gen", gen);
+		}
+		json_str(w, "role", repl_role_name(repl_get_role()));
+		json_str(w, "peer_role", pr < 0 ? "unknown" : repl_role_name((enum repl_role)pr));
+		json_str(w, "disk", repl_disk_name(s->disk));
+		json_str(w, "peer_disk", repl_disk_name(s->peer_disk));
+		json_str(w, "connection", repl_conn_name(s->conn));
+		json_int(w, "sync_percent", (int64_t)s->sync_percent);
+		json_uint(w, "sync_permille", (uint64_t)(s->sync_percent * 10.0));
+		json_uint(w, "out_of_sync_kib", s->out_of_sync_bytes / 1024);
+		json_uint(w, "resync_bytes_sent", s->resync_bytes_sent);
+		json_uint(w, "resync_bytes_received", s->resync_bytes_received);
+		json_int(w, "eta_s", s->eta_s);
+		json_bool(w, "split_brain", s->split_brain);
+		json_str(w, "last_decision", s->last_decision);
+		json_uint(w, "peer_failures", s->peer_failures);
+		json_str(w, "metadata", v->md_path);
+		json_obj_begin(w, "verify");
+		json_bool(w, "running", s->verify_running);
+		json_int(w, "percent", (int64_t)s->verify_percent);
+		json_uint(w, "mismatched_chunks", s->verify_mismatch_chunks);
+		json_uint(w, "mismatched_kib", s->verify_mismatch_chunks * (v->chunk ? v->chunk : 65536) / 1024);
+		json_uint(w, "runs", s->verify_runs);
+		json_obj_end(w);
+		json_obj_end(w);
+	}
+	pthread_mutex_unlock(&repl_eng.stat_lock);
+	json_arr_end(w);
+	json_obj_end(w);
+}
+
+/* ---------------------------------------------------------------- link and roles (reactor) */
+
+static void send_role(void)
+{
+	uint8_t *b = repl_send(REPL_MSG_ROLE, NULL, REPL_ROLE_SIZE);
+
+	if (b)
+		b[REPL_ROLE_ROLE] = (uint8_t)repl_get_role();
+}
+
+void repl_link_changed(bool up)
+{
+	if (up) {
+		repl_eng.peer_role_known = false;
+		send_role();
+		for (int i = 0; i < repl_eng.nvols; i++) {
+			struct repl_vol *v = repl_eng.vols[i];
+			if (!atomic_load(&v->attached) || !v->want_connect || v->detaching)
+				continue;
+			v->sent_state = false;
+			v->have_peer_view = false;
+			if (v->vs != VS_STANDALONE)
+				v->vs = VS_WAIT;
+			repl_vol_send_state(v);
+		}
+	} else {
+		repl_eng.peer_role_known = false;
+		for (int i = 0; i < repl_eng.nvols; i++)
+			if (atomic_load(&repl_eng.vols[i]->attached))
+				repl_vol_link_down(repl_eng.vols[i]);
+	}
+	repl_publish_all();
+}
+
+int repl_h_role(struct repl_conn *c, const struct repl_msg *m)
+{
+	enum repl_role r = m->body[REPL_ROLE_ROLE];
+
+	if (!repl_eng.peer_role_known || repl_eng.peer_role != r)
+		qb_log(LOG_NOTICE, "repl: peer %s is %s", repl_eng.peer_name, repl_role_name(r));
+	repl_eng.peer_role = r;
+	repl_eng.peer_role_known = true;
+	for (int i = 0; i < repl_eng.nvols; i++)
+		repl_eng.vols[i]->peer_role = r;
+	repl_publish_all();
+	return 0;
+}
+
+static int tick(struct reactor *r, void *arg)
+{
+	uint64_t now = reactor_now_ms();
+
+	repl_conn_tick(now);
+	repl_mirror_tick(now);
+	repl_sync_tick(now);
+	if (now - repl_eng.last_publish_ms >= 500) {
+		repl_eng.last_publish_ms = now;
+		repl_publish_all();
+	}
+	return repl_eng.stopping ? -1 : REPL_TICK_MS;
+}
+
+static void start_on_reactor(void *arg)
+{
+	reactor_timer_add(repl_eng.r, REPL_TICK_MS, tick, NULL);
+	repl_publish_all();
+}
+
+void repl_vol_attached(struct repl_vol *v);
+static void attached_r(void *arg)
+{
+	struct repl_vol *v = arg;
+
+	if (repl_conn_up() && v->want_connect) {
+		v->sent_state = false;
+		repl_vol_send_state(v);
+	}
+	repl_publish(v);
+}
+
+void repl_vol_attached(struct repl_vol *v)
+{
+	if (repl_eng.r)
+		reactor_post(repl_eng.r, attached_r, v);
+}
+
+struct idle_q {
+	struct repl_vol *v;
+	bool idle;
+};
+
+static void detach_r(void *arg)
+{
+	struct repl_vol *v = arg;
+
+	v->detaching = true;
+	if (repl_conn_up() && v->vs != VS_STANDALONE && v->vs != VS_WAIT)
+		(void)repl_send(REPL_MSG_VOL_DETACH, v, REPL_DETACH_SIZE);
+	repl_vol_link_down(v);
+}
+
+static void idle_r(void *arg)
+{
+	struct idle_q *q = arg;
+	struct repl_vol *v = q->v;
+
+	q->idle = rl_empty(&v->active) && rl_empty(&v->papply) && rl_empty(&v->rs_wait) && rl_empty(&v->held) &&
+		  rl_empty(&v->od_wait) && !v->job_busy && rl_empty(&v->jobs) && atomic_load(&v->wq_pending) == 0 &&
+		  !v->slot_wait_head;
+}
+
+static void final_r(void *arg)
+{
+	struct repl_vol *v = arg;
+
+	atomic_store(&v->attached, false);
+	repl_publish(v);
+}
+
+void repl_vol_detach(struct repl_vol *v)
+{
+	struct idle_q q = { .v = v };
+
+	repl_call(detach_r, v);
+	for (int i = 0; i < 10000; i++) {
+		repl_call(idle_r, &q);
+		if (q.idle)
+			break;
+		usleep(1000);
+	}
+	if (!q.idle)
+		qb_log(LOG_WARNING, "repl: %s: closing with replication work still pending", v->name);
+	repl_call(final_r, v);
+	repl_md_close(v->md);
+	v->md = NULL;
+	bdev_close(v->lower);
+	v->lower = NULL;
+	v->wrapper = NULL;
+	qb_log(LOG_INFO, "repl: %s detached", v->name);
+}
+
+/* ---------------------------------------------------------------- roles (main thread) */
+
+struct role_q {
+	bool force;
+	char *err;
+	size_t errlen;
+	int rc;
+	unsigned busy;
+};
+
+static void promote_check_r(void *arg)
+{
+	struct role_q *q = arg;
+
+	q->rc = 0;
+	if (repl_conn_up() && repl_eng.peer_role_known && repl_eng.peer_role == REPL_ROLE_PRIMARY) {
+		snprintf(q->err, q->errlen, "the peer %s is Primary: demote it first", repl_eng.peer_name);
+		q->rc = -1;
+		return;
+	}
+	for (int i = 0; i < repl_eng.nvols; i++) {
+		struct repl_vol *v = repl_eng.vols[i];
+		enum repl_disk_state d;
+
+		if (!atomic_load(&v->attached))
+			continue;
+		d = repl_md_get_disk(v->md);
+		/* a fresh pair (create-md, never held data): --force names the initial sync source */
+		if (d == REPL_DISK_INCONSISTENT && q->force && repl_md_get_gen(v->md).current == 0 &&
+		    v->vs != VS_SYNC_TARGET && !(v->vs == VS_CONNECTED && v->peer_disk == REPL_DISK_UPTODATE))
+			continue;
+		if (d == REPL_DISK_INCONSISTENT || d == REPL_DISK_DISKLESS || v->vs == VS_SYNC_TARGET) {
+			snprintf(q->err, q->errlen, "%s is %s%s: it can never be promoted", v->name, repl_disk_name(d),
+				 v->vs == VS_SYNC_TARGET ? " (resync target)" : "");
+			q->rc = -1;
+			return;
+		}
+		if (q->force)
+			continue;
+		if (d != REPL_DISK_UPTODATE) {
+			snprintf(q->err, q->errlen, "%s is %s: not promoting without --force", v->name,
+				 repl_disk_name(d));
+			q->rc = -1;
+			return;
+		}
+		if (v->vs != VS_CONNECTED && v->vs != VS_SYNC_SOURCE) {
+			snprintf(q->err, q->errlen, "%s is not connected to the peer (%s), so the peer's state is "
+				 "unknown: use --force if the peer is surely not Primary", v->name,
+				 repl_conn_name(repl_vol_conn_state(v)));
+			q->rc = -1;
+			return;
+		}
+	}
+}
+
+static void role_changed_r(void *arg)
+{
+	send_role();
+	for (int i = 0; i < repl_eng.nvols; i++)
+		if (atomic_load(&repl_eng.vols[i]->attached))
+			repl_vol_release_held(repl_eng.vols[i]);
+	repl_publish_all();
+}
+
+static void busy_r(void *arg)
+{
+	struct role_q *q = arg;
+
+	q->busy = 0;
+	for (int i = 0; i < repl_eng.nvols; i++) {
+		struct repl_vol *v = repl_eng.vols[i];
+		if (atomic_load(&v->attached))
+			q->busy += v->n_app + !rl_empty(&v->held) + (v->slot_wait_head != NULL);
+	}
+}
+
+static void initial_source(struct repl_md_gen *gen, enum repl_disk_state *disk, uint32_t *flags, void *arg)
+{
+	*disk = REPL_DISK_UPTODATE;
+	repl_md_gen_new_current(gen);
+	*flags |= REPL_MD_F_PEER_OUTDATED;
+}
+
+/* Our generation changed under an established connection: negotiate again. */
+static void renegotiate_r(void *arg)
+{
+	struct repl_vol *v = arg;
+
+	if (v->vs != VS_STANDALONE)
+		repl_vol_link_down(v);
+	if (repl_conn_up() && v->want_connect) {
+		v->vs = VS_WAIT;
+		v->od_state = OD_DONE;
+		repl_vol_send_state(v);
+	}
+}
+
+static void set_primary_flag(struct repl_md_gen *gen, enum repl_disk_state *disk, uint32_t *flags, void *arg)
+{
+	if (arg)
+		*flags |= REPL_MD_F_PRIMARY;
+	else
+		*flags &= ~(uint32_t)REPL_MD_F_PRIMARY;
+}
+
+/* Tell every subscriber (main thread) about a role change. */
+static void role_notify(enum repl_role role)
+{
+	for (int i = 0; i < repl_eng.nrole_cb; i++)
+		repl_eng.role_cb[i].fn(role, repl_eng.role_cb[i].arg);
+}
+
+int repl_set_role(enum repl_role role, bool force, char *err, size_t errlen)
+{
+	struct role_q q = { .force = force, .err = err, .errlen = errlen };
+
+	if (!repl_eng.enabled) {
+		snprintf(err, errlen, "replication is not configured (no replication section)");
+		return -1;
+	}
+	if (role == repl_get_role())
+		return 0;
+	if (role == REPL_ROLE_PRIMARY) {
+		repl_call(promote_check_r, &q);
+		if (q.rc < 0) {
+			qb_log(LOG_WARNING, "repl: promotion refused: %s", err);
+			return -1;
+		}
+		for (int i = 0; i < repl_eng.nvols; i++) {
+			struct repl_vol *v = repl_eng.vols[i];
+			if (atomic_load(&v->attached) && repl_md_get_disk(v->md) == REPL_DISK_INCONSISTENT &&
+			    repl_md_get_gen(v->md).current == 0) {
+				if (repl_md_edit(v, initial_source, NULL) < 0) {
+					snprintf(err, errlen, "%s: cannot update the metadata", v->name);
+					return -1;
+				}
+				qb_log(LOG_WARNING, "repl: %s: forced Primary on a fresh disk: its data is now the "
+				       "reference (UpToDate); the peer receives a full sync", v->name);
+				repl_call(renegotiate_r, v);
+			}
+			if (atomic_load(&v->attached) && repl_md_edit(v, set_primary_flag, (void *)1) < 0) {
+				snprintf(err, errlen, "%s: cannot record the Primary role in the metadata", v->name);
+				return -1;
+			}
+		}
+		atomic_store(&repl_eng.role, REPL_ROLE_PRIMARY);
+		qb_log(LOG_NOTICE, "repl: node %s is now Primary%s", repl_eng.node, force ? " (forced)" : "");
+	} else {
+		atomic_store(&repl_eng.role, REPL_ROLE_SECONDARY);
+		role_notify(REPL_ROLE_SECONDARY);
+		for (int i = 0; i < 30000; i++) {
+			repl_call(busy_r, &q);
+			if (!q.busy)
+				break;
+			usleep(1000);
+		}
+		for (int i = 0; i < repl_eng.nvols; i++) {
+			struct repl_vol *v = repl_eng.vols[i];
+			if (atomic_load(&v->attached)) {
+				repl_md_bm_flush(v->md);
+				repl_md_edit(v, set_primary_flag, NULL);
+			}
+		}
+		qb_log(LOG_NOTICE, "repl: node %s is now Secondary", repl_eng.node);
+	}
+	repl_call(role_changed_r, NULL);
+	if (role == REPL_ROLE_PRIMARY)
+		role_notify(role);
+	return 0;
+}
+
+void repl_on_role_change(void (*fn)(enum repl_role role, void *arg), void *arg)
+{
+	if (repl_eng.nrole_cb >= REPL_ROLE_CB_MAX) {
+		qb_log(LOG_ERR, "repl: too many role-change subscribers");
+		return;
+	}
+	repl_eng.role_cb[repl_eng.nrole_cb].fn = fn;
+	repl_eng.role_cb[repl_eng.nrole_cb].arg = arg;
+	repl_eng.nrole_cb++;
+}
+
+/* ---------------------------------------------------------------- operator actions */
+
+enum { OP_CONNECT = 1, OP_DISCONNECT, OP_DISCARD, OP_VERIFY, OP_VERIFY_RESYNC };
+
+struct op_q {
+	int op;
+	const char *lun;
+	char *err;
+	size_t errlen;
+	int rc, matched;
+};
+
+static bool name_match(const struct repl_vol *v, const char *lun)
+{
+	const char *slash;
+
+	if (!lun || !*lun)
+		return true;
+	slash = strrchr(v->name, '/');
+	return strcasecmp(v->name, lun) == 0 ||
+	       (slash && strchr(lun, '/') == NULL && strcmp(slash + 1, lun) == 0 && repl_eng.nvols == 1);
+}
+
+static void op_r(void *arg)
+{
+	struct op_q *q = arg;
+
+	q->rc = 0;
+	for (int i = 0; i < repl_eng.nvols; i++) {
+		struct repl_vol *v = repl_eng.vols[i];
+
+		if (!name_match(v, q->lun))
+			continue;
+		q->matched++;
+		if (!atomic_load(&v->attached)) {
+			snprintf(q->err, q->errlen, "%s is not open", v->name);
+			q->rc = -1;
+			continue;
+		}
+		switch (q->op) {
+		case OP_CONNECT:
+			if (v->want_connect && v->vs != VS_STANDALONE)
+				break;
+			qb_log(LOG_NOTICE, "repl: %s: connect requested by the operator", v->name);
+			v->want_connect = true;
+			v->vs = VS_WAIT;
+			v->sent_state = false;
+			if (repl_conn_up())
+				repl_vol_send_state(v);
+			break;
+		case OP_DISCONNECT:
+			qb_log(LOG_NOTICE, "repl: %s: disconnect requested by the operator", v->name);
+			if (repl_conn_up() && v->vs != VS_STANDALONE && v->vs != VS_WAIT)
+				(void)repl_send(REPL_MSG_VOL_DETACH, v, REPL_DETACH_SIZE);
+			v->want_connect = false;
+			repl_vol_link_down(v);
+			v->vs = VS_STANDALONE;
+			break;
+		case OP_DISCARD:
+			if (repl_get_role() == REPL_ROLE_PRIMARY) {
+				snprintf(q->err, q->errlen, "this node is Primary: demote it before discarding its data");
+				q->rc = -1;
+				return;
+			}
+			if (v->vs != VS_STANDALONE && v->vs != VS_WAIT) {
+				snprintf(q->err, q->errlen, "%s is %s: disconnect it first", v->name,
+					 repl_conn_name(repl_vol_conn_state(v)));
+				q->rc = -1;
+				return;
+			}
+			v->discard_my_data = true;
+			qb_log(LOG_WARNING, "repl: %s: the operator chose to discard this node's changes; it becomes "
+			       "SyncTarget on the next connect", v->name);
+			break;
+		case OP_VERIFY:
+		case OP_VERIFY_RESYNC:
+			if (v->vs != VS_CONNECTED || !repl_conn_up()) {
+				snprintf(q->err, q->errlen, "%s is %s: verify needs Connected", v->name,
+					 repl_conn_name(repl_vol_conn_state(v)));
+				q->rc = -1;
+				return;
+			}
+			if (v->ov_running) {
+				snprintf(q->err, q->errlen, "%s: a verify is already running", v->name);
+				q->rc = -1;
+				return;
+			}
+			repl_verify_start(v, q->op == OP_VERIFY_RESYNC);
+			break;
+		}
+		repl_publish(v);
+	}
+	if (!q->matched && q->rc == 0) {
+		snprintf(q->err, q->errlen, "no replicated LUN '%s' (use TARGET/LUN)", q->lun ? q->lun : "");
+		q->rc = -1;
+	}
+}
+
+static int run_op(int op, const char *lun, char *err, size_t errlen)
+{
+	struct op_q q = { .op = op, .lun = lun, .err = err, .errlen = errlen };
+
+	if (!repl_eng.enabled) {
+		snprintf(err, errlen, "replication is not configured (no replication section)");
+		return -1;
+	}
+	repl_call(op_r, &q);
+	return q.rc;
+}
+
+int repl_connect(const char *lun_name, char *err, size_t errlen) { return run_op(OP_CONNECT, lun_name, err, errlen); }
+int repl_disconnect(const char *lun_name, char *err, size_t errlen)
+{
+	return run_op(OP_DISCONNECT, lun_name, err, errlen);
+}
+int repl_discard_my_data(const char *lun_name, char *err, size_t errlen)
+{
+	return run_op(OP_DISCARD, lun_name, err, errlen);
+}
+int repl_verify(const char *lun_name, char *err, size_t errlen) { return run_op(OP_VERIFY, lun_name, err, errlen); }
+int repl_verify_ex(const char *lun_name, bool resync, char *err, size_t errlen)
+{
+	return run_op(resync ? OP_VERIFY_RESYNC : OP_VERIFY, lun_name, err, errlen);
+}
+
+static void corrupt_r(void *arg)
+{
+	repl_eng.corrupt_next_crc = true;
+}
+
+int repl_debug(const char *what, char *err, size_t errlen)
+{
+	if (!repl_eng.enabled) {
+		snprintf(err, errlen, "replication is not configured (no replication section)");
+		return -1;
+	}
+	if (what && strcmp(what, "corrupt-next-crc") == 0) {
+		repl_call(corrupt_r, NULL);
+		qb_log(LOG_WARNING, "repl: test hook armed: the next DATA/RS_DATA message carries a wrong CRC32C");
+		return 0;
+	}
+	snprintf(err, errlen, "unknown debug action '%.40s' (corrupt-next-crc)", what ? what : "");
+	return -1;
+}
+
+/* ---------------------------------------------------------------- init / shutdown */
+
+static struct repl_vol *vol_new(const struct tconf *conf, const struct tconf_target *t, const struct tconf_lun *l)
+{
+	struct repl_vol *v = calloc(1, sizeof(*v));
+
+	if (!v)
+		return NULL;
+	snprintf(v->name, sizeof(v->name), "%s/%u", t->name, l->lun);
+	snprintf(v->volume_id, sizeof(v->volume_id), "%s", l->serial);
+	if (l->meta[0])
+		snprintf(v->md_path, sizeof(v->md_path), "%s", l->meta);
+	else        /* the parser fills meta; keep a default for hand-built configs */
+		snprintf(v->md_path, sizeof(v->md_path), "%.3000s/md/%.64s.md", conf->global.state_dir, l->serial);
+	pthread_mutex_init(&v->md_lock, NULL);
+	rl_init(&v->od_wait);
+	rl_init(&v->active);
+	rl_init(&v->held);
+	rl_init(&v->inflight);
+	rl_init(&v->papply);
+	rl_init(&v->rs_wait);
+	rl_init(&v->jobs);
+	v->want_connect = true;
+	v->vs = VS_WAIT;
+	v->peer_disk = REPL_DISK_DUNKNOWN;
+	snprintf(v->last_decision, sizeof(v->last_decision), "none");
+	return v;
+}
+
+int repl_init(const struct tconf *conf, char *err, size_t errlen)
+{
+	const struct tconf_replication *rc = &conf->repl;
+
+	if (!rc->enabled)
+		return 0;
+	if (repl_eng.enabled) {
+		snprintf(err, errlen, "replication already started");
+		return -1;
+	}
+	pthread_mutex_init(&repl_eng.stat_lock, NULL);
+	snprintf(repl_eng.node, sizeof(repl_eng.node), "%s", rc->node);
+	snprintf(repl_eng.peer_name, sizeof(repl_eng.peer_name), "%s", rc->peer_name);
+	snprintf(repl_eng.secret, sizeof(repl_eng.secret), "%s", rc->secret);
+	snprintf(repl_eng.listen_addr, sizeof(repl_eng.listen_addr), "%s", rc->listen.addr);
+	snprintf(repl_eng.peer_addr, sizeof(repl_eng.peer_addr), "%s", rc->peer.addr);
+	repl_eng.listen_port = rc->listen.port;
+	repl_eng.peer_port = rc->peer.port;
+	repl_eng.resync_rate = rc->resync_rate;
+	repl_eng.resync_min_rate = rc->resync_min_rate;
+	repl_eng.ping_interval_ms = (unsigned)rc->ping_interval_ms;
+	repl_eng.ping_timeout_ms = (unsigned)rc->ping_timeout_ms;
+	repl_eng.timeout_ms = (unsigned)rc->timeout_ms;
+	repl_eng.connect_retry_ms = (unsigned)rc->connect_retry_ms;
+	atomic_store(&repl_eng.role, REPL_ROLE_SECONDARY);
+	atomic_store(&repl_eng.peer_role_pub, -1);
+	for (size_t ti = 0; ti < conf->ntargets; ti++)
+		for (size_t li = 0; li < conf->targets[ti].nluns; li++) {
+			const struct tconf_lun *l = &conf->targets[ti].luns[li];
+			struct repl_vol *v;
+
+			if (!l->replicated)
+				continue;
+			if (repl_eng.nvols >= REPL_MAX_VOLS || !(v = vol_new(conf, &conf->targets[ti], l))) {
+				snprintf(err, errlen, "too many replicated LUNs, or out of memory");
+				return -1;
+			}
+			v->index = repl_eng.nvols;
+			repl_eng.vols[repl_eng.nvols++] = v;
+		}
+	repl_eng.r = reactor_create("repl");
+	if (!repl_eng.r) {
+		snprintf(err, errlen, "cannot create the replication reactor");
+		return -1;
+	}
+	if (repl_conn_start(err, errlen) < 0 || reactor_start(repl_eng.r) < 0) {
+		if (!err[0])
+			snprintf(err, errlen, "cannot start the replication thread");
+		reactor_destroy(repl_eng.r);
+		repl_eng.r = NULL;
+		return -1;
+	}
+	reactor_post(repl_eng.r, start_on_reactor, NULL);
+	repl_eng.enabled = true;
+	bdev_set_wrapper(repl_wrap);
+	qb_log(LOG_NOTICE, "repl: %d replicated LUN(s); node %s starts as Secondary", repl_eng.nvols, repl_eng.node);
+	return 0;
+}
+
+static void stop_r(void *arg)
+{
+	repl_conn_stop();
+}
+
+static void jobs_idle_r(void *arg)
+{
+	bool *idle = arg;
+
+	*idle = true;
+	for (int i = 0; i < repl_eng.nvols; i++) {
+		struct repl_vol *v = repl_eng.vols[i];
+		if (v->job_busy || !rl_empty(&v->jobs) || atomic_load(&v->wq_pending))
+			*idle = false;
+	}
+}
+
+void repl_shutdown(void)
+{
+	bool idle = false;
+
+	if (!repl_eng.enabled)
+		return;
+	bdev_set_wrapper(NULL);
+	for (int i = 0; i < repl_eng.nvols; i++)
+		if (atomic_load(&repl_eng.vols[i]->attached) && repl_eng.vols[i]->wrapper)
+			qb_log(LOG_WARNING, "repl: %s still open at shutdown", repl_eng.vols[i]->name);
+	repl_call(stop_r, NULL);
+	for (int i = 0; i < 5000 && !idle; i++) {
+		repl_call(jobs_idle_r, &idle);
+		if (!idle)
+			usleep(1000);
+	}
+	reactor_stop(repl_eng.r);
+	reactor_destroy(repl_eng.r);
+	repl_eng.r = NULL;
+	for (int i = 0; i < repl_eng.nvols; i++) {
+		struct repl_vol *v = repl_eng.vols[i];
+		if (v->md)
+			repl_md_close(v->md);
+		free(v->slots);
+		pthread_mutex_destroy(&v->md_lock);
+		free(v);
+		repl_eng.vols[i] = NULL;
+	}
+	repl_eng.nvols = 0;
+	explicit_bzero(repl_eng.secret, sizeof(repl_eng.secret));
+	repl_eng.enabled = false;
+	qb_log(LOG_NOTICE, "repl: stopped");
+}

@@ -1,0 +1,1012 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Volume negotiation on connect (VOL_STATE exchange and the generation-id
+ * decision), bitmap exchange, resync (source streams dirty regions at a
+ * limited rate, target writes them in order with mirrored writes), and online
+ * verify (checksums per chunk compared on the peer). Repl reactor only. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "reactor.h"
+#include "repl/repl_int.h"
+#include "util/be.h"
+#include "util/bufpool.h"
+#include "util/log.h"
+
+static uint64_t link_epoch(void)
+{
+	return repl_conn_up() ? repl_eng.conn->epoch : 0;
+}
+
+static struct repl_vol *msg_vol(struct repl_conn *c, const struct repl_msg *m)
+{
+	struct repl_vol *v = m->vol < REPL_MAX_VOLS ? c->peer_vols[m->vol] : NULL;
+
+	return v && atomic_load(&v->attached) && !v->detaching ? v : NULL;
+}
+
+/* ---------------------------------------------------------------- negotiation */
+
+void repl_vol_send_state(struct repl_vol *v)
+{
+	struct repl_md_gen g;
+	uint8_t *b;
+
+	if (!repl_conn_up() || !atomic_load(&v->attached) || v->detaching || !v->want_connect)
+		return;
+	if (v->od_state == OD_RUNNING || v->job_busy) {
+		v->reply_pending = true;         /* announce the state once the metadata settled */
+		v->vs = VS_NEGOTIATE;
+		v->neg_start_ms = reactor_now_ms();
+		return;
+	}
+	b = repl_send(REPL_MSG_VOL_STATE, v, REPL_VS_SIZE);
+	if (!b)
+		return;
+	g = repl_md_get_gen(v->md);
+	put_fixed_str(b + REPL_VS_VOLID, REPL_VOLID_LEN, v->volume_id);
+	put_be64(b + REPL_VS_SIZE_BYTES, v->size);
+	put_be32(b + REPL_VS_CHUNK, v->chunk);
+	put_be32(b + REPL_VS_MDFLAGS, repl_md_get_flags(v->md));
+	put_be64(b + REPL_VS_GEN_CURRENT, g.current);
+	put_be64(b + REPL_VS_GEN_BITMAP, g.bitmap);
+	put_be64(b + REPL_VS_GEN_HIST0, g.history[0]);
+	put_be64(b + REPL_VS_GEN_HIST1, g.history[1]);
+	b[REPL_VS_DISK] = (uint8_t)repl_md_get_disk(v->md);
+	b[REPL_VS_ROLE] = (uint8_t)repl_get_role();
+	b[REPL_VS_ATTACH] = 1;
+	b[REPL_VS_OPTS] = v->discard_my_data ? REPL_VS_O_DISCARD_MY_DATA : 0;
+	v->sent_state = true;
+	v->reply_pending = false;
+	if (v->vs == VS_WAIT || v->vs == VS_NEGOTIATE) {
+		v->vs = VS_NEGOTIATE;           /* a Primary holds writes until the decision */
+		v->neg_start_ms = reactor_now_ms();
+	}
+	if (v->have_peer_view)
+		repl_vol_decide(v);
+}
+
+static void send_detach(struct repl_vol *v, uint32_t index)
+{
+	uint8_t *b;
+	struct repl_vol tmp = { .index = (int)index };
+
+	b = repl_send(REPL_MSG_VOL_DETACH, v ? v : &tmp, REPL_DETACH_SIZE);
+	(void)b;
+}
+
+static void set_standalone(struct repl_vol *v, const char *why)
+{
+	qb_log(LOG_ERR, "repl: %s: not replicating (StandAlone): %s", v->name, why);
+	snprintf(v->last_decision, sizeof(v->last_decision), "%s", "refused");
+	v->vs = VS_STANDALONE;
+	v->want_connect = false;
+	v->sent_state = false;
+	v->have_peer_view = false;
+	send_detach(v, (uint32_t)v->index);
+	repl_vol_release_held(v);
+}
+
+struct md_job {
+	struct repl_vol *v;
+	int kind;
+	struct repl_md_gen gen;
+	int rc;
+};
+enum { J_IN_SYNC = 1, J_SPLIT_BRAIN, J_TARGET_START, J_SOURCE_DONE, J_TARGET_DONE };
+
+static void job_edit(struct repl_md_gen *gen, enum repl_disk_state *disk, uint32_t *flags, void *arg)
+{
+	struct md_job *j = arg;
+
+	switch (j->kind) {
+	case J_IN_SYNC:
+	case J_SOURCE_DONE:
+		repl_md_gen_bitmap_done(gen);
+		*flags &= ~(uint32_t)(REPL_MD_F_PEER_OUTDATED | REPL_MD_F_SPLIT_BRAIN);
+		*flags |= REPL_MD_F_CONNECTED;
+		break;
+	case J_SPLIT_BRAIN:
+		*flags |= REPL_MD_F_SPLIT_BRAIN;
+		break;
+	case J_TARGET_START:
+		*disk = REPL_DISK_INCONSISTENT;
+		*flags &= ~(uint32_t)REPL_MD_F_SPLIT_BRAIN;
+		break;
+	case J_TARGET_DONE:
+		*gen = j->gen;
+		*disk = REPL_DISK_UPTODATE;
+		*flags &= ~(uint32_t)(REPL_MD_F_PEER_OUTDATED | REPL_MD_F_SPLIT_BRAIN);
+		*flags |= REPL_MD_F_CONNECTED;
+		break;
+	}
+}
+
+static void job_work(void *arg)
+{
+	struct md_job *j = arg;
+
+	if (j->kind == J_TARGET_DONE)
+		repl_md_bm_clear(j->v->md, 0, j->v->size);
+	j->rc = repl_md_edit(j->v, job_edit, j);
+	if (j->rc == 0 && (j->kind == J_TARGET_START || j->kind == J_TARGET_DONE || j->kind == J_SOURCE_DONE))
+		j->rc = repl_md_bm_flush(j->v->md);
+}
+
+static void send_bitmap(struct repl_vol *v);
+static void rs_start_ready(struct repl_vol *v);
+
+static void job_done(void *arg)
+{
+	struct md_job *j = arg;
+	struct repl_vol *v = j->v;
+	int kind = j->kind, rc = j->rc;
+	struct repl_md_gen g = j->gen;
+
+	free(j);
+	if (rc < 0)
+		qb_log(LOG_ERR, "repl: %s: metadata update failed (%d)", v->name, rc);
+	if (rc == 0 && (kind == J_IN_SYNC || kind == J_SOURCE_DONE || kind == J_TARGET_DONE))
+		v->split_brain = false;         /* resolved: both sides hold the same generation again */
+	switch (kind) {
+	case J_TARGET_START:
+		if (v->vs == VS_SYNC_TARGET && rc == 0)
+			send_bitmap(v);
+		else if (rc < 0 && repl_eng.conn)
+			repl_conn_fail(repl_eng.conn, "cannot mark the local disk Inconsistent");
+		break;
+	case J_SOURCE_DONE: {
+		uint8_t *b;
+		v->rs_finishing = false;
+		if (v->vs != VS_SYNC_SOURCE || rc < 0)
+			break;
+		g = repl_md_get_gen(v->md);
+		b = repl_send(REPL_MSG_RS_DONE, v, REPL_RSD_SIZE);
+		if (b) {
+			put_be64(b + REPL_RSD_GEN, g.current);
+			put_be64(b + REPL_RSD_GEN + 8, g.bitmap);
+			put_be64(b + REPL_RSD_GEN + 16, g.history[0]);
+			put_be64(b + REPL_RSD_GEN + 24, g.history[1]);
+		}
+		v->vs = VS_CONNECTED;
+		v->peer_disk = REPL_DISK_UPTODATE;
+		v->od_state = OD_NONE;
+		qb_log(LOG_NOTICE, "repl: %s: resync finished as source (%" PRIu64 " KiB sent); peer is UpToDate",
+		       v->name, v->rs_bytes_sent / 1024);
+		break;
+	}
+	case J_TARGET_DONE:
+		if (rc == 0 && v->vs == VS_SYNC_TARGET) {
+			v->vs = VS_CONNECTED;
+			v->peer_disk = REPL_DISK_UPTODATE;
+			qb_log(LOG_NOTICE, "repl: %s: resync finished as target: UpToDate, generation %016" PRIx64,
+			       v->name, g.current);
+		}
+		break;
+	default:
+		break;
+	}
+	repl_publish(v);
+}
+
+static void md_job(struct repl_vol *v, int kind, const struct repl_md_gen *gen)
+{
+	struct md_job *j = calloc(1, sizeof(*j));
+
+	if (!j)
+		return;
+	j->v = v;
+	j->kind = kind;
+	if (gen)
+		j->gen = *gen;
+	if (repl_vol_job(v, job_work, job_done, j) < 0) {
+		j->rc = -1;
+		job_done(j);
+	}
+}
+
+void repl_vol_decide(struct repl_vol *v)
+{
+	struct repl_md_view mine = { 0 }, *peer = &v->peer_view;
+	enum repl_sync_decision d;
+	uint32_t opts = 0;
+	int rule = 0;
+
+	if (!v->have_peer_view || !v->sent_state || v->vs != VS_NEGOTIATE)
+		return;
+	mine.gen = repl_md_get_gen(v->md);
+	mine.disk = repl_md_get_disk(v->md);
+	mine.flags = repl_md_get_flags(v->md);
+	mine.role = repl_get_role();
+	if (v->peer_view_size != v->size || v->peer_chunk != v->chunk) {
+		set_standalone(v, "the peer's device size or bitmap chunk differs from ours");
+		return;
+	}
+	if (mine.role == REPL_ROLE_PRIMARY && peer->role == REPL_ROLE_PRIMARY) {
+		set_standalone(v, "both nodes are Primary");
+		return;
+	}
+	if (v->discard_my_data)
+		opts |= REPL_MD_DECIDE_DISCARD_MINE;
+	if (v->peer_opts & REPL_VS_O_DISCARD_MY_DATA)
+		opts |= REPL_MD_DECIDE_DISCARD_PEER;
+	d = repl_md_decide_ex(&mine, peer, opts, &rule);
+	snprintf(v->last_decision, sizeof(v->last_decision), "%s", repl_sync_decision_name(d));
+	qb_log(LOG_NOTICE, "repl: %s: ours %016" PRIx64 "/%016" PRIx64 " %s, peer's %016" PRIx64 "/%016" PRIx64
+	       " %s: %s (rule %d)", v->name, mine.gen.current, mine.gen.bitmap, repl_disk_name(mine.disk),
+	       peer->gen.current, peer->gen.bitmap, repl_disk_name(peer->disk), repl_sync_decision_name(d), rule);
+	switch (d) {
+	case REPL_SYNC_NONE:
+		v->vs = VS_CONNECTED;
+		v->peer_disk = peer->disk;
+		v->od_state = OD_NONE;
+		v->discard_my_data = false;
+		if (mine.disk == REPL_DISK_UPTODATE && peer->disk == REPL_DISK_UPTODATE)
+			md_job(v, J_IN_SYNC, NULL);
+		break;
+	case REPL_SYNC_SOURCE_BITMAP:
+	case REPL_SYNC_SOURCE_FULL:
+		v->discard_my_data = false;
+		v->vs = VS_SYNC_SOURCE;
+		v->peer_disk = REPL_DISK_INCONSISTENT;
+		repl_begin_sync(v, true, d == REPL_SYNC_SOURCE_FULL);
+		break;
+	case REPL_SYNC_TARGET_BITMAP:
+	case REPL_SYNC_TARGET_FULL:
+		if (mine.role == REPL_ROLE_PRIMARY) {
+			set_standalone(v, "this node is Primary but the peer has newer data: refusing to become "
+				       "SyncTarget (demote this node first)");
+			return;
+		}
+		v->discard_my_data = false;
+		v->vs = VS_SYNC_TARGET;
+		v->peer_disk = REPL_DISK_UPTODATE;
+		repl_begin_sync(v, false, d == REPL_SYNC_TARGET_FULL);
+		break;
+	case REPL_SYNC_SPLIT_BRAIN:
+		qb_log(LOG_CRIT, "repl: %s: SPLIT BRAIN: both nodes changed the data since their last common "
+		       "generation. Not syncing. Resolve with 'tandemctl discard-my-data %s' on the node whose "
+		       "changes are to be dropped, then 'tandemctl connect %s' on both.", v->name, v->name, v->name);
+		v->split_brain = true;
+		md_job(v, J_SPLIT_BRAIN, NULL);
+		set_standalone(v, "split brain");
+		return;
+	case REPL_SYNC_UNRELATED:
+	default:
+		set_standalone(v, "the peer's data is unrelated to ours (no common generation): check the "
+			       "configuration, or recreate the metadata of one side with tandemctl create-md");
+		return;
+	}
+	repl_vol_release_held(v);
+	repl_publish(v);
+}
+
+int repl_h_vol_state(struct repl_conn *c, const struct repl_msg *m)
+{
+	const uint8_t *b = m->body;
+	char volid[REPL_VOLID_LEN];
+	struct repl_vol *v;
+
+	if (m->vol >= REPL_MAX_VOLS) {
+		repl_conn_fail(c, "VOL_STATE with a volume index out of range");
+		return -1;
+	}
+	memcpy(volid, b + REPL_VS_VOLID, REPL_VOLID_LEN);
+	v = repl_vol_find_id(volid);
+	if (!v || !atomic_load(&v->attached) || v->detaching) {
+		qb_log(LOG_INFO, "repl: the peer offers volume '%s', which is not open here", volid);
+		send_detach(NULL, m->vol);
+		return 0;
+	}
+	c->peer_vols[m->vol] = v;
+	v->peer_index = m->vol;
+	v->peer_view.gen.current = get_be64(b + REPL_VS_GEN_CURRENT);
+	v->peer_view.gen.bitmap = get_be64(b + REPL_VS_GEN_BITMAP);
+	v->peer_view.gen.history[0] = get_be64(b + REPL_VS_GEN_HIST0);
+	v->peer_view.gen.history[1] = get_be64(b + REPL_VS_GEN_HIST1);
+	v->peer_view.disk = b[REPL_VS_DISK];
+	v->peer_view.flags = get_be32(b + REPL_VS_MDFLAGS);
+	v->peer_view.role = b[REPL_VS_ROLE];
+	v->peer_view_size = get_be64(b + REPL_VS_SIZE_BYTES);
+	v->peer_chunk = get_be32(b + REPL_VS_CHUNK);
+	v->peer_opts = b[REPL_VS_OPTS];
+	v->peer_role = v->peer_view.role;
+	v->have_peer_view = true;
+	if (!v->want_connect) {
+		send_detach(v, (uint32_t)v->index);     /* we stay StandAlone until the operator connects */
+		v->have_peer_view = false;
+		return 0;
+	}
+	if (v->vs == VS_NEGOTIATE && v->sent_state) {
+		repl_vol_decide(v);                      /* crossing announcements, or the reply to ours */
+		return 0;
+	}
+	if (v->vs == VS_CONNECTED || v->vs == VS_SYNC_SOURCE || v->vs == VS_SYNC_TARGET) {
+		qb_log(LOG_NOTICE, "repl: %s: the peer renegotiates", v->name);
+		struct repl_md_view keep = v->peer_view;
+		uint64_t ks = v->peer_view_size;
+		uint32_t kc = v->peer_chunk, ko = v->peer_opts;
+		repl_vol_link_down(v);
+		v->peer_view = keep;
+		v->peer_view_size = ks;
+		v->peer_chunk = kc;
+		v->peer_opts = ko;
+		v->have_peer_view = true;
+	}
+	v->sent_state = false;
+	v->vs = VS_WAIT;
+	repl_vol_send_state(v);                          /* our answer, then decide */
+	return 0;
+}
+
+int repl_h_vol_detach(struct repl_conn *c, const struct repl_msg *m)
+{
+	struct repl_vol *v = m->vol < REPL_MAX_VOLS ? c->peer_vols[m->vol] : NULL;
+
+	if (!v) {
+		/* the peer answers an announcement of ours: find it by our index */
+		return 0;
+	}
+	if (v->vs != VS_STANDALONE && v->vs != VS_WAIT)
+		qb_log(LOG_NOTICE, "repl: %s: the peer stopped replicating this volume", v->name);
+	repl_vol_link_down(v);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- bitmap exchange */
+
+static void send_bitmap(struct repl_vol *v)
+{
+	static uint64_t runs[REPL_BM_MAX_RUNS][2];      /* repl reactor only */
+	uint64_t bits = repl_md_bm_bits(v->md), b = 0, total = repl_md_bm_count(v->md);
+	uint8_t *msg;
+
+	for (;;) {
+		uint32_t n = 0;
+
+		while (n < REPL_BM_MAX_RUNS) {
+			uint64_t s = repl_md_bm_next(v->md, b), e;
+
+			if (s == UINT64_MAX || s >= bits)
+				break;
+			e = s + 1;
+			while (e < bits && repl_md_bm_test(v->md, e * v->chunk, 1))
+				e++;
+			runs[n][0] = s;
+			runs[n][1] = e - s;
+			n++;
+			b = e;
+		}
+		if (n == 0)
+			break;
+		msg = repl_send(REPL_MSG_BITMAP, v, REPL_BM_RUNS + (size_t)n * REPL_BM_RUN_SIZE);
+		if (!msg)
+			return;
+		put_be32(msg + REPL_BM_NRUNS, n);
+		for (uint32_t i = 0; i < n; i++) {
+			put_be64(msg + REPL_BM_RUNS + i * REPL_BM_RUN_SIZE, runs[i][0]);
+			put_be64(msg + REPL_BM_RUNS + i * REPL_BM_RUN_SIZE + 8, runs[i][1]);
+		}
+		if (n < REPL_BM_MAX_RUNS)
+			break;
+	}
+	msg = repl_send(REPL_MSG_BITMAP_DONE, v, REPL_BMD_SIZE);
+	if (msg)
+		put_be64(msg + REPL_BMD_TOTAL, total);
+	v->rs_bm_sent = true;
+	if (v->rs_peer_bm_done)
+		rs_start_ready(v);
+}
+
+int repl_h_bitmap(struct repl_conn *c, const struct repl_msg *m)
+{
+	struct repl_vol *v = msg_vol(c, m);
+	uint32_t n = get_be32(m->body + REPL_BM_NRUNS);
+
+	if (!v || (v->vs != VS_SYNC_SOURCE && v->vs != VS_SYNC_TARGET))
+		return 0;
+	for (uint32_t i = 0; i < n; i++) {
+		uint64_t s = get_be64(m->body + REPL_BM_RUNS + i * REPL_BM_RUN_SIZE);
+		uint64_t cnt = get_be64(m->body + REPL_BM_RUNS + i * REPL_BM_RUN_SIZE + 8);
+		uint64_t bits = repl_md_bm_bits(v->md);
+		if (s >= bits || cnt > bits - s) {
+			repl_conn_fail(c, "BITMAP run beyond the device");
+			return -1;
+		}
+		repl_md_bm_set(v->md, s * v->chunk, cnt * v->chunk);
+	}
+	return 0;
+}
+
+static void rs_start_ready(struct repl_vol *v)
+{
+	v->rs_ready = true;
+	v->rs_cursor = 0;
+	v->rs_total_bits = repl_md_bm_count(v->md);
+	v->rs_start_ms = reactor_now_ms();
+	qb_log(LOG_NOTICE, "repl: %s: resync as %s: %" PRIu64 " KiB to transfer", v->name,
+	       v->vs == VS_SYNC_SOURCE ? "source" : "target",
+	       v->rs_total_bits * v->chunk / 1024);
+	repl_sync_pump(v);
+	repl_publish(v);
+}
+
+int repl_h_bitmap_done(struct repl_conn *c, const struct repl_msg *m)
+{
+	struct repl_vol *v = msg_vol(c, m);
+
+	if (!v || (v->vs != VS_SYNC_SOURCE && v->vs != VS_SYNC_TARGET))
+		return 0;
+	v->rs_peer_bm_done = true;
+	if (v->rs_bm_sent)
+		rs_start_ready(v);
+	return 0;
+}
+
+void repl_begin_sync(struct repl_vol *v, bool source, bool full)
+{
+	v->rs_full = full;
+	v->rs_ready = v->rs_bm_sent = v->rs_peer_bm_done = v->rs_finishing = false;
+	v->rs_total_bits = 0;
+	v->rs_cursor = 0;
+	if (full)
+		repl_md_bm_set_all(v->md);
+	if (source)
+		send_bitmap(v);
+	else
+		md_job(v, J_TARGET_START, NULL);        /* Inconsistent on disk before any resync data */
+}
+
+int repl_h_sync_start(struct repl_conn *c, const struct repl_msg *m)
+{
+	struct repl_vol *v = msg_vol(c, m);
+
+	if (!v || v->vs != VS_CONNECTED)
+		return 0;
+	if (repl_get_role() == REPL_ROLE_PRIMARY) {
+		qb_log(LOG_ERR, "repl: %s: refusing to become SyncTarget while Primary", v->name);
+		return 0;
+	}
+	qb_log(LOG_NOTICE, "repl: %s: the peer starts a resync towards this node", v->name);
+	v->vs = VS_SYNC_TARGET;
+	v->peer_disk = REPL_DISK_UPTODATE;
+	repl_begin_sync(v, false, m->body[REPL_SS_FULL] != 0);
+	repl_publish(v);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- resync source */
+
+static void rs_read_done(struct bdev_io *io);
+
+static struct repl_req *range_read(struct repl_vol *v, enum repl_req_kind kind, uint64_t off, uint64_t len)
+{
+	struct repl_req *rq = repl_req_get(v);
+
+	if (!rq && !(rq = calloc(1, sizeof(*rq))))
+		return NULL;
+	if (!rq->v) {
+		rq->v = v;
+		rq->tag = UINT32_MAX;
+	}
+	rq->buf = buf_alloc(len);
+	if (!rq->buf) {
+		repl_req_put(rq);
+		return NULL;
+	}
+	rq->bufcap = len;
+	rq->kind = kind;
+	rq->off = off;
+	rq->len = len;
+	rq->epoch = link_epoch();
+	rq->iov = (struct iovec){ rq->buf, len };
+	rq->lower.type = BDEV_IO_READ;
+	rq->lower.offset = off;
+	rq->lower.len = len;
+	rq->lower.iov = &rq->iov;
+	rq->lower.iovcnt = 1;
+	rq->lower.cb = rs_read_done;
+	rq->lower.cb_arg = rq;
+	rl_add_tail(&v->active, &rq->link);     /* app writes to the range wait (range_reading) */
+	bdev_submit(v->lower, &rq->lower);
+	return rq;
+}
+
+static void source_finish(struct repl_vol *v)
+{
+	v->rs_finishing = true;
+	md_job(v, J_SOURCE_DONE, NULL);
+}
+
+static void rs_pump(struct repl_vol *v)
+{
+	uint64_t bits = repl_md_bm_bits(v->md);
+	uint32_t max_chunks = REPL_RS_MAX_BYTES / v->chunk ? REPL_RS_MAX_BYTES / v->chunk : 1;
+	bool wrapped = false;
+
+	while (v->rs_ready && !v->rs_finishing && v->rs_inflight < REPL_RS_INFLIGHT &&
+	       (int64_t)repl_eng.rs_budget > 0) {
+		uint64_t bit = repl_md_bm_next(v->md, v->rs_cursor), end, off, len;
+
+		if (bit == UINT64_MAX || bit >= bits) {
+			if (v->rs_inflight)
+				return;
+			if (repl_md_bm_count(v->md) == 0) {
+				source_finish(v);
+				return;
+			}
+			if (wrapped)
+				return;
+			wrapped = true;
+			v->rs_cursor = 0;
+			continue;
+		}
+		end = bit + 1;
+		while (end < bits && end - bit < max_chunks && repl_md_bm_test(v->md, end * v->chunk, 1))
+			end++;
+		off = bit * v->chunk;
+		len = (end * v->chunk < v->size ? end * v->chunk : v->size) - off;
+		if (repl_vol_app_overlap(v, off, len))
+			return;                 /* the write completes soon and pumps again */
+		if (!range_read(v, RQ_RS_READ, off, len))
+			return;
+		v->rs_inflight++;
+		repl_eng.rs_budget -= len;
+		v->rs_cursor = end;
+	}
+}
+
+static void ov_pump(struct repl_vol *v);
+static void ov_read_done(struct repl_req *rq);
+
+static bool read_stale(struct repl_req *rq)
+{
+	struct repl_vol *v = rq->v;
+
+	if (rq->epoch != link_epoch())
+		return true;
+	if (rq->kind == RQ_RS_READ)
+		return v->vs != VS_SYNC_SOURCE || !v->rs_ready;
+	return !v->ov_running;
+}
+
+static void rs_read_done(struct bdev_io *io)
+{
+	struct repl_req *rq = io->cb_arg;
+	struct repl_vol *v = rq->v;
+	uint8_t *f = rq->tx.hdr + REPL_HDR_SIZE;
+	uint32_t crc;
+
+	rl_del(&rq->link);
+	if (rq->kind == RQ_RS_READ)
+		v->rs_inflight--;
+	else
+		v->ov_inflight--;
+	if (read_stale(rq) || io->status) {
+		if (io->status)
+			qb_log(LOG_ERR, "repl: %s: local read at %" PRIu64 "+%" PRIu64 " for %s failed: %s", v->name,
+			       rq->off, rq->len, rq->kind == RQ_RS_READ ? "resync" : "verify", strerror(-io->status));
+		repl_req_put(rq);
+		repl_vol_release_held(v);
+		return;
+	}
+	if (rq->kind == RQ_OV_READ) {
+		ov_read_done(rq);
+		repl_vol_release_held(v);
+		return;
+	}
+	memset(f, 0, REPL_RS_SIZE);
+	put_be64(f + REPL_RS_OFFSET, rq->off);
+	put_be32(f + REPL_RS_LENGTH, (uint32_t)rq->len);
+	crc = repl_crc_iov(&rq->iov, 1, rq->len);
+	if (repl_eng.corrupt_next_crc) {
+		repl_eng.corrupt_next_crc = false;
+		crc ^= 0x5a5a5a5au;
+		qb_log(LOG_WARNING, "repl: test hook: sending RS_DATA with a corrupted CRC");
+	}
+	put_be32(f + REPL_RS_CRC, crc);
+	rq->tx.iov = &rq->iov;
+	rq->tx.iovcnt = 1;
+	rq->tx.paylen = rq->len;
+	/* queued before any later write to the range: the target applies them in this order */
+	repl_tx_req(repl_eng.conn, rq, REPL_MSG_RS_DATA, (uint32_t)v->index, REPL_RS_SIZE);
+	rl_add_tail(&v->rs_wait, &rq->qlink);
+	v->rs_inflight++;
+	v->rs_bytes_sent += rq->len;
+	repl_vol_release_held(v);
+}
+
+static struct repl_req *rs_wait_find(struct repl_vol *v, enum repl_req_kind kind, uint64_t off, uint64_t len)
+{
+	for (struct repl_link *l = v->rs_wait.next; l != &v->rs_wait; l = l->next) {
+		struct repl_req *rq = rl_entry(l, struct repl_req, qlink);
+		if (rq->kind == kind && rq->off == off && rq->len == len)
+			return rq;
+	}
+	return NULL;
+}
+
+int repl_h_rs_ack(struct repl_conn *c, const struct repl_msg *m)
+{
+	struct repl_vol *v = msg_vol(c, m);
+	uint64_t off = get_be64(m->body + REPL_RSA_OFFSET);
+	uint32_t len = get_be32(m->body + REPL_RSA_LENGTH), st = get_be32(m->body + REPL_RSA_STATUS);
+	struct repl_req *rq = v ? rs_wait_find(v, RQ_RS_READ, off, len) : NULL;
+
+	if (!rq) {
+		repl_conn_fail(c, "RS_ACK does not match resync data in flight");
+		return -1;
+	}
+	rl_del(&rq->qlink);
+	v->rs_inflight--;
+	repl_req_put(rq);
+	if (st) {
+		qb_log(LOG_ERR, "repl: %s: the peer failed resync data at %" PRIu64 "+%u: %s", v->name, off, len,
+		       strerror((int)st));
+		repl_conn_fail(c, "resync write failed on the peer");
+		return -1;
+	}
+	repl_md_bm_clear(v->md, off, len);
+	rs_pump(v);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- resync target */
+
+int repl_h_rs_data(struct repl_conn *c, const struct repl_msg *m)
+{
+	struct repl_vol *v = msg_vol(c, m);
+	uint64_t off = get_be64(m->body + REPL_RS_OFFSET);
+	uint32_t len = get_be32(m->body + REPL_RS_LENGTH);
+	struct repl_req *rq;
+
+	if (!v || v->vs != VS_SYNC_TARGET || off > v->size || len > v->size - off) {
+		repl_conn_fail(c, "RS_DATA for a volume that is not SyncTarget here");
+		return -1;
+	}
+	rq = repl_req_get(v);
+	if (!rq && (rq = calloc(1, sizeof(*rq)))) {
+		rq->v = v;
+		rq->tag = UINT32_MAX;
+	}
+	if (!rq) {
+		repl_conn_fail(c, "out of memory");
+		return -1;
+	}
+	rq->kind = RQ_RS_WRITE;
+	rq->off = off;
+	rq->len = len;
+	rq->epoch = c->epoch;
+	rq->buf = repl_conn_take_payload(c, &rq->bufcap);
+	rq->iov = (struct iovec){ rq->buf, len };
+	rq->lower.type = BDEV_IO_WRITE;
+	rq->lower.offset = off;
+	rq->lower.len = len;
+	rq->lower.iov = &rq->iov;
+	rq->lower.iovcnt = 1;
+	repl_peer_submit(v, rq);
+	return 0;
+}
+
+static void target_flush_done(struct bdev_io *io)
+{
+	struct repl_req *rq = io->cb_arg;
+	struct repl_vol *v = rq->v;
+	struct repl_md_gen g = { .current = rq->seq, .bitmap = rq->off, .history = { rq->len, rq->sent_ms } };
+	int st = io->status;
+
+	repl_req_put(rq);
+	if (st || v->vs != VS_SYNC_TARGET) {
+		if (st && repl_eng.conn)
+			repl_conn_fail(repl_eng.conn, "flush at the end of the resync failed");
+		return;
+	}
+	md_job(v, J_TARGET_DONE, &g);
+}
+
+int repl_h_rs_done(struct repl_conn *c, const struct repl_msg *m)
+{
+	struct repl_vol *v = msg_vol(c, m);
+	struct repl_req *rq;
+
+	if (!v || v->vs != VS_SYNC_TARGET)
+		return 0;
+	rq = calloc(1, sizeof(*rq));
+	if (!rq)
+		return 0;
+	rq->v = v;
+	rq->tag = UINT32_MAX;
+	/* the source's generation ids ride in the request until the flush completed */
+	rq->seq = get_be64(m->body + REPL_RSD_GEN);
+	rq->off = get_be64(m->body + REPL_RSD_GEN + 8);
+	rq->len = get_be64(m->body + REPL_RSD_GEN + 16);
+	rq->sent_ms = get_be64(m->body + REPL_RSD_GEN + 24);
+	rq->lower.type = BDEV_IO_FLUSH;
+	rq->lower.cb = target_flush_done;
+	rq->lower.cb_arg = rq;
+	bdev_submit(v->lower, &rq->lower);
+	return 0;
+}
+
+/* Peer side completion of RS_WRITE and OV_PEER (called before the request is freed). */
+void repl_sync_peer_req_done(struct repl_req *rq)
+{
+	struct repl_vol *v = rq->v;
+	uint8_t *b;
+
+	if (rq->epoch != link_epoch())
+		return;
+	if (rq->kind == RQ_RS_WRITE) {
+		if (rq->status == 0) {
+			repl_md_bm_clear(v->md, rq->off, rq->len);
+			v->rs_bytes_received += rq->len;
+		}
+		b = repl_send(REPL_MSG_RS_ACK, v, REPL_RSA_SIZE);
+		if (b) {
+			put_be64(b + REPL_RSA_OFFSET, rq->off);
+			put_be32(b + REPL_RSA_LENGTH, (uint32_t)rq->len);
+			put_be32(b + REPL_RSA_STATUS, (uint32_t)(rq->status < 0 ? -rq->status : rq->status));
+		}
+		return;
+	}
+	/* RQ_OV_PEER: compare chunk digests */
+	uint32_t mask = 0;
+	for (uint32_t i = 0; i < rq->nchunks; i++) {
+		uint64_t o = (uint64_t)i * v->chunk;
+		uint64_t n = rq->len - o < v->chunk ? rq->len - o : v->chunk;
+		uint32_t crc = repl_crc_iov(&(struct iovec){ (uint8_t *)rq->buf + o, n }, 1, n);
+		if (rq->status || crc != rq->crcs[i]) {
+			mask |= 1u << i;
+			if (rq->ovf_resync)
+				repl_md_bm_set(v->md, rq->off + o, n);
+		}
+	}
+	b = repl_send(REPL_MSG_OV_REPLY, v, REPL_OVR_SIZE);
+	if (b) {
+		put_be64(b + REPL_OVR_OFFSET, rq->off);
+		put_be32(b + REPL_OVR_LENGTH, (uint32_t)rq->len);
+		put_be32(b + REPL_OVR_MISMATCH, mask);
+	}
+}
+
+/* ---------------------------------------------------------------- verify */
+
+void repl_verify_start(struct repl_vol *v, bool resync)
+{
+	v->ov_running = true;
+	v->ov_resync = resync;
+	v->ov_cursor = 0;
+	v->ov_mismatch = 0;
+	v->ov_start_ms = reactor_now_ms();
+	qb_log(LOG_NOTICE, "repl: %s: online verify started%s", v->name, resync ? " (mark differences for resync)" : "");
+	ov_pump(v);
+	repl_publish(v);
+}
+
+static void ov_finish(struct repl_vol *v)
+{
+	uint8_t *b;
+	bool source;
+
+	v->ov_running = false;
+	v->ov_runs++;
+	qb_log(v->ov_mismatch ? LOG_WARNING : LOG_NOTICE, "repl: %s: online verify finished: %" PRIu64
+	       " chunk(s) of %u KiB differ", v->name, v->ov_mismatch, v->chunk / 1024);
+	b = repl_send(REPL_MSG_OV_DONE, v, REPL_OVD_SIZE);
+	if (b) {
+		put_be64(b + REPL_OVD_MISMATCHES, v->ov_mismatch);
+		put_be32(b + REPL_OVD_FLAGS, v->ov_resync ? REPL_OVF_RESYNC : 0);
+	}
+	source = repl_get_role() == REPL_ROLE_PRIMARY || v->peer_role != REPL_ROLE_PRIMARY;
+	if (v->ov_resync && v->ov_mismatch && source && v->vs == VS_CONNECTED) {
+		b = repl_send(REPL_MSG_SYNC_START, v, REPL_SS_SIZE);
+		if (b) {
+			v->vs = VS_SYNC_SOURCE;
+			v->peer_disk = REPL_DISK_INCONSISTENT;
+			repl_begin_sync(v, true, false);
+		}
+	}
+	repl_publish(v);
+}
+
+static void ov_pump(struct repl_vol *v)
+{
+	uint64_t step = (uint64_t)v->chunk * REPL_OV_MAX_CHUNKS;
+
+	if (step > REPL_RS_MAX_BYTES)
+		step = REPL_RS_MAX_BYTES - REPL_RS_MAX_BYTES % v->chunk;
+	if (step < v->chunk)
+		step = v->chunk;
+	while (v->ov_running && v->ov_inflight < REPL_RS_INFLIGHT && (int64_t)repl_eng.rs_budget > 0 &&
+	       v->ov_cursor < v->size) {
+		uint64_t len = v->size - v->ov_cursor < step ? v->size - v->ov_cursor : step;
+
+		if (repl_vol_app_overlap(v, v->ov_cursor, len))
+			return;
+		if (!range_read(v, RQ_OV_READ, v->ov_cursor, len))
+			return;
+		v->ov_inflight++;
+		repl_eng.rs_budget -= len;
+		v->ov_cursor += len;
+	}
+	if (v->ov_running && v->ov_cursor >= v->size && v->ov_inflight == 0)
+		ov_finish(v);
+}
+
+static void ov_read_done(struct repl_req *rq)
+{
+	struct repl_vol *v = rq->v;
+	uint32_t n = (uint32_t)((rq->len + v->chunk - 1) / v->chunk);
+	uint8_t *b = repl_send(REPL_MSG_OV_REQ, v, REPL_OV_CRCS + 4 * (size_t)n);
+
+	if (!b) {
+		repl_req_put(rq);
+		return;
+	}
+	put_be64(b + REPL_OV_OFFSET, rq->off);
+	put_be32(b + REPL_OV_LENGTH, (uint32_t)rq->len);
+	put_be32(b + REPL_OV_NCHUNKS, n);
+	put_be32(b + REPL_OV_FLAGS, v->ov_resync ? REPL_OVF_RESYNC : 0);
+	for (uint32_t i = 0; i < n; i++) {
+		uint64_t o = (uint64_t)i * v->chunk;
+		uint64_t len = rq->len - o < v->chunk ? rq->len - o : v->chunk;
+		put_be32(b + REPL_OV_CRCS + 4 * i, repl_crc_iov(&(struct iovec){ (uint8_t *)rq->buf + o, len }, 1, len));
+	}
+	buf_free(rq->buf, rq->bufcap);
+	rq->buf = NULL;
+	rl_add_tail(&v->rs_wait, &rq->qlink);
+	v->ov_inflight++;
+}
+
+int repl_h_ov_req(struct repl_conn *c, const struct repl_msg *m)
+{
+	struct repl_vol *v = msg_vol(c, m);
+	uint64_t off = get_be64(m->body + REPL_OV_OFFSET);
+	uint32_t len = get_be32(m->body + REPL_OV_LENGTH), n = get_be32(m->body + REPL_OV_NCHUNKS);
+	struct repl_req *rq;
+
+	if (!v || off > v->size || len > v->size - off || n != (len + v->chunk - 1) / v->chunk) {
+		repl_conn_fail(c, "OV_REQ does not fit the volume");
+		return -1;
+	}
+	rq = repl_req_get(v);
+	if (!rq && (rq = calloc(1, sizeof(*rq)))) {
+		rq->v = v;
+		rq->tag = UINT32_MAX;
+	}
+	if (!rq || !(rq->buf = buf_alloc(len))) {
+		if (rq)
+			repl_req_put(rq);
+		repl_conn_fail(c, "out of memory");
+		return -1;
+	}
+	rq->bufcap = len;
+	rq->kind = RQ_OV_PEER;
+	rq->off = off;
+	rq->len = len;
+	rq->epoch = c->epoch;
+	rq->nchunks = n;
+	rq->ovf_resync = (get_be32(m->body + REPL_OV_FLAGS) & REPL_OVF_RESYNC) != 0;
+	for (uint32_t i = 0; i < n; i++)
+		rq->crcs[i] = get_be32(m->body + REPL_OV_CRCS + 4 * i);
+	rq->iov = (struct iovec){ rq->buf, len };
+	rq->lower.type = BDEV_IO_READ;
+	rq->lower.offset = off;
+	rq->lower.len = len;
+	rq->lower.iov = &rq->iov;
+	rq->lower.iovcnt = 1;
+	repl_peer_submit(v, rq);        /* after earlier overlapping writes, before later ones */
+	return 0;
+}
+
+int repl_h_ov_reply(struct repl_conn *c, const struct repl_msg *m)
+{
+	struct repl_vol *v = msg_vol(c, m);
+	uint64_t off = get_be64(m->body + REPL_OVR_OFFSET);
+	uint32_t len = get_be32(m->body + REPL_OVR_LENGTH), mask = get_be32(m->body + REPL_OVR_MISMATCH);
+	struct repl_req *rq = v ? rs_wait_find(v, RQ_OV_READ, off, len) : NULL;
+
+	if (!rq) {
+		repl_conn_fail(c, "OV_REPLY does not match a verify request");
+		return -1;
+	}
+	rl_del(&rq->qlink);
+	v->ov_inflight--;
+	for (uint32_t i = 0; i < REPL_OV_MAX_CHUNKS; i++) {
+		uint64_t o = off + (uint64_t)i * v->chunk;
+		if (!(mask & (1u << i)) || o >= off + len)
+			continue;
+		uint64_t n = off + len - o < v->chunk ? off + len - o : v->chunk;
+		v->ov_mismatch++;
+		qb_log(LOG_WARNING, "repl: %s: verify: out of sync at offset %" PRIu64 " (%" PRIu64 " KiB)", v->name,
+		       o, n / 1024);
+		if (v->ov_resync)
+			repl_md_bm_set(v->md, o, n);
+	}
+	repl_req_put(rq);
+	ov_pump(v);
+	return 0;
+}
+
+int repl_h_ov_done(struct repl_conn *c, const struct repl_msg *m)
+{
+	struct repl_vol *v = msg_vol(c, m);
+	uint64_t mism = get_be64(m->body + REPL_OVD_MISMATCHES);
+	bool resync = (get_be32(m->body + REPL_OVD_FLAGS) & REPL_OVF_RESYNC) != 0;
+	uint8_t *b;
+
+	if (!v)
+		return 0;
+	qb_log(LOG_NOTICE, "repl: %s: the peer's online verify finished: %" PRIu64 " chunk(s) differ", v->name, mism);
+	if (resync && mism && repl_get_role() == REPL_ROLE_PRIMARY && v->vs == VS_CONNECTED) {
+		b = repl_send(REPL_MSG_SYNC_START, v, REPL_SS_SIZE);
+		if (b) {
+			v->vs = VS_SYNC_SOURCE;
+			v->peer_disk = REPL_DISK_INCONSISTENT;
+			repl_begin_sync(v, true, false);
+		}
+	}
+	repl_publish(v);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- common */
+
+void repl_sync_abort(struct repl_vol *v)
+{
+	while (!rl_empty(&v->rs_wait)) {
+		struct repl_req *rq = rl_entry(v->rs_wait.next, struct repl_req, qlink);
+		rl_del(&rq->qlink);
+		if (rq->kind == RQ_RS_READ)
+			v->rs_inflight--;
+		else
+			v->ov_inflight--;
+		if (rl_linked(&rq->tx.link))
+			rl_del(&rq->tx.link);
+		repl_req_put(rq);
+	}
+	if (v->ov_running)
+		qb_log(LOG_WARNING, "repl: %s: online verify aborted (link lost)", v->name);
+	v->ov_running = false;
+	v->rs_ready = false;
+	v->rs_finishing = false;
+}
+
+void repl_sync_pump(struct repl_vol *v)
+{
+	if (v->vs == VS_SYNC_SOURCE)
+		rs_pump(v);
+	if (v->ov_running)
+		ov_pump(v);
+}
+
+void repl_sync_tick(uint64_t now)
+{
+	uint64_t dt = now - repl_eng.rs_last_ms, rate = repl_eng.resync_rate, app;
+
+	if (!repl_eng.rs_last_ms || dt > 1000)
+		dt = REPL_TICK_MS;
+	repl_eng.rs_last_ms = now;
+	/* application I/O wins above the floor */
+	app = repl_eng.app_bytes_tick * 1000 / (dt ? dt : 1);
+	repl_eng.app_bytes_tick = 0;
+	if (app) {
+		rate = rate > app ? rate - app : 0;
+		if (rate < repl_eng.resync_min_rate)
+			rate = repl_eng.resync_min_rate;
+	}
+	if ((int64_t)repl_eng.rs_budget < (int64_t)(rate / 5))
+		repl_eng.rs_budget += rate * dt / 1000;
+	for (int i = 0; i < repl_eng.nvols; i++) {
+		struct repl_vol *v = repl_eng.vols[i];
+
+		if (!atomic_load(&v->attached))
+			continue;
+		if (v->vs == VS_NEGOTIATE && now - v->neg_start_ms > repl_eng.timeout_ms && repl_eng.conn) {
+			repl_conn_fail(repl_eng.conn, "the peer did not answer a volume negotiation in time");
+			return;
+		}
+		repl_sync_pump(v);
+	}
+}

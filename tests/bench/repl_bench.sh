@@ -1,0 +1,189 @@
+#!/usr/bin/env bash
+# tests/bench/repl_bench.sh [BUILD_DIR]: cost of synchronous replication.
+# Two tandemd in network namespaces (tests/repl/lib.sh), replication link shaped
+# like 10GbE (netem delay 50us rate 10gbit; where the kernel has no sch_netem,
+# tbf rate 10gbit without the delay, and the table says so). The initiator runs
+# in the client namespace. Each node serves, on the same kind of preallocated
+# 1 GiB file:  LUN 0 replicated   LUN 1 not replicated (same daemon, same target)
+# Measured:
+#   - 4K random write IOPS QD32 (iocheck, BENCH_SECS s) and 4K / 128K sequential
+#     writes QD32 (qemu-img bench -w) on LUN 1, LUN 0 connected, LUN 0 with the
+#     peer disconnected;
+#   - resync throughput after BENCH_RESYNC_MB MiB written while disconnected,
+#     against the configured resync_rate;
+#   - resync time after a short outage (replication link cut) vs bytes written.
+# Writes the table between the repl-bench markers of docs/BENCHMARKS.md
+# (BENCH_OUT=FILE to write elsewhere, BENCH_OUT=- to only print).
+# Not part of tests/run.sh; takes about 3 minutes.
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+BUILD=${1:-$ROOT/build}
+export R_SIZE=${R_SIZE:-1024M}
+export R_RATE=${R_RATE:-100M}
+# shellcheck source=../repl/lib.sh
+source "$ROOT/tests/repl/lib.sh" "$BUILD"
+require_tool qemu-img python3 tc
+BENCH_SECS=${BENCH_SECS:-10}
+W4K_COUNT=${W4K_COUNT:-100000}
+W128K_COUNT=${W128K_COUNT:-8192}
+BENCH_RESYNC_MB=${BENCH_RESYNC_MB:-512}
+OUT=${BENCH_OUT:-$ROOT/docs/BENCHMARKS.md}
+DATE=$(date -u '+%Y-%m-%d %H:%M UTC')
+RATE_BPS=$(( ${R_RATE%M} * 1048576 ))
+
+net_setup
+SHAPE="netem delay 50us rate 10gbit"
+for n in A B; do
+	if ! in_ns "$n" tc qdisc add dev r0 root netem delay 50us rate 10gbit 2>/dev/null; then
+		SHAPE="tbf rate 10gbit burst 1mb latency 10ms (no sch_netem in this kernel: no added delay)"
+		in_ns "$n" tc qdisc add dev r0 root tbf rate 10gbit burst 1mb latency 10ms
+	fi
+done
+log "replication link: $SHAPE"
+
+for n in A B; do
+	node_config "$n" plain_lun=yes
+	d=$(dir_of "$n")
+	fallocate -l "$R_SIZE" "$d/lun.img"
+	fallocate -l "$R_SIZE" "$d/plain.img"
+	node_create_md "$n" --new-device >/dev/null || { echo "create-md failed on $n" >&2; exit 1; }
+done
+node_start A; node_start B
+in_sync 60 || { echo "pair does not connect" >&2; exit 1; }
+ctl A primary >/dev/null || ctl A primary --force >/dev/null
+rwait A 10 role=primary
+
+U0=$(lun_url A)
+U1=${U0%/0}/1
+ROWS=()
+RAW=()   # name=value for the ratio checks
+
+# iops_4k_random NAME URL
+iops_4k_random() {
+	local out acked secs
+	out=$(iocheck write --url "$2" --blocks 262144 --qd 32 --seconds "$BENCH_SECS" --log "$T_TMP/bench-$1.log" 2>/dev/null | tail -n 1)
+	rm -f "$T_TMP/bench-$1.log"
+	acked=$(grep -Eo 'acked=[0-9]+' <<<"$out" | cut -d= -f2)
+	secs=$(grep -Eo 'seconds=[0-9.]+' <<<"$out" | cut -d= -f2)
+	awk -v a="${acked:-0}" -v s="${secs:-1}" 'BEGIN{printf "%.0f", a/s}'
+}
+# qbench SIZE COUNT URL -> seconds
+qbench() {
+	in_ns C qemu-img bench -f raw -w -t none -d 32 -s "$1" -c "$2" "$3" 2>&1 | grep -Eo 'Run completed in [0-9.]+' | awk '{print $4}'
+}
+
+measure() { # label key url
+	local label=$1 key=$2 u=$3 iops s4 s128
+	iops=$(iops_4k_random "$key" "$u")
+	s4=$(qbench 4K "$W4K_COUNT" "$u")
+	s128=$(qbench 128K "$W128K_COUNT" "$u")
+	local q4 m128
+	q4=$(awk -v c="$W4K_COUNT" -v s="${s4:-0}" 'BEGIN{ if (s > 0) printf "%.0f", c/s; else print "failed" }')
+	m128=$(awk -v c="$W128K_COUNT" -v s="${s128:-0}" 'BEGIN{ if (s > 0) printf "%.0f", c*128/1024/s; else print "failed" }')
+	log "$label: 4K random $iops IOPS, 4K seq $q4 IOPS, 128K seq $m128 MiB/s"
+	ROWS+=("| $label | $iops | $q4 | $m128 |")
+	RAW+=("$key.iops=$iops" "$key.mibs=$m128")
+}
+
+measure "LUN 1, not replicated" plain "$U1"
+measure "LUN 0, replicated (connected, protocol C)" repl "$U0"
+ctl A disconnect "$LUN_NAME" >/dev/null
+rwait A 10 connection=StandAlone || true
+measure "LUN 0, peer disconnected (bitmap only)" disc "$U0"
+
+val() { local kv; for kv in "${RAW[@]}"; do [ "${kv%%=*}" != "$1" ] || { echo "${kv#*=}"; return; }; done; echo 0; }
+ratio() { awk -v a="$(val "$1")" -v b="$(val "$2")" 'BEGIN{ if (b > 0 && a ~ /^[0-9.]+$/) printf "%.2f", a/b; else print "n/a" }'; }
+R_IOPS=$(ratio repl.iops plain.iops)
+R_MIBS=$(ratio repl.mibs plain.mibs)
+meets() { awk -v r="$1" -v t="$2" 'BEGIN{ if (r == "n/a") print "n/a"; else if (r >= t) print "yes"; else print "**no**" }'; }
+
+# ---- resync throughput: BENCH_RESYNC_MB written while disconnected, then connect
+in_ns C qemu-img bench -f raw -w -t none -d 32 -s 1M -c "$BENCH_RESYNC_MB" -o 0 "$U0" >/dev/null 2>&1 || true
+OOS=$(rget A out_of_sync_kib || echo 0)
+B0=$(rget A resync_bytes_sent || echo 0)
+t0=$(date +%s.%N)
+ctl A connect "$LUN_NAME" >/dev/null || true
+ctl B connect "$LUN_NAME" >/dev/null 2>&1 || true
+RS_ROW="| resync after ${BENCH_RESYNC_MB} MiB written while disconnected (out_of_sync ${OOS} KiB) | failed: no sync in 300 s | | |"
+if in_sync 300; then
+	t1=$(date +%s.%N)
+	B1=$(rget A resync_bytes_sent || echo 0)
+	RS_ROW=$(awk -v b0="${B0:-0}" -v b1="${B1:-0}" -v t0="$t0" -v t1="$t1" -v rate="$RATE_BPS" -v mb="$BENCH_RESYNC_MB" -v oos="$OOS" 'BEGIN{
+		b = (b1 >= b0) ? b1 - b0 : b1; t = t1 - t0;
+		printf "| resync after %d MiB written while disconnected (out_of_sync %s KiB) | %.1f s | %.0f MiB sent, %.0f MiB/s | %.0f%% of resync_rate %.0f MiB/s |",
+			mb, oos, t, b/1048576, b/1048576/t, 100*b/t/rate, rate/1048576 }')
+fi
+log "$RS_ROW"
+
+# ---- resync after a short outage (link cut) vs bytes written
+OUTAGE_ROWS=()
+outage() { # label write-command...
+	local label=$1; shift
+	link_cut
+	rwait A 20 connection!=Connected >/dev/null || true
+	"$@" >/dev/null 2>&1 || true
+	local oos b0 b1 t0 t1
+	oos=$(rget A out_of_sync_kib || echo 0)
+	b0=$(rget A resync_bytes_sent || echo 0)
+	t0=$(date +%s.%N)
+	link_heal
+	if in_sync 300; then
+		t1=$(date +%s.%N); b1=$(rget A resync_bytes_sent || echo 0)
+		OUTAGE_ROWS+=("$(awk -v l="$label" -v oos="$oos" -v b0="${b0:-0}" -v b1="${b1:-0}" -v t0="$t0" -v t1="$t1" 'BEGIN{
+			b = (b1 >= b0) ? b1 - b0 : b1;
+			printf "| %s | %s | %.1f | %.1f |", l, oos, b/1048576, t1 - t0 }')")
+	else
+		OUTAGE_ROWS+=("| $label | $oos | failed: no sync in 300 s | |")
+	fi
+	log "${OUTAGE_ROWS[-1]}"
+}
+outage "nothing written" true
+outage "16 MiB sequential (128K writes)" in_ns C qemu-img bench -f raw -w -t none -d 32 -s 128K -c 128 -o 100M "$U0"
+outage "128 MiB sequential (128K writes)" in_ns C qemu-img bench -f raw -w -t none -d 32 -s 128K -c 1024 -o 200M "$U0"
+outage "8 MiB as 2000 random 4K writes over 1 GiB" iocheck write --url "$U0" --blocks 262144 --qd 32 --max-writes 2000 --seconds 60 --log "$T_TMP/outage.log"
+
+node_stop B; node_stop A
+
+TABLE=$(cat <<EOF
+Run: $DATE, \`bash tests/bench/repl_bench.sh\` ($(nproc) CPUs, $(uname -r); build $(basename "$BUILD")).
+Replication link: veth, \`tc qdisc add dev r0 root $SHAPE\` on both ends; initiator in a third
+namespace over a bridge; 1 GiB preallocated files, \`cache: $R_CACHE\`, resync_rate $R_RATE.
+4K random: \`iocheck write --qd 32 --seconds $BENCH_SECS\` over the whole LUN;
+4K/128K sequential: \`qemu-img bench -w -t none -d 32 -s 4K -c $W4K_COUNT\` / \`-s 128K -c $W128K_COUNT\`.
+
+| LUN | 4K random write IOPS QD32 | 4K seq write IOPS QD32 | 128K seq write MiB/s QD32 |
+|---|---:|---:|---:|
+$(printf '%s\n' "${ROWS[@]}")
+
+Replicated / not replicated: 4K random write IOPS **$R_IOPS** (target >= 0.7: $(meets "$R_IOPS" 0.7)),
+128K throughput **$R_MIBS** (target >= 0.8: $(meets "$R_MIBS" 0.8)).
+
+| resync | time | sent | vs configured rate |
+|---|---:|---:|---:|
+$RS_ROW
+
+Resync after a short outage (\`ip link set r0 down\`, writes on the primary, link up; time
+from link up until both report Connected/UpToDate with nothing out of sync, polled every 0.2 s):
+
+| written during the outage | out_of_sync KiB at heal | resynced MiB | resync time s |
+|---|---:|---:|---:|
+$(printf '%s\n' "${OUTAGE_ROWS[@]}")
+EOF
+)
+echo "$TABLE"
+if [ "$OUT" != - ]; then
+	python3 - "$OUT" "$TABLE" <<'PYEOF'
+import sys, re
+path, table = sys.argv[1], sys.argv[2]
+s = open(path).read()
+b, e = "<!-- repl-bench:begin -->", "<!-- repl-bench:end -->"
+if b in s and e in s:
+    s = s[:s.index(b) + len(b)] + "\n" + table + "\n" + s[s.index(e):]
+else:
+    s = s.rstrip("\n") + "\n\n## Replication\n\n" + b + "\n" + table + "\n" + e + "\n"
+open(path, "w").write(s)
+PYEOF
+	log "table written to $OUT"
+fi
+finish

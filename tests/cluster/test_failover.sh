@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# tests/cluster/test_failover.sh BUILD_DIR: unplanned failover on the two-node
+# testbed (tests/cluster/testbed.sh: real corosync, tandemd's built-in cluster
+# manager, the iocheck initiator in the client namespace on the floating portal).
+#   kill-primary    SIGKILL of the primary's tandemd during writes
+#   crash-primary   the primary powered off (`testbed.sh crash`: links down,
+#                   every process SIGKILLed; no reset leaves it)
+#   kill-secondary  SIGKILL of the secondary's tandemd and corosync
+#   return-resync   primary crashed under load, the survivor serves; the old
+#                   primary comes back, resyncs while writes go on, then a
+#                   planned failover hands the role back and every acknowledged
+#                   write is read back through it
+# Each: never two primaries (both nodes' status sampled), no acknowledged write
+# lost (iocheck verify), I/O errors and the longest pause reported; errors must
+# be 0; a pause above 10 s (goal 3 s) fails.
+set -euo pipefail
+source "$(cd "$(dirname "$0")" && pwd)/lib.sh" "$@"
+
+# unplanned failover of the primary by ACTION (kill-tandemd | crash)
+unplanned() { # NAME ACTION EVENT
+	local name=$1 action=$2 event=$3 p s
+	p=$(primary); s=$(other "$p")
+	log "$name: primary $p, secondary $s"
+	mon_start "$name"
+	io_start "$name" "$IO_SECONDS"
+	sleep 5
+	case $action in
+	kill-tandemd) tb kill "$p" tandemd ;;
+	crash) tb crash "$p" ;;
+	esac
+	io_wait "$name" || return 1
+	mon_stop
+	local took=0
+	if wait_serving 20 && [ "$(primary)" = "$s" ]; then
+		pass "$name: $s took over the primary role and the floating IP"
+		took=1
+	else
+		fail "$name: $s did not take over: $(nodes_state)"
+		grep -E 'cluster: (decision|promot|fenc)|refused' "$TB_STATE/$s/tandemd.log" | tail -n 4 | sed -e "s/^/    $s| /"
+	fi
+	figures "$name" "$event" 0 3000 10000
+	[ "$took" = 0 ] || io_verify "$name"
+	# the old primary comes back as secondary and resyncs
+	tb start "$p" >/dev/null
+	if wait_in_sync 90; then pass "$name: $p back as secondary, in sync"; else fail "$name: $p did not resync"; fi
+	if [ "$took" = 1 ]; then
+		[ "$(primary)" = "$s" ] && pass "$name: no automatic failback" || fail "$name: roles changed on return: $(nodes_state)"
+	else
+		wait_serving 30 || true
+		io_verify "$name"   # whoever serves now must have every acknowledged write
+	fi
+}
+
+scn_kill_primary() { unplanned kill-primary kill-tandemd "SIGKILL of the primary's tandemd"; }
+scn_crash_primary() { unplanned crash-primary crash "primary powered off (crash)"; }
+
+scn_kill_secondary() {
+	local p s name=kill-secondary
+	p=$(primary); s=$(other "$p")
+	mon_start "$name"
+	io_start "$name" "$IO_SECONDS"
+	sleep 5
+	tb kill "$s"
+	sleep 4
+	[ "$(primary)" = "$p" ] && pass "$name: $p stays primary" || fail "$name: $p is no longer primary: $(nodes_state)"
+	io_wait "$name" || return 1
+	mon_stop
+	figures "$name" "SIGKILL of the secondary (tandemd + corosync)" 0 3000 10000
+	io_verify "$name"
+	tb start "$s" >/dev/null
+	if wait_in_sync 90; then pass "$name: $s back, resynced"; else fail "$name: $s did not resync"; fi
+}
+
+scn_return_resync() {
+	local p s name=return-resync sent0 sent1 rc
+	p=$(primary); s=$(other "$p")
+	mon_start "$name"
+	io_start "$name" $((IO_SECONDS * 3))
+	sleep 4
+	tb crash "$p"
+	wait_serving 20 || { fail "$name: no takeover after crash of $p"; return 1; }
+	sleep 4   # writes land on $s only: $p misses them
+	sent0=$(jget "$s" lun.resync_bytes_sent); sent0=${sent0:-0}
+	tb start "$p" >/dev/null
+	if wait_in_sync 90; then pass "$name: $p returned and resynced under load"; else fail "$name: $p did not resync"; return 1; fi
+	sent1=$(jget "$s" lun.resync_bytes_sent); sent1=${sent1:-0}
+	log "$name: resync sent $((sent1 - sent0)) bytes"
+	sleep 2
+	# hand the role back (planned failover) while writes go on
+	rc=0
+	timeout 60 bash "$TB" exec "$s" tandemctl failover "$( [ "$p" = A ] && echo a || echo b)" >"$T_TMP/$name.fo" 2>&1 || rc=$?
+	if [ "$rc" -eq 0 ]; then pass "$name: planned failover back to $p"; else fail "$name: failover back to $p failed (exit $rc: $(tr '\n' ' ' <"$T_TMP/$name.fo"))"; fi
+	wait_serving 20 || true
+	io_wait "$name" || return 1
+	mon_stop
+	figures "$name" "crash, return, resync, failover back" 0 3000 10000
+	if [ "$(primary)" = "$p" ]; then
+		io_verify "$name"   # read back through the returned node: the resync brought everything
+	else
+		fail "$name: $p is not primary after the failover back: $(nodes_state)"
+	fi
+}
+
+setup_or_skip
+run_scenario kill-primary scn_kill_primary
+run_scenario crash-primary scn_crash_primary
+run_scenario kill-secondary scn_kill_secondary
+run_scenario return-resync scn_return_resync
+figures_publish
+finish

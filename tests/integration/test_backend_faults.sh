@@ -1,0 +1,265 @@
+#!/usr/bin/env bash
+# Backend failures end to end (docs/HARDENING.md): every failed backend I/O
+# gives the right CHECK CONDITION, never a hang and never GOOD for data that
+# did not land.
+#   - ENOSPC: a fileio LUN of 16 MiB on a 2 MiB tmpfs (private mount, removed
+#     on exit): writes past the space get DATA PROTECT / SPACE ALLOCATION
+#     FAILED WRITE PROTECT (27/07, SBC-3 4.7.3.6); every write answered GOOD
+#     reads back intact.
+#   - EIO on read / write / flush: an LD_PRELOAD shim built here fails preadv,
+#     pwritev(2) and fdatasync on the LUN's file while a control file says so
+#     (no daemon code involved, no cost in normal builds): READ gets MEDIUM
+#     ERROR / UNRECOVERED READ ERROR (3/11/00), WRITE and SYNCHRONIZE CACHE and
+#     FUA writes get MEDIUM ERROR / WRITE ERROR (3/0c/00); after the fault is
+#     cleared the LUN works again.
+# Usage: bash tests/integration/test_backend_faults.sh path/to/build
+source "$(dirname "$0")/lib.sh"
+require_tool python3 cc
+require_tandemd
+
+TANDEM_PORT_BASE=${TANDEM_PORT_BASE:-3324}
+IQN=iqn.2026-11.org.tandem:faults
+PORT=$(free_port)
+CONF=$T_TMP/tandem.conf
+CTL_FILE=$T_TMP/fault.ctl
+EIO_IMG=$T_TMP/eio.img
+echo none >"$CTL_FILE"
+
+# ---------------------------------------------------------------- the shim
+cat >"$T_TMP/fault_shim.c" <<'SHIM'
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/uio.h>
+/* FAULT_PATH: file whose I/O fails; FAULT_CTL: file naming what fails now:
+ * words "read", "write", "flush" (EIO), anything else = nothing. */
+static int want(int fd, const char *what)
+{
+	const char *path = getenv("FAULT_PATH"), *ctl = getenv("FAULT_CTL");
+	char link[64], target[4096], buf[256];
+	ssize_t n;
+	FILE *f;
+	if (!path || !ctl)
+		return 0;
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	n = readlink(link, target, sizeof(target) - 1);
+	if (n <= 0)
+		return 0;
+	target[n] = 0;
+	if (strcmp(target, path) != 0)
+		return 0;
+	if (!(f = fopen(ctl, "re")))
+		return 0;
+	n = (ssize_t)fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n > 0 ? n : 0] = 0;
+	return strstr(buf, what) != NULL;
+}
+#define REAL(name) static __typeof__(name) *real; if (!real) real = (__typeof__(name) *)dlsym(RTLD_NEXT, #name)
+ssize_t preadv(int fd, const struct iovec *iov, int cnt, off_t off)
+{ REAL(preadv); if (want(fd, "read")) { errno = EIO; return -1; } return real(fd, iov, cnt, off); }
+ssize_t preadv64(int fd, const struct iovec *iov, int cnt, off_t off)
+{ REAL(preadv64); if (want(fd, "read")) { errno = EIO; return -1; } return real(fd, iov, cnt, off); }
+ssize_t pwritev(int fd, const struct iovec *iov, int cnt, off_t off)
+{ REAL(pwritev); if (want(fd, "write")) { errno = EIO; return -1; } return real(fd, iov, cnt, off); }
+ssize_t pwritev64(int fd, const struct iovec *iov, int cnt, off_t off)
+{ REAL(pwritev64); if (want(fd, "write")) { errno = EIO; return -1; } return real(fd, iov, cnt, off); }
+ssize_t pwritev2(int fd, const struct iovec *iov, int cnt, off_t off, int fl)
+{ REAL(pwritev2); if (want(fd, "write")) { errno = EIO; return -1; } return real(fd, iov, cnt, off, fl); }
+ssize_t pwritev64v2(int fd, const struct iovec *iov, int cnt, off_t off, int fl)
+{ REAL(pwritev64v2); if (want(fd, "write")) { errno = EIO; return -1; } return real(fd, iov, cnt, off, fl); }
+int fdatasync(int fd)
+{ REAL(fdatasync); if (want(fd, "flush")) { errno = EIO; return -1; } return real(fd); }
+int fsync(int fd)
+{ REAL(fsync); if (want(fd, "flush")) { errno = EIO; return -1; } return real(fd); }
+SHIM
+cc -shared -fPIC -O1 -o "$T_TMP/fault_shim.so" "$T_TMP/fault_shim.c" -ldl \
+	|| { fail "build the fault shim"; finish; exit 1; }
+
+# ---------------------------------------------------------------- ENOSPC: small tmpfs
+TMPFS=$T_TMP/tmpfs
+mkdir -p "$TMPFS"
+HAVE_TMPFS=0
+if mount -t tmpfs -o size=2M,mode=0700 tandem-faults "$TMPFS" 2>/dev/null; then
+	HAVE_TMPFS=1
+	_faults_umount() { umount "$TMPFS" 2>/dev/null || umount -l "$TMPFS" 2>/dev/null || true; }
+	trap '_faults_umount; _t_cleanup' EXIT
+else
+	log "cannot mount tmpfs here (no CAP_SYS_ADMIN?): ENOSPC part skipped"
+fi
+NOSPC_LUN=""
+if [ "$HAVE_TMPFS" = 1 ]; then
+	NOSPC_LUN="    lun 1 {
+        backend: fileio
+        path: $TMPFS/full.img
+        create: yes
+        size: 16M
+        cache: write-through
+        serial: faults-lun1
+        naa: 6001405000000000000000000000d002
+    }"
+fi
+cat >"$CONF" <<CONF
+global {
+    log_level: notice
+    threads: 2
+    ctl_socket: tandem-hard-faults-$$
+}
+portal_group pg1 {
+    tag: 1
+    listen: 127.0.0.1:$PORT
+}
+target $IQN {
+    portal_group: pg1
+    lun 0 {
+        backend: fileio
+        path: $EIO_IMG
+        create: yes
+        size: 16M
+        cache: write-back
+        serial: faults-lun0
+        naa: 6001405000000000000000000000d001
+    }
+$NOSPC_LUN
+}
+CONF
+# ASan wants to be first in the library list; the shim only wraps libc calls.
+FAULT_PATH=$EIO_IMG FAULT_CTL=$CTL_FILE LD_PRELOAD=$T_TMP/fault_shim.so \
+	ASAN_OPTIONS=${ASAN_OPTIONS}:verify_asan_link_order=0 \
+	start_tandemd "$CONF" "$PORT" || { fail "tandemd starts"; finish; exit 1; }
+PID=$TANDEMD_PID
+
+rc=0
+T_LIB_DIR=$T_LIB_DIR python3 - "$PORT" "$IQN" "$CTL_FILE" "$HAVE_TMPFS" >"$T_TMP/faults.out" 2>&1 <<'PY' || rc=$?
+import os, socket, sys, time
+sys.path.insert(0, os.environ['T_LIB_DIR'])
+from test_bad_input import Conn, Closed, OP_SCSI_RSP, OP_DATA_IN, OP_R2T, OP_DATA_OUT
+port, iqn, ctl, have_tmpfs = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4] == '1'
+P = F = 0
+def ok(w):
+    global P; P += 1; print('PASS: ' + w, flush=True)
+def bad(w):
+    global F; F += 1; print('FAIL: ' + w, flush=True)
+
+c = Conn(port, timeout=20)
+err = c.login(iqn)
+if err:
+    print('FAIL: login: ' + err); print('0 passed, 1 failed'); sys.exit(1)
+
+def cmd(cdb, lun=0, read=0, data=b''):
+    """One command; returns (status, sense key, asc, ascq, data-in). Data-out via R2T."""
+    bhs = bytearray(c.scsi_bhs(cdb, read_len=read, lun=lun))
+    if data:
+        bhs[1] |= 0x20
+        bhs[20:24] = len(data).to_bytes(4, 'big')
+    c.send_pdu(bytes(bhs))
+    itt = bhs[16:20]
+    din = b''
+    while True:
+        op, h, d = c.recv_skip_nop()
+        if op == OP_R2T:
+            ttt, off, ln = h[20:24], int.from_bytes(h[40:44], 'big'), int.from_bytes(h[44:48], 'big')
+            pos, sn = off, 0
+            while pos < off + ln:
+                n = min(65536, off + ln - pos)
+                o = bytearray(48)
+                o[0] = OP_DATA_OUT; o[1] = 0x80 if pos + n >= off + ln else 0
+                o[5:8] = n.to_bytes(3, 'big'); o[8:10] = lun.to_bytes(2, 'big'); o[16:20] = itt; o[20:24] = ttt
+                o[28:32] = c.expstatsn.to_bytes(4, 'big'); o[36:40] = sn.to_bytes(4, 'big'); o[40:44] = pos.to_bytes(4, 'big')
+                c.send_pdu(bytes(o), data[pos:pos + n]); pos += n; sn += 1
+            continue
+        if op == OP_DATA_IN:
+            din += d
+            if h[1] & 1:
+                return h[3], 0, 0, 0, din
+            continue
+        if op == OP_SCSI_RSP:
+            sk = asc = ascq = 0
+            if h[3] == 2 and len(d) >= 2 + 14:
+                s = d[2:]
+                sk, asc, ascq = s[2] & 0xf, s[12], s[13]
+            return h[3], sk, asc, ascq, din
+
+def set_fault(what):
+    with open(ctl, 'w') as f:
+        f.write(what)
+
+def tur(lun):
+    for _ in range(4):
+        st = cmd(bytes(6), lun=lun)
+        if st[0] == 0:
+            return
+tur(0)
+rd = lambda lba, n, lun=0: cmd(bytes([0x28, 0]) + lba.to_bytes(4, 'big') + bytes([0]) + n.to_bytes(2, 'big') + bytes([0]), lun=lun, read=n * 512)
+wr = lambda lba, buf, lun=0, fua=False: cmd(bytes([0x2a, 0x08 if fua else 0]) + lba.to_bytes(4, 'big') + bytes([0]) + (len(buf) // 512).to_bytes(2, 'big') + bytes([0]), lun=lun, data=buf)
+sync = lambda lun=0: cmd(bytes([0x35]) + bytes(9), lun=lun)
+
+def expect(what, got, want):
+    if tuple(got[:4]) == want:
+        ok('%s: status %02x sense %x/%02x/%02x' % ((what,) + tuple(got[:4])))
+    else:
+        bad('%s: got status %02x sense %x/%02x/%02x, want %02x %x/%02x/%02x' % ((what,) + tuple(got[:4]) + want))
+
+MEDIUM_READ, MEDIUM_WRITE, GOOD = (2, 3, 0x11, 0), (2, 3, 0x0c, 0), (0, 0, 0, 0)
+pat = os.urandom(8192)
+t0 = time.time()
+expect('write before faults', wr(8, pat), GOOD)
+set_fault('read')
+expect('READ with EIO', rd(8, 16), MEDIUM_READ)
+set_fault('write')
+expect('WRITE with EIO', wr(100, os.urandom(4096)), MEDIUM_WRITE)
+expect('FUA WRITE with EIO', wr(200, os.urandom(4096), fua=True), MEDIUM_WRITE)
+set_fault('flush')
+expect('SYNCHRONIZE CACHE with EIO on fdatasync', sync(), MEDIUM_WRITE)
+# (a FUA write is one pwritev2(RWF_DSYNC): its failure is the "write" case above)
+set_fault('none')
+st = rd(8, 16)
+if st[0] == 0 and st[4] == pat:
+    ok('after the fault clears: data written before reads back intact')
+else:
+    bad('after the fault: status %02x, data %s' % (st[0], 'ok' if st[4] == pat else 'differs'))
+expect('SYNCHRONIZE CACHE after the fault clears', sync(), GOOD)
+
+if have_tmpfs:
+    tur(1)
+    acked, nospc = [], None
+    for i in range(32):                     # 32 x 256 KiB = 8 MiB onto 2 MiB of tmpfs
+        buf = os.urandom(262144)
+        lba = i * 512
+        st = wr(lba, buf, lun=1)
+        if st[0] == 0:
+            acked.append((lba, buf))
+        else:
+            nospc = st
+            break
+    if nospc is None:
+        bad('ENOSPC: 8 MiB written onto a 2 MiB tmpfs without an error')
+    else:
+        expect('WRITE on a full tmpfs', nospc, (2, 7, 0x27, 0x07))
+        # more writes keep failing the same way, no hang
+        expect('second WRITE on a full tmpfs', wr(32 * 512, os.urandom(65536), lun=1), (2, 7, 0x27, 0x07))
+    good = all(rd(lba, 512, lun=1)[4] == buf for lba, buf in acked)
+    if acked and good:
+        ok('ENOSPC: all %d writes acked GOOD read back intact' % len(acked))
+    else:
+        bad('ENOSPC: %d acked writes, read back %s' % (len(acked), 'ok' if good else 'WRONG'))
+    expect('SYNCHRONIZE CACHE on the full LUN', sync(lun=1), GOOD)
+print('RESULT fault_cases_secs=%.1f' % (time.time() - t0))
+c.close()
+print('%d passed, %d failed' % (P, F))
+sys.exit(1 if F else 0)
+PY
+sed -e 's/^/    /' "$T_TMP/faults.out"
+if [ "$rc" -eq 0 ]; then
+	pass "backend faults: $(grep -E '^[0-9]+ passed' "$T_TMP/faults.out" | tail -n 1)"
+else
+	fail "backend faults (exit $rc): $(grep -E '^FAIL|Error|error' "$T_TMP/faults.out" | tr '\n' ' ' | cut -c1-300)"
+fi
+if daemon_alive "$PID"; then pass "tandemd alive after backend faults"; else fail "tandemd died"; fi
+stop_tandemd "$PID"
+finish

@@ -1,0 +1,368 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# The pacemaker OCF agent resource-agents/tandem outside a cluster, against a
+# real tandemd with replication configured:
+#   - ocf-tester (package resource-agents) passes on it (peer absent: promote
+#     works through --force because the disk is UpToDate);
+#   - the states it reports: 7 stopped, 0 unpromoted, 8 promoted, with the
+#     replication role and the ALUA group following promote / demote;
+#   - promotion scores from the disk state, seen through stub crm_master /
+#     crm_attribute / crm_node (HA_SBIN_DIR): low when the peer is unknown,
+#     high when connected to an UpToDate peer, none (-D) for an Inconsistent
+#     resync target and for a node marked outdated (which is never promoted);
+#     a Primary that lost its peer marks the peer outdated;
+#   - bad parameters: OCF_ERR_CONFIGURED (6) / OCF_ERR_ARGS (2) /
+#     OCF_ERR_INSTALLED (5) with a clear ocf-exit-reason; unknown action 3;
+#   - the build's install target puts the agent under /usr/lib/ocf/resource.d/tandem.
+# Everything runs in a private network namespace (tandemctl's IPC is per
+# network namespace): two tandemd instances ("alpha", "beta") on 127.0.0.1.
+#
+#   bash tests/integration/test_ocf.sh [BUILD_DIR]
+source "$(dirname "$0")/lib.sh"
+require_tandemd
+AGENT_SRC=$REPO_ROOT/resource-agents/tandem
+[ -f "$AGENT_SRC" ] || { echo "[$T_NAME] no $AGENT_SRC" >&2; exit 1; }
+[ "$(id -u)" -eq 0 ] || skip_all "needs root (network namespace, ocf-tester's permission check)"
+
+# ocf-tester and the cluster CLI: install when missing (idempotent)
+if ! command -v ocf-tester >/dev/null 2>&1 || [ ! -r /usr/lib/ocf/lib/heartbeat/ocf-shellfuncs ]; then
+	log "installing resource-agents pacemaker-cli-utils"
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends resource-agents pacemaker-cli-utils \
+		>"$T_TMP/apt.log" 2>&1 || true
+fi
+command -v ocf-tester >/dev/null 2>&1 || skip_all "ocf-tester (package resource-agents) is not installable here"
+command -v xmllint >/dev/null 2>&1 || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libxml2-utils >/dev/null 2>&1 || true
+
+NS=tdmocf-$$
+ip netns add "$NS"
+ip -n "$NS" link set lo up
+_ocf_cleanup() {
+	local p
+	for p in $(ip netns pids "$NS" 2>/dev/null); do kill -KILL "$p" 2>/dev/null || true; done
+	ip netns del "$NS" 2>/dev/null || true
+}
+trap '_ocf_cleanup; _t_cleanup' EXIT
+
+# the agent must be readable and executable by "nobody" (ocf-tester checks it)
+chmod 755 "$T_TMP"
+AGENT=$T_TMP/ra/tandem
+install -D -m 755 "$AGENT_SRC" "$AGENT"
+chmod 755 "$T_TMP/ra"
+
+IQN=iqn.2026-11.org.tandem:ocf
+SECRET=ocf-test-replication-secret
+declare -A PORT RPORT CTLS
+PORT[alpha]=$(free_port); PORT[beta]=$(free_port)
+RPORT[alpha]=$(free_port); RPORT[beta]=$(free_port)
+CTLS[alpha]=$(unique_ctl); CTLS[beta]=$(unique_ctl)
+
+# node_conf NAME PEER [extra replication lines] [manager]
+node_conf() {
+	local me=$1 peer=$2 extra=${3:-} mgr=${4:-pacemaker} d=$T_TMP/$1
+	mkdir -p "$d/state"
+	cat >"$d/tandem.conf" <<EOF
+global {
+    log_level: info
+    threads: 2
+    ctl_socket: ${CTLS[$me]}
+    state_dir: $d/state
+}
+alua_group float {
+    id: 1
+    state: standby
+}
+portal_group float {
+    tag: 1
+    listen: 127.0.0.1:${PORT[$me]}
+    alua_group: float
+}
+cluster {
+    manager: $mgr
+    node: $me
+    peer: $peer
+    alua_group: float
+    fencing: none
+}
+replication {
+    node: $me
+    listen: 127.0.0.1:${RPORT[$me]}
+    peer: 127.0.0.1:${RPORT[$peer]}
+    peer_name: $peer
+    secret: "$SECRET"
+$extra
+}
+target $IQN {
+    portal_group: float
+    lun 0 {
+        backend: fileio
+        path: $d/lun0.img
+        size: 64M
+        create: yes
+        replicated: yes
+        serial: ocf-lun0
+        naa: 6001405000000000000000000000c0f0
+    }
+}
+EOF
+}
+node_conf alpha beta
+node_conf beta alpha "    resync_rate: 1M"
+if ! "$TANDEMD" --check -c "$T_TMP/alpha/tandem.conf" >"$T_TMP/check.out" 2>&1; then
+	if grep -qE "unknown section '(cluster|replication)'" "$T_TMP/check.out"; then
+		skip_all "this tandemd has no replication / cluster manager yet: $(tail -n 1 "$T_TMP/check.out")"
+	fi
+	cat "$T_TMP/check.out"; fail "test config rejected"; finish; exit 1
+fi
+in_ns() { ip netns exec "$NS" "$@"; }
+# alpha: UpToDate (--new-device); beta: Inconsistent (a resync target once connected)
+check "create-md alpha (UpToDate)" in_ns "$TANDEMCTL" create-md "$IQN/0" --new-device -c "$T_TMP/alpha/tandem.conf"
+check "create-md beta (Inconsistent)" in_ns "$TANDEMCTL" create-md "$IQN/0" -c "$T_TMP/beta/tandem.conf"
+
+# ---- stub cluster tools: scores and node attributes land in files
+SB=$T_TMP/sbin
+mkdir -p "$SB" "$T_TMP/attrs"
+cat >"$SB/crm_master" <<EOF
+#!/bin/bash
+# stub: crm_master [-l reboot] (-v N | -D) [-q]; score of the resource in \$OCF_RESKEY_CRM_meta_on_node
+f=$T_TMP/attrs/score.\${OCF_RESKEY_CRM_meta_on_node:-x}
+while [ \$# -gt 0 ]; do
+	case \$1 in -v) echo "\$2" >"\$f"; shift 2 ;; -D) echo deleted >"\$f"; shift ;; -G) cat "\$f" 2>/dev/null; shift ;; *) shift ;; esac
+done
+exit 0
+EOF
+cat >"$SB/crm_attribute" <<EOF
+#!/bin/bash
+# stub: crm_attribute [-p] -N NODE -n NAME [-l L] (-v V | -D | -G [-q] [-d DEF])
+node=\${OCF_RESKEY_CRM_meta_on_node:-x} name= val= op= def=
+while [ \$# -gt 0 ]; do
+	case \$1 in
+	-p|--promotion) exec "$SB/crm_master" "\${@:2}" ;;
+	-N) node=\$2; shift 2 ;; -n) name=\$2; shift 2 ;; -l) shift 2 ;; -d) def=\$2; shift 2 ;;
+	-v) op=set; val=\$2; shift 2 ;; -D) op=del; shift ;; -G) op=get; shift ;; *) shift ;;
+	esac
+done
+f=$T_TMP/attrs/\$node.\$name
+case \$op in
+set) echo "\$val" >"\$f" ;;
+del) rm -f "\$f" ;;
+get) if [ -f "\$f" ]; then cat "\$f"; elif [ -n "\$def" ]; then echo "\$def"; else exit 6; fi ;;
+esac
+EOF
+printf '#!/bin/sh\necho "${OCF_RESKEY_CRM_meta_on_node:-x}"\n' >"$SB/crm_node"
+chmod 755 "$SB"/*
+
+# ra NODE ACTION [VAR=VALUE...]: run the agent for NODE's instance; prints
+# stdout+stderr to $T_TMP/ra.out, returns the agent's exit status.
+ra() {
+	local node=$1 action=$2; shift 2
+	in_ns env -i PATH="$SB:/usr/sbin:/usr/bin:/sbin:/bin" HA_SBIN_DIR="$SB" OCF_ROOT=/usr/lib/ocf \
+		OCF_RESOURCE_INSTANCE=tandem OCF_RESKEY_CRM_meta_on_node="$node" \
+		OCF_RESKEY_CRM_meta_timeout=30000 OCF_RESKEY_CRM_meta_interval=10000 \
+		OCF_RESKEY_config="$T_TMP/$node/tandem.conf" OCF_RESKEY_tandemd="$TANDEMD" \
+		OCF_RESKEY_tandemctl="$TANDEMCTL" OCF_RESKEY_pidfile="$T_TMP/$node/tandemd.pid" \
+		OCF_RESKEY_daemon_log="$T_TMP/$node/tandemd.log" OCF_RESKEY_wait_connect=3 \
+		"$@" "$AGENT" "$action" >"$T_TMP/ra.out" 2>&1
+}
+# ra_rc "what" WANT NODE ACTION [VAR=VALUE...]
+ra_rc() {
+	local what=$1 want=$2 rc=0; shift 2
+	ra "$@" || rc=$?
+	if [ "$rc" -eq "$want" ]; then
+		pass "$what (rc $rc)"
+	else
+		fail "$what: rc $rc, wanted $want"
+		sed -e 's/^/    | /' "$T_TMP/ra.out" | tail -n 10
+	fi
+}
+# ra_reason "what" WANT_RC PATTERN NODE ACTION [VAR=VALUE...]: rc and exit reason
+ra_reason() {
+	local what=$1 want=$2 pat=$3 rc=0; shift 3
+	ra "$@" || rc=$?
+	if [ "$rc" -eq "$want" ] && grep -q "ocf-exit-reason:.*$pat" "$T_TMP/ra.out"; then
+		pass "$what (rc $rc: $(grep -m1 -o 'ocf-exit-reason:.*' "$T_TMP/ra.out" | cut -c17-))"
+	else
+		fail "$what: rc $rc (wanted $want), reason /$pat/ not found"
+		sed -e 's/^/    | /' "$T_TMP/ra.out" | tail -n 10
+	fi
+}
+score() { cat "$T_TMP/attrs/score.$1" 2>/dev/null || echo none; }
+jfield() { # NODE python-expression on the status dict d
+	in_ns "$TANDEMCTL" -s "${CTLS[$1]}" --json status 2>/dev/null | python3 -c "import json,sys; d=json.load(sys.stdin); print($2)" 2>/dev/null
+}
+wait_field() { # NODE EXPR VALUE SECS
+	local i
+	for i in $(seq 1 $(($4 * 5))); do
+		[ "$(jfield "$1" "$2")" = "$3" ] && return 0
+		sleep 0.2
+	done
+	return 1
+}
+ROLE='d["replication"]["role"]'
+ALUA='d["alua_groups"][0]["state"]'
+CONN='d["replication"]["luns"][0]["connection"]'
+
+# ---------------------------------------------------------------- meta-data
+if "$AGENT" meta-data >"$T_TMP/md.xml" 2>&1 && (cd /usr/share/resource-agents && xmllint --noout --valid "$T_TMP/md.xml") 2>"$T_TMP/xml.err"; then
+	pass "meta-data is valid against ra-api-1.dtd"
+else
+	fail "meta-data invalid: $(head -n 3 "$T_TMP/xml.err")"
+fi
+miss=""
+for p in config tandemd tandemctl ctl_socket lun pidfile daemon_log manage_ip floating_ip interface \
+	arp_count alua_group promotion_scores promote_disconnected outdate_peer wait_connect start_timeout term_timeout; do
+	python3 - "$T_TMP/md.xml" "$p" <<'EOF' || miss="$miss $p"
+import sys, xml.etree.ElementTree as ET
+r = ET.parse(sys.argv[1]).getroot()
+p = [x for x in r.iter("parameter") if x.get("name") == sys.argv[2]]
+assert p and p[0].find("longdesc").text.strip() and p[0].find("shortdesc").text.strip() and p[0].find("content") is not None
+EOF
+done
+[ -z "$miss" ] && pass "meta-data documents every parameter (long and short description, content)" || fail "meta-data lacks:$miss"
+if grep -q '<version>1.1</version>' "$T_TMP/md.xml" && grep -q 'role="Promoted"' "$T_TMP/md.xml" && grep -q 'role="Unpromoted"' "$T_TMP/md.xml"; then
+	pass "meta-data: OCF 1.1, monitors for the Promoted and Unpromoted roles"
+else
+	fail "meta-data: not OCF 1.1 style (version / roles)"
+fi
+
+# ---------------------------------------------------------------- ocf-tester
+# (real cluster tools absent from the environment: crm_master fails, the agent must not)
+OT=(ocf-tester -n tandem -o config="$T_TMP/alpha/tandem.conf" -o tandemd="$TANDEMD" -o tandemctl="$TANDEMCTL"
+	-o pidfile="$T_TMP/alpha/tandemd.pid" -o daemon_log="$T_TMP/alpha/tandemd.log" -o wait_connect=1 "$AGENT")
+if in_ns "${OT[@]}" >"$T_TMP/ocf-tester.out" 2>&1; then
+	pass "ocf-tester: $(tail -n 1 "$T_TMP/ocf-tester.out")"
+else
+	fail "ocf-tester failed"
+	sed -e 's/^/    | /' "$T_TMP/ocf-tester.out" | tail -n 30
+	in_ns "${OT[@]/#-n/-v -n}" 2>&1 | tail -n 40 | sed -e 's/^/    v| /' || true
+fi
+in_ns "$TANDEMCTL" -s "${CTLS[alpha]}" status >/dev/null 2>&1 && fail "tandemd still running after ocf-tester" || pass "ocf-tester left no tandemd running"
+
+# ---------------------------------------------------------------- states, roles, ALUA
+ra_rc "monitor of a stopped instance: OCF_NOT_RUNNING" 7 alpha monitor
+ra_rc "probe of a stopped instance: OCF_NOT_RUNNING" 7 alpha monitor OCF_RESKEY_CRM_meta_interval=0
+ra_rc "start" 0 alpha start
+ra_rc "monitor after start: unpromoted (0)" 0 alpha monitor
+[ "$(jfield alpha "$ROLE") $(jfield alpha "$ALUA")" = "secondary standby" ] && pass "started as secondary, ALUA standby" \
+	|| fail "after start: $(jfield alpha "$ROLE") $(jfield alpha "$ALUA")"
+[ "$(score alpha)" = 1000 ] && pass "score alone (peer unknown, UpToDate): 1000" || fail "score alone: $(score alpha), wanted 1000"
+ra_rc "promote without the peer (UpToDate: --force)" 0 alpha promote
+ra_rc "monitor: promoted (8)" 8 alpha monitor
+[ "$(jfield alpha "$ROLE") $(jfield alpha "$ALUA")" = "primary active-optimized" ] && pass "promoted: replication primary, ALUA active-optimized" \
+	|| fail "after promote: $(jfield alpha "$ROLE") $(jfield alpha "$ALUA")"
+[ "$(cat "$T_TMP/attrs/beta.tandem-outdated-tandem" 2>/dev/null)" = 1 ] && pass "a Primary without its peer marks the peer (beta) outdated" \
+	|| fail "peer not marked outdated: $(ls "$T_TMP/attrs")"
+[ "$(score alpha)" = 10000 ] && pass "score as Primary: 10000" || fail "score as Primary: $(score alpha)"
+ra_rc "promote of a promoted instance" 0 alpha promote
+ra_rc "demote" 0 alpha demote
+ra_rc "monitor after demote: unpromoted (0)" 0 alpha monitor
+[ "$(jfield alpha "$ROLE") $(jfield alpha "$ALUA")" = "secondary standby" ] && pass "demoted: secondary, ALUA standby" \
+	|| fail "after demote: $(jfield alpha "$ROLE") $(jfield alpha "$ALUA")"
+ra_rc "demote of a demoted instance" 0 alpha demote
+ra_rc "reload" 0 alpha reload
+ra_rc "notify (post-promote)" 0 alpha notify OCF_RESKEY_CRM_meta_notify_type=post OCF_RESKEY_CRM_meta_notify_operation=promote
+
+# ---------------------------------------------------------------- the peer: scores from disk states
+ra_rc "start beta (Inconsistent)" 0 beta start
+if wait_field beta "$CONN" SyncTarget 20 || wait_field beta "$CONN" Connected 1; then
+	log "beta connected: $(jfield beta "$CONN"), disk $(jfield beta 'd["replication"]["luns"][0]["disk"]')"
+else
+	fail "beta did not connect to alpha: $(jfield beta "$CONN")"
+fi
+ra_rc "monitor beta: unpromoted" 0 beta monitor
+if [ "$(jfield beta "$CONN")" = SyncTarget ]; then
+	[ "$(score beta)" = deleted ] && pass "Inconsistent resync target: no promotion score (-D)" || fail "resync target score: $(score beta)"
+	ra_reason "promote of an Inconsistent resync target is refused" 1 "refusing to promote" beta promote
+	[ "$(jfield beta "$ROLE")" = secondary ] && pass "beta stayed secondary" || fail "beta became $(jfield beta "$ROLE")"
+else
+	log "beta's resync finished before the checks (resync_rate 1M): Inconsistent case not observed"
+fi
+# let the resync run to the end, fast
+in_ns "$TANDEMCTL" -s "${CTLS[beta]}" disconnect >/dev/null 2>&1 || true
+sed -i 's/resync_rate: 1M/resync_rate: 500M/' "$T_TMP/beta/tandem.conf"
+in_ns "$TANDEMCTL" -s "${CTLS[beta]}" reload >/dev/null 2>&1 || true
+in_ns "$TANDEMCTL" -s "${CTLS[beta]}" connect >/dev/null 2>&1 || true
+if wait_field beta 'd["replication"]["luns"][0]["connection"] + " " + d["replication"]["luns"][0]["disk"] + " " + d["replication"]["luns"][0]["peer_disk"]' \
+	"Connected UpToDate UpToDate" 90; then
+	pass "beta resynced: Connected, UpToDate"
+else
+	fail "beta not in sync: $(jfield beta "$CONN") $(jfield beta 'd["replication"]["luns"][0]["disk"]')"
+fi
+ra_rc "monitor alpha (connected)" 0 alpha monitor
+ra_rc "monitor beta (connected)" 0 beta monitor
+[ "$(score alpha)" = 10000 ] && pass "connected to an UpToDate peer: score 10000" || fail "connected score: $(score alpha)"
+[ ! -e "$T_TMP/attrs/beta.tandem-outdated-tandem" ] && pass "beta's outdated mark cleared once it is in sync" \
+	|| fail "beta still marked outdated"
+ra_rc "promote alpha (connected: no --force needed)" 0 alpha promote
+ra_rc "promote beta while alpha is Primary: refused" 1 beta promote OCF_RESKEY_CRM_meta_timeout=8000
+ra_rc "demote alpha" 0 alpha demote
+ra_rc "promote beta (planned swap)" 0 beta promote
+[ "$(jfield beta "$ROLE") $(jfield alpha "$ROLE")" = "primary secondary" ] && pass "swap: beta primary, alpha secondary" \
+	|| fail "swap: beta $(jfield beta "$ROLE") alpha $(jfield alpha "$ROLE")"
+ra_rc "demote beta" 0 beta demote
+# a node marked outdated (by a primary that wrote without it) is never promoted
+ra_rc "stop beta" 0 beta stop
+ra_rc "promote alpha alone" 0 alpha promote
+ra_rc "demote alpha" 0 alpha demote
+echo 1 >"$T_TMP/attrs/alpha.tandem-outdated-tandem"
+ra_rc "monitor of a node marked outdated" 0 alpha monitor
+[ "$(score alpha)" = deleted ] && pass "marked outdated: no promotion score (-D)" || fail "marked outdated score: $(score alpha)"
+ra_reason "promote of a node marked outdated is refused" 1 "marked outdated" alpha promote
+[ "$(jfield alpha "$ROLE")" = secondary ] && pass "outdated alpha stayed secondary" || fail "alpha became $(jfield alpha "$ROLE")"
+rm -f "$T_TMP/attrs/alpha.tandem-outdated-tandem"
+ra_rc "post-stop notify for the peer on a Primary marks it outdated" 0 alpha notify \
+	OCF_RESKEY_CRM_meta_notify_type=post OCF_RESKEY_CRM_meta_notify_operation=stop OCF_RESKEY_CRM_meta_notify_stop_uname=beta
+
+# ---------------------------------------------------------------- manage_ip
+in_ns ip link add ocfdummy0 type dummy 2>/dev/null && in_ns ip link set ocfdummy0 up
+if in_ns ip link show ocfdummy0 >/dev/null 2>&1; then
+	ra_rc "promote with manage_ip" 0 alpha promote OCF_RESKEY_manage_ip=true OCF_RESKEY_floating_ip=192.0.2.100/24 OCF_RESKEY_interface=ocfdummy0 OCF_RESKEY_arp_count=1
+	in_ns ip -4 -o addr show dev ocfdummy0 | grep -q ' 192.0.2.100/24' && pass "manage_ip: the floating IP is up after promote" || fail "manage_ip: no IP after promote"
+	ra_rc "demote with manage_ip" 0 alpha demote OCF_RESKEY_manage_ip=true OCF_RESKEY_floating_ip=192.0.2.100/24 OCF_RESKEY_interface=ocfdummy0
+	in_ns ip -4 -o addr show dev ocfdummy0 | grep -q ' 192.0.2.100/24' && fail "manage_ip: IP still there after demote" || pass "manage_ip: the floating IP is gone after demote"
+else
+	log "no dummy interface support: manage_ip not exercised"
+fi
+ra_rc "stop alpha" 0 alpha stop
+ra_rc "stop of a stopped instance" 0 alpha stop
+ra_rc "monitor after stop" 7 alpha monitor
+
+# ---------------------------------------------------------------- bad parameters
+ra_reason "missing tandemd: OCF_ERR_INSTALLED" 5 "tandemd binary /nonexistent/tandemd is missing" alpha validate-all OCF_RESKEY_tandemd=/nonexistent/tandemd
+ra_reason "missing tandemctl: OCF_ERR_INSTALLED" 5 "tandemctl binary" alpha start OCF_RESKEY_tandemctl=/nonexistent/tandemctl
+ra_rc "probe with tandemd missing: not running" 7 alpha monitor OCF_RESKEY_CRM_meta_interval=0 OCF_RESKEY_tandemd=/nonexistent/tandemd
+ra_rc "stop with tandemctl missing still succeeds" 0 alpha stop OCF_RESKEY_tandemctl=/nonexistent/tandemctl
+ra_reason "missing config: OCF_ERR_INSTALLED" 5 "missing on this node" alpha validate-all OCF_RESKEY_config=$T_TMP/nope.conf
+ra_reason "relative config path: OCF_ERR_CONFIGURED" 6 "absolute path" alpha validate-all OCF_RESKEY_config=tandem.conf
+ra_reason "config is a directory: OCF_ERR_ARGS" 2 "is a directory" alpha validate-all OCF_RESKEY_config=$T_TMP
+printf 'global {\n    bogus_key: 1\n}\n' >"$T_TMP/broken.conf"
+ra_reason "config tandemd rejects: OCF_ERR_CONFIGURED with tandemd's message" 6 "tandemd rejects.*broken.conf" alpha validate-all OCF_RESKEY_config=$T_TMP/broken.conf
+sed '/^replication {/,/^}/d; s/        replicated: yes//' "$T_TMP/alpha/tandem.conf" >"$T_TMP/norepl.conf"
+ra_reason "config without replication: OCF_ERR_CONFIGURED" 6 "no replication section" alpha validate-all OCF_RESKEY_config=$T_TMP/norepl.conf
+sed 's/manager: pacemaker/manager: builtin/' "$T_TMP/alpha/tandem.conf" >"$T_TMP/builtin.conf"
+ra_reason "cluster manager builtin: OCF_ERR_CONFIGURED" 6 "manager: pacemaker" alpha validate-all OCF_RESKEY_config=$T_TMP/builtin.conf
+ra_reason "manage_ip=maybe: OCF_ERR_CONFIGURED" 6 "not a boolean" alpha validate-all OCF_RESKEY_manage_ip=maybe
+ra_reason "wait_connect=soon: OCF_ERR_CONFIGURED" 6 "not a non-negative integer" alpha start OCF_RESKEY_wait_connect=soon
+ra_reason "promotion_scores with one value: OCF_ERR_CONFIGURED" 6 "promotion_scores" alpha validate-all "OCF_RESKEY_promotion_scores=5"
+ra_reason "lun without /N: OCF_ERR_CONFIGURED" 6 "want TARGET/LUN" alpha validate-all OCF_RESKEY_lun=iqn.x
+ra_reason "ctl_socket with a space: OCF_ERR_CONFIGURED" 6 "ctl_socket" alpha validate-all "OCF_RESKEY_ctl_socket=a b"
+ra_reason "promoted-max 2: OCF_ERR_CONFIGURED" 6 "promoted-max" alpha validate-all OCF_RESKEY_CRM_meta_promoted_max=2
+ra_reason "manage_ip without floating_ip: OCF_ERR_CONFIGURED" 6 "needs floating_ip" alpha validate-all OCF_RESKEY_manage_ip=true
+ra_reason "manage_ip on an interface this node lacks: OCF_ERR_ARGS" 2 "does not exist on this node" alpha validate-all \
+	OCF_RESKEY_manage_ip=true OCF_RESKEY_floating_ip=192.0.2.100/24 OCF_RESKEY_interface=nosuch0
+ra_rc "unknown action: OCF_ERR_UNIMPLEMENTED" 3 alpha frobnicate
+ra_rc "validate-all with good parameters" 0 alpha validate-all
+ra_reason "monitor of a LUN that does not exist" 6 "want TARGET/LUN" alpha monitor OCF_RESKEY_lun=nosuchlun
+
+# ---------------------------------------------------------------- install target
+if grep -q 'resource.d/tandem' "$BUILD_DIR/cmake_install.cmake" 2>/dev/null; then
+	if DESTDIR=$T_TMP/dest cmake --install "$BUILD_DIR" >"$T_TMP/install.out" 2>&1 \
+		&& [ -x "$T_TMP/dest/usr/lib/ocf/resource.d/tandem/tandem" ]; then
+		pass "install target: /usr/lib/ocf/resource.d/tandem/tandem (mode $(stat -c %a "$T_TMP/dest/usr/lib/ocf/resource.d/tandem/tandem"))"
+	else
+		fail "install target did not install the agent"; tail -n 5 "$T_TMP/install.out"
+	fi
+else
+	log "the build dir predates the install rule (reconfigure): install target not checked"
+fi
+
+finish

@@ -1,0 +1,195 @@
+#!/usr/bin/env bash
+# tests/repl/test_faults.sh BUILD_DIR: faults of a replicated pair under load.
+# Each scenario starts from a fresh pair (create-md --new-device on two zeroed
+# files, both connected, A Primary) so that one failure does not cascade:
+#   kill-secondary  SIGKILL B during iocheck writes, restart it: A keeps serving
+#                   (0 I/O errors), only dirty regions resync (resync_bytes_sent
+#                   small vs the device), backing files then identical
+#   kill-primary    SIGKILL A during writes, promote B: iocheck (URLs A,B) moves
+#                   to B with 0 errors, every acknowledged write verified on B;
+#                   A restarted rejoins as Secondary, resyncs only hot extents
+#   link-cut        replication link down during writes: A keeps serving, records
+#                   out-of-sync regions; link up: B resyncs, files identical
+#   split-brain     link cut, B promoted with --force, writes on both, link up:
+#                   split brain reported on both, no automatic sync; resolved by
+#                   discard-my-data + connect on B: A's data wins everywhere
+#   bad-crc         `tandemctl debug corrupt-next-crc` on A during writes: B
+#                   rejects the message (log), the link resets and recovers, data equal
+#   wrong-secret    B has another secret: never connects, a clear log line on a
+#                   node, B's backing file untouched while A takes writes
+set -euo pipefail
+source "$(cd "$(dirname "$0")" && pwd)/lib.sh" "$@"
+require_tool qemu-io md5sum python3
+ONLY_SCN=${ONLY_SCN:-}   # e.g. ONLY_SCN=split-brain
+
+UA=$(lun_url A); UB=$(lun_url B)
+SMALL=$((R_SIZE_BYTES / 8))   # "only dirty regions": resync must stay below this
+
+same_data() { # what
+	local a b
+	a=$(md5_of A); b=$(md5_of B)
+	if [ "$a" = "$b" ]; then pass "$1: backing files identical ($a)"; else fail "$1: backing files differ (A $a, B $b)"; fi
+}
+logsize() { stat -c %s "$(node_log "$1")" 2>/dev/null || echo 0; }
+log_since() { tail -c +"$(( $2 + 1 ))" "$(node_log "$1")" 2>/dev/null; }
+num() { local v; v=$(rget "$1" "$2" 2>/dev/null) || v=; [[ $v =~ ^[0-9]+$ ]] && echo "$v" || echo 0; }
+primary_any() { ctl "$1" primary || ctl "$1" primary --force; }
+
+scn_kill_secondary() {
+	pair_fresh || return 1
+	local before after sent
+	before=$(num A resync_bytes_sent)
+	bg_iocheck ks --url "$UA" --blocks 2048 --qd 32 --seconds 10 --log "$T_TMP/ks.log"
+	sleep 3
+	node_kill B
+	log "B killed; $(rstate A)"
+	sleep 3
+	node_start B || return 1
+	if wait_iocheck "$IOC_PID" ks; then pass "kill-secondary: A kept serving writes (0 I/O errors)"; else fail "kill-secondary: I/O errors on A while B was dead"; fi
+	grep -q 'role=primary' <<<"$(rstate A)" && pass "kill-secondary: A still Primary" || fail "kill-secondary: A lost its role: $(rstate A)"
+	if in_sync 90; then pass "kill-secondary: B resynced after restart"; else fail "kill-secondary: B did not resync"; return 1; fi
+	after=$(num A resync_bytes_sent)
+	sent=$(( after >= before ? after - before : after ))
+	log "kill-secondary: resync sent $sent bytes (device $R_SIZE_BYTES, written region 8 MiB)"
+	if [ "$sent" -gt 0 ] && [ "$sent" -le "$SMALL" ]; then
+		pass "kill-secondary: only dirty regions resynced ($sent bytes <= $SMALL)"
+	else
+		fail "kill-secondary: resync sent $sent bytes (want 0 < x <= $SMALL)"
+	fi
+	same_data kill-secondary
+	check "kill-secondary: every acknowledged write on A" iocheck verify --url "$UA" --log "$T_TMP/ks.log"
+}
+
+scn_kill_primary() {
+	pair_fresh || return 1
+	local before after sent
+	# the initiator knows both portals; it moves to B only after its
+	# replacement timeout (shortened to 4 s here to keep the test short)
+	bg_iocheck kp --url "$UA,$UB" --blocks 2048 --qd 32 --seconds 14 --replacement-timeout 4 --log "$T_TMP/kp.log"
+	sleep 3
+	node_kill A
+	log "A killed"
+	if rwait B 15 connection!=Connected; then pass "kill-primary: B notices the dead primary"; else fail "kill-primary: B still Connected to a dead peer"; fi
+	if primary_any B; then pass "kill-primary: B promoted ($(rstate B))"; else fail "kill-primary: B cannot be promoted: $(ctl B primary --force 2>&1 | tail -n 1)"; fi
+	if wait_iocheck "$IOC_PID" kp; then pass "kill-primary: writes continued on B, 0 I/O errors"; else fail "kill-primary: I/O errors across the failover"; fi
+	check "kill-primary: every write acknowledged by A or B is on B (iocheck verify)" iocheck verify --url "$UB" --log "$T_TMP/kp.log"
+	grep -E '^verified=' "$T_TMP/last.out" || true
+	before=$(num B resync_bytes_sent)
+	node_start A || return 1
+	if rwait A 20 role=secondary; then pass "kill-primary: restarted A comes back Secondary"; else fail "kill-primary: A came back as $(rget A role)"; fi
+	if in_sync 90; then pass "kill-primary: A resynced from B"; else fail "kill-primary: A did not resync"; return 1; fi
+	after=$(num B resync_bytes_sent)
+	sent=$(( after >= before ? after - before : after ))
+	log "kill-primary: resync to A sent $sent bytes"
+	if [ "$sent" -gt 0 ] && [ "$sent" -le "$SMALL" ]; then
+		pass "kill-primary: only hot extents + new writes resynced ($sent bytes <= $SMALL)"
+	else
+		fail "kill-primary: resync sent $sent bytes (want 0 < x <= $SMALL)"
+	fi
+	same_data kill-primary
+}
+
+scn_link_cut() {
+	pair_fresh || return 1
+	bg_iocheck lc --url "$UA" --blocks 2048 --qd 32 --seconds 12 --log "$T_TMP/lc.log"
+	sleep 2
+	link_cut
+	log "replication link cut"
+	if rwait A 15 connection!=Connected; then pass "link-cut: A notices the cut ($(rstate A))"; else fail "link-cut: A still Connected"; fi
+	sleep 2
+	local oos
+	oos=$(num A out_of_sync_kib)
+	if [ "$oos" -gt 0 ]; then pass "link-cut: A records out-of-sync regions ($oos KiB)"; else fail "link-cut: out_of_sync_kib=$oos while writing without the peer"; fi
+	grep -q 'role=primary' <<<"$(rstate A)" && pass "link-cut: A still Primary" || fail "link-cut: A: $(rstate A)"
+	link_heal
+	log "replication link healed"
+	if wait_iocheck "$IOC_PID" lc; then pass "link-cut: A kept serving (0 I/O errors)"; else fail "link-cut: I/O errors during the cut"; fi
+	if in_sync 90; then pass "link-cut: B resynced after the heal"; else fail "link-cut: no resync after the heal"; return 1; fi
+	same_data link-cut
+	check "link-cut: every acknowledged write on A" iocheck verify --url "$UA" --log "$T_TMP/lc.log"
+}
+
+scn_split_brain() {
+	pair_fresh || return 1
+	link_cut
+	rwait A 15 connection!=Connected && rwait B 15 connection!=Connected || { log "nodes did not notice the cut"; return 1; }
+	if ctl B primary --force; then pass "split-brain: B promoted with --force while cut off"; else fail "split-brain: B refused primary --force"; return 1; fi
+	check "split-brain: writes on A" iocheck write --url "$UA" --blocks 1024 --qd 16 --seconds 3 --log "$T_TMP/sbA.log"
+	check "split-brain: writes on B" in_ns C timeout 60 qemu-io -f raw -c "write -P 0x5b 100M 1M" "$UB"
+	link_heal
+	log "link healed"
+	if rwait A 30 split_brain=true && rwait B 10 split_brain=true; then
+		pass "split-brain: detected on both nodes ($(rstate A); $(rstate B))"
+	else
+		fail "split-brain: not reported by both nodes"
+	fi
+	sleep 2
+	if [[ "$(rget A connection)$(rget B connection)" == *StandAlone* ]]; then
+		pass "split-brain: connection refused (StandAlone), no automatic sync"
+	else
+		fail "split-brain: connection state A=$(rget A connection) B=$(rget B connection), wanted StandAlone"
+	fi
+	check "split-brain: B's own write still on B (no automatic resync)" in_ns C timeout 60 qemu-io -f raw -c "read -P 0x5b 100M 1M" "$UB"
+	check "split-brain: B secondary" ctl B secondary
+	check "split-brain: B discard-my-data" ctl B discard-my-data "$LUN_NAME"
+	check "split-brain: B connect" ctl B connect "$LUN_NAME"
+	check "split-brain: A connect" ctl A connect "$LUN_NAME"
+	if in_sync 90; then pass "split-brain: resolved, B resynced from A"; else fail "split-brain: not resolved"; return 1; fi
+	if rwait A 5 split_brain=false role=primary && rwait B 5 split_brain=false role=secondary; then
+		pass "split-brain: flag cleared, A primary, B secondary"
+	else
+		fail "split-brain: after resolution: $(rstate A); $(rstate B)"
+	fi
+	same_data split-brain
+	check "split-brain: A's acknowledged writes survived" iocheck verify --url "$UA" --log "$T_TMP/sbA.log"
+}
+
+scn_bad_crc() {
+	pair_fresh || return 1
+	local la lb
+	la=$(logsize A); lb=$(logsize B)
+	check "bad-crc: debug corrupt-next-crc on A" ctl A debug corrupt-next-crc
+	check "bad-crc: writes through A (0 I/O errors)" iocheck write --url "$UA" --blocks 1024 --qd 32 --seconds 4 --log "$T_TMP/crc.log"
+	if in_sync 60; then pass "bad-crc: in sync again"; else fail "bad-crc: not in sync after the bad message"; return 1; fi
+	local l
+	l=$( { log_since B "$lb"; log_since A "$la"; } | grep -i -m1 -E 'crc|checksum' || true)
+	if [ -n "$l" ]; then pass "bad-crc: bad CRC detected and logged: $l"; else fail "bad-crc: no log line about the CRC on either node"; fi
+	l=$( { log_since B "$lb"; log_since A "$la"; } | grep -i -m1 -E 'disconnect|reset|connection (lost|closed)|reconnect' || true)
+	if [ -n "$l" ]; then pass "bad-crc: link reset: $l"; else fail "bad-crc: no connection reset logged"; fi
+	same_data bad-crc
+	check "bad-crc: every acknowledged write on A" iocheck verify --url "$UA" --log "$T_TMP/crc.log"
+}
+
+scn_wrong_secret() {
+	node_kill A; node_kill B
+	rm -rf "$(dir_of A)" "$(dir_of B)"
+	node_config A
+	node_config B secret=another-secret-of-16-chars-or-more
+	truncate -s "$R_SIZE" "$(dir_of A)/lun.img" "$(dir_of B)/lun.img"
+	dd if=/dev/urandom of="$(dir_of B)/lun.img" bs=1M count=4 conv=notrunc status=none
+	node_create_md A --new-device >/dev/null 2>&1 && node_create_md B --new-device >/dev/null 2>&1 || { log "create-md failed"; return 1; }
+	local md5b connected=0 i l
+	md5b=$(md5_of B)
+	node_start A || return 1
+	node_start B || return 1
+	primary_any A || { log "A cannot be primary: $(ctl A primary --force 2>&1)"; return 1; }
+	bg_iocheck ws --url "$UA" --blocks 1024 --qd 16 --seconds 4 --log "$T_TMP/ws.log"
+	for i in $(seq 1 40); do
+		[[ "$(rget A connection)$(rget B connection)" != *Connected* ]] || connected=1
+		sleep 0.25
+	done
+	if wait_iocheck "$IOC_PID" ws; then pass "wrong-secret: A serves writes alone"; else fail "wrong-secret: I/O errors on A"; fi
+	if [ "$connected" = 0 ]; then pass "wrong-secret: never connected (A $(rget A connection), B $(rget B connection))"; else fail "wrong-secret: a node reported Connected with mismatched secrets"; fi
+	l=$(cat "$(node_log A)" "$(node_log B)" | grep -i -m1 -E 'secret|auth|hmac|handshake' || true)
+	if [ -n "$l" ]; then pass "wrong-secret: clear log line: $l"; else fail "wrong-secret: no log line naming the authentication failure"; fi
+	if [ "$(md5_of B)" = "$md5b" ]; then pass "wrong-secret: B's data untouched"; else fail "wrong-secret: B's backing file changed"; fi
+	node_stop B
+	node_stop A
+}
+
+net_setup
+for s in kill-secondary kill-primary link-cut split-brain bad-crc wrong-secret; do
+	[ -z "$ONLY_SCN" ] || [[ " $ONLY_SCN " == *" $s "* ]] || continue
+	run_scenario "$s" "scn_${s//-/_}"
+done
+finish

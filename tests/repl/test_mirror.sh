@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# tests/repl/test_mirror.sh BUILD_DIR: a fresh replicated pair does a full
+# initial sync, mirrors every write through the primary, and serves the same
+# data from the other node after a hand-made role switch.
+#   - create-md (no --new-device) on both: both start Secondary/Inconsistent;
+#     plain `primary` is refused on an Inconsistent node, `primary --force` starts
+#     a full sync from A (A's backing file holds 16 MiB of random data first)
+#   - qemu-io patterns + iocheck writes through A; in sync; backing files identical
+#   - B cannot become primary while A is; A secondary, then B primary
+#   - patterns read back through B (qemu-io read -P), iocheck verify through B
+#   - a write on B reaches A; online verify finds nothing out of sync
+#   - both daemons exit 0 on SIGTERM, no sanitizer report
+set -euo pipefail
+source "$(cd "$(dirname "$0")" && pwd)/lib.sh" "$@"
+require_tool qemu-io md5sum python3
+
+net_setup
+node_config A
+node_config B
+# A starts with data B lacks, so only a real full sync makes the files equal.
+truncate -s "$R_SIZE" "$(dir_of A)/lun.img" "$(dir_of B)/lun.img"
+dd if=/dev/urandom of="$(dir_of A)/lun.img" bs=1M count=16 conv=notrunc status=none
+
+check "create-md on A (fresh pair)" node_create_md A
+check "create-md on B (fresh pair)" node_create_md B
+if node_create_md B >"$T_TMP/md2.out" 2>&1; then
+	fail "create-md overwrote existing metadata without --force"
+elif grep -qi usage "$T_TMP/md2.out"; then
+	fail "create-md: not implemented ($(head -n 1 "$T_TMP/md2.out"))"
+else
+	pass "create-md refuses to overwrite existing metadata without --force ($(head -n 1 "$T_TMP/md2.out"))"
+fi
+node_start A || { fail "tandemd A starts"; finish; exit 1; }
+node_start B || { fail "tandemd B starts"; finish; exit 1; }
+both_inconsistent() {
+	rwait A 30 connection=Connected role=secondary disk=Inconsistent && rwait B 10 connection=Connected role=secondary disk=Inconsistent
+}
+check "both connect, Secondary and Inconsistent" both_inconsistent
+log "$(rstate A)"; log "$(rstate B)"
+check_fail "plain 'primary' refused on an Inconsistent node" ctl A primary
+check "'primary --force' on A starts the initial sync" ctl A primary --force
+if rwait A 120 role=primary disk=UpToDate connection=Connected peer_disk=UpToDate out_of_sync_kib=0; then
+	pass "initial full sync completed ($(rstate A))"
+else
+	fail "initial full sync did not complete in 120 s"
+fi
+check "B is UpToDate and Secondary after the sync" rwait B 10 disk=UpToDate role=secondary
+RS=$(rget A resync_bytes_sent || echo 0)
+log "initial sync: A resync_bytes_sent=$RS (device $R_SIZE_BYTES)"
+[ "${RS:-0}" -ge $((16 * 1048576)) ] && pass "initial sync sent at least A's 16 MiB of data ($RS bytes)" \
+	|| fail "initial sync sent only ${RS:-?} bytes (< 16 MiB of non-zero data)"
+[ "$(md5_of A)" = "$(md5_of B)" ] && pass "backing files identical after the initial sync" \
+	|| fail "backing files differ after the initial sync"
+
+# ---- writes through A
+UA=$(lun_url A); UB=$(lun_url B)
+QIO_W=(-c "write -P 0xa1 64M 1M" -c "write -P 0xa2 100M 4k" -c "write -P 0xa3 150M 64k" -c "write -P 0xa4 255M 512k" -c "write -P 0xa5 20M 12k")
+QIO_R=(-c "read -P 0xa1 64M 1M" -c "read -P 0xa2 100M 4k" -c "read -P 0xa3 150M 64k" -c "read -P 0xa4 255M 512k" -c "read -P 0xa5 20M 12k")
+check "qemu-io patterns written through A" in_ns C timeout 60 qemu-io -f raw "${QIO_W[@]}" "$UA"
+check "iocheck writes through A (5 s, QD32, 8 MiB region at 32 MiB)" \
+	iocheck write --url "$UA" --blocks 2048 --offset-blocks 8192 --qd 32 --seconds 5 --log "$T_TMP/mirror.log"
+grep -E '^acked=' "$T_TMP/last.out" || true
+check "patterns read back through A" in_ns C timeout 60 qemu-io -f raw "${QIO_R[@]}" "$UA"
+if in_sync 60; then pass "in sync after the writes"; else fail "not in sync after the writes"; fi
+[ "$(md5_of A)" = "$(md5_of B)" ] && pass "backing files identical after mirrored writes ($(md5_of A))" \
+	|| fail "backing files differ after mirrored writes (A $(md5_of A), B $(md5_of B))"
+
+# ---- role switch by hand
+check_fail "B refuses to become primary while A is primary" ctl B primary
+check "A demoted to secondary" ctl A secondary
+check "B promoted to primary (no --force needed: connected and UpToDate)" ctl B primary
+roles_switched() { [ "$(rget A role)" = secondary ] && [ "$(rget B role)" = primary ]; }
+check "roles: A secondary, B primary" roles_switched
+check "patterns read back through B" in_ns C timeout 60 qemu-io -f raw "${QIO_R[@]}" "$UB"
+check "iocheck verify through B: every write acknowledged by A is on B" iocheck verify --url "$UB" --log "$T_TMP/mirror.log"
+grep -E '^verified=' "$T_TMP/last.out" || true
+check "a write through B" in_ns C timeout 60 qemu-io -f raw -c "write -P 0xb7 200M 256k" "$UB"
+if in_sync 60; then pass "in sync after the write on B"; else fail "not in sync after the write on B"; fi
+[ "$(md5_of A)" = "$(md5_of B)" ] && pass "backing files identical after the write on B" \
+	|| fail "backing files differ after the write on B"
+b_write_on_a() { cmp <(dd if="$(dir_of A)/lun.img" bs=64K skip=3200 count=4 status=none) <(head -c 262144 /dev/zero | tr '\0' '\267'); }
+check "B's write is in A's backing file" b_write_on_a
+
+# ---- online verify
+if ctl B verify "$LUN_NAME" >"$T_TMP/verify.out" 2>&1; then
+	pass "tandemctl verify accepted"
+	sleep 1
+	if rwait B 120 connection=Connected out_of_sync_kib=0; then pass "online verify: nothing out of sync"; else fail "online verify reports out-of-sync data"; fi
+else
+	fail "tandemctl verify $LUN_NAME failed: $(cat "$T_TMP/verify.out")"
+fi
+
+node_stop B
+node_stop A
+finish

@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Unit tests for the `cluster { }` config section (daemon/config/schema.c). */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "config/config.h"
+
+static const char *base =
+	"alua_group float {\n id: 1\n state: standby\n}\n"
+	"portal_group float {\n tag: 1\n listen: 192.0.2.100:3260\n alua_group: float\n}\n"
+	"target iqn.2026-11.org.tandem:ha {\n lun 0 {\n backend: null\n size: 1M\n }\n}\n";
+
+static struct tconf *load(const char *cluster, char *err, size_t errlen)
+{
+	char text[4096];
+	snprintf(text, sizeof(text), "%s%s", base, cluster);
+	return tconf_load_string("t.conf", text, err, errlen);
+}
+
+START_TEST(test_defaults_and_keys)
+{
+	char err[256] = "";
+	struct tconf *c = load("cluster {\n node: alpha\n floating_ip: 192.0.2.100/24\n interface: a0\n"
+			       " alua_group: float\n fencing: none\n tickle_count: 2\n}\n", err, sizeof(err));
+	ck_assert_msg(c != NULL, "%s", err);
+	ck_assert(c->cluster.enabled);
+	ck_assert_int_eq(c->cluster.manager, TCONF_CLUSTER_BUILTIN);
+	ck_assert_str_eq(c->cluster.node, "alpha");
+	ck_assert_str_eq(c->cluster.floating_addr, "192.0.2.100");
+	ck_assert_uint_eq(c->cluster.floating_prefix, 24);
+	ck_assert_str_eq(c->cluster.cpg_group, "tandem");
+	ck_assert_int_eq(c->cluster.fencing, TCONF_FENCING_NONE);
+	ck_assert_int_eq(c->cluster.arp_count, 5);
+	ck_assert_int_eq(c->cluster.tickle_count, 2);
+	ck_assert_int_eq(c->cluster.reconnect_ms, 1000);
+	tconf_free(c);
+	c = load("", err, sizeof(err));
+	ck_assert_ptr_nonnull(c);
+	ck_assert(!c->cluster.enabled);
+	tconf_free(c);
+	c = load("cluster {\n node: b\n manager: pacemaker\n}\n", err, sizeof(err));
+	ck_assert_msg(c != NULL, "%s", err);
+	ck_assert_int_eq(c->cluster.manager, TCONF_CLUSTER_PACEMAKER);
+	tconf_free(c);
+}
+END_TEST
+
+static const struct {
+	const char *text;
+	const char *msg;
+} bad[] = {
+	{ "cluster {\n floating_ip: 192.0.2.100/24\n interface: a0\n}\n", "'node'" },
+	{ "cluster {\n node: a\n}\n", "floating_ip" },
+	{ "cluster {\n node: a\n floating_ip: 192.0.2.100\n interface: a0\n}\n", "invalid floating_ip" },
+	{ "cluster {\n node: a\n floating_ip: 192.0.2.100/33\n interface: a0\n}\n", "invalid floating_ip" },
+	{ "cluster {\n node: a\n floating_ip: 300.0.2.1/24\n interface: a0\n}\n", "invalid floating_ip" },
+	{ "cluster {\n node: a\n floating_ip: 192.0.2.100/24\n}\n", "interface" },
+	{ "cluster {\n node: a\n floating_ip: 192.0.2.100/24\n interface: a0\n fencing: command\n}\n", "fence_command" },
+	{ "cluster {\n node: a\n floating_ip: 192.0.2.100/24\n interface: a0\n fencing: stonith\n}\n", "expected one of" },
+	{ "cluster {\n node: a\n floating_ip: 192.0.2.100/24\n interface: a0\n alua_group: nope\n}\n", "unknown alua_group" },
+	{ "cluster {\n node: a\n peer: a\n floating_ip: 192.0.2.100/24\n interface: a0\n}\n", "peer must differ" },
+	{ "cluster {\n node: a b\n floating_ip: 192.0.2.100/24\n interface: a0\n}\n", "invalid character" },
+	{ "cluster {\n node: a\n manager: none\n}\ncluster {\n node: a\n manager: none\n}\n", "duplicate section" },
+	{ "cluster {\n node: a\n manager: none\n arp_count: 1000\n}\n", "out of range" },
+	{ "cluster {\n node: a\n manager: none\n bogus: 1\n}\n", "unknown key" },
+	{ "cluster {\n node: a\n manager: none\n fence_command: \"x\"\n}\n", "only used" },
+};
+
+START_TEST(test_errors)
+{
+	char err[256] = "";
+	struct tconf *c = load(bad[_i].text, err, sizeof(err));
+	ck_assert_msg(c == NULL, "accepted: %s", bad[_i].text);
+	ck_assert_msg(strstr(err, bad[_i].msg) != NULL, "'%s' lacks '%s'", err, bad[_i].msg);
+	ck_assert_msg(strncmp(err, "t.conf:", 7) == 0, "no file:line in '%s'", err);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("cluster_config");
+	TCase *tc = tcase_create("config");
+	tcase_add_test(tc, test_defaults_and_keys);
+	tcase_add_loop_test(tc, test_errors, 0, (int)(sizeof(bad) / sizeof(bad[0])));
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(suite());
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

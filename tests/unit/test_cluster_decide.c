@@ -1,0 +1,194 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Unit tests for the built-in manager's role decision (cluster/decide.c):
+ * one row per rule of docs/CLUSTER.md. */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cluster/cluster_int.h"
+
+/* A healthy secondary with a healthy secondary peer of higher node id. */
+static struct cl_view base(void)
+{
+	return (struct cl_view){
+		.manager = CL_MGR_BUILTIN, .fencing = CL_FENCING_QDEVICE, .corosync_up = true, .quorate = true,
+		.my_role = CL_ROLE_SECONDARY, .my_disk = CL_DISK_UPTODATE, .peer_member = true, .peer_known = true,
+		.peer_role = CL_ROLE_SECONDARY, .peer_disk = CL_DISK_UPTODATE, .lower_id = true, .peer_node_up = true,
+	};
+}
+
+struct row {
+	const char *name;
+	void (*mod)(struct cl_view *v);
+	enum cl_action want;
+};
+
+#define ROW(n, body, act) static void m_##n(struct cl_view *v) { body; }
+ROW(tie_lower, (void)v, 0)
+ROW(tie_higher, v->lower_id = false, 0)
+ROW(not_uptodate, v->my_disk = CL_DISK_OUTDATED, 0)
+ROW(inconsistent, v->my_disk = CL_DISK_INCONSISTENT; v->lower_id = true, 0)
+ROW(no_quorum, v->quorate = false, 0)
+ROW(no_corosync, v->corosync_up = false; v->quorate = false, 0)
+ROW(peer_primary, v->peer_role = CL_ROLE_PRIMARY, 0)
+ROW(peer_unknown, v->peer_known = false, 0)
+ROW(peer_outdated, v->peer_disk = CL_DISK_OUTDATED; v->lower_id = false, 0)
+ROW(peer_standby, v->peer_standby = true; v->lower_id = false, 0)
+ROW(my_standby, v->my_standby = true, 0)
+ROW(split_brain, v->split_brain = true, 0)
+ROW(failover_busy, v->failover_busy = true, 0)
+ROW(pacemaker, v->manager = CL_MGR_PACEMAKER, 0)
+ROW(manager_none, v->manager = CL_MGR_NONE; v->my_role = CL_ROLE_PRIMARY; v->quorate = false, 0)
+ROW(lost_qdevice_no_proof, v->peer_member = false; v->peer_lost = true; v->peer_node_up = false, 0)
+ROW(lost_qdevice_proof, v->peer_member = false; v->peer_lost = true; v->peer_node_up = false; v->qdevice_proof = true, 0)
+ROW(lost_fencing_none, v->peer_member = false; v->peer_lost = true; v->peer_node_up = false;
+    v->fencing = CL_FENCING_NONE, 0)
+ROW(lost_fence_idle, v->peer_member = false; v->peer_lost = true; v->peer_node_up = false;
+    v->fencing = CL_FENCING_COMMAND, 0)
+ROW(lost_fence_running, v->peer_member = false; v->peer_lost = true; v->peer_node_up = false;
+    v->fencing = CL_FENCING_COMMAND; v->fence = CL_FENCE_RUNNING, 0)
+ROW(lost_fence_ok, v->peer_member = false; v->peer_lost = true; v->peer_node_up = false;
+    v->fencing = CL_FENCING_COMMAND; v->fence = CL_FENCE_OK, 0)
+ROW(lost_fence_failed, v->peer_member = false; v->peer_lost = true; v->peer_node_up = false;
+    v->fencing = CL_FENCING_COMMAND; v->fence = CL_FENCE_FAILED, 0)
+ROW(lost_but_node_up, v->peer_member = false; v->peer_lost = true; v->peer_node_up = true, 0)
+ROW(absent_clean, v->peer_member = false; v->peer_lost = false; v->peer_node_up = false, 0)
+ROW(startup, v->peer_member = false; v->peer_lost = true; v->startup = true; v->fencing = CL_FENCING_NONE, 0)
+ROW(lost_but_standby, v->peer_member = false; v->peer_lost = true; v->peer_node_up = false;
+    v->fencing = CL_FENCING_NONE; v->my_standby = true, 0)
+ROW(lost_but_outdated, v->peer_member = false; v->peer_lost = true; v->fencing = CL_FENCING_NONE;
+    v->my_disk = CL_DISK_OUTDATED, 0)
+ROW(lost_no_quorum, v->peer_member = false; v->peer_lost = true; v->fencing = CL_FENCING_NONE; v->quorate = false, 0)
+ROW(lost_split_brain, v->peer_member = false; v->peer_lost = true; v->fencing = CL_FENCING_NONE;
+    v->split_brain = true, 0)
+ROW(prim_ok, v->my_role = CL_ROLE_PRIMARY, 0)
+ROW(prim_no_quorum, v->my_role = CL_ROLE_PRIMARY; v->quorate = false, 0)
+ROW(prim_no_corosync, v->my_role = CL_ROLE_PRIMARY; v->corosync_up = false, 0)
+ROW(prim_two_lower, v->my_role = CL_ROLE_PRIMARY; v->peer_role = CL_ROLE_PRIMARY; v->lower_id = true, 0)
+ROW(prim_two_higher, v->my_role = CL_ROLE_PRIMARY; v->peer_role = CL_ROLE_PRIMARY; v->lower_id = false, 0)
+ROW(prim_two_in_failover, v->my_role = CL_ROLE_PRIMARY; v->peer_role = CL_ROLE_PRIMARY; v->lower_id = false;
+    v->failover_busy = true, 0)
+ROW(prim_standby, v->my_role = CL_ROLE_PRIMARY; v->my_standby = true, 0)
+ROW(prim_split_brain, v->my_role = CL_ROLE_PRIMARY; v->split_brain = true, 0)
+ROW(prim_peer_lost, v->my_role = CL_ROLE_PRIMARY; v->peer_member = false; v->peer_lost = true, 0)
+ROW(prim_pacemaker_no_quorum, v->my_role = CL_ROLE_PRIMARY; v->manager = CL_MGR_PACEMAKER; v->quorate = false, 0)
+
+static const struct row rows[] = {
+	{ "both UpToDate, lower id promotes", m_tie_lower, CL_ACT_PROMOTE },
+	{ "both UpToDate, higher id waits", m_tie_higher, CL_ACT_WAIT },
+	{ "Outdated never promotes", m_not_uptodate, CL_ACT_WAIT },
+	{ "Inconsistent never promotes", m_inconsistent, CL_ACT_WAIT },
+	{ "no quorum: wait", m_no_quorum, CL_ACT_WAIT },
+	{ "no corosync: wait", m_no_corosync, CL_ACT_WAIT },
+	{ "peer primary: nothing", m_peer_primary, CL_ACT_NONE },
+	{ "peer not announced yet: wait", m_peer_unknown, CL_ACT_WAIT },
+	{ "peer Outdated: promote even with higher id", m_peer_outdated, CL_ACT_PROMOTE },
+	{ "peer in standby: promote", m_peer_standby, CL_ACT_PROMOTE },
+	{ "standby: never", m_my_standby, CL_ACT_NONE },
+	{ "split brain: wait", m_split_brain, CL_ACT_WAIT },
+	{ "failover running: wait", m_failover_busy, CL_ACT_WAIT },
+	{ "pacemaker: no decision", m_pacemaker, CL_ACT_NONE },
+	{ "manager none: no decision even without quorum", m_manager_none, CL_ACT_NONE },
+	{ "lost peer, qdevice fencing, no proof: wait", m_lost_qdevice_no_proof, CL_ACT_WAIT },
+	{ "lost peer, quorate with qdevice: promote", m_lost_qdevice_proof, CL_ACT_PROMOTE },
+	{ "lost peer, fencing none: promote", m_lost_fencing_none, CL_ACT_PROMOTE },
+	{ "lost peer, fence command not run: fence", m_lost_fence_idle, CL_ACT_FENCE },
+	{ "lost peer, fence running: wait", m_lost_fence_running, CL_ACT_WAIT },
+	{ "lost peer, fenced: promote", m_lost_fence_ok, CL_ACT_PROMOTE },
+	{ "lost peer, fence failed: fence again", m_lost_fence_failed, CL_ACT_FENCE },
+	{ "peer tandemd gone, its node up: promote", m_lost_but_node_up, CL_ACT_PROMOTE },
+	{ "peer left cleanly: promote", m_absent_clean, CL_ACT_PROMOTE },
+	{ "startup grace: wait for the peer", m_startup, CL_ACT_WAIT },
+	{ "lost peer but standby: nothing", m_lost_but_standby, CL_ACT_NONE },
+	{ "lost peer but Outdated: wait", m_lost_but_outdated, CL_ACT_WAIT },
+	{ "lost peer without quorum: wait", m_lost_no_quorum, CL_ACT_WAIT },
+	{ "lost peer with split brain: wait", m_lost_split_brain, CL_ACT_WAIT },
+	{ "primary stays", m_prim_ok, CL_ACT_NONE },
+	{ "primary without quorum demotes", m_prim_no_quorum, CL_ACT_DEMOTE },
+	{ "primary without corosync demotes", m_prim_no_corosync, CL_ACT_DEMOTE },
+	{ "two primaries: lower id stays", m_prim_two_lower, CL_ACT_NONE },
+	{ "two primaries: higher id demotes", m_prim_two_higher, CL_ACT_DEMOTE },
+	{ "two primaries during a handover: no demotion", m_prim_two_in_failover, CL_ACT_NONE },
+	{ "primary in standby: no demotion by decision (handover does it)", m_prim_standby, CL_ACT_NONE },
+	{ "primary with split brain stays", m_prim_split_brain, CL_ACT_NONE },
+	{ "primary with lost peer stays", m_prim_peer_lost, CL_ACT_NONE },
+	{ "pacemaker primary without quorum: no decision", m_prim_pacemaker_no_quorum, CL_ACT_NONE },
+};
+
+START_TEST(test_table)
+{
+	const struct row *r = &rows[_i];
+	struct cl_view v = base();
+	r->mod(&v);
+	struct cl_decision d = cl_decide(&v);
+	ck_assert_msg(d.action == r->want, "%s: got %s (%s), want %s", r->name, cl_action_name(d.action), d.reason,
+		      cl_action_name(r->want));
+	ck_assert_ptr_nonnull(d.reason);
+	ck_assert_int_gt((int)strlen(d.reason), 0);
+}
+END_TEST
+
+/* Whatever the inputs: never promote without quorum, never while not
+ * UpToDate, in standby or split brain; a primary without quorum always demotes. */
+START_TEST(test_invariants)
+{
+	for (unsigned bits = 0; bits < (1u << 14); bits++) {
+		struct cl_view v = base();
+		v.quorate = bits & 1;
+		v.corosync_up = bits & 2;
+		v.my_disk = (bits & 4) ? CL_DISK_UPTODATE : CL_DISK_OUTDATED;
+		v.my_standby = bits & 8;
+		v.split_brain = bits & 16;
+		v.peer_member = bits & 32;
+		v.peer_known = bits & 64;
+		v.peer_role = (bits & 128) ? CL_ROLE_PRIMARY : CL_ROLE_SECONDARY;
+		v.peer_lost = bits & 256;
+		v.fencing = (enum cl_fencing)((bits >> 9) % 3);
+		v.my_role = (bits & 2048) ? CL_ROLE_PRIMARY : CL_ROLE_SECONDARY;
+		v.lower_id = bits & 4096;
+		v.peer_node_up = bits & 8192;
+		struct cl_decision d = cl_decide(&v);
+		if (d.action == CL_ACT_PROMOTE) {
+			ck_assert(v.quorate && v.corosync_up);
+			ck_assert(v.my_disk == CL_DISK_UPTODATE && !v.my_standby && !v.split_brain);
+			ck_assert(!(v.peer_member && v.peer_known && v.peer_role == CL_ROLE_PRIMARY));
+			ck_assert(v.peer_member || !v.peer_lost || v.peer_node_up || v.fencing == CL_FENCING_NONE ||
+				  v.qdevice_proof);
+		}
+		if (v.my_role == CL_ROLE_PRIMARY && (!v.quorate || !v.corosync_up))
+			ck_assert_int_eq(d.action, CL_ACT_DEMOTE);
+	}
+}
+END_TEST
+
+START_TEST(test_names)
+{
+	ck_assert_str_eq(cl_disk_name(CL_DISK_UPTODATE), "UpToDate");
+	ck_assert_int_eq(cl_disk_from_name("UpToDate"), CL_DISK_UPTODATE);
+	ck_assert_int_eq(cl_disk_from_name("inconsistent"), CL_DISK_INCONSISTENT);
+	ck_assert_int_eq(cl_disk_from_name("bogus"), CL_DISK_DUNKNOWN);
+	ck_assert_int_eq(cl_disk_from_name(NULL), CL_DISK_DUNKNOWN);
+	ck_assert_str_eq(cl_disk_name((enum cl_disk)99), "DUnknown");
+	ck_assert_str_eq(cl_role_name(CL_ROLE_PRIMARY), "primary");
+	ck_assert_str_eq(cl_action_name(CL_ACT_FENCE), "fence");
+}
+END_TEST
+
+static Suite *decide_suite(void)
+{
+	Suite *s = suite_create("cluster_decide");
+	TCase *tc = tcase_create("decide");
+	tcase_add_loop_test(tc, test_table, 0, (int)(sizeof(rows) / sizeof(rows[0])));
+	tcase_add_test(tc, test_invariants);
+	tcase_add_test(tc, test_names);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(decide_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
