@@ -1,7 +1,19 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Receive side of a connection: the non-blocking PDU state machine (BHS, AHS,
  * header digest, data segment, data digest), header validation and the opcode
- * dispatch table. Partial reads just return and resume on the next wakeup. */
+ * dispatch table. Partial reads just return and resume on the next wakeup.
+ *
+ * Reads are bulk: one read() fills the connection's receive buffer (rxb) and
+ * the machine parses every complete PDU in it. Headers are copied out of the
+ * buffer into c->rx_hdr, data segments into their destination (task buffer at
+ * the Buffer Offset, or a segment of their own); the part of a data segment not
+ * in the buffer yet is read in place by one readv that also refills the buffer
+ * with what follows, so large transfers are not copied. After a large segment
+ * the next header is read with a small read (ISCSI_RX_SPILL) so that the next
+ * large segment goes in place too. A short read means the socket is drained:
+ * the wakeup ends without the extra read that would return EAGAIN. PDUs left
+ * in the buffer when the per-wakeup budget (or the transmit throttle) stops
+ * parsing are resumed from the reactor's idle hook. */
 #include "iscsi/iscsi_int.h"
 #include <errno.h>
 #include <string.h>
@@ -141,85 +153,270 @@ static void rx_reset(struct iscsi_conn *c)
 	c->rx_reject_reason = 0;
 }
 
-/* Read into buf[c->rx_off .. len). Returns 1 when complete, 0 when the socket
- * is drained, -1 when the connection is gone. */
-static int rx_fill(struct iscsi_conn *c, uint8_t *buf, uint32_t len)
+/* ---- the receive buffer and the socket ---- */
+
+static inline uint32_t min_u32(uint32_t a, uint32_t b) { return a < b ? a : b; }
+
+/* Result of a read()/readv() of `asked` bytes: 1 data (a short read marks the
+ * socket drained), 0 drained (EAGAIN), 2 interrupted, -1 connection closed. */
+static int rx_io_result(struct iscsi_conn *c, ssize_t n, size_t asked)
+{
+	if (n > 0) {
+		if ((size_t)n < asked)
+			c->rx_drained = true;
+		return 1;
+	}
+	if (n == 0) {
+		iscsi_conn_close(c, "peer closed the connection");
+		return -1;
+	}
+	if (errno == EINTR)
+		return 2;
+	if (errno == EAGAIN || errno == EWOULDBLOCK) {
+		c->rx_drained = true;
+		return 0;
+	}
+	qb_log(LOG_INFO, "iscsi: %s: read: %s", c->peer, strerror(errno));
+	iscsi_conn_close(c, "read error");
+	return -1;
+}
+
+/* Refill the (fully parsed) buffer with up to `want` bytes. Returns 1 when
+ * bytes came, 0 when the socket is drained, -1 when the connection is gone. */
+static int rxb_fill(struct iscsi_conn *c, uint32_t want)
+{
+	if (c->rx_drained)
+		return 0;
+	c->rxb_head = c->rxb_tail = 0;
+	for (;;) {
+		ssize_t n = read(c->fd, c->rxb, want);
+		int r = rx_io_result(c, n, want);
+		if (r == 2)
+			continue;
+		if (r == 1)
+			c->rxb_tail = (uint32_t)n;
+		return r;
+	}
+}
+
+/* Size of the next read at a header: small right after a large data segment
+ * (the next one probably is large too and should land in place). */
+static uint32_t rx_hdr_read_size(const struct iscsi_conn *c)
+{
+	return c->rx_big ? ISCSI_RX_SPILL : ISCSI_RXBUF_SIZE;
+}
+
+/* Copy header bytes buf[c->rx_off .. len) out of the receive buffer, reading
+ * more when it runs dry. Returns 1 when complete, 0 when the socket is drained,
+ * -1 when the connection is gone. */
+static int rx_gather(struct iscsi_conn *c, uint8_t *buf, uint32_t len)
 {
 	while (c->rx_off < len) {
-		ssize_t n = read(c->fd, buf + c->rx_off, len - c->rx_off);
-		if (n > 0) {
-			c->rx_off += (uint32_t)n;
+		uint32_t n = min_u32(c->rxb_tail - c->rxb_head, len - c->rx_off);
+		int r;
+
+		if (n) {
+			memcpy(buf + c->rx_off, c->rxb + c->rxb_head, n);
+			c->rxb_head += n;
+			c->rx_off += n;
 			continue;
 		}
-		if (n == 0) {
-			iscsi_conn_close(c, "peer closed the connection");
-			return -1;
-		}
-		if (errno == EINTR)
-			continue;
-		if (errno == EAGAIN || errno == EWOULDBLOCK)
-			return 0;
-		qb_log(LOG_INFO, "iscsi: %s: read: %s", c->peer, strerror(errno));
-		iscsi_conn_close(c, "read error");
-		return -1;
+		r = rxb_fill(c, rx_hdr_read_size(c));
+		if (r <= 0)
+			return r;
 	}
 	return 1;
 }
 
-/* Data segment + pad + data digest in one readv, straight into rx_data. */
+/* The rest of the data segment (from c->rx_off), its pad and data digest with
+ * one readv straight into place; what the socket holds beyond the PDU goes into
+ * the (empty) receive buffer in the same call. Needs rx_data and rx_off < dsl. */
+static int rx_read_direct(struct iscsi_conn *c, uint32_t end_pad, uint32_t total)
+{
+	struct iovec iov[4];
+	uint32_t direct = total - c->rx_off;
+	uint32_t spill = c->rx_big ? ISCSI_RX_SPILL : ISCSI_RXBUF_SIZE;
+	int n = 0;
+
+	iov[n].iov_base = c->rx_data + c->rx_off;
+	iov[n++].iov_len = c->rx_dsl - c->rx_off;
+	if (c->rx_pad) {
+		iov[n].iov_base = c->rx_padbuf;
+		iov[n++].iov_len = c->rx_pad;
+	}
+	if (total > end_pad) {
+		iov[n].iov_base = c->rx_digest;
+		iov[n++].iov_len = total - end_pad;
+	}
+	iov[n].iov_base = c->rxb;
+	iov[n++].iov_len = spill;
+	c->rxb_head = c->rxb_tail = 0;
+	for (;;) {
+		ssize_t got = readv(c->fd, iov, n);
+		int r = rx_io_result(c, got, (size_t)direct + spill);
+		if (r == 2)
+			continue;
+		if (r == 1) {
+			if ((uint32_t)got <= direct) {
+				c->rx_off += (uint32_t)got;
+			} else {
+				c->rx_off = total;
+				c->rxb_tail = (uint32_t)got - direct;
+			}
+		}
+		return r;
+	}
+}
+
+/* Data segment + pad + data digest: what the buffer holds is copied into place
+ * (the data segment into rx_data, or nowhere when it is discarded: the receive
+ * buffer is the bit bucket), the rest is read in place. Returns 1 when the PDU
+ * is complete, 0 when the socket is drained, -1 when the connection is gone. */
 static int rx_fill_data(struct iscsi_conn *c)
 {
-	static __thread uint8_t bitbucket[65536];
 	/* RFC 7143 11.1: a PDU without a data segment carries no data digest */
 	uint32_t dig = c->p.data_digest && c->rx_dsl ? ISCSI_DIGEST_LEN : 0;
-	uint32_t total = c->rx_dsl + c->rx_pad + dig;
+	uint32_t end_pad = c->rx_dsl + c->rx_pad;
+	uint32_t total = end_pad + dig;
 
 	while (c->rx_off < total) {
-		struct iovec iov[3];
-		int n = 0;
-		uint32_t off = c->rx_off;
-		ssize_t r;
+		uint32_t avail = c->rxb_tail - c->rxb_head;
+		const uint8_t *src = c->rxb + c->rxb_head;
+		uint32_t n;
+		int r;
 
-		if (off < c->rx_dsl) {
-			uint32_t want = c->rx_dsl - off;
-			if (c->rx_data) {
-				iov[n].iov_base = c->rx_data + off;
+		if (avail) {
+			if (c->rx_off < c->rx_dsl) {
+				n = min_u32(avail, c->rx_dsl - c->rx_off);
+				if (c->rx_data)
+					memcpy(c->rx_data + c->rx_off, src, n);
+			} else if (c->rx_off < end_pad) {
+				n = min_u32(avail, end_pad - c->rx_off);
+				memcpy(c->rx_padbuf + (c->rx_off - c->rx_dsl), src, n);
 			} else {
-				if (want > sizeof(bitbucket))
-					want = sizeof(bitbucket);
-				iov[n].iov_base = bitbucket;
+				n = min_u32(avail, total - c->rx_off);
+				memcpy(c->rx_digest + (c->rx_off - end_pad), src, n);
 			}
-			iov[n++].iov_len = want;
-			off += want;
-		}
-		if (off >= c->rx_dsl && off < c->rx_dsl + c->rx_pad) {
-			iov[n].iov_base = c->rx_padbuf + (off - c->rx_dsl);
-			iov[n++].iov_len = c->rx_dsl + c->rx_pad - off;
-			off = c->rx_dsl + c->rx_pad;
-		}
-		if (dig && off >= c->rx_dsl + c->rx_pad && off < total) {
-			iov[n].iov_base = c->rx_digest + (off - c->rx_dsl - c->rx_pad);
-			iov[n++].iov_len = total - off;
-		}
-		r = readv(c->fd, iov, n);
-		if (r > 0) {
-			c->rx_off += (uint32_t)r;
+			c->rxb_head += n;
+			c->rx_off += n;
 			continue;
 		}
-		if (r == 0) {
-			iscsi_conn_close(c, "peer closed the connection");
-			return -1;
-		}
-		if (errno == EINTR)
-			continue;
-		if (errno == EAGAIN || errno == EWOULDBLOCK)
-			return 0;
-		qb_log(LOG_INFO, "iscsi: %s: read: %s", c->peer, strerror(errno));
-		iscsi_conn_close(c, "read error");
-		return -1;
+		if (c->rx_data && c->rx_off < c->rx_dsl)
+			r = c->rx_drained ? 0 : rx_read_direct(c, end_pad, total);
+		else
+			r = rxb_fill(c, ISCSI_RXBUF_SIZE);
+		if (r <= 0)
+			return r;
 	}
 	return 1;
 }
+
+/* ---- resuming buffered PDUs from the idle hook ---- */
+
+static void rx_unlist(struct iscsi_reactor *ir, struct iscsi_conn *c)
+{
+	if (!c->rx_listed)
+		return;
+	if (c->rx_prev)
+		c->rx_prev->rx_next = c->rx_next;
+	else
+		ir->rx_head = c->rx_next;
+	if (c->rx_next)
+		c->rx_next->rx_prev = c->rx_prev;
+	else
+		ir->rx_tail = c->rx_prev;
+	c->rx_next = c->rx_prev = NULL;
+	c->rx_listed = false;
+}
+
+static void rx_list(struct iscsi_reactor *ir, struct iscsi_conn *c)
+{
+	if (c->rx_listed)
+		return;
+	c->rx_stamp = ir->rx_pass;
+	c->rx_next = NULL;
+	c->rx_prev = ir->rx_tail;
+	if (ir->rx_tail)
+		ir->rx_tail->rx_next = c;
+	else
+		ir->rx_head = c;
+	ir->rx_tail = c;
+	c->rx_listed = true;
+}
+
+/* After parsing stopped: list the connection when PDUs wait in its buffer. */
+static void rx_update_pending(struct iscsi_conn *c)
+{
+	struct iscsi_reactor *ir;
+	bool want = !c->closing && !c->migrating && c->rxb && c->rxb_head < c->rxb_tail;
+
+	if (want == c->rx_listed)
+		return;
+	ir = iscsi_reactor_get(c->r);
+	if (!ir)
+		return;
+	if (want)
+		rx_list(ir, c);
+	else
+		rx_unlist(ir, c);
+}
+
+void iscsi_rx_kick(struct iscsi_conn *c)
+{
+	rx_update_pending(c);
+}
+
+void iscsi_rx_release(struct iscsi_conn *c)
+{
+	if (c->rx_listed) {
+		struct iscsi_reactor *ir = iscsi_reactor_get(c->r);
+		if (ir)
+			rx_unlist(ir, c);
+	}
+	if (c->rxb) {
+		buf_free(c->rxb, ISCSI_RXBUF_SIZE);
+		c->rxb = NULL;
+	}
+	c->rxb_head = c->rxb_tail = 0;
+}
+
+void iscsi_rx_run_pending(struct iscsi_reactor *ir)
+{
+	uint32_t pass = ++ir->rx_pass;
+	struct iscsi_conn *c;
+
+	/* each connection listed before this pass gets one more budget; those
+	 * relisted now wait for the next pass (after an epoll round) */
+	while ((c = ir->rx_head) && c->rx_stamp != pass) {
+		rx_unlist(ir, c);
+		if (c->rx_paused) {
+			rx_list(ir, c);      /* until the peer collects its responses */
+			continue;
+		}
+		iscsi_conn_readable(c);
+		if (c->migrating) {
+			/* as conn_event does: nothing on this thread touches c after the post */
+			reactor_post(c->migrate_to, c->migrate_fn, c->migrate_arg);
+		}
+	}
+}
+
+static void rx_wake_noop(void *arg)
+{
+	(void)arg;
+}
+
+void iscsi_rx_wake_pending(struct iscsi_reactor *ir)
+{
+	/* the socket may be empty: do not sleep in epoll_wait while parsing can go on */
+	for (struct iscsi_conn *c = ir->rx_head; c; c = c->rx_next)
+		if (!c->rx_paused) {
+			reactor_post(ir->r, rx_wake_noop, NULL);
+			return;
+		}
+}
+
+/* ---- PDU assembly ---- */
 
 /* Header complete (and its digest checked): validate, decide where the data goes. */
 static int rx_header_done(struct iscsi_conn *c)
@@ -233,6 +430,7 @@ static int rx_header_done(struct iscsi_conn *c)
 	c->rx_dsl = iscsi_bhs_dsl(bhs);
 	c->rx_pad = iscsi_pad4(c->rx_dsl);
 	c->rx_data = NULL;
+	c->rx_big = c->rx_dsl >= ISCSI_RX_DIRECT_MIN;
 	v = iscsi_pdu_check_bhs(bhs, ffp, ffp ? c->p.max_recv_dsl : ISCSI_LOGIN_DSL, &reason, &why);
 	if (v == ISCSI_BHS_DROP) {
 		qb_log(LOG_WARNING, "iscsi: %s: %s (opcode 0x%02x, DSL %u): closing connection", c->peer, why, op,
@@ -319,7 +517,8 @@ static int rx_pdu_done(struct iscsi_conn *c)
 	return rc;
 }
 
-void iscsi_conn_readable(struct iscsi_conn *c)
+/* Parse PDUs until the budget is spent or the socket is drained. */
+static void rx_parse(struct iscsi_conn *c)
 {
 	int budget = ISCSI_RX_BUDGET;
 	int r;
@@ -327,7 +526,9 @@ void iscsi_conn_readable(struct iscsi_conn *c)
 	while (!c->closing && !c->migrating && budget > 0) {
 		switch (c->rx_state) {
 		case ISCSI_RX_HDR:
-			r = rx_fill(c, c->rx_hdr, ISCSI_BHS_LEN);
+			if (c->rx_off == 0 && iscsi_conn_rx_throttle(c))
+				return;
+			r = rx_gather(c, c->rx_hdr, ISCSI_BHS_LEN);
 			if (r <= 0)
 				return;
 			c->rx_ahs = iscsi_bhs_ahs_len(c->rx_hdr);
@@ -335,7 +536,7 @@ void iscsi_conn_readable(struct iscsi_conn *c)
 			c->rx_state = c->rx_ahs ? ISCSI_RX_AHS : ISCSI_RX_HDR_DIGEST;
 			break;
 		case ISCSI_RX_AHS:
-			r = rx_fill(c, c->rx_hdr + ISCSI_BHS_LEN, c->rx_ahs);
+			r = rx_gather(c, c->rx_hdr + ISCSI_BHS_LEN, c->rx_ahs);
 			if (r <= 0)
 				return;
 			c->rx_off = 0;
@@ -344,7 +545,7 @@ void iscsi_conn_readable(struct iscsi_conn *c)
 		case ISCSI_RX_HDR_DIGEST:
 			if (c->p.header_digest) {
 				uint32_t want, got;
-				r = rx_fill(c, c->rx_digest, ISCSI_DIGEST_LEN);
+				r = rx_gather(c, c->rx_digest, ISCSI_DIGEST_LEN);
 				if (r <= 0)
 					return;
 				want = iscsi_crc32c(c->rx_hdr, ISCSI_BHS_LEN + c->rx_ahs);
@@ -376,4 +577,22 @@ void iscsi_conn_readable(struct iscsi_conn *c)
 			break;
 		}
 	}
+}
+
+void iscsi_conn_readable(struct iscsi_conn *c)
+{
+	if (c->closing || c->migrating)
+		return;
+	if (!c->rxb) {
+		/* the first wakeup of the connection */
+		c->rxb = buf_alloc(ISCSI_RXBUF_SIZE);
+		if (!c->rxb) {
+			iscsi_conn_close(c, "out of memory for the receive buffer");
+			return;
+		}
+		c->rxb_head = c->rxb_tail = 0;
+	}
+	c->rx_drained = false;
+	rx_parse(c);
+	rx_update_pending(c);
 }
