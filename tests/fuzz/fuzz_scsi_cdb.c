@@ -52,6 +52,8 @@ static void exec_fn(void *arg)
 	scsi_task_exec(arg);
 }
 
+static void remove_state(void);
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	char err[256];
@@ -62,6 +64,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	snprintf(STATE, sizeof(STATE), "/tmp/tandem-fuzz-cdb.%d", (int)getpid());
 	mkdir(STATE, 0700);
 	scsi_set_state_dir(STATE);
+	atexit(remove_state);
 	CF = tconf_load_string("fuzz.conf", CONF, err, sizeof(err));
 	if (!CF)
 		FUZZ_DIE("config: %s", err);
@@ -92,6 +95,16 @@ static void clear_state(void)
 		unlink(f);
 	}
 	closedir(d);
+}
+
+static void remove_state(void)
+{
+	char path[128];
+
+	clear_state();
+	snprintf(path, sizeof(path), "%s/pr", STATE);
+	rmdir(path);
+	rmdir(STATE);
 }
 
 static void check_sense(const struct scsi_task *t)

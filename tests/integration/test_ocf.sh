@@ -202,7 +202,7 @@ ALUA='d["alua_groups"][0]["state"]'
 CONN='d["replication"]["luns"][0]["connection"]'
 
 # ---------------------------------------------------------------- meta-data
-if "$AGENT" meta-data >"$T_TMP/md.xml" 2>&1 && (cd /usr/share/resource-agents && xmllint --noout --valid "$T_TMP/md.xml") 2>"$T_TMP/xml.err"; then
+if "$AGENT" meta-data >"$T_TMP/md.xml" 2>&1 && (cd /usr/share/resource-agents && xmllint --noout --valid - <"$T_TMP/md.xml") 2>"$T_TMP/xml.err"; then
 	pass "meta-data is valid against ra-api-1.dtd"
 else
 	fail "meta-data invalid: $(head -n 3 "$T_TMP/xml.err")"
@@ -262,19 +262,24 @@ ra_rc "reload" 0 alpha reload
 ra_rc "notify (post-promote)" 0 alpha notify OCF_RESKEY_CRM_meta_notify_type=post OCF_RESKEY_CRM_meta_notify_operation=promote
 
 # ---------------------------------------------------------------- the peer: scores from disk states
-ra_rc "start beta (Inconsistent)" 0 beta start
+# beta alone: Inconsistent (never held data), the peer unknown
+ra_rc "stop alpha" 0 alpha stop
+ra_rc "start beta (Inconsistent, peer absent)" 0 beta start OCF_RESKEY_wait_connect=0
+ra_rc "monitor beta: unpromoted" 0 beta monitor
+[ "$(jfield beta 'd["replication"]["luns"][0]["disk"]')" = Inconsistent ] && pass "beta is Inconsistent" \
+	|| fail "beta is $(jfield beta 'd["replication"]["luns"][0]["disk"]')"
+[ "$(score beta)" = deleted ] && pass "Inconsistent: no promotion score (-D)" || fail "Inconsistent score: $(score beta)"
+ra_reason "promote of Inconsistent data is refused (even with promote_disconnected)" 1 "refusing to promote.*Inconsistent" beta promote
+[ "$(jfield beta "$ROLE")" = secondary ] && pass "beta stayed secondary" || fail "beta became $(jfield beta "$ROLE")"
+ra_rc "start alpha again" 0 alpha start
 if wait_field beta "$CONN" SyncTarget 20 || wait_field beta "$CONN" Connected 1; then
 	log "beta connected: $(jfield beta "$CONN"), disk $(jfield beta 'd["replication"]["luns"][0]["disk"]')"
 else
 	fail "beta did not connect to alpha: $(jfield beta "$CONN")"
 fi
-ra_rc "monitor beta: unpromoted" 0 beta monitor
 if [ "$(jfield beta "$CONN")" = SyncTarget ]; then
-	[ "$(score beta)" = deleted ] && pass "Inconsistent resync target: no promotion score (-D)" || fail "resync target score: $(score beta)"
-	ra_reason "promote of an Inconsistent resync target is refused" 1 "refusing to promote" beta promote
-	[ "$(jfield beta "$ROLE")" = secondary ] && pass "beta stayed secondary" || fail "beta became $(jfield beta "$ROLE")"
-else
-	log "beta's resync finished before the checks (resync_rate 1M): Inconsistent case not observed"
+	ra_rc "monitor beta (resync target)" 0 beta monitor
+	[ "$(score beta)" = deleted ] && pass "resync target: no promotion score (-D)" || fail "resync target score: $(score beta)"
 fi
 # let the resync run to the end, fast
 in_ns "$TANDEMCTL" -s "${CTLS[beta]}" disconnect >/dev/null 2>&1 || true
@@ -338,7 +343,7 @@ printf 'global {\n    bogus_key: 1\n}\n' >"$T_TMP/broken.conf"
 ra_reason "config tandemd rejects: OCF_ERR_CONFIGURED with tandemd's message" 6 "tandemd rejects.*broken.conf" alpha validate-all OCF_RESKEY_config=$T_TMP/broken.conf
 sed '/^replication {/,/^}/d; s/        replicated: yes//' "$T_TMP/alpha/tandem.conf" >"$T_TMP/norepl.conf"
 ra_reason "config without replication: OCF_ERR_CONFIGURED" 6 "no replication section" alpha validate-all OCF_RESKEY_config=$T_TMP/norepl.conf
-sed 's/manager: pacemaker/manager: builtin/' "$T_TMP/alpha/tandem.conf" >"$T_TMP/builtin.conf"
+sed 's/manager: pacemaker/manager: builtin\n    floating_ip: 192.0.2.100\/24\n    interface: lo/' "$T_TMP/alpha/tandem.conf" >"$T_TMP/builtin.conf"
 ra_reason "cluster manager builtin: OCF_ERR_CONFIGURED" 6 "manager: pacemaker" alpha validate-all OCF_RESKEY_config=$T_TMP/builtin.conf
 ra_reason "manage_ip=maybe: OCF_ERR_CONFIGURED" 6 "not a boolean" alpha validate-all OCF_RESKEY_manage_ip=maybe
 ra_reason "wait_connect=soon: OCF_ERR_CONFIGURED" 6 "not a non-negative integer" alpha start OCF_RESKEY_wait_connect=soon

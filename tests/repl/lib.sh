@@ -235,9 +235,14 @@ l = luns[0] if luns else {}
 def fmt(v):
     if isinstance(v, bool): return "true" if v else "false"
     return "" if v is None else str(v)
+def get(k):
+    v = l if k.split(".")[0] in l else r
+    for part in k.split("."):
+        v = v.get(part) if isinstance(v, dict) else None
+    return v
 keys = sys.argv[1:]
 if keys:
-    for k in keys: print(fmt(l.get(k, r.get(k))))
+    for k in keys: print(fmt(get(k)))
 else:
     print(" ".join("%s=%s" % (k, fmt(l.get(k))) for k in ("role","disk","peer_disk","connection","sync_percent","out_of_sync_kib","resync_bytes_sent","split_brain")))
 '

@@ -84,8 +84,11 @@ check "B's write is in A's backing file" b_write_on_a
 # ---- online verify
 if ctl B verify "$LUN_NAME" >"$T_TMP/verify.out" 2>&1; then
 	pass "tandemctl verify accepted"
-	sleep 1
-	if rwait B 120 connection=Connected out_of_sync_kib=0; then pass "online verify: nothing out of sync"; else fail "online verify reports out-of-sync data"; fi
+	if rwait B 120 verify.running=false 'verify.runs!=0|';  then
+		if rwait B 1 verify.mismatched_kib=0 out_of_sync_kib=0; then pass "online verify: nothing out of sync ($(rget B verify.runs) run)"; else fail "online verify found $(rget B verify.mismatched_kib) KiB out of sync"; fi
+	else
+		fail "online verify did not finish in 120 s"
+	fi
 else
 	fail "tandemctl verify $LUN_NAME failed: $(cat "$T_TMP/verify.out")"
 fi

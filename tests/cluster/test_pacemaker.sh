@@ -1,0 +1,294 @@
+#!/usr/bin/env bash
+# tests/cluster/test_pacemaker.sh BUILD_DIR: tandem run by pacemaker through
+# the OCF agent resource-agents/tandem, on the two-node testbed
+# (tests/cluster/testbed.sh) with pacemaker per node (tests/cluster/pcmk_lib.sh,
+# shared/TESTBED.md's recipe), stonith-enabled=false.
+#
+# The testbed comes up with the built-in manager (initial sync), then both
+# tandemd are stopped, their configs switched to `manager: pacemaker`, and
+# pacemaker starts them again through the agent: a promotable clone
+# (notify=true, migration-threshold=1) plus ocf:heartbeat:IPaddr2 for the
+# floating portal 192.0.2.100, colocated with the promoted instance and
+# started after the promotion (docs/PACEMAKER.md).
+#
+# Scenarios (client I/O = iocheck through the floating portal, like open-iscsi):
+#   start       the clone starts, one instance promoted, the IP with it
+#   move        crm_resource --move to the other node under I/O: 0 I/O errors,
+#               every acknowledged write read back
+#   kill        SIGKILL of the promoted node's tandemd under I/O: pacemaker
+#               promotes the other within seconds; no acknowledged write lost
+#   crash       testbed.sh crash of the promoted node under I/O: same
+#   outdated    the unpromoted node is stopped (standby), writes continue, the
+#               replication link is cut, it starts again with stale data, then
+#               the promoted node crashes: the stale node is NEVER promoted;
+#               once the good node is back and resynced, service resumes with
+#               every acknowledged write
+# Skips (exit 0, saying why) when pacemaker cannot be installed. About 5 min.
+set -euo pipefail
+source "$(cd "$(dirname "$0")" && pwd)/lib.sh" "$@"
+source "$(cd "$(dirname "$0")" && pwd)/pcmk_lib.sh"
+
+if ! command -v pacemakerd >/dev/null 2>&1 || ! command -v crm_resource >/dev/null 2>&1 \
+	|| [ ! -x /usr/lib/ocf/resource.d/heartbeat/IPaddr2 ]; then
+	log "installing pacemaker pacemaker-cli-utils resource-agents"
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends pacemaker pacemaker-cli-utils resource-agents \
+		>"$T_TMP/apt.log" 2>&1 || true
+fi
+command -v pacemakerd >/dev/null 2>&1 && command -v crm_resource >/dev/null 2>&1 \
+	&& [ -x /usr/lib/ocf/resource.d/heartbeat/IPaddr2 ] || skip_all "pacemaker / resource-agents not installable here"
+getent passwd hacluster >/dev/null || skip_all "no hacluster user (pacemaker package incomplete)"
+
+PCMK_RA_DIR=$T_TMP/ra
+mkdir -p "$PCMK_RA_DIR"
+install -m 755 "$REPO_ROOT/resource-agents/tandem" "$PCMK_RA_DIR/tandem"
+PM_IO=${PM_IO:-20}
+
+# ---------------------------------------------------------------- setup
+pm_setup() {
+	local n i
+	tb_fresh || return $?
+	wait_serving 60 && wait_in_sync 60 || { fail "testbed: not serving / not in sync"; return 1; }
+	# hand the pair over to pacemaker: stop the secondary first (the primary
+	# stays alone, nothing written), then the primary; both start secondary
+	# again under the agent, in manager pacemaker mode
+	local p s; p=$(primary); s=$(other "$p")
+	tb exec "$s" tandemctl standby >/dev/null 2>&1 || true
+	for n in "$s" "$p"; do
+		kill -TERM "$(cat "$TB_STATE/$n/tandemd.pid")" 2>/dev/null || true
+		for i in $(seq 1 100); do [ "$(role_of "$n")" = down ] && break; sleep 0.2; done
+	done
+	ip -n "$(ns_of "$p")" addr del "$TB_FLOAT/24" dev eth0 2>/dev/null || true
+	for n in A B; do
+		sed -i 's/manager: builtin/manager: pacemaker/' "$TB_STATE/$n/tandem.conf"
+		pcmk_prepare_node "$n"
+		# testbed tools read STATE/N/tandemd.pid: the agent's pidfile is /run/tandem-pcmk/tandemd.pid
+		ln -sfn "$TB_STATE/$n/run/tandem-pcmk/tandemd.pid" "$TB_STATE/$n/tandemd.pid"
+	done
+	for n in A B; do pcmk_start_node "$n" || return 1; done
+	# both nodes online
+	for i in $(seq 1 120); do
+		[[ "$(pcmk A crm_mon -1 2>/dev/null)" == *"Online: [ a b ]"* ]] && break
+		sleep 0.5
+	done
+	[[ "$(pcmk A crm_mon -1 2>/dev/null)" == *"Online: [ a b ]"* ]] || { fail "pacemaker: both nodes not online"; pcmk_dump; return 1; }
+	pass "pacemaker: both nodes online"
+	pcmk A crm_attribute -t crm_config -n stonith-enabled -v false
+	pcmk A crm_attribute -t crm_config -n cluster-recheck-interval -v 30s
+	pcmk A cibadmin -C -o resources -X "<clone id=\"$PCMK_CLONE\">
+  <meta_attributes id=\"$PCMK_CLONE-meta\">
+    <nvpair id=\"$PCMK_CLONE-promotable\" name=\"promotable\" value=\"true\"/>
+    <nvpair id=\"$PCMK_CLONE-promoted-max\" name=\"promoted-max\" value=\"1\"/>
+    <nvpair id=\"$PCMK_CLONE-promoted-node-max\" name=\"promoted-node-max\" value=\"1\"/>
+    <nvpair id=\"$PCMK_CLONE-clone-max\" name=\"clone-max\" value=\"2\"/>
+    <nvpair id=\"$PCMK_CLONE-clone-node-max\" name=\"clone-node-max\" value=\"1\"/>
+    <nvpair id=\"$PCMK_CLONE-notify\" name=\"notify\" value=\"true\"/>
+    <nvpair id=\"$PCMK_CLONE-stickiness\" name=\"resource-stickiness\" value=\"100\"/>
+  </meta_attributes>
+  <primitive id=\"$PCMK_RSC\" class=\"ocf\" provider=\"tandem\" type=\"tandem\">
+    <instance_attributes id=\"$PCMK_RSC-ia\">
+      <nvpair id=\"$PCMK_RSC-config\" name=\"config\" value=\"$PCMK_RUN/tandem.conf\"/>
+      <nvpair id=\"$PCMK_RSC-tandemd\" name=\"tandemd\" value=\"$TB_STATE/bin/tandemd\"/>
+      <nvpair id=\"$PCMK_RSC-tandemctl\" name=\"tandemctl\" value=\"$TB_STATE/bin/tandemctl\"/>
+      <nvpair id=\"$PCMK_RSC-pidfile\" name=\"pidfile\" value=\"$PCMK_RUN/tandemd.pid\"/>
+      <nvpair id=\"$PCMK_RSC-log\" name=\"daemon_log\" value=\"$PCMK_RUN/tandemd.log\"/>
+      <nvpair id=\"$PCMK_RSC-wait\" name=\"wait_connect\" value=\"5\"/>
+    </instance_attributes>
+    <meta_attributes id=\"$PCMK_RSC-meta\">
+      <nvpair id=\"$PCMK_RSC-mt\" name=\"migration-threshold\" value=\"1\"/>
+    </meta_attributes>
+    <operations>
+      <op id=\"$PCMK_RSC-start\" name=\"start\" interval=\"0s\" timeout=\"60s\"/>
+      <op id=\"$PCMK_RSC-stop\" name=\"stop\" interval=\"0s\" timeout=\"60s\"/>
+      <op id=\"$PCMK_RSC-promote\" name=\"promote\" interval=\"0s\" timeout=\"60s\"/>
+      <op id=\"$PCMK_RSC-demote\" name=\"demote\" interval=\"0s\" timeout=\"60s\"/>
+      <op id=\"$PCMK_RSC-mon-p\" name=\"monitor\" interval=\"2s\" role=\"Promoted\" timeout=\"20s\"/>
+      <op id=\"$PCMK_RSC-mon-u\" name=\"monitor\" interval=\"3s\" role=\"Unpromoted\" timeout=\"20s\"/>
+      <op id=\"$PCMK_RSC-notify\" name=\"notify\" interval=\"0s\" timeout=\"20s\"/>
+    </operations>
+  </primitive>
+</clone>" || { fail "cibadmin: clone not created"; return 1; }
+	pcmk A cibadmin -C -o resources -X "<primitive id=\"$PCMK_IP\" class=\"ocf\" provider=\"heartbeat\" type=\"IPaddr2\">
+  <instance_attributes id=\"$PCMK_IP-ia\">
+    <nvpair id=\"$PCMK_IP-ip\" name=\"ip\" value=\"$TB_FLOAT\"/>
+    <nvpair id=\"$PCMK_IP-mask\" name=\"cidr_netmask\" value=\"24\"/>
+    <nvpair id=\"$PCMK_IP-nic\" name=\"nic\" value=\"eth0\"/>
+  </instance_attributes>
+  <operations>
+    <op id=\"$PCMK_IP-mon\" name=\"monitor\" interval=\"5s\" timeout=\"20s\"/>
+  </operations>
+</primitive>" || { fail "cibadmin: IP not created"; return 1; }
+	pcmk A cibadmin -C -o constraints -X "<rsc_colocation id=\"ip-with-promoted\" rsc=\"$PCMK_IP\" with-rsc=\"$PCMK_CLONE\" with-rsc-role=\"Promoted\" score=\"INFINITY\"/>"
+	pcmk A cibadmin -C -o constraints -X "<rsc_order id=\"promote-then-ip\" first=\"$PCMK_CLONE\" first-action=\"promote\" then=\"$PCMK_IP\" then-action=\"start\"/>"
+	if pcmk_wait_promoted 60 && wait_serving 30; then
+		pass "start: the clone runs on both nodes, $(pcmk_promoted) promoted, the floating IP with it"
+	else
+		fail "start: no promoted instance serving"; pcmk_dump; return 1
+	fi
+	wait_in_sync 60 || true
+}
+
+# ---------------------------------------------------------------- scenarios
+io_run() { # NAME SECS: start I/O, wait until it writes
+	io_start "$1" "$2"
+	sleep 3
+}
+
+scn_move() {
+	local name=pcmk-move p s t0
+	p=$(pcmk_promoted); s=$(other "$p")
+	wait_in_sync 30 || true
+	mon_start "$name"
+	io_run "$name" "$PM_IO"
+	t0=$SECONDS
+	pcmk "$p" crm_resource --move -r "$PCMK_CLONE" --promoted -N "${PCMK_UNAME[$s]}" >"$T_TMP/move.out" 2>&1 \
+		|| pcmk "$p" crm_resource --move -r "$PCMK_CLONE" --master -N "${PCMK_UNAME[$s]}" >>"$T_TMP/move.out" 2>&1 \
+		|| { fail "$name: crm_resource --move failed: $(cat "$T_TMP/move.out")"; return 1; }
+	if pcmk_wait_promoted 60 "$s" && wait_serving 30; then
+		pass "$name: crm_resource --move: $s promoted and serving after $((SECONDS - t0)) s"
+	else
+		fail "$name: $s not promoted after --move"; pcmk_dump
+	fi
+	io_wait "$name" || return 1
+	mon_stop
+	pcmk "$s" crm_resource --clear -r "$PCMK_CLONE" >/dev/null 2>&1 || true
+	figures "$name" "crm_resource --move (pacemaker)" 0 1000 10000
+	io_verify "$name"
+	wait_in_sync 60 || true
+}
+
+scn_kill() {
+	local name=pcmk-kill p s t0
+	p=$(pcmk_promoted); s=$(other "$p")
+	wait_in_sync 30 || true
+	mon_start "$name"
+	io_run "$name" "$PM_IO"
+	t0=$SECONDS
+	tb kill "$p" tandemd >/dev/null 2>&1
+	if pcmk_wait_promoted 30 "$s"; then
+		pass "$name: SIGKILL of $p's tandemd: pacemaker promoted $s after $((SECONDS - t0)) s"
+	else
+		fail "$name: $s not promoted within 30 s"; pcmk_dump
+	fi
+	wait_serving 20 || true
+	io_wait "$name" || return 1
+	mon_stop
+	figures "$name" "SIGKILL of the promoted tandemd (pacemaker)" - 3000 20000
+	io_verify "$name"
+	# the killed instance: failure cleared, it starts again as unpromoted and resyncs
+	pcmk "$s" crm_resource --cleanup -r "$PCMK_CLONE" >/dev/null 2>&1 || true
+	if wait_in_sync 90; then pass "$name: $p back as unpromoted and in sync"; else fail "$name: $p did not return in sync"; pcmk_dump; fi
+}
+
+scn_crash() {
+	local name=pcmk-crash p s t0
+	p=$(pcmk_promoted); s=$(other "$p")
+	wait_in_sync 30 || true
+	mon_start "$name"
+	io_run "$name" "$PM_IO"
+	t0=$SECONDS
+	tb crash "$p" >/dev/null 2>&1
+	if pcmk_wait_promoted 40 "$s"; then
+		pass "$name: crash of node $p: pacemaker promoted $s after $((SECONDS - t0)) s"
+	else
+		fail "$name: $s not promoted within 40 s"; pcmk_dump
+	fi
+	wait_serving 20 || true
+	io_wait "$name" || return 1
+	mon_stop
+	figures "$name" "crash of the promoted node (pacemaker)" - 3000 20000
+	io_verify "$name"
+	pcmk_node_return "$p"
+	if wait_in_sync 90; then pass "$name: $p rebooted, back as unpromoted and in sync"; else fail "$name: $p did not return in sync"; pcmk_dump; fi
+}
+
+# a crashed / stopped node back: links, corosync, tandemd (adopted by the probe), pacemaker
+pcmk_node_return() { # N
+	local n=$1
+	pcmk_stop_node "$n"
+	rm -f "$TB_STATE/$n/tandemd.pid"     # testbed.sh start writes a fresh one
+	tb start "$n" >"$T_TMP/start.$n.out" 2>&1 || { log "testbed.sh start $n failed:"; tail -n 5 "$T_TMP/start.$n.out"; }
+	pcmk_prepare_node "$n"
+	# tandemd started by testbed.sh: pacemaker's probe finds it running (unpromoted)
+	pcmk_start_node "$n" || return 1
+	pcmk "$(other "$n")" crm_resource --cleanup -r "$PCMK_CLONE" >/dev/null 2>&1 || true
+}
+
+scn_outdated() {
+	local name=pcmk-outdated p s t0 bad=0 i pr
+	p=$(pcmk_promoted); s=$(other "$p")
+	wait_in_sync 30 || true
+	io_run "$name" 12
+	# the unpromoted node leaves: the promoted one writes without it
+	pcmk "$p" crm_attribute -N "${PCMK_UNAME[$s]}" -n standby -v on -l forever
+	for i in $(seq 1 60); do [ "$(role_of "$s")" = down ] && break; sleep 0.5; done
+	sleep 4
+	if [ "$(pcmk "$p" crm_attribute -N "${PCMK_UNAME[$s]}" -n tandem-outdated-tandem -l forever -G -q 2>/dev/null)" = 1 ]; then
+		pass "$name: $s stopped while $p writes: marked outdated in the CIB"
+	else
+		fail "$name: $s not marked outdated"; pcmk_dump
+	fi
+	io_wait "$name" || return 1
+	# it comes back without the replication link: stale but "UpToDate" locally
+	tb cut repl >/dev/null
+	pcmk "$p" crm_attribute -N "${PCMK_UNAME[$s]}" -n standby -v off -l forever
+	for i in $(seq 1 60); do [ "$(role_of "$s")" = secondary ] && break; sleep 0.5; done
+	sleep 6
+	log "$name: $s back, link cut: $(nodes_state)"
+	t0=$SECONDS
+	tb crash "$p" >/dev/null 2>&1
+	mon_start "$name"
+	# 20 s: pacemaker sees the node gone after ~3 s; B must stay unpromoted
+	for i in $(seq 1 40); do
+		pr=$(pcmk_promoted_from "$s")
+		if [ -n "$pr" ] || [ "$(role_of "$s")" = primary ]; then bad=1; break; fi
+		sleep 0.5
+	done
+	mon_stop
+	if [ "$bad" = 0 ]; then
+		pass "$name: $p crashed, the outdated $s was NOT promoted (20 s)"
+	else
+		fail "$name: the OUTDATED node $s was promoted (pacemaker: '$pr', role $(role_of "$s"))"; pcmk_dump
+	fi
+	# the good node returns: it resyncs the stale one and serves again
+	tb heal >/dev/null
+	pcmk_node_return "$p"
+	if pcmk_wait_promoted 90 "$p" && wait_serving 30; then
+		pass "$name: $p back and promoted again after $((SECONDS - t0)) s"
+	else
+		fail "$name: $p not promoted after its return"; pcmk_dump
+	fi
+	io_verify "$name"
+	if wait_in_sync 90; then pass "$name: $s resynced from $p"; else fail "$name: not in sync"; fi
+	[ -z "$(pcmk "$p" crm_attribute -N "${PCMK_UNAME[$s]}" -n tandem-outdated-tandem -l forever -G -q 2>/dev/null)" ] \
+		&& pass "$name: $s's outdated mark cleared once in sync" || log "$name: $s's outdated mark still set"
+}
+
+run_pm() { # NAME FUNC
+	local name=$1 fn=$2 t0=$SECONDS rc=0
+	[ -z "${ONLY_SCN:-}" ] || [[ "$name" == *$ONLY_SCN* ]] || return 0
+	log "==== scenario: $name"
+	if ! pcmk_wait_promoted 30 || ! wait_serving 20; then
+		fail "$name: no promoted instance serving before the scenario"; pcmk_dump
+		return 0
+	fi
+	"$fn" || rc=$?
+	[ "$rc" -eq 0 ] || fail "$name: scenario aborted; $(nodes_state)"
+	[ -z "$MON_PID" ] || mon_stop
+	local k
+	for k in "${!IO_PID[@]}"; do
+		if kill -0 "${IO_PID[$k]}" 2>/dev/null; then kill -TERM "${IO_PID[$k]}" 2>/dev/null || true; wait "${IO_PID[$k]}" 2>/dev/null || true; fi
+		untrack_pid "${IO_PID[$k]}"; unset "IO_PID[$k]"
+	done
+	log "==== $name took $((SECONDS - t0)) s"
+}
+
+rc=0
+pm_setup || rc=$?
+if [ "$rc" -eq 3 ]; then skip_all "this build has no cluster manager and replication yet"; fi
+if [ "$rc" -ne 0 ]; then fail "pacemaker setup failed"; pcmk_dump; finish; exit 1; fi
+run_pm move scn_move
+run_pm kill scn_kill
+run_pm crash scn_crash
+run_pm outdated scn_outdated
+figures_publish
+finish
