@@ -235,7 +235,7 @@ mon_stop() { # -> pass/fail "never two primaries"
 	if [ "$ipboth" -eq 0 ]; then
 		pass "$MON_NAME: floating IP never on both nodes"
 	else
-		fail "$MON_NAME: floating IP on BOTH nodes in $ipboth of $samples samples: $(grep -m1 'ipA=1 ipB=1' "$f")"
+		fail "$MON_NAME: floating IP on BOTH nodes in $ipboth of $samples samples (a duplicate address on the portal network: the other node's kernel still answers ARP for it): $(grep -m1 'ipA=1 ipB=1' "$f")"
 	fi
 	# role changes, for the log
 	awk '{k=$2" "$3" "$4" "$5; if (k != last) {print "    mon " $0; last = k}}' "$f" | head -n 20

@@ -259,10 +259,10 @@ write_tandem_conf() { # NODE
 # cluster section, the replication section) with a warning (TB_CLUSTER=yes /
 # TB_REPL=yes make that an error).
 gen_tandem_conf() { # NODE
-	local n=$1 d="$TB_STATE/$1" try
+	local n=$1 d="$TB_STATE/$1"
 	[ "${TB_CLUSTER:-auto}" != no ] || TB_CLUSTER_ON=0
 	[ "${TB_REPL:-auto}" != no ] || TB_REPL_ON=0
-	for try in 1 2 3; do
+	for _ in 1 2 3; do
 		write_tandem_conf "$n"
 		"$TB_STATE/bin/tandemd" --check -c "$d/tandem.conf" >"$d/check.log" 2>&1 && return 0
 		if grep -q "unknown section 'cluster'" "$d/check.log" && [ "${TB_CLUSTER:-auto}" = auto ] && [ "${TB_CLUSTER_ON:-1}" = 1 ]; then
@@ -333,8 +333,7 @@ start_tandemd() { # NODE
 	setsid nsenter -t "$p" -m -n -- env ASAN_OPTIONS="${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=0}" \
 		"$TB_STATE/bin/tandemd" -f -c "$d/tandem.conf" </dev/null >>"$d/tandemd.log" 2>&1 &
 	echo $! >"$d/tandemd.pid"
-	local i
-	for i in $(seq 1 300); do
+	for _ in $(seq 1 300); do
 		tandemd_ready "$n" && return 0
 		alive "$n" tandemd || break
 		sleep 0.1
@@ -451,7 +450,7 @@ cmd_up() {
 	} >"$TB_STATE/env.tmp"
 	: >"$TB_STATE/netns.list"
 	mv "$TB_STATE/env.tmp" "$TB_STATE/env"
-	trap 'rc=$?; if [ $rc -ne 0 ]; then say "up failed: cleaning up"; TB_KEEP_LOGS=1 cmd_down >&2 || true; fi' EXIT
+	trap 'rc=$?; if [ "$rc" -ne 0 ]; then say "up failed: cleaning up"; TB_KEEP_LOGS=1 cmd_down >&2 || true; fi' EXIT
 	mkdir -p "$TB_STATE/bin"
 	ln -sf "$build/daemon/tandemd" "$TB_STATE/bin/tandemd"
 	ln -sf "$build/daemon/tandemctl" "$TB_STATE/bin/tandemctl"
@@ -621,7 +620,14 @@ if r:
     for l in r.get("luns",[]):
         print("    %s %s/%s %s sync=%s%% oos=%sKiB" % (l.get("name"), l.get("disk"), l.get("peer_disk"), l.get("connection"), l.get("sync_percent"), l.get("out_of_sync_kib")))
 c=d.get("cluster")
-if c: print("  cluster: " + json.dumps(c)[:400])
+if c:
+    dec=c.get("decision") or {}
+    fo=c.get("failover") or {}
+    print("  cluster: role=%s quorate=%s ip_owner=%s holds_ip=%s alua=%s fence=%s peer_lost=%s standby=%s" % (
+        c.get("role"), c.get("quorate"), c.get("ip_owner"), c.get("holds_ip"), c.get("alua_state"),
+        c.get("fence"), c.get("peer_lost"), c.get("standby")))
+    print("    decision: %s (%s); failover: %s last=%s %sms" % (dec.get("action"), dec.get("reason"),
+        fo.get("state"), fo.get("last_result"), fo.get("last_ms")))
 a=d.get("alua_groups") or d.get("alua")
 if a: print("  alua: " + json.dumps(a)[:300])
 ' 2>/dev/null || true
