@@ -34,6 +34,8 @@ enum {
 	REPL_MD_F_PEER_OUTDATED = 1u << 2,  /* we know the peer's copy is Outdated */
 	REPL_MD_F_CRASHED_PRIMARY = 1u << 3,/* computed at open: unclean shutdown while Primary */
 	REPL_MD_F_SPLIT_BRAIN = 1u << 4,    /* detected, needs operator resolution */
+	REPL_MD_F_SYNC_TARGET = 1u << 5,    /* became SyncTarget and has not finished: a current id of 0
+	                                     * then means "half synced", never "fresh" (repl engine) */
 };
 
 struct repl_md;

@@ -99,8 +99,12 @@ struct repl_txitem *repl_tx_small(struct repl_conn *c, uint16_t type, uint32_t v
 
 static void tx_release(struct repl_txitem *it)
 {
-	if (it->req)
-		return;                 /* embedded in a request: the request owns it */
+	if (it->req) {
+		/* embedded in a request, which owns it: the socket no longer reads
+		 * the request's buffers, so it may now complete (or be freed) */
+		repl_tx_released(it->req);
+		return;
+	}
 	if (it->large)
 		free(it->data);
 	it->data = (uint8_t *)(void *)repl_eng.tx_free;     /* free list link */
@@ -164,6 +168,8 @@ static void conn_want_out(struct repl_conn *c, bool on)
 
 static void conn_flush(struct repl_conn *c)
 {
+	if (c->st == CS_CONNECTING)
+		return;         /* EPOLLOUT reports the connect: dropping it would hide that */
 	while (!c->closing && !rl_empty(&c->txq)) {
 		struct iovec iov[REPL_WRITEV_IOVS];
 		int n = 0;

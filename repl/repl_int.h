@@ -84,7 +84,10 @@ enum repl_req_kind {
 	RQ_OV_READ,         /* verify: local read, send digests, wait for OV_REPLY */
 	RQ_OV_PEER,         /* verify on the peer: read and compare */
 };
-enum { PEND_LOCAL = 1u << 0, PEND_PEER = 1u << 1 };
+/* PEND_TX: the DATA is still in the transmit queue, which reads the upper
+ * buffer: the request may not complete (and its slot may not be reused) before
+ * the socket is done with it, even when the peer's part was settled early. */
+enum { PEND_LOCAL = 1u << 0, PEND_PEER = 1u << 1, PEND_TX = 1u << 2 };
 
 struct repl_vol;
 struct repl_req {
@@ -110,6 +113,7 @@ struct repl_req {
 	unsigned pending;
 	int status;
 	bool al_ref, submitted, ovf_resync;
+	bool tx_orphan;                     /* aborted while its RS_DATA was queued: freed on tx release */
 	uint32_t nchunks;
 	uint32_t crcs[REPL_OV_MAX_CHUNKS];
 };
@@ -194,6 +198,9 @@ struct repl_vol {
 	unsigned ov_inflight;
 	uint64_t ov_runs;
 	uint64_t peer_failures;
+	/* DATA sent on this epoch up to this seq belongs to an earlier replication
+	 * period of the volume: its late DATA_ACKs are expected and ignored */
+	uint64_t stale_ack_epoch, stale_ack_seq;
 	char last_decision[48];
 	struct repl_vol_status st;          /* under eng.stat_lock */
 };
@@ -266,6 +273,13 @@ struct repl_engine {
 	uint64_t last_publish_ms;
 
 	pthread_mutex_t stat_lock;
+	/* demotion waits for application writes to drain (main thread sleeps,
+	 * the repl reactor bumps drain_gen when one finishes and someone waits) */
+	pthread_mutex_t drain_lock;
+	pthread_cond_t drain_cond;          /* CLOCK_MONOTONIC */
+	uint64_t drain_gen;
+	_Atomic int drain_waiters;
+	unsigned test_faults;               /* REPL_TF_*, from TANDEM_TEST_FAULTS; 0 in production */
 	struct {
 		void (*fn)(enum repl_role role, void *arg);
 		void *arg;
@@ -273,6 +287,14 @@ struct repl_engine {
 	int nrole_cb;
 };
 extern struct repl_engine repl_eng;
+
+/* Test-only fault hooks (env TANDEM_TEST_FAULTS, comma separated names; never
+ * set by default): promote-delay sleeps 300 ms between the promotion check
+ * and its commit so that tests can race a negotiation against it. */
+enum { REPL_TF_PROMOTE_DELAY = 1u << 0 };
+/* A demotion that cannot drain the application writes within timeout_ms plus
+ * this grace fails and the node stays Primary. */
+#define REPL_DEMOTE_GRACE_MS 4000
 
 /* repl_conn.c: the link */
 int repl_conn_start(char *err, size_t errlen);        /* on the reactor */
@@ -303,6 +325,10 @@ void repl_peer_submit(struct repl_vol *v, struct repl_req *rq);
 void repl_mirror_tick(uint64_t now);
 void repl_vol_attached(struct repl_vol *v);
 void repl_vol_detach(struct repl_vol *v);
+/* The transmit queue let go of a request's embedded item (sent or dropped). */
+void repl_tx_released(struct repl_req *rq);
+/* Wake a demotion waiting for writes to drain (repl reactor). */
+void repl_drain_kick(void);
 
 /* repl_sync.c: negotiation, resync, verify */
 void repl_vol_send_state(struct repl_vol *v);

@@ -221,6 +221,7 @@ static void app_maybe_done(struct repl_req *rq)
 		repl_md_al_done(v->md, rq->off, rq->len);
 	finish_upper(rq->upper, rq->status);
 	repl_req_put(rq);
+	repl_drain_kick();
 	if (v->slot_wait_head) {
 		struct bdev_io *io = v->slot_wait_head;
 		v->slot_wait_head = io->next;
@@ -300,6 +301,7 @@ static void app_send(struct repl_req *rq)
 	put_be32(f + REPL_DATA_CRC, crc);
 	put_be32(f + REPL_DATA_TAG, rq->tag);
 	repl_tx_req(c, rq, REPL_MSG_DATA, (uint32_t)v->index, REPL_DATA_SIZE);
+	rq->pending |= PEND_TX;             /* the queue reads rq->upper's buffers until sent */
 	rq->sent_ms = reactor_now_ms();
 	rl_add_tail(&v->inflight, &rq->qlink);
 }
@@ -449,8 +451,31 @@ static void app_arrive(void *arg)
 
 /* ---------------------------------------------------------------- link loss */
 
+/* The transmit queue is done with a request's DATA / RS_DATA (written to the
+ * socket, or dropped with the connection). A request whose peer part was
+ * settled before that (this volume stopped replicating while the link stayed
+ * up) completes only now: completing earlier would hand the initiator's buffer
+ * back, and recycle the slot, while the queue still reads them. */
+void repl_tx_released(struct repl_req *rq)
+{
+	if (rq->kind == RQ_APP) {
+		if (rq->pending & PEND_TX) {
+			rq->pending &= ~PEND_TX;
+			app_maybe_done(rq);
+		}
+	} else if (rq->tx_orphan) {
+		repl_req_put(rq);
+	}
+}
+
 void repl_vol_link_down(struct repl_vol *v)
 {
+	if (repl_conn_up()) {
+		/* the link stays: DATA already queued still goes out, and its late
+		 * DATA_ACKs (the regions are in the bitmap anyway) must not kill it */
+		v->stale_ack_epoch = repl_eng.conn->epoch;
+		v->stale_ack_seq = repl_eng.conn->tx_seq;
+	}
 	while (!rl_empty(&v->inflight)) {
 		struct repl_req *rq = rl_entry(v->inflight.next, struct repl_req, qlink);
 		rl_del(&rq->qlink);
@@ -498,6 +523,8 @@ int repl_h_data_ack(struct repl_conn *c, const struct repl_msg *m)
 	rq = &v->slots[tag];
 	if (rq->kind != RQ_APP || !rl_linked(&rq->qlink) || rq->seq != seq || rq->epoch != c->epoch ||
 	    !(rq->pending & PEND_PEER)) {
+		if (c->epoch == v->stale_ack_epoch && seq <= v->stale_ack_seq)
+			return 0;       /* answers DATA of an earlier replication period (see link_down) */
 		repl_conn_fail(c, "DATA_ACK does not match a request in flight");
 		return -1;
 	}

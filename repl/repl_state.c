@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "reactor.h"
@@ -491,8 +492,10 @@ static void promote_check_r(void *arg)
 		if (!atomic_load(&v->attached))
 			continue;
 		d = repl_md_get_disk(v->md);
-		/* a fresh pair (create-md, never held data): --force names the initial sync source */
+		/* a fresh pair (create-md, never held data): --force names the initial sync
+		 * source; a disk that started receiving a resync is half synced, not fresh */
 		if (d == REPL_DISK_INCONSISTENT && q->force && repl_md_get_gen(v->md).current == 0 &&
+		    !(repl_md_get_flags(v->md) & REPL_MD_F_SYNC_TARGET) &&
 		    v->vs != VS_SYNC_TARGET && !(v->vs == VS_CONNECTED && v->peer_disk == REPL_DISK_UPTODATE))
 			continue;
 		if (d == REPL_DISK_INCONSISTENT || d == REPL_DISK_DISKLESS || v->vs == VS_SYNC_TARGET) {
@@ -517,6 +520,17 @@ static void promote_check_r(void *arg)
 			return;
 		}
 	}
+}
+
+/* The check again, and the role switch in the same reactor turn: no
+ * negotiation can make a volume SyncTarget between the two. */
+static void promote_commit_r(void *arg)
+{
+	struct role_q *q = arg;
+
+	promote_check_r(q);
+	if (q->rc == 0)
+		atomic_store(&repl_eng.role, REPL_ROLE_PRIMARY);
 }
 
 static void role_changed_r(void *arg)
@@ -576,6 +590,65 @@ static void role_notify(enum repl_role role)
 		repl_eng.role_cb[i].fn(role, repl_eng.role_cb[i].arg);
 }
 
+void repl_drain_kick(void)
+{
+	if (!atomic_load(&repl_eng.drain_waiters))
+		return;
+	pthread_mutex_lock(&repl_eng.drain_lock);
+	repl_eng.drain_gen++;
+	pthread_cond_broadcast(&repl_eng.drain_cond);
+	pthread_mutex_unlock(&repl_eng.drain_lock);
+}
+
+/* Main thread: wait until no application write is in flight, or timeout_ms
+ * passed; returns the writes still in flight. Sleeps on drain_cond: every
+ * finished write bumps drain_gen, read before each count, so no wake-up is lost. */
+static unsigned drain_writes(uint64_t timeout_ms)
+{
+	struct role_q q = { 0 };
+	struct timespec dl;
+
+	clock_gettime(CLOCK_MONOTONIC, &dl);
+	dl.tv_sec += (time_t)(timeout_ms / 1000);
+	dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (dl.tv_nsec >= 1000000000L) {
+		dl.tv_sec++;
+		dl.tv_nsec -= 1000000000L;
+	}
+	atomic_fetch_add(&repl_eng.drain_waiters, 1);
+	for (;;) {
+		uint64_t gen;
+		int rc = 0;
+
+		pthread_mutex_lock(&repl_eng.drain_lock);
+		gen = repl_eng.drain_gen;
+		pthread_mutex_unlock(&repl_eng.drain_lock);
+		repl_call(busy_r, &q);
+		if (!q.busy)
+			break;
+		pthread_mutex_lock(&repl_eng.drain_lock);
+		while (repl_eng.drain_gen == gen && rc == 0)
+			rc = pthread_cond_timedwait(&repl_eng.drain_cond, &repl_eng.drain_lock, &dl);
+		pthread_mutex_unlock(&repl_eng.drain_lock);
+		if (rc == ETIMEDOUT) {
+			repl_call(busy_r, &q);
+			break;
+		}
+	}
+	atomic_fetch_sub(&repl_eng.drain_waiters, 1);
+	return q.busy;
+}
+
+static void set_primary_flags(bool on)
+{
+	for (int i = 0; i < repl_eng.nvols; i++) {
+		struct repl_vol *v = repl_eng.vols[i];
+		if (atomic_load(&v->attached) && repl_md_edit(v, set_primary_flag, on ? (void *)1 : NULL) < 0)
+			qb_log(LOG_ERR, "repl: %s: cannot %s the Primary flag in the metadata", v->name,
+			       on ? "set" : "clear");
+	}
+}
+
 int repl_set_role(enum repl_role role, bool force, char *err, size_t errlen)
 {
 	struct role_q q = { .force = force, .err = err, .errlen = errlen };
@@ -595,7 +668,7 @@ int repl_set_role(enum repl_role role, bool force, char *err, size_t errlen)
 		for (int i = 0; i < repl_eng.nvols; i++) {
 			struct repl_vol *v = repl_eng.vols[i];
 			if (atomic_load(&v->attached) && repl_md_get_disk(v->md) == REPL_DISK_INCONSISTENT &&
-			    repl_md_get_gen(v->md).current == 0) {
+			    repl_md_get_gen(v->md).current == 0 && !(repl_md_get_flags(v->md) & REPL_MD_F_SYNC_TARGET)) {
 				if (repl_md_edit(v, initial_source, NULL) < 0) {
 					snprintf(err, errlen, "%s: cannot update the metadata", v->name);
 					return -1;
@@ -606,19 +679,39 @@ int repl_set_role(enum repl_role role, bool force, char *err, size_t errlen)
 			}
 			if (atomic_load(&v->attached) && repl_md_edit(v, set_primary_flag, (void *)1) < 0) {
 				snprintf(err, errlen, "%s: cannot record the Primary role in the metadata", v->name);
+				set_primary_flags(false);
 				return -1;
 			}
 		}
-		atomic_store(&repl_eng.role, REPL_ROLE_PRIMARY);
+		if (repl_eng.test_faults & REPL_TF_PROMOTE_DELAY)
+			usleep(300 * 1000);
+		/* the volumes may have negotiated meanwhile (e.g. become SyncTarget) */
+		repl_call(promote_commit_r, &q);
+		if (q.rc < 0) {
+			qb_log(LOG_WARNING, "repl: promotion refused: %s", err);
+			set_primary_flags(false);
+			return -1;
+		}
 		qb_log(LOG_NOTICE, "repl: node %s is now Primary%s", repl_eng.node, force ? " (forced)" : "");
 	} else {
+		uint64_t bound = (uint64_t)repl_eng.timeout_ms + REPL_DEMOTE_GRACE_MS;
+		unsigned busy;
+
 		atomic_store(&repl_eng.role, REPL_ROLE_SECONDARY);
 		role_notify(REPL_ROLE_SECONDARY);
-		for (int i = 0; i < 30000; i++) {
-			repl_call(busy_r, &q);
-			if (!q.busy)
-				break;
-			usleep(1000);
+		/* writes waiting for the peer resolve within timeout_ms (DATA_ACK
+		 * timeout, then degraded); what is still in flight after that waits
+		 * for a stuck local disk or metadata file: a Secondary must not have
+		 * writes completing behind its back, so the demotion fails */
+		busy = drain_writes(bound);
+		if (busy) {
+			snprintf(err, errlen, "%u write(s) still in flight after %llu ms (local disk or metadata "
+				 "stuck?): demotion failed, this node stays Primary", busy, (unsigned long long)bound);
+			qb_log(LOG_ERR, "repl: %s", err);
+			atomic_store(&repl_eng.role, REPL_ROLE_PRIMARY);
+			repl_call(role_changed_r, NULL);
+			role_notify(REPL_ROLE_PRIMARY);
+			return -1;
 		}
 		for (int i = 0; i < repl_eng.nvols; i++) {
 			struct repl_vol *v = repl_eng.vols[i];
@@ -831,6 +924,21 @@ int repl_init(const struct tconf *conf, char *err, size_t errlen)
 		return -1;
 	}
 	pthread_mutex_init(&repl_eng.stat_lock, NULL);
+	{
+		pthread_condattr_t ca;
+		const char *tf = getenv("TANDEM_TEST_FAULTS");
+
+		pthread_mutex_init(&repl_eng.drain_lock, NULL);
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&repl_eng.drain_cond, &ca);
+		pthread_condattr_destroy(&ca);
+		repl_eng.test_faults = 0;
+		if (tf && strstr(tf, "promote-delay"))
+			repl_eng.test_faults |= REPL_TF_PROMOTE_DELAY;
+		if (repl_eng.test_faults)
+			qb_log(LOG_WARNING, "repl: TEST FAULT HOOKS ACTIVE (TANDEM_TEST_FAULTS=%s)", tf);
+	}
 	snprintf(repl_eng.node, sizeof(repl_eng.node), "%s", rc->node);
 	snprintf(repl_eng.peer_name, sizeof(repl_eng.peer_name), "%s", rc->peer_name);
 	snprintf(repl_eng.secret, sizeof(repl_eng.secret), "%s", rc->secret);

@@ -113,11 +113,12 @@ static void job_edit(struct repl_md_gen *gen, enum repl_disk_state *disk, uint32
 	case J_TARGET_START:
 		*disk = REPL_DISK_INCONSISTENT;
 		*flags &= ~(uint32_t)REPL_MD_F_SPLIT_BRAIN;
+		*flags |= REPL_MD_F_SYNC_TARGET;        /* from now on this disk holds resync data */
 		break;
 	case J_TARGET_DONE:
 		*gen = j->gen;
 		*disk = REPL_DISK_UPTODATE;
-		*flags &= ~(uint32_t)(REPL_MD_F_PEER_OUTDATED | REPL_MD_F_SPLIT_BRAIN);
+		*flags &= ~(uint32_t)(REPL_MD_F_PEER_OUTDATED | REPL_MD_F_SPLIT_BRAIN | REPL_MD_F_SYNC_TARGET);
 		*flags |= REPL_MD_F_CONNECTED;
 		break;
 	}
@@ -635,6 +636,11 @@ int repl_h_rs_ack(struct repl_conn *c, const struct repl_msg *m)
 	struct repl_req *rq = v ? rs_wait_find(v, RQ_RS_READ, off, len) : NULL;
 
 	if (!rq) {
+		/* late answer to a resync this volume aborted (disconnect, detach):
+		 * harmless while no resync runs; during a new one it could clear bits
+		 * the old data does not cover, so that still drops the link */
+		if (v && v->vs != VS_SYNC_SOURCE)
+			return 0;
 		repl_conn_fail(c, "RS_ACK does not match resync data in flight");
 		return -1;
 	}
@@ -681,6 +687,10 @@ int repl_h_rs_data(struct repl_conn *c, const struct repl_msg *m)
 	rq->buf = repl_conn_take_payload(c, &rq->bufcap);
 	rq->iov = (struct iovec){ rq->buf, len };
 	rq->lower.type = BDEV_IO_WRITE;
+	/* FUA: RS_ACK clears the chunk's bit here and at the source, and either
+	 * bitmap page may reach the disk at any time (AL eviction, close); a
+	 * write still in a volatile cache would then be lost for good */
+	rq->lower.flags = BDEV_IO_F_FUA;
 	rq->lower.offset = off;
 	rq->lower.len = len;
 	rq->lower.iov = &rq->iov;
@@ -908,6 +918,8 @@ int repl_h_ov_reply(struct repl_conn *c, const struct repl_msg *m)
 	struct repl_req *rq = v ? rs_wait_find(v, RQ_OV_READ, off, len) : NULL;
 
 	if (!rq) {
+		if (v && !v->ov_running)
+			return 0;       /* late answer to an aborted verify: nothing to record */
 		repl_conn_fail(c, "OV_REPLY does not match a verify request");
 		return -1;
 	}
@@ -962,8 +974,12 @@ void repl_sync_abort(struct repl_vol *v)
 			v->rs_inflight--;
 		else
 			v->ov_inflight--;
-		if (rl_linked(&rq->tx.link))
-			rl_del(&rq->tx.link);
+		if (rl_linked(&rq->tx.link)) {
+			/* still queued (maybe half written): unlinking it would tear the
+			 * stream or leave a sequence gap; free it once the queue let go */
+			rq->tx_orphan = true;
+			continue;
+		}
 		repl_req_put(rq);
 	}
 	if (v->ov_running)

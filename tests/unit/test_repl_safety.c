@@ -1,0 +1,863 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Data-safety tests of the replication engine (repl/, docs/REPLICATION.md
+ * "Safety audit"): one real engine (node "alpha") against a scripted peer
+ * ("beta") on loopback TCP, over an in-memory lower device that models a
+ * volatile write cache (FUA and FLUSH make data durable; a "power loss" drops
+ * everything else). The peer speaks the wire protocol by hand, so a test can
+ * stop reading, answer late, or send exactly the message that races.
+ * Check forks per test: every test gets a fresh engine (repl_eng is global). */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "bdev/bdev.h"
+#include "config/config.h"
+#include "reactor.h"
+#include "repl/md.h"
+#include "repl/repl.h"
+#include "repl/repl_int.h"
+#include "repl/repl_proto.h"
+#include "util/be.h"
+#include "util/log.h"
+#include "util/workq.h"
+
+#define KiB 1024ull
+#define MiB (1024ull * KiB)
+#define DEV_SIZE (64 * MiB)
+#define CHUNK (64 * KiB)
+#define SECRET "at-least-16-chars-secret"
+#define VOLID "safety-lun0"
+
+static uint64_t now_ms(void) { return reactor_now_ms(); }
+
+/* ================================================================ RAM device */
+
+/* Per 4 KiB block: media (survives power loss) and a volatile cache. */
+#define RAM_BS 4096u
+static struct ram {
+	pthread_mutex_t mu;
+	uint8_t *media, *cache, *dirty;
+	bool hold;                      /* keep write completions back */
+	struct bdev_io *held;
+	unsigned writes, fua_writes, flushes;
+} RAM = { .mu = PTHREAD_MUTEX_INITIALIZER };
+
+static void ram_complete(void *arg)
+{
+	struct bdev_io *io = arg;
+	io->cb(io);
+}
+
+static void ram_copy(struct bdev_io *io, bool write)
+{
+	uint64_t pos = io->offset;
+
+	for (int i = 0; i < io->iovcnt; i++) {
+		uint8_t *p = io->iov[i].iov_base;
+		size_t n = io->iov[i].iov_len;
+		while (n) {
+			uint64_t blk = pos / RAM_BS, o = pos % RAM_BS, k = RAM_BS - o < n ? RAM_BS - o : n;
+			if (write) {
+				if (!RAM.dirty[blk])
+					memcpy(RAM.cache + blk * RAM_BS, RAM.media + blk * RAM_BS, RAM_BS);
+				memcpy(RAM.cache + pos, p, k);
+				RAM.dirty[blk] = 1;
+				if (io->flags & BDEV_IO_F_FUA) {
+					memcpy(RAM.media + blk * RAM_BS, RAM.cache + blk * RAM_BS, RAM_BS);
+					RAM.dirty[blk] = 0;
+				}
+			} else {
+				memcpy(p, (RAM.dirty[blk] ? RAM.cache : RAM.media) + pos, k);
+			}
+			p += k;
+			pos += k;
+			n -= k;
+		}
+	}
+}
+
+static void ram_submit(struct bdev *b, struct bdev_io *io)
+{
+	bool hold = false;
+
+	pthread_mutex_lock(&RAM.mu);
+	switch (io->type) {
+	case BDEV_IO_READ:
+		ram_copy(io, false);
+		break;
+	case BDEV_IO_WRITE:
+		ram_copy(io, true);
+		RAM.writes++;
+		if (io->flags & BDEV_IO_F_FUA)
+			RAM.fua_writes++;
+		hold = RAM.hold;
+		break;
+	case BDEV_IO_FLUSH:
+		for (uint64_t blk = 0; blk < DEV_SIZE / RAM_BS; blk++)
+			if (RAM.dirty[blk]) {
+				memcpy(RAM.media + blk * RAM_BS, RAM.cache + blk * RAM_BS, RAM_BS);
+				RAM.dirty[blk] = 0;
+			}
+		RAM.flushes++;
+		break;
+	default:
+		for (uint64_t blk = io->offset / RAM_BS; blk < (io->offset + io->len) / RAM_BS; blk++) {
+			memset(RAM.cache + blk * RAM_BS, 0, RAM_BS);
+			RAM.dirty[blk] = 1;
+		}
+		break;
+	}
+	if (hold) {
+		io->next = RAM.held;
+		RAM.held = io;
+	}
+	pthread_mutex_unlock(&RAM.mu);
+	if (!hold)
+		reactor_post(io->owner, ram_complete, io);
+}
+
+static void ram_release(void)
+{
+	pthread_mutex_lock(&RAM.mu);
+	RAM.hold = false;
+	while (RAM.held) {
+		struct bdev_io *io = RAM.held;
+		RAM.held = io->next;
+		reactor_post(io->owner, ram_complete, io);
+	}
+	pthread_mutex_unlock(&RAM.mu);
+}
+
+static void ram_power_loss(void)
+{
+	pthread_mutex_lock(&RAM.mu);
+	memset(RAM.dirty, 0, DEV_SIZE / RAM_BS);
+	pthread_mutex_unlock(&RAM.mu);
+}
+
+static bool ram_media_is(uint64_t off, uint64_t len, uint8_t byte)
+{
+	bool ok = true;
+
+	pthread_mutex_lock(&RAM.mu);
+	for (uint64_t i = 0; i < len && ok; i++)
+		ok = RAM.media[off + i] == byte;
+	pthread_mutex_unlock(&RAM.mu);
+	return ok;
+}
+
+static void ram_close(struct bdev *b) { }
+
+static const struct bdev_ops ram_ops = { .name = "ram", .close = ram_close, .submit = ram_submit };
+
+static struct bdev *ram_new(void)
+{
+	struct bdev *b = calloc(1, sizeof(*b));
+
+	RAM.media = calloc(1, DEV_SIZE);
+	RAM.cache = calloc(1, DEV_SIZE);
+	RAM.dirty = calloc(1, DEV_SIZE / RAM_BS);
+	ck_assert(b && RAM.media && RAM.cache && RAM.dirty);
+	b->ops = &ram_ops;
+	b->fd = -1;
+	snprintf(b->path, sizeof(b->path), "ram");
+	b->size = DEV_SIZE;
+	b->block_size = RAM_BS;
+	b->phys_block_size = RAM_BS;
+	return b;
+}
+
+/* ================================================================ engine */
+
+static char dir[256], md_path[512];
+static int port_engine, port_peer;
+static struct tconf *CONF;
+static struct bdev *W;                  /* the replicating wrapper */
+static struct reactor *IO;              /* "I/O reactor" that submits like a LUN would */
+
+static struct repl_vol *vol0(void) { return repl_eng.vols[0]; }
+
+static void engine_md(enum repl_disk_state disk)
+{
+	char err[256];
+
+	snprintf(dir, sizeof(dir), "/var/tmp/tandem-test-safety-%d", (int)getpid());
+	snprintf(md_path, sizeof(md_path), "%s/lun0.md", dir);
+	mkdir(dir, 0700);
+	ck_assert_msg(repl_md_create(md_path, DEV_SIZE, CHUNK, disk, true, err, sizeof(err)) == 0, "%s", err);
+}
+
+static void engine_start(void)
+{
+	char conf[2048], err[256] = "";
+	struct bdev_params p = { .backend = "ram", .path = "ram", .size = DEV_SIZE, .block_size = RAM_BS,
+				 .replicated = true, .volume_id = VOLID };
+
+	snprintf(conf, sizeof(conf),
+		 "global {\n state_dir: %s\n}\n"
+		 "replication {\n node: alpha\n listen: 127.0.0.1:%d\n peer: 127.0.0.1:%d\n peer_name: beta\n"
+		 " secret: \"" SECRET "\"\n ping_interval_ms: 1000\n ping_timeout_ms: 500\n timeout_ms: 2000\n"
+		 " connect_retry_ms: 100\n}\n"
+		 "target iqn.2026-11.org.tandem:safety {\n lun 0 {\n  backend: fileio\n  path: %s/lun.img\n"
+		 "  size: 64M\n  create: yes\n  replicated: yes\n  serial: " VOLID "\n  meta: %s\n }\n}\n",
+		 dir, port_engine, port_peer, dir, md_path);
+	CONF = tconf_load_string("safety.conf", conf, err, sizeof(err));
+	ck_assert_msg(CONF != NULL, "config: %s", err);
+	ck_assert_int_eq(workq_start(2, 1024), 0);
+	ck_assert_msg(repl_init(CONF, err, sizeof(err)) == 0, "repl_init: %s", err);
+	W = repl_wrap(ram_new(), &p, err, sizeof(err));
+	ck_assert_msg(W != NULL, "repl_wrap: %s", err);
+	IO = reactor_create("io");
+	ck_assert_int_eq(reactor_start(IO), 0);
+}
+
+static void engine_stop(void)
+{
+	ram_release();
+	bdev_close(W);          /* wrap_close: detach, close md and the RAM device */
+	reactor_stop(IO);
+	reactor_destroy(IO);
+	repl_shutdown();
+	workq_stop();
+	tconf_free(CONF);
+	free(RAM.media);
+	free(RAM.cache);
+	free(RAM.dirty);
+	char cmd[400];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cleanup of %s failed\n", dir);
+}
+
+/* ---- application I/O through the wrapper, submitted on the I/O reactor ---- */
+struct tio {
+	struct bdev_io io;
+	struct iovec iov;
+	uint8_t *buf;
+	_Atomic int done;
+	int status;
+};
+
+static void tio_cb(struct bdev_io *io)
+{
+	struct tio *t = io->cb_arg;
+	t->status = io->status;
+	atomic_store(&t->done, 1);
+}
+
+static void tio_submit_r(void *arg)
+{
+	struct tio *t = arg;
+	bdev_submit(W, &t->io);
+}
+
+static struct tio *tio_write(uint64_t off, uint64_t len, uint8_t byte, unsigned flags)
+{
+	struct tio *t = calloc(1, sizeof(*t));
+
+	ck_assert(t && posix_memalign((void **)&t->buf, 4096, len) == 0);
+	memset(t->buf, byte, len);
+	t->iov = (struct iovec){ t->buf, len };
+	t->io = (struct bdev_io){ .type = BDEV_IO_WRITE, .flags = flags, .offset = off, .len = len,
+				  .iov = &t->iov, .iovcnt = 1, .cb = tio_cb, .cb_arg = t };
+	reactor_post(IO, tio_submit_r, t);
+	return t;
+}
+
+static bool tio_wait(struct tio *t, uint64_t ms)
+{
+	uint64_t end = now_ms() + ms;
+	while (!atomic_load(&t->done) && now_ms() < end)
+		usleep(1000);
+	return atomic_load(&t->done);
+}
+
+static void tio_free(struct tio *t)
+{
+	free(t->buf);
+	free(t);
+}
+
+/* ================================================================ scripted peer */
+
+struct pmsg {
+	uint16_t type;
+	uint32_t vol, len;
+	uint64_t seq;
+	uint8_t *body;
+	bool crc_ok;
+};
+
+static struct peer {
+	int lfd, fd;
+	uint64_t tx_seq, rx_seq;
+	struct repl_hello me, them;
+} P = { .lfd = -1, .fd = -1 };
+
+static void peer_listen(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int one = 1;
+
+	port_engine = 20000 + (int)(getpid() % 20000) * 2;
+	port_peer = port_engine + 1;
+	P.lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(P.lfd, 0);
+	setsockopt(P.lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	a.sin_port = htons((uint16_t)port_peer);
+	ck_assert_msg(bind(P.lfd, (struct sockaddr *)&a, sizeof(a)) == 0, "bind %d: %s", port_peer, strerror(errno));
+	ck_assert_int_eq(listen(P.lfd, 4), 0);
+}
+
+static int io_full(bool rd, void *buf, size_t n, uint64_t deadline)
+{
+	uint8_t *p = buf;
+
+	while (n) {
+		struct pollfd pf = { .fd = P.fd, .events = rd ? POLLIN : POLLOUT };
+		int64_t left = (int64_t)(deadline - now_ms());
+		if (left <= 0 || poll(&pf, 1, (int)left) <= 0)
+			return -1;
+		ssize_t r = rd ? recv(P.fd, p, n, MSG_DONTWAIT) : send(P.fd, p, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (r < 0 && (errno == EAGAIN || errno == EINTR))
+			continue;
+		if (r <= 0)
+			return -1;
+		p += r;
+		n -= (size_t)r;
+	}
+	return 0;
+}
+
+static void peer_send(uint16_t type, uint32_t vol, const void *body, size_t len)
+{
+	uint8_t hdr[REPL_HDR_SIZE];
+
+	repl_hdr_put(hdr, type, (uint32_t)len, vol, ++P.tx_seq);
+	ck_assert_int_eq(io_full(false, hdr, sizeof(hdr), now_ms() + 5000), 0);
+	if (len)
+		ck_assert_int_eq(io_full(false, (void *)body, len, now_ms() + 5000), 0);
+}
+
+/* Next message, or -1 (timeout / closed). DATA and RS_DATA get crc_ok. */
+static int peer_recv(struct pmsg *m, uint64_t ms)
+{
+	uint8_t hdr[REPL_HDR_SIZE];
+	uint64_t dl = now_ms() + ms;
+
+	free(m->body);
+	memset(m, 0, sizeof(*m));
+	if (io_full(true, hdr, sizeof(hdr), dl) < 0)
+		return -1;
+	ck_assert_uint_eq(get_be32(hdr + REPL_HDR_MAGIC), REPL_MAGIC);
+	m->type = get_be16(hdr + REPL_HDR_TYPE);
+	m->len = get_be32(hdr + REPL_HDR_LEN);
+	m->vol = get_be32(hdr + REPL_HDR_VOL);
+	m->seq = get_be64(hdr + REPL_HDR_SEQ);
+	ck_assert_msg(m->seq == P.rx_seq + 1, "sequence %llu after %llu", (unsigned long long)m->seq,
+		      (unsigned long long)P.rx_seq);
+	P.rx_seq = m->seq;
+	m->body = malloc(m->len + 1);
+	ck_assert(m->body);
+	if (m->len && io_full(true, m->body, m->len, dl + 5000) < 0)
+		return -1;
+	if (m->type == REPL_MSG_DATA && m->body[REPL_DATA_OP] == REPL_OP_WRITE) {
+		struct iovec v = { m->body + REPL_DATA_SIZE, m->len - REPL_DATA_SIZE };
+		m->crc_ok = repl_crc_iov(&v, 1, v.iov_len) == get_be32(m->body + REPL_DATA_CRC);
+	} else if (m->type == REPL_MSG_RS_DATA) {
+		struct iovec v = { m->body + REPL_RS_SIZE, m->len - REPL_RS_SIZE };
+		m->crc_ok = repl_crc_iov(&v, 1, v.iov_len) == get_be32(m->body + REPL_RS_CRC);
+	}
+	return 0;
+}
+
+/* Next message of `type`; answers PINGs, skips PING_ACK / ROLE and, when
+ * skip_other, anything else. */
+static void peer_expect(struct pmsg *m, uint16_t type, bool skip_other, uint64_t ms)
+{
+	uint64_t end = now_ms() + ms;
+
+	for (;;) {
+		uint64_t left = end > now_ms() ? end - now_ms() : 0;
+		ck_assert_msg(left && peer_recv(m, left) == 0, "no %s from the engine", repl_msg_name(type));
+		if (m->type == type)
+			return;
+		if (m->type == REPL_MSG_PING) {
+			peer_send(REPL_MSG_PING_ACK, REPL_VOL_NONE, m->body, REPL_PING_SIZE);
+			continue;
+		}
+		if (m->type == REPL_MSG_PING_ACK || m->type == REPL_MSG_ROLE || skip_other)
+			continue;
+		ck_abort_msg("expected %s, got %s", repl_msg_name(type), repl_msg_name(m->type));
+	}
+}
+
+static void peer_ack(const struct pmsg *d, uint32_t status)
+{
+	uint8_t b[REPL_ACK_SIZE] = { 0 };
+
+	put_be64(b + REPL_ACK_SEQ, d->seq);
+	put_be32(b + REPL_ACK_TAG, get_be32(d->body + REPL_DATA_TAG));
+	put_be32(b + REPL_ACK_STATUS, status);
+	peer_send(REPL_MSG_DATA_ACK, 0, b, sizeof(b));
+}
+
+static void peer_role(enum repl_role r)
+{
+	uint8_t b[REPL_ROLE_SIZE] = { (uint8_t)r };
+	peer_send(REPL_MSG_ROLE, REPL_VOL_NONE, b, sizeof(b));
+}
+
+static void peer_vol_state(const struct repl_md_gen *g, enum repl_disk_state disk, enum repl_role role, uint32_t flags)
+{
+	uint8_t b[REPL_VS_SIZE] = { 0 };
+
+	snprintf((char *)b + REPL_VS_VOLID, REPL_VOLID_LEN, "%s", VOLID);
+	put_be64(b + REPL_VS_SIZE_BYTES, DEV_SIZE);
+	put_be32(b + REPL_VS_CHUNK, CHUNK);
+	put_be32(b + REPL_VS_MDFLAGS, flags);
+	put_be64(b + REPL_VS_GEN_CURRENT, g->current);
+	put_be64(b + REPL_VS_GEN_BITMAP, g->bitmap);
+	put_be64(b + REPL_VS_GEN_HIST0, g->history[0]);
+	put_be64(b + REPL_VS_GEN_HIST1, g->history[1]);
+	b[REPL_VS_DISK] = (uint8_t)disk;
+	b[REPL_VS_ROLE] = (uint8_t)role;
+	b[REPL_VS_ATTACH] = 1;
+	peer_send(REPL_MSG_VOL_STATE, 0, b, sizeof(b));
+}
+
+/* Accept the engine's connection and authenticate (the engine connects:
+ * "alpha" sorts before "beta"); returns after the engine's VOL_STATE. */
+static void peer_connect(struct pmsg *m)
+{
+	struct pollfd pf = { .fd = P.lfd, .events = POLLIN };
+	uint8_t b[REPL_HELLO_SIZE];
+	uint8_t mac[REPL_MAC_LEN];
+
+	ck_assert_msg(poll(&pf, 1, 5000) == 1, "the engine did not connect");
+	P.fd = accept4(P.lfd, NULL, NULL, SOCK_CLOEXEC);
+	ck_assert_int_ge(P.fd, 0);
+	P.tx_seq = P.rx_seq = 0;
+	/* like tandemd's acceptor: HELLO right after accept */
+	P.me.min_ver = P.me.max_ver = 1;
+	ck_assert_int_eq(repl_random(P.me.challenge, REPL_CHALLENGE_LEN), 0);
+	snprintf(P.me.name, sizeof(P.me.name), "beta");
+	repl_hello_put(b, &P.me);
+	peer_send(REPL_MSG_HELLO, REPL_VOL_NONE, b, REPL_HELLO_SIZE);
+	peer_expect(m, REPL_MSG_HELLO, false, 5000);
+	ck_assert_int_eq(repl_hello_get(m->body, &P.them), 0);
+	peer_expect(m, REPL_MSG_AUTH, false, 5000);
+	ck_assert(repl_auth_verify(SECRET, true, 1, P.them.challenge, P.me.challenge, "alpha", "beta",
+				   m->body + REPL_AUTH_MAC));
+	memset(b, 0, REPL_AUTH_SIZE);
+	put_be16(b + REPL_AUTH_VERSION, 1);
+	repl_auth_mac(SECRET, false, 1, P.them.challenge, P.me.challenge, "alpha", "beta", mac);
+	memcpy(b + REPL_AUTH_MAC, mac, REPL_MAC_LEN);
+	peer_send(REPL_MSG_AUTH, REPL_VOL_NONE, b, REPL_AUTH_SIZE);
+	peer_expect(m, REPL_MSG_VOL_STATE, false, 5000);
+}
+
+static void peer_close(void)
+{
+	if (P.fd >= 0)
+		close(P.fd);
+	P.fd = -1;
+}
+
+/* ---- engine state, read on its reactor ---- */
+struct vs_q {
+	int vs;
+	enum repl_disk_state disk;
+	uint32_t flags;
+	bool up;
+	unsigned n_app;
+	uint64_t bm_count;
+	_Atomic int done;
+};
+
+static void vs_r(void *arg)
+{
+	struct vs_q *q = arg;
+	struct repl_vol *v = vol0();
+
+	q->vs = v->vs;
+	q->disk = repl_md_get_disk(v->md);
+	q->flags = repl_md_get_flags(v->md);
+	q->up = repl_conn_up();
+	q->n_app = v->n_app;
+	q->bm_count = repl_md_bm_count(v->md);
+	atomic_store(&q->done, 1);
+}
+
+static struct vs_q engine_state(void)
+{
+	struct vs_q q = { 0 };
+
+	reactor_post(repl_eng.r, vs_r, &q);
+	while (!atomic_load(&q.done))
+		usleep(1000);
+	return q;
+}
+
+static bool wait_vs(int vs, uint64_t ms)
+{
+	uint64_t end = now_ms() + ms;
+	while (now_ms() < end) {
+		if (engine_state().vs == vs)
+			return true;
+		usleep(10000);
+	}
+	return false;
+}
+
+/* Peer and engine both UpToDate with the --new-device generation: Connected. */
+static void connect_in_sync(struct pmsg *m)
+{
+	struct repl_md_gen g = { .current = REPL_MD_GEN_NEW_DEVICE };
+
+	peer_connect(m);
+	peer_role(REPL_ROLE_SECONDARY);
+	peer_vol_state(&g, REPL_DISK_UPTODATE, REPL_ROLE_SECONDARY, 0);
+	ck_assert_msg(wait_vs(VS_CONNECTED, 5000), "the engine did not reach Connected");
+}
+
+static void setup_common(enum repl_disk_state disk)
+{
+	peer_listen();
+	engine_md(disk);
+	engine_start();
+}
+
+static void teardown_common(void)
+{
+	peer_close();
+	if (P.lfd >= 0)
+		close(P.lfd);
+	P.lfd = -1;
+	engine_stop();
+}
+
+/* ================================================================ tests */
+
+/* Bug 1: a volume that stops replicating while the link stays up (here the
+ * peer's VOL_DETACH; also a non-EIO DATA_ACK error, an operator disconnect, a
+ * renegotiation) completed its in-flight writes while their DATA was still in
+ * the transmit queue: the initiator got its buffer back (and reused it) while
+ * the queue still read it, and the recycled slot was memset while linked.
+ * Now a write completes only after the queue let go of it; late DATA_ACKs of
+ * that period are ignored instead of killing the link. */
+START_TEST(test_detach_with_queued_data)
+{
+	enum { N = 32 };
+	struct pmsg m = { 0 };
+	struct tio *t[N];
+	char err[256];
+	uint8_t d[REPL_DETACH_SIZE] = { 0 };
+	unsigned got = 0, bad_crc = 0, acked_late = 0;
+	bool scribbled[N] = { false };
+
+	setup_common(REPL_DISK_UPTODATE);
+	connect_in_sync(&m);
+	ck_assert_msg(repl_set_role(REPL_ROLE_PRIMARY, false, err, sizeof(err)) == 0, "%s", err);
+	/* the peer stops reading: 32 MiB of DATA cannot all fit in the socket buffers */
+	for (int i = 0; i < N; i++)
+		t[i] = tio_write((uint64_t)i * MiB, MiB, (uint8_t)(i + 1), 0);
+	usleep(300 * 1000);
+	peer_send(REPL_MSG_VOL_DETACH, 0, d, sizeof(d));
+	usleep(300 * 1000);
+	/* the initiator reuses the buffer of every write it got back */
+	for (int i = 0; i < N; i++)
+		if (atomic_load(&t[i]->done)) {
+			memset(t[i]->buf, 0xee, MiB);
+			scribbled[i] = true;
+		}
+	/* now the peer reads everything that was queued; each payload must still
+	 * be what its CRC (computed when queued) says */
+	while (got < N) {
+		ck_assert_msg(peer_recv(&m, 5000) == 0, "stream ended after %u DATA", got);
+		if (m.type == REPL_MSG_PING) {
+			peer_send(REPL_MSG_PING_ACK, REPL_VOL_NONE, m.body, REPL_PING_SIZE);
+			continue;
+		}
+		if (m.type != REPL_MSG_DATA)
+			continue;
+		got++;
+		if (!m.crc_ok)
+			bad_crc++;
+		/* the late answer a real peer gives for a detached volume */
+		if (got % 4 == 0) {
+			peer_ack(&m, ENODEV);
+			acked_late++;
+		}
+		/* reuse buffers that came back meanwhile */
+		for (int i = 0; i < N; i++)
+			if (!scribbled[i] && atomic_load(&t[i]->done)) {
+				memset(t[i]->buf, 0xee, MiB);
+				scribbled[i] = true;
+			}
+	}
+	ck_assert_msg(bad_crc == 0, "%u of %u DATA payloads changed after the write completed", bad_crc, got);
+	for (int i = 0; i < N; i++) {
+		ck_assert_msg(tio_wait(t[i], 5000), "write %d did not complete", i);
+		ck_assert_int_eq(t[i]->status, 0);
+	}
+	/* degraded: every region is in the bitmap; the late acks did not kill the link */
+	struct vs_q q = engine_state();
+	ck_assert_uint_ge(q.bm_count, N * MiB / CHUNK);
+	ck_assert_msg(q.up, "late DATA_ACKs (%u) of the detached volume dropped the link", acked_late);
+	for (int i = 0; i < N; i++)
+		tio_free(t[i]);
+	free(m.body);
+	teardown_common();
+}
+END_TEST
+
+/* Bug 2: the SyncTarget wrote RS_DATA without FUA, then cleared the chunk's
+ * bit and sent RS_ACK (the source clears its bit too). A power loss after a
+ * bitmap page reached the disk lost that chunk for good: both bitmaps said it
+ * was in sync. The data must be durable before RS_ACK. */
+START_TEST(test_resync_write_durable_before_ack)
+{
+	struct pmsg m = { 0 };
+	struct repl_md_gen pg = { .current = 0x1111222233334444ull, .bitmap = REPL_MD_GEN_NEW_DEVICE };
+	uint8_t *b = malloc(REPL_BM_RUNS + REPL_BM_RUN_SIZE);
+	uint8_t *rs = malloc(REPL_RS_SIZE + CHUNK);
+	uint8_t bd[REPL_BMD_SIZE] = { 0 };
+
+	setup_common(REPL_DISK_UPTODATE);
+	peer_connect(&m);
+	/* the peer is Primary and wrote while we were away: we are SyncTarget (rule 50) */
+	peer_role(REPL_ROLE_PRIMARY);
+	peer_vol_state(&pg, REPL_DISK_UPTODATE, REPL_ROLE_PRIMARY, REPL_MD_F_PEER_OUTDATED);
+	peer_expect(&m, REPL_MSG_BITMAP_DONE, true, 5000);
+	ck_assert_int_eq(engine_state().vs, VS_SYNC_TARGET);
+	memset(b, 0, REPL_BM_RUNS + REPL_BM_RUN_SIZE);
+	put_be32(b + REPL_BM_NRUNS, 1);
+	put_be64(b + REPL_BM_RUNS, 0);
+	put_be64(b + REPL_BM_RUNS + 8, 1);
+	peer_send(REPL_MSG_BITMAP, 0, b, REPL_BM_RUNS + REPL_BM_RUN_SIZE);
+	put_be64(bd, 1);
+	peer_send(REPL_MSG_BITMAP_DONE, 0, bd, sizeof(bd));
+	memset(rs, 0, REPL_RS_SIZE);
+	memset(rs + REPL_RS_SIZE, 0xab, CHUNK);
+	put_be64(rs + REPL_RS_OFFSET, 0);
+	put_be32(rs + REPL_RS_LENGTH, CHUNK);
+	struct iovec v = { rs + REPL_RS_SIZE, CHUNK };
+	put_be32(rs + REPL_RS_CRC, repl_crc_iov(&v, 1, CHUNK));
+	peer_send(REPL_MSG_RS_DATA, 0, rs, REPL_RS_SIZE + CHUNK);
+	peer_expect(&m, REPL_MSG_RS_ACK, true, 5000);
+	ck_assert_uint_eq(get_be32(m.body + REPL_RSA_STATUS), 0);
+	/* acknowledged: the bit is gone on both sides. Pull the plug. */
+	ram_power_loss();
+	ck_assert_msg(ram_media_is(0, CHUNK, 0xab), "resync data acknowledged (bit cleared) but not durable");
+	free(b);
+	free(rs);
+	free(m.body);
+	teardown_common();
+}
+END_TEST
+
+/* Bug 3: a half-synced SyncTarget of a full sync (current id still 0) whose
+ * link dropped looked like a fresh disk to `primary --force` and became the
+ * UpToDate reference, serving partial data. */
+START_TEST(test_half_synced_target_not_promotable)
+{
+	struct pmsg m = { 0 };
+	struct repl_md_gen pg = { .current = 0x5555666677778888ull };
+	uint8_t bd[REPL_BMD_SIZE] = { 0 };
+	uint8_t *rs = malloc(REPL_RS_SIZE + CHUNK);
+	char err[256] = "";
+
+	setup_common(REPL_DISK_INCONSISTENT);
+	peer_connect(&m);
+	peer_role(REPL_ROLE_PRIMARY);
+	peer_vol_state(&pg, REPL_DISK_UPTODATE, REPL_ROLE_PRIMARY, REPL_MD_F_PEER_OUTDATED);
+	peer_expect(&m, REPL_MSG_BITMAP_DONE, true, 5000);      /* rule 20: full sync target */
+	peer_send(REPL_MSG_BITMAP_DONE, 0, bd, sizeof(bd));
+	memset(rs, 0, REPL_RS_SIZE);
+	memset(rs + REPL_RS_SIZE, 0xcd, CHUNK);
+	put_be32(rs + REPL_RS_LENGTH, CHUNK);
+	struct iovec v = { rs + REPL_RS_SIZE, CHUNK };
+	put_be32(rs + REPL_RS_CRC, repl_crc_iov(&v, 1, CHUNK));
+	peer_send(REPL_MSG_RS_DATA, 0, rs, REPL_RS_SIZE + CHUNK);
+	peer_expect(&m, REPL_MSG_RS_ACK, true, 5000);
+	peer_close();                                           /* the source goes away mid-sync */
+	ck_assert(wait_vs(VS_WAIT, 5000));
+	ck_assert_int_eq(engine_state().disk, REPL_DISK_INCONSISTENT);
+	ck_assert_msg(repl_set_role(REPL_ROLE_PRIMARY, true, err, sizeof(err)) < 0,
+		      "a half-synced disk was promoted with --force");
+	ck_assert_int_eq(repl_get_role(), REPL_ROLE_SECONDARY);
+	ck_assert_int_eq(engine_state().disk, REPL_DISK_INCONSISTENT);
+	free(rs);
+	free(m.body);
+	teardown_common();
+}
+END_TEST
+
+/* The exception it narrows still works: a fresh pair, --force names the source. */
+START_TEST(test_fresh_pair_force_primary)
+{
+	struct pmsg m = { 0 };
+	struct repl_md_gen pg = { 0 };
+	char err[256] = "";
+
+	setup_common(REPL_DISK_INCONSISTENT);
+	peer_connect(&m);
+	peer_role(REPL_ROLE_SECONDARY);
+	peer_vol_state(&pg, REPL_DISK_INCONSISTENT, REPL_ROLE_SECONDARY, 0);
+	ck_assert(wait_vs(VS_CONNECTED, 5000));                   /* rule 10 */
+	ck_assert_msg(repl_set_role(REPL_ROLE_PRIMARY, true, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(repl_get_role(), REPL_ROLE_PRIMARY);
+	ck_assert_int_eq(engine_state().disk, REPL_DISK_UPTODATE);
+	free(m.body);
+	teardown_common();
+}
+END_TEST
+
+/* Bug 4: demotion polled for up to 30 s on the main thread and then cleared
+ * the Primary flag with writes still in flight (which later completed to the
+ * initiator on a Secondary). Now it sleeps on a condition, gives up after
+ * timeout_ms + REPL_DEMOTE_GRACE_MS and stays Primary with a clear error. */
+struct role_call {
+	enum repl_role role;
+	int rc;
+	char err[256];
+	_Atomic int done;
+};
+
+static void *role_thread(void *arg)
+{
+	struct role_call *c = arg;
+	c->rc = repl_set_role(c->role, false, c->err, sizeof(c->err));
+	atomic_store(&c->done, 1);
+	return NULL;
+}
+
+/* Serve the peer side (pings, DATA acks) until *done or ms passed. */
+static void peer_serve(struct pmsg *m, _Atomic int *done, uint64_t ms)
+{
+	uint64_t end = now_ms() + ms;
+
+	while (!atomic_load(done) && now_ms() < end) {
+		if (peer_recv(m, 50) < 0)
+			continue;
+		if (m->type == REPL_MSG_PING)
+			peer_send(REPL_MSG_PING_ACK, REPL_VOL_NONE, m->body, REPL_PING_SIZE);
+		else if (m->type == REPL_MSG_DATA)
+			peer_ack(m, 0);
+	}
+}
+
+START_TEST(test_demote_bounded)
+{
+	struct pmsg m = { 0 };
+	struct role_call c = { .role = REPL_ROLE_SECONDARY };
+	char err[256];
+	pthread_t th;
+	uint64_t t0;
+
+	setup_common(REPL_DISK_UPTODATE);
+	connect_in_sync(&m);
+	ck_assert_msg(repl_set_role(REPL_ROLE_PRIMARY, false, err, sizeof(err)) == 0, "%s", err);
+	RAM.hold = true;                                        /* the local disk hangs */
+	struct tio *t = tio_write(0, 4096, 0x42, 0);
+	peer_expect(&m, REPL_MSG_DATA, true, 5000);
+	peer_ack(&m, 0);
+	t0 = now_ms();
+	pthread_create(&th, NULL, role_thread, &c);
+	peer_serve(&m, &c.done, 15000);
+	pthread_join(th, NULL);
+	ck_assert_msg(c.rc < 0, "demotion succeeded with a write in flight");
+	ck_assert_msg(strstr(c.err, "in flight"), "unclear error: %s", c.err);
+	ck_assert_uint_le(now_ms() - t0, 2000 + REPL_DEMOTE_GRACE_MS + 1500);
+	ck_assert_int_eq(repl_get_role(), REPL_ROLE_PRIMARY);
+	ck_assert(!atomic_load(&t->done));
+	/* the disk comes back: the write completes, and now demotion drains at once */
+	ram_release();
+	ck_assert(tio_wait(t, 5000));
+	ck_assert_int_eq(t->status, 0);
+	c = (struct role_call){ .role = REPL_ROLE_SECONDARY };
+	t0 = now_ms();
+	pthread_create(&th, NULL, role_thread, &c);
+	peer_serve(&m, &c.done, 15000);
+	pthread_join(th, NULL);
+	ck_assert_msg(c.rc == 0, "%s", c.err);
+	ck_assert_uint_le(now_ms() - t0, 1000);
+	ck_assert_int_eq(repl_get_role(), REPL_ROLE_SECONDARY);
+	tio_free(t);
+	free(m.body);
+	teardown_common();
+}
+END_TEST
+
+/* Bug 5: promotion checked the volumes on the repl reactor, then updated the
+ * metadata and set the role from the main thread; a VOL_STATE handled in
+ * between could make a volume SyncTarget (the node was still Secondary), and
+ * the node became Primary on an Inconsistent disk. TANDEM_TEST_FAULTS=
+ * promote-delay widens that window to 300 ms; the commit now re-checks on the
+ * reactor in the same turn as the role switch. */
+START_TEST(test_promote_races_negotiation)
+{
+	struct pmsg m = { 0 };
+	struct role_call c = { .role = REPL_ROLE_PRIMARY };
+	struct repl_md_gen pg = { .current = 0x9999aaaabbbbccccull, .bitmap = REPL_MD_GEN_NEW_DEVICE };
+	pthread_t th;
+
+	setenv("TANDEM_TEST_FAULTS", "promote-delay", 1);
+	setup_common(REPL_DISK_UPTODATE);
+	connect_in_sync(&m);
+	pthread_create(&th, NULL, role_thread, &c);
+	usleep(100 * 1000);                                     /* inside the window */
+	/* the peer renegotiates with newer data (it wrote while we were away) */
+	peer_vol_state(&pg, REPL_DISK_UPTODATE, REPL_ROLE_SECONDARY, REPL_MD_F_PEER_OUTDATED);
+	peer_serve(&m, &c.done, 5000);
+	pthread_join(th, NULL);
+	struct vs_q q = engine_state();
+	ck_assert_msg(!(repl_get_role() == REPL_ROLE_PRIMARY && (q.vs == VS_SYNC_TARGET ||
+								 q.disk == REPL_DISK_INCONSISTENT)),
+		      "Primary on a SyncTarget / Inconsistent disk (promotion rc %d)", c.rc);
+	ck_assert_int_lt(c.rc, 0);
+	ck_assert_msg(!(q.flags & REPL_MD_F_PRIMARY), "refused promotion left the Primary flag set");
+	free(m.body);
+	teardown_common();
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("repl_safety");
+	TCase *tc = tcase_create("engine");
+
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_detach_with_queued_data);
+	tcase_add_test(tc, test_resync_write_durable_before_ack);
+	tcase_add_test(tc, test_half_synced_target_not_promotable);
+	tcase_add_test(tc, test_fresh_pair_force_primary);
+	tcase_add_test(tc, test_demote_bounded);
+	tcase_add_test(tc, test_promote_races_negotiation);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(suite());
+	int failed;
+
+	tlog_init("test_repl_safety", true, getenv("REPL_TEST_LOG") ? LOG_DEBUG : LOG_CRIT);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
