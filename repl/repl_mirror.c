@@ -345,7 +345,7 @@ static void app_start(struct repl_req *rq)
 	if (repl_get_role() != REPL_ROLE_PRIMARY) {
 		rl_add_tail(&v->active, &rq->link);
 		v->n_app++;
-		rq->status = -EROFS;
+		rq->status = -BDEV_E_NOT_ACTIVE;
 		rq->pending = 0;
 		app_maybe_done(rq);
 		return;
@@ -432,7 +432,7 @@ static void app_arrive(void *arg)
 	struct repl_req *rq;
 
 	if (repl_get_role() != REPL_ROLE_PRIMARY || v->detaching) {
-		finish_upper(io, -EROFS);
+		finish_upper(io, -BDEV_E_NOT_ACTIVE);
 		return;
 	}
 	rq = repl_req_get(v);
@@ -704,7 +704,7 @@ static void wrap_submit(struct bdev *b, struct bdev_io *io)
 
 	if (repl_get_role() != REPL_ROLE_PRIMARY) {
 		/* safety net: initiators see ALUA Standby before they get here */
-		wrap_complete_post(io, -EROFS);
+		wrap_complete_post(io, -BDEV_E_NOT_ACTIVE);
 		return;
 	}
 	if (io->type == BDEV_IO_READ) {

@@ -20,7 +20,13 @@ enum bdev_io_type {
 	BDEV_IO_WRITE_ZEROES,   /* make the range read back as zeroes */
 };
 
-#define BDEV_IO_F_FUA 0x1       /* write: durable before completion (RWF_DSYNC) */
+#define BDEV_IO_F_FUA 0x1
+
+/* Status of an I/O refused because this node does not serve the device right
+ * now (replication Secondary, role change in progress): retryable, not a
+ * media error. The SCSI layer answers NOT READY, ASYMMETRIC ACCESS STATE
+ * TRANSITION, which initiators retry on this or another path. */
+#define BDEV_E_NOT_ACTIVE ESTALE       /* write: durable before completion (RWF_DSYNC) */
 
 struct bdev;
 

@@ -91,6 +91,10 @@ static void io_error(struct scsi_task *t, bool write, int err)
 			return;
 		}
 		break;
+	case -BDEV_E_NOT_ACTIVE:
+		/* demoted under the command (replication role change) */
+		scsi_task_set_status(t, SCSI_STATUS_CHECK_CONDITION, SK_NOT_READY, ASC_ALUA_TRANSITIONING);
+		return;
 	case -EROFS:
 	case -EPERM:
 	case -EACCES:
