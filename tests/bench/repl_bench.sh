@@ -14,7 +14,7 @@
 #   - resync time after a short outage (replication link cut) vs bytes written.
 # Writes the table between the repl-bench markers of docs/BENCHMARKS.md
 # (BENCH_OUT=FILE to write elsewhere, BENCH_OUT=- to only print).
-# Not part of tests/run.sh; takes about 3 minutes.
+# Not part of tests/run.sh; takes about 3 minutes (BENCH_REPS=5 alternating runs).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
@@ -24,10 +24,11 @@ export R_RATE=${R_RATE:-100M}
 # shellcheck source=../repl/lib.sh
 source "$ROOT/tests/repl/lib.sh" "$BUILD"
 require_tool qemu-img python3 tc
-BENCH_SECS=${BENCH_SECS:-10}
-W4K_COUNT=${W4K_COUNT:-100000}
+BENCH_SECS=${BENCH_SECS:-6}
+W4K_COUNT=${W4K_COUNT:-60000}
 W128K_COUNT=${W128K_COUNT:-8192}
 BENCH_RESYNC_MB=${BENCH_RESYNC_MB:-512}
+BENCH_REPS=${BENCH_REPS:-5}
 OUT=${BENCH_OUT:-$ROOT/docs/BENCHMARKS.md}
 DATE=$(date -u '+%Y-%m-%d %H:%M UTC')
 RATE_BPS=$(( ${R_RATE%M} * 1048576 ))
@@ -45,8 +46,9 @@ log "replication link: $SHAPE"
 for n in A B; do
 	node_config "$n" plain_lun=yes
 	d=$(dir_of "$n")
-	fallocate -l "$R_SIZE" "$d/lun.img"
-	fallocate -l "$R_SIZE" "$d/plain.img"
+	# written out once, so that no run pays for allocating extents
+	dd if=/dev/zero of="$d/lun.img" bs=1M count=$(( R_SIZE_BYTES / 1048576 )) conv=fsync status=none
+	dd if=/dev/zero of="$d/plain.img" bs=1M count=$(( R_SIZE_BYTES / 1048576 )) conv=fsync status=none
 	node_create_md "$n" --new-device >/dev/null || { echo "create-md failed on $n" >&2; exit 1; }
 done
 node_start A; node_start B
@@ -73,46 +75,67 @@ qbench() {
 	in_ns C qemu-img bench -f raw -w -t none -d 32 -s "$1" -c "$2" "$3" 2>&1 | grep -Eo 'Run completed in [0-9.]+' | awk '{print $4}'
 }
 
-measure() { # label key url
-	local label=$1 key=$2 u=$3 iops s4 s128
-	iops=$(iops_4k_random "$key" "$u")
-	s4=$(qbench 4K "$W4K_COUNT" "$u")
-	s128=$(qbench 128K "$W128K_COUNT" "$u")
-	local q4 m128
-	q4=$(awk -v c="$W4K_COUNT" -v s="${s4:-0}" 'BEGIN{ if (s > 0) printf "%.0f", c/s; else print "failed" }')
-	m128=$(awk -v c="$W128K_COUNT" -v s="${s128:-0}" 'BEGIN{ if (s > 0) printf "%.0f", c*128/1024/s; else print "failed" }')
-	log "$label: 4K random $iops IOPS, 4K seq $q4 IOPS, 128K seq $m128 MiB/s"
-	ROWS+=("| $label | $iops | $q4 | $m128 |")
-	RAW+=("$key.iops=$iops" "$key.mibs=$m128")
+# one_run KEY URL: appends "iops q4 mibs" of one repetition to $T_TMP/runs.KEY
+one_run() {
+	local iops s4 s128 q4 m128
+	iops=$(iops_4k_random "$1" "$2")
+	s4=$(qbench 4K "$W4K_COUNT" "$2")
+	s128=$(qbench 128K "$W128K_COUNT" "$2")
+	q4=$(awk -v c="$W4K_COUNT" -v s="${s4:-0}" 'BEGIN{ if (s > 0) printf "%.0f", c/s; else print 0 }')
+	m128=$(awk -v c="$W128K_COUNT" -v s="${s128:-0}" 'BEGIN{ if (s > 0) printf "%.0f", c*128/1024/s; else print 0 }')
+	log "$1 run: 4K random $iops IOPS, 4K seq $q4 IOPS, 128K seq $m128 MiB/s"
+	echo "$iops $q4 $m128" >>"$T_TMP/runs.$1"
+}
+median() { sort -n | awk '{v[NR]=$1} END{ if (NR == 0) print 0; else print v[int((NR+1)/2)] }'; }
+# row LABEL KEY: median of the repetitions
+row() {
+	local f=$T_TMP/runs.$2 iops q4 m128 n
+	iops=$(awk '{print $1}' "$f" | median); q4=$(awk '{print $2}' "$f" | median); m128=$(awk '{print $3}' "$f" | median)
+	n=$(wc -l <"$f")
+	ROWS+=("| $1 | $iops | $q4 | $m128 | $n |")
+	RAW+=("$2.iops=$iops" "$2.mibs=$m128")
 }
 
-measure "LUN 1, not replicated" plain "$U1"
-measure "LUN 0, replicated (connected, protocol C)" repl "$U0"
+LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
+for i in $(seq 1 "$BENCH_REPS"); do   # alternate, so that background load hits both alike
+	one_run plain "$U1"
+	one_run repl "$U0"
+done
 ctl A disconnect "$LUN_NAME" >/dev/null
 rwait A 10 connection=StandAlone || true
-measure "LUN 0, peer disconnected (bitmap only)" disc "$U0"
+one_run disc "$U0"
+row "LUN 1, not replicated" plain
+row "LUN 0, replicated (connected, protocol C)" repl
+row "LUN 0, peer disconnected (bitmap only)" disc
 
 val() { local kv; for kv in "${RAW[@]}"; do [ "${kv%%=*}" != "$1" ] || { echo "${kv#*=}"; return; }; done; echo 0; }
 ratio() { awk -v a="$(val "$1")" -v b="$(val "$2")" 'BEGIN{ if (b > 0 && a ~ /^[0-9.]+$/) printf "%.2f", a/b; else print "n/a" }'; }
-R_IOPS=$(ratio repl.iops plain.iops)
-R_MIBS=$(ratio repl.mibs plain.mibs)
+# ratios: median over the repetitions of (replicated run / the unreplicated run just before it)
+pair_ratio() { paste -d' ' "$T_TMP/runs.repl" "$T_TMP/runs.plain" | awk -v c="$1" '{ if ($(c+3) > 0) printf "%.3f\n", $c/$(c+3) }' | median; }
+R_IOPS=$(printf '%.2f' "$(pair_ratio 1)")
+R_MIBS=$(printf '%.2f' "$(pair_ratio 3)")
+R_IOPS_MED=$(ratio repl.iops plain.iops)
+R_MIBS_MED=$(ratio repl.mibs plain.mibs)
 meets() { awk -v r="$1" -v t="$2" 'BEGIN{ if (r == "n/a") print "n/a"; else if (r >= t) print "yes"; else print "**no**" }'; }
 
 # ---- resync throughput: BENCH_RESYNC_MB written while disconnected, then connect
 in_ns C qemu-img bench -f raw -w -t none -d 32 -s 1M -c "$BENCH_RESYNC_MB" -o 0 "$U0" >/dev/null 2>&1 || true
+sleep 1   # status counters are published a little after the acks
 OOS=$(rget A out_of_sync_kib || echo 0)
 B0=$(rget A resync_bytes_sent || echo 0)
-t0=$(date +%s.%N)
+tc0=$(date +%s.%N)
 ctl A connect "$LUN_NAME" >/dev/null || true
 ctl B connect "$LUN_NAME" >/dev/null 2>&1 || true
-RS_ROW="| resync after ${BENCH_RESYNC_MB} MiB written while disconnected (out_of_sync ${OOS} KiB) | failed: no sync in 300 s | | |"
+rwait A 30 connection=SyncSource >/dev/null || true
+t0=$(date +%s.%N)
+RS_ROW="| $OOS KiB out of sync, connect by hand | failed: no sync in 300 s | | |"
 if in_sync 300; then
 	t1=$(date +%s.%N)
 	B1=$(rget A resync_bytes_sent || echo 0)
-	RS_ROW=$(awk -v b0="${B0:-0}" -v b1="${B1:-0}" -v t0="$t0" -v t1="$t1" -v rate="$RATE_BPS" -v mb="$BENCH_RESYNC_MB" -v oos="$OOS" 'BEGIN{
+	RS_ROW=$(awk -v b0="${B0:-0}" -v b1="${B1:-0}" -v tc0="$tc0" -v t0="$t0" -v t1="$t1" -v rate="$RATE_BPS" -v oos="$OOS" 'BEGIN{
 		b = (b1 >= b0) ? b1 - b0 : b1; t = t1 - t0;
-		printf "| resync after %d MiB written while disconnected (out_of_sync %s KiB) | %.1f s | %.0f MiB sent, %.0f MiB/s | %.0f%% of resync_rate %.0f MiB/s |",
-			mb, oos, t, b/1048576, b/1048576/t, 100*b/t/rate, rate/1048576 }')
+		printf "| %s KiB out of sync, connect by hand | %.1f s (+%.1f s to SyncSource) | %.0f MiB, %.0f MiB/s | %.0f%% of resync_rate %.0f MiB/s |",
+			oos, t, t0 - tc0, b/1048576, b/1048576/t, 100*b/t/rate, rate/1048576 }')
 fi
 log "$RS_ROW"
 
@@ -124,6 +147,7 @@ outage() { # label write-command...
 	rwait A 20 connection!=Connected >/dev/null || true
 	"$@" >/dev/null 2>&1 || true
 	local oos b0 b1 t0 t1
+	sleep 1
 	oos=$(rget A out_of_sync_kib || echo 0)
 	b0=$(rget A resync_bytes_sent || echo 0)
 	t0=$(date +%s.%N)
@@ -149,15 +173,18 @@ TABLE=$(cat <<EOF
 Run: $DATE, \`bash tests/bench/repl_bench.sh\` ($(nproc) CPUs, $(uname -r); build $(basename "$BUILD")).
 Replication link: veth, \`tc qdisc add dev r0 root $SHAPE\` on both ends; initiator in a third
 namespace over a bridge; 1 GiB preallocated files, \`cache: $R_CACHE\`, resync_rate $R_RATE.
+Load average when the run started: $LOAD (other work on the machine shows in the numbers).
 4K random: \`iocheck write --qd 32 --seconds $BENCH_SECS\` over the whole LUN;
 4K/128K sequential: \`qemu-img bench -w -t none -d 32 -s 4K -c $W4K_COUNT\` / \`-s 128K -c $W128K_COUNT\`.
 
-| LUN | 4K random write IOPS QD32 | 4K seq write IOPS QD32 | 128K seq write MiB/s QD32 |
-|---|---:|---:|---:|
+| LUN | 4K random write IOPS QD32 | 4K seq write IOPS QD32 | 128K seq write MiB/s QD32 | runs (median) |
+|---|---:|---:|---:|---:|
 $(printf '%s\n' "${ROWS[@]}")
 
-Replicated / not replicated: 4K random write IOPS **$R_IOPS** (target >= 0.7: $(meets "$R_IOPS" 0.7)),
-128K throughput **$R_MIBS** (target >= 0.8: $(meets "$R_MIBS" 0.8)).
+Replicated / not replicated, median of the per-repetition ratios (each replicated run
+against the unreplicated run just before it): 4K random write IOPS **$R_IOPS** (target >= 0.7:
+$(meets "$R_IOPS" 0.7)), 128K throughput **$R_MIBS** (target >= 0.8: $(meets "$R_MIBS" 0.8)); ratio of
+the medians: $R_IOPS_MED and $R_MIBS_MED. Every run: $(printf '%s' "$(paste -d' ' "$T_TMP/runs.plain" "$T_TMP/runs.repl" | awk '{printf "%s/%s IOPS, %s/%s MiB/s; ", $4, $1, $6, $3}')")(replicated/unreplicated).
 
 | resync | time | sent | vs configured rate |
 |---|---:|---:|---:|
