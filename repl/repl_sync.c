@@ -224,10 +224,6 @@ void repl_vol_decide(struct repl_vol *v)
 		set_standalone(v, "the peer's device size or bitmap chunk differs from ours");
 		return;
 	}
-	if (mine.role == REPL_ROLE_PRIMARY && peer->role == REPL_ROLE_PRIMARY) {
-		set_standalone(v, "both nodes are Primary");
-		return;
-	}
 	if (v->discard_my_data)
 		opts |= REPL_MD_DECIDE_DISCARD_MINE;
 	if (v->peer_opts & REPL_VS_O_DISCARD_MY_DATA)
@@ -237,6 +233,12 @@ void repl_vol_decide(struct repl_vol *v)
 	qb_log(LOG_NOTICE, "repl: %s: ours %016" PRIx64 "/%016" PRIx64 " %s, peer's %016" PRIx64 "/%016" PRIx64
 	       " %s: %s (rule %d)", v->name, mine.gen.current, mine.gen.bitmap, repl_disk_name(mine.disk),
 	       peer->gen.current, peer->gen.bitmap, repl_disk_name(peer->disk), repl_sync_decision_name(d), rule);
+	/* Two Primaries never sync; but when both also wrote since their last
+	 * common generation that is a split brain and is reported as one. */
+	if (mine.role == REPL_ROLE_PRIMARY && peer->role == REPL_ROLE_PRIMARY && d != REPL_SYNC_SPLIT_BRAIN) {
+		set_standalone(v, "both nodes are Primary");
+		return;
+	}
 	switch (d) {
 	case REPL_SYNC_NONE:
 		v->vs = VS_CONNECTED;
