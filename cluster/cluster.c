@@ -31,6 +31,11 @@
 #pragma weak repl_get_role
 #pragma weak repl_on_role_change
 #pragma weak repl_status
+#pragma weak repl_set_fence_handler
+#pragma weak repl_fence_dispatch
+#pragma weak repl_fence_pending
+#pragma weak repl_fence_done
+#pragma weak repl_outdate_self
 
 #define FENCE_RETRY_MS 5000
 #define HANDOVER_TIMEOUT_MS 5000
@@ -58,6 +63,7 @@ static struct {
 	bool up;
 	uint32_t nodeid;
 	qb_loop_timer_handle retry_timer, tick_timer, fence_timer, arp_timer, tickle_timer, fo_timer, delay_timer;
+	qb_loop_timer_handle fdelay_timer, rf_timer;
 	bool quorate, two_node, qdevice_vote;
 	uint32_t quorum_members;
 	uint32_t seq;
@@ -72,6 +78,7 @@ static struct {
 	struct {
 		bool member, known, lost, transition, ever_seen;
 		bool node_down;         /* CPG said its node left the membership (not just the process) */
+		uint64_t lost_ms;       /* when its node vanished (fence_delay_ms counts from here) */
 		uint32_t nodeid, pid;
 		char name[CL_NAME_MAX];
 		struct cl_msg st;       /* last STATE (conns unused) */
@@ -83,6 +90,20 @@ static struct {
 	enum cl_fence fence;
 	pid_t fence_pid;
 	uint64_t fence_started, fence_next;
+
+	/* replication's fence requests (this node is Primary, lost the peer, and
+	 * its writes are frozen until the peer is Outdated or dead) */
+	struct {
+		int fd;                 /* repl's eventfd, -1 = no handler */
+		bool want;              /* a request is open */
+		uint32_t id;            /* its id (epoch of OUTDATE_REQUEST) */
+		uint64_t since, asked_ms;
+		bool outdated, refused;
+		char refused_why[128];
+		struct cl_fence_decision last;
+		uint64_t last_answer_ms;
+		char last_result[96];
+	} rf;
 
 	/* decision */
 	struct cl_decision last;
@@ -102,7 +123,7 @@ static struct {
 	struct cl_conn *tickles;
 	uint32_t ntickles;
 	int conns_fd;
-} g = { .cpg_fd = -1, .vq_fd = -1, .conns_fd = -1 };
+} g = { .cpg_fd = -1, .vq_fd = -1, .conns_fd = -1, .rf = { .fd = -1 } };
 
 static void evaluate(void);
 static void announce(void);
@@ -317,21 +338,40 @@ static void release_ip(void)
 
 /* ---- promote / demote ----------------------------------------------------- */
 
-static int set_role(enum cl_role r, char *err, size_t errlen)
+static int set_role_ex(enum cl_role r, bool force, char *err, size_t errlen)
 {
 	if (repl_on())
-		return repl_set_role(r == CL_ROLE_PRIMARY ? REPL_ROLE_PRIMARY : REPL_ROLE_SECONDARY, false, err, errlen);
+		return repl_set_role(r == CL_ROLE_PRIMARY ? REPL_ROLE_PRIMARY : REPL_ROLE_SECONDARY, force, err, errlen);
 	g.local_role = r;
 	return 0;
 }
 
-static int do_promote(const char *why)
+static int set_role(enum cl_role r, char *err, size_t errlen)
+{
+	return set_role_ex(r, false, err, errlen);
+}
+
+/* peer_gone: the decision was taken with the peer absent from the membership
+ * and proven dead (or gone cleanly, or never a candidate): replication cannot
+ * confirm the peer's role over its link then, and refuses an unforced
+ * promotion. The cluster forces it, but only for a disk that is UpToDate on
+ * every LUN (checked here again, never Outdated or Inconsistent): with fencing,
+ * an UpToDate Secondary has every acknowledged write (a Primary that lost it
+ * froze its writes until this node was Outdated or dead). */
+static int do_promote_ex(const char *why, bool peer_gone)
 {
 	char err[256] = "";
 	uint64_t t0 = now_ms();
+	bool force = false;
 
 	qb_log(LOG_NOTICE, "cluster: promoting: %s", why);
-	if (my_role() != CL_ROLE_PRIMARY && set_role(CL_ROLE_PRIMARY, err, sizeof(err)) < 0) {
+	if (peer_gone && repl_on() && my_role() != CL_ROLE_PRIMARY) {
+		refresh_repl();
+		force = g.disk == CL_DISK_UPTODATE;
+		if (!force)
+			qb_log(LOG_WARNING, "cluster: not forcing the promotion: disk %s", cl_disk_name(g.disk));
+	}
+	if (my_role() != CL_ROLE_PRIMARY && set_role_ex(CL_ROLE_PRIMARY, force, err, sizeof(err)) < 0) {
 		qb_log(LOG_WARNING, "cluster: replication refused the promotion: %s", err);
 		snprintf(g.last_error, sizeof(g.last_error), "promotion refused: %.200s", err);
 		g.promote_block_until = now_ms() + (uint64_t)g.cfg.announce_ms;
@@ -346,9 +386,15 @@ static int do_promote(const char *why)
 		return -1;
 	}
 	g.last_error[0] = '\0';
-	qb_log(LOG_NOTICE, "cluster: %s is primary (%" PRIu64 " ms)", g.cfg.node, now_ms() - t0);
+	qb_log(LOG_NOTICE, "cluster: %s is primary (%" PRIu64 " ms%s)", g.cfg.node, now_ms() - t0,
+	       force ? ", forced: the peer is gone and this disk is UpToDate" : "");
 	announce();
 	return 0;
+}
+
+static int do_promote(const char *why)
+{
+	return do_promote_ex(why, false);
 }
 
 static void do_demote(const char *why)
@@ -425,6 +471,148 @@ static void start_fence(void)
 	g.fence = CL_FENCE_RUNNING;
 	g.fence_started = now_ms();
 	timer_set(&g.fence_timer, 100, fence_poll);
+}
+
+/* ---- replication's fence requests -------------------------------------------- */
+
+static int send_msg(struct cl_msg *m);
+
+static void rf_timer_cb(void *data)
+{
+	g.rf_timer = 0;
+	evaluate();
+}
+
+static void rf_answer(bool ok, const char *why)
+{
+	uint64_t ms = now_ms() - g.rf.since;
+
+	qb_log(ok ? LOG_NOTICE : LOG_WARNING, "cluster: fence request %u answered after %" PRIu64 " ms: %s (%s)",
+	       g.rf.id, ms, ok ? "writes continue without the peer" : "frozen writes fail, retryable", why);
+	snprintf(g.rf.last_result, sizeof(g.rf.last_result), "%s: %.80s", ok ? "released" : "failed", why);
+	g.rf.last_answer_ms = ms;
+	g.rf.want = false;
+	g.rf.asked_ms = 0;
+	timer_clear(&g.rf_timer);
+	if (repl_fence_done)
+		repl_fence_done(ok);
+}
+
+/* The Primary's side (DRBD's fence-peer handler): its writes stay frozen until
+ * the peer is Outdated (asked over CPG) or dead (fence command, qdevice). */
+static void rf_eval(void)
+{
+	struct cl_fence_view fv;
+	struct cl_fence_decision d;
+
+	if (!g.rf.want)
+		return;
+	if (my_role() != CL_ROLE_PRIMARY) {
+		rf_answer(false, "this node is not primary any more");
+		return;
+	}
+	fv = (struct cl_fence_view){
+		.fencing = (enum cl_fencing)g.cfg.fencing,
+		.quorate = g.up && g.quorate,
+		.qdevice_proof = g.quorate && g.qdevice_vote && !g.two_node && g.quorum_members == 1,
+		.peer_member = g.peer.member,
+		.peer_node_up = !g.peer.node_down && g.quorum_members >= 2,
+		.peer_outdated = g.rf.outdated,
+		.peer_refused = g.rf.refused,
+		.asked = g.rf.asked_ms != 0,
+		.ask_expired = g.rf.asked_ms && now_ms() - g.rf.asked_ms >= CL_OUTDATE_TIMEOUT_MS,
+		.fence = g.fence,
+	};
+	d = cl_decide_fence(&fv);
+	if (d.action != g.rf.last.action || d.reason != g.rf.last.reason)
+		qb_log(d.action == CL_FA_WAIT ? LOG_INFO : LOG_NOTICE, "cluster: fence request %u: %s (%s)", g.rf.id,
+		       cl_fence_action_name(d.action), d.reason);
+	g.rf.last = d;
+	switch (d.action) {
+	case CL_FA_OUTDATED:
+	case CL_FA_DEAD:
+		rf_answer(true, d.reason);
+		break;
+	case CL_FA_ASK: {
+		struct cl_msg m = { .type = CL_MSG_OUTDATE_REQUEST, .on = 1, .epoch = g.rf.id };
+		snprintf(m.target, sizeof(m.target), "%s", g.peer.name);
+		if (send_msg(&m) == 0) {
+			g.rf.asked_ms = now_ms();
+			timer_set(&g.rf_timer, CL_OUTDATE_TIMEOUT_MS + 10, rf_timer_cb);
+		} else {
+			timer_set(&g.rf_timer, 100, rf_timer_cb);       /* corosync busy: again soon */
+		}
+		break;
+	}
+	case CL_FA_FENCE:
+		start_fence();
+		break;
+	case CL_FA_WAIT:
+		break;
+	}
+}
+
+/* repl's fence handler (main thread, from the eventfd) */
+static void rf_request(void *arg)
+{
+	if (!g.rf.want) {
+		g.rf.want = true;
+		g.rf.id++;
+		g.rf.since = now_ms();
+		g.rf.asked_ms = 0;
+		g.rf.outdated = g.rf.refused = false;
+		g.rf.refused_why[0] = '\0';
+		g.rf.last = (struct cl_fence_decision){ 0 };
+		qb_log(LOG_WARNING, "cluster: replication lost %s while primary: writes are frozen until it is "
+		       "Outdated or dead (fence request %u)", g.peer.name[0] ? g.peer.name : "the peer", g.rf.id);
+	}
+	evaluate();
+}
+
+static int32_t rf_fd_cb(int32_t fd, int32_t revents, void *data)
+{
+	if (repl_fence_dispatch)
+		repl_fence_dispatch();
+	return 0;
+}
+
+/* The peer (Primary) lost its replication link to us and asks us to make sure
+ * we are never promoted without the writes it continues with. */
+static void on_outdate_request(const struct cl_msg *m)
+{
+	struct cl_msg a = { .type = CL_MSG_OUTDATE_ANSWER, .epoch = m->epoch };
+	char err[128] = "";
+	uint64_t t0 = now_ms();
+	bool ok;
+
+	if (my_role() == CL_ROLE_PRIMARY) {
+		snprintf(err, sizeof(err), "%s is primary: it does not outdate itself", g.cfg.node);
+		ok = false;
+	} else if (!repl_on() || !repl_outdate_self) {
+		ok = true;              /* nothing replicated here */
+	} else {
+		ok = repl_outdate_self(err, sizeof(err)) == 0;
+	}
+	qb_log(ok ? LOG_WARNING : LOG_ERR, "cluster: %s asked this node to outdate itself (request %u): %s%s (%" PRIu64 " ms)",
+	       m->name, m->epoch, ok ? "done, disks Outdated" : "refused: ", err, now_ms() - t0);
+	a.on = ok;
+	snprintf(a.target, sizeof(a.target), "%s", m->name);
+	snprintf(a.text, sizeof(a.text), "%s", err);
+	send_msg(&a);
+	announce();
+}
+
+static void on_outdate_answer(const struct cl_msg *m)
+{
+	if (strcmp(m->target, g.cfg.node) != 0 || !g.rf.want || m->epoch != g.rf.id)
+		return;
+	if (m->on) {
+		g.rf.outdated = true;
+	} else {
+		g.rf.refused = true;
+		snprintf(g.rf.refused_why, sizeof(g.rf.refused_why), "%.120s", m->text);
+		qb_log(LOG_ERR, "cluster: %s refused to outdate itself: %s", m->name, m->text);
+	}
 }
 
 /* ---- messages -------------------------------------------------------------- */
@@ -691,6 +879,13 @@ static void deliver_cb(cpg_handle_t h, const struct cpg_name *group, uint32_t no
 			}
 		}
 		break;
+	case CL_MSG_OUTDATE_REQUEST:
+		if (strcmp(m.target, g.cfg.node) == 0)
+			on_outdate_request(&m);
+		break;
+	case CL_MSG_OUTDATE_ANSWER:
+		on_outdate_answer(&m);
+		break;
 	case CL_MSG_HANDOVER_FAILED:
 		if (strcmp(m.target, g.cfg.node) == 0) {
 			qb_log(LOG_ERR, "cluster: %s: failover failed: %s", m.name, m.text);
@@ -717,7 +912,12 @@ static void peer_left(const char *why)
 	       cand ? ": it could be primary; it must be proven dead before a takeover" : "");
 	g.peer.member = g.peer.known = g.peer.transition = false;
 	g.peer.lost = cand;
-	g.fence = CL_FENCE_IDLE;
+	g.peer.lost_ms = g.peer.node_down ? now_ms() : 0;
+	/* a fence already running (or done) for this peer stays valid */
+	if (g.fence == CL_FENCE_FAILED)
+		g.fence = CL_FENCE_IDLE;
+	g.rf.asked_ms = 0;              /* it cannot answer any more */
+	g.rf.refused = false;
 	if (g.fo == FO_HANDED || g.fo == FO_DRAINING) {
 		send_ctl(CL_MSG_TRANSITION, g.fo_target, 0, "aborted");
 		fo_finish("failed: the target left");
@@ -751,7 +951,11 @@ static void confchg_cb(cpg_handle_t h, const struct cpg_name *group, const struc
 		g.peer.ever_seen = true;
 		g.peer.known = false;
 		g.peer.lost = false;
-		g.fence = CL_FENCE_IDLE;
+		g.peer.lost_ms = 0;
+		if (g.fence != CL_FENCE_RUNNING)
+			g.fence = CL_FENCE_IDLE;
+		g.rf.asked_ms = 0;      /* a new incarnation: ask it again */
+		g.rf.refused = false;
 	}
 	if (nj) {
 		announce();
@@ -920,6 +1124,29 @@ static void delay_done(void *data)
 	evaluate();
 }
 
+static void fdelay_done(void *data)
+{
+	g.fdelay_timer = 0;
+	evaluate();
+}
+
+/* A non-Primary whose peer's node vanished waits fence_delay_ms before it
+ * fences: in a partition both nodes fence each other, and the Primary (no
+ * delay) must win, or both die. */
+static bool fence_delayed(enum cl_role role)
+{
+	uint64_t until, now = now_ms();
+
+	if (role == CL_ROLE_PRIMARY || !g.peer.node_down || !g.peer.lost_ms || g.cfg.fence_delay_ms <= 0)
+		return false;
+	until = g.peer.lost_ms + (uint64_t)g.cfg.fence_delay_ms;
+	if (now >= until)
+		return false;
+	if (!g.fdelay_timer)
+		timer_set(&g.fdelay_timer, until - now + 1, fdelay_done);
+	return true;
+}
+
 static void evaluate(void)
 {
 	struct cl_view v;
@@ -950,6 +1177,7 @@ static void evaluate(void)
 		.lower_id = !g.peer.nodeid || g.nodeid < g.peer.nodeid,
 		.peer_node_up = !g.peer.node_down && g.quorum_members >= 2,
 		.startup = !g.peer.ever_seen && now_ms() < g.started + STARTUP_GRACE_MS(),
+		.fence_delay = fence_delayed(role),
 	};
 	d = cl_decide(&v);
 	if (d.action != g.last.action || d.reason != g.last.reason)
@@ -971,7 +1199,7 @@ static void evaluate(void)
 			break;
 		}
 		g.promote_since = 0;
-		do_promote(d.reason);
+		do_promote_ex(d.reason, !g.peer.member);
 		break;
 	case CL_ACT_DEMOTE:
 		do_demote(d.reason);
@@ -982,6 +1210,7 @@ static void evaluate(void)
 	default:
 		break;
 	}
+	rf_eval();
 	/* converge the address with the role (e.g. `tandemctl primary/secondary` by hand) */
 	if (g.cfg.manager == TCONF_CLUSTER_BUILTIN && g.fo == FO_IDLE) {
 		role = my_role();
@@ -1067,6 +1296,12 @@ int cluster_init(const struct tconf *conf, qb_loop_t *loop, char *err, size_t er
 	}
 	if (repl_on_role_change)
 		repl_on_role_change(role_changed, NULL);
+	g.rf.id = (uint32_t)time(NULL) << 8;    /* ids of an earlier incarnation do not match */
+	if (g.cfg.manager == TCONF_CLUSTER_BUILTIN && repl_on() && repl_set_fence_handler) {
+		g.rf.fd = repl_set_fence_handler(rf_request, NULL);
+		if (g.rf.fd >= 0)
+			qb_loop_poll_add(loop, QB_LOOP_HIGH, g.rf.fd, POLLIN, NULL, rf_fd_cb);
+	}
 	g.on = true;
 	g.started = now_ms();
 	refresh_repl();
@@ -1130,6 +1365,13 @@ void cluster_shutdown(void)
 	timer_clear(&g.tickle_timer);
 	timer_clear(&g.fo_timer);
 	timer_clear(&g.delay_timer);
+	timer_clear(&g.fdelay_timer);
+	timer_clear(&g.rf_timer);
+	if (g.rf.fd >= 0) {
+		qb_loop_poll_del(g.loop, g.rf.fd);
+		repl_set_fence_handler(NULL, NULL);
+		g.rf.fd = -1;
+	}
 	if (g.conns_fd >= 0) {
 		qb_loop_poll_del(g.loop, g.conns_fd);
 		cl_conns_fini();
@@ -1293,6 +1535,17 @@ void cluster_status(struct json_writer *w)
 	json_str(w, "alua_state", g.have_alua && scsi_alua_get_state(g.alua_id, &st) == 0 ? scsi_alua_state_name(st) : "");
 	json_str(w, "fencing", fencing[g.cfg.fencing]);
 	json_str(w, "fence", fence[g.fence]);
+	json_int(w, "fence_delay_ms", g.cfg.fence_delay_ms);
+	json_bool(w, "writes_frozen", g.rf.want);
+	json_obj_begin(w, "fence_request");
+	json_bool(w, "open", g.rf.want);
+	json_uint(w, "id", g.rf.id);
+	json_str(w, "action", g.rf.want ? cl_fence_action_name(g.rf.last.action) : "none");
+	json_str(w, "reason", g.rf.want && g.rf.last.reason ? g.rf.last.reason : "");
+	json_uint(w, "frozen_ms", g.rf.want ? now_ms() - g.rf.since : 0);
+	json_str(w, "last_result", g.rf.last_result);
+	json_uint(w, "last_ms", g.rf.last_answer_ms);
+	json_obj_end(w);
 	json_bool(w, "peer_lost", g.peer.lost);
 	json_bool(w, "standby", g.standby);
 	json_bool(w, "split_brain", g.split_brain || (g.peer.known && (g.peer.st.flags & CL_SF_SPLIT_BRAIN)));

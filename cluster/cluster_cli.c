@@ -30,6 +30,13 @@ void cluster_print_status(FILE *out, const void *status_root)
 	if (jr_bool(c, "split_brain", false))
 		fputs("  SPLIT BRAIN: no automatic promotion until resolved\n", out);
 	fprintf(out, "  decision: %s (%s)\n", jr_str(d, "action", "?"), jr_str(d, "reason", ""));
+	const struct jr_value *fr = jr_get(c, "fence_request");
+	if (jr_bool(fr, "open", false))
+		fprintf(out, "  WRITES FROZEN for %" PRId64 " ms: the peer is gone and not yet Outdated or dead: %s (%s)\n",
+			jr_int(fr, "frozen_ms", 0), jr_str(fr, "action", "?"), jr_str(fr, "reason", ""));
+	else if (*jr_str(fr, "last_result", ""))
+		fprintf(out, "  last fence request: %s (writes frozen %" PRId64 " ms)\n", jr_str(fr, "last_result", ""),
+			jr_int(fr, "last_ms", 0));
 	fprintf(out, "  failover: %s; last: %s (%" PRId64 " ms)\n", jr_str(fo, "state", "?"), jr_str(fo, "last_result", "-"),
 		jr_int(fo, "last_ms", 0));
 	if (*jr_str(c, "last_error", ""))

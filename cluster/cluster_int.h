@@ -47,6 +47,8 @@ struct cl_view {
 	bool peer_node_up;      /* the peer's node is in the corosync (quorum) membership:
 				 * an absent peer tandemd there has stopped, it is not serving */
 	bool startup;           /* tandemd just started and has not seen the peer yet */
+	bool fence_delay;       /* the peer's node vanished less than fence_delay_ms ago: a
+				 * non-Primary waits before fencing (the Primary fences first) */
 };
 
 enum cl_action { CL_ACT_NONE = 0, CL_ACT_PROMOTE, CL_ACT_DEMOTE, CL_ACT_FENCE, CL_ACT_WAIT };
@@ -56,6 +58,35 @@ struct cl_decision {
 };
 struct cl_decision cl_decide(const struct cl_view *v);
 const char *cl_action_name(enum cl_action a);
+
+/* The Primary lost the peer and replication froze its writes (repl's fence
+ * handler): what proves the peer cannot be promoted without them? */
+struct cl_fence_view {
+	enum cl_fencing fencing;
+	bool quorate;
+	bool qdevice_proof;     /* as in cl_view */
+	bool peer_member;       /* the peer's tandemd is in the CPG group: it can be asked */
+	bool peer_node_up;      /* the peer's node is in the corosync membership */
+	bool peer_outdated;     /* it answered this request: its disks are Outdated (durably) */
+	bool peer_refused;      /* it answered: it cannot (it is primary, or its metadata failed) */
+	bool asked;             /* an OUTDATE_REQUEST for this request is outstanding */
+	bool ask_expired;       /* ...and unanswered for longer than CL_OUTDATE_TIMEOUT_MS */
+	enum cl_fence fence;    /* fence command state for the current loss */
+};
+enum cl_fence_action {
+	CL_FA_WAIT = 0,
+	CL_FA_ASK,              /* send OUTDATE_REQUEST */
+	CL_FA_FENCE,            /* run the fence command */
+	CL_FA_OUTDATED,         /* answer repl: the peer is Outdated */
+	CL_FA_DEAD,             /* answer repl: the peer is dead (or fencing none) */
+};
+struct cl_fence_decision {
+	enum cl_fence_action action;
+	const char *reason;
+};
+#define CL_OUTDATE_TIMEOUT_MS 5000
+struct cl_fence_decision cl_decide_fence(const struct cl_fence_view *v);
+const char *cl_fence_action_name(enum cl_fence_action a);
 
 /* ---- CPG messages (msg.c) ----------------------------------------------- */
 #define CL_MSG_MAGIC 0x544e4443u        /* "TNDC" */
@@ -73,6 +104,8 @@ enum cl_msg_type {
 	CL_MSG_HANDOVER = 4,            /* old primary released everything: target, take over */
 	CL_MSG_FAILOVER_REQUEST = 5,    /* operator asked on a non-primary: primary, hand over to target */
 	CL_MSG_HANDOVER_FAILED = 6,     /* target could not promote (reason in text) */
+	CL_MSG_OUTDATE_REQUEST = 7,     /* Primary lost the replication link: target, outdate your disks (epoch = request id) */
+	CL_MSG_OUTDATE_ANSWER = 8,      /* to target (the requester): on=1 my disks are Outdated, durably; on=0 refused (text) */
 };
 
 /* flags of STATE */
@@ -106,7 +139,7 @@ struct cl_msg {
 	/* CONNS (conns is malloc'd by decode; cl_msg_clear frees it) */
 	uint32_t nconns;
 	struct cl_conn *conns;
-	/* TRANSITION / HANDOVER / FAILOVER_REQUEST / HANDOVER_FAILED */
+	/* TRANSITION / HANDOVER / FAILOVER_REQUEST / HANDOVER_FAILED / OUTDATE_REQUEST / OUTDATE_ANSWER */
 	char target[CL_NAME_MAX];
 	uint8_t on;
 	uint32_t epoch;

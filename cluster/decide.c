@@ -58,20 +58,34 @@ static struct cl_decision peer_absent(const struct cl_view *v)
 		return act(CL_ACT_WAIT, "startup: waiting for the peer to join");
 	if (!v->peer_lost)
 		return act(CL_ACT_PROMOTE, "peer absent and known not to be primary");
-	if (v->peer_node_up)
-		return act(CL_ACT_PROMOTE, "peer's tandemd is not running (its node is in the membership)");
 	if (v->fencing == CL_FENCING_NONE)
-		return act(CL_ACT_PROMOTE, "peer lost; fencing none (test setting)");
-	if (v->qdevice_proof)
+		return act(CL_ACT_PROMOTE, v->peer_node_up ? "peer's tandemd vanished; fencing none (test setting)"
+							 : "peer lost; fencing none (test setting)");
+	/* Its tandemd vanished while its node stays in the membership: nothing
+	 * proves that the node released the floating IP (a SIGKILLed tandemd
+	 * leaves it configured, and that kernel keeps answering ARP for it), nor
+	 * that its tandemd will not come back: it is fenced like a lost node
+	 * (no fence delay: the node is reachable, this is no partition). */
+	if (v->qdevice_proof && !v->peer_node_up)
 		return act(CL_ACT_PROMOTE, "peer lost; quorate with qdevice");
 	if (v->fencing == CL_FENCING_COMMAND) {
 		switch (v->fence) {
-		case CL_FENCE_OK: return act(CL_ACT_PROMOTE, "peer lost and fenced");
+		case CL_FENCE_OK:
+			return act(CL_ACT_PROMOTE, v->peer_node_up ? "peer's tandemd vanished; its node was fenced"
+								   : "peer lost and fenced");
 		case CL_FENCE_RUNNING: return act(CL_ACT_WAIT, "peer lost; fence command running");
 		case CL_FENCE_IDLE:
-		case CL_FENCE_FAILED: return act(CL_ACT_FENCE, "peer lost; fencing it");
+		case CL_FENCE_FAILED:
+			if (v->peer_node_up)
+				return act(CL_ACT_FENCE, "peer's tandemd vanished, its node is up: fencing it");
+			if (v->fence_delay)
+				return act(CL_ACT_WAIT, "peer lost; fence delayed by fence_delay_ms (the primary fences first)");
+			return act(CL_ACT_FENCE, "peer lost; fencing it");
 		}
 	}
+	if (v->peer_node_up)
+		return act(CL_ACT_WAIT, "peer's tandemd vanished, its node is up: waiting for it to return or to leave "
+			   "(qdevice cannot prove it released the address)");
 	return act(CL_ACT_WAIT, "peer lost, not proven dead (no qdevice vote)");
 }
 
@@ -117,4 +131,54 @@ struct cl_decision cl_decide(const struct cl_view *v)
 	if (v->lower_id)
 		return act(CL_ACT_PROMOTE, "both UpToDate: lower node id promotes");
 	return act(CL_ACT_WAIT, "both UpToDate: the peer (lower node id) promotes");
+}
+
+const char *cl_fence_action_name(enum cl_fence_action a)
+{
+	switch (a) {
+	case CL_FA_WAIT: return "wait";
+	case CL_FA_ASK: return "ask-outdate";
+	case CL_FA_FENCE: return "fence";
+	case CL_FA_OUTDATED: return "peer-outdated";
+	case CL_FA_DEAD: return "peer-dead";
+	}
+	return "?";
+}
+
+static struct cl_fence_decision fact(enum cl_fence_action a, const char *why)
+{
+	return (struct cl_fence_decision){ .action = a, .reason = why };
+}
+
+/* DRBD's fence-peer handler for "resource-and-stonith": the Primary's writes
+ * stay frozen until the peer is Outdated (it said so, durably) or dead. */
+struct cl_fence_decision cl_decide_fence(const struct cl_fence_view *v)
+{
+	if (v->fencing == CL_FENCING_NONE)
+		return fact(CL_FA_DEAD, "fencing none (test setting): continuing without the peer");
+	if (v->peer_outdated)
+		return fact(CL_FA_OUTDATED, "the peer marked its disks Outdated");
+	if (v->fence == CL_FENCE_OK)
+		return fact(CL_FA_DEAD, "the peer was fenced");
+	if (v->peer_member) {
+		if (v->peer_refused)
+			return fact(CL_FA_WAIT, "the peer refused to outdate itself");
+		if (!v->asked)
+			return fact(CL_FA_ASK, "asking the peer to outdate itself");
+		if (!v->ask_expired)
+			return fact(CL_FA_WAIT, "waiting for the peer to outdate itself");
+		/* a member that does not answer: it may hang; only its death proves anything */
+		if (v->fencing == CL_FENCING_COMMAND && v->quorate)
+			return fact(v->fence == CL_FENCE_RUNNING ? CL_FA_WAIT : CL_FA_FENCE,
+				    "the peer does not answer the outdate request: fencing it");
+		return fact(CL_FA_WAIT, "the peer does not answer the outdate request");
+	}
+	if (!v->quorate)
+		return fact(CL_FA_WAIT, "no quorum: writes stay frozen (the demotion fails them)");
+	if (v->qdevice_proof && !v->peer_node_up)
+		return fact(CL_FA_DEAD, "the peer left; quorate with qdevice");
+	if (v->fencing == CL_FENCING_COMMAND)
+		return fact(v->fence == CL_FENCE_RUNNING ? CL_FA_WAIT : CL_FA_FENCE,
+			    v->peer_node_up ? "the peer's tandemd vanished: fencing its node" : "the peer left: fencing it");
+	return fact(CL_FA_WAIT, "the peer left; not proven dead (no qdevice vote)");
 }

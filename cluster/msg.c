@@ -19,6 +19,8 @@ const char *cl_msg_type_name(int type)
 	case CL_MSG_HANDOVER: return "HANDOVER";
 	case CL_MSG_FAILOVER_REQUEST: return "FAILOVER_REQUEST";
 	case CL_MSG_HANDOVER_FAILED: return "HANDOVER_FAILED";
+	case CL_MSG_OUTDATE_REQUEST: return "OUTDATE_REQUEST";
+	case CL_MSG_OUTDATE_ANSWER: return "OUTDATE_ANSWER";
 	}
 	return "?";
 }
@@ -139,6 +141,8 @@ int cl_msg_encode(const struct cl_msg *m, uint8_t *buf, size_t len)
 	case CL_MSG_HANDOVER:
 	case CL_MSG_FAILOVER_REQUEST:
 	case CL_MSG_HANDOVER_FAILED:
+	case CL_MSG_OUTDATE_REQUEST:
+	case CL_MSG_OUTDATE_ANSWER:
 		wstr(&w, m->target, CL_NAME_MAX);
 		w8(&w, m->on);
 		w32(&w, m->epoch);
@@ -310,6 +314,8 @@ int cl_msg_decode(const uint8_t *buf, size_t len, struct cl_msg *m, char *why, s
 	case CL_MSG_HANDOVER:
 	case CL_MSG_FAILOVER_REQUEST:
 	case CL_MSG_HANDOVER_FAILED:
+	case CL_MSG_OUTDATE_REQUEST:
+	case CL_MSG_OUTDATE_ANSWER:
 		rstr(&r, m->target, sizeof(m->target));
 		m->on = r8(&r);
 		m->epoch = r32(&r);

@@ -73,6 +73,27 @@ void repl_status(struct json_writer *w);
 int repl_verify_ex(const char *lun_name, bool resync, char *err, size_t errlen);
 /* Test aids (docs/REPLICATION.md): "corrupt-next-crc". */
 int repl_debug(const char *what, char *err, size_t errlen);
+/* Fencing (docs/REPLICATION.md "Fencing", repl/repl_fence.c). With a handler
+ * installed, a Primary that lost the peer does not acknowledge writes that the
+ * peer lacks: they freeze and the handler is called (on the main thread) until
+ * repl_fence_done() answers. Without one (no cluster manager) degraded mode
+ * starts at once, as the operator's setup decides.
+ * repl_set_fence_handler: main thread; returns an fd (eventfd) to poll for
+ * POLLIN, then call repl_fence_dispatch(), which calls fn when a request is
+ * pending; -1 without replication. fn NULL removes the handler (and fails
+ * frozen writes). */
+int repl_set_fence_handler(void (*fn)(void *arg), void *arg);
+void repl_fence_dispatch(void);
+bool repl_fence_pending(void);
+/* The answer (main thread): true = the peer is Outdated (it said so, durably)
+ * or dead: the Primary records PEER_OUTDATED (new generation) and releases the
+ * writes; false = give up this request: frozen writes fail with NOT READY /
+ * transition (retryable, never acknowledged). A demotion does that too. */
+void repl_fence_done(bool peer_outdated_or_dead);
+/* The peer's side: mark every replicated LUN that is UpToDate Outdated,
+ * durably (drops the replication link first so no resync can finish after the
+ * mark). Refused on a Primary. Main thread; 0 or -1 with err. */
+int repl_outdate_self(char *err, size_t errlen);
 /* tandemctl side (repl/repl_cli.c): the replication commands, and the
  * "replication" part of `tandemctl status`. */
 #include <stdio.h>

@@ -329,6 +329,13 @@ void repl_vol_detach(struct repl_vol *v);
 void repl_tx_released(struct repl_req *rq);
 /* Wake a demotion waiting for writes to drain (repl reactor). */
 void repl_drain_kick(void);
+/* Fencing (repl_fence.c; hooks in repl_mirror.c / repl_state.c): may a volume
+ * whose peer is gone start its "peer is Outdated" bump now? false = its
+ * writes stay frozen in od_wait and the fence handler was asked (reactor). */
+bool repl_fence_gate(struct repl_vol *v);
+void repl_outdate_peer_start(struct repl_vol *v);          /* reactor: the bump, if not done yet */
+void repl_vol_fail_frozen(struct repl_vol *v, int status); /* reactor: complete od_wait with an error */
+void repl_fence_abort(void);                               /* main thread, on demotion */
 
 /* repl_sync.c: negotiation, resync, verify */
 void repl_vol_send_state(struct repl_vol *v);

@@ -207,6 +207,30 @@ static void outdate_start(struct repl_vol *v)
 	}
 }
 
+static void app_maybe_done(struct repl_req *rq);
+
+/* Fencing hooks (repl_fence.c): start the generation bump once the peer is
+ * known Outdated or dead; or fail the frozen writes (never acknowledged). */
+void repl_outdate_peer_start(struct repl_vol *v)
+{
+	if (v->od_state == OD_NONE)
+		outdate_start(v);
+}
+
+void repl_vol_fail_frozen(struct repl_vol *v, int status)
+{
+	if (v->od_state != OD_NONE)
+		return;         /* the bump runs: its od_done completes them */
+	while (!rl_empty(&v->od_wait)) {
+		struct repl_req *rq = rl_entry(v->od_wait.next, struct repl_req, qlink);
+		rl_del(&rq->qlink);
+		if (rq->status == 0)
+			rq->status = status;
+		rq->pending &= ~PEND_PEER;
+		app_maybe_done(rq);
+	}
+}
+
 /* ---------------------------------------------------------------- primary requests */
 
 static void app_maybe_done(struct repl_req *rq)
@@ -248,7 +272,8 @@ static void app_peer_failed(struct repl_req *rq, bool count)
 			v->peer_failures++;
 		if (v->od_state != OD_DONE) {
 			rl_add_tail(&v->od_wait, &rq->qlink);
-			if (v->od_state == OD_NONE)
+			/* fencing (repl_fence.c): frozen until the peer is Outdated or dead */
+			if (v->od_state == OD_NONE && repl_fence_gate(v))
 				outdate_start(v);
 			return;
 		}

@@ -698,6 +698,7 @@ int repl_set_role(enum repl_role role, bool force, char *err, size_t errlen)
 		unsigned busy;
 
 		atomic_store(&repl_eng.role, REPL_ROLE_SECONDARY);
+		repl_fence_abort();     /* frozen writes (repl_fence.c) fail: never acknowledged */
 		role_notify(REPL_ROLE_SECONDARY);
 		/* writes waiting for the peer resolve within timeout_ms (DATA_ACK
 		 * timeout, then degraded); what is still in flight after that waits

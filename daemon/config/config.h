@@ -146,6 +146,7 @@ struct tconf_cluster {
 	char fence_command[1024];
 	int fence_timeout_ms, promote_delay_ms, arp_count, arp_interval_ms;
 	int tickle_count, tickle_interval_ms, reconnect_ms, announce_ms;
+	int fence_delay_ms;                 /* a non-Primary delays fencing a vanished node (default 500) */
 };
 
 /* `replication { }`: the peer link of this node (docs/REPLICATION.md). */

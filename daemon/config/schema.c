@@ -971,6 +971,7 @@ static const struct key_desc cluster_keys[] = {
 	CL_STR("fence_command", fence_command, 1, NULL),
 	CL_INT("fence_timeout_ms", fence_timeout_ms, 100, 3600000),
 	CL_INT("promote_delay_ms", promote_delay_ms, 0, 3600000),
+	CL_INT("fence_delay_ms", fence_delay_ms, 0, 600000),
 	CL_INT("arp_count", arp_count, 0, 100),
 	CL_INT("arp_interval_ms", arp_interval_ms, 10, 10000),
 	CL_INT("tickle_count", tickle_count, 0, 100),
@@ -992,6 +993,7 @@ static int sec_cluster(struct sctx *s, const struct cfg_node *n, void *obj)
 		.enabled = true, .line = n->line, .manager = TCONF_CLUSTER_BUILTIN, .cpg_group = "tandem",
 		.fencing = TCONF_FENCING_QDEVICE, .fence_timeout_ms = 60000, .arp_count = 5, .arp_interval_ms = 200,
 		.tickle_count = 4, .tickle_interval_ms = 250, .reconnect_ms = 1000, .announce_ms = 1000,
+		.fence_delay_ms = 500,
 	};
 	if (no_arg(s, n) < 0 || apply_section(s, n, &cluster_desc, cl) < 0)
 		return -1;

@@ -34,6 +34,12 @@ START_TEST(test_defaults_and_keys)
 	ck_assert_int_eq(c->cluster.arp_count, 5);
 	ck_assert_int_eq(c->cluster.tickle_count, 2);
 	ck_assert_int_eq(c->cluster.reconnect_ms, 1000);
+	ck_assert_int_eq(c->cluster.fence_delay_ms, 500);
+	tconf_free(c);
+	c = load("cluster {\n node: alpha\n floating_ip: 192.0.2.100/24\n interface: a0\n fence_delay_ms: 0\n}\n",
+		 err, sizeof(err));
+	ck_assert_msg(c != NULL, "%s", err);
+	ck_assert_int_eq(c->cluster.fence_delay_ms, 0);
 	tconf_free(c);
 	c = load("", err, sizeof(err));
 	ck_assert_ptr_nonnull(c);
@@ -64,6 +70,7 @@ static const struct {
 	{ "cluster {\n node: a\n manager: none\n}\ncluster {\n node: a\n manager: none\n}\n", "duplicate section" },
 	{ "cluster {\n node: a\n manager: none\n arp_count: 1000\n}\n", "out of range" },
 	{ "cluster {\n node: a\n manager: none\n bogus: 1\n}\n", "unknown key" },
+	{ "cluster {\n node: a\n manager: none\n fence_delay_ms: -1\n}\n", "out of range" },
 	{ "cluster {\n node: a\n manager: none\n fence_command: \"x\"\n}\n", "only used" },
 };
 

@@ -51,6 +51,20 @@ ROW(lost_fence_ok, v->peer_member = false; v->peer_lost = true; v->peer_node_up 
 ROW(lost_fence_failed, v->peer_member = false; v->peer_lost = true; v->peer_node_up = false;
     v->fencing = CL_FENCING_COMMAND; v->fence = CL_FENCE_FAILED, 0)
 ROW(lost_but_node_up, v->peer_member = false; v->peer_lost = true; v->peer_node_up = true, 0)
+ROW(node_up_command, v->peer_member = false; v->peer_lost = true; v->peer_node_up = true;
+    v->fencing = CL_FENCING_COMMAND, 0)
+ROW(node_up_command_delay, v->peer_member = false; v->peer_lost = true; v->peer_node_up = true;
+    v->fencing = CL_FENCING_COMMAND; v->fence_delay = true, 0)
+ROW(node_up_fenced, v->peer_member = false; v->peer_lost = true; v->peer_node_up = true;
+    v->fencing = CL_FENCING_COMMAND; v->fence = CL_FENCE_OK, 0)
+ROW(node_up_none, v->peer_member = false; v->peer_lost = true; v->peer_node_up = true;
+    v->fencing = CL_FENCING_NONE, 0)
+ROW(node_up_qdevice_vote, v->peer_member = false; v->peer_lost = true; v->peer_node_up = true;
+    v->qdevice_proof = true, 0)
+ROW(lost_fence_delayed, v->peer_member = false; v->peer_lost = true; v->peer_node_up = false;
+    v->fencing = CL_FENCING_COMMAND; v->fence_delay = true, 0)
+ROW(lost_fence_delayed_ok, v->peer_member = false; v->peer_lost = true; v->peer_node_up = false;
+    v->fencing = CL_FENCING_COMMAND; v->fence_delay = true; v->fence = CL_FENCE_OK, 0)
 ROW(absent_clean, v->peer_member = false; v->peer_lost = false; v->peer_node_up = false, 0)
 ROW(startup, v->peer_member = false; v->peer_lost = true; v->startup = true; v->fencing = CL_FENCING_NONE, 0)
 ROW(lost_but_standby, v->peer_member = false; v->peer_lost = true; v->peer_node_up = false;
@@ -95,7 +109,14 @@ static const struct row rows[] = {
 	{ "lost peer, fence running: wait", m_lost_fence_running, CL_ACT_WAIT },
 	{ "lost peer, fenced: promote", m_lost_fence_ok, CL_ACT_PROMOTE },
 	{ "lost peer, fence failed: fence again", m_lost_fence_failed, CL_ACT_FENCE },
-	{ "peer tandemd gone, its node up: promote", m_lost_but_node_up, CL_ACT_PROMOTE },
+	{ "peer tandemd gone, its node up, qdevice: wait (no proof it released the IP)", m_lost_but_node_up, CL_ACT_WAIT },
+	{ "peer tandemd gone, its node up, fence command: fence", m_node_up_command, CL_ACT_FENCE },
+	{ "peer tandemd gone, its node up: no fence delay", m_node_up_command_delay, CL_ACT_FENCE },
+	{ "peer tandemd gone, its node fenced: promote", m_node_up_fenced, CL_ACT_PROMOTE },
+	{ "peer tandemd gone, fencing none: promote", m_node_up_none, CL_ACT_PROMOTE },
+	{ "peer tandemd gone, node up, qdevice vote is no proof: wait", m_node_up_qdevice_vote, CL_ACT_WAIT },
+	{ "lost peer, fence delay running: wait", m_lost_fence_delayed, CL_ACT_WAIT },
+	{ "lost peer, already fenced during the delay: promote", m_lost_fence_delayed_ok, CL_ACT_PROMOTE },
 	{ "peer left cleanly: promote", m_absent_clean, CL_ACT_PROMOTE },
 	{ "startup grace: wait for the peer", m_startup, CL_ACT_WAIT },
 	{ "lost peer but standby: nothing", m_lost_but_standby, CL_ACT_NONE },
@@ -151,11 +172,109 @@ START_TEST(test_invariants)
 			ck_assert(v.quorate && v.corosync_up);
 			ck_assert(v.my_disk == CL_DISK_UPTODATE && !v.my_standby && !v.split_brain);
 			ck_assert(!(v.peer_member && v.peer_known && v.peer_role == CL_ROLE_PRIMARY));
-			ck_assert(v.peer_member || !v.peer_lost || v.peer_node_up || v.fencing == CL_FENCING_NONE ||
-				  v.qdevice_proof);
+			/* a vanished peer (node gone or only its tandemd) is proven dead first */
+			ck_assert(v.peer_member || !v.peer_lost || v.fencing == CL_FENCING_NONE ||
+				  (v.qdevice_proof && !v.peer_node_up));
 		}
 		if (v.my_role == CL_ROLE_PRIMARY && (!v.quorate || !v.corosync_up))
 			ck_assert_int_eq(d.action, CL_ACT_DEMOTE);
+	}
+}
+END_TEST
+
+/* ---- the Primary's fence requests (cl_decide_fence) ---- */
+
+static struct cl_fence_view fbase(void)
+{
+	return (struct cl_fence_view){ .fencing = CL_FENCING_COMMAND, .quorate = true, .peer_member = true,
+				       .peer_node_up = true };
+}
+
+struct frow {
+	const char *name;
+	void (*mod)(struct cl_fence_view *v);
+	enum cl_fence_action want;
+};
+
+#define FROW(n, body) static void f_##n(struct cl_fence_view *v) { body; }
+FROW(member_ask, (void)v)
+FROW(member_asked, v->asked = true)
+FROW(member_outdated, v->asked = true; v->peer_outdated = true)
+FROW(member_refused, v->asked = true; v->peer_refused = true)
+FROW(member_expired, v->asked = true; v->ask_expired = true)
+FROW(member_expired_running, v->asked = true; v->ask_expired = true; v->fence = CL_FENCE_RUNNING)
+FROW(member_expired_qdevice, v->asked = true; v->ask_expired = true; v->fencing = CL_FENCING_QDEVICE)
+FROW(gone_node_up, v->peer_member = false)
+FROW(gone_node_down, v->peer_member = false; v->peer_node_up = false)
+FROW(gone_running, v->peer_member = false; v->peer_node_up = false; v->fence = CL_FENCE_RUNNING)
+FROW(gone_fenced, v->peer_member = false; v->peer_node_up = false; v->fence = CL_FENCE_OK)
+FROW(gone_failed, v->peer_member = false; v->peer_node_up = false; v->fence = CL_FENCE_FAILED)
+FROW(gone_qdevice_proof, v->peer_member = false; v->peer_node_up = false; v->fencing = CL_FENCING_QDEVICE;
+     v->qdevice_proof = true)
+FROW(gone_qdevice_no_proof, v->peer_member = false; v->peer_node_up = false; v->fencing = CL_FENCING_QDEVICE)
+FROW(gone_qdevice_node_up, v->peer_member = false; v->fencing = CL_FENCING_QDEVICE; v->qdevice_proof = true)
+FROW(gone_no_quorum, v->peer_member = false; v->peer_node_up = false; v->quorate = false)
+FROW(none_member, v->fencing = CL_FENCING_NONE)
+FROW(none_gone, v->fencing = CL_FENCING_NONE; v->peer_member = false; v->quorate = false)
+FROW(outdated_then_left, v->peer_member = false; v->peer_node_up = false; v->peer_outdated = true)
+FROW(fenced_member, v->fence = CL_FENCE_OK)
+
+static const struct frow frows[] = {
+	{ "peer reachable: ask it to outdate itself", f_member_ask, CL_FA_ASK },
+	{ "asked: wait for the answer", f_member_asked, CL_FA_WAIT },
+	{ "peer answered Outdated: release", f_member_outdated, CL_FA_OUTDATED },
+	{ "peer refused (it is primary): stay frozen", f_member_refused, CL_FA_WAIT },
+	{ "peer does not answer: fence it", f_member_expired, CL_FA_FENCE },
+	{ "peer does not answer, fence running: wait", f_member_expired_running, CL_FA_WAIT },
+	{ "peer does not answer, qdevice: wait", f_member_expired_qdevice, CL_FA_WAIT },
+	{ "peer tandemd gone, node up: fence (no proof otherwise)", f_gone_node_up, CL_FA_FENCE },
+	{ "peer node gone: fence at once (the primary has no delay)", f_gone_node_down, CL_FA_FENCE },
+	{ "fence running: wait", f_gone_running, CL_FA_WAIT },
+	{ "fenced: peer dead, release", f_gone_fenced, CL_FA_DEAD },
+	{ "fence failed: again", f_gone_failed, CL_FA_FENCE },
+	{ "qdevice proof: peer dead", f_gone_qdevice_proof, CL_FA_DEAD },
+	{ "qdevice without proof: wait", f_gone_qdevice_no_proof, CL_FA_WAIT },
+	{ "qdevice vote but the peer's node is up: wait", f_gone_qdevice_node_up, CL_FA_WAIT },
+	{ "no quorum: stay frozen (the demotion fails the writes)", f_gone_no_quorum, CL_FA_WAIT },
+	{ "fencing none: at once", f_none_member, CL_FA_DEAD },
+	{ "fencing none even without quorum: at once", f_none_gone, CL_FA_DEAD },
+	{ "Outdated answer counts after it left", f_outdated_then_left, CL_FA_OUTDATED },
+	{ "fenced while a member: dead", f_fenced_member, CL_FA_DEAD },
+};
+
+START_TEST(test_fence_table)
+{
+	const struct frow *r = &frows[_i];
+	struct cl_fence_view v = fbase();
+	r->mod(&v);
+	struct cl_fence_decision d = cl_decide_fence(&v);
+	ck_assert_msg(d.action == r->want, "%s: got %s (%s), want %s", r->name, cl_fence_action_name(d.action),
+		      d.reason, cl_fence_action_name(r->want));
+	ck_assert_ptr_nonnull(d.reason);
+}
+END_TEST
+
+/* The writes are released only with an Outdated answer, a successful fence,
+ * a qdevice proof for a departed node, or fencing none. */
+START_TEST(test_fence_invariants)
+{
+	for (unsigned bits = 0; bits < (1u << 11); bits++) {
+		struct cl_fence_view v = {
+			.fencing = (enum cl_fencing)(bits % 3), .quorate = bits & 4, .qdevice_proof = bits & 8,
+			.peer_member = bits & 16, .peer_node_up = bits & 32, .peer_outdated = bits & 64,
+			.peer_refused = bits & 128, .asked = bits & 256, .ask_expired = bits & 512,
+			.fence = (bits & 1024) ? CL_FENCE_OK : CL_FENCE_IDLE,
+		};
+		struct cl_fence_decision d = cl_decide_fence(&v);
+		if (d.action == CL_FA_OUTDATED)
+			ck_assert(v.peer_outdated);
+		if (d.action == CL_FA_DEAD)
+			ck_assert(v.fencing == CL_FENCING_NONE || v.fence == CL_FENCE_OK ||
+				  (v.qdevice_proof && !v.peer_node_up && !v.peer_member));
+		if (d.action == CL_FA_FENCE)
+			ck_assert(v.fencing == CL_FENCING_COMMAND && v.quorate);
+		if (d.action == CL_FA_ASK)
+			ck_assert(v.peer_member && !v.asked);
 	}
 }
 END_TEST
@@ -170,6 +289,8 @@ START_TEST(test_names)
 	ck_assert_str_eq(cl_disk_name((enum cl_disk)99), "DUnknown");
 	ck_assert_str_eq(cl_role_name(CL_ROLE_PRIMARY), "primary");
 	ck_assert_str_eq(cl_action_name(CL_ACT_FENCE), "fence");
+	ck_assert_str_eq(cl_fence_action_name(CL_FA_ASK), "ask-outdate");
+	ck_assert_str_eq(cl_fence_action_name((enum cl_fence_action)99), "?");
 }
 END_TEST
 
@@ -179,6 +300,8 @@ static Suite *decide_suite(void)
 	TCase *tc = tcase_create("decide");
 	tcase_add_loop_test(tc, test_table, 0, (int)(sizeof(rows) / sizeof(rows[0])));
 	tcase_add_test(tc, test_invariants);
+	tcase_add_loop_test(tc, test_fence_table, 0, (int)(sizeof(frows) / sizeof(frows[0])));
+	tcase_add_test(tc, test_fence_invariants);
 	tcase_add_test(tc, test_names);
 	suite_add_tcase(s, tc);
 	return s;

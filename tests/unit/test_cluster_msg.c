@@ -82,8 +82,8 @@ END_TEST
 START_TEST(test_ctl_roundtrip)
 {
 	static const enum cl_msg_type types[] = { CL_MSG_TRANSITION, CL_MSG_HANDOVER, CL_MSG_FAILOVER_REQUEST,
-						  CL_MSG_HANDOVER_FAILED };
-	for (size_t i = 0; i < 4; i++) {
+						  CL_MSG_HANDOVER_FAILED, CL_MSG_OUTDATE_REQUEST, CL_MSG_OUTDATE_ANSWER };
+	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
 		struct cl_msg m = { .type = types[i], .on = 1, .epoch = 42 }, d;
 		char why[128];
 		strcpy(m.name, "alpha");
@@ -182,6 +182,45 @@ START_TEST(test_malformed)
 }
 END_TEST
 
+/* The fencing pair: a request names the peer and carries the request id; the
+ * answer goes back to the requester with the same id, on=1 (Outdated) or on=0
+ * with the reason. Truncated ones are refused. */
+START_TEST(test_outdate_messages)
+{
+	struct cl_msg q = { .type = CL_MSG_OUTDATE_REQUEST, .on = 1, .epoch = 0x12345678 }, a, d;
+	char why[128];
+	strcpy(q.name, "alpha");
+	strcpy(q.target, "beta");
+	int n = cl_msg_encode(&q, buf, sizeof(buf));
+	ck_assert_int_gt(n, 0);
+	ck_assert_int_eq(cl_msg_decode(buf, (size_t)n, &d, why, sizeof(why)), 0);
+	ck_assert_int_eq(d.type, CL_MSG_OUTDATE_REQUEST);
+	ck_assert_str_eq(d.name, "alpha");
+	ck_assert_str_eq(d.target, "beta");
+	ck_assert_uint_eq(d.epoch, 0x12345678);
+	ck_assert_str_eq(cl_msg_type_name(d.type), "OUTDATE_REQUEST");
+	for (int cut = CL_MSG_HDR; cut < n; cut++) {
+		uint8_t *p = malloc((size_t)cut);
+		memcpy(p, buf, (size_t)cut);
+		put_be32(p + 8, (uint32_t)cut);
+		ck_assert_int_eq(cl_msg_decode(p, (size_t)cut, &d, why, sizeof(why)), -1);
+		free(p);
+	}
+	a = (struct cl_msg){ .type = CL_MSG_OUTDATE_ANSWER, .on = 0, .epoch = 0x12345678 };
+	strcpy(a.name, "beta");
+	strcpy(a.target, "alpha");
+	strcpy(a.text, "beta is primary: it does not outdate itself");
+	n = cl_msg_encode(&a, buf, sizeof(buf));
+	ck_assert_int_gt(n, 0);
+	ck_assert_int_eq(cl_msg_decode(buf, (size_t)n, &d, why, sizeof(why)), 0);
+	ck_assert_int_eq(d.type, CL_MSG_OUTDATE_ANSWER);
+	ck_assert_uint_eq(d.on, 0);
+	ck_assert_str_eq(d.target, "alpha");
+	ck_assert_str_eq(d.text, "beta is primary: it does not outdate itself");
+	ck_assert_str_eq(cl_msg_type_name(d.type), "OUTDATE_ANSWER");
+}
+END_TEST
+
 START_TEST(test_conns_count_mismatch)
 {
 	struct cl_conn c[2] = { { 1, 2, 3, 4 }, { 5, 6, 7, 8 } };
@@ -230,6 +269,7 @@ static Suite *msg_suite(void)
 	tcase_add_test(tc, test_encode_limits);
 	tcase_add_test(tc, test_malformed);
 	tcase_add_test(tc, test_conns_count_mismatch);
+	tcase_add_test(tc, test_outdate_messages);
 	tcase_add_test(tc, test_fuzz);
 	suite_add_tcase(s, tc);
 	return s;
