@@ -128,6 +128,12 @@ enum repl_sync_decision repl_md_decide_ex(const struct repl_md_view *mine, const
 		/* nobody holds consistent data: nothing can be a source */
 		rule = 130;
 		d = REPL_SYNC_NONE;
+	} else if (d == REPL_SYNC_NONE && (mine->disk == REPL_DISK_OUTDATED) != (peer->disk == REPL_DISK_OUTDATED)) {
+		/* same data, but one side was outdated (fencing) before the Primary
+		 * changed generation: an empty bitmap resync makes it UpToDate again
+		 * instead of leaving it Outdated for good */
+		rule = 125;
+		d = peer->disk == REPL_DISK_OUTDATED ? REPL_SYNC_SOURCE_BITMAP : REPL_SYNC_TARGET_BITMAP;
 	}
 
 	if (d == REPL_SYNC_SPLIT_BRAIN) {

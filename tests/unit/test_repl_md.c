@@ -759,7 +759,13 @@ static const struct decide_row {
 	{ "both --new-device", V(REPL_MD_GEN_NEW_DEVICE, 0, 0, 0, U, 0, S), V(REPL_MD_GEN_NEW_DEVICE, 0, 0, 0, U, 0, S), 0,
 	  REPL_SYNC_NONE, 45 },
 	{ "in sync", V(0xA, 0, 0x9, 0x8, U, 0, P), V(0xA, 0, 0x9, 0x8, U, 0, S), 0, REPL_SYNC_NONE, 45 },
-	{ "in sync, peer Outdated", V(0xA, 0, 0, 0, U, 0, S), V(0xA, 0, 0, 0, O, 0, S), 0, REPL_SYNC_NONE, 45 },
+	/* outdated by fencing before the Primary bumped its generation: an empty
+	 * bitmap resync brings it back to UpToDate */
+	{ "same data, peer Outdated", V(0xA, 0, 0, 0, U, 0, S), V(0xA, 0, 0, 0, O, 0, S), 0,
+	  REPL_SYNC_SOURCE_BITMAP, 125 },
+	{ "same data, I am Outdated", V(0xA, 0, 0, 0, O, 0, S), V(0xA, 0, 0, 0, U, 0, P), 0,
+	  REPL_SYNC_TARGET_BITMAP, 125 },
+	{ "same data, both Outdated", V(0xA, 0, 0, 0, O, 0, S), V(0xA, 0, 0, 0, O, 0, S), 0, REPL_SYNC_NONE, 45 },
 	{ "same current, I still keep a bitmap", V(0xA, 0x9, 0, 0, U, 0, S), V(0xA, 0, 0, 0, U, 0, S), 0,
 	  REPL_SYNC_SOURCE_BITMAP, 34 },
 	{ "same current, peer still keeps a bitmap", V(0xA, 0, 0, 0, U, 0, S), V(0xA, 0x9, 0, 0, U, 0, S), 0,
