@@ -20,7 +20,7 @@
 #include "repl/md.h"
 #include "repl/repl.h"
 
-enum { EXIT_OK = 0, EXIT_FAILED = 1, EXIT_USAGE = 2, EXIT_NOCONN = 3 };
+enum { EXIT_OK = CTL_EXIT_OK, EXIT_FAILED = CTL_EXIT_FAILED, EXIT_USAGE = CTL_EXIT_USAGE, EXIT_NOCONN = CTL_EXIT_NOCONN };
 
 static const char *const repl_cmds[] = {
 	"primary", "secondary", "connect", "disconnect", "discard-my-data", "verify", "debug", "create-md",
@@ -198,22 +198,16 @@ int repl_cli_main(int argc, char **argv)
 		     resync ? " resync" : "") >= (int)sizeof(request))
 		return usage_err("%s", "argument too long");
 
-	char *answer = NULL, err[512];
-	int rc = ctl_request(service, request, &answer, err, sizeof(err));
-	if (rc == CTL_ECONNECT) {
-		fprintf(stderr, "tandemctl: %s\n", err);
-		return EXIT_NOCONN;
-	}
-	if (rc != 0) {
-		fprintf(stderr, "tandemctl: %s\n", err);
-		return EXIT_FAILED;
-	}
-	struct jr_value *v = jr_parse(answer, err, sizeof(err));
-	bool ok = v && v->type == JR_OBJECT && jr_bool(v, "ok", false);
+	char *answer = NULL;
+	struct jr_value *v;
+	bool ok;
+	int rc = ctl_cli_call(service, request, &answer, &v, &ok);
+	if (rc != CTL_EXIT_OK)
+		return rc;
 	if (json)
 		printf("%s\n", answer);
 	else if (!v)
-		fprintf(stderr, "tandemctl: malformed answer from tandemd: %s\n", err);
+		; /* reported by ctl_cli_call */
 	else if (!ok)
 		fprintf(stderr, "tandemctl: %s failed: %s\n", cmd, jr_str(v, "error", "unknown error"));
 	else if (strcmp(cmd, "primary") == 0 || strcmp(cmd, "secondary") == 0)

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* tandemctl's side of the control channel: one libqb IPC request/response. */
 #include "ctl/ctl.h"
+#include "ctl/json_read.h"
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,4 +64,22 @@ int ctl_request(const char *service, const char *cmd, char **json_out, char *err
 	}
 	free(buf);
 	return rc;
+}
+
+int ctl_cli_call(const char *service, const char *request, char **answer, struct jr_value **v, bool *ok)
+{
+	char err[512];
+	int rc = ctl_request(service, request, answer, err, sizeof(err));
+
+	*v = NULL;
+	*ok = false;
+	if (rc != 0) {
+		fprintf(stderr, "tandemctl: %s\n", err);
+		return rc == CTL_ECONNECT ? CTL_EXIT_NOCONN : CTL_EXIT_FAILED;
+	}
+	*v = jr_parse(*answer, err, sizeof(err));
+	if (!*v)
+		fprintf(stderr, "tandemctl: malformed answer from tandemd: %s\n", err);
+	*ok = *v && (*v)->type == JR_OBJECT && jr_bool(*v, "ok", false);
+	return CTL_EXIT_OK;
 }

@@ -75,6 +75,15 @@ void ctl_server_dispatch(const char *cmd, struct json_writer *w);
 enum { CTL_ECONNECT = -1, CTL_EPROTO = -2 };
 int ctl_request(const char *service, const char *cmd, char **json_out, char *err, size_t errlen);
 
+/* tandemctl's exit codes (every subcommand, docs in tandemctl --help). */
+enum { CTL_EXIT_OK = 0, CTL_EXIT_FAILED = 1, CTL_EXIT_USAGE = 2, CTL_EXIT_NOCONN = 3 };
+struct jr_value;
+/* One tandemctl round trip: send request, print a connection or protocol
+ * error, parse the answer. Returns CTL_EXIT_OK with *answer (malloc'd JSON)
+ * and *v (its parse) set, *ok = the daemon's "ok"; a malformed answer is
+ * reported and gives *v = NULL. Otherwise the exit code to stop with. */
+int ctl_cli_call(const char *service, const char *request, char **answer, struct jr_value **v, bool *ok);
+
 /* Status helper for main.c: writes "config", "portal_groups" and "targets"
  * (with "luns") from a loaded config. For every target, target_extra (may be
  * NULL) is called inside the open target object, e.g. to add "sessions". */
