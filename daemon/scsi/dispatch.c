@@ -43,6 +43,7 @@ const struct scsi_op scsi_op_table[256] = {
 	[0x35] = { "SYNCHRONIZE CACHE(10)", scsi_sbc_sync_cache, 10, MEDIA | PR },
 	[0x41] = { "WRITE SAME(10)", scsi_sbc_write_same, 10, MEDIA | WR | OUT | PR },
 	[0x42] = { "UNMAP", scsi_sbc_unmap, 10, MEDIA | WR | OUT | PR },
+	[0x48] = { "SANITIZE", scsi_sbc_sanitize, 10, MEDIA | WR | OUT | PR },      /* sanitize.c */
 	[0x55] = { "MODE SELECT(10)", scsi_mode_select, 10, OUT | PR },
 	[0x56] = { "RESERVE(10)", scsi_spc_reserve, 10, 0 },       /* reserve.c */
 	[0x57] = { "RELEASE(10)", scsi_spc_release, 10, 0 },
@@ -54,6 +55,7 @@ const struct scsi_op scsi_op_table[256] = {
 	[0x88] = { "READ(16)", scsi_sbc_rw, 16, MEDIA | IN | PR },
 	[0x89] = { "COMPARE AND WRITE", scsi_sbc_compare_and_write, 16, MEDIA | WR | OUT | PR },
 	[0x8a] = { "WRITE(16)", scsi_sbc_rw, 16, MEDIA | WR | OUT | PR },
+	[0x8b] = { "ORWRITE(16)", scsi_sbc_orwrite, 16, MEDIA | WR | OUT | PR },   /* orwrite.c */
 	[0x8e] = { "WRITE AND VERIFY(16)", scsi_sbc_rw, 16, MEDIA | WR | OUT | PR },
 	[0x8f] = { "VERIFY(16)", scsi_sbc_verify, 16, MEDIA | OUT | PR },
 	[0x90] = { "PRE-FETCH(16)", scsi_sbc_prefetch, 16, MEDIA | PR },
@@ -168,6 +170,9 @@ void scsi_task_exec(struct scsi_task *t)
 	/* SPC-4 5.15.2.4: the target port's ALUA state (one atomic load). */
 	if (t->lu && scsi_alua_check(t))
 		goto done;
+	/* SBC-3 4.11: a sanitize operation in progress or failed (sanitize.c) */
+	if (t->lu && scsi_sanitize_refuse(t))
+		goto done;
 	/* SAM-5 5.3: CONTROL byte. NACA is not supported (INQUIRY NORMACA=0) and
 	 * the LINK bit is obsolete: either one is an invalid field. */
 	if (t->cdb[op->cdb_len - 1] & 0x05) {
@@ -206,6 +211,7 @@ static const struct sa_list sa_lists[] = {
 	{ .opcode = 0x5e, .n = 4, .sa = { 0, 1, 2, 3 }, .cdb_len = { 10, 10, 10, 10 } },  /* PERSISTENT RESERVE IN */
 	{ .opcode = 0x5f, .n = 8, .sa = { 0, 1, 2, 3, 4, 5, 6, 7 },                     /* PERSISTENT RESERVE OUT */
 	  .cdb_len = { 10, 10, 10, 10, 10, 10, 10, 10 } },
+	{ .opcode = 0x48, .n = 3, .sa = { 0x01, 0x02, 0x1f }, .cdb_len = { 10, 10, 10 } },  /* SANITIZE: OVERWRITE, BLOCK ERASE, EXIT FAILURE MODE */
 };
 
 static const struct sa_list *sa_list_of(uint8_t opcode)

@@ -88,6 +88,10 @@ struct scsi_lun {
 	atomic_uint resv_active;
 	struct scsi_pr *pr;
 	struct scsi_range_lock rlock;   /* overlapping writes / COMPARE AND WRITE (range_lock.c) */
+	/* SANITIZE (sanitize.c): SCSI_SANITIZE_* state, the I/O path's only load;
+	 * progress of a running operation, 0..65535 */
+	atomic_uint sanitize_state;
+	atomic_uint sanitize_progress;
 };
 
 struct scsi_target {
@@ -194,6 +198,15 @@ int scsi_sbc_compare_and_write(struct scsi_task *t);
 int scsi_sbc_write_same(struct scsi_task *t);
 int scsi_sbc_unmap(struct scsi_task *t);
 int scsi_sbc_get_lba_status(struct scsi_task *t);
+/* ORWRITE(16) (orwrite.c) and SANITIZE (sanitize.c) */
+int scsi_sbc_orwrite(struct scsi_task *t);
+int scsi_sbc_sanitize(struct scsi_task *t);
+/* While a sanitize operation runs or has failed on t's LUN: set the status
+ * every command but the few SBC-3 4.11 allows gets, and return true. */
+bool scsi_sanitize_refuse_slow(struct scsi_task *t);
+/* REQUEST SENSE: fixed-format sense describing the LUN's sanitize state
+ * (in progress with progress indication, or failed); false when idle. */
+bool scsi_sanitize_sense(struct scsi_lun *lu, uint8_t *fixed);
 /* SBC-3 limits advertised in VPD B0h and enforced by the handlers above. */
 uint32_t scsi_lbp_max_caw_blocks(const struct scsi_lun *lu);
 uint64_t scsi_lbp_max_ws_blocks(const struct scsi_lun *lu);
@@ -238,6 +251,15 @@ static inline bool scsi_resv_conflict(struct scsi_task *t, uint16_t op_flags)
 {
 	return atomic_load_explicit(&t->lu->resv_active, memory_order_acquire) != 0 &&
 	       scsi_resv_conflict_slow(t, op_flags);
+}
+
+/* SBC-3 4.11 sanitize states (lu->sanitize_state) */
+enum { SCSI_SANITIZE_IDLE = 0, SCSI_SANITIZE_RUNNING = 1, SCSI_SANITIZE_FAILED = 2,
+       SCSI_SANITIZE_FAILED_AUSE = 3 /* failed, unrestricted completion mode */ };
+static inline bool scsi_sanitize_refuse(struct scsi_task *t)
+{
+	return atomic_load_explicit(&t->lu->sanitize_state, memory_order_acquire) != SCSI_SANITIZE_IDLE &&
+	       scsi_sanitize_refuse_slow(t);
 }
 
 static inline bool scsi_lun_write_protected(const struct scsi_lun *lu)

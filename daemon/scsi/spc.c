@@ -156,6 +156,7 @@ static uint32_t vpd_block_chars(struct scsi_task *t, struct scsi_lun *lu, uint8_
 	else if (!lu->rotational)
 		rate = 1;               /* non-rotating medium */
 	put_be16(&d[4], rate);
+	d[7] = 0x40;                    /* WABEREQ 01b: reads succeed after a BLOCK ERASE (sanitize.c) */
 	return 64;
 }
 
@@ -271,6 +272,8 @@ int scsi_spc_request_sense(struct scsi_task *t)
 		scsi_sense_build_fixed(fixed, SK_ILLEGAL_REQUEST, ASC_LUN_NOT_SUPPORTED);
 	else if (scsi_ua_take(t->itn, (uint32_t)t->lun, &asc, &ascq))
 		scsi_sense_build_fixed(fixed, SK_UNIT_ATTENTION, asc, ascq);
+	else if (scsi_sanitize_sense(t->lu, fixed))
+		;                       /* sanitize in progress / failed (sanitize.c) */
 	else
 		scsi_sense_build_fixed(fixed, SK_NO_SENSE, ASC_NO_ADDITIONAL_SENSE);
 	if (desc) {

@@ -1,0 +1,615 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Unit tests of SANITIZE (SBC-3 5.20, sanitize.c): CDB and parameter list
+ * checks, the OVERWRITE pattern / count / invert over the whole LUN with a
+ * flush after each pass, BLOCK ERASE as UNMAP or WRITE_ZEROES, IMMED, the
+ * NOT READY / SANITIZE IN PROGRESS state with progress (commands and REQUEST
+ * SENSE) while backend completions are held back, an aborted IMMED=0 command
+ * leaving while the operation goes on, the failure mode with AUSE, write
+ * protection, and what REPORT SUPPORTED OPERATION CODES / VPD B1h say. */
+#include "scsi_test_harness.h"
+
+#define NB 2048u                    /* 1 MiB at 512 bytes: several chunks */
+
+struct hold_priv {
+	uint8_t *data;
+	bool hold;
+	int fail_status;                /* nonzero: every write/unmap completes with it */
+	struct bdev_io *held[64];
+	int nheld;
+	unsigned writes, flushes, unmaps, zeroes;
+};
+
+static void hold_apply(struct bdev *b, struct bdev_io *io)
+{
+	struct hold_priv *m = b->priv;
+	int st = 0;
+
+	if (m->fail_status && io->type != BDEV_IO_READ && io->type != BDEV_IO_FLUSH) {
+		st = m->fail_status;
+	} else {
+		switch (io->type) {
+		case BDEV_IO_READ:
+			memcpy(io->iov[0].iov_base, m->data + io->offset, io->len);
+			break;
+		case BDEV_IO_WRITE:
+			memcpy(m->data + io->offset, io->iov[0].iov_base, io->len);
+			m->writes++;
+			break;
+		case BDEV_IO_UNMAP:
+			memset(m->data + io->offset, 0, io->len);
+			m->unmaps++;
+			break;
+		case BDEV_IO_WRITE_ZEROES:
+			memset(m->data + io->offset, 0, io->len);
+			m->zeroes++;
+			break;
+		case BDEV_IO_FLUSH:
+			m->flushes++;
+			break;
+		}
+	}
+	bdev_complete_later(io, st);
+}
+
+static void hold_submit(struct bdev *b, struct bdev_io *io)
+{
+	struct hold_priv *m = b->priv;
+
+	if (m->hold) {
+		ck_assert_int_lt(m->nheld, 64);
+		m->held[m->nheld++] = io;
+		return;
+	}
+	hold_apply(b, io);
+}
+
+static void pump(int n)
+{
+	for (int i = 0; i < n; i++)
+		reactor_poll_once(R, 0);
+}
+
+static void release_one(struct bdev *b)
+{
+	struct hold_priv *m = b->priv;
+	struct bdev_io *io;
+
+	ck_assert_int_gt(m->nheld, 0);
+	io = m->held[0];
+	memmove(&m->held[0], &m->held[1], sizeof(m->held[0]) * (size_t)(m->nheld - 1));
+	m->nheld--;
+	hold_apply(b, io);
+	pump(5);
+}
+
+/* Stop holding and let everything (including what it triggers) finish. */
+static void release_all(struct bdev *b)
+{
+	struct hold_priv *m = b->priv;
+
+	m->hold = false;
+	while (m->nheld)
+		release_one(b);
+	for (int i = 0; i < 200; i++)
+		reactor_poll_once(R, 1);
+}
+
+static void hold_close(struct bdev *b)
+{
+	struct hold_priv *m = b->priv;
+	free(m->data);
+	free(m);
+	b->priv = NULL;
+}
+
+static const struct bdev_ops hold_ops = { .name = "hold", .close = hold_close, .submit = hold_submit };
+
+static struct bdev *B0, *B1;
+static struct hold_priv *M0, *M1;
+
+static struct hold_priv *hold_attach(uint32_t lun, uint32_t bs, bool can_unmap, bool readonly, struct bdev **out)
+{
+	struct bdev *b = calloc(1, sizeof(*b));
+	struct hold_priv *m = calloc(1, sizeof(*m));
+	struct tconf_lun conf;
+	char err[256];
+
+	ck_assert_ptr_nonnull(b);
+	ck_assert_ptr_nonnull(m);
+	m->data = calloc(NB, bs);
+	ck_assert_ptr_nonnull(m->data);
+	b->ops = &hold_ops;
+	b->priv = m;
+	b->fd = -1;
+	b->size = (uint64_t)NB * bs;
+	b->block_size = bs;
+	b->phys_block_size = 4096;
+	b->is_blockdev = true;
+	b->can_unmap = can_unmap;
+	b->unmap_zeroes = can_unmap;
+	snprintf(b->path, sizeof(b->path), "hold");
+	memset(&conf, 0, sizeof(conf));
+	conf.lun = lun;
+	conf.backend = TCONF_BACKEND_NULL;
+	conf.block_size = bs;
+	conf.cache = TCONF_CACHE_WRITE_BACK;
+	conf.readonly = readonly;
+	harness_identity(&conf);
+	ck_assert_int_eq(scsi_target_add_lun_bdev(TGT, &conf, b, err, sizeof(err)), 0);
+	if (out)
+		*out = b;
+	return m;
+}
+
+/* LUN 0: 512-byte blocks, thin. LUN 1: 4096, no unmap. LUN 2: read-only. */
+static void setup(void)
+{
+	harness_start();
+	M0 = hold_attach(0, 512, true, false, &B0);
+	M1 = hold_attach(1, 4096, false, false, &B1);
+	hold_attach(2, 512, true, true, NULL);
+	harness_nexus();
+	for (uint64_t l = 0; l < 3; l++) {
+		clear_ua(ITN, l);
+		clear_ua(ITN2, l);
+	}
+}
+
+static void teardown(void)
+{
+	(void)mem_attach;
+	harness_stop();
+}
+
+/* ---------------------------------------------------------------- helpers */
+
+static struct tt *san_new(uint64_t lun, uint8_t byte1, uint16_t plen)
+{
+	uint8_t c[10] = { 0x48, byte1 };
+	put_be16(&c[7], plen);
+	return tt_new(ITN, lun, c, 10, plen ? SCSI_DIR_WRITE : SCSI_DIR_NONE, plen);
+}
+
+/* OVERWRITE parameter list: byte 0, pattern of ilen bytes of v (i-th byte v+i when ramp). */
+static struct tt *ow_new(uint64_t lun, uint8_t byte1, uint8_t b0, uint16_t ilen, uint8_t v, bool ramp)
+{
+	struct tt *x = san_new(lun, byte1 | 0x01, (uint16_t)(ilen + 4));
+	x->t.buf[0] = b0;
+	x->t.buf[1] = 0;
+	put_be16(&x->t.buf[2], ilen);
+	for (uint16_t i = 0; i < ilen; i++)
+		x->t.buf[4 + i] = ramp ? (uint8_t)(v + i) : v;
+	return x;
+}
+
+static void expect_invalid(struct tt *x, uint8_t asc)
+{
+	tt_run(x);
+	CHECK_SENSE(x, SK_ILLEGAL_REQUEST, asc, 0x00);
+	tt_free(x);
+}
+
+static struct tt *simple(uint64_t lun, uint8_t op)
+{
+	uint8_t c[16] = { op };
+	uint8_t len = op >= 0x80 ? 16 : op >= 0x20 ? 10 : 6;
+	enum scsi_dir dir = SCSI_DIR_NONE;
+	uint32_t edtl = 0;
+
+	if (op == 0x88) {               /* READ(16) of one block */
+		put_be32(&c[10], 1);
+		dir = SCSI_DIR_READ;
+		edtl = 512;
+	} else if (op == 0x12) {
+		c[4] = 96;
+		dir = SCSI_DIR_READ;
+		edtl = 96;
+	} else if (op == 0x03) {
+		c[4] = 18;
+		dir = SCSI_DIR_READ;
+		edtl = 18;
+	} else if (op == 0x1b) {
+		c[4] = 0x01;
+	}
+	return run_cdb(ITN, lun, c, len, dir, edtl);
+}
+
+static void check_in_progress(struct tt *x)
+{
+	CHECK_SENSE(x, SK_NOT_READY, 0x04, 0x1b);
+	ck_assert_int_eq(x->t.sense[15] & 0x80, 0x80);  /* SKSV: progress indication */
+}
+
+static bool all(const struct hold_priv *m, size_t off, size_t len, uint8_t v)
+{
+	for (size_t i = 0; i < len; i++)
+		if (m->data[off + i] != v)
+			return false;
+	return true;
+}
+
+/* ---------------------------------------------------------------- CDB checks */
+
+START_TEST(sanitize_cdb_checks)
+{
+	/* service actions other than 01h, 02h, 1Fh; CRYPTOGRAPHIC ERASE (03h) too */
+	for (uint8_t sa = 0; sa <= 0x1f; sa++) {
+		if (sa == 1 || sa == 2 || sa == 0x1f)
+			continue;
+		expect_invalid(san_new(0, sa, 0), 0x24);
+	}
+	/* reserved bit 6 of byte 1, reserved bytes 2..6 */
+	expect_invalid(san_new(0, 0x40 | 0x02, 0), 0x24);
+	for (int i = 2; i <= 6; i++) {
+		struct tt *x = san_new(0, 0x02, 0);
+		x->t.cdb[i] = (uint8_t)i;
+		expect_invalid(x, 0x24);
+	}
+	/* BLOCK ERASE / EXIT FAILURE MODE: PARAMETER LIST LENGTH must be 0 */
+	expect_invalid(san_new(0, 0x02, 8), 0x24);
+	expect_invalid(san_new(0, 0x1f, 8), 0x24);
+	/* OVERWRITE: > 4 and < block length + 5 */
+	for (uint16_t len = 0; len < 5; len++)
+		expect_invalid(san_new(0, 0x01, len), 0x24);
+	expect_invalid(san_new(0, 0x01, 512 + 5), 0x24);
+	/* nothing was written */
+	ck_assert_uint_eq(M0->writes + M0->unmaps + M0->zeroes, 0);
+}
+END_TEST
+
+START_TEST(sanitize_param_checks)
+{
+	expect_invalid(ow_new(0, 0, 0x00, 512, 0xaa, false), 0x26);    /* OVERWRITE COUNT 0 */
+	struct tt *z = ow_new(0, 0, 0x01, 4, 0xaa, false);
+	put_be16(&z->t.buf[2], 0);                                    /* pattern length 0 */
+	expect_invalid(z, 0x26);
+	expect_invalid(ow_new(0, 0, 0x21, 4, 0xaa, false), 0x26);      /* TEST field */
+	struct tt *x = ow_new(0, 0, 0x01, 4, 0xaa, false);
+	x->t.buf[1] = 1;                                              /* reserved byte */
+	expect_invalid(x, 0x26);
+	/* pattern length beyond the block, or beyond the list */
+	x = ow_new(0, 0, 0x01, 508, 0xaa, false);
+	put_be16(&x->t.buf[2], 512 + 4);
+	expect_invalid(x, 0x26);
+	x = ow_new(0, 0, 0x01, 8, 0xaa, false);
+	put_be16(&x->t.buf[2], 9);
+	expect_invalid(x, 0x26);
+	/* parameter data shorter than PARAMETER LIST LENGTH */
+	x = ow_new(0, 0, 0x01, 8, 0xaa, false);
+	x->t.edtl = 6;
+	tt_run(x);
+	CHECK_SENSE(x, SK_ILLEGAL_REQUEST, 0x1a, 0x00);
+	tt_free(x);
+	ck_assert_uint_eq(M0->writes, 0);
+}
+END_TEST
+
+START_TEST(sanitize_write_protected)
+{
+	struct tt *x = ow_new(2, 0, 0x01, 512, 0xaa, false);
+	tt_run(x);
+	CHECK_SENSE(x, SK_DATA_PROTECT, 0x27, 0x00);
+	tt_free(x);
+	x = san_new(2, 0x02, 0);
+	tt_run(x);
+	CHECK_SENSE(x, SK_DATA_PROTECT, 0x27, 0x00);
+	tt_free(x);
+	/* EXIT FAILURE MODE does not write: fine */
+	x = san_new(2, 0x1f, 0);
+	tt_run(x);
+	CHECK_GOOD(x);
+	tt_free(x);
+}
+END_TEST
+
+/* ---------------------------------------------------------------- OVERWRITE */
+
+START_TEST(sanitize_overwrite_pattern)
+{
+	struct tt *x;
+
+	memset(M0->data, 'a', (size_t)NB * 512);
+	/* full block of 0xaa, IMMED=0: done when GOOD */
+	x = ow_new(0, 0, 0x01, 512, 0xaa, false);
+	tt_run(x);
+	CHECK_GOOD(x);
+	tt_free(x);
+	ck_assert(all(M0, 0, (size_t)NB * 512, 0xaa));
+	ck_assert_uint_ge(M0->flushes, 1);              /* on stable storage */
+
+	/* a 3-byte pattern restarts at every block: 0,1,2,0,1,2,...,(512 % 3 = 2) */
+	x = ow_new(0, 0, 0x01, 3, 0x10, true);
+	tt_run(x);
+	CHECK_GOOD(x);
+	tt_free(x);
+	for (size_t blk = 0; blk < NB; blk += NB - 1)
+		for (size_t i = 0; i < 512; i++)
+			ck_assert_uint_eq(M0->data[blk * 512 + i], 0x10 + i % 3);
+
+	/* INVERT with an even count: inverted first, the pattern last; one
+	 * flush per pass */
+	unsigned w0 = M0->writes, f0 = M0->flushes;
+	x = ow_new(0, 0, 0x80 | 0x02, 4, 0x0f, false);
+	tt_run(x);
+	CHECK_GOOD(x);
+	tt_free(x);
+	ck_assert(all(M0, 0, (size_t)NB * 512, 0x0f));
+	ck_assert_uint_eq(M0->flushes - f0, 2);
+	ck_assert_uint_eq(M0->writes - w0, 2);          /* 1 MiB LUN = one chunk per pass */
+	/* 4096-byte blocks, count 3 */
+	x = ow_new(1, 0, 0x03, 4096, 0x77, false);
+	tt_run(x);
+	CHECK_GOOD(x);
+	tt_free(x);
+	ck_assert(all(M1, 0, (size_t)NB * 4096, 0x77));
+	ck_assert_uint_eq(M1->writes, 3 * 8);           /* 8 MiB in 1 MiB chunks, 3 passes */
+}
+END_TEST
+
+/* With INVERT and an even count, the first pass writes the inverted pattern:
+ * check it while the second pass is held. */
+START_TEST(sanitize_overwrite_invert_passes)
+{
+	struct tt *x;
+
+	M0->hold = true;
+	x = ow_new(0, 0x80 /* IMMED */, 0x80 | 0x02, 4, 0x0f, false);
+	tt_run(x);
+	CHECK_GOOD(x);
+	tt_free(x);
+	ck_assert_int_eq(M0->nheld, 1);                 /* 1 MiB: one write */
+	release_one(B0);                                /* pass 1 data */
+	ck_assert(all(M0, 0, (size_t)NB * 512, 0xf0));
+	release_one(B0);                                /* pass 1 flush */
+	ck_assert_int_eq(M0->nheld, 1);
+	release_all(B0);
+	ck_assert(all(M0, 0, (size_t)NB * 512, 0x0f));
+}
+END_TEST
+
+/* ---------------------------------------------------------------- in progress */
+
+START_TEST(sanitize_in_progress_state)
+{
+	struct tt *x;
+
+	M1->hold = true;
+	x = ow_new(1, 0x80, 0x01, 4, 0x55, false);     /* IMMED=1 */
+	tt_run(x);
+	CHECK_GOOD(x);
+	tt_free(x);
+	ck_assert_int_eq(M1->nheld, 4);                 /* SAN_INFLIGHT chunks */
+	release_one(B1);
+	release_one(B1);
+
+	/* media and other commands: NOT READY, SANITIZE IN PROGRESS + progress */
+	const uint8_t refused[] = { 0x00 /* TUR */, 0x88 /* READ16 */, 0x1b /* START STOP */, 0x35 /* SYNC CACHE */ };
+	for (size_t i = 0; i < sizeof(refused); i++) {
+		x = simple(1, refused[i]);
+		check_in_progress(x);
+		tt_free(x);
+	}
+	/* the other nexus too, and a second SANITIZE */
+	uint8_t tur[6] = { 0 };
+	x = run_cdb(ITN2, 1, tur, 6, SCSI_DIR_NONE, 0);
+	check_in_progress(x);
+	tt_free(x);
+	x = san_new(1, 0x02, 0);
+	tt_run(x);
+	check_in_progress(x);
+	tt_free(x);
+	/* other LUNs are not affected */
+	x = simple(0, 0x00);
+	CHECK_GOOD(x);
+	tt_free(x);
+	/* INQUIRY and REQUEST SENSE work; REQUEST SENSE reports the progress */
+	x = simple(1, 0x12);
+	CHECK_GOOD(x);
+	tt_free(x);
+	x = simple(1, 0x03);
+	CHECK_GOOD(x);
+	ck_assert_uint_eq(x->t.data_len, 18);
+	ck_assert_int_eq(x->t.buf[2] & 0x0f, SK_NOT_READY);
+	ck_assert_int_eq(x->t.buf[12], 0x04);
+	ck_assert_int_eq(x->t.buf[13], 0x1b);
+	ck_assert_int_eq(x->t.buf[15] & 0x80, 0x80);
+	uint16_t prog = get_be16(&x->t.buf[16]);
+	ck_assert_uint_eq(prog, 2 * 65536u / 8);        /* 2 of 8 chunks done */
+	tt_free(x);
+
+	release_all(B1);
+	ck_assert(all(M1, 0, (size_t)NB * 4096, 0x55));
+	x = simple(1, 0x00);
+	CHECK_GOOD(x);
+	tt_free(x);
+	x = simple(1, 0x03);
+	CHECK_GOOD(x);
+	ck_assert_int_eq(x->t.buf[2] & 0x0f, SK_NO_SENSE);
+	tt_free(x);
+}
+END_TEST
+
+/* IMMED=0: the command stays outstanding; aborted, it leaves at the next
+ * chunk and the operation carries on. */
+START_TEST(sanitize_abort_continues)
+{
+	struct tt *x, *y;
+
+	M1->hold = true;
+	x = ow_new(1, 0, 0x01, 4, 0x66, false);
+	reactor_post(R, tt_exec_fn, &x->t);
+	pump(5);
+	ck_assert_int_eq(x->completions, 0);
+	ck_assert_int_eq(M1->nheld, 4);
+	release_one(B1);
+	ck_assert_int_eq(x->completions, 0);
+	x->t.aborted = true;                            /* ABORT TASK / LUN RESET */
+	release_one(B1);
+	ck_assert_int_eq(x->completions, 1);
+	y = simple(1, 0x00);
+	check_in_progress(y);
+	tt_free(y);
+	/* a LUN reset does not stop it either */
+	scsi_lun_reset(TGT, 1, ITN);
+	clear_ua(ITN, 1);
+	y = simple(1, 0x00);
+	check_in_progress(y);
+	tt_free(y);
+	release_all(B1);
+	ck_assert(all(M1, 0, (size_t)NB * 4096, 0x66));
+	clear_ua(ITN, 1);
+	y = simple(1, 0x00);
+	CHECK_GOOD(y);
+	tt_free(y);
+	tt_free(x);
+}
+END_TEST
+
+/* ---------------------------------------------------------------- BLOCK ERASE */
+
+START_TEST(sanitize_block_erase)
+{
+	struct tt *x;
+
+	memset(M0->data, 'a', (size_t)NB * 512);
+	memset(M1->data, 'a', (size_t)NB * 4096);
+	x = san_new(0, 0x02, 0);
+	tt_run(x);
+	CHECK_GOOD(x);
+	tt_free(x);
+	ck_assert_uint_ge(M0->unmaps, 1);               /* thin, LBPRZ: deallocated */
+	ck_assert_uint_eq(M0->zeroes, 0);
+	ck_assert(all(M0, 0, (size_t)NB * 512, 0));
+	x = san_new(1, 0x02, 0);
+	tt_run(x);
+	CHECK_GOOD(x);
+	tt_free(x);
+	ck_assert_uint_eq(M1->unmaps, 0);               /* no unmap: zeroed */
+	ck_assert_uint_ge(M1->zeroes, 1);
+	ck_assert(all(M1, 0, (size_t)NB * 4096, 0));
+	/* reads work afterwards (WABEREQ=01b) */
+	x = simple(0, 0x88);
+	CHECK_GOOD(x);
+	tt_free(x);
+}
+END_TEST
+
+/* ---------------------------------------------------------------- failure mode */
+
+START_TEST(sanitize_failure_restricted)
+{
+	struct tt *x;
+
+	M0->fail_status = -EIO;
+	x = ow_new(0, 0, 0x01, 4, 0x11, false);        /* AUSE=0 */
+	tt_run(x);
+	CHECK_SENSE(x, SK_MEDIUM_ERROR, 0x31, 0x03);
+	tt_free(x);
+	M0->fail_status = 0;
+	/* medium access: SANITIZE COMMAND FAILED; REQUEST SENSE says so */
+	x = simple(0, 0x88);
+	CHECK_SENSE(x, SK_MEDIUM_ERROR, 0x31, 0x03);
+	tt_free(x);
+	x = simple(0, 0x03);
+	CHECK_GOOD(x);
+	ck_assert_int_eq(x->t.buf[2] & 0x0f, SK_MEDIUM_ERROR);
+	ck_assert_int_eq(x->t.buf[12], 0x31);
+	ck_assert_int_eq(x->t.buf[13], 0x03);
+	tt_free(x);
+	/* restricted: no EXIT FAILURE MODE, no new operation with AUSE=1 */
+	expect_invalid(san_new(0, 0x1f, 0), 0x24);
+	expect_invalid(san_new(0, 0x20 | 0x02, 0), 0x24);
+	x = simple(0, 0x88);
+	CHECK_SENSE(x, SK_MEDIUM_ERROR, 0x31, 0x03);
+	tt_free(x);
+	/* a successful sanitize leaves the failure mode */
+	x = san_new(0, 0x02, 0);
+	tt_run(x);
+	CHECK_GOOD(x);
+	tt_free(x);
+	x = simple(0, 0x88);
+	CHECK_GOOD(x);
+	tt_free(x);
+}
+END_TEST
+
+START_TEST(sanitize_failure_ause_exit)
+{
+	struct tt *x;
+
+	M0->fail_status = -EIO;
+	x = san_new(0, 0x20 | 0x02, 0);                 /* BLOCK ERASE, AUSE=1 */
+	tt_run(x);
+	CHECK_SENSE(x, SK_MEDIUM_ERROR, 0x31, 0x03);
+	tt_free(x);
+	M0->fail_status = 0;
+	x = simple(0, 0x88);
+	CHECK_SENSE(x, SK_MEDIUM_ERROR, 0x31, 0x03);
+	tt_free(x);
+	x = san_new(0, 0x1f, 0);                        /* EXIT FAILURE MODE */
+	tt_run(x);
+	CHECK_GOOD(x);
+	tt_free(x);
+	x = simple(0, 0x88);
+	CHECK_GOOD(x);
+	tt_free(x);
+	/* without a failure it is a no-op */
+	x = san_new(0, 0x1f, 0);
+	tt_run(x);
+	CHECK_GOOD(x);
+	tt_free(x);
+}
+END_TEST
+
+/* ---------------------------------------------------------------- discovery */
+
+START_TEST(sanitize_report_opcodes_and_vpd)
+{
+	const struct { uint8_t sa; uint8_t sup; } want[] = { { 1, 3 }, { 2, 3 }, { 3, 1 }, { 0x1f, 3 }, { 0, 1 } };
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		uint8_t c[12] = { 0xa3, 0x0c, 0x02, 0x48 };
+		put_be16(&c[4], want[i].sa);
+		put_be32(&c[6], 64);
+		struct tt *x = run_cdb(ITN, 0, c, 12, SCSI_DIR_READ, 64);
+		CHECK_GOOD(x);
+		ck_assert_int_eq(x->t.buf[1] & 0x07, want[i].sup);
+		tt_free(x);
+	}
+	/* VPD B1h: WABEREQ 01b, WACEREQ 00b */
+	uint8_t c[6] = { 0x12, 0x01, 0xb1, 0x00, 64 };
+	struct tt *x = run_cdb(ITN, 0, c, 6, SCSI_DIR_READ, 64);
+	CHECK_GOOD(x);
+	ck_assert_int_eq(x->t.buf[7] & 0xf0, 0x40);
+	tt_free(x);
+}
+END_TEST
+
+static Suite *sanitize_suite(void)
+{
+	Suite *s = suite_create("scsi_sanitize");
+	TCase *tc = tcase_create("sanitize");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, sanitize_cdb_checks);
+	tcase_add_test(tc, sanitize_param_checks);
+	tcase_add_test(tc, sanitize_write_protected);
+	tcase_add_test(tc, sanitize_overwrite_pattern);
+	tcase_add_test(tc, sanitize_overwrite_invert_passes);
+	tcase_add_test(tc, sanitize_in_progress_state);
+	tcase_add_test(tc, sanitize_abort_continues);
+	tcase_add_test(tc, sanitize_block_erase);
+	tcase_add_test(tc, sanitize_failure_restricted);
+	tcase_add_test(tc, sanitize_failure_ause_exit);
+	tcase_add_test(tc, sanitize_report_opcodes_and_vpd);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(sanitize_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
