@@ -21,8 +21,10 @@
 #include "util/log.h"
 
 #define REPL_BODY_CAP (REPL_BM_RUNS + REPL_BM_RUN_SIZE * REPL_BM_MAX_RUNS)
-#define REPL_WRITEV_IOVS 64
+#define REPL_WRITEV_IOVS 256             /* iovecs per writev (IOV_MAX is 1024) */
 #define REPL_RX_ROUNDS 32
+#define REPL_RX_DIRECT_MIN (32u << 10)  /* payloads from this size on: no staging copy at all */
+#define REPL_RX_NEXT_HDR (REPL_HDR_SIZE + REPL_DATA_SIZE)  /* what is read behind such a payload */
 
 static void conn_io(struct reactor *r, int fd, uint32_t events, void *arg);
 
@@ -577,6 +579,7 @@ static int conn_hdr_done(struct repl_conn *c)
 	c->payload_need = c->cur.len - c->body_need;
 	c->payload_have = 0;
 	if (c->payload_need) {
+		c->rx_large = c->payload_need >= REPL_RX_DIRECT_MIN;
 		c->payload = buf_alloc(c->payload_need);
 		if (!c->payload) {
 			repl_conn_fail(c, "out of memory for a payload");
@@ -635,33 +638,51 @@ static int conn_consume(struct repl_conn *c)
 	return 0;
 }
 
+/* Socket reads. Small messages are read in bulk into the staging buffer and
+ * parsed from there (one read for a whole batch of DATA or DATA_ACKs). A
+ * payload being received goes straight into its buffer with one readv, and
+ * only what follows it into the stage: after a big payload (REPL_RX_DIRECT_MIN)
+ * just the next header and fixed part, so that the next big payload is not
+ * read into the stage and copied either (resync and 128K writes arrive without
+ * any user-space copy). A short read means the socket is drained: the
+ * level-triggered reactor calls again when more arrives, no read is spent on
+ * EAGAIN. */
 static void conn_rx(struct repl_conn *c)
 {
 	for (int round = 0; round < REPL_RX_ROUNDS && !c->closing; round++) {
+		struct iovec iov[2];
+		size_t want, direct = 0;
 		ssize_t n;
 
-		if (c->rx_state == RX_PAYLOAD && c->payload_need - c->payload_have >= REPL_STAGE_SIZE / 2) {
-			/* big payload: straight into its buffer, no staging copy */
-			n = read(c->fd, c->payload + c->payload_have, c->payload_need - c->payload_have);
-			if (n > 0) {
-				c->last_rx_ms = reactor_now_ms();
-				c->ping_sent_ms = 0;
-				c->payload_have += (size_t)n;
+		size_t stage = c->rx_large ? REPL_RX_NEXT_HDR : REPL_STAGE_SIZE;
+
+		if (c->rx_state == RX_PAYLOAD) {
+			direct = c->payload_need - c->payload_have;
+			iov[0] = (struct iovec){ c->payload + c->payload_have, direct };
+			iov[1] = (struct iovec){ c->stage, stage };
+			want = direct + stage;
+			n = readv(c->fd, iov, 2);
+		} else {
+			want = stage;
+			n = read(c->fd, c->stage, stage);
+		}
+		if (n > 0) {
+			size_t got = (size_t)n, pn = got < direct ? got : direct;
+
+			c->last_rx_ms = reactor_now_ms();
+			c->ping_sent_ms = 0;
+			if (pn) {
+				c->payload_have += pn;
 				if (c->payload_have == c->payload_need && conn_dispatch(c) < 0)
 					return;
-				continue;
 			}
-		} else {
-			n = read(c->fd, c->stage, REPL_STAGE_SIZE);
-			if (n > 0) {
-				c->last_rx_ms = reactor_now_ms();
-				c->ping_sent_ms = 0;
-				c->stage_len = (size_t)n;
-				c->stage_off = 0;
-				if (conn_consume(c) < 0)
-					return;
-				continue;
-			}
+			c->stage_len = got - pn;
+			c->stage_off = 0;
+			if (c->stage_len && conn_consume(c) < 0)
+				return;
+			if (got < want)
+				return;
+			continue;
 		}
 		if (n == 0) {
 			repl_conn_fail(c, "peer closed the connection");

@@ -25,6 +25,7 @@
 #define REPL_TICK_MS 50
 #define REPL_STAGE_SIZE (256u << 10)    /* socket read staging buffer */
 #define REPL_SMALL_MAX 256              /* small transmit items come from a free list */
+#define REPL_DONEQ_MAX 64               /* I/O reactors whose completions one loop turn batches */
 
 /* ---- intrusive doubly linked list ---- */
 struct repl_link {
@@ -185,6 +186,7 @@ struct repl_vol {
 	struct repl_link held;              /* app requests waiting for a resync/verify read */
 	struct repl_link inflight;          /* DATA sent, waiting for DATA_ACK */
 	struct repl_link papply;            /* peer side, in arrival order */
+	unsigned papply_waiting;            /* of those, held back behind an overlapping one */
 	struct repl_link rs_wait;           /* RS_DATA / OV_REQ sent, waiting for the answer */
 	unsigned n_app;
 	/* resync */
@@ -231,6 +233,7 @@ struct repl_conn {
 	size_t body_cap, body_need, body_have;
 	uint8_t *payload;                   /* bufpool buffer for DATA / RS_DATA payloads */
 	size_t payload_cap, payload_need, payload_have;
+	bool rx_large;                      /* the last payload was big: read only up to the next one */
 	/* transmit */
 	struct repl_link txq;
 	size_t txq_items;
@@ -268,6 +271,13 @@ struct repl_engine {
 	bool corrupt_next_crc;
 	bool stopping;
 	struct repl_txitem *tx_free;        /* small transmit items */
+	/* application completions of this loop turn, one list per I/O reactor:
+	 * handed back with one reactor_post each (repl_mirror_idle) */
+	struct repl_doneq {
+		struct reactor *owner;
+		struct bdev_io *head, *tail;
+	} doneq[REPL_DONEQ_MAX];
+	int ndoneq;
 	uint64_t rs_budget, rs_last_ms;
 	uint64_t app_bytes_tick;
 	uint64_t last_publish_ms;
@@ -323,6 +333,8 @@ int repl_h_data(struct repl_conn *c, const struct repl_msg *m);
 int repl_h_data_ack(struct repl_conn *c, const struct repl_msg *m);
 void repl_peer_submit(struct repl_vol *v, struct repl_req *rq);
 void repl_mirror_tick(uint64_t now);
+/* Idle and exit hook of the repl reactor: posts the batched completions. */
+void repl_mirror_idle(void *arg);
 void repl_vol_attached(struct repl_vol *v);
 void repl_vol_detach(struct repl_vol *v);
 /* The transmit queue let go of a request's embedded item (sent or dropped). */

@@ -75,10 +75,56 @@ static void upper_complete(void *arg)
 	io->cb(io);
 }
 
+/* On the I/O reactor: a batch of completions, chained through io->next. */
+static void upper_complete_list(void *arg)
+{
+	struct bdev_io *io = arg;
+
+	while (io) {
+		struct bdev_io *next = io->next;
+		io->next = NULL;
+		io->cb(io);
+		io = next;
+	}
+}
+
+/* Repl reactor: completions are collected per I/O reactor during this loop
+ * turn and handed back by repl_mirror_idle with one reactor_post per reactor
+ * (one mailbox wakeup for a whole batch of DATA_ACKs or aio completions,
+ * instead of an eventfd write per write). */
 static void finish_upper(struct bdev_io *io, int status)
 {
+	struct repl_doneq *q = NULL;
+
 	io->status = status;
-	reactor_post(io->owner, upper_complete, io);
+	io->next = NULL;
+	for (int i = 0; i < repl_eng.ndoneq; i++) {
+		if (repl_eng.doneq[i].owner == io->owner) {
+			q = &repl_eng.doneq[i];
+			break;
+		}
+	}
+	if (!q) {
+		if (repl_eng.ndoneq == REPL_DONEQ_MAX) {
+			reactor_post(io->owner, upper_complete, io);
+			return;
+		}
+		q = &repl_eng.doneq[repl_eng.ndoneq++];
+		q->owner = io->owner;
+		q->head = NULL;
+	}
+	if (q->head)
+		q->tail->next = io;
+	else
+		q->head = io;
+	q->tail = io;
+}
+
+void repl_mirror_idle(void *arg)
+{
+	for (int i = 0; i < repl_eng.ndoneq; i++)
+		reactor_post(repl_eng.doneq[i].owner, upper_complete_list, repl_eng.doneq[i].head);
+	repl_eng.ndoneq = 0;
 }
 
 /* ---------------------------------------------------------------- helpers */
@@ -598,6 +644,8 @@ void repl_peer_submit(struct repl_vol *v, struct repl_req *rq)
 	rl_add_tail(&v->papply, &rq->link);
 	if (!papply_blocked(v, rq))
 		peer_do_submit(rq);
+	else
+		v->papply_waiting++;
 }
 
 static void peer_send_ack(struct repl_req *rq)
@@ -630,10 +678,13 @@ static void peer_done(struct bdev_io *io)
 	}
 	rl_del(&rq->link);
 	repl_req_put(rq);
-	for (struct repl_link *l = v->papply.next; l != &v->papply; l = l->next) {
+	/* the rescan is quadratic in the requests applied: only when some wait */
+	for (struct repl_link *l = v->papply.next; v->papply_waiting && l != &v->papply; l = l->next) {
 		struct repl_req *e = rl_entry(l, struct repl_req, link);
-		if (!e->submitted && !papply_blocked(v, e))
+		if (!e->submitted && !papply_blocked(v, e)) {
+			v->papply_waiting--;
 			peer_do_submit(e);
+		}
 	}
 }
 
@@ -718,9 +769,84 @@ int repl_h_data(struct repl_conn *c, const struct repl_msg *m)
 
 /* ---------------------------------------------------------------- the wrapper bdev */
 
+/* On the I/O reactor (never the repl reactor's batches: those are its own). */
 static void wrap_complete_post(struct bdev_io *io, int status)
 {
-	finish_upper(io, status);
+	io->status = status;
+	reactor_post(io->owner, upper_complete, io);
+}
+
+/* Per I/O reactor: writes submitted during one loop turn, handed to the repl
+ * reactor with one reactor_post from an idle hook (a batch of SCSI writes
+ * parsed from one socket read costs one mailbox wakeup, not one each). Order
+ * is kept; overlapping writes never share a batch anyway (the SCSI range lock
+ * submits the later one after the earlier completed). */
+struct repl_ioq {
+	struct bdev_io *head, *tail;
+	bool direct;                        /* no idle hook: post each at once */
+};
+
+static void arrive_list(void *arg)
+{
+	struct bdev_io *io = arg;
+
+	while (io) {
+		struct bdev_io *next = io->next;
+		io->next = NULL;
+		app_arrive(io);
+		io = next;
+	}
+}
+
+static void ioq_flush(void *arg)
+{
+	struct repl_ioq *q = arg;
+	struct bdev_io *list = q->head;
+
+	if (!list)
+		return;
+	q->head = q->tail = NULL;
+	if (repl_eng.r) {
+		reactor_post(repl_eng.r, arrive_list, list);
+		return;
+	}
+	while (list) {          /* replication stopped under us: nobody to serve them */
+		struct bdev_io *io = list;
+		list = io->next;
+		io->next = NULL;
+		io->status = -BDEV_E_NOT_ACTIVE;
+		io->cb(io);
+	}
+}
+
+static void ioq_exit(void *arg)
+{
+	struct reactor *r = arg;
+	struct repl_ioq *q = reactor_slot_get(r, REACTOR_SLOT_REPL);
+
+	if (!q)
+		return;
+	ioq_flush(q);
+	reactor_slot_set(r, REACTOR_SLOT_REPL, NULL);
+	free(q);
+}
+
+static struct repl_ioq *ioq_get(struct reactor *r)
+{
+	struct repl_ioq *q = reactor_slot_get(r, REACTOR_SLOT_REPL);
+
+	if (q)
+		return q;
+	q = calloc(1, sizeof(*q));
+	if (!q)
+		return NULL;
+	if (reactor_add_exit_hook(r, ioq_exit, r) < 0) {
+		free(q);
+		return NULL;
+	}
+	q->direct = reactor_add_idle_hook(r, ioq_flush, q) < 0;
+	reactor_slot_set(r, REACTOR_SLOT_REPL, q);
+	return q;
 }
 
 static void wrap_submit(struct bdev *b, struct bdev_io *io)
@@ -736,7 +862,19 @@ static void wrap_submit(struct bdev *b, struct bdev_io *io)
 		bdev_submit(v->lower, io);          /* reads are local: straight to the backend */
 		return;
 	}
-	reactor_post(repl_eng.r, app_arrive, io);
+	struct reactor *self = reactor_self();
+	struct repl_ioq *q = self && self != repl_eng.r ? ioq_get(self) : NULL;
+
+	if (!q || q->direct) {
+		reactor_post(repl_eng.r, app_arrive, io);
+		return;
+	}
+	io->next = NULL;
+	if (q->head)
+		q->tail->next = io;
+	else
+		q->head = io;
+	q->tail = io;
 }
 
 static void wrap_close(struct bdev *b)

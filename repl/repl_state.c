@@ -974,7 +974,9 @@ int repl_init(const struct tconf *conf, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot create the replication reactor");
 		return -1;
 	}
-	if (repl_conn_start(err, errlen) < 0 || reactor_start(repl_eng.r) < 0) {
+	repl_eng.ndoneq = 0;
+	if (repl_conn_start(err, errlen) < 0 || reactor_add_idle_hook(repl_eng.r, repl_mirror_idle, NULL) < 0 ||
+	    reactor_add_exit_hook(repl_eng.r, repl_mirror_idle, NULL) < 0 || reactor_start(repl_eng.r) < 0) {
 		if (!err[0])
 			snprintf(err, errlen, "cannot start the replication thread");
 		reactor_destroy(repl_eng.r);

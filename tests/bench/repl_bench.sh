@@ -59,6 +59,7 @@ rwait A 10 role=primary
 U0=$(lun_url A)
 U1=${U0%/0}/1
 ROWS=()
+CPU_ROWS=()
 RAW=()   # name=value for the ratio checks
 
 # iops_4k_random NAME URL
@@ -75,16 +76,28 @@ qbench() {
 	in_ns C qemu-img bench -f raw -w -t none -d 32 -s "$1" -c "$2" "$3" 2>&1 | grep -Eo 'Run completed in [0-9.]+' | awk '{print $4}'
 }
 
-# one_run KEY URL: appends "iops q4 mibs" of one repetition to $T_TMP/runs.KEY
+# cpu_ticks NODE: utime+stime of that node's tandemd (all threads), in clock ticks
+cpu_ticks() { awk '{print $14+$15}' "/proc/$(node_pid "$1")/stat" 2>/dev/null || echo 0; }
+# us_per COUNT A0 A1: CPU microseconds per write from two cpu_ticks samples
+us_per() { awk -v c="$1" -v a="$2" -v b="$3" -v hz="$(getconf CLK_TCK)" 'BEGIN{ printf "%.1f", (b-a)/hz*1e6/c }'; }
+# one_run KEY URL: appends "iops q4 mibs cpuA4 cpuB4 cpuA128 cpuB128" of one repetition to
+# $T_TMP/runs.KEY (cpu*: CPU microseconds per write of each node's tandemd, utime+stime
+# from /proc, over the sequential 4K and 128K runs)
 one_run() {
-	local iops s4 s128 q4 m128
+	local iops s4 s128 q4 m128 a0 b0 a1 b1 a2 b2
 	iops=$(iops_4k_random "$1" "$2")
+	a0=$(cpu_ticks A); b0=$(cpu_ticks B)
 	s4=$(qbench 4K "$W4K_COUNT" "$2")
+	a1=$(cpu_ticks A); b1=$(cpu_ticks B)
 	s128=$(qbench 128K "$W128K_COUNT" "$2")
+	a2=$(cpu_ticks A); b2=$(cpu_ticks B)
 	q4=$(awk -v c="$W4K_COUNT" -v s="${s4:-0}" 'BEGIN{ if (s > 0) printf "%.0f", c/s; else print 0 }')
 	m128=$(awk -v c="$W128K_COUNT" -v s="${s128:-0}" 'BEGIN{ if (s > 0) printf "%.0f", c*128/1024/s; else print 0 }')
-	log "$1 run: 4K random $iops IOPS, 4K seq $q4 IOPS, 128K seq $m128 MiB/s"
-	echo "$iops $q4 $m128" >>"$T_TMP/runs.$1"
+	local c4a c4b c128a c128b
+	c4a=$(us_per "$W4K_COUNT" "$a0" "$a1"); c4b=$(us_per "$W4K_COUNT" "$b0" "$b1")
+	c128a=$(us_per "$W128K_COUNT" "$a1" "$a2"); c128b=$(us_per "$W128K_COUNT" "$b1" "$b2")
+	log "$1 run: 4K random $iops IOPS, 4K seq $q4 IOPS, 128K seq $m128 MiB/s; CPU us/write A/B: 4K $c4a/$c4b, 128K $c128a/$c128b"
+	echo "$iops $q4 $m128 $c4a $c4b $c128a $c128b" >>"$T_TMP/runs.$1"
 }
 median() { sort -n | awk '{v[NR]=$1} END{ if (NR == 0) print 0; else print v[int((NR+1)/2)] }'; }
 # row LABEL KEY: median of the repetitions
@@ -93,6 +106,7 @@ row() {
 	iops=$(awk '{print $1}' "$f" | median); q4=$(awk '{print $2}' "$f" | median); m128=$(awk '{print $3}' "$f" | median)
 	n=$(wc -l <"$f")
 	ROWS+=("| $1 | $iops | $q4 | $m128 | $n |")
+	CPU_ROWS+=("| $1 | $(awk '{print $4}' "$f" | median) | $(awk '{print $5}' "$f" | median) | $(awk '{print $6}' "$f" | median) | $(awk '{print $7}' "$f" | median) |")
 	RAW+=("$2.iops=$iops" "$2.mibs=$m128")
 }
 
@@ -110,8 +124,9 @@ row "LUN 0, peer disconnected (bitmap only)" disc
 
 val() { local kv; for kv in "${RAW[@]}"; do [ "${kv%%=*}" != "$1" ] || { echo "${kv#*=}"; return; }; done; echo 0; }
 ratio() { awk -v a="$(val "$1")" -v b="$(val "$2")" 'BEGIN{ if (b > 0 && a ~ /^[0-9.]+$/) printf "%.2f", a/b; else print "n/a" }'; }
-# ratios: median over the repetitions of (replicated run / the unreplicated run just before it)
-pair_ratio() { paste -d' ' "$T_TMP/runs.repl" "$T_TMP/runs.plain" | awk -v c="$1" '{ if ($(c+3) > 0) printf "%.3f\n", $c/$(c+3) }' | median; }
+# ratios: median over the repetitions of (replicated run / the unreplicated run just before it);
+# runs.* lines have 7 columns (one_run)
+pair_ratio() { paste -d' ' "$T_TMP/runs.repl" "$T_TMP/runs.plain" | awk -v c="$1" '{ if ($(c+7) > 0) printf "%.3f\n", $c/$(c+7) }' | median; }
 R_IOPS=$(printf '%.2f' "$(pair_ratio 1)")
 R_MIBS=$(printf '%.2f' "$(pair_ratio 3)")
 R_IOPS_MED=$(ratio repl.iops plain.iops)
@@ -181,10 +196,18 @@ Load average when the run started: $LOAD (other work on the machine shows in the
 |---|---:|---:|---:|---:|
 $(printf '%s\n' "${ROWS[@]}")
 
+CPU per write (microseconds of utime+stime of each tandemd, all threads, over the sequential
+qemu-img runs; median): the figure that carries over to two real servers, where the
+nodes do not share CPUs with each other and the initiator.
+
+| LUN | 4K node A (primary) | 4K node B (peer) | 128K node A | 128K node B |
+|---|---:|---:|---:|---:|
+$(printf '%s\n' "${CPU_ROWS[@]}")
+
 Replicated / not replicated, median of the per-repetition ratios (each replicated run
 against the unreplicated run just before it): 4K random write IOPS **$R_IOPS** (target >= 0.7:
 $(meets "$R_IOPS" 0.7)), 128K throughput **$R_MIBS** (target >= 0.8: $(meets "$R_MIBS" 0.8)); ratio of
-the medians: $R_IOPS_MED and $R_MIBS_MED. Every run: $(printf '%s' "$(paste -d' ' "$T_TMP/runs.plain" "$T_TMP/runs.repl" | awk '{printf "%s/%s IOPS, %s/%s MiB/s; ", $4, $1, $6, $3}')")(replicated/unreplicated).
+the medians: $R_IOPS_MED and $R_MIBS_MED. Every run: $(printf '%s' "$(paste -d' ' "$T_TMP/runs.plain" "$T_TMP/runs.repl" | awk '{printf "%s/%s IOPS, %s/%s MiB/s; ", $8, $1, $10, $3}')")(replicated/unreplicated).
 
 | resync | time | sent | vs configured rate |
 |---|---:|---:|---:|
