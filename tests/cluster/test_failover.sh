@@ -54,22 +54,27 @@ unplanned() { # NAME ACTION EVENT
 scn_kill_primary() { unplanned kill-primary kill-tandemd "SIGKILL of the primary's tandemd"; }
 scn_crash_primary() { unplanned crash-primary crash "primary powered off (crash)"; }
 
-scn_kill_secondary() {
-	local p s name=kill-secondary
+# The secondary goes away: SIGKILL of its processes (kill) or a powered-off
+# node (crash: links down first, nothing answers). The primary keeps serving;
+# with fencing it holds writes until the peer is fenced, then goes on alone.
+scn_lose_secondary() {
+	local how=$1 p s name=$1-secondary
 	p=$(primary); s=$(other "$p")
 	mon_start "$name"
 	io_start "$name" "$IO_SECONDS"
 	sleep 5
-	tb kill "$s"
+	tb "$how" "$s"
 	sleep 4
 	[ "$(primary)" = "$p" ] && pass "$name: $p stays primary" || fail "$name: $p is no longer primary: $(nodes_state)"
 	io_wait "$name" || return 1
 	mon_stop
-	figures "$name" "SIGKILL of the secondary (tandemd + corosync)" 0 3000 10000
+	figures "$name" "$( [ "$how" = kill ] && echo "SIGKILL of the secondary (tandemd + corosync)" || echo "crash of the secondary (powered off)")" 0 3000 10000
 	io_verify "$name"
 	tb start "$s" >/dev/null
 	if wait_in_sync 90; then pass "$name: $s back, resynced"; else fail "$name: $s did not resync"; fi
 }
+scn_kill_secondary() { scn_lose_secondary kill; }
+scn_crash_secondary() { scn_lose_secondary crash; }
 
 scn_return_resync() {
 	local p s name=return-resync sent0 sent1 rc
@@ -105,6 +110,7 @@ setup_or_skip
 run_scenario kill-primary scn_kill_primary
 run_scenario crash-primary scn_crash_primary
 run_scenario kill-secondary scn_kill_secondary
+run_scenario crash-secondary scn_crash_secondary
 run_scenario return-resync scn_return_resync
 figures_publish
 finish
