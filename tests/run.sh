@@ -34,7 +34,7 @@ PKGS=(build-essential cmake pkg-config libaio-dev libqb-dev check libssl-dev lib
 	libcpg-dev libvotequorum-dev libquorum-dev libcmap-dev libmnl-dev corosync
 	clang libclang-rt-14-dev)
 # the cluster scenario tests (tests/cluster/) run real corosync
-PKGS+=(corosync)
+PKGS+=(corosync corosync-qnetd corosync-qdevice)
 # the OCF agent's tests: ocf-tester (integration/test_ocf.sh), pacemaker per node (cluster/test_pacemaker.sh)
 PKGS+=(pacemaker pacemaker-cli-utils resource-agents libxml2-utils)
 if [ "${SKIP_INSTALL:-0}" != 1 ]; then

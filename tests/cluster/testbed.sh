@@ -23,7 +23,10 @@
 # Environment: TB_BUILD (default <repo>/build), TB_STATE (default
 # /tmp/tandem-testbed), TB_PREFIX (tdm), TB_LUN_SIZE (1G), TB_LOG_LEVEL (info),
 # TB_CLUSTER (auto|yes|no: run tandem's cluster manager; auto = when the build has
-# it), TB_EXTRA_GLOBAL / TB_EXTRA_CONF (raw lines added to each node's config).
+# it), TB_EXTRA_GLOBAL / TB_EXTRA_CONF (raw lines added to each node's config),
+# QDEVICE=1 (a qdevice tie-breaker instead of two_node + fence command: namespace
+# "qnet" 192.0.2.10 on br0 runs corosync-qnetd, each node corosync-qdevice,
+# tandemd has fencing: qdevice; installs corosync-qnetd/-qdevice if missing).
 # Every process is started and stopped by PID; nothing is killed by name.
 set -euo pipefail
 
@@ -56,7 +59,7 @@ TB_IQN=iqn.2026-11.org.tandem:testbed
 TB_FLOAT=192.0.2.100
 TB_SECRET="testbed-replication-secret"
 NODES="A B"
-declare -A ADDR=([A]=192.0.2.1 [B]=192.0.2.2 [client]=192.0.2.50)
+declare -A ADDR=([A]=192.0.2.1 [B]=192.0.2.2 [client]=192.0.2.50 [qnet]=192.0.2.10)
 declare -A RADDR=([A]=198.51.100.1 [B]=198.51.100.2)
 declare -A NODEID=([A]=1 [B]=2)
 declare -A NAME=([A]=a [B]=b)
@@ -74,7 +77,7 @@ state_load() {
 ns() { # role -> namespace name
 	case $1 in
 	A|a) echo "$NS_A" ;; B|b) echo "$NS_B" ;;
-	client|C|c) echo "$NS_C" ;; sw) echo "$NS_SW" ;;
+	client|C|c) echo "$NS_C" ;; sw) echo "$NS_SW" ;; qnet) echo "${NS_Q:?no qnet namespace (QDEVICE=1 up)}" ;;
 	*) die "unknown node '$1' (A, B or client)" ;;
 	esac
 }
@@ -151,10 +154,7 @@ nodelist {
         nodeid: ${NODEID[B]}
     }
 }
-quorum {
-    provider: corosync_votequorum
-    two_node: 1
-}
+$(quorum_conf)
 logging {
     to_logfile: yes
     logfile: /var/log/corosync/corosync.log
@@ -163,6 +163,40 @@ logging {
     timestamp: on
 }
 EOF
+}
+
+quorum_conf() {
+	if [ "${TB_QDEVICE:-0}" = 1 ]; then
+		# qdevice replaces two_node: expected votes 3 (2 nodes + the qnetd vote);
+		# ffsplit gives the vote to one half of an even split (lowest node id).
+		# timeout 2000 (default 10000): qnetd's dead peer detection of a crashed
+		# node's qdevice takes 1.5 x 0.8 x timeout (2.4 s instead of 12 s), and
+		# ffsplit decides a crash only once the dead client is gone.
+		cat <<EOF2
+quorum {
+    provider: corosync_votequorum
+    device {
+        model: net
+        votes: 1
+        timeout: 2000
+        sync_timeout: 5000
+        net {
+            host: ${ADDR[qnet]}
+            algorithm: ffsplit
+            tie_breaker: lowest
+            tls: off
+        }
+    }
+}
+EOF2
+	else
+		cat <<EOF2
+quorum {
+    provider: corosync_votequorum
+    two_node: 1
+}
+EOF2
+	fi
 }
 
 # The tandemd config of a node.
@@ -206,7 +240,7 @@ write_tandem_conf() { # NODE
 			echo "    interface: eth0"
 			echo "    alua_group: float"
 			echo "    fencing: ${TB_FENCING:-command}"
-			echo "    fence_command: \"$TB_STATE/bin/tb-fence\""
+			[ "${TB_FENCING:-command}" != command ] || echo "    fence_command: \"$TB_STATE/bin/tb-fence\""
 			echo "    fence_timeout_ms: 20000"
 			[ -z "${TB_EXTRA_CLUSTER:-}" ] || printf '%s\n' "$TB_EXTRA_CLUSTER"
 			echo "}"
@@ -320,6 +354,47 @@ start_corosync() { # NODE
 	}
 }
 
+# corosync-qdevice (QDEVICE=1): after corosync, in the node's network + mount
+# namespace (its lock file and socket are under the node's own /run).
+start_qdevice() { # NODE
+	local n=$1 d="$TB_STATE/$1" p
+	[ "${TB_QDEVICE:-0}" = 1 ] || return 0
+	alive "$n" qdevice && return 0
+	p=$(pid_of "$n" holder)
+	mkdir -p "$d/run/corosync-qdevice"
+	setsid nsenter -t "$p" -m -n -- corosync-qdevice -f -d </dev/null >>"$d/qdevice.log" 2>&1 &
+	echo $! >"$d/qdevice.pid"
+	wait_for 10 "corosync-qdevice on node $n" ns_exec "$n" corosync-qdevice-tool -s || {
+		tail -n 20 "$d/qdevice.log" >&2 2>/dev/null || true
+		return 1
+	}
+}
+
+# corosync-qnetd (QDEVICE=1) in the qnet namespace, TLS off (no NSS database),
+# its lock file and socket in STATE.
+start_qnetd() {
+	local d="$TB_STATE/qnet"
+	mkdir -p "$d"
+	[ -z "$(pid_of qnet qnetd)" ] || return 0
+	setsid ip netns exec "$NS_Q" corosync-qnetd -f -4 -s off -l "${ADDR[qnet]}" \
+		-S "lock_file=$d/qnetd.lock,local_socket_file=$d/qnetd.sock" </dev/null >>"$d/qnetd.log" 2>&1 &
+	echo $! >"$d/qnetd.pid"
+	wait_for 10 "corosync-qnetd" netexec qnet bash -c "exec 3<>/dev/tcp/${ADDR[qnet]}/5403" || {
+		tail -n 20 "$d/qnetd.log" >&2 2>/dev/null || true
+		return 1
+	}
+}
+
+qdevice_install() {
+	command -v corosync-qnetd >/dev/null && command -v corosync-qdevice >/dev/null && return 0
+	say "installing corosync-qnetd and corosync-qdevice"
+	DEBIAN_FRONTEND=noninteractive apt-get -qq install -y corosync-qnetd corosync-qdevice >/dev/null 2>&1 \
+		|| { apt-get -qq update >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get -qq install -y corosync-qnetd corosync-qdevice >/dev/null 2>&1; } \
+		|| true
+	command -v corosync-qnetd >/dev/null && command -v corosync-qdevice >/dev/null \
+		|| die "QDEVICE=1: corosync-qnetd / corosync-qdevice not installed and apt-get could not install them"
+}
+
 tandemd_ready() { # NODE: the control socket answers
 	ns_exec "$1" tandemctl status >/dev/null 2>&1
 }
@@ -418,6 +493,18 @@ build_network() {
 		# a portal may listen on the floating IP before it is here
 		netexec "$n" sysctl -qw net.ipv4.ip_nonlocal_bind=1
 	done
+	if [ "${TB_QDEVICE:-0}" = 1 ]; then
+		# the qnetd host: on br0 (the cluster network), never isolated by a cut,
+		# so both halves of a partition still reach it
+		ip netns add "$NS_Q"
+		echo "$NS_Q" >>"$TB_STATE/netns.list"
+		ip -n "$NS_SW" link add sQ type veth peer name eth0 netns "$NS_Q"
+		ip -n "$NS_SW" link set sQ master br0
+		ip -n "$NS_SW" link set sQ up
+		ip -n "$NS_Q" addr add "${ADDR[qnet]}/24" dev eth0
+		ip -n "$NS_Q" link set eth0 up
+		ip -n "$NS_Q" link set lo up
+	fi
 	pick_shaper
 	for n in A B; do shape_repl "$n"; done
 }
@@ -430,6 +517,12 @@ cmd_up() {
 		die "TB_STATE must not be under /run: each node mounts its own /run" ;;
 	esac
 	if [ -f "$TB_STATE/env" ]; then die "a testbed is already up in $TB_STATE (testbed.sh down first)"; fi
+	TB_QDEVICE=0
+	if [ "${QDEVICE:-0}" = 1 ]; then
+		qdevice_install
+		TB_QDEVICE=1
+		TB_FENCING=${TB_FENCING:-qdevice}
+	fi
 	local build=${TB_BUILD:-$TB_REPO/build}
 	build=$(cd "$build" 2>/dev/null && pwd) || die "no build dir ${TB_BUILD:-$TB_REPO/build}"
 	[ -x "$build/daemon/tandemd" ] || die "no $build/daemon/tandemd (build first)"
@@ -437,8 +530,12 @@ cmd_up() {
 	local id
 	id=$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')
 	TB_ID=$TB_PREFIX$id
-	NS_A=$TB_ID-A NS_B=$TB_ID-B NS_C=$TB_ID-client NS_SW=$TB_ID-sw
+	NS_A=$TB_ID-A NS_B=$TB_ID-B NS_C=$TB_ID-client NS_SW=$TB_ID-sw NS_Q=
+	[ "$TB_QDEVICE" = 0 ] || NS_Q=$TB_ID-qnet
 	{
+		echo "TB_QDEVICE=$TB_QDEVICE"
+		echo "NS_Q=$NS_Q"
+		echo "TB_QNET=${ADDR[qnet]}"
 		echo "TB_ID=$TB_ID"
 		echo "NS_A=$NS_A"; echo "NS_B=$NS_B"; echo "NS_C=$NS_C"; echo "NS_SW=$NS_SW"
 		echo "TB_BUILD=$build"
@@ -466,7 +563,9 @@ cmd_up() {
 		fallocate -l "$TB_LUN_SIZE" "$TB_STATE/$n/lun0.img" 2>/dev/null \
 			|| truncate -s "$TB_LUN_SIZE" "$TB_STATE/$n/lun0.img"
 	done
+	[ "$TB_QDEVICE" = 0 ] || start_qnetd
 	for n in $NODES; do start_holder "$n"; start_corosync "$n"; done
+	for n in $NODES; do start_qdevice "$n"; done
 	wait_for 20 "corosync membership of both nodes" members_both A
 	for n in $NODES; do create_md "$n"; done
 	{
@@ -520,8 +619,10 @@ primary_serving() {
 	netexec client timeout 2 bash -c "exec 3<>/dev/tcp/$TB_FLOAT/3260"
 }
 
-members_both() { # NODE: corosync on NODE sees two members and quorum
-	ns_exec "$1" corosync-quorumtool -s 2>/dev/null | grep -Eq '^Total votes: +2' || return 1
+members_both() { # NODE: corosync on NODE sees two members (and the qdevice vote) and quorum
+	local v=2
+	[ "${TB_QDEVICE:-0}" = 0 ] || v=3
+	ns_exec "$1" corosync-quorumtool -s 2>/dev/null | grep -Eq "^Total votes: +$v\$" || return 1
 	ns_exec "$1" corosync-quorumtool -s 2>/dev/null | grep -Eq '^Quorate: +Yes'
 }
 
@@ -531,8 +632,10 @@ cmd_down() {
 	local n p pids nsn
 	# 1. tandemd (TERM, then KILL), corosync, holder: by recorded PID.
 	for n in $NODES; do kill_pid "$(pid_of "$n" tandemd)" 10; done
+	for n in $NODES; do kill_pid "$(pid_of "$n" qdevice)" 5; done
 	for n in $NODES; do kill_pid "$(pid_of "$n" corosync)" 5; done
 	for n in $NODES; do kill_pid "$(pid_of "$n" holder)" 0; done
+	kill_pid "$(pid_of qnet qnetd)" 5
 	# 2. anything else still living in our namespaces (a user's exec shell,
 	#    an iocheck run): by PID, from the namespace's own process list.
 	if [ -f "$TB_STATE/netns.list" ]; then
@@ -598,12 +701,16 @@ cmd_status() {
 		return 0
 	fi
 	echo "testbed $TB_ID  state $TB_STATE  build $TB_BUILD"
-	echo "namespaces: $NS_A $NS_B $NS_C $NS_SW"
+	echo "namespaces: $NS_A $NS_B $NS_C $NS_SW${NS_Q:+ $NS_Q}"
+	if [ "${TB_QDEVICE:-0}" = 1 ]; then
+		echo "qnetd ${TB_QNET:-}: pid $(pid_of qnet qnetd || true)$(alive qnet qnetd || echo ' [NOT RUNNING]')"
+	fi
 	echo "cuts: $(cat "$TB_STATE/cuts" 2>/dev/null || echo none)"
 	for n in $NODES; do
 		echo "--- node $n (${NAME[$n]}) ${ADDR[$n]} / ${RADDR[$n]}"
-		printf '  holder %s  corosync %s  tandemd %s%s\n' \
-			"$(pid_of "$n" holder || true)" "$(pid_of "$n" corosync || true)" "$(pid_of "$n" tandemd || true)" \
+		printf '  holder %s  corosync %s%s  tandemd %s%s\n' \
+			"$(pid_of "$n" holder || true)" "$(pid_of "$n" corosync || true)" \
+			"$([ "${TB_QDEVICE:-0}" = 1 ] && echo "  qdevice $(pid_of "$n" qdevice || true)" || true)" "$(pid_of "$n" tandemd || true)" \
 			"$(is_crashed "$n" && echo '  [CRASHED: links down]' || true)"
 		printf '  addresses: %s\n' "$(netexec "$n" ip -4 -o addr show | awk '$2!="lo"{printf "%s:%s ", $2, $4}')"
 		if alive "$n" corosync; then
@@ -640,7 +747,7 @@ cmd_kill() { # SIGKILL of NODE's tandemd and corosync (or only one of them)
 	state_load
 	local n what=${2:-all}; n=$(node_arg "$1")
 	case $what in
-	all) kill_pid "$(pid_of "$n" tandemd)" 0; kill_pid "$(pid_of "$n" corosync)" 0 ;;
+	all) kill_pid "$(pid_of "$n" tandemd)" 0; kill_pid "$(pid_of "$n" qdevice)" 0; kill_pid "$(pid_of "$n" corosync)" 0 ;;
 	tandemd|corosync) kill_pid "$(pid_of "$n" "$what")" 0 ;;
 	*) die "kill NODE [tandemd|corosync]" ;;
 	esac
@@ -657,7 +764,7 @@ cmd_crash() { # power-off: links drop, every process SIGKILLed
 	ip -n "$nsn" link set eth0 down
 	ip -n "$nsn" link set eth1 down
 	for p in $(ip netns pids "$nsn" 2>/dev/null); do kill -KILL "$p" 2>/dev/null || true; done
-	for p in "$(pid_of "$n" tandemd)" "$(pid_of "$n" corosync)" "$(pid_of "$n" holder)"; do
+	for p in "$(pid_of "$n" tandemd)" "$(pid_of "$n" qdevice)" "$(pid_of "$n" corosync)" "$(pid_of "$n" holder)"; do
 		[ -z "$p" ] || kill_pid "$p" 0
 	done
 	say "crashed node $n (links down, every process SIGKILLed)"
@@ -667,6 +774,7 @@ cmd_stop() { # clean stop of NODE's tandemd (SIGTERM) and corosync
 	state_load
 	local n; n=$(node_arg "$1")
 	kill_pid "$(pid_of "$n" tandemd)" 15
+	kill_pid "$(pid_of "$n" qdevice)" 5
 	kill_pid "$(pid_of "$n" corosync)" 10
 	say "stopped node $n"
 }
@@ -687,6 +795,7 @@ cmd_start() { # bring NODE back (after kill, crash or stop)
 	fi
 	start_holder "$n"
 	start_corosync "$n"
+	start_qdevice "$n"
 	start_tandemd "$n"
 	say "started node $n"
 }
@@ -718,6 +827,7 @@ cmd_exec() {
 	case $who in
 	client|C|c) ip netns exec "$NS_C" env PATH="$TB_STATE/bin:$PATH" "$@" ;;
 	sw) ip netns exec "$NS_SW" "$@" ;;
+	qnet) ip netns exec "$(ns qnet)" "$@" ;;
 	*) ns_exec "$(node_arg "$who")" "$@" ;;
 	esac
 }
