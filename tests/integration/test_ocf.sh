@@ -279,7 +279,13 @@ else
 fi
 if [ "$(jfield beta "$CONN")" = SyncTarget ]; then
 	ra_rc "monitor beta (resync target)" 0 beta monitor
-	[ "$(score beta)" = deleted ] && pass "resync target: no promotion score (-D)" || fail "resync target score: $(score beta)"
+	# the score is what the monitor saw: only judge it if beta was still a
+	# SyncTarget after the monitor (the resync may end in between)
+	if [ "$(jfield beta "$CONN")" = SyncTarget ]; then
+		[ "$(score beta)" = deleted ] && pass "resync target: no promotion score (-D)" || fail "resync target score: $(score beta)"
+	else
+		log "resync finished during the monitor ($(jfield beta "$CONN")): score $(score beta) not judged"
+	fi
 fi
 # let the resync run to the end, fast
 in_ns "$TANDEMCTL" -s "${CTLS[beta]}" disconnect >/dev/null 2>&1 || true
