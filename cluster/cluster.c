@@ -1218,6 +1218,22 @@ static void evaluate(void)
 			take_ip();
 		else if (role != CL_ROLE_PRIMARY && g.holds_ip)
 			release_ip();
+	} else if (g.cfg.manager == TCONF_CLUSTER_PACEMAKER && g.fip) {
+		/* pacemaker (IPaddr2 or the agent) moves the address: notice it,
+		 * announce our client connections while we hold it, and tickle
+		 * the old owner's clients once after a takeover (PORTALS.md) */
+		bool have = cl_have_addr(g.fip);
+
+		if (have && !g.holds_ip) {
+			g.holds_ip = true;
+			if (my_role() == CL_ROLE_PRIMARY)
+				start_tickles();
+			if (g.up)
+				send_conns();
+		} else if (!have && g.holds_ip) {
+			g.holds_ip = false;
+			g.tickle_left = 0;
+		}
 	}
 	apply_alua();
 }
@@ -1283,6 +1299,12 @@ int cluster_init(const struct tconf *conf, qb_loop_t *loop, char *err, size_t er
 		for (size_t j = 0; j < conf->portal_groups[i].nlisten; j++)
 			if (strcmp(conf->portal_groups[i].listen[j].addr, g.cfg.floating_addr) == 0)
 				g.fport = htons(conf->portal_groups[i].listen[j].port);
+	if (g.fip && g.cfg.manager == TCONF_CLUSTER_PACEMAKER) {
+		/* connections on the floating portal are tracked for tickles */
+		g.conns_fd = cl_conns_init(g.fip);
+		if (g.conns_fd >= 0)
+			qb_loop_poll_add(loop, QB_LOOP_MED, g.conns_fd, POLLIN, NULL, conns_fd_cb);
+	}
 	if (g.fip && g.cfg.manager == TCONF_CLUSTER_BUILTIN) {
 		if (cl_have_addr(g.fip)) {
 			qb_log(LOG_WARNING, "cluster: floating IP %s is configured here at start: removing it (we start secondary)",
