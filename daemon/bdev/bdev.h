@@ -78,6 +78,8 @@ struct bdev {
 	bool rotational;            /* from /sys/block/X/queue/rotational; files: false */
 	bool can_unmap;             /* punch hole / BLKDISCARD works */
 	bool unmap_zeroes;          /* unmapped ranges read back as zeroes (LBPRZ) */
+	bool page_cache;            /* I/O goes through the host page cache (fileio, or blockio
+	                             * without O_DIRECT): a read may see half of a concurrent write */
 	void *priv;
 };
 

@@ -288,6 +288,7 @@ static int blockio_open(struct bdev *b, const struct bdev_params *p, char *err, 
 		}
 	}
 	bb->direct = direct;
+	b->page_cache = !direct;
 	b->priv = bb;
 	return 0;
 }

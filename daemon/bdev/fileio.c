@@ -8,8 +8,10 @@
 static int fileio_open(struct bdev *b, const struct bdev_params *p, char *err, size_t errlen)
 {
 	bool direct;
+	int rc = bdev_open_common(b, p, false, &direct, err, errlen);
 
-	return bdev_open_common(b, p, false, &direct, err, errlen);
+	b->page_cache = true;
+	return rc;
 }
 
 static void fileio_close(struct bdev *b)

@@ -185,6 +185,27 @@ static int write_locked(struct scsi_task *t)
 	return scsi_task_bio_submit(t, BDEV_IO_WRITE, t->state, t->lba << t->lu->block_shift, t->buf, t->data_len, rw_done);
 }
 
+/* A read of t->nblocks at t->lba into t->buf (or a bounce buffer when the
+ * last block does not fit: EDTL not a block multiple, rare). */
+static int read_submit(struct scsi_task *t)
+{
+	struct scsi_lun *lu = t->lu;
+	uint64_t rbytes = (uint64_t)t->nblocks << lu->block_shift;
+
+	if (rbytes > t->buf_len) {
+		void *bounce = buf_alloc(rbytes);
+		if (!bounce) {
+			t->data_len = 0;
+			scsi_range_unlock(t);
+			scsi_task_set_status(t, SCSI_STATUS_BUSY, 0, 0, 0);
+			return SCSI_DONE;
+		}
+		t->priv = bounce;
+		return scsi_task_bio_submit(t, BDEV_IO_READ, 0, t->lba << lu->block_shift, bounce, rbytes, read_bounce_done);
+	}
+	return scsi_task_bio_submit(t, BDEV_IO_READ, 0, t->lba << lu->block_shift, t->buf, rbytes, rw_done);
+}
+
 /* READ / WRITE / WRITE AND VERIFY (6/10/12/16). */
 int scsi_sbc_rw(struct scsi_task *t)
 {
@@ -240,22 +261,15 @@ int scsi_sbc_rw(struct scsi_task *t)
 	if (want > t->buf_len)
 		want = t->buf_len;
 	uint32_t blocks = (uint32_t)((want + lu->block_size - 1) >> lu->block_shift);
-	uint64_t rbytes = (uint64_t)blocks << lu->block_shift;
 	t->nblocks = blocks;
 	t->data_len = (uint32_t)want;
-	if (rbytes > t->buf_len) {
-		/* Partial last block that the buffer cannot hold: read the blocks
-		 * into a bounce buffer (rare: only EDTL not a block multiple). */
-		void *bounce = buf_alloc(rbytes);
-		if (!bounce) {
-			t->data_len = 0;
-			scsi_task_set_status(t, SCSI_STATUS_BUSY, 0, 0, 0);
-			return SCSI_DONE;
-		}
-		t->priv = bounce;
-		return scsi_task_bio_submit(t, BDEV_IO_READ, 0, c.lba << lu->block_shift, bounce, rbytes, read_bounce_done);
-	}
-	return scsi_task_bio_submit(t, BDEV_IO_READ, 0, c.lba << lu->block_shift, t->buf, rbytes, rw_done);
+	/* Through the page cache a read can copy a block while a write is
+	 * half-way into it: a torn sector, which no disk returns (and VMFS reads
+	 * its ATS lock records with plain READs). There reads hold the range like
+	 * writes; O_DIRECT devices keep sector atomicity themselves. */
+	if (lu->bdev->page_cache)
+		return scsi_range_lock(t, c.lba, blocks, read_submit);
+	return read_submit(t);
 }
 
 /* --- VERIFY (SBC-3 5.29..5.31) --- */
