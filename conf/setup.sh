@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 
 PKGS=(build-essential cmake pkg-config libaio-dev libqb-dev check libssl-dev libisal-dev
 	libsystemd-dev libiscsi-bin
-	libcpg-dev libvotequorum-dev libquorum-dev libcmap-dev libmnl-dev corosync)
+	libcpg-dev libvotequorum-dev libquorum-dev libcmap-dev libmnl-dev)
 missing=()
 for p in "${PKGS[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
