@@ -1,7 +1,14 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* One epoll loop per thread (in the spirit of Redis' ae.c): fd handlers, a
  * sorted timer list, before-sleep hooks for batching, and a mutex-protected
- * mailbox woken by an eventfd, the only way other threads reach a reactor. */
+ * mailbox woken by an eventfd, the only way other threads reach a reactor.
+ *
+ * System calls per loop turn are the I/O path's cost, so the mailbox costs
+ * none it does not need: the eventfd is edge-triggered and never read (every
+ * write is a new edge; the counter only grows, 2^64 posts away from its cap),
+ * and a reactor posting to itself (a completion deferred to the next turn)
+ * writes no eventfd at all: it marks the mailbox, and the same turn drains it
+ * after the fd handlers, or does not sleep when the mark was set in a hook. */
 #include "reactor.h"
 #include "util/bufpool.h"
 #include "util/log.h"
@@ -47,6 +54,7 @@ struct reactor {
 	pthread_t thread;
 	bool thread_started;
 	volatile bool stop;
+	bool self_posted;                   /* owner thread posted to its own mailbox */
 	/* fd -> handler; grown on demand (fds are small integers). */
 	struct reactor_handler **handlers;
 	int nhandlers;
@@ -77,13 +85,11 @@ uint64_t reactor_now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-static void reactor_wake_cb(struct reactor *r, int fd, uint32_t events, void *arg)
+static void reactor_drain_mbox(struct reactor *r)
 {
-	uint64_t v;
 	struct reactor_msg *m, *free_list = NULL, *last = NULL;
 
-	if (read(fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
-		qb_log(LOG_WARNING, "reactor %s: eventfd read: %s", r->name, strerror(errno));
+	r->self_posted = false;
 	pthread_mutex_lock(&r->mbox_lock);
 	m = r->mbox_head;
 	r->mbox_head = r->mbox_tail = NULL;
@@ -105,6 +111,13 @@ static void reactor_wake_cb(struct reactor *r, int fd, uint32_t events, void *ar
 	}
 }
 
+/* The wake eventfd is edge-triggered: no read() to reset it (see the top). */
+static void reactor_wake_cb(struct reactor *r, int fd, uint32_t events, void *arg)
+{
+	(void)fd; (void)events; (void)arg;
+	reactor_drain_mbox(r);
+}
+
 struct reactor *reactor_create(const char *name)
 {
 	struct reactor *r = calloc(1, sizeof(*r));
@@ -119,7 +132,7 @@ struct reactor *reactor_create(const char *name)
 	r->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (r->wakefd < 0)
 		goto close_ep;
-	if (reactor_add_fd(r, r->wakefd, EPOLLIN, reactor_wake_cb, NULL) < 0)
+	if (reactor_add_fd(r, r->wakefd, EPOLLIN | EPOLLET, reactor_wake_cb, NULL) < 0)
 		goto close_wake;
 	return r;
 
@@ -285,6 +298,11 @@ void reactor_post(struct reactor *r, reactor_fn fn, void *arg)
 		r->mbox_head = m;
 	r->mbox_tail = m;
 	pthread_mutex_unlock(&r->mbox_lock);
+	if (r == current_reactor) {
+		/* from the reactor's own loop: drained this turn, no wakeup needed */
+		r->self_posted = true;
+		return;
+	}
 	if (was_empty && write(r->wakefd, &one, sizeof(one)) < 0 && errno != EAGAIN)
 		qb_log(LOG_WARNING, "reactor %s: eventfd write: %s", r->name, strerror(errno));
 }
@@ -332,6 +350,8 @@ void reactor_poll_once(struct reactor *r, int timeout_ms)
 	current_reactor = r;
 	for (i = 0; i < r->nhooks; i++)
 		r->hooks[i].fn(r->hooks[i].arg);
+	if (r->self_posted)
+		timeout_ms = 0;          /* a hook posted to us: do not sleep on it */
 	if (r->timers) {
 		uint64_t now = reactor_now_ms();
 		int until = r->timers->when <= now ? 0 : (int)(r->timers->when - now);
@@ -350,6 +370,8 @@ void reactor_poll_once(struct reactor *r, int timeout_ms)
 			continue;
 		h->cb(r, fd, events[i].events, h->arg);
 	}
+	if (r->self_posted)
+		reactor_drain_mbox(r);
 	reactor_run_timers(r);
 	current_reactor = prev;
 }
