@@ -87,34 +87,62 @@ static void mem_close(struct bdev *b)
 
 static const struct bdev_ops mem_ops = { .name = "mem", .close = mem_close, .submit = mem_submit };
 
-static struct mem_priv *mem_attach(struct scsi_target *tgt, uint32_t lun, uint64_t nblocks, uint32_t bs,
-				   enum tconf_cache cache, bool readonly)
+/* What the test backends differ in when they become a LUN: the harness's
+ * mem_ops or a test's own (holding completions back, logging, ...). */
+struct harness_lun {
+	uint32_t lun;
+	uint64_t nblocks;
+	uint32_t bs;
+	enum tconf_cache cache;
+	bool readonly;
+	bool can_unmap;                 /* also unmap_zeroes */
+	const struct bdev_ops *ops;
+	void *priv;                     /* b->priv; ops->close frees it and *data */
+	const char *name;               /* b->path */
+};
+
+/* Add an in-memory bdev of l->nblocks * l->bs bytes as LUN l->lun of tgt,
+ * 512e-like (4 KiB physical blocks). *data gets the zeroed medium, which
+ * the backend's close frees. Returns the bdev. */
+static struct bdev *harness_attach(struct scsi_target *tgt, const struct harness_lun *l, uint8_t **data)
 {
 	struct bdev *b = calloc(1, sizeof(*b));
-	struct mem_priv *m = calloc(1, sizeof(*m));
 	struct tconf_lun conf;
 	char err[256];
 
 	ck_assert_ptr_nonnull(b);
-	ck_assert_ptr_nonnull(m);
-	m->data = calloc(1, nblocks * bs);
-	ck_assert_ptr_nonnull(m->data);
-	b->ops = &mem_ops;
-	b->priv = m;
+	*data = calloc(1, l->nblocks * l->bs);
+	ck_assert_ptr_nonnull(*data);
+	b->ops = l->ops;
+	b->priv = l->priv;
 	b->fd = -1;
-	b->size = nblocks * bs;
-	b->block_size = bs;
+	b->size = l->nblocks * l->bs;
+	b->block_size = l->bs;
 	b->phys_block_size = 4096;
 	b->is_blockdev = true;     /* behaves like a 512e disk: 4 KiB physical blocks */
-	snprintf(b->path, sizeof(b->path), "mem");
+	b->can_unmap = l->can_unmap;
+	b->unmap_zeroes = l->can_unmap;
+	snprintf(b->path, sizeof(b->path), "%s", l->name);
 	memset(&conf, 0, sizeof(conf));
-	conf.lun = lun;
+	conf.lun = l->lun;
 	conf.backend = TCONF_BACKEND_NULL;
-	conf.block_size = bs;
-	conf.cache = cache;
-	conf.readonly = readonly;
+	conf.block_size = l->bs;
+	conf.cache = l->cache;
+	conf.readonly = l->readonly;
 	harness_identity(&conf);
 	ck_assert_int_eq(scsi_target_add_lun_bdev(tgt, &conf, b, err, sizeof(err)), 0);
+	return b;
+}
+
+__attribute__((unused)) static struct mem_priv *mem_attach(struct scsi_target *tgt, uint32_t lun, uint64_t nblocks,
+							   uint32_t bs, enum tconf_cache cache, bool readonly)
+{
+	struct mem_priv *m = calloc(1, sizeof(*m));
+
+	ck_assert_ptr_nonnull(m);
+	harness_attach(tgt, &(struct harness_lun){ .lun = lun, .nblocks = nblocks, .bs = bs, .cache = cache,
+						   .readonly = readonly, .ops = &mem_ops, .priv = m, .name = "mem" },
+		       &m->data);
 	return m;
 }
 

@@ -74,31 +74,14 @@ static struct hold_priv *HM;
 static struct hold_priv *hold_attach(uint32_t lun, uint32_t bs, enum tconf_cache cache, bool readonly,
 				     struct bdev **out)
 {
-	struct bdev *b = calloc(1, sizeof(*b));
 	struct hold_priv *m = calloc(1, sizeof(*m));
-	struct tconf_lun conf;
-	char err[256];
+	struct bdev *b;
 
-	ck_assert_ptr_nonnull(b);
 	ck_assert_ptr_nonnull(m);
-	m->data = calloc(NB, bs);
-	ck_assert_ptr_nonnull(m->data);
-	b->ops = &hold_ops;
-	b->priv = m;
-	b->fd = -1;
-	b->size = (uint64_t)NB * bs;
-	b->block_size = bs;
-	b->phys_block_size = 4096;
-	b->is_blockdev = true;
-	snprintf(b->path, sizeof(b->path), "hold");
-	memset(&conf, 0, sizeof(conf));
-	conf.lun = lun;
-	conf.backend = TCONF_BACKEND_NULL;
-	conf.block_size = bs;
-	conf.cache = cache;
-	conf.readonly = readonly;
-	harness_identity(&conf);
-	ck_assert_int_eq(scsi_target_add_lun_bdev(TGT, &conf, b, err, sizeof(err)), 0);
+	b = harness_attach(TGT, &(struct harness_lun){ .lun = lun, .nblocks = NB, .bs = bs, .cache = cache,
+						       .readonly = readonly, .ops = &hold_ops, .priv = m,
+						       .name = "hold" },
+			   &m->data);
 	if (out)
 		*out = b;
 	return m;
@@ -119,7 +102,6 @@ static void setup(void)
 
 static void teardown(void)
 {
-	(void)mem_attach;
 	harness_stop();
 }
 

@@ -109,33 +109,15 @@ static struct hold_priv *M0, *M1;
 
 static struct hold_priv *hold_attach(uint32_t lun, uint32_t bs, bool can_unmap, bool readonly, struct bdev **out)
 {
-	struct bdev *b = calloc(1, sizeof(*b));
 	struct hold_priv *m = calloc(1, sizeof(*m));
-	struct tconf_lun conf;
-	char err[256];
+	struct bdev *b;
 
-	ck_assert_ptr_nonnull(b);
 	ck_assert_ptr_nonnull(m);
-	m->data = calloc(NB, bs);
-	ck_assert_ptr_nonnull(m->data);
-	b->ops = &hold_ops;
-	b->priv = m;
-	b->fd = -1;
-	b->size = (uint64_t)NB * bs;
-	b->block_size = bs;
-	b->phys_block_size = 4096;
-	b->is_blockdev = true;
-	b->can_unmap = can_unmap;
-	b->unmap_zeroes = can_unmap;
-	snprintf(b->path, sizeof(b->path), "hold");
-	memset(&conf, 0, sizeof(conf));
-	conf.lun = lun;
-	conf.backend = TCONF_BACKEND_NULL;
-	conf.block_size = bs;
-	conf.cache = TCONF_CACHE_WRITE_BACK;
-	conf.readonly = readonly;
-	harness_identity(&conf);
-	ck_assert_int_eq(scsi_target_add_lun_bdev(TGT, &conf, b, err, sizeof(err)), 0);
+	b = harness_attach(TGT, &(struct harness_lun){ .lun = lun, .nblocks = NB, .bs = bs,
+						       .cache = TCONF_CACHE_WRITE_BACK, .readonly = readonly,
+						       .can_unmap = can_unmap, .ops = &hold_ops, .priv = m,
+						       .name = "hold" },
+			   &m->data);
 	if (out)
 		*out = b;
 	return m;
@@ -157,7 +139,6 @@ static void setup(void)
 
 static void teardown(void)
 {
-	(void)mem_attach;
 	harness_stop();
 }
 

@@ -92,33 +92,13 @@ static struct slow_priv *SM, *SM2;
 static struct slow_priv *slow_attach(uint32_t lun, uint32_t bs, bool can_unmap, enum tconf_cache cache,
 				     struct bdev **out)
 {
-	struct bdev *b = calloc(1, sizeof(*b));
 	struct slow_priv *m = calloc(1, sizeof(*m));
-	struct tconf_lun conf;
-	char err[256];
 
-	ck_assert_ptr_nonnull(b);
 	ck_assert_ptr_nonnull(m);
-	m->data = calloc(NB, bs);
-	ck_assert_ptr_nonnull(m->data);
-	b->ops = &slow_ops;
-	b->priv = m;
-	b->fd = -1;
-	b->size = (uint64_t)NB * bs;
-	b->block_size = bs;
-	b->phys_block_size = 4096;
-	b->is_blockdev = true;
-	b->can_unmap = can_unmap;
-	b->unmap_zeroes = can_unmap;
-	snprintf(b->path, sizeof(b->path), "slow");
-	memset(&conf, 0, sizeof(conf));
-	conf.lun = lun;
-	conf.backend = TCONF_BACKEND_NULL;
-	conf.block_size = bs;
-	conf.cache = cache;
-	harness_identity(&conf);
-	ck_assert_int_eq(scsi_target_add_lun_bdev(TGT, &conf, b, err, sizeof(err)), 0);
-	*out = b;
+	*out = harness_attach(TGT, &(struct harness_lun){ .lun = lun, .nblocks = NB, .bs = bs, .cache = cache,
+							  .can_unmap = can_unmap, .ops = &slow_ops, .priv = m,
+							  .name = "slow" },
+			      &m->data);
 	return m;
 }
 
@@ -138,7 +118,6 @@ static void setup(void)
 
 static void teardown(void)
 {
-	(void)mem_attach;               /* the harness's backend: unused here */
 	harness_stop();
 }
 
