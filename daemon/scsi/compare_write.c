@@ -3,41 +3,19 @@
  * under the LUN's LBA range lock, read the blocks, compare them with the
  * first half of the data-out buffer and, only when every byte matches, write
  * the second half, so no other write or COMPARE AND WRITE to an overlapping
- * range can slip in between the compare and the write. */
+ * range can slip in between the compare and the write. The read, lock and
+ * write are rmw.c's; this file holds the CDB checks and the compare. */
 #include <string.h>
 #include "util/be.h"
-#include "util/bufpool.h"
 #include "scsi/scsi_internal.h"
 #include "scsi/task_bio.h"
+#include "scsi/rmw.h"
 
-static void caw_write_done(struct bdev_io *io)
+/* The merge step: every byte of the medium must match the verify instance
+ * (first half of data-out); then the write instance (second half) is written. */
+static uint8_t *caw_compare(struct scsi_task *t, uint8_t *medium, size_t bytes)
 {
-	struct scsi_task *t = io->cb_arg;
-	struct scsi_lun *lu = t->lu;
-
-	if (io->status) {
-		scsi_sbc_io_error(t, true, io->status);
-	} else {
-		atomic_fetch_add_explicit(&lu->writes, 1, memory_order_relaxed);
-		atomic_fetch_add_explicit(&lu->write_bytes, io->len, memory_order_relaxed);
-		scsi_task_set_status(t, SCSI_STATUS_GOOD, 0, 0, 0);
-	}
-	scsi_range_done(t);
-}
-
-static void caw_read_done(struct bdev_io *io)
-{
-	struct scsi_task *t = io->cb_arg;
-	struct scsi_lun *lu = t->lu;
-	uint8_t *medium = t->priv;
-	size_t bytes = (size_t)t->nblocks << lu->block_shift;
-	int status = io->status;
-
-	if (status == 0) {
-		atomic_fetch_add_explicit(&lu->reads, 1, memory_order_relaxed);
-		atomic_fetch_add_explicit(&lu->read_bytes, io->len, memory_order_relaxed);
-	}
-	if (status == 0 && memcmp(medium, t->buf, bytes) != 0) {
+	if (memcmp(medium, t->buf, bytes) != 0) {
 		size_t i = 0;
 		while (medium[i] == t->buf[i])
 			i++;
@@ -45,33 +23,9 @@ static void caw_read_done(struct bdev_io *io)
 		 * offset of the first differing byte in the data-out buffer. */
 		scsi_task_set_status(t, SCSI_STATUS_CHECK_CONDITION, SK_MISCOMPARE, ASC_MISCOMPARE_DURING_VERIFY);
 		scsi_task_set_info(t, (uint32_t)i);
-	} else if (status) {
-		scsi_sbc_io_error(t, false, status);
+		return NULL;
 	}
-	buf_free(medium, bytes);
-	t->priv = NULL;
-	if (status || t->status != SCSI_STATUS_GOOD) {
-		scsi_range_done(t);
-		return;
-	}
-	scsi_task_bio_submit(t, BDEV_IO_WRITE, t->state, t->lba << lu->block_shift, t->buf + bytes, bytes,
-			     caw_write_done);
-}
-
-/* Runs with [lba, lba+n) held. */
-static int caw_locked(struct scsi_task *t)
-{
-	struct scsi_lun *lu = t->lu;
-	size_t bytes = (size_t)t->nblocks << lu->block_shift;
-	uint8_t *medium = buf_alloc(bytes);
-
-	if (!medium) {
-		scsi_task_set_status(t, SCSI_STATUS_BUSY, 0, 0, 0);
-		return SCSI_DONE;
-	}
-	t->priv = medium;
-	t->status = SCSI_STATUS_GOOD;
-	return scsi_task_bio_submit(t, BDEV_IO_READ, 0, t->lba << lu->block_shift, medium, bytes, caw_read_done);
+	return t->buf + bytes;
 }
 
 int scsi_sbc_compare_and_write(struct scsi_task *t)
@@ -116,8 +70,5 @@ int scsi_sbc_compare_and_write(struct scsi_task *t)
 		t->data_len = 0;
 		return scsi_task_invalid_cdb(t, 13, -1);
 	}
-	t->lba = lba;
-	t->nblocks = n;
-	t->state = scsi_lun_write_flags(lu, cdb[1] & 0x08);
-	return scsi_range_lock(t, lba, n, caw_locked);
+	return scsi_rmw(t, lba, n, scsi_lun_write_flags(lu, cdb[1] & 0x08), caw_compare);
 }

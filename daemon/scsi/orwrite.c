@@ -2,74 +2,27 @@
 /* ORWRITE(16) (SBC-3 5.11): read the addressed blocks, OR the data-out
  * buffer into them and write the result back. Like COMPARE AND WRITE it runs
  * under the LUN's LBA range lock, so no other write, COMPARE AND WRITE or
- * ORWRITE to an overlapping range can land between the read and the write.
+ * ORWRITE to an overlapping range can land between the read and the write;
+ * the read, lock and write are rmw.c's, this file the CDB checks and the OR.
  *
  * Only the simple form is implemented: ORWRITE(16) has no BMOP field (the
  * bitmap operation is OR) and no generation fields; those belong to
  * ORWRITE(32), which is not supported. ORPROTECT must be zero (no protection
  * information). */
-#include <string.h>
 #include "util/be.h"
-#include "util/bufpool.h"
 #include "scsi/scsi_internal.h"
 #include "scsi/task_bio.h"
+#include "scsi/rmw.h"
 
-static void orw_write_done(struct bdev_io *io)
+/* The merge step, BMOP 000b: new data = medium OR data-out (word at a time;
+ * both buffers are 4096-aligned and block multiples), written from medium. */
+static uint8_t *orw_or(struct scsi_task *t, uint8_t *medium, size_t bytes)
 {
-	struct scsi_task *t = io->cb_arg;
-	struct scsi_lun *lu = t->lu;
-	size_t bytes = (size_t)t->nblocks << lu->block_shift;
-
-	if (io->status) {
-		scsi_sbc_io_error(t, true, io->status);
-	} else {
-		atomic_fetch_add_explicit(&lu->writes, 1, memory_order_relaxed);
-		atomic_fetch_add_explicit(&lu->write_bytes, io->len, memory_order_relaxed);
-		scsi_task_set_status(t, SCSI_STATUS_GOOD, 0, 0, 0);
-	}
-	buf_free(t->priv, bytes);
-	t->priv = NULL;
-	scsi_range_done(t);
-}
-
-static void orw_read_done(struct bdev_io *io)
-{
-	struct scsi_task *t = io->cb_arg;
-	struct scsi_lun *lu = t->lu;
-	uint8_t *medium = t->priv;
-	size_t bytes = (size_t)t->nblocks << lu->block_shift;
-
-	if (io->status) {
-		scsi_sbc_io_error(t, false, io->status);
-		buf_free(medium, bytes);
-		t->priv = NULL;
-		scsi_range_done(t);
-		return;
-	}
-	atomic_fetch_add_explicit(&lu->reads, 1, memory_order_relaxed);
-	atomic_fetch_add_explicit(&lu->read_bytes, io->len, memory_order_relaxed);
-	/* BMOP 000b: new data = medium OR data-out (word at a time; both
-	 * buffers are 4096-aligned and block multiples). */
 	uint64_t *m = (uint64_t *)(void *)medium;
 	const uint64_t *d = (const uint64_t *)(const void *)t->buf;
 	for (size_t i = 0; i < bytes / sizeof(uint64_t); i++)
 		m[i] |= d[i];
-	scsi_task_bio_submit(t, BDEV_IO_WRITE, t->state, t->lba << lu->block_shift, medium, bytes, orw_write_done);
-}
-
-/* Runs with [lba, lba+n) held. */
-static int orw_locked(struct scsi_task *t)
-{
-	struct scsi_lun *lu = t->lu;
-	size_t bytes = (size_t)t->nblocks << lu->block_shift;
-	uint8_t *medium = buf_alloc(bytes);
-
-	if (!medium) {
-		scsi_task_set_status(t, SCSI_STATUS_BUSY, 0, 0, 0);
-		return SCSI_DONE;
-	}
-	t->priv = medium;
-	return scsi_task_bio_submit(t, BDEV_IO_READ, 0, t->lba << lu->block_shift, medium, bytes, orw_read_done);
+	return medium;
 }
 
 int scsi_sbc_orwrite(struct scsi_task *t)
@@ -107,8 +60,5 @@ int scsi_sbc_orwrite(struct scsi_task *t)
 		return SCSI_DONE;
 	}
 	t->data_len = blocks << lu->block_shift;
-	t->lba = lba;
-	t->nblocks = blocks;
-	t->state = scsi_lun_write_flags(lu, cdb[1] & 0x08);
-	return scsi_range_lock(t, lba, blocks, orw_locked);
+	return scsi_rmw(t, lba, blocks, scsi_lun_write_flags(lu, cdb[1] & 0x08), orw_or);
 }

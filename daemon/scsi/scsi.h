@@ -83,6 +83,8 @@ struct scsi_task {
 	uint64_t lba;
 	uint32_t nblocks;
 	void *priv;
+	/* read-modify-write commands (scsi/rmw.c): the command's merge step */
+	uint8_t *(*rmw_merge)(struct scsi_task *t, uint8_t *medium, size_t bytes);
 	struct scsi_task *next;
 	/* LBA range lock entry (scsi/range_lock.c): a write holds [lba, end)
 	 * of its LUN while in flight; overlapping ones queue here in order. */
