@@ -6,7 +6,6 @@
  * ACKs, fencing, planned failover. Main thread only (except conns.c). */
 #include "cluster/cluster.h"
 #include "cluster/cluster_int.h"
-#include "ctl/json_read.h"
 #include "repl/repl.h"
 #include "scsi/scsi.h"
 #include "util/log.h"
@@ -23,19 +22,6 @@
 #include <sys/wait.h>
 #include <corosync/cpg.h>
 #include <corosync/votequorum.h>
-
-/* Replication may not be linked in (unit tests, builds without repl/): the
- * cluster then treats the node's data as UpToDate and keeps the role itself. */
-#pragma weak repl_enabled
-#pragma weak repl_set_role
-#pragma weak repl_get_role
-#pragma weak repl_on_role_change
-#pragma weak repl_status
-#pragma weak repl_set_fence_handler
-#pragma weak repl_fence_dispatch
-#pragma weak repl_fence_pending
-#pragma weak repl_fence_done
-#pragma weak repl_outdate_self
 
 #define FENCE_RETRY_MS 5000
 #define HANDOVER_TIMEOUT_MS 5000
@@ -156,9 +142,11 @@ static void timer_clear(qb_loop_timer_handle *h)
 
 /* ---- replication view --------------------------------------------------- */
 
+/* Without a replication section the cluster treats the node's data as
+ * UpToDate and keeps the role itself. */
 static bool repl_on(void)
 {
-	return repl_enabled && repl_get_role && repl_set_role && repl_status && repl_enabled();
+	return repl_enabled();
 }
 
 static enum cl_role my_role(void)
@@ -168,13 +156,49 @@ static enum cl_role my_role(void)
 	return g.local_role;
 }
 
-/* Aggregate repl_status(): the worst disk state over all LUNs, in sync when
- * every LUN is connected with an UpToDate peer, split brain when any says so. */
+static enum cl_disk cl_disk_from_repl(enum repl_disk_state d)
+{
+	switch (d) {
+	case REPL_DISK_DISKLESS: return CL_DISK_DISKLESS;
+	case REPL_DISK_INCONSISTENT: return CL_DISK_INCONSISTENT;
+	case REPL_DISK_OUTDATED: return CL_DISK_OUTDATED;
+	case REPL_DISK_UPTODATE: return CL_DISK_UPTODATE;
+	case REPL_DISK_DUNKNOWN: break;
+	}
+	return CL_DISK_DUNKNOWN;
+}
+
+struct repl_agg {
+	enum cl_disk mine, theirs;
+	bool sync, sb, first;
+	uint64_t gen;
+};
+
+static void repl_agg_lun(const struct repl_lun_state *s, void *arg)
+{
+	struct repl_agg *a = arg;
+	enum cl_disk d = cl_disk_from_repl(s->disk);
+	enum cl_disk p = cl_disk_from_repl(s->peer_disk);
+
+	if (d < a->mine)
+		a->mine = d;
+	if (p < a->theirs)
+		a->theirs = p;
+	if (p != CL_DISK_UPTODATE || s->conn != REPL_CONN_CONNECTED)
+		a->sync = false;
+	a->sb |= s->split_brain;
+	if (a->first) {
+		a->gen = s->have_gen ? s->current_gen : 0;
+		a->first = false;
+	}
+}
+
+/* Aggregate the replicated LUNs: the worst disk state over all LUNs, in sync
+ * when every LUN is connected with an UpToDate peer, split brain when any says
+ * so, the generation of the first LUN. */
 static void refresh_repl(void)
 {
-	struct json_writer w;
-	struct jr_value *v;
-	char err[128];
+	struct repl_agg a = { .mine = CL_DISK_UPTODATE, .theirs = CL_DISK_UPTODATE, .sync = true, .first = true };
 
 	if (!repl_on()) {
 		g.disk = CL_DISK_UPTODATE;
@@ -183,46 +207,12 @@ static void refresh_repl(void)
 		g.split_brain = false;
 		return;
 	}
-	json_init(&w);
-	json_obj_begin(&w, NULL);
-	repl_status(&w);
-	json_obj_end(&w);
-	v = json_result(&w) ? jr_parse(json_result(&w), err, sizeof(err)) : NULL;
-	json_free(&w);
-	if (!v) {
-		g.disk = CL_DISK_DUNKNOWN;
-		return;
-	}
-	const struct jr_value *r = jr_get(v, "replication"), *luns = jr_get(r, "luns");
-	enum cl_disk mine = CL_DISK_UPTODATE, theirs = CL_DISK_UPTODATE;
-	bool sync = true, sb = jr_bool(r, "split_brain", false);
-	uint64_t gen = 0;
-	for (size_t i = 0; luns && luns->type == JR_ARRAY && i < luns->n; i++) {
-		const struct jr_value *l = &luns->items[i];
-		enum cl_disk d = cl_disk_from_name(jr_str(l, "disk", ""));
-		enum cl_disk p = cl_disk_from_name(jr_str(l, "peer_disk", ""));
-		const char *conn = jr_str(l, "connection", "");
-		if (d < mine)
-			mine = d;
-		if (p < theirs)
-			theirs = p;
-		if (p != CL_DISK_UPTODATE || strcmp(conn, "Connected") != 0)
-			sync = false;
-		sb |= jr_bool(l, "split_brain", false);
-		if (i == 0) {
-			const char *gs = jr_str(l, "current_gen", jr_str(l, "gen", NULL));
-			if (gs)
-				gen = strtoull(gs, NULL, 0);
-			else
-				gen = (uint64_t)jr_int(l, "current_gen", 0);
-		}
-	}
-	g.disk = mine;
-	g.peer_disk_repl = theirs;
-	g.in_sync = sync;
-	g.split_brain = sb;
-	g.gen = gen;
-	jr_free(v);
+	repl_lun_states(repl_agg_lun, &a);
+	g.disk = a.mine;
+	g.peer_disk_repl = a.theirs;
+	g.in_sync = a.sync;
+	g.split_brain = a.sb;
+	g.gen = a.gen;
 }
 
 /* ---- ALUA, IP, ARP, tickles ------------------------------------------------ */
@@ -494,8 +484,7 @@ static void rf_answer(bool ok, const char *why)
 	g.rf.want = false;
 	g.rf.asked_ms = 0;
 	timer_clear(&g.rf_timer);
-	if (repl_fence_done)
-		repl_fence_done(ok);
+	repl_fence_done(ok);
 }
 
 /* The Primary's side (DRBD's fence-peer handler): its writes stay frozen until
@@ -571,8 +560,7 @@ static void rf_request(void *arg)
 
 static int32_t rf_fd_cb(int32_t fd, int32_t revents, void *data)
 {
-	if (repl_fence_dispatch)
-		repl_fence_dispatch();
+	repl_fence_dispatch();
 	return 0;
 }
 
@@ -588,7 +576,7 @@ static void on_outdate_request(const struct cl_msg *m)
 	if (my_role() == CL_ROLE_PRIMARY) {
 		snprintf(err, sizeof(err), "%s is primary: it does not outdate itself", g.cfg.node);
 		ok = false;
-	} else if (!repl_on() || !repl_outdate_self) {
+	} else if (!repl_on()) {
 		ok = true;              /* nothing replicated here */
 	} else {
 		ok = repl_outdate_self(err, sizeof(err)) == 0;
@@ -1316,10 +1304,9 @@ int cluster_init(const struct tconf *conf, qb_loop_t *loop, char *err, size_t er
 		if (g.conns_fd >= 0)
 			qb_loop_poll_add(loop, QB_LOOP_MED, g.conns_fd, POLLIN, NULL, conns_fd_cb);
 	}
-	if (repl_on_role_change)
-		repl_on_role_change(role_changed, NULL);
+	repl_on_role_change(role_changed, NULL);
 	g.rf.id = (uint32_t)time(NULL) << 8;    /* ids of an earlier incarnation do not match */
-	if (g.cfg.manager == TCONF_CLUSTER_BUILTIN && repl_on() && repl_set_fence_handler) {
+	if (g.cfg.manager == TCONF_CLUSTER_BUILTIN && repl_on()) {
 		g.rf.fd = repl_set_fence_handler(rf_request, NULL);
 		if (g.rf.fd >= 0)
 			qb_loop_poll_add(loop, QB_LOOP_HIGH, g.rf.fd, POLLIN, NULL, rf_fd_cb);

@@ -68,6 +68,20 @@ int repl_verify(const char *lun_name, char *err, size_t errlen);
  * "resync_bytes_sent","split_brain",...}]} to an open JSON object. */
 void repl_status(struct json_writer *w);
 
+/* The typed view of one replicated LUN that the cluster manager decides on
+ * (the same values repl_status() prints). */
+struct repl_lun_state {
+	enum repl_disk_state disk, peer_disk;
+	enum repl_conn_state conn;
+	bool split_brain;
+	bool have_gen;                  /* metadata open: current_gen is valid */
+	uint64_t current_gen;           /* the data generation */
+};
+/* Calls fn once per replicated LUN, in repl_status() order, on one consistent
+ * snapshot (none without replication). fn runs under replication's status
+ * lock: it must not call into repl/. Any thread. */
+void repl_lun_states(void (*fn)(const struct repl_lun_state *s, void *arg), void *arg);
+
 /* ADDITIVE (repl owner): */
 /* Verify; with resync, differing regions are marked out of sync and resynced. */
 int repl_verify_ex(const char *lun_name, bool resync, char *err, size_t errlen);

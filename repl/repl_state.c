@@ -324,6 +324,28 @@ void repl_status(struct json_writer *w)
 	json_obj_end(w);
 }
 
+void repl_lun_states(void (*fn)(const struct repl_lun_state *s, void *arg), void *arg)
+{
+	if (!repl_eng.enabled)
+		return;
+	pthread_mutex_lock(&repl_eng.stat_lock);
+	for (int i = 0; i < repl_eng.nvols; i++) {
+		const struct repl_vol *v = repl_eng.vols[i];
+		struct repl_lun_state s = {
+			.disk = v->st.disk,
+			.peer_disk = v->st.peer_disk,
+			.conn = v->st.conn,
+			.split_brain = v->st.split_brain,
+			.have_gen = v->md != NULL,
+		};
+
+		if (v->md)
+			s.current_gen = repl_md_get_gen(v->md).current;
+		fn(&s, arg);
+	}
+	pthread_mutex_unlock(&repl_eng.stat_lock);
+}
+
 /* ---------------------------------------------------------------- link and roles (reactor) */
 
 static void send_role(void)
