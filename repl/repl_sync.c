@@ -26,6 +26,40 @@ static struct repl_vol *msg_vol(struct repl_conn *c, const struct repl_msg *m)
 	return v && atomic_load(&v->attached) && !v->detaching ? v : NULL;
 }
 
+/* A request slot of v or, for the resync/verify side that cannot wait for
+ * one, a heap request (tag UINT32_MAX); NULL when out of memory. */
+static struct repl_req *sync_req_get(struct repl_vol *v)
+{
+	struct repl_req *rq = repl_req_get(v);
+
+	if (!rq && (rq = calloc(1, sizeof(*rq)))) {
+		rq->v = v;
+		rq->tag = UINT32_MAX;
+	}
+	return rq;
+}
+
+/* Point rq's lower I/O at [off, off+len) of its single buffer rq->buf. */
+static void req_lower_io(struct repl_req *rq, enum bdev_io_type type, uint64_t off, uint64_t len)
+{
+	rq->iov = (struct iovec){ rq->buf, len };
+	rq->lower.type = type;
+	rq->lower.offset = off;
+	rq->lower.len = len;
+	rq->lower.iov = &rq->iov;
+	rq->lower.iovcnt = 1;
+}
+
+/* A resync read (RQ_RS_READ) or verify request (RQ_OV_READ) left v->rs_wait
+ * or its read completed: one fewer in flight. */
+static void wait_done(struct repl_vol *v, const struct repl_req *rq)
+{
+	if (rq->kind == RQ_RS_READ)
+		v->rs_inflight--;
+	else
+		v->ov_inflight--;
+}
+
 /* ---------------------------------------------------------------- negotiation */
 
 void repl_vol_send_state(struct repl_vol *v)
@@ -207,6 +241,23 @@ static void md_job(struct repl_vol *v, int kind, const struct repl_md_gen *gen)
 	}
 }
 
+/* Become SyncSource (the peer's disk Inconsistent until the resync ends) or
+ * SyncTarget (the peer's UpToDate) and start the resync. */
+static void enter_sync(struct repl_vol *v, bool source, bool full)
+{
+	v->vs = source ? VS_SYNC_SOURCE : VS_SYNC_TARGET;
+	v->peer_disk = source ? REPL_DISK_INCONSISTENT : REPL_DISK_UPTODATE;
+	repl_begin_sync(v, source, full);
+}
+
+/* An online verify with resync found differences and this node is the
+ * source: tell the peer to become SyncTarget, then resync the marked regions. */
+static void verify_resync(struct repl_vol *v)
+{
+	if (repl_send(REPL_MSG_SYNC_START, v, REPL_SS_SIZE))
+		enter_sync(v, true, false);
+}
+
 void repl_vol_decide(struct repl_vol *v)
 {
 	struct repl_md_view mine = { 0 }, *peer = &v->peer_view;
@@ -251,9 +302,7 @@ void repl_vol_decide(struct repl_vol *v)
 	case REPL_SYNC_SOURCE_BITMAP:
 	case REPL_SYNC_SOURCE_FULL:
 		v->discard_my_data = false;
-		v->vs = VS_SYNC_SOURCE;
-		v->peer_disk = REPL_DISK_INCONSISTENT;
-		repl_begin_sync(v, true, d == REPL_SYNC_SOURCE_FULL);
+		enter_sync(v, true, d == REPL_SYNC_SOURCE_FULL);
 		break;
 	case REPL_SYNC_TARGET_BITMAP:
 	case REPL_SYNC_TARGET_FULL:
@@ -263,9 +312,7 @@ void repl_vol_decide(struct repl_vol *v)
 			return;
 		}
 		v->discard_my_data = false;
-		v->vs = VS_SYNC_TARGET;
-		v->peer_disk = REPL_DISK_UPTODATE;
-		repl_begin_sync(v, false, d == REPL_SYNC_TARGET_FULL);
+		enter_sync(v, false, d == REPL_SYNC_TARGET_FULL);
 		break;
 	case REPL_SYNC_SPLIT_BRAIN:
 		qb_log(LOG_CRIT, "repl: %s: SPLIT BRAIN: both nodes changed the data since their last common "
@@ -472,9 +519,7 @@ int repl_h_sync_start(struct repl_conn *c, const struct repl_msg *m)
 		return 0;
 	}
 	qb_log(LOG_NOTICE, "repl: %s: the peer starts a resync towards this node", v->name);
-	v->vs = VS_SYNC_TARGET;
-	v->peer_disk = REPL_DISK_UPTODATE;
-	repl_begin_sync(v, false, m->body[REPL_SS_FULL] != 0);
+	enter_sync(v, false, m->body[REPL_SS_FULL] != 0);
 	repl_publish(v);
 	return 0;
 }
@@ -485,14 +530,10 @@ static void rs_read_done(struct bdev_io *io);
 
 static struct repl_req *range_read(struct repl_vol *v, enum repl_req_kind kind, uint64_t off, uint64_t len)
 {
-	struct repl_req *rq = repl_req_get(v);
+	struct repl_req *rq = sync_req_get(v);
 
-	if (!rq && !(rq = calloc(1, sizeof(*rq))))
+	if (!rq)
 		return NULL;
-	if (!rq->v) {
-		rq->v = v;
-		rq->tag = UINT32_MAX;
-	}
 	rq->buf = buf_alloc(len);
 	if (!rq->buf) {
 		repl_req_put(rq);
@@ -503,12 +544,7 @@ static struct repl_req *range_read(struct repl_vol *v, enum repl_req_kind kind, 
 	rq->off = off;
 	rq->len = len;
 	rq->epoch = link_epoch();
-	rq->iov = (struct iovec){ rq->buf, len };
-	rq->lower.type = BDEV_IO_READ;
-	rq->lower.offset = off;
-	rq->lower.len = len;
-	rq->lower.iov = &rq->iov;
-	rq->lower.iovcnt = 1;
+	req_lower_io(rq, BDEV_IO_READ, off, len);
 	rq->lower.cb = rs_read_done;
 	rq->lower.cb_arg = rq;
 	rl_add_tail(&v->active, &rq->link);     /* app writes to the range wait (range_reading) */
@@ -582,10 +618,7 @@ static void rs_read_done(struct bdev_io *io)
 	uint32_t crc;
 
 	rl_del(&rq->link);
-	if (rq->kind == RQ_RS_READ)
-		v->rs_inflight--;
-	else
-		v->ov_inflight--;
+	wait_done(v, rq);
 	if (read_stale(rq) || io->status) {
 		if (io->status)
 			qb_log(LOG_ERR, "repl: %s: local read at %" PRIu64 "+%" PRIu64 " for %s failed: %s", v->name,
@@ -673,11 +706,7 @@ int repl_h_rs_data(struct repl_conn *c, const struct repl_msg *m)
 		repl_conn_fail(c, "RS_DATA for a volume that is not SyncTarget here");
 		return -1;
 	}
-	rq = repl_req_get(v);
-	if (!rq && (rq = calloc(1, sizeof(*rq)))) {
-		rq->v = v;
-		rq->tag = UINT32_MAX;
-	}
+	rq = sync_req_get(v);
 	if (!rq) {
 		repl_conn_fail(c, "out of memory");
 		return -1;
@@ -687,16 +716,11 @@ int repl_h_rs_data(struct repl_conn *c, const struct repl_msg *m)
 	rq->len = len;
 	rq->epoch = c->epoch;
 	rq->buf = repl_conn_take_payload(c, &rq->bufcap);
-	rq->iov = (struct iovec){ rq->buf, len };
-	rq->lower.type = BDEV_IO_WRITE;
+	req_lower_io(rq, BDEV_IO_WRITE, off, len);
 	/* FUA: RS_ACK clears the chunk's bit here and at the source, and either
 	 * bitmap page may reach the disk at any time (AL eviction, close); a
 	 * write still in a volatile cache would then be lost for good */
 	rq->lower.flags = BDEV_IO_F_FUA;
-	rq->lower.offset = off;
-	rq->lower.len = len;
-	rq->lower.iov = &rq->iov;
-	rq->lower.iovcnt = 1;
 	repl_peer_submit(v, rq);
 	return 0;
 }
@@ -811,14 +835,8 @@ static void ov_finish(struct repl_vol *v)
 		put_be32(b + REPL_OVD_FLAGS, v->ov_resync ? REPL_OVF_RESYNC : 0);
 	}
 	source = repl_get_role() == REPL_ROLE_PRIMARY || v->peer_role != REPL_ROLE_PRIMARY;
-	if (v->ov_resync && v->ov_mismatch && source && v->vs == VS_CONNECTED) {
-		b = repl_send(REPL_MSG_SYNC_START, v, REPL_SS_SIZE);
-		if (b) {
-			v->vs = VS_SYNC_SOURCE;
-			v->peer_disk = REPL_DISK_INCONSISTENT;
-			repl_begin_sync(v, true, false);
-		}
-	}
+	if (v->ov_resync && v->ov_mismatch && source && v->vs == VS_CONNECTED)
+		verify_resync(v);
 	repl_publish(v);
 }
 
@@ -882,11 +900,7 @@ int repl_h_ov_req(struct repl_conn *c, const struct repl_msg *m)
 		repl_conn_fail(c, "OV_REQ does not fit the volume");
 		return -1;
 	}
-	rq = repl_req_get(v);
-	if (!rq && (rq = calloc(1, sizeof(*rq)))) {
-		rq->v = v;
-		rq->tag = UINT32_MAX;
-	}
+	rq = sync_req_get(v);
 	if (!rq || !(rq->buf = buf_alloc(len))) {
 		if (rq)
 			repl_req_put(rq);
@@ -902,12 +916,7 @@ int repl_h_ov_req(struct repl_conn *c, const struct repl_msg *m)
 	rq->ovf_resync = (get_be32(m->body + REPL_OV_FLAGS) & REPL_OVF_RESYNC) != 0;
 	for (uint32_t i = 0; i < n; i++)
 		rq->crcs[i] = get_be32(m->body + REPL_OV_CRCS + 4 * i);
-	rq->iov = (struct iovec){ rq->buf, len };
-	rq->lower.type = BDEV_IO_READ;
-	rq->lower.offset = off;
-	rq->lower.len = len;
-	rq->lower.iov = &rq->iov;
-	rq->lower.iovcnt = 1;
+	req_lower_io(rq, BDEV_IO_READ, off, len);
 	repl_peer_submit(v, rq);        /* after earlier overlapping writes, before later ones */
 	return 0;
 }
@@ -948,19 +957,12 @@ int repl_h_ov_done(struct repl_conn *c, const struct repl_msg *m)
 	struct repl_vol *v = msg_vol(c, m);
 	uint64_t mism = get_be64(m->body + REPL_OVD_MISMATCHES);
 	bool resync = (get_be32(m->body + REPL_OVD_FLAGS) & REPL_OVF_RESYNC) != 0;
-	uint8_t *b;
 
 	if (!v)
 		return 0;
 	qb_log(LOG_NOTICE, "repl: %s: the peer's online verify finished: %" PRIu64 " chunk(s) differ", v->name, mism);
-	if (resync && mism && repl_get_role() == REPL_ROLE_PRIMARY && v->vs == VS_CONNECTED) {
-		b = repl_send(REPL_MSG_SYNC_START, v, REPL_SS_SIZE);
-		if (b) {
-			v->vs = VS_SYNC_SOURCE;
-			v->peer_disk = REPL_DISK_INCONSISTENT;
-			repl_begin_sync(v, true, false);
-		}
-	}
+	if (resync && mism && repl_get_role() == REPL_ROLE_PRIMARY && v->vs == VS_CONNECTED)
+		verify_resync(v);
 	repl_publish(v);
 	return 0;
 }
@@ -972,10 +974,7 @@ void repl_sync_abort(struct repl_vol *v)
 	while (!rl_empty(&v->rs_wait)) {
 		struct repl_req *rq = rl_entry(v->rs_wait.next, struct repl_req, qlink);
 		rl_del(&rq->qlink);
-		if (rq->kind == RQ_RS_READ)
-			v->rs_inflight--;
-		else
-			v->ov_inflight--;
+		wait_done(v, rq);
 		if (rl_linked(&rq->tx.link)) {
 			/* still queued (maybe half written): unlinking it would tear the
 			 * stream or leave a sequence gap; free it once the queue let go */
