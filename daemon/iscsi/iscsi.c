@@ -52,6 +52,17 @@ void iscsi_param_limits_from_conf(struct iscsi_param_limits *lim)
 		lim->max_recv_dsl = 16u * 1024 * 1024 - 1;
 }
 
+/* Destroy a list of targets that never became visible (failed start or reload). */
+static void tgt_list_destroy(struct iscsi_tgt *list)
+{
+	while (list) {
+		struct iscsi_tgt *n = list->next;
+		scsi_target_destroy(list->st);
+		free(list);
+		list = n;
+	}
+}
+
 /* Create a target with all its LUNs; NULL + err on failure. */
 static struct iscsi_tgt *tgt_create(const struct tconf_target *tc, char *err, size_t errlen)
 {
@@ -87,12 +98,7 @@ int iscsi_init(const struct tconf *conf, char *err, size_t errlen)
 	for (size_t i = 0; i < conf->ntargets; i++) {
 		struct iscsi_tgt *t = tgt_create(&conf->targets[i], err, errlen);
 		if (!t) {
-			while (list) {
-				struct iscsi_tgt *n = list->next;
-				scsi_target_destroy(list->st);
-				free(list);
-				list = n;
-			}
+			tgt_list_destroy(list);
 			return -1;
 		}
 		t->next = list;
@@ -110,12 +116,7 @@ int iscsi_init(const struct tconf *conf, char *err, size_t errlen)
 		g_iscsi.tgts = NULL;
 		g_iscsi.conf = NULL;
 		pthread_mutex_unlock(&g_iscsi.lock);
-		while (list) {
-			struct iscsi_tgt *n = list->next;
-			scsi_target_destroy(list->st);
-			free(list);
-			list = n;
-		}
+		tgt_list_destroy(list);
 		return -1;
 	}
 	qb_log(LOG_INFO, "iscsi: %zu target(s) ready", conf->ntargets);
@@ -172,12 +173,7 @@ int iscsi_reload(const struct tconf *conf, char *err, size_t errlen)
 			continue;
 		t = tgt_create(tc, err, errlen);
 		if (!t) {
-			while (added) {
-				struct iscsi_tgt *n = added->next;
-				scsi_target_destroy(added->st);
-				free(added);
-				added = n;
-			}
+			tgt_list_destroy(added);
 			return -1;
 		}
 		qb_log(LOG_INFO, "iscsi: reload: new target %s", tc->name);

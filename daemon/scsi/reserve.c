@@ -41,19 +41,31 @@ static int conflict(struct scsi_task *t)
 	return SCSI_DONE;
 }
 
+/* RESERVE/RELEASE(6) (op6) and (10) (op10): third-party and extent
+ * reservations are not supported (SPC-2 7.19, 7.21), and a command without
+ * an I_T nexus cannot hold one. True when the command was answered here
+ * (*rc is then the handler's return value). */
+static bool reserve_cdb_refused(struct scsi_task *t, uint8_t op6, uint8_t op10, int *rc)
+{
+	if (t->cdb[0] == op6 && (t->cdb[1] & 0x11))
+		*rc = scsi_task_invalid_cdb(t, 1, (t->cdb[1] & 0x10) ? 4 : 0);
+	else if (t->cdb[0] == op10 && (t->cdb[1] & 0x12))
+		*rc = scsi_task_invalid_cdb(t, 1, (t->cdb[1] & 0x10) ? 4 : 1);
+	else if (!t->itn)
+		*rc = conflict(t);
+	else
+		return false;
+	return true;
+}
+
 int scsi_spc_reserve(struct scsi_task *t)
 {
 	struct scsi_lun *lu = t->lu;
 	struct scsi_pr *pr = lu->pr;
 	int rc;
 
-	/* third-party and extent reservations are not supported (SPC-2 7.21) */
-	if (t->cdb[0] == 0x16 && (t->cdb[1] & 0x11))
-		return scsi_task_invalid_cdb(t, 1, (t->cdb[1] & 0x10) ? 4 : 0);
-	if (t->cdb[0] == 0x56 && (t->cdb[1] & 0x12))
-		return scsi_task_invalid_cdb(t, 1, (t->cdb[1] & 0x10) ? 4 : 1);
-	if (!t->itn)
-		return conflict(t);
+	if (reserve_cdb_refused(t, 0x16, 0x56, &rc))
+		return rc;
 	pthread_mutex_lock(&pr->lock);
 	rc = pr_exception(&pr->st, t);
 	if (rc == 0) {
@@ -77,12 +89,8 @@ int scsi_spc_release(struct scsi_task *t)
 	struct scsi_pr *pr = lu->pr;
 	int rc;
 
-	if (t->cdb[0] == 0x17 && (t->cdb[1] & 0x11))
-		return scsi_task_invalid_cdb(t, 1, (t->cdb[1] & 0x10) ? 4 : 0);
-	if (t->cdb[0] == 0x57 && (t->cdb[1] & 0x12))
-		return scsi_task_invalid_cdb(t, 1, (t->cdb[1] & 0x10) ? 4 : 1);
-	if (!t->itn)
-		return conflict(t);
+	if (reserve_cdb_refused(t, 0x17, 0x57, &rc))
+		return rc;
 	pthread_mutex_lock(&pr->lock);
 	rc = pr_exception(&pr->st, t);
 	/* SPC-2 7.19: releasing what another nexus holds (or nothing) is GOOD */
