@@ -102,6 +102,7 @@ static struct {
 	uint64_t fo_started;
 	uint32_t epoch;
 	char fo_last[160];
+	uint64_t fo_seq;                /* bumped whenever fo_last gets a final result */
 	int64_t fo_last_ms;
 
 	/* takeover packets */
@@ -685,6 +686,7 @@ static void fo_finish(const char *result)
 	if (g.fo != FO_IDLE) {
 		g.fo_last_ms = (int64_t)(now_ms() - g.fo_started);
 		snprintf(g.fo_last, sizeof(g.fo_last), "%s", result);
+		g.fo_seq++;
 		qb_log(LOG_NOTICE, "cluster: planned failover to %s: %s (%" PRId64 " ms)", g.fo_target, result,
 		       g.fo_last_ms);
 	}
@@ -878,6 +880,7 @@ static void deliver_cb(cpg_handle_t h, const struct cpg_name *group, uint32_t no
 		if (strcmp(m.target, g.cfg.node) == 0) {
 			qb_log(LOG_ERR, "cluster: %s: failover failed: %s", m.name, m.text);
 			snprintf(g.fo_last, sizeof(g.fo_last), "failed: %s", m.text);
+			g.fo_seq++;
 			if (g.fo == FO_HANDED) {
 				send_ctl(CL_MSG_TRANSITION, g.fo_target, 0, "aborted");
 				fo_finish(g.fo_last);
@@ -1568,6 +1571,7 @@ void cluster_status(struct json_writer *w)
 	json_str(w, "target", g.fo_target);
 	json_str(w, "last_result", g.fo_last);
 	json_int(w, "last_ms", g.fo_last_ms);
+	json_uint(w, "finished", g.fo_seq);
 	json_obj_end(w);
 	json_uint(w, "connections", cl_conns_snapshot(NULL, 0) + g.peer.nconns);
 	json_arr_begin(w, "nodes");

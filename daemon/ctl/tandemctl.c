@@ -73,9 +73,11 @@ static const struct ctl_cmd commands[] = {
 	{ .name = "help", .nargs = 0 },
 };
 
-/* The cluster's failover progress: "state" and "last_result"/"last_ms" of
- * status.cluster.failover; false when tandemd does not answer. */
-static bool failover_progress(const char *service, char *state, size_t slen, char *result, size_t rlen, int64_t *ms)
+/* The cluster's failover progress: "state", "last_result"/"last_ms" and the
+ * count of finished failovers ("finished", -1 from a tandemd that has none)
+ * of status.cluster.failover; false when tandemd does not answer. */
+static bool failover_progress(const char *service, char *state, size_t slen, char *result, size_t rlen, int64_t *ms,
+			      int64_t *seq)
 {
 	char *answer = NULL, err[256];
 	bool ok = false;
@@ -86,6 +88,7 @@ static bool failover_progress(const char *service, char *state, size_t slen, cha
 			snprintf(state, slen, "%s", jr_str(fo, "state", ""));
 			snprintf(result, rlen, "%s", jr_str(fo, "last_result", ""));
 			*ms = jr_int(fo, "last_ms", 0);
+			*seq = jr_int(fo, "finished", -1);
 			ok = true;
 		}
 		jr_free(v);
@@ -94,16 +97,19 @@ static bool failover_progress(const char *service, char *state, size_t slen, cha
 	return ok;
 }
 
-/* Wait (at most 30 s) until a failover started after (before_result, before_ms) ended. */
-static int failover_wait(const char *service, const char *before_result, int64_t before_ms)
+/* Wait (at most 30 s) until a failover started after (before_result,
+ * before_ms, before_seq) ended: the finished count moved on (two failovers in
+ * a row may well end with the same result in the same milliseconds). */
+static int failover_wait(const char *service, const char *before_result, int64_t before_ms, int64_t before_seq)
 {
 	char state[64], result[256];
-	int64_t ms = 0;
+	int64_t ms = 0, seq = -1;
 	for (int i = 0; i < 300; i++) {
-		if (!failover_progress(service, state, sizeof(state), result, sizeof(result), &ms))
+		if (!failover_progress(service, state, sizeof(state), result, sizeof(result), &ms, &seq))
 			break;
-		if (strcmp(state, "idle") == 0 && strcmp(result, "requested") != 0 &&
-		    (strcmp(result, before_result) != 0 || ms != before_ms)) {
+		bool moved = seq >= 0 && before_seq >= 0 ? seq != before_seq
+							  : strcmp(result, before_result) != 0 || ms != before_ms;
+		if (strcmp(state, "idle") == 0 && strcmp(result, "requested") != 0 && moved) {
 			if (strcmp(result, "ok") == 0) {
 				printf("failover done (%lld ms)\n", (long long)ms);
 				return EXIT_OK;
@@ -203,9 +209,9 @@ int main(int argc, char **argv)
 	}
 
 	char fo_state[64] = "", fo_result[256] = "";
-	int64_t fo_ms = 0;
+	int64_t fo_ms = 0, fo_seq = -1;
 	if (strcmp(cmd->name, "failover") == 0 || strcmp(cmd->name, "standby") == 0)
-		failover_progress(service, fo_state, sizeof(fo_state), fo_result, sizeof(fo_result), &fo_ms);
+		failover_progress(service, fo_state, sizeof(fo_state), fo_result, sizeof(fo_result), &fo_ms, &fo_seq);
 
 	char *answer = NULL, err[512];
 	struct jr_value *v;
@@ -233,14 +239,14 @@ int main(int argc, char **argv)
 	} else if (strcmp(cmd->name, "alua") == 0) {
 		printf("ALUA group %s is now %s\n", jr_str(v, "group", pos[1]), jr_str(v, "state", pos[2]));
 	} else if (strcmp(cmd->name, "failover") == 0) {
-		exit_code = failover_wait(service, fo_result, fo_ms);
+		exit_code = failover_wait(service, fo_result, fo_ms, fo_seq);
 	} else if (strcmp(cmd->name, "standby") == 0 || strcmp(cmd->name, "unstandby") == 0) {
 		char st[64] = "", res[256] = "";
-		int64_t ms = 0;
+		int64_t ms = 0, seq = -1;
 		/* standby on the primary hands over first: wait for it */
-		if (cmd->name[0] == 's' && failover_progress(service, st, sizeof(st), res, sizeof(res), &ms) &&
-		    (strcmp(st, "idle") != 0 || strcmp(res, fo_result) != 0 || ms != fo_ms))
-			exit_code = failover_wait(service, fo_result, fo_ms);
+		if (cmd->name[0] == 's' && failover_progress(service, st, sizeof(st), res, sizeof(res), &ms, &seq) &&
+		    (strcmp(st, "idle") != 0 || seq != fo_seq || strcmp(res, fo_result) != 0 || ms != fo_ms))
+			exit_code = failover_wait(service, fo_result, fo_ms, fo_seq);
 		printf("%s\n", cmd->name[0] == 's' ? "standby: this node will not promote" : "standby left");
 	}
 	jr_free(v);

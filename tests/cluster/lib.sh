@@ -205,11 +205,19 @@ mon_start() { # NAME
 	MON_NAME=$1
 	: >"$T_TMP/mon.$1"
 	(
+		# A is read before and after B: the two nodes cannot be read at the
+		# same instant, and a handover between the reads of A and of B would
+		# look like two owners. A counts as primary / IP owner only when both
+		# of its reads say so (no failover completes and reverses within the
+		# few ms around one read of B).
 		while :; do
-			ra=$(fast_role A); rb=$(fast_role B)
-			ia=0; ib=0
+			ra=$(fast_role A); rb=$(fast_role B); ra2=$(fast_role A)
+			[ "$ra2" = "$ra" ] || ra="$ra->$ra2"
+			ia=0; ib=0; ia2=0
 			holds_ip A && ia=1
 			holds_ip B && ib=1
+			holds_ip A && ia2=1
+			[ "$ia2" = "$ia" ] || ia="$ia->$ia2"
 			echo "$(date +%s.%N | cut -c1-14) A=$ra B=$rb ipA=$ia ipB=$ib"
 			sleep 0.3
 		done
