@@ -14,7 +14,26 @@
 #   - resync time after a short outage (replication link cut) vs bytes written.
 # Writes the table between the repl-bench markers of docs/BENCHMARKS.md
 # (BENCH_OUT=FILE to write elsewhere, BENCH_OUT=- to only print).
-# Not part of tests/run.sh; takes about 3 minutes (BENCH_REPS=5 alternating runs).
+# Not part of tests/run.sh; takes about 4 minutes (BENCH_REPS=5 alternating runs).
+#
+# Where the LUN files live (BENCH_DIR, default /dev/shm): each node's backing
+# files (LUN 0, LUN 1) and its state_dir (replication metadata) go to
+# BENCH_DIR/tandem-rbench-ID/{a,b} on tmpfs, like tests/bench/run.sh does (O_DIRECT
+# works on tmpfs on this kernel). Reason: on this VM both nodes' files would
+# otherwise sit on the SAME virtual disk, so a replicated write costs that one disk
+# twice (4K random writes then measure the shared disk, not replication); two
+# real servers each have their own disk. With tmpfs each node's "disk" costs only
+# its own CPU (a memcpy, where a virtual disk DMAs). BENCH_DIR=vm keeps the old
+# setup (files under the test's T_TMP on the VM disk); any other directory is
+# used as given. When BENCH_DIR is missing, not writable or has less than
+# 4 x R_SIZE + 256 MiB free, T_TMP is used and the run says so.
+# BENCH_FRONT=10gbit shapes the initiator's (frontend) links like 10GbE as well
+# (tbf rate 10gbit on both ends of each node's portal veth): real initiators
+# reach the target over 10GbE, while an unshaped veth lets the unreplicated
+# baseline go faster than 10GbE carries although the replicated path is capped by
+# the 10gbit replication link. Default: unshaped (BENCH_FRONT=none). Report both.
+# TANDEMD=/path/to/tandemd runs another binary (before/after comparisons).
+# BENCH_RESYNC=no skips the resync measurements (comparison runs; the table says so).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
@@ -32,6 +51,36 @@ BENCH_REPS=${BENCH_REPS:-5}
 OUT=${BENCH_OUT:-$ROOT/docs/BENCHMARKS.md}
 DATE=$(date -u '+%Y-%m-%d %H:%M UTC')
 RATE_BPS=$(( ${R_RATE%M} * 1048576 ))
+BENCH_RESYNC=${BENCH_RESYNC:-yes}
+BENCH_FRONT=${BENCH_FRONT:-none}
+
+# the nodes' files: see the header (BENCH_DIR)
+BENCH_DIR=${BENCH_DIR:-/dev/shm}
+[ "$BENCH_DIR" != vm ] || BENCH_DIR=$T_TMP
+NEED_KIB=$(( 4 * R_SIZE_BYTES / 1024 + 256 * 1024 ))
+if [ ! -d "$BENCH_DIR" ] || [ ! -w "$BENCH_DIR" ] || [ "$(df -Pk "$BENCH_DIR" | awk 'NR==2{print $4}')" -lt "$NEED_KIB" ]; then
+	log "$BENCH_DIR not usable (missing, read-only or < $(( NEED_KIB / 1024 )) MiB free): using $T_TMP"
+	BENCH_DIR=$T_TMP
+fi
+if [ "$BENCH_DIR" = "$T_TMP" ]; then
+	NODE_DIR_ROOT=
+else
+	NODE_DIR_ROOT=$(mktemp -d "$BENCH_DIR/tandem-rbench-$R_ID.XXXXXX")
+	# the files go with the run (lib.sh's trap then stops the daemons and the namespaces)
+	_rb_cleanup() { local rc=$?; rm -rf "$NODE_DIR_ROOT"; (exit "$rc"); _r_cleanup; }
+	trap _rb_cleanup EXIT
+fi
+BENCH_FS=$(df -PT "${NODE_DIR_ROOT:-$T_TMP}" | awk 'NR==2{print $2}')
+# node_files NODE: directory holding that node's lun.img, plain.img and state/
+node_files() {
+	if [ -n "$NODE_DIR_ROOT" ]; then echo "$NODE_DIR_ROOT/$(tr 'AB' 'ab' <<<"$1")"; else dir_of "$1"; fi
+}
+if [ -n "$NODE_DIR_ROOT" ]; then
+	FILES_NOTE="BENCH_DIR=$BENCH_DIR: each node its own files"
+else
+	FILES_NOTE="under the test's temporary directory: both nodes on the same file system"
+fi
+log "node files on $BENCH_FS (${NODE_DIR_ROOT:-$T_TMP})"
 
 net_setup
 SHAPE="netem delay 50us rate 10gbit"
@@ -42,10 +91,26 @@ for n in A B; do
 	fi
 done
 log "replication link: $SHAPE"
+FRONT_SHAPE="none (veth, unshaped)"
+if [ "$BENCH_FRONT" = 10gbit ]; then
+	# both directions of each portal veth: writes flow client -> node (ca / cb egress)
+	FRONT_SHAPE="tbf rate 10gbit burst 1mb latency 10ms on both ends of each node's portal veth"
+	in_ns A tc qdisc add dev p0 root tbf rate 10gbit burst 1mb latency 10ms
+	in_ns B tc qdisc add dev p0 root tbf rate 10gbit burst 1mb latency 10ms
+	in_ns C tc qdisc add dev ca root tbf rate 10gbit burst 1mb latency 10ms
+	in_ns C tc qdisc add dev cb root tbf rate 10gbit burst 1mb latency 10ms
+elif [ "$BENCH_FRONT" != none ]; then
+	echo "BENCH_FRONT is none or 10gbit" >&2; exit 1
+fi
+log "frontend links: $FRONT_SHAPE"
 
 for n in A B; do
 	node_config "$n" plain_lun=yes
-	d=$(dir_of "$n")
+	d=$(node_files "$n")
+	if [ "$d" != "$(dir_of "$n")" ]; then
+		mkdir -p "$d/state"
+		sed -i -e "s|$(dir_of "$n")/|$d/|g" "$(dir_of "$n")/tandem.conf"
+	fi
 	# written out once, so that no run pays for allocating extents
 	dd if=/dev/zero of="$d/lun.img" bs=1M count=$(( R_SIZE_BYTES / 1048576 )) conv=fsync status=none
 	dd if=/dev/zero of="$d/plain.img" bs=1M count=$(( R_SIZE_BYTES / 1048576 )) conv=fsync status=none
@@ -111,7 +176,7 @@ row() {
 }
 
 LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
-for i in $(seq 1 "$BENCH_REPS"); do   # alternate, so that background load hits both alike
+for _ in $(seq 1 "$BENCH_REPS"); do   # alternate, so that background load hits both alike
 	one_run plain "$U1"
 	one_run repl "$U0"
 done
@@ -133,6 +198,9 @@ R_IOPS_MED=$(ratio repl.iops plain.iops)
 R_MIBS_MED=$(ratio repl.mibs plain.mibs)
 meets() { awk -v r="$1" -v t="$2" 'BEGIN{ if (r == "n/a") print "n/a"; else if (r >= t) print "yes"; else print "**no**" }'; }
 
+RS_ROW="| skipped (BENCH_RESYNC=no) | | | |"
+OUTAGE_ROWS=("| skipped (BENCH_RESYNC=no) | | | |")
+if [ "$BENCH_RESYNC" = yes ]; then
 # ---- resync throughput: BENCH_RESYNC_MB written while disconnected, then connect
 in_ns C qemu-img bench -f raw -w -t none -d 32 -s 1M -c "$BENCH_RESYNC_MB" -o 0 "$U0" >/dev/null 2>&1 || true
 sleep 1   # status counters are published a little after the acks
@@ -181,13 +249,15 @@ outage "nothing written" true
 outage "16 MiB sequential (128K writes)" in_ns C qemu-img bench -f raw -w -t none -d 32 -s 128K -c 128 -o 100M "$U0"
 outage "128 MiB sequential (128K writes)" in_ns C qemu-img bench -f raw -w -t none -d 32 -s 128K -c 1024 -o 200M "$U0"
 outage "8 MiB as 2000 random 4K writes over 1 GiB" iocheck write --url "$U0" --blocks 262144 --qd 32 --max-writes 2000 --seconds 60 --log "$T_TMP/outage.log"
+fi
 
 node_stop B; node_stop A
 
 TABLE=$(cat <<EOF
-Run: $DATE, \`bash tests/bench/repl_bench.sh\` ($(nproc) CPUs, $(uname -r); build $(basename "$BUILD")).
+Run: $DATE, \`bash tests/bench/repl_bench.sh\` ($(nproc) CPUs, $(uname -r); build $(basename "$BUILD")$([ "$TANDEMD" -ef "$BUILD/daemon/tandemd" ] || echo ", tandemd $TANDEMD")).
 Replication link: veth, \`tc qdisc add dev r0 root $SHAPE\` on both ends; initiator in a third
-namespace over a bridge; 1 GiB preallocated files, \`cache: $R_CACHE\`, resync_rate $R_RATE.
+namespace over a bridge, frontend links: $FRONT_SHAPE (BENCH_FRONT=$BENCH_FRONT);
+1 GiB preallocated files on $BENCH_FS ($FILES_NOTE), \`cache: $R_CACHE\`, resync_rate $R_RATE.
 Load average when the run started: $LOAD (other work on the machine shows in the numbers).
 4K random: \`iocheck write --qd 32 --seconds $BENCH_SECS\` over the whole LUN;
 4K/128K sequential: \`qemu-img bench -w -t none -d 32 -s 4K -c $W4K_COUNT\` / \`-s 128K -c $W128K_COUNT\`.
