@@ -19,6 +19,7 @@
 #include "util/be.h"
 #include "util/bufpool.h"
 #include "util/log.h"
+#include "util/sockbuf.h"
 
 #define REPL_BODY_CAP (REPL_BM_RUNS + REPL_BM_RUN_SIZE * REPL_BM_MAX_RUNS)
 #define REPL_WRITEV_IOVS 256             /* iovecs per writev (IOV_MAX is 1024) */
@@ -66,8 +67,7 @@ static void tune_socket(int fd)
 	int one = 1, buf = 4 << 20;
 
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf));
-	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
+	sockbuf_set(fd, buf, buf);
 }
 
 /* ---------------------------------------------------------------- transmit */

@@ -3,6 +3,7 @@
  * the first reactor, socket options applied, and each new connection handed
  * to a reactor of the pool. */
 #include "iscsi/iscsi_int.h"
+#include "util/sockbuf.h"
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,10 +52,7 @@ static void set_sockopts(int fd)
 	gc = g_iscsi.gc;
 	pthread_mutex_unlock(&g_iscsi.lock);
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (gc.sndbuf > 0)
-		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &gc.sndbuf, sizeof(gc.sndbuf));
-	if (gc.rcvbuf > 0)
-		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &gc.rcvbuf, sizeof(gc.rcvbuf));
+	sockbuf_set(fd, gc.sndbuf, gc.rcvbuf);
 	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
 	v = 30;
 	setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &v, sizeof(v));
