@@ -324,6 +324,7 @@ uint8_t *repl_send(uint16_t type, struct repl_vol *v, size_t body_len);
 /* repl_mirror.c: the wrapper and the write path */
 struct bdev *repl_wrap(struct bdev *lower, const struct bdev_params *p, char *err, size_t errlen);
 struct repl_req *repl_req_get(struct repl_vol *v);
+struct repl_req *repl_req_get_any(struct repl_vol *v);   /* slot, else heap */
 void repl_req_put(struct repl_req *rq);
 void repl_vol_link_down(struct repl_vol *v);          /* the peer stopped replicating this volume */
 void repl_vol_release_held(struct repl_vol *v);

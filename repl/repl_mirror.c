@@ -36,8 +36,9 @@ struct repl_req *repl_req_get(struct repl_vol *v)
 	return rq;
 }
 
-/* Slot or, for the peer/resync side that cannot wait, a heap request. */
-static struct repl_req *req_get_any(struct repl_vol *v)
+/* Slot or, for the peer/resync/verify side that cannot wait for one, a heap
+ * request (tag UINT32_MAX); NULL when out of memory. */
+struct repl_req *repl_req_get_any(struct repl_vol *v)
 {
 	struct repl_req *rq = repl_req_get(v);
 
@@ -725,7 +726,7 @@ int repl_h_data(struct repl_conn *c, const struct repl_msg *m)
 		ack_now(c, v, m, EINVAL);
 		return 0;
 	}
-	rq = req_get_any(v);
+	rq = repl_req_get_any(v);
 	if (!rq) {
 		ack_now(c, v, m, ENOMEM);
 		return 0;

@@ -26,19 +26,6 @@ static struct repl_vol *msg_vol(struct repl_conn *c, const struct repl_msg *m)
 	return v && atomic_load(&v->attached) && !v->detaching ? v : NULL;
 }
 
-/* A request slot of v or, for the resync/verify side that cannot wait for
- * one, a heap request (tag UINT32_MAX); NULL when out of memory. */
-static struct repl_req *sync_req_get(struct repl_vol *v)
-{
-	struct repl_req *rq = repl_req_get(v);
-
-	if (!rq && (rq = calloc(1, sizeof(*rq)))) {
-		rq->v = v;
-		rq->tag = UINT32_MAX;
-	}
-	return rq;
-}
-
 /* Point rq's lower I/O at [off, off+len) of its single buffer rq->buf. */
 static void req_lower_io(struct repl_req *rq, enum bdev_io_type type, uint64_t off, uint64_t len)
 {
@@ -530,7 +517,7 @@ static void rs_read_done(struct bdev_io *io);
 
 static struct repl_req *range_read(struct repl_vol *v, enum repl_req_kind kind, uint64_t off, uint64_t len)
 {
-	struct repl_req *rq = sync_req_get(v);
+	struct repl_req *rq = repl_req_get_any(v);
 
 	if (!rq)
 		return NULL;
@@ -706,7 +693,7 @@ int repl_h_rs_data(struct repl_conn *c, const struct repl_msg *m)
 		repl_conn_fail(c, "RS_DATA for a volume that is not SyncTarget here");
 		return -1;
 	}
-	rq = sync_req_get(v);
+	rq = repl_req_get_any(v);
 	if (!rq) {
 		repl_conn_fail(c, "out of memory");
 		return -1;
@@ -900,7 +887,7 @@ int repl_h_ov_req(struct repl_conn *c, const struct repl_msg *m)
 		repl_conn_fail(c, "OV_REQ does not fit the volume");
 		return -1;
 	}
-	rq = sync_req_get(v);
+	rq = repl_req_get_any(v);
 	if (!rq || !(rq->buf = buf_alloc(len))) {
 		if (rq)
 			repl_req_put(rq);
