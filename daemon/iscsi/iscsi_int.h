@@ -23,6 +23,7 @@
 #define ISCSI_LOGIN_DSL 8192                  /* RFC 7143 13.12: during login */
 #define ISCSI_LOGIN_TEXT_MAX (64 * 1024)
 #define ISCSI_RX_BUDGET 32                    /* PDUs per read wakeup */
+#define ISCSI_RX_BYTE_BUDGET (512u * 1024)    /* data-segment bytes per read wakeup (see rx.c) */
 #define ISCSI_RXBUF_SIZE (256u * 1024)        /* per-connection receive buffer (bulk reads) */
 #define ISCSI_RX_DIRECT_MIN (64u * 1024)      /* data segments this large: read in place, little copy */
 #define ISCSI_RX_SPILL 4096                   /* bytes read past a large segment into the buffer */

@@ -521,6 +521,7 @@ static int rx_pdu_done(struct iscsi_conn *c)
 static void rx_parse(struct iscsi_conn *c)
 {
 	int budget = ISCSI_RX_BUDGET;
+	uint32_t bytes = 0;
 	int r;
 
 	while (!c->closing && !c->migrating && budget > 0) {
@@ -572,7 +573,13 @@ static void rx_parse(struct iscsi_conn *c)
 			if (r <= 0)
 				return;
 			budget--;
+			bytes += c->rx_dsl;
 			if (rx_pdu_done(c) < 0)
+				return;
+			/* a queue depth of large writes must not be read in one turn
+			 * before the first of them reaches the backend (the idle hooks
+			 * submit): the turn ends, the rest resumes next turn */
+			if (bytes >= ISCSI_RX_BYTE_BUDGET)
 				return;
 			break;
 		}
