@@ -47,6 +47,22 @@ struct bdev_io {
 	struct iocb iocb;
 };
 
+/* Fill io for one request on [offset, offset+len) with one buffer (NULL for
+ * requests that carry no data: flush, unmap, write zeroes); iov is the
+ * caller's storage for that buffer's iovec, which must live as long as io.
+ * Everything else in io starts zeroed. */
+static inline void bdev_io_prep(struct bdev_io *io, struct iovec *iov, enum bdev_io_type type, unsigned flags,
+				uint64_t offset, void *buf, uint64_t len, void (*cb)(struct bdev_io *), void *cb_arg)
+{
+	*io = (struct bdev_io){ .type = type, .flags = flags, .offset = offset, .len = len, .cb = cb, .cb_arg = cb_arg };
+	if (buf) {
+		iov->iov_base = buf;
+		iov->iov_len = len;
+		io->iov = iov;
+		io->iovcnt = 1;
+	}
+}
+
 struct bdev_params {
 	const char *backend;        /* "blockio", "fileio", "null" */
 	const char *path;           /* device or file; ignored by null */

@@ -166,18 +166,7 @@ static bool san_lun_attached(const struct san_ctx *c)
 
 static void san_submit(struct san_ctx *c, struct san_io *s, enum bdev_io_type type, uint64_t off, uint64_t len)
 {
-	memset(&s->io, 0, sizeof(s->io));
-	s->io.type = type;
-	s->io.offset = off;
-	s->io.len = len;
-	if (type == BDEV_IO_WRITE) {
-		s->iov.iov_base = c->pat;
-		s->iov.iov_len = len;
-		s->io.iov = &s->iov;
-		s->io.iovcnt = 1;
-	}
-	s->io.cb = san_io_done;
-	s->io.cb_arg = s;
+	bdev_io_prep(&s->io, &s->iov, type, 0, off, type == BDEV_IO_WRITE ? c->pat : NULL, len, san_io_done, s);
 	s->c = c;
 	c->inflight++;
 	bdev_submit(c->lu->bdev, &s->io);

@@ -12,22 +12,8 @@
 static inline int scsi_task_bio_submit(struct scsi_task *t, enum bdev_io_type type, unsigned flags, uint64_t offset,
 				       void *buf, uint64_t len, void (*cb)(struct bdev_io *))
 {
-	struct bdev_io *io = &t->bio;
-
-	memset(io, 0, sizeof(*io));
-	io->type = type;
-	io->flags = flags;
-	io->offset = offset;
-	io->len = len;
-	if (buf) {
-		t->iov.iov_base = buf;
-		t->iov.iov_len = len;
-		io->iov = &t->iov;
-		io->iovcnt = 1;
-	}
-	io->cb = cb;
-	io->cb_arg = t;
-	bdev_submit(t->lu->bdev, io);
+	bdev_io_prep(&t->bio, &t->iov, type, flags, offset, buf, len, cb, t);
+	bdev_submit(t->lu->bdev, &t->bio);
 	return SCSI_ASYNC;
 }
 

@@ -41,26 +41,15 @@ static void ws_io_done(struct bdev_io *io);
 static bool ws_issue(struct ws_ctx *c, struct ws_io *s)
 {
 	struct scsi_task *t = c->t;
+	bool w = c->type == BDEV_IO_WRITE;   /* only writes carry the pattern and flags */
 	uint64_t len;
 
 	if (c->next >= c->end || c->err)
 		return false;
 	len = c->end - c->next;
-	if (c->type == BDEV_IO_WRITE && len > c->pat_len)
+	if (w && len > c->pat_len)
 		len = c->pat_len;
-	memset(&s->io, 0, sizeof(s->io));
-	s->io.type = c->type;
-	s->io.offset = c->next;
-	s->io.len = len;
-	if (c->type == BDEV_IO_WRITE) {
-		s->io.flags = c->flags;
-		s->iov.iov_base = c->pat;
-		s->iov.iov_len = len;
-		s->io.iov = &s->iov;
-		s->io.iovcnt = 1;
-	}
-	s->io.cb = ws_io_done;
-	s->io.cb_arg = s;
+	bdev_io_prep(&s->io, &s->iov, c->type, w ? c->flags : 0, c->next, w ? c->pat : NULL, len, ws_io_done, s);
 	s->ctx = c;
 	c->next += len;
 	c->inflight++;
@@ -76,10 +65,7 @@ static void ws_finish(struct ws_ctx *c)
 		/* write-through: zeroing / deallocation is metadata, flush it */
 		c->flush = false;
 		c->type = BDEV_IO_FLUSH;
-		memset(&c->io[0].io, 0, sizeof(c->io[0].io));
-		c->io[0].io.type = BDEV_IO_FLUSH;
-		c->io[0].io.cb = ws_io_done;
-		c->io[0].io.cb_arg = &c->io[0];
+		bdev_io_prep(&c->io[0].io, &c->io[0].iov, BDEV_IO_FLUSH, 0, 0, NULL, 0, ws_io_done, &c->io[0]);
 		c->io[0].ctx = c;
 		c->inflight = 1;
 		bdev_submit(t->lu->bdev, &c->io[0].io);

@@ -11,6 +11,7 @@
 #include "util/bufpool.h"
 #include "util/log.h"
 #include "scsi/xcopy.h"
+#include "scsi/task_bio.h"
 
 #define XCOPY_CHUNK  (1u << 20)         /* bytes per read/write pair */
 #define XCOPY_DEPTH  4u                 /* chunks in flight per command */
@@ -353,17 +354,9 @@ static void read_done(struct bdev_io *io)
 	}
 	atomic_fetch_add_explicit(&src->reads, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&src->read_bytes, len, memory_order_relaxed);
-	memset(&ch->io, 0, sizeof(ch->io));
-	ch->io.type = BDEV_IO_WRITE;
-	ch->io.flags = scsi_lun_write_flags(dst, false);   /* write-through => FUA, as WRITE */
-	ch->io.offset = ch->dst_off;
-	ch->io.len = len;
-	ch->iov.iov_base = ch->buf;
-	ch->iov.iov_len = len;
-	ch->io.iov = &ch->iov;
-	ch->io.iovcnt = 1;
-	ch->io.cb = write_done;
-	ch->io.cb_arg = ch;
+	/* write-through => FUA, as WRITE */
+	bdev_io_prep(&ch->io, &ch->iov, BDEV_IO_WRITE, scsi_lun_write_flags(dst, false), ch->dst_off, ch->buf, len,
+		     write_done, ch);
 	bdev_submit(dst->bdev, &ch->io);
 }
 
@@ -422,24 +415,9 @@ static void pump(struct xcopy_op *op)
 		ch->busy = true;
 		ch->op = op;
 		ch->dst_off = op->dst_off + rel;
-		memset(&ch->io, 0, sizeof(ch->io));
-		ch->io.type = BDEV_IO_READ;
-		ch->io.offset = op->src_off + rel;
-		ch->io.len = len;
-		ch->iov.iov_base = ch->buf;
-		ch->iov.iov_len = len;
-		ch->io.iov = &ch->iov;
-		ch->io.iovcnt = 1;
-		ch->io.cb = read_done;
-		ch->io.cb_arg = ch;
+		bdev_io_prep(&ch->io, &ch->iov, BDEV_IO_READ, 0, op->src_off + rel, ch->buf, len, read_done, ch);
 		bdev_submit(src->bdev, &ch->io);
 	}
-}
-
-/* SBC-3 4.5 style range check that cannot wrap. */
-static bool range_ok(const struct scsi_lun *lu, uint64_t lba, uint64_t blocks)
-{
-	return lba <= lu->nblocks && blocks <= lu->nblocks - lba;
 }
 
 /* Check every segment against the LUNs it names before moving any data. */
@@ -458,11 +436,11 @@ static int check_segments(struct xcopy_op *op)
 		if ((bytes & (src->block_size - 1)) || (bytes & (dst->block_size - 1)) ||
 		    bytes > XCOPY_MAX_SEG_BYTES)
 			return scsi_task_invalid_param(t, (uint16_t)(s->off + 10), -1);
-		if (!range_ok(src, s->src_lba, bytes >> src->block_shift)) {
+		if (!scsi_lba_range_ok(src, s->src_lba, bytes >> src->block_shift)) {
 			abort_target_sense(t, (int)i, 12, false, SK_ILLEGAL_REQUEST, ASC_LBA_OUT_OF_RANGE);
 			return SCSI_DONE;
 		}
-		if (!range_ok(dst, s->dst_lba, bytes >> dst->block_shift)) {
+		if (!scsi_lba_range_ok(dst, s->dst_lba, bytes >> dst->block_shift)) {
 			abort_target_sense(t, (int)i, 20, true, SK_ILLEGAL_REQUEST, ASC_LBA_OUT_OF_RANGE);
 			return SCSI_DONE;
 		}
