@@ -77,15 +77,18 @@ static void mem_submit(struct bdev *b, struct bdev_io *io)
 	bdev_complete_later(io, st);
 }
 
-static void mem_close(struct bdev *b)
+/* .close of every test backend: its private struct starts with the medium
+ * pointer (uint8_t *data, as struct mem_priv does), and C lets a pointer to a
+ * struct be read as a pointer to its first member. */
+static void harness_medium_close(struct bdev *b)
 {
-	struct mem_priv *m = b->priv;
-	free(m->data);
-	free(m);
+	uint8_t **data = b->priv;
+	free(*data);
+	free(b->priv);
 	b->priv = NULL;         /* bdev_close() frees b */
 }
 
-static const struct bdev_ops mem_ops = { .name = "mem", .close = mem_close, .submit = mem_submit };
+static const struct bdev_ops mem_ops = { .name = "mem", .close = harness_medium_close, .submit = mem_submit };
 
 /* What the test backends differ in when they become a LUN: the harness's
  * mem_ops or a test's own (holding completions back, logging, ...). */

@@ -11,7 +11,7 @@
 /* Memory backend that can hold completions back and applies a write only
  * when it completes (so an interleaving would be visible). */
 struct hold_priv {
-	uint8_t *data;
+	uint8_t *data;                  /* first member: harness_medium_close */
 	bool hold;
 	struct bdev_io *held[64];
 	int nheld;
@@ -58,15 +58,7 @@ static void hold_release_first(struct bdev *b)
 	hold_apply(b, io);
 }
 
-static void hold_close(struct bdev *b)
-{
-	struct hold_priv *m = b->priv;
-	free(m->data);
-	free(m);
-	b->priv = NULL;
-}
-
-static const struct bdev_ops hold_ops = { .name = "hold", .close = hold_close, .submit = hold_submit };
+static const struct bdev_ops hold_ops = { .name = "hold", .close = harness_medium_close, .submit = hold_submit };
 
 static struct bdev *HB;
 static struct hold_priv *HM;

@@ -11,7 +11,7 @@
 #define NB 2048u                    /* 1 MiB at 512 bytes: several chunks */
 
 struct hold_priv {
-	uint8_t *data;
+	uint8_t *data;                  /* first member: harness_medium_close */
 	bool hold;
 	int fail_status;                /* nonzero: every write/unmap completes with it */
 	struct bdev_io *held[64];
@@ -94,15 +94,7 @@ static void release_all(struct bdev *b)
 		reactor_poll_once(R, 1);
 }
 
-static void hold_close(struct bdev *b)
-{
-	struct hold_priv *m = b->priv;
-	free(m->data);
-	free(m);
-	b->priv = NULL;
-}
-
-static const struct bdev_ops hold_ops = { .name = "hold", .close = hold_close, .submit = hold_submit };
+static const struct bdev_ops hold_ops = { .name = "hold", .close = harness_medium_close, .submit = hold_submit };
 
 static struct bdev *B0, *B1;
 static struct hold_priv *M0, *M1;

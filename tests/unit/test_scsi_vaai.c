@@ -15,7 +15,7 @@
  * UNMAP / WRITE_ZEROES and logs what it was asked to do. */
 #define LOG_MAX 256
 struct slow_priv {
-	uint8_t *data;
+	uint8_t *data;                  /* first member: harness_medium_close */
 	bool hold;
 	struct bdev_io *held[64];
 	int nheld;
@@ -76,15 +76,7 @@ static void slow_release(struct bdev *b, int i)
 	slow_apply(b, io);
 }
 
-static void slow_close(struct bdev *b)
-{
-	struct slow_priv *m = b->priv;
-	free(m->data);
-	free(m);
-	b->priv = NULL;
-}
-
-static const struct bdev_ops slow_ops = { .name = "slow", .close = slow_close, .submit = slow_submit };
+static const struct bdev_ops slow_ops = { .name = "slow", .close = harness_medium_close, .submit = slow_submit };
 
 static struct bdev *SB, *SB2;
 static struct slow_priv *SM, *SM2;
