@@ -674,8 +674,9 @@ static void send_conns(void)
 static void send_ctl(enum cl_msg_type t, const char *target, uint8_t on, const char *text)
 {
 	struct cl_msg m = { .type = t, .on = on, .epoch = g.epoch };
-	snprintf(m.target, sizeof(m.target), "%s", target ? target : "");
-	snprintf(m.text, sizeof(m.text), "%s", text ? text : "");
+	/* both are cut to their field on purpose: the precision says so to gcc */
+	snprintf(m.target, sizeof(m.target), "%.*s", (int)sizeof(m.target) - 1, target ? target : "");
+	snprintf(m.text, sizeof(m.text), "%.*s", (int)sizeof(m.text) - 1, text ? text : "");
 	send_msg(&m);
 }
 

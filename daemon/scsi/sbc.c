@@ -23,6 +23,7 @@ static int decode_rw(struct scsi_task *t, struct rw_cdb *c)
 {
 	const uint8_t *cdb = t->cdb;
 
+	*c = (struct rw_cdb){ 0 };
 	switch (cdb[0]) {
 	case 0x08: case 0x0a:
 		/* SBC-3 5.14 / 5.38: 21-bit LBA, TRANSFER LENGTH 0 means 256 blocks */

@@ -76,7 +76,7 @@ static uint8_t *desig(uint8_t *p, uint8_t proto_codeset, uint8_t piv_assoc_type,
  * of 4 (SPC-4 7.8.6.11). */
 static uint8_t *desig_name(uint8_t *p, uint8_t assoc, const char *name)
 {
-	size_t n = strnlen(name, 255) + 1;
+	size_t n = strnlen(name, TCONF_NAME_MAX) + 1;   /* names are at most 223 bytes */
 	size_t padded = (n + 3) & ~(size_t)3;
 	if (padded > 252)
 		padded = 252, n = 251;

@@ -290,7 +290,7 @@ static struct jr_value *dispatch(const char *cmd)
 	json_init(&w);
 	ctl_server_dispatch(cmd, &w);
 	struct jr_value *v = jr_parse(json_result(&w), err, sizeof(err));
-	ck_assert_msg(v != NULL, "%s: %s", cmd, err);
+	ck_assert_msg(v != NULL, "%s: %s", cmd ? cmd : "(null)", err);
 	json_free(&w);
 	return v;
 }
