@@ -227,9 +227,9 @@ void repl_print_status(FILE *out, const struct jr_value *root)
 
 	if (!r || r->type != JR_OBJECT)
 		return;
-	fprintf(out, "\nreplication: node %s role:%s  peer %s role:%s  link:%s\n", jr_str(r, "node", "?"),
+	fprintf(out, "\nreplication: node %s role:%s  peer %s role:%s  link:%s (tcp %s)\n", jr_str(r, "node", "?"),
 		jr_str(r, "role", "?"), jr_str(r, "peer", "?"), jr_str(r, "peer_role", "?"),
-		jr_bool(r, "link_up", false) ? "up" : "down");
+		jr_bool(r, "link_up", false) ? "up" : "down", jr_str(r, "tcp_congestion", "?"));
 	luns = jr_get(r, "luns");
 	for (size_t i = 0; luns && luns->type == JR_ARRAY && i < luns->n; i++) {
 		const struct jr_value *l = &luns->items[i];

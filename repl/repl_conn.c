@@ -62,12 +62,40 @@ static int make_sockaddr(const char *addr, uint16_t port, struct sockaddr_storag
 	return -1;
 }
 
+/* The link's congestion control. A dedicated replication link is a short,
+ * lossless path whose sender is application-limited and bursty (a queue depth
+ * of writes goes out at once): BBR, which some hosts make the system default,
+ * paces such a flow by its own bandwidth estimate and probes the RTT with a
+ * tiny window; measured on a 10gbit link, replicated 128K writes ran about a
+ * quarter faster with cubic (docs/BENCHMARKS.md). "system" keeps the default. */
+static void tune_congestion(int fd)
+{
+	const char *want = repl_eng.tcp_congestion;
+	char used[16] = "";
+	socklen_t len = sizeof(used);
+	static bool warned;
+
+	if (want[0] && strcmp(want, "system") != 0 &&
+	    setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, want, (socklen_t)strlen(want)) < 0 && !warned) {
+		warned = true;      /* once: every reconnect would say the same */
+		qb_log(LOG_WARNING, "repl: tcp_congestion '%s' not available (%s): the link keeps the kernel's default",
+		       want, strerror(errno));
+	}
+	if (getsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, used, &len) < 0)
+		snprintf(used, sizeof(used), "unknown");
+	used[sizeof(used) - 1] = 0;
+	pthread_mutex_lock(&repl_eng.stat_lock);
+	memcpy(repl_eng.tcp_congestion_used, used, sizeof(used));
+	pthread_mutex_unlock(&repl_eng.stat_lock);
+}
+
 static void tune_socket(int fd)
 {
 	int one = 1, buf = 4 << 20;
 
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	sockbuf_set(fd, buf, buf);
+	tune_congestion(fd);
 }
 
 /* ---------------------------------------------------------------- transmit */

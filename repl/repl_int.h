@@ -251,6 +251,8 @@ struct repl_engine {
 	uint16_t listen_port, peer_port;
 	uint64_t resync_rate, resync_min_rate;
 	unsigned ping_interval_ms, ping_timeout_ms, timeout_ms, connect_retry_ms;
+	char tcp_congestion[16];            /* configured; "system" = leave the kernel's default */
+	char tcp_congestion_used[16];       /* what the last link got (under stat_lock), "" before */
 	char state_dir[TCONF_PATH_MAX];
 
 	struct reactor *r;

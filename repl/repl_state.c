@@ -280,8 +280,9 @@ void repl_status(struct json_writer *w)
 	json_str(w, "peer_role", pr < 0 ? "unknown" : repl_role_name((enum repl_role)pr));
 	json_bool(w, "link_up", atomic_load(&repl_eng.conn_up_pub));
 	json_uint(w, "resync_rate", repl_eng.resync_rate);
-	json_arr_begin(w, "luns");
 	pthread_mutex_lock(&repl_eng.stat_lock);
+	json_str(w, "tcp_congestion", repl_eng.tcp_congestion_used[0] ? repl_eng.tcp_congestion_used : "unknown");
+	json_arr_begin(w, "luns");
 	for (int i = 0; i < repl_eng.nvols; i++) {
 		struct repl_vol *v = repl_eng.vols[i];
 		const struct repl_vol_status *s = &v->st;
@@ -975,6 +976,7 @@ int repl_init(const struct tconf *conf, char *err, size_t errlen)
 	repl_eng.ping_timeout_ms = (unsigned)rc->ping_timeout_ms;
 	repl_eng.timeout_ms = (unsigned)rc->timeout_ms;
 	repl_eng.connect_retry_ms = (unsigned)rc->connect_retry_ms;
+	snprintf(repl_eng.tcp_congestion, sizeof(repl_eng.tcp_congestion), "%s", rc->tcp_congestion);
 	atomic_store(&repl_eng.role, REPL_ROLE_SECONDARY);
 	atomic_store(&repl_eng.peer_role_pub, -1);
 	for (size_t ti = 0; ti < conf->ntargets; ti++)

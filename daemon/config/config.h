@@ -164,6 +164,8 @@ struct tconf_replication {
 	int ping_timeout_ms;                /* default 500 */
 	int timeout_ms;                     /* default 6000 */
 	int connect_retry_ms;               /* default 1000 */
+	char tcp_congestion[16];            /* link's TCP congestion control, default "cubic";
+					     * "system" keeps the kernel's default */
 };
 
 struct tconf {

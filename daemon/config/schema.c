@@ -161,6 +161,18 @@ static int check_service_name(struct sctx *s, const struct cfg_node *n)
 	return 0;
 }
 
+/* A kernel congestion-control name (TCP_CA_NAME_MAX 16): lower case letters,
+ * digits, '_'. Whether the kernel has it is only known when the link is up. */
+static int check_cc_name(struct sctx *s, const struct cfg_node *n)
+{
+	for (const char *p = n->value; *p; p++)
+		if (!islower((unsigned char)*p) && !isdigit((unsigned char)*p) && *p != '_')
+			return cfg_error(s->err, n->line,
+					 "invalid character '%c' in '%s' (a congestion control name such as cubic, "
+					 "reno, bbr, dctcp, or system)", *p, n->name);
+	return 0;
+}
+
 static int check_abs_path(struct sctx *s, const struct cfg_node *n)
 {
 	if (n->value[0] != '/')
@@ -1098,6 +1110,8 @@ static const struct key_desc repl_keys[] = {
 	R_INT("ping_timeout_ms", ping_timeout_ms, 50, 600000),
 	R_INT("timeout_ms", timeout_ms, 100, 600000),
 	R_INT("connect_retry_ms", connect_retry_ms, 50, 600000),
+	{ .name = "tcp_congestion", .kind = K_STR, .off = offsetof(struct tconf_replication, tcp_congestion),
+	  .minlen = 1, .bufsize = sizeof(((struct tconf_replication *)0)->tcp_congestion), .check = check_cc_name },
 };
 
 static const struct section_desc repl_desc = {
@@ -1112,6 +1126,7 @@ static int sec_replication(struct sctx *s, const struct cfg_node *n, void *obj)
 	*r = (struct tconf_replication){
 		.enabled = true, .line = n->line, .resync_rate = 100ull << 20, .resync_min_rate = 250ull << 10,
 		.ping_interval_ms = 1000, .ping_timeout_ms = 500, .timeout_ms = 6000, .connect_retry_ms = 1000,
+		.tcp_congestion = "cubic",
 	};
 	if (no_arg(s, n) < 0 || apply_section(s, n, &repl_desc, r) < 0)
 		return -1;

@@ -37,6 +37,17 @@ both_inconsistent() {
 }
 check "both connect, Secondary and Inconsistent" both_inconsistent
 log "$(rstate A)"; log "$(rstate B)"
+# the link's congestion control: tcp_congestion defaults to cubic (the host
+# default here may be another, e.g. bbr); status --json reports what it got
+link_cc() { rjson "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["replication"]["tcp_congestion"])'; }
+CC_WANT=cubic
+grep -qw cubic /proc/sys/net/ipv4/tcp_available_congestion_control || CC_WANT=$(in_ns A cat /proc/sys/net/ipv4/tcp_congestion_control)
+CC_A=$(link_cc A || echo none); CC_B=$(link_cc B || echo none)
+if [ "$CC_A" = "$CC_WANT" ] && [ "$CC_B" = "$CC_WANT" ]; then
+	pass "replication link uses congestion control $CC_WANT on both ends (host default $(cat /proc/sys/net/ipv4/tcp_congestion_control))"
+else
+	fail "replication link congestion control: A $CC_A, B $CC_B, expected $CC_WANT"
+fi
 check_fail "plain 'primary' refused on an Inconsistent node" ctl A primary
 check "'primary --force' on A starts the initial sync" ctl A primary --force
 if rwait A 120 role=primary disk=UpToDate connection=Connected peer_disk=UpToDate out_of_sync_kib=0; then
