@@ -119,14 +119,16 @@ trap _r_cleanup EXIT
 link_cut()  { ip -n "$NS_A" link set r0 down; }
 link_heal() { ip -n "$NS_A" link set r0 up; ip -n "$NS_B" link set r0 up; }
 
-# node_config NODE [secret=S] [rate=R] [plain_lun=yes]
+# node_config NODE [secret=S] [rate=R] [plain_lun=yes] [cc=NAME]
+#   cc=NAME sets the replication link's tcp_congestion
 #   plain_lun=yes adds LUN 1: same kind of file ($d/plain.img), NOT replicated (benchmarks)
 node_config() {
 	local node=$1; shift
-	local secret=$R_SECRET rate=$R_RATE plain=no kv
+	local secret=$R_SECRET rate=$R_RATE plain=no cc= kv
 	for kv in "$@"; do
 		case $kv in
 			secret=*) secret=${kv#secret=} ;;
+			cc=*) cc="    tcp_congestion: ${kv#cc=}" ;;
 			rate=*) rate=${kv#rate=} ;;
 			plain_lun=*) plain=${kv#plain_lun=} ;;
 		esac
@@ -153,6 +155,7 @@ replication {
     peer_name: $peername
     secret: "$secret"
     resync_rate: $rate
+$cc
 }
 target $IQN {
     portal_group: pg1

@@ -16,7 +16,9 @@
 #   bad-crc         `tandemctl debug corrupt-next-crc` on A during writes: B
 #                   rejects the message (log), the link resets and recovers, data equal
 #   wrong-secret    B has another secret: never connects, a clear log line on a
-#                   node, B's backing file untouched while A takes writes
+#                   node, B's backing file untouched while A takes writes; A's
+#                   tcp_congestion names no algorithm: one log line, the
+#                   kernel's default on every link attempt
 set -euo pipefail
 source "$(cd "$(dirname "$0")" && pwd)/lib.sh" "$@"
 require_tool qemu-io md5sum python3
@@ -179,7 +181,9 @@ scn_bad_crc() {
 scn_wrong_secret() {
 	node_kill A; node_kill B
 	rm -rf "$(dir_of A)" "$(dir_of B)"
-	node_config A
+	# A also asks for a congestion control no kernel has: logged once, the
+	# link attempts go on with the kernel's default
+	node_config A cc=nosuch_cc
 	node_config B secret=another-secret-of-16-chars-or-more
 	truncate -s "$R_SIZE" "$(dir_of A)/lun.img" "$(dir_of B)/lun.img"
 	dd if=/dev/urandom of="$(dir_of B)/lun.img" bs=1M count=4 conv=notrunc status=none
@@ -200,6 +204,15 @@ scn_wrong_secret() {
 	l=$(cat "$(node_log A)" "$(node_log B)" | grep -i -m1 -E 'secret|auth|hmac|handshake' || true)
 	if [ -n "$l" ]; then pass "wrong-secret: clear log line: $l"; else fail "wrong-secret: no log line naming the authentication failure"; fi
 	if [ "$(md5_of B)" = "$md5b" ]; then pass "wrong-secret: B's data untouched"; else fail "wrong-secret: B's backing file changed"; fi
+	local cc_def cc_a n_warn
+	cc_def=$(in_ns A cat /proc/sys/net/ipv4/tcp_congestion_control)
+	cc_a=$(rjson A | python3 -c 'import json,sys; print(json.load(sys.stdin)["replication"]["tcp_congestion"])' || echo none)
+	n_warn=$(grep -c "tcp_congestion 'nosuch_cc' not available" "$(node_log A)" || true)
+	if [ "$cc_a" = "$cc_def" ] && [ "$n_warn" = 1 ]; then
+		pass "unknown tcp_congestion: logged once over several attempts, link sockets use the kernel default ($cc_a)"
+	else
+		fail "unknown tcp_congestion: status says '$cc_a' (kernel default $cc_def), $n_warn log lines (want 1)"
+	fi
 	node_stop B
 	node_stop A
 }
