@@ -29,6 +29,8 @@ LIBISCSI_IQN_PREFIX="iqn.2007-10.com.github:sahlberg:libiscsi"
 # even when it happens on a path whose result the test does not look at.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1:halt_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+# leaks inside libraries the test clients use, not ours: tests/lsan.supp says which
+export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/lsan.supp}
 
 T_TMP=$(mktemp -d "/var/tmp/tandem-$T_NAME.XXXXXX")
 T_PASS=0
