@@ -56,17 +56,8 @@ static void rmw_read_done(struct bdev_io *io)
 /* Runs with [lba, lba+n) held. */
 static int rmw_locked(struct scsi_task *t)
 {
-	struct scsi_lun *lu = t->lu;
-	size_t bytes = (size_t)t->nblocks << lu->block_shift;
-	uint8_t *medium = buf_alloc(bytes);
-
-	if (!medium) {
-		scsi_task_set_status(t, SCSI_STATUS_BUSY, 0, 0, 0);
-		return SCSI_DONE;
-	}
-	t->priv = medium;
 	t->status = SCSI_STATUS_GOOD;
-	return scsi_task_bio_submit(t, BDEV_IO_READ, 0, t->lba << lu->block_shift, medium, bytes, rmw_read_done);
+	return scsi_task_read_medium(t, t->lba, t->nblocks, rmw_read_done);
 }
 
 int scsi_rmw(struct scsi_task *t, uint64_t lba, uint32_t n, unsigned wflags, scsi_rmw_merge_fn merge)

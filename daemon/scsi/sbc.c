@@ -335,16 +335,8 @@ int scsi_sbc_verify(struct scsi_task *t)
 	uint32_t need = bytchk == 3 ? lu->block_size : c.len << lu->block_shift;
 	if (scsi_task_data_out(t, need) < need)
 		return scsi_task_check(t, SK_ILLEGAL_REQUEST, ASC_PARAMETER_LIST_LENGTH_ERROR);
-	size_t bytes = (size_t)c.len << lu->block_shift;
-	uint8_t *medium = buf_alloc(bytes);
-	if (!medium) {
-		scsi_task_set_status(t, SCSI_STATUS_BUSY, 0, 0, 0);
-		return SCSI_DONE;
-	}
-	t->priv = medium;
 	t->state = bytchk;
-	t->nblocks = c.len;
-	return scsi_task_bio_submit(t, BDEV_IO_READ, 0, c.lba << lu->block_shift, medium, bytes, verify_done);
+	return scsi_task_read_medium(t, c.lba, c.len, verify_done);
 }
 
 /* --- SYNCHRONIZE CACHE (SBC-3 5.22/5.23), PRE-FETCH (5.10/5.11) --- */
