@@ -15,6 +15,12 @@
 # (test_scsi_sanitize) cover what it checks: NOT READY / SANITIZE IN PROGRESS
 # while running, INQUIRY allowed, the operation surviving ABORT and LUN RESET.
 # Both passes are summed: BUILD/iscsi-test-cu.log and BUILD/iscsi-test-cu-sanitize.log.
+#
+# A third pass runs the suite's write-protect tests (SCSI.ReadOnly.ReadOnlySBC:
+# every write, WRITE SAME, UNMAP, COMPARE AND WRITE... answers DATA PROTECT /
+# WRITE PROTECTED and MODE SENSE reports WP; SCSI.Sanitize.Readonly) against
+# LUN 1, configured `readonly: yes` (they skip on a writable LUN), and checks
+# that LUN 1's file is unchanged afterwards (BUILD/iscsi-test-cu-readonly.log).
 # Usage: bash tests/integration/test_iscsi_test_cu.sh path/to/build
 source "$(dirname "$0")/lib.sh"
 require_tool iscsi-test-cu iscsi-inq python3
@@ -28,7 +34,17 @@ PORT=$(free_port)
 CTL=$(unique_ctl)
 CONF=$T_TMP/tandem.conf
 # The ACL admits libiscsi's own initiator names (iscsi-test-cu uses two).
-CFG_ALLOW="$LIBISCSI_IQN_PREFIX:*" CFG_SIZE=256M CFG_CACHE=write-back \
+RO_IMG=$T_TMP/lun1-readonly.img
+head -c 16M /dev/urandom >"$RO_IMG"
+RO_SUM=$(sha256sum <"$RO_IMG")
+CFG_EXTRA_LUNS="    lun 1 {
+        backend: blockio
+        path: $RO_IMG
+        size: 16M
+        readonly: yes
+        serial: $T_NAME-lun1
+        naa: 6001405000000000000000000000a002
+    }" CFG_ALLOW="$LIBISCSI_IQN_PREFIX:*" CFG_SIZE=256M CFG_CACHE=write-back \
 	write_config "$CONF" "$PORT" "$CTL" "$IQN" "$T_TMP/lun0.img"
 
 start_tandemd "$CONF" "$PORT" || { fail "tandemd starts"; finish; exit 1; }
@@ -91,6 +107,43 @@ if grep -q '^Run Summary:' "$LOG" && [ "$(grep -c '^Run Summary:' "$SLOG")" -eq 
 [ "$ninc" -eq 0 ] && pass "no incomplete test" || fail "$ninc tests never finished"
 [ "$npass" -ge "$CU_MIN_PASS" ] && pass "real passes $npass >= $CU_MIN_PASS" \
 	|| fail "real passes $npass < $CU_MIN_PASS"
+
+# ---- third pass: the write-protect tests on the read-only LUN 1
+RLOG=$BUILD_DIR/iscsi-test-cu-readonly.log
+U1=$(url "$PORT" "$IQN" 1)
+: >"$RLOG"
+for t in SCSI.ReadOnly.ReadOnlySBC SCSI.Sanitize.Readonly; do
+	log "running iscsi-test-cu -S -t $t on the read-only LUN 1"
+	rrc=0
+	timeout 300 iscsi-test-cu --dataloss --allow-sanitize -t "$t" "$U1" >>"$RLOG" 2>&1 || rrc=$?
+	[ "$rrc" -ne 124 ] || fail "iscsi-test-cu $t timed out after 300 s"
+done
+# per test: its status and how many assertions it made (a test that returns
+# early asserts nothing and would pass as well)
+python3 - "$RLOG" "$T_LIB_DIR" >"$T_TMP/ro.sum" <<'PYEOF'
+import re, sys
+sys.path.insert(0, sys.argv[2])
+from cu_summary import parse
+text = open(sys.argv[1], errors='replace').read()
+res = parse(text)
+asserts = [tuple(int(x) for x in m.groups()) for m in
+           re.finditer(r'^\s+asserts\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)', text, re.M)]
+for (s, t, st, m), a in zip(res, asserts):
+    print('%s.%s %s asserts_passed=%d asserts_failed=%d' % (s, t, st, a[2], a[3]))
+PYEOF
+sed -e 's/^/    /' "$T_TMP/ro.sum"
+for t in ReadOnly.ReadOnlySBC Sanitize.Readonly; do
+	line=$(grep -F "$t " "$T_TMP/ro.sum" || true)
+	if [ -n "$line" ] && ! grep -q 'FAILED\|incomplete\|asserts_failed=[1-9]' <<<"$line" &&
+	   ! grep -q 'asserts_passed=0 ' <<<"$line"; then
+		pass "read-only LUN: SCSI.$t ran, every assertion passed"
+	else
+		fail "read-only LUN: SCSI.$t: ${line:-no result} (see $RLOG)"
+	fi
+done
+[ "$(sha256sum <"$RO_IMG")" = "$RO_SUM" ] && pass "read-only LUN's file unchanged" \
+	|| fail "read-only LUN's file was modified"
+
 check "daemon alive and serving after the suite" alive_and_serving "$PID" "$PORT" "$IQN"
 stop_tandemd "$PID"
 cp "$TANDEMD_LOG" "$BUILD_DIR/iscsi-test-cu.tandemd.log" 2>/dev/null || true
