@@ -179,32 +179,55 @@ static int login_timeout_cb(struct reactor *r, void *arg)
 	return -1;
 }
 
+/* On the calling reactor's thread: watch the socket, join the reactor's list of
+ * connections and (re)start the login timer. Returns -1 when it cannot. */
+static int conn_register(struct iscsi_conn *c)
+{
+	struct reactor *r = reactor_self();
+	struct iscsi_reactor *ir = iscsi_reactor_get(r);
+	int to;
+
+	c->r = r;
+	if (!ir || reactor_add_fd(r, c->fd, EPOLLIN, conn_event, c) < 0)
+		return -1;
+	c->rnext = ir->conns;
+	if (ir->conns)
+		ir->conns->rprev = c;
+	ir->conns = c;
+	pthread_mutex_lock(&g_iscsi.lock);
+	to = g_iscsi.gc.login_timeout > 0 ? g_iscsi.gc.login_timeout : 15;
+	pthread_mutex_unlock(&g_iscsi.lock);
+	c->login_timer = reactor_timer_add(r, (uint64_t)to * 1000, login_timeout_cb, c);
+	return 0;
+}
+
+/* Leave the reactor's list of connections (ir may be NULL). */
+static void conn_unlist(struct iscsi_reactor *ir, struct iscsi_conn *c)
+{
+	if (ir) {
+		if (c->rprev)
+			c->rprev->rnext = c->rnext;
+		else if (ir->conns == c)
+			ir->conns = c->rnext;
+		if (c->rnext)
+			c->rnext->rprev = c->rprev;
+	}
+	c->rnext = c->rprev = NULL;
+}
+
 /* reactor_post target: the connection starts life on its reactor here. */
 void iscsi_conn_attach(void *arg)
 {
 	struct iscsi_conn *c = arg;
 	struct reactor *r = reactor_self();
-	struct iscsi_reactor *ir;
-	int to;
 
-	c->r = r;
-	ir = iscsi_reactor_get(r);
-	if (!ir || reactor_add_fd(r, c->fd, EPOLLIN, conn_event, c) < 0) {
+	if (conn_register(c) < 0) {
 		qb_log(LOG_ERR, "iscsi: %s: cannot register connection", c->peer);
 		close(c->fd);
 		conn_uncount(c);
 		free(c);
 		return;
 	}
-	c->rnext = ir->conns;
-	if (ir->conns)
-		ir->conns->rprev = c;
-	ir->conns = c;
-	pthread_mutex_lock(&g_iscsi.lock);
-	to = g_iscsi.gc.login_timeout;
-	pthread_mutex_unlock(&g_iscsi.lock);
-	if (to > 0)
-		c->login_timer = reactor_timer_add(r, (uint64_t)to * 1000, login_timeout_cb, c);
 	c->last_rx_ms = reactor_now_ms();
 	qb_log(LOG_DEBUG, "iscsi: connection %llu from %s on reactor %s", (unsigned long long)c->id, c->peer,
 	       reactor_name(r));
@@ -220,36 +243,16 @@ void iscsi_conn_detach(struct iscsi_conn *c)
 		c->login_timer = NULL;
 	}
 	reactor_del_fd(c->r, c->fd);
-	if (ir) {
-		if (c->rprev)
-			c->rprev->rnext = c->rnext;
-		else if (ir->conns == c)
-			ir->conns = c->rnext;
-		if (c->rnext)
-			c->rnext->rprev = c->rprev;
-	}
-	c->rnext = c->rprev = NULL;
+	conn_unlist(ir, c);
 }
 
 /* On the new reactor's thread. */
 int iscsi_conn_rehome(struct iscsi_conn *c)
 {
-	struct reactor *r = reactor_self();
-	struct iscsi_reactor *ir = iscsi_reactor_get(r);
-
-	c->r = r;
 	c->migrating = false;
-	if (!ir || reactor_add_fd(r, c->fd, EPOLLIN, conn_event, c) < 0)
+	if (conn_register(c) < 0)
 		return -1;
-	c->rnext = ir->conns;
-	if (ir->conns)
-		ir->conns->rprev = c;
-	ir->conns = c;
 	iscsi_rx_kick(c);   /* PDUs that came with the login, if any, are in its buffer */
-	pthread_mutex_lock(&g_iscsi.lock);
-	int to = g_iscsi.gc.login_timeout > 0 ? g_iscsi.gc.login_timeout : 15;
-	pthread_mutex_unlock(&g_iscsi.lock);
-	c->login_timer = reactor_timer_add(r, (uint64_t)to * 1000, login_timeout_cb, c);
 	return 0;
 }
 
@@ -269,14 +272,7 @@ static void conn_free(void *arg)
 		c->freed_pending = false;
 		return;
 	}
-	if (ir) {
-		if (c->rprev)
-			c->rprev->rnext = c->rnext;
-		else if (ir->conns == c)
-			ir->conns = c->rnext;
-		if (c->rnext)
-			c->rnext->rprev = c->rprev;
-	}
+	conn_unlist(ir, c);
 	iscsi_session_conn_gone(c);
 	iscsi_tx_free_all(c);
 	iscsi_task_free_all(c);

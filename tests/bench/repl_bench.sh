@@ -146,24 +146,36 @@ qbench() {
 cpu_ticks() { awk '{print $14+$15}' "/proc/$(node_pid "$1")/stat" 2>/dev/null || echo 0; }
 # us_per COUNT A0 A1: CPU microseconds per write from two cpu_ticks samples
 us_per() { awk -v c="$1" -v a="$2" -v b="$3" -v hz="$(getconf CLK_TCK)" 'BEGIN{ printf "%.1f", (b-a)/hz*1e6/c }'; }
-# one_run KEY URL: appends "iops q4 mibs cpuA4 cpuB4 cpuA128 cpuB128" of one repetition to
-# $T_TMP/runs.KEY (cpu*: CPU microseconds per write of each node's tandemd, utime+stime
-# from /proc, over the sequential 4K and 128K runs)
+# rq_wait_ns NODE: nanoseconds that node's tandemd threads spent runnable but waiting
+# for a CPU (field 2 of /proc/PID/task/TID/schedstat, summed over the threads)
+rq_wait_ns() { cat /proc/"$(node_pid "$1")"/task/*/schedstat 2>/dev/null | awk '{s += $2} END{printf "%.0f", s}'; }
+# ms_per_s NS0 NS1 SECONDS: run-queue wait in ms per second of the run
+ms_per_s() { awk -v a="$1" -v b="$2" -v s="${3:-0}" 'BEGIN{ if (s > 0) printf "%.0f", (b-a)/1e6/s; else print 0 }'; }
+# one_run KEY URL: appends "iops q4 mibs cpuA4 cpuB4 cpuA128 cpuB128 waitA128 waitB128" of one
+# repetition to $T_TMP/runs.KEY (cpu*: CPU microseconds per write of each node's tandemd,
+# utime+stime from /proc, over the sequential 4K and 128K runs; wait*: ms per second of the
+# 128K run that the node's threads were ready to run but had no CPU, i.e. how much the
+# machine's CPUs, shared by both nodes and the initiator, held them back)
+RUN_COLS=9
 one_run() {
-	local iops s4 s128 q4 m128 a0 b0 a1 b1 a2 b2
+	local iops s4 s128 q4 m128 a0 b0 a1 b1 a2 b2 wa0 wb0 wa1 wb1
 	iops=$(iops_4k_random "$1" "$2")
 	a0=$(cpu_ticks A); b0=$(cpu_ticks B)
 	s4=$(qbench 4K "$W4K_COUNT" "$2")
 	a1=$(cpu_ticks A); b1=$(cpu_ticks B)
+	wa0=$(rq_wait_ns A); wb0=$(rq_wait_ns B)
 	s128=$(qbench 128K "$W128K_COUNT" "$2")
 	a2=$(cpu_ticks A); b2=$(cpu_ticks B)
+	wa1=$(rq_wait_ns A); wb1=$(rq_wait_ns B)
 	q4=$(awk -v c="$W4K_COUNT" -v s="${s4:-0}" 'BEGIN{ if (s > 0) printf "%.0f", c/s; else print 0 }')
 	m128=$(awk -v c="$W128K_COUNT" -v s="${s128:-0}" 'BEGIN{ if (s > 0) printf "%.0f", c*128/1024/s; else print 0 }')
 	local c4a c4b c128a c128b
 	c4a=$(us_per "$W4K_COUNT" "$a0" "$a1"); c4b=$(us_per "$W4K_COUNT" "$b0" "$b1")
 	c128a=$(us_per "$W128K_COUNT" "$a1" "$a2"); c128b=$(us_per "$W128K_COUNT" "$b1" "$b2")
-	log "$1 run: 4K random $iops IOPS, 4K seq $q4 IOPS, 128K seq $m128 MiB/s; CPU us/write A/B: 4K $c4a/$c4b, 128K $c128a/$c128b"
-	echo "$iops $q4 $m128 $c4a $c4b $c128a $c128b" >>"$T_TMP/runs.$1"
+	local w128a w128b
+	w128a=$(ms_per_s "$wa0" "$wa1" "$s128"); w128b=$(ms_per_s "$wb0" "$wb1" "$s128")
+	log "$1 run: 4K random $iops IOPS, 4K seq $q4 IOPS, 128K seq $m128 MiB/s; CPU us/write A/B: 4K $c4a/$c4b, 128K $c128a/$c128b; 128K run-queue wait A/B $w128a/$w128b ms/s"
+	echo "$iops $q4 $m128 $c4a $c4b $c128a $c128b $w128a $w128b" >>"$T_TMP/runs.$1"
 }
 median() { sort -n | awk '{v[NR]=$1} END{ if (NR == 0) print 0; else print v[int((NR+1)/2)] }'; }
 # row LABEL KEY: median of the repetitions
@@ -172,7 +184,7 @@ row() {
 	iops=$(awk '{print $1}' "$f" | median); q4=$(awk '{print $2}' "$f" | median); m128=$(awk '{print $3}' "$f" | median)
 	n=$(wc -l <"$f")
 	ROWS+=("| $1 | $iops | $q4 | $m128 | $n |")
-	CPU_ROWS+=("| $1 | $(awk '{print $4}' "$f" | median) | $(awk '{print $5}' "$f" | median) | $(awk '{print $6}' "$f" | median) | $(awk '{print $7}' "$f" | median) |")
+	CPU_ROWS+=("| $1 | $(awk '{print $4}' "$f" | median) | $(awk '{print $5}' "$f" | median) | $(awk '{print $6}' "$f" | median) | $(awk '{print $7}' "$f" | median) | $(awk '{print $8}' "$f" | median) / $(awk '{print $9}' "$f" | median) |")
 	RAW+=("$2.iops=$iops" "$2.mibs=$m128")
 }
 
@@ -191,8 +203,8 @@ row "LUN 0, peer disconnected (bitmap only)" disc
 val() { local kv; for kv in "${RAW[@]}"; do [ "${kv%%=*}" != "$1" ] || { echo "${kv#*=}"; return; }; done; echo 0; }
 ratio() { awk -v a="$(val "$1")" -v b="$(val "$2")" 'BEGIN{ if (b > 0 && a ~ /^[0-9.]+$/) printf "%.2f", a/b; else print "n/a" }'; }
 # ratios: median over the repetitions of (replicated run / the unreplicated run just before it);
-# runs.* lines have 7 columns (one_run)
-pair_ratio() { paste -d' ' "$T_TMP/runs.repl" "$T_TMP/runs.plain" | awk -v c="$1" '{ if ($(c+7) > 0) printf "%.3f\n", $c/$(c+7) }' | median; }
+# runs.* lines have RUN_COLS columns (one_run)
+pair_ratio() { paste -d' ' "$T_TMP/runs.repl" "$T_TMP/runs.plain" | awk -v c="$1" -v n="$RUN_COLS" '{ if ($(c+n) > 0) printf "%.3f\n", $c/$(c+n) }' | median; }
 R_IOPS=$(printf '%.2f' "$(pair_ratio 1)")
 R_MIBS=$(printf '%.2f' "$(pair_ratio 3)")
 R_IOPS_MED=$(ratio repl.iops plain.iops)
@@ -269,16 +281,18 @@ $(printf '%s\n' "${ROWS[@]}")
 
 CPU per write (microseconds of utime+stime of each tandemd, all threads, over the sequential
 qemu-img runs; median): the figure that carries over to two real servers, where the
-nodes do not share CPUs with each other and the initiator.
+nodes do not share CPUs with each other and the initiator. Run-queue wait: milliseconds per
+second of the 128K run in which a node's threads were ready to run but no CPU was free
+(/proc/PID/task/*/schedstat, summed over the threads; 1000 = one thread held back all the time).
 
-| LUN | 4K node A (primary) | 4K node B (peer) | 128K node A | 128K node B |
-|---|---:|---:|---:|---:|
+| LUN | 4K node A (primary) | 4K node B (peer) | 128K node A | 128K node B | 128K run-queue wait A / B, ms/s |
+|---|---:|---:|---:|---:|---:|
 $(printf '%s\n' "${CPU_ROWS[@]}")
 
 Replicated / not replicated, median of the per-repetition ratios (each replicated run
 against the unreplicated run just before it): 4K random write IOPS **$R_IOPS** (target >= 0.7:
 $(meets "$R_IOPS" 0.7)), 128K throughput **$R_MIBS** (target >= 0.8: $(meets "$R_MIBS" 0.8)); ratio of
-the medians: $R_IOPS_MED and $R_MIBS_MED. Every run: $(printf '%s' "$(paste -d' ' "$T_TMP/runs.plain" "$T_TMP/runs.repl" | awk '{printf "%s/%s IOPS, %s/%s MiB/s; ", $8, $1, $10, $3}')")(replicated/unreplicated).
+the medians: $R_IOPS_MED and $R_MIBS_MED. Every run: $(printf '%s' "$(paste -d' ' "$T_TMP/runs.plain" "$T_TMP/runs.repl" | awk -v n="$RUN_COLS" '{printf "%s/%s IOPS, %s/%s MiB/s; ", $(n+1), $1, $(n+3), $3}')")(replicated/unreplicated).
 
 | resync | time | sent | vs configured rate |
 |---|---:|---:|---:|
