@@ -44,6 +44,12 @@ void reactor_post(struct reactor *r, reactor_fn fn, void *arg);
  * io_submit queues, corked sockets). Owner thread only. */
 int reactor_add_idle_hook(struct reactor *r, reactor_fn fn, void *arg);
 
+/* Register a hook run on every loop iteration right after epoll_wait returns,
+ * before the fd handlers: completions that need no system call to collect (a
+ * completion ring in memory) are taken here, so that their responses can leave
+ * before the sockets are read (see iscsi/conn.c). Owner thread only. */
+int reactor_add_wake_hook(struct reactor *r, reactor_fn fn, void *arg);
+
 /* Register a hook run once on r's thread when its loop ends (reactor_stop), or
  * by reactor_destroy when it never ran on a thread of its own: layers free their
  * per-reactor state there. Owner thread only. */

@@ -756,7 +756,11 @@ static void conn_io(struct reactor *r, int fd, uint32_t events, void *arg)
 		conn_send_hello(c);
 		return;
 	}
-	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+	/* What is queued goes first: it carries the ACK of what the socket holds,
+	 * so reading that does not make TCP send a pure ACK (as iscsi/conn.c). */
+	if ((events & EPOLLIN) && !rl_empty(&c->txq) && !c->epollout)
+		conn_flush(c);
+	if (!c->closing && (events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
 		conn_rx(c);
 	if (!c->closing && (events & EPOLLOUT))
 		conn_flush(c);

@@ -611,6 +611,15 @@ static void bdev_idle(void *arg)
 		bdev_blockio_idle(st);
 }
 
+/* Right after epoll_wait: completions already in the aio ring (no system call). */
+static void bdev_wake(void *arg)
+{
+	struct bdev_reactor *st = reactor_slot_get(arg, REACTOR_SLOT_BDEV);
+
+	if (st && st->aio)
+		bdev_blockio_reap_ring(st);
+}
+
 /* Exit hook: release what bdev_reactor_fini left (the state itself). */
 static void bdev_reactor_exit(void *arg)
 {
@@ -635,6 +644,7 @@ struct bdev_reactor *bdev_reactor_get(struct reactor *r)
 		/* Hooks stay registered for the reactor's life; the state may be
 		 * re-created after bdev_reactor_fini (tests). */
 		if (reactor_add_idle_hook(r, bdev_idle, r) < 0 ||
+		    reactor_add_wake_hook(r, bdev_wake, r) < 0 ||
 		    reactor_add_exit_hook(r, bdev_reactor_exit, r) < 0) {
 			free(st);
 			return NULL;

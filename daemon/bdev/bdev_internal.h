@@ -45,6 +45,7 @@ int bdev_check_geometry(uint32_t block_size, uint64_t size, char *err, size_t er
 
 /* blockio.c hooks called from the per-reactor idle hook / teardown. */
 void bdev_blockio_idle(struct bdev_reactor *st);
+void bdev_blockio_reap_ring(struct bdev_reactor *st);
 void bdev_blockio_reactor_fini(struct bdev_reactor *st);
 /* Tests only: the RWF_* flags blockio sets on FUA writes (default RWF_DSYNC);
  * also forgets an earlier "kernel refuses them" verdict. */

@@ -169,6 +169,16 @@ static void blockio_eventfd_cb(struct reactor *r, int fd, uint32_t events, void 
 	blockio_reap(a, &zero, 0);
 }
 
+/* From the reactor's wake hook: what the ring holds, when it can be read. */
+void bdev_blockio_reap_ring(struct bdev_reactor *st)
+{
+	static const struct timespec zero = { 0, 0 };
+	struct blockio_reactor *a = st->aio;
+
+	if (a->ring && a->inflight)
+		blockio_reap(a, &zero, 0);
+}
+
 static int blockio_retry_timer(struct reactor *r, void *arg)
 {
 	struct bdev_reactor *st = arg;

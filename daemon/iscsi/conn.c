@@ -152,7 +152,13 @@ static void conn_event(struct reactor *r, int fd, uint32_t events, void *arg)
 
 	if (c->closing)
 		return;
-	if (events & EPOLLIN)
+	/* Responses first: they carry the ACK of what the socket holds, so that
+	 * reading it does not make TCP send a pure ACK of its own (one packet
+	 * less per loop turn, on both ends). Not while the socket is full: EPOLLOUT
+	 * says when it has room. */
+	if ((events & EPOLLIN) && c->txq && !c->tx_epollout)
+		iscsi_conn_flush(c);
+	if (!c->closing && (events & EPOLLIN))
 		iscsi_conn_readable(c);
 	if (c->migrating) {
 		/* nothing on this thread touches c after the post */
