@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Unit tests for the reactor (fd events, timers, cross-thread posts, idle
- * hooks) and the aligned buffer pool that the I/O path relies on. */
+ * and wake hooks, the order of a loop turn) and the aligned buffer pool that
+ * the I/O path relies on. */
 #include <check.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -145,6 +147,61 @@ START_TEST(test_idle_hook_and_thread)
 }
 END_TEST
 
+/* One loop turn: the mailbox and the wake hooks run before the fd handlers
+ * (completions first, so that connections can send their responses before
+ * they read: reactor.c), the idle hooks before epoll_wait. */
+static char order[16];
+static int norder;
+
+static void note(char c)
+{
+	if (norder < (int)sizeof(order) - 1)
+		order[norder++] = c;
+}
+
+static void order_msg(void *arg) { (void)arg; note('m'); }
+static void order_wake(void *arg) { (void)arg; note('w'); }
+static void order_idle(void *arg) { (void)arg; note('i'); }
+
+static void order_fd(struct reactor *r, int fd, uint32_t events, void *arg)
+{
+	uint64_t v;
+
+	(void)r; (void)events; (void)arg;
+	ck_assert_int_eq(read(fd, &v, sizeof(v)), (int)sizeof(v));
+	note('f');
+}
+
+START_TEST(test_turn_order)
+{
+	struct reactor *r = reactor_create("t");
+	int efd = eventfd(0, EFD_NONBLOCK);
+	uint64_t one = 1;
+
+	ck_assert_ptr_nonnull(r);
+	memset(order, 0, sizeof(order));
+	norder = 0;
+	ck_assert_int_eq(reactor_add_fd(r, efd, EPOLLIN, order_fd, NULL), 0);
+	ck_assert_int_eq(reactor_add_wake_hook(r, order_wake, NULL), 0);
+	ck_assert_int_eq(reactor_add_idle_hook(r, order_idle, NULL), 0);
+	/* the fd became readable before the message was posted: still second */
+	ck_assert_int_eq(write(efd, &one, sizeof(one)), (int)sizeof(one));
+	reactor_post(r, order_msg, NULL);
+	reactor_poll_once(r, 1000);
+	ck_assert_str_eq(order, "imwf");
+	/* a turn with nothing ready still runs the wake hooks, and nothing else */
+	reactor_poll_once(r, 0);
+	ck_assert_str_eq(order, "imwfiw");
+	for (int i = 0; i < 16; i++)
+		if (reactor_add_wake_hook(r, order_wake, NULL) < 0)
+			break;
+	ck_assert_int_lt(reactor_add_wake_hook(r, order_wake, NULL), 0);  /* bounded */
+	reactor_del_fd(r, efd);
+	close(efd);
+	reactor_destroy(r);
+}
+END_TEST
+
 START_TEST(test_pool)
 {
 	ck_assert_int_eq(reactor_pool_start(3), 0);
@@ -193,6 +250,7 @@ static Suite *reactor_suite(void)
 	tcase_add_test(tc, test_timers);
 	tcase_add_test(tc, test_post_from_threads);
 	tcase_add_test(tc, test_idle_hook_and_thread);
+	tcase_add_test(tc, test_turn_order);
 	tcase_add_test(tc, test_pool);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("bufpool");
