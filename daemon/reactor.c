@@ -49,6 +49,14 @@ struct reactor_timer {
 	struct reactor_timer *next;
 };
 
+struct reactor_hooks {
+	struct {
+		reactor_fn fn;
+		void *arg;
+	} h[REACTOR_MAX_HOOKS];
+	int n;
+};
+
 struct reactor_msg {
 	reactor_fn fn;
 	void *arg;
@@ -67,21 +75,9 @@ struct reactor {
 	struct reactor_handler **handlers;
 	int nhandlers;
 	struct reactor_timer *timers;       /* sorted by `when` */
-	struct {
-		reactor_fn fn;
-		void *arg;
-	} hooks[REACTOR_MAX_HOOKS];
-	int nhooks;
-	struct {
-		reactor_fn fn;
-		void *arg;
-	} exit_hooks[REACTOR_MAX_HOOKS];
-	int nexit_hooks;
-	struct {
-		reactor_fn fn;
-		void *arg;
-	} wake_hooks[REACTOR_MAX_HOOKS];
-	int nwake_hooks;
+	struct reactor_hooks idle_hooks;     /* before epoll_wait */
+	struct reactor_hooks wake_hooks;     /* after epoll_wait, before the fds */
+	struct reactor_hooks exit_hooks;     /* once, when the loop ends */
 	bool exit_hooks_ran;
 	pthread_mutex_t mbox_lock;
 	struct reactor_msg *mbox_head, *mbox_tail;
@@ -320,34 +316,35 @@ void reactor_post(struct reactor *r, reactor_fn fn, void *arg)
 		qb_log(LOG_WARNING, "reactor %s: eventfd write: %s", r->name, strerror(errno));
 }
 
+static int hooks_add(struct reactor_hooks *l, reactor_fn fn, void *arg)
+{
+	if (l->n >= REACTOR_MAX_HOOKS)
+		return -ENOSPC;
+	l->h[l->n].fn = fn;
+	l->h[l->n].arg = arg;
+	l->n++;
+	return 0;
+}
+
+static void hooks_run(const struct reactor_hooks *l)
+{
+	for (int i = 0; i < l->n; i++)
+		l->h[i].fn(l->h[i].arg);
+}
+
 int reactor_add_idle_hook(struct reactor *r, reactor_fn fn, void *arg)
 {
-	if (r->nhooks >= REACTOR_MAX_HOOKS)
-		return -ENOSPC;
-	r->hooks[r->nhooks].fn = fn;
-	r->hooks[r->nhooks].arg = arg;
-	r->nhooks++;
-	return 0;
+	return hooks_add(&r->idle_hooks, fn, arg);
 }
 
 int reactor_add_wake_hook(struct reactor *r, reactor_fn fn, void *arg)
 {
-	if (r->nwake_hooks >= REACTOR_MAX_HOOKS)
-		return -ENOSPC;
-	r->wake_hooks[r->nwake_hooks].fn = fn;
-	r->wake_hooks[r->nwake_hooks].arg = arg;
-	r->nwake_hooks++;
-	return 0;
+	return hooks_add(&r->wake_hooks, fn, arg);
 }
 
 int reactor_add_exit_hook(struct reactor *r, reactor_fn fn, void *arg)
 {
-	if (r->nexit_hooks >= REACTOR_MAX_HOOKS)
-		return -ENOSPC;
-	r->exit_hooks[r->nexit_hooks].fn = fn;
-	r->exit_hooks[r->nexit_hooks].arg = arg;
-	r->nexit_hooks++;
-	return 0;
+	return hooks_add(&r->exit_hooks, fn, arg);
 }
 
 static void reactor_run_exit_hooks(struct reactor *r)
@@ -359,8 +356,8 @@ static void reactor_run_exit_hooks(struct reactor *r)
 	r->exit_hooks_ran = true;
 	current_reactor = r;
 	/* Last registered first: later layers depend on earlier ones. */
-	for (int i = r->nexit_hooks - 1; i >= 0; i--)
-		r->exit_hooks[i].fn(r->exit_hooks[i].arg);
+	for (int i = r->exit_hooks.n - 1; i >= 0; i--)
+		r->exit_hooks.h[i].fn(r->exit_hooks.h[i].arg);
 	current_reactor = prev;
 }
 
@@ -371,8 +368,7 @@ void reactor_poll_once(struct reactor *r, int timeout_ms)
 	int n, i;
 
 	current_reactor = r;
-	for (i = 0; i < r->nhooks; i++)
-		r->hooks[i].fn(r->hooks[i].arg);
+	hooks_run(&r->idle_hooks);
 	if (r->self_posted)
 		timeout_ms = 0;          /* a hook posted to us: do not sleep on it */
 	if (r->timers) {
@@ -390,8 +386,7 @@ void reactor_poll_once(struct reactor *r, int timeout_ms)
 	 * at the mailbox is enough: a message it misses has its eventfd edge. */
 	if (__atomic_load_n(&r->mbox_head, __ATOMIC_RELAXED))
 		reactor_drain_mbox(r);
-	for (i = 0; i < r->nwake_hooks; i++)
-		r->wake_hooks[i].fn(r->wake_hooks[i].arg);
+	hooks_run(&r->wake_hooks);
 	for (i = 0; i < n; i++) {
 		int fd = events[i].data.fd;
 		struct reactor_handler *h;
