@@ -15,8 +15,8 @@
 # (PERF_SECS, default 15 s each), qemu-img bench 4K and 128K writes QD32.
 # Target CPU time per I/O = (utime+stime of the target process, /proc/PID/stat)
 # / I/Os done. Writes the table into docs/BENCHMARKS.md between the bench
-# markers and prints it. Not part of tests/run.sh. Takes about 5 minutes.
-# Knobs: PERF_SECS, W4K_COUNT, W128K_COUNT, TARGET_CPU, CLIENT_CPU,
+# markers and prints it. Not part of tests/run.sh. Takes about 6 minutes.
+# Knobs: PERF_SECS, W4K_COUNT, W128K_COUNT, W_REPS (qemu-img runs per row, default 5), TARGET_CPU, CLIENT_CPU,
 # BENCH_OUT (file to write the table into).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -33,6 +33,7 @@ T_NAME=bench
 require_tool iscsi-perf qemu-img tgtd tgtadm istgt iscsi-inq
 PERF_SECS=${PERF_SECS:-15}
 W4K_COUNT=${W4K_COUNT:-100000}
+W_REPS=${W_REPS:-5}
 W128K_COUNT=${W128K_COUNT:-10000}
 HZ=$(getconf CLK_TCK)
 TARGET_CPU=${TARGET_CPU:-1}
@@ -92,23 +93,32 @@ measure() {
 		IOPS["$label|$wl"]=$avg
 		log "$label $wl: $avg IOPS, $mibs MiB/s, $cpu CPU us/IO"
 	done
-	# qemu-img bench: 4K and 128K writes
+	# qemu-img bench: 4K and 128K writes, W_REPS runs each (short runs move with
+	# the machine): the median run, and the range of the CPU figure
 	for spec in "4K seq write QD32:4096:$W4K_COUNT" "128K seq write QD32:131072:$W128K_COUNT"; do
 		local wl=${spec%%:*} rest=${spec#*:}
-		local size=${rest%%:*} count=${rest#*:}
-		t0=$(cpu_ticks "$pid")
-		out=$(timeout 300 "${PIN_CLIENT[@]}" qemu-img bench -f raw -t none -w -d 32 -s "$size" -c "$count" "$u" 2>&1) || true
-		t1=$(cpu_ticks "$pid")
-		secs=$(grep -Eo 'Run completed in [0-9.]+' <<<"$out" | awk '{print $4}')
-		if [ -z "$secs" ]; then
-			ROWS+=("| $label | $wl (qemu-img bench) | failed | | |"); log "$label $wl: qemu-img bench failed: $(tail -n 3 <<<"$out")"; continue
+		local size=${rest%%:*} count=${rest#*:} runs=() rep
+		for rep in $(seq 1 "$W_REPS"); do
+			t0=$(cpu_ticks "$pid")
+			out=$(timeout 300 "${PIN_CLIENT[@]}" qemu-img bench -f raw -t none -w -d 32 -s "$size" -c "$count" "$u" 2>&1) || true
+			t1=$(cpu_ticks "$pid")
+			secs=$(grep -Eo 'Run completed in [0-9.]+' <<<"$out" | awk '{print $4}')
+			if [ -z "$secs" ]; then
+				log "$label $wl: qemu-img bench failed: $(tail -n 3 <<<"$out")"; continue
+			fi
+			runs+=("$secs $(awk -v d=$((t1 - t0)) -v hz="$HZ" -v n="$count" 'BEGIN{printf "%.1f", d*1e6/hz/n}')")
+		done
+		if [ ${#runs[@]} -eq 0 ]; then
+			ROWS+=("| $label | $wl (qemu-img bench) | failed | | |"); continue
 		fi
+		# median by time; CPU: median and range over the runs
+		secs=$(printf '%s\n' "${runs[@]}" | sort -n -k1 | awk '{v[NR]=$1} END{print v[int((NR+1)/2)]}')
+		cpu=$(printf '%s\n' "${runs[@]}" | sort -n -k2 | awk '{v[NR]=$2} END{m=v[int((NR+1)/2)]; if (NR > 1) printf "%s (%s-%s)", m, v[1], v[NR]; else print m}')
 		iops=$(awk -v c="$count" -v s="$secs" 'BEGIN{printf "%.0f", c/s}')
 		mibs=$(awk -v c="$count" -v s="$secs" -v z="$size" 'BEGIN{printf "%.0f", c*z/s/1048576}')
-		cpu=$(awk -v d=$((t1 - t0)) -v hz="$HZ" -v n="$count" 'BEGIN{printf "%.1f", d*1e6/hz/n}')
 		ROWS+=("| $label | $wl (qemu-img bench) | $iops | $mibs | $cpu |")
 		IOPS["$label|$wl"]=$iops
-		log "$label $wl: $iops IOPS, $mibs MiB/s, $cpu CPU us/IO"
+		log "$label $wl: $iops IOPS, $mibs MiB/s, $cpu CPU us/IO (${#runs[@]} runs: ${runs[*]})"
 	done
 }
 
@@ -245,7 +255,7 @@ TABLE=$(
 	echo "LUN: one preallocated 1 GiB file on $BENCH_FS ($BENCH_DIR), served by each target in turn."
 	echo "tandemd at $REV. Load average before/after the run: $LOAD_BEFORE / $LOAD_AFTER."
 	echo "iscsi-perf runs ${PERF_SECS} s (\`iscsi-perf -m 32 -b 8 -r -t $PERF_SECS URL\`, \`iscsi-perf -m 32 -b 256 -t $PERF_SECS URL\`);"
-	echo "qemu-img bench: \`qemu-img bench -f raw -t none -w -d 32 -s 4096 -c $W4K_COUNT URL\` and \`-s 131072 -c $W128K_COUNT\`."
+	echo "qemu-img bench: \`qemu-img bench -f raw -t none -w -d 32 -s 4096 -c $W4K_COUNT URL\` and \`-s 131072 -c $W128K_COUNT\`, $W_REPS runs each: the median run (IOPS), the median CPU and its range."
 	echo "CPU µs/IO = target process utime+stime (/proc/PID/stat) during the run / I/Os done."
 	echo
 	echo "| target | workload | IOPS | MiB/s | target CPU µs/IO |"
