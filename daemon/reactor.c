@@ -81,6 +81,7 @@ struct reactor {
 	bool exit_hooks_ran;
 	pthread_mutex_t mbox_lock;
 	struct reactor_msg *mbox_head, *mbox_tail;
+	bool mbox_pending;                  /* mbox_head != NULL; read without the lock */
 	struct reactor_msg *msg_free;       /* recycled messages (under mbox_lock) */
 	void *slots[REACTOR_SLOT_MAX];
 };
@@ -102,6 +103,7 @@ static void reactor_drain_mbox(struct reactor *r)
 	pthread_mutex_lock(&r->mbox_lock);
 	m = r->mbox_head;
 	r->mbox_head = r->mbox_tail = NULL;
+	__atomic_store_n(&r->mbox_pending, false, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&r->mbox_lock);
 	while (m) {
 		struct reactor_msg *next = m->next;
@@ -306,6 +308,7 @@ void reactor_post(struct reactor *r, reactor_fn fn, void *arg)
 	else
 		r->mbox_head = m;
 	r->mbox_tail = m;
+	__atomic_store_n(&r->mbox_pending, true, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&r->mbox_lock);
 	if (r == current_reactor) {
 		/* from the reactor's own loop: drained this turn, no wakeup needed */
@@ -382,9 +385,9 @@ void reactor_poll_once(struct reactor *r, int timeout_ms)
 		qb_log(LOG_ERR, "reactor %s: epoll_wait: %s", r->name, strerror(errno));
 	/* Completions first (the mailbox: other threads' results; the wake hooks:
 	 * completion rings), then the fds: what they produce can then be sent
-	 * before the sockets are read (see reactor_add_wake_hook). A racy peek
-	 * at the mailbox is enough: a message it misses has its eventfd edge. */
-	if (__atomic_load_n(&r->mbox_head, __ATOMIC_RELAXED))
+	 * before the sockets are read (see reactor_add_wake_hook). A peek without
+	 * the lock is enough: a message it misses has its eventfd edge. */
+	if (__atomic_load_n(&r->mbox_pending, __ATOMIC_RELAXED))
 		reactor_drain_mbox(r);
 	hooks_run(&r->wake_hooks);
 	for (i = 0; i < n; i++) {
