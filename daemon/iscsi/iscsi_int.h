@@ -376,6 +376,7 @@ int iscsi_op_logout(struct iscsi_conn *c, const uint8_t *bhs, uint8_t *data, uin
 void iscsi_send_async_logout(struct iscsi_conn *c, uint16_t time2wait);
 /* tmf.c */
 int iscsi_op_tmf(struct iscsi_conn *c, const uint8_t *bhs, uint8_t *data, uint32_t dlen);
+uint8_t iscsi_tmf_abort_unknown(uint32_t ref, uint32_t tmf_cmdsn, uint32_t exp_cmdsn, uint32_t max_cmdsn);
 void iscsi_tmf_task_gone(struct iscsi_task *t);
 /* scsi_itn abort callback (PREEMPT AND ABORT), arg = the session. */
 void iscsi_session_abort_cb(void *arg, uint64_t lun);

@@ -171,6 +171,19 @@ static void abort_other_sessions(struct iscsi_session *self, int64_t lun, bool c
 	pthread_mutex_unlock(&g_iscsi.lock);
 }
 
+/* ABORT TASK whose Referenced Task Tag names no task (RFC 7143 11.6.1 b, c):
+ * a RefCmdSN inside the CmdSN window [ExpCmdSN, MaxCmdSN] and older than the
+ * TMF's own CmdSN is a command not received yet, which the target considers
+ * received: "Function complete". Anything else, in particular a RefCmdSN below
+ * ExpCmdSN (the command arrived and its response is already gone), is "Task
+ * does not exist": the initiator then knows the command completed normally. */
+uint8_t iscsi_tmf_abort_unknown(uint32_t ref, uint32_t tmf_cmdsn, uint32_t exp_cmdsn, uint32_t max_cmdsn)
+{
+	bool in_window = !iscsi_sn_lt(ref, exp_cmdsn) && !iscsi_sn_gt(ref, max_cmdsn);
+
+	return in_window && iscsi_sn_lt(ref, tmf_cmdsn) ? ISCSI_TMF_RSP_COMPLETE : ISCSI_TMF_RSP_NO_TASK;
+}
+
 int iscsi_op_tmf(struct iscsi_conn *c, const uint8_t *bhs, uint8_t *data, uint32_t dlen)
 {
 	uint8_t func = bhs[ISCSI_BHS_FLAGS] & ISCSI_TMF_FUNC_MASK;
@@ -201,17 +214,16 @@ int iscsi_op_tmf(struct iscsi_conn *c, const uint8_t *bhs, uint8_t *data, uint32
 		uint32_t ref = get_be32(bhs + ISCSI_TMF_REFCMDSN);
 		uint32_t sn = get_be32(bhs + ISCSI_BHS_CMDSN);
 		struct iscsi_task *t = find_in_session(c, rtt);
-		if (t && t->scsi.lun == lun) {
+		if (t && t->scsi.lun == lun && t->state == ISCSI_TASK_DONE) {
+			/* its status is queued and goes out before this answer: the
+			 * task completed, it was not aborted */
+			response = ISCSI_TMF_RSP_NO_TASK;
+		} else if (t && t->scsi.lun == lun) {
 			tmf_abort_task(t, m);
 		} else if (t) {
 			response = ISCSI_TMF_RSP_NO_TASK;
 		} else {
-			/* RFC 7143 11.6.1: a RefCmdSN inside the window and older than the
-			 * TMF itself counts as received: "Function complete"; otherwise
-			 * the task does not exist. */
-			bool in_window = !iscsi_sn_gt(ref, s->max_cmdsn) && iscsi_sn_lt(ref, sn);
-			bool answered = iscsi_sn_lt(ref, s->exp_cmdsn);
-			response = (in_window || answered) ? ISCSI_TMF_RSP_COMPLETE : ISCSI_TMF_RSP_NO_TASK;
+			response = iscsi_tmf_abort_unknown(ref, sn, s->exp_cmdsn, s->max_cmdsn);
 		}
 		break;
 	}

@@ -23,8 +23,8 @@ import time
 INITIATOR = 'iqn.2007-10.com.github:sahlberg:libiscsi:bad-input'
 
 OP_NOP_OUT, OP_SCSI_CMD, OP_TMF, OP_LOGIN, OP_TEXT, OP_DATA_OUT, OP_LOGOUT = 0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06
-OP_NOP_IN, OP_SCSI_RSP, OP_LOGIN_RSP, OP_TEXT_RSP, OP_DATA_IN, OP_LOGOUT_RSP, OP_R2T, OP_REJECT = \
-    0x20, 0x21, 0x23, 0x24, 0x25, 0x26, 0x31, 0x3f
+OP_NOP_IN, OP_SCSI_RSP, OP_TMF_RSP, OP_LOGIN_RSP, OP_TEXT_RSP, OP_DATA_IN, OP_LOGOUT_RSP, OP_R2T, OP_REJECT = \
+    0x20, 0x21, 0x22, 0x23, 0x24, 0x25, 0x26, 0x31, 0x3f
 
 # ---------------------------------------------------------------- CRC32C
 _CRC_TABLE = []
@@ -128,7 +128,8 @@ class Conn:
             if self.ddigest:
                 self.recv_exact(4)
         op = bhs[0] & 0x3f
-        if op in (OP_SCSI_RSP, OP_NOP_IN, OP_LOGIN_RSP, OP_TEXT_RSP, OP_LOGOUT_RSP, OP_DATA_IN, OP_R2T, OP_REJECT):
+        if op in (OP_SCSI_RSP, OP_NOP_IN, OP_TMF_RSP, OP_LOGIN_RSP, OP_TEXT_RSP, OP_LOGOUT_RSP, OP_DATA_IN, OP_R2T,
+                  OP_REJECT):
             statsn = int.from_bytes(bhs[24:28], 'big')
             if op != OP_DATA_IN or bhs[1] & 0x01:
                 self.expstatsn = (statsn + 1) & 0xffffffff
@@ -604,6 +605,32 @@ def main():
         R.expect(reaction in ('closed', 'opcode 0x3f'), 'bad header digest: drop or Reject (got %s)' % reaction)
         c.close()
     R.case('header/data digests, then a bad header digest', digests_good_and_bad)
+
+    def abort_answered_task():
+        # RFC 7143 11.6.1 c: ABORT TASK naming a command whose status was already
+        # sent (RefCmdSN below ExpCmdSN) answers "Task does not exist"; the
+        # initiator then knows the command completed (libiscsi's
+        # iSCSITMF.AbortTaskSimpleAsync fails on "Function complete" here).
+        c = R.logged_in()
+        c.test_unit_ready()
+        tur = c.scsi_bhs(bytes(6))
+        c.send_pdu(tur)
+        op, rsp, _ = c.recv_skip_nop()
+        R.expect(op == OP_SCSI_RSP and rsp[3] == 0, 'TUR answered GOOD (op 0x%02x status 0x%02x)' % (op, rsp[3]))
+        bhs = bytearray(48)
+        bhs[0] = OP_TMF | 0x40                         # immediate
+        bhs[1] = 0x80 | 0x01                           # ABORT TASK
+        bhs[16:20] = c.next_itt().to_bytes(4, 'big')
+        bhs[20:24] = tur[16:20]                        # Referenced Task Tag
+        bhs[24:28] = c.cmdsn.to_bytes(4, 'big')
+        bhs[28:32] = c.expstatsn.to_bytes(4, 'big')
+        bhs[32:36] = tur[24:28]                        # RefCmdSN
+        c.send_pdu(bytes(bhs))
+        op, rsp, _ = c.recv_skip_nop()
+        R.expect(op == OP_TMF_RSP and rsp[2] == 1,
+                 'ABORT TASK of an answered command: Task does not exist (op 0x%02x response %d)' % (op, rsp[2]))
+        c.close()
+    R.case('ABORT TASK of a command already answered', abort_answered_task)
 
     def rapid_connects():
         fails = 0

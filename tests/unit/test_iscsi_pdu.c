@@ -775,6 +775,25 @@ START_TEST(rx_pdus_then_eof)
 }
 END_TEST
 
+/* ABORT TASK of a task the target does not have (RFC 7143 11.6.1 b, c). */
+START_TEST(tmf_abort_unknown_task)
+{
+	/* window ExpCmdSN 100 .. MaxCmdSN 131, the TMF carries CmdSN 110 */
+	ck_assert_uint_eq(iscsi_tmf_abort_unknown(105, 110, 100, 131), ISCSI_TMF_RSP_COMPLETE); /* not received yet */
+	ck_assert_uint_eq(iscsi_tmf_abort_unknown(100, 110, 100, 131), ISCSI_TMF_RSP_COMPLETE);
+	ck_assert_uint_eq(iscsi_tmf_abort_unknown(99, 110, 100, 131), ISCSI_TMF_RSP_NO_TASK);   /* answered already */
+	ck_assert_uint_eq(iscsi_tmf_abort_unknown(50, 110, 100, 131), ISCSI_TMF_RSP_NO_TASK);
+	ck_assert_uint_eq(iscsi_tmf_abort_unknown(110, 110, 100, 131), ISCSI_TMF_RSP_NO_TASK);  /* not older than the TMF */
+	ck_assert_uint_eq(iscsi_tmf_abort_unknown(120, 110, 100, 131), ISCSI_TMF_RSP_NO_TASK);
+	ck_assert_uint_eq(iscsi_tmf_abort_unknown(200, 250, 100, 131), ISCSI_TMF_RSP_NO_TASK);  /* beyond MaxCmdSN */
+	/* an immediate TMF carries CmdSN = ExpCmdSN: nothing is older and in the window */
+	ck_assert_uint_eq(iscsi_tmf_abort_unknown(99, 100, 100, 131), ISCSI_TMF_RSP_NO_TASK);
+	/* serial number arithmetic across the wrap */
+	ck_assert_uint_eq(iscsi_tmf_abort_unknown(0xfffffffeu, 3, 0xfffffff0u, 20), ISCSI_TMF_RSP_COMPLETE);
+	ck_assert_uint_eq(iscsi_tmf_abort_unknown(0xffffffefu, 3, 0xfffffff0u, 20), ISCSI_TMF_RSP_NO_TASK);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("iscsi_pdu");
@@ -786,6 +805,7 @@ int main(void)
 	tcase_add_test(tc, bhs_valid_commands);
 	tcase_add_test(tc, bhs_invalid);
 	tcase_add_test(tc, proto_helpers);
+	tcase_add_test(tc, tmf_abort_unknown_task);
 	suite_add_tcase(s, tc);
 	tcase_add_checked_fixture(rx, setup, teardown);
 	tcase_add_test(rx, rx_truncated_then_complete);
