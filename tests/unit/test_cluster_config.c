@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "config/config.h"
+#include "config_test.h"
 
 static const char *base =
 	"alua_group float {\n id: 1\n state: standby\n}\n"
@@ -13,9 +14,7 @@ static const char *base =
 
 static struct tconf *load(const char *cluster, char *err, size_t errlen)
 {
-	char text[4096];
-	snprintf(text, sizeof(text), "%s%s", base, cluster);
-	return tconf_load_string("t.conf", text, err, errlen);
+	return config_test_load(base, cluster, err, errlen);
 }
 
 START_TEST(test_defaults_and_keys)
@@ -78,9 +77,7 @@ START_TEST(test_errors)
 {
 	char err[256] = "";
 	struct tconf *c = load(bad[_i].text, err, sizeof(err));
-	ck_assert_msg(c == NULL, "accepted: %s", bad[_i].text);
-	ck_assert_msg(strstr(err, bad[_i].msg) != NULL, "'%s' lacks '%s'", err, bad[_i].msg);
-	ck_assert_msg(strncmp(err, "t.conf:", 7) == 0, "no file:line in '%s'", err);
+	config_test_refused(c, err, bad[_i].text, bad[_i].msg, 0);
 }
 END_TEST
 
