@@ -252,6 +252,8 @@ else:
 rjson() { ctl "$1" status --json 2>/dev/null; }
 rget()   { rjson "$1" | python3 -c "$R_PY" "$2"; }
 rstate() { echo "node $1: $(rjson "$1" | python3 -c "$R_PY" 2>/dev/null || echo 'no status')"; }
+# link_cc NODE: the congestion control its replication link got ("replication"."tcp_congestion")
+link_cc() { rjson "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["replication"]["tcp_congestion"])'; }
 
 # rwait NODE SECONDS COND... ; COND is FIELD=VALUE or FIELD!=VALUE (VALUE may be a|b alternatives)
 rwait() {

@@ -206,7 +206,7 @@ scn_wrong_secret() {
 	if [ "$(md5_of B)" = "$md5b" ]; then pass "wrong-secret: B's data untouched"; else fail "wrong-secret: B's backing file changed"; fi
 	local cc_def cc_a n_warn
 	cc_def=$(in_ns A cat /proc/sys/net/ipv4/tcp_congestion_control)
-	cc_a=$(rjson A | python3 -c 'import json,sys; print(json.load(sys.stdin)["replication"]["tcp_congestion"])' || echo none)
+	cc_a=$(link_cc A || echo none)
 	n_warn=$(grep -c "tcp_congestion 'nosuch_cc' not available" "$(node_log A)" || true)
 	if [ "$cc_a" = "$cc_def" ] && [ "$n_warn" = 1 ]; then
 		pass "unknown tcp_congestion: logged once over several attempts, link sockets use the kernel default ($cc_a)"

@@ -39,7 +39,6 @@ check "both connect, Secondary and Inconsistent" both_inconsistent
 log "$(rstate A)"; log "$(rstate B)"
 # the link's congestion control: tcp_congestion defaults to cubic (the host
 # default here may be another, e.g. bbr); status --json reports what it got
-link_cc() { rjson "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["replication"]["tcp_congestion"])'; }
 CC_WANT=cubic
 grep -qw cubic /proc/sys/net/ipv4/tcp_available_congestion_control || CC_WANT=$(in_ns A cat /proc/sys/net/ipv4/tcp_congestion_control)
 CC_A=$(link_cc A || echo none); CC_B=$(link_cc B || echo none)
