@@ -24,6 +24,7 @@ ASAN_ONLY=${ASAN_ONLY:-}
 RESULTS=()
 NPASS=0
 NFAIL=0
+FAILED_LOGS=()
 record() { # record pass|fail "name" [detail]
 	if [ "$1" = pass ]; then NPASS=$((NPASS + 1)); RESULTS+=("PASS  $2"); else NFAIL=$((NFAIL + 1)); RESULTS+=("FAIL  $2${3:+  ($3)}"); fi
 }
@@ -130,6 +131,7 @@ if [ "$FUZZ_SECONDS" != skip ]; then
 		record pass "fuzz ${last:-} ($(( $(date +%s) - t0 ))s)"
 	else
 		record fail "fuzz" "exit $rc${last:+, $last}, log $logf"
+		FAILED_LOGS+=("$logf")
 	fi
 fi
 
@@ -152,6 +154,7 @@ for t in "$ROOT"/tests/integration/test_*.sh "$ROOT"/tests/repl/test_*.sh; do [[
 			record pass "$name [$dir] ${last:-} (${secs}s)"
 		else
 			record fail "$name [$dir]" "exit $rc${last:+, $last}, ${secs}s, log $logf"
+			FAILED_LOGS+=("$logf")
 		fi
 	done
 done
@@ -179,6 +182,7 @@ if command -v corosync >/dev/null 2>&1; then
 				record pass "$name [$dir] ${last:-} (${secs}s)"
 			else
 				record fail "$name [$dir]" "exit $rc${last:+, $last}, ${secs}s, log $logf"
+				FAILED_LOGS+=("$logf")
 			fi
 		done
 	done
@@ -190,5 +194,10 @@ fi
 echo
 echo "==================== summary ($(( $(date +%s) - START ))s) ===================="
 printf '%s\n' "${RESULTS[@]+"${RESULTS[@]}"}"
+# why each failed test failed, without scrolling back through its whole log
+for f in "${FAILED_LOGS[@]+"${FAILED_LOGS[@]}"}"; do
+	echo "--- ${f#"$ROOT"/}: first FAIL lines"
+	grep -E 'FAIL' "$f" | head -n 8 | cut -c1-600 || true
+done
 echo "$NPASS passed, $NFAIL failed"
 [ "$NFAIL" -eq 0 ]
