@@ -200,6 +200,11 @@ static void conn_flush(struct repl_conn *c)
 {
 	if (c->st == CS_CONNECTING)
 		return;         /* EPOLLOUT reports the connect: dropping it would hide that */
+	if (c->tx_hold_until_ms) {
+		if (reactor_now_ms() < c->tx_hold_until_ms)
+			return;         /* the tick wakes the loop, a later flush sends */
+		c->tx_hold_until_ms = 0;
+	}
 	while (!c->closing && !rl_empty(&c->txq)) {
 		struct iovec iov[REPL_WRITEV_IOVS];
 		int n = 0;
@@ -523,9 +528,45 @@ static int h_ping(struct repl_conn *c, const struct repl_msg *m)
 	return 0;
 }
 
+/* Barrier tokens have the top bit set; keepalive stamps are ms clocks. */
+#define REPL_BARRIER_BIT (1ull << 63)
+
+uint64_t repl_conn_barrier(void)
+{
+	struct repl_conn *c = repl_eng.conn;
+	struct repl_txitem *it;
+	uint8_t *body;
+
+	if (!repl_conn_up())
+		return 0;
+	it = repl_tx_small(c, REPL_MSG_PING, REPL_VOL_NONE, REPL_PING_SIZE, &body);
+	if (!it) {
+		repl_conn_fail(c, "out of memory queueing a message");
+		return 0;
+	}
+	put_be64(body + REPL_PING_STAMP, ++repl_eng.barrier_sent | REPL_BARRIER_BIT);
+	repl_tx_queue(c, it, false);    /* in order: behind what is queued */
+	return repl_eng.barrier_sent;
+}
+
+void repl_conn_hold_tx(unsigned ms)
+{
+	if (repl_eng.conn)
+		repl_eng.conn->tx_hold_until_ms = reactor_now_ms() + ms;
+}
+
 static int h_ping_ack(struct repl_conn *c, const struct repl_msg *m)
 {
-	return 0;               /* any received byte already proved liveness */
+	uint64_t stamp = get_be64(m->body + REPL_PING_STAMP);
+
+	/* any received byte already proved liveness; a barrier's answer also
+	 * wakes the main thread waiting for it (repl_state.c) */
+	if ((stamp & REPL_BARRIER_BIT) && (stamp & ~REPL_BARRIER_BIT) > repl_eng.barrier_acked &&
+	    (stamp & ~REPL_BARRIER_BIT) <= repl_eng.barrier_sent) {
+		repl_eng.barrier_acked = stamp & ~REPL_BARRIER_BIT;
+		repl_drain_kick();
+	}
+	return 0;
 }
 
 static repl_msg_handler link_handler(uint16_t type)

@@ -217,6 +217,7 @@ struct repl_conn {
 	enum repl_cstate st;
 	uint64_t epoch;
 	uint64_t created_ms, last_rx_ms, ping_sent_ms;
+	uint64_t tx_hold_until_ms;          /* test fault role-stall: nothing is sent before this */
 	uint16_t version;
 	struct repl_hello me, peer;
 	bool got_hello, sent_auth, peer_authed;
@@ -272,6 +273,9 @@ struct repl_engine {
 	bool peer_role_known;
 	bool corrupt_next_crc;
 	bool stopping;
+	/* barriers: PINGs queued in order whose PING_ACK proves the peer handled
+	 * every earlier message (repl_conn_barrier) */
+	uint64_t barrier_sent, barrier_acked;
 	struct repl_txitem *tx_free;        /* small transmit items */
 	/* application completions of this loop turn, one list per I/O reactor:
 	 * handed back with one reactor_post each (repl_mirror_idle) */
@@ -302,8 +306,12 @@ extern struct repl_engine repl_eng;
 
 /* Test-only fault hooks (env TANDEM_TEST_FAULTS, comma separated names; never
  * set by default): promote-delay sleeps 300 ms between the promotion check
- * and its commit so that tests can race a negotiation against it. */
-enum { REPL_TF_PROMOTE_DELAY = 1u << 0 };
+ * and its commit so that tests can race a negotiation against it;
+ * role-stall holds the link's transmit queue for REPL_TF_STALL_MS after a
+ * ROLE message is queued (a slow or congested link), so that tests can show
+ * that a demotion returns only once the peer knows it. */
+enum { REPL_TF_PROMOTE_DELAY = 1u << 0, REPL_TF_ROLE_STALL = 1u << 1 };
+#define REPL_TF_STALL_MS 300   /* below the default ping_timeout_ms (500) */
 /* A demotion that cannot drain the application writes within timeout_ms plus
  * this grace fails and the node stays Primary. */
 #define REPL_DEMOTE_GRACE_MS 4000
@@ -322,6 +330,12 @@ void repl_tx_req(struct repl_conn *c, struct repl_req *rq, uint16_t type, uint32
 uint8_t *repl_conn_take_payload(struct repl_conn *c, size_t *cap);
 /* Send a small message on the established link (no-op when down). */
 uint8_t *repl_send(uint16_t type, struct repl_vol *v, size_t body_len);
+/* A PING queued behind everything queued so far (keepalive PINGs go ahead of
+ * the queue): once repl_eng.barrier_acked reaches the returned token, the peer
+ * has handled every message queued before it. 0 when the link is not up. */
+uint64_t repl_conn_barrier(void);
+/* Test fault role-stall: send nothing for ms milliseconds. */
+void repl_conn_hold_tx(unsigned ms);
 
 /* repl_mirror.c: the wrapper and the write path */
 struct bdev *repl_wrap(struct bdev *lower, const struct bdev_params *p, char *err, size_t errlen);

@@ -496,6 +496,7 @@ struct role_q {
 	size_t errlen;
 	int rc;
 	unsigned busy;
+	bool idle;
 };
 
 static void promote_check_r(void *arg)
@@ -559,6 +560,8 @@ static void promote_commit_r(void *arg)
 static void role_changed_r(void *arg)
 {
 	send_role();
+	if (repl_eng.test_faults & REPL_TF_ROLE_STALL)
+		repl_conn_hold_tx(REPL_TF_STALL_MS);
 	for (int i = 0; i < repl_eng.nvols; i++)
 		if (atomic_load(&repl_eng.vols[i]->attached))
 			repl_vol_release_held(repl_eng.vols[i]);
@@ -575,6 +578,7 @@ static void busy_r(void *arg)
 		if (atomic_load(&v->attached))
 			q->busy += v->n_app + !rl_empty(&v->held) + (v->slot_wait_head != NULL);
 	}
+	q->idle = q->busy == 0;
 }
 
 static void initial_source(struct repl_md_gen *gen, enum repl_disk_state *disk, uint32_t *flags, void *arg)
@@ -623,12 +627,13 @@ void repl_drain_kick(void)
 	pthread_mutex_unlock(&repl_eng.drain_lock);
 }
 
-/* Main thread: wait until no application write is in flight, or timeout_ms
- * passed; returns the writes still in flight. Sleeps on drain_cond: every
- * finished write bumps drain_gen, read before each count, so no wake-up is lost. */
-static unsigned drain_writes(uint64_t timeout_ms)
+/* Main thread: run check(q) on the repl reactor until it sets *done, or
+ * timeout_ms passed; returns *done. Sleeps on drain_cond between checks: the
+ * repl reactor bumps drain_gen (repl_drain_kick) when a write finishes or a
+ * barrier is answered, and drain_gen is read before each check, so no wake-up
+ * is lost. */
+static bool wait_repl(void (*check)(void *), void *q, const bool *done, uint64_t timeout_ms)
 {
-	struct role_q q = { 0 };
 	struct timespec dl;
 
 	clock_gettime(CLOCK_MONOTONIC, &dl);
@@ -646,20 +651,70 @@ static unsigned drain_writes(uint64_t timeout_ms)
 		pthread_mutex_lock(&repl_eng.drain_lock);
 		gen = repl_eng.drain_gen;
 		pthread_mutex_unlock(&repl_eng.drain_lock);
-		repl_call(busy_r, &q);
-		if (!q.busy)
+		repl_call(check, q);
+		if (*done)
 			break;
 		pthread_mutex_lock(&repl_eng.drain_lock);
 		while (repl_eng.drain_gen == gen && rc == 0)
 			rc = pthread_cond_timedwait(&repl_eng.drain_cond, &repl_eng.drain_lock, &dl);
 		pthread_mutex_unlock(&repl_eng.drain_lock);
 		if (rc == ETIMEDOUT) {
-			repl_call(busy_r, &q);
+			repl_call(check, q);
 			break;
 		}
 	}
 	atomic_fetch_sub(&repl_eng.drain_waiters, 1);
+	return *done;
+}
+
+/* Main thread: wait until no application write is in flight, or timeout_ms
+ * passed; returns the writes still in flight. */
+static unsigned drain_writes(uint64_t timeout_ms)
+{
+	struct role_q q = { 0 };
+
+	wait_repl(busy_r, &q, &q.idle, timeout_ms);
 	return q.busy;
+}
+
+/* The peer barrier: a PING queued behind our ROLE; done when its answer came,
+ * or the link went down or was replaced (a new link starts with our ROLE). */
+struct barrier_q {
+	uint64_t token, epoch;
+	bool done;
+};
+
+static void barrier_send_r(void *arg)
+{
+	struct barrier_q *q = arg;
+
+	q->token = repl_conn_barrier();
+	q->epoch = repl_eng.conn ? repl_eng.conn->epoch : 0;
+}
+
+static void barrier_check_r(void *arg)
+{
+	struct barrier_q *q = arg;
+
+	q->done = !q->token || !repl_conn_up() || repl_eng.conn->epoch != q->epoch ||
+		  repl_eng.barrier_acked >= q->token;
+}
+
+/* Main thread, after a demotion: return once the peer has handled our ROLE
+ * (or timeout_ms passed). Whoever promotes the peer next (the cluster manager
+ * handing over through CPG, pacemaker, an operator) must not find it still
+ * seeing us as Primary: the ROLE travels on the replication link, the
+ * handover on another channel, and either may arrive first. */
+static void peer_learns_role(uint64_t timeout_ms)
+{
+	struct barrier_q q = { 0 };
+
+	repl_call(barrier_send_r, &q);
+	if (!q.token)
+		return;
+	if (!wait_repl(barrier_check_r, &q, &q.done, timeout_ms))
+		qb_log(LOG_WARNING, "repl: the peer did not confirm our role change within %llu ms",
+		       (unsigned long long)timeout_ms);
 }
 
 static void set_primary_flags(bool on)
@@ -749,6 +804,8 @@ int repl_set_role(enum repl_role role, bool force, char *err, size_t errlen)
 	repl_call(role_changed_r, NULL);
 	if (role == REPL_ROLE_PRIMARY)
 		role_notify(role);
+	else
+		peer_learns_role(repl_eng.ping_timeout_ms);  /* a dead link costs at most this */
 	return 0;
 }
 
@@ -960,6 +1017,8 @@ int repl_init(const struct tconf *conf, char *err, size_t errlen)
 		repl_eng.test_faults = 0;
 		if (tf && strstr(tf, "promote-delay"))
 			repl_eng.test_faults |= REPL_TF_PROMOTE_DELAY;
+		if (tf && strstr(tf, "role-stall"))
+			repl_eng.test_faults |= REPL_TF_ROLE_STALL;
 		if (repl_eng.test_faults)
 			qb_log(LOG_WARNING, "repl: TEST FAULT HOOKS ACTIVE (TANDEM_TEST_FAULTS=%s)", tf);
 	}

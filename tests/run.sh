@@ -197,7 +197,7 @@ printf '%s\n' "${RESULTS[@]+"${RESULTS[@]}"}"
 # why each failed test failed, without scrolling back through its whole log
 for f in "${FAILED_LOGS[@]+"${FAILED_LOGS[@]}"}"; do
 	echo "--- ${f#"$ROOT"/}: first FAIL lines"
-	grep -E 'FAIL' "$f" | head -n 8 | cut -c1-600 || true
+	grep -E "FAIL" "$f" | head -n 16 | cut -c1-600 || true
 done
 echo "$NPASS passed, $NFAIL failed"
 [ "$NFAIL" -eq 0 ]

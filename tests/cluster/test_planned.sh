@@ -10,7 +10,7 @@ source "$(cd "$(dirname "$0")" && pwd)/lib.sh" "$@"
 if [ "${CLUSTER_LONG:-0}" = 1 ]; then PLANNED_N=${PLANNED_N:-50}; else PLANNED_N=${PLANNED_N:-10}; fi
 
 scn_planned() {
-	local name=planned i p s rc ok=0 bad=0 t0 ms times=()
+	local name=planned i p s rc why ok=0 bad=0 t0 ms times=()
 	mon_start "$name"
 	io_start "$name" 900
 	sleep 3
@@ -27,12 +27,22 @@ scn_planned() {
 		fi
 		ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 		times+=("$ms")
-		if [ "$rc" -eq 0 ] && wait_serving 10 && [ "$(primary)" = "$s" ]; then
+		why=
+		if [ "$rc" -ne 0 ]; then why="tandemctl exit $rc"
+		elif ! wait_serving 10; then why="no single serving primary 10 s after the command"
+		elif [ "$(primary)" != "$s" ]; then why="primary is '$(primary)', not $s"
+		fi
+		if [ -z "$why" ]; then
 			ok=$((ok + 1))
 			log "$name: failover $i $p -> $s: ${ms} ms ($(tr '\n' ' ' <"$T_TMP/fo.$i" | cut -c1-120))"
 		else
 			bad=$((bad + 1))
-			fail "$name: failover $i $p -> $s failed (exit $rc, ${ms} ms): $(tr '\n' ' ' <"$T_TMP/fo.$i" | cut -c1-300); $(nodes_state)"
+			fail "$name: failover $i $p -> $s failed ($why, ${ms} ms): $(tr '\n' ' ' <"$T_TMP/fo.$i" | cut -c1-300); $(nodes_state)"
+			# what both managers said about it (the summary of a CI run shows FAIL lines only)
+			for n in A B; do
+				grep -E 'cluster: |repl: ' "$TB_STATE/$n/tandemd.log" 2>/dev/null \
+					| tail -n 8 | cut -c1-300 | sed -e "s/^/[$T_NAME] FAIL detail $n: /"
+			done
 			wait_serving 10 || break
 		fi
 		sleep 1

@@ -51,6 +51,7 @@ R_LOG=${R_LOG:-info}
 R_NETS=()
 declare -A R_PID=()
 declare -A R_LOGF=()
+declare -A R_ENV=()   # NODE -> "VAR=value ..." for that node's tandemd (test fault hooks)
 
 ns_of() { case $1 in A) echo "$NS_A" ;; B) echo "$NS_B" ;; C) echo "$NS_C" ;; *) echo "bad node $1" >&2; return 1 ;; esac; }
 dir_of() { echo "$T_TMP/$(tr 'AB' 'ab' <<<"$1")"; }
@@ -190,7 +191,8 @@ node_start() {
 	d=$(dir_of "$node")
 	R_LOGF[$node]=$d/tandemd.log
 	echo "---- start $(date +%T.%N)" >>"$d/tandemd.log"
-	ip netns exec "$(ns_of "$node")" "$TANDEMD" -f -c "$d/tandem.conf" >>"$d/tandemd.log" 2>&1 &
+	# shellcheck disable=SC2086 # R_ENV holds VAR=value words
+	ip netns exec "$(ns_of "$node")" env ${R_ENV[$node]:-} "$TANDEMD" -f -c "$d/tandem.conf" >>"$d/tandemd.log" 2>&1 &
 	R_PID[$node]=$!
 	track_pid "$!"
 	T_DAEMON_LOG[$!]=$d/tandemd.log

@@ -6,7 +6,10 @@
 #     plain `primary` is refused on an Inconsistent node, `primary --force` starts
 #     a full sync from A (A's backing file holds 16 MiB of random data first)
 #   - qemu-io patterns + iocheck writes through A; in sync; backing files identical
-#   - B cannot become primary while A is; A secondary, then B primary
+#   - B cannot become primary while A is; A secondary, then B primary at once:
+#     A runs with the test fault role-stall (its link sends nothing for 300 ms
+#     after a role change), so B's promotion only succeeds because A's
+#     demotion returns once B has learnt it (the peer barrier)
 #   - patterns read back through B (qemu-io read -P), iocheck verify through B
 #   - a write on B reaches A; online verify finds nothing out of sync
 #   - both daemons exit 0 on SIGTERM, no sanitizer report
@@ -30,8 +33,10 @@ elif grep -qi usage "$T_TMP/md2.out"; then
 else
 	pass "create-md refuses to overwrite existing metadata without --force ($(head -n 1 "$T_TMP/md2.out"))"
 fi
+R_ENV[A]="TANDEM_TEST_FAULTS=role-stall"
 node_start A || { fail "tandemd A starts"; finish; exit 1; }
 node_start B || { fail "tandemd B starts"; finish; exit 1; }
+check "A runs with the role-stall test fault" grep -q "TEST FAULT HOOKS ACTIVE (TANDEM_TEST_FAULTS=role-stall)" "$(node_log A)"
 both_inconsistent() {
 	rwait A 30 connection=Connected role=secondary disk=Inconsistent && rwait B 10 connection=Connected role=secondary disk=Inconsistent
 }
@@ -78,7 +83,7 @@ if in_sync 60; then pass "in sync after the writes"; else fail "not in sync afte
 # ---- role switch by hand
 check_fail "B refuses to become primary while A is primary" ctl B primary
 check "A demoted to secondary" ctl A secondary
-check "B promoted to primary (no --force needed: connected and UpToDate)" ctl B primary
+check "B promoted to primary right after (no --force needed: connected, UpToDate, A's ROLE arrived before A's demotion returned)" ctl B primary
 roles_switched() { [ "$(rget A role)" = secondary ] && [ "$(rget B role)" = primary ]; }
 check "roles: A secondary, B primary" roles_switched
 check "patterns read back through B" in_ns C timeout 60 qemu-io -f raw "${QIO_R[@]}" "$UB"
