@@ -155,8 +155,44 @@ int cfg_alua_pg_key(struct cfg_err *e, struct tconf_portal_group *pg, const stru
 /* Once everything is read: every portal group gets its group id and relative
  * port id, and the relative port ids (local and peer) are unique (SPC-4 5.15.1:
  * one relative target port identifier per target port of the device). */
+/* global `alua_explicit: auto|yes|no` */
+int cfg_alua_explicit_key(struct cfg_err *e, struct tconf_global *g, const struct cfg_node *n)
+{
+	static const char *const names[] = { [TCONF_ALUA_EXPLICIT_AUTO] = "auto", [TCONF_ALUA_EXPLICIT_YES] = "yes",
+					     [TCONF_ALUA_EXPLICIT_NO] = "no" };
+
+	for (int v = 0; v < (int)(sizeof(names) / sizeof(names[0])); v++)
+		if (strcmp(n->value, names[v]) == 0) {
+			g->alua_explicit = v;
+			g->alua_explicit_line = n->line;
+			return 0;
+		}
+	return cfg_error(e, n->line, "invalid value '%s' for 'alua_explicit' (expected one of: auto, yes, no)",
+			 n->value);
+}
+
+bool tconf_alua_explicit(const struct tconf *c)
+{
+	switch (c->global.alua_explicit) {
+	case TCONF_ALUA_EXPLICIT_YES:
+		return true;
+	case TCONF_ALUA_EXPLICIT_NO:
+		return false;
+	default:
+		return !c->repl.enabled && !c->cluster.enabled;
+	}
+}
+
 int cfg_alua_resolve(struct cfg_err *e, struct tconf *c)
 {
+	/* a cluster manager owns the states: an STPG would change this node's
+	 * state behind it (and never the peer's) */
+	if (c->global.alua_explicit == TCONF_ALUA_EXPLICIT_YES && c->cluster.enabled &&
+	    c->cluster.manager != TCONF_CLUSTER_NONE)
+		return cfg_error(e, c->global.alua_explicit_line,
+				 "alua_explicit: yes conflicts with the cluster manager (section 'cluster' at line %d "
+				 "owns the ALUA states; initiators would change one node's state behind it)",
+				 c->cluster.line);
 	for (size_t i = 0; i < c->nportal_groups; i++) {
 		struct tconf_portal_group *pg = &c->portal_groups[i];
 		if (!pg->rel_port_id)

@@ -124,7 +124,15 @@ struct tconf_global {
 	uint32_t max_conn_memory;           /* command buffers per connection, bytes, default 64 MiB */
 	uint32_t max_tx_backlog;            /* queued responses per connection before it stops reading, default 4 MiB */
 	uint32_t max_text_response;         /* one Text/SendTargets response, bytes, default 1 MiB */
+	/* May initiators change ALUA states (SET TARGET PORT GROUPS)? docs/ALUA.md */
+	int alua_explicit;                  /* enum tconf_alua_explicit, default auto */
+	int alua_explicit_line;             /* where it was set, 0 = default */
 };
+
+/* global `alua_explicit:`. auto = explicit ALUA only on a node without a
+ * replication or cluster section: where a pair's roles decide the states, an
+ * initiator's STPG must not change one node's state behind them. */
+enum tconf_alua_explicit { TCONF_ALUA_EXPLICIT_AUTO = 0, TCONF_ALUA_EXPLICIT_YES, TCONF_ALUA_EXPLICIT_NO };
 
 /* `cluster { }` (docs/CLUSTER.md): the built-in HA manager of cluster/. */
 enum tconf_cluster_manager { TCONF_CLUSTER_BUILTIN, TCONF_CLUSTER_PACEMAKER, TCONF_CLUSTER_NONE };
@@ -202,5 +210,7 @@ bool tconf_target_in_portal_group(const struct tconf_target *t, const struct tco
 const char *tconf_backend_name(enum tconf_backend b);
 const char *tconf_cache_name(enum tconf_cache c);
 const struct tconf_alua_group *tconf_find_alua_group(const struct tconf *c, const char *name);
+/* The resolved alua_explicit: true when initiators may send SET TARGET PORT GROUPS. */
+bool tconf_alua_explicit(const struct tconf *c);
 const char *tconf_alua_state_name(enum tconf_alua_state s);
 #endif

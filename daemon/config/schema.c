@@ -464,8 +464,14 @@ static int key_log_level(struct sctx *s, const struct cfg_node *n, void *obj)
 #define G_SIZE(nm, kd, field, lo, hi) \
 	{ .name = nm, .kind = kd, .off = offsetof(struct tconf_global, field), .min = lo, .max = hi }
 
+static int key_alua_explicit(struct sctx *s, const struct cfg_node *n, void *obj)
+{
+	return cfg_alua_explicit_key(s->err, obj, n);      /* alua_conf.c */
+}
+
 static const struct key_desc global_keys[] = {
 	{ .name = "log_level", .kind = K_CUSTOM, .fn = key_log_level },
+	{ .name = "alua_explicit", .kind = K_CUSTOM, .fn = key_alua_explicit },
 	G_INT("threads", threads, 1, 64),
 	{ .name = "ctl_socket", .kind = K_STR, .off = offsetof(struct tconf_global, ctl_socket), .minlen = 1,
 	  .bufsize = sizeof(((struct tconf_global *)0)->ctl_socket), .check = check_service_name },

@@ -278,6 +278,9 @@ int ctl_print_status(FILE *out, const char *json, char *err, size_t errlen)
 	const struct jr_value *alua = jr_get(root, "alua_groups");
 	for (size_t i = 0; i < count(alua); i++)
 		render_alua_group(out, &alua->items[i]);
+	if (count(alua))
+		fprintf(out, "alua: %s\n", jr_bool(root, "alua_explicit", true) ? "implicit and explicit (initiators may "
+			"send SET TARGET PORT GROUPS)" : "implicit only (SET TARGET PORT GROUPS refused)");
 
 	repl_print_status(out, root);          /* "replication" (repl/repl_cli.c) */
 	cluster_print_status(out, root);       /* "cluster" (cluster/cluster_cli.c) */

@@ -61,7 +61,13 @@ static struct {
 	struct alua_tgt_pgs *tgts;
 	size_t ntgts;
 	struct alua_reg *reg;           /* every live scsi_target */
-} g = { .lock = PTHREAD_MUTEX_INITIALIZER };
+	_Atomic bool explicit_ok;       /* STPG accepted (INQUIRY TPGS 11b) or not (01b) */
+} g = { .lock = PTHREAD_MUTEX_INITIALIZER, .explicit_ok = true };
+
+bool scsi_alua_explicit(void)
+{
+	return atomic_load_explicit(&g.explicit_ok, memory_order_relaxed);
+}
 
 /* ---------------------------------------------------------------- names */
 
@@ -232,6 +238,7 @@ int scsi_alua_configure(const struct tconf *c, char *err, size_t errlen)
 	g.ngroups = ngroups;
 	g.tgts = tgts;
 	g.ntgts = c->ntargets;
+	atomic_store(&g.explicit_ok, tconf_alua_explicit(c));
 	/* A group that existed keeps its runtime state (the cluster layer owns it);
 	 * a new one starts in its configured state. */
 	for (size_t k = 0; k < ngroups; k++) {
@@ -335,6 +342,7 @@ int scsi_alua_find_group(const char *s, uint16_t *tpg_id)
 
 void scsi_alua_status(struct json_writer *w)
 {
+	json_bool(w, "alua_explicit", scsi_alua_explicit());
 	pthread_mutex_lock(&g.lock);
 	json_arr_begin(w, "alua_groups");
 	for (size_t i = 0; i < g.ngroups; i++) {
@@ -554,9 +562,13 @@ static int set_tpgs(struct scsi_task *t)
 	return SCSI_DONE;
 }
 
-/* SPC-4 6.27 MAINTENANCE OUT: only SET TARGET PORT GROUPS is implemented. */
+/* SPC-4 6.27 MAINTENANCE OUT: only SET TARGET PORT GROUPS is implemented, and
+ * only with explicit ALUA (alua_explicit): without it the device server has no
+ * MAINTENANCE OUT command at all (INQUIRY says TPGS 01b; LIO answers the same). */
 int scsi_alua_maint_out(struct scsi_task *t)
 {
+	if (!scsi_alua_explicit())
+		return scsi_task_check(t, SK_ILLEGAL_REQUEST, ASC_INVALID_COMMAND_OPCODE);
 	if ((t->cdb[1] & 0x1f) == 0x0a)
 		return set_tpgs(t);
 	return scsi_task_invalid_cdb(t, 1, 4);

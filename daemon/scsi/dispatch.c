@@ -214,6 +214,15 @@ static const struct sa_list sa_lists[] = {
 	{ .opcode = 0x48, .n = 3, .sa = { 0x01, 0x02, 0x1f }, .cdb_len = { 10, 10, 10 } },  /* SANITIZE: OVERWRITE, BLOCK ERASE, EXIT FAILURE MODE */
 };
 
+/* Whether the opcode is served now: MAINTENANCE OUT (only STPG) depends on
+ * the configuration (alua_explicit, alua.c). */
+static bool op_served(uint8_t opcode)
+{
+	if (!scsi_op_table[opcode].fn)
+		return false;
+	return opcode != 0xa4 || scsi_alua_explicit();
+}
+
 static const struct sa_list *sa_list_of(uint8_t opcode)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(sa_lists); i++)
@@ -263,7 +272,7 @@ int scsi_spc_report_opcodes(struct scsi_task *t)
 		len = 4;
 		for (int op = 0; op < 256; op++) {
 			const struct scsi_op *o = &scsi_op_table[op];
-			if (!o->fn)
+			if (!op_served((uint8_t)op))
 				continue;
 			const struct sa_list *sl = sa_list_of((uint8_t)op);
 			int n = sl ? sl->n : 1;
@@ -289,7 +298,7 @@ int scsi_spc_report_opcodes(struct scsi_task *t)
 	const struct sa_list *sl = sa_list_of(req_op);
 	int sa = -1;
 	uint8_t cdb_len = o->cdb_len;
-	bool supported = o->fn != NULL;
+	bool supported = op_served(req_op);
 
 	/* 001b: opcode without service actions; 010b: opcode + service action;
 	 * 011b: either (SPC-4 table 254). */
@@ -298,9 +307,10 @@ int scsi_spc_report_opcodes(struct scsi_task *t)
 	if (opts == 2 && !sl && o->fn)
 		return scsi_task_invalid_cdb(t, 2, 2);
 	if (sl && opts != 1) {
+		bool served = supported;
 		supported = false;
 		for (int i = 0; i < sl->n; i++) {
-			if (sl->sa[i] == req_sa) {
+			if (served && sl->sa[i] == req_sa) {
 				supported = true;
 				sa = sl->sa[i];
 				cdb_len = sl->cdb_len[i];

@@ -169,6 +169,9 @@ struct json_writer;
  * (portal groups) and peer ports. A group that existed keeps its current state;
  * a new one starts in its configured state. Main thread; 0 or -1 + err. */
 int scsi_alua_configure(const struct tconf *c, char *err, size_t errlen);
+/* Explicit ALUA (SET TARGET PORT GROUPS) enabled by the configuration
+ * (global alua_explicit; docs/ALUA.md). */
+bool scsi_alua_explicit(void);
 /* Set one group's state on every target (the one owner of ALUA state; any
  * thread). Every I_T nexus gets ASYMMETRIC ACCESS STATE CHANGED on every LUN.
  * 0, or -1 when the group is unknown or st invalid. */

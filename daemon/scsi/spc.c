@@ -33,7 +33,9 @@ static int inquiry_standard(struct scsi_task *t, struct scsi_lun *lu, uint32_t a
 	d[2] = 0x06;                    /* VERSION: SPC-4 */
 	d[3] = 0x12;                    /* HISUP=1, RESPONSE DATA FORMAT=2 */
 	d[4] = INQ_STD_LEN - 5;
-	d[5] = 0x30;                    /* TPGS=11b: implicit and explicit ALUA (SPC-4 5.15, alua.c) */
+	/* TPGS (SPC-4 5.15, alua.c): 11b implicit and explicit ALUA, 01b implicit
+	 * only where a replicated pair's roles own the states (alua_explicit) */
+	d[5] = scsi_alua_explicit() ? 0x30 : 0x10;
 	d[5] |= 0x08;                   /* 3PC: EXTENDED COPY copy manager (xcopy.c) */
 	d[6] = 0x00;
 	d[7] = 0x02;                    /* CMDQUE */

@@ -125,8 +125,8 @@ class Runner:
         sys.stdout.flush()
 
 
-def session(port, iqn):
-    c = Conn(port)
+def session(port, iqn, host='127.0.0.1'):
+    c = Conn(port, host=host)
     err = c.login(iqn)
     if err:
         raise RuntimeError('login on %d: %s' % (port, err))

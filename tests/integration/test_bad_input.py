@@ -71,8 +71,8 @@ class Closed(Exception):
 
 
 class Conn:
-    def __init__(self, port, timeout=10.0):
-        self.s = socket.create_connection(('127.0.0.1', port), timeout=timeout)
+    def __init__(self, port, timeout=10.0, host='127.0.0.1'):
+        self.s = socket.create_connection((host, port), timeout=timeout)
         self.s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.hdigest = False
         self.ddigest = False

@@ -6,6 +6,7 @@
 #     plain `primary` is refused on an Inconsistent node, `primary --force` starts
 #     a full sync from A (A's backing file holds 16 MiB of random data first)
 #   - qemu-io patterns + iocheck writes through A; in sync; backing files identical
+#   - A (replicated, alua_explicit auto) says TPGS 01b and refuses STPG
 #   - B cannot become primary while A is; A secondary, then B primary at once:
 #     A runs with the test fault role-stall (its link sends nothing for 300 ms
 #     after a role change), so B's promotion only succeeds because A's
@@ -79,6 +80,11 @@ check "patterns read back through A" in_ns C timeout 60 qemu-io -f raw "${QIO_R[
 if in_sync 60; then pass "in sync after the writes"; else fail "not in sync after the writes"; fi
 [ "$(md5_of A)" = "$(md5_of B)" ] && pass "backing files identical after mirrored writes ($(md5_of A))" \
 	|| fail "backing files differ after mirrored writes (A $(md5_of A), B $(md5_of B))"
+
+# ---- ALUA on a replicated node: implicit only (alua_explicit auto; docs/ALUA.md)
+check "A reports implicit ALUA only and refuses SET TARGET PORT GROUPS (alua_implicit.py)" \
+	in_ns C timeout 60 python3 "$T_LIB_DIR/alua_implicit.py" --host 192.0.2.1 --port 3260 --iqn "$IQN"
+sed -e 's/^/    | /' "$T_TMP/last.out"
 
 # ---- role switch by hand
 check_fail "B refuses to become primary while A is primary" ctl B primary

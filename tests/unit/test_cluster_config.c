@@ -17,6 +17,50 @@ static struct tconf *load(const char *cluster, char *err, size_t errlen)
 	return config_test_load(base, cluster, err, errlen);
 }
 
+/* alua_explicit (docs/ALUA.md): a cluster section makes the default implicit
+ * only; "yes" is refused where a manager owns the states, "no" always works. */
+START_TEST(test_alua_explicit)
+{
+	char err[256] = "";
+	const char *cl = "cluster {\n node: alpha\n floating_ip: 192.0.2.100/24\n interface: a0\n"
+			 " alua_group: float\n fencing: none\n}\n";
+	char text[1024];
+	struct tconf *c = load(cl, err, sizeof(err));
+
+	ck_assert_msg(c != NULL, "%s", err);
+	ck_assert_int_eq(c->global.alua_explicit, TCONF_ALUA_EXPLICIT_AUTO);
+	ck_assert(!tconf_alua_explicit(c));
+	tconf_free(c);
+
+	/* base is 15 lines: global starts at 16, its key on 17, cluster at 19 */
+	snprintf(text, sizeof(text), "global {\n alua_explicit: yes\n}\n%s", cl);
+	c = load(text, err, sizeof(err));
+	config_test_refused(c, err, text, "alua_explicit: yes conflicts with the cluster manager (section 'cluster' at line 19", 17);
+
+	snprintf(text, sizeof(text), "global {\n alua_explicit: no\n}\n%s", cl);
+	c = load(text, err, sizeof(err));
+	ck_assert_msg(c != NULL, "%s", err);
+	ck_assert(!tconf_alua_explicit(c));
+	tconf_free(c);
+
+	/* manager none: the operator drives ALUA by hand, explicit may be asked for */
+	snprintf(text, sizeof(text), "global {\n alua_explicit: yes\n}\n%s", "cluster {\n node: alpha\n manager: none\n fencing: none\n}\n");
+	c = load(text, err, sizeof(err));
+	ck_assert_msg(c != NULL, "%s", err);
+	ck_assert(tconf_alua_explicit(c));
+	tconf_free(c);
+
+	c = load("global {\n alua_explicit: sometimes\n}\n", err, sizeof(err));
+	config_test_refused(c, err, "sometimes", "invalid value 'sometimes' for 'alua_explicit' (expected one of: auto, yes, no)", 17);
+
+	/* no cluster, no replication: a single node keeps explicit ALUA */
+	c = load("", err, sizeof(err));
+	ck_assert_msg(c != NULL, "%s", err);
+	ck_assert(tconf_alua_explicit(c));
+	tconf_free(c);
+}
+END_TEST
+
 START_TEST(test_defaults_and_keys)
 {
 	char err[256] = "";
@@ -86,6 +130,7 @@ static Suite *suite(void)
 	Suite *s = suite_create("cluster_config");
 	TCase *tc = tcase_create("config");
 	tcase_add_test(tc, test_defaults_and_keys);
+	tcase_add_test(tc, test_alua_explicit);
 	tcase_add_loop_test(tc, test_errors, 0, (int)(sizeof(bad) / sizeof(bad[0])));
 	suite_add_tcase(s, tc);
 	return s;

@@ -43,6 +43,25 @@ START_TEST(test_defaults)
 }
 END_TEST
 
+/* A replicated node answers STPG only when told to (alua_explicit: yes). */
+START_TEST(test_alua_explicit_default)
+{
+	char err[256] = "", text[1024];
+	struct tconf *c;
+
+	snprintf(text, sizeof(text), "%s}\n", good);
+	c = load(text, err, sizeof(err));
+	ck_assert_msg(c != NULL, "%s", err);
+	ck_assert(!tconf_alua_explicit(c));
+	tconf_free(c);
+	snprintf(text, sizeof(text), "global {\n alua_explicit: yes\n}\n%s}\n", good);
+	c = load(text, err, sizeof(err));
+	ck_assert_msg(c != NULL, "%s", err);
+	ck_assert(tconf_alua_explicit(c));
+	tconf_free(c);
+}
+END_TEST
+
 START_TEST(test_keys)
 {
 	char err[256] = "", text[1024];
@@ -131,6 +150,7 @@ static Suite *suite(void)
 	TCase *tc = tcase_create("config");
 	tcase_add_test(tc, test_defaults);
 	tcase_add_test(tc, test_keys);
+	tcase_add_test(tc, test_alua_explicit_default);
 	tcase_add_loop_test(tc, test_errors, 0, (int)(sizeof(bad) / sizeof(bad[0])));
 	tcase_add_loop_test(tc, test_section_errors, 0, (int)(sizeof(bad_sections) / sizeof(bad_sections[0])));
 	suite_add_tcase(s, tc);

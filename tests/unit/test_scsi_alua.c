@@ -622,6 +622,62 @@ START_TEST(rsoc_lists_alua)
 }
 END_TEST
 
+/* alua_explicit: no (the default of a replicated pair): INQUIRY says implicit
+ * only, STPG is an unsupported command and changes nothing, RSOC does not list
+ * it; a reload back to explicit restores all three. */
+START_TEST(implicit_only)
+{
+	char err[256], text[sizeof(CONF) + 64];
+	snprintf(text, sizeof(text), "global {\n alua_explicit: no\n}\n%s", CONF);
+	struct tconf *imp = tconf_load_string("alua.conf", text, err, sizeof(err));
+	ck_assert_msg(imp != NULL, "%s", err);
+	ck_assert_int_eq(scsi_alua_configure(imp, err, sizeof(err)), 0);
+	ck_assert(!scsi_alua_explicit());
+
+	uint8_t inq[6] = { 0x12, 0, 0, 0, 96, 0 };
+	struct tt *x = run_cdb(NA, 0, inq, 6, SCSI_DIR_READ, 96);
+	CHECK_GOOD(x);
+	ck_assert_int_eq(x->t.buf[5] & 0x30, 0x10);     /* TPGS 01b */
+	tt_free(x);
+
+	const uint8_t list[] = { 0, 0, 0, 0, SCSI_ALUA_STANDBY, 0, 0, 1, SCSI_ALUA_ACTIVE_OPTIMIZED, 0, 0, 2 };
+	x = stpg(NB, list, sizeof(list));
+	CHECK_SENSE(x, SK_ILLEGAL_REQUEST, 0x20, 0x00);
+	tt_free(x);
+	ck_assert_int_eq(state_of(1), SCSI_ALUA_ACTIVE_OPTIMIZED);
+	ck_assert_int_eq(state_of(2), SCSI_ALUA_STANDBY);
+
+	uint8_t one[12] = { 0xa3, 0x0c, 0x02, 0xa4, 0, 0x0a, 0, 0, 1, 0, 0, 0 };
+	x = run_cdb(NA, 0, one, 12, SCSI_DIR_READ, 256);
+	CHECK_GOOD(x);
+	ck_assert_int_eq(x->t.buf[1] & 0x07, 0x01);     /* SUPPORT 001b: not supported */
+	tt_free(x);
+	uint8_t all[12] = { 0xa3, 0x0c, 0x00, 0, 0, 0, 0, 0, 0x10, 0, 0, 0 };
+	x = run_cdb(NA, 0, all, 12, SCSI_DIR_READ, 4096);
+	CHECK_GOOD(x);
+	int rtpg = 0;
+	for (uint32_t off = 4; off < 4 + get_be32(x->t.buf); off += 8) {
+		ck_assert_msg(x->t.buf[off] != 0xa4, "MAINTENANCE OUT listed at %u", off);
+		rtpg += x->t.buf[off] == 0xa3 && get_be16(&x->t.buf[off + 2]) == 0x0a;
+	}
+	ck_assert_int_eq(rtpg, 1);                      /* RTPG stays */
+	tt_free(x);
+
+	ck_assert_int_eq(scsi_alua_configure(CF, err, sizeof(err)), 0);
+	ck_assert(scsi_alua_explicit());
+	x = run_cdb(NA, 0, inq, 6, SCSI_DIR_READ, 96);
+	CHECK_GOOD(x);
+	ck_assert_int_eq(x->t.buf[5] & 0x30, 0x30);
+	tt_free(x);
+	x = stpg(NB, list, sizeof(list));
+	CHECK_GOOD(x);
+	tt_free(x);
+	ck_assert_int_eq(state_of(1), SCSI_ALUA_STANDBY);
+	ck_assert_int_eq(state_of(2), SCSI_ALUA_ACTIVE_OPTIMIZED);
+	tconf_free(imp);
+}
+END_TEST
+
 START_TEST(read_defect_data)
 {
 	uint8_t c10[10] = { 0x37, 0, 0x18 | 0x05, 0, 0, 0, 0, 0, 64, 0 };   /* P+G lists, format 101b */
@@ -698,6 +754,7 @@ static Suite *alua_suite(void)
 	tcase_add_test(tc, api_names_and_errors);
 	tcase_add_test(tc, report_tmfs);
 	tcase_add_test(tc, rsoc_lists_alua);
+	tcase_add_test(tc, implicit_only);
 	tcase_add_test(tc, read_defect_data);
 	tcase_add_test(tc, write_atomic_unsupported);
 	tcase_add_test(tc, lun_without_identity_refused);
