@@ -563,12 +563,11 @@ static int set_tpgs(struct scsi_task *t)
 }
 
 /* SPC-4 6.27 MAINTENANCE OUT: only SET TARGET PORT GROUPS is implemented, and
- * only with explicit ALUA (alua_explicit): without it the device server has no
- * MAINTENANCE OUT command at all (INQUIRY says TPGS 01b; LIO answers the same). */
+ * only with explicit ALUA: the table entry's `enabled` is scsi_alua_explicit,
+ * so without it the dispatcher answers INVALID COMMAND OPERATION CODE as for
+ * any opcode it lacks (INQUIRY says TPGS 01b; LIO answers the same). */
 int scsi_alua_maint_out(struct scsi_task *t)
 {
-	if (!scsi_alua_explicit())
-		return scsi_task_check(t, SK_ILLEGAL_REQUEST, ASC_INVALID_COMMAND_OPCODE);
 	if ((t->cdb[1] & 0x1f) == 0x0a)
 		return set_tpgs(t);
 	return scsi_task_invalid_cdb(t, 1, 4);

@@ -64,7 +64,7 @@ const struct scsi_op scsi_op_table[256] = {
 	[0x9e] = { "SERVICE ACTION IN(16)", scsi_sbc_service_action_in16, 16, IN },
 	[0xa0] = { "REPORT LUNS", scsi_spc_report_luns, 12, UAP | NOLUN | IN },
 	[0xa3] = { "MAINTENANCE IN", scsi_spc_maint_in, 12, IN },
-	[0xa4] = { "MAINTENANCE OUT", scsi_alua_maint_out, 12, OUT | PR },   /* STPG, alua.c */
+	[0xa4] = { "MAINTENANCE OUT", scsi_alua_maint_out, 12, OUT | PR, scsi_alua_explicit },  /* STPG, alua.c */
 	[0x37] = { "READ DEFECT DATA(10)", scsi_sbc_read_defect_data, 10, IN },
 	[0xb7] = { "READ DEFECT DATA(12)", scsi_sbc_read_defect_data, 12, IN },
 	[0xa8] = { "READ(12)", scsi_sbc_rw, 12, MEDIA | IN | PR },
@@ -72,6 +72,13 @@ const struct scsi_op scsi_op_table[256] = {
 	[0xae] = { "WRITE AND VERIFY(12)", scsi_sbc_rw, 12, MEDIA | WR | OUT | PR },
 	[0xaf] = { "VERIFY(12)", scsi_sbc_verify, 12, MEDIA | OUT | PR },
 };
+
+/* Whether the opcode is served now: implemented, and enabled by the
+ * configuration where that depends on it (MAINTENANCE OUT: alua_explicit). */
+static bool op_served(const struct scsi_op *o)
+{
+	return o->fn && (!o->enabled || o->enabled());
+}
 
 int scsi_task_data_in(struct scsi_task *t, const void *src, uint32_t len, uint32_t alloc)
 {
@@ -149,7 +156,7 @@ void scsi_task_exec(struct scsi_task *t)
 		scsi_task_check(t, SK_ILLEGAL_REQUEST, ASC_LUN_NOT_SUPPORTED);
 		goto done;
 	}
-	if (!op->fn) {
+	if (!op_served(op)) {
 		/* SPC-4 4.5.6 unsupported operation code; a pending UA is still
 		 * reported first (SAM-5 5.14). */
 		if (scsi_ua_take(t->itn, (uint32_t)t->lun, &asc, &ascq))
@@ -214,15 +221,6 @@ static const struct sa_list sa_lists[] = {
 	{ .opcode = 0x48, .n = 3, .sa = { 0x01, 0x02, 0x1f }, .cdb_len = { 10, 10, 10 } },  /* SANITIZE: OVERWRITE, BLOCK ERASE, EXIT FAILURE MODE */
 };
 
-/* Whether the opcode is served now: MAINTENANCE OUT (only STPG) depends on
- * the configuration (alua_explicit, alua.c). */
-static bool op_served(uint8_t opcode)
-{
-	if (!scsi_op_table[opcode].fn)
-		return false;
-	return opcode != 0xa4 || scsi_alua_explicit();
-}
-
 static const struct sa_list *sa_list_of(uint8_t opcode)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(sa_lists); i++)
@@ -272,7 +270,7 @@ int scsi_spc_report_opcodes(struct scsi_task *t)
 		len = 4;
 		for (int op = 0; op < 256; op++) {
 			const struct scsi_op *o = &scsi_op_table[op];
-			if (!op_served((uint8_t)op))
+			if (!op_served(o))
 				continue;
 			const struct sa_list *sl = sa_list_of((uint8_t)op);
 			int n = sl ? sl->n : 1;
@@ -298,7 +296,7 @@ int scsi_spc_report_opcodes(struct scsi_task *t)
 	const struct sa_list *sl = sa_list_of(req_op);
 	int sa = -1;
 	uint8_t cdb_len = o->cdb_len;
-	bool supported = op_served(req_op);
+	bool supported = op_served(o);
 
 	/* 001b: opcode without service actions; 010b: opcode + service action;
 	 * 011b: either (SPC-4 table 254). */
