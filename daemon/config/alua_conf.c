@@ -152,25 +152,8 @@ int cfg_alua_pg_key(struct cfg_err *e, struct tconf_portal_group *pg, const stru
 	return 0;
 }
 
-/* Once everything is read: every portal group gets its group id and relative
- * port id, and the relative port ids (local and peer) are unique (SPC-4 5.15.1:
- * one relative target port identifier per target port of the device). */
-/* global `alua_explicit: auto|yes|no` */
-int cfg_alua_explicit_key(struct cfg_err *e, struct tconf_global *g, const struct cfg_node *n)
-{
-	static const char *const names[] = { [TCONF_ALUA_EXPLICIT_AUTO] = "auto", [TCONF_ALUA_EXPLICIT_YES] = "yes",
-					     [TCONF_ALUA_EXPLICIT_NO] = "no" };
-
-	for (int v = 0; v < (int)(sizeof(names) / sizeof(names[0])); v++)
-		if (strcmp(n->value, names[v]) == 0) {
-			g->alua_explicit = v;
-			g->alua_explicit_line = n->line;
-			return 0;
-		}
-	return cfg_error(e, n->line, "invalid value '%s' for 'alua_explicit' (expected one of: auto, yes, no)",
-			 n->value);
-}
-
+/* global `alua_explicit` resolved: auto means explicit only on a node without
+ * a replication or cluster section */
 bool tconf_alua_explicit(const struct tconf *c)
 {
 	switch (c->global.alua_explicit) {
@@ -183,6 +166,10 @@ bool tconf_alua_explicit(const struct tconf *c)
 	}
 }
 
+/* Once everything is read: every portal group gets its group id and relative
+ * port id, and the relative port ids (local and peer) are unique (SPC-4 5.15.1:
+ * one relative target port identifier per target port of the device); and
+ * `alua_explicit: yes` is refused where a cluster manager owns the states. */
 int cfg_alua_resolve(struct cfg_err *e, struct tconf *c)
 {
 	/* a cluster manager owns the states: an STPG would change this node's

@@ -79,7 +79,6 @@ int cfg_add_default_portal_group(struct tconf *c);
 /* ALUA topology (alua_conf.c). */
 int cfg_alua_section(struct cfg_err *e, struct tconf *c, const struct cfg_node *sec);
 int cfg_alua_pg_key(struct cfg_err *e, struct tconf_portal_group *pg, const struct cfg_node *n);
-int cfg_alua_explicit_key(struct cfg_err *e, struct tconf_global *g, const struct cfg_node *n);
 int cfg_alua_resolve(struct cfg_err *e, struct tconf *c);
 void cfg_alua_free(struct tconf *c);
 #endif

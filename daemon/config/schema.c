@@ -464,9 +464,23 @@ static int key_log_level(struct sctx *s, const struct cfg_node *n, void *obj)
 #define G_SIZE(nm, kd, field, lo, hi) \
 	{ .name = nm, .kind = kd, .off = offsetof(struct tconf_global, field), .min = lo, .max = hi }
 
+static const char *const alua_explicit_names[] = {
+	[TCONF_ALUA_EXPLICIT_AUTO] = "auto", [TCONF_ALUA_EXPLICIT_YES] = "yes", [TCONF_ALUA_EXPLICIT_NO] = "no", NULL,
+};
+
+/* An enum key that also records its line: "yes" is checked against the
+ * cluster section once the file is read (alua_conf.c, cfg_alua_resolve). */
 static int key_alua_explicit(struct sctx *s, const struct cfg_node *n, void *obj)
 {
-	return cfg_alua_explicit_key(s->err, obj, n);      /* alua_conf.c */
+	static const struct key_desc k = { .name = "alua_explicit", .kind = K_ENUM,
+					   .off = offsetof(struct tconf_global, alua_explicit),
+					   .names = alua_explicit_names };
+	struct tconf_global *g = obj;
+
+	if (apply_key(s, &k, n, obj) < 0)
+		return -1;
+	g->alua_explicit_line = n->line;
+	return 0;
 }
 
 static const struct key_desc global_keys[] = {
