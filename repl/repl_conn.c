@@ -171,7 +171,9 @@ void repl_tx_req(struct repl_conn *c, struct repl_req *rq, uint16_t type, uint32
 	repl_tx_queue(c, it, false);
 }
 
-uint8_t *repl_send(uint16_t type, struct repl_vol *v, size_t body_len)
+/* Queue a small message on the established link, ahead of the queue (first)
+ * or behind it; its body to fill, NULL when the link is down. */
+static uint8_t *send_small(uint16_t type, uint32_t vol, size_t body_len, bool first)
 {
 	struct repl_conn *c = repl_eng.conn;
 	struct repl_txitem *it;
@@ -179,13 +181,19 @@ uint8_t *repl_send(uint16_t type, struct repl_vol *v, size_t body_len)
 
 	if (!repl_conn_up())
 		return NULL;
-	it = repl_tx_small(c, type, v ? (uint32_t)v->index : REPL_VOL_NONE, body_len, &body);
+	it = repl_tx_small(c, type, vol, body_len, &body);
 	if (!it) {
 		repl_conn_fail(c, "out of memory queueing a message");
 		return NULL;
 	}
-	repl_tx_queue(c, it, type == REPL_MSG_PING || type == REPL_MSG_PING_ACK);
+	repl_tx_queue(c, it, first);
 	return body;
+}
+
+uint8_t *repl_send(uint16_t type, struct repl_vol *v, size_t body_len)
+{
+	return send_small(type, v ? (uint32_t)v->index : REPL_VOL_NONE, body_len,
+			  type == REPL_MSG_PING || type == REPL_MSG_PING_ACK);
 }
 
 static void conn_want_out(struct repl_conn *c, bool on)
@@ -533,19 +541,12 @@ static int h_ping(struct repl_conn *c, const struct repl_msg *m)
 
 uint64_t repl_conn_barrier(void)
 {
-	struct repl_conn *c = repl_eng.conn;
-	struct repl_txitem *it;
-	uint8_t *body;
+	/* in order: behind what is queued, unlike a keepalive PING */
+	uint8_t *body = send_small(REPL_MSG_PING, REPL_VOL_NONE, REPL_PING_SIZE, false);
 
-	if (!repl_conn_up())
+	if (!body)
 		return 0;
-	it = repl_tx_small(c, REPL_MSG_PING, REPL_VOL_NONE, REPL_PING_SIZE, &body);
-	if (!it) {
-		repl_conn_fail(c, "out of memory queueing a message");
-		return 0;
-	}
 	put_be64(body + REPL_PING_STAMP, ++repl_eng.barrier_sent | REPL_BARRIER_BIT);
-	repl_tx_queue(c, it, false);    /* in order: behind what is queued */
 	return repl_eng.barrier_sent;
 }
 
