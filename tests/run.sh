@@ -25,8 +25,9 @@ RESULTS=()
 NPASS=0
 NFAIL=0
 FAILED_LOGS=()
-record() { # record pass|fail "name" [detail]
+record() { # record pass|fail "name" [detail [log: its FAIL lines are repeated after the summary]]
 	if [ "$1" = pass ]; then NPASS=$((NPASS + 1)); RESULTS+=("PASS  $2"); else NFAIL=$((NFAIL + 1)); RESULTS+=("FAIL  $2${3:+  ($3)}"); fi
+	if [ "$1" = fail ] && [ -n "${4:-}" ]; then FAILED_LOGS+=("$4"); fi
 }
 stamp() { printf '=== [%4ss] %s\n' "$(( $(date +%s) - START ))" "$*"; }
 
@@ -130,8 +131,7 @@ if [ "$FUZZ_SECONDS" != skip ]; then
 	if [ "$rc" -eq 0 ]; then
 		record pass "fuzz ${last:-} ($(( $(date +%s) - t0 ))s)"
 	else
-		record fail "fuzz" "exit $rc${last:+, $last}, log $logf"
-		FAILED_LOGS+=("$logf")
+		record fail "fuzz" "exit $rc${last:+, $last}, log $logf" "$logf"
 	fi
 fi
 
@@ -153,8 +153,7 @@ for t in "$ROOT"/tests/integration/test_*.sh "$ROOT"/tests/repl/test_*.sh; do [[
 		if [ "$rc" -eq 0 ]; then
 			record pass "$name [$dir] ${last:-} (${secs}s)"
 		else
-			record fail "$name [$dir]" "exit $rc${last:+, $last}, ${secs}s, log $logf"
-			FAILED_LOGS+=("$logf")
+			record fail "$name [$dir]" "exit $rc${last:+, $last}, ${secs}s, log $logf" "$logf"
 		fi
 	done
 done
@@ -181,8 +180,7 @@ if command -v corosync >/dev/null 2>&1; then
 			if [ "$rc" -eq 0 ]; then
 				record pass "$name [$dir] ${last:-} (${secs}s)"
 			else
-				record fail "$name [$dir]" "exit $rc${last:+, $last}, ${secs}s, log $logf"
-				FAILED_LOGS+=("$logf")
+				record fail "$name [$dir]" "exit $rc${last:+, $last}, ${secs}s, log $logf" "$logf"
 			fi
 		done
 	done
