@@ -800,6 +800,50 @@ START_TEST(test_demote_bounded)
 }
 END_TEST
 
+/* The demotion barrier (docs/REPLICATION.md, Roles): a demotion returns only
+ * after the peer answered the PING queued behind its ROLE. A PING_ACK carrying
+ * a barrier token that was never sent (a confused or hostile peer) must not
+ * count: here one arrives before the demotion, and the demotion is still
+ * waiting when the real barrier PING reaches the peer, after the ROLE. */
+START_TEST(test_demote_waits_for_barrier)
+{
+	struct pmsg m = { 0 };
+	struct role_call c = { .role = REPL_ROLE_SECONDARY };
+	uint8_t bogus[REPL_PING_SIZE];
+	char err[256];
+	pthread_t th;
+	bool role_seen = false;
+	uint64_t token = 0;
+
+	setup_common(REPL_DISK_UPTODATE);
+	connect_in_sync(&m);
+	ck_assert_msg(repl_set_role(REPL_ROLE_PRIMARY, false, err, sizeof(err)) == 0, "%s", err);
+	put_be64(bogus + REPL_PING_STAMP, (1ull << 63) | 1000000);     /* no such barrier */
+	peer_send(REPL_MSG_PING_ACK, REPL_VOL_NONE, bogus, sizeof(bogus));
+	pthread_create(&th, NULL, role_thread, &c);
+	for (uint64_t end = now_ms() + 5000; !token && now_ms() < end;) {
+		if (peer_recv(&m, 50) < 0)
+			continue;
+		if (m.type == REPL_MSG_ROLE && m.body[REPL_ROLE_ROLE] == REPL_ROLE_SECONDARY)
+			role_seen = true;
+		else if (m.type == REPL_MSG_PING && (get_be64(m.body + REPL_PING_STAMP) >> 63))
+			token = get_be64(m.body + REPL_PING_STAMP);
+		else if (m.type == REPL_MSG_PING)
+			peer_send(REPL_MSG_PING_ACK, REPL_VOL_NONE, m.body, REPL_PING_SIZE);
+	}
+	ck_assert_msg(token, "no barrier PING after the demotion");
+	ck_assert_msg(role_seen, "the barrier PING overtook the ROLE");
+	ck_assert_msg(!atomic_load(&c.done), "demotion returned before its barrier was answered");
+	peer_send(REPL_MSG_PING_ACK, REPL_VOL_NONE, m.body, REPL_PING_SIZE);
+	ck_assert_msg(peer_serve(&m, &c.done, 15000), "demotion still waiting after its barrier was answered");
+	pthread_join(th, NULL);
+	ck_assert_msg(c.rc == 0, "%s", c.err);
+	ck_assert_int_eq(repl_get_role(), REPL_ROLE_SECONDARY);
+	free(m.body);
+	teardown_common();
+}
+END_TEST
+
 /* Bug 5: promotion checked the volumes on the repl reactor, then updated the
  * metadata and set the role from the main thread; a VOL_STATE handled in
  * between could make a volume SyncTarget (the node was still Secondary), and
@@ -844,6 +888,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_half_synced_target_not_promotable);
 	tcase_add_test(tc, test_fresh_pair_force_primary);
 	tcase_add_test(tc, test_demote_bounded);
+	tcase_add_test(tc, test_demote_waits_for_barrier);
 	tcase_add_test(tc, test_promote_races_negotiation);
 	suite_add_tcase(s, tc);
 	return s;
