@@ -563,7 +563,7 @@ static int set_tpgs(struct scsi_task *t)
 }
 
 /* SPC-4 6.27 MAINTENANCE OUT: only SET TARGET PORT GROUPS is implemented, and
- * only with explicit ALUA: the table entry's `enabled` is scsi_alua_explicit,
+ * only with explicit ALUA: dispatch.c's op_enabled[0xa4] is scsi_alua_explicit,
  * so without it the dispatcher answers INVALID COMMAND OPERATION CODE as for
  * any opcode it lacks (INQUIRY says TPGS 01b; LIO answers the same). */
 int scsi_alua_maint_out(struct scsi_task *t)

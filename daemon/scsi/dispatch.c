@@ -64,7 +64,7 @@ const struct scsi_op scsi_op_table[256] = {
 	[0x9e] = { "SERVICE ACTION IN(16)", scsi_sbc_service_action_in16, 16, IN },
 	[0xa0] = { "REPORT LUNS", scsi_spc_report_luns, 12, UAP | NOLUN | IN },
 	[0xa3] = { "MAINTENANCE IN", scsi_spc_maint_in, 12, IN },
-	[0xa4] = { "MAINTENANCE OUT", scsi_alua_maint_out, 12, OUT | PR, scsi_alua_explicit },  /* STPG, alua.c */
+	[0xa4] = { "MAINTENANCE OUT", scsi_alua_maint_out, 12, OUT | PR },   /* STPG, alua.c */
 	[0x37] = { "READ DEFECT DATA(10)", scsi_sbc_read_defect_data, 10, IN },
 	[0xb7] = { "READ DEFECT DATA(12)", scsi_sbc_read_defect_data, 12, IN },
 	[0xa8] = { "READ(12)", scsi_sbc_rw, 12, MEDIA | IN | PR },
@@ -73,11 +73,18 @@ const struct scsi_op scsi_op_table[256] = {
 	[0xaf] = { "VERIFY(12)", scsi_sbc_verify, 12, MEDIA | OUT | PR },
 };
 
+/* Opcodes the configuration can turn off: whether it serves them now. */
+static bool (*const op_enabled[256])(void) = {
+	[0xa4] = scsi_alua_explicit,    /* MAINTENANCE OUT (STPG): alua_explicit */
+};
+
 /* Whether the opcode is served now: implemented, and enabled by the
- * configuration where that depends on it (MAINTENANCE OUT: alua_explicit). */
+ * configuration where that depends on it. */
 static bool op_served(const struct scsi_op *o)
 {
-	return o->fn && (!o->enabled || o->enabled());
+	bool (*enabled)(void) = op_enabled[o - scsi_op_table];
+
+	return o->fn && (!enabled || enabled());
 }
 
 int scsi_task_data_in(struct scsi_task *t, const void *src, uint32_t len, uint32_t alloc)

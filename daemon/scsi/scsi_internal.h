@@ -124,7 +124,6 @@ struct scsi_op {
 	int (*fn)(struct scsi_task *t);
 	uint8_t cdb_len;
 	uint16_t flags;
-	bool (*enabled)(void);          /* NULL: always; else whether the configuration serves it now */
 };
 
 extern const struct scsi_op scsi_op_table[256];
