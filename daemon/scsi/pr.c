@@ -253,24 +253,33 @@ static enum scsi_pr_rc do_register(struct scsi_pr_state *s, const struct scsi_pr
 	return SCSI_PR_OK;
 }
 
+/* A PREEMPT that leaves the reservation alone: the registrations of the
+ * SERVICE ACTION RESERVATION KEY go (a key of 0 is invalid here, and one that
+ * nobody holds is a conflict). */
+static enum scsi_pr_rc preempt_registrations(struct scsi_pr_state *s, const struct scsi_pr_change *c, int *me,
+					     bool abort, struct scsi_pr_result *r)
+{
+	int n;
+
+	if (c->sa_key == 0)
+		return bad(r, SCSI_PR_BAD_PARAM, 8, -1);
+	if ((n = remove_key(s, c->sa_key, false, me, abort, r)) < 0)
+		return SCSI_PR_NO_RESOURCES;
+	if (n == 0)
+		return SCSI_PR_CONFLICT;
+	s->generation++;
+	return SCSI_PR_OK;
+}
+
 /* SPC-4 5.13.11.2.4: PREEMPT and PREEMPT AND ABORT */
 static enum scsi_pr_rc do_preempt(struct scsi_pr_state *s, const struct scsi_pr_change *c, int me,
 				  struct scsi_pr_result *r)
 {
 	bool abort = c->sa == SCSI_PR_PREEMPT_AND_ABORT;
-	int n;
 
-	if (!s->type || (type_ar(s->type) && c->sa_key != 0)) {
-		/* no reservation, or an all-registrants one kept: only registrations go */
-		if (c->sa_key == 0)
-			return bad(r, SCSI_PR_BAD_PARAM, 8, -1);
-		if ((n = remove_key(s, c->sa_key, false, &me, abort, r)) < 0)
-			return SCSI_PR_NO_RESOURCES;
-		if (n == 0)
-			return SCSI_PR_CONFLICT;
-		s->generation++;
-		return SCSI_PR_OK;
-	}
+	/* no reservation, or an all-registrants one kept: only registrations go */
+	if (!s->type || (type_ar(s->type) && c->sa_key != 0))
+		return preempt_registrations(s, c, &me, abort, r);
 	if (c->scope != 0)
 		return bad(r, SCSI_PR_BAD_CDB, 2, 7);
 	if (!type_valid(c->type))
@@ -286,17 +295,9 @@ static enum scsi_pr_rc do_preempt(struct scsi_pr_state *s, const struct scsi_pr_
 		uint32_t h = 0;
 		while (h < s->nregs && !s->regs[h].holder)
 			h++;
-		if (h == s->nregs || s->regs[h].key != c->sa_key) {
-			/* SARK is not the holder's key: remove registrations only */
-			if (c->sa_key == 0)
-				return bad(r, SCSI_PR_BAD_PARAM, 8, -1);
-			if ((n = remove_key(s, c->sa_key, false, &me, abort, r)) < 0)
-				return SCSI_PR_NO_RESOURCES;
-			if (n == 0)
-				return SCSI_PR_CONFLICT;
-			s->generation++;
-			return SCSI_PR_OK;
-		}
+		/* SARK is not the holder's key: remove registrations only */
+		if (h == s->nregs || s->regs[h].key != c->sa_key)
+			return preempt_registrations(s, c, &me, abort, r);
 		if (remove_key(s, c->sa_key, false, &me, abort, r) < 0)
 			return SCSI_PR_NO_RESOURCES;
 	}

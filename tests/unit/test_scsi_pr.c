@@ -168,18 +168,22 @@ START_TEST(state_machine_table)
 		{ 1, PRE, 1, 0xa, 0, SCSI_PR_BAD_PARAM, 2, 0, 4 },     /* no resv, SARK 0 */
 		{ 1, PRE, 1, 0xa, 0x99, SCSI_PR_CONFLICT, 2, 0, 4 },   /* nobody has 0x99 */
 		{ 1, RES, 3, 0xa, 0, SCSI_PR_OK, 2, 3, 4 },
-		{ 2, PRE, 6, 0xb, 0xa, SCSI_PR_OK, 1, 6, 5 },          /* preempt the holder */
-		{ 1, REG, 0, 0, 0xa, SCSI_PR_OK, 2, 6, 6 },
-		{ 2, REG, 0, 0xb, 0, SCSI_PR_OK, 1, 0, 7 },            /* holder unregisters: released */
-		{ 1, RES, 7, 0xa, 0, SCSI_PR_OK, 1, 7, 7 },            /* all registrants */
-		{ 2, REG, 0, 0, 0xb, SCSI_PR_OK, 2, 7, 8 },
-		{ 1, REG, 0, 0xa, 0, SCSI_PR_OK, 1, 7, 9 },            /* AR: stays while a registrant is left */
-		{ 2, RES, 7, 0xb, 0, SCSI_PR_OK, 1, 7, 9 },            /* every registrant holds it */
-		{ 1, REG, 0, 0, 0xa, SCSI_PR_OK, 2, 7, 10 },
-		{ 2, PRE, 1, 0xb, 0, SCSI_PR_OK, 1, 1, 11 },           /* SARK 0 preempts AR */
-		{ 1, CLR, 0, 0xa, 0, SCSI_PR_CONFLICT, 1, 1, 11 },     /* preempted: not registered */
-		{ 2, CLR, 0, 0xb, 0, SCSI_PR_OK, 0, 0, 12 },
-		{ 1, 9, 0, 0, 0, SCSI_PR_BAD_CDB, 0, 0, 12 },          /* unknown service action */
+		{ 2, PRE, 6, 0xb, 0, SCSI_PR_BAD_PARAM, 2, 3, 4 },     /* resv held, not AR: SARK 0 */
+		{ 2, PRE, 6, 0xb, 0x99, SCSI_PR_CONFLICT, 2, 3, 4 },   /* not the holder's, nobody's */
+		{ 3, REG, 0, 0, 0xc, SCSI_PR_OK, 3, 3, 5 },
+		{ 2, PRE, 6, 0xb, 0xc, SCSI_PR_OK, 2, 3, 6 },          /* not the holder's: 0xc goes, resv stays */
+		{ 2, PRE, 6, 0xb, 0xa, SCSI_PR_OK, 1, 6, 7 },          /* preempt the holder */
+		{ 1, REG, 0, 0, 0xa, SCSI_PR_OK, 2, 6, 8 },
+		{ 2, REG, 0, 0xb, 0, SCSI_PR_OK, 1, 0, 9 },            /* holder unregisters: released */
+		{ 1, RES, 7, 0xa, 0, SCSI_PR_OK, 1, 7, 9 },            /* all registrants */
+		{ 2, REG, 0, 0, 0xb, SCSI_PR_OK, 2, 7, 10 },
+		{ 1, REG, 0, 0xa, 0, SCSI_PR_OK, 1, 7, 11 },           /* AR: stays while a registrant is left */
+		{ 2, RES, 7, 0xb, 0, SCSI_PR_OK, 1, 7, 11 },           /* every registrant holds it */
+		{ 1, REG, 0, 0, 0xa, SCSI_PR_OK, 2, 7, 12 },
+		{ 2, PRE, 1, 0xb, 0, SCSI_PR_OK, 1, 1, 13 },           /* SARK 0 preempts AR */
+		{ 1, CLR, 0, 0xa, 0, SCSI_PR_CONFLICT, 1, 1, 13 },     /* preempted: not registered */
+		{ 2, CLR, 0, 0xb, 0, SCSI_PR_OK, 0, 0, 14 },
+		{ 1, 9, 0, 0, 0, SCSI_PR_BAD_CDB, 0, 0, 14 },          /* unknown service action */
 	};
 	struct scsi_pr_state s;
 	scsi_pr_state_init(&s);
