@@ -130,6 +130,15 @@ static bool lun_same(const struct tconf_lun *a, const struct tconf_lun *b)
 	       strcmp(a->serial, b->serial) == 0;
 }
 
+/* Whether target configuration t lists LUN l unchanged. */
+static bool lun_listed(const struct tconf_lun *l, const struct tconf_target *t)
+{
+	for (size_t i = 0; i < t->nluns; i++)
+		if (lun_same(l, &t->luns[i]))
+			return true;
+	return false;
+}
+
 struct logout_req {
 	struct iscsi_session *s;
 };
@@ -195,21 +204,13 @@ int iscsi_reload(const struct tconf *conf, char *err, size_t errlen)
 		}
 		const struct tconf_target *old = t->conf;
 		for (size_t i = 0; i < old->nluns; i++) {
-			bool keep = false;
-			for (size_t j = 0; j < tc->nluns; j++)
-				if (lun_same(&old->luns[i], &tc->luns[j]))
-					keep = true;
-			if (!keep) {
+			if (!lun_listed(&old->luns[i], tc)) {
 				qb_log(LOG_INFO, "iscsi: reload: target %s: removing LUN %u", t->name, old->luns[i].lun);
 				scsi_target_remove_lun(t->st, old->luns[i].lun);
 			}
 		}
 		for (size_t j = 0; j < tc->nluns; j++) {
-			bool have = false;
-			for (size_t i = 0; i < old->nluns; i++)
-				if (lun_same(&old->luns[i], &tc->luns[j]))
-					have = true;
-			if (!have) {
+			if (!lun_listed(&tc->luns[j], old)) {
 				char e[256];
 				qb_log(LOG_INFO, "iscsi: reload: target %s: adding LUN %u", t->name, tc->luns[j].lun);
 				if (scsi_target_add_lun(t->st, &tc->luns[j], e, sizeof(e)) < 0)
