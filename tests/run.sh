@@ -30,6 +30,21 @@ record() { # record pass|fail "name" [detail [log: its FAIL lines are repeated a
 	if [ "$1" = fail ] && [ -n "${4:-}" ]; then FAILED_LOGS+=("$4"); fi
 }
 stamp() { printf '=== [%4ss] %s\n' "$(( $(date +%s) - START ))" "$*"; }
+run_script() { # run_script NAME SCRIPT BUILD_DIR TIMEOUT_S: run one test script against a build, record it
+	local name=$1 t=$2 dir=$3 limit=$4 logf t0 rc=0 secs last
+	stamp "$name against $dir"
+	logf="$ROOT/$dir/$name.log"
+	t0=$(date +%s)
+	timeout --kill-after=30 "$limit" bash "$t" "$ROOT/$dir" </dev/null >"$logf" 2>&1 || rc=$?
+	cat "$logf"
+	secs=$(( $(date +%s) - t0 ))
+	last=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$logf" | tail -n 1 || true)
+	if [ "$rc" -eq 0 ]; then
+		record pass "$name [$dir] ${last:-} (${secs}s)"
+	else
+		record fail "$name [$dir]" "exit $rc${last:+, $last}, ${secs}s, log $logf" "$logf"
+	fi
+}
 
 # ---------------------------------------------------------------- 1. packages
 PKGS=(build-essential cmake pkg-config libaio-dev libqb-dev check libssl-dev libisal-dev
@@ -142,19 +157,7 @@ for t in "$ROOT"/tests/integration/test_*.sh "$ROOT"/tests/repl/test_*.sh; do [[
 	[ -z "${ONLY:-}" ] || [[ "$name" == *$ONLY* ]] || continue
 	for dir in "${BUILDS[@]+"${BUILDS[@]}"}"; do
 		if [ "$dir" = build ] && [[ " $ASAN_ONLY " == *" $name "* ]]; then continue; fi
-		stamp "$name against $dir"
-		logf="$ROOT/$dir/$name.log"
-		t0=$(date +%s)
-		rc=0
-		timeout --kill-after=30 1500 bash "$t" "$ROOT/$dir" </dev/null >"$logf" 2>&1 || rc=$?
-		cat "$logf"
-		secs=$(( $(date +%s) - t0 ))
-		last=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$logf" | tail -n 1 || true)
-		if [ "$rc" -eq 0 ]; then
-			record pass "$name [$dir] ${last:-} (${secs}s)"
-		else
-			record fail "$name [$dir]" "exit $rc${last:+, $last}, ${secs}s, log $logf" "$logf"
-		fi
+		run_script "$name" "$t" "$dir" 1500
 	done
 done
 
@@ -169,19 +172,7 @@ if command -v corosync >/dev/null 2>&1; then
 		[ -z "${ONLY:-}" ] || [[ "$name" == *$ONLY* ]] || continue
 		for dir in ${CLUSTER_BUILDS:-build}; do
 			[[ " ${BUILDS[*]+"${BUILDS[*]}"} " == *" $dir "* ]] || continue
-			stamp "$name against $dir"
-			logf="$ROOT/$dir/$name.log"
-			t0=$(date +%s)
-			rc=0
-			timeout --kill-after=30 900 bash "$t" "$ROOT/$dir" </dev/null >"$logf" 2>&1 || rc=$?
-			cat "$logf"
-			secs=$(( $(date +%s) - t0 ))
-			last=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$logf" | tail -n 1 || true)
-			if [ "$rc" -eq 0 ]; then
-				record pass "$name [$dir] ${last:-} (${secs}s)"
-			else
-				record fail "$name [$dir]" "exit $rc${last:+, $last}, ${secs}s, log $logf" "$logf"
-			fi
+			run_script "$name" "$t" "$dir" 900
 		done
 	done
 else
