@@ -1002,19 +1002,25 @@ static int32_t vq_fd_cb(int32_t fd, int32_t revents, void *data)
 
 static void corosync_retry(void *data);
 
-static void corosync_down(const char *why)
+/* Let go of the CPG and votequorum handles (either may be unset). */
+static void corosync_release(void)
 {
-	if (g.cpg_fd >= 0)
-		qb_loop_poll_del(g.loop, g.cpg_fd);
-	if (g.vq_fd >= 0)
-		qb_loop_poll_del(g.loop, g.vq_fd);
-	g.cpg_fd = g.vq_fd = -1;
 	if (g.cpg)
 		cpg_finalize(g.cpg);
 	if (g.vq)
 		votequorum_finalize(g.vq);
 	g.cpg = 0;
 	g.vq = 0;
+	g.cpg_fd = g.vq_fd = -1;
+}
+
+static void corosync_down(const char *why)
+{
+	if (g.cpg_fd >= 0)
+		qb_loop_poll_del(g.loop, g.cpg_fd);
+	if (g.vq_fd >= 0)
+		qb_loop_poll_del(g.loop, g.vq_fd);
+	corosync_release();
 	if (g.up)
 		qb_log(LOG_ERR, "cluster: lost corosync (%s): retrying every %d ms", why, g.cfg.reconnect_ms);
 	g.up = false;
@@ -1078,13 +1084,7 @@ static int corosync_connect(char *err, size_t errlen)
 	qb_log(LOG_NOTICE, "cluster: joined CPG group %s as node %u (%s)", g.cfg.cpg_group, g.nodeid, g.cfg.node);
 	return 0;
 fail:
-	if (g.cpg)
-		cpg_finalize(g.cpg);
-	if (g.vq)
-		votequorum_finalize(g.vq);
-	g.cpg = 0;
-	g.vq = 0;
-	g.cpg_fd = g.vq_fd = -1;
+	corosync_release();
 	return -1;
 }
 

@@ -513,14 +513,23 @@ static void page_mark_dirty(struct repl_md *md, uint64_t word)
 	atomic_fetch_or(&md->pg_dirty[pg / 64], 1ull << (pg % 64));
 }
 
+/* The bits of [b0, b1) that lie in b0's 64-bit word: *w is that word, *n how
+ * many bits the mask covers. */
+static uint64_t word_mask(uint64_t b0, uint64_t b1, uint64_t *w, uint64_t *n)
+{
+	uint64_t lo = b0 % 64;
+
+	*w = b0 / 64;
+	*n = b1 - b0 < 64 - lo ? b1 - b0 : 64 - lo;
+	return (*n == 64 ? ~0ull : ((1ull << *n) - 1)) << lo;
+}
+
 static void bits_set(struct repl_md *md, uint64_t b0, uint64_t b1)
 {
 	uint64_t added = 0;
 
 	while (b0 < b1) {
-		uint64_t w = b0 / 64, lo = b0 % 64;
-		uint64_t n = b1 - b0 < 64 - lo ? b1 - b0 : 64 - lo;
-		uint64_t mask = (n == 64 ? ~0ull : ((1ull << n) - 1)) << lo;
+		uint64_t w, n, mask = word_mask(b0, b1, &w, &n);
 		uint64_t old = atomic_load_explicit(&md->bm[w], memory_order_relaxed);
 
 		if ((old & mask) != mask) {
@@ -541,9 +550,7 @@ static void bits_clear(struct repl_md *md, uint64_t b0, uint64_t b1)
 	uint64_t removed = 0;
 
 	while (b0 < b1) {
-		uint64_t w = b0 / 64, lo = b0 % 64;
-		uint64_t n = b1 - b0 < 64 - lo ? b1 - b0 : 64 - lo;
-		uint64_t mask = (n == 64 ? ~0ull : ((1ull << n) - 1)) << lo;
+		uint64_t w, n, mask = word_mask(b0, b1, &w, &n);
 		uint64_t old = atomic_load_explicit(&md->bm[w], memory_order_relaxed);
 
 		if (old & mask) {
@@ -609,9 +616,7 @@ bool repl_md_bm_test(const struct repl_md *md, uint64_t off, uint64_t len)
 	if (!range_touch(md, off, len, &b0, &b1))
 		return false;
 	while (b0 < b1) {
-		uint64_t w = b0 / 64, lo = b0 % 64;
-		uint64_t n = b1 - b0 < 64 - lo ? b1 - b0 : 64 - lo;
-		uint64_t mask = (n == 64 ? ~0ull : ((1ull << n) - 1)) << lo;
+		uint64_t w, n, mask = word_mask(b0, b1, &w, &n);
 
 		if (atomic_load_explicit(&md->bm[w], memory_order_relaxed) & mask)
 			return true;
