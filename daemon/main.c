@@ -194,6 +194,7 @@ static void ctl_status(struct json_writer *w)
 static int ctl_reload(char *err, size_t errlen)
 {
 	const char *path = config_source(&d.opts);
+	const struct tconf *old = current_conf();
 	struct tconf *c;
 
 	c = load_config(path, err, errlen);
@@ -213,6 +214,8 @@ static int ctl_reload(char *err, size_t errlen)
 		return -1;
 	}
 	d.loaded_from = path;
+	if (old)
+		repl_reload(old, c);
 	cluster_reload(c);
 	if (d.opts.log_level < 0)
 		tlog_set_level(c->global.log_level);

@@ -43,6 +43,11 @@ const char *repl_conn_name(enum repl_conn_state c);     /* "Connected", ... */
 int repl_init(const struct tconf *conf, char *err, size_t errlen);
 void repl_shutdown(void);
 bool repl_enabled(void);
+/* Reload (main thread, after the new configuration conf replaced old): the
+ * replication section's rates and timers apply at once, a new secret and
+ * tcp_congestion from the next connection; node, peer_name, listen and peer
+ * only at the next start (logged). */
+void repl_reload(const struct tconf *old, const struct tconf *conf);
 
 /* Role changes (tandemctl primary|secondary, the cluster manager, the OCF
  * agent). Promotion is refused with a reason in err when any replicated LUN is

@@ -250,8 +250,11 @@ struct repl_engine {
 	char secret[256];
 	char listen_addr[64], peer_addr[64];
 	uint16_t listen_port, peer_port;
-	uint64_t resync_rate, resync_min_rate;
-	unsigned ping_interval_ms, ping_timeout_ms, timeout_ms, connect_retry_ms;
+	/* tunables: a reload stores them (repl_reload), any thread reads them */
+	_Atomic uint64_t resync_rate, resync_min_rate;
+	_Atomic unsigned ping_interval_ms, ping_timeout_ms, timeout_ms, connect_retry_ms;
+	/* secret and tcp_congestion: written on the repl reactor by a reload, read
+	 * there by the next handshake / connection */
 	char tcp_congestion[16];            /* configured; "system" = leave the kernel's default */
 	char tcp_congestion_used[16];       /* what the last link got (under stat_lock), "" before */
 	char state_dir[TCONF_PATH_MAX];

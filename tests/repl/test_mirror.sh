@@ -13,6 +13,10 @@
 #     demotion returns once B has learnt it (the peer barrier)
 #   - patterns read back through B (qemu-io read -P), iocheck verify through B
 #   - a write on B reaches A; online verify finds nothing out of sync
+#   - reload: a new resync_rate applies at once, a new node name waits for the
+#     next start (logged), a new secret keeps the running link and is used by
+#     the next one (a link cut with different secrets fails authentication,
+#     matching secrets connect again)
 #   - both daemons exit 0 on SIGTERM, no sanitizer report
 set -euo pipefail
 source "$(cd "$(dirname "$0")" && pwd)/lib.sh" "$@"
@@ -113,6 +117,42 @@ if ctl B verify "$LUN_NAME" >"$T_TMP/verify.out" 2>&1; then
 else
 	fail "tandemctl verify $LUN_NAME failed: $(cat "$T_TMP/verify.out")"
 fi
+
+# ---- reload of the replication section (docs/REPLICATION.md, "Reload")
+repl_top() { rjson "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["replication"][sys.argv[1]])' "$2"; }
+conf_set() { sed -i -e "s|^    $2: .*|    $2: $3|" "$(dir_of "$1")/tandem.conf"; }
+# log_has NODES PATTERN SECONDS: one of the nodes' logs (e.g. "A B") gets a line matching PATTERN
+log_has() {
+	local end=$(( $(date +%s) + $3 )) n
+	while :; do
+		for n in $1; do grep -qE "$2" "$(node_log "$n")" && return 0; done
+		[ "$(date +%s)" -lt "$end" ] || return 1
+		sleep 0.2
+	done
+}
+conf_set A resync_rate 37M
+check "reload with a new resync_rate -> 0" ctl A reload
+check "status reports the new resync_rate at once ($((37 << 20)) B/s)" test "$(repl_top A resync_rate)" = $((37 << 20))
+check "the log names the change" log_has A "repl: reload: resync_rate [0-9]+ -> $((37 << 20)) B/s" 5
+conf_set A node alpha2
+check "reload with another node name -> 0" ctl A reload
+check "the log says a new node name waits for the next start" log_has A "repl: reload: changed node: takes effect at the next start" 5
+check "the running node name stays alpha" test "$(repl_top A node)" = alpha
+conf_set A node alpha
+# secret rotation: a reload keeps the running link; the next connection uses the new secret
+conf_set B secret '"rotated-secret-of-26-chars"'
+check "reload B with a new secret" ctl B reload
+check "the link stays up on the old secret" rwait A 5 connection=Connected
+link_cut
+both_down() { rwait A 30 connection!=Connected && rwait B 30 connection!=Connected; }
+check "link cut: A and B see the link down" both_down
+link_heal
+check "secrets differ now: the accepting node reports the authentication failure" \
+	log_has "A B" "repl: authentication of (alpha|beta) .* failed: wrong shared secret" 30
+check "... and they do not connect" rwait A 1 connection!=Connected
+conf_set A secret '"rotated-secret-of-26-chars"'
+check "reload A with the same new secret" ctl A reload
+check "A and B connect on the rotated secret, in sync" in_sync 60
 
 node_stop B
 node_stop A

@@ -1,0 +1,116 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* What a reload (SIGHUP, `tandemctl reload`) changes in a running replication
+ * engine. An operator tunes the resync rate during business hours and rotates
+ * the shared secret without restarting either node, as with `drbdadm adjust`:
+ * rates and timers apply at once, the secret and tcp_congestion from the next
+ * connection (the running link was authenticated with the old secret and keeps
+ * it), and who and where the nodes are (node, peer_name, listen, peer) only at
+ * the next start, which the log says. Replicated LUNs themselves are not added
+ * or removed by a reload (iscsi_reload refuses a new one with a reason). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "reactor.h"
+#include "repl/repl_int.h"
+#include "util/log.h"
+
+/* Secret and congestion control for the repl reactor to take over. */
+struct reload_strings {
+	char secret[sizeof(repl_eng.secret)];
+	char tcp_congestion[sizeof(repl_eng.tcp_congestion)];
+};
+
+static void take_strings(void *arg)
+{
+	struct reload_strings *n = arg;
+
+	memcpy(repl_eng.secret, n->secret, sizeof(repl_eng.secret));
+	memcpy(repl_eng.tcp_congestion, n->tcp_congestion, sizeof(repl_eng.tcp_congestion));
+	explicit_bzero(n, sizeof(*n));
+	free(n);
+}
+
+static void note(char *buf, size_t len, const char *fmt, unsigned long long from, unsigned long long to)
+{
+	size_t used = strlen(buf);
+
+	if (used < len)
+		snprintf(buf + used, len - used, fmt, used ? ", " : "", from, to);
+}
+
+void repl_reload(const struct tconf *old, const struct tconf *conf)
+{
+	const struct tconf_replication *rc = &conf->repl, *prev = &old->repl;
+	char changed[512] = "", restart[256] = "";
+	struct reload_strings *n;
+	bool secret_changed, cc_changed;
+
+	if (!repl_eng.enabled) {
+		if (rc->enabled)
+			qb_log(LOG_WARNING, "repl: reload: a replication section was added: it takes effect at the "
+			       "next start of tandemd");
+		return;
+	}
+	if (!rc->enabled) {
+		/* the config check already refused replicated LUNs without the section */
+		qb_log(LOG_WARNING, "repl: reload: the replication section was removed: replication keeps "
+		       "running until the next start of tandemd");
+		return;
+	}
+	if (strcmp(rc->node, repl_eng.node) != 0)
+		strcat(restart, " node");
+	if (strcmp(rc->peer_name, repl_eng.peer_name) != 0)
+		strcat(restart, " peer_name");
+	if (strcmp(rc->listen.addr, repl_eng.listen_addr) != 0 || rc->listen.port != repl_eng.listen_port)
+		strcat(restart, " listen");
+	if (strcmp(rc->peer.addr, repl_eng.peer_addr) != 0 || rc->peer.port != repl_eng.peer_port)
+		strcat(restart, " peer");
+	if (restart[0])
+		qb_log(LOG_WARNING, "repl: reload: changed%s: takes effect at the next start of tandemd", restart);
+
+	if (rc->resync_rate != repl_eng.resync_rate)
+		note(changed, sizeof(changed), "%sresync_rate %llu -> %llu B/s", repl_eng.resync_rate, rc->resync_rate);
+	if (rc->resync_min_rate != repl_eng.resync_min_rate)
+		note(changed, sizeof(changed), "%sresync_min_rate %llu -> %llu B/s", repl_eng.resync_min_rate,
+		     rc->resync_min_rate);
+	if ((unsigned)rc->ping_interval_ms != repl_eng.ping_interval_ms)
+		note(changed, sizeof(changed), "%sping_interval_ms %llu -> %llu", repl_eng.ping_interval_ms,
+		     (unsigned long long)rc->ping_interval_ms);
+	if ((unsigned)rc->ping_timeout_ms != repl_eng.ping_timeout_ms)
+		note(changed, sizeof(changed), "%sping_timeout_ms %llu -> %llu", repl_eng.ping_timeout_ms,
+		     (unsigned long long)rc->ping_timeout_ms);
+	if ((unsigned)rc->timeout_ms != repl_eng.timeout_ms)
+		note(changed, sizeof(changed), "%stimeout_ms %llu -> %llu", repl_eng.timeout_ms,
+		     (unsigned long long)rc->timeout_ms);
+	if ((unsigned)rc->connect_retry_ms != repl_eng.connect_retry_ms)
+		note(changed, sizeof(changed), "%sconnect_retry_ms %llu -> %llu", repl_eng.connect_retry_ms,
+		     (unsigned long long)rc->connect_retry_ms);
+	repl_eng.resync_rate = rc->resync_rate;
+	repl_eng.resync_min_rate = rc->resync_min_rate;
+	repl_eng.ping_interval_ms = (unsigned)rc->ping_interval_ms;
+	repl_eng.ping_timeout_ms = (unsigned)rc->ping_timeout_ms;
+	repl_eng.timeout_ms = (unsigned)rc->timeout_ms;
+	repl_eng.connect_retry_ms = (unsigned)rc->connect_retry_ms;
+	if (changed[0])
+		qb_log(LOG_NOTICE, "repl: reload: %s", changed);
+
+	/* The engine's copies belong to the reactor (take_strings may be running
+	 * now for an earlier reload): compare with the configuration the daemon
+	 * accepted last, which is what the reactor has or is about to have. */
+	secret_changed = !prev->enabled || strcmp(rc->secret, prev->secret) != 0;
+	cc_changed = !prev->enabled || strcmp(rc->tcp_congestion, prev->tcp_congestion) != 0;
+	if (!secret_changed && !cc_changed)
+		return;
+	n = calloc(1, sizeof(*n));
+	if (!n) {
+		qb_log(LOG_ERR, "repl: reload: out of memory: the secret and tcp_congestion stay as they were");
+		return;
+	}
+	snprintf(n->secret, sizeof(n->secret), "%s", rc->secret);
+	snprintf(n->tcp_congestion, sizeof(n->tcp_congestion), "%s", rc->tcp_congestion);
+	reactor_post(repl_eng.r, take_strings, n);
+	qb_log(LOG_NOTICE, "repl: reload:%s%s: used from the next connection (the running link keeps its own)",
+	       secret_changed ? " secret changed" : "",
+	       cc_changed ? (secret_changed ? ", tcp_congestion changed" : " tcp_congestion changed") : "");
+}
