@@ -306,6 +306,8 @@ struct repl_engine {
 	int nrole_cb;
 };
 extern struct repl_engine repl_eng;
+/* Rates and timers from a replication section (repl_init, repl_reload). */
+void repl_set_tunables(const struct tconf_replication *rc);
 
 /* Test-only fault hooks (env TANDEM_TEST_FAULTS, comma separated names; never
  * set by default): promote-delay sleeps 300 ms between the promotion check

@@ -31,14 +31,6 @@ static void take_strings(void *arg)
 	free(n);
 }
 
-static void note(char *buf, size_t len, const char *fmt, unsigned long long from, unsigned long long to)
-{
-	size_t used = strlen(buf);
-
-	if (used < len)
-		snprintf(buf + used, len - used, fmt, used ? ", " : "", from, to);
-}
-
 void repl_reload(const struct tconf *old, const struct tconf *conf)
 {
 	const struct tconf_replication *rc = &conf->repl, *prev = &old->repl;
@@ -69,29 +61,25 @@ void repl_reload(const struct tconf *old, const struct tconf *conf)
 	if (restart[0])
 		qb_log(LOG_WARNING, "repl: reload: changed%s: takes effect at the next start of tandemd", restart);
 
-	if (rc->resync_rate != repl_eng.resync_rate)
-		note(changed, sizeof(changed), "%sresync_rate %llu -> %llu B/s", repl_eng.resync_rate, rc->resync_rate);
-	if (rc->resync_min_rate != repl_eng.resync_min_rate)
-		note(changed, sizeof(changed), "%sresync_min_rate %llu -> %llu B/s", repl_eng.resync_min_rate,
-		     rc->resync_min_rate);
-	if ((unsigned)rc->ping_interval_ms != repl_eng.ping_interval_ms)
-		note(changed, sizeof(changed), "%sping_interval_ms %llu -> %llu", repl_eng.ping_interval_ms,
-		     (unsigned long long)rc->ping_interval_ms);
-	if ((unsigned)rc->ping_timeout_ms != repl_eng.ping_timeout_ms)
-		note(changed, sizeof(changed), "%sping_timeout_ms %llu -> %llu", repl_eng.ping_timeout_ms,
-		     (unsigned long long)rc->ping_timeout_ms);
-	if ((unsigned)rc->timeout_ms != repl_eng.timeout_ms)
-		note(changed, sizeof(changed), "%stimeout_ms %llu -> %llu", repl_eng.timeout_ms,
-		     (unsigned long long)rc->timeout_ms);
-	if ((unsigned)rc->connect_retry_ms != repl_eng.connect_retry_ms)
-		note(changed, sizeof(changed), "%sconnect_retry_ms %llu -> %llu", repl_eng.connect_retry_ms,
-		     (unsigned long long)rc->connect_retry_ms);
-	repl_eng.resync_rate = rc->resync_rate;
-	repl_eng.resync_min_rate = rc->resync_min_rate;
-	repl_eng.ping_interval_ms = (unsigned)rc->ping_interval_ms;
-	repl_eng.ping_timeout_ms = (unsigned)rc->ping_timeout_ms;
-	repl_eng.timeout_ms = (unsigned)rc->timeout_ms;
-	repl_eng.connect_retry_ms = (unsigned)rc->connect_retry_ms;
+	const struct {
+		const char *key, *unit;
+		unsigned long long from, to;
+	} tun[] = {
+		{ "resync_rate", " B/s", repl_eng.resync_rate, rc->resync_rate },
+		{ "resync_min_rate", " B/s", repl_eng.resync_min_rate, rc->resync_min_rate },
+		{ "ping_interval_ms", "", repl_eng.ping_interval_ms, (unsigned long long)rc->ping_interval_ms },
+		{ "ping_timeout_ms", "", repl_eng.ping_timeout_ms, (unsigned long long)rc->ping_timeout_ms },
+		{ "timeout_ms", "", repl_eng.timeout_ms, (unsigned long long)rc->timeout_ms },
+		{ "connect_retry_ms", "", repl_eng.connect_retry_ms, (unsigned long long)rc->connect_retry_ms },
+	};
+	for (size_t i = 0; i < sizeof(tun) / sizeof(tun[0]); i++) {
+		size_t used = strlen(changed);
+
+		if (tun[i].from != tun[i].to && used < sizeof(changed))
+			snprintf(changed + used, sizeof(changed) - used, "%s%s %llu -> %llu%s", used ? ", " : "",
+				 tun[i].key, tun[i].from, tun[i].to, tun[i].unit);
+	}
+	repl_set_tunables(rc);
 	if (changed[0])
 		qb_log(LOG_NOTICE, "repl: reload: %s", changed);
 

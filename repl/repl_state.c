@@ -46,6 +46,17 @@ const char *repl_conn_name(enum repl_conn_state c)
 }
 
 bool repl_enabled(void) { return repl_eng.enabled; }
+
+/* The replication section's rates and timers (start-up and reload). */
+void repl_set_tunables(const struct tconf_replication *rc)
+{
+	repl_eng.resync_rate = rc->resync_rate;
+	repl_eng.resync_min_rate = rc->resync_min_rate;
+	repl_eng.ping_interval_ms = (unsigned)rc->ping_interval_ms;
+	repl_eng.ping_timeout_ms = (unsigned)rc->ping_timeout_ms;
+	repl_eng.timeout_ms = (unsigned)rc->timeout_ms;
+	repl_eng.connect_retry_ms = (unsigned)rc->connect_retry_ms;
+}
 enum repl_role repl_get_role(void) { return (enum repl_role)atomic_load(&repl_eng.role); }
 
 struct repl_vol *repl_vol_find_id(const char *volume_id)
@@ -1029,12 +1040,7 @@ int repl_init(const struct tconf *conf, char *err, size_t errlen)
 	snprintf(repl_eng.peer_addr, sizeof(repl_eng.peer_addr), "%s", rc->peer.addr);
 	repl_eng.listen_port = rc->listen.port;
 	repl_eng.peer_port = rc->peer.port;
-	repl_eng.resync_rate = rc->resync_rate;
-	repl_eng.resync_min_rate = rc->resync_min_rate;
-	repl_eng.ping_interval_ms = (unsigned)rc->ping_interval_ms;
-	repl_eng.ping_timeout_ms = (unsigned)rc->ping_timeout_ms;
-	repl_eng.timeout_ms = (unsigned)rc->timeout_ms;
-	repl_eng.connect_retry_ms = (unsigned)rc->connect_retry_ms;
+	repl_set_tunables(rc);
 	snprintf(repl_eng.tcp_congestion, sizeof(repl_eng.tcp_congestion), "%s", rc->tcp_congestion);
 	atomic_store(&repl_eng.role, REPL_ROLE_SECONDARY);
 	atomic_store(&repl_eng.peer_role_pub, -1);
