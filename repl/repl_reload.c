@@ -5,8 +5,9 @@
  * rates and timers apply at once, the secret and tcp_congestion from the next
  * connection (the running link was authenticated with the old secret and keeps
  * it), and who and where the nodes are (node, peer_name, listen, peer) only at
- * the next start, which the log says. Replicated LUNs themselves are not added
- * or removed by a reload (iscsi_reload refuses a new one with a reason). */
+ * the next start, which the log says. A reload creates no replication volume:
+ * a replicated LUN new to the file is refused by iscsi_reload with a reason
+ * (restart tandemd); one taken out of the file detaches (wrap_close). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
