@@ -209,8 +209,10 @@ int iscsi_reload(const struct tconf *conf, char *err, size_t errlen)
 				scsi_target_remove_lun(t->st, old->luns[i].lun);
 			}
 		}
+		/* every LUN the target lacks: new ones, changed ones (removed above),
+		 * and ones an earlier reload failed to add (their file may exist now) */
 		for (size_t j = 0; j < tc->nluns; j++) {
-			if (!lun_listed(&tc->luns[j], old)) {
+			if (!scsi_target_find_lun(t->st, tc->luns[j].lun)) {
 				char e[256];
 				qb_log(LOG_INFO, "iscsi: reload: target %s: adding LUN %u", t->name, tc->luns[j].lun);
 				if (scsi_target_add_lun(t->st, &tc->luns[j], e, sizeof(e)) < 0)

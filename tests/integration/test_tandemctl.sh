@@ -6,6 +6,8 @@
 #     works on it, the held session stays up;
 #   - reload with a broken config: non-zero exit, message names file:line, the
 #     daemon keeps the old config (LUN 1 still served) and keeps serving;
+#   - reload adding a LUN whose file is missing: logged, not served; the next
+#     reload of the same file, once the file exists, adds it;
 #   - log-level: valid level -> 0, invalid -> non-zero;
 #   - wrong arguments -> exit 2; daemon not running -> exit 3 with a message;
 #   - tandemd --check: good config -> 0, broken config -> 1 naming file:line;
@@ -146,6 +148,33 @@ check "held session survived the failed reload" kill -0 "$HOLD_PID"
 cp "$T_TMP/v1.conf" "$CONF"
 check "tandemctl reload (LUN 1 removed) -> 0" ctl reload
 check_fail "LUN 1 no longer listed" output_has '^Lun:1 ' timeout 30 iscsi-ls -s "iscsi://127.0.0.1:$PORT"
+
+# reload adding a LUN whose file is missing: logged, not served; once the file
+# exists, the next reload of the same file adds it
+python3 - "$CONF" "$T_TMP/late.img" <<'PY'
+import sys
+p, img = sys.argv[1], sys.argv[2]
+s = open(p).read()
+lun2 = """    lun 2 {
+        backend: blockio
+        path: %s
+        size: 32M
+        create: no
+        serial: ctl-lun2
+        naa: 6001405000000000000000000000c003
+    }
+}
+""" % img
+i = s.rstrip().rfind('}')
+open(p, 'w').write(s[:i] + lun2)
+PY
+check "tandemctl reload (LUN 2, file missing) -> 0" ctl reload
+check "the failed LUN 2 is logged with its reason" grep -q "iscsi: reload: .*late.img" "${T_DAEMON_LOG[$PID]}"
+check_fail "LUN 2 not listed while its file is missing" output_has '^Lun:2 ' timeout 30 iscsi-ls -s "iscsi://127.0.0.1:$PORT"
+truncate -s 32M "$T_TMP/late.img"
+check "tandemctl reload (same file, LUN 2's file now there) -> 0" ctl reload
+check "LUN 2 listed after the second reload" output_has '^Lun:2 ' timeout 30 iscsi-ls -s "iscsi://127.0.0.1:$PORT"
+check "iscsi-inq works on LUN 2" timeout 30 iscsi-inq "$(url "$PORT" "$IQN" 2)"
 
 kill -TERM "$HOLD_PID" 2>/dev/null || true
 wait "$HOLD_PID" 2>/dev/null || true
