@@ -202,6 +202,8 @@ static int ctl_reload(char *err, size_t errlen)
 		qb_log(LOG_ERR, "reload refused, keeping the running configuration: %s", err);
 		return -1;
 	}
+	if (repl_add_volumes(c, err, errlen) < 0)
+		qb_log(LOG_ERR, "reload: %s", err);     /* that LUN then fails to open, with a reason */
 	if (iscsi_reload(c, err, errlen) < 0) {
 		qb_log(LOG_ERR, "reload failed, keeping the running configuration: %s", err);
 		tconf_free(c);

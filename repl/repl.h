@@ -48,6 +48,10 @@ bool repl_enabled(void);
  * tcp_congestion from the next connection; node, peer_name, listen and peer
  * only at the next start (logged). */
 void repl_reload(const struct tconf *old, const struct tconf *conf);
+/* Reload, before the LUNs are opened (main thread): a replication volume for
+ * every replicated LUN of conf the engine does not know yet, so that the LUN
+ * can open (repl_wrap decides whether it may join). Returns 0 or -1. */
+int repl_add_volumes(const struct tconf *conf, char *err, size_t errlen);
 
 /* Role changes (tandemctl primary|secondary, the cluster manager, the OCF
  * agent). Promotion is refused with a reason in err when any replicated LUN is

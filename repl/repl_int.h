@@ -263,8 +263,10 @@ struct repl_engine {
 	_Atomic int role;                   /* enum repl_role; any thread reads */
 	_Atomic int peer_role_pub;          /* published peer role, -1 unknown */
 	_Atomic bool conn_up_pub;
+	/* appended on the main thread (start-up, reload: repl_add_volumes), never
+	 * removed while running: vols[i] is set before nvols covers it */
 	struct repl_vol *vols[REPL_MAX_VOLS];
-	int nvols;
+	_Atomic int nvols;
 
 	/* reactor-owned */
 	int listen_fd;

@@ -892,9 +892,13 @@ static const struct bdev_ops repl_wrap_ops = {
 	.submit = wrap_submit,
 };
 
-static void clear_primary(struct repl_md_gen *gen, enum repl_disk_state *disk, uint32_t *flags, void *arg)
+/* At attach: CONNECTED belongs to an established link, PRIMARY to the role this
+ * node holds (arg set: the LUN joins a Primary). */
+static void attach_flags(struct repl_md_gen *gen, enum repl_disk_state *disk, uint32_t *flags, void *arg)
 {
 	*flags &= ~(uint32_t)(REPL_MD_F_PRIMARY | REPL_MD_F_CONNECTED);
+	if (arg)
+		*flags |= REPL_MD_F_PRIMARY;
 }
 
 struct bdev *repl_wrap(struct bdev *lower, const struct bdev_params *p, char *err, size_t errlen)
@@ -902,10 +906,11 @@ struct bdev *repl_wrap(struct bdev *lower, const struct bdev_params *p, char *er
 	struct repl_vol *v = repl_vol_find_id(p->volume_id);
 	struct bdev *w;
 	uint32_t flags;
+	bool primary;
 
 	if (!v) {
-		snprintf(err, errlen, "replicated LUN with serial '%s' is not in the configuration replication "
-			 "started with (restart tandemd)", p->volume_id ? p->volume_id : "");
+		snprintf(err, errlen, "replicated LUN with serial '%s' has no replication volume",
+			 p->volume_id ? p->volume_id : "");
 		return NULL;
 	}
 	if (atomic_load(&v->attached)) {
@@ -917,6 +922,29 @@ struct bdev *repl_wrap(struct bdev *lower, const struct bdev_params *p, char *er
 	if (!v->md) {
 		snprintf(err, errlen, "%s: replication metadata %s: %s (create it with: tandemctl create-md %s)",
 			 v->name, v->md_path, merr, v->name);
+		return NULL;
+	}
+	/* Joining a Primary (a reload added the LUN, or took it out and back): it
+	 * serves at once, so only with current data, and with the Primary flag
+	 * that a crash must find in the metadata. Role changes and LUN opens both
+	 * run on the main thread: the role cannot change under this check. */
+	flags = repl_md_get_flags(v->md);
+	primary = repl_get_role() == REPL_ROLE_PRIMARY;
+	if (primary && (repl_md_get_disk(v->md) != REPL_DISK_UPTODATE || (flags & REPL_MD_F_SYNC_TARGET))) {
+		snprintf(err, errlen, "%s: this node is Primary and the LUN's replication metadata says %s%s: a "
+			 "replicated LUN joins a Primary only UpToDate (a new, zeroed device: tandemctl create-md %s "
+			 "--new-device on both nodes); otherwise add it while this node is Secondary", v->name,
+			 repl_disk_name(repl_md_get_disk(v->md)), (flags & REPL_MD_F_SYNC_TARGET) ? " (resync target)" : "",
+			 v->name);
+		repl_md_close(v->md);
+		v->md = NULL;
+		return NULL;
+	}
+	if ((primary || (flags & (REPL_MD_F_PRIMARY | REPL_MD_F_CONNECTED))) &&
+	    repl_md_edit(v, attach_flags, primary ? (void *)1 : NULL) < 0 && primary) {
+		snprintf(err, errlen, "%s: cannot record the Primary role in %s", v->name, v->md_path);
+		repl_md_close(v->md);
+		v->md = NULL;
 		return NULL;
 	}
 	if (!v->slots)          /* kept across detach/attach: a late ack may still look at them */
@@ -953,12 +981,9 @@ struct bdev *repl_wrap(struct bdev *lower, const struct bdev_params *p, char *er
 	v->lower = lower;
 	v->size = lower->size;
 	v->chunk = repl_md_chunk_bytes(v->md);
-	flags = repl_md_get_flags(v->md);
 	if (flags & REPL_MD_F_CRASHED_PRIMARY)
 		qb_log(LOG_WARNING, "repl: %s: this node crashed while Primary: the extents of its activity log "
 		       "are marked for resync", v->name);
-	if (flags & (REPL_MD_F_PRIMARY | REPL_MD_F_CONNECTED))
-		repl_md_edit(v, clear_primary, NULL);
 	v->od_state = (flags & REPL_MD_F_PEER_OUTDATED) ? OD_DONE : OD_NONE;
 	v->split_brain = (flags & REPL_MD_F_SPLIT_BRAIN) != 0;
 	v->want_connect = !v->split_brain;
@@ -971,8 +996,8 @@ struct bdev *repl_wrap(struct bdev *lower, const struct bdev_params *p, char *er
 		       v->name, v->name);
 	atomic_store(&v->attached, true);
 	repl_vol_attached(v);
-	qb_log(LOG_INFO, "repl: %s attached (metadata %s, disk %s, %llu dirty chunk(s) of %u KiB)", v->name,
-	       v->md_path, repl_disk_name(repl_md_get_disk(v->md)),
+	qb_log(LOG_INFO, "repl: %s attached%s (metadata %s, disk %s, %llu dirty chunk(s) of %u KiB)", v->name,
+	       primary ? " to a Primary" : "", v->md_path, repl_disk_name(repl_md_get_disk(v->md)),
 	       (unsigned long long)repl_md_bm_count(v->md), v->chunk / 1024);
 	return w;
 }

@@ -96,7 +96,11 @@ enum {                                          /* VOL_STATE: one volume's metad
 	REPL_VS_SIZE = 128,
 };
 enum { REPL_VS_O_DISCARD_MY_DATA = 1u << 0 };
-enum { REPL_DETACH_SIZE = 8 };                           /* VOL_DETACH: 8 reserved bytes */
+enum { REPL_DETACH_SIZE = 8 };                           /* VOL_DETACH: u8 flags, 7 reserved bytes */
+enum { REPL_DETACH_FLAGS = 0 };
+/* The volume index is the receiver's own: the answer to its VOL_STATE for a
+ * volume the sender has not open (without it, the sender's index). */
+enum { REPL_DETACH_F_YOURS = 1u << 0 };
 enum {                                          /* DATA: a mirrored request */
 	REPL_DATA_OFFSET = 0,                   /* u64 bytes */
 	REPL_DATA_LENGTH = 8,                   /* u32 bytes the request covers */

@@ -5,9 +5,10 @@
  * rates and timers apply at once, the secret and tcp_congestion from the next
  * connection (the running link was authenticated with the old secret and keeps
  * it), and who and where the nodes are (node, peer_name, listen, peer) only at
- * the next start, which the log says. A reload creates no replication volume:
- * a replicated LUN new to the file is refused by iscsi_reload with a reason
- * (restart tandemd); one taken out of the file detaches (wrap_close). */
+ * the next start, which the log says. Replicated LUNs new to the file get
+ * their volume from repl_add_volumes (repl_state.c) before the LUNs open, and
+ * repl_wrap decides whether they may join; one taken out of the file detaches
+ * (wrap_close). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -343,6 +343,11 @@ void repl_lun_states(void (*fn)(const struct repl_lun_state *s, void *arg), void
 	pthread_mutex_lock(&repl_eng.stat_lock);
 	for (int i = 0; i < repl_eng.nvols; i++) {
 		const struct repl_vol *v = repl_eng.vols[i];
+		/* not open on this node (taken out by a reload, or refused when it
+		 * joined): it holds none of this node's data. An open one not yet
+		 * published counts as Diskless (st is zero) until it is. */
+		if (!atomic_load(&v->attached))
+			continue;
 		struct repl_lun_state s = {
 			.disk = v->st.disk,
 			.peer_disk = v->st.peer_disk,
@@ -1005,6 +1010,45 @@ static struct repl_vol *vol_new(const struct tconf *conf, const struct tconf_tar
 	return v;
 }
 
+/* A volume for every replicated LUN of conf whose identity the engine does
+ * not know yet. Returns how many were added, or -1 (err set). */
+static int vols_add_new(const struct tconf *conf, char *err, size_t errlen)
+{
+	int added = 0;
+
+	for (size_t ti = 0; ti < conf->ntargets; ti++)
+		for (size_t li = 0; li < conf->targets[ti].nluns; li++) {
+			const struct tconf_lun *l = &conf->targets[ti].luns[li];
+			int n = repl_eng.nvols;
+			struct repl_vol *v;
+
+			if (!l->replicated || repl_vol_find_id(l->serial))
+				continue;
+			if (n >= REPL_MAX_VOLS || !(v = vol_new(conf, &conf->targets[ti], l))) {
+				snprintf(err, errlen, "%s/%u: more than %d replicated LUNs, or out of memory",
+					 conf->targets[ti].name, l->lun, REPL_MAX_VOLS);
+				return -1;
+			}
+			v->index = n;
+			repl_eng.vols[n] = v;
+			atomic_store(&repl_eng.nvols, n + 1);   /* after the slot: readers may look now */
+			added++;
+		}
+	return added;
+}
+
+int repl_add_volumes(const struct tconf *conf, char *err, size_t errlen)
+{
+	int n;
+
+	if (!repl_eng.enabled)
+		return 0;
+	n = vols_add_new(conf, err, errlen);
+	if (n > 0)
+		qb_log(LOG_NOTICE, "repl: reload: %d new replicated LUN(s); each joins when its LUN opens", n);
+	return n < 0 ? -1 : 0;
+}
+
 int repl_init(const struct tconf *conf, char *err, size_t errlen)
 {
 	const struct tconf_replication *rc = &conf->repl;
@@ -1044,20 +1088,8 @@ int repl_init(const struct tconf *conf, char *err, size_t errlen)
 	snprintf(repl_eng.tcp_congestion, sizeof(repl_eng.tcp_congestion), "%s", rc->tcp_congestion);
 	atomic_store(&repl_eng.role, REPL_ROLE_SECONDARY);
 	atomic_store(&repl_eng.peer_role_pub, -1);
-	for (size_t ti = 0; ti < conf->ntargets; ti++)
-		for (size_t li = 0; li < conf->targets[ti].nluns; li++) {
-			const struct tconf_lun *l = &conf->targets[ti].luns[li];
-			struct repl_vol *v;
-
-			if (!l->replicated)
-				continue;
-			if (repl_eng.nvols >= REPL_MAX_VOLS || !(v = vol_new(conf, &conf->targets[ti], l))) {
-				snprintf(err, errlen, "too many replicated LUNs, or out of memory");
-				return -1;
-			}
-			v->index = repl_eng.nvols;
-			repl_eng.vols[repl_eng.nvols++] = v;
-		}
+	if (vols_add_new(conf, err, errlen) < 0)
+		return -1;
 	repl_eng.r = reactor_create("repl");
 	if (!repl_eng.r) {
 		snprintf(err, errlen, "cannot create the replication reactor");

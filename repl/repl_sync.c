@@ -88,13 +88,16 @@ void repl_vol_send_state(struct repl_vol *v)
 		repl_vol_decide(v);
 }
 
-static void send_detach(struct repl_vol *v, uint32_t index)
+/* VOL_DETACH for our volume v, or (v NULL, yours) for the peer's volume
+ * `index` that is not open here. */
+static void send_detach(struct repl_vol *v, uint32_t index, bool yours)
 {
 	uint8_t *b;
 	struct repl_vol tmp = { .index = (int)index };
 
 	b = repl_send(REPL_MSG_VOL_DETACH, v ? v : &tmp, REPL_DETACH_SIZE);
-	(void)b;
+	if (b && yours)
+		b[REPL_DETACH_FLAGS] = REPL_DETACH_F_YOURS;
 }
 
 static void set_standalone(struct repl_vol *v, const char *why)
@@ -105,7 +108,7 @@ static void set_standalone(struct repl_vol *v, const char *why)
 	v->want_connect = false;
 	v->sent_state = false;
 	v->have_peer_view = false;
-	send_detach(v, (uint32_t)v->index);
+	send_detach(v, (uint32_t)v->index, false);
 	repl_vol_release_held(v);
 }
 
@@ -333,7 +336,7 @@ int repl_h_vol_state(struct repl_conn *c, const struct repl_msg *m)
 	v = repl_vol_find_id(volid);
 	if (!v || !atomic_load(&v->attached) || v->detaching) {
 		qb_log(LOG_INFO, "repl: the peer offers volume '%s', which is not open here", volid);
-		send_detach(NULL, m->vol);
+		send_detach(NULL, m->vol, true);
 		return 0;
 	}
 	c->peer_vols[m->vol] = v;
@@ -351,7 +354,7 @@ int repl_h_vol_state(struct repl_conn *c, const struct repl_msg *m)
 	v->peer_role = v->peer_view.role;
 	v->have_peer_view = true;
 	if (!v->want_connect) {
-		send_detach(v, (uint32_t)v->index);     /* we stay StandAlone until the operator connects */
+		send_detach(v, (uint32_t)v->index, false);  /* we stay StandAlone until the operator connects */
 		v->have_peer_view = false;
 		return 0;
 	}
@@ -379,12 +382,27 @@ int repl_h_vol_state(struct repl_conn *c, const struct repl_msg *m)
 
 int repl_h_vol_detach(struct repl_conn *c, const struct repl_msg *m)
 {
-	struct repl_vol *v = m->vol < REPL_MAX_VOLS ? c->peer_vols[m->vol] : NULL;
+	struct repl_vol *v;
 
-	if (!v) {
-		/* the peer answers an announcement of ours: find it by our index */
+	if (m->body[REPL_DETACH_FLAGS] & REPL_DETACH_F_YOURS) {
+		/* the peer has not open the volume we announced (not configured
+		 * there yet, or refused): wait for its VOL_STATE when it opens it,
+		 * and answer that then (a Primary writes meanwhile as when
+		 * disconnected: bitmap, peer Outdated) */
+		v = m->vol < (uint32_t)repl_eng.nvols ? repl_eng.vols[m->vol] : NULL;
+		if (v && atomic_load(&v->attached) && !v->detaching && v->vs == VS_NEGOTIATE) {
+			qb_log(LOG_NOTICE, "repl: %s: the peer has not open this volume: waiting for it", v->name);
+			v->vs = VS_WAIT;
+			v->sent_state = false;
+			v->have_peer_view = false;
+			repl_vol_release_held(v);
+			repl_publish(v);
+		}
 		return 0;
 	}
+	v = m->vol < REPL_MAX_VOLS ? c->peer_vols[m->vol] : NULL;
+	if (!v)
+		return 0;       /* a volume of the peer's we never negotiated */
 	if (v->vs != VS_STANDALONE && v->vs != VS_WAIT)
 		qb_log(LOG_NOTICE, "repl: %s: the peer stopped replicating this volume", v->name);
 	repl_vol_link_down(v);

@@ -18,7 +18,8 @@
 #   ctl A|B ARGS...                  tandemctl in that node's namespace
 #   rget A|B FIELD                   a field of lun 0 in status --json "replication"
 #   rstate A|B                       one line with the interesting fields
-#   rwait A|B SECONDS FIELD=VALUE... wait until all hold (FIELD!=VALUE negates)
+#   rwait A|B SECONDS FIELD=VALUE... wait until all hold (FIELD!=VALUE negates);
+#                                    per-LUN fields of LUN 0, or of R_LUN=TARGET/LUN
 #   pair_fresh [--full]              fresh pair: both started, connected, A Primary
 #   lun_url A|B, md5_of A|B, iocheck ARGS...
 #
@@ -234,9 +235,11 @@ try:
     d = json.load(sys.stdin)
 except Exception:
     sys.exit(3)
+import os
 r = d.get("replication") or {}
 luns = r.get("luns") or []
-l = luns[0] if luns else {}
+want = os.environ.get("R_LUN")   # "TARGET/LUN"; default: the first LUN
+l = next((x for x in luns if x.get("name") == want), {}) if want else (luns[0] if luns else {})
 def fmt(v):
     if isinstance(v, bool): return "true" if v else "false"
     return "" if v is None else str(v)

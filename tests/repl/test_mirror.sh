@@ -17,6 +17,9 @@
 #     next start (logged), a new secret keeps the running link and is used by
 #     the next one (a link cut with different secrets fails authentication,
 #     matching secrets connect again)
+#   - a replicated LUN added by reload: the Primary refuses it while its metadata
+#     is Inconsistent (logged, not served, LUN 0 unaffected); with create-md
+#     --new-device on both it joins on both nodes, mirrors a write, files equal
 #   - both daemons exit 0 on SIGTERM, no sanitizer report
 set -euo pipefail
 source "$(cd "$(dirname "$0")" && pwd)/lib.sh" "$@"
@@ -153,6 +156,55 @@ check "... and they do not connect" rwait A 1 connection!=Connected
 conf_set A secret '"rotated-secret-of-26-chars"'
 check "reload A with the same new secret" ctl A reload
 check "A and B connect on the rotated secret, in sync" in_sync 60
+
+# ---- a replicated LUN added by reload to the running pair (B Primary, A Secondary)
+add_lun2() {
+	python3 - "$(dir_of "$1")/tandem.conf" "$(dir_of "$1")" <<'PY'
+import sys
+p, d = sys.argv[1], sys.argv[2]
+s = open(p).read()
+lun = """    lun 2 {
+        backend: blockio
+        path: %s/lun2.img
+        size: 64M
+        create: yes
+        replicated: yes
+        serial: ha-lun2
+        naa: 6001405000000000000000000000b003
+    }
+}
+""" % d
+i = s.rstrip().rfind('}')
+open(p, 'w').write(s[:i] + lun)
+PY
+}
+md2() { local n=$1; shift; in_ns "$n" timeout 60 "$TANDEMCTL" create-md "$IQN/2" "$@" -c "$(dir_of "$n")/tandem.conf"; }
+lists_lun2() { local out; out=$(in_ns C timeout 30 iscsi-ls -s "iscsi://192.0.2.$1:3260" 2>&1) || return 1; grep -q '^Lun:2 ' <<<"$out"; }
+lun2_in_sync() {
+	R_LUN="$IQN/2" rwait B 30 connection=Connected disk=UpToDate peer_disk=UpToDate out_of_sync_kib=0 &&
+		R_LUN="$IQN/2" rwait A 10 connection=Connected disk=UpToDate peer_disk=UpToDate
+}
+add_lun2 A; add_lun2 B
+check "create-md for LUN 2 on B while tandemd runs (Inconsistent)" md2 B
+check "reload B (Primary) with LUN 2 -> 0" ctl B reload
+check "the Primary refuses a LUN 2 that is not UpToDate, and says how" log_has B "ha-lun2|$IQN/2: this node is Primary .* joins a Primary only UpToDate" 10
+check_fail "B does not serve LUN 2" lists_lun2 2
+check "LUN 0 keeps its state on B" rwait B 5 connection=Connected disk=UpToDate peer_disk=UpToDate
+check "create-md --new-device --force for LUN 2 on A" md2 A --new-device --force
+check "create-md --new-device --force for LUN 2 on B" md2 B --new-device --force
+check "reload A (Secondary) with LUN 2 -> 0" ctl A reload
+check "reload B (Primary) again -> 0: LUN 2 joins now" ctl B reload
+check "B serves LUN 2" lists_lun2 2
+check "LUN 2 Connected and UpToDate on both" lun2_in_sync
+check_fail "the link did not drop while LUN 2 joined (no negotiation timeout)" \
+	grep -q "did not answer a volume negotiation" "$(node_log A)" "$(node_log B)"
+check "a pattern written to LUN 2 through B" in_ns C timeout 60 qemu-io -f raw -c "write -P 0x5c 1M 512k" \
+	"iscsi://192.0.2.2:3260/$IQN/2"
+check "LUN 2 in sync after the write" lun2_in_sync
+check "LUN 2's backing files are identical on A and B" cmp "$(dir_of A)/lun2.img" "$(dir_of B)/lun2.img"
+check "the write is on A's LUN 2" cmp <(dd if="$(dir_of A)/lun2.img" bs=512k skip=2 count=1 status=none) \
+	<(head -c 524288 /dev/zero | tr '\0' '\134')
+check "LUN 0 still in sync" in_sync 30
 
 node_stop B
 node_stop A

@@ -161,21 +161,28 @@ static void ram_close(struct bdev *b) { }
 
 static const struct bdev_ops ram_ops = { .name = "ram", .close = ram_close, .submit = ram_submit };
 
-static struct bdev *ram_new(void)
+/* A device of DEV_SIZE with the RAM device's operations. */
+static struct bdev *bdev_shell(const char *path)
 {
 	struct bdev *b = calloc(1, sizeof(*b));
 
-	RAM.media = calloc(1, DEV_SIZE);
-	RAM.cache = calloc(1, DEV_SIZE);
-	RAM.dirty = calloc(1, DEV_SIZE / RAM_BS);
-	ck_assert(b && RAM.media && RAM.cache && RAM.dirty);
+	ck_assert(b);
 	b->ops = &ram_ops;
 	b->fd = -1;
-	snprintf(b->path, sizeof(b->path), "ram");
+	snprintf(b->path, sizeof(b->path), "%s", path);
 	b->size = DEV_SIZE;
 	b->block_size = RAM_BS;
 	b->phys_block_size = RAM_BS;
 	return b;
+}
+
+static struct bdev *ram_new(void)
+{
+	RAM.media = calloc(1, DEV_SIZE);
+	RAM.cache = calloc(1, DEV_SIZE);
+	RAM.dirty = calloc(1, DEV_SIZE / RAM_BS);
+	ck_assert(RAM.media && RAM.cache && RAM.dirty);
+	return bdev_shell("ram");
 }
 
 /* ================================================================ engine */
@@ -198,22 +205,38 @@ static void engine_md(enum repl_disk_state disk)
 	ck_assert_msg(repl_md_create(md_path, DEV_SIZE, CHUNK, disk, true, err, sizeof(err)) == 0, "%s", err);
 }
 
-static void engine_start(void)
+/* The engine's configuration; with lun1, also a second replicated LUN (serial
+ * VOLID1, metadata md1) as a reload would add it. */
+#define VOLID1 "safety-lun1"
+static struct tconf *safety_conf(const char *md1)
 {
-	char conf[2048], err[256] = "";
-	struct bdev_params p = { .backend = "ram", .path = "ram", .size = DEV_SIZE, .block_size = RAM_BS,
-				 .replicated = true, .volume_id = VOLID };
+	char conf[4096], lun1[1024] = "", err[256] = "";
+	struct tconf *c;
 
+	if (md1)
+		snprintf(lun1, sizeof(lun1),
+			 " lun 1 {\n  backend: fileio\n  path: %s/lun1.img\n  size: 64M\n  create: yes\n"
+			 "  replicated: yes\n  serial: " VOLID1 "\n  meta: %s\n }\n", dir, md1);
 	snprintf(conf, sizeof(conf),
 		 "global {\n state_dir: %s\n}\n"
 		 "replication {\n node: alpha\n listen: 127.0.0.1:%d\n peer: 127.0.0.1:%d\n peer_name: beta\n"
 		 " secret: \"" SECRET "\"\n ping_interval_ms: 1000\n ping_timeout_ms: 500\n timeout_ms: 2000\n"
 		 " connect_retry_ms: 100\n}\n"
 		 "target iqn.2026-11.org.tandem:safety {\n lun 0 {\n  backend: fileio\n  path: %s/lun.img\n"
-		 "  size: 64M\n  create: yes\n  replicated: yes\n  serial: " VOLID "\n  meta: %s\n }\n}\n",
-		 dir, port_engine, port_peer, dir, md_path);
-	CONF = tconf_load_string("safety.conf", conf, err, sizeof(err));
-	ck_assert_msg(CONF != NULL, "config: %s", err);
+		 "  size: 64M\n  create: yes\n  replicated: yes\n  serial: " VOLID "\n  meta: %s\n }\n%s}\n",
+		 dir, port_engine, port_peer, dir, md_path, lun1);
+	c = tconf_load_string("safety.conf", conf, err, sizeof(err));
+	ck_assert_msg(c != NULL, "config: %s", err);
+	return c;
+}
+
+static void engine_start(void)
+{
+	char err[256] = "";
+	struct bdev_params p = { .backend = "ram", .path = "ram", .size = DEV_SIZE, .block_size = RAM_BS,
+				 .replicated = true, .volume_id = VOLID };
+
+	CONF = safety_conf(NULL);
 	ck_assert_int_eq(workq_start(2, 1024), 0);
 	ck_assert_msg(repl_init(CONF, err, sizeof(err)) == 0, "repl_init: %s", err);
 	W = repl_wrap(ram_new(), &p, err, sizeof(err));
@@ -877,6 +900,99 @@ START_TEST(test_promote_races_negotiation)
 }
 END_TEST
 
+/* A peer that has not open the volume we announce (added there by a later
+ * reload) answers VOL_DETACH with our index. The engine used to look that
+ * index up among the peer's volume indexes (finding nothing, or the wrong
+ * volume), stayed in negotiation, and when the peer opened the volume and
+ * announced it, decided without answering: the peer waited timeout_ms and
+ * dropped the link. Now the volume waits, and answers the later VOL_STATE. */
+START_TEST(test_peer_opens_volume_later)
+{
+	struct pmsg m = { 0 }, a = { 0 };
+	struct repl_md_gen g = { .current = REPL_MD_GEN_NEW_DEVICE };
+	uint8_t d[REPL_DETACH_SIZE] = { [REPL_DETACH_FLAGS] = REPL_DETACH_F_YOURS };
+
+	setup_common(REPL_DISK_UPTODATE);
+	peer_connect(&m);                               /* the engine announced volume 0 */
+	peer_role(REPL_ROLE_SECONDARY);
+	peer_send(REPL_MSG_VOL_DETACH, m.vol, d, sizeof(d));
+	ck_assert_msg(wait_vs(VS_WAIT, 5000), "the volume did not leave the negotiation");
+	ck_assert(engine_state().up);
+	peer_vol_state(&g, REPL_DISK_UPTODATE, REPL_ROLE_SECONDARY, 0);
+	peer_expect(&a, REPL_MSG_VOL_STATE, true, 5000);  /* the answer the peer waits for */
+	ck_assert_int_eq(a.vol, m.vol);
+	ck_assert_msg(wait_vs(VS_CONNECTED, 5000), "the engine did not reach Connected");
+	free(a.body);
+	free(m.body);
+	teardown_common();
+}
+END_TEST
+
+/* A reload adds a replicated LUN to a running Primary (repl_add_volumes, then
+ * the LUN opens through repl_wrap). It serves at once, so it may join only
+ * with UpToDate metadata, and the Primary flag must be in its metadata for a
+ * crash to be noticed. A LUN not open on this node (refused, or closed by a
+ * reload) holds none of its data: it must not count in the states the cluster
+ * manager aggregates (it would read as a Diskless node). */
+static void count_lun(const struct repl_lun_state *st, void *arg)
+{
+	(void)st;
+	(*(int *)arg)++;
+}
+
+static int luns_counted(void)
+{
+	int n = 0;
+
+	repl_lun_states(count_lun, &n);
+	return n;
+}
+
+START_TEST(test_lun_joins_primary)
+{
+	struct bdev_params p = { .backend = "ram", .path = "bare", .size = DEV_SIZE, .block_size = RAM_BS,
+				 .replicated = true, .volume_id = VOLID1 };
+	char err[256] = "", md1[600];
+	struct tconf *c2;
+	struct bdev *b, *w1;
+
+	setup_common(REPL_DISK_UPTODATE);
+	ck_assert_msg(repl_set_role(REPL_ROLE_PRIMARY, true, err, sizeof(err)) == 0, "%s", err);
+	snprintf(md1, sizeof(md1), "%s/lun1.md", dir);
+	c2 = safety_conf(md1);
+	ck_assert_msg(repl_add_volumes(c2, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(repl_eng.nvols, 2);
+	ck_assert_msg(repl_add_volumes(c2, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(repl_eng.nvols, 2);                    /* known now: not added twice */
+	ck_assert_int_eq(luns_counted(), 1);                    /* LUN 1 is not open yet */
+
+	/* Inconsistent: refused, with the way out in the reason */
+	ck_assert_msg(repl_md_create(md1, DEV_SIZE, CHUNK, REPL_DISK_INCONSISTENT, true, err, sizeof(err)) == 0, "%s", err);
+	b = bdev_shell("bare");      /* attached only, never written */
+	w1 = repl_wrap(b, &p, err, sizeof(err));
+	ck_assert(w1 == NULL);
+	ck_assert_msg(strstr(err, "joins a Primary only UpToDate") && strstr(err, "--new-device"), "%s", err);
+	ck_assert(!atomic_load(&repl_eng.vols[1]->attached));
+	ck_assert_int_eq(luns_counted(), 1);
+	free(b);
+
+	/* UpToDate (a new device on both nodes): joins, Primary flag recorded */
+	ck_assert_msg(repl_md_create(md1, DEV_SIZE, CHUNK, REPL_DISK_UPTODATE, true, err, sizeof(err)) == 0, "%s", err);
+	b = bdev_shell("bare");      /* attached only, never written */
+	w1 = repl_wrap(b, &p, err, sizeof(err));
+	ck_assert_msg(w1 != NULL, "%s", err);
+	ck_assert(repl_md_get_flags(repl_eng.vols[1]->md) & REPL_MD_F_PRIMARY);
+	ck_assert_int_eq(luns_counted(), 2);
+
+	/* closed by a reload: detached, no longer counted */
+	bdev_close(w1);
+	ck_assert(!atomic_load(&repl_eng.vols[1]->attached));
+	ck_assert_int_eq(luns_counted(), 1);
+	tconf_free(c2);
+	teardown_common();
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("repl_safety");
@@ -890,6 +1006,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_demote_bounded);
 	tcase_add_test(tc, test_demote_waits_for_barrier);
 	tcase_add_test(tc, test_promote_races_negotiation);
+	tcase_add_test(tc, test_lun_joins_primary);
+	tcase_add_test(tc, test_peer_opens_volume_later);
 	suite_add_tcase(s, tc);
 	return s;
 }
