@@ -235,6 +235,10 @@ void repl_print_status(FILE *out, const struct jr_value *root)
 		const struct jr_value *l = &luns->items[i];
 		const char *conn = jr_str(l, "connection", "?");
 
+		if (!jr_bool(l, "open", true)) {
+			fprintf(out, "  %s not open on this node (see the log)\n", jr_str(l, "name", "?"));
+			continue;
+		}
 		fprintf(out, "  %s role:%s disk:%s\n", jr_str(l, "name", "?"), jr_str(l, "role", "?"),
 			jr_str(l, "disk", "?"));
 		fprintf(out, "    peer connection:%s peer-disk:%s", conn, jr_str(l, "peer_disk", "?"));

@@ -301,6 +301,9 @@ void repl_status(struct json_writer *w)
 		json_obj_begin(w, NULL);
 		json_str(w, "name", v->name);
 		json_str(w, "volume_id", v->volume_id);
+		/* false: configured, but its LUN is not open here (taken out by a
+		 * reload, or refused when it joined); its other fields mean nothing */
+		json_bool(w, "open", atomic_load(&v->attached));
 		if (v->md) {
 			/* the data generation, as a string: JSON numbers lose 64-bit ids */
 			char gen[24];

@@ -11,6 +11,8 @@
 #     high when connected to an UpToDate peer, none (-D) for an Inconsistent
 #     resync target and for a node marked outdated (which is never promoted);
 #     a Primary that lost its peer marks the peer outdated;
+#   - a replicated LUN that is configured but not open (no metadata) leaves
+#     the score alone (status --json "open": false);
 #   - bad parameters: OCF_ERR_CONFIGURED (6) / OCF_ERR_ARGS (2) /
 #     OCF_ERR_INSTALLED (5) with a clear ocf-exit-reason; unknown action 3;
 #   - the build's install target puts the agent under /usr/lib/ocf/resource.d/tandem.
@@ -245,6 +247,35 @@ ra_rc "monitor after start: unpromoted (0)" 0 alpha monitor
 [ "$(jfield alpha "$ROLE") $(jfield alpha "$ALUA")" = "secondary standby" ] && pass "started as secondary, ALUA standby" \
 	|| fail "after start: $(jfield alpha "$ROLE") $(jfield alpha "$ALUA")"
 [ "$(score alpha)" = 1000 ] && pass "score alone (peer unknown, UpToDate): 1000" || fail "score alone: $(score alpha), wanted 1000"
+# a replicated LUN in the file that does not open (no metadata yet): it holds none
+# of this node's data, so it must not turn the node's score into "Diskless"
+cp "$T_TMP/alpha/tandem.conf" "$T_TMP/alpha/tandem.conf.orig"
+python3 - "$T_TMP/alpha/tandem.conf" "$T_TMP/alpha" <<'PY'
+import sys
+p, d = sys.argv[1], sys.argv[2]
+s = open(p).read()
+lun = """    lun 1 {
+        backend: fileio
+        path: %s/lun1.img
+        size: 64M
+        create: yes
+        replicated: yes
+        serial: ocf-lun1
+        naa: 6001405000000000000000000000c0f1
+    }
+}
+""" % d
+i = s.rstrip().rfind('}')
+open(p, 'w').write(s[:i] + lun)
+PY
+ra_rc "reload with a replicated LUN 1 that has no metadata" 0 alpha reload
+[ "$(jfield alpha "[l['open'] for l in d['replication']['luns']]")" = "[True, False]" ] \
+	&& pass "status: LUN 0 open, LUN 1 not open" || fail "open flags: $(jfield alpha "[l.get('open') for l in d['replication']['luns']]")"
+ra_rc "monitor with LUN 1 not open: unpromoted (0)" 0 alpha monitor
+[ "$(score alpha)" = 1000 ] && pass "score unchanged by the LUN that is not open: 1000" \
+	|| fail "score with LUN 1 not open: $(score alpha), wanted 1000"
+cp "$T_TMP/alpha/tandem.conf.orig" "$T_TMP/alpha/tandem.conf"
+ra_rc "reload without LUN 1" 0 alpha reload
 ra_rc "promote without the peer (UpToDate: --force)" 0 alpha promote
 ra_rc "monitor: promoted (8)" 8 alpha monitor
 [ "$(jfield alpha "$ROLE") $(jfield alpha "$ALUA")" = "primary active-optimized" ] && pass "promoted: replication primary, ALUA active-optimized" \
