@@ -123,11 +123,25 @@ int iscsi_init(const struct tconf *conf, char *err, size_t errlen)
 	return 0;
 }
 
-static bool lun_same(const struct tconf_lun *a, const struct tconf_lun *b)
+/* The same LUN apart from its cache mode, which a reload applies in place. */
+static bool lun_same_but_cache(const struct tconf_lun *a, const struct tconf_lun *b)
 {
 	return a->lun == b->lun && a->backend == b->backend && strcmp(a->path, b->path) == 0 && a->size == b->size &&
-	       a->block_size == b->block_size && a->readonly == b->readonly && a->cache == b->cache &&
-	       strcmp(a->serial, b->serial) == 0;
+	       a->block_size == b->block_size && a->readonly == b->readonly && strcmp(a->serial, b->serial) == 0;
+}
+
+static bool lun_same(const struct tconf_lun *a, const struct tconf_lun *b)
+{
+	return lun_same_but_cache(a, b) && a->cache == b->cache;
+}
+
+/* The LUN of target configuration t that is a's but for the cache mode, if any. */
+static const struct tconf_lun *lun_recached(const struct tconf_lun *a, const struct tconf_target *t)
+{
+	for (size_t i = 0; i < t->nluns; i++)
+		if (lun_same_but_cache(a, &t->luns[i]))
+			return &t->luns[i];
+	return NULL;
 }
 
 /* Whether target configuration t lists LUN l unchanged. */
@@ -204,10 +218,15 @@ int iscsi_reload(const struct tconf *conf, char *err, size_t errlen)
 		}
 		const struct tconf_target *old = t->conf;
 		for (size_t i = 0; i < old->nluns; i++) {
-			if (!lun_listed(&old->luns[i], tc)) {
-				qb_log(LOG_INFO, "iscsi: reload: target %s: removing LUN %u", t->name, old->luns[i].lun);
-				scsi_target_remove_lun(t->st, old->luns[i].lun);
-			}
+			const struct tconf_lun *nl;
+
+			if (lun_listed(&old->luns[i], tc))
+				continue;
+			if ((nl = lun_recached(&old->luns[i], tc)) &&
+			    scsi_target_set_lun_cache(t->st, nl->lun, nl->cache) == 0)
+				continue;       /* stays in service */
+			qb_log(LOG_INFO, "iscsi: reload: target %s: removing LUN %u", t->name, old->luns[i].lun);
+			scsi_target_remove_lun(t->st, old->luns[i].lun);
 		}
 		/* every LUN the target lacks: new ones, changed ones (removed above),
 		 * and ones an earlier reload failed to add (their file may exist now) */

@@ -105,6 +105,11 @@ void scsi_target_destroy(struct scsi_target *tgt);
 int scsi_target_add_lun(struct scsi_target *tgt, const struct tconf_lun *conf, char *err, size_t errlen);
 /* Detach and close a LUN (reload). Reports REPORTED LUNS DATA HAS CHANGED. */
 int scsi_target_remove_lun(struct scsi_target *tgt, uint32_t lun);
+/* A reload changed only the LUN's cache mode: apply it to the LUN in service
+ * (WCE follows, every nexus gets MODE PARAMETERS CHANGED) instead of taking
+ * the LUN away, which initiators would see as LOGICAL UNIT NOT SUPPORTED
+ * (ESXi: permanent device loss). Returns 0, or -1 when there is no such LUN. */
+int scsi_target_set_lun_cache(struct scsi_target *tgt, uint32_t lun, enum tconf_cache cache);
 struct scsi_lun *scsi_target_find_lun(struct scsi_target *tgt, uint64_t lun);
 const char *scsi_target_name(const struct scsi_target *tgt);
 size_t scsi_target_lun_count(const struct scsi_target *tgt);

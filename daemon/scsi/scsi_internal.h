@@ -61,7 +61,7 @@ struct scsi_lun {
 	uint32_t block_size;
 	uint8_t block_shift;
 	uint8_t phys_exp;               /* logical blocks per physical block exponent */
-	enum tconf_cache cache;
+	_Atomic enum tconf_cache cache; /* a reload may change it (scsi_target_set_lun_cache) */
 	bool readonly;                  /* config or backend */
 	bool rotational;
 	int rotation_rate;

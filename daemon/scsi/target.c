@@ -231,6 +231,29 @@ int scsi_target_add_lun(struct scsi_target *tgt, const struct tconf_lun *conf, c
 	return 0;
 }
 
+int scsi_target_set_lun_cache(struct scsi_target *tgt, uint32_t lun, enum tconf_cache cache)
+{
+	struct scsi_lun *lu = scsi_target_find_lun(tgt, lun);
+	enum tconf_cache old;
+	bool wce = cache == TCONF_CACHE_WRITE_BACK;
+
+	if (!lu)
+		return -1;
+	pthread_mutex_lock(&lu->lock);
+	old = atomic_load(&lu->cache);
+	atomic_store(&lu->cache, cache);
+	/* SBC-3 6.4.5 as at start-up: WCE, current and saved, reflects the policy */
+	atomic_store(&lu->wce, wce);
+	atomic_store(&lu->wce_saved, wce);
+	pthread_mutex_unlock(&lu->lock);
+	if (old == cache)
+		return 0;
+	qb_log(LOG_NOTICE, "scsi: %s LUN %u: cache %s -> %s (WCE=%d)", tgt->name, lun, tconf_cache_name(old),
+	       tconf_cache_name(cache), wce);
+	scsi_ua_establish_others(tgt, NULL, lun, SCSI_UA_MODE_CHANGED);
+	return 0;
+}
+
 int scsi_target_remove_lun(struct scsi_target *tgt, uint32_t lun)
 {
 	if (lun >= SCSI_LUN_MAX)

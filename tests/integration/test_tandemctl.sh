@@ -8,6 +8,8 @@
 #     daemon keeps the old config (LUN 1 still served) and keeps serving;
 #   - reload adding a LUN whose file is missing: logged, not served; the next
 #     reload of the same file, once the file exists, adds it;
+#   - reload changing only a LUN's cache mode: applied in service (WCE follows),
+#     the LUN is not removed and added again;
 #   - log-level: valid level -> 0, invalid -> non-zero;
 #   - wrong arguments -> exit 2; daemon not running -> exit 3 with a message;
 #   - tandemd --check: good config -> 0, broken config -> 1 naming file:line;
@@ -175,6 +177,18 @@ truncate -s 32M "$T_TMP/late.img"
 check "tandemctl reload (same file, LUN 2's file now there) -> 0" ctl reload
 check "LUN 2 listed after the second reload" output_has '^Lun:2 ' timeout 30 iscsi-ls -s "iscsi://127.0.0.1:$PORT"
 check "iscsi-inq works on LUN 2" timeout 30 iscsi-inq "$(url "$PORT" "$IQN" 2)"
+
+# reload that changes only LUN 0's cache mode: applied in service (WCE follows),
+# not by taking the LUN away (LOGICAL UNIT NOT SUPPORTED: ESXi's permanent device loss)
+lun0_cache() { ctl status --json | python3 -c 'import json,sys; l=json.load(sys.stdin)["targets"][0]["luns"][0]; print(l["cache"], l["wce"])'; }
+check "LUN 0 starts write-back, WCE on" test "$(lun0_cache)" = "write-back True"
+sed -i '0,/cache: write-back/s//cache: write-through/' "$CONF"
+check "tandemctl reload (LUN 0 write-back -> write-through) -> 0" ctl reload
+check "LUN 0 is write-through now, WCE off" test "$(lun0_cache)" = "write-through False"
+check "the change is logged" grep -q "LUN 0: cache write-back -> write-through (WCE=0)" "${T_DAEMON_LOG[$PID]}"
+check_fail "LUN 0 was not removed and added again" grep -q "removing LUN 0" "${T_DAEMON_LOG[$PID]}"
+check "held session survived the cache change" kill -0 "$HOLD_PID"
+check "iscsi-inq works on LUN 0" timeout 30 iscsi-inq "$(url "$PORT" "$IQN" 0)"
 
 kill -TERM "$HOLD_PID" 2>/dev/null || true
 wait "$HOLD_PID" 2>/dev/null || true
