@@ -57,6 +57,17 @@ check() {
 		sed -e 's/^/    | /' "$T_TMP/last.out" | tail -n 20
 	fi
 }
+# conf_add_lun CONF: the "lun N { ... }" block on stdin goes into the last
+# target section of CONF (the file's last closing brace).
+conf_add_lun() {
+	python3 - "$1" "$(cat)" <<'PY'
+import sys
+p, lun = sys.argv[1], sys.argv[2]
+s = open(p).read()
+i = s.rstrip().rfind('}')
+open(p, 'w').write(s[:i] + lun.rstrip('\n') + '\n}\n')
+PY
+}
 # check_fail "what" cmd args...: the command must exit non-zero.
 check_fail() {
 	local what=$1; shift

@@ -250,24 +250,17 @@ ra_rc "monitor after start: unpromoted (0)" 0 alpha monitor
 # a replicated LUN in the file that does not open (no metadata yet): it holds none
 # of this node's data, so it must not turn the node's score into "Diskless"
 cp "$T_TMP/alpha/tandem.conf" "$T_TMP/alpha/tandem.conf.orig"
-python3 - "$T_TMP/alpha/tandem.conf" "$T_TMP/alpha" <<'PY'
-import sys
-p, d = sys.argv[1], sys.argv[2]
-s = open(p).read()
-lun = """    lun 1 {
+conf_add_lun "$T_TMP/alpha/tandem.conf" <<EOF
+    lun 1 {
         backend: fileio
-        path: %s/lun1.img
+        path: $T_TMP/alpha/lun1.img
         size: 64M
         create: yes
         replicated: yes
         serial: ocf-lun1
         naa: 6001405000000000000000000000c0f1
     }
-}
-""" % d
-i = s.rstrip().rfind('}')
-open(p, 'w').write(s[:i] + lun)
-PY
+EOF
 ra_rc "reload with a replicated LUN 1 that has no metadata" 0 alpha reload
 [ "$(jfield alpha "[l['open'] for l in d['replication']['luns']]")" = "[True, False]" ] \
 	&& pass "status: LUN 0 open, LUN 1 not open" || fail "open flags: $(jfield alpha "[l.get('open') for l in d['replication']['luns']]")"

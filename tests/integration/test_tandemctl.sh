@@ -110,21 +110,14 @@ check "tandemctl log-level info -> 0" ctl log-level info
 
 # reload: add LUN 1
 cp "$CONF" "$T_TMP/v1.conf"
-python3 - "$CONF" <<'PY'
-import sys
-p = sys.argv[1]
-s = open(p).read()
-lun1 = """    lun 1 {
+conf_add_lun "$CONF" <<'EOF'
+    lun 1 {
         backend: null
         size: 32M
         serial: ctl-lun1
         naa: 6001405000000000000000000000c002
     }
-}
-"""
-i = s.rstrip().rfind('}')
-open(p, 'w').write(s[:i] + lun1)
-PY
+EOF
 check "tandemd --check on the edited config -> 0" "$TANDEMD" --check -c "$CONF"
 check "tandemctl reload (LUN 1 added) -> 0" ctl reload
 check "iscsi-ls -s shows LUN 1 after reload" output_has '^Lun:1 ' timeout 30 iscsi-ls -s "iscsi://127.0.0.1:$PORT"
@@ -153,23 +146,16 @@ check_fail "LUN 1 no longer listed" output_has '^Lun:1 ' timeout 30 iscsi-ls -s 
 
 # reload adding a LUN whose file is missing: logged, not served; once the file
 # exists, the next reload of the same file adds it
-python3 - "$CONF" "$T_TMP/late.img" <<'PY'
-import sys
-p, img = sys.argv[1], sys.argv[2]
-s = open(p).read()
-lun2 = """    lun 2 {
+conf_add_lun "$CONF" <<EOF
+    lun 2 {
         backend: blockio
-        path: %s
+        path: $T_TMP/late.img
         size: 32M
         create: no
         serial: ctl-lun2
         naa: 6001405000000000000000000000c003
     }
-}
-""" % img
-i = s.rstrip().rfind('}')
-open(p, 'w').write(s[:i] + lun2)
-PY
+EOF
 check "tandemctl reload (LUN 2, file missing) -> 0" ctl reload
 check "the failed LUN 2 is logged with its reason" grep -q "iscsi: reload: .*late.img" "${T_DAEMON_LOG[$PID]}"
 check_fail "LUN 2 not listed while its file is missing" output_has '^Lun:2 ' timeout 30 iscsi-ls -s "iscsi://127.0.0.1:$PORT"

@@ -159,24 +159,17 @@ check "A and B connect on the rotated secret, in sync" in_sync 60
 
 # ---- a replicated LUN added by reload to the running pair (B Primary, A Secondary)
 add_lun2() {
-	python3 - "$(dir_of "$1")/tandem.conf" "$(dir_of "$1")" <<'PY'
-import sys
-p, d = sys.argv[1], sys.argv[2]
-s = open(p).read()
-lun = """    lun 2 {
+	conf_add_lun "$(dir_of "$1")/tandem.conf" <<EOF
+    lun 2 {
         backend: blockio
-        path: %s/lun2.img
+        path: $(dir_of "$1")/lun2.img
         size: 64M
         create: yes
         replicated: yes
         serial: ha-lun2
         naa: 6001405000000000000000000000b003
     }
-}
-""" % d
-i = s.rstrip().rfind('}')
-open(p, 'w').write(s[:i] + lun)
-PY
+EOF
 }
 md2() { local n=$1; shift; in_ns "$n" timeout 60 "$TANDEMCTL" create-md "$IQN/2" "$@" -c "$(dir_of "$n")/tandem.conf"; }
 lists_lun2() { local out; out=$(in_ns C timeout 30 iscsi-ls -s "iscsi://192.0.2.$1:3260" 2>&1) || return 1; grep -q '^Lun:2 ' <<<"$out"; }
