@@ -112,6 +112,13 @@ net_teardown() {
 _r_cleanup() {
 	local rc=$?
 	[ -z "${R_DEBUG_ON_EXIT:-}" ] || { rstate A; rstate B; } 2>/dev/null || true
+	if [ "${T_FAIL:-0}" -gt 0 ]; then       # the logs go with T_TMP: keep their ends in the output
+		for n in A B; do
+			[ -r "$(node_log "$n")" ] || continue
+			echo "[$T_NAME] last lines of node $n's log:"
+			tail -n 40 "$(node_log "$n")" | sed -e 's/^/    | /'
+		done
+	fi
 	_t_cleanup
 	net_teardown
 	exit "$rc"
@@ -121,16 +128,17 @@ trap _r_cleanup EXIT
 link_cut()  { ip -n "$NS_A" link set r0 down; }
 link_heal() { ip -n "$NS_A" link set r0 up; ip -n "$NS_B" link set r0 up; }
 
-# node_config NODE [secret=S] [rate=R] [plain_lun=yes] [cc=NAME]
+# node_config NODE [secret=S] [rate=R] [plain_lun=yes] [cc=NAME] [ping_timeout=MS]
 #   cc=NAME sets the replication link's tcp_congestion
 #   plain_lun=yes adds LUN 1: same kind of file ($d/plain.img), NOT replicated (benchmarks)
 node_config() {
 	local node=$1; shift
-	local secret=$R_SECRET rate=$R_RATE plain=no cc= kv
+	local secret=$R_SECRET rate=$R_RATE plain=no cc= pto= kv
 	for kv in "$@"; do
 		case $kv in
 			secret=*) secret=${kv#secret=} ;;
 			cc=*) cc="    tcp_congestion: ${kv#cc=}" ;;
+			ping_timeout=*) pto="    ping_timeout_ms: ${kv#ping_timeout=}" ;;
 			rate=*) rate=${kv#rate=} ;;
 			plain_lun=*) plain=${kv#plain_lun=} ;;
 		esac
@@ -158,6 +166,7 @@ replication {
     secret: "$secret"
     resync_rate: $rate
 $cc
+$pto
 }
 target $IQN {
     portal_group: pg1

@@ -26,8 +26,14 @@ source "$(cd "$(dirname "$0")" && pwd)/lib.sh" "$@"
 require_tool qemu-io md5sum python3
 
 net_setup
-node_config A
-node_config B
+# A's test fault role-stall holds its link 300 ms after a role change, 200 ms
+# short of the default ping_timeout_ms (500). One CI run found the link down
+# right after A's demotion (B refused the promotion as "not connected"; no
+# daemon logs were kept then, the failure output now carries their ends); a
+# keepalive timeout on top of that stall fits it. 2 s keeps this test about the
+# barrier, not about the keepalive.
+node_config A ping_timeout=2000
+node_config B ping_timeout=2000
 # A starts with data B lacks, so only a real full sync makes the files equal.
 truncate -s "$R_SIZE" "$(dir_of A)/lun.img" "$(dir_of B)/lun.img"
 dd if=/dev/urandom of="$(dir_of A)/lun.img" bs=1M count=16 conv=notrunc status=none
