@@ -130,27 +130,14 @@ static bool lun_same_but_cache(const struct tconf_lun *a, const struct tconf_lun
 	       a->block_size == b->block_size && a->readonly == b->readonly && strcmp(a->serial, b->serial) == 0;
 }
 
-static bool lun_same(const struct tconf_lun *a, const struct tconf_lun *b)
-{
-	return lun_same_but_cache(a, b) && a->cache == b->cache;
-}
-
-/* The LUN of target configuration t that is a's but for the cache mode, if any. */
-static const struct tconf_lun *lun_recached(const struct tconf_lun *a, const struct tconf_target *t)
+/* LUN a as target configuration t lists it, perhaps with another cache mode;
+ * NULL when t drops it or changes more (LUN numbers are unique in a target). */
+static const struct tconf_lun *lun_in(const struct tconf_lun *a, const struct tconf_target *t)
 {
 	for (size_t i = 0; i < t->nluns; i++)
 		if (lun_same_but_cache(a, &t->luns[i]))
 			return &t->luns[i];
 	return NULL;
-}
-
-/* Whether target configuration t lists LUN l unchanged. */
-static bool lun_listed(const struct tconf_lun *l, const struct tconf_target *t)
-{
-	for (size_t i = 0; i < t->nluns; i++)
-		if (lun_same(l, &t->luns[i]))
-			return true;
-	return false;
 }
 
 struct logout_req {
@@ -218,13 +205,12 @@ int iscsi_reload(const struct tconf *conf, char *err, size_t errlen)
 		}
 		const struct tconf_target *old = t->conf;
 		for (size_t i = 0; i < old->nluns; i++) {
-			const struct tconf_lun *nl;
+			const struct tconf_lun *nl = lun_in(&old->luns[i], tc);
 
-			if (lun_listed(&old->luns[i], tc))
+			/* unchanged, or only its cache mode: stays in service */
+			if (nl && (nl->cache == old->luns[i].cache ||
+				   scsi_target_set_lun_cache(t->st, nl->lun, nl->cache) == 0))
 				continue;
-			if ((nl = lun_recached(&old->luns[i], tc)) &&
-			    scsi_target_set_lun_cache(t->st, nl->lun, nl->cache) == 0)
-				continue;       /* stays in service */
 			qb_log(LOG_INFO, "iscsi: reload: target %s: removing LUN %u", t->name, old->luns[i].lun);
 			scsi_target_remove_lun(t->st, old->luns[i].lun);
 		}
