@@ -906,6 +906,7 @@ struct bdev *repl_wrap(struct bdev *lower, const struct bdev_params *p, char *er
 	struct repl_vol *v = repl_vol_find_id(p->volume_id);
 	struct bdev *w;
 	uint32_t flags;
+	enum repl_disk_state disk;
 	bool primary;
 
 	if (!v) {
@@ -929,33 +930,27 @@ struct bdev *repl_wrap(struct bdev *lower, const struct bdev_params *p, char *er
 	 * that a crash must find in the metadata. Role changes and LUN opens both
 	 * run on the main thread: the role cannot change under this check. */
 	flags = repl_md_get_flags(v->md);
+	disk = repl_md_get_disk(v->md);
 	primary = repl_get_role() == REPL_ROLE_PRIMARY;
-	if (primary && (repl_md_get_disk(v->md) != REPL_DISK_UPTODATE || (flags & REPL_MD_F_SYNC_TARGET))) {
+	if (primary && (disk != REPL_DISK_UPTODATE || (flags & REPL_MD_F_SYNC_TARGET))) {
 		snprintf(err, errlen, "%s: this node is Primary and the LUN's replication metadata says %s%s: a "
 			 "replicated LUN joins a Primary only UpToDate (a new, zeroed device: tandemctl create-md %s "
 			 "--new-device on both nodes); otherwise add it while this node is Secondary", v->name,
-			 repl_disk_name(repl_md_get_disk(v->md)), (flags & REPL_MD_F_SYNC_TARGET) ? " (resync target)" : "",
-			 v->name);
-		repl_md_close(v->md);
-		v->md = NULL;
-		return NULL;
+			 repl_disk_name(disk), (flags & REPL_MD_F_SYNC_TARGET) ? " (resync target)" : "", v->name);
+		goto close_md;
 	}
 	if ((primary || (flags & (REPL_MD_F_PRIMARY | REPL_MD_F_CONNECTED))) &&
 	    repl_md_edit(v, attach_flags, primary ? (void *)1 : NULL) < 0 && primary) {
 		snprintf(err, errlen, "%s: cannot record the Primary role in %s", v->name, v->md_path);
-		repl_md_close(v->md);
-		v->md = NULL;
-		return NULL;
+		goto close_md;
 	}
 	if (!v->slots)          /* kept across detach/attach: a late ack may still look at them */
 		v->slots = calloc(REPL_REQ_SLOTS, sizeof(*v->slots));
 	w = calloc(1, sizeof(*w));
 	if (!v->slots || !w) {
 		free(w);
-		repl_md_close(v->md);
-		v->md = NULL;
 		snprintf(err, errlen, "out of memory");
-		return NULL;
+		goto close_md;
 	}
 	v->free_slots = NULL;
 	for (int i = REPL_REQ_SLOTS - 1; i >= 0; i--) {
@@ -997,7 +992,12 @@ struct bdev *repl_wrap(struct bdev *lower, const struct bdev_params *p, char *er
 	atomic_store(&v->attached, true);
 	repl_vol_attached(v);
 	qb_log(LOG_INFO, "repl: %s attached%s (metadata %s, disk %s, %llu dirty chunk(s) of %u KiB)", v->name,
-	       primary ? " to a Primary" : "", v->md_path, repl_disk_name(repl_md_get_disk(v->md)),
+	       primary ? " to a Primary" : "", v->md_path, repl_disk_name(disk),
 	       (unsigned long long)repl_md_bm_count(v->md), v->chunk / 1024);
 	return w;
+
+close_md:
+	repl_md_close(v->md);
+	v->md = NULL;
+	return NULL;
 }

@@ -57,6 +57,7 @@ void repl_set_tunables(const struct tconf_replication *rc)
 	repl_eng.timeout_ms = (unsigned)rc->timeout_ms;
 	repl_eng.connect_retry_ms = (unsigned)rc->connect_retry_ms;
 }
+
 enum repl_role repl_get_role(void) { return (enum repl_role)atomic_load(&repl_eng.role); }
 
 struct repl_vol *repl_vol_find_id(const char *volume_id)
