@@ -911,10 +911,22 @@ START_TEST(test_peer_opens_volume_later)
 	struct pmsg m = { 0 }, a = { 0 };
 	struct repl_md_gen g = { .current = REPL_MD_GEN_NEW_DEVICE };
 	uint8_t d[REPL_DETACH_SIZE] = { [REPL_DETACH_FLAGS] = REPL_DETACH_F_YOURS };
+	uint8_t ping[REPL_PING_SIZE] = { 0 };
+	struct vs_q q;
 
 	setup_common(REPL_DISK_UPTODATE);
 	peer_connect(&m);                               /* the engine announced volume 0 */
 	peer_role(REPL_ROLE_SECONDARY);
+	/* a peer naming indexes the engine never had: ignored, nothing else moves */
+	peer_send(REPL_MSG_VOL_DETACH, 1, d, sizeof(d));
+	peer_send(REPL_MSG_VOL_DETACH, 0xfffffffeu, d, sizeof(d));
+	peer_send(REPL_MSG_PING, REPL_VOL_NONE, ping, sizeof(ping));
+	peer_expect(&a, REPL_MSG_PING_ACK, true, 5000);  /* answered in order: both were read */
+	free(a.body);
+	a.body = NULL;
+	q = engine_state();
+	ck_assert(q.up);
+	ck_assert_int_eq(q.vs, VS_NEGOTIATE);
 	peer_send(REPL_MSG_VOL_DETACH, m.vol, d, sizeof(d));
 	ck_assert_msg(wait_vs(VS_WAIT, 5000), "the volume did not leave the negotiation");
 	ck_assert(engine_state().up);
