@@ -127,8 +127,13 @@ static void job_edit(struct repl_md_gen *gen, enum repl_disk_state *disk, uint32
 	switch (j->kind) {
 	case J_IN_SYNC:
 	case J_SOURCE_DONE:
+		/* Both copies equal again: a crash as Primary (whose activity-log
+		 * extents this resync carried) is settled. Kept, the flag would make
+		 * the next crash of both nodes look like two crashed Primaries:
+		 * a split brain by rule 44 (found by tests/repl/test_soak.sh;
+		 * test_repl_safety's test_crash_flag_cleared_*). */
 		repl_md_gen_bitmap_done(gen);
-		*flags &= ~(uint32_t)(REPL_MD_F_PEER_OUTDATED | REPL_MD_F_SPLIT_BRAIN);
+		*flags &= ~(uint32_t)(REPL_MD_F_PEER_OUTDATED | REPL_MD_F_SPLIT_BRAIN | REPL_MD_F_CRASHED_PRIMARY);
 		*flags |= REPL_MD_F_CONNECTED;
 		break;
 	case J_SPLIT_BRAIN:
@@ -142,7 +147,8 @@ static void job_edit(struct repl_md_gen *gen, enum repl_disk_state *disk, uint32
 	case J_TARGET_DONE:
 		*gen = j->gen;
 		*disk = REPL_DISK_UPTODATE;
-		*flags &= ~(uint32_t)(REPL_MD_F_PEER_OUTDATED | REPL_MD_F_SPLIT_BRAIN | REPL_MD_F_SYNC_TARGET);
+		*flags &= ~(uint32_t)(REPL_MD_F_PEER_OUTDATED | REPL_MD_F_SPLIT_BRAIN | REPL_MD_F_SYNC_TARGET |
+				      REPL_MD_F_CRASHED_PRIMARY);
 		*flags |= REPL_MD_F_CONNECTED;
 		break;
 	}

@@ -1005,6 +1005,102 @@ START_TEST(test_lun_joins_primary)
 }
 END_TEST
 
+/* The engine's metadata as after a crash while Primary: CRASHED_PRIMARY at open. */
+static void engine_crashed_as_primary(struct repl_md_gen *g)
+{
+	char err[256] = "";
+	struct repl_md *md;
+
+	engine_md(REPL_DISK_UPTODATE);
+	md = repl_md_open(md_path, DEV_SIZE, err, sizeof(err));
+	ck_assert_msg(md != NULL, "%s", err);
+	*g = repl_md_get_gen(md);
+	ck_assert_int_eq(repl_md_set(md, g, REPL_DISK_UPTODATE, REPL_MD_F_PRIMARY | REPL_MD_F_CONNECTED), 0);
+	repl_md_free_unclean(md);
+	engine_start();
+	ck_assert(engine_state().flags & REPL_MD_F_CRASHED_PRIMARY);
+}
+
+/* After the engine is stopped: the flags its metadata kept on disk. */
+static uint32_t md_flags_on_disk(void)
+{
+	char err[256] = "";
+	struct repl_md *md = repl_md_open(md_path, DEV_SIZE, err, sizeof(err));
+	uint32_t f;
+
+	ck_assert_msg(md != NULL, "%s", err);
+	f = repl_md_get_flags(md);
+	repl_md_close(md);
+	return f;
+}
+
+/* Bug 4: CRASHED_PRIMARY was never cleared after the resync that settles the
+ * crash. A node that once crashed as Primary kept it for good; when both nodes
+ * later lost power together (the Primary crashing as Primary again) the two
+ * flags met: rule 44, split brain, and an operator asked to throw away one
+ * node's data. Found by tests/repl/test_soak.sh (a node crashed as Primary in
+ * one round, the other was Primary in a later kill-both). Here as the resync's source (rule 42: the peer is a Secondary
+ * that did not crash) ... */
+START_TEST(test_crash_flag_cleared_as_source)
+{
+	struct pmsg m = { 0 };
+	struct repl_md_gen g;
+	uint8_t bd[REPL_BMD_SIZE] = { 0 };
+
+	peer_listen();
+	engine_crashed_as_primary(&g);
+	peer_connect(&m);
+	peer_role(REPL_ROLE_SECONDARY);
+	peer_vol_state(&g, REPL_DISK_UPTODATE, REPL_ROLE_SECONDARY, REPL_MD_F_CONNECTED);
+	peer_expect(&m, REPL_MSG_BITMAP_DONE, true, 5000);
+	ck_assert_int_eq(engine_state().vs, VS_SYNC_SOURCE);
+	peer_send(REPL_MSG_BITMAP_DONE, 0, bd, sizeof(bd));
+	peer_expect(&m, REPL_MSG_RS_DONE, true, 5000);          /* written after the metadata update */
+	ck_assert_msg(!(engine_state().flags & REPL_MD_F_CRASHED_PRIMARY),
+		      "CRASHED_PRIMARY survived the resync that settled the crash");
+	free(m.body);
+	peer_close();
+	ram_release();
+	bdev_close(W);
+	W = NULL;
+	ck_assert_uint_eq(md_flags_on_disk() & REPL_MD_F_CRASHED_PRIMARY, 0);
+	teardown_common();
+}
+END_TEST
+
+/* ... and as its target (rule 41: the peer has been promoted meanwhile). */
+START_TEST(test_crash_flag_cleared_as_target)
+{
+	struct pmsg m = { 0 };
+	struct repl_md_gen g;
+	uint8_t bd[REPL_BMD_SIZE] = { 0 }, rd[REPL_RSD_SIZE];
+
+	peer_listen();
+	engine_crashed_as_primary(&g);
+	peer_connect(&m);
+	peer_role(REPL_ROLE_PRIMARY);
+	peer_vol_state(&g, REPL_DISK_UPTODATE, REPL_ROLE_PRIMARY, REPL_MD_F_CONNECTED | REPL_MD_F_PRIMARY);
+	peer_expect(&m, REPL_MSG_BITMAP_DONE, true, 5000);
+	ck_assert_int_eq(engine_state().vs, VS_SYNC_TARGET);
+	peer_send(REPL_MSG_BITMAP_DONE, 0, bd, sizeof(bd));
+	put_be64(rd + REPL_RSD_GEN, g.current);
+	put_be64(rd + REPL_RSD_GEN + 8, g.bitmap);
+	put_be64(rd + REPL_RSD_GEN + 16, g.history[0]);
+	put_be64(rd + REPL_RSD_GEN + 24, g.history[1]);
+	peer_send(REPL_MSG_RS_DONE, 0, rd, sizeof(rd));
+	ck_assert_msg(wait_vs(VS_CONNECTED, 5000), "the resync as target did not finish");
+	ck_assert_msg(!(engine_state().flags & REPL_MD_F_CRASHED_PRIMARY),
+		      "CRASHED_PRIMARY survived the resync that settled the crash");
+	free(m.body);
+	peer_close();
+	ram_release();
+	bdev_close(W);
+	W = NULL;
+	ck_assert_uint_eq(md_flags_on_disk() & REPL_MD_F_CRASHED_PRIMARY, 0);
+	teardown_common();
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("repl_safety");
@@ -1020,6 +1116,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_promote_races_negotiation);
 	tcase_add_test(tc, test_lun_joins_primary);
 	tcase_add_test(tc, test_peer_opens_volume_later);
+	tcase_add_test(tc, test_crash_flag_cleared_as_source);
+	tcase_add_test(tc, test_crash_flag_cleared_as_target);
 	suite_add_tcase(s, tc);
 	return s;
 }
