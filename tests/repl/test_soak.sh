@@ -1,0 +1,276 @@
+#!/usr/bin/env bash
+# tests/repl/test_soak.sh BUILD_DIR: faults in a row on ONE pair, never reset.
+# test_faults.sh starts each scenario from a fresh pair; real clusters do not:
+# a node killed during a resync, a switch right after a crash, both nodes
+# losing power together. Here every round starts from whatever the previous
+# one left, with writes in flight (iocheck, QD 32, one log for the whole run),
+# and ends with the same proof:
+#   - the pair is back to Connected/UpToDate on both, nothing out of sync
+#     (a Primary P and a Secondary S; which node is which changes)
+#   - every write ever acknowledged (all rounds) is on P (iocheck verify)
+#   - the backing files of both nodes are identical
+# Rounds (P Primary, S Secondary when a round starts):
+#   kill-secondary   SIGKILL S under load, restart it: P serves on, S resyncs
+#   kill-primary     SIGKILL P under load, S promoted (--force: the peer is
+#                    gone), the initiator moves over after its own replacement
+#                    timeout (15 s, like open-iscsi/ESXi), old P restarts as
+#                    Secondary and resyncs
+#   kill-both        both SIGKILLed under load (power loss), both restarted:
+#                    the old P is promoted, the activity log's hot extents
+#                    make the two equal again
+#   link-cut         replication link down 3 s under load, healed
+#   switch           planned: P secondary, S primary under load; the
+#                    initiator follows ALUA Standby to the other portal
+#   kill-synctarget  link cut under load, healed, S killed while it is the
+#                    SyncTarget, restarted: the resync resumes and completes
+#   kill-syncsource  link cut under load, healed, P killed while it is the
+#                    SyncSource: S (Inconsistent) must refuse promotion; P
+#                    restarts, is promoted again and finishes the resync
+#   cut-during-resync  link cut under load, healed, cut again during the
+#                    resync while more writes land, healed: the resync resumes
+#                    and covers the new regions too
+#   kill-s-then-p    S killed under load, P writes alone, P killed; S started
+#                    first refuses plain promotion (peer unknown); P started:
+#                    the generation ids make P the sync source
+# Without SOAK_SEED the rounds run once each in the order above (CI). With
+# SOAK_SEED=N, SOAK_ROUNDS (default 20) rounds are drawn at random from that
+# seed (printed, so a failure can be replayed); SOAK_ONLY="a b" restricts the
+# draw; SOAK_SEQ="a b c" runs exactly those rounds (replaying a failure).
+# resync_rate is 8M here (R_RATE) so that a resync of the 32 MiB write region
+# lasts long enough to be interrupted.
+set -euo pipefail
+export R_RATE=${R_RATE:-8M}
+source "$(cd "$(dirname "$0")" && pwd)/lib.sh" "$@"
+require_tool md5sum python3
+
+# kill-both right after kill-primary: the node that crashed as Primary is then
+# the Secondary when the other crashes as Primary (two crash flags must not
+# read as a split brain, REPLICATION.md audit row 10)
+ALL_ROUNDS=(kill-secondary kill-primary kill-both link-cut switch kill-synctarget kill-syncsource cut-during-resync kill-s-then-p)
+BLOCKS=8192   # 32 MiB region: 512 bitmap regions of 64 KiB
+P=A S=B
+WLOG=$T_TMP/soak.log   # one iocheck log for the whole run (sequences continue)
+ACKED=0                # its entries after the last round
+
+url_of() { lun_url "$1"; }
+other() { [ "$1" = A ] && echo B || echo A; }
+# load SECONDS NODE...: iocheck writes through those nodes' portals, in the
+# background (IOC_PID)
+load() {
+	local secs=$1 n urls=; shift
+	for n in "$@"; do urls+=${urls:+,}$(url_of "$n"); done
+	bg_iocheck "round$ROUND" --url "$urls" --blocks "$BLOCKS" --qd 32 --seconds "$secs" --log "$WLOG"
+}
+wait_load() {
+	if wait_iocheck "$IOC_PID" "round$ROUND"; then
+		pass "$R: the initiator saw no I/O error"
+	else
+		fail "$R: I/O errors at the initiator"
+	fi
+	IOC_PID=
+}
+# sync_state NODE: connection name of the node's LUN 0
+conn_of() { rget "$1" connection 2>/dev/null || true; }
+# wait_conn NODE SECONDS NAME: until the node reports that connection state
+wait_conn() {
+	local end=$(( $(date +%s) + $2 ))
+	while [ "$(date +%s)" -lt "$end" ]; do
+		[ "$(conn_of "$1")" = "$3" ] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+# the proof every round ends with
+settled() {
+	local a b
+	if rwait "$P" 120 role=primary connection=Connected disk=UpToDate peer_disk=UpToDate out_of_sync_kib=0 \
+		&& rwait "$S" 20 role=secondary connection=Connected disk=UpToDate peer_disk=UpToDate out_of_sync_kib=0; then
+		pass "$R: $P Primary, $S Secondary, connected, both UpToDate, nothing out of sync"
+	else
+		fail "$R: not settled: $(rstate A); $(rstate B)"
+		return 1
+	fi
+	local before=$ACKED
+	ACKED=$(wc -l <"$WLOG" 2>/dev/null || echo 0)
+	if [ "$ACKED" -gt "$before" ]; then
+		pass "$R: the initiator's log grew by $((ACKED - before)) acknowledged writes"
+	else
+		fail "$R: no acknowledged write in this round (log: $ACKED entries)"
+	fi
+	check "$R: every write acknowledged so far (all rounds) is on $P" iocheck verify --url "$(url_of "$P")" --log "$WLOG"
+	grep -E '^verified=' "$T_TMP/last.out" | sed -e "s/^/[$T_NAME]   /" || true
+	a=$(md5_of A); b=$(md5_of B)
+	if [ "$a" = "$b" ]; then pass "$R: backing files identical"; else fail "$R: backing files differ (A $a, B $b)"; fi
+}
+# promote NODE [--force]
+promote() { local n=$1; shift; ctl "$n" primary "$@" >"$T_TMP/promote.out" 2>&1; }
+
+round_kill_secondary() {
+	load 8 "$P"
+	sleep 2
+	node_kill "$S"
+	sleep 2
+	node_start "$S" || return 1
+	wait_load
+}
+
+round_kill_primary() {
+	local old=$P
+	# the initiator knows both portals and keeps its default 15 s replacement timeout
+	load 24 "$P" "$S"
+	sleep 2
+	node_kill "$P"
+	rwait "$S" 15 connection!=Connected || return 1
+	if promote "$S" --force; then pass "$R: $S promoted after $P died"; else fail "$R: $S not promoted: $(cat "$T_TMP/promote.out")"; return 1; fi
+	P=$S S=$old
+	wait_load
+	node_start "$S" || return 1
+	if rwait "$S" 30 role=secondary; then pass "$R: restarted $S comes back Secondary"; else fail "$R: restarted $S is $(rget "$S" role)"; fi
+}
+
+round_link_cut() {
+	load 9 "$P"
+	sleep 2
+	link_cut
+	rwait "$P" 15 connection!=Connected || return 1
+	sleep 3
+	link_heal
+	wait_load
+}
+
+round_switch() {
+	local old=$P
+	load 10 "$P" "$S"
+	sleep 3
+	if ctl "$P" secondary >"$T_TMP/sw.out" 2>&1; then pass "$R: $P demoted under load"; else fail "$R: demote $P: $(cat "$T_TMP/sw.out")"; return 1; fi
+	if promote "$S"; then pass "$R: $S promoted right after"; else fail "$R: promote $S: $(cat "$T_TMP/promote.out")"; return 1; fi
+	P=$S S=$old
+	wait_load
+}
+
+# Link cut while writing, heal, and wait until the resync is running.
+resync_running() {
+	load 6 "$P"
+	sleep 1
+	link_cut
+	rwait "$P" 15 connection!=Connected || return 1
+	wait_load   # the writes of the outage done: out of sync, nothing more in flight
+	log "$R: out of sync before the heal: $(rget "$P" out_of_sync_kib) KiB"
+	link_heal
+	if wait_conn "$S" 30 SyncTarget; then
+		pass "$R: $S is SyncTarget ($(rstate "$S"))"
+	else
+		fail "$R: $S never became SyncTarget: $(rstate "$S")"
+		return 1
+	fi
+}
+
+round_kill_synctarget() {
+	resync_running || return 1
+	node_kill "$S"
+	load 6 "$P"
+	sleep 1
+	node_start "$S" || return 1
+	wait_load
+}
+
+round_kill_syncsource() {
+	resync_running || return 1
+	node_kill "$P"
+	rwait "$S" 15 connection!=Connected || return 1
+	if ctl "$S" primary --force >"$T_TMP/ss.out" 2>&1; then
+		fail "$R: $S promoted while Inconsistent (half synced): $(rstate "$S")"
+		return 1
+	fi
+	pass "$R: $S refuses promotion, even forced: $(tail -n 1 "$T_TMP/ss.out")"
+	node_start "$P" || return 1
+	rwait "$P" 30 "connection=SyncSource|Connected" || return 1
+	if promote "$P"; then pass "$R: $P promoted again ($(rstate "$P"))"; else fail "$R: $P not promoted: $(cat "$T_TMP/promote.out")"; return 1; fi
+	load 5 "$P"
+	wait_load
+}
+
+round_cut_during_resync() {
+	resync_running || return 1
+	link_cut
+	rwait "$P" 15 connection!=Connected || return 1
+	load 4 "$P"   # more regions go out of sync while the resync is stopped
+	wait_load
+	link_heal
+}
+
+round_kill_s_then_p() {
+	local oos
+	load 6 "$P"
+	sleep 2
+	node_kill "$S"
+	wait_load   # P alone: S's copy is now behind
+	oos=$(rget "$P" out_of_sync_kib)
+	log "$R: $P wrote alone, $oos KiB out of sync"
+	node_kill "$P"
+	node_start "$S" || return 1
+	sleep 1
+	if ctl "$S" primary >"$T_TMP/sp.out" 2>&1; then
+		fail "$R: $S (behind, peer unknown) promoted without --force: $(rstate "$S")"
+		return 1
+	fi
+	pass "$R: $S, started alone and behind, refuses plain promotion: $(tail -n 1 "$T_TMP/sp.out")"
+	node_start "$P" || return 1
+	# the generation ids say who is behind, whatever the start order
+	local dec
+	if rwait "$P" 30 "connection=SyncSource|Connected" && dec=$(rget "$P" last_decision) && [[ $dec == source* ]]; then
+		pass "$R: $P (ahead) is the sync source after both restarts ($dec)"
+	else
+		fail "$R: wrong resync direction: $(rstate "$P"); $(rstate "$S")"
+		return 1
+	fi
+	if promote "$P"; then pass "$R: $P promoted again"; else fail "$R: $P not promoted: $(cat "$T_TMP/promote.out")"; return 1; fi
+	load 4 "$P"
+	wait_load
+}
+
+round_kill_both() {
+	# the initiator knows both portals; both nodes come back within its
+	# timeouts, so it must see no error at all
+	load 20 "$P" "$S"
+	sleep 3
+	node_kill "$P"
+	node_kill "$S"
+	log "$R: both killed; restarting"
+	node_start "$P" || return 1
+	node_start "$S" || return 1
+	rwait "$P" 30 "connection=Connected|SyncSource" || return 1
+	if promote "$P"; then pass "$R: $P promoted after the double crash ($(rstate "$P"))"; else fail "$R: $P not promoted: $(cat "$T_TMP/promote.out")"; return 1; fi
+	wait_load
+}
+
+net_setup
+check "a fresh pair (create-md --new-device, A Primary)" pair_fresh
+if [ -n "${SOAK_SEQ:-}" ]; then
+	read -r -a ROUNDS <<<"$SOAK_SEQ"
+	log "SOAK_SEQ: ${ROUNDS[*]}"
+elif [ -n "${SOAK_SEED:-}" ]; then
+	RANDOM=$SOAK_SEED
+	read -r -a pool <<<"${SOAK_ONLY:-${ALL_ROUNDS[*]}}"
+	ROUNDS=()
+	for _ in $(seq 1 "${SOAK_ROUNDS:-20}"); do ROUNDS+=("${pool[RANDOM % ${#pool[@]}]}"); done
+	log "SOAK_SEED=$SOAK_SEED: ${ROUNDS[*]}"
+else
+	ROUNDS=("${ALL_ROUNDS[@]}")
+fi
+ROUND=0
+for name in "${ROUNDS[@]}"; do
+	ROUND=$((ROUND + 1))
+	R="round $ROUND ($name, $P Primary)"
+	t0=$(date +%s)
+	log "==== $R"
+	if ! "round_${name//-/_}"; then
+		fail "$R: aborted; $(rstate A); $(rstate B)"
+		break
+	fi
+	settled || break
+	log "==== $R took $(( $(date +%s) - t0 ))s"
+done
+node_stop A
+node_stop B
+finish
