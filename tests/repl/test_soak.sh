@@ -32,6 +32,9 @@
 #   kill-s-then-p    S killed under load, P writes alone, P killed; S started
 #                    first refuses plain promotion (peer unknown); P started:
 #                    the generation ids make P the sync source
+#   verify           under load: resync_rate raised by reload on both, online
+#                    verify of the whole LUN finds no difference (writes in
+#                    flight must not count), rate reloaded back
 # Without SOAK_SEED the rounds run once each in the order above (CI). With
 # SOAK_SEED=N, SOAK_ROUNDS (default 20) rounds are drawn at random from that
 # seed (printed, so a failure can be replayed); SOAK_ONLY="a b" restricts the
@@ -46,7 +49,7 @@ require_tool md5sum python3
 # kill-both right after kill-primary: the node that crashed as Primary is then
 # the Secondary when the other crashes as Primary (two crash flags must not
 # read as a split brain, REPLICATION.md audit row 10)
-ALL_ROUNDS=(kill-secondary kill-primary kill-both link-cut switch kill-synctarget kill-syncsource cut-during-resync kill-s-then-p)
+ALL_ROUNDS=(kill-secondary kill-primary kill-both link-cut switch kill-synctarget kill-syncsource cut-during-resync kill-s-then-p verify)
 BLOCKS=8192   # 32 MiB region: 512 bitmap regions of 64 KiB
 P=A S=B
 WLOG=$T_TMP/soak.log   # one iocheck log for the whole run (sequences continue)
@@ -227,6 +230,38 @@ round_kill_s_then_p() {
 	if promote "$P"; then pass "$R: $P promoted again"; else fail "$R: $P not promoted: $(cat "$T_TMP/promote.out")"; return 1; fi
 	load 4 "$P"
 	wait_load
+}
+
+# set_rate NODE RATE: resync_rate in the node's config, applied by reload
+set_rate() {
+	sed -i -e "s/^\( *resync_rate:\).*/\1 $2/" "$(dir_of "$1")/tandem.conf"
+	ctl "$1" reload >"$T_TMP/reload.out" 2>&1
+}
+
+round_verify() {
+	local runs
+	load 12 "$P"
+	sleep 1
+	# a faster rate for the verify, by reload under load (applies at once)
+	if set_rate "$P" 200M && set_rate "$S" 200M && rwait "$P" 5 resync_rate=$((200 << 20)); then
+		pass "$R: reload under load: resync_rate 200M on both"
+	else
+		fail "$R: reload: $(cat "$T_TMP/reload.out"); $(rget "$P" resync_rate)"
+		return 1
+	fi
+	runs=$(rget "$P" verify.runs)
+	ctl "$P" verify "$LUN_NAME" >"$T_TMP/verify.out" 2>&1 || { fail "$R: verify: $(cat "$T_TMP/verify.out")"; return 1; }
+	if rwait "$P" 60 verify.running=false "verify.runs!=$runs"; then
+		if [ "$(rget "$P" verify.mismatched_kib)" = 0 ]; then
+			pass "$R: online verify under load: no difference (writes in flight are not reported)"
+		else
+			fail "$R: online verify under load reported $(rget "$P" verify.mismatched_kib) KiB differing"
+		fi
+	else
+		fail "$R: online verify did not finish in 60 s"
+	fi
+	wait_load
+	set_rate "$P" "$R_RATE" && set_rate "$S" "$R_RATE" || { fail "$R: reload back: $(cat "$T_TMP/reload.out")"; return 1; }
 }
 
 round_kill_both() {
