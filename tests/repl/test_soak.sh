@@ -32,6 +32,9 @@
 #   kill-s-then-p    S killed under load, P writes alone, P killed; S started
 #                    first refuses plain promotion (peer unknown); P started:
 #                    the generation ids make P the sync source
+#   switch-during-resync  the operator demotes P while S is the SyncTarget:
+#                    S refuses promotion (even forced), P takes the role back;
+#                    the initiator (both portals) sees no error
 #   verify           under load: resync_rate raised by reload on both, online
 #                    verify of the whole LUN finds no difference (writes in
 #                    flight must not count), rate reloaded back
@@ -49,7 +52,7 @@ require_tool md5sum python3
 # kill-both right after kill-primary: the node that crashed as Primary is then
 # the Secondary when the other crashes as Primary (two crash flags must not
 # read as a split brain, REPLICATION.md audit row 10)
-ALL_ROUNDS=(kill-secondary kill-primary kill-both link-cut switch kill-synctarget kill-syncsource cut-during-resync kill-s-then-p verify)
+ALL_ROUNDS=(kill-secondary kill-primary kill-both link-cut switch kill-synctarget kill-syncsource cut-during-resync kill-s-then-p switch-during-resync verify)
 BLOCKS=8192   # 32 MiB region: 512 bitmap regions of 64 KiB
 P=A S=B
 WLOG=$T_TMP/soak.log   # one iocheck log for the whole run (sequences continue)
@@ -191,6 +194,20 @@ round_kill_syncsource() {
 	if promote "$P"; then pass "$R: $P promoted again ($(rstate "$P"))"; else fail "$R: $P not promoted: $(cat "$T_TMP/promote.out")"; return 1; fi
 	load 5 "$P"
 	wait_load
+}
+
+round_switch_during_resync() {
+	resync_running || return 1
+	load 8 "$P" "$S"
+	sleep 1
+	if ctl "$P" secondary >"$T_TMP/sw.out" 2>&1; then pass "$R: $P demoted during the resync"; else fail "$R: demote $P: $(cat "$T_TMP/sw.out")"; return 1; fi
+	if ctl "$S" primary >"$T_TMP/sp.out" 2>&1 || ctl "$S" primary --force >"$T_TMP/sp.out" 2>&1; then
+		fail "$R: $S promoted while it is the SyncTarget: $(rstate "$S")"
+		return 1
+	fi
+	pass "$R: $S (SyncTarget) refuses promotion, even forced: $(tail -n 1 "$T_TMP/sp.out")"
+	if promote "$P"; then pass "$R: $P takes the role back"; else fail "$R: $P: $(cat "$T_TMP/promote.out")"; return 1; fi
+	wait_load   # the initiator rode out the moment without a Primary
 }
 
 round_cut_during_resync() {
