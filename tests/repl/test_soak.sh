@@ -59,7 +59,6 @@ WLOG=$T_TMP/soak.log   # one iocheck log for the whole run (sequences continue)
 ACKED=0                # its entries after the last round
 
 url_of() { lun_url "$1"; }
-other() { [ "$1" = A ] && echo B || echo A; }
 # load SECONDS NODE...: iocheck writes through those nodes' portals, in the
 # background (IOC_PID)
 load() {
@@ -75,7 +74,7 @@ wait_load() {
 	fi
 	IOC_PID=
 }
-# sync_state NODE: connection name of the node's LUN 0
+# conn_of NODE: connection state of the node's LUN 0
 conn_of() { rget "$1" connection 2>/dev/null || true; }
 # wait_conn NODE SECONDS NAME: until the node reports that connection state
 wait_conn() {
