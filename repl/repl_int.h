@@ -193,7 +193,8 @@ struct repl_vol {
 	bool rs_full, rs_ready, rs_bm_sent, rs_peer_bm_done, rs_finishing;
 	uint64_t rs_cursor, rs_total_bits, rs_start_ms;
 	unsigned rs_inflight;
-	uint64_t rs_bytes_sent, rs_bytes_received;
+	uint64_t rs_bytes_sent, rs_bytes_received;  /* since start (status resync_bytes_*) */
+	uint64_t rs_sent_start;             /* rs_bytes_sent when this resync started */
 	/* verify */
 	bool ov_running, ov_resync;
 	uint64_t ov_cursor, ov_mismatch, ov_start_ms;
@@ -376,6 +377,7 @@ void repl_fence_abort(void);                               /* main thread, on de
 /* repl_sync.c: negotiation, resync, verify */
 void repl_vol_send_state(struct repl_vol *v);
 void repl_sync_tick(uint64_t now);
+int64_t rs_budget_next(int64_t budget, uint64_t rate, uint64_t dt);
 void repl_begin_sync(struct repl_vol *v, bool source, bool full);
 int repl_h_vol_state(struct repl_conn *c, const struct repl_msg *m);
 int repl_h_vol_detach(struct repl_conn *c, const struct repl_msg *m);

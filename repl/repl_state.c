@@ -249,12 +249,10 @@ void repl_publish(struct repl_vol *v)
 		uint64_t left = repl_md_bm_count(v->md), total = v->rs_total_bits;
 		uint64_t done = left < total ? total - left : 0;
 		uint64_t el = reactor_now_ms() - v->rs_start_ms;
-		uint64_t moved = v->vs == VS_SYNC_SOURCE ? v->rs_bytes_sent : v->rs_bytes_received;
 
 		s.sync_percent = 100.0 * (double)done / (double)total;
 		if (el > 500 && done)
 			s.eta_s = (int64_t)((double)left * el / (double)done / 1000.0);
-		(void)moved;
 	}
 	s.resync_bytes_sent = v->rs_bytes_sent;
 	s.resync_bytes_received = v->rs_bytes_received;

@@ -204,7 +204,7 @@ static void job_done(void *arg)
 		v->peer_disk = REPL_DISK_UPTODATE;
 		v->od_state = OD_NONE;
 		qb_log(LOG_NOTICE, "repl: %s: resync finished as source (%" PRIu64 " KiB sent); peer is UpToDate",
-		       v->name, v->rs_bytes_sent / 1024);
+		       v->name, (v->rs_bytes_sent - v->rs_sent_start) / 1024);
 		break;
 	}
 	case J_TARGET_DONE:
@@ -486,6 +486,7 @@ static void rs_start_ready(struct repl_vol *v)
 	v->rs_cursor = 0;
 	v->rs_total_bits = repl_md_bm_count(v->md);
 	v->rs_start_ms = reactor_now_ms();
+	v->rs_sent_start = v->rs_bytes_sent;
 	qb_log(LOG_NOTICE, "repl: %s: resync as %s: %" PRIu64 " KiB to transfer", v->name,
 	       v->vs == VS_SYNC_SOURCE ? "source" : "target",
 	       v->rs_total_bits * v->chunk / 1024);
@@ -1009,6 +1010,21 @@ void repl_sync_pump(struct repl_vol *v)
 		ov_pump(v);
 }
 
+/* The resync/verify byte budget after one tick of dt ms at `rate` B/s: it refills
+ * up to 200 ms worth of the rate, and a budget above that (left from a higher
+ * rate: a reload lowered resync_rate, application I/O took its share) is cut
+ * down at once, so a lower rate holds from the next tick, not after a burst of
+ * what the old rate had saved up (found by tests/repl/test_soak.sh: after a
+ * reload from 200M back to 8M, 32 MiB resynced in one go). */
+int64_t rs_budget_next(int64_t budget, uint64_t rate, uint64_t dt)
+{
+	int64_t cap = (int64_t)(rate / 5);
+
+	if (budget < cap)
+		budget += (int64_t)(rate * dt / 1000);
+	return budget > cap ? cap : budget;
+}
+
 void repl_sync_tick(uint64_t now)
 {
 	uint64_t dt = now - repl_eng.rs_last_ms, rate = repl_eng.resync_rate, app;
@@ -1024,8 +1040,7 @@ void repl_sync_tick(uint64_t now)
 		if (rate < repl_eng.resync_min_rate)
 			rate = repl_eng.resync_min_rate;
 	}
-	if ((int64_t)repl_eng.rs_budget < (int64_t)(rate / 5))
-		repl_eng.rs_budget += rate * dt / 1000;
+	repl_eng.rs_budget = (uint64_t)rs_budget_next((int64_t)repl_eng.rs_budget, rate, dt);
 	for (int i = 0; i < repl_eng.nvols; i++) {
 		struct repl_vol *v = repl_eng.vols[i];
 

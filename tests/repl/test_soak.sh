@@ -52,7 +52,9 @@ require_tool md5sum python3
 # kill-both right after kill-primary: the node that crashed as Primary is then
 # the Secondary when the other crashes as Primary (two crash flags must not
 # read as a split brain, REPLICATION.md audit row 10)
-ALL_ROUNDS=(kill-secondary kill-primary kill-both link-cut switch kill-synctarget kill-syncsource cut-during-resync kill-s-then-p switch-during-resync verify)
+# verify (which reloads resync_rate up and back down) before the rounds that
+# kill a node mid-resync: the lowered rate must hold at once (audit row 11)
+ALL_ROUNDS=(kill-secondary kill-primary kill-both link-cut switch verify kill-synctarget kill-syncsource cut-during-resync switch-during-resync kill-s-then-p)
 BLOCKS=8192   # 32 MiB region: 512 bitmap regions of 64 KiB
 P=A S=B
 WLOG=$T_TMP/soak.log   # one iocheck log for the whole run (sequences continue)
@@ -170,9 +172,23 @@ resync_running() {
 	fi
 }
 
+# mid_resync NODE: the node's LUN still has regions to resync (32 MiB at 8M
+# takes about 4 s: the kill came before the end unless the rate did not hold)
+mid_resync() {
+	local oos
+	oos=$(rget "$1" out_of_sync_kib)
+	if [ "${oos:-0}" -gt 0 ]; then
+		pass "$R: killed mid-resync ($oos KiB still out of sync on $1)"
+	else
+		fail "$R: the resync was over before the kill: resync_rate not held? ($(rstate "$1"))"
+		return 1
+	fi
+}
+
 round_kill_synctarget() {
 	resync_running || return 1
 	node_kill "$S"
+	mid_resync "$P" || return 1
 	load 6 "$P"
 	sleep 1
 	node_start "$S" || return 1
@@ -183,6 +199,7 @@ round_kill_syncsource() {
 	resync_running || return 1
 	node_kill "$P"
 	rwait "$S" 15 connection!=Connected || return 1
+	mid_resync "$S" || return 1
 	if ctl "$S" primary --force >"$T_TMP/ss.out" 2>&1; then
 		fail "$R: $S promoted while Inconsistent (half synced): $(rstate "$S")"
 		return 1

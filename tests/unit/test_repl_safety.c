@@ -1093,6 +1093,30 @@ START_TEST(test_crash_flag_cleared_as_target)
 }
 END_TEST
 
+/* Bug 5 (not a data-safety one, but what the operator set): a reload that
+ * lowered resync_rate left the budget the higher rate had saved up (200 ms
+ * of it), so the next resync ran unthrottled until that was spent: 32 MiB at
+ * once after 200M -> 8M (tests/repl/test_soak.sh). The same for the floor
+ * under application I/O. A lower rate must hold from the next tick. */
+START_TEST(test_resync_budget_follows_rate)
+{
+	const uint64_t M = 1024 * 1024, tick = 50;
+	int64_t b = 0;
+
+	b = rs_budget_next(b, 100 * M, tick);
+	ck_assert_int_eq(b, (int64_t)(5 * M));                     /* one tick's worth */
+	for (int i = 0; i < 40; i++)
+		b = rs_budget_next(b, 200 * M, tick);
+	ck_assert_int_eq(b, (int64_t)(40 * M));                    /* saved up: 200 ms of 200M */
+	b = rs_budget_next(b, 8 * M, tick);                        /* reload to 8M */
+	ck_assert_int_eq(b, (int64_t)(8 * M / 5));
+	b = rs_budget_next(40 * M, 250 * 1024, tick);              /* application I/O: the floor */
+	ck_assert_int_eq(b, 250 * 1024 / 5);
+	b = rs_budget_next(-65536, 8 * M, tick);                   /* overspent by a chunk: refills */
+	ck_assert_int_eq(b, -65536 + (int64_t)(8 * M * tick / 1000));
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("repl_safety");
@@ -1110,6 +1134,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_peer_opens_volume_later);
 	tcase_add_test(tc, test_crash_flag_cleared_as_source);
 	tcase_add_test(tc, test_crash_flag_cleared_as_target);
+	tcase_add_test(tc, test_resync_budget_follows_rate);
 	suite_add_tcase(s, tc);
 	return s;
 }
