@@ -38,7 +38,7 @@
 #   verify           under load: resync_rate raised by reload on both, online
 #                    verify of the whole LUN finds no difference (writes in
 #                    flight must not count), rate reloaded back
-# Without SOAK_SEED the rounds run once each in the order above (CI). With
+# Without SOAK_SEED the rounds run once each in the order of ALL_ROUNDS (CI). With
 # SOAK_SEED=N, SOAK_ROUNDS (default 20) rounds are drawn at random from that
 # seed (printed, so a failure can be replayed); SOAK_ONLY="a b" restricts the
 # draw; SOAK_SEQ="a b c" runs exactly those rounds (replaying a failure).
