@@ -262,6 +262,22 @@ void repl_hello_put(uint8_t *body, const struct repl_hello *h)
 	put_fixed_str(body + REPL_HELLO_NAME, REPL_NAME_LEN, h->name);
 }
 
+void repl_gen_put(uint8_t *p, const struct repl_md_gen *g)
+{
+	put_be64(p, g->current);
+	put_be64(p + 8, g->bitmap);
+	put_be64(p + 16, g->history[0]);
+	put_be64(p + 24, g->history[1]);
+}
+
+void repl_gen_get(const uint8_t *p, struct repl_md_gen *g)
+{
+	g->current = get_be64(p);
+	g->bitmap = get_be64(p + 8);
+	g->history[0] = get_be64(p + 16);
+	g->history[1] = get_be64(p + 24);
+}
+
 int repl_hello_get(const uint8_t *body, struct repl_hello *h)
 {
 	const uint8_t *name = body + REPL_HELLO_NAME;

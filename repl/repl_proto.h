@@ -135,6 +135,8 @@ enum {                                          /* RS_DATA: resync data, source 
 	REPL_RS_SIZE = 16,
 };
 enum { REPL_RSA_OFFSET = 0, REPL_RSA_LENGTH = 8, REPL_RSA_STATUS = 12, REPL_RSA_SIZE = 16 };   /* RS_ACK */
+/* generation ids on the wire: current, bitmap, history[0], history[1], u64 each */
+enum { REPL_GEN_SIZE = 32 };
 enum { REPL_RSD_GEN = 0, REPL_RSD_SIZE = 32 };           /* RS_DONE: source's generation ids (4 x u64) */
 enum {                                          /* OV_REQ: verify, CRC32C per chunk of the range */
 	REPL_OV_OFFSET = 0,                     /* u64 */
@@ -153,6 +155,8 @@ _Static_assert(REPL_AUTH_MAC + REPL_MAC_LEN == REPL_AUTH_SIZE, "AUTH layout");
 _Static_assert(REPL_VS_VOLID + REPL_VOLID_LEN == REPL_VS_SIZE_BYTES && REPL_VS_OPTS + 1 <= REPL_VS_SIZE,
 	       "VOL_STATE layout");
 _Static_assert(REPL_DATA_TAG + 4 == REPL_DATA_SIZE, "DATA layout");
+_Static_assert(REPL_VS_GEN_CURRENT + REPL_GEN_SIZE == REPL_VS_DISK && REPL_VS_GEN_HIST1 == REPL_VS_GEN_CURRENT + 24 &&
+	       REPL_RSD_GEN + REPL_GEN_SIZE == REPL_RSD_SIZE, "generation ids: 4 x u64 in a row");
 _Static_assert(REPL_OV_CRCS + 4 * REPL_OV_MAX_CHUNKS < 256, "OV_REQ fits a small message");
 
 /* Which part of a connection's life a message belongs to. */
@@ -227,4 +231,9 @@ struct repl_hello {
 };
 void repl_hello_put(uint8_t *body, const struct repl_hello *h);
 int repl_hello_get(const uint8_t *body, struct repl_hello *h);      /* -1: name not terminated/printable */
+
+/* Generation ids as VOL_STATE and RS_DONE carry them (REPL_GEN_SIZE bytes). */
+struct repl_md_gen;
+void repl_gen_put(uint8_t *p, const struct repl_md_gen *g);
+void repl_gen_get(const uint8_t *p, struct repl_md_gen *g);
 #endif

@@ -70,10 +70,7 @@ void repl_vol_send_state(struct repl_vol *v)
 	put_be64(b + REPL_VS_SIZE_BYTES, v->size);
 	put_be32(b + REPL_VS_CHUNK, v->chunk);
 	put_be32(b + REPL_VS_MDFLAGS, repl_md_get_flags(v->md));
-	put_be64(b + REPL_VS_GEN_CURRENT, g.current);
-	put_be64(b + REPL_VS_GEN_BITMAP, g.bitmap);
-	put_be64(b + REPL_VS_GEN_HIST0, g.history[0]);
-	put_be64(b + REPL_VS_GEN_HIST1, g.history[1]);
+	repl_gen_put(b + REPL_VS_GEN_CURRENT, &g);
 	b[REPL_VS_DISK] = (uint8_t)repl_md_get_disk(v->md);
 	b[REPL_VS_ROLE] = (uint8_t)repl_get_role();
 	b[REPL_VS_ATTACH] = 1;
@@ -194,12 +191,8 @@ static void job_done(void *arg)
 			break;
 		g = repl_md_get_gen(v->md);
 		b = repl_send(REPL_MSG_RS_DONE, v, REPL_RSD_SIZE);
-		if (b) {
-			put_be64(b + REPL_RSD_GEN, g.current);
-			put_be64(b + REPL_RSD_GEN + 8, g.bitmap);
-			put_be64(b + REPL_RSD_GEN + 16, g.history[0]);
-			put_be64(b + REPL_RSD_GEN + 24, g.history[1]);
-		}
+		if (b)
+			repl_gen_put(b + REPL_RSD_GEN, &g);
 		v->vs = VS_CONNECTED;
 		v->peer_disk = REPL_DISK_UPTODATE;
 		v->od_state = OD_NONE;
@@ -347,10 +340,7 @@ int repl_h_vol_state(struct repl_conn *c, const struct repl_msg *m)
 	}
 	c->peer_vols[m->vol] = v;
 	v->peer_index = m->vol;
-	v->peer_view.gen.current = get_be64(b + REPL_VS_GEN_CURRENT);
-	v->peer_view.gen.bitmap = get_be64(b + REPL_VS_GEN_BITMAP);
-	v->peer_view.gen.history[0] = get_be64(b + REPL_VS_GEN_HIST0);
-	v->peer_view.gen.history[1] = get_be64(b + REPL_VS_GEN_HIST1);
+	repl_gen_get(b + REPL_VS_GEN_CURRENT, &v->peer_view.gen);
 	v->peer_view.disk = b[REPL_VS_DISK];
 	v->peer_view.flags = get_be32(b + REPL_VS_MDFLAGS);
 	v->peer_view.role = b[REPL_VS_ROLE];

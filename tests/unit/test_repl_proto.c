@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/uio.h>
 
+#include "repl/md.h"
 #include "repl/repl_proto.h"
 #include "util/be.h"
 
@@ -169,6 +170,24 @@ START_TEST(test_hello_codec)
 }
 END_TEST
 
+/* The four generation ids in VOL_STATE / RS_DONE: big-endian, in order. */
+START_TEST(test_gen_codec)
+{
+	struct repl_md_gen g = { .current = 0x0102030405060708ull, .bitmap = 0x1112131415161718ull,
+				 .history = { 0x2122232425262728ull, 0xf1f2f3f4f5f6f7f8ull } }, back = { 0 };
+	uint8_t b[REPL_GEN_SIZE + 1];
+
+	memset(b, 0xee, sizeof(b));
+	repl_gen_put(b, &g);
+	ck_assert_uint_eq(b[0], 0x01);
+	ck_assert_uint_eq(b[15], 0x18);
+	ck_assert_uint_eq(b[REPL_GEN_SIZE - 1], 0xf8);
+	ck_assert_uint_eq(b[REPL_GEN_SIZE], 0xee);              /* nothing written past it */
+	repl_gen_get(b, &back);
+	ck_assert(memcmp(&g, &back, sizeof(g)) == 0);
+}
+END_TEST
+
 START_TEST(test_hmac)
 {
 	uint8_t cc[REPL_CHALLENGE_LEN], ca[REPL_CHALLENGE_LEN], ca2[REPL_CHALLENGE_LEN], mac[REPL_MAC_LEN];
@@ -223,6 +242,7 @@ static Suite *repl_suite(void)
 	tcase_add_test(tc, test_data_crc);
 	tcase_add_test(tc, test_variable_bodies);
 	tcase_add_test(tc, test_hello_codec);
+	tcase_add_test(tc, test_gen_codec);
 	tcase_add_test(tc, test_hmac);
 	tcase_add_test(tc, test_version);
 	suite_add_tcase(s, tc);

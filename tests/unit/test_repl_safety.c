@@ -450,10 +450,7 @@ static void peer_vol_state(const struct repl_md_gen *g, enum repl_disk_state dis
 	put_be64(b + REPL_VS_SIZE_BYTES, DEV_SIZE);
 	put_be32(b + REPL_VS_CHUNK, CHUNK);
 	put_be32(b + REPL_VS_MDFLAGS, flags);
-	put_be64(b + REPL_VS_GEN_CURRENT, g->current);
-	put_be64(b + REPL_VS_GEN_BITMAP, g->bitmap);
-	put_be64(b + REPL_VS_GEN_HIST0, g->history[0]);
-	put_be64(b + REPL_VS_GEN_HIST1, g->history[1]);
+	repl_gen_put(b + REPL_VS_GEN_CURRENT, g);
 	b[REPL_VS_DISK] = (uint8_t)disk;
 	b[REPL_VS_ROLE] = (uint8_t)role;
 	b[REPL_VS_ATTACH] = 1;
@@ -1047,8 +1044,8 @@ static void crash_flag_gone(struct pmsg *m)
  * later lost power together (the Primary crashing as Primary again) the two
  * flags met: rule 44, split brain, and an operator asked to throw away one
  * node's data. Found by tests/repl/test_soak.sh (a node crashed as Primary in
- * one round, the other was Primary in a later kill-both). Here as the resync's source (rule 42: the peer is a Secondary
- * that did not crash) ... */
+ * one round, the other was Primary in a later kill-both). Here as the
+ * resync's source (rule 42: the peer is a Secondary that did not crash) ... */
 START_TEST(test_crash_flag_cleared_as_source)
 {
 	struct pmsg m = { 0 };
@@ -1083,10 +1080,7 @@ START_TEST(test_crash_flag_cleared_as_target)
 	peer_expect(&m, REPL_MSG_BITMAP_DONE, true, 5000);
 	ck_assert_int_eq(engine_state().vs, VS_SYNC_TARGET);
 	peer_send(REPL_MSG_BITMAP_DONE, 0, bd, sizeof(bd));
-	put_be64(rd + REPL_RSD_GEN, g.current);
-	put_be64(rd + REPL_RSD_GEN + 8, g.bitmap);
-	put_be64(rd + REPL_RSD_GEN + 16, g.history[0]);
-	put_be64(rd + REPL_RSD_GEN + 24, g.history[1]);
+	repl_gen_put(rd + REPL_RSD_GEN, &g);
 	peer_send(REPL_MSG_RS_DONE, 0, rd, sizeof(rd));
 	ck_assert_msg(wait_vs(VS_CONNECTED, 5000), "the resync as target did not finish");
 	crash_flag_gone(&m);
