@@ -241,12 +241,14 @@ int scsi_target_set_lun_cache(struct scsi_target *tgt, uint32_t lun, enum tconf_
 		return -1;
 	pthread_mutex_lock(&lu->lock);
 	old = atomic_load(&lu->cache);
-	atomic_store(&lu->cache, cache);
-	/* SBC-3 6.4.5 as at start-up: WCE, current and saved, reflects the policy */
-	atomic_store(&lu->wce, wce);
-	atomic_store(&lu->wce_saved, wce);
+	if (old != cache) {
+		atomic_store(&lu->cache, cache);
+		/* SBC-3 6.4.5 as at start-up: WCE, current and saved, reflects the policy */
+		atomic_store(&lu->wce, wce);
+		atomic_store(&lu->wce_saved, wce);
+	}
 	pthread_mutex_unlock(&lu->lock);
-	if (old == cache)
+	if (old == cache)   /* nothing changed: a WCE set by MODE SELECT stays */
 		return 0;
 	qb_log(LOG_NOTICE, "scsi: %s LUN %u: cache %s -> %s (WCE=%d)", tgt->name, lun, tconf_cache_name(old),
 	       tconf_cache_name(cache), wce);
