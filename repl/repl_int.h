@@ -377,7 +377,7 @@ void repl_fence_abort(void);                               /* main thread, on de
 /* repl_sync.c: negotiation, resync, verify */
 void repl_vol_send_state(struct repl_vol *v);
 void repl_sync_tick(uint64_t now);
-int64_t rs_budget_next(int64_t budget, uint64_t rate, uint64_t dt);
+int64_t repl_rs_budget_next(int64_t budget, uint64_t rate, uint64_t dt);
 void repl_begin_sync(struct repl_vol *v, bool source, bool full);
 int repl_h_vol_state(struct repl_conn *c, const struct repl_msg *m);
 int repl_h_vol_detach(struct repl_conn *c, const struct repl_msg *m);

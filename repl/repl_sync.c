@@ -1006,7 +1006,7 @@ void repl_sync_pump(struct repl_vol *v)
  * down at once, so a lower rate holds from the next tick, not after a burst of
  * what the old rate had saved up (found by tests/repl/test_soak.sh: after a
  * reload from 200M back to 8M, 32 MiB resynced in one go). */
-int64_t rs_budget_next(int64_t budget, uint64_t rate, uint64_t dt)
+int64_t repl_rs_budget_next(int64_t budget, uint64_t rate, uint64_t dt)
 {
 	int64_t cap = (int64_t)(rate / 5);
 
@@ -1030,7 +1030,7 @@ void repl_sync_tick(uint64_t now)
 		if (rate < repl_eng.resync_min_rate)
 			rate = repl_eng.resync_min_rate;
 	}
-	repl_eng.rs_budget = (uint64_t)rs_budget_next((int64_t)repl_eng.rs_budget, rate, dt);
+	repl_eng.rs_budget = (uint64_t)repl_rs_budget_next((int64_t)repl_eng.rs_budget, rate, dt);
 	for (int i = 0; i < repl_eng.nvols; i++) {
 		struct repl_vol *v = repl_eng.vols[i];
 

@@ -1097,16 +1097,16 @@ START_TEST(test_resync_budget_follows_rate)
 	const uint64_t M = 1024 * 1024, tick = 50;
 	int64_t b = 0;
 
-	b = rs_budget_next(b, 100 * M, tick);
+	b = repl_rs_budget_next(b, 100 * M, tick);
 	ck_assert_int_eq(b, (int64_t)(5 * M));                     /* one tick's worth */
 	for (int i = 0; i < 40; i++)
-		b = rs_budget_next(b, 200 * M, tick);
+		b = repl_rs_budget_next(b, 200 * M, tick);
 	ck_assert_int_eq(b, (int64_t)(40 * M));                    /* saved up: 200 ms of 200M */
-	b = rs_budget_next(b, 8 * M, tick);                        /* reload to 8M */
+	b = repl_rs_budget_next(b, 8 * M, tick);                        /* reload to 8M */
 	ck_assert_int_eq(b, (int64_t)(8 * M / 5));
-	b = rs_budget_next(40 * M, 250 * 1024, tick);              /* application I/O: the floor */
+	b = repl_rs_budget_next(40 * M, 250 * 1024, tick);              /* application I/O: the floor */
 	ck_assert_int_eq(b, 250 * 1024 / 5);
-	b = rs_budget_next(-65536, 8 * M, tick);                   /* overspent by a chunk: refills */
+	b = repl_rs_budget_next(-65536, 8 * M, tick);                   /* overspent by a chunk: refills */
 	ck_assert_int_eq(b, -65536 + (int64_t)(8 * M * tick / 1000));
 }
 END_TEST
