@@ -13,6 +13,7 @@
 #     Replication link: one veth pair A:r0 <-> B:r0 (cut with `link_cut`).
 #   net_setup / net_teardown, in_ns A|B|C CMD...
 #   node_config A|B [key=value...]   writes $T_TMP/{a,b}/tandem.conf
+#   conf_set A|B KEY VALUE           changes a key in it (then reload/restart)
 #   node_create_md A|B [args]        tandemctl create-md (offline)
 #   node_start / node_stop / node_kill A|B, node_pid A|B, node_log A|B
 #   ctl A|B ARGS...                  tandemctl in that node's namespace
@@ -184,6 +185,10 @@ $(if [ "$plain" = yes ]; then printf '    lun 1 {\n        backend: blockio\n   
 }
 EOF
 }
+
+# conf_set NODE KEY VALUE: a top-level key of a section in the node's config
+# (four-space indent: replication, global); reload or restart applies it
+conf_set() { sed -i -e "s|^    $2: .*|    $2: $3|" "$(dir_of "$1")/tandem.conf"; }
 
 ctl() { local node=$1; shift; in_ns "$node" timeout 60 "$TANDEMCTL" -s "tdm-$R_ID-$node" "$@"; }
 

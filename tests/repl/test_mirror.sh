@@ -129,7 +129,6 @@ fi
 
 # ---- reload of the replication section (docs/REPLICATION.md, "Reload")
 repl_top() { rjson "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["replication"][sys.argv[1]])' "$2"; }
-conf_set() { sed -i -e "s|^    $2: .*|    $2: $3|" "$(dir_of "$1")/tandem.conf"; }
 # log_has NODES PATTERN SECONDS: one of the nodes' logs (e.g. "A B") gets a line matching PATTERN
 log_has() {
 	local end=$(( $(date +%s) + $3 )) n

@@ -76,17 +76,6 @@ wait_load() {
 	fi
 	IOC_PID=
 }
-# conn_of NODE: connection state of the node's LUN 0
-conn_of() { rget "$1" connection 2>/dev/null || true; }
-# wait_conn NODE SECONDS NAME: until the node reports that connection state
-wait_conn() {
-	local end=$(( $(date +%s) + $2 ))
-	while [ "$(date +%s)" -lt "$end" ]; do
-		[ "$(conn_of "$1")" = "$3" ] && return 0
-		sleep 0.05
-	done
-	return 1
-}
 # the proof every round ends with
 settled() {
 	local a b
@@ -164,7 +153,7 @@ resync_running() {
 	wait_load   # the writes of the outage done: out of sync, nothing more in flight
 	log "$R: out of sync before the heal: $(rget "$P" out_of_sync_kib) KiB"
 	link_heal
-	if wait_conn "$S" 30 SyncTarget; then
+	if rwait "$S" 30 connection=SyncTarget; then
 		pass "$R: $S is SyncTarget ($(rstate "$S"))"
 	else
 		fail "$R: $S never became SyncTarget: $(rstate "$S")"
@@ -266,10 +255,7 @@ round_kill_s_then_p() {
 }
 
 # set_rate NODE RATE: resync_rate in the node's config, applied by reload
-set_rate() {
-	sed -i -e "s/^\( *resync_rate:\).*/\1 $2/" "$(dir_of "$1")/tandem.conf"
-	ctl "$1" reload >"$T_TMP/reload.out" 2>&1
-}
+set_rate() { conf_set "$1" resync_rate "$2" && ctl "$1" reload >"$T_TMP/reload.out" 2>&1; }
 
 round_verify() {
 	local runs
