@@ -298,8 +298,14 @@ round_kill_both() {
 	wait_load
 }
 
-net_setup
-check "a fresh pair (create-md --new-device, A Primary)" pair_fresh
+# the rounds to run, checked before anything starts
+bad_knob() { echo "[$T_NAME] $*; rounds: ${ALL_ROUNDS[*]}" >&2; exit 2; }
+for k in SOAK_SEED SOAK_ROUNDS; do
+	[[ -z "${!k:-}" || "${!k}" =~ ^[0-9]+$ ]] || bad_knob "$k must be a number, not '${!k}'"
+done
+for n in ${SOAK_SEQ:-} ${SOAK_ONLY:-}; do
+	[[ " ${ALL_ROUNDS[*]} " == *" $n "* ]] || bad_knob "unknown round '$n' in SOAK_SEQ/SOAK_ONLY"
+done
 if [ -n "${SOAK_SEQ:-}" ]; then
 	read -r -a ROUNDS <<<"$SOAK_SEQ"
 	log "SOAK_SEQ: ${ROUNDS[*]}"
@@ -312,6 +318,9 @@ elif [ -n "${SOAK_SEED:-}" ]; then
 else
 	ROUNDS=("${ALL_ROUNDS[@]}")
 fi
+
+net_setup
+check "a fresh pair (create-md --new-device, A Primary)" pair_fresh
 ROUND=0
 for name in "${ROUNDS[@]}"; do
 	ROUND=$((ROUND + 1))
