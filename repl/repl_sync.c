@@ -727,14 +727,23 @@ int repl_h_rs_data(struct repl_conn *c, const struct repl_msg *m)
 	return 0;
 }
 
+/* RS_DONE: the source has sent every dirty chunk. The target flushes its disk
+ * and only then takes the source's generation ids (J_TARGET_DONE), which
+ * carry the ids across the flush. */
+struct rs_done_flush {
+	struct bdev_io io;
+	struct repl_vol *v;
+	struct repl_md_gen gen;
+};
+
 static void target_flush_done(struct bdev_io *io)
 {
-	struct repl_req *rq = io->cb_arg;
-	struct repl_vol *v = rq->v;
-	struct repl_md_gen g = { .current = rq->seq, .bitmap = rq->off, .history = { rq->len, rq->sent_ms } };
+	struct rs_done_flush *f = io->cb_arg;
+	struct repl_vol *v = f->v;
+	struct repl_md_gen g = f->gen;
 	int st = io->status;
 
-	repl_req_put(rq);
+	free(f);
 	if (st || v->vs != VS_SYNC_TARGET) {
 		if (st && repl_eng.conn)
 			repl_conn_fail(repl_eng.conn, "flush at the end of the resync failed");
@@ -746,24 +755,22 @@ static void target_flush_done(struct bdev_io *io)
 int repl_h_rs_done(struct repl_conn *c, const struct repl_msg *m)
 {
 	struct repl_vol *v = msg_vol(c, m);
-	struct repl_req *rq;
+	struct rs_done_flush *f;
 
 	if (!v || v->vs != VS_SYNC_TARGET)
 		return 0;
-	rq = calloc(1, sizeof(*rq));
-	if (!rq)
-		return 0;
-	rq->v = v;
-	rq->tag = UINT32_MAX;
-	/* the source's generation ids ride in the request until the flush completed */
-	rq->seq = get_be64(m->body + REPL_RSD_GEN);
-	rq->off = get_be64(m->body + REPL_RSD_GEN + 8);
-	rq->len = get_be64(m->body + REPL_RSD_GEN + 16);
-	rq->sent_ms = get_be64(m->body + REPL_RSD_GEN + 24);
-	rq->lower.type = BDEV_IO_FLUSH;
-	rq->lower.cb = target_flush_done;
-	rq->lower.cb_arg = rq;
-	bdev_submit(v->lower, &rq->lower);
+	f = calloc(1, sizeof(*f));
+	if (!f) {
+		/* staying SyncTarget for good would be worse: the reconnect resyncs again */
+		repl_conn_fail(c, "out of memory");
+		return -1;
+	}
+	f->v = v;
+	repl_gen_get(m->body + REPL_RSD_GEN, &f->gen);
+	f->io.type = BDEV_IO_FLUSH;
+	f->io.cb = target_flush_done;
+	f->io.cb_arg = f;
+	bdev_submit(v->lower, &f->io);
 	return 0;
 }
 
