@@ -57,8 +57,8 @@ tb() { bash "$TB" "$@"; }
 _c_cleanup() {
 	local rc=$?
 	if [ -f "$TB_STATE/env" ]; then
-		if [ "$T_FAIL" -gt 0 ] || [ "$rc" -ne 0 ]; then
-			# keep what explains the failure: logs into the build dir
+		if [ "$T_FAIL" -gt 0 ] || [ "$rc" -ne 0 ] || [ "${KEEP_TMP:-0}" = 1 ]; then
+			# keep what explains the failure (or what KEEP_TMP=1 asks for): logs into the build dir
 			local keep="$BUILD_DIR/cluster-logs/$T_NAME"
 			rm -rf "$keep"; mkdir -p "$keep"
 			for n in A B; do

@@ -23,7 +23,8 @@
 # Environment: TB_BUILD (default <repo>/build), TB_STATE (default
 # /tmp/tandem-testbed), TB_PREFIX (tdm), TB_LUN_SIZE (1G), TB_LOG_LEVEL (info),
 # TB_CLUSTER (auto|yes|no: run tandem's cluster manager; auto = when the build has
-# it), TB_EXTRA_GLOBAL / TB_EXTRA_CONF (raw lines added to each node's config),
+# it), TB_EXTRA_GLOBAL / TB_EXTRA_CLUSTER / TB_EXTRA_REPL / TB_EXTRA_CONF (raw
+# lines added to the global, cluster, replication section / the end of each config),
 # QDEVICE=1 (a qdevice tie-breaker instead of two_node + fence command: namespace
 # "qnet" 192.0.2.10 on br0 runs corosync-qnetd, each node corosync-qdevice,
 # tandemd has fencing: qdevice; installs corosync-qnetd/-qdevice if missing).
@@ -270,6 +271,7 @@ write_tandem_conf() { # NODE
 			echo "    peer: ${RADDR[$o]}:7789"
 			echo "    peer_name: $peer"
 			echo "    secret: \"$TB_SECRET\""
+			[ -z "${TB_EXTRA_REPL:-}" ] || printf '%s\n' "$TB_EXTRA_REPL"
 			echo "}"
 		fi
 		echo "target $TB_IQN {"
