@@ -48,15 +48,6 @@ export IO_BLOCKS=${IO_BLOCKS:-8192}
 export IO_GIVE_UP=${IO_GIVE_UP:-120}
 ALL_ROUNDS=(crash-primary crash-secondary kill-primary cut-repl failover crash-both crash-during-resync cut-then-crash-primary crash-s-then-p partition)
 
-# the rounds to run, checked before anything starts
-bad_knob() { echo "[test_soak] $*; rounds: ${ALL_ROUNDS[*]}" >&2; exit 2; }
-for k in SOAK_SEED SOAK_ROUNDS; do
-	[[ -z "${!k:-}" || "${!k}" =~ ^[0-9]+$ ]] || bad_knob "$k must be a number, not '${!k}'"
-done
-for n in ${SOAK_SEQ:-} ${SOAK_ONLY:-}; do
-	[[ " ${ALL_ROUNDS[*]} " == *" $n "* ]] || bad_knob "unknown round '$n' in SOAK_SEQ/SOAK_ONLY"
-done
-
 source "$(cd "$(dirname "$0")" && pwd)/lib.sh" "$@"
 
 P= S= R= ACKED=0
@@ -102,6 +93,15 @@ never_promoted() {
 	pass "$R: $n not promoted for $2 s ($samples samples) since $why: $(jget "$n" cluster.decision.reason)"
 }
 node_back() { tb start "$1" >/dev/null || { fail "$R: could not start $1 again"; return 1; }; }
+# serves_again NODE: after its return NODE is the one serving primary
+serves_again() {
+	if wait_serving 60 && [ "$(primary)" = "$1" ]; then
+		pass "$R: $1 serves again after its return"
+	else
+		fail "$R: $1 does not serve after its return: $(nodes_state)"
+		return 1
+	fi
+}
 
 # the proof every round ends with
 settled() {
@@ -230,12 +230,7 @@ round_crash_during_resync() {
 	log "$R: $S crashed while $P is the SyncTarget"
 	never_promoted "$P" 8 "it is Inconsistent (half resynced)" || return 1
 	node_back "$S" || return 1
-	if wait_serving 60 && [ "$(primary)" = "$S" ]; then
-		pass "$R: $S serves again after its return"
-	else
-		fail "$R: $S does not serve after its return: $(nodes_state)"
-		return 1
-	fi
+	serves_again "$S" || return 1
 	wait_load
 }
 
@@ -255,12 +250,7 @@ round_cut_then_crash_primary() {
 	log "$R: $P crashed while writing alone, links healed"
 	never_promoted "$S" 8 "it is Outdated" || return 1
 	node_back "$P" || return 1
-	if wait_serving 60 && [ "$(primary)" = "$P" ]; then
-		pass "$R: $P serves again after its return"
-	else
-		fail "$R: $P does not serve after its return: $(nodes_state)"
-		return 1
-	fi
+	serves_again "$P" || return 1
 	wait_load
 }
 
@@ -275,12 +265,7 @@ round_crash_s_then_p() {
 	log "$R: $S started first, $P still down"
 	never_promoted "$S" 8 "it missed $P's last writes" || return 1
 	node_back "$P" || return 1
-	if wait_serving 60 && [ "$(primary)" = "$P" ]; then
-		pass "$R: $P serves again after its return"
-	else
-		fail "$R: $P does not serve after its return: $(nodes_state)"
-		return 1
-	fi
+	serves_again "$P" || return 1
 	wait_load
 }
 
@@ -298,19 +283,7 @@ round_partition() {
 	wait_load
 }
 
-if [ -n "${SOAK_SEQ:-}" ]; then
-	read -r -a ROUNDS <<<"$SOAK_SEQ"
-	log "SOAK_SEQ: ${ROUNDS[*]}"
-elif [ -n "${SOAK_SEED:-}" ]; then
-	RANDOM=$SOAK_SEED
-	read -r -a pool <<<"${SOAK_ONLY:-${ALL_ROUNDS[*]}}"
-	ROUNDS=()
-	for _ in $(seq 1 "${SOAK_ROUNDS:-20}"); do ROUNDS+=("${pool[RANDOM % ${#pool[@]}]}"); done
-	log "SOAK_SEED=$SOAK_SEED: ${ROUNDS[*]}"
-else
-	ROUNDS=("${ALL_ROUNDS[@]}")
-fi
-
+soak_rounds "${ALL_ROUNDS[@]}"   # before the testbed: a bad knob exits 2 at once
 setup_or_skip
 P=$(primary); S=$(other "$P")
 ROUND=0

@@ -9,7 +9,8 @@
 #   - start_tandemd / stop_tandemd: run a daemon in the foreground on a free
 #     loopback port, wait until it accepts, stop it by PID (never by name);
 #   - check / check_fail / pass / fail / finish: pass/fail accounting; finish
-#     prints "N passed, M failed" and sets the exit status.
+#     prints "N passed, M failed" and sets the exit status;
+#   - soak_rounds: the round list of the soak tests (SOAK_SEED / SOAK_SEQ / SOAK_ONLY).
 # Everything started through these helpers is killed by PID on exit.
 set -euo pipefail
 
@@ -104,6 +105,33 @@ skip_all() {
 	echo "[$T_NAME] SKIP: $*"
 	echo "0 passed, 0 failed"
 	exit 0
+}
+
+# soak_rounds ALL_ROUND_NAMES...: the rounds of a soak test, into the array
+# ROUNDS: each name once in the given order (CI); SOAK_SEQ="a b" exactly those;
+# SOAK_SEED=N: SOAK_ROUNDS (20) drawn at random from that seed (among SOAK_ONLY
+# if set). A bad knob (unknown round, a seed that is no number) exits 2 before
+# anything starts, listing the rounds.
+soak_rounds() {
+	local all=" $* " k n pool
+	for k in SOAK_SEED SOAK_ROUNDS; do
+		[[ -z "${!k:-}" || "${!k}" =~ ^[0-9]+$ ]] || { echo "[$T_NAME] $k must be a number, not '${!k}'; rounds: $*" >&2; exit 2; }
+	done
+	for n in ${SOAK_SEQ:-} ${SOAK_ONLY:-}; do
+		[[ "$all" == *" $n "* ]] || { echo "[$T_NAME] unknown round '$n' in SOAK_SEQ/SOAK_ONLY; rounds: $*" >&2; exit 2; }
+	done
+	if [ -n "${SOAK_SEQ:-}" ]; then
+		read -r -a ROUNDS <<<"$SOAK_SEQ"
+		log "SOAK_SEQ: ${ROUNDS[*]}"
+	elif [ -n "${SOAK_SEED:-}" ]; then
+		RANDOM=$SOAK_SEED
+		read -r -a pool <<<"${SOAK_ONLY:-$*}"
+		ROUNDS=()
+		for _ in $(seq 1 "${SOAK_ROUNDS:-20}"); do ROUNDS+=("${pool[RANDOM % ${#pool[@]}]}"); done
+		log "SOAK_SEED=$SOAK_SEED: ${ROUNDS[*]}"
+	else
+		ROUNDS=("$@")
+	fi
 }
 
 require_tool() {

@@ -298,26 +298,7 @@ round_kill_both() {
 	wait_load
 }
 
-# the rounds to run, checked before anything starts
-bad_knob() { echo "[$T_NAME] $*; rounds: ${ALL_ROUNDS[*]}" >&2; exit 2; }
-for k in SOAK_SEED SOAK_ROUNDS; do
-	[[ -z "${!k:-}" || "${!k}" =~ ^[0-9]+$ ]] || bad_knob "$k must be a number, not '${!k}'"
-done
-for n in ${SOAK_SEQ:-} ${SOAK_ONLY:-}; do
-	[[ " ${ALL_ROUNDS[*]} " == *" $n "* ]] || bad_knob "unknown round '$n' in SOAK_SEQ/SOAK_ONLY"
-done
-if [ -n "${SOAK_SEQ:-}" ]; then
-	read -r -a ROUNDS <<<"$SOAK_SEQ"
-	log "SOAK_SEQ: ${ROUNDS[*]}"
-elif [ -n "${SOAK_SEED:-}" ]; then
-	RANDOM=$SOAK_SEED
-	read -r -a pool <<<"${SOAK_ONLY:-${ALL_ROUNDS[*]}}"
-	ROUNDS=()
-	for _ in $(seq 1 "${SOAK_ROUNDS:-20}"); do ROUNDS+=("${pool[RANDOM % ${#pool[@]}]}"); done
-	log "SOAK_SEED=$SOAK_SEED: ${ROUNDS[*]}"
-else
-	ROUNDS=("${ALL_ROUNDS[@]}")
-fi
+soak_rounds "${ALL_ROUNDS[@]}"
 
 net_setup
 check "a fresh pair (create-md --new-device, A Primary)" pair_fresh
