@@ -58,6 +58,7 @@ static struct {
 	enum cl_role local_role;        /* without replication */
 	enum cl_disk disk, peer_disk_repl;
 	bool in_sync, split_brain, standby, holds_ip;
+	bool data_current;      /* every replicated LUN known current (repl: known_current) */
 	uint64_t gen;
 
 	/* the peer */
@@ -171,7 +172,7 @@ static enum cl_disk cl_disk_from_repl(enum repl_disk_state d)
 
 struct repl_agg {
 	enum cl_disk mine, theirs;
-	bool sync, sb, first;
+	bool sync, sb, first, current;
 	uint64_t gen;
 };
 
@@ -188,6 +189,7 @@ static void repl_agg_lun(const struct repl_lun_state *s, void *arg)
 	if (p != CL_DISK_UPTODATE || s->conn != REPL_CONN_CONNECTED)
 		a->sync = false;
 	a->sb |= s->split_brain;
+	a->current &= s->known_current;
 	if (a->first) {
 		a->gen = s->have_gen ? s->current_gen : 0;
 		a->first = false;
@@ -196,16 +198,18 @@ static void repl_agg_lun(const struct repl_lun_state *s, void *arg)
 
 /* Aggregate the replicated LUNs: the worst disk state over all LUNs, in sync
  * when every LUN is connected with an UpToDate peer, split brain when any says
- * so, the generation of the first LUN. */
+ * so, current when every LUN is known current, the generation of the first LUN. */
 static void refresh_repl(void)
 {
-	struct repl_agg a = { .mine = CL_DISK_UPTODATE, .theirs = CL_DISK_UPTODATE, .sync = true, .first = true };
+	struct repl_agg a = { .mine = CL_DISK_UPTODATE, .theirs = CL_DISK_UPTODATE, .sync = true, .first = true,
+			      .current = true };
 
 	if (!repl_on()) {
 		g.disk = CL_DISK_UPTODATE;
 		g.peer_disk_repl = CL_DISK_DUNKNOWN;
 		g.in_sync = true;
 		g.split_brain = false;
+		g.data_current = true;
 		return;
 	}
 	repl_lun_states(repl_agg_lun, &a);
@@ -213,6 +217,7 @@ static void refresh_repl(void)
 	g.peer_disk_repl = a.theirs;
 	g.in_sync = a.sync;
 	g.split_brain = a.sb;
+	g.data_current = a.current;
 	g.gen = a.gen;
 }
 
@@ -358,9 +363,10 @@ static int do_promote_ex(const char *why, bool peer_gone)
 	qb_log(LOG_NOTICE, "cluster: promoting: %s", why);
 	if (peer_gone && repl_on() && my_role() != CL_ROLE_PRIMARY) {
 		refresh_repl();
-		force = g.disk == CL_DISK_UPTODATE;
+		force = g.disk == CL_DISK_UPTODATE && g.data_current;
 		if (!force)
-			qb_log(LOG_WARNING, "cluster: not forcing the promotion: disk %s", cl_disk_name(g.disk));
+			qb_log(LOG_WARNING, "cluster: not forcing the promotion: disk %s%s", cl_disk_name(g.disk),
+			       g.data_current ? "" : ", not compared with the peer's since start or quorum loss");
 	}
 	if (my_role() != CL_ROLE_PRIMARY && set_role_ex(CL_ROLE_PRIMARY, force, err, sizeof(err)) < 0) {
 		qb_log(LOG_WARNING, "cluster: replication refused the promotion: %s", err);
@@ -378,7 +384,7 @@ static int do_promote_ex(const char *why, bool peer_gone)
 	}
 	g.last_error[0] = '\0';
 	qb_log(LOG_NOTICE, "cluster: %s is primary (%" PRIu64 " ms%s)", g.cfg.node, now_ms() - t0,
-	       force ? ", forced: the peer is gone and this disk is UpToDate" : "");
+	       force ? ", forced: the peer is gone and this disk is UpToDate and current" : "");
 	announce();
 	return 0;
 }
@@ -1148,6 +1154,8 @@ static void evaluate(void)
 	if (!g.on)
 		return;
 	role = my_role();
+	if (g.cfg.manager == TCONF_CLUSTER_BUILTIN)
+		repl_set_quorate(g.up && g.quorate);
 	v = (struct cl_view){
 		.manager = (enum cl_manager)g.cfg.manager,
 		.fencing = (enum cl_fencing)g.cfg.fencing,
@@ -1156,6 +1164,7 @@ static void evaluate(void)
 		.qdevice_proof = g.quorate && g.qdevice_vote && !g.two_node && g.quorum_members == 1,
 		.my_role = role,
 		.my_disk = g.disk,
+		.my_data_current = g.data_current,
 		.my_standby = g.standby,
 		.split_brain = g.split_brain,
 		.failover_busy = g.fo != FO_IDLE || g.peer.transition,
@@ -1495,6 +1504,7 @@ static void node_json(struct json_writer *w, bool self)
 		json_str(w, "disk", cl_disk_name(g.disk));
 		json_str(w, "peer_disk", cl_disk_name(g.peer_disk_repl));
 		json_bool(w, "in_sync", g.in_sync);
+		json_bool(w, "data_current", g.data_current);
 		json_bool(w, "standby", g.standby);
 		json_bool(w, "split_brain", g.split_brain);
 		json_bool(w, "holds_ip", g.holds_ip);

@@ -33,6 +33,9 @@ struct cl_view {
 	bool qdevice_proof;     /* quorate through a qdevice vote, two_node off, alone in the quorum membership */
 	enum cl_role my_role;
 	enum cl_disk my_disk;   /* worst of all replicated LUNs (UpToDate without replication) */
+	bool my_data_current;   /* every replicated LUN's data known to be the newest: compared
+				 * with the peer's since start and since the last quorum loss,
+				 * or the peer recorded Outdated (repl's known_current) */
 	bool my_standby;
 	bool split_brain;
 	bool failover_busy;     /* a planned failover runs (on either node) */

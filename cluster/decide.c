@@ -56,6 +56,14 @@ static struct cl_decision peer_absent(const struct cl_view *v)
 {
 	if (v->startup)
 		return act(CL_ACT_WAIT, "startup: waiting for the peer to join");
+	/* Alone, a node can only promote on data known to be the newest: one that
+	 * has not met the peer since it started (or since it lost quorum) may
+	 * have missed the peer's writes alone, and fencing the peer would not
+	 * bring them back (DRBD's "Consistent" disk). The operator decides
+	 * (tandemctl primary --force) when the peer is lost for good. */
+	if (!v->my_data_current)
+		return act(CL_ACT_WAIT, "peer absent and this node's data not compared with it since start or "
+			   "quorum loss: the peer may hold newer writes (start it, or promote by hand)");
 	if (!v->peer_lost)
 		return act(CL_ACT_PROMOTE, "peer absent and known not to be primary");
 	if (v->fencing == CL_FENCING_NONE)

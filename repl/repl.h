@@ -83,6 +83,7 @@ struct repl_lun_state {
 	enum repl_disk_state disk, peer_disk;
 	enum repl_conn_state conn;
 	bool split_brain;
+	bool known_current;             /* the data is known to be the newest (struct repl_vol) */
 	bool have_gen;                  /* metadata open: current_gen is valid */
 	uint64_t current_gen;           /* the data generation */
 };
@@ -113,6 +114,13 @@ bool repl_fence_pending(void);
  * writes; false = give up this request: frozen writes fail with NOT READY /
  * transition (retryable, never acknowledged). A demotion does that too. */
 void repl_fence_done(bool peer_outdated_or_dead);
+/* The cluster's quorum (any thread; true until a cluster manager says
+ * otherwise). A node without quorum may be left behind by a peer that proves
+ * it gone through a quorum device and writes alone: every LUN not connected
+ * to the peer then stops being known current ("known_current" in status)
+ * until its generation ids are compared with the peer's again, and a LUN that
+ * loses the link while quorum is lost does too. */
+void repl_set_quorate(bool quorate);
 /* The peer's side: mark every replicated LUN that is UpToDate Outdated,
  * durably (drops the replication link first so no resync can finish after the
  * mark). Refused on a Primary. Main thread; 0 or -1 with err. */

@@ -245,6 +245,8 @@ void repl_print_status(FILE *out, const struct jr_value *root)
 		if (jr_bool(l, "split_brain", false))
 			fprintf(out, " SPLIT-BRAIN");
 		fputc('\n', out);
+		if (!jr_bool(l, "known_current", true) && strcmp(jr_str(l, "disk", ""), "UpToDate") == 0)
+			fprintf(out, "    data not compared with the peer's since start or quorum loss: may be behind it\n");
 		if (strncmp(conn, "Sync", 4) == 0) {
 			int64_t eta = jr_int(l, "eta_s", -1);
 			fprintf(out, "    done:%.1f%%", (double)jr_int(l, "sync_permille", 0) / 10.0);

@@ -138,6 +138,7 @@ struct repl_vol_status {                        /* published copy, under eng.sta
 	uint64_t resync_bytes_sent, resync_bytes_received;
 	int64_t eta_s;
 	bool split_brain, attached;
+	bool known_current;
 	bool verify_running;
 	double verify_percent;
 	uint64_t verify_mismatch_chunks, verify_runs;
@@ -163,6 +164,13 @@ struct repl_vol {
 	enum repl_vstate vs;
 	bool want_connect;
 	bool split_brain;
+	/* This node's data is known to be the newest: its generation ids were
+	 * compared with the peer's (Connected or SyncSource; SyncTarget once the
+	 * resync ended) since it attached and since it last lost the peer
+	 * without quorum, or its metadata records the peer Outdated. Not known
+	 * after a start or a quorum loss: the peer may have written alone in the
+	 * meantime (the built-in manager does not promote such a node alone). */
+	bool known_current;
 	bool discard_my_data;
 	bool detaching;
 	enum repl_disk_state peer_disk;
@@ -264,6 +272,7 @@ struct repl_engine {
 	_Atomic int role;                   /* enum repl_role; any thread reads */
 	_Atomic int peer_role_pub;          /* published peer role, -1 unknown */
 	_Atomic bool conn_up_pub;
+	_Atomic bool quorate;               /* the cluster's quorum (repl_set_quorate); true without a cluster */
 	/* appended on the main thread (start-up, reload: repl_add_volumes), never
 	 * removed while running: vols[i] is set before nvols covers it */
 	struct repl_vol *vols[REPL_MAX_VOLS];
@@ -351,6 +360,7 @@ struct repl_req *repl_req_get(struct repl_vol *v);
 struct repl_req *repl_req_get_any(struct repl_vol *v);   /* slot, else heap */
 void repl_req_put(struct repl_req *rq);
 void repl_vol_link_down(struct repl_vol *v);          /* the peer stopped replicating this volume */
+void repl_vol_maybe_behind(struct repl_vol *v);      /* not connected without quorum: known_current off */
 void repl_vol_release_held(struct repl_vol *v);
 bool repl_vol_app_overlap(struct repl_vol *v, uint64_t off, uint64_t len);
 bool repl_vol_replicating(const struct repl_vol *v);

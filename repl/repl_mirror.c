@@ -223,6 +223,7 @@ static void od_done(void *arg)
 		       "generation %016llx (bitmap from %016llx)", v->name, (unsigned long long)g.current,
 		       (unsigned long long)g.bitmap);
 		v->od_state = OD_DONE;
+		v->known_current = true;
 	}
 	while (!rl_empty(&v->od_wait)) {
 		struct repl_req *rq = rl_entry(v->od_wait.next, struct repl_req, qlink);
@@ -556,6 +557,7 @@ void repl_vol_link_down(struct repl_vol *v)
 	repl_sync_abort(v);
 	if (v->vs != VS_STANDALONE)
 		v->vs = VS_WAIT;
+	repl_vol_maybe_behind(v);
 	v->sent_state = false;
 	v->have_peer_view = false;
 	v->peer_disk = REPL_DISK_DUNKNOWN;
@@ -980,6 +982,8 @@ struct bdev *repl_wrap(struct bdev *lower, const struct bdev_params *p, char *er
 		qb_log(LOG_WARNING, "repl: %s: this node crashed while Primary: the extents of its activity log "
 		       "are marked for resync", v->name);
 	v->od_state = (flags & REPL_MD_F_PEER_OUTDATED) ? OD_DONE : OD_NONE;
+	/* the peer may have written alone while this node was down */
+	v->known_current = (flags & REPL_MD_F_PEER_OUTDATED) != 0;
 	v->split_brain = (flags & REPL_MD_F_SPLIT_BRAIN) != 0;
 	v->want_connect = !v->split_brain;
 	v->vs = v->split_brain ? VS_STANDALONE : VS_WAIT;

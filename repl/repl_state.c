@@ -17,7 +17,7 @@
 #include "util/log.h"
 #include "util/workq.h"
 
-struct repl_engine repl_eng = { .listen_fd = -1 };
+struct repl_engine repl_eng = { .listen_fd = -1, .quorate = true };
 
 /* ---------------------------------------------------------------- names */
 
@@ -257,6 +257,7 @@ void repl_publish(struct repl_vol *v)
 	s.resync_bytes_sent = v->rs_bytes_sent;
 	s.resync_bytes_received = v->rs_bytes_received;
 	s.split_brain = v->split_brain;
+	s.known_current = att && v->known_current;
 	s.verify_running = v->ov_running;
 	s.verify_percent = v->size ? 100.0 * (double)v->ov_cursor / (double)v->size : 0;
 	s.verify_mismatch_chunks = v->ov_mismatch;
@@ -321,6 +322,7 @@ void repl_status(struct json_writer *w)
 		json_uint(w, "resync_bytes_received", s->resync_bytes_received);
 		json_int(w, "eta_s", s->eta_s);
 		json_bool(w, "split_brain", s->split_brain);
+		json_bool(w, "known_current", s->known_current);
 		json_str(w, "last_decision", s->last_decision);
 		json_uint(w, "peer_failures", s->peer_failures);
 		json_str(w, "metadata", v->md_path);
@@ -355,6 +357,7 @@ void repl_lun_states(void (*fn)(const struct repl_lun_state *s, void *arg), void
 			.peer_disk = v->st.peer_disk,
 			.conn = v->st.conn,
 			.split_brain = v->st.split_brain,
+			.known_current = v->st.known_current,
 			.have_gen = v->md != NULL,
 		};
 
@@ -363,6 +366,45 @@ void repl_lun_states(void (*fn)(const struct repl_lun_state *s, void *arg), void
 		fn(&s, arg);
 	}
 	pthread_mutex_unlock(&repl_eng.stat_lock);
+}
+
+/* ---------------------------------------------------------------- quorum */
+
+/* Not connected to the peer while the cluster has no quorum here: a peer with
+ * quorum (a qdevice vote) may count this node as gone and write alone, without
+ * a word to it. Unless this node recorded the peer Outdated (then the peer
+ * cannot be promoted: this node has the newest data), its data is no longer
+ * known current until the generation ids are compared again. */
+void repl_vol_maybe_behind(struct repl_vol *v)
+{
+	if (!v->known_current || atomic_load(&repl_eng.quorate))
+		return;
+	if (v->vs == VS_CONNECTED || v->vs == VS_SYNC_SOURCE || v->vs == VS_SYNC_TARGET)
+		return;
+	if (v->md && (repl_md_get_flags(v->md) & REPL_MD_F_PEER_OUTDATED))
+		return;
+	v->known_current = false;
+	qb_log(LOG_NOTICE, "repl: %s: not connected to the peer and no quorum: this node's data may fall behind "
+	       "the peer's (not promoted alone until the two are compared again)", v->name);
+}
+
+static void quorum_lost_r(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < repl_eng.nvols; i++) {
+		struct repl_vol *v = repl_eng.vols[i];
+		if (!atomic_load(&v->attached))
+			continue;
+		repl_vol_maybe_behind(v);
+		repl_publish(v);
+	}
+}
+
+void repl_set_quorate(bool quorate)
+{
+	if (!repl_eng.enabled || atomic_exchange(&repl_eng.quorate, quorate) == quorate || quorate)
+		return;
+	reactor_post(repl_eng.r, quorum_lost_r, NULL);
 }
 
 /* ---------------------------------------------------------------- link and roles (reactor) */
@@ -1062,6 +1104,7 @@ int repl_init(const struct tconf *conf, char *err, size_t errlen)
 		return -1;
 	}
 	pthread_mutex_init(&repl_eng.stat_lock, NULL);
+	atomic_store(&repl_eng.quorate, true);
 	{
 		pthread_condattr_t ca;
 		const char *tf = getenv("TANDEM_TEST_FAULTS");

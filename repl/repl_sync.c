@@ -204,6 +204,7 @@ static void job_done(void *arg)
 		if (rc == 0 && v->vs == VS_SYNC_TARGET) {
 			v->vs = VS_CONNECTED;
 			v->peer_disk = REPL_DISK_UPTODATE;
+			v->known_current = true;
 			qb_log(LOG_NOTICE, "repl: %s: resync finished as target: UpToDate, generation %016" PRIx64,
 			       v->name, g.current);
 		}
@@ -285,12 +286,15 @@ void repl_vol_decide(struct repl_vol *v)
 		v->peer_disk = peer->disk;
 		v->od_state = OD_NONE;
 		v->discard_my_data = false;
+		if (mine.disk == REPL_DISK_UPTODATE)
+			v->known_current = true;
 		if (mine.disk == REPL_DISK_UPTODATE && peer->disk == REPL_DISK_UPTODATE)
 			md_job(v, J_IN_SYNC, NULL);
 		break;
 	case REPL_SYNC_SOURCE_BITMAP:
 	case REPL_SYNC_SOURCE_FULL:
 		v->discard_my_data = false;
+		v->known_current = true;
 		enter_sync(v, true, d == REPL_SYNC_SOURCE_FULL);
 		break;
 	case REPL_SYNC_TARGET_BITMAP:

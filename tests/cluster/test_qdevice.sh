@@ -11,6 +11,13 @@
 #                         id): B loses quorum and demotes at once, A promotes
 #   qd-partition-keep     node A primary, same cut: A keeps the vote and the role,
 #                         B (no quorum) stays secondary
+#   qd-stale-alone        the secondary crashes, the primary writes alone, then
+#                         crashes too; the secondary returns alone: quorate
+#                         through the qnetd vote with its peer gone, but its data
+#                         was not compared with the peer's since it started, so
+#                         it must NOT be promoted (the writes the primary made
+#                         alone would be lost); the primary returns, one of the
+#                         two serves, every acknowledged write reads back
 # Each: never two primaries (both nodes' status sampled), no acknowledged write
 # lost (iocheck verify), the longest pause recorded; crash: 0 I/O errors; after
 # a heal the nodes resync. Skips (exit 0) when corosync-qnetd / corosync-qdevice
@@ -166,6 +173,48 @@ partition() { # NAME FIRST_PRIMARY
 scn_partition_move() { partition qd-partition-move B; }
 scn_partition_keep() { partition qd-partition-keep A; }
 
+scn_stale_alone() {
+	local name=qd-stale-alone p s r end samples=0 promoted=0 q
+	p=$(primary); s=$(other "$p")
+	log "$name: primary $p, secondary $s"
+	mon_start "$name"
+	# the LUN has no server for a while: the initiator waits it out
+	IO_GIVE_UP=120 io_start "$name" 60
+	sleep 4
+	tb crash "$s"
+	sleep 6   # $p proves $s gone (qdevice) and writes alone
+	tb crash "$p"
+	sleep 1
+	tb start "$s" >/dev/null
+	end=$((SECONDS + 12))
+	while [ $SECONDS -lt $end ]; do
+		r=$(role_of "$s")
+		samples=$((samples + 1))
+		[ "$r" != primary ] || promoted=1
+		sleep 0.5
+	done
+	q=$(jget "$s" cluster.quorate)
+	log "$name: $s alone: $(qview "$s"); decision: $(jget "$s" cluster.decision.action cluster.decision.reason)"
+	if [ "$q" != true ]; then
+		fail "$name: $s alone is not quorate (the qdevice vote should make it so): the scenario did not test what it means to"
+	elif [ "$promoted" = 0 ]; then
+		pass "$name: $s (alone, quorate, peer gone, data not compared with $p since start) not promoted ($samples samples over 12 s)"
+	else
+		fail "$name: $s WAS PROMOTED alone on data that missed $p's last writes: $(nodes_state)"
+	fi
+	# either may serve then: $p, or $s once the replication link (which
+	# connects before corosync's membership does) resynced it from $p
+	tb start "$p" >/dev/null
+	if wait_serving 60; then pass "$name: $(primary) serves after $p returned"
+	else fail "$name: nobody serves after $p returned: $(nodes_state)"; fi
+	io_wait "$name" || return 1
+	mon_stop
+	figures "$name" "secondary, then primary crashed; the stale one returned first (qdevice)" 0 - -
+	io_verify "$name"
+	if wait_in_sync 90; then pass "$name: $s resynced from $p"; else fail "$name: not in sync afterwards: $(nodes_state)"; fi
+	return 0
+}
+
 setup_or_skip
 if wait_for_votes 20; then pass "testbed up: qdevice vote counted on both nodes ($(qview A))"
 else fail "testbed up: qdevice vote not counted: $(qview A) / $(qview B)"; fi
@@ -173,5 +222,6 @@ log "node A cluster: $(jget A cluster.quorate cluster.qdevice cluster.two_node c
 run_scenario qd-crash-primary scn_crash
 run_scenario qd-partition-move scn_partition_move
 run_scenario qd-partition-keep scn_partition_keep
+run_scenario qd-stale-alone scn_stale_alone
 figures_publish
 finish

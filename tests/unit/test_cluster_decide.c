@@ -11,7 +11,8 @@ static struct cl_view base(void)
 {
 	return (struct cl_view){
 		.manager = CL_MGR_BUILTIN, .fencing = CL_FENCING_QDEVICE, .corosync_up = true, .quorate = true,
-		.my_role = CL_ROLE_SECONDARY, .my_disk = CL_DISK_UPTODATE, .peer_member = true, .peer_known = true,
+		.my_role = CL_ROLE_SECONDARY, .my_disk = CL_DISK_UPTODATE, .my_data_current = true,
+		.peer_member = true, .peer_known = true,
 		.peer_role = CL_ROLE_SECONDARY, .peer_disk = CL_DISK_UPTODATE, .lower_id = true, .peer_node_up = true,
 	};
 }
@@ -74,6 +75,23 @@ ROW(lost_but_outdated, v->peer_member = false; v->peer_lost = true; v->fencing =
 ROW(lost_no_quorum, v->peer_member = false; v->peer_lost = true; v->fencing = CL_FENCING_NONE; v->quorate = false, 0)
 ROW(lost_split_brain, v->peer_member = false; v->peer_lost = true; v->fencing = CL_FENCING_NONE;
     v->split_brain = true, 0)
+/* not known current: started (or lost quorum) and not compared with the peer since */
+ROW(stale_qdevice_proof, v->peer_member = false; v->peer_lost = true; v->peer_node_up = false;
+    v->qdevice_proof = true; v->my_data_current = false, 0)
+ROW(stale_fence_idle, v->peer_member = false; v->peer_lost = true; v->peer_node_up = false;
+    v->fencing = CL_FENCING_COMMAND; v->my_data_current = false, 0)
+ROW(stale_fence_ok, v->peer_member = false; v->peer_lost = true; v->peer_node_up = false;
+    v->fencing = CL_FENCING_COMMAND; v->fence = CL_FENCE_OK; v->my_data_current = false, 0)
+ROW(stale_node_up_command, v->peer_member = false; v->peer_lost = true; v->peer_node_up = true;
+    v->fencing = CL_FENCING_COMMAND; v->my_data_current = false, 0)
+ROW(stale_absent_clean, v->peer_member = false; v->peer_lost = false; v->peer_node_up = false;
+    v->my_data_current = false, 0)
+ROW(stale_fencing_none, v->peer_member = false; v->peer_lost = true; v->fencing = CL_FENCING_NONE;
+    v->my_data_current = false, 0)
+ROW(stale_peer_member, v->my_data_current = false, 0)
+ROW(stale_peer_outdated, v->my_data_current = false; v->peer_disk = CL_DISK_OUTDATED; v->lower_id = false, 0)
+ROW(stale_primary, v->my_role = CL_ROLE_PRIMARY; v->peer_member = false; v->peer_lost = true;
+    v->my_data_current = false, 0)
 ROW(prim_ok, v->my_role = CL_ROLE_PRIMARY, 0)
 ROW(prim_no_quorum, v->my_role = CL_ROLE_PRIMARY; v->quorate = false, 0)
 ROW(prim_no_corosync, v->my_role = CL_ROLE_PRIMARY; v->corosync_up = false, 0)
@@ -123,6 +141,16 @@ static const struct row rows[] = {
 	{ "lost peer but Outdated: wait", m_lost_but_outdated, CL_ACT_WAIT },
 	{ "lost peer without quorum: wait", m_lost_no_quorum, CL_ACT_WAIT },
 	{ "lost peer with split brain: wait", m_lost_split_brain, CL_ACT_WAIT },
+	{ "peer absent, data not current, qdevice proof: wait", m_stale_qdevice_proof, CL_ACT_WAIT },
+	{ "peer absent, data not current: no fencing either", m_stale_fence_idle, CL_ACT_WAIT },
+	{ "peer absent and fenced, data not current: wait", m_stale_fence_ok, CL_ACT_WAIT },
+	{ "peer tandemd gone, data not current: no fencing", m_stale_node_up_command, CL_ACT_WAIT },
+	{ "peer left cleanly, data not current: wait", m_stale_absent_clean, CL_ACT_WAIT },
+	{ "peer lost, fencing none, data not current: wait", m_stale_fencing_none, CL_ACT_WAIT },
+	{ "peer member, data not current: promote (replication compares first)", m_stale_peer_member, CL_ACT_PROMOTE },
+	{ "peer Outdated member, data not current: promote (replication compares first)", m_stale_peer_outdated,
+	  CL_ACT_PROMOTE },
+	{ "primary with data not current stays", m_stale_primary, CL_ACT_NONE },
 	{ "primary stays", m_prim_ok, CL_ACT_NONE },
 	{ "primary without quorum demotes", m_prim_no_quorum, CL_ACT_DEMOTE },
 	{ "primary without corosync demotes", m_prim_no_corosync, CL_ACT_DEMOTE },

@@ -503,6 +503,7 @@ struct vs_q {
 	bool up;
 	unsigned n_app;
 	uint64_t bm_count;
+	bool current;
 	_Atomic int done;
 };
 
@@ -517,6 +518,7 @@ static void vs_r(void *arg)
 	q->up = repl_conn_up();
 	q->n_app = v->n_app;
 	q->bm_count = repl_md_bm_count(v->md);
+	q->current = v->known_current;
 	atomic_store(&q->done, 1);
 }
 
@@ -1111,6 +1113,110 @@ START_TEST(test_resync_budget_follows_rate)
 }
 END_TEST
 
+/* Bug 6: a node that had missed its peer's writes could be promoted alone.
+ * With a qdevice, the Secondary S crashes, the Primary P writes alone (S
+ * counts as Outdated only in P's metadata), P crashes, S boots alone: quorate
+ * through the qdevice, the peer "lost", S's own metadata UpToDate, and the
+ * built-in manager forced the promotion: the writes P acknowledged alone were
+ * gone (iocheck: older blocks than acknowledged) and a split brain followed
+ * when P returned. Like DRBD's "Consistent" disk, data is now known current
+ * only once the generation ids were compared with the peer's since start (or
+ * when the metadata records the peer Outdated), and a loss of the link while
+ * the cluster has no quorum (a peer with a qdevice vote may write alone) makes
+ * it unknown again; the manager does not promote such a node alone. */
+struct cur_count { int n; bool cur; };
+
+static void cur_lun(const struct repl_lun_state *st, void *arg)
+{
+	struct cur_count *a = arg;
+
+	a->n++;
+	a->cur = st->known_current;
+}
+
+/* what the cluster manager reads (repl_lun_states) */
+static bool lun_published_current(void)
+{
+	struct cur_count a = { 0, false };
+
+	repl_lun_states(cur_lun, &a);
+	return a.n == 1 && a.cur;
+}
+
+static bool wait_current(bool want, uint64_t ms)
+{
+	uint64_t end = now_ms() + ms;
+	while (now_ms() < end) {
+		if (engine_state().current == want && lun_published_current() == want)
+			return true;
+		usleep(10000);
+	}
+	return false;
+}
+
+START_TEST(test_known_current_needs_the_peer)
+{
+	struct pmsg m = { 0 };
+
+	setup_common(REPL_DISK_UPTODATE);
+	ck_assert_msg(!engine_state().current, "data known current before the peer was ever met");
+	ck_assert(!lun_published_current());
+	connect_in_sync(&m);
+	ck_assert_msg(wait_current(true, 5000), "not current after comparing with the peer");
+	/* quorum lost while connected: the peer cannot write without this node */
+	repl_set_quorate(false);
+	usleep(100000);
+	ck_assert(wait_current(true, 1000));
+	/* ... but the link lost too: the peer may go on alone */
+	peer_close();
+	ck_assert_msg(wait_vs(VS_WAIT, 5000), "the engine did not notice the closed link");
+	ck_assert_msg(wait_current(false, 5000), "still current after losing the link without quorum");
+	/* quorum back: still unknown until compared again */
+	repl_set_quorate(true);
+	usleep(100000);
+	ck_assert(wait_current(false, 1000));
+	connect_in_sync(&m);
+	ck_assert_msg(wait_current(true, 5000), "not current after comparing again");
+	/* link lost with quorum (the peer must outdate or fence this node to go
+	 * on), then quorum lost while unconnected */
+	peer_close();
+	ck_assert(wait_vs(VS_WAIT, 5000));
+	ck_assert(wait_current(true, 1000));
+	repl_set_quorate(false);
+	ck_assert_msg(wait_current(false, 5000), "still current after losing quorum unconnected");
+	repl_set_quorate(true);
+	free(m.body);
+	teardown_common();
+}
+END_TEST
+
+/* A node whose metadata records the peer Outdated (it wrote alone) holds the
+ * newest data: current at once, and a quorum loss does not change that (an
+ * Outdated peer is never promoted). */
+START_TEST(test_known_current_peer_outdated)
+{
+	char err[256] = "";
+	struct repl_md *md;
+	struct repl_md_gen g;
+
+	peer_listen();
+	engine_md(REPL_DISK_UPTODATE);
+	md = repl_md_open(md_path, DEV_SIZE, err, sizeof(err));
+	ck_assert_msg(md != NULL, "%s", err);
+	g = repl_md_get_gen(md);
+	repl_md_gen_new_current(&g);
+	ck_assert_int_eq(repl_md_set(md, &g, REPL_DISK_UPTODATE, REPL_MD_F_PEER_OUTDATED), 0);
+	repl_md_close(md);
+	engine_start();
+	ck_assert_msg(wait_current(true, 2000), "the metadata says the peer is Outdated, yet not current");
+	repl_set_quorate(false);
+	usleep(100000);
+	ck_assert(wait_current(true, 1000));
+	repl_set_quorate(true);
+	teardown_common();
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("repl_safety");
@@ -1129,6 +1235,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_crash_flag_cleared_as_source);
 	tcase_add_test(tc, test_crash_flag_cleared_as_target);
 	tcase_add_test(tc, test_resync_budget_follows_rate);
+	tcase_add_test(tc, test_known_current_needs_the_peer);
+	tcase_add_test(tc, test_known_current_peer_outdated);
 	suite_add_tcase(s, tc);
 	return s;
 }
