@@ -410,6 +410,20 @@ static void do_demote(const char *why)
 
 /* ---- fencing ---------------------------------------------------------------- */
 
+static bool under_pacemaker(void)
+{
+	return g.cfg.manager == TCONF_CLUSTER_PACEMAKER;
+}
+
+/* What proves a lost peer cannot be promoted without this node's writes: the
+ * built-in manager's fence command (it powers the peer off), or under
+ * pacemaker the outdate-peer command (it marks the peer outdated in the CIB,
+ * DRBD's crm-fence-peer), run while replication holds the writes frozen. */
+static const char *fence_cmd(void)
+{
+	return under_pacemaker() ? g.cfg.outdate_peer_command : g.cfg.fence_command;
+}
+
 static void fence_poll(void *data)
 {
 	int status;
@@ -419,7 +433,8 @@ static void fence_poll(void *data)
 	pid_t r = waitpid(g.fence_pid, &status, WNOHANG);
 	if (r == 0) {
 		if (now_ms() - g.fence_started > (uint64_t)g.cfg.fence_timeout_ms) {
-			qb_log(LOG_ERR, "cluster: fence command timed out after %d ms: killing it", g.cfg.fence_timeout_ms);
+			qb_log(LOG_ERR, "cluster: %s command timed out after %d ms: killing it",
+			       under_pacemaker() ? "outdate-peer" : "fence", g.cfg.fence_timeout_ms);
 			kill(g.fence_pid, SIGKILL);
 			waitpid(g.fence_pid, &status, 0);
 			status = -1;
@@ -430,10 +445,12 @@ static void fence_poll(void *data)
 	}
 	g.fence_pid = 0;
 	if (status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-		qb_log(LOG_NOTICE, "cluster: fence command succeeded: %s is dead", g.peer.name[0] ? g.peer.name : "peer");
+		qb_log(LOG_NOTICE, under_pacemaker() ? "cluster: outdate-peer command succeeded: %s is marked outdated"
+						     : "cluster: fence command succeeded: %s is dead",
+		       g.peer.name[0] ? g.peer.name : "peer");
 		g.fence = CL_FENCE_OK;
 	} else {
-		qb_log(LOG_ERR, "cluster: fence command failed (%s %d); retrying in %d s",
+		qb_log(LOG_ERR, "cluster: %s command failed (%s %d); retrying in %d s", under_pacemaker() ? "outdate-peer" : "fence",
 		       status != -1 && WIFEXITED(status) ? "exit" : "signal/timeout",
 		       status != -1 && WIFEXITED(status) ? WEXITSTATUS(status) : -1, FENCE_RETRY_MS / 1000);
 		g.fence = CL_FENCE_FAILED;
@@ -449,7 +466,8 @@ static void start_fence(void)
 	if (g.fence == CL_FENCE_RUNNING || (g.fence == CL_FENCE_FAILED && now_ms() < g.fence_next))
 		return;
 	snprintf(nodeid, sizeof(nodeid), "%u", g.peer.nodeid);
-	qb_log(LOG_NOTICE, "cluster: fencing %s: %s", g.peer.name[0] ? g.peer.name : "the peer", g.cfg.fence_command);
+	qb_log(LOG_NOTICE, "cluster: %s %s: %s", under_pacemaker() ? "marking outdated" : "fencing",
+	       g.peer.name[0] ? g.peer.name : "the peer", fence_cmd());
 	pid_t pid = fork();
 	if (pid < 0) {
 		qb_log(LOG_ERR, "cluster: fork for the fence command: %s", strerror(errno));
@@ -461,7 +479,7 @@ static void start_fence(void)
 		setsid();
 		setenv("TANDEM_PEER", g.peer.name[0] ? g.peer.name : g.cfg.peer, 1);
 		setenv("TANDEM_PEER_NODEID", nodeid, 1);
-		execl("/bin/sh", "sh", "-c", g.cfg.fence_command, (char *)NULL);
+		execl("/bin/sh", "sh", "-c", fence_cmd(), (char *)NULL);
 		_exit(127);
 	}
 	g.fence_pid = pid;
@@ -507,10 +525,11 @@ static void rf_eval(void)
 		rf_answer(false, "this node is not primary any more");
 		return;
 	}
+	/* under pacemaker: ask the peer over CPG, else the outdate-peer command */
 	fv = (struct cl_fence_view){
-		.fencing = (enum cl_fencing)g.cfg.fencing,
+		.fencing = under_pacemaker() ? CL_FENCING_COMMAND : (enum cl_fencing)g.cfg.fencing,
 		.quorate = g.up && g.quorate,
-		.qdevice_proof = g.quorate && g.qdevice_vote && !g.two_node && g.quorum_members == 1,
+		.qdevice_proof = !under_pacemaker() && g.quorate && g.qdevice_vote && !g.two_node && g.quorum_members == 1,
 		.peer_member = g.peer.member,
 		.peer_node_up = !g.peer.node_down && g.quorum_members >= 2,
 		.peer_outdated = g.rf.outdated,
@@ -1319,10 +1338,15 @@ int cluster_init(const struct tconf *conf, qb_loop_t *loop, char *err, size_t er
 	}
 	repl_on_role_change(role_changed, NULL);
 	g.rf.id = (uint32_t)time(NULL) << 8;    /* ids of an earlier incarnation do not match */
-	if (g.cfg.manager == TCONF_CLUSTER_BUILTIN && repl_on()) {
+	if ((g.cfg.manager == TCONF_CLUSTER_BUILTIN || (under_pacemaker() && g.cfg.outdate_peer_command[0])) &&
+	    repl_on()) {
 		g.rf.fd = repl_set_fence_handler(rf_request, NULL);
 		if (g.rf.fd >= 0)
 			qb_loop_poll_add(loop, QB_LOOP_HIGH, g.rf.fd, POLLIN, NULL, rf_fd_cb);
+	} else if (under_pacemaker() && repl_on()) {
+		qb_log(LOG_WARNING, "cluster: manager pacemaker without outdate_peer_command: a primary that loses its "
+		       "peer writes on alone at once, and the agent marks the peer outdated only at its next monitor "
+		       "(docs/PACEMAKER.md)");
 	}
 	g.on = true;
 	g.started = now_ms();

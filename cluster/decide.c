@@ -167,7 +167,7 @@ struct cl_fence_decision cl_decide_fence(const struct cl_fence_view *v)
 	if (v->peer_outdated)
 		return fact(CL_FA_OUTDATED, "the peer marked its disks Outdated");
 	if (v->fence == CL_FENCE_OK)
-		return fact(CL_FA_DEAD, "the peer was fenced");
+		return fact(CL_FA_DEAD, "the peer was fenced (pacemaker: marked outdated)");
 	if (v->peer_member) {
 		if (v->peer_refused)
 			return fact(CL_FA_WAIT, "the peer refused to outdate itself");

@@ -152,6 +152,7 @@ struct tconf_cluster {
 	char alua_group[64];                /* ALUA group of the floating portal; "" = implicit group */
 	enum tconf_cluster_fencing fencing; /* default qdevice */
 	char fence_command[1024];
+	char outdate_peer_command[1024];    /* manager pacemaker: marks a lost peer outdated (CIB) */
 	int fence_timeout_ms, promote_delay_ms, arp_count, arp_interval_ms;
 	int tickle_count, tickle_interval_ms, reconnect_ms, announce_ms;
 	int fence_delay_ms;                 /* a non-Primary delays fencing a vanished node (default 500) */

@@ -1001,6 +1001,7 @@ static const struct key_desc cluster_keys[] = {
 	{ .name = "fencing", .kind = K_ENUM, .off = offsetof(struct tconf_cluster, fencing),
 	  .names = cluster_fencing_names },
 	CL_STR("fence_command", fence_command, 1, NULL),
+	CL_STR("outdate_peer_command", outdate_peer_command, 1, NULL),
 	CL_INT("fence_timeout_ms", fence_timeout_ms, 100, 3600000),
 	CL_INT("promote_delay_ms", promote_delay_ms, 0, 3600000),
 	CL_INT("fence_delay_ms", fence_delay_ms, 0, 600000),
@@ -1041,6 +1042,9 @@ static int sec_cluster(struct sctx *s, const struct cfg_node *n, void *obj)
 		return cfg_error(s->err, n->line, "section 'cluster': fencing command needs 'fence_command'");
 	if (cl->fencing != TCONF_FENCING_COMMAND && cl->fence_command[0])
 		return cfg_error(s->err, n->line, "section 'cluster': fence_command is only used with 'fencing: command'");
+	if (cl->manager != TCONF_CLUSTER_PACEMAKER && cl->outdate_peer_command[0])
+		return cfg_error(s->err, n->line, "section 'cluster': outdate_peer_command is only used with 'manager: "
+				 "pacemaker' (the built-in manager asks the peer itself and fences with fence_command)");
 	return 0;
 }
 

@@ -18,6 +18,10 @@
 #   kill        SIGKILL of the promoted node's tandemd under I/O: pacemaker
 #               promotes the other within seconds; no acknowledged write lost
 #   crash       testbed.sh crash of the promoted node under I/O: same
+#   lose-peer   SIGKILL of the unpromoted node's tandemd under I/O: the
+#               promoted one freezes its writes, runs outdate_peer_command
+#               (the CIB mark) and only then writes on alone (log order
+#               checked); 0 I/O errors; the node returns, resyncs, mark cleared
 #   outdated    the unpromoted node is stopped (standby), writes continue, the
 #               replication link is cut, it starts again with stale data, then
 #               the promoted node crashes: the stale node is NEVER promoted;
@@ -59,7 +63,10 @@ pm_setup() {
 	done
 	ip -n "$(ns_of "$p")" addr del "$TB_FLOAT/24" dev eth0 2>/dev/null || true
 	for n in A B; do
-		sed -i 's/manager: builtin/manager: pacemaker/' "$TB_STATE/$n/tandem.conf"
+		# the outdate-peer command: a lost peer is marked outdated in the CIB
+		# while the primary's writes are frozen (docs/PACEMAKER.md)
+		sed -i 's/manager: builtin/manager: pacemaker\n    outdate_peer_command: "crm_attribute -N $TANDEM_PEER -n tandem-outdated-tandem -l forever -v 1"/' \
+			"$TB_STATE/$n/tandem.conf"
 		pcmk_prepare_node "$n"
 		# testbed tools read STATE/N/tandemd.pid: the agent's pidfile is /run/tandem-pcmk/tandemd.pid
 		ln -sfn "$TB_STATE/$n/run/tandem-pcmk/tandemd.pid" "$TB_STATE/$n/tandemd.pid"
@@ -213,6 +220,55 @@ pcmk_node_return() { # N
 	pcmk "$(other "$n")" crm_resource --cleanup -r "$PCMK_CLONE" >/dev/null 2>&1 || true
 }
 
+scn_lose_peer() {
+	local name=pcmk-lose-peer p s log n0 i mark=
+	p=$(pcmk_promoted); s=$(other "$p")
+	log=$TB_STATE/$p/run/tandem-pcmk/tandemd.log
+	wait_in_sync 30 || true
+	n0=$(wc -l <"$log")
+	mon_start "$name"
+	io_run "$name" "$PM_IO"
+	tb kill "$s" tandemd >/dev/null 2>&1
+	for i in $(seq 1 40); do
+		mark=$(pcmk "$p" crm_attribute -N "${PCMK_UNAME[$s]}" -n tandem-outdated-tandem -l forever -G -q 2>/dev/null || true)
+		[ "$mark" = 1 ] && break
+		sleep 0.25
+	done
+	[ "$mark" = 1 ] && pass "$name: $s marked outdated in the CIB" || fail "$name: $s not marked outdated"
+	# the order in the primary's log: frozen, the command, then writes go on
+	tail -n +"$((n0 + 1))" "$log" | grep -E 'writes are frozen|outdate-peer command|marking outdated|fence request .* answered' \
+		>"$T_TMP/$name.order" || true
+	sed -e "s/^/    $p| /" "$T_TMP/$name.order"
+	if python3 - "$T_TMP/$name.order" <<'PY'
+import re, sys
+lines = open(sys.argv[1]).read().splitlines()
+def first(pat):
+    for i, l in enumerate(lines):
+        if re.search(pat, l):
+            return i
+    return None
+fr, ok, rel = first(r"writes are frozen"), first(r"outdate-peer command succeeded"), first(r"answered .*writes continue")
+sys.exit(0 if None not in (fr, ok, rel) and fr < ok < rel else 1)
+PY
+	then
+		pass "$name: $p froze its writes, marked $s outdated (outdate_peer_command), then wrote on alone"
+	else
+		fail "$name: $p did not freeze - mark - continue in that order (see the lines above)"
+	fi
+	io_wait "$name" || return 1
+	mon_stop
+	figures "$name" "SIGKILL of the unpromoted tandemd (pacemaker, outdate_peer_command)" 0 3000 20000
+	io_verify "$name"
+	pcmk "$p" crm_resource --cleanup -r "$PCMK_CLONE" >/dev/null 2>&1 || true
+	if wait_in_sync 90; then pass "$name: $s back and in sync"; else fail "$name: $s did not return in sync"; pcmk_dump; fi
+	for i in $(seq 1 20); do
+		[ -z "$(pcmk "$p" crm_attribute -N "${PCMK_UNAME[$s]}" -n tandem-outdated-tandem -l forever -G -q 2>/dev/null)" ] && break
+		sleep 0.5
+	done
+	[ -z "$(pcmk "$p" crm_attribute -N "${PCMK_UNAME[$s]}" -n tandem-outdated-tandem -l forever -G -q 2>/dev/null)" ] \
+		&& pass "$name: $s's outdated mark cleared once in sync" || fail "$name: $s's outdated mark still set after the resync"
+}
+
 scn_outdated() {
 	local name=pcmk-outdated p s t0 bad=0 i pr
 	p=$(pcmk_promoted); s=$(other "$p")
@@ -293,6 +349,7 @@ if [ "$rc" -ne 0 ]; then fail "pacemaker setup failed"; pcmk_dump; finish; exit 
 run_pm move scn_move
 run_pm kill scn_kill
 run_pm crash scn_crash
+run_pm lose-peer scn_lose_peer
 run_pm outdated scn_outdated
 figures_publish
 finish

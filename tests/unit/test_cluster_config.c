@@ -91,6 +91,14 @@ START_TEST(test_defaults_and_keys)
 	c = load("cluster {\n node: b\n manager: pacemaker\n}\n", err, sizeof(err));
 	ck_assert_msg(c != NULL, "%s", err);
 	ck_assert_int_eq(c->cluster.manager, TCONF_CLUSTER_PACEMAKER);
+	ck_assert_str_eq(c->cluster.outdate_peer_command, "");
+	tconf_free(c);
+	c = load("cluster {\n node: b\n manager: pacemaker\n"
+		 " outdate_peer_command: \"crm_attribute -N \\\"$TANDEM_PEER\\\" -n tandem-outdated-tandem -l forever -v 1\"\n}\n",
+		 err, sizeof(err));
+	ck_assert_msg(c != NULL, "%s", err);
+	ck_assert_str_eq(c->cluster.outdate_peer_command,
+			 "crm_attribute -N \"$TANDEM_PEER\" -n tandem-outdated-tandem -l forever -v 1");
 	tconf_free(c);
 }
 END_TEST
@@ -115,6 +123,9 @@ static const struct {
 	{ "cluster {\n node: a\n manager: none\n bogus: 1\n}\n", "unknown key" },
 	{ "cluster {\n node: a\n manager: none\n fence_delay_ms: -1\n}\n", "out of range" },
 	{ "cluster {\n node: a\n manager: none\n fence_command: \"x\"\n}\n", "only used" },
+	{ "cluster {\n node: a\n floating_ip: 192.0.2.100/24\n interface: a0\n outdate_peer_command: \"x\"\n}\n",
+	  "only used with 'manager: pacemaker'" },
+	{ "cluster {\n node: a\n manager: none\n outdate_peer_command: \"x\"\n}\n", "outdate_peer_command" },
 };
 
 START_TEST(test_errors)
