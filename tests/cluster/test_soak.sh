@@ -139,6 +139,18 @@ wait_load() {
 	fi
 }
 
+# cut_repl_outdated: the replication link cut (corosync keeps its ring): the
+# primary has S outdate itself over CPG before it writes on alone
+cut_repl_outdated() {
+	tb cut repl
+	if wait_for 20 "Outdated on $S" disk_is "$S" Outdated; then
+		pass "$R: $S marked Outdated while the link is cut"
+	else
+		fail "$R: $S not Outdated during the cut"
+		return 1
+	fi
+}
+
 round_crash_primary() {
 	load 25
 	sleep 4
@@ -171,12 +183,7 @@ round_kill_primary() {
 round_cut_repl() {
 	load 16
 	sleep 4
-	tb cut repl
-	if wait_for 20 "Outdated on $S" disk_is "$S" Outdated; then
-		pass "$R: $S marked Outdated while the link is cut"
-	else
-		fail "$R: $S not Outdated during the cut"
-	fi
+	cut_repl_outdated || return 1
 	sleep 3
 	tb heal
 	wait_load
@@ -237,13 +244,7 @@ round_crash_during_resync() {
 round_cut_then_crash_primary() {
 	load 60
 	sleep 4
-	tb cut repl
-	if wait_for 20 "Outdated on $S" disk_is "$S" Outdated; then
-		pass "$R: $S marked Outdated while the link is cut"
-	else
-		fail "$R: $S not Outdated during the cut"
-		return 1
-	fi
+	cut_repl_outdated || return 1
 	sleep 3   # P writes alone
 	tb crash "$P"
 	tb heal
