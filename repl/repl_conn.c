@@ -141,17 +141,13 @@ static void tx_release(struct repl_txitem *it)
 	repl_eng.tx_free = it;
 }
 
-void repl_tx_queue(struct repl_conn *c, struct repl_txitem *it, bool urgent)
+/* Every message leaves in the order of its sequence number, which it got when
+ * it was made: nothing may overtake the queue (a keepalive that did broke the
+ * peer's sequence check whenever a backlog was waiting). Liveness does not
+ * need it to: any byte received counts, not only a PING_ACK. */
+void repl_tx_queue(struct repl_conn *c, struct repl_txitem *it)
 {
-	if (urgent && !rl_empty(&c->txq)) {
-		struct repl_txitem *head = rl_entry(c->txq.next, struct repl_txitem, link);
-		if (head->sent)
-			rl_add_after(&head->link, &it->link);   /* never split a message */
-		else
-			rl_add_after(&c->txq, &it->link);
-	} else {
-		rl_add_tail(&c->txq, &it->link);
-	}
+	rl_add_tail(&c->txq, &it->link);
 	c->txq_items++;
 }
 
@@ -168,12 +164,12 @@ void repl_tx_req(struct repl_conn *c, struct repl_req *rq, uint16_t type, uint32
 	repl_hdr_put(it->hdr, type, (uint32_t)(fixed_len + it->paylen), vol, ++c->tx_seq);
 	rq->seq = c->tx_seq;
 	rq->epoch = c->epoch;
-	repl_tx_queue(c, it, false);
+	repl_tx_queue(c, it);
 }
 
-/* Queue a small message on the established link, ahead of the queue (first)
- * or behind it; its body to fill, NULL when the link is down. */
-static uint8_t *send_small(uint16_t type, uint32_t vol, size_t body_len, bool first)
+/* Queue a small message on the established link; its body to fill, NULL when
+ * the link is down. */
+static uint8_t *send_small(uint16_t type, uint32_t vol, size_t body_len)
 {
 	struct repl_conn *c = repl_eng.conn;
 	struct repl_txitem *it;
@@ -186,14 +182,13 @@ static uint8_t *send_small(uint16_t type, uint32_t vol, size_t body_len, bool fi
 		repl_conn_fail(c, "out of memory queueing a message");
 		return NULL;
 	}
-	repl_tx_queue(c, it, first);
+	repl_tx_queue(c, it);
 	return body;
 }
 
 uint8_t *repl_send(uint16_t type, struct repl_vol *v, size_t body_len)
 {
-	return send_small(type, v ? (uint32_t)v->index : REPL_VOL_NONE, body_len,
-			  type == REPL_MSG_PING || type == REPL_MSG_PING_ACK);
+	return send_small(type, v ? (uint32_t)v->index : REPL_VOL_NONE, body_len);
 }
 
 static void conn_want_out(struct repl_conn *c, bool on)
@@ -404,7 +399,7 @@ static void conn_send_hello(struct repl_conn *c)
 		return;
 	}
 	repl_hello_put(body, &c->me);
-	repl_tx_queue(c, it, false);
+	repl_tx_queue(c, it);
 	c->st = CS_HANDSHAKE;
 }
 
@@ -424,7 +419,7 @@ static void conn_send_auth(struct repl_conn *c)
 	}
 	put_be16(body + REPL_AUTH_VERSION, c->version);
 	repl_auth_mac(repl_eng.secret, c->outbound, c->version, cc, ca, nc, na, body + REPL_AUTH_MAC);
-	repl_tx_queue(c, it, false);
+	repl_tx_queue(c, it);
 	c->sent_auth = true;
 }
 
@@ -541,8 +536,8 @@ static int h_ping(struct repl_conn *c, const struct repl_msg *m)
 
 uint64_t repl_conn_barrier(void)
 {
-	/* in order: behind what is queued, unlike a keepalive PING */
-	uint8_t *body = send_small(REPL_MSG_PING, REPL_VOL_NONE, REPL_PING_SIZE, false);
+	/* behind what is queued, like every message */
+	uint8_t *body = send_small(REPL_MSG_PING, REPL_VOL_NONE, REPL_PING_SIZE);
 
 	if (!body)
 		return 0;

@@ -340,7 +340,7 @@ void repl_conn_tick(uint64_t now);
 void repl_conn_fail(struct repl_conn *c, const char *why);
 bool repl_conn_up(void);
 struct repl_txitem *repl_tx_small(struct repl_conn *c, uint16_t type, uint32_t vol, size_t body_len, uint8_t **body);
-void repl_tx_queue(struct repl_conn *c, struct repl_txitem *it, bool urgent);
+void repl_tx_queue(struct repl_conn *c, struct repl_txitem *it);
 /* Queue a request's DATA/RS_DATA (header + fixed part already in it->hdr after
  * this call fills the header). */
 void repl_tx_req(struct repl_conn *c, struct repl_req *rq, uint16_t type, uint32_t vol, size_t fixed_len);

@@ -504,6 +504,7 @@ struct vs_q {
 	unsigned n_app;
 	uint64_t bm_count;
 	bool current;
+	uint64_t ping_sent_ms;          /* the link's outstanding keepalive, 0 none */
 	_Atomic int done;
 };
 
@@ -519,6 +520,7 @@ static void vs_r(void *arg)
 	q->n_app = v->n_app;
 	q->bm_count = repl_md_bm_count(v->md);
 	q->current = v->known_current;
+	q->ping_sent_ms = repl_eng.conn ? repl_eng.conn->ping_sent_ms : 0;
 	atomic_store(&q->done, 1);
 }
 
@@ -1113,6 +1115,63 @@ START_TEST(test_resync_budget_follows_rate)
 }
 END_TEST
 
+/* Bug 7: keepalive PINGs and PING_ACKs were queued ahead of everything not
+ * yet sent, with the next sequence number: with a backlog (a peer slow to
+ * read for ping_interval) the peer saw a sequence gap and dropped the link,
+ * then a reconnect and a resync (tests/cluster/test_soak.sh: the secondary
+ * was SyncTarget again when the primary crashed, and could not take over).
+ * Every message now leaves in the order of its sequence number. */
+START_TEST(test_keepalive_in_sequence)
+{
+	enum { N = 32 };
+	struct pmsg m = { 0 };
+	struct tio *t[N];
+	char err[256];
+	uint8_t ping[REPL_PING_SIZE] = { 0 };
+	unsigned data = 0;
+	bool got_ping = false, got_ack = false;
+	uint64_t end;
+
+	setup_common(REPL_DISK_UPTODATE);
+	connect_in_sync(&m);
+	ck_assert_msg(repl_set_role(REPL_ROLE_PRIMARY, false, err, sizeof(err)) == 0, "%s", err);
+	/* the peer stops reading: 32 MiB of DATA cannot all fit in the socket buffers */
+	for (int i = 0; i < N; i++)
+		t[i] = tio_write((uint64_t)i * MiB, MiB, (uint8_t)(i + 1), 0);
+	usleep(200 * 1000);
+	/* the engine answers this PING while its queue is full ... */
+	put_be64(ping + REPL_PING_STAMP, 42);
+	peer_send(REPL_MSG_PING, REPL_VOL_NONE, ping, sizeof(ping));
+	/* ... and after ping_interval (1 s) without a word from the peer it sends
+	 * a keepalive of its own; the peer must answer within ping_timeout */
+	end = now_ms() + 5000;
+	while (!engine_state().ping_sent_ms && now_ms() < end)
+		usleep(10 * 1000);
+	ck_assert_msg(engine_state().ping_sent_ms, "the engine sent no keepalive");
+	/* peer_recv asserts that each sequence number follows the last one */
+	while (data < N || !got_ping || !got_ack) {
+		ck_assert_msg(peer_recv(&m, 5000) == 0, "stream ended after %u DATA", data);
+		if (m.type == REPL_MSG_DATA) {
+			data++;
+			peer_ack(&m, 0);
+		} else if (m.type == REPL_MSG_PING) {
+			got_ping = true;
+			peer_send(REPL_MSG_PING_ACK, REPL_VOL_NONE, m.body, REPL_PING_SIZE);
+		} else if (m.type == REPL_MSG_PING_ACK && get_be64(m.body + REPL_PING_STAMP) == 42) {
+			got_ack = true;
+		}
+	}
+	for (int i = 0; i < N; i++) {
+		ck_assert_msg(tio_wait(t[i], 5000), "write %d did not complete", i);
+		ck_assert_int_eq(t[i]->status, 0);
+		tio_free(t[i]);
+	}
+	ck_assert_msg(engine_state().up, "the link dropped");
+	free(m.body);
+	teardown_common();
+}
+END_TEST
+
 /* Bug 6: a node that had missed its peer's writes could be promoted alone.
  * With a qdevice, the Secondary S crashes, the Primary P writes alone (S
  * counts as Outdated only in P's metadata), P crashes, S boots alone: quorate
@@ -1237,6 +1296,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_resync_budget_follows_rate);
 	tcase_add_test(tc, test_known_current_needs_the_peer);
 	tcase_add_test(tc, test_known_current_peer_outdated);
+	tcase_add_test(tc, test_keepalive_in_sequence);
 	suite_add_tcase(s, tc);
 	return s;
 }
