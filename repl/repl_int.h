@@ -129,6 +129,11 @@ enum repl_vstate {
 	VS_CONNECTED,
 };
 enum { OD_NONE = 0, OD_RUNNING, OD_DONE };      /* "peer is Outdated" generation bump */
+/* The volume has negotiated with the peer: Connected, SyncSource or SyncTarget. */
+static inline bool repl_vs_negotiated(enum repl_vstate vs)
+{
+	return vs == VS_CONNECTED || vs == VS_SYNC_SOURCE || vs == VS_SYNC_TARGET;
+}
 
 struct repl_vol_status {                        /* published copy, under eng.stat_lock */
 	enum repl_disk_state disk, peer_disk;

@@ -235,8 +235,7 @@ void repl_publish(struct repl_vol *v)
 	s.attached = att;
 	s.disk = att && v->md ? repl_md_get_disk(v->md) : REPL_DISK_DISKLESS;
 	s.conn = att ? repl_vol_conn_state(v) : REPL_CONN_STANDALONE;
-	s.peer_disk = repl_conn_up() && (v->vs == VS_CONNECTED || v->vs == VS_SYNC_SOURCE || v->vs == VS_SYNC_TARGET)
-			      ? v->peer_disk : REPL_DISK_DUNKNOWN;
+	s.peer_disk = repl_conn_up() && repl_vs_negotiated(v->vs) ? v->peer_disk : REPL_DISK_DUNKNOWN;
 	if (att && v->md) {
 		oos = repl_md_bm_count(v->md) * v->chunk;
 		if (oos > v->size)
@@ -379,7 +378,7 @@ void repl_vol_maybe_behind(struct repl_vol *v)
 {
 	if (!v->known_current || atomic_load(&repl_eng.quorate))
 		return;
-	if (v->vs == VS_CONNECTED || v->vs == VS_SYNC_SOURCE || v->vs == VS_SYNC_TARGET)
+	if (repl_vs_negotiated(v->vs))
 		return;
 	if (v->md && (repl_md_get_flags(v->md) & REPL_MD_F_PEER_OUTDATED))
 		return;

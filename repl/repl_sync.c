@@ -362,7 +362,7 @@ int repl_h_vol_state(struct repl_conn *c, const struct repl_msg *m)
 		repl_vol_decide(v);                      /* crossing announcements, or the reply to ours */
 		return 0;
 	}
-	if (v->vs == VS_CONNECTED || v->vs == VS_SYNC_SOURCE || v->vs == VS_SYNC_TARGET) {
+	if (repl_vs_negotiated(v->vs)) {
 		qb_log(LOG_NOTICE, "repl: %s: the peer renegotiates", v->name);
 		struct repl_md_view keep = v->peer_view;
 		uint64_t ks = v->peer_view_size;
