@@ -424,6 +424,11 @@ static const char *fence_cmd(void)
 	return under_pacemaker() ? g.cfg.outdate_peer_command : g.cfg.fence_command;
 }
 
+static const char *fence_cmd_name(void)
+{
+	return under_pacemaker() ? "outdate-peer" : "fence";
+}
+
 static void fence_poll(void *data)
 {
 	int status;
@@ -433,8 +438,8 @@ static void fence_poll(void *data)
 	pid_t r = waitpid(g.fence_pid, &status, WNOHANG);
 	if (r == 0) {
 		if (now_ms() - g.fence_started > (uint64_t)g.cfg.fence_timeout_ms) {
-			qb_log(LOG_ERR, "cluster: %s command timed out after %d ms: killing it",
-			       under_pacemaker() ? "outdate-peer" : "fence", g.cfg.fence_timeout_ms);
+			qb_log(LOG_ERR, "cluster: %s command timed out after %d ms: killing it", fence_cmd_name(),
+			       g.cfg.fence_timeout_ms);
 			kill(g.fence_pid, SIGKILL);
 			waitpid(g.fence_pid, &status, 0);
 			status = -1;
@@ -450,7 +455,7 @@ static void fence_poll(void *data)
 		       g.peer.name[0] ? g.peer.name : "peer");
 		g.fence = CL_FENCE_OK;
 	} else {
-		qb_log(LOG_ERR, "cluster: %s command failed (%s %d); retrying in %d s", under_pacemaker() ? "outdate-peer" : "fence",
+		qb_log(LOG_ERR, "cluster: %s command failed (%s %d); retrying in %d s", fence_cmd_name(),
 		       status != -1 && WIFEXITED(status) ? "exit" : "signal/timeout",
 		       status != -1 && WIFEXITED(status) ? WEXITSTATUS(status) : -1, FENCE_RETRY_MS / 1000);
 		g.fence = CL_FENCE_FAILED;
