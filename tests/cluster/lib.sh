@@ -11,6 +11,7 @@
 #   primary / secondary    the node that is primary (A|B, empty if none) / the other one
 #   wait_serving SECS      exactly one primary, holding the floating IP, portal reachable
 #   wait_in_sync SECS      both connected, UpToDate/UpToDate, nothing out of sync
+#   never_promoted LABEL NODE SECS WHY   NODE stays non-primary for SECS (sampled); pass/fail
 #   healthy                wait_serving && wait_in_sync (short); tb_fresh if not
 #   mon_start / mon_stop   background sampler of both nodes' role and IP ownership;
 #                          mon_stop fails the scenario on two primaries / two IP owners
@@ -162,6 +163,21 @@ wait_serving() { # SECS
 	done
 	log "no single serving primary after ${1:-30} s: $(nodes_state)"
 	return 1
+}
+
+# never_promoted LABEL NODE SECS WHY: NODE must stay non-primary for SECS
+# (sampled every 0.5 s); pass/fail lines start with LABEL
+never_promoted() {
+	local label=$1 n=$2 end=$((SECONDS + $3)) why=$4 samples=0
+	while [ $SECONDS -lt $end ]; do
+		if [ "$(role_of "$n")" = primary ]; then
+			fail "$label: $n WAS PROMOTED although $why: $(nodes_state)"
+			return 1
+		fi
+		samples=$((samples + 1))
+		sleep 0.5
+	done
+	pass "$label: $n not promoted for $3 s ($samples samples) since $why: $(jget "$n" cluster.decision.reason)"
 }
 
 in_sync_now() {

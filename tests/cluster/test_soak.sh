@@ -81,20 +81,6 @@ took_over() {
 		return 1
 	fi
 }
-# never_promoted NODE SECS WHY: NODE must stay non-primary for SECS (sampled)
-never_promoted() {
-	local n=$1 end=$((SECONDS + $2)) why=$3 r samples=0
-	while [ $SECONDS -lt $end ]; do
-		r=$(role_of "$n")
-		if [ "$r" = primary ]; then
-			fail "$R: $n WAS PROMOTED although $why: $(nodes_state)"
-			return 1
-		fi
-		samples=$((samples + 1))
-		sleep 0.5
-	done
-	pass "$R: $n not promoted for $2 s ($samples samples) since $why: $(jget "$n" cluster.decision.reason)"
-}
 node_back() { tb start "$1" >/dev/null || { fail "$R: could not start $1 again"; return 1; }; }
 # serves_again NODE: after its return NODE is the one serving primary
 # With QDEVICE=1 either node may serve then: the replication link connects
@@ -187,7 +173,7 @@ round_kill_primary() {
 	if [ "${QDEVICE:-0}" = 1 ]; then
 		# P's node stays in the membership and nothing proves it released
 		# the address: S waits for P's tandemd to return (docs/CLUSTER.md)
-		never_promoted "$S" 6 "$P's node is up (qdevice cannot fence it)" || return 1
+		never_promoted "$R" "$S" 6 "$P's node is up (qdevice cannot fence it)" || return 1
 		node_back "$P" || return 1
 		serves_again "$P" || return 1
 	else
@@ -252,7 +238,7 @@ round_crash_during_resync() {
 	fi
 	tb crash "$S"
 	log "$R: $S crashed while $P is the SyncTarget"
-	never_promoted "$P" 8 "it is Inconsistent (half resynced)" || return 1
+	never_promoted "$R" "$P" 8 "it is Inconsistent (half resynced)" || return 1
 	node_back "$S" || return 1
 	serves_again "$S" || return 1
 	wait_load
@@ -266,7 +252,7 @@ round_cut_then_crash_primary() {
 	tb crash "$P"
 	tb heal
 	log "$R: $P crashed while writing alone, links healed"
-	never_promoted "$S" 8 "it is Outdated" || return 1
+	never_promoted "$R" "$S" 8 "it is Outdated" || return 1
 	node_back "$P" || return 1
 	serves_again "$P" || return 1
 	wait_load
@@ -281,7 +267,7 @@ round_crash_s_then_p() {
 	sleep 1
 	node_back "$S" || return 1
 	log "$R: $S started first, $P still down"
-	never_promoted "$S" 8 "it missed $P's last writes" || return 1
+	never_promoted "$R" "$S" 8 "it missed $P's last writes" || return 1
 	node_back "$P" || return 1
 	serves_again "$P" || return 1
 	wait_load

@@ -574,6 +574,22 @@ static void teardown_common(void)
 
 /* ================================================================ tests */
 
+/* A connected Primary with BACKLOG_N writes of 1 MiB in flight while the peer
+ * stops reading: 32 MiB of DATA cannot all fit in the socket buffers, so some
+ * still wait in the engine's transmit queue. */
+enum { BACKLOG_N = 32 };
+static void primary_with_backlog(struct pmsg *m, struct tio *t[BACKLOG_N])
+{
+	char err[256];
+
+	setup_common(REPL_DISK_UPTODATE);
+	connect_in_sync(m);
+	ck_assert_msg(repl_set_role(REPL_ROLE_PRIMARY, false, err, sizeof(err)) == 0, "%s", err);
+	for (int i = 0; i < BACKLOG_N; i++)
+		t[i] = tio_write((uint64_t)i * MiB, MiB, (uint8_t)(i + 1), 0);
+}
+
+
 /* Bug 1: a volume that stops replicating while the link stays up (here the
  * peer's VOL_DETACH; also a non-EIO DATA_ACK error, an operator disconnect, a
  * renegotiation) completed its in-flight writes while their DATA was still in
@@ -583,20 +599,14 @@ static void teardown_common(void)
  * that period are ignored instead of killing the link. */
 START_TEST(test_detach_with_queued_data)
 {
-	enum { N = 32 };
+	enum { N = BACKLOG_N };
 	struct pmsg m = { 0 };
 	struct tio *t[N];
-	char err[256];
 	uint8_t d[REPL_DETACH_SIZE] = { 0 };
 	unsigned got = 0, bad_crc = 0, acked_late = 0;
 	bool scribbled[N] = { false };
 
-	setup_common(REPL_DISK_UPTODATE);
-	connect_in_sync(&m);
-	ck_assert_msg(repl_set_role(REPL_ROLE_PRIMARY, false, err, sizeof(err)) == 0, "%s", err);
-	/* the peer stops reading: 32 MiB of DATA cannot all fit in the socket buffers */
-	for (int i = 0; i < N; i++)
-		t[i] = tio_write((uint64_t)i * MiB, MiB, (uint8_t)(i + 1), 0);
+	primary_with_backlog(&m, t);
 	usleep(300 * 1000);
 	peer_send(REPL_MSG_VOL_DETACH, 0, d, sizeof(d));
 	usleep(300 * 1000);
@@ -1123,21 +1133,15 @@ END_TEST
  * Every message now leaves in the order of its sequence number. */
 START_TEST(test_keepalive_in_sequence)
 {
-	enum { N = 32 };
+	enum { N = BACKLOG_N };
 	struct pmsg m = { 0 };
 	struct tio *t[N];
-	char err[256];
 	uint8_t ping[REPL_PING_SIZE] = { 0 };
 	unsigned data = 0;
 	bool got_ping = false, got_ack = false;
 	uint64_t end;
 
-	setup_common(REPL_DISK_UPTODATE);
-	connect_in_sync(&m);
-	ck_assert_msg(repl_set_role(REPL_ROLE_PRIMARY, false, err, sizeof(err)) == 0, "%s", err);
-	/* the peer stops reading: 32 MiB of DATA cannot all fit in the socket buffers */
-	for (int i = 0; i < N; i++)
-		t[i] = tio_write((uint64_t)i * MiB, MiB, (uint8_t)(i + 1), 0);
+	primary_with_backlog(&m, t);
 	usleep(200 * 1000);
 	/* the engine answers this PING while its queue is full ... */
 	put_be64(ping + REPL_PING_STAMP, 42);
