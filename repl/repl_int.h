@@ -204,6 +204,7 @@ struct repl_vol {
 	unsigned n_app;
 	/* resync */
 	bool rs_full, rs_ready, rs_bm_sent, rs_peer_bm_done, rs_finishing;
+	bool rs_done_flushing;              /* SyncTarget: RS_DONE's flush in flight (gates negotiation) */
 	uint64_t rs_cursor, rs_total_bits, rs_start_ms;
 	unsigned rs_inflight;
 	uint64_t rs_bytes_sent, rs_bytes_received;  /* since start (status resync_bytes_*) */

@@ -514,6 +514,7 @@ static void idle_r(void *arg)
 
 	q->idle = rl_empty(&v->active) && rl_empty(&v->papply) && rl_empty(&v->rs_wait) && rl_empty(&v->held) &&
 		  rl_empty(&v->od_wait) && !v->job_busy && rl_empty(&v->jobs) && atomic_load(&v->wq_pending) == 0 &&
+		  !v->rs_done_flushing &&
 		  !v->slot_wait_head;
 }
 
@@ -1167,7 +1168,7 @@ static void jobs_idle_r(void *arg)
 	*idle = true;
 	for (int i = 0; i < repl_eng.nvols; i++) {
 		struct repl_vol *v = repl_eng.vols[i];
-		if (v->job_busy || !rl_empty(&v->jobs) || atomic_load(&v->wq_pending))
+		if (v->job_busy || !rl_empty(&v->jobs) || atomic_load(&v->wq_pending) || v->rs_done_flushing)
 			*idle = false;
 	}
 }

@@ -56,7 +56,7 @@ void repl_vol_send_state(struct repl_vol *v)
 
 	if (!repl_conn_up() || !atomic_load(&v->attached) || v->detaching || !v->want_connect)
 		return;
-	if (v->od_state == OD_RUNNING || v->job_busy) {
+	if (v->od_state == OD_RUNNING || v->job_busy || v->rs_done_flushing) {
 		v->reply_pending = true;         /* announce the state once the metadata settled */
 		v->vs = VS_NEGOTIATE;
 		v->neg_start_ms = reactor_now_ms();
@@ -733,7 +733,13 @@ int repl_h_rs_data(struct repl_conn *c, const struct repl_msg *m)
 
 /* RS_DONE: the source has sent every dirty chunk. The target flushes its disk
  * and only then takes the source's generation ids (J_TARGET_DONE), which
- * carry the ids across the flush. */
+ * carry the ids across the flush. The flush belongs to this resync only: a
+ * link drop or a renegotiation while it is in flight must not let a new
+ * resync begin (SyncTarget again) before it completed, or its completion
+ * would finish the NEW resync with the old ids: UpToDate, whole bitmap
+ * cleared, known current, without the new resync's data. So, like a metadata
+ * job, it holds the next negotiation back (repl_vol_send_state) and counts
+ * as pending work for a detach (idle_r). */
 struct rs_done_flush {
 	struct bdev_io io;
 	struct repl_vol *v;
@@ -748,9 +754,13 @@ static void target_flush_done(struct bdev_io *io)
 	int st = io->status;
 
 	free(f);
+	v->rs_done_flushing = false;
 	if (st || v->vs != VS_SYNC_TARGET) {
-		if (st && repl_eng.conn)
+		if (st && v->vs == VS_SYNC_TARGET && repl_eng.conn)
 			repl_conn_fail(repl_eng.conn, "flush at the end of the resync failed");
+		/* a negotiation that waited for this flush goes on */
+		if (v->reply_pending && !v->job_busy && repl_conn_up())
+			repl_vol_send_state(v);
 		return;
 	}
 	md_job(v, J_TARGET_DONE, &g);
@@ -761,7 +771,7 @@ int repl_h_rs_done(struct repl_conn *c, const struct repl_msg *m)
 	struct repl_vol *v = msg_vol(c, m);
 	struct rs_done_flush *f;
 
-	if (!v || v->vs != VS_SYNC_TARGET)
+	if (!v || v->vs != VS_SYNC_TARGET || v->rs_done_flushing)
 		return 0;
 	f = calloc(1, sizeof(*f));
 	if (!f) {
@@ -774,6 +784,7 @@ int repl_h_rs_done(struct repl_conn *c, const struct repl_msg *m)
 	f->io.type = BDEV_IO_FLUSH;
 	f->io.cb = target_flush_done;
 	f->io.cb_arg = f;
+	v->rs_done_flushing = true;
 	bdev_submit(v->lower, &f->io);
 	return 0;
 }

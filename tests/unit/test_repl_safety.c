@@ -49,6 +49,7 @@ static struct ram {
 	pthread_mutex_t mu;
 	uint8_t *media, *cache, *dirty;
 	bool hold;                      /* keep write completions back */
+	bool hold_flush;                /* keep flush completions back */
 	struct bdev_io *held;
 	unsigned writes, fua_writes, flushes;
 } RAM = { .mu = PTHREAD_MUTEX_INITIALIZER };
@@ -110,6 +111,7 @@ static void ram_submit(struct bdev *b, struct bdev_io *io)
 				RAM.dirty[blk] = 0;
 			}
 		RAM.flushes++;
+		hold = RAM.hold_flush;
 		break;
 	default:
 		for (uint64_t blk = io->offset / RAM_BS; blk < (io->offset + io->len) / RAM_BS; blk++) {
@@ -130,7 +132,7 @@ static void ram_submit(struct bdev *b, struct bdev_io *io)
 static void ram_release(void)
 {
 	pthread_mutex_lock(&RAM.mu);
-	RAM.hold = false;
+	RAM.hold = RAM.hold_flush = false;
 	while (RAM.held) {
 		struct bdev_io *io = RAM.held;
 		RAM.held = io->next;
@@ -1101,6 +1103,64 @@ START_TEST(test_crash_flag_cleared_as_target)
 }
 END_TEST
 
+static unsigned ram_flushes(void)
+{
+	unsigned n;
+
+	pthread_mutex_lock(&RAM.mu);
+	n = RAM.flushes;
+	pthread_mutex_unlock(&RAM.mu);
+	return n;
+}
+
+/* Bug 6: the SyncTarget's flush after RS_DONE was not tied to its resync.
+ * When the link dropped or the source renegotiated while the flush was in
+ * the disk, a new resync began (SyncTarget again), and the old flush's
+ * completion finished it with the old generation ids: UpToDate, the whole
+ * bitmap cleared, known current, none of the new resync's data received. A
+ * new negotiation now waits for that flush, like for a metadata job. */
+START_TEST(test_rs_done_flush_belongs_to_its_resync)
+{
+	struct pmsg m = { 0 };
+	struct repl_md_gen pg = { .current = 0x5555666677778888ull, .bitmap = REPL_MD_GEN_NEW_DEVICE };
+	struct repl_md_gen pg2 = { .current = 0x5555666677779999ull, .bitmap = REPL_MD_GEN_NEW_DEVICE };
+	uint8_t bd[REPL_BMD_SIZE] = { 0 }, rd[REPL_RSD_SIZE];
+	unsigned f0;
+	uint64_t end;
+	struct vs_q q;
+
+	setup_common(REPL_DISK_UPTODATE);
+	peer_connect(&m);
+	/* the peer is Primary and wrote while we were away: we are SyncTarget (rule 50) */
+	peer_role(REPL_ROLE_PRIMARY);
+	peer_vol_state(&pg, REPL_DISK_UPTODATE, REPL_ROLE_PRIMARY, REPL_MD_F_PEER_OUTDATED);
+	peer_expect(&m, REPL_MSG_BITMAP_DONE, true, 5000);
+	ck_assert_int_eq(engine_state().vs, VS_SYNC_TARGET);
+	peer_send(REPL_MSG_BITMAP_DONE, 0, bd, sizeof(bd));
+	/* the source is done; the target's flush hangs in its disk */
+	f0 = ram_flushes();
+	RAM.hold_flush = true;
+	repl_gen_put(rd + REPL_RSD_GEN, &pg);
+	peer_send(REPL_MSG_RS_DONE, 0, rd, sizeof(rd));
+	for (end = now_ms() + 5000; ram_flushes() == f0 && now_ms() < end;)
+		usleep(5000);
+	ck_assert_msg(ram_flushes() > f0, "RS_DONE did not flush the target's disk");
+	/* meanwhile the source wrote on and renegotiates: a new resync is due */
+	peer_vol_state(&pg2, REPL_DISK_UPTODATE, REPL_ROLE_PRIMARY, REPL_MD_F_PEER_OUTDATED);
+	usleep(300 * 1000);
+	ram_release();                  /* the old resync's flush completes now */
+	peer_expect(&m, REPL_MSG_BITMAP_DONE, true, 5000);   /* the new resync's bitmap */
+	usleep(300 * 1000);
+	q = engine_state();
+	ck_assert_msg(q.vs == VS_SYNC_TARGET && q.disk == REPL_DISK_INCONSISTENT && !q.current,
+		      "the old resync's flush finished the new one: state %d, disk %d, known current %d "
+		      "(want SyncTarget %d, Inconsistent %d, 0)", q.vs, q.disk, q.current, VS_SYNC_TARGET,
+		      REPL_DISK_INCONSISTENT);
+	free(m.body);
+	teardown_common();
+}
+END_TEST
+
 /* Bug 5 (not a data-safety one, but what the operator set): a reload that
  * lowered resync_rate left the budget the higher rate had saved up (200 ms
  * of it), so the next resync ran unthrottled until that was spent: 32 MiB at
@@ -1301,6 +1361,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_known_current_needs_the_peer);
 	tcase_add_test(tc, test_known_current_peer_outdated);
 	tcase_add_test(tc, test_keepalive_in_sequence);
+	tcase_add_test(tc, test_rs_done_flush_belongs_to_its_resync);
 	suite_add_tcase(s, tc);
 	return s;
 }
