@@ -374,11 +374,9 @@ void repl_lun_states(void (*fn)(const struct repl_lun_state *s, void *arg), void
  * a word to it. Unless this node recorded the peer Outdated (then the peer
  * cannot be promoted: this node has the newest data), its data is no longer
  * known current until the generation ids are compared again. */
-void repl_vol_maybe_behind(struct repl_vol *v)
+static void vol_behind(struct repl_vol *v)
 {
-	if (!v->known_current || atomic_load(&repl_eng.quorate))
-		return;
-	if (repl_vs_negotiated(v->vs))
+	if (!v->known_current || repl_vs_negotiated(v->vs))
 		return;
 	if (v->md && (repl_md_get_flags(v->md) & REPL_MD_F_PEER_OUTDATED))
 		return;
@@ -387,6 +385,16 @@ void repl_vol_maybe_behind(struct repl_vol *v)
 	       "the peer's (not promoted alone until the two are compared again)", v->name);
 }
 
+/* The link went down: behind if the cluster has no quorum now. */
+void repl_vol_maybe_behind(struct repl_vol *v)
+{
+	if (!atomic_load(&repl_eng.quorate))
+		vol_behind(v);
+}
+
+/* Posted at each loss of quorum. It must not look at the quorum again: when
+ * the quorum came back before this ran, the peer may still have written
+ * alone in between. */
 static void quorum_lost_r(void *arg)
 {
 	(void)arg;
@@ -394,7 +402,7 @@ static void quorum_lost_r(void *arg)
 		struct repl_vol *v = repl_eng.vols[i];
 		if (!atomic_load(&v->attached))
 			continue;
-		repl_vol_maybe_behind(v);
+		vol_behind(v);
 		repl_publish(v);
 	}
 }
