@@ -583,6 +583,12 @@ static void rf_request(void *arg)
 		g.rf.outdated = g.rf.refused = false;
 		g.rf.refused_why[0] = '\0';
 		g.rf.last = (struct cl_fence_decision){ 0 };
+		/* A fence or mark done for an earlier loss proves nothing about
+		 * this one: the peer may have resumed, resynced and been unmarked
+		 * since without ever leaving the group (the only other reset). One
+		 * still running counts: its effect comes after this loss began. */
+		if (g.fence != CL_FENCE_RUNNING)
+			g.fence = CL_FENCE_IDLE;
 		qb_log(LOG_WARNING, "cluster: replication lost %s while primary: writes are frozen until it is "
 		       "Outdated or dead (fence request %u)", g.peer.name[0] ? g.peer.name : "the peer", g.rf.id);
 	}

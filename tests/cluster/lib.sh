@@ -64,6 +64,9 @@ _c_cleanup() {
 			rm -rf "$keep"; mkdir -p "$keep"
 			for n in A B; do
 				cp "$TB_STATE/$n/tandemd.log" "$keep/$n-tandemd.log" 2>/dev/null || true
+				# under pacemaker (test_pacemaker) the agent's tandemd logs here
+				cp "$TB_STATE/$n/run/tandem-pcmk/tandemd.log" "$keep/$n-tandemd-pcmk.log" 2>/dev/null || true
+				cp -r "$TB_STATE/$n/pcmk/log" "$keep/$n-pacemaker-log" 2>/dev/null || true
 				cp "$TB_STATE/$n/log/corosync.log" "$keep/$n-corosync.log" 2>/dev/null || true
 				cp "$TB_STATE/$n/tandem.conf" "$keep/$n-tandem.conf" 2>/dev/null || true
 			done

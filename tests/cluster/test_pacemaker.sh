@@ -22,6 +22,11 @@
 #               promoted one freezes its writes, runs outdate_peer_command
 #               (the CIB mark) and only then writes on alone (log order
 #               checked); 0 I/O errors; the node returns, resyncs, mark cleared
+#   stopped-peer the unpromoted tandemd is stopped (SIGSTOP) too long to answer
+#               the outdate request: the command marks it, writes go on; it
+#               resumes and resyncs. Then the replication link is cut: this
+#               NEW loss waits for the peer's own Outdated answer (or a new
+#               mark); the first loss's command result does not count for it
 #   outdated    the unpromoted node is stopped (standby), writes continue, the
 #               replication link is cut, it starts again with stale data, then
 #               the promoted node crashes: the stale node is NEVER promoted;
@@ -269,6 +274,71 @@ PY
 		&& pass "$name: $s's outdated mark cleared once in sync" || fail "$name: $s's outdated mark still set after the resync"
 }
 
+# the first 'fence request N answered' line after line N0 of LOG must come
+# after the peer's own Outdated answer or a command run for this request
+answered_for_this_loss() { # LOG N0 OUT
+	tail -n +"$(($2 + 1))" "$1" | grep -E 'outdate-peer command succeeded|fence request .* answered' >"$3" || true
+	python3 - "$3" <<'PY'
+import sys
+for l in open(sys.argv[1]).read().splitlines():
+    if "command succeeded" in l:
+        sys.exit(0)
+    if "answered" in l:
+        sys.exit(0 if "marked its disks Outdated" in l else 1)
+sys.exit(1)
+PY
+}
+
+scn_stopped_peer() {
+	local name=pcmk-stopped-peer p s log n0 i mark= spid
+	p=$(pcmk_promoted); s=$(other "$p")
+	log=$TB_STATE/$p/run/tandem-pcmk/tandemd.log
+	wait_in_sync 30 || true
+	spid=$(cat "$TB_STATE/$s/tandemd.pid")
+	n0=$(wc -l <"$log")
+	io_run "$name" "$PM_IO"
+	# stopped, it stays in the CPG group but answers nothing: the ask
+	# expires (5 s) and outdate_peer_command marks it (the agent's monitor
+	# may mark it first; what counts here is that the command ran)
+	kill -STOP "$spid"
+	for i in $(seq 1 80); do
+		tail -n +"$((n0 + 1))" "$log" | grep -q 'outdate-peer command succeeded' && break
+		sleep 0.25
+	done
+	mark=$(pcmk "$p" crm_attribute -N "${PCMK_UNAME[$s]}" -n tandem-outdated-tandem -l forever -G -q 2>/dev/null || true)
+	kill -CONT "$spid"
+	if tail -n +"$((n0 + 1))" "$log" | grep -q 'outdate-peer command succeeded' && [ "$mark" = 1 ]; then
+		pass "$name: $s (stopped, not answering) marked outdated by the command"
+	else
+		fail "$name: no outdate-peer command for the stopped $s (mark '$mark')"
+	fi
+	io_wait "$name" || return 1
+	io_verify "$name"
+	if wait_in_sync 90; then pass "$name: $s resumed and resynced"; else fail "$name: $s not in sync after resuming"; pcmk_dump; fi
+	for i in $(seq 1 20); do
+		[ -z "$(pcmk "$p" crm_attribute -N "${PCMK_UNAME[$s]}" -n tandem-outdated-tandem -l forever -G -q 2>/dev/null)" ] && break
+		sleep 0.5
+	done
+	# a new loss: the link is cut, the peer's tandemd runs and answers
+	n0=$(wc -l <"$log")
+	io_run "$name-cut" "$PM_IO"
+	tb cut repl >/dev/null
+	for i in $(seq 1 60); do
+		tail -n +"$((n0 + 1))" "$log" | grep -q 'fence request .* answered' && break
+		sleep 0.25
+	done
+	if answered_for_this_loss "$log" "$n0" "$T_TMP/$name.answer"; then
+		pass "$name: a new link loss waited for this loss's answer ($(grep -Eo '\([^()]*\)$' "$T_TMP/$name.answer" | tail -n 1))"
+	else
+		sed -e "s/^/    $p| /" "$T_TMP/$name.answer"
+		fail "$name: writes went on after a new link loss on the first loss's command result (peer neither Outdated nor marked)"
+	fi
+	tb heal >/dev/null
+	io_wait "$name-cut" || return 1
+	io_verify "$name-cut"
+	if wait_in_sync 90; then pass "$name: in sync after the heal"; else fail "$name: not in sync after the heal"; pcmk_dump; fi
+}
+
 scn_outdated() {
 	local name=pcmk-outdated p s t0 bad=0 i pr
 	p=$(pcmk_promoted); s=$(other "$p")
@@ -350,6 +420,7 @@ run_pm move scn_move
 run_pm kill scn_kill
 run_pm crash scn_crash
 run_pm lose-peer scn_lose_peer
+run_pm stopped-peer scn_stopped_peer
 run_pm outdated scn_outdated
 figures_publish
 finish
