@@ -34,6 +34,7 @@ static const char *const fo_names[] = { "idle", "draining", "handed-over", "taki
 
 static struct {
 	bool on;
+	bool leaving;                   /* cluster_shutdown began: decide nothing more */
 	struct tconf_cluster cfg;
 	const struct tconf *conf;
 	qb_loop_t *loop;
@@ -49,7 +50,7 @@ static struct {
 	bool up;
 	uint32_t nodeid;
 	qb_loop_timer_handle retry_timer, tick_timer, fence_timer, arp_timer, tickle_timer, fo_timer, delay_timer;
-	qb_loop_timer_handle fdelay_timer, rf_timer;
+	qb_loop_timer_handle fdelay_timer, rf_timer, eval_timer;
 	bool quorate, two_node, qdevice_vote;
 	uint32_t quorum_members;
 	uint32_t seq;
@@ -1181,7 +1182,7 @@ static void evaluate(void)
 	struct cl_decision d;
 	enum cl_role role;
 
-	if (!g.on)
+	if (!g.on || g.leaving)
 		return;
 	role = my_role();
 	if (g.cfg.manager == TCONF_CLUSTER_BUILTIN)
@@ -1245,7 +1246,9 @@ static void evaluate(void)
 	/* converge the address with the role (e.g. `tandemctl primary/secondary` by hand) */
 	if (g.cfg.manager == TCONF_CLUSTER_BUILTIN && g.fo == FO_IDLE) {
 		role = my_role();
-		if (role == CL_ROLE_PRIMARY && !g.holds_ip)
+		/* not after a demotion that failed (writes stuck in the local
+		 * disk): the manager wants this node out, the other may hold it */
+		if (role == CL_ROLE_PRIMARY && !g.holds_ip && d.action != CL_ACT_DEMOTE)
 			take_ip();
 		else if (role != CL_ROLE_PRIMARY && g.holds_ip)
 			release_ip();
@@ -1286,12 +1289,26 @@ static int32_t conns_fd_cb(int32_t fd, int32_t revents, void *data)
 	return 0;
 }
 
+static void eval_cb(void *data)
+{
+	g.eval_timer = 0;
+	evaluate();
+}
+
+/* Called from inside repl_set_role: a demotion notifies before it drains its
+ * writes. Deciding here would nest a role change in the running one (a
+ * node shutting down as primary demoted, decided "both UpToDate: the lower
+ * id promotes", promoted itself again and left holding the floating IP), so
+ * the decision runs from the loop, once the role change returned. */
 static void role_changed(enum repl_role role, void *arg)
 {
 	qb_log(LOG_INFO, "cluster: replication role is now %s", role == REPL_ROLE_PRIMARY ? "primary" : "secondary");
+	if (!g.on || g.leaving)
+		return;
 	if (g.up)
 		announce();
-	evaluate();
+	apply_alua();
+	timer_set(&g.eval_timer, 0, eval_cb);
 }
 
 /* ---- public ---------------------------------------------------------------------- */
@@ -1396,6 +1413,7 @@ void cluster_shutdown(void)
 	char err[256];
 	if (!g.on)
 		return;
+	g.leaving = true;
 	if (my_role() == CL_ROLE_PRIMARY && g.cfg.manager == TCONF_CLUSTER_BUILTIN) {
 		qb_log(LOG_NOTICE, "cluster: shutting down as primary: releasing the floating IP");
 		if (g.have_alua)
@@ -1424,6 +1442,7 @@ void cluster_shutdown(void)
 	timer_clear(&g.delay_timer);
 	timer_clear(&g.fdelay_timer);
 	timer_clear(&g.rf_timer);
+	timer_clear(&g.eval_timer);
 	if (g.rf.fd >= 0) {
 		qb_loop_poll_del(g.loop, g.rf.fd);
 		repl_set_fence_handler(NULL, NULL);

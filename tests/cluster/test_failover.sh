@@ -5,6 +5,10 @@
 #   kill-primary    SIGKILL of the primary's tandemd during writes
 #   crash-primary   the primary powered off (`testbed.sh crash`: links down,
 #                   every process SIGKILLed; no reset leaves it)
+#   stop-primary    clean stop of the primary (SIGTERM of tandemd, then of
+#                   corosync: the operator's `systemctl stop`): it releases the
+#                   floating IP and demotes, never promotes itself again on the
+#                   way out; the secondary takes over without fencing
 #   kill-secondary  SIGKILL of the secondary's tandemd and corosync
 #   return-resync   primary crashed under load, the survivor serves; the old
 #                   primary comes back, resyncs while writes go on, then a
@@ -27,6 +31,7 @@ unplanned() { # NAME ACTION EVENT
 	case $action in
 	kill-tandemd) tb kill "$p" tandemd ;;
 	crash) tb crash "$p" ;;
+	stop) tb stop "$p" ;;
 	esac
 	io_wait "$name" || return 1
 	mon_stop
@@ -53,6 +58,19 @@ unplanned() { # NAME ACTION EVENT
 
 scn_kill_primary() { unplanned kill-primary kill-tandemd "SIGKILL of the primary's tandemd"; }
 scn_crash_primary() { unplanned crash-primary crash "primary powered off (crash)"; }
+scn_stop_primary() {
+	local p n0
+	p=$(primary)
+	n0=$(wc -l <"$TB_STATE/$p/tandemd.log")
+	unplanned stop-primary stop "clean stop of the primary (SIGTERM)" || return 1
+	# on its way out it demoted and stayed down: no promotion after the stop began
+	if tail -n +"$((n0 + 1))" "$TB_STATE/$p/tandemd.log" | grep -A1000 'shutting down as primary' | grep -q 'is primary ('; then
+		fail "stop-primary: $p promoted itself again while shutting down"
+		tail -n +"$((n0 + 1))" "$TB_STATE/$p/tandemd.log" | grep -E 'cluster: |repl: node' | tail -n 8 | sed -e "s/^/    $p| /"
+	else
+		pass "stop-primary: $p demoted on its way out and did not promote itself again"
+	fi
+}
 
 # The secondary goes away: SIGKILL of its processes (kill) or a powered-off
 # node (crash: links down first, nothing answers). The primary keeps serving;
@@ -109,6 +127,7 @@ scn_return_resync() {
 setup_or_skip
 run_scenario kill-primary scn_kill_primary
 run_scenario crash-primary scn_crash_primary
+run_scenario stop-primary scn_stop_primary
 run_scenario kill-secondary scn_kill_secondary
 run_scenario crash-secondary scn_crash_secondary
 run_scenario return-resync scn_return_resync
