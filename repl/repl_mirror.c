@@ -689,6 +689,8 @@ static void peer_done(struct bdev_io *io)
 			peer_do_submit(e);
 		}
 	}
+	if (rl_empty(&v->papply))
+		repl_drain_kick();      /* a promotion waits for the former Primary's writes */
 }
 
 static void ack_now(struct repl_conn *c, struct repl_vol *v, const struct repl_msg *m, int err)

@@ -583,6 +583,16 @@ static void promote_check_r(void *arg)
 
 		if (!atomic_load(&v->attached))
 			continue;
+		/* writes of the former Primary still going to the local disk (or
+		 * queued behind an overlapping one): a write of ours would go
+		 * before them and be overwritten by an older one once it was
+		 * acknowledged (repl_set_role waits for them first) */
+		if (!rl_empty(&v->papply)) {
+			snprintf(q->err, q->errlen, "%s: writes of the former Primary are still being applied here "
+				 "(local disk slow or stuck?): try again", v->name);
+			q->rc = -1;
+			return;
+		}
 		d = repl_md_get_disk(v->md);
 		/* a fresh pair (create-md, never held data): --force names the initial sync
 		 * source; a disk that started receiving a resync is half synced, not fresh */
@@ -737,6 +747,16 @@ static bool wait_repl(void (*check)(void *), void *q, const bool *done, uint64_t
 
 /* Main thread: wait until no application write is in flight, or timeout_ms
  * passed; returns the writes still in flight. */
+static void papply_idle_r(void *arg)
+{
+	struct role_q *q = arg;
+
+	q->idle = true;
+	for (int i = 0; i < repl_eng.nvols; i++)
+		if (atomic_load(&repl_eng.vols[i]->attached) && !rl_empty(&repl_eng.vols[i]->papply))
+			q->idle = false;
+}
+
 static unsigned drain_writes(uint64_t timeout_ms)
 {
 	struct role_q q = { 0 };
@@ -806,6 +826,11 @@ int repl_set_role(enum repl_role role, bool force, char *err, size_t errlen)
 	if (role == repl_get_role())
 		return 0;
 	if (role == REPL_ROLE_PRIMARY) {
+		struct role_q pq = { 0 };
+
+		/* the former Primary's last writes land first (bounded; the
+		 * check below refuses while any is left) */
+		wait_repl(papply_idle_r, &pq, &pq.idle, (uint64_t)repl_eng.timeout_ms + REPL_DEMOTE_GRACE_MS);
 		repl_call(promote_check_r, &q);
 		if (q.rc < 0) {
 			qb_log(LOG_WARNING, "repl: promotion refused: %s", err);

@@ -159,6 +159,18 @@ static bool ram_media_is(uint64_t off, uint64_t len, uint8_t byte)
 	return ok;
 }
 
+/* What a read of [off, off+len) returns now (cache, else media). */
+static bool ram_reads_as(uint64_t off, uint64_t len, uint8_t byte)
+{
+	bool ok = true;
+
+	pthread_mutex_lock(&RAM.mu);
+	for (uint64_t i = off; i < off + len && ok; i++)
+		ok = (RAM.dirty[i / RAM_BS] ? RAM.cache : RAM.media)[i] == byte;
+	pthread_mutex_unlock(&RAM.mu);
+	return ok;
+}
+
 static void ram_close(struct bdev *b) { }
 
 static const struct bdev_ops ram_ops = { .name = "ram", .close = ram_close, .submit = ram_submit };
@@ -767,6 +779,7 @@ END_TEST
  * timeout_ms + REPL_DEMOTE_GRACE_MS and stays Primary with a clear error. */
 struct role_call {
 	enum repl_role role;
+	bool force;
 	int rc;
 	char err[256];
 	_Atomic int done;
@@ -775,7 +788,7 @@ struct role_call {
 static void *role_thread(void *arg)
 {
 	struct role_call *c = arg;
-	c->rc = repl_set_role(c->role, false, c->err, sizeof(c->err));
+	c->rc = repl_set_role(c->role, c->force, c->err, sizeof(c->err));
 	atomic_store(&c->done, 1);
 	return NULL;
 }
@@ -1103,6 +1116,95 @@ START_TEST(test_crash_flag_cleared_as_target)
 }
 END_TEST
 
+/* The peer (Primary) mirrors a write of LEN bytes of BYTE at OFF to the engine. */
+static void peer_data(uint64_t off, uint32_t len, uint8_t byte, uint32_t tag)
+{
+	uint8_t *b = calloc(1, REPL_DATA_SIZE + len);
+	struct iovec v = { b + REPL_DATA_SIZE, len };
+
+	ck_assert(b);
+	put_be64(b + REPL_DATA_OFFSET, off);
+	put_be32(b + REPL_DATA_LENGTH, len);
+	b[REPL_DATA_OP] = REPL_OP_WRITE;
+	memset(b + REPL_DATA_SIZE, byte, len);
+	put_be32(b + REPL_DATA_CRC, repl_crc_iov(&v, 1, len));
+	put_be32(b + REPL_DATA_TAG, tag);
+	peer_send(REPL_MSG_DATA, 0, b, REPL_DATA_SIZE + len);
+	free(b);
+}
+
+struct papply_q {
+	unsigned n;
+	_Atomic int done;
+};
+
+static void papply_r(void *arg)
+{
+	struct papply_q *q = arg;
+
+	for (struct repl_link *l = vol0()->papply.next; l != &vol0()->papply; l = l->next)
+		q->n++;
+	atomic_store(&q->done, 1);
+}
+
+/* The former Primary's writes being applied here (the engine's papply list). */
+static unsigned papply_count(void)
+{
+	struct papply_q q = { 0 };
+
+	reactor_post(repl_eng.r, papply_r, &q);
+	while (!atomic_load(&q.done))
+		usleep(1000);
+	return q.n;
+}
+
+/* Bug 7: a Secondary promoted (forced, its Primary gone) while the former
+ * Primary's last writes were still going to its disk, one of them queued
+ * behind an overlapping earlier one: a write of the new Primary went to the
+ * disk at once, was acknowledged, and the queued older write landed over it.
+ * The promotion now waits for those writes (and refuses while any is left). */
+START_TEST(test_promote_after_peer_writes_applied)
+{
+	struct pmsg m = { 0 };
+	struct role_call c = { .role = REPL_ROLE_PRIMARY, .force = true };
+	pthread_t th;
+	struct tio *t;
+	uint64_t end;
+
+	setup_common(REPL_DISK_UPTODATE);
+	connect_in_sync(&m);
+	peer_role(REPL_ROLE_PRIMARY);
+	RAM.hold = true;                                /* this node's disk is slow */
+	peer_data(0, CHUNK, 0x11, 1);
+	peer_data(0, CHUNK, 0x33, 2);                   /* overlaps: waits for the first */
+	for (end = now_ms() + 5000; papply_count() < 2 && now_ms() < end;)
+		usleep(5000);
+	ck_assert_uint_eq(papply_count(), 2);
+	peer_close();                                   /* the Primary is gone */
+	ck_assert(wait_vs(VS_WAIT, 5000));
+	pthread_create(&th, NULL, role_thread, &c);
+	usleep(300 * 1000);
+	t = NULL;
+	if (atomic_load(&c.done) && c.rc == 0) {       /* promoted at once: the new Primary writes */
+		t = tio_write(0, CHUNK, 0x22, 0);
+		usleep(100 * 1000);
+	}
+	ram_release();                                  /* the disk catches up */
+	pthread_join(th, NULL);
+	ck_assert_msg(c.rc == 0, "promotion failed: %s", c.err);
+	if (!t)
+		t = tio_write(0, CHUNK, 0x22, 0);       /* the new Primary's write */
+	ck_assert(tio_wait(t, 5000));
+	ck_assert_int_eq(t->status, 0);
+	usleep(200 * 1000);                             /* anything still queued lands */
+	ck_assert_msg(ram_reads_as(0, CHUNK, 0x22),
+		      "an older write of the former Primary landed over an acknowledged write of the new one");
+	tio_free(t);
+	free(m.body);
+	teardown_common();
+}
+END_TEST
+
 static unsigned ram_flushes(void)
 {
 	unsigned n;
@@ -1398,6 +1500,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_known_current_peer_outdated);
 	tcase_add_test(tc, test_keepalive_in_sequence);
 	tcase_add_test(tc, test_rs_done_flush_belongs_to_its_resync);
+	tcase_add_test(tc, test_promote_after_peer_writes_applied);
 	suite_add_tcase(s, tc);
 	return s;
 }
