@@ -80,11 +80,13 @@ static void done_r(void *arg)
 		/* the peer is Outdated or dead: record that durably (new current
 		 * generation, PEER_OUTDATED) before any frozen write completes; on
 		 * every volume, so that an Outdated peer's current generation is our
-		 * bitmap id and it resyncs. A volume that meanwhile replicates again
-		 * renegotiates with the new generation, so the peer resyncs the
-		 * bitmap (frozen writes included) */
+		 * bitmap id and it resyncs. A volume that meanwhile replicates again,
+		 * or negotiates with the ids it announced before this bump, starts
+		 * over with the new generation once the bump is durable, so the peer
+		 * resyncs the bitmap (frozen writes included); a negotiation allowed
+		 * to finish on the old ids decided "in sync" */
 		repl_outdate_peer_start(v);
-		if (repl_vol_replicating(v))
+		if (repl_vol_replicating(v) || (v->vs == VS_NEGOTIATE && v->sent_state))
 			repl_vol_link_down(v);
 	}
 	if (ok)

@@ -332,8 +332,10 @@ void repl_set_tunables(const struct tconf_replication *rc);
  * and its commit so that tests can race a negotiation against it;
  * role-stall holds the link's transmit queue for REPL_TF_STALL_MS after a
  * ROLE message is queued (a slow or congested link), so that tests can show
- * that a demotion returns only once the peer knows it. */
-enum { REPL_TF_PROMOTE_DELAY = 1u << 0, REPL_TF_ROLE_STALL = 1u << 1 };
+ * that a demotion returns only once the peer knows it; od-delay sleeps 300 ms
+ * before the "peer is Outdated" generation bump edits the metadata, so that
+ * tests can race a negotiation against it. */
+enum { REPL_TF_PROMOTE_DELAY = 1u << 0, REPL_TF_ROLE_STALL = 1u << 1, REPL_TF_OD_DELAY = 1u << 2 };
 #define REPL_TF_STALL_MS 300   /* below the default ping_timeout_ms (500) */
 /* A demotion that cannot drain the application writes within timeout_ms plus
  * this grace fails and the node stays Primary. */

@@ -203,6 +203,8 @@ static void od_work(void *arg)
 {
 	struct od_job *j = arg;
 
+	if (repl_eng.test_faults & REPL_TF_OD_DELAY)
+		usleep(300 * 1000);
 	j->rc = repl_md_edit(j->v, od_edit, NULL);
 }
 

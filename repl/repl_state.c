@@ -1152,6 +1152,8 @@ int repl_init(const struct tconf *conf, char *err, size_t errlen)
 			repl_eng.test_faults |= REPL_TF_PROMOTE_DELAY;
 		if (tf && strstr(tf, "role-stall"))
 			repl_eng.test_faults |= REPL_TF_ROLE_STALL;
+		if (tf && strstr(tf, "od-delay"))
+			repl_eng.test_faults |= REPL_TF_OD_DELAY;
 		if (repl_eng.test_faults)
 			qb_log(LOG_WARNING, "repl: TEST FAULT HOOKS ACTIVE (TANDEM_TEST_FAULTS=%s)", tf);
 	}

@@ -1205,6 +1205,81 @@ START_TEST(test_promote_after_peer_writes_applied)
 }
 END_TEST
 
+/* Hold the engine's reactor thread (for a race the test must win). */
+static _Atomic int paused;
+
+static void pause_r(void *arg)
+{
+	(void)arg;
+	while (atomic_load(&paused) == 1)
+		usleep(1000);
+	atomic_store(&paused, 0);
+}
+
+static void engine_pause(void)
+{
+	atomic_store(&paused, 1);
+	reactor_post(repl_eng.r, pause_r, NULL);
+	usleep(50 * 1000);                      /* it is inside pause_r now */
+}
+
+static void engine_resume(void)
+{
+	atomic_store(&paused, 2);
+}
+
+static void fence_noop(void *arg) { (void)arg; }
+
+/* Bug 8: the fence answer (the peer is Outdated or dead) came while the link
+ * was back and the volume negotiating with the generation announced before
+ * it: the bump of the generation started, but the negotiation went on with
+ * the old ids, decided "in sync" and the frozen write was acknowledged with
+ * a peer that never got it counted Connected and UpToDate. A fence answer
+ * now restarts a negotiation under way, like a replicating volume's. */
+START_TEST(test_fence_answer_during_negotiation)
+{
+	struct pmsg m = { 0 };
+	struct repl_md_gen g = { .current = REPL_MD_GEN_NEW_DEVICE };
+	char err[256];
+	struct pollfd pf;
+	_Atomic int never = 0;
+	struct tio *t;
+	struct vs_q q;
+	int efd;
+
+	setenv("TANDEM_TEST_FAULTS", "od-delay", 1);   /* the bump's metadata edit comes 300 ms late */
+	setup_common(REPL_DISK_UPTODATE);
+	connect_in_sync(&m);
+	ck_assert_msg(repl_set_role(REPL_ROLE_PRIMARY, false, err, sizeof(err)) == 0, "%s", err);
+	efd = repl_set_fence_handler(fence_noop, NULL);
+	ck_assert_int_ge(efd, 0);
+	peer_close();                                   /* the link is lost */
+	ck_assert(wait_vs(VS_WAIT, 5000));
+	t = tio_write(0, CHUNK, 0x44, 0);               /* frozen: the peer is not known Outdated */
+	pf = (struct pollfd){ .fd = efd, .events = POLLIN };
+	ck_assert_msg(poll(&pf, 1, 5000) == 1, "no fence request for the write without the peer");
+	ck_assert(!atomic_load(&t->done));
+	peer_connect(&m);                               /* back: the engine announced its old ids */
+	/* the answer, and the peer's state right behind it (handled in one turn) */
+	engine_pause();
+	repl_fence_done(true);
+	peer_vol_state(&g, REPL_DISK_UPTODATE, REPL_ROLE_SECONDARY, REPL_MD_F_CONNECTED);
+	usleep(20 * 1000);
+	engine_resume();
+	ck_assert_msg(tio_wait(t, 5000), "the frozen write never completed");
+	ck_assert_int_eq(t->status, 0);
+	peer_serve(&m, &never, 1000);
+	q = engine_state();
+	ck_assert_msg(!(q.vs == VS_CONNECTED && !(q.flags & REPL_MD_F_PEER_OUTDATED)),
+		      "the frozen write was acknowledged and the peer, which never got it, counts as in sync "
+		      "(state %d, metadata flags %#x)", q.vs, q.flags);
+	repl_set_fence_handler(NULL, NULL);
+	tio_free(t);
+	free(m.body);
+	teardown_common();
+}
+END_TEST
+
 static unsigned ram_flushes(void)
 {
 	unsigned n;
@@ -1379,29 +1454,6 @@ static bool wait_current(bool want, uint64_t ms)
 	return false;
 }
 
-/* Hold the engine's reactor thread (for a race the test must win). */
-static _Atomic int paused;
-
-static void pause_r(void *arg)
-{
-	(void)arg;
-	while (atomic_load(&paused) == 1)
-		usleep(1000);
-	atomic_store(&paused, 0);
-}
-
-static void engine_pause(void)
-{
-	atomic_store(&paused, 1);
-	reactor_post(repl_eng.r, pause_r, NULL);
-	usleep(50 * 1000);                      /* it is inside pause_r now */
-}
-
-static void engine_resume(void)
-{
-	atomic_store(&paused, 2);
-}
-
 START_TEST(test_known_current_needs_the_peer)
 {
 	struct pmsg m = { 0 };
@@ -1501,6 +1553,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_keepalive_in_sequence);
 	tcase_add_test(tc, test_rs_done_flush_belongs_to_its_resync);
 	tcase_add_test(tc, test_promote_after_peer_writes_applied);
+	tcase_add_test(tc, test_fence_answer_during_negotiation);
 	suite_add_tcase(s, tc);
 	return s;
 }
