@@ -35,6 +35,7 @@ static const char *const fo_names[] = { "idle", "draining", "handed-over", "taki
 static struct {
 	bool on;
 	bool leaving;                   /* cluster_shutdown began: decide nothing more */
+	uint64_t connected_ms;          /* when corosync was (re)connected */
 	struct tconf_cluster cfg;
 	const struct tconf *conf;
 	qb_loop_t *loop;
@@ -64,7 +65,7 @@ static struct {
 
 	/* the peer */
 	struct {
-		bool member, known, lost, transition, ever_seen;
+		bool member, known, lost, transition, ever_seen, seen_since_connect;
 		bool node_down;         /* CPG said its node left the membership (not just the process) */
 		uint64_t lost_ms;       /* when its node vanished (fence_delay_ms counts from here) */
 		uint32_t nodeid, pid;
@@ -978,6 +979,7 @@ static void confchg_cb(cpg_handle_t h, const struct cpg_name *group, const struc
 		g.peer.member = true;
 		g.peer.node_down = false;
 		g.peer.ever_seen = true;
+		g.peer.seen_since_connect = true;
 		g.peer.known = false;
 		g.peer.lost = false;
 		g.peer.lost_ms = 0;
@@ -1117,6 +1119,8 @@ static int corosync_connect(char *err, size_t errlen)
 	qb_loop_poll_add(g.loop, QB_LOOP_HIGH, g.cpg_fd, POLLIN, NULL, cpg_fd_cb);
 	qb_loop_poll_add(g.loop, QB_LOOP_HIGH, g.vq_fd, POLLIN, NULL, vq_fd_cb);
 	g.up = true;
+	g.connected_ms = now_ms();
+	g.peer.seen_since_connect = false;
 	quorum_refresh();
 	qb_log(LOG_NOTICE, "cluster: joined CPG group %s as node %u (%s)", g.cfg.cpg_group, g.nodeid, g.cfg.node);
 	return 0;
@@ -1208,7 +1212,10 @@ static void evaluate(void)
 		.fence = g.fence,
 		.lower_id = !g.peer.nodeid || g.nodeid < g.peer.nodeid,
 		.peer_node_up = !g.peer.node_down && g.quorum_members >= 2,
-		.startup = !g.peer.ever_seen && now_ms() < g.started + STARTUP_GRACE_MS(),
+		/* after the start, and after a corosync reconnect: the quorum
+		 * answers at once, the peer's CPG membership comes later (until
+		 * then a healthy peer looks vanished while its node is up) */
+		.startup = !g.peer.seen_since_connect && now_ms() < g.connected_ms + STARTUP_GRACE_MS(),
 		.fence_delay = fence_delayed(role),
 	};
 	d = cl_decide(&v);

@@ -9,6 +9,10 @@
 #                   corosync: the operator's `systemctl stop`): it releases the
 #                   floating IP and demotes, never promotes itself again on the
 #                   way out; the secondary takes over without fencing
+#   corosync-restart-secondary  the secondary's corosync is killed and started
+#                   again: its tandemd reconnects, and the quorum answering before
+#                   the peer's CPG membership must not make a healthy primary look
+#                   vanished (nobody is fenced, the primary keeps serving)
 #   kill-secondary  SIGKILL of the secondary's tandemd and corosync
 #   return-resync   primary crashed under load, the survivor serves; the old
 #                   primary comes back, resyncs while writes go on, then a
@@ -91,6 +95,32 @@ scn_lose_secondary() {
 	tb start "$s" >/dev/null
 	if wait_in_sync 90; then pass "$name: $s back, resynced"; else fail "$name: $s did not resync"; fi
 }
+scn_corosync_restart_secondary() {
+	local p s name=corosync-restart-secondary f0 f1 i
+	p=$(primary); s=$(other "$p")
+	f0=$(cat "$TB_STATE/fence.log" 2>/dev/null | wc -l)
+	mon_start "$name"
+	io_start "$name" "$IO_SECONDS"
+	sleep 3
+	tb kill "$s" corosync >/dev/null
+	sleep 2
+	tb start "$s" >/dev/null
+	sleep 8
+	f1=$(cat "$TB_STATE/fence.log" 2>/dev/null | wc -l)
+	if [ "$f1" = "$f0" ]; then
+		pass "$name: nobody fenced after $s's corosync came back"
+	else
+		fail "$name: a node was fenced: $(tail -n +"$((f0 + 1))" "$TB_STATE/fence.log" | head -n 2 | tr '\n' ' ')"
+		grep -E 'cluster: (decision|fenc|peer|lost|joined|quorate)' "$TB_STATE/$s/tandemd.log" | tail -n 8 | sed -e "s/^/    $s| /"
+	fi
+	io_wait "$name" || return 1
+	mon_stop
+	[ "$(primary)" = "$p" ] && pass "$name: $p still primary" || fail "$name: roles changed: $(nodes_state)"
+	figures "$name" "corosync of the secondary restarted" 0 3000 10000
+	io_verify "$name"
+	for i in A B; do tb start "$i" >/dev/null 2>&1 || true; done
+	if wait_in_sync 90; then pass "$name: in sync"; else fail "$name: not in sync: $(nodes_state)"; fi
+}
 scn_kill_secondary() { scn_lose_secondary kill; }
 scn_crash_secondary() { scn_lose_secondary crash; }
 
@@ -128,6 +158,7 @@ setup_or_skip
 run_scenario kill-primary scn_kill_primary
 run_scenario crash-primary scn_crash_primary
 run_scenario stop-primary scn_stop_primary
+run_scenario corosync-restart-secondary scn_corosync_restart_secondary
 run_scenario kill-secondary scn_kill_secondary
 run_scenario crash-secondary scn_crash_secondary
 run_scenario return-resync scn_return_resync
