@@ -201,6 +201,16 @@ struct repl_vol {
 	struct repl_link papply;            /* peer side, in arrival order */
 	unsigned papply_waiting;            /* of those, held back behind an overlapping one */
 	struct repl_link rs_wait;           /* RS_DATA / OV_REQ sent, waiting for the answer */
+	/* the peer's volatile cache (repl_vcache.c): regions it acknowledged
+	 * without FUA since its last flush [0], covered by flushes in flight [1] */
+	uint64_t *vc[2];
+	size_t vc_words;
+	uint32_t vc_shift;                  /* one bit per 1 << vc_shift bytes */
+	bool vc_any[2];
+	unsigned vc_flushes;                /* FLUSHes to the peer in flight */
+	uint64_t vc_last_flush_ms;
+	struct bdev_io vc_io;               /* our own periodic FLUSH to the peer */
+	bool vc_io_busy;
 	unsigned n_app;
 	/* resync */
 	bool rs_full, rs_ready, rs_bm_sent, rs_peer_bm_done, rs_finishing;
@@ -372,6 +382,14 @@ void repl_vol_maybe_behind(struct repl_vol *v);      /* not connected without qu
 void repl_vol_release_held(struct repl_vol *v);
 bool repl_vol_app_overlap(struct repl_vol *v, uint64_t off, uint64_t len);
 bool repl_vol_replicating(const struct repl_vol *v);
+/* repl_vcache.c: the peer's volatile write cache */
+#define REPL_VC_FLUSH_MS 1000
+int repl_vc_init(struct repl_vol *v);
+void repl_vc_free(struct repl_vol *v);
+void repl_vc_acked(struct repl_vol *v, const struct repl_req *rq);
+void repl_vc_flush_sent(struct repl_vol *v);
+bool repl_vc_lost(struct repl_vol *v);
+bool repl_vc_flush_due(const struct repl_vol *v, uint64_t now);
 int repl_h_data(struct repl_conn *c, const struct repl_msg *m);
 int repl_h_data_ack(struct repl_conn *c, const struct repl_msg *m);
 void repl_peer_submit(struct repl_vol *v, struct repl_req *rq);

@@ -315,6 +315,13 @@ static void app_peer_failed(struct repl_req *rq, bool count)
 {
 	struct repl_vol *v = rq->v;
 
+	if ((rq->pending & PEND_PEER) && rq->upper == &v->vc_io) {
+		/* our own cache flush: nothing waits on it (repl_vc_lost marks) */
+		rq->pending &= ~PEND_PEER;
+		rq->status = -EIO;
+		app_maybe_done(rq);
+		return;
+	}
 	if (rq->pending & PEND_PEER) {
 		if (rq->op != REPL_OP_FLUSH)
 			repl_md_bm_set(v->md, rq->off, rq->len);
@@ -375,6 +382,8 @@ static void app_send(struct repl_req *rq)
 	}
 	put_be32(f + REPL_DATA_CRC, crc);
 	put_be32(f + REPL_DATA_TAG, rq->tag);
+	if (rq->op == REPL_OP_FLUSH)
+		repl_vc_flush_sent(v);
 	repl_tx_req(c, rq, REPL_MSG_DATA, (uint32_t)v->index, REPL_DATA_SIZE);
 	rq->pending |= PEND_TX;             /* the queue reads rq->upper's buffers until sent */
 	rq->sent_ms = reactor_now_ms();
@@ -556,6 +565,11 @@ void repl_vol_link_down(struct repl_vol *v)
 		rl_del(&rq->qlink);
 		app_peer_failed(rq, true);
 	}
+	/* what the peer acknowledged only into its volatile cache: out of sync,
+	 * and the peer may be behind, like after a write it missed */
+	if (repl_vc_lost(v) && repl_get_role() == REPL_ROLE_PRIMARY && v->od_state == OD_NONE &&
+	    repl_fence_gate(v))
+		outdate_start(v);
 	repl_sync_abort(v);
 	if (v->vs != VS_STANDALONE)
 		v->vs = VS_WAIT;
@@ -565,6 +579,31 @@ void repl_vol_link_down(struct repl_vol *v)
 	v->peer_disk = REPL_DISK_DUNKNOWN;
 	repl_vol_release_held(v);
 	repl_publish(v);
+}
+
+static void vc_io_done(struct bdev_io *io)
+{
+	((struct repl_vol *)io->cb_arg)->vc_io_busy = false;
+}
+
+/* Our own FLUSH to the peer (repl_vcache.c): peer only, nothing waits on it. */
+static void vc_flush_start(struct repl_vol *v)
+{
+	struct repl_req *rq = repl_req_get(v);
+
+	if (!rq)
+		return;
+	memset(&v->vc_io, 0, sizeof(v->vc_io));
+	v->vc_io.type = BDEV_IO_FLUSH;
+	v->vc_io.owner = repl_eng.r;
+	v->vc_io.cb = vc_io_done;
+	v->vc_io.cb_arg = v;
+	app_setup(rq, &v->vc_io);
+	v->vc_io_busy = true;
+	rl_add_tail(&v->active, &rq->link);
+	v->n_app++;
+	rq->pending = PEND_PEER;
+	app_send(rq);
 }
 
 /* Primary: inflight DATA older than timeout_ms means the peer is stuck. */
@@ -581,6 +620,8 @@ void repl_mirror_tick(uint64_t now)
 			repl_conn_fail(repl_eng.conn, "the peer did not acknowledge a write within timeout_ms");
 			return;
 		}
+		if (repl_vc_flush_due(v, now) && repl_get_role() == REPL_ROLE_PRIMARY && repl_vol_replicating(v))
+			vc_flush_start(v);
 	}
 }
 
@@ -617,6 +658,7 @@ int repl_h_data_ack(struct repl_conn *c, const struct repl_msg *m)
 		}
 		return 0;
 	}
+	repl_vc_acked(v, rq);
 	rq->pending &= ~PEND_PEER;
 	app_maybe_done(rq);
 	return 0;
@@ -953,7 +995,9 @@ struct bdev *repl_wrap(struct bdev *lower, const struct bdev_params *p, char *er
 	if (!v->slots)          /* kept across detach/attach: a late ack may still look at them */
 		v->slots = calloc(REPL_REQ_SLOTS, sizeof(*v->slots));
 	w = calloc(1, sizeof(*w));
-	if (!v->slots || !w) {
+	v->size = lower->size;
+	v->chunk = repl_md_chunk_bytes(v->md);
+	if (!v->slots || !w || repl_vc_init(v) < 0) {
 		free(w);
 		snprintf(err, errlen, "out of memory");
 		goto close_md;

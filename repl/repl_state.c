@@ -1232,6 +1232,7 @@ void repl_shutdown(void)
 		if (v->md)
 			repl_md_close(v->md);
 		free(v->slots);
+		repl_vc_free(v);
 		pthread_mutex_destroy(&v->md_lock);
 		free(v);
 		repl_eng.vols[i] = NULL;

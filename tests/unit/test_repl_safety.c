@@ -1280,6 +1280,105 @@ START_TEST(test_fence_answer_during_negotiation)
 }
 END_TEST
 
+/* Serve the peer side until a DATA with op arrives (acked like the rest);
+ * whether it came within ms. */
+static bool peer_serve_until_op(struct pmsg *m, int op, uint64_t ms)
+{
+	uint64_t end = now_ms() + ms;
+
+	while (now_ms() < end) {
+		if (peer_recv(m, 50) < 0)
+			continue;
+		if (m->type == REPL_MSG_PING)
+			peer_send(REPL_MSG_PING_ACK, REPL_VOL_NONE, m->body, REPL_PING_SIZE);
+		else if (m->type == REPL_MSG_DATA) {
+			peer_ack(m, 0);
+			if (m->body[REPL_DATA_OP] == op)
+				return true;
+		}
+	}
+	return false;
+}
+
+/* Bug 9 (write-back): the peer acknowledges a write without FUA once it is in
+ * its disk's volatile cache. The Primary forgot it there; when the peer lost
+ * power, the write was gone from its disk, its metadata still UpToDate, and
+ * nothing ever resynced it (a later failover served the old data). Now such
+ * regions stay recorded until a flush on the peer covered them, and a lost
+ * link marks what is left out of sync (and the peer possibly behind). */
+START_TEST(test_peer_cache_lost_marks_out_of_sync)
+{
+	struct pmsg m = { 0 };
+	struct repl_md_gen g = { .current = REPL_MD_GEN_NEW_DEVICE };
+	char err[256];
+	_Atomic int never = 0;
+	struct tio *t;
+	struct vs_q q;
+
+	setup_common(REPL_DISK_UPTODATE);
+	connect_in_sync(&m);
+	ck_assert_msg(repl_set_role(REPL_ROLE_PRIMARY, false, err, sizeof(err)) == 0, "%s", err);
+	t = tio_write(3 * CHUNK, CHUNK, 0x55, 0);       /* write-back: no FUA */
+	peer_expect(&m, REPL_MSG_DATA, true, 5000);
+	peer_ack(&m, 0);                                /* "done", in the peer's cache */
+	ck_assert(tio_wait(t, 5000));
+	ck_assert_int_eq(t->status, 0);
+	peer_close();                                   /* the peer loses power */
+	ck_assert(wait_vs(VS_WAIT, 5000));
+	usleep(200 * 1000);                             /* the outdate bump */
+	q = engine_state();
+	ck_assert_msg(q.bm_count > 0, "the region the peer held only in its cache is not marked out of sync");
+	ck_assert_msg(q.flags & REPL_MD_F_PEER_OUTDATED, "the peer, which may have lost the write, is not "
+		      "counted behind (metadata flags %#x)", q.flags);
+	/* it comes back with the ids of before: a resync, not "in sync" */
+	peer_connect(&m);
+	peer_vol_state(&g, REPL_DISK_UPTODATE, REPL_ROLE_SECONDARY, REPL_MD_F_CONNECTED);
+	peer_serve(&m, &never, 500);
+	q = engine_state();
+	ck_assert_msg(q.vs == VS_SYNC_SOURCE, "state %d after the return: want SyncSource %d", q.vs, VS_SYNC_SOURCE);
+	tio_free(t);
+	free(m.body);
+	teardown_common();
+}
+END_TEST
+
+/* ... and a FLUSH of the Primary's own (or the initiator's) covers them: the
+ * peer's power loss after it leaves nothing to resync. FUA writes are never
+ * recorded. */
+START_TEST(test_peer_cache_flushed_periodically)
+{
+	struct pmsg m = { 0 };
+	char err[256];
+	struct tio *t, *f;
+	struct vs_q q;
+
+	setup_common(REPL_DISK_UPTODATE);
+	connect_in_sync(&m);
+	ck_assert_msg(repl_set_role(REPL_ROLE_PRIMARY, false, err, sizeof(err)) == 0, "%s", err);
+	t = tio_write(3 * CHUNK, CHUNK, 0x55, 0);
+	peer_expect(&m, REPL_MSG_DATA, true, 5000);
+	peer_ack(&m, 0);
+	ck_assert(tio_wait(t, 5000));
+	ck_assert_msg(peer_serve_until_op(&m, REPL_OP_FLUSH, 3000), "no FLUSH to the peer within 3 s");
+	usleep(100 * 1000);
+	f = tio_write(5 * CHUNK, CHUNK, 0x66, BDEV_IO_F_FUA);  /* durable on the peer when acknowledged */
+	peer_expect(&m, REPL_MSG_DATA, true, 5000);
+	peer_ack(&m, 0);
+	ck_assert(tio_wait(f, 5000));
+	peer_close();
+	ck_assert(wait_vs(VS_WAIT, 5000));
+	usleep(200 * 1000);
+	q = engine_state();
+	ck_assert_msg(q.bm_count == 0, "%llu chunk(s) marked although the peer had flushed or written with FUA",
+		      (unsigned long long)q.bm_count);
+	ck_assert_msg(!(q.flags & REPL_MD_F_PEER_OUTDATED), "the peer counted behind (metadata flags %#x)", q.flags);
+	tio_free(t);
+	tio_free(f);
+	free(m.body);
+	teardown_common();
+}
+END_TEST
+
 static unsigned ram_flushes(void)
 {
 	unsigned n;
@@ -1554,6 +1653,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_rs_done_flush_belongs_to_its_resync);
 	tcase_add_test(tc, test_promote_after_peer_writes_applied);
 	tcase_add_test(tc, test_fence_answer_during_negotiation);
+	tcase_add_test(tc, test_peer_cache_lost_marks_out_of_sync);
+	tcase_add_test(tc, test_peer_cache_flushed_periodically);
 	suite_add_tcase(s, tc);
 	return s;
 }
