@@ -271,6 +271,13 @@ cp "$T_TMP/alpha/tandem.conf.orig" "$T_TMP/alpha/tandem.conf"
 ra_rc "reload without LUN 1" 0 alpha reload
 ra_rc "promote without the peer (UpToDate: --force)" 0 alpha promote
 ra_rc "monitor: promoted (8)" 8 alpha monitor
+# a hung tandemd (SIGSTOP): the monitor reports it (OCF_FAILED_PROMOTED) within
+# the action's timeout (20 s here, like the clone's), instead of being killed
+# by pacemaker for the timeout (tandemctl alone waits 30 s for an answer)
+hung=$(cat "$T_TMP/alpha/tandemd.pid")
+kill -STOP "$hung"
+ra_reason "monitor of a hung promoted tandemd, within a 20 s action timeout" 9 "does not answer" alpha monitor timeout 20
+kill -CONT "$hung"
 [ "$(jfield alpha "$ROLE") $(jfield alpha "$ALUA")" = "primary active-optimized" ] && pass "promoted: replication primary, ALUA active-optimized" \
 	|| fail "after promote: $(jfield alpha "$ROLE") $(jfield alpha "$ALUA")"
 [ "$(cat "$T_TMP/attrs/beta.tandem-outdated-tandem" 2>/dev/null)" = 1 ] && pass "a Primary without its peer marks the peer (beta) outdated" \
