@@ -554,16 +554,18 @@ void repl_tx_released(struct repl_req *rq)
 
 void repl_vol_link_down(struct repl_vol *v)
 {
-	if (repl_conn_up()) {
-		/* the link stays: DATA already queued still goes out, and its late
-		 * DATA_ACKs (the regions are in the bitmap anyway) must not kill it */
-		v->stale_ack_epoch = repl_eng.conn->epoch;
-		v->stale_ack_seq = repl_eng.conn->tx_seq;
-	}
 	while (!rl_empty(&v->inflight)) {
 		struct repl_req *rq = rl_entry(v->inflight.next, struct repl_req, qlink);
 		rl_del(&rq->qlink);
 		app_peer_failed(rq, true);
+	}
+	if (repl_conn_up()) {
+		/* the link stays: DATA already queued still goes out, and its late
+		 * DATA_ACKs (the regions are in the bitmap anyway) must not kill it;
+		 * taken after the loop above, whose completions can start a waiting
+		 * write whose DATA leaves now too */
+		v->stale_ack_epoch = repl_eng.conn->epoch;
+		v->stale_ack_seq = repl_eng.conn->tx_seq;
 	}
 	/* what the peer acknowledged only into its volatile cache: out of sync,
 	 * and the peer may be behind, like after a write it missed */
@@ -637,11 +639,15 @@ int repl_h_data_ack(struct repl_conn *c, const struct repl_msg *m)
 		repl_conn_fail(c, "DATA_ACK for an unknown volume or request");
 		return -1;
 	}
+	/* answers DATA of an earlier replication period of this volume (see
+	 * link_down): ignored even when its request still waits in od_wait (a
+	 * late error there would run link_down again and break off the
+	 * negotiation that just started) */
+	if (c->epoch == v->stale_ack_epoch && seq <= v->stale_ack_seq)
+		return 0;
 	rq = &v->slots[tag];
 	if (rq->kind != RQ_APP || !rl_linked(&rq->qlink) || rq->seq != seq || rq->epoch != c->epoch ||
 	    !(rq->pending & PEND_PEER)) {
-		if (c->epoch == v->stale_ack_epoch && seq <= v->stale_ack_seq)
-			return 0;       /* answers DATA of an earlier replication period (see link_down) */
 		repl_conn_fail(c, "DATA_ACK does not match a request in flight");
 		return -1;
 	}

@@ -1379,6 +1379,45 @@ START_TEST(test_peer_cache_flushed_periodically)
 }
 END_TEST
 
+/* A late DATA_ACK with an error, for a write the volume's link-down already
+ * put among the frozen ones (fencing), was taken for one in flight: it ran
+ * link-down again and broke off the negotiation that had just started. Acks
+ * of DATA sent before a volume's link-down are ignored now. */
+START_TEST(test_late_error_ack_of_frozen_write)
+{
+	struct pmsg m = { 0 }, data = { 0 };
+	struct repl_md_gen g = { .current = REPL_MD_GEN_NEW_DEVICE };
+	uint8_t d[REPL_DETACH_SIZE] = { 0 };
+	char err[256];
+	_Atomic int never = 0;
+	struct tio *t;
+	struct vs_q q;
+
+	setup_common(REPL_DISK_UPTODATE);
+	connect_in_sync(&m);
+	ck_assert_msg(repl_set_role(REPL_ROLE_PRIMARY, false, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_ge(repl_set_fence_handler(fence_noop, NULL), 0);
+	t = tio_write(0, CHUNK, 0x77, 0);
+	peer_expect(&data, REPL_MSG_DATA, true, 5000);  /* received, not answered yet */
+	peer_send(REPL_MSG_VOL_DETACH, 0, d, sizeof(d)); /* the volume stops here: the write freezes */
+	usleep(200 * 1000);
+	ck_assert(!atomic_load(&t->done));
+	peer_vol_state(&g, REPL_DISK_UPTODATE, REPL_ROLE_SECONDARY, REPL_MD_F_CONNECTED);  /* back */
+	peer_serve(&m, &never, 300);
+	peer_ack(&data, ENODEV);                        /* the late answer to the old DATA */
+	peer_serve(&m, &never, 300);
+	q = engine_state();
+	ck_assert_msg(q.up && q.vs != VS_WAIT, "the late error ack broke off the new negotiation (state %d, link %d)",
+		      q.vs, q.up);
+	repl_set_fence_handler(NULL, NULL);
+	tio_wait(t, 5000);
+	tio_free(t);
+	free(data.body);
+	free(m.body);
+	teardown_common();
+}
+END_TEST
+
 static unsigned ram_flushes(void)
 {
 	unsigned n;
@@ -1655,6 +1694,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_fence_answer_during_negotiation);
 	tcase_add_test(tc, test_peer_cache_lost_marks_out_of_sync);
 	tcase_add_test(tc, test_peer_cache_flushed_periodically);
+	tcase_add_test(tc, test_late_error_ack_of_frozen_write);
 	suite_add_tcase(s, tc);
 	return s;
 }
