@@ -240,6 +240,12 @@ scn_lose_peer() {
 		sleep 0.25
 	done
 	[ "$mark" = 1 ] && pass "$name: $s marked outdated in the CIB" || fail "$name: $s not marked outdated"
+	# the mark is visible before the command's exit is reaped (polled every
+	# 100 ms): wait for the answer before reading the order
+	for i in $(seq 1 40); do
+		tail -n +"$((n0 + 1))" "$log" | grep -q 'fence request .* answered' && break
+		sleep 0.25
+	done
 	# the order in the primary's log: frozen, the command, then writes go on
 	tail -n +"$((n0 + 1))" "$log" | grep -E 'writes are frozen|outdate-peer command|marking outdated|fence request .* answered' \
 		>"$T_TMP/$name.order" || true
@@ -294,7 +300,13 @@ scn_stopped_peer() {
 	p=$(pcmk_promoted); s=$(other "$p")
 	log=$TB_STATE/$p/run/tandem-pcmk/tandemd.log
 	wait_in_sync 30 || true
-	spid=$(cat "$TB_STATE/$s/tandemd.pid")
+	# the tandemd in $s's namespace (pacemaker may have restarted it since
+	# the pidfile link was made): selected by namespace, signalled by PID
+	spid=
+	for i in $(ip netns pids "$(ns_of "$s")" 2>/dev/null); do
+		[ "$(cat "/proc/$i/comm" 2>/dev/null)" = tandemd ] && spid=$i
+	done
+	[ -n "$spid" ] || { fail "$name: no tandemd running on $s"; return 1; }
 	n0=$(wc -l <"$log")
 	io_run "$name" "$PM_IO"
 	# stopped, it stays in the CPG group but answers nothing: the ask
