@@ -592,13 +592,19 @@ static void teardown_common(void)
  * stops reading: 32 MiB of DATA cannot all fit in the socket buffers, so some
  * still wait in the engine's transmit queue. */
 enum { BACKLOG_N = 32 };
-static void primary_with_backlog(struct pmsg *m, struct tio *t[BACKLOG_N])
+/* A fresh engine, connected in sync with the peer, made Primary. */
+static void connected_primary(struct pmsg *m)
 {
 	char err[256];
 
 	setup_common(REPL_DISK_UPTODATE);
 	connect_in_sync(m);
 	ck_assert_msg(repl_set_role(REPL_ROLE_PRIMARY, false, err, sizeof(err)) == 0, "%s", err);
+}
+
+static void primary_with_backlog(struct pmsg *m, struct tio *t[BACKLOG_N])
+{
+	connected_primary(m);
 	for (int i = 0; i < BACKLOG_N; i++)
 		t[i] = tio_write((uint64_t)i * MiB, MiB, (uint8_t)(i + 1), 0);
 }
@@ -814,12 +820,9 @@ START_TEST(test_demote_bounded)
 {
 	struct pmsg m = { 0 };
 	struct role_call c = { .role = REPL_ROLE_SECONDARY };
-	char err[256];
 	pthread_t th;
 
-	setup_common(REPL_DISK_UPTODATE);
-	connect_in_sync(&m);
-	ck_assert_msg(repl_set_role(REPL_ROLE_PRIMARY, false, err, sizeof(err)) == 0, "%s", err);
+	connected_primary(&m);
 	RAM.hold = true;                                        /* the local disk hangs */
 	struct tio *t = tio_write(0, 4096, 0x42, 0);
 	peer_expect(&m, REPL_MSG_DATA, true, 5000);
@@ -859,14 +862,11 @@ START_TEST(test_demote_waits_for_barrier)
 	struct pmsg m = { 0 };
 	struct role_call c = { .role = REPL_ROLE_SECONDARY };
 	uint8_t bogus[REPL_PING_SIZE];
-	char err[256];
 	pthread_t th;
 	bool role_seen = false;
 	uint64_t token = 0;
 
-	setup_common(REPL_DISK_UPTODATE);
-	connect_in_sync(&m);
-	ck_assert_msg(repl_set_role(REPL_ROLE_PRIMARY, false, err, sizeof(err)) == 0, "%s", err);
+	connected_primary(&m);
 	put_be64(bogus + REPL_PING_STAMP, (1ull << 63) | 1000000);     /* no such barrier */
 	peer_send(REPL_MSG_PING_ACK, REPL_VOL_NONE, bogus, sizeof(bogus));
 	pthread_create(&th, NULL, role_thread, &c);
@@ -1240,7 +1240,6 @@ START_TEST(test_fence_answer_during_negotiation)
 {
 	struct pmsg m = { 0 };
 	struct repl_md_gen g = { .current = REPL_MD_GEN_NEW_DEVICE };
-	char err[256];
 	struct pollfd pf;
 	_Atomic int never = 0;
 	struct tio *t;
@@ -1248,9 +1247,7 @@ START_TEST(test_fence_answer_during_negotiation)
 	int efd;
 
 	setenv("TANDEM_TEST_FAULTS", "od-delay", 1);   /* the bump's metadata edit comes 300 ms late */
-	setup_common(REPL_DISK_UPTODATE);
-	connect_in_sync(&m);
-	ck_assert_msg(repl_set_role(REPL_ROLE_PRIMARY, false, err, sizeof(err)) == 0, "%s", err);
+	connected_primary(&m);
 	efd = repl_set_fence_handler(fence_noop, NULL);
 	ck_assert_int_ge(efd, 0);
 	peer_close();                                   /* the link is lost */
@@ -1310,14 +1307,11 @@ START_TEST(test_peer_cache_lost_marks_out_of_sync)
 {
 	struct pmsg m = { 0 };
 	struct repl_md_gen g = { .current = REPL_MD_GEN_NEW_DEVICE };
-	char err[256];
 	_Atomic int never = 0;
 	struct tio *t;
 	struct vs_q q;
 
-	setup_common(REPL_DISK_UPTODATE);
-	connect_in_sync(&m);
-	ck_assert_msg(repl_set_role(REPL_ROLE_PRIMARY, false, err, sizeof(err)) == 0, "%s", err);
+	connected_primary(&m);
 	t = tio_write(3 * CHUNK, CHUNK, 0x55, 0);       /* write-back: no FUA */
 	peer_expect(&m, REPL_MSG_DATA, true, 5000);
 	peer_ack(&m, 0);                                /* "done", in the peer's cache */
@@ -1348,13 +1342,10 @@ END_TEST
 START_TEST(test_peer_cache_flushed_periodically)
 {
 	struct pmsg m = { 0 };
-	char err[256];
 	struct tio *t, *f;
 	struct vs_q q;
 
-	setup_common(REPL_DISK_UPTODATE);
-	connect_in_sync(&m);
-	ck_assert_msg(repl_set_role(REPL_ROLE_PRIMARY, false, err, sizeof(err)) == 0, "%s", err);
+	connected_primary(&m);
 	t = tio_write(3 * CHUNK, CHUNK, 0x55, 0);
 	peer_expect(&m, REPL_MSG_DATA, true, 5000);
 	peer_ack(&m, 0);
@@ -1388,14 +1379,11 @@ START_TEST(test_late_error_ack_of_frozen_write)
 	struct pmsg m = { 0 }, data = { 0 };
 	struct repl_md_gen g = { .current = REPL_MD_GEN_NEW_DEVICE };
 	uint8_t d[REPL_DETACH_SIZE] = { 0 };
-	char err[256];
 	_Atomic int never = 0;
 	struct tio *t;
 	struct vs_q q;
 
-	setup_common(REPL_DISK_UPTODATE);
-	connect_in_sync(&m);
-	ck_assert_msg(repl_set_role(REPL_ROLE_PRIMARY, false, err, sizeof(err)) == 0, "%s", err);
+	connected_primary(&m);
 	ck_assert_int_ge(repl_set_fence_handler(fence_noop, NULL), 0);
 	t = tio_write(0, CHUNK, 0x77, 0);
 	peer_expect(&data, REPL_MSG_DATA, true, 5000);  /* received, not answered yet */
