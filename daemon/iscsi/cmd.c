@@ -222,6 +222,13 @@ int iscsi_op_scsi_cmd_hdr(struct iscsi_conn *c)
 			return 0;
 		}
 		c->task_mem += t->scsi.buf_len;
+		/* DataPDUInOrder=No: overlapping Data-Outs can leave a hole the byte
+		 * count does not see; a hole must never show what the pooled buffer
+		 * held before (another session's data) */
+		if (t->scsi.dir == SCSI_DIR_WRITE && !s->p.data_pdu_in_order) {
+			uint32_t imm = c->rx_dsl <= t->scsi.edtl ? c->rx_dsl : 0;
+			memset((uint8_t *)t->scsi.buf + imm, 0, t->scsi.edtl - imm);
+		}
 	}
 	if (c->rx_dsl) {
 		/* RFC 7143 11.3.4: immediate data never exceeds EDTL or FirstBurstLength */

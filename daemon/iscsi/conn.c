@@ -330,13 +330,16 @@ void iscsi_conn_close(struct iscsi_conn *c, const char *why)
 	c->fd = -1;
 	iscsi_rx_release(c);
 	iscsi_conn_observe(c->id, NULL, NULL);
-	if (c->rx_task && c->rx_state != ISCSI_RX_HDR && iscsi_bhs_opcode(c->rx_hdr) == ISCSI_OP_SCSI_CMD) {
-		/* a command whose immediate data never fully arrived */
+	if (c->rx_task && c->rx_state != ISCSI_RX_HDR &&
+	    (iscsi_bhs_opcode(c->rx_hdr) == ISCSI_OP_SCSI_CMD || iscsi_bhs_opcode(c->rx_hdr) == ISCSI_OP_DATA_OUT)) {
+		/* a command whose immediate data never fully arrived, or the
+		 * reference a Data-Out in progress holds */
 		struct iscsi_task *rt = c->rx_task;
 		c->rx_task = NULL;
 		iscsi_task_put(rt);
 	}
 	c->rx_task = NULL;
+	iscsi_tmf_conn_gone(c);
 	iscsi_tx_free_all(c);
 	for (t = c->active; t; t = next) {
 		next = t->cnext;

@@ -116,6 +116,7 @@ int iscsi_op_data_out_hdr(struct iscsi_conn *c)
 	if (!t->scsi.buf)
 		return reject_data(c, "task has no buffer", ISCSI_REJECT_INVALID_PDU_FIELD);
 	if (len == 0) {
+		t->refs++;          /* released in iscsi_op_data_out (or at close / discard) */
 		c->rx_task = t;
 		c->rx_data = NULL;
 		return 0;
@@ -153,6 +154,10 @@ int iscsi_op_data_out_hdr(struct iscsi_conn *c)
 			return fail_sequence(c, t, "DataSN out of sequence");
 		r->datasn++;
 	}
+	/* The data segment may take several wakeups to arrive; an abort meanwhile
+	 * (a TMF on another connection, a reset or PREEMPT AND ABORT from another
+	 * initiator) must not free the buffer it lands in. */
+	t->refs++;
 	c->rx_task = t;
 	c->rx_data = t->scsi.buf + off;
 	return 0;
@@ -166,6 +171,11 @@ int iscsi_op_data_out(struct iscsi_conn *c, const uint8_t *bhs, uint8_t *data, u
 	c->rx_task = NULL;
 	if (!t)
 		return 0;
+	if (t->dead || (t->state != ISCSI_TASK_PENDING && t->state != ISCSI_TASK_DATA)) {
+		iscsi_task_put(t);  /* aborted while its data arrived: nothing more to do */
+		return 0;
+	}
+	iscsi_task_put(t);          /* ours; the task's own reference keeps it while PENDING / DATA */
 	t->got += dlen;
 	if (ttt == ISCSI_RSVD_TAG) {
 		t->unsol_left -= dlen;

@@ -121,7 +121,8 @@ struct iscsi_tmf {
 	uint8_t response;
 	int waiting;
 	bool cold_reset;
-	struct iscsi_conn *conn;
+	struct iscsi_conn *conn;            /* NULL once that connection closed */
+	struct iscsi_tmf *conn_next;        /* the connection's TMFs waiting for tasks */
 };
 
 enum iscsi_conn_state {
@@ -163,7 +164,8 @@ struct iscsi_conn {
 	uint8_t *rx_own;                    /* separately allocated segment, freed after dispatch */
 	size_t rx_own_len;
 	bool rx_discard;                    /* data goes to the bit bucket (rejected PDU) */
-	struct iscsi_task *rx_task;         /* data-out/immediate data target */
+	struct iscsi_task *rx_task;         /* data-out/immediate data target (holds a reference) */
+	struct iscsi_tmf *tmfs;             /* TMFs issued here, waiting for aborted tasks */
 	uint32_t rx_reject_reason;          /* reject after the data arrived */
 	uint8_t *rxb;                       /* receive buffer, ISCSI_RXBUF_SIZE (rx.c), freed at close */
 	uint32_t rxb_head, rxb_tail;        /* bytes received but not parsed yet: rxb[head..tail) */
@@ -378,6 +380,7 @@ void iscsi_send_async_logout(struct iscsi_conn *c, uint16_t time2wait);
 int iscsi_op_tmf(struct iscsi_conn *c, const uint8_t *bhs, uint8_t *data, uint32_t dlen);
 uint8_t iscsi_tmf_abort_unknown(uint32_t ref, uint32_t tmf_cmdsn, uint32_t exp_cmdsn, uint32_t max_cmdsn);
 void iscsi_tmf_task_gone(struct iscsi_task *t);
+void iscsi_tmf_conn_gone(struct iscsi_conn *c);
 /* scsi_itn abort callback (PREEMPT AND ABORT), arg = the session. */
 void iscsi_session_abort_cb(void *arg, uint64_t lun);
 /* portal.c */

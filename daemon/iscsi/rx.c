@@ -502,8 +502,9 @@ static int rx_pdu_done(struct iscsi_conn *c)
 			c->st_errors++;
 			iscsi_send_reject(c, bhs, ISCSI_REJECT_DATA_DIGEST);
 			if (c->rx_task) {
-				/* a command whose immediate data was corrupted never happened */
-				if (op == ISCSI_OP_SCSI_CMD)
+				/* a command whose immediate data was corrupted never
+				 * happened; a Data-Out drops the reference it held */
+				if (op == ISCSI_OP_SCSI_CMD || op == ISCSI_OP_DATA_OUT)
 					iscsi_task_put(c->rx_task);
 				c->rx_task = NULL;
 			}

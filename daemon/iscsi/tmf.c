@@ -42,8 +42,28 @@ void iscsi_tmf_task_gone(struct iscsi_task *t)
 	t->tmf = NULL;
 	if (--m->waiting > 0)
 		return;
-	tmf_respond(m->conn, m->req, m->response, m->cold_reset);
+	if (m->conn) {
+		struct iscsi_tmf **pp;
+		for (pp = &m->conn->tmfs; *pp; pp = &(*pp)->conn_next)
+			if (*pp == m) {
+				*pp = m->conn_next;
+				break;
+			}
+		tmf_respond(m->conn, m->req, m->response, m->cold_reset);
+	}
 	free(m);
+}
+
+/* The connection that issued TMFs still waiting for tasks (on its session's
+ * other connections) is closing: nobody is there to answer any more. */
+void iscsi_tmf_conn_gone(struct iscsi_conn *c)
+{
+	while (c->tmfs) {
+		struct iscsi_tmf *m = c->tmfs;
+		c->tmfs = m->conn_next;
+		m->conn = NULL;
+		m->conn_next = NULL;
+	}
 }
 
 /* Abort one task for the TMF. Returns true when the response must wait for it. */
@@ -274,6 +294,9 @@ int iscsi_op_tmf(struct iscsi_conn *c, const uint8_t *bhs, uint8_t *data, uint32
 	if (--m->waiting == 0) {
 		tmf_respond(c, m->req, m->response, m->cold_reset);
 		free(m);
+	} else {
+		m->conn_next = c->tmfs;     /* answered by iscsi_tmf_task_gone, unless c closes first */
+		c->tmfs = m;
 	}
 	return 0;
 }

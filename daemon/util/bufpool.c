@@ -49,10 +49,12 @@ static __attribute__((unused)) unsigned buf_class_limit(int c)
 	return by_bytes < BUF_CACHE_MAX ? by_bytes : BUF_CACHE_MAX;
 }
 
-#ifdef TANDEM_FUZZING
-/* Fuzzing builds (-DTANDEM_FUZZ=ON): no cache and exact-size allocations, so
- * AddressSanitizer sees any access past the length the caller asked for
- * (the power-of-two classes would otherwise hide it). */
+#if defined(TANDEM_FUZZING) || defined(__SANITIZE_ADDRESS__)
+/* Fuzzing and sanitizer builds (-DTANDEM_FUZZ=ON, -DTANDEM_SANITIZE=ON): no
+ * cache and exact-size allocations, so AddressSanitizer sees any access past
+ * the length the caller asked for (the power-of-two classes would otherwise
+ * hide it) and any use of a buffer after buf_free (the cache would hand it
+ * out again instead). */
 void *buf_alloc(size_t len)
 {
 	void *p = NULL;

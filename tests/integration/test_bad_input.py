@@ -632,6 +632,85 @@ def main():
         c.close()
     R.case('ABORT TASK of a command already answered', abort_answered_task)
 
+    def abort_during_data_out():
+        # A write's Data-Out segment arrives in pieces while another initiator's
+        # LUN RESET aborts the write: the rest of the segment must not land in
+        # a freed buffer (a use-after-free the sanitizer build turns into an
+        # abort; the PREEMPT AND ABORT of fence_scsi takes the same path).
+        c1 = R.logged_in()
+        c2 = R.logged_in()
+        size = 65536
+        cdb = bytes([0x2a, 0, 0, 0, 0x10, 0, 0, (size // 512) >> 8, (size // 512) & 0xff, 0])
+        # the region starts as zeroes (64 KiB of immediate data)
+        z = bytearray(c2.scsi_bhs(cdb, dlen=size))
+        z[1] = 0x80 | 0x20 | 0x01
+        z[20:24] = size.to_bytes(4, 'big')
+        for _ in range(3):                              # the new nexus' unit attention first
+            c2.send_pdu(bytes(z), bytes(size))
+            op, rsp, _ = c2.recv_skip_nop()
+            if not (op == OP_SCSI_RSP and rsp[3] == 0x02):
+                break
+            z[16:20] = c2.next_itt().to_bytes(4, 'big')
+            z[24:28] = c2.cmdsn.to_bytes(4, 'big')
+            c2.cmdsn = (c2.cmdsn + 1) & 0xffffffff
+        R.expect(op == OP_SCSI_RSP and rsp[3] == 0, 'zeroes written (op 0x%02x status 0x%02x)' % (op, rsp[3]))
+        w = bytearray(c1.scsi_bhs(cdb))
+        w[1] = 0x80 | 0x20 | 0x01                      # final, WRITE, simple
+        w[20:24] = size.to_bytes(4, 'big')             # EDTL
+        c1.send_pdu(bytes(w))                          # no immediate data: InitialR2T=Yes
+        op, r2t, _ = c1.recv_skip_nop()
+        R.expect(op == OP_R2T, 'R2T for the write (op 0x%02x)' % op)
+        if op != OP_R2T:
+            c1.close(); c2.close()
+            return
+        d = bytearray(48)
+        d[0] = OP_DATA_OUT
+        d[1] = 0x80
+        d[5:8] = size.to_bytes(3, 'big')
+        d[16:20] = w[16:20]                            # ITT
+        d[20:24] = r2t[20:24]                          # TTT
+        d[28:32] = c1.expstatsn.to_bytes(4, 'big')
+        payload = bytes([0x5a]) * size
+        c1.send_raw(bytes(d) + payload[:1000])         # header and the first 1000 bytes
+        time.sleep(0.3)
+        t = bytearray(48)
+        t[0] = OP_TMF | 0x40
+        t[1] = 0x80 | 0x05                             # LUN RESET
+        t[16:20] = c2.next_itt().to_bytes(4, 'big')
+        t[20:24] = b'\xff\xff\xff\xff'
+        t[24:28] = c2.cmdsn.to_bytes(4, 'big')
+        t[28:32] = c2.expstatsn.to_bytes(4, 'big')
+        c2.send_pdu(bytes(t))
+        op, rsp, _ = c2.recv_skip_nop()
+        R.expect(op == OP_TMF_RSP and rsp[2] == 0, 'LUN RESET from the other session: Function complete '
+                 '(op 0x%02x response %d)' % (op, rsp[2] if op == OP_TMF_RSP else -1))
+        time.sleep(0.2)
+        c1.send_raw(payload[1000:])                    # the rest of the aborted write's segment
+        time.sleep(0.5)
+        # aborted before it executed: it must never reach the disk
+        rd = bytearray(c2.scsi_bhs(bytes([0x28]) + cdb[1:], read_len=size))
+        c2.send_pdu(bytes(rd))
+        got = b''
+        while True:
+            op, bhs, data = c2.recv_skip_nop()
+            if op == OP_DATA_IN:
+                got += data
+                if bhs[1] & 0x01:
+                    break
+            elif op == OP_SCSI_RSP:
+                if bhs[3] == 0x02:                     # a unit attention first (the reset): again
+                    c2.send_pdu(bytes(bytearray(c2.scsi_bhs(bytes([0x28]) + cdb[1:], read_len=size))))
+                    continue
+                break
+            else:
+                break
+        R.expect(len(got) == size and got == bytes(size),
+                 'the aborted write never reached the disk (%d bytes read, %d of them 0x5a)'
+                 % (len(got), got.count(0x5a)))
+        c1.close()
+        c2.close()
+    R.case('a write aborted by another session\'s LUN RESET while its Data-Out arrives', abort_during_data_out)
+
     def rapid_connects():
         fails = 0
         for _ in range(a.connects):
