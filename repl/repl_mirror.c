@@ -1025,6 +1025,7 @@ struct bdev *repl_wrap(struct bdev *lower, const struct bdev_params *p, char *er
 	w->readonly = lower->readonly;
 	w->is_blockdev = lower->is_blockdev;
 	w->rotational = lower->rotational;
+	w->page_cache = lower->page_cache;      /* reads lock their range on such devices (sbc.c) */
 	w->can_unmap = lower->can_unmap;
 	w->unmap_zeroes = lower->unmap_zeroes;
 	w->priv = v;

@@ -647,6 +647,7 @@ static bool we_conflicts(uint8_t op, uint16_t flags)
 	case 0x1e:      /* PREVENT ALLOW MEDIUM REMOVAL */
 	case 0x35:      /* SYNCHRONIZE CACHE(10) */
 	case 0x91:      /* SYNCHRONIZE CACHE(16) */
+	case 0x83:      /* EXTENDED COPY: may write this LUN (as LIO treats it) */
 		return true;
 	default:
 		return false;

@@ -269,6 +269,16 @@ START_TEST(conflicts_per_type)
 		x = run_cdb(ITN3, 0, ms, 6, SCSI_DIR_READ, 255);
 		ck_assert_int_eq(x->t.status, a->unreg_read ? GOOD : CONFL);
 		tt_free(x);
+		/* EXTENDED COPY may write: it conflicts wherever writes do */
+		uint8_t xc[16] = { 0x83 };
+		x = run_cdb(ITN3, 0, xc, 16, SCSI_DIR_WRITE, 0);
+		ck_assert_msg((x->t.status == CONFL) == !a->unreg_write, "type %u: EXTENDED COPY of a non-registrant: "
+			      "status 0x%02x", a->type, x->t.status);
+		tt_free(x);
+		x = run_cdb(ITN2, 0, xc, 16, SCSI_DIR_WRITE, 0);
+		ck_assert_msg((x->t.status == CONFL) == !a->reg_write, "type %u: EXTENDED COPY of a registrant: "
+			      "status 0x%02x", a->type, x->t.status);
+		tt_free(x);
 		ck_assert_int_eq(prout_st(ITN2, SCSI_PR_REGISTER, 0, 0x22, 0, 0), GOOD);
 		ck_assert_int_eq(prout_st(ITN, SCSI_PR_RELEASE, a->type, 0x11, 0, 0), GOOD);
 		ck_assert_int_eq(prout_st(ITN, SCSI_PR_REGISTER, 0, 0x11, 0, 0), GOOD);
