@@ -2,6 +2,7 @@
 /* Private structures of the iSCSI layer shared by its phase files (rx, tx,
  * login, command, data-out, data-in, TMF, text, nop, logout, session, portal). */
 #ifndef TANDEM_ISCSI_INT_H
+#define ISCSI_TAKEN_MAX 256          /* session: CmdSNs taken ahead of a gap */
 #define TANDEM_ISCSI_INT_H
 #include <stdint.h>
 #include <stdbool.h>
@@ -253,6 +254,11 @@ struct iscsi_session {
 	uint32_t exp_cmdsn, max_cmdsn;
 	uint32_t window;
 	struct iscsi_task *pending;         /* out-of-order commands sorted by CmdSN */
+	/* CmdSNs ahead of a gap already taken without a task: non-SCSI requests
+	 * answered at once, and commands an ABORT TASK named before they came
+	 * (RFC 7143 11.5.1); ExpCmdSN passes them when the gap fills */
+	uint32_t taken[ISCSI_TAKEN_MAX];
+	unsigned ntaken;
 	struct iscsi_conn *conns;           /* under g_iscsi.lock for changes */
 	int nconns;
 	bool dying;
@@ -356,6 +362,7 @@ void iscsi_send_scsi_rsp(struct iscsi_task *t);
 struct iscsi_session *iscsi_session_create(void);
 void iscsi_session_cmdsn_received(struct iscsi_conn *c, struct iscsi_task *t);
 bool iscsi_session_cmdsn_check(struct iscsi_conn *c, const uint8_t *bhs);
+bool iscsi_session_cmdsn_take(struct iscsi_session *s, uint32_t sn);
 void iscsi_session_cmd_done(struct iscsi_session *s);
 void iscsi_session_conn_gone(struct iscsi_conn *c);
 void iscsi_session_kill(struct iscsi_session *s, const char *why);

@@ -36,15 +36,63 @@ void iscsi_session_cmd_done(struct iscsi_session *s)
 		s->max_cmdsn++;
 }
 
+static bool taken_has(const struct iscsi_session *s, uint32_t sn)
+{
+	for (unsigned i = 0; i < s->ntaken; i++)
+		if (s->taken[i] == sn)
+			return true;
+	return false;
+}
+
+static bool taken_remove(struct iscsi_session *s, uint32_t sn)
+{
+	for (unsigned i = 0; i < s->ntaken; i++)
+		if (s->taken[i] == sn) {
+			s->taken[i] = s->taken[--s->ntaken];
+			return true;
+		}
+	return false;
+}
+
+/* ExpCmdSN moves over delivered commands and over CmdSNs taken without a
+ * task (whose window slot is free again at that point). */
 static void drain_pending(struct iscsi_session *s)
 {
-	while (s->pending && s->pending->cmdsn == s->exp_cmdsn) {
-		struct iscsi_task *t = s->pending;
-		s->pending = t->snext;
-		t->snext = NULL;
-		s->exp_cmdsn++;
-		iscsi_task_deliver(t);
+	for (;;) {
+		if (s->pending && s->pending->cmdsn == s->exp_cmdsn) {
+			struct iscsi_task *t = s->pending;
+			s->pending = t->snext;
+			t->snext = NULL;
+			s->exp_cmdsn++;
+			iscsi_task_deliver(t);
+		} else if (s->ntaken && taken_remove(s, s->exp_cmdsn)) {
+			s->exp_cmdsn++;
+			s->max_cmdsn++;
+		} else {
+			break;
+		}
 	}
+}
+
+/* Take CmdSN sn without a task (a non-SCSI request, or a command an ABORT TASK
+ * named before it arrived). False when it cannot be taken: outside the
+ * window, already taken, or a command waiting with it. */
+bool iscsi_session_cmdsn_take(struct iscsi_session *s, uint32_t sn)
+{
+	if (sn == s->exp_cmdsn) {
+		s->exp_cmdsn++;
+		s->max_cmdsn++;     /* nothing runs for it: the slot is free again */
+		drain_pending(s);
+		return true;
+	}
+	if (!iscsi_sn_gt(sn, s->exp_cmdsn) || iscsi_sn_gt(sn, s->max_cmdsn) || taken_has(s, sn) ||
+	    s->ntaken >= ISCSI_TAKEN_MAX)
+		return false;
+	for (struct iscsi_task *t = s->pending; t; t = t->snext)
+		if (t->cmdsn == sn)
+			return false;
+	s->taken[s->ntaken++] = sn;
+	return true;
 }
 
 /* RFC 7143 3.2.2.1: commands are delivered in CmdSN order; immediate ones at
@@ -74,7 +122,7 @@ void iscsi_session_cmdsn_received(struct iscsi_conn *c, struct iscsi_task *t)
 	}
 	for (pp = &s->pending; *pp && iscsi_sn_lt((*pp)->cmdsn, t->cmdsn); pp = &(*pp)->snext)
 		;
-	if (*pp && (*pp)->cmdsn == t->cmdsn) {
+	if ((*pp && (*pp)->cmdsn == t->cmdsn) || taken_has(s, t->cmdsn)) {
 		qb_log(LOG_NOTICE, "iscsi: %s: duplicate CmdSN %u dropped", c->peer, t->cmdsn);
 		iscsi_task_put(t);
 		return;
@@ -93,14 +141,10 @@ bool iscsi_session_cmdsn_check(struct iscsi_conn *c, const uint8_t *bhs)
 
 	if (!s || iscsi_bhs_immediate(bhs))
 		return true;
-	if (sn == s->exp_cmdsn) {
-		s->exp_cmdsn++;
-		s->max_cmdsn++;     /* answered right away: the slot is free again */
-		drain_pending(s);
+	/* answered right away; ahead of a gap its CmdSN is remembered, so that
+	 * ExpCmdSN moves past it once the gap fills (it used to stop there) */
+	if (iscsi_session_cmdsn_take(s, sn))
 		return true;
-	}
-	if (iscsi_sn_gt(sn, s->exp_cmdsn) && !iscsi_sn_gt(sn, s->max_cmdsn))
-		return true;        /* ahead of a gap: answer anyway */
 	qb_log(LOG_NOTICE, "iscsi: %s: %s CmdSN %u outside window [%u, %u]: dropped", c->peer,
 	       iscsi_opcode_name(iscsi_bhs_opcode(bhs)), sn, s->exp_cmdsn, s->max_cmdsn);
 	return false;

@@ -244,6 +244,11 @@ int iscsi_op_tmf(struct iscsi_conn *c, const uint8_t *bhs, uint8_t *data, uint32
 			response = ISCSI_TMF_RSP_NO_TASK;
 		} else {
 			response = iscsi_tmf_abort_unknown(ref, sn, s->exp_cmdsn, s->max_cmdsn);
+			/* RFC 7143 11.5.1: such a CmdSN counts as received (this is how
+			 * an initiator fills the gap of a command the target dropped);
+			 * the command, should it still come, is dropped */
+			if (response == ISCSI_TMF_RSP_COMPLETE)
+				(void)iscsi_session_cmdsn_take(s, ref);
 		}
 		break;
 	}

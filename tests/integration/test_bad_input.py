@@ -711,6 +711,55 @@ def main():
         c2.close()
     R.case('a write aborted by another session\'s LUN RESET while its Data-Out arrives', abort_during_data_out)
 
+    def cmdsn_gap_filled(kind):
+        # Command N is late (it travels on another connection, or was dropped
+        # and gets replaced); request N+1 is a non-immediate NOP-Out answered
+        # at once (kind 'nop'), or command N never comes and an ABORT TASK
+        # naming RefCmdSN N fills its gap (kind 'abort', RFC 7143 11.5.1).
+        # ExpCmdSN must move past both: the next command is answered (the
+        # session used to stop there for good).
+        c = R.logged_in()
+        c.test_unit_ready()
+        n = c.cmdsn
+        late = bytearray(c.scsi_bhs(bytes(6)))         # TUR with CmdSN n, held back
+        if kind == 'nop':
+            c.nop_out(immediate=False)                 # CmdSN n+1, ahead of the gap
+            op, _, _ = c.recv_pdu()
+            R.expect(op == OP_NOP_IN, 'NOP-Out ahead of a CmdSN gap answered (op 0x%02x)' % op)
+            c.send_pdu(bytes(late))                    # the gap fills
+            op, rsp, _ = c.recv_skip_nop()
+            R.expect(op == OP_SCSI_RSP, 'the late command answered (op 0x%02x)' % op)
+        else:
+            t = bytearray(48)
+            t[0] = OP_TMF | 0x40
+            t[1] = 0x80 | 0x01                         # ABORT TASK
+            t[16:20] = c.next_itt().to_bytes(4, 'big')
+            t[20:24] = late[16:20]                     # a task the target never saw
+            t[24:28] = c.cmdsn.to_bytes(4, 'big')      # n+1
+            t[28:32] = c.expstatsn.to_bytes(4, 'big')
+            t[32:36] = n.to_bytes(4, 'big')            # RefCmdSN n
+            c.send_pdu(bytes(t))
+            op, rsp, _ = c.recv_skip_nop()
+            R.expect(op == OP_TMF_RSP and rsp[2] == 0, 'ABORT TASK of a command never received: Function '
+                     'complete (op 0x%02x response %d)' % (op, rsp[2] if op == OP_TMF_RSP else -1))
+        nxt = c.scsi_bhs(bytes(6))                     # the next command
+        c.send_pdu(nxt)
+        answered, end = False, time.time() + 15        # the target's NOP-In pings keep coming
+        try:
+            while not answered and time.time() < end:
+                op, rsp, _ = c.recv_pdu()
+                if op == OP_NOP_IN and rsp[16:20] == b'\xff\xff\xff\xff':
+                    if rsp[20:24] != b'\xff\xff\xff\xff':
+                        c.nop_out(itt=0xffffffff, ttt=rsp[20:24], immediate=True)
+                    continue
+                answered = op == OP_SCSI_RSP and rsp[16:20] == nxt[16:20]
+        except socket.timeout:
+            pass
+        R.expect(answered, 'the command after the gap answered within 15 s (ExpCmdSN moved past the gap)')
+        c.close()
+    R.case('a non-immediate NOP-Out ahead of a CmdSN gap, then the gap fills', lambda: cmdsn_gap_filled('nop'))
+    R.case('ABORT TASK fills the CmdSN gap of a command never received', lambda: cmdsn_gap_filled('abort'))
+
     def rapid_connects():
         fails = 0
         for _ in range(a.connects):
