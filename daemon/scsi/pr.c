@@ -452,6 +452,18 @@ int scsi_pr_lun_init(struct scsi_lun *lu)
 	/* SPC-4 5.13.5: restore what APTPL asked to keep */
 	scsi_pr_path(lu->serial, path, sizeof(path));
 	long n = scsi_pr_store_load(path, &rec);
+	if (n == 0) {
+		/* written under the old naming (scsi_pr_path_v1): moved to the new
+		 * name, so that a later APTPL=0 removes the only copy */
+		char old[TCONF_PATH_MAX + 128];
+		scsi_pr_path_v1(lu->serial, old, sizeof(old));
+		if (strcmp(old, path) != 0 && (n = scsi_pr_store_load(old, &rec)) > 0) {
+			if (scsi_pr_store_save(path, rec, (size_t)n) == 0)
+				(void)scsi_pr_store_remove(old);
+			else
+				snprintf(path, sizeof(path), "%s", old);
+		}
+	}
 	if (n < 0) {
 		qb_log(LOG_WARNING, "scsi: LUN %u: cannot read reservation state %s: %s", lu->id, path, strerror((int)-n));
 	} else if (n > 0) {

@@ -151,21 +151,53 @@ bad:
 
 /* ---------------------------------------------------------------- files */
 
-void scsi_pr_path(const char *serial, char *out, size_t len)
+static bool name_char(char c, size_t i, bool underscore)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+	       (underscore && c == '_') || (c == '.' && i > 0);
+}
+
+/* Before session 9: unsafe characters became '_' and the name was cut at 79
+ * characters, so 'disk:1' and 'disk_1' shared one file. Still read at attach. */
+void scsi_pr_path_v1(const char *serial, char *out, size_t len)
 {
 	char safe[80];
 	size_t i = 0;
 
-	/* the serial comes from the config: keep it a plain file name */
-	for (; serial[i] && i < sizeof(safe) - 1; i++) {
-		char c = serial[i];
-		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-			  c == '_' || (c == '.' && i > 0);
-		safe[i] = ok ? c : '_';
-	}
+	for (; serial[i] && i < sizeof(safe) - 1; i++)
+		safe[i] = name_char(serial[i], i, true) ? serial[i] : '_';
 	safe[i] = 0;
 	snprintf(out, len, "%s/pr/%s.pr", state_dir, i ? safe : "_");
 }
+
+/* One file per serial (the serial comes from the config): the serial itself
+ * when it is a plain name (letters, digits, '-', '.'; under 80 characters),
+ * else a readable prefix and a hash of the whole serial, so two serials never
+ * share a file. */
+void scsi_pr_path(const char *serial, char *out, size_t len)
+{
+	size_t n = strlen(serial), i;
+	bool plain = n > 0 && n < 80;
+	uint64_t h = 0xcbf29ce484222325ull;
+	char safe[64];
+
+	for (i = 0; i < n && plain; i++)
+		plain = name_char(serial[i], i, false);
+	if (plain) {
+		snprintf(out, len, "%s/pr/%s.pr", state_dir, serial);
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		h ^= (unsigned char)serial[i];
+		h *= 0x100000001b3ull;
+	}
+	for (i = 0; i < n && i < sizeof(safe) - 1; i++)
+		safe[i] = name_char(serial[i], i, false) ? serial[i] : '_';
+	safe[i] = 0;
+	snprintf(out, len, "%s/pr/%s~%016llx.pr", state_dir, safe, (unsigned long long)h);
+}
+
+static int fsync_dir_of(const char *path);
 
 static int mkdir_p(const char *dir)
 {
@@ -180,9 +212,14 @@ static int mkdir_p(const char *dir)
 			return -errno;
 		*p = '/';
 	}
-	if (mkdir(tmp, 0700) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
+	if (mkdir(tmp, 0700) < 0) {
+		if (errno != EEXIST)
+			return -errno;
+		return 0;
+	}
+	/* a new directory: its entry durable too, or the first APTPL record
+	 * (acknowledged GOOD) could vanish with it at a power loss */
+	return fsync_dir_of(tmp);
 }
 
 static int fsync_dir_of(const char *path)

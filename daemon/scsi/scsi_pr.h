@@ -153,6 +153,7 @@ int scsi_pr_deserialize(struct scsi_pr_state *s, const uint8_t *buf, size_t len)
 uint32_t scsi_pr_crc32c(const uint8_t *p, size_t n);
 /* <state_dir>/pr/<serial>.pr */
 void scsi_pr_path(const char *serial, char *out, size_t len);
+void scsi_pr_path_v1(const char *serial, char *out, size_t len);
 /* Write atomically (temp + fsync + rename + fsync dir). 0 or -errno. */
 int scsi_pr_store_save(const char *path, const uint8_t *rec, size_t len);
 int scsi_pr_store_remove(const char *path);

@@ -683,6 +683,43 @@ START_TEST(aptpl_restore)
 }
 END_TEST
 
+/* One APTPL file per serial: 'disk:1' and 'disk_1' used to share one (unsafe
+ * characters became '_'), so each LUN's save overwrote the other's and a
+ * restart restored the wrong reservation. A plain serial keeps its name; a
+ * file under the old name is read and moved. */
+START_TEST(aptpl_file_per_serial)
+{
+	char a[512], b[512], c[512], old[512], now[512];
+	struct scsi_lun *lu = scsi_target_find_lun(TGT, 0);
+	struct stat st;
+
+	scsi_pr_path("disk:1", a, sizeof(a));
+	scsi_pr_path("disk_1", b, sizeof(b));
+	ck_assert_msg(strcmp(a, b) != 0, "'disk:1' and 'disk_1' share %s", a);
+	scsi_pr_path("disk-1.x", c, sizeof(c));
+	ck_assert_msg(strstr(c, "/pr/disk-1.x.pr") != NULL, "a plain serial changed its file name: %s", c);
+	/* a record saved under the old name is restored, and moved */
+	char keep[sizeof(lu->serial)];
+	memcpy(keep, lu->serial, sizeof(keep));
+	snprintf(lu->serial, sizeof(lu->serial), "disk_1:a");
+	ck_assert_int_eq(prout_st(ITN, SCSI_PR_REGISTER, 0, 0, 0xd, 0x01), GOOD);
+	scsi_pr_path(lu->serial, now, sizeof(now));
+	scsi_pr_path_v1(lu->serial, old, sizeof(old));
+	ck_assert_str_ne(old, now);
+	ck_assert_int_eq(rename(now, old), 0);
+	scsi_pr_lun_fini(lu);
+	ck_assert_int_eq(scsi_pr_lun_init(lu), 0);
+	struct tt *x = prin(ITN, 0, 64);
+	ck_assert_uint_eq(get_be32(&x->t.buf[4]), 8);      /* the one key restored */
+	tt_free(x);
+	ck_assert_int_eq(stat(now, &st), 0);
+	ck_assert_int_ne(stat(old, &st), 0);
+	ck_assert_int_eq(prout_st(ITN, SCSI_PR_REGISTER, 0, 0xd, 0, 0), GOOD);   /* unregister, APTPL off */
+	ck_assert_int_ne(stat(now, &st), 0);
+	memcpy(lu->serial, keep, sizeof(keep));
+}
+END_TEST
+
 START_TEST(install_snapshot)
 {
 	struct scsi_lun *lu = scsi_target_find_lun(TGT, 0);
@@ -774,6 +811,7 @@ static Suite *pr_suite(void)
 	tc = tcase_create("commands");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, conflicts_per_type);
+	tcase_add_test(tc, aptpl_file_per_serial);
 	tcase_add_test(tc, prin_reports);
 	tcase_add_test(tc, bad_parameter_lists);
 	tcase_add_test(tc, fuzz_prout);
