@@ -441,6 +441,32 @@ static int bdev_sync_unmap(struct bdev *b, uint64_t off, uint64_t len)
 
 static int bdev_no_pwritev2_dsync;
 
+/* A failed flush is sticky. Linux reports a writeback error once per open
+ * file: the next fdatasync after an EIO returns 0 although the pages it lost
+ * are gone (the "fsyncgate" lesson). A later SYNCHRONIZE CACHE answered GOOD
+ * would then acknowledge writes that never reached the disk, so every flush
+ * of this device fails from the first failure on, until it is reopened (a
+ * restart, or a reload that removes and adds the LUN). */
+static int sync_failed(struct bdev *b, int err, const char *what)
+{
+	if (err != -EIO && err != -ENOSPC && err != -EDQUOT)
+		return err;
+	if (!__atomic_exchange_n(&b->sync_error, err, __ATOMIC_SEQ_CST))
+		qb_log(LOG_CRIT, "bdev %s: %s failed (%s): writes acknowledged before may be lost; every later "
+		       "flush of this LUN fails until it is reopened (restart, or remove and add it)", b->path, what,
+		       strerror(-err));
+	return err;
+}
+
+static int bdev_fdatasync(struct bdev *b)
+{
+	int e = __atomic_load_n(&b->sync_error, __ATOMIC_SEQ_CST);
+
+	if (e)
+		return e;
+	return fdatasync(b->fd) < 0 ? sync_failed(b, -errno, "flush") : 0;
+}
+
 static int bdev_sync_write(struct bdev *b, struct bdev_io *io)
 {
 	ssize_t n;
@@ -448,6 +474,8 @@ static int bdev_sync_write(struct bdev *b, struct bdev_io *io)
 
 	if ((io->flags & BDEV_IO_F_FUA) && !__atomic_load_n(&bdev_no_pwritev2_dsync, __ATOMIC_RELAXED)) {
 		n = pwritev2(b->fd, io->iov, io->iovcnt, (off_t)io->offset, RWF_DSYNC);
+		if (n < 0 && b->page_cache && errno == EIO)
+			return sync_failed(b, -EIO, "a FUA write (RWF_DSYNC, it may report an earlier write's loss)");
 		if (n >= 0 || (errno != EOPNOTSUPP && errno != ENOSYS))
 			return bdev_xfer_status(n, io->len);
 		__atomic_store_n(&bdev_no_pwritev2_dsync, 1, __ATOMIC_RELAXED);
@@ -455,15 +483,15 @@ static int bdev_sync_write(struct bdev *b, struct bdev_io *io)
 	}
 	n = pwritev(b->fd, io->iov, io->iovcnt, (off_t)io->offset);
 	rc = bdev_xfer_status(n, io->len);
-	if (rc == 0 && (io->flags & BDEV_IO_F_FUA) && fdatasync(b->fd) < 0)
-		rc = -errno;
+	if (rc == 0 && (io->flags & BDEV_IO_F_FUA))
+		rc = bdev_fdatasync(b);
 	return rc;
 }
 
 int bdev_sync_io(struct bdev *b, struct bdev_io *io)
 {
 	if (io->iocb.data == BDEV_STAGE_FLUSH)
-		return fdatasync(b->fd) < 0 ? -errno : 0;
+		return bdev_fdatasync(b);
 	switch (io->type) {
 	case BDEV_IO_READ:
 		return bdev_xfer_status(preadv(b->fd, io->iov, io->iovcnt, (off_t)io->offset),
@@ -471,7 +499,7 @@ int bdev_sync_io(struct bdev *b, struct bdev_io *io)
 	case BDEV_IO_WRITE:
 		return bdev_sync_write(b, io);
 	case BDEV_IO_FLUSH:
-		return fdatasync(b->fd) < 0 ? -errno : 0;
+		return bdev_fdatasync(b);
 	case BDEV_IO_UNMAP:
 		return bdev_sync_unmap(b, io->offset, io->len);
 	case BDEV_IO_WRITE_ZEROES:
