@@ -7,6 +7,8 @@
 #include "util/be.h"
 #include "util/log.h"
 #include "scsi/scsi_internal.h"
+#include "scsi/scsi_sense.h"
+#include "scsi/task_bio.h"
 
 enum { PC_CURRENT = 0, PC_CHANGEABLE = 1, PC_DEFAULT = 2, PC_SAVED = 3 };
 
@@ -164,6 +166,17 @@ static int param_len_error(struct scsi_task *t)
 	return scsi_task_check(t, SK_ILLEGAL_REQUEST, ASC_PARAMETER_LIST_LENGTH_ERROR);
 }
 
+static void cache_off_flushed(struct bdev_io *io)
+{
+	struct scsi_task *t = io->cb_arg;
+
+	if (io->status)
+		scsi_task_check(t, SK_MEDIUM_ERROR, ASC_WRITE_ERROR);
+	else
+		scsi_task_set_status(t, SCSI_STATUS_GOOD, 0, 0, 0);
+	scsi_task_done(t);
+}
+
 /* SPC-4 6.9 / 6.10 MODE SELECT(6) and MODE SELECT(10). Every page in the list
  * is checked before anything is applied: non-changeable bits must equal the
  * current value (SPC-4 7.5.2), page lengths must be exact. */
@@ -271,6 +284,7 @@ int scsi_mode_select(struct scsi_task *t)
 
 	pthread_mutex_lock(&lu->lock);
 	bool changed = atomic_load(&lu->wce) != wce || atomic_load(&lu->swp) != swp;
+	bool cache_off = atomic_load(&lu->wce) && !wce;
 	atomic_store(&lu->wce, wce);
 	atomic_store(&lu->swp, swp);
 	if (sp) {
@@ -284,6 +298,11 @@ int scsi_mode_select(struct scsi_task *t)
 		/* SPC-4 7.5.2: other nexuses learn through MODE PARAMETERS CHANGED. */
 		scsi_ua_establish_others(lu->tgt, t->itn, lu->id, SCSI_UA_MODE_CHANGED);
 	}
+	/* The write cache goes off: writes acknowledged while it was on may still
+	 * be volatile, and an initiator that now sees WCE=0 will never flush them
+	 * (writes from now on are FUA). Flush before answering. */
+	if (cache_off && lu->cache != TCONF_CACHE_NV)
+		return scsi_task_bio_submit(t, BDEV_IO_FLUSH, 0, 0, NULL, 0, cache_off_flushed);
 	scsi_task_set_status(t, SCSI_STATUS_GOOD, 0, 0, 0);
 	return SCSI_DONE;
 }

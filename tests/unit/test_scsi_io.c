@@ -467,6 +467,19 @@ START_TEST(cache_policy)
 	tt_free(write_blocks(1, c, 10, 512, 1));
 	ck_assert_int_eq(WT->fua_count, 2);
 	ck_assert_int_eq(WT->write_count, 3);
+	/* ... and WCE=0 again flushes what was written meanwhile before it
+	 * answers: an initiator that sees WCE=0 sends no SYNCHRONIZE CACHE */
+	unsigned flushes = WT->flush_count;
+	pl[6] = 0x00;
+	x = tt_new(ITN, 1, ms, 6, SCSI_DIR_WRITE, 24);
+	memcpy(x->t.buf, pl, 24);
+	tt_run(x);
+	CHECK_GOOD(x);
+	tt_free(x);
+	ck_assert_msg(WT->flush_count == flushes + 1, "WCE 1 -> 0 without a flush (%u flushes before, %u after)",
+		      flushes, WT->flush_count);
+	tt_free(write_blocks(1, c, 10, 512, 1));
+	ck_assert_int_eq(WT->fua_count, 3);
 
 	/* nv-cache: never FUA, SYNC CACHE completes without a flush */
 	cdb10(c, 0x2a, 0x08, 0, 1);
