@@ -59,6 +59,8 @@ void *buf_alloc(size_t len)
 {
 	void *p = NULL;
 
+	if (len > SIZE_MAX - BUF_ALIGN)         /* as below: NULL, not the sanitizer's abort */
+		return NULL;
 	if (posix_memalign(&p, BUF_ALIGN, len ? len : 1) != 0)
 		return NULL;
 	return p;
