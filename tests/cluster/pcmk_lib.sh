@@ -43,7 +43,16 @@ pcmk_prepare_node() { # N
 	ln -sfn "$d/tandem.conf" "$d/run/tandem-pcmk/tandem.conf"
 }
 
-pcmk_alive() { local p; p=$(cat "$TB_STATE/$1/pcmk/pacemakerd.pid" 2>/dev/null); [ -n "$p" ] && [ -d "/proc/$p" ]; }
+# pcmk_pid N: the PID of node N's pacemakerd if that process is still it: with
+# pid_max 32768 on the CI machine, the PID of one that died (a crash) is soon
+# another process's, and a bare "is it there" check skipped the restart
+pcmk_pid() {
+	local p
+	p=$(cat "$TB_STATE/$1/pcmk/pacemakerd.pid" 2>/dev/null) || return 0
+	[ -n "$p" ] && [ "$(cat "/proc/$p/comm" 2>/dev/null)" = pacemakerd ] && echo "$p"
+	return 0
+}
+pcmk_alive() { [ -n "$(pcmk_pid "$1")" ]; }
 
 pcmk_start_node() { # N
 	local n=$1 d="$TB_STATE/$1" h i
@@ -78,8 +87,8 @@ EOF
 
 pcmk_stop_node() { # N
 	local p i
-	p=$(cat "$TB_STATE/$1/pcmk/pacemakerd.pid" 2>/dev/null) || return 0
-	[ -n "$p" ] && [ -d "/proc/$p" ] || return 0
+	p=$(pcmk_pid "$1")
+	[ -n "$p" ] || return 0             # never signal a PID that is not pacemakerd any more
 	kill -TERM "$p" 2>/dev/null || true
 	for i in $(seq 1 150); do [ -d "/proc/$p" ] || break; sleep 0.2; done
 	kill -KILL "$p" 2>/dev/null || true
