@@ -745,8 +745,7 @@ static bool wait_repl(void (*check)(void *), void *q, const bool *done, uint64_t
 	return *done;
 }
 
-/* Main thread: wait until no application write is in flight, or timeout_ms
- * passed; returns the writes still in flight. */
+/* The former Primary's writes being applied here (papply) are all done. */
 static void papply_idle_r(void *arg)
 {
 	struct role_q *q = arg;
@@ -757,6 +756,8 @@ static void papply_idle_r(void *arg)
 			q->idle = false;
 }
 
+/* Main thread: wait until no application write is in flight, or timeout_ms
+ * passed; returns the writes still in flight. */
 static unsigned drain_writes(uint64_t timeout_ms)
 {
 	struct role_q q = { 0 };

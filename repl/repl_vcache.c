@@ -32,9 +32,8 @@ int repl_vc_init(struct repl_vol *v)
 
 	while (shift < 40 && (v->size >> shift) >= REPL_VC_MAX_BITS)
 		shift++;
-	if (v->chunk && (1ull << shift) < v->chunk)
-		while ((1ull << shift) < v->chunk)
-			shift++;
+	while ((1ull << shift) < v->chunk)          /* never finer than the bitmap's chunk */
+		shift++;
 	uint64_t nbits = (v->size + (1ull << shift) - 1) >> shift;
 	size_t words = (size_t)((nbits + 63) / 64);
 

@@ -3,6 +3,7 @@
  * per-LUN defaults, deterministic LUN identities and the embedded default config. */
 #include "config/config_int.h"
 #include "util/log.h"
+#include "util/fnv.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,21 +53,11 @@ void cfg_lun_defaults(struct tconf_lun *l)
 	strcpy(l->revision, "0001");
 }
 
-static uint64_t fnv1a64(uint64_t h, const void *data, size_t n)
-{
-	const unsigned char *p = data;
-	for (size_t i = 0; i < n; i++) {
-		h ^= p[i];
-		h *= 0x100000001b3ull;
-	}
-	return h;
-}
-
 static uint64_t cfg_hash(const char *target, uint32_t lun, uint64_t seed)
 {
 	unsigned char lb[4] = { (unsigned char)(lun >> 24), (unsigned char)(lun >> 16),
 				(unsigned char)(lun >> 8), (unsigned char)lun };
-	uint64_t h = fnv1a64(0xcbf29ce484222325ull ^ seed, target, strlen(target));
+	uint64_t h = fnv1a64(FNV1A64_INIT ^ seed, target, strlen(target));
 	h = fnv1a64(h, lb, sizeof(lb));
 	/* final avalanche (splitmix64) so neighbouring LUNs differ in many bits */
 	h ^= h >> 30;

@@ -171,11 +171,13 @@ int iscsi_op_data_out(struct iscsi_conn *c, const uint8_t *bhs, uint8_t *data, u
 	c->rx_task = NULL;
 	if (!t)
 		return 0;
-	if (t->dead || (t->state != ISCSI_TASK_PENDING && t->state != ISCSI_TASK_DATA)) {
-		iscsi_task_put(t);  /* aborted while its data arrived: nothing more to do */
+	bool aborted = t->dead || (t->state != ISCSI_TASK_PENDING && t->state != ISCSI_TASK_DATA);
+
+	/* drop the segment's reference: an aborted task may go with it; a live
+	 * one keeps its own reference while PENDING / DATA */
+	iscsi_task_put(t);
+	if (aborted)
 		return 0;
-	}
-	iscsi_task_put(t);          /* ours; the task's own reference keeps it while PENDING / DATA */
 	t->got += dlen;
 	if (ttt == ISCSI_RSVD_TAG) {
 		t->unsol_left -= dlen;

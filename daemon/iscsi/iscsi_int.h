@@ -2,7 +2,6 @@
 /* Private structures of the iSCSI layer shared by its phase files (rx, tx,
  * login, command, data-out, data-in, TMF, text, nop, logout, session, portal). */
 #ifndef TANDEM_ISCSI_INT_H
-#define ISCSI_TAKEN_MAX 256          /* session: CmdSNs taken ahead of a gap */
 #define TANDEM_ISCSI_INT_H
 #include <stdint.h>
 #include <stdbool.h>
@@ -237,6 +236,8 @@ struct iscsi_conn {
 	/* counters (read racily by status) */
 	uint64_t st_cmds, st_read_bytes, st_write_bytes, st_errors, st_pdus_in, st_pdus_out;
 };
+
+#define ISCSI_TAKEN_MAX 256             /* session: CmdSNs taken ahead of a gap, at most */
 
 struct iscsi_session {
 	uint16_t tsih;

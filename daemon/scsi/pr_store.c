@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "util/be.h"
+#include "util/fnv.h"
 #include "util/log.h"
 #include "scsi/scsi_internal.h"
 #include "scsi/scsi_pr.h"
@@ -178,7 +179,7 @@ void scsi_pr_path(const char *serial, char *out, size_t len)
 {
 	size_t n = strlen(serial), i;
 	bool plain = n > 0 && n < 80;
-	uint64_t h = 0xcbf29ce484222325ull;
+	uint64_t h = fnv1a64(FNV1A64_INIT, serial, n);
 	char safe[64];
 
 	for (i = 0; i < n && plain; i++)
@@ -186,10 +187,6 @@ void scsi_pr_path(const char *serial, char *out, size_t len)
 	if (plain) {
 		snprintf(out, len, "%s/pr/%s.pr", state_dir, serial);
 		return;
-	}
-	for (i = 0; i < n; i++) {
-		h ^= (unsigned char)serial[i];
-		h *= 0x100000001b3ull;
 	}
 	for (i = 0; i < n && i < sizeof(safe) - 1; i++)
 		safe[i] = name_char(serial[i], i, false) ? serial[i] : '_';
