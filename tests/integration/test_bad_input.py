@@ -135,9 +135,13 @@ class Conn:
                 self.expstatsn = (statsn + 1) & 0xffffffff
         return op, bhs, data
 
-    def recv_skip_nop(self):
-        """Next PDU that is not an unsolicited NOP-In (answered if it wants)."""
+    def recv_skip_nop(self, deadline=None):
+        """Next PDU that is not an unsolicited NOP-In (answered if it wants).
+        With a deadline (time.time() value), socket.timeout once it passed:
+        the target's pings would otherwise keep the wait alive forever."""
         while True:
+            if deadline is not None and time.time() >= deadline:
+                raise socket.timeout('deadline passed')
             op, bhs, data = self.recv_pdu()
             if op == OP_NOP_IN and bhs[16:20] == b'\xff\xff\xff\xff':
                 ttt = bhs[20:24]
@@ -744,14 +748,10 @@ def main():
                      'complete (op 0x%02x response %d)' % (op, rsp[2] if op == OP_TMF_RSP else -1))
         nxt = c.scsi_bhs(bytes(6))                     # the next command
         c.send_pdu(nxt)
-        answered, end = False, time.time() + 15        # the target's NOP-In pings keep coming
+        answered, end = False, time.time() + 15
         try:
-            while not answered and time.time() < end:
-                op, rsp, _ = c.recv_pdu()
-                if op == OP_NOP_IN and rsp[16:20] == b'\xff\xff\xff\xff':
-                    if rsp[20:24] != b'\xff\xff\xff\xff':
-                        c.nop_out(itt=0xffffffff, ttt=rsp[20:24], immediate=True)
-                    continue
+            while not answered:
+                op, rsp, _ = c.recv_skip_nop(deadline=end)
                 answered = op == OP_SCSI_RSP and rsp[16:20] == nxt[16:20]
         except socket.timeout:
             pass

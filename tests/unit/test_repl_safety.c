@@ -822,21 +822,31 @@ static void *role_thread(void *arg)
 	return NULL;
 }
 
-/* Serve the peer side (pings, DATA acks) until *done or ms passed; whether
- * *done came (a hang guard, not a speed check). */
-static bool peer_serve(struct pmsg *m, _Atomic int *done, uint64_t ms)
+/* Serve the peer side (pings, DATA acks) until *done (done not NULL), a DATA
+ * with op (op not 0) or ms passed; whether what was waited for came (a hang
+ * guard, not a speed check). */
+static bool serve(struct pmsg *m, _Atomic int *done, int op, uint64_t ms)
 {
 	uint64_t end = now_ms() + ms;
 
-	while (!atomic_load(done) && now_ms() < end) {
+	while ((!done || !atomic_load(done)) && now_ms() < end) {
 		if (peer_recv(m, 50) < 0)
 			continue;
 		if (m->type == REPL_MSG_PING)
 			peer_send(REPL_MSG_PING_ACK, REPL_VOL_NONE, m->body, REPL_PING_SIZE);
-		else if (m->type == REPL_MSG_DATA)
+		else if (m->type == REPL_MSG_DATA) {
 			peer_ack(m, 0);
+			if (op && m->body[REPL_DATA_OP] == op)
+				return true;
+		}
 	}
-	return atomic_load(done);
+	return done && atomic_load(done);
+}
+
+/* ... until *done */
+static bool peer_serve(struct pmsg *m, _Atomic int *done, uint64_t ms)
+{
+	return serve(m, done, 0, ms);
 }
 
 START_TEST(test_demote_bounded)
@@ -1304,20 +1314,7 @@ END_TEST
  * whether it came within ms. */
 static bool peer_serve_until_op(struct pmsg *m, int op, uint64_t ms)
 {
-	uint64_t end = now_ms() + ms;
-
-	while (now_ms() < end) {
-		if (peer_recv(m, 50) < 0)
-			continue;
-		if (m->type == REPL_MSG_PING)
-			peer_send(REPL_MSG_PING_ACK, REPL_VOL_NONE, m->body, REPL_PING_SIZE);
-		else if (m->type == REPL_MSG_DATA) {
-			peer_ack(m, 0);
-			if (m->body[REPL_DATA_OP] == op)
-				return true;
-		}
-	}
-	return false;
+	return serve(m, NULL, op, ms);
 }
 
 /* Bug 9 (write-back): the peer acknowledges a write without FUA once it is in
