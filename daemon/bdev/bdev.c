@@ -361,6 +361,21 @@ void bdev_set_wrapper(bdev_wrap_fn fn)
 	bdev_wrapper = fn;
 }
 
+bool bdev_carries_state(const struct bdev *b)
+{
+	return b && b->ops && b->ops->state_attach;
+}
+
+int bdev_state_attach(struct bdev *b, const struct bdev_state_handler *h, void *arg)
+{
+	return bdev_carries_state(b) ? b->ops->state_attach(b, h, arg) : -1;
+}
+
+bool bdev_state_writable(struct bdev *b)
+{
+	return bdev_carries_state(b) && b->ops->state_writable && b->ops->state_writable(b);
+}
+
 void bdev_close(struct bdev *b)
 {
 	if (!b)
@@ -504,6 +519,8 @@ int bdev_sync_io(struct bdev *b, struct bdev_io *io)
 		return bdev_sync_unmap(b, io->offset, io->len);
 	case BDEV_IO_WRITE_ZEROES:
 		return bdev_sync_write_zeroes(b, io->offset, io->len);
+	case BDEV_IO_STATE:             /* never reaches a backend (bdev_check_io) */
+		break;
 	}
 	return -EINVAL;
 }
@@ -737,6 +754,12 @@ static int bdev_check_io(struct bdev *b, struct bdev_io *io)
 		break;
 	case BDEV_IO_WRITE_ZEROES:
 		break;
+	case BDEV_IO_STATE:
+		if (!bdev_carries_state(b))
+			return -EOPNOTSUPP;
+		if (io->iovcnt != 1 || !io->iov || io->iov[0].iov_len != io->len || io->len == 0)
+			return -EINVAL;
+		return 0;
 	default:
 		return -EINVAL;
 	}

@@ -18,6 +18,10 @@ enum bdev_io_type {
 	BDEV_IO_FLUSH,          /* make every completed write durable (fdatasync) */
 	BDEV_IO_UNMAP,          /* deallocate [offset, offset+len): punch hole / BLKDISCARD */
 	BDEV_IO_WRITE_ZEROES,   /* make the range read back as zeroes */
+	/* carry the user's state record (iov: the record, len: its length,
+	 * offset: its sequence number) to the device's other copy; only on a
+	 * device that carries state (bdev_carries_state), see below */
+	BDEV_IO_STATE,
 };
 
 #define BDEV_IO_F_FUA 0x1
@@ -101,11 +105,28 @@ struct bdev {
 	void *priv;
 };
 
+/* A device whose data has another copy elsewhere (repl/'s wrapper) also
+ * carries a small opaque record of its user, the SCSI layer's persistent
+ * reservations: the user writes it with BDEV_IO_STATE (completion = the other
+ * copy holds it), and the device hands records that arrive from the other
+ * copy to these callbacks. Sequence numbers order the records of one LUN:
+ * `install` keeps only a newer one unless `force` (the other copy pushes its
+ * whole record when the link comes up). Callbacks run on a device thread and
+ * must not call back into the device. */
+struct bdev_state_handler {
+	int (*install)(void *arg, const uint8_t *rec, size_t len, uint64_t seq, bool force);  /* 0 or -1 */
+	/* the user's current record, malloc'd, and its sequence number; length or 0 */
+	size_t (*snapshot)(void *arg, uint8_t **rec, uint64_t *seq);
+};
+
 struct bdev_ops {
 	const char *name;
 	int (*open)(struct bdev *b, const struct bdev_params *p, char *err, size_t errlen);
 	void (*close)(struct bdev *b);
 	void (*submit)(struct bdev *b, struct bdev_io *io);
+	/* devices that carry state (NULL for plain backends): */
+	int (*state_attach)(struct bdev *b, const struct bdev_state_handler *h, void *arg);
+	bool (*state_writable)(struct bdev *b);
 };
 
 /* Open a backend by name; NULL with a message in err on failure. */
@@ -113,6 +134,14 @@ struct bdev *bdev_open(const struct bdev_params *p, char *err, size_t errlen);
 void bdev_close(struct bdev *b);
 /* Submit from a reactor thread; io->cb runs later on that thread. */
 void bdev_submit(struct bdev *b, struct bdev_io *io);
+/* Carried state (see struct bdev_state_handler). bdev_state_attach (h NULL:
+ * detach; it returns only when no callback runs any more) delivers the newest
+ * record the device holds at once; 0 or -1. bdev_state_writable: a
+ * BDEV_IO_STATE submitted now would reach the other copy (false on a
+ * replication Secondary: the record is the Primary's to change). */
+bool bdev_carries_state(const struct bdev *b);
+int bdev_state_attach(struct bdev *b, const struct bdev_state_handler *h, void *arg);
+bool bdev_state_writable(struct bdev *b);
 /* Provisioning state of [offset, offset+len) (bytes, block multiples): sets
  * *mapped for the run that starts at offset and *run to its length (a block
  * multiple, 0 < *run <= len); a block only partly allocated counts as mapped.

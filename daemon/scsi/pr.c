@@ -98,6 +98,9 @@ void scsi_pr_result_free(struct scsi_pr_result *r)
 	free(r->eff);
 	r->eff = NULL;
 	r->neff = r->effcap = 0;
+	free(r->rec);
+	r->rec = NULL;
+	r->reclen = 0;
 }
 
 static int eff_add(struct scsi_pr_result *r, const struct scsi_pr_id *id, uint8_t ua, bool abort)
@@ -437,6 +440,43 @@ static void resv_publish(struct scsi_lun *lu)
 	atomic_store_explicit(&lu->resv_active, v, memory_order_release);
 }
 
+/* Serialise the record into a new buffer; pr->lock held. */
+static size_t snapshot_locked(struct scsi_pr *pr, uint8_t **out)
+{
+	size_t len = scsi_pr_serialize(&pr->st, NULL, 0);
+
+	*out = malloc(len);
+	if (!*out)
+		return 0;
+	scsi_pr_serialize(&pr->st, *out, len);
+	return len;
+}
+
+/* ---------------------------------------------------------------- the peer's copy */
+
+/* The replicating device's callbacks (bdev.h struct bdev_state_handler): the
+ * record travels as the APTPL file's bytes. */
+static int state_install(void *arg, const uint8_t *rec, size_t len, uint64_t seq, bool force)
+{
+	return scsi_pr_install_seq(arg, rec, len, seq, force);
+}
+
+static size_t state_snapshot(void *arg, uint8_t **rec, uint64_t *seq)
+{
+	struct scsi_lun *lu = arg;
+
+	pthread_mutex_lock(&lu->pr->lock);
+	size_t len = snapshot_locked(lu->pr, rec);
+	*seq = lu->pr->seq;
+	pthread_mutex_unlock(&lu->pr->lock);
+	return len;
+}
+
+static const struct bdev_state_handler pr_state_handler = {
+	.install = state_install,
+	.snapshot = state_snapshot,
+};
+
 int scsi_pr_lun_init(struct scsi_lun *lu)
 {
 	char path[TCONF_PATH_MAX + 128];
@@ -482,6 +522,13 @@ int scsi_pr_lun_init(struct scsi_lun *lu)
 	}
 	free(rec);
 	resv_publish(lu);
+	/* a replicated LUN: the record follows the data to the peer (the device
+	 * delivers the newest record it already holds at once) */
+	if (bdev_carries_state(lu->bdev)) {
+		lu->pr->replicated = true;
+		if (bdev_state_attach(lu->bdev, &pr_state_handler, lu) < 0)
+			qb_log(LOG_ERR, "scsi: LUN %u: reservations will not follow the data to the peer", lu->id);
+	}
 	return 0;
 }
 
@@ -489,6 +536,8 @@ void scsi_pr_lun_fini(struct scsi_lun *lu)
 {
 	if (!lu->pr)
 		return;
+	if (lu->pr->replicated && lu->bdev)
+		bdev_state_attach(lu->bdev, NULL, NULL);
 	scsi_pr_state_free(&lu->pr->st);
 	pthread_mutex_destroy(&lu->pr->lock);
 	free(lu->pr);
@@ -573,20 +622,33 @@ enum scsi_pr_rc scsi_pr_apply(struct scsi_lun *lu, const struct scsi_pr_change *
 	}
 	scsi_pr_state_free(&pr->st);
 	pr->st = n;
+	if (pr->replicated) {
+		r->seq = ++pr->seq;
+		r->reclen = snapshot_locked(pr, &r->rec);
+	}
 	resv_publish(lu);
 	deliver(lu, c, r);
 	pthread_mutex_unlock(&pr->lock);
 	return SCSI_PR_OK;
 }
 
-int scsi_pr_install(struct scsi_lun *lu, const uint8_t *rec, size_t len)
+int scsi_pr_install_seq(struct scsi_lun *lu, const uint8_t *rec, size_t len, uint64_t seq, bool force)
 {
 	struct scsi_pr_state st;
 
 	scsi_pr_state_init(&st);
-	if (scsi_pr_deserialize(&st, rec, len) < 0)
+	if (scsi_pr_deserialize(&st, rec, len) < 0) {
+		qb_log(LOG_ERR, "scsi: LUN %u: the peer's reservation record is malformed: not installed", lu->id);
 		return -1;
+	}
 	pthread_mutex_lock(&lu->pr->lock);
+	if (!force && seq <= lu->pr->seq) {
+		/* a record older than one already installed (two PR OUTs raced
+		 * to the link): the newer one holds everything */
+		pthread_mutex_unlock(&lu->pr->lock);
+		scsi_pr_state_free(&st);
+		return 0;
+	}
 	if (persist(lu, &lu->pr->st, &st) < 0) {
 		pthread_mutex_unlock(&lu->pr->lock);
 		scsi_pr_state_free(&st);
@@ -594,23 +656,27 @@ int scsi_pr_install(struct scsi_lun *lu, const uint8_t *rec, size_t len)
 	}
 	scsi_pr_state_free(&lu->pr->st);
 	lu->pr->st = st;
+	lu->pr->seq = seq;
 	resv_publish(lu);
 	pthread_mutex_unlock(&lu->pr->lock);
+	qb_log(LOG_DEBUG, "scsi: LUN %u: reservation record %llu from the peer: %u registration(s)%s", lu->id,
+	       (unsigned long long)seq, st.nregs, st.type ? ", reserved" : "");
 	return 0;
+}
+
+int scsi_pr_install(struct scsi_lun *lu, const uint8_t *rec, size_t len)
+{
+	return scsi_pr_install_seq(lu, rec, len, 0, true);
 }
 
 size_t scsi_pr_snapshot(struct scsi_lun *lu, uint8_t **out)
 {
 	pthread_mutex_lock(&lu->pr->lock);
-	size_t len = scsi_pr_serialize(&lu->pr->st, NULL, 0);
-	*out = malloc(len);
-	if (*out)
-		scsi_pr_serialize(&lu->pr->st, *out, len);
-	else
-		len = 0;
+	size_t len = snapshot_locked(lu->pr, out);
 	pthread_mutex_unlock(&lu->pr->lock);
 	return len;
 }
+
 
 void scsi_itn_set_abort_cb(struct scsi_itn *itn, void (*fn)(void *arg, uint64_t lun), void *arg)
 {

@@ -11,6 +11,7 @@
 #include "util/log.h"
 #include "scsi/scsi_internal.h"
 #include "scsi/scsi_pr.h"
+#include "scsi/task_bio.h"
 
 #define ASC_PARAM_LIST_LENGTH_ERROR 0x1a, 0x00
 #define ASC_INVALID_RELEASE_OF_PR 0x26, 0x04
@@ -124,6 +125,21 @@ static int param_len_error(struct scsi_task *t)
 	return scsi_task_check(t, SK_ILLEGAL_REQUEST, ASC_PARAM_LIST_LENGTH_ERROR);
 }
 
+/* A replicated LUN: the peer holds the new record (or counts as Outdated)
+ * before the PR OUT completes, like a mirrored write. */
+static void pr_out_replicated(struct bdev_io *io)
+{
+	struct scsi_task *t = io->cb_arg;
+
+	free(t->priv);
+	t->priv = NULL;
+	if (io->status)
+		scsi_sbc_io_error(t, true, io->status);
+	else
+		scsi_task_set_status(t, SCSI_STATUS_GOOD, 0, 0, 0);
+	scsi_task_done(t);
+}
+
 int scsi_pr_out(struct scsi_task *t)
 {
 	const uint8_t *cdb = t->cdb;
@@ -142,6 +158,12 @@ int scsi_pr_out(struct scsi_task *t)
 		return param_len_error(t);
 	if (!t->itn)
 		return scsi_task_check(t, SK_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_CDB);
+	/* A replicated LUN's record is the Primary's: a Secondary's (standby)
+	 * port answers PR IN from the copy it holds but takes no change that
+	 * would exist on this node only (LOGICAL UNIT NOT ACCESSIBLE, TARGET
+	 * PORT IN STANDBY STATE; the initiator uses its active path). */
+	if (t->lu->pr->replicated && !bdev_state_writable(t->lu->bdev))
+		return scsi_task_check(t, SK_NOT_READY, 0x04, 0x0b);
 
 	const uint8_t *p = t->buf;
 	memset(&c, 0, sizeof(c));
@@ -225,9 +247,21 @@ int scsi_pr_out(struct scsi_task *t)
 			c.aptpl = false;
 	}
 	scsi_pr_apply(t->lu, &c, &r);
+	free(tids);
+	if (r.rc == SCSI_PR_OK && t->lu->pr->replicated) {
+		if (!r.rec) {
+			scsi_pr_result_free(&r);
+			return scsi_task_check(t, SK_HARDWARE_ERROR, ASC_INTERNAL_TARGET_FAILURE);
+		}
+		t->priv = r.rec;
+		r.rec = NULL;
+		uint64_t seq = r.seq;
+		size_t reclen = r.reclen;
+		scsi_pr_result_free(&r);
+		return scsi_task_bio_submit(t, BDEV_IO_STATE, 0, seq, t->priv, reclen, pr_out_replicated);
+	}
 	rc = finish(t, &r);
 	scsi_pr_result_free(&r);
-	free(tids);
 	return rc;
 }
 

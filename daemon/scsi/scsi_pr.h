@@ -106,6 +106,12 @@ struct scsi_pr_result {
 	int8_t bit;
 	uint32_t neff, effcap;
 	struct scsi_pr_effect *eff;
+	/* on a LUN whose device carries state (a replicated LUN): the new record
+	 * as serialised under the lock and its sequence number, for the PR OUT
+	 * to send to the peer before it completes (malloc'd, freed with r) */
+	uint8_t *rec;
+	size_t reclen;
+	uint64_t seq;
 };
 
 /* Per-LUN runtime: the record behind a mutex, plus the SPC-2 reservation
@@ -114,6 +120,10 @@ struct scsi_pr {
 	pthread_mutex_t lock;
 	struct scsi_pr_state st;
 	struct scsi_itn *r2_holder;
+	/* replicated LUNs (the device carries state, bdev.h): the record's
+	 * sequence number, +1 per change here, the peer's on install */
+	bool replicated;
+	uint64_t seq;
 };
 
 /* lu->resv_active bits: the I/O path's one atomic load */
@@ -136,10 +146,14 @@ bool scsi_pr_id_match(const struct scsi_pr_id *reg, const char *initiator, uint1
 int scsi_pr_lun_init(struct scsi_lun *lu);      /* attach: allocate, restore APTPL state */
 void scsi_pr_lun_fini(struct scsi_lun *lu);
 /* THE mutator: apply c under the LUN's lock, save the record first when
- * APTPL is (or was) on, then deliver unit attentions / aborts. */
+ * APTPL is (or was) on, then deliver unit attentions / aborts. On a
+ * replicated LUN r->rec is the new record to send to the peer. */
 enum scsi_pr_rc scsi_pr_apply(struct scsi_lun *lu, const struct scsi_pr_change *c, struct scsi_pr_result *r);
-/* Replace the whole record (replication peer, tests). 0 or -1 (bad record). */
+/* Replace the whole record (replication peer, tests). 0 or -1 (bad record,
+ * APTPL file not saved). scsi_pr_install_seq: only a record newer than the
+ * LUN's (seq) unless force; an older one is ignored (0). */
 int scsi_pr_install(struct scsi_lun *lu, const uint8_t *rec, size_t len);
+int scsi_pr_install_seq(struct scsi_lun *lu, const uint8_t *rec, size_t len, uint64_t seq, bool force);
 /* Serialise the LUN's current record; returns length (0 on error), *out malloc'd. */
 size_t scsi_pr_snapshot(struct scsi_lun *lu, uint8_t **out);
 /* Slow half of the reservation check; the caller saw resv_active != 0. */

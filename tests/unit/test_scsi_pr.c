@@ -734,6 +734,21 @@ START_TEST(install_snapshot)
 	ck_assert_int_eq(rw_st(ITN2, true), CONFL);
 	rec[0] ^= 1;
 	ck_assert_int_eq(scsi_pr_install(lu, rec, len), -1);
+	rec[0] ^= 1;
+	/* the peer's records in sequence: an older one (it lost a race to the
+	 * link) changes nothing, a push (force) replaces whatever is held */
+	uint8_t *empty;
+	ck_assert_int_eq(prout_st(ITN, SCSI_PR_CLEAR, 0, 0xa, 0, 0), GOOD);
+	size_t elen = scsi_pr_snapshot(lu, &empty);
+	ck_assert_int_eq(scsi_pr_install_seq(lu, rec, len, 10, false), 0);
+	ck_assert_int_eq(rw_st(ITN2, true), CONFL);
+	ck_assert_int_eq(scsi_pr_install_seq(lu, empty, elen, 9, false), 0);
+	ck_assert_int_eq(rw_st(ITN2, true), CONFL);         /* 9 < 10: ignored */
+	ck_assert_int_eq(scsi_pr_install_seq(lu, empty, elen, 10, false), 0);
+	ck_assert_int_eq(rw_st(ITN2, true), CONFL);         /* not newer either */
+	ck_assert_int_eq(scsi_pr_install_seq(lu, empty, elen, 2, true), 0);
+	ck_assert_int_eq(rw_st(ITN2, true), GOOD);          /* the push wins */
+	free(empty);
 	free(rec);
 }
 END_TEST

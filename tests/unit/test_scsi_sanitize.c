@@ -46,6 +46,9 @@ static void hold_apply(struct bdev *b, struct bdev_io *io)
 		case BDEV_IO_FLUSH:
 			m->flushes++;
 			break;
+		case BDEV_IO_STATE:     /* a plain device carries no state */
+			st = -EOPNOTSUPP;
+			break;
 		}
 	}
 	bdev_complete_later(io, st);
