@@ -211,6 +211,20 @@ struct repl_vol {
 	uint64_t vc_last_flush_ms;
 	struct bdev_io vc_io;               /* our own periodic FLUSH to the peer */
 	bool vc_io_busy;
+	/* the LUN's state record (repl_lustate.c: the SCSI layer's persistent
+	 * reservations, opaque here): the newest this node holds, sent as
+	 * Primary or received as Secondary, and its user's callbacks; under
+	 * st_lock (the callbacks run under it) */
+	pthread_mutex_t st_lock;
+	const struct bdev_state_handler *st_h;
+	void *st_arg;
+	uint8_t *st_rec;
+	size_t st_len;
+	uint64_t st_seq;
+	/* reactor-owned: the push of the whole record when the link comes up */
+	struct bdev_io st_io;
+	struct iovec st_iov;
+	bool st_io_busy, st_push_again;
 	unsigned n_app;
 	/* resync */
 	bool rs_full, rs_ready, rs_bm_sent, rs_peer_bm_done, rs_finishing;
@@ -382,6 +396,17 @@ void repl_vol_maybe_behind(struct repl_vol *v);      /* not connected without qu
 void repl_vol_release_held(struct repl_vol *v);
 bool repl_vol_app_overlap(struct repl_vol *v, uint64_t off, uint64_t len);
 bool repl_vol_replicating(const struct repl_vol *v);
+/* repl_lustate.c: the LUN's state record (bdev.h BDEV_IO_STATE) */
+int repl_lus_attach(struct bdev *b, const struct bdev_state_handler *h, void *arg);
+bool repl_lus_writable(struct bdev *b);
+/* Keep rec as the newest record (newer seq, or force); with deliver, hand it
+ * to the user too. 0, or -1 when the user could not install it. Any thread. */
+int repl_lus_store(struct repl_vol *v, const uint8_t *rec, size_t len, uint64_t seq, bool force, bool deliver);
+/* The user's current record (else the stored one): malloc'd copy, length or 0. */
+size_t repl_lus_snapshot(struct repl_vol *v, uint8_t **rec, uint64_t *seq);
+void repl_lus_free(struct repl_vol *v);
+/* repl_mirror.c: Primary, volume replicating: send the whole record (force). */
+void repl_lus_push(struct repl_vol *v);
 /* repl_vcache.c: the peer's volatile write cache */
 #define REPL_VC_FLUSH_MS 1000
 int repl_vc_init(struct repl_vol *v);

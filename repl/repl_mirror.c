@@ -135,6 +135,19 @@ static bool overlaps(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
 	return alen && blen && a < b + blen && b < a + alen;
 }
 
+/* The request covers a block range (activity log, bitmap, range waits): not
+ * a flush, not the state record. */
+static bool op_ranged(int op)
+{
+	return op != REPL_OP_FLUSH && op != REPL_OP_STATE;
+}
+
+/* Our own requests (periodic flush, record push): nothing upstream waits. */
+static bool req_internal(const struct repl_req *rq)
+{
+	return rq->upper == &rq->v->vc_io || rq->upper == &rq->v->st_io;
+}
+
 bool repl_vol_replicating(const struct repl_vol *v)
 {
 	return repl_conn_up() && (v->vs == VS_CONNECTED || v->vs == VS_SYNC_SOURCE);
@@ -315,15 +328,16 @@ static void app_peer_failed(struct repl_req *rq, bool count)
 {
 	struct repl_vol *v = rq->v;
 
-	if ((rq->pending & PEND_PEER) && rq->upper == &v->vc_io) {
-		/* our own cache flush: nothing waits on it (repl_vc_lost marks) */
+	if ((rq->pending & PEND_PEER) && req_internal(rq)) {
+		/* our own cache flush (repl_vc_lost marks) or record push (the
+		 * next link pushes again): nothing waits on it */
 		rq->pending &= ~PEND_PEER;
 		rq->status = -EIO;
 		app_maybe_done(rq);
 		return;
 	}
 	if (rq->pending & PEND_PEER) {
-		if (rq->op != REPL_OP_FLUSH)
+		if (op_ranged(rq->op))
 			repl_md_bm_set(v->md, rq->off, rq->len);
 		if (count)
 			v->peer_failures++;
@@ -365,7 +379,15 @@ static void app_send(struct repl_req *rq)
 	put_be32(f + REPL_DATA_LENGTH, (uint32_t)rq->len);
 	f[REPL_DATA_OP] = (uint8_t)rq->op;
 	f[REPL_DATA_IOFLAGS] = (uint8_t)rq->ioflags;
-	if (rq->op == REPL_OP_WRITE) {
+	if (rq->op == REPL_OP_STATE) {
+		/* the record: OFFSET its sequence number, no block range */
+		put_be64(f + REPL_DATA_OFFSET, rq->upper->offset);
+		put_be32(f + REPL_DATA_LENGTH, (uint32_t)rq->upper->len);
+		rq->tx.iov = rq->upper->iov;
+		rq->tx.iovcnt = rq->upper->iovcnt;
+		rq->tx.paylen = rq->upper->len;
+		crc = repl_crc_iov(rq->upper->iov, rq->upper->iovcnt, rq->upper->len);
+	} else if (rq->op == REPL_OP_WRITE) {
 		rq->tx.iov = rq->upper->iov;
 		rq->tx.iovcnt = rq->upper->iovcnt;
 		rq->tx.paylen = rq->len;
@@ -435,11 +457,11 @@ static void app_start(struct repl_req *rq)
 		return;
 	}
 	/* wait for a negotiation in progress, or a resync/verify read of the range */
-	if (v->vs == VS_NEGOTIATE || (rq->op != REPL_OP_FLUSH && range_reading(v, rq->off, rq->len))) {
+	if (v->vs == VS_NEGOTIATE || (op_ranged(rq->op) && range_reading(v, rq->off, rq->len))) {
 		rl_add_tail(&v->held, &rq->qlink);
 		return;
 	}
-	if (rq->op != REPL_OP_FLUSH && !rq->al_ref) {
+	if (op_ranged(rq->op) && !rq->al_ref) {
 		if (repl_md_al_hot(v->md, rq->off, rq->len)) {
 			rq->al_ref = true;
 		} else {
@@ -461,8 +483,20 @@ static void app_start(struct repl_req *rq)
 	rl_add_tail(&v->active, &rq->link);
 	v->n_app++;
 	repl_eng.app_bytes_tick += rq->len;
-	rq->pending = PEND_LOCAL | PEND_PEER;
-	bdev_submit(v->lower, &rq->lower);
+	if (rq->op == REPL_OP_STATE) {
+		/* the record has no local write: its user keeps it */
+		rq->pending = PEND_PEER;
+		if (repl_vol_replicating(v) && repl_eng.conn->version < 2) {
+			qb_log(LOG_WARNING, "repl: %s: the peer speaks protocol version %u: persistent reservation "
+			       "changes stay on this node (upgrade the peer)", v->name, repl_eng.conn->version);
+			rq->pending = 0;
+			app_maybe_done(rq);
+			return;
+		}
+	} else {
+		rq->pending = PEND_LOCAL | PEND_PEER;
+		bdev_submit(v->lower, &rq->lower);
+	}
 	if (repl_vol_replicating(v))
 		app_send(rq);
 	else
@@ -487,6 +521,10 @@ static void app_setup(struct repl_req *rq, struct bdev_io *io)
 	case BDEV_IO_FLUSH:
 		rq->op = REPL_OP_FLUSH;
 		rq->off = rq->len = 0;
+		break;
+	case BDEV_IO_STATE:
+		rq->op = REPL_OP_STATE;
+		rq->off = rq->len = 0;          /* no block range; app_send reads io */
 		break;
 	case BDEV_IO_UNMAP:
 		rq->op = REPL_OP_UNMAP;
@@ -519,6 +557,8 @@ static void app_arrive(void *arg)
 		finish_upper(io, -BDEV_E_NOT_ACTIVE);
 		return;
 	}
+	if (io->type == BDEV_IO_STATE)     /* the newest record this node holds */
+		repl_lus_store(v, io->iov[0].iov_base, io->len, io->offset, false, false);
 	rq = repl_req_get(v);
 	if (!rq) {
 		io->next = NULL;
@@ -588,24 +628,76 @@ static void vc_io_done(struct bdev_io *io)
 	((struct repl_vol *)io->cb_arg)->vc_io_busy = false;
 }
 
-/* Our own FLUSH to the peer (repl_vcache.c): peer only, nothing waits on it. */
-static void vc_flush_start(struct repl_vol *v)
+/* Send one of our own requests (io embedded in the volume) to the peer only;
+ * io->cb runs on this reactor when it is acknowledged or given up. */
+static bool internal_start(struct repl_vol *v, struct bdev_io *io, unsigned ioflags)
 {
 	struct repl_req *rq = repl_req_get(v);
 
 	if (!rq)
-		return;
-	memset(&v->vc_io, 0, sizeof(v->vc_io));
-	v->vc_io.type = BDEV_IO_FLUSH;
-	v->vc_io.owner = repl_eng.r;
-	v->vc_io.cb = vc_io_done;
-	v->vc_io.cb_arg = v;
-	app_setup(rq, &v->vc_io);
-	v->vc_io_busy = true;
+		return false;
+	io->owner = repl_eng.r;
+	app_setup(rq, io);
+	rq->ioflags |= ioflags;
 	rl_add_tail(&v->active, &rq->link);
 	v->n_app++;
 	rq->pending = PEND_PEER;
 	app_send(rq);
+	return true;
+}
+
+/* Our own FLUSH to the peer (repl_vcache.c): peer only, nothing waits on it. */
+static void vc_flush_start(struct repl_vol *v)
+{
+	memset(&v->vc_io, 0, sizeof(v->vc_io));
+	v->vc_io.type = BDEV_IO_FLUSH;
+	v->vc_io.cb = vc_io_done;
+	v->vc_io.cb_arg = v;
+	v->vc_io_busy = internal_start(v, &v->vc_io, 0);
+}
+
+static void st_io_done(struct bdev_io *io)
+{
+	struct repl_vol *v = io->cb_arg;
+
+	free(v->st_iov.iov_base);
+	v->st_iov.iov_base = NULL;
+	v->st_io_busy = false;
+	if (v->st_push_again)
+		repl_lus_push(v);
+}
+
+void repl_lus_push(struct repl_vol *v)
+{
+	uint8_t *rec;
+	uint64_t seq = 0;
+	size_t len;
+
+	if (repl_get_role() != REPL_ROLE_PRIMARY || !repl_vol_replicating(v) || repl_eng.conn->version < 2)
+		return;
+	if (v->st_io_busy) {
+		v->st_push_again = true;
+		return;
+	}
+	v->st_push_again = false;
+	len = repl_lus_snapshot(v, &rec, &seq);
+	if (!len)
+		return;                 /* no LUN open and no record held */
+	memset(&v->st_io, 0, sizeof(v->st_io));
+	v->st_iov = (struct iovec){ rec, len };
+	v->st_io.type = BDEV_IO_STATE;
+	v->st_io.offset = seq;
+	v->st_io.len = len;
+	v->st_io.iov = &v->st_iov;
+	v->st_io.iovcnt = 1;
+	v->st_io.cb = st_io_done;
+	v->st_io.cb_arg = v;
+	v->st_io_busy = internal_start(v, &v->st_io, REPL_IOF_FORCE);
+	if (!v->st_io_busy) {
+		free(rec);
+		v->st_iov.iov_base = NULL;
+		v->st_push_again = true;        /* no slot free: the tick retries */
+	}
 }
 
 /* Primary: inflight DATA older than timeout_ms means the peer is stuck. */
@@ -624,6 +716,8 @@ void repl_mirror_tick(uint64_t now)
 		}
 		if (repl_vc_flush_due(v, now) && repl_get_role() == REPL_ROLE_PRIMARY && repl_vol_replicating(v))
 			vc_flush_start(v);
+		if (v->st_push_again && !v->st_io_busy)
+			repl_lus_push(v);
 	}
 }
 
@@ -774,6 +868,19 @@ int repl_h_data(struct repl_conn *c, const struct repl_msg *m)
 	if (repl_get_role() == REPL_ROLE_PRIMARY) {
 		qb_log(LOG_ERR, "repl: %s: refusing DATA from the peer: this node is Primary", v->name);
 		ack_now(c, v, m, EROFS);
+		return 0;
+	}
+	if (op == REPL_OP_STATE) {
+		/* the Primary's reservation record: to the LUN, acknowledged once
+		 * it holds it (and saved it when APTPL asks) */
+		if (c->version < 2) {
+			repl_conn_fail(c, "a state record on a protocol version 1 link");
+			return -1;
+		}
+		int rc = repl_lus_store(v, m->payload, len, off, (fl & REPL_IOF_FORCE) != 0, true);
+		if (rc < 0)
+			qb_log(LOG_ERR, "repl: %s: the Primary's reservation record could not be installed", v->name);
+		ack_now(c, v, m, rc < 0 ? EIO : 0);
 		return 0;
 	}
 	if (op != REPL_OP_FLUSH && (off > v->size || len > v->size - off)) {
@@ -944,6 +1051,8 @@ static const struct bdev_ops repl_wrap_ops = {
 	.name = "repl",
 	.close = wrap_close,
 	.submit = wrap_submit,
+	.state_attach = repl_lus_attach,       /* repl_lustate.c */
+	.state_writable = repl_lus_writable,
 };
 
 /* At attach: CONNECTED belongs to an established link, PRIMARY to the role this

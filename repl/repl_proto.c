@@ -126,14 +126,17 @@ int repl_body_check(const struct repl_msg *m, char *why, size_t whylen)
 		uint32_t len = get_be32(b + REPL_DATA_LENGTH);
 		uint8_t op = b[REPL_DATA_OP];
 		uint64_t off = get_be64(b + REPL_DATA_OFFSET);
+		bool payload = op == REPL_OP_WRITE || op == REPL_OP_STATE;
 
-		if (op < REPL_OP_WRITE || op > REPL_OP_WRITE_ZEROES)
+		if (op < REPL_OP_WRITE || op > REPL_OP_STATE)
 			return whyf(why, whylen, "DATA with an unknown operation");
-		if (off + len < off)
+		if (op != REPL_OP_STATE && off + len < off)        /* STATE: OFFSET is a sequence number */
 			return whyf(why, whylen, "DATA range wraps");
-		if (op == REPL_OP_WRITE ? m->payload_len != len || len == 0 : m->payload_len != 0)
+		if (op == REPL_OP_STATE && len > REPL_STATE_MAX)
+			return whyf(why, whylen, "DATA state record too large");
+		if (payload ? m->payload_len != len || len == 0 : m->payload_len != 0)
 			return whyf(why, whylen, "DATA length does not match its payload");
-		if (op == REPL_OP_WRITE &&
+		if (payload &&
 		    repl_crc_iov(&(struct iovec){ .iov_base = (void *)m->payload, .iov_len = len }, 1, len) !=
 			    get_be32(b + REPL_DATA_CRC))
 			return whyf(why, whylen, "DATA payload CRC32C mismatch");

@@ -10,7 +10,7 @@
 
 #define REPL_MAGIC 0x544e4452u                  /* "TNDR" */
 #define REPL_PROTO_MIN 1                        /* versions this build speaks */
-#define REPL_PROTO_MAX 1
+#define REPL_PROTO_MAX 2                        /* 2: DATA op STATE */
 
 /* ---- header: every message starts with these 24 bytes ---- */
 enum {
@@ -111,8 +111,14 @@ enum {                                          /* DATA: a mirrored request */
 	REPL_DATA_TAG = 20,                     /* u32 sender's request slot, echoed in the ack */
 	REPL_DATA_SIZE = 24,                    /* followed by LENGTH payload bytes for WRITE */
 };
-enum repl_data_op { REPL_OP_WRITE = 1, REPL_OP_FLUSH = 2, REPL_OP_UNMAP = 3, REPL_OP_WRITE_ZEROES = 4 };
-enum { REPL_IOF_FUA = 1u << 0, REPL_IOF_ZERO = 1u << 1 };  /* ZERO: the unmapped range must read as zeroes */
+/* STATE (version 2): the LUN's state record (persistent reservations), opaque
+ * to repl/: OFFSET is its sequence number, LENGTH and payload the record. */
+enum repl_data_op { REPL_OP_WRITE = 1, REPL_OP_FLUSH = 2, REPL_OP_UNMAP = 3, REPL_OP_WRITE_ZEROES = 4,
+		    REPL_OP_STATE = 5 };
+#define REPL_STATE_MAX (1u << 20)               /* largest state record */
+/* ZERO: the unmapped range must read as zeroes; FORCE (STATE): the Primary's
+ * whole record as the link came up, installed whatever its sequence number */
+enum { REPL_IOF_FUA = 1u << 0, REPL_IOF_ZERO = 1u << 1, REPL_IOF_FORCE = 1u << 2 };
 enum {                                          /* DATA_ACK: after the peer's own write completed */
 	REPL_ACK_SEQ = 0,                       /* u64 seq of the DATA */
 	REPL_ACK_TAG = 8,                       /* u32 tag of the DATA */

@@ -548,6 +548,11 @@ void repl_vol_detach(struct repl_vol *v)
 	if (!q.idle)
 		qb_log(LOG_WARNING, "repl: %s: closing with replication work still pending", v->name);
 	repl_call(final_r, v);
+	/* no record reaches the closed LUN any more (kept for the next open) */
+	pthread_mutex_lock(&v->st_lock);
+	v->st_h = NULL;
+	v->st_arg = NULL;
+	pthread_mutex_unlock(&v->st_lock);
 	repl_md_close(v->md);
 	v->md = NULL;
 	bdev_close(v->lower);
@@ -640,9 +645,13 @@ static void role_changed_r(void *arg)
 	send_role();
 	if (repl_eng.test_faults & REPL_TF_ROLE_STALL)
 		repl_conn_hold_tx(REPL_TF_STALL_MS);
-	for (int i = 0; i < repl_eng.nvols; i++)
-		if (atomic_load(&repl_eng.vols[i]->attached))
-			repl_vol_release_held(repl_eng.vols[i]);
+	for (int i = 0; i < repl_eng.nvols; i++) {
+		if (!atomic_load(&repl_eng.vols[i]->attached))
+			continue;
+		/* a new Primary's reservation record replaces the peer's */
+		repl_lus_push(repl_eng.vols[i]);
+		repl_vol_release_held(repl_eng.vols[i]);
+	}
 	repl_publish_all();
 }
 
@@ -1074,6 +1083,7 @@ static struct repl_vol *vol_new(const struct tconf *conf, const struct tconf_tar
 	else        /* the parser fills meta; keep a default for hand-built configs */
 		snprintf(v->md_path, sizeof(v->md_path), "%.3000s/md/%.64s.md", conf->global.state_dir, l->serial);
 	pthread_mutex_init(&v->md_lock, NULL);
+	pthread_mutex_init(&v->st_lock, NULL);
 	rl_init(&v->od_wait);
 	rl_init(&v->active);
 	rl_init(&v->held);
@@ -1234,6 +1244,8 @@ void repl_shutdown(void)
 			repl_md_close(v->md);
 		free(v->slots);
 		repl_vc_free(v);
+		repl_lus_free(v);
+		pthread_mutex_destroy(&v->st_lock);
 		pthread_mutex_destroy(&v->md_lock);
 		free(v);
 		repl_eng.vols[i] = NULL;

@@ -321,6 +321,9 @@ void repl_vol_decide(struct repl_vol *v)
 			       "configuration, or recreate the metadata of one side with tandemctl create-md");
 		return;
 	}
+	/* a Primary's reservation record goes first: the held requests may
+	 * carry newer ones */
+	repl_lus_push(v);
 	repl_vol_release_held(v);
 	repl_publish(v);
 }

@@ -112,6 +112,43 @@ START_TEST(test_data_crc)
 }
 END_TEST
 
+/* DATA op STATE (version 2): OFFSET is a sequence number, the payload the
+ * LUN's state record; checked like a write's, bounded by REPL_STATE_MAX. */
+START_TEST(test_state_record)
+{
+	uint8_t h[REPL_HDR_SIZE], body[REPL_DATA_SIZE], rec[300];
+	struct repl_msg m;
+	char why[128];
+
+	memset(rec, 0x3c, sizeof(rec));
+	data_msg(h, body, rec, sizeof(rec), &m);
+	body[REPL_DATA_OP] = REPL_OP_STATE;
+	put_be64(body + REPL_DATA_OFFSET, UINT64_MAX - 1);      /* a sequence number: no range to wrap */
+	ck_assert_int_eq(repl_body_check(&m, why, sizeof(why)), 0);
+	rec[5] ^= 1;                                            /* payload CRC */
+	ck_assert_int_eq(repl_body_check(&m, why, sizeof(why)), -1);
+	ck_assert_ptr_nonnull(strstr(why, "CRC"));
+	rec[5] ^= 1;
+	m.payload_len = 0;                                      /* a record without bytes */
+	put_be32(body + REPL_DATA_LENGTH, 0);
+	ck_assert_int_eq(repl_body_check(&m, why, sizeof(why)), -1);
+	m.payload_len = REPL_STATE_MAX + 1;                     /* too large (never read: rejected first) */
+	put_be32(body + REPL_DATA_LENGTH, REPL_STATE_MAX + 1);
+	ck_assert_int_eq(repl_body_check(&m, why, sizeof(why)), -1);
+	ck_assert_ptr_nonnull(strstr(why, "too large"));
+	/* the op after STATE is unknown; a write's range may still not wrap */
+	data_msg(h, body, rec, sizeof(rec), &m);
+	body[REPL_DATA_OP] = REPL_OP_STATE + 1;
+	ck_assert_int_eq(repl_body_check(&m, why, sizeof(why)), -1);
+	body[REPL_DATA_OP] = REPL_OP_WRITE;
+	put_be64(body + REPL_DATA_OFFSET, UINT64_MAX - 1);
+	ck_assert_int_eq(repl_body_check(&m, why, sizeof(why)), -1);
+	/* version 2 is what this build speaks to itself; version 1 peers still connect */
+	ck_assert_int_eq(repl_negotiate_version(REPL_PROTO_MIN, REPL_PROTO_MAX, 1, 1), 1);
+	ck_assert_int_ge(REPL_PROTO_MAX, 2);
+}
+END_TEST
+
 START_TEST(test_variable_bodies)
 {
 	uint8_t body[REPL_BM_RUNS + 2 * REPL_BM_RUN_SIZE];
@@ -240,6 +277,7 @@ static Suite *repl_suite(void)
 	tcase_add_test(tc, test_header_roundtrip);
 	tcase_add_test(tc, test_header_malformed);
 	tcase_add_test(tc, test_data_crc);
+	tcase_add_test(tc, test_state_record);
 	tcase_add_test(tc, test_variable_bodies);
 	tcase_add_test(tc, test_hello_codec);
 	tcase_add_test(tc, test_gen_codec);

@@ -344,6 +344,7 @@ static struct peer {
 	int lfd, fd;
 	uint64_t tx_seq, rx_seq;
 	struct repl_hello me, them;
+	uint16_t ver;                   /* protocol version it speaks (0: 1) */
 } P = { .lfd = -1, .fd = -1 };
 
 static void peer_listen(void)
@@ -507,7 +508,8 @@ static void peer_connect(struct pmsg *m)
 	ck_assert_int_ge(P.fd, 0);
 	P.tx_seq = P.rx_seq = 0;
 	/* like tandemd's acceptor: HELLO right after accept */
-	P.me.min_ver = P.me.max_ver = 1;
+	uint16_t ver = P.ver ? P.ver : 1;
+	P.me.min_ver = P.me.max_ver = ver;
 	ck_assert_int_eq(repl_random(P.me.challenge, REPL_CHALLENGE_LEN), 0);
 	snprintf(P.me.name, sizeof(P.me.name), "beta");
 	repl_hello_put(b, &P.me);
@@ -515,11 +517,11 @@ static void peer_connect(struct pmsg *m)
 	peer_expect(m, REPL_MSG_HELLO, false, 5000);
 	ck_assert_int_eq(repl_hello_get(m->body, &P.them), 0);
 	peer_expect(m, REPL_MSG_AUTH, false, 5000);
-	ck_assert(repl_auth_verify(SECRET, true, 1, P.them.challenge, P.me.challenge, "alpha", "beta",
+	ck_assert(repl_auth_verify(SECRET, true, ver, P.them.challenge, P.me.challenge, "alpha", "beta",
 				   m->body + REPL_AUTH_MAC));
 	memset(b, 0, REPL_AUTH_SIZE);
-	put_be16(b + REPL_AUTH_VERSION, 1);
-	repl_auth_mac(SECRET, false, 1, P.them.challenge, P.me.challenge, "alpha", "beta", mac);
+	put_be16(b + REPL_AUTH_VERSION, ver);
+	repl_auth_mac(SECRET, false, ver, P.them.challenge, P.me.challenge, "alpha", "beta", mac);
 	memcpy(b + REPL_AUTH_MAC, mac, REPL_MAC_LEN);
 	peer_send(REPL_MSG_AUTH, REPL_VOL_NONE, b, REPL_AUTH_SIZE);
 	peer_expect(m, REPL_MSG_VOL_STATE, false, 5000);
@@ -1676,6 +1678,184 @@ START_TEST(test_known_current_peer_outdated)
 }
 END_TEST
 
+/* ---- the LUN's state record (persistent reservations, opaque here) ---- */
+static struct {
+	pthread_mutex_t mu;
+	char rec[64];                   /* what the "SCSI layer" holds */
+	uint64_t seq;
+	unsigned installs;
+	bool last_force;
+} LUS = { .mu = PTHREAD_MUTEX_INITIALIZER };
+
+static int lus_install(void *arg, const uint8_t *rec, size_t len, uint64_t seq, bool force)
+{
+	pthread_mutex_lock(&LUS.mu);
+	snprintf(LUS.rec, sizeof(LUS.rec), "%.*s", (int)len, (const char *)rec);
+	LUS.seq = seq;
+	LUS.installs++;
+	LUS.last_force = force;
+	pthread_mutex_unlock(&LUS.mu);
+	return 0;
+}
+
+static size_t lus_snapshot(void *arg, uint8_t **rec, uint64_t *seq)
+{
+	pthread_mutex_lock(&LUS.mu);
+	size_t len = strlen(LUS.rec);
+	*rec = malloc(len);
+	memcpy(*rec, LUS.rec, len);
+	*seq = LUS.seq;
+	pthread_mutex_unlock(&LUS.mu);
+	return len;
+}
+
+static const struct bdev_state_handler lus_handler = { .install = lus_install, .snapshot = lus_snapshot };
+
+static struct tio *tio_state(const char *rec, uint64_t seq)
+{
+	struct tio *t = calloc(1, sizeof(*t));
+
+	ck_assert(t);
+	t->buf = (uint8_t *)strdup(rec);
+	t->iov = (struct iovec){ t->buf, strlen(rec) };
+	t->io = (struct bdev_io){ .type = BDEV_IO_STATE, .offset = seq, .len = strlen(rec), .iov = &t->iov,
+				  .iovcnt = 1, .cb = tio_cb, .cb_arg = t };
+	reactor_post(IO, tio_submit_r, t);
+	return t;
+}
+
+/* The next DATA carrying a state record (periodic FLUSHes are acknowledged). */
+static void peer_expect_state(struct pmsg *m, const char *rec, uint64_t seq, bool force)
+{
+	for (;;) {
+		peer_expect(m, REPL_MSG_DATA, true, 5000);
+		if (m->body[REPL_DATA_OP] == REPL_OP_STATE)
+			break;
+		peer_ack(m, 0);
+	}
+	uint32_t len = get_be32(m->body + REPL_DATA_LENGTH);
+	struct iovec v = { m->body + REPL_DATA_SIZE, len };
+	ck_assert_uint_eq(m->len, REPL_DATA_SIZE + len);
+	ck_assert_msg(len == strlen(rec) && memcmp(v.iov_base, rec, len) == 0, "record '%.*s', want '%s'", (int)len,
+		      (const char *)v.iov_base, rec);
+	ck_assert_uint_eq(get_be64(m->body + REPL_DATA_OFFSET), seq);
+	ck_assert_int_eq(!!(m->body[REPL_DATA_IOFLAGS] & REPL_IOF_FORCE), force);
+	ck_assert_uint_eq(repl_crc_iov(&v, 1, len), get_be32(m->body + REPL_DATA_CRC));
+}
+
+static void peer_send_state(const char *rec, uint64_t seq, bool force, uint32_t tag)
+{
+	uint8_t b[REPL_DATA_SIZE + 64] = { 0 };
+	size_t len = strlen(rec);
+	struct iovec v = { (void *)rec, len };
+
+	put_be64(b + REPL_DATA_OFFSET, seq);
+	put_be32(b + REPL_DATA_LENGTH, (uint32_t)len);
+	b[REPL_DATA_OP] = REPL_OP_STATE;
+	b[REPL_DATA_IOFLAGS] = force ? REPL_IOF_FORCE : 0;
+	put_be32(b + REPL_DATA_CRC, repl_crc_iov(&v, 1, len));
+	put_be32(b + REPL_DATA_TAG, tag);
+	memcpy(b + REPL_DATA_SIZE, rec, len);
+	peer_send(REPL_MSG_DATA, 0, b, REPL_DATA_SIZE + len);
+}
+
+static void peer_expect_ack(struct pmsg *m, uint32_t tag, uint32_t status)
+{
+	peer_expect(m, REPL_MSG_DATA_ACK, true, 5000);
+	ck_assert_uint_eq(get_be32(m->body + REPL_ACK_TAG), tag);
+	ck_assert_uint_eq(get_be32(m->body + REPL_ACK_STATUS), status);
+}
+
+/* Issue #4, "persistent reservation changes are replicated too": the record
+ * was kept on the node that ran the PR OUT only. Now a new Primary pushes its
+ * whole record (FORCE), a change completes only after the peer acknowledged
+ * it, and a Secondary installs what it receives, newest first, the older of
+ * two racing records ignored. */
+START_TEST(test_state_record_follows_the_data)
+{
+	struct pmsg m = { 0 };
+	char err[256];
+	struct tio *t;
+
+	P.ver = 2;
+	setup_common(REPL_DISK_UPTODATE);
+	snprintf(LUS.rec, sizeof(LUS.rec), "R0");
+	LUS.seq = 7;
+	ck_assert_int_eq(bdev_state_attach(W, &lus_handler, NULL), 0);
+	ck_assert(!bdev_state_writable(W));             /* Secondary: not its record to change */
+	connect_in_sync(&m);
+	ck_assert_msg(repl_set_role(REPL_ROLE_PRIMARY, false, err, sizeof(err)) == 0, "%s", err);
+	ck_assert(bdev_state_writable(W));
+	peer_expect_state(&m, "R0", 7, true);           /* the new Primary's whole record */
+	peer_ack(&m, 0);
+
+	t = tio_state("R1", 8);                         /* a PR OUT's new record */
+	peer_expect_state(&m, "R1", 8, false);
+	usleep(100 * 1000);
+	ck_assert_msg(!atomic_load(&t->done), "the record change completed before the peer acknowledged it");
+	peer_ack(&m, 0);
+	ck_assert(tio_wait(t, 5000));
+	ck_assert_int_eq(t->status, 0);
+	tio_free(t);
+
+	/* the peer becomes Primary: its records reach this node's LUN */
+	ck_assert_msg(repl_set_role(REPL_ROLE_SECONDARY, false, err, sizeof(err)) == 0, "%s", err);
+	peer_role(REPL_ROLE_PRIMARY);
+	unsigned before = LUS.installs;
+	peer_send_state("P9", 9, false, 3);
+	peer_expect_ack(&m, 3, 0);
+	pthread_mutex_lock(&LUS.mu);
+	ck_assert_str_eq(LUS.rec, "P9");
+	ck_assert_uint_eq(LUS.seq, 9);
+	ck_assert_uint_eq(LUS.installs, before + 1);
+	pthread_mutex_unlock(&LUS.mu);
+	peer_send_state("P5", 5, false, 4);             /* lost a race to P9: acknowledged, not installed */
+	peer_expect_ack(&m, 4, 0);
+	pthread_mutex_lock(&LUS.mu);
+	ck_assert_str_eq(LUS.rec, "P9");
+	ck_assert_uint_eq(LUS.installs, before + 1);
+	pthread_mutex_unlock(&LUS.mu);
+	peer_send_state("P3", 3, true, 5);              /* a push replaces whatever is held */
+	peer_expect_ack(&m, 5, 0);
+	pthread_mutex_lock(&LUS.mu);
+	ck_assert_str_eq(LUS.rec, "P3");
+	ck_assert(LUS.last_force);
+	pthread_mutex_unlock(&LUS.mu);
+	/* the LUN closed and opened again (a reload) gets the newest record back */
+	ck_assert_int_eq(bdev_state_attach(W, NULL, NULL), 0);
+	snprintf(LUS.rec, sizeof(LUS.rec), "stale");
+	LUS.seq = 0;
+	ck_assert_int_eq(bdev_state_attach(W, &lus_handler, NULL), 0);
+	ck_assert_str_eq(LUS.rec, "P3");
+	free(m.body);
+	teardown_common();
+}
+END_TEST
+
+/* A peer of protocol version 1 has no STATE: the change completes here (a
+ * warning in the log), nothing unknown goes on the wire. */
+START_TEST(test_state_record_version1_peer)
+{
+	struct pmsg m = { 0 };
+	struct tio *t, *w;
+
+	connected_primary(&m);                          /* P.ver 0: version 1 */
+	ck_assert_int_eq(bdev_state_attach(W, &lus_handler, NULL), 0);
+	t = tio_state("R1", 1);
+	ck_assert(tio_wait(t, 5000));
+	ck_assert_int_eq(t->status, 0);
+	w = tio_write(0, CHUNK, 0x11, BDEV_IO_F_FUA);   /* the next DATA is the write */
+	peer_expect(&m, REPL_MSG_DATA, true, 5000);
+	ck_assert_int_eq(m.body[REPL_DATA_OP], REPL_OP_WRITE);
+	peer_ack(&m, 0);
+	ck_assert(tio_wait(w, 5000));
+	tio_free(t);
+	tio_free(w);
+	free(m.body);
+	teardown_common();
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("repl_safety");
@@ -1703,6 +1883,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_peer_cache_lost_marks_out_of_sync);
 	tcase_add_test(tc, test_peer_cache_flushed_periodically);
 	tcase_add_test(tc, test_late_error_ack_of_frozen_write);
+	tcase_add_test(tc, test_state_record_follows_the_data);
+	tcase_add_test(tc, test_state_record_version1_peer);
 	suite_add_tcase(s, tc);
 	return s;
 }
