@@ -19,6 +19,15 @@
 #                   node, B's backing file untouched while A takes writes; A's
 #                   tcp_congestion names no algorithm: one log line, the
 #                   kernel's default on every link attempt
+#   pr-failover     persistent reservations follow the data (tests/repl/pr_client.py,
+#                   two initiator ports X and Y): registered and reserved on A,
+#                   B (Secondary, standby port) reports the same keys and holder
+#                   and refuses a PR OUT (NOT READY 04h/0Bh); after a hand-made
+#                   switch B enforces X's reservation (Y's write: RESERVATION
+#                   CONFLICT, X's: GOOD); Y preempts X on B and A sees it; A
+#                   restarted (no APTPL: an empty record) gets B's record when
+#                   the link comes up; a change made on B while A is down
+#                   reaches A when it returns
 set -euo pipefail
 source "$(cd "$(dirname "$0")" && pwd)/lib.sh" "$@"
 require_tool qemu-io md5sum python3
@@ -217,8 +226,58 @@ scn_wrong_secret() {
 	node_stop A
 }
 
+PRC=$(cd "$(dirname "$0")" && pwd)/pr_client.py
+# pr NODE PORT-NAME STEP...: the steps' result lines, one per step, joined by spaces
+pr() {
+	local node=$1 who=$2 host isid; shift 2
+	if [ "$node" = A ]; then host=192.0.2.1; else host=192.0.2.2; fi
+	if [ "$who" = X ]; then isid=800000000001; else isid=800000000002; fi
+	in_ns C timeout 30 python3 "$PRC" --host "$host" --iqn "$IQN" --initiator "iqn.2026-11.org.test:$who" \
+		--isid "$isid" "$@" 2>&1 | tr '\n' ' ' | sed 's/ $//'
+}
+pr_expect() { # what want NODE WHO STEP...
+	local what=$1 want=$2 got; shift 2
+	got=$(pr "$@")
+	if [ "$got" = "$want" ]; then pass "pr-failover: $what ($got)"; else fail "pr-failover: $what: got '$got', want '$want'"; fi
+}
+pr_wait() { # what want NODE WHO STEP...: read-only steps, asked again for up to 5 s
+	local what=$1 want=$2 got i; shift 2
+	for i in $(seq 1 10); do
+		got=$(pr "$@")
+		[ "$got" != "$want" ] || break
+		sleep 0.5
+	done
+	if [ "$got" = "$want" ]; then pass "pr-failover: $what ($got)"; else fail "pr-failover: $what: got '$got', want '$want'"; fi
+}
+
+scn_pr_failover() {
+	pair_fresh || return 1
+	pr_expect "X registers on A" GOOD A X register 0xa1
+	pr_expect "Y registers on A" GOOD A Y register 0xb2
+	pr_expect "X reserves Write Exclusive on A" GOOD A X reserve 0xa1 1
+	pr_expect "B (Secondary) reports A's keys and holder" "keys=0xa1,0xb2 resv=0xa1/1" B Y keys resv
+	pr_expect "B (Secondary) refuses a PR OUT: standby port" "2/04/0b keys=0xa1,0xb2" B Y register 0xc3 keys
+	check "pr-failover: A demoted" ctl A secondary
+	check "pr-failover: B promoted" ctl B primary
+	pr_expect "B enforces X's reservation (Y conflicts, X writes)" "CONFLICT" B Y write 8
+	pr_expect "X, the holder, writes on B" "GOOD resv=0xa1/1" B X write 8 resv
+	pr_expect "Y preempts X on B" "GOOD keys=0xb2 resv=0xb2/1" B Y preempt 0xb2 0xa1 1 keys resv
+	pr_expect "A (now Secondary) holds B's record" "keys=0xb2 resv=0xb2/1" A X keys resv
+	node_stop A
+	node_start A || return 1
+	if rwait A 30 connection=Connected && rwait B 10 connection=Connected; then pass "pr-failover: A reconnected"; else fail "pr-failover: A did not reconnect: $(rstate A)"; return 1; fi
+	pr_wait "A restarted gets B's record when the link comes up" "keys=0xb2 resv=0xb2/1" A X keys resv
+	node_kill A
+	pr_expect "X registers on B while A is down" "GOOD keys=0xa4,0xb2" B X register 0xa4 keys
+	node_start A || return 1
+	if rwait A 30 connection=Connected && in_sync 60; then pass "pr-failover: A back and in sync"; else fail "pr-failover: A not back: $(rstate A)"; return 1; fi
+	pr_wait "the change made while A was down reached A" "keys=0xa4,0xb2 resv=0xb2/1" A Y keys resv
+	node_stop B
+	node_stop A
+}
+
 net_setup
-for s in kill-secondary kill-primary link-cut split-brain bad-crc wrong-secret; do
+for s in kill-secondary kill-primary link-cut split-brain bad-crc wrong-secret pr-failover; do
 	[ -z "$ONLY_SCN" ] || [[ " $ONLY_SCN " == *" $s "* ]] || continue
 	run_scenario "$s" "scn_${s//-/_}"
 done
