@@ -204,11 +204,15 @@ static int ctl_reload(char *err, size_t errlen)
 	}
 	if (repl_add_volumes(c, err, errlen) < 0)
 		qb_log(LOG_ERR, "reload: %s", err);     /* that LUN then fails to open, with a reason */
-	if (iscsi_reload(c, err, errlen) < 0) {
+	int applied = iscsi_reload(c, err, errlen);
+	if (applied < 0) {
 		qb_log(LOG_ERR, "reload failed, keeping the running configuration: %s", err);
 		tconf_free(c);
 		return -1;
 	}
+	char partial[512] = "";
+	if (applied > 0)        /* in use now; the operator hears what is missing */
+		snprintf(partial, sizeof(partial), "%s", err);
 	if (scsi_alua_configure(c, err, errlen) < 0)
 		qb_log(LOG_ERR, "reload: ALUA groups not updated: %s", err);
 	if (remember_conf(c) < 0) {
@@ -221,8 +225,27 @@ static int ctl_reload(char *err, size_t errlen)
 	cluster_reload(c);
 	if (d.opts.log_level < 0)
 		tlog_set_level(c->global.log_level);
+	err[0] = '\0';
+	if (partial[0]) {
+		/* applied: 0, with a warning that tandemctl prints */
+		qb_log(LOG_WARNING, "configuration reloaded from %s, but not all of it is in service: %s",
+		       path ? path : "(embedded default)", partial);
+		snprintf(err, errlen, "not all of the configuration is in service: %s", partial);
+		return 0;
+	}
 	qb_log(LOG_NOTICE, "configuration reloaded from %s", path ? path : "(embedded default)");
 	return 0;
+}
+
+/* Every half second: devices of LUNs a reload removed while commands were
+ * still running close once the last one ended (iscsi_reap). */
+#define REAP_INTERVAL_NS (500ull * 1000 * 1000)
+static qb_loop_timer_handle reap_timer;
+
+static void reap_tick(void *arg)
+{
+	iscsi_reap();
+	qb_loop_timer_add(d.loop, QB_LOOP_LOW, REAP_INTERVAL_NS, NULL, reap_tick, &reap_timer);
 }
 
 static int ctl_set_log_level(int level)
@@ -495,6 +518,7 @@ int main(int argc, char **argv)
 	qb_loop_signal_add(d.loop, QB_LOOP_HIGH, SIGHUP, NULL, on_sighup, NULL);
 	qb_loop_signal_add(d.loop, QB_LOOP_HIGH, SIGTERM, NULL, on_sigterm, NULL);
 	qb_loop_signal_add(d.loop, QB_LOOP_HIGH, SIGINT, NULL, on_sigterm, NULL);
+	qb_loop_timer_add(d.loop, QB_LOOP_LOW, REAP_INTERVAL_NS, NULL, reap_tick, &reap_timer);
 	if (cluster_init(conf, d.loop, err, sizeof(err)) < 0) {
 		qb_log(LOG_ERR, "cannot start: %s", err);
 		if (d.opts.foreground)

@@ -43,7 +43,9 @@ struct ctl_handlers {
 	 * their "target"; a top-level "counters" object.
 	 * ctl_status_config() writes the config part of this. */
 	void (*status)(struct json_writer *w);
-	/* Reload the configuration; 0 on success, else -1 with a message in err. */
+	/* Reload the configuration; 0 on success (a message left in err is a
+	 * warning: applied, but not all of it in service), else -1 with a
+	 * message in err. */
 	int (*reload)(char *err, size_t errlen);
 	/* Apply a syslog level (already validated); 0 on success. */
 	int (*set_log_level)(int level);

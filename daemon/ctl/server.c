@@ -41,6 +41,8 @@ static void ctl_cmd_reload(const char *args, struct json_writer *w)
 		return ctl_reply_error(w, err[0] ? err : "reload failed");
 	json_obj_begin(w, NULL);
 	json_bool(w, "ok", true);
+	if (err[0])             /* applied, but not all of it is in service */
+		json_str(w, "warning", err);
 	json_obj_end(w);
 }
 

@@ -234,6 +234,8 @@ int main(int argc, char **argv)
 		}
 	} else if (strcmp(cmd->name, "reload") == 0) {
 		printf("configuration reloaded\n");
+		if (jr_str(v, "warning", NULL))
+			fprintf(stderr, "tandemctl: warning: %s\n", jr_str(v, "warning", ""));
 	} else if (strcmp(cmd->name, "log-level") == 0) {
 		printf("log level set to %s\n", jr_str(v, "log_level", pos[1]));
 	} else if (strcmp(cmd->name, "alua") == 0) {

@@ -15,7 +15,7 @@ struct iscsi_tgt *iscsi_tgt_get(const char *name)
 
 	pthread_mutex_lock(&g_iscsi.lock);
 	for (t = g_iscsi.tgts; t; t = t->next)
-		if (!t->removed && strcmp(t->name, name) == 0)
+		if (!t->removed && strcasecmp(t->name, name) == 0)      /* RFC 3722 */
 			break;
 	if (t)
 		t->refs++;
@@ -166,31 +166,114 @@ static void request_logouts(struct iscsi_tgt *t)
 	pthread_mutex_unlock(&g_iscsi.lock);
 }
 
+/* A reload's changes to one kept target's LUNs: planned under g_iscsi.lock,
+ * carried out without it (closing a LUN waits for its commands, opening one
+ * takes I/O; sessions log in and out meanwhile). */
+struct lun_plan {
+	struct iscsi_tgt *t;                /* referenced */
+	const struct tconf_target *old, *tc;
+	struct bdev *opened[TCONF_MAX_LUNS]; /* devices of tc's LUNs to add (by index), opened up front */
+	bool failed[TCONF_MAX_LUNS];        /* ... or could not be opened (reported once) */
+};
+
+static bool lun_attached(struct iscsi_tgt *t, uint32_t lun)
+{
+	return scsi_target_find_lun(t->st, lun) != NULL;
+}
+
+/* A LUN of the new configuration that is not in service as it is configured:
+ * new, changed (the old one goes), or one an earlier reload failed to add. */
+static bool lun_to_add(const struct lun_plan *p, const struct tconf_lun *nl)
+{
+	return !lun_in(nl, p->old) || !lun_attached(p->t, nl->lun);
+}
+
+/* A replicated LUN whose old version still holds its replication volume: it
+ * can only open after that one closed. */
+static bool lun_reopens_volume(const struct lun_plan *p, const struct tconf_lun *nl)
+{
+	if (!nl->replicated)
+		return false;
+	for (size_t i = 0; i < p->old->nluns; i++)
+		if (p->old->luns[i].replicated && strcmp(p->old->luns[i].serial, nl->serial) == 0 &&
+		    lun_attached(p->t, p->old->luns[i].lun))
+			return true;
+	return false;
+}
+
+static void plans_free(struct lun_plan *plans, size_t n)
+{
+	for (size_t k = 0; k < n; k++) {
+		for (size_t i = 0; i < TCONF_MAX_LUNS; i++)
+			if (plans[k].opened[i])
+				bdev_close(plans[k].opened[i]);
+		if (plans[k].t)
+			iscsi_tgt_put(plans[k].t);
+	}
+	free(plans);
+}
+
+/* The first thing a reload could not put in service, for the operator. */
+static void note_error(char *err, size_t errlen, int *nerr, const char *where, const char *what)
+{
+	if ((*nerr)++ == 0)
+		snprintf(err, errlen, "%s: %s", where, what);
+}
+
 int iscsi_reload(const struct tconf *conf, char *err, size_t errlen)
 {
 	struct iscsi_tgt *added = NULL, *t, **pp;
+	struct lun_plan *plans;
+	size_t nplans = 0;
+	int nerr = 0;
+	char e[512];
 
-	/* new targets first: on failure nothing changed */
+	/* 1. Open what is new before anything changes: new targets (a target
+	 * whose LUN cannot open refuses the reload: the running configuration
+	 * stays as it is) and the devices of new and changed LUNs of kept
+	 * targets (one that cannot open is left out and reported, like at a
+	 * later reload that finds its file: docs/HARDENING.md). */
+	plans = calloc(conf->ntargets ? conf->ntargets : 1, sizeof(*plans));
+	if (!plans) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
 	for (size_t i = 0; i < conf->ntargets; i++) {
 		const struct tconf_target *tc = &conf->targets[i];
-		bool exists = false;
+		struct iscsi_tgt *kept = NULL;
 		pthread_mutex_lock(&g_iscsi.lock);
 		for (t = g_iscsi.tgts; t; t = t->next)
-			if (!t->removed && strcmp(t->name, tc->name) == 0)
-				exists = true;
+			if (!t->removed && strcasecmp(t->name, tc->name) == 0) {   /* RFC 3722 */
+				kept = t;
+				t->refs++;
+				plans[nplans++] = (struct lun_plan){ .t = t, .old = t->conf, .tc = tc };
+			}
 		pthread_mutex_unlock(&g_iscsi.lock);
-		if (exists)
+		if (kept) {
+			struct lun_plan *p = &plans[nplans - 1];
+			for (size_t j = 0; j < tc->nluns; j++) {
+				const struct tconf_lun *nl = &tc->luns[j];
+				if (j >= TCONF_MAX_LUNS || !lun_to_add(p, nl) || lun_reopens_volume(p, nl))
+					continue;
+				p->opened[j] = scsi_lun_open_bdev(nl, e, sizeof(e));
+				if (!p->opened[j]) {
+					p->failed[j] = true;
+					qb_log(LOG_ERR, "iscsi: reload: target %s: %s", tc->name, e);
+					note_error(err, errlen, &nerr, tc->name, e);
+				}
+			}
 			continue;
-		t = tgt_create(tc, err, errlen);
-		if (!t) {
-			tgt_list_destroy(added);
-			return -1;
 		}
+		t = tgt_create(tc, err, errlen);
+		if (!t)
+			goto refuse;
 		qb_log(LOG_INFO, "iscsi: reload: new target %s", tc->name);
 		t->next = added;
 		added = t;
 	}
-	/* kept targets: LUN changes, new conf pointers; removed ones leave the registry */
+
+	/* 2. The registry: removed targets leave it, new ones join, kept ones
+	 * take their new configuration (ACL, CHAP, alias). */
 	pthread_mutex_lock(&g_iscsi.lock);
 	struct iscsi_tgt *removed = NULL;
 	pp = &g_iscsi.tgts;
@@ -203,34 +286,51 @@ int iscsi_reload(const struct tconf *conf, char *err, size_t errlen)
 			removed = t;
 			continue;
 		}
-		const struct tconf_target *old = t->conf;
-		for (size_t i = 0; i < old->nluns; i++) {
-			const struct tconf_lun *nl = lun_in(&old->luns[i], tc);
-
-			/* unchanged, or only its cache mode: stays in service */
-			if (nl && (nl->cache == old->luns[i].cache ||
-				   scsi_target_set_lun_cache(t->st, nl->lun, nl->cache) == 0))
-				continue;
-			qb_log(LOG_INFO, "iscsi: reload: target %s: removing LUN %u", t->name, old->luns[i].lun);
-			scsi_target_remove_lun(t->st, old->luns[i].lun);
-		}
-		/* every LUN the target lacks: new ones, changed ones (removed above),
-		 * and ones an earlier reload failed to add (their file may exist now) */
-		for (size_t j = 0; j < tc->nluns; j++) {
-			if (!scsi_target_find_lun(t->st, tc->luns[j].lun)) {
-				char e[256];
-				qb_log(LOG_INFO, "iscsi: reload: target %s: adding LUN %u", t->name, tc->luns[j].lun);
-				if (scsi_target_add_lun(t->st, &tc->luns[j], e, sizeof(e)) < 0)
-					qb_log(LOG_ERR, "iscsi: reload: %s", e);
-			}
-		}
-		t->conf = tc;   /* ACL, CHAP, alias */
+		t->conf = tc;
 		pp = &t->next;
 	}
 	*pp = added;
 	g_iscsi.conf = conf;
 	g_iscsi.gc = conf->global;
 	pthread_mutex_unlock(&g_iscsi.lock);
+
+	/* 3. LUN changes of kept targets, without the registry lock. */
+	for (size_t k = 0; k < nplans; k++) {
+		struct lun_plan *p = &plans[k];
+		for (size_t i = 0; i < p->old->nluns; i++) {
+			const struct tconf_lun *ol = &p->old->luns[i];
+			const struct tconf_lun *nl = lun_in(ol, p->tc);
+
+			if (!lun_attached(p->t, ol->lun))
+				continue;
+			/* unchanged, or only its cache mode: stays in service */
+			if (nl && (nl->cache == ol->cache || scsi_target_set_lun_cache(p->t->st, nl->lun, nl->cache) == 0))
+				continue;
+			qb_log(LOG_INFO, "iscsi: reload: target %s: removing LUN %u", p->t->name, ol->lun);
+			scsi_target_remove_lun(p->t->st, ol->lun);
+		}
+		for (size_t j = 0; j < p->tc->nluns; j++) {
+			const struct tconf_lun *nl = &p->tc->luns[j];
+			int rc;
+
+			if (lun_attached(p->t, nl->lun) || (j < TCONF_MAX_LUNS && p->failed[j]))
+				continue;
+			qb_log(LOG_INFO, "iscsi: reload: target %s: adding LUN %u", p->t->name, nl->lun);
+			if (j < TCONF_MAX_LUNS && p->opened[j]) {
+				rc = scsi_target_add_lun_bdev(p->t->st, nl, p->opened[j], e, sizeof(e));
+				if (rc < 0)
+					bdev_close(p->opened[j]);
+				p->opened[j] = NULL;
+			} else {
+				rc = scsi_target_add_lun(p->t->st, nl, e, sizeof(e));
+			}
+			if (rc < 0) {
+				qb_log(LOG_ERR, "iscsi: reload: target %s: %s", p->t->name, e);
+				note_error(err, errlen, &nerr, p->t->name, e);
+			}
+		}
+	}
+	plans_free(plans, nplans);
 	while (removed) {
 		t = removed;
 		removed = t->next;
@@ -238,8 +338,33 @@ int iscsi_reload(const struct tconf *conf, char *err, size_t errlen)
 		request_logouts(t);
 		iscsi_tgt_put(t);  /* the registry reference; sessions hold theirs */
 	}
-	iscsi_portals_sync(conf);
-	return 0;
+	if (iscsi_portals_sync(conf, e, sizeof(e)) > 0)
+		note_error(err, errlen, &nerr, "portal", e);
+	return nerr ? 1 : 0;
+
+refuse:
+	tgt_list_destroy(added);
+	plans_free(plans, nplans);
+	return -1;
+}
+
+/* Main thread, periodically: close the devices of LUNs a reload removed
+ * while commands were still running on them. */
+void iscsi_reap(void)
+{
+	struct iscsi_tgt *list[64];
+	size_t n = 0;
+
+	pthread_mutex_lock(&g_iscsi.lock);
+	for (struct iscsi_tgt *t = g_iscsi.tgts; t && n < 64; t = t->next) {
+		t->refs++;
+		list[n++] = t;
+	}
+	pthread_mutex_unlock(&g_iscsi.lock);
+	for (size_t i = 0; i < n; i++) {
+		scsi_target_reap(list[i]->st);
+		iscsi_tgt_put(list[i]);
+	}
 }
 
 static void kill_all_posted(void *arg)

@@ -15,9 +15,17 @@
  * On error nothing is left half-started; err says what failed. */
 int iscsi_init(const struct tconf *conf, char *err, size_t errlen);
 /* Apply a new, already validated config: new/removed targets and LUNs, ACLs,
- * CHAP, portals, limits. Existing sessions to kept targets stay up. The new conf
- * must stay valid until the next reload or shutdown. */
+ * CHAP, portals, limits. Existing sessions to kept targets stay up. New
+ * devices are opened before anything changes. -1: a new target cannot be
+ * created (err says why); the running configuration is untouched. 0: applied.
+ * 1: applied, but some of it is not in service (a LUN whose device cannot
+ * open, a portal address that cannot be bound; the next reload tries them
+ * again): err says the first. From 0 or 1 on, conf must stay valid until the
+ * next reload or shutdown. */
 int iscsi_reload(const struct tconf *conf, char *err, size_t errlen);
+/* Main thread, periodically: close the devices of LUNs a reload removed while
+ * commands were still running on them (scsi_target_remove_lun). */
+void iscsi_reap(void);
 /* Close portals, log out/close sessions, close backends. */
 void iscsi_shutdown(void);
 /* Append {"targets":[...], "portals":[...], "sessions":[...], "counters":{...}}

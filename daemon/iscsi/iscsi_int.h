@@ -404,7 +404,9 @@ struct iscsi_portal {
 };
 int iscsi_portals_open(const struct tconf *conf, char *err, size_t errlen);
 void iscsi_portals_close(void);
-void iscsi_portals_sync(const struct tconf *conf);
+/* Open the portals conf adds, close those it drops (reload). Returns how many
+ * could not be opened; the first one's reason in first_err. */
+int iscsi_portals_sync(const struct tconf *conf, char *first_err, size_t errlen);
 void iscsi_fmt_addr(const struct sockaddr_storage *ss, char *buf, size_t len, bool with_port);
 
 /* iscsi.c helpers (take g_iscsi.lock inside) */

@@ -292,8 +292,10 @@ void iscsi_portals_close(void)
 }
 
 /* Reload: close portals that disappeared or changed tag, open new ones. */
-void iscsi_portals_sync(const struct tconf *conf)
+int iscsi_portals_sync(const struct tconf *conf, char *first_err, size_t errlen)
 {
+	int failed = 0;
+
 	struct iscsi_portal **pp, *keep = NULL, *drop = NULL;
 
 	pthread_mutex_lock(&g_iscsi.lock);
@@ -340,6 +342,8 @@ void iscsi_portals_sync(const struct tconf *conf)
 			struct iscsi_portal *pt = portal_open(pg, &pg->listen[j], err, sizeof(err));
 			if (!pt) {
 				qb_log(LOG_ERR, "iscsi: reload: %s", err);
+				if (failed++ == 0)
+					snprintf(first_err, errlen, "%s", err);
 				continue;
 			}
 			run_on(pt->r, portal_register, pt);
@@ -350,4 +354,5 @@ void iscsi_portals_sync(const struct tconf *conf)
 			qb_log(LOG_INFO, "iscsi: listening on %s:%u (tag %u)", pt->addr, pt->port, pt->tag);
 		}
 	}
+	return failed;
 }

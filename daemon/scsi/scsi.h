@@ -103,8 +103,23 @@ void scsi_target_destroy(struct scsi_target *tgt);
 /* Create a LUN from its config (opens the backend) and attach it. On error
  * returns -1 with a message naming the LUN in err. */
 int scsi_target_add_lun(struct scsi_target *tgt, const struct tconf_lun *conf, char *err, size_t errlen);
-/* Detach and close a LUN (reload). Reports REPORTED LUNS DATA HAS CHANGED. */
+/* Open the backend a LUN's config names (a reload opens every new device
+ * before it changes anything); then scsi_target_add_lun_bdev, or bdev_close. */
+struct bdev *scsi_lun_open_bdev(const struct tconf_lun *conf, char *err, size_t errlen);
+/* Attach a LUN around an already opened backend (reload, tests). Takes
+ * ownership of b on success. */
+int scsi_target_add_lun_bdev(struct scsi_target *tgt, const struct tconf_lun *conf, struct bdev *b,
+			     char *err, size_t errlen);
+/* Detach and close a LUN (reload). Reports REPORTED LUNS DATA HAS CHANGED.
+ * Waits at most SCSI_LUN_DRAIN_MS for the commands in flight; if some are
+ * still running then (a replicated write frozen until the cluster answers,
+ * which needs the calling thread), the device closes later, from
+ * scsi_target_reap(). Returns 0 (closed), 1 (close deferred), -1 (no LUN). */
+#define SCSI_LUN_DRAIN_MS 2000
 int scsi_target_remove_lun(struct scsi_target *tgt, uint32_t lun);
+/* Close the devices of removed LUNs whose last command ended (main thread,
+ * periodically). Returns how many still wait. */
+unsigned scsi_target_reap(struct scsi_target *tgt);
 /* A reload changed only the LUN's cache mode: apply it to the LUN in service
  * (WCE follows, every nexus gets MODE PARAMETERS CHANGED) instead of taking
  * the LUN away, which initiators would see as LOGICAL UNIT NOT SUPPORTED

@@ -170,12 +170,6 @@ static inline bool scsi_ua_any(struct scsi_itn *itn)
 }
 bool scsi_ua_pending(struct scsi_itn *itn, uint32_t lun);
 
-/* --- target.c --- */
-/* Attach a LUN around an already opened backend (tests, replication). Takes
- * ownership of b on success. */
-int scsi_target_add_lun_bdev(struct scsi_target *tgt, const struct tconf_lun *conf, struct bdev *b,
-			     char *err, size_t errlen);
-
 /* --- handlers, by file --- */
 int scsi_spc_inquiry(struct scsi_task *t);
 int scsi_spc_report_luns(struct scsi_task *t);

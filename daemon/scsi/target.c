@@ -82,6 +82,12 @@ void scsi_target_destroy(struct scsi_target *tgt)
 	while (tgt->retired) {
 		struct scsi_lun *lu = tgt->retired;
 		tgt->retired = lu->retired_next;
+		if (lu->bdev) {         /* a deferred close: no session is left to run commands */
+			for (unsigned waited = 0; atomic_load(&lu->inflight) && waited < SCSI_LUN_DRAIN_MS; waited++)
+				usleep(1000);
+			bdev_close(lu->bdev);
+			lu->bdev = NULL;
+		}
 		lun_free(lu);
 	}
 	if (tgt->itns)
@@ -197,7 +203,7 @@ int scsi_target_add_lun_bdev(struct scsi_target *tgt, const struct tconf_lun *co
 	return 0;
 }
 
-int scsi_target_add_lun(struct scsi_target *tgt, const struct tconf_lun *conf, char *err, size_t errlen)
+struct bdev *scsi_lun_open_bdev(const struct tconf_lun *conf, char *err, size_t errlen)
 {
 	char berr[256] = "";
 	struct bdev_params p = {
@@ -210,7 +216,15 @@ int scsi_target_add_lun(struct scsi_target *tgt, const struct tconf_lun *conf, c
 		.replicated = conf->replicated,         /* repl/ wraps the backend */
 		.volume_id = conf->serial,
 	};
+	struct bdev *b = bdev_open(&p, berr, sizeof(berr));
 
+	if (!b)
+		snprintf(err, errlen, "LUN %u: %s", conf->lun, berr[0] ? berr : "cannot open backend");
+	return b;
+}
+
+int scsi_target_add_lun(struct scsi_target *tgt, const struct tconf_lun *conf, char *err, size_t errlen)
+{
 	if (conf->lun >= SCSI_LUN_MAX) {
 		snprintf(err, errlen, "LUN %u: number out of range (0..%u)", conf->lun, SCSI_LUN_MAX - 1);
 		return -1;
@@ -219,11 +233,9 @@ int scsi_target_add_lun(struct scsi_target *tgt, const struct tconf_lun *conf, c
 		snprintf(err, errlen, "LUN %u: already attached to %s", conf->lun, tgt->name);
 		return -1;
 	}
-	struct bdev *b = bdev_open(&p, berr, sizeof(berr));
-	if (!b) {
-		snprintf(err, errlen, "LUN %u: %s", conf->lun, berr[0] ? berr : "cannot open backend");
+	struct bdev *b = scsi_lun_open_bdev(conf, err, errlen);
+	if (!b)
 		return -1;
-	}
 	if (scsi_target_add_lun_bdev(tgt, conf, b, err, errlen) < 0) {
 		bdev_close(b);
 		return -1;
@@ -275,18 +287,40 @@ int scsi_target_remove_lun(struct scsi_target *tgt, uint32_t lun)
 	pthread_mutex_unlock(&tgt->lock);
 
 	/* Wait for tasks that got in before the exchange (they complete on reactor
-	 * threads; this runs on the control thread). */
-	unsigned waited = 0;
-	while (atomic_load(&lu->inflight)) {
+	 * threads; this runs on the control thread), but not for ever: a
+	 * replicated write frozen by fencing ends only when this thread answers
+	 * the cluster, and a hung device must not take the daemon's control
+	 * socket with it. */
+	for (unsigned waited = 0; atomic_load(&lu->inflight) && waited < SCSI_LUN_DRAIN_MS; waited++)
 		usleep(1000);
-		if (++waited % 5000 == 0)
-			qb_log(LOG_WARNING, "scsi: %s LUN %u: still %u task(s) in flight", tgt->name, lun,
-			       atomic_load(&lu->inflight));
+	if (atomic_load(&lu->inflight)) {
+		qb_log(LOG_WARNING, "scsi: %s LUN %u detached with %u command(s) still in flight: its device "
+		       "closes when they end", tgt->name, lun, atomic_load(&lu->inflight));
+		return 1;
 	}
 	bdev_close(lu->bdev);
 	lu->bdev = NULL;
 	qb_log(LOG_INFO, "scsi: %s LUN %u detached", tgt->name, lun);
 	return 0;
+}
+
+unsigned scsi_target_reap(struct scsi_target *tgt)
+{
+	unsigned left = 0;
+
+	/* the list only grows at its head (remove_lun, this thread) */
+	for (struct scsi_lun *lu = tgt->retired; lu; lu = lu->retired_next) {
+		if (!lu->bdev)
+			continue;
+		if (atomic_load(&lu->inflight)) {
+			left++;
+			continue;
+		}
+		bdev_close(lu->bdev);
+		lu->bdev = NULL;
+		qb_log(LOG_NOTICE, "scsi: %s LUN %u: the last command ended, device closed", tgt->name, lu->id);
+	}
+	return left;
 }
 
 /* ---------------------------------------------------------------- nexuses */

@@ -13,9 +13,15 @@
 #     FUA writes get MEDIUM ERROR / WRITE ERROR (3/0c/00); after the fault is
 #     cleared reads and writes work again, but SYNCHRONIZE CACHE keeps failing
 #     (a failed flush is sticky until the LUN is reopened).
+#   - a device that hangs (the shim blocks pwritev while the control file says
+#     "hang") under a write in flight, and a reload that removes that LUN: the
+#     reload answers within a few seconds (the LUN leaves at once, its device
+#     closes once the write ended) and the control socket keeps answering;
+#     before, the reload waited for the write for ever, holding the registry
+#     lock that logins and session ends need.
 # Usage: bash tests/integration/test_backend_faults.sh path/to/build
 source "$(dirname "$0")/lib.sh"
-require_tool python3 cc
+require_tool python3 cc qemu-io
 require_tandemd
 
 TANDEM_PORT_BASE=${TANDEM_PORT_BASE:-3324}
@@ -38,7 +44,8 @@ cat >"$T_TMP/fault_shim.c" <<'SHIM'
 #include <unistd.h>
 #include <sys/uio.h>
 /* FAULT_PATH: file whose I/O fails; FAULT_CTL: file naming what fails now:
- * words "read", "write", "flush" (EIO), anything else = nothing. */
+ * words "read", "write", "flush" (EIO), "hang" (writes block while it says
+ * so), anything else = nothing. */
 static int want(int fd, const char *what)
 {
 	const char *path = getenv("FAULT_PATH"), *ctl = getenv("FAULT_CTL");
@@ -66,14 +73,15 @@ ssize_t preadv(int fd, const struct iovec *iov, int cnt, off_t off)
 { REAL(preadv); if (want(fd, "read")) { errno = EIO; return -1; } return real(fd, iov, cnt, off); }
 ssize_t preadv64(int fd, const struct iovec *iov, int cnt, off_t off)
 { REAL(preadv64); if (want(fd, "read")) { errno = EIO; return -1; } return real(fd, iov, cnt, off); }
+static void hang(int fd) { while (want(fd, "hang")) usleep(20000); }
 ssize_t pwritev(int fd, const struct iovec *iov, int cnt, off_t off)
-{ REAL(pwritev); if (want(fd, "write")) { errno = EIO; return -1; } return real(fd, iov, cnt, off); }
+{ REAL(pwritev); hang(fd); if (want(fd, "write")) { errno = EIO; return -1; } return real(fd, iov, cnt, off); }
 ssize_t pwritev64(int fd, const struct iovec *iov, int cnt, off_t off)
-{ REAL(pwritev64); if (want(fd, "write")) { errno = EIO; return -1; } return real(fd, iov, cnt, off); }
+{ REAL(pwritev64); hang(fd); if (want(fd, "write")) { errno = EIO; return -1; } return real(fd, iov, cnt, off); }
 ssize_t pwritev2(int fd, const struct iovec *iov, int cnt, off_t off, int fl)
-{ REAL(pwritev2); if (want(fd, "write")) { errno = EIO; return -1; } return real(fd, iov, cnt, off, fl); }
+{ REAL(pwritev2); hang(fd); if (want(fd, "write")) { errno = EIO; return -1; } return real(fd, iov, cnt, off, fl); }
 ssize_t pwritev64v2(int fd, const struct iovec *iov, int cnt, off_t off, int fl)
-{ REAL(pwritev64v2); if (want(fd, "write")) { errno = EIO; return -1; } return real(fd, iov, cnt, off, fl); }
+{ REAL(pwritev64v2); hang(fd); if (want(fd, "write")) { errno = EIO; return -1; } return real(fd, iov, cnt, off, fl); }
 int fdatasync(int fd)
 { REAL(fdatasync); if (want(fd, "flush")) { errno = EIO; return -1; } return real(fd); }
 int fsync(int fd)
@@ -273,5 +281,43 @@ else
 	fail "backend faults (exit $rc): $(grep -E '^FAIL|Error|error' "$T_TMP/faults.out" | tr '\n' ' ' | cut -c1-300)"
 fi
 if daemon_alive "$PID"; then pass "tandemd alive after backend faults"; else fail "tandemd died"; fi
+
+# ---------------------------------------------------------------- a hung device and a reload
+ctl() { timeout 40 "$TANDEMCTL" -s "tandem-hard-faults-$$" "$@"; }
+echo hang >"$CTL_FILE"
+timeout 120 qemu-io -f raw -c "write -P 0x3c 64k 4k" "iscsi://127.0.0.1:$PORT/$IQN/0" >"$T_TMP/hung.out" 2>&1 &
+HUNG=$!
+track_pid "$HUNG"
+sleep 2
+kill -0 "$HUNG" 2>/dev/null && pass "a write to LUN 0 hangs in its device" || fail "the write did not hang: $(cat "$T_TMP/hung.out")"
+# the same configuration without LUN 0
+python3 - "$CONF" <<'PY'
+import re, sys
+p = sys.argv[1]
+s = open(p).read()
+s = re.sub(r'\n    lun 0 \{.*?\n    \}', '', s, count=1, flags=re.S)
+open(p, 'w').write(s)
+PY
+grep -q 'lun 0' "$CONF" && fail "LUN 0 still in the edited config" || true
+t0=$(date +%s%N)
+if ctl reload >"$T_TMP/reload.out" 2>&1; then rrc=0; else rrc=$?; fi
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+if [ "$rrc" = 0 ] && [ "$ms" -lt 15000 ]; then
+	pass "reload removing the LUN with a hung write answers ($ms ms)"
+else
+	fail "reload with a hung write: exit $rrc after $ms ms: $(cat "$T_TMP/reload.out")"
+fi
+check "the control socket answers meanwhile (status)" ctl status
+check "the log says the device closes later" grep -q "LUN 0 detached with 1 command(s) still in flight" "${T_DAEMON_LOG[$PID]}"
+kill -0 "$HUNG" 2>/dev/null && pass "the write is still hung" || fail "the write ended before its device was released"
+echo none >"$CTL_FILE"
+closed=0
+for _ in $(seq 1 50); do
+	grep -q "LUN 0: the last command ended, device closed" "${T_DAEMON_LOG[$PID]}" && { closed=1; break; }
+	sleep 0.2
+done
+[ "$closed" = 1 ] && pass "the device closed once the write ended" || fail "the device was not closed after the write ended"
+wait "$HUNG" 2>/dev/null || true
+if daemon_alive "$PID"; then pass "tandemd alive after the hung-device reload"; else fail "tandemd died"; fi
 stop_tandemd "$PID"
 finish

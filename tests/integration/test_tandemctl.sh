@@ -156,7 +156,10 @@ conf_add_lun "$CONF" <<EOF
         naa: 6001405000000000000000000000c003
     }
 EOF
-check "tandemctl reload (LUN 2, file missing) -> 0" ctl reload
+out=$(ctl reload 2>&1) && rc=0 || rc=$?
+[ "$rc" = 0 ] && pass "tandemctl reload (LUN 2, file missing) -> 0: the rest is applied" || fail "reload with LUN 2's file missing: exit $rc: $out"
+grep -q "warning: not all of the configuration is in service: $IQN: LUN 2: .*late.img" <<<"$out" \
+	&& pass "tandemctl warns that LUN 2 is not in service, naming its file" || fail "no warning about LUN 2 from tandemctl reload: $out"
 check "the failed LUN 2 is logged with its reason" grep -q "iscsi: reload: .*late.img" "${T_DAEMON_LOG[$PID]}"
 check_fail "LUN 2 not listed while its file is missing" output_has '^Lun:2 ' timeout 30 iscsi-ls -s "iscsi://127.0.0.1:$PORT"
 truncate -s 32M "$T_TMP/late.img"
