@@ -352,11 +352,15 @@ refuse:
  * while commands were still running on them. */
 void iscsi_reap(void)
 {
-	struct iscsi_tgt *list[64];
-	size_t n = 0;
+	struct iscsi_tgt **list = NULL;
+	size_t n = 0, cap = 0;
 
 	pthread_mutex_lock(&g_iscsi.lock);
-	for (struct iscsi_tgt *t = g_iscsi.tgts; t && n < 64; t = t->next) {
+	for (struct iscsi_tgt *t = g_iscsi.tgts; t; t = t->next)
+		cap++;
+	if (cap)
+		list = malloc(cap * sizeof(*list));
+	for (struct iscsi_tgt *t = g_iscsi.tgts; t && list && n < cap; t = t->next) {
 		t->refs++;
 		list[n++] = t;
 	}
@@ -365,6 +369,7 @@ void iscsi_reap(void)
 		scsi_target_reap(list[i]->st);
 		iscsi_tgt_put(list[i]);
 	}
+	free(list);
 }
 
 static void kill_all_posted(void *arg)
