@@ -482,6 +482,13 @@ static int bdev_fdatasync(struct bdev *b)
 	return fdatasync(b->fd) < 0 ? sync_failed(b, -errno, "flush") : 0;
 }
 
+int bdev_flush_sync(struct bdev *b)
+{
+	if (!b || b->fd < 0 || b->readonly)
+		return 0;               /* null backend; nothing written */
+	return bdev_fdatasync(b);
+}
+
 static int bdev_sync_write(struct bdev *b, struct bdev_io *io)
 {
 	ssize_t n;

@@ -2,6 +2,7 @@
 /* SCSI targets as the device server sees them: LUN attach/detach with a
  * lock-free lookup table, I_T nexuses, LUN field encoding (SAM-5 4.6), task
  * management side effects and the status walk for tandemctl. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <stdio.h>
@@ -63,6 +64,21 @@ struct scsi_target *scsi_target_create(const char *name)
 	return tgt;
 }
 
+/* Writes acknowledged from a volatile write cache are flushed when nobody
+ * will ask for it any more: the cache turned off (WCE 1 -> 0 by a reset or a
+ * reload's cache change; initiators seeing WCE=0 send no SYNCHRONIZE CACHE)
+ * or the LUN closing. nv-cache: the operator declared the cache safe. */
+static void lun_flush_cache(struct scsi_lun *lu, const char *why)
+{
+	if (atomic_load(&lu->cache) == TCONF_CACHE_NV || !lu->bdev)
+		return;
+	int rc = bdev_flush_sync(lu->bdev);
+	if (rc < 0)
+		qb_log(LOG_ERR, "scsi: LUN %u: flushing the write cache (%s) failed: %s", lu->id, why, strerror(-rc));
+	else
+		qb_log(LOG_DEBUG, "scsi: LUN %u: write cache flushed (%s)", lu->id, why);
+}
+
 static void lun_free(struct scsi_lun *lu)
 {
 	pthread_mutex_destroy(&lu->lock);
@@ -85,6 +101,7 @@ void scsi_target_destroy(struct scsi_target *tgt)
 		if (lu->bdev) {         /* a deferred close: no session is left to run commands */
 			for (unsigned waited = 0; atomic_load(&lu->inflight) && waited < SCSI_LUN_DRAIN_MS; waited++)
 				usleep(1000);
+			lun_flush_cache(lu, "the LUN is closing");
 			bdev_close(lu->bdev);
 			lu->bdev = NULL;
 		}
@@ -253,6 +270,7 @@ int scsi_target_set_lun_cache(struct scsi_target *tgt, uint32_t lun, enum tconf_
 		return -1;
 	pthread_mutex_lock(&lu->lock);
 	old = atomic_load(&lu->cache);
+	bool was_wce = atomic_load(&lu->wce);
 	if (old != cache) {
 		atomic_store(&lu->cache, cache);
 		/* SBC-3 6.4.5 as at start-up: WCE, current and saved, reflects the policy */
@@ -262,6 +280,8 @@ int scsi_target_set_lun_cache(struct scsi_target *tgt, uint32_t lun, enum tconf_
 	pthread_mutex_unlock(&lu->lock);
 	if (old == cache)   /* nothing changed: a WCE set by MODE SELECT stays */
 		return 0;
+	if (was_wce && !wce && old != TCONF_CACHE_NV)
+		lun_flush_cache(lu, "the cache mode changed");
 	qb_log(LOG_NOTICE, "scsi: %s LUN %u: cache %s -> %s (WCE=%d)", tgt->name, lun, tconf_cache_name(old),
 	       tconf_cache_name(cache), wce);
 	scsi_ua_establish_others(tgt, NULL, lun, SCSI_UA_MODE_CHANGED);
@@ -298,6 +318,7 @@ int scsi_target_remove_lun(struct scsi_target *tgt, uint32_t lun)
 		       "closes when they end", tgt->name, lun, atomic_load(&lu->inflight));
 		return 1;
 	}
+	lun_flush_cache(lu, "the LUN is closing");
 	bdev_close(lu->bdev);
 	lu->bdev = NULL;
 	qb_log(LOG_INFO, "scsi: %s LUN %u detached", tgt->name, lun);
@@ -316,6 +337,7 @@ unsigned scsi_target_reap(struct scsi_target *tgt)
 			left++;
 			continue;
 		}
+		lun_flush_cache(lu, "the LUN is closing");
 		bdev_close(lu->bdev);
 		lu->bdev = NULL;
 		qb_log(LOG_NOTICE, "scsi: %s LUN %u: the last command ended, device closed", tgt->name, lu->id);
@@ -373,10 +395,13 @@ void scsi_lun_reset(struct scsi_target *tgt, uint64_t lun, struct scsi_itn *from
 	if (!lu)
 		return;
 	pthread_mutex_lock(&lu->lock);
+	bool cache_off = atomic_load(&lu->wce) && !atomic_load(&lu->wce_saved);
 	atomic_store(&lu->wce, atomic_load(&lu->wce_saved));
 	atomic_store(&lu->swp, atomic_load(&lu->swp_saved));
 	atomic_store(&lu->prevent, false);
 	pthread_mutex_unlock(&lu->lock);
+	if (cache_off)
+		lun_flush_cache(lu, "a LUN reset restored WCE=0");
 	scsi_reserve_release_itn(lu, NULL);     /* SPC-2 5.5.1: resets release RESERVE */
 	pthread_mutex_lock(&tgt->lock);
 	for (struct scsi_itn *i = tgt->itns; i; i = i->next)
@@ -393,10 +418,13 @@ void scsi_target_reset(struct scsi_target *tgt, struct scsi_itn *from)
 		if (!lu)
 			continue;
 		pthread_mutex_lock(&lu->lock);
+		bool cache_off = atomic_load(&lu->wce) && !atomic_load(&lu->wce_saved);
 		atomic_store(&lu->wce, atomic_load(&lu->wce_saved));
 		atomic_store(&lu->swp, atomic_load(&lu->swp_saved));
 		atomic_store(&lu->prevent, false);
 		pthread_mutex_unlock(&lu->lock);
+		if (cache_off)
+			lun_flush_cache(lu, "a target reset restored WCE=0");
 		scsi_reserve_release_itn(lu, NULL);
 	}
 	pthread_mutex_lock(&tgt->lock);

@@ -19,6 +19,10 @@
 #     closes once the write ended) and the control socket keeps answering;
 #     before, the reload waited for the write for ever, holding the registry
 #     lock that logins and session ends need.
+#   - write-back caches are flushed when no initiator will ask any more: a
+#     reload turning LUN 2's cache write-back -> write-through, and the reload
+#     that removes it, each fdatasync its file (the shim counts them in
+#     FAULT_SYNCLOG); before, neither did.
 # Usage: bash tests/integration/test_backend_faults.sh path/to/build
 source "$(dirname "$0")/lib.sh"
 require_tool python3 cc qemu-io
@@ -82,8 +86,27 @@ ssize_t pwritev2(int fd, const struct iovec *iov, int cnt, off_t off, int fl)
 { REAL(pwritev2); hang(fd); if (want(fd, "write")) { errno = EIO; return -1; } return real(fd, iov, cnt, off, fl); }
 ssize_t pwritev64v2(int fd, const struct iovec *iov, int cnt, off_t off, int fl)
 { REAL(pwritev64v2); hang(fd); if (want(fd, "write")) { errno = EIO; return -1; } return real(fd, iov, cnt, off, fl); }
+/* FAULT_SYNC_PATH: a file whose fdatasync calls are counted, a line each in FAULT_SYNCLOG */
+static void synclog(int fd)
+{
+	const char *path = getenv("FAULT_SYNC_PATH"), *logf = getenv("FAULT_SYNCLOG");
+	char link[64], target[4096];
+	ssize_t n;
+	FILE *f;
+	if (!path || !logf)
+		return;
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	n = readlink(link, target, sizeof(target) - 1);
+	if (n <= 0)
+		return;
+	target[n] = 0;
+	if (strcmp(target, path) == 0 && (f = fopen(logf, "ae"))) {
+		fputs("fdatasync\n", f);
+		fclose(f);
+	}
+}
 int fdatasync(int fd)
-{ REAL(fdatasync); if (want(fd, "flush")) { errno = EIO; return -1; } return real(fd); }
+{ REAL(fdatasync); synclog(fd); if (want(fd, "flush")) { errno = EIO; return -1; } return real(fd); }
 int fsync(int fd)
 { REAL(fsync); if (want(fd, "flush")) { errno = EIO; return -1; } return real(fd); }
 SHIM
@@ -135,10 +158,21 @@ target $IQN {
         naa: 6001405000000000000000000000d001
     }
 $NOSPC_LUN
+    lun 2 {
+        backend: fileio
+        path: $T_TMP/wb.img
+        create: yes
+        size: 16M
+        cache: write-back
+        serial: faults-lun2
+        naa: 6001405000000000000000000000d003
+    }
 }
 CONF
 # ASan wants to be first in the library list; the shim only wraps libc calls.
-FAULT_PATH=$EIO_IMG FAULT_CTL=$CTL_FILE LD_PRELOAD=$T_TMP/fault_shim.so \
+SYNCLOG=$T_TMP/sync.log
+: >"$SYNCLOG"
+FAULT_PATH=$EIO_IMG FAULT_CTL=$CTL_FILE FAULT_SYNC_PATH=$T_TMP/wb.img FAULT_SYNCLOG=$SYNCLOG LD_PRELOAD=$T_TMP/fault_shim.so \
 	ASAN_OPTIONS=${ASAN_OPTIONS}:verify_asan_link_order=0 \
 	start_tandemd "$CONF" "$PORT" || { fail "tandemd starts"; finish; exit 1; }
 PID=$TANDEMD_PID
@@ -282,23 +316,35 @@ else
 fi
 if daemon_alive "$PID"; then pass "tandemd alive after backend faults"; else fail "tandemd died"; fi
 
-# ---------------------------------------------------------------- a hung device and a reload
+# ---------------------------------------------------------------- write-back flushes
 ctl() { timeout 40 "$TANDEMCTL" -s "tandem-hard-faults-$$" "$@"; }
+nsync() { wc -l <"$SYNCLOG"; }
+check "a write to LUN 2 (write-back)" timeout 60 qemu-io -f raw -c "write -P 0x7d 0 64k" "iscsi://127.0.0.1:$PORT/$IQN/2"
+n0=$(nsync)
+sed -i '/path: .*wb.img/,/serial: faults-lun2/s/cache: write-back/cache: write-through/' "$CONF"
+grep -A4 'wb.img' "$CONF" | grep -q 'cache: write-through' || fail "LUN 2's cache not changed in the config"
+check "reload: LUN 2 write-back -> write-through" ctl reload
+n1=$(nsync)
+[ "$n1" -gt "$n0" ] && pass "the cache change flushed LUN 2 ($n0 -> $n1 fdatasync)" \
+	|| fail "the cache change did not flush LUN 2 (fdatasync count $n0 -> $n1): writes acknowledged from the cache stay volatile"
+
+# ---------------------------------------------------------------- a hung device and a reload
 echo hang >"$CTL_FILE"
 timeout 120 qemu-io -f raw -c "write -P 0x3c 64k 4k" "iscsi://127.0.0.1:$PORT/$IQN/0" >"$T_TMP/hung.out" 2>&1 &
 HUNG=$!
 track_pid "$HUNG"
 sleep 2
 kill -0 "$HUNG" 2>/dev/null && pass "a write to LUN 0 hangs in its device" || fail "the write did not hang: $(cat "$T_TMP/hung.out")"
-# the same configuration without LUN 0
+# the same configuration without LUN 0 and LUN 2
 python3 - "$CONF" <<'PY'
 import re, sys
 p = sys.argv[1]
 s = open(p).read()
-s = re.sub(r'\n    lun 0 \{.*?\n    \}', '', s, count=1, flags=re.S)
+for n in (0, 2):
+    s = re.sub(r'\n    lun %d \{.*?\n    \}' % n, '', s, count=1, flags=re.S)
 open(p, 'w').write(s)
 PY
-grep -q 'lun 0' "$CONF" && fail "LUN 0 still in the edited config" || true
+grep -qE 'lun (0|2) ' "$CONF" && fail "LUN 0 or 2 still in the edited config" || true
 t0=$(date +%s%N)
 if ctl reload >"$T_TMP/reload.out" 2>&1; then rrc=0; else rrc=$?; fi
 ms=$(( ($(date +%s%N) - t0) / 1000000 ))
@@ -308,6 +354,8 @@ else
 	fail "reload with a hung write: exit $rrc after $ms ms: $(cat "$T_TMP/reload.out")"
 fi
 check "the control socket answers meanwhile (status)" ctl status
+n2=$(nsync)
+[ "$n2" -gt "$n1" ] && pass "removing LUN 2 flushed it ($n1 -> $n2 fdatasync)" || fail "LUN 2 closed without a flush ($n1 -> $n2)"
 check "the log says the device closes later" grep -q "LUN 0 detached with 1 command(s) still in flight" "${T_DAEMON_LOG[$PID]}"
 kill -0 "$HUNG" 2>/dev/null && pass "the write is still hung" || fail "the write ended before its device was released"
 echo none >"$CTL_FILE"
