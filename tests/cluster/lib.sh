@@ -214,7 +214,7 @@ MON_PID=
 # through nsenter (the sampler must be cheap: it runs every 0.3 s)
 fast_role() {
 	local h r
-	h=$(cat "$TB_STATE/$1/holder.pid" 2>/dev/null) || { echo down; return; }
+	read -r h _ <"$TB_STATE/$1/holder.pid" 2>/dev/null || [ -n "${h:-}" ] || { echo down; return; }
 	[ -d "/proc/$h" ] || { echo down; return; }
 	r=$(timeout 3 nsenter -t "$h" -m -n "$BUILD_DIR/daemon/tandemctl" --json status 2>/dev/null \
 		| grep -o -m1 '"role": *"[a-z]*"' | head -n 1 | sed 's/.*"\([a-z]*\)"$/\1/')

@@ -26,7 +26,7 @@ PCMK_CLONE=tandem-clone
 PCMK_IP=tandem-ip
 declare -A PCMK_UNAME=([A]=a [B]=b)
 
-pcmk_holder() { cat "$TB_STATE/$1/holder.pid" 2>/dev/null; }
+pcmk_holder() { local h= _; read -r h _ <"$TB_STATE/$1/holder.pid" 2>/dev/null; echo "$h"; }   # "PID STARTTIME"
 pcmk() {
 	local n=$1 h; shift
 	h=$(pcmk_holder "$n")

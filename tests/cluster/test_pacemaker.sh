@@ -63,7 +63,7 @@ pm_setup() {
 	local p s; p=$(primary); s=$(other "$p")
 	tb exec "$s" tandemctl standby >/dev/null 2>&1 || true
 	for n in "$s" "$p"; do
-		kill -TERM "$(cat "$TB_STATE/$n/tandemd.pid")" 2>/dev/null || true
+		kill -TERM "$(awk '{print $1}' "$TB_STATE/$n/tandemd.pid")" 2>/dev/null || true
 		for i in $(seq 1 100); do [ "$(role_of "$n")" = down ] && break; sleep 0.2; done
 	done
 	ip -n "$(ns_of "$p")" addr del "$TB_FLOAT/24" dev eth0 2>/dev/null || true

@@ -85,13 +85,30 @@ ns() { # role -> namespace name
 node_arg() { # normalise a node argument to A|B
 	case $1 in A|a) echo A ;; B|b) echo B ;; *) die "unknown node '$1' (A or B)" ;; esac
 }
+# A pid file holds "PID STARTTIME" (/proc/PID/stat field 22): with pid_max
+# 32768 a dead process's PID soon belongs to another, and only the start time
+# tells them apart. A file with a PID alone (the OCF agent's) is taken by PID.
+proc_start() { # PID -> its start time, or empty
+	local s
+	s=$(cat "/proc/$1/stat" 2>/dev/null) || return 0
+	s=${s##*) }
+	# shellcheck disable=SC2086 # split the fields after "(comm)"
+	set -- $s
+	echo "${20:-}"
+}
+pidfile_write() { echo "$2 $(proc_start "$2")" >"$1"; }   # FILE PID
 pid_of() { # NODE what -> live pid or empty
-	local f="$TB_STATE/$1/$2.pid" p
+	local f="$TB_STATE/$1/$2.pid" p= st= s
 	[ -f "$f" ] || return 0
-	p=$(cat "$f")
-	if [ -n "$p" ] && [ -d "/proc/$p" ] && [ "$(awk '{print $3}' "/proc/$p/stat" 2>/dev/null)" != Z ]; then
-		echo "$p"
-	fi
+	read -r p st <"$f" || [ -n "$p" ] || return 0
+	[ -n "$p" ] || return 0
+	s=$(cat "/proc/$p/stat" 2>/dev/null) || return 0
+	s=${s##*) }
+	# shellcheck disable=SC2086
+	set -- $s
+	[ "$1" != Z ] || return 0
+	[ -z "$st" ] || [ "$st" = "${20:-}" ] || return 0
+	echo "$p"
 }
 alive() { [ -n "$(pid_of "$1" "$2")" ]; }
 # ns_exec NODE CMD...: run in the node's network and mount namespace (holder).
@@ -323,7 +340,7 @@ start_holder() { # NODE
 	rm -rf "$d/run" && mkdir -p "$d/run"
 	cat >"$d/holder.sh" <<EOF
 set -e
-echo \$\$ >"$d/holder.pid.tmp"
+s=\$(cat /proc/\$\$/stat); s=\${s##*) }; set -- \$s; echo "\$\$ \${20}" >"$d/holder.pid.tmp"
 mount --bind "$d/etc" /etc/corosync
 mount --bind "$d/lib" /var/lib/corosync
 mount --bind "$d/log" /var/log/corosync
@@ -348,7 +365,7 @@ start_corosync() { # NODE
 	start_holder "$n"
 	p=$(pid_of "$n" holder)
 	setsid nsenter -t "$p" -m -n -- corosync -f </dev/null >>"$d/corosync.out" 2>&1 &
-	echo $! >"$d/corosync.pid"
+	pidfile_write "$d/corosync.pid" $!
 	# ready when its CMAP answers
 	wait_for 15 "corosync on node $n" ns_exec "$n" corosync-cmapctl -g totem.cluster_name || {
 		tail -n 20 "$d/corosync.out" "$d/log/corosync.log" >&2 2>/dev/null || true
@@ -365,7 +382,7 @@ start_qdevice() { # NODE
 	p=$(pid_of "$n" holder)
 	mkdir -p "$d/run/corosync-qdevice"
 	setsid nsenter -t "$p" -m -n -- corosync-qdevice -f -d </dev/null >>"$d/qdevice.log" 2>&1 &
-	echo $! >"$d/qdevice.pid"
+	pidfile_write "$d/qdevice.pid" $!
 	wait_for 10 "corosync-qdevice on node $n" ns_exec "$n" corosync-qdevice-tool -s || {
 		tail -n 20 "$d/qdevice.log" >&2 2>/dev/null || true
 		return 1
@@ -380,7 +397,7 @@ start_qnetd() {
 	[ -z "$(pid_of qnet qnetd)" ] || return 0
 	setsid ip netns exec "$NS_Q" corosync-qnetd -f -4 -s off -l "${ADDR[qnet]}" \
 		-S "lock_file=$d/qnetd.lock,local_socket_file=$d/qnetd.sock" </dev/null >>"$d/qnetd.log" 2>&1 &
-	echo $! >"$d/qnetd.pid"
+	pidfile_write "$d/qnetd.pid" $!
 	wait_for 10 "corosync-qnetd" netexec qnet bash -c "exec 3<>/dev/tcp/${ADDR[qnet]}/5403" || {
 		tail -n 20 "$d/qnetd.log" >&2 2>/dev/null || true
 		return 1
@@ -409,7 +426,7 @@ start_tandemd() { # NODE
 	echo "=== $(date '+%F %T') start" >>"$d/tandemd.log"
 	setsid nsenter -t "$p" -m -n -- env ASAN_OPTIONS="${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=0}" \
 		"$TB_STATE/bin/tandemd" -f -c "$d/tandem.conf" </dev/null >>"$d/tandemd.log" 2>&1 &
-	echo $! >"$d/tandemd.pid"
+	pidfile_write "$d/tandemd.pid" $!
 	for _ in $(seq 1 300); do
 		tandemd_ready "$n" && return 0
 		alive "$n" tandemd || break
