@@ -489,6 +489,39 @@ int bdev_flush_sync(struct bdev *b)
 	return bdev_fdatasync(b);
 }
 
+/* After a short vectored write (n of len bytes done): the rest, element by
+ * element, so that the call that cannot go on says why. A file system that
+ * fills up writes what fits and reports ENOSPC only to the next call, which
+ * must reach the initiator as SPACE ALLOCATION FAILED, not MEDIUM ERROR. */
+static int write_rest(int fd, const struct iovec *iov, int cnt, off_t off, size_t done, size_t len)
+{
+	size_t pos = 0;
+
+	for (int i = 0; i < cnt && done < len; i++) {
+		size_t l = iov[i].iov_len;
+		if (pos + l <= done) {
+			pos += l;
+			continue;
+		}
+		const char *p = (const char *)iov[i].iov_base + (done - pos);
+		size_t left = l - (done - pos);
+		while (left) {
+			ssize_t n = pwrite(fd, p, left, off + (off_t)done);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0)
+				return -errno;
+			if (n == 0)
+				return -EIO;
+			p += n;
+			left -= (size_t)n;
+			done += (size_t)n;
+		}
+		pos += l;
+	}
+	return done == len ? 0 : -EIO;
+}
+
 static int bdev_sync_write(struct bdev *b, struct bdev_io *io)
 {
 	ssize_t n;
@@ -498,13 +531,21 @@ static int bdev_sync_write(struct bdev *b, struct bdev_io *io)
 		n = pwritev2(b->fd, io->iov, io->iovcnt, (off_t)io->offset, RWF_DSYNC);
 		if (n < 0 && b->page_cache && errno == EIO)
 			return sync_failed(b, -EIO, "a FUA write (RWF_DSYNC, it may report an earlier write's loss)");
+		if (n >= 0 && (uint64_t)n < io->len) {
+			/* the rest without RWF_DSYNC, then one flush for the whole write */
+			rc = write_rest(b->fd, io->iov, io->iovcnt, (off_t)io->offset, (size_t)n, io->len);
+			return rc ? rc : bdev_fdatasync(b);
+		}
 		if (n >= 0 || (errno != EOPNOTSUPP && errno != ENOSYS))
 			return bdev_xfer_status(n, io->len);
 		__atomic_store_n(&bdev_no_pwritev2_dsync, 1, __ATOMIC_RELAXED);
 		qb_log(LOG_WARNING, "pwritev2(RWF_DSYNC) unsupported; FUA writes use fdatasync");
 	}
 	n = pwritev(b->fd, io->iov, io->iovcnt, (off_t)io->offset);
-	rc = bdev_xfer_status(n, io->len);
+	if (n >= 0 && (uint64_t)n < io->len)
+		rc = write_rest(b->fd, io->iov, io->iovcnt, (off_t)io->offset, (size_t)n, io->len);
+	else
+		rc = bdev_xfer_status(n, io->len);
 	if (rc == 0 && (io->flags & BDEV_IO_F_FUA))
 		rc = bdev_fdatasync(b);
 	return rc;

@@ -61,6 +61,12 @@ static void blockio_complete_event(struct blockio_reactor *a, struct io_event *e
 	int status;
 
 	a->inflight--;
+	if (res >= 0 && (uint64_t)res < io->len && io->type == BDEV_IO_WRITE) {
+		/* a short write (a file system filling up): again on a worker,
+		 * whose blocking write of the rest reports why (ENOSPC) */
+		bdev_workq_submit(io, BDEV_STAGE_IO);
+		return;
+	}
 	if (res < 0)
 		status = (int)res;
 	else

@@ -5,7 +5,8 @@
 #   - ENOSPC: a fileio LUN of 16 MiB on a 2 MiB tmpfs (private mount, removed
 #     on exit): writes past the space get DATA PROTECT / SPACE ALLOCATION
 #     FAILED WRITE PROTECT (27/07, SBC-3 4.7.3.6); every write answered GOOD
-#     reads back intact.
+#     reads back intact. The writes are 384 KiB: the failing one fits in part
+#     (a short write) and still gets 27/07, not MEDIUM ERROR.
 #   - EIO on read / write / flush: an LD_PRELOAD shim built here fails preadv,
 #     pwritev(2) and fdatasync on the LUN's file while a control file says so
 #     (no daemon code involved, no cost in normal builds): READ gets MEDIUM
@@ -282,9 +283,11 @@ else:
 if have_tmpfs:
     tur(1)
     acked, nospc = [], None
-    for i in range(32):                     # 32 x 256 KiB = 8 MiB onto 2 MiB of tmpfs
-        buf = os.urandom(262144)
-        lba = i * 512
+    # 384 KiB writes onto 2 MiB of tmpfs: the 6th fits only in part (a short
+    # write; the file system reports ENOSPC only to the call after it)
+    for i in range(32):
+        buf = os.urandom(393216)
+        lba = i * 768
         st = wr(lba, buf, lun=1)
         if st[0] == 0:
             acked.append((lba, buf))
@@ -297,7 +300,7 @@ if have_tmpfs:
         expect('WRITE on a full tmpfs', nospc, (2, 7, 0x27, 0x07))
         # more writes keep failing the same way, no hang
         expect('second WRITE on a full tmpfs', wr(32 * 512, os.urandom(65536), lun=1), (2, 7, 0x27, 0x07))
-    good = all(rd(lba, 512, lun=1)[4] == buf for lba, buf in acked)
+    good = all(rd(lba, 768, lun=1)[4] == buf for lba, buf in acked)
     if acked and good:
         ok('ENOSPC: all %d writes acked GOOD read back intact' % len(acked))
     else:
