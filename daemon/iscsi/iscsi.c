@@ -166,6 +166,96 @@ static void request_logouts(struct iscsi_tgt *t)
 	pthread_mutex_unlock(&g_iscsi.lock);
 }
 
+/* A session that lost its right to its target at a reload (the target
+ * removed, its initiator no longer in the target's ACL, the target no longer
+ * on the session's portal group) is asked to log out within
+ * REVOKE_TIME2WAIT_S (RFC 7143 11.9.1: Async Message, Parameter3) and
+ * dropped if it is still there REVOKE_DROP_MS later: an initiator that
+ * ignores the request must not keep access the configuration took away. */
+#define REVOKE_TIME2WAIT_S 2
+#define REVOKE_DROP_MS 5000
+struct revoke {
+	struct iscsi_session *s;
+	uint64_t uid;
+	const char *why;
+};
+
+static bool session_alive(const struct revoke *rv)
+{
+	bool alive = false;
+
+	pthread_mutex_lock(&g_iscsi.lock);
+	for (struct iscsi_session *s = g_iscsi.sessions; s; s = s->next)
+		if (s == rv->s && s->uid == rv->uid) {
+			alive = !s->dying;
+			break;
+		}
+	pthread_mutex_unlock(&g_iscsi.lock);
+	return alive;
+}
+
+static int revoke_drop(struct reactor *r, void *arg)
+{
+	struct revoke *rv = arg;
+
+	if (session_alive(rv)) {
+		qb_log(LOG_NOTICE, "iscsi: session TSIH %u of %s did not log out (%s): dropping it", rv->s->tsih,
+		       rv->s->initiator, rv->why);
+		iscsi_session_kill(rv->s, rv->why);
+	}
+	free(rv);
+	return -1;
+}
+
+/* On the session's reactor (sessions are freed there only). */
+static void revoke_run(void *arg)
+{
+	struct revoke *rv = arg;
+
+	if (!session_alive(rv)) {
+		free(rv);
+		return;
+	}
+	iscsi_session_request_logout(rv->s, REVOKE_TIME2WAIT_S);
+	if (!reactor_timer_add(rv->s->r, REVOKE_DROP_MS, revoke_drop, rv)) {
+		iscsi_session_kill(rv->s, rv->why);
+		free(rv);
+	}
+}
+
+/* Revoke the sessions of t that tc (NULL: t was removed) no longer admits. */
+static void revoke_sessions(struct iscsi_tgt *t, const struct tconf_target *tc)
+{
+	pthread_mutex_lock(&g_iscsi.lock);
+	for (struct iscsi_session *s = g_iscsi.sessions; s; s = s->next) {
+		const char *why = NULL;
+		if (s->tgt != t || s->type != ISCSI_SESSION_NORMAL || s->dying)
+			continue;
+		if (!tc) {
+			why = "target removed";
+		} else if (!tconf_initiator_allowed(tc, s->initiator)) {
+			why = "initiator no longer in the target's ACL";
+		} else if (s->conns) {
+			const struct tconf_portal_group *pg = NULL;
+			for (size_t i = 0; g_iscsi.conf && i < g_iscsi.conf->nportal_groups; i++)
+				if (g_iscsi.conf->portal_groups[i].tag == s->conns->tpgt)
+					pg = &g_iscsi.conf->portal_groups[i];
+			if (pg && !tconf_target_in_portal_group(tc, pg))   /* as the login decides */
+				why = "target no longer on the session's portal group";
+		}
+		if (!why)
+			continue;
+		struct revoke *rv = malloc(sizeof(*rv));
+		if (!rv)
+			continue;
+		*rv = (struct revoke){ .s = s, .uid = s->uid, .why = why };
+		qb_log(LOG_NOTICE, "iscsi: reload: session TSIH %u of %s to %s: %s; asking it to log out", s->tsih,
+		       s->initiator, t->name, why);
+		reactor_post(s->r, revoke_run, rv);
+	}
+	pthread_mutex_unlock(&g_iscsi.lock);
+}
+
 /* A reload's changes to one kept target's LUNs: planned under g_iscsi.lock,
  * carried out without it (closing a LUN waits for its commands, opening one
  * takes I/O; sessions log in and out meanwhile). */
@@ -330,12 +420,15 @@ int iscsi_reload(const struct tconf *conf, char *err, size_t errlen)
 			}
 		}
 	}
+	/* access the new configuration takes away */
+	for (size_t k = 0; k < nplans; k++)
+		revoke_sessions(plans[k].t, plans[k].tc);
 	plans_free(plans, nplans);
 	while (removed) {
 		t = removed;
 		removed = t->next;
 		qb_log(LOG_INFO, "iscsi: reload: target %s removed; asking its sessions to log out", t->name);
-		request_logouts(t);
+		revoke_sessions(t, NULL);
 		iscsi_tgt_put(t);  /* the registry reference; sessions hold theirs */
 	}
 	if (iscsi_portals_sync(conf, e, sizeof(e)) > 0)

@@ -179,6 +179,20 @@ check_fail "LUN 0 was not removed and added again" grep -q "removing LUN 0" "${T
 check "held session survived the cache change" kill -0 "$HOLD_PID"
 check "iscsi-inq works on LUN 0" timeout 30 iscsi-inq "$(url "$PORT" "$IQN" 0)"
 
+# reload with an ACL that no longer admits the held session's initiator: the
+# session is asked to log out and, since this client ignores the request,
+# dropped a few seconds later (before, it kept its access until it left)
+sed -i "0,/    portal_group: pg1/s//    portal_group: pg1\n    allow: iqn.2026-11.org.tandem.test:someone-else/" "$CONF"
+check "the ACL line is in the config" grep -q "allow: iqn.2026-11.org.tandem.test:someone-else" "$CONF"
+check "tandemctl reload (ACL without the holder) -> 0" ctl reload
+gone=0
+for _ in $(seq 1 60); do kill -0 "$HOLD_PID" 2>/dev/null || { gone=1; break; }; sleep 0.25; done
+[ "$gone" = 1 ] && pass "the session the ACL no longer admits was closed" || fail "the held session outlived the ACL change by 15 s"
+check "the target said why" grep -q "initiator no longer in the target's ACL" "${T_DAEMON_LOG[$PID]}"
+check "the holder saw the target close it" grep -q "target closed the session" "$T_TMP/holder.out"
+sed -i '/allow: iqn.2026-11.org.tandem.test:someone-else/d' "$CONF"
+check "tandemctl reload (ACL removed again) -> 0" ctl reload
+
 kill -TERM "$HOLD_PID" 2>/dev/null || true
 wait "$HOLD_PID" 2>/dev/null || true
 untrack_pid "$HOLD_PID"
