@@ -156,6 +156,9 @@ int scsi_pr_install(struct scsi_lun *lu, const uint8_t *rec, size_t len);
 int scsi_pr_install_seq(struct scsi_lun *lu, const uint8_t *rec, size_t len, uint64_t seq, bool force);
 /* Serialise the LUN's current record; returns length (0 on error), *out malloc'd. */
 size_t scsi_pr_snapshot(struct scsi_lun *lu, uint8_t **out);
+/* Would itn's read (write) of lu conflict with lu's reservations? For the
+ * LUNs an EXTENDED COPY names besides the one it was addressed to. */
+bool scsi_resv_conflict_access(struct scsi_lun *lu, struct scsi_itn *itn, bool write);
 /* Slow half of the reservation check; the caller saw resv_active != 0. */
 bool scsi_resv_conflict_slow(struct scsi_task *t, uint16_t op_flags);
 

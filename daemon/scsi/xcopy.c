@@ -10,6 +10,7 @@
 #include "util/be.h"
 #include "util/bufpool.h"
 #include "util/log.h"
+#include "scsi/scsi_pr.h"
 #include "scsi/xcopy.h"
 #include "scsi/task_bio.h"
 
@@ -446,6 +447,14 @@ static int check_segments(struct xcopy_op *op)
 		}
 		if (bytes && scsi_lun_write_protected(dst)) {
 			abort_target_sense(t, (int)i, 6, true, SK_DATA_PROTECT, ASC_WRITE_PROTECTED);
+			return SCSI_DONE;
+		}
+		/* The addressed LUN's reservations were checked before the command
+		 * ran; the other LUNs the descriptors name are read or written by
+		 * this nexus just the same (SPC-4 5.13.1) */
+		if (bytes && ((src != t->lu && scsi_resv_conflict_access(src, t->itn, false)) ||
+			      (dst != t->lu && scsi_resv_conflict_access(dst, t->itn, true)))) {
+			scsi_task_set_status(t, SCSI_STATUS_RESERVATION_CONFLICT, 0, 0, 0);
 			return SCSI_DONE;
 		}
 	}

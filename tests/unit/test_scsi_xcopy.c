@@ -696,6 +696,78 @@ START_TEST(vpd_third_party_copy)
 }
 END_TEST
 
+/* PR OUT (REGISTER, then RESERVE) by itn on lun; GOOD expected. */
+static void pr_reserve(struct scsi_itn *itn, uint64_t lun, uint64_t key, uint8_t type)
+{
+	uint8_t c[10] = { 0x5f, 0x00, 0, 0, 0, 0, 0, 0, 24, 0 };
+	uint8_t pl[24] = { 0 };
+	struct tt *x;
+
+	put_be64(&pl[8], key);                  /* REGISTER: service action key */
+	x = tt_new(itn, lun, c, 10, SCSI_DIR_WRITE, 24);
+	memcpy(x->t.buf, pl, 24);
+	tt_run(x);
+	CHECK_GOOD(x);
+	tt_free(x);
+	memset(pl, 0, sizeof(pl));
+	put_be64(&pl[0], key);                  /* RESERVE: reservation key, type */
+	c[1] = 0x01;
+	c[2] = type;
+	x = tt_new(itn, lun, c, 10, SCSI_DIR_WRITE, 24);
+	memcpy(x->t.buf, pl, 24);
+	tt_run(x);
+	CHECK_GOOD(x);
+	tt_free(x);
+}
+
+/* An EXTENDED COPY addressed to an unreserved LUN wrote into a LUN another
+ * nexus held Write Exclusive (review, session 9): the reservations of every
+ * LUN the descriptors name apply, as to a READ or WRITE of this nexus. */
+START_TEST(reservations_of_every_lun)
+{
+	struct plist p;
+	struct tt *x;
+
+	clear_ua(ITN2, 1);
+	pr_reserve(ITN2, 1, 0xabc, 1);          /* ITN2 holds LUN 1 (DST) Write Exclusive */
+	/* ITN copies SRC -> DST, addressed to SRC: conflict, DST untouched */
+	pl_init(&p, 0, XCOPY_LID_NONE);
+	pl_cscd(&p, 0);
+	pl_cscd(&p, 1);
+	pl_seg(&p, 0, 1, 64, 100, 3000);
+	x = xcopy_pl(0, &p);
+	ck_assert_msg(x->t.status == SCSI_STATUS_RESERVATION_CONFLICT, "status 0x%02x sense %x/%02x/%02x", x->t.status, x->t.sense[2] & 0xf, x->t.sense[12], x->t.sense[13]);
+	tt_free(x);
+	ck_assert_int_eq(DST->data[3000 * 512], 0);
+	ck_assert_int_eq(DST->write_count, 0);
+	/* reading out of the Write Exclusive LUN is allowed: DST -> WB */
+	pl_init(&p, 0, XCOPY_LID_NONE);
+	pl_cscd(&p, 1);
+	pl_cscd(&p, 3);
+	pl_seg(&p, 0, 1, 64, 0, 0);
+	x = xcopy_pl(3, &p);
+	CHECK_GOOD(x);
+	tt_free(x);
+	/* the holder itself copies into it */
+	pl_init(&p, 0, XCOPY_LID_NONE);
+	pl_cscd(&p, 0);
+	pl_cscd(&p, 1);
+	pl_seg(&p, 0, 1, 64, 100, 3000);
+	{
+		uint8_t c[16] = { 0x83 };
+		pl_finish(&p);
+		put_be32(&c[10], p.len);
+		clear_ua(ITN2, 0);
+		x = tt_new(ITN2, 0, c, 16, SCSI_DIR_WRITE, p.len);
+		memcpy(x->t.buf, p.b, p.len);
+		tt_run(x);
+	}
+	CHECK_GOOD(x);
+	tt_free(x);
+	ck_assert(memcmp(&DST->data[3000 * 512], &SRC->data[100 * 512], 64 * 512) == 0);
+}
+END_TEST
+
 static Suite *xcopy_suite(void)
 {
 	Suite *s = suite_create("scsi_xcopy");
@@ -708,6 +780,7 @@ static Suite *xcopy_suite(void)
 	tcase_add_test(tc, copy_overlapping_within_lun);
 	tcase_add_test(tc, backend_error);
 	tcase_add_test(tc, lun_removed_during_copy);
+	tcase_add_test(tc, reservations_of_every_lun);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("parse");
