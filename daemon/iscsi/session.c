@@ -79,7 +79,7 @@ static void drain_pending(struct iscsi_session *s)
  * window, already taken, or a command waiting with it. */
 bool iscsi_session_cmdsn_take(struct iscsi_session *s, uint32_t sn)
 {
-	if (sn == s->exp_cmdsn) {
+	if (sn == s->exp_cmdsn && !iscsi_sn_gt(sn, s->max_cmdsn)) {
 		s->exp_cmdsn++;
 		s->max_cmdsn++;     /* nothing runs for it: the slot is free again */
 		drain_pending(s);
@@ -106,7 +106,10 @@ void iscsi_session_cmdsn_received(struct iscsi_conn *c, struct iscsi_task *t)
 		iscsi_task_deliver(t);
 		return;
 	}
-	if (t->cmdsn == s->exp_cmdsn) {
+	/* the next one, unless the window is closed (MaxCmdSN = ExpCmdSN - 1:
+	 * every slot runs a command; an initiator that ignores it must not
+	 * queue commands without bound) */
+	if (t->cmdsn == s->exp_cmdsn && !iscsi_sn_gt(t->cmdsn, s->max_cmdsn)) {
 		s->exp_cmdsn++;
 		iscsi_task_deliver(t);
 		drain_pending(s);

@@ -757,6 +757,67 @@ def main():
             pass
         R.expect(answered, 'the command after the gap answered within 15 s (ExpCmdSN moved past the gap)')
         c.close()
+    def closed_window():
+        # Writes that wait for their Data-Out (InitialR2T=Yes) hold every slot
+        # of the CmdSN window: MaxCmdSN = ExpCmdSN - 1. A command sent anyway
+        # with CmdSN = ExpCmdSN is outside the window and dropped (RFC 7143
+        # 3.2.2.1); it was executed, so an initiator ignoring MaxCmdSN could
+        # queue commands without bound. Once a write completes the window
+        # opens and the same command is answered.
+        c = R.logged_in()
+        c.test_unit_ready()
+        cdb = bytes([0x2a, 0, 0, 0, 0x20, 0, 0, 0, 1, 0])
+        writes, maxsn = [], None
+        for _ in range(1024):
+            w = bytearray(c.scsi_bhs(cdb))
+            w[1] = 0x80 | 0x20 | 0x01
+            w[20:24] = (512).to_bytes(4, 'big')
+            c.send_pdu(bytes(w))
+            op, r2t, _ = c.recv_skip_nop()
+            if op != OP_R2T:
+                R.bad('closed window: R2T expected, got op 0x%02x' % op)
+                c.close()
+                return
+            writes.append((w, r2t))
+            maxsn = int.from_bytes(r2t[32:36], 'big')
+            if ((c.cmdsn - maxsn) & 0xffffffff) == 1:
+                break
+        R.expect(((c.cmdsn - maxsn) & 0xffffffff) == 1,
+                 'the window closed after %d writes waiting for data (MaxCmdSN %d, next CmdSN %d)'
+                 % (len(writes), maxsn, c.cmdsn))
+        extra = c.scsi_bhs(bytes(6))                   # TUR, CmdSN = ExpCmdSN = MaxCmdSN + 1
+        c.send_pdu(extra)
+        got = None
+        try:
+            op, rsp, _ = c.recv_skip_nop(deadline=time.time() + 2)
+            got = op
+        except socket.timeout:
+            pass
+        R.expect(got is None, 'a command beyond a closed window is dropped (got op %s)' % got)
+        w, r2t = writes[0]                             # one write completes
+        d = bytearray(48)
+        d[0] = OP_DATA_OUT
+        d[1] = 0x80
+        d[5:8] = (512).to_bytes(3, 'big')
+        d[16:20] = w[16:20]
+        d[20:24] = r2t[20:24]
+        d[28:32] = c.expstatsn.to_bytes(4, 'big')
+        c.send_pdu(bytes(d), bytes(512))
+        op, rsp, _ = c.recv_skip_nop()
+        R.expect(op == OP_SCSI_RSP and rsp[3] == 0 and int.from_bytes(rsp[32:36], 'big') == maxsn + 1,
+                 'the write completes and opens one slot (op 0x%02x, MaxCmdSN %d)'
+                 % (op, int.from_bytes(rsp[32:36], 'big')))
+        c.send_pdu(extra)                              # the initiator retries in the window
+        answered, end = False, time.time() + 5
+        try:
+            while not answered:
+                op, rsp, _ = c.recv_skip_nop(deadline=end)
+                answered = op == OP_SCSI_RSP and rsp[16:20] == extra[16:20]
+        except socket.timeout:
+            pass
+        R.expect(answered, 'the same command answered once the window opened')
+        c.close()
+    R.case('a command sent into a closed CmdSN window', closed_window)
     R.case('a non-immediate NOP-Out ahead of a CmdSN gap, then the gap fills', lambda: cmdsn_gap_filled('nop'))
     R.case('ABORT TASK fills the CmdSN gap of a command never received', lambda: cmdsn_gap_filled('abort'))
 
