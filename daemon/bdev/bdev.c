@@ -482,13 +482,6 @@ static int bdev_fdatasync(struct bdev *b)
 	return fdatasync(b->fd) < 0 ? sync_failed(b, -errno, "flush") : 0;
 }
 
-int bdev_flush_sync(struct bdev *b)
-{
-	if (!b || b->fd < 0 || b->readonly)
-		return 0;               /* null backend; nothing written */
-	return bdev_fdatasync(b);
-}
-
 /* After a short vectored write (n of len bytes done): the rest, element by
  * element, so that the call that cannot go on says why. A file system that
  * fills up writes what fits and reports ENOSPC only to the next call, which

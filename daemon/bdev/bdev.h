@@ -134,11 +134,6 @@ struct bdev *bdev_open(const struct bdev_params *p, char *err, size_t errlen);
 void bdev_close(struct bdev *b);
 /* Submit from a reactor thread; io->cb runs later on that thread. */
 void bdev_submit(struct bdev *b, struct bdev_io *io);
-/* Flush the device's write cache now, blocking the calling thread (rare
- * paths only: a write cache turned off, a LUN closing; a reactor thread may
- * call it). 0, or -errno (a failed flush is sticky, see bdev_fdatasync). A
- * replicating wrapper flushes the local copy; the peer's cache is repl/'s. */
-int bdev_flush_sync(struct bdev *b);
 /* Carried state (see struct bdev_state_handler). bdev_state_attach (h NULL:
  * detach; it returns only when no callback runs any more) delivers the newest
  * record the device holds at once; 0 or -1. bdev_state_writable: a

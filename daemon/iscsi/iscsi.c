@@ -180,6 +180,19 @@ struct revoke {
 	const char *why;
 };
 
+const char *iscsi_session_denied_locked(const struct iscsi_tgt *t, const char *initiator, uint16_t tpgt)
+{
+	if (t->removed)
+		return "target removed";
+	if (!tconf_initiator_allowed(t->conf, initiator))
+		return "initiator no longer in the target's ACL";
+	for (size_t i = 0; g_iscsi.conf && i < g_iscsi.conf->nportal_groups; i++)
+		if (g_iscsi.conf->portal_groups[i].tag == tpgt &&
+		    !tconf_target_in_portal_group(t->conf, &g_iscsi.conf->portal_groups[i]))
+			return "target no longer on the session's portal group";   /* as the login decides */
+	return NULL;
+}
+
 static bool session_alive(const struct revoke *rv)
 {
 	bool alive = false;
@@ -197,8 +210,16 @@ static bool session_alive(const struct revoke *rv)
 static int revoke_drop(struct reactor *r, void *arg)
 {
 	struct revoke *rv = arg;
+	bool still_denied = false;
 
 	if (session_alive(rv)) {
+		/* a later reload may have admitted it again */
+		pthread_mutex_lock(&g_iscsi.lock);
+		still_denied = rv->s->tgt && rv->s->conns &&
+			       iscsi_session_denied_locked(rv->s->tgt, rv->s->initiator, rv->s->conns->tpgt);
+		pthread_mutex_unlock(&g_iscsi.lock);
+	}
+	if (still_denied) {
 		qb_log(LOG_NOTICE, "iscsi: session TSIH %u of %s did not log out (%s): dropping it", rv->s->tsih,
 		       rv->s->initiator, rv->why);
 		iscsi_session_kill(rv->s, rv->why);
@@ -223,26 +244,16 @@ static void revoke_run(void *arg)
 	}
 }
 
-/* Revoke the sessions of t that tc (NULL: t was removed) no longer admits. */
-static void revoke_sessions(struct iscsi_tgt *t, const struct tconf_target *tc)
+/* Revoke the sessions of t (its configuration already replaced, or t
+ * removed) that it no longer admits. A login that completes later checks the
+ * same under the same lock (login_make_session). */
+static void revoke_sessions(struct iscsi_tgt *t)
 {
 	pthread_mutex_lock(&g_iscsi.lock);
 	for (struct iscsi_session *s = g_iscsi.sessions; s; s = s->next) {
-		const char *why = NULL;
-		if (s->tgt != t || s->type != ISCSI_SESSION_NORMAL || s->dying)
+		if (s->tgt != t || s->type != ISCSI_SESSION_NORMAL || s->dying || !s->conns)
 			continue;
-		if (!tc) {
-			why = "target removed";
-		} else if (!tconf_initiator_allowed(tc, s->initiator)) {
-			why = "initiator no longer in the target's ACL";
-		} else if (s->conns) {
-			const struct tconf_portal_group *pg = NULL;
-			for (size_t i = 0; g_iscsi.conf && i < g_iscsi.conf->nportal_groups; i++)
-				if (g_iscsi.conf->portal_groups[i].tag == s->conns->tpgt)
-					pg = &g_iscsi.conf->portal_groups[i];
-			if (pg && !tconf_target_in_portal_group(tc, pg))   /* as the login decides */
-				why = "target no longer on the session's portal group";
-		}
+		const char *why = iscsi_session_denied_locked(t, s->initiator, s->conns->tpgt);
 		if (!why)
 			continue;
 		struct revoke *rv = malloc(sizeof(*rv));
@@ -346,6 +357,8 @@ int iscsi_reload(const struct tconf *conf, char *err, size_t errlen)
 				if (j >= TCONF_MAX_LUNS || !lun_to_add(p, nl) || lun_reopens_volume(p, nl))
 					continue;
 				p->opened[j] = scsi_lun_open_bdev(nl, e, sizeof(e));
+				if (!p->opened[j] && nl->replicated)
+					continue;       /* its volume may be open elsewhere until phase 3 */
 				if (!p->opened[j]) {
 					p->failed[j] = true;
 					qb_log(LOG_ERR, "iscsi: reload: target %s: %s", tc->name, e);
@@ -422,13 +435,13 @@ int iscsi_reload(const struct tconf *conf, char *err, size_t errlen)
 	}
 	/* access the new configuration takes away */
 	for (size_t k = 0; k < nplans; k++)
-		revoke_sessions(plans[k].t, plans[k].tc);
+		revoke_sessions(plans[k].t);
 	plans_free(plans, nplans);
 	while (removed) {
 		t = removed;
 		removed = t->next;
 		qb_log(LOG_INFO, "iscsi: reload: target %s removed; asking its sessions to log out", t->name);
-		revoke_sessions(t, NULL);
+		revoke_sessions(t);
 		iscsi_tgt_put(t);  /* the registry reference; sessions hold theirs */
 	}
 	if (iscsi_portals_sync(conf, e, sizeof(e)) > 0)

@@ -407,6 +407,19 @@ static int login_make_session(struct iscsi_conn *c)
 		l->tgt = NULL;          /* the session keeps the reference */
 	}
 	pthread_mutex_lock(&g_iscsi.lock);
+	/* a reload between the identity checks and here may have taken the
+	 * access away: its revocation scan cannot see this session yet */
+	const char *denied = s->type == ISCSI_SESSION_NORMAL ?
+			     iscsi_session_denied_locked(s->tgt, s->initiator, c->tpgt) : NULL;
+	if (denied) {
+		pthread_mutex_unlock(&g_iscsi.lock);
+		qb_log(LOG_NOTICE, "iscsi: %s: login of %s refused: %s (configuration reloaded during the login)",
+		       c->peer, s->initiator, denied);
+		scsi_itn_destroy(s->itn);
+		iscsi_tgt_put(s->tgt);
+		free(s);
+		return -2;
+	}
 	if (s->type == ISCSI_SESSION_NORMAL) {
 		for (pp = &g_iscsi.sessions; *pp; pp = &(*pp)->next) {
 			struct iscsi_session *o = *pp;
@@ -637,8 +650,10 @@ int iscsi_op_login(struct iscsi_conn *c, const uint8_t *req, uint8_t *data, uint
 			c->sess = s;
 			l->join = NULL;         /* the reference now belongs to the connection */
 			rsp_tsih = s->tsih;
-		} else if (login_make_session(c) < 0) {
+		} else if ((rc = login_make_session(c)) < 0) {
 			iscsi_text_free(&out);
+			if (rc == -2)
+				return login_fail(c, req, ISCSI_LOGIN_AUTHZ_FAILED, "access removed by a reload");
 			return login_fail(c, req, ISCSI_LOGIN_OUT_OF_RESOURCES, "cannot create the session");
 		} else {
 			rsp_tsih = c->sess->tsih;

@@ -84,6 +84,7 @@ struct scsi_lun {
 	/* tasks between lookup and completion; removal waits for zero */
 	atomic_uint inflight;
 	struct scsi_lun *retired_next;
+	bool close_flushed;             /* detached: the flush before its close was started */
 	/* reservations (pr.c, reserve.c): SCSI_RESV_* bits, the I/O path's only load */
 	atomic_uint resv_active;
 	struct scsi_pr *pr;

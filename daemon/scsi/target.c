@@ -7,6 +7,7 @@
 #include <string.h>
 #include <stdio.h>
 #include <unistd.h>
+#include "reactor.h"
 #include "util/be.h"
 #include "util/log.h"
 #include "scsi/scsi_internal.h"
@@ -67,16 +68,92 @@ struct scsi_target *scsi_target_create(const char *name)
 /* Writes acknowledged from a volatile write cache are flushed when nobody
  * will ask for it any more: the cache turned off (WCE 1 -> 0 by a reset or a
  * reload's cache change; initiators seeing WCE=0 send no SYNCHRONIZE CACHE)
- * or the LUN closing. nv-cache: the operator declared the cache safe. */
-static void lun_flush_cache(struct scsi_lun *lu, const char *why)
+ * or the LUN closing. The flush is an ordinary BDEV_IO_FLUSH (through a
+ * replicating device it reaches both copies, and a failure stays sticky on
+ * the device that failed), run on a reactor other than the caller's with the
+ * LUN pinned (lu->inflight): nobody blocks on a hung device, and a removal
+ * closes the device only after it. */
+struct lun_flush {
+	struct bdev_io io;
+	struct scsi_lun *lu;
+	const char *why;
+};
+
+static void lun_flush_done(struct bdev_io *io)
 {
-	if (atomic_load(&lu->cache) == TCONF_CACHE_NV || !lu->bdev)
-		return;
-	int rc = bdev_flush_sync(lu->bdev);
-	if (rc < 0)
-		qb_log(LOG_ERR, "scsi: LUN %u: flushing the write cache (%s) failed: %s", lu->id, why, strerror(-rc));
+	struct lun_flush *f = io->cb_arg;
+
+	if (io->status == -BDEV_E_NOT_ACTIVE)
+		qb_log(LOG_DEBUG, "scsi: LUN %u: no flush (%s): the device is not active here", f->lu->id, f->why);
+	else if (io->status)
+		qb_log(LOG_ERR, "scsi: LUN %u: flushing the write cache (%s) failed: %s", f->lu->id, f->why,
+		       strerror(-io->status));
 	else
-		qb_log(LOG_DEBUG, "scsi: LUN %u: write cache flushed (%s)", lu->id, why);
+		qb_log(LOG_DEBUG, "scsi: LUN %u: write cache flushed (%s)", f->lu->id, f->why);
+	atomic_fetch_sub_explicit(&f->lu->inflight, 1, memory_order_release);
+	free(f);
+}
+
+static void lun_flush_submit(void *arg)
+{
+	struct lun_flush *f = arg;
+
+	bdev_submit(f->lu->bdev, &f->io);
+}
+
+/* Start the flush; attached: the caller found lu in the table without a pin
+ * (a reset), which it may have left since. True when a flush was started. */
+static bool lun_flush_cache(struct scsi_lun *lu, const char *why, bool attached)
+{
+	struct reactor *self = reactor_self(), *r = NULL;
+	struct lun_flush *f;
+
+	for (int i = 0; i < reactor_pool_size() && !r; i++)
+		if (reactor_pool_get(i) != self)
+			r = reactor_pool_get(i);
+	if (!r)
+		r = self;               /* one reactor: nobody waits on this path but a target's end */
+	if (!r || !lu->bdev || !(f = calloc(1, sizeof(*f))))
+		return false;
+	atomic_fetch_add(&lu->inflight, 1);
+	if (attached && atomic_load(&lu->tgt->luns[lu->id]) != lu) {
+		atomic_fetch_sub(&lu->inflight, 1);     /* removed meanwhile: its close flushes */
+		free(f);
+		return false;
+	}
+	f->io.type = BDEV_IO_FLUSH;
+	f->io.cb = lun_flush_done;
+	f->io.cb_arg = f;
+	f->lu = lu;
+	f->why = why;
+	reactor_post(r, lun_flush_submit, f);
+	return true;
+}
+
+/* A detached LUN's device closes once nothing runs on it, its write cache
+ * flushed first. wait: block up to SCSI_LUN_DRAIN_MS for the commands and as
+ * long again for the flush (removal, a target's end); else only start what is
+ * due (the reaper). True once closed. */
+static bool lun_close_device(struct scsi_lun *lu, bool wait)
+{
+	while (lu->bdev) {
+		for (unsigned waited = 0; wait && atomic_load(&lu->inflight) && waited < SCSI_LUN_DRAIN_MS; waited++)
+			usleep(1000);
+		if (atomic_load(&lu->inflight))
+			return false;
+		if (!lu->close_flushed) {
+			lu->close_flushed = true;
+			if (atomic_load(&lu->cache) != TCONF_CACHE_NV && !lu->readonly &&
+			    lun_flush_cache(lu, "the LUN is closing", false)) {
+				if (!wait)
+					return false;
+				continue;
+			}
+		}
+		bdev_close(lu->bdev);
+		lu->bdev = NULL;
+	}
+	return true;
 }
 
 static void lun_free(struct scsi_lun *lu)
@@ -95,20 +172,25 @@ void scsi_target_destroy(struct scsi_target *tgt)
 	for (uint32_t i = 0; i < SCSI_LUN_MAX; i++)
 		if (atomic_load(&tgt->luns[i]))
 			scsi_target_remove_lun(tgt, i);
+	bool kept = false;
 	while (tgt->retired) {
 		struct scsi_lun *lu = tgt->retired;
 		tgt->retired = lu->retired_next;
-		if (lu->bdev) {         /* a deferred close: no session is left to run commands */
-			for (unsigned waited = 0; atomic_load(&lu->inflight) && waited < SCSI_LUN_DRAIN_MS; waited++)
-				usleep(1000);
-			lun_flush_cache(lu, "the LUN is closing");
-			bdev_close(lu->bdev);
-			lu->bdev = NULL;
+		/* no session is left to send commands, but one may still run (a
+		 * SANITIZE outlives its session), possibly on this very thread: its
+		 * LUN and the target stay allocated rather than freed under it */
+		if (!lun_close_device(lu, true) || atomic_load(&lu->inflight)) {
+			qb_log(LOG_ERR, "scsi: %s LUN %u: a command still runs as the target goes: its memory is kept",
+			       tgt->name, lu->id);
+			kept = true;
+			continue;
 		}
 		lun_free(lu);
 	}
 	if (tgt->itns)
 		qb_log(LOG_WARNING, "scsi: target %s destroyed with I_T nexuses still attached", tgt->name);
+	if (kept)
+		return;
 	pthread_mutex_destroy(&tgt->lock);
 	free(tgt);
 }
@@ -281,7 +363,7 @@ int scsi_target_set_lun_cache(struct scsi_target *tgt, uint32_t lun, enum tconf_
 	if (old == cache)   /* nothing changed: a WCE set by MODE SELECT stays */
 		return 0;
 	if (was_wce && !wce && old != TCONF_CACHE_NV)
-		lun_flush_cache(lu, "the cache mode changed");
+		lun_flush_cache(lu, "the cache mode changed", false);
 	qb_log(LOG_NOTICE, "scsi: %s LUN %u: cache %s -> %s (WCE=%d)", tgt->name, lun, tconf_cache_name(old),
 	       tconf_cache_name(cache), wce);
 	scsi_ua_establish_others(tgt, NULL, lun, SCSI_UA_MODE_CHANGED);
@@ -311,16 +393,11 @@ int scsi_target_remove_lun(struct scsi_target *tgt, uint32_t lun)
 	 * replicated write frozen by fencing ends only when this thread answers
 	 * the cluster, and a hung device must not take the daemon's control
 	 * socket with it. */
-	for (unsigned waited = 0; atomic_load(&lu->inflight) && waited < SCSI_LUN_DRAIN_MS; waited++)
-		usleep(1000);
-	if (atomic_load(&lu->inflight)) {
+	if (!lun_close_device(lu, true)) {
 		qb_log(LOG_WARNING, "scsi: %s LUN %u detached with %u command(s) still in flight: its device "
 		       "closes when they end", tgt->name, lun, atomic_load(&lu->inflight));
 		return 1;
 	}
-	lun_flush_cache(lu, "the LUN is closing");
-	bdev_close(lu->bdev);
-	lu->bdev = NULL;
 	qb_log(LOG_INFO, "scsi: %s LUN %u detached", tgt->name, lun);
 	return 0;
 }
@@ -333,13 +410,10 @@ unsigned scsi_target_reap(struct scsi_target *tgt)
 	for (struct scsi_lun *lu = tgt->retired; lu; lu = lu->retired_next) {
 		if (!lu->bdev)
 			continue;
-		if (atomic_load(&lu->inflight)) {
+		if (!lun_close_device(lu, false)) {
 			left++;
 			continue;
 		}
-		lun_flush_cache(lu, "the LUN is closing");
-		bdev_close(lu->bdev);
-		lu->bdev = NULL;
 		qb_log(LOG_NOTICE, "scsi: %s LUN %u: the last command ended, device closed", tgt->name, lu->id);
 	}
 	return left;
@@ -400,8 +474,8 @@ void scsi_lun_reset(struct scsi_target *tgt, uint64_t lun, struct scsi_itn *from
 	atomic_store(&lu->swp, atomic_load(&lu->swp_saved));
 	atomic_store(&lu->prevent, false);
 	pthread_mutex_unlock(&lu->lock);
-	if (cache_off)
-		lun_flush_cache(lu, "a LUN reset restored WCE=0");
+	if (cache_off && atomic_load(&lu->cache) != TCONF_CACHE_NV)
+		lun_flush_cache(lu, "a LUN reset restored WCE=0", true);
 	scsi_reserve_release_itn(lu, NULL);     /* SPC-2 5.5.1: resets release RESERVE */
 	pthread_mutex_lock(&tgt->lock);
 	for (struct scsi_itn *i = tgt->itns; i; i = i->next)
@@ -423,8 +497,8 @@ void scsi_target_reset(struct scsi_target *tgt, struct scsi_itn *from)
 		atomic_store(&lu->swp, atomic_load(&lu->swp_saved));
 		atomic_store(&lu->prevent, false);
 		pthread_mutex_unlock(&lu->lock);
-		if (cache_off)
-			lun_flush_cache(lu, "a target reset restored WCE=0");
+		if (cache_off && atomic_load(&lu->cache) != TCONF_CACHE_NV)
+			lun_flush_cache(lu, "a target reset restored WCE=0", true);
 		scsi_reserve_release_itn(lu, NULL);
 	}
 	pthread_mutex_lock(&tgt->lock);

@@ -327,6 +327,7 @@ n0=$(nsync)
 sed -i '/path: .*wb.img/,/serial: faults-lun2/s/cache: write-back/cache: write-through/' "$CONF"
 grep -A4 'wb.img' "$CONF" | grep -q 'cache: write-through' || fail "LUN 2's cache not changed in the config"
 check "reload: LUN 2 write-back -> write-through" ctl reload
+for _ in $(seq 1 25); do [ "$(nsync)" -gt "$n0" ] && break; sleep 0.2; done   # the flush runs on a reactor
 n1=$(nsync)
 [ "$n1" -gt "$n0" ] && pass "the cache change flushed LUN 2 ($n0 -> $n1 fdatasync)" \
 	|| fail "the cache change did not flush LUN 2 (fdatasync count $n0 -> $n1): writes acknowledged from the cache stay volatile"
