@@ -20,6 +20,7 @@
 
 #define REPL_MAX_VOLS 1024
 #define REPL_REQ_SLOTS 512              /* preallocated request slots per volume */
+#define REPL_PUSH_SLOT (REPL_REQ_SLOTS - 1) /* kept for the state record's push: never waits for a slot */
 #define REPL_RS_INFLIGHT 8              /* resync / verify ranges in flight */
 #define REPL_RS_MAX_BYTES (1u << 20)    /* bytes per resync request */
 #define REPL_TICK_MS 50

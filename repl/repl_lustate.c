@@ -10,8 +10,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "reactor.h"
 #include "repl/repl_int.h"
 #include "util/log.h"
+
+static void push_r(void *arg)
+{
+	repl_lus_push(arg);
+}
 
 int repl_lus_attach(struct bdev *b, const struct bdev_state_handler *h, void *arg)
 {
@@ -21,11 +27,16 @@ int repl_lus_attach(struct bdev *b, const struct bdev_state_handler *h, void *ar
 	pthread_mutex_lock(&v->st_lock);
 	v->st_h = h;
 	v->st_arg = arg;
-	/* a record this process already holds is at least as new as the APTPL
-	 * file the LUN started from (both are written for every change) */
-	if (h && v->st_rec && h->install(arg, v->st_rec, v->st_len, v->st_seq, false) < 0)
+	/* a record this process already holds (received from the Primary
+	 * before the LUN opened, or kept across a reload) is at least as new as
+	 * the APTPL file the LUN started from: installed whatever the numbers */
+	if (h && v->st_rec && h->install(arg, v->st_rec, v->st_len, v->st_seq, true) < 0)
 		rc = -1;
 	pthread_mutex_unlock(&v->st_lock);
+	/* a Primary whose volume already replicates pushed nothing while no LUN
+	 * held the record: now */
+	if (h && repl_eng.r)
+		reactor_post(repl_eng.r, push_r, v);
 	return rc;
 }
 

@@ -63,6 +63,8 @@ void repl_req_put(struct repl_req *rq)
 		free(rq);
 		return;
 	}
+	if (rq->tag == REPL_PUSH_SLOT)
+		return;                 /* not in the free list (internal_start) */
 	rq->free_next = v->free_slots;
 	v->free_slots = rq;
 }
@@ -629,11 +631,21 @@ static void vc_io_done(struct bdev_io *io)
 }
 
 /* Send one of our own requests (io embedded in the volume) to the peer only;
- * io->cb runs on this reactor when it is acknowledged or given up. */
+ * io->cb runs on this reactor when it is acknowledged or given up. The
+ * record's push has a slot of its own: it must leave before the requests a
+ * negotiation held, which may occupy every other slot. */
 static bool internal_start(struct repl_vol *v, struct bdev_io *io, unsigned ioflags)
 {
-	struct repl_req *rq = repl_req_get(v);
+	struct repl_req *rq;
 
+	if (io == &v->st_io) {
+		rq = &v->slots[REPL_PUSH_SLOT];
+		memset(rq, 0, sizeof(*rq));
+		rq->tag = REPL_PUSH_SLOT;
+		rq->v = v;
+	} else {
+		rq = repl_req_get(v);
+	}
 	if (!rq)
 		return false;
 	io->owner = repl_eng.r;
@@ -673,7 +685,8 @@ void repl_lus_push(struct repl_vol *v)
 	uint64_t seq = 0;
 	size_t len;
 
-	if (repl_get_role() != REPL_ROLE_PRIMARY || !repl_vol_replicating(v) || repl_eng.conn->version < 2)
+	if (repl_get_role() != REPL_ROLE_PRIMARY || !atomic_load(&v->attached) || v->detaching ||
+	    !repl_vol_replicating(v) || repl_eng.conn->version < 2)
 		return;
 	if (v->st_io_busy) {
 		v->st_push_again = true;
@@ -1122,6 +1135,8 @@ struct bdev *repl_wrap(struct bdev *lower, const struct bdev_params *p, char *er
 		memset(&v->slots[i], 0, sizeof(v->slots[i]));
 		v->slots[i].tag = (uint32_t)i;
 		v->slots[i].v = v;
+		if (i == REPL_PUSH_SLOT)
+			continue;
 		v->slots[i].free_next = v->free_slots;
 		v->free_slots = &v->slots[i];
 	}

@@ -636,8 +636,15 @@ static void promote_commit_r(void *arg)
 	struct role_q *q = arg;
 
 	promote_check_r(q);
-	if (q->rc == 0)
-		atomic_store(&repl_eng.role, REPL_ROLE_PRIMARY);
+	if (q->rc != 0)
+		return;
+	atomic_store(&repl_eng.role, REPL_ROLE_PRIMARY);
+	/* the new Primary's reservation records replace the peer's: the whole
+	 * record goes first, in this reactor turn, ahead of any change a PR OUT
+	 * can make now */
+	for (int i = 0; i < repl_eng.nvols; i++)
+		if (atomic_load(&repl_eng.vols[i]->attached))
+			repl_lus_push(repl_eng.vols[i]);
 }
 
 static void role_changed_r(void *arg)
@@ -645,13 +652,9 @@ static void role_changed_r(void *arg)
 	send_role();
 	if (repl_eng.test_faults & REPL_TF_ROLE_STALL)
 		repl_conn_hold_tx(REPL_TF_STALL_MS);
-	for (int i = 0; i < repl_eng.nvols; i++) {
-		if (!atomic_load(&repl_eng.vols[i]->attached))
-			continue;
-		/* a new Primary's reservation record replaces the peer's */
-		repl_lus_push(repl_eng.vols[i]);
-		repl_vol_release_held(repl_eng.vols[i]);
-	}
+	for (int i = 0; i < repl_eng.nvols; i++)
+		if (atomic_load(&repl_eng.vols[i]->attached))
+			repl_vol_release_held(repl_eng.vols[i]);
 	repl_publish_all();
 }
 
@@ -1245,6 +1248,7 @@ void repl_shutdown(void)
 		free(v->slots);
 		repl_vc_free(v);
 		repl_lus_free(v);
+		free(v->st_iov.iov_base);       /* a push still in flight at shutdown */
 		pthread_mutex_destroy(&v->st_lock);
 		pthread_mutex_destroy(&v->md_lock);
 		free(v);

@@ -649,11 +649,10 @@ int scsi_pr_install_seq(struct scsi_lun *lu, const uint8_t *rec, size_t len, uin
 		scsi_pr_state_free(&st);
 		return 0;
 	}
-	if (persist(lu, &lu->pr->st, &st) < 0) {
-		pthread_mutex_unlock(&lu->pr->lock);
-		scsi_pr_state_free(&st);
-		return -1;
-	}
+	/* the record is the Primary's: held here even when this node's APTPL
+	 * file cannot be written (persist logged why); refusing it would only
+	 * leave this node with an older one */
+	(void)persist(lu, &lu->pr->st, &st);
 	scsi_pr_state_free(&lu->pr->st);
 	lu->pr->st = st;
 	lu->pr->seq = seq;

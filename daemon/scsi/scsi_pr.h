@@ -149,8 +149,9 @@ void scsi_pr_lun_fini(struct scsi_lun *lu);
  * APTPL is (or was) on, then deliver unit attentions / aborts. On a
  * replicated LUN r->rec is the new record to send to the peer. */
 enum scsi_pr_rc scsi_pr_apply(struct scsi_lun *lu, const struct scsi_pr_change *c, struct scsi_pr_result *r);
-/* Replace the whole record (replication peer, tests). 0 or -1 (bad record,
- * APTPL file not saved). scsi_pr_install_seq: only a record newer than the
+/* Replace the whole record (replication peer, tests). 0 or -1 (bad record;
+ * an APTPL file that cannot be saved is logged, the record installed).
+ * scsi_pr_install_seq: only a record newer than the
  * LUN's (seq) unless force; an older one is ignored (0). */
 int scsi_pr_install(struct scsi_lun *lu, const uint8_t *rec, size_t len);
 int scsi_pr_install_seq(struct scsi_lun *lu, const uint8_t *rec, size_t len, uint64_t seq, bool force);

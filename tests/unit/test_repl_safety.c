@@ -1690,6 +1690,10 @@ static struct {
 static int lus_install(void *arg, const uint8_t *rec, size_t len, uint64_t seq, bool force)
 {
 	pthread_mutex_lock(&LUS.mu);
+	if (!force && seq <= LUS.seq) {         /* as scsi_pr_install_seq */
+		pthread_mutex_unlock(&LUS.mu);
+		return 0;
+	}
 	snprintf(LUS.rec, sizeof(LUS.rec), "%.*s", (int)len, (const char *)rec);
 	LUS.seq = seq;
 	LUS.installs++;
@@ -1827,6 +1831,17 @@ START_TEST(test_state_record_follows_the_data)
 	LUS.seq = 0;
 	ck_assert_int_eq(bdev_state_attach(W, &lus_handler, NULL), 0);
 	ck_assert_str_eq(LUS.rec, "P3");
+	/* a record that arrives while no LUN is open (a restarted node whose
+	 * LUN opens after the link came up) is the LUN's when it opens, even
+	 * with sequence number 0 (a Primary that has changed nothing since its
+	 * own start): the APTPL file it started from is older */
+	ck_assert_int_eq(bdev_state_attach(W, NULL, NULL), 0);
+	peer_send_state("Z0", 0, true, 6);
+	peer_expect_ack(&m, 6, 0);
+	snprintf(LUS.rec, sizeof(LUS.rec), "aptpl-file");
+	LUS.seq = 0;
+	ck_assert_int_eq(bdev_state_attach(W, &lus_handler, NULL), 0);
+	ck_assert_str_eq(LUS.rec, "Z0");
 	free(m.body);
 	teardown_common();
 }
