@@ -190,8 +190,45 @@ for _ in $(seq 1 60); do kill -0 "$HOLD_PID" 2>/dev/null || { gone=1; break; }; 
 [ "$gone" = 1 ] && pass "the session the ACL no longer admits was closed" || fail "the held session outlived the ACL change by 15 s"
 check "the target said why" grep -q "initiator no longer in the target's ACL" "${T_DAEMON_LOG[$PID]}"
 check "the holder saw the target close it" grep -q "target closed the session" "$T_TMP/holder.out"
+# a login under way while a reload takes its access away: its identity was
+# checked at its first PDU; the session it would create is refused
+# (AUTHORIZATION FAILURE) instead of escaping the reload's revocation
 sed -i '/allow: iqn.2026-11.org.tandem.test:someone-else/d' "$CONF"
 check "tandemctl reload (ACL removed again) -> 0" ctl reload
+rm -f "$T_TMP/late.go"
+T_LIB_DIR=$T_LIB_DIR python3 - "$PORT" "$IQN" "$T_TMP/late" >"$T_TMP/late.out" 2>&1 <<'PY' &
+import os, sys, time
+sys.path.insert(0, os.environ['T_LIB_DIR'])
+import test_bad_input as tbi
+port, iqn, base = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+tbi.INITIATOR = 'iqn.2026-11.org.tandem.test:late'
+c = tbi.Conn(port)
+keys = [('InitiatorName', tbi.INITIATOR), ('SessionType', 'Normal'), ('TargetName', iqn), ('AuthMethod', 'None')]
+bhs, st, resp = c.login_step(0, 1, False, tbi.kv(keys))        # security stage, staying there
+print('first PDU', st, flush=True)
+open(base + '.ready', 'w').close()
+for _ in range(200):
+    if os.path.exists(base + '.go'):
+        break
+    time.sleep(0.1)
+bhs, st, resp = c.login_step(0, 1, True, b'')
+if st == (0, 0):
+    bhs, st, resp = c.login_step(1, 3, True, tbi.kv([('HeaderDigest', 'None'), ('DataDigest', 'None'),
+                                                     ('ErrorRecoveryLevel', '0'), ('MaxConnections', '1')]))
+print('final', st, flush=True)
+PY
+LATE_PID=$!
+track_pid "$LATE_PID"
+for _ in $(seq 1 100); do [ -e "$T_TMP/late.ready" ] && break; sleep 0.1; done
+sed -i "0,/    portal_group: pg1/s//    portal_group: pg1\n    allow: iqn.2026-11.org.tandem.test:someone-else/" "$CONF"
+check "tandemctl reload (ACL without the late initiator) during its login -> 0" ctl reload
+touch "$T_TMP/late.go"
+wait "$LATE_PID" 2>/dev/null || true
+untrack_pid "$LATE_PID"
+check "the first login PDU was accepted before the reload" grep -q "first PDU (0, 0)" "$T_TMP/late.out"
+check "the login finishing after the reload is refused: authorization failure (2, 2)" grep -q "final (2, 2)" "$T_TMP/late.out"
+sed -i '/allow: iqn.2026-11.org.tandem.test:someone-else/d' "$CONF"
+check "tandemctl reload (ACL removed, once more) -> 0" ctl reload
 
 kill -TERM "$HOLD_PID" 2>/dev/null || true
 wait "$HOLD_PID" 2>/dev/null || true
