@@ -150,6 +150,17 @@ class Conn:
                 continue
             return op, bhs, data
 
+    def answered(self, bhs, secs):
+        """True when the SCSI Response to command bhs arrives within secs (other PDUs are skipped)."""
+        end = time.time() + secs
+        try:
+            while True:
+                op, rsp, _ = self.recv_skip_nop(deadline=end)
+                if op == OP_SCSI_RSP and rsp[16:20] == bhs[16:20]:
+                    return True
+        except socket.timeout:
+            return False
+
     def next_itt(self):
         self.itt += 1
         return self.itt
@@ -748,14 +759,7 @@ def main():
                      'complete (op 0x%02x response %d)' % (op, rsp[2] if op == OP_TMF_RSP else -1))
         nxt = c.scsi_bhs(bytes(6))                     # the next command
         c.send_pdu(nxt)
-        answered, end = False, time.time() + 15
-        try:
-            while not answered:
-                op, rsp, _ = c.recv_skip_nop(deadline=end)
-                answered = op == OP_SCSI_RSP and rsp[16:20] == nxt[16:20]
-        except socket.timeout:
-            pass
-        R.expect(answered, 'the command after the gap answered within 15 s (ExpCmdSN moved past the gap)')
+        R.expect(c.answered(nxt, 15), 'the command after the gap answered within 15 s (ExpCmdSN moved past the gap)')
         c.close()
     def closed_window():
         # Writes that wait for their Data-Out (InitialR2T=Yes) hold every slot
@@ -808,14 +812,7 @@ def main():
                  'the write completes and opens one slot (op 0x%02x, MaxCmdSN %d)'
                  % (op, int.from_bytes(rsp[32:36], 'big')))
         c.send_pdu(extra)                              # the initiator retries in the window
-        answered, end = False, time.time() + 5
-        try:
-            while not answered:
-                op, rsp, _ = c.recv_skip_nop(deadline=end)
-                answered = op == OP_SCSI_RSP and rsp[16:20] == extra[16:20]
-        except socket.timeout:
-            pass
-        R.expect(answered, 'the same command answered once the window opened')
+        R.expect(c.answered(extra, 5), 'the same command answered once the window opened')
         c.close()
     R.case('a command sent into a closed CmdSN window', closed_window)
     R.case('a non-immediate NOP-Out ahead of a CmdSN gap, then the gap fills', lambda: cmdsn_gap_filled('nop'))

@@ -81,22 +81,37 @@ static void pl_seg(struct plist *p, uint16_t src, uint16_t dst, uint16_t nblocks
 	p->sdll += 28;
 }
 
+/* A list of one segment copying LUN src to LUN dst (CSCD 0 and 1). */
+static void pl_copy(struct plist *p, uint8_t list_id, uint8_t usage, uint32_t src, uint32_t dst, uint16_t nblocks,
+		    uint64_t src_lba, uint64_t dst_lba)
+{
+	pl_init(p, list_id, usage);
+	pl_cscd(p, src);
+	pl_cscd(p, dst);
+	pl_seg(p, 0, 1, nblocks, src_lba, dst_lba);
+}
+
 static void pl_finish(struct plist *p)
 {
 	put_be16(&p->b[2], (uint16_t)p->tdll);
 	put_be32(&p->b[8], p->sdll);
 }
 
-static struct tt *xcopy_run(uint64_t lun, const uint8_t *list, uint32_t pll, uint32_t sent)
+static struct tt *xcopy_run_as(struct scsi_itn *itn, uint64_t lun, const uint8_t *list, uint32_t pll, uint32_t sent)
 {
 	uint8_t c[16] = { 0x83 };
 	struct tt *x;
 
 	put_be32(&c[10], pll);
-	x = tt_new(ITN, lun, c, 16, sent ? SCSI_DIR_WRITE : SCSI_DIR_NONE, sent);
+	x = tt_new(itn, lun, c, 16, sent ? SCSI_DIR_WRITE : SCSI_DIR_NONE, sent);
 	memcpy(x->t.buf, list, sent);
 	tt_run(x);
 	return x;
+}
+
+static struct tt *xcopy_run(uint64_t lun, const uint8_t *list, uint32_t pll, uint32_t sent)
+{
+	return xcopy_run_as(ITN, lun, list, pll, sent);
 }
 
 static struct tt *xcopy_pl(uint64_t lun, struct plist *p)
@@ -151,10 +166,7 @@ START_TEST(copy_between_luns)
 
 	/* ESXi-like: two CSCDs (source, destination), one 4 MiB segment,
 	 * issued to the destination LUN */
-	pl_init(&p, 7, XCOPY_LID_HOLD);
-	pl_cscd(&p, 0);
-	pl_cscd(&p, 1);
-	pl_seg(&p, 0, 1, 8192, 100, 2000);
+	pl_copy(&p, 7, XCOPY_LID_HOLD, 0, 1, 8192, 100, 2000);
 	x = xcopy_pl(1, &p);
 	CHECK_GOOD(x);
 	tt_free(x);
@@ -731,37 +743,22 @@ START_TEST(reservations_of_every_lun)
 	clear_ua(ITN2, 1);
 	pr_reserve(ITN2, 1, 0xabc, 1);          /* ITN2 holds LUN 1 (DST) Write Exclusive */
 	/* ITN copies SRC -> DST, addressed to SRC: conflict, DST untouched */
-	pl_init(&p, 0, XCOPY_LID_NONE);
-	pl_cscd(&p, 0);
-	pl_cscd(&p, 1);
-	pl_seg(&p, 0, 1, 64, 100, 3000);
+	pl_copy(&p, 0, XCOPY_LID_NONE, 0, 1, 64, 100, 3000);
 	x = xcopy_pl(0, &p);
 	ck_assert_msg(x->t.status == SCSI_STATUS_RESERVATION_CONFLICT, "status 0x%02x sense %x/%02x/%02x", x->t.status, x->t.sense[2] & 0xf, x->t.sense[12], x->t.sense[13]);
 	tt_free(x);
 	ck_assert_int_eq(DST->data[3000 * 512], 0);
 	ck_assert_int_eq(DST->write_count, 0);
 	/* reading out of the Write Exclusive LUN is allowed: DST -> WB */
-	pl_init(&p, 0, XCOPY_LID_NONE);
-	pl_cscd(&p, 1);
-	pl_cscd(&p, 3);
-	pl_seg(&p, 0, 1, 64, 0, 0);
+	pl_copy(&p, 0, XCOPY_LID_NONE, 1, 3, 64, 0, 0);
 	x = xcopy_pl(3, &p);
 	CHECK_GOOD(x);
 	tt_free(x);
 	/* the holder itself copies into it */
-	pl_init(&p, 0, XCOPY_LID_NONE);
-	pl_cscd(&p, 0);
-	pl_cscd(&p, 1);
-	pl_seg(&p, 0, 1, 64, 100, 3000);
-	{
-		uint8_t c[16] = { 0x83 };
-		pl_finish(&p);
-		put_be32(&c[10], p.len);
-		clear_ua(ITN2, 0);
-		x = tt_new(ITN2, 0, c, 16, SCSI_DIR_WRITE, p.len);
-		memcpy(x->t.buf, p.b, p.len);
-		tt_run(x);
-	}
+	pl_copy(&p, 0, XCOPY_LID_NONE, 0, 1, 64, 100, 3000);
+	pl_finish(&p);
+	clear_ua(ITN2, 0);
+	x = xcopy_run_as(ITN2, 0, p.b, p.len, p.len);
 	CHECK_GOOD(x);
 	tt_free(x);
 	ck_assert(memcmp(&DST->data[3000 * 512], &SRC->data[100 * 512], 64 * 512) == 0);
