@@ -705,12 +705,7 @@ void repl_lus_push(struct repl_vol *v)
 	v->st_io.iovcnt = 1;
 	v->st_io.cb = st_io_done;
 	v->st_io.cb_arg = v;
-	v->st_io_busy = internal_start(v, &v->st_io, REPL_IOF_FORCE);
-	if (!v->st_io_busy) {
-		free(rec);
-		v->st_iov.iov_base = NULL;
-		v->st_push_again = true;        /* no slot free: the tick retries */
-	}
+	v->st_io_busy = internal_start(v, &v->st_io, REPL_IOF_FORCE);     /* its own slot: never fails */
 }
 
 /* Primary: inflight DATA older than timeout_ms means the peer is stuck. */
@@ -729,8 +724,6 @@ void repl_mirror_tick(uint64_t now)
 		}
 		if (repl_vc_flush_due(v, now) && repl_get_role() == REPL_ROLE_PRIMARY && repl_vol_replicating(v))
 			vc_flush_start(v);
-		if (v->st_push_again && !v->st_io_busy)
-			repl_lus_push(v);
 	}
 }
 

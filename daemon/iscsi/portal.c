@@ -294,9 +294,8 @@ void iscsi_portals_close(void)
 /* Reload: close portals that disappeared or changed tag, open new ones. */
 int iscsi_portals_sync(const struct tconf *conf, char *first_err, size_t errlen)
 {
-	int failed = 0;
-
 	struct iscsi_portal **pp, *keep = NULL, *drop = NULL;
+	int failed = 0;
 
 	pthread_mutex_lock(&g_iscsi.lock);
 	pp = &g_iscsi.portals;

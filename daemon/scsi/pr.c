@@ -676,7 +676,6 @@ size_t scsi_pr_snapshot(struct scsi_lun *lu, uint8_t **out)
 	return len;
 }
 
-
 void scsi_itn_set_abort_cb(struct scsi_itn *itn, void (*fn)(void *arg, uint64_t lun), void *arg)
 {
 	struct scsi_target *tgt = itn->tgt;
@@ -763,23 +762,12 @@ static bool pr_conflict(const struct scsi_pr_state *s, const struct scsi_task *t
 
 bool scsi_resv_conflict_access(struct scsi_lun *lu, struct scsi_itn *itn, bool write)
 {
-	struct scsi_pr *pr = lu->pr;
-	bool conflict;
-
-	if (!pr || !atomic_load_explicit(&lu->resv_active, memory_order_acquire))
-		return false;
 	/* judged as the READ(10) / WRITE(10) this access amounts to */
 	struct scsi_task probe = { .lu = lu, .itn = itn };
 	probe.cdb[0] = write ? 0x2a : 0x28;
 	uint16_t flags = SCSI_OPF_MEDIA | SCSI_OPF_PR_CONFLICT | (write ? SCSI_OPF_WRITE | SCSI_OPF_DATA_OUT
 									: SCSI_OPF_DATA_IN);
-	pthread_mutex_lock(&pr->lock);
-	if (pr->r2_holder)
-		conflict = pr->r2_holder != itn;
-	else
-		conflict = pr_conflict(&pr->st, &probe, flags);
-	pthread_mutex_unlock(&pr->lock);
-	return conflict;
+	return scsi_resv_conflict(&probe, flags);
 }
 
 bool scsi_resv_conflict_slow(struct scsi_task *t, uint16_t op_flags)

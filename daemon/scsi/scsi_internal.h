@@ -171,6 +171,13 @@ static inline bool scsi_ua_any(struct scsi_itn *itn)
 }
 bool scsi_ua_pending(struct scsi_itn *itn, uint32_t lun);
 
+/* --- target.c --- */
+/* Pin a LUN against detach the way dispatch pins the addressed one: the
+ * detacher swaps the slot to NULL and then waits for inflight to drain.
+ * False when lu has left the table. */
+bool scsi_lun_pin(struct scsi_target *tgt, struct scsi_lun *lu);
+void scsi_lun_unpin(struct scsi_lun *lu);
+
 /* --- handlers, by file --- */
 int scsi_spc_inquiry(struct scsi_task *t);
 int scsi_spc_report_luns(struct scsi_task *t);

@@ -79,6 +79,21 @@ struct lun_flush {
 	const char *why;
 };
 
+bool scsi_lun_pin(struct scsi_target *tgt, struct scsi_lun *lu)
+{
+	atomic_fetch_add(&lu->inflight, 1);
+	if (atomic_load(&tgt->luns[lu->id]) != lu) {
+		atomic_fetch_sub(&lu->inflight, 1);
+		return false;
+	}
+	return true;
+}
+
+void scsi_lun_unpin(struct scsi_lun *lu)
+{
+	atomic_fetch_sub_explicit(&lu->inflight, 1, memory_order_release);
+}
+
 static void lun_flush_done(struct bdev_io *io)
 {
 	struct lun_flush *f = io->cb_arg;
@@ -90,7 +105,7 @@ static void lun_flush_done(struct bdev_io *io)
 		       strerror(-io->status));
 	else
 		qb_log(LOG_DEBUG, "scsi: LUN %u: write cache flushed (%s)", f->lu->id, f->why);
-	atomic_fetch_sub_explicit(&f->lu->inflight, 1, memory_order_release);
+	scsi_lun_unpin(f->lu);
 	free(f);
 }
 
@@ -115,10 +130,10 @@ static bool lun_flush_cache(struct scsi_lun *lu, const char *why, bool attached)
 		r = self;               /* one reactor: nobody waits on this path but a target's end */
 	if (!r || !lu->bdev || !(f = calloc(1, sizeof(*f))))
 		return false;
-	atomic_fetch_add(&lu->inflight, 1);
-	if (attached && atomic_load(&lu->tgt->luns[lu->id]) != lu) {
-		atomic_fetch_sub(&lu->inflight, 1);     /* removed meanwhile: its close flushes */
-		free(f);
+	if (!attached) {
+		atomic_fetch_add(&lu->inflight, 1);     /* the caller holds it (detached, device open) */
+	} else if (!scsi_lun_pin(lu->tgt, lu)) {
+		free(f);                                /* removed meanwhile: its close flushes */
 		return false;
 	}
 	f->io.type = BDEV_IO_FLUSH;
@@ -461,13 +476,11 @@ void scsi_itn_destroy(struct scsi_itn *itn)
 
 /* ---------------------------------------------------------------- task management */
 
-/* SAM-5 7.7 LOGICAL UNIT RESET: every nexus gets BUS DEVICE RESET FUNCTION
- * OCCURRED on that LUN; mode pages go back to their saved values (SPC-4 7.5.2). */
-void scsi_lun_reset(struct scsi_target *tgt, uint64_t lun, struct scsi_itn *from)
+/* What every reset does to a LUN: mode pages back to their saved values
+ * (SPC-4 7.5.2; a write cache that goes off is flushed), the SPC-2
+ * reservation released (SPC-2 5.5.1). */
+static void lun_reset_state(struct scsi_lun *lu, const char *why)
 {
-	struct scsi_lun *lu = scsi_target_find_lun(tgt, lun);
-	if (!lu)
-		return;
 	pthread_mutex_lock(&lu->lock);
 	bool cache_off = atomic_load(&lu->wce) && !atomic_load(&lu->wce_saved);
 	atomic_store(&lu->wce, atomic_load(&lu->wce_saved));
@@ -475,8 +488,18 @@ void scsi_lun_reset(struct scsi_target *tgt, uint64_t lun, struct scsi_itn *from
 	atomic_store(&lu->prevent, false);
 	pthread_mutex_unlock(&lu->lock);
 	if (cache_off && atomic_load(&lu->cache) != TCONF_CACHE_NV)
-		lun_flush_cache(lu, "a LUN reset restored WCE=0", true);
-	scsi_reserve_release_itn(lu, NULL);     /* SPC-2 5.5.1: resets release RESERVE */
+		lun_flush_cache(lu, why, true);
+	scsi_reserve_release_itn(lu, NULL);
+}
+
+/* SAM-5 7.7 LOGICAL UNIT RESET: every nexus gets BUS DEVICE RESET FUNCTION
+ * OCCURRED on that LUN; mode pages go back to their saved values (SPC-4 7.5.2). */
+void scsi_lun_reset(struct scsi_target *tgt, uint64_t lun, struct scsi_itn *from)
+{
+	struct scsi_lun *lu = scsi_target_find_lun(tgt, lun);
+	if (!lu)
+		return;
+	lun_reset_state(lu, "a LUN reset restored WCE=0");
 	pthread_mutex_lock(&tgt->lock);
 	for (struct scsi_itn *i = tgt->itns; i; i = i->next)
 		scsi_ua_establish(i, (uint32_t)lun, SCSI_UA_LUN_RESET);
@@ -489,17 +512,8 @@ void scsi_target_reset(struct scsi_target *tgt, struct scsi_itn *from)
 {
 	for (uint32_t i = 0; i < SCSI_LUN_MAX; i++) {
 		struct scsi_lun *lu = scsi_target_find_lun(tgt, i);
-		if (!lu)
-			continue;
-		pthread_mutex_lock(&lu->lock);
-		bool cache_off = atomic_load(&lu->wce) && !atomic_load(&lu->wce_saved);
-		atomic_store(&lu->wce, atomic_load(&lu->wce_saved));
-		atomic_store(&lu->swp, atomic_load(&lu->swp_saved));
-		atomic_store(&lu->prevent, false);
-		pthread_mutex_unlock(&lu->lock);
-		if (cache_off && atomic_load(&lu->cache) != TCONF_CACHE_NV)
-			lun_flush_cache(lu, "a target reset restored WCE=0", true);
-		scsi_reserve_release_itn(lu, NULL);
+		if (lu)
+			lun_reset_state(lu, "a target reset restored WCE=0");
 	}
 	pthread_mutex_lock(&tgt->lock);
 	for (struct scsi_itn *i = tgt->itns; i; i = i->next)

@@ -113,23 +113,6 @@ static void result_end(struct xcopy_result *r, const struct scsi_task *t, uint16
 
 /* ---------------------------------------------------------------- copy targets */
 
-/* Pin a LUN against detach the way dispatch pins the addressed one: the
- * detacher swaps the slot to NULL and then waits for inflight to drain. */
-static bool lun_pin(struct scsi_target *tgt, struct scsi_lun *lu)
-{
-	atomic_fetch_add(&lu->inflight, 1);
-	if (atomic_load(&tgt->luns[lu->id]) != lu) {
-		atomic_fetch_sub(&lu->inflight, 1);
-		return false;
-	}
-	return true;
-}
-
-static void lun_unpin(struct scsi_lun *lu)
-{
-	atomic_fetch_sub_explicit(&lu->inflight, 1, memory_order_release);
-}
-
 static bool lun_attached(const struct scsi_lun *lu)
 {
 	return atomic_load_explicit(&lu->tgt->luns[lu->id], memory_order_acquire) == lu;
@@ -149,14 +132,14 @@ static struct scsi_lun *cscd_resolve(struct scsi_task *t, const struct xcopy_csc
 	struct scsi_target *tgt = t->lu->tgt;
 	size_t left = atomic_load_explicit(&tgt->nluns, memory_order_relaxed);
 
-	if (cscd_names(c, t->lu) && lun_pin(tgt, t->lu))
+	if (cscd_names(c, t->lu) && scsi_lun_pin(tgt, t->lu))
 		return t->lu;
 	for (uint32_t i = 0; i < SCSI_LUN_MAX && left; i++) {
 		struct scsi_lun *lu = atomic_load_explicit(&tgt->luns[i], memory_order_acquire);
 		if (!lu)
 			continue;
 		left--;
-		if (cscd_names(c, lu) && lun_pin(tgt, lu))
+		if (cscd_names(c, lu) && scsi_lun_pin(tgt, lu))
 			return lu;
 	}
 	return NULL;
@@ -217,7 +200,7 @@ static void op_free(struct xcopy_op *op)
 	for (unsigned i = 0; i < XCOPY_DEPTH; i++)
 		buf_free(op->ch[i].buf, XCOPY_CHUNK);
 	for (unsigned i = 0; i < op->npinned; i++)
-		lun_unpin(op->lu[i]);
+		scsi_lun_unpin(op->lu[i]);
 	free(op);
 }
 
