@@ -43,13 +43,27 @@ pcmk_prepare_node() { # N
 	ln -sfn "$d/tandem.conf" "$d/run/tandem-pcmk/tandem.conf"
 }
 
-# pcmk_pid N: the PID of node N's pacemakerd if that process is still it: with
-# pid_max 32768 on the CI machine, the PID of one that died (a crash) is soon
-# another process's, and a bare "is it there" check skipped the restart
+# pcmk_pid N: the PID of node N's pacemakerd if that process is still it.
+# pacemakerd.pid holds "PID STARTTIME" (/proc/PID/stat field 22): with
+# pid_max 32768 on the CI machine the PID of one that died (a crash) is soon
+# another process's, and a bare "is it there" check skipped the restart. The
+# start time, not the name, identifies it: for its first milliseconds the
+# process is still setsid/nsenter/bash running run.sh before the exec of
+# pacemakerd, and a check of /proc/PID/comm there took a starting pacemakerd
+# for a dead one (CI saw "pacemaker setup failed" 9 s into the test).
+pcmk_proc_start() { # PID -> its start time, or empty (gone, or a zombie)
+	local s
+	s=$(cat "/proc/$1/stat" 2>/dev/null) || return 0
+	s=${s##*) }
+	# shellcheck disable=SC2086 # split the fields after "(comm)"
+	set -- $s
+	[ "$1" != Z ] || return 0
+	echo "${20:-}"
+}
 pcmk_pid() {
-	local p
-	p=$(cat "$TB_STATE/$1/pcmk/pacemakerd.pid" 2>/dev/null) || return 0
-	[ -n "$p" ] && [ "$(cat "/proc/$p/comm" 2>/dev/null)" = pacemakerd ] && echo "$p"
+	local p= st=
+	read -r p st 2>/dev/null <"$TB_STATE/$1/pcmk/pacemakerd.pid" || [ -n "$p" ] || return 0
+	[ -n "$p" ] && [ -n "$st" ] && [ "$(pcmk_proc_start "$p")" = "$st" ] && echo "$p"
 	return 0
 }
 pcmk_alive() { [ -n "$(pcmk_pid "$1")" ]; }
@@ -73,7 +87,7 @@ mkdir -p /run/crm /run/resource-agents
 exec pacemakerd -f
 EOF
 	setsid nsenter -t "$h" -m -n -- bash "$d/pcmk/run.sh" </dev/null >>"$d/pcmk/pacemakerd.out" 2>&1 &
-	echo $! >"$d/pcmk/pacemakerd.pid"
+	echo "$! $(pcmk_proc_start $!)" >"$d/pcmk/pacemakerd.pid"
 	track_pid "$!"
 	for i in $(seq 1 300); do
 		pcmk "$n" crm_mon -1 >/dev/null 2>&1 && return 0
