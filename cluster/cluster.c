@@ -842,9 +842,16 @@ static void on_state(const struct cl_msg *m)
 
 static void on_conns(struct cl_msg *m)
 {
+	uint32_t n = 0;
+	for (uint32_t i = 0; i < m->nconns; i++)
+		if (cl_conn_tickle_ok(&m->conns[i], g.fip, g.fport))
+			m->conns[n++] = m->conns[i];
+	if (n < m->nconns)
+		qb_log(LOG_WARNING, "cluster: %s announced %u client connection(s) not on the floating portal %s:%u: ignored",
+		       m->name, m->nconns - n, g.cfg.floating_addr, (unsigned)ntohs(g.fport));
 	free(g.peer.conns);
 	g.peer.conns = m->conns;
-	g.peer.nconns = m->nconns;
+	g.peer.nconns = n;
 	m->conns = NULL;
 	qb_log(LOG_DEBUG, "cluster: %s announced %u client connection(s)", m->name, g.peer.nconns);
 }

@@ -137,3 +137,16 @@ int cl_send_tickle(uint32_t src_ip, uint16_t src_port, uint32_t dst_ip, uint16_t
 	close(fd);
 	return rc;
 }
+
+bool cl_conn_tickle_ok(const struct cl_conn *c, uint32_t fip, uint16_t fport)
+{
+	uint32_t cli = ntohl(c->client_ip);
+	if (!fip || c->server_ip != fip || c->server_port != fport)
+		return false;
+	if (!c->client_port || c->client_ip == fip)
+		return false;
+	if (cli == 0 || (cli >> 24) == 0 || (cli >> 24) == 127 ||     /* this host, loopback */
+	    (cli >> 28) == 0xe || (cli >> 28) == 0xf)                  /* multicast, reserved, broadcast */
+		return false;
+	return true;
+}

@@ -67,6 +67,36 @@ START_TEST(test_tickle)
 }
 END_TEST
 
+/* CONNS entries from the peer: only connections on our floating portal get tickles */
+START_TEST(test_conn_tickle_ok)
+{
+	uint32_t fip = ip4("192.0.2.100");
+	uint16_t fport = htons(3260);
+	struct cl_conn ok = { .client_ip = ip4("192.0.2.50"), .server_ip = fip, .client_port = htons(40001), .server_port = fport };
+	ck_assert(cl_conn_tickle_ok(&ok, fip, fport));
+	struct cl_conn c = ok;
+	c.server_ip = ip4("192.0.2.101");               /* not the floating address */
+	ck_assert(!cl_conn_tickle_ok(&c, fip, fport));
+	c = ok;
+	c.server_port = htons(3261);                    /* another port */
+	ck_assert(!cl_conn_tickle_ok(&c, fip, fport));
+	ck_assert(!cl_conn_tickle_ok(&ok, 0, fport));   /* no floating address here */
+	const char *bad_clients[] = { "0.0.0.0", "0.1.2.3", "127.0.0.1", "224.0.0.1", "239.255.255.250",
+				      "240.0.0.1", "255.255.255.255", "192.0.2.100" };
+	for (size_t i = 0; i < sizeof(bad_clients) / sizeof(bad_clients[0]); i++) {
+		c = ok;
+		c.client_ip = ip4(bad_clients[i]);
+		ck_assert_msg(!cl_conn_tickle_ok(&c, fip, fport), "client %s accepted", bad_clients[i]);
+	}
+	c = ok;
+	c.client_port = 0;
+	ck_assert(!cl_conn_tickle_ok(&c, fip, fport));
+	c = ok;
+	c.client_ip = ip4("198.51.100.7");              /* a routed client elsewhere is fine */
+	ck_assert(cl_conn_tickle_ok(&c, fip, fport));
+}
+END_TEST
+
 START_TEST(test_garp)
 {
 	const uint8_t mac[6] = { 0x02, 0x00, 0x5e, 0x10, 0x20, 0x30 };
@@ -160,6 +190,7 @@ static Suite *net_suite(void)
 	TCase *tc = tcase_create("net");
 	tcase_add_test(tc, test_csum_rfc1071);
 	tcase_add_test(tc, test_tickle);
+	tcase_add_test(tc, test_conn_tickle_ok);
 	tcase_add_test(tc, test_garp);
 	tcase_add_test(tc, test_netlink_add_del);
 	suite_add_tcase(s, tc);
