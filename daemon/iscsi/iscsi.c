@@ -180,16 +180,29 @@ struct revoke {
 	const char *why;
 };
 
-const char *iscsi_session_denied_locked(const struct iscsi_tgt *t, const char *initiator, uint16_t tpgt)
+const char *iscsi_session_denied_locked(const struct iscsi_tgt *t, const char *initiator, uint16_t tpgt,
+					uint16_t alua_group)
 {
 	if (t->removed)
 		return "target removed";
 	if (!tconf_initiator_allowed(t->conf, initiator))
 		return "initiator no longer in the target's ACL";
-	for (size_t i = 0; g_iscsi.conf && i < g_iscsi.conf->nportal_groups; i++)
-		if (g_iscsi.conf->portal_groups[i].tag == tpgt &&
-		    !tconf_target_in_portal_group(t->conf, &g_iscsi.conf->portal_groups[i]))
+	bool pg_found = false;
+	for (size_t i = 0; g_iscsi.conf && i < g_iscsi.conf->nportal_groups; i++) {
+		const struct tconf_portal_group *pg = &g_iscsi.conf->portal_groups[i];
+		if (pg->tag != tpgt)
+			continue;
+		pg_found = true;
+		if (!tconf_target_in_portal_group(t->conf, pg))
 			return "target no longer on the session's portal group";   /* as the login decides */
+		/* the port's ALUA group is learnt at login (REPORT TARGET PORT GROUPS,
+		 * VPD 0x83): a session of a port moved to another group would keep
+		 * reporting the old group's state, so it logs in again */
+		if (alua_group && pg->alua_group_id && pg->alua_group_id != alua_group)
+			return "the session's portal group moved to another ALUA group";
+	}
+	if (g_iscsi.conf && !pg_found)
+		return "the session's portal group was removed";
 	return NULL;
 }
 
@@ -216,7 +229,8 @@ static int revoke_drop(struct reactor *r, void *arg)
 		/* a later reload may have admitted it again */
 		pthread_mutex_lock(&g_iscsi.lock);
 		still_denied = rv->s->tgt && rv->s->conns &&
-			       iscsi_session_denied_locked(rv->s->tgt, rv->s->initiator, rv->s->conns->tpgt);
+			       iscsi_session_denied_locked(rv->s->tgt, rv->s->initiator, rv->s->conns->tpgt,
+								   rv->s->port.tpg_id);
 		pthread_mutex_unlock(&g_iscsi.lock);
 	}
 	if (still_denied) {
@@ -253,7 +267,7 @@ static void revoke_sessions(struct iscsi_tgt *t)
 	for (struct iscsi_session *s = g_iscsi.sessions; s; s = s->next) {
 		if (s->tgt != t || s->type != ISCSI_SESSION_NORMAL || s->dying || !s->conns)
 			continue;
-		const char *why = iscsi_session_denied_locked(t, s->initiator, s->conns->tpgt);
+		const char *why = iscsi_session_denied_locked(t, s->initiator, s->conns->tpgt, s->port.tpg_id);
 		if (!why)
 			continue;
 		struct revoke *rv = malloc(sizeof(*rv));

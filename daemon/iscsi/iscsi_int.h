@@ -412,8 +412,10 @@ void iscsi_fmt_addr(const struct sockaddr_storage *ss, char *buf, size_t len, bo
 /* iscsi.c helpers (take g_iscsi.lock inside) */
 struct iscsi_tgt *iscsi_tgt_get(const char *name);   /* +1 ref, NULL if absent */
 /* Under g_iscsi.lock: why t's configuration no longer admits a session of
- * initiator through portal group tpgt (removed, ACL, portal group), or NULL. */
-const char *iscsi_session_denied_locked(const struct iscsi_tgt *t, const char *initiator, uint16_t tpgt);
+ * initiator through portal group tpgt (removed, ACL, portal group), or that
+ * session's port left ALUA group alua_group (0: not checked), or NULL. */
+const char *iscsi_session_denied_locked(const struct iscsi_tgt *t, const char *initiator, uint16_t tpgt,
+					uint16_t alua_group);
 void iscsi_tgt_put(struct iscsi_tgt *t);
 void iscsi_param_limits_from_conf(struct iscsi_param_limits *lim);
 #endif

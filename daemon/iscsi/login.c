@@ -410,7 +410,7 @@ static int login_make_session(struct iscsi_conn *c)
 	/* a reload between the identity checks and here may have taken the
 	 * access away: its revocation scan cannot see this session yet */
 	const char *denied = s->type == ISCSI_SESSION_NORMAL ?
-			     iscsi_session_denied_locked(s->tgt, s->initiator, c->tpgt) : NULL;
+			     iscsi_session_denied_locked(s->tgt, s->initiator, c->tpgt, s->port.tpg_id) : NULL;
 	if (denied) {
 		pthread_mutex_unlock(&g_iscsi.lock);
 		qb_log(LOG_NOTICE, "iscsi: %s: login of %s refused: %s (configuration reloaded during the login)",

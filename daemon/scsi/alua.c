@@ -224,14 +224,12 @@ int scsi_alua_configure(const struct tconf *c, char *err, size_t errlen)
 	pthread_mutex_lock(&g.lock);
 	struct alua_group *old = g.groups;
 	size_t nold = g.ngroups;
-	/* Groups that are gone fall back to the default slot value. */
-	for (size_t i = 0; i < nold; i++) {
-		bool kept = false;
-		for (size_t k = 0; k < ngroups; k++)
-			kept |= groups[k].id == old[i].id;
-		if (!kept)
-			atomic_store(&scsi_alua_states[old[i].id], SCSI_ALUA_ACTIVE_OPTIMIZED);
-	}
+	/* The slot of a group that is gone keeps its last state: sessions that
+	 * logged in through its ports still read it until the reload's
+	 * revocation has them log in again (iscsi_session_denied_locked). It
+	 * used to fall back to Active/Optimized, which turned a Standby node's
+	 * existing paths active. A group created later with the same id sets
+	 * the slot (below). */
 	struct alua_tgt_pgs *oldt = g.tgts;
 	size_t noldt = g.ntgts;
 	g.groups = groups;

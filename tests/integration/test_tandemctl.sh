@@ -10,6 +10,9 @@
 #     reload of the same file, once the file exists, adds it;
 #   - reload changing only a LUN's cache mode: applied in service (WCE follows),
 #     the LUN is not removed and added again;
+#   - reload taking access away (ACL, a login under way), moving the session's
+#     portal group to another ALUA group, removing its portal group: the
+#     session is asked to log out and dropped;
 #   - log-level: valid level -> 0, invalid -> non-zero;
 #   - wrong arguments -> exit 2; daemon not running -> exit 3 with a message;
 #   - tandemd --check: good config -> 0, broken config -> 1 naming file:line;
@@ -229,6 +232,65 @@ check "the first login PDU was accepted before the reload" grep -q "first PDU (0
 check "the login finishing after the reload is refused: authorization failure (2, 2)" grep -q "final (2, 2)" "$T_TMP/late.out"
 sed -i '/allow: iqn.2026-11.org.tandem.test:someone-else/d' "$CONF"
 check "tandemctl reload (ACL removed, once more) -> 0" ctl reload
+
+# The port's ALUA group and its portal group are learnt at login: a reload that
+# moves the portal group to another ALUA group, or removes the portal group,
+# has the sessions through it log in again (before, they kept reporting the
+# old group, and a removed group's slot turned Active/Optimized).
+hold_session() { # PORT OUT: a raw client holding a session; sets H_PID
+	python3 "$T_LIB_DIR/test_bad_input.py" --port "$1" --iqn "$IQN" --hold 600 --initiator "$HOLDER" >"$2" 2>&1 &
+	H_PID=$!
+	track_pid "$H_PID"
+	for _ in $(seq 1 100); do grep -q ready "$2" 2>/dev/null && break; sleep 0.1; done
+}
+session_gone() { # PID: within 15 s
+	local i
+	for i in $(seq 1 60); do kill -0 "$1" 2>/dev/null || { untrack_pid "$1"; return 0; }; sleep 0.25; done
+	return 1
+}
+python3 - "$CONF" <<'PY'
+import sys
+p = sys.argv[1]
+s = open(p).read()
+s = s.replace("portal_group pg1 {\n", "alua_group one {\n    id: 1\n    state: active-optimized\n}\n"
+              "alua_group two {\n    id: 2\n    state: active-nonoptimized\n}\nportal_group pg1 {\n    alua_group: one\n", 1)
+open(p, "w").write(s)
+PY
+check "tandemctl reload (explicit ALUA group 1 for pg1) -> 0" ctl reload
+hold_session "$PORT" "$T_TMP/holder2.out"
+check "a raw client holds a session through pg1 (ALUA group 1)" grep -q ready "$T_TMP/holder2.out"
+sed -i 's/    alua_group: one/    alua_group: two/' "$CONF"
+check "tandemctl reload (pg1 moved to ALUA group 2) -> 0" ctl reload
+session_gone "$H_PID" && pass "the session of the port moved to ALUA group 2 was closed" \
+	|| fail "the session kept reporting ALUA group 1 for 15 s after its port moved to group 2"
+check "the target said why" grep -q "the session's portal group moved to another ALUA group" "${T_DAEMON_LOG[$PID]}"
+check "a new login through pg1 works" timeout 30 iscsi-inq "$(url "$PORT" "$IQN" 0)"
+PORT2=$(free_port)
+python3 - "$CONF" "$PORT2" <<'PY'
+import sys
+p, port = sys.argv[1], sys.argv[2]
+s = open(p).read()
+s = s.replace("portal_group pg1 {\n", "portal_group pg2 {\n    tag: 2\n    listen: 127.0.0.1:%s\n    alua_group: one\n}\n"
+              "portal_group pg1 {\n" % port, 1)
+s = s.replace("    portal_group: pg1\n", "    portal_group: pg1\n    portal_group: pg2\n", 1)
+open(p, "w").write(s)
+PY
+check "tandemctl reload (portal group pg2 added) -> 0" ctl reload
+hold_session "$PORT2" "$T_TMP/holder3.out"
+check "a raw client holds a session through pg2" grep -q ready "$T_TMP/holder3.out"
+python3 - "$CONF" "$PORT2" <<'PY'
+import sys
+p, port = sys.argv[1], sys.argv[2]
+s = open(p).read()
+s = s.replace("portal_group pg2 {\n    tag: 2\n    listen: 127.0.0.1:%s\n    alua_group: one\n}\n" % port, "", 1)
+s = s.replace("    portal_group: pg2\n", "", 1)
+open(p, "w").write(s)
+PY
+check_fail "pg2 is gone from the config" grep -q "pg2" "$CONF"
+check "tandemctl reload (portal group pg2 removed) -> 0" ctl reload
+session_gone "$H_PID" && pass "the session through the removed portal group was closed" \
+	|| fail "the session through the removed portal group outlived the reload by 15 s"
+check "the target said why" grep -q "the session's portal group was removed" "${T_DAEMON_LOG[$PID]}"
 
 kill -TERM "$HOLD_PID" 2>/dev/null || true
 wait "$HOLD_PID" 2>/dev/null || true

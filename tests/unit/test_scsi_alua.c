@@ -622,6 +622,49 @@ START_TEST(rsoc_lists_alua)
 }
 END_TEST
 
+/* A reload that removes group b (pg2 moves to group a): sessions that logged
+ * in through pg2 still read slot 2 until they log in again (the iSCSI layer
+ * revokes them), so the slot keeps Standby; it used to turn Active/Optimized,
+ * and a Standby node's paths served media access. A group 2 created again
+ * starts in its configured state. */
+START_TEST(removed_group_keeps_state)
+{
+	char err[256], text[sizeof(CONF) + 64];
+	snprintf(text, sizeof(text), "%s", CONF);
+	char *b = strstr(text, "alua_group b {");
+	char *b_end = b ? strstr(b, "}\n") : NULL;
+	ck_assert(b && b_end);
+	memmove(b, b_end + 2, strlen(b_end + 2) + 1);             /* drop group b */
+	char *ref = strstr(text, "  alua_group: b\n");
+	ck_assert(ref != NULL);
+	ref[14] = 'a';                                          /* pg2 joins group a */
+	struct tconf *c1 = tconf_load_string("alua.conf", text, err, sizeof(err));
+	ck_assert_msg(c1 != NULL, "%s", err);
+	ck_assert_int_eq(scsi_alua_configure(c1, err, sizeof(err)), 0);
+	uint16_t id;
+	ck_assert_int_lt(scsi_alua_find_group("b", &id), 0);
+	ck_assert_int_lt(scsi_alua_get_state(2, &(enum scsi_alua_state){ 0 }), 0);       /* no group 2 */
+	ck_assert_int_eq(atomic_load(&scsi_alua_states[2]), SCSI_ALUA_STANDBY);      /* its slot */
+	uint8_t tur[6] = { 0 };
+	struct tt *x = run_cdb(NB, 0, tur, 6, SCSI_DIR_NONE, 0);
+	CHECK_SENSE(x, SK_NOT_READY, 0x04, 0x0b);
+	tt_free(x);
+	ck_assert_int_eq(scsi_alua_set_state(1, SCSI_ALUA_ACTIVE_NONOPTIMIZED), 0);   /* not group 2's */
+	ck_assert_int_eq(atomic_load(&scsi_alua_states[2]), SCSI_ALUA_STANDBY);
+	/* group b back, with another configured state */
+	const char *st = strstr(strstr(CONF, "alua_group b {"), "state: standby");
+	ck_assert(st != NULL);
+	snprintf(text, sizeof(text), "%.*sstate: unavailable%s", (int)(st - CONF), CONF, st + strlen("state: standby"));
+	struct tconf *c2 = tconf_load_string("alua.conf", text, err, sizeof(err));
+	ck_assert_msg(c2 != NULL, "%s", err);
+	ck_assert_int_eq(scsi_alua_configure(c2, err, sizeof(err)), 0);
+	ck_assert_int_eq(state_of(2), SCSI_ALUA_UNAVAILABLE);
+	ck_assert_int_eq(scsi_alua_configure(CF, err, sizeof(err)), 0);
+	tconf_free(c1);
+	tconf_free(c2);
+}
+END_TEST
+
 /* alua_explicit: no (the default of a replicated pair): INQUIRY says implicit
  * only, STPG is an unsupported command and changes nothing, RSOC does not list
  * it; a reload back to explicit restores all three. */
@@ -755,6 +798,7 @@ static Suite *alua_suite(void)
 	tcase_add_test(tc, report_tmfs);
 	tcase_add_test(tc, rsoc_lists_alua);
 	tcase_add_test(tc, implicit_only);
+	tcase_add_test(tc, removed_group_keeps_state);
 	tcase_add_test(tc, read_defect_data);
 	tcase_add_test(tc, write_atomic_unsupported);
 	tcase_add_test(tc, lun_without_identity_refused);
