@@ -108,8 +108,10 @@ struct iscsi_task {
 	struct iscsi_r2t r2t[ISCSI_MAX_R2T];
 	/* data-in */
 	uint32_t datasn;
-	/* TMF waiting on this task */
+	/* TMF waiting on this task: one of this session, or of another session
+	 * (LUN/target reset, CLEAR TASK SET), counted on this reactor */
 	struct iscsi_tmf *tmf;
+	struct iscsi_tmf_remote *tmf_remote;
 	struct iscsi_task *hnext;           /* ITT hash */
 	struct iscsi_task *snext;           /* session pending list / free list */
 	struct iscsi_task *cnext, *cprev;   /* connection's active list */
@@ -119,7 +121,7 @@ struct iscsi_task {
 struct iscsi_tmf {
 	uint8_t req[ISCSI_BHS_LEN];
 	uint8_t response;
-	int waiting;
+	int waiting;                        /* own tasks + other sessions not done; its reactor only */
 	bool cold_reset;
 	struct iscsi_conn *conn;            /* NULL once that connection closed */
 	struct iscsi_tmf *conn_next;        /* the connection's TMFs waiting for tasks */

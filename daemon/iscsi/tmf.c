@@ -34,12 +34,35 @@ static void tmf_respond(struct iscsi_conn *c, const uint8_t *req, uint8_t respon
 		iscsi_session_kill(c->sess, "target cold reset");
 }
 
-/* An aborted task the TMF waited for has left the backend. */
-void iscsi_tmf_task_gone(struct iscsi_task *t)
-{
-	struct iscsi_tmf *m = t->tmf;
+/* A TMF's wait for the tasks it aborted in another session: counted on that
+ * session's reactor, reported to the TMF's reactor (home) when the last of
+ * them left the backend. SAM-5 7.6 / 7.5: a LUN RESET or CLEAR TASK SET is
+ * complete once every task of the task set is aborted, not when the abort was
+ * asked for; an initiator that sees the response may reuse the LBAs at once. */
+struct iscsi_tmf_remote {
+	struct reactor *home;
+	struct iscsi_tmf *m;
+	int count;                          /* aborted tasks in the backend, +1 while scanning */
+};
 
-	t->tmf = NULL;
+static void tmf_waited(struct iscsi_tmf *m);
+
+static void tmf_remote_home(void *arg)
+{
+	tmf_waited(arg);
+}
+
+static void tmf_remote_put(struct iscsi_tmf_remote *rw)
+{
+	if (--rw->count > 0)
+		return;
+	reactor_post(rw->home, tmf_remote_home, rw->m);
+	free(rw);
+}
+
+/* One thing m waited for is done (on m's reactor): the last one answers. */
+static void tmf_waited(struct iscsi_tmf *m)
+{
 	if (--m->waiting > 0)
 		return;
 	if (m->conn) {
@@ -54,6 +77,21 @@ void iscsi_tmf_task_gone(struct iscsi_task *t)
 	free(m);
 }
 
+/* An aborted task the TMF waited for has left the backend. */
+void iscsi_tmf_task_gone(struct iscsi_task *t)
+{
+	if (t->tmf) {
+		struct iscsi_tmf *m = t->tmf;
+		t->tmf = NULL;
+		tmf_waited(m);
+	}
+	if (t->tmf_remote) {
+		struct iscsi_tmf_remote *rw = t->tmf_remote;
+		t->tmf_remote = NULL;
+		tmf_remote_put(rw);
+	}
+}
+
 /* The connection that issued TMFs still waiting for tasks (on its session's
  * other connections) is closing: nobody is there to answer any more. */
 void iscsi_tmf_conn_gone(struct iscsi_conn *c)
@@ -66,8 +104,9 @@ void iscsi_tmf_conn_gone(struct iscsi_conn *c)
 	}
 }
 
-/* Abort one task for the TMF. Returns true when the response must wait for it. */
-static bool tmf_abort_task(struct iscsi_task *t, struct iscsi_tmf *m)
+/* Abort one task for the TMF m of this session, or rw of another session's TMF
+ * (both NULL: nobody waits). Returns true when the response must wait for it. */
+static bool tmf_abort_task(struct iscsi_task *t, struct iscsi_tmf *m, struct iscsi_tmf_remote *rw)
 {
 	bool was_exec = t->state == ISCSI_TASK_EXEC && !t->dead;
 	bool in_queue = t->state == ISCSI_TASK_PENDING && !t->in_order;
@@ -86,11 +125,17 @@ static bool tmf_abort_task(struct iscsi_task *t, struct iscsi_tmf *m)
 		t->dead = true;
 		t->scsi.aborted = true;
 		iscsi_task_unhash(t);
-		if (!m)
-			return false;   /* aborted for another nexus: nobody waits */
-		t->tmf = m;
-		m->waiting++;
-		return true;
+		if (m) {
+			t->tmf = m;
+			m->waiting++;
+			return true;
+		}
+		if (rw) {
+			t->tmf_remote = rw;
+			rw->count++;
+			return true;
+		}
+		return false;   /* PREEMPT AND ABORT: nobody waits */
 	}
 	/* collecting data (already delivered): free now and open its window slot */
 	if (!t->immediate && s)
@@ -100,8 +145,9 @@ static bool tmf_abort_task(struct iscsi_task *t, struct iscsi_tmf *m)
 }
 
 /* Abort every task of session s matching the LUN (all LUNs when lun < 0);
- * m (may be NULL) is the TMF that waits for tasks already in the backend. */
-static void abort_session_tasks(struct iscsi_session *s, struct iscsi_tmf *m, int64_t lun)
+ * m or rw (may be NULL) is the TMF that waits for tasks already in the backend. */
+static void abort_session_tasks(struct iscsi_session *s, struct iscsi_tmf *m, struct iscsi_tmf_remote *rw,
+				int64_t lun)
 {
 	for (struct iscsi_conn *o = s->conns; o; o = o->snext) {
 		struct iscsi_task *t, *next;
@@ -109,7 +155,7 @@ static void abort_session_tasks(struct iscsi_session *s, struct iscsi_tmf *m, in
 			next = t->cnext;
 			if (lun >= 0 && t->scsi.lun != (uint64_t)lun)
 				continue;
-			tmf_abort_task(t, m);
+			tmf_abort_task(t, m, rw);
 		}
 	}
 }
@@ -136,12 +182,23 @@ struct remote_abort {
 	uint64_t uid;
 	int64_t lun;
 	bool cleared_ua;        /* CLEAR TASK SET: COMMANDS CLEARED BY ANOTHER INITIATOR */
+	struct iscsi_tmf *m;    /* the TMF waiting (NULL: none), on reactor home */
+	struct reactor *home;
 };
 
 static void remote_abort_run(void *arg)
 {
 	struct remote_abort *ra = arg;
+	struct iscsi_tmf_remote *rw = NULL;
 	bool alive = false;
+
+	if (ra->m) {
+		rw = malloc(sizeof(*rw));
+		if (!rw)        /* answer without waiting rather than never */
+			qb_log(LOG_ERR, "iscsi: out of memory: a TMF answers before the tasks it aborted ended");
+		else
+			*rw = (struct iscsi_tmf_remote){ .home = ra->home, .m = ra->m, .count = 1 };
+	}
 
 	pthread_mutex_lock(&g_iscsi.lock);
 	for (struct iscsi_session *s = g_iscsi.sessions; s; s = s->next)
@@ -153,14 +210,21 @@ static void remote_abort_run(void *arg)
 	if (alive) {
 		qb_log(LOG_INFO, "iscsi: session TSIH %u: tasks of LUN %lld aborted by another nexus",
 		       ra->s->tsih, (long long)ra->lun);
-		abort_session_tasks(ra->s, NULL, ra->lun);
+		abort_session_tasks(ra->s, NULL, rw, ra->lun);
 		if (ra->cleared_ua && ra->s->itn)
 			scsi_itn_tasks_cleared(ra->s->itn, (uint64_t)ra->lun);
 	}
+	if (rw)
+		tmf_remote_put(rw);             /* the scan's own count */
+	else if (ra->m)
+		reactor_post(ra->home, tmf_remote_home, ra->m);
 	free(ra);
 }
 
-static void remote_abort_post(struct iscsi_session *s, int64_t lun, bool cleared_ua)
+/* m (may be NULL) waits until the aborted tasks left the backend; m's
+ * reactor counts this session (m->waiting) before the post. */
+static void remote_abort_post(struct iscsi_session *s, int64_t lun, bool cleared_ua, struct iscsi_tmf *m,
+			      struct reactor *home)
 {
 	struct remote_abort *ra = malloc(sizeof(*ra));
 
@@ -168,26 +232,27 @@ static void remote_abort_post(struct iscsi_session *s, int64_t lun, bool cleared
 		qb_log(LOG_ERR, "iscsi: out of memory aborting tasks of session TSIH %u", s->tsih);
 		return;
 	}
-	ra->s = s;
-	ra->uid = s->uid;
-	ra->lun = lun;
-	ra->cleared_ua = cleared_ua;
+	*ra = (struct remote_abort){ .s = s, .uid = s->uid, .lun = lun, .cleared_ua = cleared_ua, .m = m,
+				     .home = home };
+	if (m)
+		m->waiting++;
 	reactor_post(s->r, remote_abort_run, ra);
 }
 
 /* scsi_itn abort callback (PREEMPT AND ABORT): any thread, tgt lock held. */
 void iscsi_session_abort_cb(void *arg, uint64_t lun)
 {
-	remote_abort_post(arg, (int64_t)lun, false);
+	remote_abort_post(arg, (int64_t)lun, false, NULL, NULL);
 }
 
-/* Abort the tasks of every other normal session of the same target. */
-static void abort_other_sessions(struct iscsi_session *self, int64_t lun, bool cleared_ua)
+/* Abort the tasks of every other normal session of the same target; the TMF
+ * m of self answers once they left the backend. */
+static void abort_other_sessions(struct iscsi_session *self, int64_t lun, bool cleared_ua, struct iscsi_tmf *m)
 {
 	pthread_mutex_lock(&g_iscsi.lock);
 	for (struct iscsi_session *s = g_iscsi.sessions; s; s = s->next)
 		if (s != self && s->tgt == self->tgt && s->type == ISCSI_SESSION_NORMAL && !s->dying)
-			remote_abort_post(s, lun, cleared_ua);
+			remote_abort_post(s, lun, cleared_ua, m, self->r);
 	pthread_mutex_unlock(&g_iscsi.lock);
 }
 
@@ -239,7 +304,7 @@ int iscsi_op_tmf(struct iscsi_conn *c, const uint8_t *bhs, uint8_t *data, uint32
 			 * task completed, it was not aborted */
 			response = ISCSI_TMF_RSP_NO_TASK;
 		} else if (t && t->scsi.lun == lun) {
-			tmf_abort_task(t, m);
+			tmf_abort_task(t, m, NULL);
 		} else if (t) {
 			response = ISCSI_TMF_RSP_NO_TASK;
 		} else {
@@ -258,29 +323,29 @@ int iscsi_op_tmf(struct iscsi_conn *c, const uint8_t *bhs, uint8_t *data, uint32
 			response = ISCSI_TMF_RSP_NO_LUN;
 			break;
 		}
-		abort_session_tasks(s, m, (int64_t)lun);
+		abort_session_tasks(s, m, NULL, (int64_t)lun);
 		/* SAM-5 7.4: the task set is shared (TST=000), so CLEAR TASK SET
 		 * reaches every nexus; ABORT TASK SET only the caller's. */
 		if (func == ISCSI_TMF_CLEAR_TASK_SET)
-			abort_other_sessions(s, (int64_t)lun, true);
+			abort_other_sessions(s, (int64_t)lun, true, m);
 		break;
 	case ISCSI_TMF_LUN_RESET:
 		if (!scsi_target_find_lun(s->tgt->st, lun)) {
 			response = ISCSI_TMF_RSP_NO_LUN;
 			break;
 		}
-		abort_session_tasks(s, m, (int64_t)lun);
-		abort_other_sessions(s, (int64_t)lun, false);
+		abort_session_tasks(s, m, NULL, (int64_t)lun);
+		abort_other_sessions(s, (int64_t)lun, false, m);
 		scsi_lun_reset(s->tgt->st, lun, s->itn);
 		break;
 	case ISCSI_TMF_TARGET_WARM_RESET:
-		abort_session_tasks(s, m, -1);
-		abort_other_sessions(s, -1, false);
+		abort_session_tasks(s, m, NULL, -1);
+		abort_other_sessions(s, -1, false, m);
 		scsi_target_reset(s->tgt->st, s->itn);
 		break;
 	case ISCSI_TMF_TARGET_COLD_RESET:
-		abort_session_tasks(s, m, -1);
-		abort_other_sessions(s, -1, false);
+		abort_session_tasks(s, m, NULL, -1);
+		abort_other_sessions(s, -1, false, m);
 		scsi_target_reset(s->tgt->st, s->itn);
 		m->cold_reset = true;
 		break;
@@ -300,7 +365,7 @@ int iscsi_op_tmf(struct iscsi_conn *c, const uint8_t *bhs, uint8_t *data, uint32
 		tmf_respond(c, m->req, m->response, m->cold_reset);
 		free(m);
 	} else {
-		m->conn_next = c->tmfs;     /* answered by iscsi_tmf_task_gone, unless c closes first */
+		m->conn_next = c->tmfs;     /* answered by tmf_waited, unless c closes first */
 		c->tmfs = m;
 	}
 	return 0;

@@ -14,6 +14,8 @@
 #     FUA writes get MEDIUM ERROR / WRITE ERROR (3/0c/00); after the fault is
 #     cleared reads and writes work again, but SYNCHRONIZE CACHE keeps failing
 #     (a failed flush is sticky until the LUN is reopened).
+#   - a LUN RESET of session 2 while session 1's write hangs in the device:
+#     answered only once that write left the device (before, at once);
 #   - a device that hangs (the shim blocks pwritev while the control file says
 #     "hang") under a write in flight, and a reload that removes that LUN: the
 #     reload answers within a few seconds (the LUN leaves at once, its device
@@ -331,6 +333,66 @@ for _ in $(seq 1 25); do [ "$(nsync)" -gt "$n0" ] && break; sleep 0.2; done   # 
 n1=$(nsync)
 [ "$n1" -gt "$n0" ] && pass "the cache change flushed LUN 2 ($n0 -> $n1 fdatasync)" \
 	|| fail "the cache change did not flush LUN 2 (fdatasync count $n0 -> $n1): writes acknowledged from the cache stay volatile"
+
+# ---------------------------------------------------------------- LUN RESET waits for other sessions' tasks
+# SAM-5: a LUN RESET is complete once every task of the LUN is aborted. A write
+# of another session that is in the device when the reset comes is aborted (no
+# response) but still running: the reset's answer must wait until it left the
+# device, or the initiator that reset may reuse those blocks under it.
+echo hang >"$CTL_FILE"
+timeout 120 qemu-io -f raw -c "write -P 0x3d 128k 4k" "iscsi://127.0.0.1:$PORT/$IQN/0" >"$T_TMP/hung2.out" 2>&1 &
+HUNG2=$!
+track_pid "$HUNG2"
+sleep 2
+kill -0 "$HUNG2" 2>/dev/null && pass "a write of session 1 hangs in LUN 0's device" || fail "the write did not hang: $(cat "$T_TMP/hung2.out")"
+T_LIB_DIR=$T_LIB_DIR python3 - "$PORT" "$IQN" >"$T_TMP/reset.out" 2>&1 <<'PY' &
+import os, socket, sys, time
+sys.path.insert(0, os.environ['T_LIB_DIR'])
+import test_bad_input as tbi
+port, iqn = int(sys.argv[1]), sys.argv[2]
+tbi.INITIATOR = 'iqn.2026-11.org.tandem.test:resetter'
+c = tbi.Conn(port)
+err = c.login(iqn)
+if err:
+    print('login failed', err, flush=True)
+    sys.exit(1)
+t = bytearray(48)
+t[0] = tbi.OP_TMF | 0x40
+t[1] = 0x80 | 0x05                             # LUN RESET, LUN 0
+t[16:20] = c.next_itt().to_bytes(4, 'big')
+t[20:24] = b'\xff\xff\xff\xff'
+t[24:28] = c.cmdsn.to_bytes(4, 'big')
+t[28:32] = c.expstatsn.to_bytes(4, 'big')
+c.send_pdu(bytes(t))
+def tmf_rsp(secs):
+    end = time.time() + secs
+    try:
+        while True:
+            op, rsp, _ = c.recv_skip_nop(deadline=end)
+            if op == tbi.OP_TMF_RSP:
+                return rsp[2]
+    except socket.timeout:
+        return None
+r = tmf_rsp(3)
+if r is not None:
+    print('early', r, flush=True)
+    sys.exit(0)
+print('pending', flush=True)
+r = tmf_rsp(30)
+print('answered', r, flush=True)
+PY
+RESET_PID=$!
+track_pid "$RESET_PID"
+for _ in $(seq 1 100); do grep -qE "pending|early|failed" "$T_TMP/reset.out" && break; sleep 0.1; done
+check "LUN RESET from session 2 is not answered while session 1's write is in the device" grep -q pending "$T_TMP/reset.out"
+echo none >"$CTL_FILE"
+wait "$RESET_PID" 2>/dev/null || true
+untrack_pid "$RESET_PID"
+check "LUN RESET answered Function complete once the write left the device" grep -q "answered 0" "$T_TMP/reset.out"
+kill -0 "$HUNG2" 2>/dev/null && kill -TERM "$HUNG2" 2>/dev/null     # aborted: it never gets a response
+wait "$HUNG2" 2>/dev/null || true
+untrack_pid "$HUNG2"
+check "tandemd serves LUN 0 after the reset" timeout 30 qemu-io -f raw -c "read -P 0x3d 128k 4k" "iscsi://127.0.0.1:$PORT/$IQN/0"
 
 # ---------------------------------------------------------------- a hung device and a reload
 echo hang >"$CTL_FILE"
