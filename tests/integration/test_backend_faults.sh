@@ -339,12 +339,18 @@ n1=$(nsync)
 # of another session that is in the device when the reset comes is aborted (no
 # response) but still running: the reset's answer must wait until it left the
 # device, or the initiator that reset may reuse those blocks under it.
-echo hang >"$CTL_FILE"
-timeout 120 qemu-io -f raw -c "write -P 0x3d 128k 4k" "iscsi://127.0.0.1:$PORT/$IQN/0" >"$T_TMP/hung2.out" 2>&1 &
-HUNG2=$!
-track_pid "$HUNG2"
-sleep 2
-kill -0 "$HUNG2" 2>/dev/null && pass "a write of session 1 hangs in LUN 0's device" || fail "the write did not hang: $(cat "$T_TMP/hung2.out")"
+# hung_write PATTERN OFFSET OUT WHAT: the device hangs, a qemu-io write to LUN 0
+# goes into it; sets HUNG_PID
+hung_write() {
+	echo hang >"$CTL_FILE"
+	timeout 120 qemu-io -f raw -c "write -P $1 $2 4k" "iscsi://127.0.0.1:$PORT/$IQN/0" >"$3" 2>&1 &
+	HUNG_PID=$!
+	track_pid "$HUNG_PID"
+	sleep 2
+	kill -0 "$HUNG_PID" 2>/dev/null && pass "$4 hangs in LUN 0's device" || fail "the write did not hang: $(cat "$3")"
+}
+hung_write 0x3d 128k "$T_TMP/hung2.out" "a write of session 1"
+HUNG2=$HUNG_PID
 T_LIB_DIR=$T_LIB_DIR python3 - "$PORT" "$IQN" >"$T_TMP/reset.out" 2>&1 <<'PY' &
 import os, socket, sys, time
 sys.path.insert(0, os.environ['T_LIB_DIR'])
@@ -395,12 +401,8 @@ untrack_pid "$HUNG2"
 check "tandemd serves LUN 0 after the reset" timeout 30 qemu-io -f raw -c "read -P 0x3d 128k 4k" "iscsi://127.0.0.1:$PORT/$IQN/0"
 
 # ---------------------------------------------------------------- a hung device and a reload
-echo hang >"$CTL_FILE"
-timeout 120 qemu-io -f raw -c "write -P 0x3c 64k 4k" "iscsi://127.0.0.1:$PORT/$IQN/0" >"$T_TMP/hung.out" 2>&1 &
-HUNG=$!
-track_pid "$HUNG"
-sleep 2
-kill -0 "$HUNG" 2>/dev/null && pass "a write to LUN 0 hangs in its device" || fail "the write did not hang: $(cat "$T_TMP/hung.out")"
+hung_write 0x3c 64k "$T_TMP/hung.out" "a write to LUN 0"
+HUNG=$HUNG_PID
 # the same configuration without LUN 0 and LUN 2
 python3 - "$CONF" <<'PY'
 import re, sys
