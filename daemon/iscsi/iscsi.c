@@ -296,11 +296,41 @@ static bool lun_attached(struct iscsi_tgt *t, uint32_t lun)
 	return scsi_target_find_lun(t->st, lun) != NULL;
 }
 
+static bool lun_stale(const struct iscsi_tgt *t, uint32_t lun)
+{
+	for (uint32_t i = 0; i < t->nstale; i++)
+		if (t->stale[i] == lun)
+			return true;
+	return false;
+}
+
+static void lun_set_stale(struct iscsi_tgt *t, uint32_t lun, bool stale)
+{
+	for (uint32_t i = 0; i < t->nstale; i++)
+		if (t->stale[i] == lun) {
+			if (!stale)
+				t->stale[i] = t->stale[--t->nstale];
+			return;
+		}
+	if (stale && t->nstale < TCONF_MAX_LUNS)
+		t->stale[t->nstale++] = lun;
+}
+
 /* A LUN of the new configuration that is not in service as it is configured:
- * new, changed (the old one goes), or one an earlier reload failed to add. */
+ * new, changed (the old one goes), one an earlier reload failed to add, or
+ * one still serving its previous configuration (stale). */
 static bool lun_to_add(const struct lun_plan *p, const struct tconf_lun *nl)
 {
-	return !lun_in(nl, p->old) || !lun_attached(p->t, nl->lun);
+	return !lun_in(nl, p->old) || !lun_attached(p->t, nl->lun) || lun_stale(p->t, nl->lun);
+}
+
+/* Index in p->tc of the LUN numbered lun, or -1. */
+static int lun_index(const struct tconf_target *tc, uint32_t lun)
+{
+	for (size_t j = 0; j < tc->nluns && j < TCONF_MAX_LUNS; j++)
+		if (tc->luns[j].lun == lun)
+			return (int)j;
+	return -1;
 }
 
 /* A replicated LUN whose old version still holds its replication volume: it
@@ -375,6 +405,10 @@ int iscsi_reload(const struct tconf *conf, char *err, size_t errlen)
 					continue;       /* its volume may be open elsewhere until phase 3 */
 				if (!p->opened[j]) {
 					p->failed[j] = true;
+					if (lun_attached(kept, nl->lun)) {
+						size_t l = strlen(e);
+						snprintf(e + l, sizeof(e) - l, " (LUN %u keeps its previous device)", nl->lun);
+					}
 					qb_log(LOG_ERR, "iscsi: reload: target %s: %s", tc->name, e);
 					note_error(err, errlen, &nerr, tc->name, e);
 				}
@@ -418,13 +452,29 @@ int iscsi_reload(const struct tconf *conf, char *err, size_t errlen)
 			const struct tconf_lun *ol = &p->old->luns[i];
 			const struct tconf_lun *nl = lun_in(ol, p->tc);
 
+			int j = lun_index(p->tc, ol->lun);
+			bool stale = lun_stale(p->t, ol->lun);
+
 			if (!lun_attached(p->t, ol->lun))
 				continue;
 			/* unchanged, or only its cache mode: stays in service */
-			if (nl && (nl->cache == ol->cache || scsi_target_set_lun_cache(p->t->st, nl->lun, nl->cache) == 0))
+			if (nl && (!stale || j < 0 || !p->opened[j]) &&
+			    (nl->cache == ol->cache || scsi_target_set_lun_cache(p->t->st, nl->lun, nl->cache) == 0))
 				continue;
+			/* changed, but the new device cannot open: taking the LUN away
+			 * would be a permanent device loss for the initiators (ESXi
+			 * stops the VMs on it) for what may be a typo; the previous
+			 * device stays in service until a reload that can open the new
+			 * one (the error is reported above) */
+			if (j >= 0 && p->failed[j]) {
+				qb_log(LOG_WARNING, "iscsi: reload: target %s: LUN %u keeps its previous device in "
+				       "service: the changed one cannot be opened", p->t->name, ol->lun);
+				lun_set_stale(p->t, ol->lun, true);
+				continue;
+			}
 			qb_log(LOG_INFO, "iscsi: reload: target %s: removing LUN %u", p->t->name, ol->lun);
 			scsi_target_remove_lun(p->t->st, ol->lun);
+			lun_set_stale(p->t, ol->lun, false);
 		}
 		for (size_t j = 0; j < p->tc->nluns; j++) {
 			const struct tconf_lun *nl = &p->tc->luns[j];

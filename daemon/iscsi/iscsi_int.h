@@ -34,6 +34,10 @@ struct iscsi_tgt {
 	char name[TCONF_NAME_MAX];
 	struct scsi_target *st;
 	const struct tconf_target *conf;    /* replaced on reload under g_iscsi.lock */
+	/* LUNs kept in service with their previous configuration because a
+	 * reload's change of them could not be put in service (reload only) */
+	uint32_t stale[TCONF_MAX_LUNS];
+	uint32_t nstale;
 	int refs;                           /* sessions + registry; under g_iscsi.lock */
 	bool removed;
 	struct iscsi_tgt *next;

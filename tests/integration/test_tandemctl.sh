@@ -8,6 +8,8 @@
 #     daemon keeps the old config (LUN 1 still served) and keeps serving;
 #   - reload adding a LUN whose file is missing: logged, not served; the next
 #     reload of the same file, once the file exists, adds it;
+#   - reload changing a LUN's path to a missing file: the LUN keeps its
+#     previous device in service (warning), until a reload that can open it;
 #   - reload changing only a LUN's cache mode: applied in service (WCE follows),
 #     the LUN is not removed and added again;
 #   - reload taking access away (ACL, a login under way), moving the session's
@@ -169,6 +171,33 @@ truncate -s 32M "$T_TMP/late.img"
 check "tandemctl reload (same file, LUN 2's file now there) -> 0" ctl reload
 check "LUN 2 listed after the second reload" output_has '^Lun:2 ' timeout 30 iscsi-ls -s "iscsi://127.0.0.1:$PORT"
 check "iscsi-inq works on LUN 2" timeout 30 iscsi-inq "$(url "$PORT" "$IQN" 2)"
+
+# reload changing LUN 2 to a file that is missing (a typo): LUN 2 keeps its
+# previous device in service with a warning, instead of disappearing (for ESXi
+# a permanent device loss); the next reload that can open the new file puts it
+# in service, and one going back to the old file is a no-op
+qemu-io -f raw -c "write -P 0x6b 0 4k" "$(url "$PORT" "$IQN" 2)" >/dev/null 2>&1
+nrm=$(grep -c "removing LUN 2" "${T_DAEMON_LOG[$PID]}" || true)
+sed -i "s|path: $T_TMP/late.img|path: $T_TMP/typo.img|" "$CONF"
+out=$(ctl reload 2>&1) && rc=0 || rc=$?
+[ "$rc" = 0 ] && pass "tandemctl reload (LUN 2's path changed to a missing file) -> 0" || fail "reload: exit $rc: $out"
+grep -q "warning: not all of the configuration is in service: $IQN: LUN 2: .*typo.img.*keeps its previous device" <<<"$out" \
+	&& pass "tandemctl warns that LUN 2 keeps its previous device" || fail "no warning about LUN 2 keeping its device: $out"
+check "LUN 2 still listed" output_has '^Lun:2 ' timeout 30 iscsi-ls -s "iscsi://127.0.0.1:$PORT"
+check "LUN 2 still serves its previous file's data" \
+	timeout 30 qemu-io -f raw -c "read -P 0x6b 0 4k" "$(url "$PORT" "$IQN" 2)"
+check "LUN 2 was not removed" test "$(grep -c "removing LUN 2" "${T_DAEMON_LOG[$PID]}" || true)" = "$nrm"
+out=$(ctl reload 2>&1) && rc=0 || rc=$?
+grep -q "keeps its previous device" <<<"$out" && pass "the next reload (file still missing) warns again" \
+	|| fail "the second reload did not warn: exit $rc: $out"
+truncate -s 32M "$T_TMP/typo.img"
+out=$(ctl reload 2>&1) && rc=0 || rc=$?
+[ "$rc" = 0 ] && ! grep -q warning <<<"$out" && pass "tandemctl reload (typo.img now exists) -> 0 without a warning" \
+	|| fail "reload with typo.img there: exit $rc: $out"
+check "LUN 2 now serves typo.img (zeroes)" timeout 30 qemu-io -f raw -c "read -P 0 0 4k" "$(url "$PORT" "$IQN" 2)"
+sed -i "s|path: $T_TMP/typo.img|path: $T_TMP/late.img|" "$CONF"
+check "tandemctl reload (back to late.img) -> 0" ctl reload
+check "LUN 2 serves late.img again" timeout 30 qemu-io -f raw -c "read -P 0x6b 0 4k" "$(url "$PORT" "$IQN" 2)"
 
 # reload that changes only LUN 0's cache mode: applied in service (WCE follows),
 # not by taking the LUN away (LOGICAL UNIT NOT SUPPORTED: ESXi's permanent device loss)
