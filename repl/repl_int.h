@@ -111,6 +111,7 @@ struct repl_req {
 	uint64_t seq;                       /* DATA: our seq; RQ_PEER: the seq to acknowledge */
 	uint32_t peer_tag;                  /* RQ_PEER: tag to echo */
 	uint64_t epoch;                     /* connection epoch the request was sent/received on */
+	uint32_t sync_gen;                  /* RS_WRITE: v->sync_gen when its RS_DATA came */
 	uint64_t sent_ms;
 	unsigned pending;
 	int status;
@@ -202,6 +203,7 @@ struct repl_vol {
 	struct repl_link papply;            /* peer side, in arrival order */
 	unsigned papply_waiting;            /* of those, held back behind an overlapping one */
 	struct repl_link rs_wait;           /* RS_DATA / OV_REQ sent, waiting for the answer */
+	uint32_t sync_gen;                  /* bumped by every resync start and abort */
 	/* the peer's volatile cache (repl_vcache.c): regions it acknowledged
 	 * without FUA since its last flush [0], covered by flushes in flight [1] */
 	uint64_t *vc[2];
@@ -433,6 +435,9 @@ void repl_drain_kick(void);
  * writes stay frozen in od_wait and the fence handler was asked (reactor). */
 bool repl_fence_gate(struct repl_vol *v);
 void repl_outdate_peer_start(struct repl_vol *v);          /* reactor: the bump, if not done yet */
+/* reactor: OD_DONE holds only while the metadata says PEER_OUTDATED; a job
+ * that cleared the flag (in sync, resync done either way) ends it */
+void repl_od_check(struct repl_vol *v);
 void repl_vol_fail_frozen(struct repl_vol *v, int status); /* reactor: complete od_wait with an error */
 void repl_fence_abort(void);                               /* main thread, on demotion */
 

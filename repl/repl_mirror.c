@@ -274,6 +274,17 @@ static void outdate_start(struct repl_vol *v)
 
 static void app_maybe_done(struct repl_req *rq);
 
+void repl_od_check(struct repl_vol *v)
+{
+	/* A node that once wrote alone (OD_DONE) and was then resynced as a
+	 * target kept OD_DONE in memory while J_TARGET_DONE cleared the flag
+	 * on disk: its next lost DATA completed with no generation bump and no
+	 * fencing, and the reconnect decided "in sync" with the chunk dirty
+	 * (test_repl_safety test_od_state_after_resync_as_target). */
+	if (v->od_state == OD_DONE && v->md && !(repl_md_get_flags(v->md) & REPL_MD_F_PEER_OUTDATED))
+		v->od_state = OD_NONE;
+}
+
 /* Fencing hooks (repl_fence.c): start the generation bump once the peer is
  * known Outdated or dead; or fail the frozen writes (never acknowledged). */
 void repl_outdate_peer_start(struct repl_vol *v)
@@ -294,6 +305,9 @@ void repl_vol_fail_frozen(struct repl_vol *v, int status)
 		rq->pending &= ~PEND_PEER;
 		app_maybe_done(rq);
 	}
+	/* a negotiation waited for the answer (repl_vol_send_state) */
+	if (v->reply_pending && !v->job_busy && repl_conn_up())
+		repl_vol_send_state(v);
 }
 
 /* ---------------------------------------------------------------- primary requests */
@@ -343,6 +357,7 @@ static void app_peer_failed(struct repl_req *rq, bool count)
 			repl_md_bm_set(v->md, rq->off, rq->len);
 		if (count)
 			v->peer_failures++;
+		repl_od_check(v);
 		if (v->od_state != OD_DONE) {
 			rl_add_tail(&v->od_wait, &rq->qlink);
 			/* fencing (repl_fence.c): frozen until the peer is Outdated or dead */
@@ -611,6 +626,7 @@ void repl_vol_link_down(struct repl_vol *v)
 	}
 	/* what the peer acknowledged only into its volatile cache: out of sync,
 	 * and the peer may be behind, like after a write it missed */
+	repl_od_check(v);
 	if (repl_vc_lost(v) && repl_get_role() == REPL_ROLE_PRIMARY && v->od_state == OD_NONE &&
 	    repl_fence_gate(v))
 		outdate_start(v);

@@ -56,7 +56,11 @@ void repl_vol_send_state(struct repl_vol *v)
 
 	if (!repl_conn_up() || !atomic_load(&v->attached) || v->detaching || !v->want_connect)
 		return;
-	if (v->od_state == OD_RUNNING || v->job_busy || v->rs_done_flushing) {
+	/* frozen writes (fencing asked, repl_fence.c): their answer decides
+	 * whether our generation changes, so the negotiation waits for it; a
+	 * decision on the ids of now could call the pair in sync while the
+	 * bitmap holds their chunks */
+	if (v->od_state == OD_RUNNING || v->job_busy || v->rs_done_flushing || !rl_empty(&v->od_wait)) {
 		v->reply_pending = true;         /* announce the state once the metadata settled */
 		v->vs = VS_NEGOTIATE;
 		v->neg_start_ms = reactor_now_ms();
@@ -115,7 +119,7 @@ struct md_job {
 	struct repl_md_gen gen;
 	int rc;
 };
-enum { J_IN_SYNC = 1, J_SPLIT_BRAIN, J_TARGET_START, J_SOURCE_DONE, J_TARGET_DONE };
+enum { J_IN_SYNC = 1, J_SPLIT_BRAIN, J_TARGET_START, J_SOURCE_DONE, J_TARGET_DONE, J_MISSED };
 
 static void job_edit(struct repl_md_gen *gen, enum repl_disk_state *disk, uint32_t *flags, void *arg)
 {
@@ -135,6 +139,12 @@ static void job_edit(struct repl_md_gen *gen, enum repl_disk_state *disk, uint32
 		break;
 	case J_SPLIT_BRAIN:
 		*flags |= REPL_MD_F_SPLIT_BRAIN;
+		break;
+	case J_MISSED:
+		/* the bitmap holds chunks the peer may lack under the same ids:
+		 * the degraded-mode bump, so that the table resyncs them */
+		repl_md_gen_new_current(gen);
+		*flags |= REPL_MD_F_PEER_OUTDATED;
 		break;
 	case J_TARGET_START:
 		*disk = REPL_DISK_INCONSISTENT;
@@ -175,8 +185,10 @@ static void job_done(void *arg)
 	free(j);
 	if (rc < 0)
 		qb_log(LOG_ERR, "repl: %s: metadata update failed (%d)", v->name, rc);
-	if (rc == 0 && (kind == J_IN_SYNC || kind == J_SOURCE_DONE || kind == J_TARGET_DONE))
+	if (rc == 0 && (kind == J_IN_SYNC || kind == J_SOURCE_DONE || kind == J_TARGET_DONE)) {
 		v->split_brain = false;         /* resolved: both sides hold the same generation again */
+		repl_od_check(v);               /* PEER_OUTDATED is cleared on disk */
+	}
 	switch (kind) {
 	case J_TARGET_START:
 		if (v->vs == VS_SYNC_TARGET && rc == 0)
@@ -200,6 +212,22 @@ static void job_done(void *arg)
 		       v->name, (v->rs_bytes_sent - v->rs_sent_start) / 1024);
 		break;
 	}
+	case J_MISSED:
+		if (rc < 0) {
+			set_standalone(v, "cannot record a new generation for the chunks the peer may lack");
+			break;
+		}
+		v->od_state = OD_DONE;
+		v->known_current = true;
+		/* negotiate again from scratch with the new ids (the peer went
+		 * Connected on the old ones and renegotiates on our VOL_STATE) */
+		if (v->vs != VS_STANDALONE)
+			repl_vol_link_down(v);
+		if (repl_conn_up() && v->want_connect) {
+			v->vs = VS_WAIT;
+			repl_vol_send_state(v);
+		}
+		break;
 	case J_TARGET_DONE:
 		if (rc == 0 && v->vs == VS_SYNC_TARGET) {
 			v->vs = VS_CONNECTED;
@@ -236,6 +264,7 @@ static void md_job(struct repl_vol *v, int kind, const struct repl_md_gen *gen)
 static void enter_sync(struct repl_vol *v, bool source, bool full)
 {
 	v->vs = source ? VS_SYNC_SOURCE : VS_SYNC_TARGET;
+	v->sync_gen++;
 	v->peer_disk = source ? REPL_DISK_INCONSISTENT : REPL_DISK_UPTODATE;
 	repl_begin_sync(v, source, full);
 }
@@ -282,6 +311,22 @@ void repl_vol_decide(struct repl_vol *v)
 	}
 	switch (d) {
 	case REPL_SYNC_NONE:
+		if (repl_md_bm_count(v->md) && mine.disk == REPL_DISK_UPTODATE && peer->role != REPL_ROLE_PRIMARY) {
+			/* Same ids, but chunks here the peer may lack: acknowledged
+			 * only into its volatile cache before it went away, or written
+			 * here while it was gone by writes a demotion or a "no" from
+			 * fencing failed. Accepted as in sync, they would never be sent
+			 * (test_repl_safety test_vc_lost_without_fence_answer). */
+			qb_log(LOG_WARNING, "repl: %s: same generation as the peer, but %" PRIu64 " chunk(s) here "
+			       "may be missing there: new generation, this node resyncs them", v->name,
+			       repl_md_bm_count(v->md));
+			md_job(v, J_MISSED, NULL);
+			return;
+		}
+		if (repl_md_bm_count(v->md))
+			qb_log(LOG_WARNING, "repl: %s: in sync by generation with %" PRIu64 " chunk(s) marked here "
+			       "(the peer is Primary or this disk is not UpToDate): not resynced", v->name,
+			       repl_md_bm_count(v->md));
 		v->vs = VS_CONNECTED;
 		v->peer_disk = peer->disk;
 		v->od_state = OD_NONE;
@@ -724,6 +769,7 @@ int repl_h_rs_data(struct repl_conn *c, const struct repl_msg *m)
 	rq->off = off;
 	rq->len = len;
 	rq->epoch = c->epoch;
+	rq->sync_gen = v->sync_gen;
 	rq->buf = repl_conn_take_payload(c, &rq->bufcap);
 	req_lower_io(rq, BDEV_IO_WRITE, off, len);
 	/* FUA: RS_ACK clears the chunk's bit here and at the source, and either
@@ -800,6 +846,14 @@ void repl_sync_peer_req_done(struct repl_req *rq)
 
 	if (rq->epoch != link_epoch())
 		return;
+	if (rq->kind == RQ_RS_WRITE && rq->sync_gen != v->sync_gen) {
+		/* a write of a resync aborted on this same link (VOL_DETACH, a
+		 * renegotiation): its RS_ACK would match the new resync's request
+		 * for the same range at the source, which then clears bits the new
+		 * data is not durable for yet. The new resync sends the range
+		 * again; this one neither acknowledges nor clears. */
+		return;
+	}
 	if (rq->kind == RQ_RS_WRITE) {
 		if (rq->status == 0) {
 			repl_md_bm_clear(v->md, rq->off, rq->len);
@@ -998,6 +1052,7 @@ int repl_h_ov_done(struct repl_conn *c, const struct repl_msg *m)
 
 void repl_sync_abort(struct repl_vol *v)
 {
+	v->sync_gen++;
 	while (!rl_empty(&v->rs_wait)) {
 		struct repl_req *rq = rl_entry(v->rs_wait.next, struct repl_req, qlink);
 		rl_del(&rq->qlink);

@@ -497,7 +497,17 @@ static void peer_vol_state(const struct repl_md_gen *g, enum repl_disk_state dis
 
 /* Accept the engine's connection and authenticate (the engine connects:
  * "alpha" sorts before "beta"); returns after the engine's VOL_STATE. */
+static void peer_handshake(struct pmsg *m);
+
 static void peer_connect(struct pmsg *m)
+{
+	peer_handshake(m);
+	peer_expect(m, REPL_MSG_VOL_STATE, false, 5000);
+}
+
+/* Accept the engine's connection and authenticate, up to its first VOL_STATE
+ * (not read). */
+static void peer_handshake(struct pmsg *m)
 {
 	struct pollfd pf = { .fd = P.lfd, .events = POLLIN };
 	uint8_t b[REPL_HELLO_SIZE];
@@ -524,7 +534,6 @@ static void peer_connect(struct pmsg *m)
 	repl_auth_mac(SECRET, false, ver, P.them.challenge, P.me.challenge, "alpha", "beta", mac);
 	memcpy(b + REPL_AUTH_MAC, mac, REPL_MAC_LEN);
 	peer_send(REPL_MSG_AUTH, REPL_VOL_NONE, b, REPL_AUTH_SIZE);
-	peer_expect(m, REPL_MSG_VOL_STATE, false, 5000);
 }
 
 static void peer_close(void)
@@ -1291,7 +1300,15 @@ START_TEST(test_fence_answer_during_negotiation)
 	pf = (struct pollfd){ .fd = efd, .events = POLLIN };
 	ck_assert_msg(poll(&pf, 1, 5000) == 1, "no fence request for the write without the peer");
 	ck_assert(!atomic_load(&t->done));
-	peer_connect(&m);                               /* back: the engine announced its old ids */
+	/* back: while a write is frozen the engine does not announce its ids
+	 * (the fence answer may change them) */
+	peer_handshake(&m);
+	for (uint64_t end = now_ms() + 300; now_ms() < end;)
+		if (peer_recv(&m, 50) == 0) {
+			ck_assert_msg(m.type != REPL_MSG_VOL_STATE, "VOL_STATE announced while a write is frozen");
+			if (m.type == REPL_MSG_PING)
+				peer_send(REPL_MSG_PING_ACK, REPL_VOL_NONE, m.body, REPL_PING_SIZE);
+		}
 	/* the answer, and the peer's state right behind it (handled in one turn) */
 	engine_pause();
 	repl_fence_done(true);
@@ -1871,6 +1888,185 @@ START_TEST(test_state_record_version1_peer)
 }
 END_TEST
 
+/* A node that wrote alone (peer Outdated) and was later resynced as a target
+ * must not keep "the peer is Outdated" in memory once the metadata cleared it:
+ * promoted, its next lost DATA has to bump the generation (and fence) before
+ * the write completes, or the reconnect decides "in sync" over a dirty chunk. */
+START_TEST(test_od_state_after_resync_as_target)
+{
+	struct pmsg m = { 0 };
+	struct repl_md_gen mine = { .current = 0x1111, .bitmap = REPL_MD_GEN_NEW_DEVICE };
+	struct repl_md_gen peer = { .current = 0x2222, .bitmap = 0x1111 };
+	struct repl_md_gen rsd = { .current = 0x2222, .history = { 0x1111, 0 } };
+	uint8_t bd[REPL_BMD_SIZE] = { 0 }, rd[REPL_RSD_SIZE];
+	char err[256] = "";
+	struct repl_md *md;
+	struct tio *t;
+	struct vs_q q;
+
+	peer_listen();
+	engine_md(REPL_DISK_UPTODATE);
+	md = repl_md_open(md_path, DEV_SIZE, err, sizeof(err));
+	ck_assert_msg(md != NULL, "%s", err);
+	ck_assert_int_eq(repl_md_set(md, &mine, REPL_DISK_UPTODATE, REPL_MD_F_PEER_OUTDATED), 0);
+	repl_md_close(md);
+	engine_start();
+	peer_connect(&m);
+	peer_role(REPL_ROLE_SECONDARY);
+	peer_vol_state(&peer, REPL_DISK_UPTODATE, REPL_ROLE_SECONDARY, 0);  /* rule 50: engine is target */
+	peer_expect(&m, REPL_MSG_BITMAP_DONE, true, 5000);
+	ck_assert_int_eq(engine_state().vs, VS_SYNC_TARGET);
+	peer_send(REPL_MSG_BITMAP_DONE, 0, bd, sizeof(bd));
+	repl_gen_put(rd + REPL_RSD_GEN, &rsd);
+	peer_send(REPL_MSG_RS_DONE, 0, rd, sizeof(rd));
+	ck_assert_msg(wait_vs(VS_CONNECTED, 5000), "resync as target did not finish");
+	q = engine_state();
+	ck_assert_uint_eq(q.flags & REPL_MD_F_PEER_OUTDATED, 0);
+	ck_assert_msg(repl_set_role(REPL_ROLE_PRIMARY, false, err, sizeof(err)) == 0, "%s", err);
+	t = tio_write(0, CHUNK, 0x77, 0);
+	peer_expect(&m, REPL_MSG_DATA, true, 5000);
+	peer_close();                                   /* lost before the DATA_ACK */
+	ck_assert(tio_wait(t, 5000));
+	ck_assert_int_eq(t->status, 0);
+	usleep(200 * 1000);
+	q = engine_state();
+	{
+		_Atomic int never = 0;
+		peer_connect(&m);
+		peer_role(REPL_ROLE_SECONDARY);
+		peer_vol_state(&rsd, REPL_DISK_UPTODATE, REPL_ROLE_SECONDARY, REPL_MD_F_CONNECTED);
+		peer_serve(&m, &never, 500);
+		struct vs_q q2 = engine_state();
+		ck_assert_msg(q2.vs != VS_CONNECTED || q2.bm_count == 0,
+			      "reconnected as in sync (%s) with %llu chunk(s) dirty", vol0()->last_decision,
+			      (unsigned long long)q2.bm_count);
+	}
+	ck_assert_msg(q.flags & REPL_MD_F_PEER_OUTDATED,
+		      "write acknowledged without the peer's ACK, and the peer was never recorded Outdated "
+		      "(flags %#x, current %llx, bm %llu)", q.flags,
+		      (unsigned long long)repl_md_get_gen(vol0()->md).current, (unsigned long long)q.bm_count);
+	tio_free(t);
+	free(m.body);
+	teardown_common();
+}
+END_TEST
+
+/* Writes the peer acknowledged only into its volatile cache, then the peer
+ * lost power: the fence answer never comes (the Primary is demoted), the
+ * peer returns with the same generation ids. It must not count as in sync
+ * while those chunks are dirty. */
+START_TEST(test_vc_lost_without_fence_answer)
+{
+	struct pmsg m = { 0 };
+	struct repl_md_gen g = { .current = REPL_MD_GEN_NEW_DEVICE };
+	struct pollfd pf;
+	_Atomic int never = 0;
+	char err[256];
+	struct tio *t;
+	struct vs_q q;
+	int efd;
+
+	connected_primary(&m);
+	efd = repl_set_fence_handler(fence_noop, NULL);
+	ck_assert_int_ge(efd, 0);
+	t = tio_write(3 * CHUNK, CHUNK, 0x55, 0);       /* write-back: no FUA */
+	peer_expect(&m, REPL_MSG_DATA, true, 5000);
+	peer_ack(&m, 0);                                /* in the peer's volatile cache */
+	ck_assert(tio_wait(t, 5000));
+	ck_assert_int_eq(t->status, 0);
+	peer_close();                                   /* the peer loses power */
+	ck_assert(wait_vs(VS_WAIT, 5000));
+	pf = (struct pollfd){ .fd = efd, .events = POLLIN };
+	ck_assert_msg(poll(&pf, 1, 5000) == 1, "no fence request");
+	ck_assert_msg(repl_set_role(REPL_ROLE_SECONDARY, false, err, sizeof(err)) == 0, "%s", err);
+	usleep(200 * 1000);
+	q = engine_state();
+	peer_connect(&m);                               /* the peer is back, same ids */
+	peer_role(REPL_ROLE_SECONDARY);
+	peer_vol_state(&g, REPL_DISK_UPTODATE, REPL_ROLE_SECONDARY, REPL_MD_F_CONNECTED);
+	peer_serve(&m, &never, 500);
+	q = engine_state();
+	ck_assert_msg(q.vs != VS_CONNECTED || q.bm_count == 0,
+		      "the peer that lost an acknowledged write counts as in sync: Connected with %llu chunk(s) "
+		      "still dirty (flags %#x)", (unsigned long long)q.bm_count, q.flags);
+	repl_set_fence_handler(NULL, NULL);
+	tio_free(t);
+	free(m.body);
+	teardown_common();
+}
+END_TEST
+
+/* A resync write of this node (SyncTarget) still in its disk when that resync
+ * is aborted on the same link (the source detached the volume and announced
+ * it again) must not be acknowledged inside the next resync: at the source
+ * its RS_ACK matched the new request for the same range, whose data (it may
+ * carry a newer write) was not durable here yet, and the source cleared the
+ * range and finished. */
+static void rs_data_send(uint8_t *rs, uint64_t off, uint8_t byte)
+{
+	memset(rs, 0, REPL_RS_SIZE);
+	memset(rs + REPL_RS_SIZE, byte, CHUNK);
+	put_be64(rs + REPL_RS_OFFSET, off);
+	put_be32(rs + REPL_RS_LENGTH, CHUNK);
+	struct iovec v = { rs + REPL_RS_SIZE, CHUNK };
+	put_be32(rs + REPL_RS_CRC, repl_crc_iov(&v, 1, CHUNK));
+	peer_send(REPL_MSG_RS_DATA, 0, rs, REPL_RS_SIZE + CHUNK);
+}
+
+START_TEST(test_stale_rs_ack_of_aborted_resync)
+{
+	struct pmsg m = { 0 };
+	struct repl_md_gen pg = { .current = 0x1111222233334444ull, .bitmap = REPL_MD_GEN_NEW_DEVICE };
+	uint8_t bd[REPL_BMD_SIZE] = { 0 }, det[REPL_DETACH_SIZE] = { 0 };
+	uint8_t *rs = malloc(REPL_RS_SIZE + CHUNK);
+	unsigned acks = 0;
+	uint64_t end;
+
+	setup_common(REPL_DISK_UPTODATE);
+	peer_connect(&m);
+	/* the peer is Primary and wrote while we were away: we are SyncTarget (rule 50) */
+	peer_role(REPL_ROLE_PRIMARY);
+	peer_vol_state(&pg, REPL_DISK_UPTODATE, REPL_ROLE_PRIMARY, REPL_MD_F_PEER_OUTDATED);
+	peer_expect(&m, REPL_MSG_BITMAP_DONE, true, 5000);
+	ck_assert_int_eq(engine_state().vs, VS_SYNC_TARGET);
+	peer_send(REPL_MSG_BITMAP_DONE, 0, bd, sizeof(bd));
+	RAM.hold = true;                                        /* this node's disk is slow */
+	rs_data_send(rs, 0, 0xab);
+	for (end = now_ms() + 5000; now_ms() < end;) {
+		pthread_mutex_lock(&RAM.mu);
+		bool in = RAM.held != NULL;
+		pthread_mutex_unlock(&RAM.mu);
+		if (in)
+			break;
+		usleep(5000);
+	}
+	ck_assert_msg(RAM.held != NULL, "the resync write did not reach the disk");
+	peer_send(REPL_MSG_VOL_DETACH, 0, det, sizeof(det));    /* the source stops replicating it */
+	ck_assert(wait_vs(VS_WAIT, 5000));
+	peer_vol_state(&pg, REPL_DISK_UPTODATE, REPL_ROLE_PRIMARY, REPL_MD_F_PEER_OUTDATED);   /* and again */
+	peer_expect(&m, REPL_MSG_BITMAP_DONE, true, 5000);
+	ck_assert_int_eq(engine_state().vs, VS_SYNC_TARGET);
+	peer_send(REPL_MSG_BITMAP_DONE, 0, bd, sizeof(bd));
+	ram_release();                                          /* the old write completes */
+	for (end = now_ms() + 500; now_ms() < end;)
+		if (peer_recv(&m, 50) == 0) {
+			if (m.type == REPL_MSG_RS_ACK)
+				acks++;
+			else if (m.type == REPL_MSG_PING)
+				peer_send(REPL_MSG_PING_ACK, REPL_VOL_NONE, m.body, REPL_PING_SIZE);
+		}
+	ck_assert_msg(acks == 0, "the aborted resync's write was acknowledged inside the new resync");
+	rs_data_send(rs, 0, 0xcd);                              /* the new resync's data */
+	peer_expect(&m, REPL_MSG_RS_ACK, true, 5000);
+	ck_assert_uint_eq(get_be32(m.body + REPL_RSA_STATUS), 0);
+	ram_power_loss();
+	ck_assert_msg(ram_media_is(0, CHUNK, 0xcd), "the acknowledged resync data is not on the disk");
+	free(rs);
+	free(m.body);
+	teardown_common();
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("repl_safety");
@@ -1900,6 +2096,9 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_late_error_ack_of_frozen_write);
 	tcase_add_test(tc, test_state_record_follows_the_data);
 	tcase_add_test(tc, test_state_record_version1_peer);
+	tcase_add_test(tc, test_od_state_after_resync_as_target);
+	tcase_add_test(tc, test_vc_lost_without_fence_answer);
+	tcase_add_test(tc, test_stale_rs_ack_of_aborted_resync);
 	suite_add_tcase(s, tc);
 	return s;
 }
