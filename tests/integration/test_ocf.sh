@@ -147,7 +147,8 @@ f=$T_TMP/attrs/\$node.\$name
 case \$op in
 set) echo "\$val" >"\$f" ;;
 del) rm -f "\$f" ;;
-get) if [ -f "\$f" ]; then cat "\$f"; elif [ -n "\$def" ]; then echo "\$def"; else exit 6; fi ;;
+get) [ ! -e $T_TMP/attrs/CIB_DOWN ] || { echo "Could not connect to the CIB: Connection timed out" >&2; exit 102; }
+     if [ -f "\$f" ]; then cat "\$f"; elif [ -n "\$def" ]; then echo "\$def"; else exit 6; fi ;;
 esac
 EOF
 printf '#!/bin/sh\necho "${OCF_RESKEY_CRM_meta_on_node:-x}"\n' >"$SB/crm_node"
@@ -351,6 +352,14 @@ ra_rc "monitor of a node marked outdated" 0 alpha monitor
 ra_reason "promote of a node marked outdated is refused" 1 "marked outdated" alpha promote
 [ "$(jfield alpha "$ROLE")" = secondary ] && pass "outdated alpha stayed secondary" || fail "alpha became $(jfield alpha "$ROLE")"
 rm -f "$T_TMP/attrs/alpha.tandem-outdated-tandem"
+# the CIB does not answer the query of the mark (busy, timing out): not knowing
+# is not "not marked" (before, a node whose mark could not be read was promoted)
+touch "$T_TMP/attrs/CIB_DOWN"
+ra_rc "monitor while the CIB does not answer" 0 alpha monitor
+[ "$(score alpha)" = deleted ] && pass "mark unreadable: no promotion score (-D)" || fail "mark unreadable, score: $(score alpha)"
+ra_reason "promote while the mark cannot be read is refused" 1 "marked outdated" alpha promote
+[ "$(jfield alpha "$ROLE")" = secondary ] && pass "alpha stayed secondary" || fail "alpha became $(jfield alpha "$ROLE")"
+rm -f "$T_TMP/attrs/CIB_DOWN"
 ra_rc "post-stop notify for the peer on a Primary marks it outdated" 0 alpha notify \
 	OCF_RESKEY_CRM_meta_notify_type=post OCF_RESKEY_CRM_meta_notify_operation=stop OCF_RESKEY_CRM_meta_notify_stop_uname=beta
 
