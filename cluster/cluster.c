@@ -541,6 +541,7 @@ static void rf_eval(void)
 		.peer_node_up = !g.peer.node_down && g.quorum_members >= 2,
 		.peer_outdated = g.rf.outdated,
 		.peer_refused = g.rf.refused,
+		.peer_primary = g.peer.known && g.peer.st.role == CL_ROLE_PRIMARY,
 		.asked = g.rf.asked_ms != 0,
 		.ask_expired = g.rf.asked_ms && now_ms() - g.rf.asked_ms >= CL_OUTDATE_TIMEOUT_MS,
 		.fence = g.fence,
@@ -560,6 +561,7 @@ static void rf_eval(void)
 		snprintf(m.target, sizeof(m.target), "%s", g.peer.name);
 		if (send_msg(&m) == 0) {
 			g.rf.asked_ms = now_ms();
+			g.rf.refused = false;   /* the answer to this ask decides */
 			timer_set(&g.rf_timer, CL_OUTDATE_TIMEOUT_MS + 10, rf_timer_cb);
 		} else {
 			timer_set(&g.rf_timer, 100, rf_timer_cb);       /* corosync busy: again soon */
@@ -831,6 +833,11 @@ static void on_state(const struct cl_msg *m)
 	g.peer.nconns = nkeep;
 	g.peer.known = true;
 	snprintf(g.peer.name, sizeof(g.peer.name), "%s", m->name);
+	/* its planned failover is over once its STATE stops saying so: a lost
+	 * TRANSITION(0) (a send refused during a membership change) left this
+	 * node Transitioning, unable to promote and refusing failovers for good */
+	if (!(m->flags & CL_SF_FAILOVER))
+		g.peer.transition = false;
 	if (m->role == CL_ROLE_PRIMARY) {
 		g.peer.transition = false;
 		if (!was_primary)

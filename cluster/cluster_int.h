@@ -72,8 +72,9 @@ struct cl_fence_view {
 	bool peer_node_up;      /* the peer's node is in the corosync membership */
 	bool peer_outdated;     /* it answered this request: its disks are Outdated (durably) */
 	bool peer_refused;      /* it answered: it cannot (it is primary, or its metadata failed) */
-	bool asked;             /* an OUTDATE_REQUEST for this request is outstanding */
-	bool ask_expired;       /* ...and unanswered for longer than CL_OUTDATE_TIMEOUT_MS */
+	bool peer_primary;      /* its last STATE says Primary (a refusal may end with the tie-break) */
+	bool asked;             /* an OUTDATE_REQUEST for this request was sent */
+	bool ask_expired;       /* ...CL_OUTDATE_TIMEOUT_MS ago, without an Outdated answer */
 	enum cl_fence fence;    /* fence command state for the current loss */
 };
 enum cl_fence_action {

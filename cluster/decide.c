@@ -169,17 +169,26 @@ struct cl_fence_decision cl_decide_fence(const struct cl_fence_view *v)
 	if (v->fence == CL_FENCE_OK)
 		return fact(CL_FA_DEAD, "the peer was fenced (pacemaker: marked outdated)");
 	if (v->peer_member) {
-		if (v->peer_refused)
-			return fact(CL_FA_WAIT, "the peer refused to outdate itself");
 		if (!v->asked)
 			return fact(CL_FA_ASK, "asking the peer to outdate itself");
 		if (!v->ask_expired)
-			return fact(CL_FA_WAIT, "waiting for the peer to outdate itself");
-		/* a member that does not answer: it may hang; only its death proves anything */
+			return fact(CL_FA_WAIT, v->peer_refused ? "the peer refused to outdate itself; asking again soon"
+							        : "waiting for the peer to outdate itself");
+		/* No Outdated answer for CL_OUTDATE_TIMEOUT_MS. A Primary that
+		 * refused may lose the two-Primaries tie-break: ask again. Any other
+		 * refusal (its metadata write failed) or silence (it may hang): only
+		 * its death proves anything, where a fence command exists; else ask
+		 * again, since an answer can be lost (a send during a membership
+		 * change) and a refusal can be transient. Asking once and waiting
+		 * for ever left the writes frozen for good. */
+		if (v->peer_refused && v->peer_primary)
+			return fact(CL_FA_ASK, "the peer refused as primary: asking again");
 		if (v->fencing == CL_FENCING_COMMAND && v->quorate)
 			return fact(v->fence == CL_FENCE_RUNNING ? CL_FA_WAIT : CL_FA_FENCE,
-				    "the peer does not answer the outdate request: fencing it");
-		return fact(CL_FA_WAIT, "the peer does not answer the outdate request");
+				    v->peer_refused ? "the peer cannot outdate itself: fencing it"
+						    : "the peer does not answer the outdate request: fencing it");
+		return fact(CL_FA_ASK, v->peer_refused ? "the peer refused to outdate itself: asking again"
+						       : "the peer does not answer the outdate request: asking again");
 	}
 	if (!v->quorate)
 		return fact(CL_FA_WAIT, "no quorum: writes stay frozen (the demotion fails them)");

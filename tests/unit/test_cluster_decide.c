@@ -232,6 +232,11 @@ FROW(member_refused, v->asked = true; v->peer_refused = true)
 FROW(member_expired, v->asked = true; v->ask_expired = true)
 FROW(member_expired_running, v->asked = true; v->ask_expired = true; v->fence = CL_FENCE_RUNNING)
 FROW(member_expired_qdevice, v->asked = true; v->ask_expired = true; v->fencing = CL_FENCING_QDEVICE)
+FROW(member_expired_no_quorum, v->asked = true; v->ask_expired = true; v->quorate = false)
+FROW(refused_expired_primary, v->asked = true; v->peer_refused = true; v->ask_expired = true; v->peer_primary = true)
+FROW(refused_expired_command, v->asked = true; v->peer_refused = true; v->ask_expired = true)
+FROW(refused_expired_qdevice, v->asked = true; v->peer_refused = true; v->ask_expired = true;
+     v->fencing = CL_FENCING_QDEVICE)
 FROW(gone_node_up, v->peer_member = false)
 FROW(gone_node_down, v->peer_member = false; v->peer_node_up = false)
 FROW(gone_running, v->peer_member = false; v->peer_node_up = false; v->fence = CL_FENCE_RUNNING)
@@ -251,10 +256,15 @@ static const struct frow frows[] = {
 	{ "peer reachable: ask it to outdate itself", f_member_ask, CL_FA_ASK },
 	{ "asked: wait for the answer", f_member_asked, CL_FA_WAIT },
 	{ "peer answered Outdated: release", f_member_outdated, CL_FA_OUTDATED },
-	{ "peer refused (it is primary): stay frozen", f_member_refused, CL_FA_WAIT },
+	{ "peer refused: stay frozen, ask again later", f_member_refused, CL_FA_WAIT },
 	{ "peer does not answer: fence it", f_member_expired, CL_FA_FENCE },
 	{ "peer does not answer, fence running: wait", f_member_expired_running, CL_FA_WAIT },
-	{ "peer does not answer, qdevice: wait", f_member_expired_qdevice, CL_FA_WAIT },
+	/* before: WAIT for ever (an answer lost in a busy corosync froze the writes for good) */
+	{ "peer does not answer, qdevice: ask again", f_member_expired_qdevice, CL_FA_ASK },
+	{ "peer does not answer, no quorum: ask again, no fence", f_member_expired_no_quorum, CL_FA_ASK },
+	{ "peer refused as primary, time passed: ask again (tie-break)", f_refused_expired_primary, CL_FA_ASK },
+	{ "peer refused (metadata), fence command: fence it", f_refused_expired_command, CL_FA_FENCE },
+	{ "peer refused (metadata), qdevice: ask again", f_refused_expired_qdevice, CL_FA_ASK },
 	{ "peer tandemd gone, node up: fence (no proof otherwise)", f_gone_node_up, CL_FA_FENCE },
 	{ "peer node gone: fence at once (the primary has no delay)", f_gone_node_down, CL_FA_FENCE },
 	{ "fence running: wait", f_gone_running, CL_FA_WAIT },
@@ -302,7 +312,12 @@ START_TEST(test_fence_invariants)
 		if (d.action == CL_FA_FENCE)
 			ck_assert(v.fencing == CL_FENCING_COMMAND && v.quorate);
 		if (d.action == CL_FA_ASK)
-			ck_assert(v.peer_member && !v.asked);
+			ck_assert(v.peer_member && (!v.asked || v.ask_expired));
+		/* a member that is asked, and has not answered Outdated in time,
+		 * is never left waiting for ever: asked again or fenced */
+		if (v.peer_member && v.asked && v.ask_expired && !v.peer_outdated && v.fencing != CL_FENCING_NONE &&
+		    v.fence != CL_FENCE_OK)
+			ck_assert(d.action == CL_FA_ASK || d.action == CL_FA_FENCE);
 	}
 }
 END_TEST
