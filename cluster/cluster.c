@@ -24,7 +24,13 @@
 #include <corosync/votequorum.h>
 
 #define FENCE_RETRY_MS 5000
-#define HANDOVER_TIMEOUT_MS 5000
+/* How long the old Primary waits for the target to promote before it takes
+ * the role back: longer than the target's own promotion may legitimately take
+ * (repl_promote_wait_max_ms: it waits for the former Primary's last writes),
+ * or both could commit a promotion within one ROLE message's transit. A target
+ * that fails says so (HANDOVER_FAILED), and one that leaves is noticed at once. */
+#define HANDOVER_TIMEOUT_MS_MIN 5000u
+#define HANDOVER_MARGIN_MS 2000u
 #define FAILOVER_DRAIN_DELAY_MS 20
 /* after start, wait this long for the peer's tandemd before acting alone */
 #define STARTUP_GRACE_MS() (uint64_t)(g.cfg.announce_ms * 2 > 2000 ? g.cfg.announce_ms * 2 : 2000)
@@ -151,6 +157,12 @@ static void timer_clear(qb_loop_timer_handle *h)
 static bool repl_on(void)
 {
 	return repl_enabled();
+}
+
+static uint64_t handover_timeout_ms(void)
+{
+	uint64_t t = repl_on() ? repl_promote_wait_max_ms() + HANDOVER_MARGIN_MS : 0;
+	return t > HANDOVER_TIMEOUT_MS_MIN ? t : HANDOVER_TIMEOUT_MS_MIN;
 }
 
 static enum cl_role my_role(void)
@@ -760,8 +772,8 @@ static void handover_timeout(void *data)
 	g.fo_timer = 0;
 	if (g.fo != FO_HANDED)
 		return;
-	qb_log(LOG_ERR, "cluster: %s did not take over within %d ms: taking the role back", g.fo_target,
-	       HANDOVER_TIMEOUT_MS);
+	qb_log(LOG_ERR, "cluster: %s did not take over within %" PRIu64 " ms: taking the role back", g.fo_target,
+	       handover_timeout_ms());
 	send_ctl(CL_MSG_TRANSITION, g.fo_target, 0, "aborted");
 	fo_finish("failed: the target did not take over");
 	if (!g.peer.member || !g.peer.known || g.peer.st.role != CL_ROLE_PRIMARY)
@@ -798,7 +810,7 @@ static void fo_drain(void *data)
 	apply_alua();
 	announce();
 	send_ctl(CL_MSG_HANDOVER, g.fo_target, 1, "");
-	timer_set(&g.fo_timer, HANDOVER_TIMEOUT_MS, handover_timeout);
+	timer_set(&g.fo_timer, handover_timeout_ms(), handover_timeout);
 }
 
 static int start_failover(const char *target, char *err, size_t errlen)

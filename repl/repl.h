@@ -60,6 +60,9 @@ int repl_add_volumes(const struct tconf *conf, char *err, size_t errlen);
  * one). Demotion waits for in-flight writes. Returns 0 or -1. Thread-safe;
  * call from the main thread. */
 int repl_set_role(enum repl_role role, bool force, char *err, size_t errlen);
+/* The longest repl_set_role(PRIMARY) waits for the former Primary's last
+ * writes before it decides (a planned failover's handover waits longer). */
+uint64_t repl_promote_wait_max_ms(void);
 enum repl_role repl_get_role(void);
 /* Called (on the main thread) after every role change, e.g. to switch ALUA. */
 void repl_on_role_change(void (*fn)(enum repl_role role, void *arg), void *arg);

@@ -828,6 +828,11 @@ static void set_primary_flags(bool on)
 	}
 }
 
+uint64_t repl_promote_wait_max_ms(void)
+{
+	return (uint64_t)repl_eng.timeout_ms + REPL_DEMOTE_GRACE_MS;
+}
+
 int repl_set_role(enum repl_role role, bool force, char *err, size_t errlen)
 {
 	struct role_q q = { .force = force, .err = err, .errlen = errlen };
@@ -843,7 +848,7 @@ int repl_set_role(enum repl_role role, bool force, char *err, size_t errlen)
 
 		/* the former Primary's last writes land first (bounded; the
 		 * check below refuses while any is left) */
-		wait_repl(papply_idle_r, &pq, &pq.idle, (uint64_t)repl_eng.timeout_ms + REPL_DEMOTE_GRACE_MS);
+		wait_repl(papply_idle_r, &pq, &pq.idle, repl_promote_wait_max_ms());
 		repl_call(promote_check_r, &q);
 		if (q.rc < 0) {
 			qb_log(LOG_WARNING, "repl: promotion refused: %s", err);
