@@ -960,9 +960,11 @@ static void deliver_cb(cpg_handle_t h, const struct cpg_name *group, uint32_t no
 
 static void peer_left(const char *why)
 {
-	bool cand = !g.peer.known ||
-		    ((g.peer.st.role == CL_ROLE_PRIMARY ||
-		      (g.peer.st.disk == CL_DISK_UPTODATE && !(g.peer.st.flags & CL_SF_STANDBY))) &&
+	/* A node that announced its clean exit (LEAVING) after demoting is no
+	 * candidate; one still Primary (its demotion failed: writes stuck in its
+	 * disk) is one whatever it announced, and must be proven dead first */
+	bool cand = !g.peer.known || g.peer.st.role == CL_ROLE_PRIMARY ||
+		    (g.peer.st.disk == CL_DISK_UPTODATE && !(g.peer.st.flags & CL_SF_STANDBY) &&
 		     !(g.peer.st.flags & CL_SF_LEAVING));
 	qb_log(LOG_WARNING, "cluster: %s left (%s)%s", g.peer.name[0] ? g.peer.name : "peer", why,
 	       cand ? ": it could be primary; it must be proven dead before a takeover" : "");
