@@ -866,21 +866,6 @@ int repl_set_role(enum repl_role role, bool force, char *err, size_t errlen)
 				       "reference (UpToDate); the peer receives a full sync", v->name);
 				repl_call(renegotiate_r, v);
 			}
-			/* DRBD's `primary --force` on an Outdated disk: the operator
-			 * declares this data the reference. Left Outdated in the
-			 * metadata, the node holding the newest data could not be
-			 * promoted again after a restart, and a reconnect on equal ids
-			 * made this Primary a SyncTarget (rule 125), i.e. StandAlone. */
-			if (atomic_load(&v->attached) && q.force && repl_md_get_disk(v->md) == REPL_DISK_OUTDATED) {
-				if (repl_md_edit(v, initial_source, NULL) < 0) {
-					snprintf(err, errlen, "%s: cannot update the metadata", v->name);
-					return -1;
-				}
-				qb_log(LOG_WARNING, "repl: %s: forced Primary on an Outdated disk: its data is now the "
-				       "reference (UpToDate, new generation); the peer resyncs from it, or a split "
-				       "brain is reported if it wrote too", v->name);
-				repl_call(renegotiate_r, v);
-			}
 			if (atomic_load(&v->attached) && repl_md_edit(v, set_primary_flag, (void *)1) < 0) {
 				snprintf(err, errlen, "%s: cannot record the Primary role in the metadata", v->name);
 				set_primary_flags(false);

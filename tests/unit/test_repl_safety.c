@@ -813,35 +813,6 @@ START_TEST(test_fresh_pair_force_primary)
 }
 END_TEST
 
-/* `primary --force` on an Outdated disk (the peer gone, the operator decides):
- * the data becomes the reference, UpToDate with a new generation, as DRBD's.
- * Left Outdated, the node holding the newest data could not be promoted again
- * after a restart, and a reconnect on equal ids made this Primary a SyncTarget
- * (rule 125), i.e. StandAlone. */
-START_TEST(test_force_primary_outdated_disk)
-{
-	struct pmsg m = { 0 };
-	struct repl_md_gen pg = { .current = REPL_MD_GEN_NEW_DEVICE };
-	char err[256] = "";
-	struct vs_q q;
-
-	setup_common(REPL_DISK_OUTDATED);
-	ck_assert_msg(repl_set_role(REPL_ROLE_PRIMARY, false, err, sizeof(err)) < 0,
-		      "an Outdated disk was promoted without --force");
-	ck_assert_msg(repl_set_role(REPL_ROLE_PRIMARY, true, err, sizeof(err)) == 0, "%s", err);
-	q = engine_state();
-	ck_assert_msg(q.disk == REPL_DISK_UPTODATE, "forced Primary, disk still %d", q.disk);
-	ck_assert(q.flags & REPL_MD_F_PEER_OUTDATED);
-	peer_connect(&m);
-	peer_role(REPL_ROLE_SECONDARY);
-	peer_vol_state(&pg, REPL_DISK_UPTODATE, REPL_ROLE_SECONDARY, 0);       /* the peer did not write */
-	peer_expect(&m, REPL_MSG_BITMAP_DONE, true, 5000);
-	ck_assert_int_eq(engine_state().vs, VS_SYNC_SOURCE);                    /* rule 70, not StandAlone */
-	free(m.body);
-	teardown_common();
-}
-END_TEST
-
 /* Bug 4: demotion polled for up to 30 s on the main thread and then cleared
  * the Primary flag with writes still in flight (which later completed to the
  * initiator on a Secondary). Now it sleeps on a condition, gives up after
@@ -2128,7 +2099,6 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_od_state_after_resync_as_target);
 	tcase_add_test(tc, test_vc_lost_without_fence_answer);
 	tcase_add_test(tc, test_stale_rs_ack_of_aborted_resync);
-	tcase_add_test(tc, test_force_primary_outdated_disk);
 	suite_add_tcase(s, tc);
 	return s;
 }
