@@ -245,6 +245,15 @@ ra_rc "monitor of a stopped instance: OCF_NOT_RUNNING" 7 alpha monitor
 ra_rc "probe of a stopped instance: OCF_NOT_RUNNING" 7 alpha monitor OCF_RESKEY_CRM_meta_interval=0
 ra_rc "start" 0 alpha start
 ra_rc "monitor after start: unpromoted (0)" 0 alpha monitor
+# a typo saved in the running node's configuration (say, preparing a reload):
+# the recurring monitor still reports the running instance; before, it
+# returned OCF_ERR_CONFIGURED, which stops the resource on every node
+cp "$T_TMP/alpha/tandem.conf" "$T_TMP/alpha/tandem.conf.good"
+sed -i '0,/^global {/s//global {\n    bogus_typo_key: 1/' "$T_TMP/alpha/tandem.conf"
+grep -q bogus_typo_key "$T_TMP/alpha/tandem.conf" || fail "the typo did not land in the config"
+ra_rc "monitor with a typo in the config file: still unpromoted (0)" 0 alpha monitor
+ra_reason "validate-all names the typo: OCF_ERR_ARGS" 2 "tandemd rejects" alpha validate-all
+cp "$T_TMP/alpha/tandem.conf.good" "$T_TMP/alpha/tandem.conf"
 [ "$(jfield alpha "$ROLE") $(jfield alpha "$ALUA")" = "secondary standby" ] && pass "started as secondary, ALUA standby" \
 	|| fail "after start: $(jfield alpha "$ROLE") $(jfield alpha "$ALUA")"
 [ "$(score alpha)" = 1000 ] && pass "score alone (peer unknown, UpToDate): 1000" || fail "score alone: $(score alpha), wanted 1000"
@@ -345,6 +354,10 @@ ra_rc "demote beta" 0 beta demote
 # a node marked outdated (by a primary that wrote without it) is never promoted
 ra_rc "stop beta" 0 beta stop
 ra_rc "promote alpha alone" 0 alpha promote
+# start finding tandemd already Primary (started outside pacemaker): it comes
+# up Secondary, as pacemaker records it (before: left Primary, reported started)
+ra_rc "start of a tandemd that is already Primary" 0 alpha start
+[ "$(jfield alpha "$ROLE")" = secondary ] && pass "start demoted the running Primary" || fail "after start alpha is $(jfield alpha "$ROLE")"
 ra_rc "demote alpha" 0 alpha demote
 echo 1 >"$T_TMP/attrs/alpha.tandem-outdated-tandem"
 ra_rc "monitor of a node marked outdated" 0 alpha monitor
@@ -382,15 +395,26 @@ ra_reason "missing tandemd: OCF_ERR_INSTALLED" 5 "tandemd binary /nonexistent/ta
 ra_reason "missing tandemctl: OCF_ERR_INSTALLED" 5 "tandemctl binary" alpha start OCF_RESKEY_tandemctl=/nonexistent/tandemctl
 ra_rc "probe with tandemd missing: not running" 7 alpha monitor OCF_RESKEY_CRM_meta_interval=0 OCF_RESKEY_tandemd=/nonexistent/tandemd
 ra_rc "stop with tandemctl missing still succeeds" 0 alpha stop OCF_RESKEY_tandemctl=/nonexistent/tandemctl
+# ... and stops a running tandemd by its PID file (before: "nothing to stop",
+# success, with the daemon, maybe Primary, still running)
+ra_rc "start alpha (for the stop without tandemctl)" 0 alpha start
+running=$(cat "$T_TMP/alpha/tandemd.pid" 2>/dev/null)
+ra_rc "stop with tandemctl missing, tandemd running" 0 alpha stop OCF_RESKEY_tandemctl=/nonexistent/tandemctl
+st=$(sed 's/^.*) //' "/proc/$running/stat" 2>/dev/null | cut -d' ' -f1)    # gone, or a zombie nobody reaped yet
+[ -n "$running" ] && { [ -z "$st" ] || [ "$st" = Z ]; } && pass "tandemd (pid $running) stopped without tandemctl" \
+	|| fail "tandemd (pid ${running:-?}, state $st) still running after a stop that succeeded"
+ra_rc "monitor after the stop without tandemctl" 7 alpha monitor
 ra_reason "missing config: OCF_ERR_INSTALLED" 5 "missing on this node" alpha validate-all OCF_RESKEY_config=$T_TMP/nope.conf
 ra_reason "relative config path: OCF_ERR_CONFIGURED" 6 "absolute path" alpha validate-all OCF_RESKEY_config=tandem.conf
 ra_reason "config is a directory: OCF_ERR_ARGS" 2 "is a directory" alpha validate-all OCF_RESKEY_config=$T_TMP
 printf 'global {\n    bogus_key: 1\n}\n' >"$T_TMP/broken.conf"
-ra_reason "config tandemd rejects: OCF_ERR_CONFIGURED with tandemd's message" 6 "tandemd rejects.*broken.conf" alpha validate-all OCF_RESKEY_config=$T_TMP/broken.conf
+# a configuration file is this node's: what is wrong in it is OCF_ERR_ARGS (banned
+# here), not OCF_ERR_CONFIGURED (pacemaker stops the resource on every node)
+ra_reason "config tandemd rejects: OCF_ERR_ARGS with tandemd's message" 2 "tandemd rejects.*broken.conf" alpha validate-all OCF_RESKEY_config=$T_TMP/broken.conf
 sed '/^replication {/,/^}/d; s/        replicated: yes//' "$T_TMP/alpha/tandem.conf" >"$T_TMP/norepl.conf"
-ra_reason "config without replication: OCF_ERR_CONFIGURED" 6 "no replication section" alpha validate-all OCF_RESKEY_config=$T_TMP/norepl.conf
+ra_reason "config without replication: OCF_ERR_ARGS" 2 "no replication section" alpha validate-all OCF_RESKEY_config=$T_TMP/norepl.conf
 sed 's/manager: pacemaker/manager: builtin\n    floating_ip: 192.0.2.100\/24\n    interface: lo/' "$T_TMP/alpha/tandem.conf" >"$T_TMP/builtin.conf"
-ra_reason "cluster manager builtin: OCF_ERR_CONFIGURED" 6 "manager: pacemaker" alpha validate-all OCF_RESKEY_config=$T_TMP/builtin.conf
+ra_reason "cluster manager builtin: OCF_ERR_ARGS" 2 "manager: pacemaker" alpha validate-all OCF_RESKEY_config=$T_TMP/builtin.conf
 ra_reason "manage_ip=maybe: OCF_ERR_CONFIGURED" 6 "not a boolean" alpha validate-all OCF_RESKEY_manage_ip=maybe
 ra_reason "wait_connect=soon: OCF_ERR_CONFIGURED" 6 "not a non-negative integer" alpha start OCF_RESKEY_wait_connect=soon
 ra_reason "promotion_scores with one value: OCF_ERR_CONFIGURED" 6 "promotion_scores" alpha validate-all "OCF_RESKEY_promotion_scores=5"
