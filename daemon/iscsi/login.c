@@ -2,6 +2,7 @@
 /* Login phase (RFC 7143 6, 11.12, 11.13): stage transitions with the T and C
  * bits, identity checks (initiator name, target, ACL, portal group), CHAP,
  * TSIH allocation, session creation, reinstatement and connection add. */
+#include "util/utf8.h"
 #include "iscsi/iscsi_int.h"
 #include <stdlib.h>
 #include <string.h>
@@ -212,6 +213,11 @@ static int login_identify(struct iscsi_conn *c, const uint8_t *req)
 	snprintf(l->initiator, sizeof(l->initiator), "%s", ps.initiator);
 	if (!ps.initiator[0])
 		return login_fail(c, req, ISCSI_LOGIN_MISSING_PARAM, "no InitiatorName"), -1;
+	if (!utf8_printable(ps.initiator) || !utf8_printable(ps.target)) {
+		l->initiator[0] = '\0';        /* never logged or shown */
+		return login_fail(c, req, ISCSI_LOGIN_INITIATOR_ERROR, "InitiatorName or TargetName with control "
+				  "characters or malformed UTF-8"), -1;
+	}
 	if (ps.type == ISCSI_SESSION_NONE)
 		ps.type = ISCSI_SESSION_NORMAL;   /* RFC 7143 13.21: default Normal */
 	l->session_type = ps.type;

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "util/utf8.h"
 #include "iscsi/param.h"
 
 #define TEXT_DEFAULT_LIMIT (64u * 1024u)
@@ -492,6 +493,14 @@ static int handle_name(struct neg_ctx *c, const struct param_def *d, const char 
 		return ISCSI_PARAM_ERR_INITIATOR;   /* iSCSI names are at most 223 bytes (RFC 7143 4.2.7.1) */
 	if (*v == '\0' && d->offset != (ptrdiff_t)N_OFF(initiator_alias))
 		return ISCSI_PARAM_ERR_INITIATOR;
+	/* names and aliases reach logs, `tandemctl status` and its JSON: no
+	 * control characters (terminal escapes), only well-formed UTF-8 */
+	if (!utf8_printable(v)) {
+		if (d->offset != (ptrdiff_t)N_OFF(initiator_alias))
+			return ISCSI_PARAM_ERR_INITIATOR;
+		*dst = '\0';           /* an alias is only informative: dropped */
+		return ISCSI_PARAM_OK;
+	}
 	memcpy(dst, v, strlen(v) + 1);
 	return ISCSI_PARAM_OK;     /* declarations need no answer */
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Streaming JSON writer behind the control protocol and `tandemctl --json`. */
 #include "util/json.h"
+#include "util/utf8.h"
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,7 +78,16 @@ static void json_put_string(struct json_writer *w, const char *s)
 				char u[6] = { '\\', 'u', '0', '0', hex[*p >> 4], hex[*p & 0xf] };
 				json_put(w, u, 6);
 			} else {
-				json_putc(w, (char)*p);   /* UTF-8 bytes pass through */
+				/* well-formed UTF-8 passes through; any other byte
+				 * becomes U+FFFD, so the output stays valid JSON
+				 * whatever an initiator sent (util/utf8.h) */
+				size_t n = utf8_seq_len(p);
+				if (!n) {
+					json_put(w, "\\ufffd", 6);
+				} else {
+					json_put(w, (const char *)p, n);
+					p += n - 1;
+				}
 			}
 		}
 	}

@@ -99,6 +99,21 @@ START_TEST(test_utf8_passthrough)
 }
 END_TEST
 
+/* Bytes that are not well-formed UTF-8 (an initiator's name, say) become
+ * U+FFFD: the output stays parseable JSON. */
+START_TEST(test_invalid_utf8_replaced)
+{
+	struct json_writer w;
+	json_init(&w);
+	json_arr_begin(&w, NULL);
+	json_str(&w, NULL, "a\xff" "b\xc3" "c\xc0\xaf" "d\xed\xa0\x80" "e\xf4\x90\x80\x80" "f\xe2\x82" "g\xc3\xa9");
+	json_arr_end(&w);
+	ck_assert_str_eq(json_result(&w), "[\"a\\ufffdb\\ufffdc\\ufffd\\ufffdd\\ufffd\\ufffd\\ufffde\\ufffd\\ufffd\\ufffd"
+				     "\\ufffdf\\ufffd\\ufffdg\xc3\xa9\"]");
+	json_free(&w);
+}
+END_TEST
+
 START_TEST(test_large_growth)
 {
 	struct json_writer w;
@@ -161,6 +176,7 @@ static Suite *json_suite(void)
 	tc = tcase_create("strings");
 	tcase_add_test(tc, test_escaping);
 	tcase_add_test(tc, test_utf8_passthrough);
+	tcase_add_test(tc, test_invalid_utf8_replaced);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("limits");
 	tcase_add_test(tc, test_large_growth);

@@ -723,6 +723,22 @@ START_TEST(test_declaratives)
 	name[14 + 224] = '\0';
 	init_default(&n);
 	ck_assert_int_eq(nego(&n, ISCSI_STAGE_OPERATIONAL, &out, name, NULL), ISCSI_PARAM_ERR_INITIATOR);
+	/* names with control characters (terminal escapes in `tandemctl status`) or
+	 * malformed UTF-8 (unparseable JSON) are refused; such an alias is dropped */
+	const char *dirty[] = { "InitiatorName=iqn.a\x1b[2J", "InitiatorName=iqn.a\x7f", "InitiatorName=iqn.\xc3",
+				"InitiatorName=iqn.\xc0\xaf", "InitiatorName=iqn.\xed\xa0\x80", "TargetName=iqn.\xff",
+				"InitiatorName=iqn.\xc2\x9b" };
+	for (size_t i = 0; i < sizeof(dirty) / sizeof(dirty[0]); i++) {
+		init_default(&n);
+		ck_assert_msg(nego(&n, ISCSI_STAGE_OPERATIONAL, &out, dirty[i], NULL) == ISCSI_PARAM_ERR_INITIATOR,
+			      "dirty name %zu accepted", i);
+	}
+	init_default(&n);
+	ck_assert_int_eq(nego(&n, ISCSI_STAGE_OPERATIONAL, &out, "InitiatorName=iqn.2026-11.\xc3\xa9t\xc3\xa9:h\xc3\xb4te",
+			      NULL), ISCSI_PARAM_OK);              /* UTF-8 names are fine */
+	init_default(&n);
+	ck_assert_int_eq(nego(&n, ISCSI_STAGE_OPERATIONAL, &out, "InitiatorAlias=evil\x1b]0;x\x07", NULL), ISCSI_PARAM_OK);
+	ck_assert_str_eq(n.initiator_alias, "");
 	/* empty alias is fine, no answer to declarations */
 	init_default(&n);
 	ck_assert_int_eq(nego(&n, ISCSI_STAGE_OPERATIONAL, &out, "InitiatorAlias=", "SessionType=Normal",
