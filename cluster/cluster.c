@@ -723,13 +723,18 @@ static void send_conns(void)
 	free(v);
 }
 
-static void send_ctl(enum cl_msg_type t, const char *target, uint8_t on, const char *text)
+static void send_ctl_epoch(enum cl_msg_type t, const char *target, uint8_t on, const char *text, uint32_t epoch)
 {
-	struct cl_msg m = { .type = t, .on = on, .epoch = g.epoch };
+	struct cl_msg m = { .type = t, .on = on, .epoch = epoch };
 	/* both are cut to their field on purpose: the precision says so to gcc */
 	snprintf(m.target, sizeof(m.target), "%.*s", (int)sizeof(m.target) - 1, target ? target : "");
 	snprintf(m.text, sizeof(m.text), "%.*s", (int)sizeof(m.text) - 1, text ? text : "");
 	send_msg(&m);
+}
+
+static void send_ctl(enum cl_msg_type t, const char *target, uint8_t on, const char *text)
+{
+	send_ctl_epoch(t, target, on, text, g.epoch);
 }
 
 /* ---- planned failover ---------------------------------------------------------- */
@@ -885,7 +890,9 @@ static void on_handover(const struct cl_msg *m)
 	snprintf(g.fo_target, sizeof(g.fo_target), "%s", g.cfg.node);
 	if (g.disk != CL_DISK_UPTODATE || !g.quorate || do_promote("planned failover") < 0) {
 		snprintf(text, sizeof(text), "%.150s", g.last_error[0] ? g.last_error : "not UpToDate or no quorum");
-		send_ctl(CL_MSG_HANDOVER_FAILED, m->name, 0, text);
+		/* the answer names the attempt (the HANDOVER's epoch): a late one
+		 * must not abort the old primary's next failover */
+		send_ctl_epoch(CL_MSG_HANDOVER_FAILED, m->name, 0, text, m->epoch);
 		fo_finish("failed: could not promote");
 		return;
 	}
@@ -946,7 +953,7 @@ static void deliver_cb(cpg_handle_t h, const struct cpg_name *group, uint32_t no
 			qb_log(LOG_ERR, "cluster: %s: failover failed: %s", m.name, m.text);
 			snprintf(g.fo_last, sizeof(g.fo_last), "failed: %s", m.text);
 			g.fo_seq++;
-			if (g.fo == FO_HANDED) {
+			if (g.fo == FO_HANDED && m.epoch == g.epoch) {
 				send_ctl(CL_MSG_TRANSITION, g.fo_target, 0, "aborted");
 				fo_finish(g.fo_last);
 				do_promote("failover failed on the target");
