@@ -619,6 +619,18 @@ static int32_t rf_fd_cb(int32_t fd, int32_t revents, void *data)
 
 /* The peer (Primary) lost its replication link to us and asks us to make sure
  * we are never promoted without the writes it continues with. */
+/* The last outdate request done here: the Primary asks again every 5 s while
+ * no Outdated answer came (lost, or still being worked on here: the metadata
+ * writes block this thread up to 10 s); a repeat of a done Outdated answer is
+ * answered again without the work, so the repeats cannot pile up behind a slow
+ * disk. Forgotten when the requester leaves the group (a restarted tandemd
+ * numbers its requests from 1 again). */
+static struct {
+	char name[CL_NAME_MAX];
+	uint32_t epoch;
+	bool ok;
+} od_last;
+
 static void on_outdate_request(const struct cl_msg *m)
 {
 	struct cl_msg a = { .type = CL_MSG_OUTDATE_ANSWER, .epoch = m->epoch };
@@ -626,6 +638,15 @@ static void on_outdate_request(const struct cl_msg *m)
 	uint64_t t0 = now_ms();
 	bool ok;
 
+	if (od_last.ok && od_last.epoch == m->epoch && strcmp(od_last.name, m->name) == 0 &&
+	    my_role() != CL_ROLE_PRIMARY) {
+		qb_log(LOG_INFO, "cluster: %s repeats outdate request %u: answered again (disks already Outdated)",
+		       m->name, m->epoch);
+		a.on = 1;
+		snprintf(a.target, sizeof(a.target), "%s", m->name);
+		send_msg(&a);
+		return;
+	}
 	if (my_role() == CL_ROLE_PRIMARY) {
 		snprintf(err, sizeof(err), "%s is primary: it does not outdate itself", g.cfg.node);
 		ok = false;
@@ -640,6 +661,9 @@ static void on_outdate_request(const struct cl_msg *m)
 	snprintf(a.target, sizeof(a.target), "%s", m->name);
 	snprintf(a.text, sizeof(a.text), "%s", err);
 	send_msg(&a);
+	snprintf(od_last.name, sizeof(od_last.name), "%s", m->name);
+	od_last.epoch = m->epoch;
+	od_last.ok = ok;
 	announce();
 }
 
@@ -868,11 +892,11 @@ static void on_conns(struct cl_msg *m)
 {
 	uint32_t n = 0;
 	for (uint32_t i = 0; i < m->nconns; i++)
-		if (cl_conn_tickle_ok(&m->conns[i], g.fip, g.fport))
+		if (cl_conn_tickle_ok(&m->conns[i], g.fip, 0))    /* any port: portals may listen on a wildcard */
 			m->conns[n++] = m->conns[i];
 	if (n < m->nconns)
-		qb_log(LOG_WARNING, "cluster: %s announced %u client connection(s) not on the floating portal %s:%u: ignored",
-		       m->name, m->nconns - n, g.cfg.floating_addr, (unsigned)ntohs(g.fport));
+		qb_log(LOG_WARNING, "cluster: %s announced %u client connection(s) not on the floating address %s: ignored",
+		       m->name, m->nconns - n, g.cfg.floating_addr);
 	free(g.peer.conns);
 	g.peer.conns = m->conns;
 	g.peer.nconns = n;
@@ -983,6 +1007,7 @@ static void peer_left(const char *why)
 		g.fence = CL_FENCE_IDLE;
 	g.rf.asked_ms = 0;              /* it cannot answer any more */
 	g.rf.refused = false;
+	od_last.ok = false;             /* its next incarnation numbers from 1 */
 	if (g.fo == FO_HANDED || g.fo == FO_DRAINING) {
 		send_ctl(CL_MSG_TRANSITION, g.fo_target, 0, "aborted");
 		fo_finish("failed: the target left");

@@ -171,7 +171,7 @@ size_t cl_build_garp(uint8_t *buf, size_t len, const uint8_t mac[6], uint32_t ip
 int cl_send_garp(const char *ifname, uint32_t ip);
 int cl_send_tickle(uint32_t src_ip, uint16_t src_port, uint32_t dst_ip, uint16_t dst_port);
 /* Whether a connection the peer announced (CONNS) may get tickle ACKs from us:
- * its server side is our floating portal (fip, fport) and its client a unicast
+ * its server side is our floating address (fip; and port fport unless 0) and its client a unicast
  * address other than ours; anything else is dropped, so a confused or hostile
  * peer cannot make this node send forged TCP segments to arbitrary hosts. */
 bool cl_conn_tickle_ok(const struct cl_conn *c, uint32_t fip, uint16_t fport);

@@ -141,7 +141,7 @@ int cl_send_tickle(uint32_t src_ip, uint16_t src_port, uint32_t dst_ip, uint16_t
 bool cl_conn_tickle_ok(const struct cl_conn *c, uint32_t fip, uint16_t fport)
 {
 	uint32_t cli = ntohl(c->client_ip);
-	if (!fip || c->server_ip != fip || c->server_port != fport)
+	if (!fip || c->server_ip != fip || !c->server_port || (fport && c->server_port != fport))
 		return false;
 	if (!c->client_port || c->client_ip == fip)
 		return false;

@@ -81,6 +81,11 @@ START_TEST(test_conn_tickle_ok)
 	c.server_port = htons(3261);                    /* another port */
 	ck_assert(!cl_conn_tickle_ok(&c, fip, fport));
 	ck_assert(!cl_conn_tickle_ok(&ok, 0, fport));   /* no floating address here */
+	c = ok;
+	c.server_port = htons(3261);                    /* port 0: any port (wildcard portals) */
+	ck_assert(cl_conn_tickle_ok(&c, fip, 0));
+	c.server_port = 0;
+	ck_assert(!cl_conn_tickle_ok(&c, fip, 0));
 	const char *bad_clients[] = { "0.0.0.0", "0.1.2.3", "127.0.0.1", "224.0.0.1", "239.255.255.250",
 				      "240.0.0.1", "255.255.255.255", "192.0.2.100" };
 	for (size_t i = 0; i < sizeof(bad_clients) / sizeof(bad_clients[0]); i++) {
