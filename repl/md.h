@@ -133,4 +133,13 @@ uint32_t repl_md_al_active(const struct repl_md *md);
 enum { REPL_MD_DECIDE_DISCARD_MINE = 1u << 0, REPL_MD_DECIDE_DISCARD_PEER = 1u << 1 };
 enum repl_sync_decision repl_md_decide_ex(const struct repl_md_view *mine, const struct repl_md_view *peer,
 					  uint32_t opts, int *rule);
+
+/* After a "none" decision: whether THIS node makes the degraded-mode bump
+ * because chunks are marked (mine_dirty here, peer_dirty announced by the peer)
+ * under equal ids. Both sides compute it from the same two views and exactly
+ * one answers true: a Primary with marks (it cannot be a target), never the
+ * node facing a Primary; else the one with marks, and with marks on both, the
+ * node whose name sorts first. Both disks must be UpToDate. */
+bool repl_md_missed_bump(const struct repl_md_view *mine, bool mine_dirty, const struct repl_md_view *peer,
+			 bool peer_dirty, const char *me, const char *peer_name);
 #endif

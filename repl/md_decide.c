@@ -4,6 +4,7 @@
  * or split brain / unrelated data. Rule numbers match docs/REPLICATION_MD.md. */
 #include "repl/md.h"
 #include "util/log.h"
+#include <string.h>
 
 static bool consistent(enum repl_disk_state d)
 {
@@ -182,4 +183,18 @@ const char *repl_sync_decision_name(enum repl_sync_decision d)
 	case REPL_SYNC_UNRELATED: return "unrelated";
 	}
 	return "?";
+}
+
+bool repl_md_missed_bump(const struct repl_md_view *mine, bool mine_dirty, const struct repl_md_view *peer,
+			 bool peer_dirty, const char *me, const char *peer_name)
+{
+	if (mine->disk != REPL_DISK_UPTODATE || peer->disk != REPL_DISK_UPTODATE || !mine_dirty)
+		return false;
+	if (mine->role == REPL_ROLE_PRIMARY)
+		return true;
+	if (peer->role == REPL_ROLE_PRIMARY)
+		return false;
+	if (!peer_dirty)
+		return true;
+	return strcmp(me, peer_name) < 0;
 }

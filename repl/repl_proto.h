@@ -96,6 +96,10 @@ enum {                                          /* VOL_STATE: one volume's metad
 	REPL_VS_SIZE = 128,
 };
 enum { REPL_VS_O_DISCARD_MY_DATA = 1u << 0 };
+/* In REPL_VS_MDFLAGS next to the metadata flags, announced only (never
+ * stored): this node's bitmap is not empty. Both sides then agree which one
+ * makes the degraded-mode bump on a "none" decision (repl_vol_decide). */
+#define REPL_VS_MDF_DIRTY (1u << 31)
 enum { REPL_DETACH_SIZE = 8 };                           /* VOL_DETACH: u8 flags, 7 reserved bytes */
 enum { REPL_DETACH_FLAGS = 0 };
 /* The volume index is the receiver's own: the answer to its VOL_STATE for a

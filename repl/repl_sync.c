@@ -73,7 +73,7 @@ void repl_vol_send_state(struct repl_vol *v)
 	put_fixed_str(b + REPL_VS_VOLID, REPL_VOLID_LEN, v->volume_id);
 	put_be64(b + REPL_VS_SIZE_BYTES, v->size);
 	put_be32(b + REPL_VS_CHUNK, v->chunk);
-	put_be32(b + REPL_VS_MDFLAGS, repl_md_get_flags(v->md));
+	put_be32(b + REPL_VS_MDFLAGS, repl_md_get_flags(v->md) | (repl_md_bm_count(v->md) ? REPL_VS_MDF_DIRTY : 0));
 	repl_gen_put(b + REPL_VS_GEN_CURRENT, &g);
 	b[REPL_VS_DISK] = (uint8_t)repl_md_get_disk(v->md);
 	b[REPL_VS_ROLE] = (uint8_t)repl_get_role();
@@ -277,6 +277,18 @@ static void verify_resync(struct repl_vol *v)
 		enter_sync(v, true, false);
 }
 
+/* On a "none" decision with chunks marked on either side (REPL_VS_MDF_DIRTY
+ * tells the peer's), exactly one node makes the degraded-mode bump, so that
+ * the table then resyncs them with the other as target (its own marks go to
+ * the source with its bitmap); both bumping would read as a split brain
+ * (repl_md_missed_bump). */
+static bool missed_bump_here(const struct repl_vol *v, const struct repl_md_view *mine,
+			     const struct repl_md_view *peer)
+{
+	return repl_md_missed_bump(mine, repl_md_bm_count(v->md) != 0, peer, peer->flags & REPL_VS_MDF_DIRTY,
+				   repl_eng.node, repl_eng.peer_name);
+}
+
 void repl_vol_decide(struct repl_vol *v)
 {
 	struct repl_md_view mine = { 0 }, *peer = &v->peer_view;
@@ -311,7 +323,7 @@ void repl_vol_decide(struct repl_vol *v)
 	}
 	switch (d) {
 	case REPL_SYNC_NONE:
-		if (repl_md_bm_count(v->md) && mine.disk == REPL_DISK_UPTODATE && peer->role != REPL_ROLE_PRIMARY) {
+		if (missed_bump_here(v, &mine, peer)) {
 			/* Same ids, but chunks here the peer may lack: acknowledged
 			 * only into its volatile cache before it went away, or written
 			 * here while it was gone by writes a demotion or a "no" from
@@ -323,9 +335,9 @@ void repl_vol_decide(struct repl_vol *v)
 			md_job(v, J_MISSED, NULL);
 			return;
 		}
-		if (repl_md_bm_count(v->md))
+		if (repl_md_bm_count(v->md) && !(peer->flags & REPL_VS_MDF_DIRTY && peer->role != REPL_ROLE_PRIMARY))
 			qb_log(LOG_WARNING, "repl: %s: in sync by generation with %" PRIu64 " chunk(s) marked here "
-			       "(the peer is Primary or this disk is not UpToDate): not resynced", v->name,
+			       "(the peer is Primary or a disk is not UpToDate): not resynced", v->name,
 			       repl_md_bm_count(v->md));
 		v->vs = VS_CONNECTED;
 		v->peer_disk = peer->disk;

@@ -849,6 +849,39 @@ START_TEST(test_decide_table)
 END_TEST
 
 /* The recommended lifecycle (docs/REPLICATION_MD.md) gives the expected decisions. */
+/* Marks under equal ids: exactly one side bumps, never both (a split brain),
+ * never neither when marks exist and a side can bump. */
+START_TEST(test_missed_bump_one_side)
+{
+	static const enum repl_role roles[] = { REPL_ROLE_SECONDARY, REPL_ROLE_PRIMARY };
+	for (int ra = 0; ra < 2; ra++)
+		for (int rb = 0; rb < 2; rb++)
+			for (int da = 0; da < 2; da++)
+				for (int db = 0; db < 2; db++) {
+					struct repl_md_view a = { .disk = REPL_DISK_UPTODATE, .role = roles[ra] };
+					struct repl_md_view b = { .disk = REPL_DISK_UPTODATE, .role = roles[rb] };
+					bool ba = repl_md_missed_bump(&a, da, &b, db, "alpha", "beta");
+					bool bb = repl_md_missed_bump(&b, db, &a, da, "beta", "alpha");
+					if (ra && rb)
+						continue;       /* two Primaries never get here (StandAlone) */
+					ck_assert_msg(!(ba && bb), "both bump (roles %d %d, marks %d %d)", ra, rb, da, db);
+					/* a side with marks that is not facing a Primary: someone bumps */
+					if ((da && !rb) || (db && !ra))
+						ck_assert_msg(ba || bb, "nobody bumps (roles %d %d, marks %d %d)", ra, rb, da, db);
+					if (!da)
+						ck_assert(!ba);
+				}
+	/* marks on both Secondaries: the name that sorts first */
+	struct repl_md_view s = { .disk = REPL_DISK_UPTODATE, .role = REPL_ROLE_SECONDARY };
+	ck_assert(repl_md_missed_bump(&s, true, &s, true, "alpha", "beta"));
+	ck_assert(!repl_md_missed_bump(&s, true, &s, true, "beta", "alpha"));
+	/* not UpToDate on either side: no bump (the table resyncs anyway) */
+	struct repl_md_view o = { .disk = REPL_DISK_OUTDATED, .role = REPL_ROLE_SECONDARY };
+	ck_assert(!repl_md_missed_bump(&s, true, &o, false, "alpha", "beta"));
+	ck_assert(!repl_md_missed_bump(&o, true, &s, false, "alpha", "beta"));
+}
+END_TEST
+
 START_TEST(test_decide_lifecycle)
 {
 	struct repl_md_view a = { .gen = { .current = REPL_MD_GEN_NEW_DEVICE }, .disk = U, .role = P };
@@ -911,6 +944,7 @@ static Suite *md_suite(void)
 	tcase_add_test(tc, test_gen_ids);
 	tcase_add_loop_test(tc, test_decide_table, 0, (int)(sizeof(rows) / sizeof(rows[0])));
 	tcase_add_test(tc, test_decide_lifecycle);
+	tcase_add_test(tc, test_missed_bump_one_side);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -813,6 +813,61 @@ START_TEST(test_fresh_pair_force_primary)
 }
 END_TEST
 
+/* Chunks marked on two Secondaries under the same ids (say, a verify with
+ * resync cut off by the link): exactly one of them makes the degraded-mode
+ * bump, so that the other becomes its target (both bumping would read as a
+ * split brain); with marks on both, the node whose name sorts first ("alpha",
+ * the engine). A node without marks facing a peer with marks does not bump. */
+static void missed_bump_case(bool engine_marks, bool peer_marks, bool want_bump)
+{
+	struct pmsg m = { 0 };
+	struct repl_md_gen g = { .current = REPL_MD_GEN_NEW_DEVICE };
+	char err[256] = "";
+	bool bumped = false;
+
+	peer_listen();
+	engine_md(REPL_DISK_UPTODATE);
+	if (engine_marks) {
+		struct repl_md *md = repl_md_open(md_path, DEV_SIZE, err, sizeof(err));
+		ck_assert_msg(md != NULL, "%s", err);
+		repl_md_bm_set(md, 0, CHUNK);
+		ck_assert_int_eq(repl_md_bm_flush(md), 0);
+		repl_md_close(md);
+	}
+	engine_start();
+	peer_connect(&m);                                       /* the engine's VOL_STATE */
+	ck_assert_uint_eq(get_be32(m.body + REPL_VS_MDFLAGS) & REPL_VS_MDF_DIRTY, engine_marks ? REPL_VS_MDF_DIRTY : 0);
+	peer_role(REPL_ROLE_SECONDARY);
+	peer_vol_state(&g, REPL_DISK_UPTODATE, REPL_ROLE_SECONDARY,
+		       REPL_MD_F_CONNECTED | (peer_marks ? REPL_VS_MDF_DIRTY : 0));
+	for (uint64_t end = now_ms() + 1500; now_ms() < end && !bumped;)
+		if (peer_recv(&m, 50) == 0) {
+			if (m.type == REPL_MSG_VOL_STATE) {
+				struct repl_md_gen ng;
+				repl_gen_get(m.body + REPL_VS_GEN_CURRENT, &ng);
+				bumped = ng.current != g.current;
+			} else if (m.type == REPL_MSG_PING) {
+				peer_send(REPL_MSG_PING_ACK, REPL_VOL_NONE, m.body, REPL_PING_SIZE);
+			}
+		}
+	ck_assert_msg(bumped == want_bump, "engine marks %d, peer marks %d: the engine %s its generation", engine_marks,
+		      peer_marks, bumped ? "bumped" : "did not bump");
+	free(m.body);
+	teardown_common();
+}
+
+START_TEST(test_missed_bump_both_marked)
+{
+	missed_bump_case(true, true, true);
+}
+END_TEST
+
+START_TEST(test_missed_bump_only_peer_marked)
+{
+	missed_bump_case(false, true, false);
+}
+END_TEST
+
 /* Bug 4: demotion polled for up to 30 s on the main thread and then cleared
  * the Primary flag with writes still in flight (which later completed to the
  * initiator on a Secondary). Now it sleeps on a condition, gives up after
@@ -2099,6 +2154,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_od_state_after_resync_as_target);
 	tcase_add_test(tc, test_vc_lost_without_fence_answer);
 	tcase_add_test(tc, test_stale_rs_ack_of_aborted_resync);
+	tcase_add_test(tc, test_missed_bump_both_marked);
+	tcase_add_test(tc, test_missed_bump_only_peer_marked);
 	suite_add_tcase(s, tc);
 	return s;
 }
