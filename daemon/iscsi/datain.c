@@ -136,7 +136,7 @@ void iscsi_task_complete(struct scsi_task *st)
 
 	if (t->dead || c->closing) {
 		/* aborted or connection gone: completes into nothing (RFC 7143 7.x) */
-		if (t->tmf || t->tmf_remote)
+		if (t->tmf_waits)
 			iscsi_tmf_task_gone(t);
 		if (!c->closing && c->sess && !t->immediate)
 			iscsi_session_cmd_done(c->sess);

@@ -112,10 +112,11 @@ struct iscsi_task {
 	struct iscsi_r2t r2t[ISCSI_MAX_R2T];
 	/* data-in */
 	uint32_t datasn;
-	/* TMF waiting on this task: one of this session, or of another session
-	 * (LUN/target reset, CLEAR TASK SET), counted on this reactor */
-	struct iscsi_tmf *tmf;
-	struct iscsi_tmf_remote *tmf_remote;
+	/* TMFs waiting for this task to leave the backend: of this session, or
+	 * of other sessions (LUN/target reset, CLEAR TASK SET) counted on this
+	 * reactor; a task already aborted by one TMF can be waited for by the
+	 * next (ABORT TASK, then a LUN RESET from another path) */
+	struct iscsi_tmf_wait *tmf_waits;
 	struct iscsi_task *hnext;           /* ITT hash */
 	struct iscsi_task *snext;           /* session pending list / free list */
 	struct iscsi_task *cnext, *cprev;   /* connection's active list */

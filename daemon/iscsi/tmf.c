@@ -45,6 +45,13 @@ struct iscsi_tmf_remote {
 	int count;                          /* aborted tasks in the backend, +1 while scanning */
 };
 
+/* One TMF waiting for one task: m (this session's) or rw (another's). */
+struct iscsi_tmf_wait {
+	struct iscsi_tmf_wait *next;
+	struct iscsi_tmf *m;
+	struct iscsi_tmf_remote *rw;
+};
+
 static void tmf_waited(struct iscsi_tmf *m);
 
 static void tmf_remote_home(void *arg)
@@ -77,18 +84,17 @@ static void tmf_waited(struct iscsi_tmf *m)
 	free(m);
 }
 
-/* An aborted task the TMF waited for has left the backend. */
+/* An aborted task TMFs waited for has left the backend. */
 void iscsi_tmf_task_gone(struct iscsi_task *t)
 {
-	if (t->tmf) {
-		struct iscsi_tmf *m = t->tmf;
-		t->tmf = NULL;
-		tmf_waited(m);
-	}
-	if (t->tmf_remote) {
-		struct iscsi_tmf_remote *rw = t->tmf_remote;
-		t->tmf_remote = NULL;
-		tmf_remote_put(rw);
+	while (t->tmf_waits) {
+		struct iscsi_tmf_wait *w = t->tmf_waits;
+		t->tmf_waits = w->next;
+		if (w->m)
+			tmf_waited(w->m);
+		else
+			tmf_remote_put(w->rw);
+		free(w);
 	}
 }
 
@@ -108,34 +114,42 @@ void iscsi_tmf_conn_gone(struct iscsi_conn *c)
  * (both NULL: nobody waits). Returns true when the response must wait for it. */
 static bool tmf_abort_task(struct iscsi_task *t, struct iscsi_tmf *m, struct iscsi_tmf_remote *rw)
 {
-	bool was_exec = t->state == ISCSI_TASK_EXEC && !t->dead;
 	bool in_queue = t->state == ISCSI_TASK_PENDING && !t->in_order;
 	struct iscsi_session *s = t->conn->sess;
 
-	if (t->dead || t->state == ISCSI_TASK_DONE)
+	if (t->state == ISCSI_TASK_DONE)
 		return false;
+	if (t->state == ISCSI_TASK_EXEC) {
+		/* in the backend, maybe aborted already by an earlier TMF that
+		 * waits for it too: this one waits as well */
+		if (!t->dead) {
+			t->dead = true;
+			t->scsi.aborted = true;
+			iscsi_task_unhash(t);
+		}
+		if (!m && !rw)
+			return false;   /* PREEMPT AND ABORT: nobody waits */
+		struct iscsi_tmf_wait *w = malloc(sizeof(*w));
+		if (!w) {
+			qb_log(LOG_ERR, "iscsi: out of memory: a TMF answers before an aborted task left the backend");
+			return false;
+		}
+		*w = (struct iscsi_tmf_wait){ .next = t->tmf_waits, .m = m, .rw = rw };
+		t->tmf_waits = w;
+		if (m)
+			m->waiting++;
+		else
+			rw->count++;
+		return true;
+	}
+	if (t->dead)
+		return false;   /* queued for its CmdSN turn, never to execute */
 	if (in_queue) {
 		/* keep its CmdSN slot: it is released when its turn comes */
 		t->dead = true;
 		t->scsi.aborted = true;
 		iscsi_task_unhash(t);
 		return false;
-	}
-	if (was_exec) {
-		t->dead = true;
-		t->scsi.aborted = true;
-		iscsi_task_unhash(t);
-		if (m) {
-			t->tmf = m;
-			m->waiting++;
-			return true;
-		}
-		if (rw) {
-			t->tmf_remote = rw;
-			rw->count++;
-			return true;
-		}
-		return false;   /* PREEMPT AND ABORT: nobody waits */
 	}
 	/* collecting data (already delivered): free now and open its window slot */
 	if (!t->immediate && s)
@@ -154,6 +168,10 @@ static void abort_session_tasks(struct iscsi_session *s, struct iscsi_tmf *m, st
 		for (t = o->active; t; t = next) {
 			next = t->cnext;
 			if (lun >= 0 && t->scsi.lun != (uint64_t)lun)
+				continue;
+			/* a dying session's connections tear their own tasks
+			 * down: only its tasks in the backend are waited for */
+			if (s->dying && t->state != ISCSI_TASK_EXEC)
 				continue;
 			tmf_abort_task(t, m, rw);
 		}
@@ -250,8 +268,9 @@ void iscsi_session_abort_cb(void *arg, uint64_t lun)
 static void abort_other_sessions(struct iscsi_session *self, int64_t lun, bool cleared_ua, struct iscsi_tmf *m)
 {
 	pthread_mutex_lock(&g_iscsi.lock);
+	/* dying sessions too: their tasks still in the backend land later */
 	for (struct iscsi_session *s = g_iscsi.sessions; s; s = s->next)
-		if (s != self && s->tgt == self->tgt && s->type == ISCSI_SESSION_NORMAL && !s->dying)
+		if (s != self && s->tgt == self->tgt && s->type == ISCSI_SESSION_NORMAL)
 			remote_abort_post(s, lun, cleared_ua, m, self->r);
 	pthread_mutex_unlock(&g_iscsi.lock);
 }

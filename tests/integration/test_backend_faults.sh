@@ -15,7 +15,8 @@
 #     cleared reads and writes work again, but SYNCHRONIZE CACHE keeps failing
 #     (a failed flush is sticky until the LUN is reopened).
 #   - a LUN RESET of session 2 while session 1's write hangs in the device:
-#     answered only once that write left the device (before, at once);
+#     answered only once that write left the device (before, at once); the
+#     same after session 1 aborted that write itself (ABORT TASK) first;
 #   - a device that hangs (the shim blocks pwritev while the control file says
 #     "hang") under a write in flight, and a reload that removes that LUN: the
 #     reload answers within a few seconds (the LUN leaves at once, its device
@@ -399,6 +400,74 @@ kill -0 "$HUNG2" 2>/dev/null && kill -TERM "$HUNG2" 2>/dev/null     # aborted: i
 wait "$HUNG2" 2>/dev/null || true
 untrack_pid "$HUNG2"
 check "tandemd serves LUN 0 after the reset" timeout 30 qemu-io -f raw -c "read -P 0x3d 128k 4k" "iscsi://127.0.0.1:$PORT/$IQN/0"
+
+# ---------------------------------------------------------------- ABORT TASK, then another session's LUN RESET
+# The usual escalation of an initiator whose write hangs: ABORT TASK, then a
+# LUN RESET (from another path). The write is aborted already but still in
+# the device: the reset waits for it too (before: answered at once, the task
+# being "dead" already).
+echo hang >"$CTL_FILE"
+T_LIB_DIR=$T_LIB_DIR python3 - "$PORT" "$IQN" >"$T_TMP/reset2.out" 2>&1 <<'PY' &
+import os, socket, sys, time
+sys.path.insert(0, os.environ['T_LIB_DIR'])
+import test_bad_input as tbi
+port, iqn = int(sys.argv[1]), sys.argv[2]
+def session(name):
+    tbi.INITIATOR = name
+    c = tbi.Conn(port)
+    err = c.login(iqn)
+    if err:
+        print('login failed', err, flush=True)
+        sys.exit(1)
+    c.test_unit_ready()                         # the new nexus' unit attention
+    return c
+def tmf(c, func, rtt=0xffffffff, ref=0):
+    t = bytearray(48)
+    t[0] = tbi.OP_TMF | 0x40
+    t[1] = 0x80 | func
+    t[16:20] = c.next_itt().to_bytes(4, 'big')
+    t[20:24] = rtt.to_bytes(4, 'big')
+    t[24:28] = c.cmdsn.to_bytes(4, 'big')
+    t[28:32] = c.expstatsn.to_bytes(4, 'big')
+    t[32:36] = ref.to_bytes(4, 'big')
+    c.send_pdu(bytes(t))
+def tmf_rsp(c, secs):
+    end = time.time() + secs
+    try:
+        while True:
+            op, rsp, _ = c.recv_skip_nop(deadline=end)
+            if op == tbi.OP_TMF_RSP:
+                return rsp[2]
+    except socket.timeout:
+        return None
+c1, c2 = session('iqn.2026-11.org.tandem.test:writer'), session('iqn.2026-11.org.tandem.test:resetter2')
+cdb = bytes([0x2a, 0, 0, 0, 0x01, 0, 0, 0, 8, 0])    # WRITE(10) LBA 256, 8 blocks: 4 KiB
+w = bytearray(c1.scsi_bhs(cdb, dlen=4096))
+w[1] = 0x80 | 0x20 | 0x01
+w[20:24] = (4096).to_bytes(4, 'big')
+ref = int.from_bytes(w[24:28], 'big')
+c1.send_pdu(bytes(w), bytes([0x5e]) * 4096)    # immediate data: into the hung device
+time.sleep(1)
+tmf(c1, 0x01, int.from_bytes(w[16:20], 'big'), ref)     # ABORT TASK
+print('abort', tmf_rsp(c1, 1), flush=True)              # waits for the device: None
+tmf(c2, 0x05)                                           # LUN RESET from the other session
+r = tmf_rsp(c2, 3)
+print('reset early' if r is not None else 'reset pending', flush=True)
+open(os.environ.get('GO', '/dev/null'), 'a').close()
+r = tmf_rsp(c2, 30)
+print('reset answered', r, flush=True)
+print('abort answered', tmf_rsp(c1, 10), flush=True)
+PY
+RESET2_PID=$!
+track_pid "$RESET2_PID"
+for _ in $(seq 1 150); do grep -qE "reset (early|pending)|failed" "$T_TMP/reset2.out" && break; sleep 0.1; done
+check "ABORT TASK of the hung write: not answered while it is in the device" grep -q "abort None" "$T_TMP/reset2.out"
+check "then LUN RESET from session 2: not answered while the aborted write is in the device" grep -q "reset pending" "$T_TMP/reset2.out"
+echo none >"$CTL_FILE"
+wait "$RESET2_PID" 2>/dev/null || true
+untrack_pid "$RESET2_PID"
+check "LUN RESET (after ABORT TASK) answered Function complete once the write left the device" grep -q "reset answered 0" "$T_TMP/reset2.out"
+check "ABORT TASK answered Function complete too" grep -q "abort answered 0" "$T_TMP/reset2.out"
 
 # ---------------------------------------------------------------- a hung device and a reload
 hung_write 0x3c 64k "$T_TMP/hung.out" "a write to LUN 0"
