@@ -1117,6 +1117,21 @@ struct bdev *repl_wrap(struct bdev *lower, const struct bdev_params *p, char *er
 	flags = repl_md_get_flags(v->md);
 	disk = repl_md_get_disk(v->md);
 	primary = repl_get_role() == REPL_ROLE_PRIMARY;
+	/* A backing file that did not exist was just created, empty (`create:
+	 * yes`), under metadata that has held data (it was connected, Primary,
+	 * or wrote alone): the metadata's UpToDate would serve zeroes as the
+	 * data. A path typo or a lost file, never a fresh device; the file is
+	 * removed again so that the next start does not take it for the data. */
+	if (lower->created && (flags & (REPL_MD_F_CONNECTED | REPL_MD_F_PRIMARY | REPL_MD_F_PEER_OUTDATED)) &&
+	    disk != REPL_DISK_INCONSISTENT) {
+		snprintf(err, errlen, "%s: backing file %s did not exist (created empty just now, removed again) but "
+			 "its replication metadata %s describes data: check the path; to resync this node from the "
+			 "peer, recreate the metadata (tandemctl create-md %s)", v->name, lower->path, v->md_path,
+			 v->name);
+		if (!lower->is_blockdev && unlink(lower->path) < 0)
+			qb_log(LOG_ERR, "repl: %s: cannot remove %s: %s", v->name, lower->path, strerror(errno));
+		goto close_md;
+	}
 	if (primary && (disk != REPL_DISK_UPTODATE || (flags & REPL_MD_F_SYNC_TARGET))) {
 		snprintf(err, errlen, "%s: this node is Primary and the LUN's replication metadata says %s%s: a "
 			 "replicated LUN joins a Primary only UpToDate (a new, zeroed device: tandemctl create-md %s "

@@ -225,6 +225,7 @@ int bdev_open_common(struct bdev *b, const struct bdev_params *p, bool want_dire
 		rc = bdev_create_file(p, err, errlen);
 		if (rc)
 			return rc;
+		b->created = true;
 	}
 
 	flags = (p->readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC;

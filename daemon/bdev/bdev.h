@@ -100,6 +100,7 @@ struct bdev {
 	bool unmap_zeroes;          /* unmapped ranges read back as zeroes (LBPRZ) */
 	bool page_cache;            /* I/O goes through the host page cache (fileio, or blockio
 	                             * without O_DIRECT): a read may see half of a concurrent write */
+	bool created;               /* this open created the (sparse, zeroed) backing file */
 	int sync_error;             /* first failed flush (-errno), sticky until the device is
 	                             * reopened: see bdev_fdatasync (atomic access) */
 	void *priv;

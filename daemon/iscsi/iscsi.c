@@ -3,6 +3,8 @@
  * from the configuration, apply reloads, shut down, and report status. */
 #include "iscsi/iscsi.h"
 #include "iscsi/iscsi_int.h"
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -346,6 +348,35 @@ static bool lun_reopens_volume(const struct lun_plan *p, const struct tconf_lun 
 	return false;
 }
 
+/* Whether nl's backing path can be opened (or created), without opening the
+ * LUN: for a replicated LUN whose volume is still held by its previous
+ * version, so that a path typo keeps that version in service instead of
+ * removing the LUN and failing to add it back. */
+static bool lun_path_usable(const struct tconf_lun *nl, char *e, size_t elen)
+{
+	int fd;
+
+	if (nl->backend == TCONF_BACKEND_NULL || !nl->path[0])
+		return true;
+	fd = open(nl->path, (nl->readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	if (fd >= 0) {
+		close(fd);
+		return true;
+	}
+	/* a replicated LUN's data is in that file: a missing one is a mistake
+	 * (repl_wrap refuses to put a created, empty file under its metadata) */
+	if (errno == ENOENT && nl->create && !nl->replicated) {
+		/* created at open: its directory must exist */
+		char dir[TCONF_PATH_MAX];
+		snprintf(dir, sizeof(dir), "%s", nl->path);
+		char *slash = strrchr(dir, '/');
+		if (!slash || slash == dir || access((*slash = '\0', dir), W_OK) == 0)
+			return true;
+	}
+	snprintf(e, elen, "LUN %u: cannot open %.400s: %s", nl->lun, nl->path, strerror(errno));
+	return false;
+}
+
 static void plans_free(struct lun_plan *plans, size_t n)
 {
 	for (size_t k = 0; k < n; k++) {
@@ -398,11 +429,20 @@ int iscsi_reload(const struct tconf *conf, char *err, size_t errlen)
 			struct lun_plan *p = &plans[nplans - 1];
 			for (size_t j = 0; j < tc->nluns; j++) {
 				const struct tconf_lun *nl = &tc->luns[j];
-				if (j >= TCONF_MAX_LUNS || !lun_to_add(p, nl) || lun_reopens_volume(p, nl))
+				if (j >= TCONF_MAX_LUNS || !lun_to_add(p, nl))
 					continue;
-				p->opened[j] = scsi_lun_open_bdev(nl, e, sizeof(e));
-				if (!p->opened[j] && nl->replicated)
-					continue;       /* its volume may be open elsewhere until phase 3 */
+				if (lun_reopens_volume(p, nl)) {
+					/* its volume opens after the old LUN closed (phase
+					 * 3); a path that cannot open at all is known now */
+					if (lun_path_usable(nl, e, sizeof(e)))
+						continue;
+				} else {
+					p->opened[j] = scsi_lun_open_bdev(nl, e, sizeof(e));
+					/* a replicated one whose volume may be open
+					 * elsewhere until phase 3, unless its path is bad */
+					if (!p->opened[j] && nl->replicated && lun_path_usable(nl, e, sizeof(e)))
+						continue;
+				}
 				if (!p->opened[j]) {
 					p->failed[j] = true;
 					if (lun_attached(kept, nl->lun)) {

@@ -204,6 +204,48 @@ check "the write is on A's LUN 2" cmp <(dd if="$(dir_of A)/lun2.img" bs=512k ski
 	<(head -c 524288 /dev/zero | tr '\0' '\134')
 check "LUN 0 still in sync" in_sync 30
 
+# a path typo in a reload of a replicated LUN: the LUN keeps its previous device
+# (and its volume) in service with a warning, instead of being removed and
+# failing to come back (for ESXi a permanent device loss)
+cp "$(dir_of B)/tandem.conf" "$T_TMP/B.conf.good"
+sed -i "s|path: $(dir_of B)/lun2.img|path: $(dir_of B)/no-such-dir/lun2.img|" "$(dir_of B)/tandem.conf"
+out=$(ctl B reload 2>&1) && rc=0 || rc=$?
+[ "$rc" = 0 ] && grep -q "keeps its previous device" <<<"$out" && pass "reload B with a bad LUN 2 path: warns, LUN 2 keeps its device" \
+	|| fail "reload B with a bad LUN 2 path: exit $rc: $out"
+check "B still serves LUN 2" lists_lun2 2
+check "LUN 2 still in sync" lun2_in_sync
+# a typo into an existing directory, with create: yes: the new empty file must
+# not become LUN 2 under its UpToDate metadata (before, it did: zeroes served)
+cp "$T_TMP/B.conf.good" "$(dir_of B)/tandem.conf"
+sed -i "s|path: $(dir_of B)/lun2.img|path: $(dir_of B)/lun2-typo.img|" "$(dir_of B)/tandem.conf"
+out=$(ctl B reload 2>&1) && rc=0 || rc=$?
+[ "$rc" = 0 ] && grep -q "keeps its previous device" <<<"$out" && pass "reload B with LUN 2 on a missing file: warns, LUN 2 keeps its device" \
+	|| fail "reload B with LUN 2 on a missing file: exit $rc: $out"
+check_fail "no empty file was created for the typo" test -e "$(dir_of B)/lun2-typo.img"
+check "LUN 2 still in sync after the typo" lun2_in_sync
+check "LUN 2 on B still reads the pattern" in_ns C timeout 60 qemu-io -f raw -c "read -P 0x5c 1M 512k" \
+	"iscsi://192.0.2.2:3260/$IQN/2"
+cp "$T_TMP/B.conf.good" "$(dir_of B)/tandem.conf"
+check "reload B with the good path again -> 0" ctl B reload
+check "B serves LUN 2 after the good reload" lists_lun2 2
+
+# the same at start: LUN 2's file lost while B is down (create: yes): tandemd
+# refuses to start rather than serve a new empty file under UpToDate metadata,
+# and removes what it created
+node_stop B
+mv "$(dir_of B)/lun2.img" "$T_TMP/lun2.img.away"
+if node_start B 2>"$T_TMP/startB.err"; then
+	fail "B started with LUN 2's backing file missing"
+	node_stop B
+else
+	pass "B refuses to start with LUN 2's backing file missing"
+fi
+check "it says why" grep -q "did not exist (created empty just now, removed again)" "$(dir_of B)/tandemd.log"
+check_fail "no empty lun2.img left behind" test -e "$(dir_of B)/lun2.img"
+mv "$T_TMP/lun2.img.away" "$(dir_of B)/lun2.img"
+check "B starts with the file back" node_start B
+check "LUN 2 in sync again" lun2_in_sync
+
 node_stop B
 node_stop A
 finish
