@@ -678,11 +678,10 @@ static void initial_source(struct repl_md_gen *gen, enum repl_disk_state *disk, 
 	*flags |= REPL_MD_F_PEER_OUTDATED;
 }
 
-/* Our generation changed under an established connection: negotiate again. */
-static void renegotiate_r(void *arg)
+/* Our generation changed (a bump that set PEER_OUTDATED) under an
+ * established connection: negotiate again from scratch with the new ids. */
+void repl_vol_renegotiate(struct repl_vol *v)
 {
-	struct repl_vol *v = arg;
-
 	if (v->vs != VS_STANDALONE)
 		repl_vol_link_down(v);
 	if (repl_conn_up() && v->want_connect) {
@@ -690,6 +689,11 @@ static void renegotiate_r(void *arg)
 		v->od_state = OD_DONE;
 		repl_vol_send_state(v);
 	}
+}
+
+static void renegotiate_r(void *arg)
+{
+	repl_vol_renegotiate(arg);
 }
 
 static void set_primary_flag(struct repl_md_gen *gen, enum repl_disk_state *disk, uint32_t *flags, void *arg)

@@ -219,14 +219,9 @@ static void job_done(void *arg)
 		}
 		v->od_state = OD_DONE;
 		v->known_current = true;
-		/* negotiate again from scratch with the new ids (the peer went
-		 * Connected on the old ones and renegotiates on our VOL_STATE) */
-		if (v->vs != VS_STANDALONE)
-			repl_vol_link_down(v);
-		if (repl_conn_up() && v->want_connect) {
-			v->vs = VS_WAIT;
-			repl_vol_send_state(v);
-		}
+		/* the peer went Connected on the old ids and renegotiates on our
+		 * VOL_STATE */
+		repl_vol_renegotiate(v);
 		break;
 	case J_TARGET_DONE:
 		if (rc == 0 && v->vs == VS_SYNC_TARGET) {
@@ -277,18 +272,6 @@ static void verify_resync(struct repl_vol *v)
 		enter_sync(v, true, false);
 }
 
-/* On a "none" decision with chunks marked on either side (REPL_VS_MDF_DIRTY
- * tells the peer's), exactly one node makes the degraded-mode bump, so that
- * the table then resyncs them with the other as target (its own marks go to
- * the source with its bitmap); both bumping would read as a split brain
- * (repl_md_missed_bump). */
-static bool missed_bump_here(const struct repl_vol *v, const struct repl_md_view *mine,
-			     const struct repl_md_view *peer)
-{
-	return repl_md_missed_bump(mine, repl_md_bm_count(v->md) != 0, peer, peer->flags & REPL_VS_MDF_DIRTY,
-				   repl_eng.node, repl_eng.peer_name);
-}
-
 void repl_vol_decide(struct repl_vol *v)
 {
 	struct repl_md_view mine = { 0 }, *peer = &v->peer_view;
@@ -322,23 +305,28 @@ void repl_vol_decide(struct repl_vol *v)
 		return;
 	}
 	switch (d) {
-	case REPL_SYNC_NONE:
-		if (missed_bump_here(v, &mine, peer)) {
-			/* Same ids, but chunks here the peer may lack: acknowledged
-			 * only into its volatile cache before it went away, or written
-			 * here while it was gone by writes a demotion or a "no" from
-			 * fencing failed. Accepted as in sync, they would never be sent
-			 * (test_repl_safety test_vc_lost_without_fence_answer). */
+	case REPL_SYNC_NONE: {
+		/* Same ids, but chunks marked on a side (REPL_VS_MDF_DIRTY tells
+		 * the peer's): acknowledged only into the other's volatile cache
+		 * before it went away, or written while it was gone by writes a
+		 * demotion or a "no" from fencing failed. Accepted as in sync they
+		 * would never be sent; exactly one node bumps, so that the table
+		 * resyncs them with the other as target (its marks go to the
+		 * source with its bitmap); both bumping would read as a split
+		 * brain (repl_md_missed_bump; test_repl_safety
+		 * test_vc_lost_without_fence_answer). */
+		uint64_t marked = repl_md_bm_count(v->md);
+		bool peer_marked = peer->flags & REPL_VS_MDF_DIRTY;
+
+		if (repl_md_missed_bump(&mine, marked, peer, peer_marked, repl_eng.node, repl_eng.peer_name)) {
 			qb_log(LOG_WARNING, "repl: %s: same generation as the peer, but %" PRIu64 " chunk(s) here "
-			       "may be missing there: new generation, this node resyncs them", v->name,
-			       repl_md_bm_count(v->md));
+			       "may be missing there: new generation, this node resyncs them", v->name, marked);
 			md_job(v, J_MISSED, NULL);
 			return;
 		}
-		if (repl_md_bm_count(v->md) && !(peer->flags & REPL_VS_MDF_DIRTY && peer->role != REPL_ROLE_PRIMARY))
+		if (marked && !repl_md_missed_bump(peer, peer_marked, &mine, marked, repl_eng.peer_name, repl_eng.node))
 			qb_log(LOG_WARNING, "repl: %s: in sync by generation with %" PRIu64 " chunk(s) marked here "
-			       "(the peer is Primary or a disk is not UpToDate): not resynced", v->name,
-			       repl_md_bm_count(v->md));
+			       "(the peer is Primary or a disk is not UpToDate): not resynced", v->name, marked);
 		v->vs = VS_CONNECTED;
 		v->peer_disk = peer->disk;
 		v->od_state = OD_NONE;
@@ -348,6 +336,7 @@ void repl_vol_decide(struct repl_vol *v)
 		if (mine.disk == REPL_DISK_UPTODATE && peer->disk == REPL_DISK_UPTODATE)
 			md_job(v, J_IN_SYNC, NULL);
 		break;
+	}
 	case REPL_SYNC_SOURCE_BITMAP:
 	case REPL_SYNC_SOURCE_FULL:
 		v->discard_my_data = false;
