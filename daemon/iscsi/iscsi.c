@@ -348,10 +348,11 @@ static bool lun_reopens_volume(const struct lun_plan *p, const struct tconf_lun 
 	return false;
 }
 
-/* Whether nl's backing path can be opened (or created), without opening the
- * LUN: for a replicated LUN whose volume is still held by its previous
- * version, so that a path typo keeps that version in service instead of
- * removing the LUN and failing to add it back. */
+/* Whether a replicated LUN's backing path opens, without opening the LUN: its
+ * volume may still be held by the LUN's previous version, so that a path typo
+ * keeps that version in service instead of removing the LUN and failing to
+ * add it back. A missing file is a mistake whatever `create` says: its data
+ * is what the metadata describes (repl_wrap refuses a created, empty one). */
 static bool lun_path_usable(const struct tconf_lun *nl, char *e, size_t elen)
 {
 	int fd;
@@ -362,16 +363,6 @@ static bool lun_path_usable(const struct tconf_lun *nl, char *e, size_t elen)
 	if (fd >= 0) {
 		close(fd);
 		return true;
-	}
-	/* a replicated LUN's data is in that file: a missing one is a mistake
-	 * (repl_wrap refuses to put a created, empty file under its metadata) */
-	if (errno == ENOENT && nl->create && !nl->replicated) {
-		/* created at open: its directory must exist */
-		char dir[TCONF_PATH_MAX];
-		snprintf(dir, sizeof(dir), "%s", nl->path);
-		char *slash = strrchr(dir, '/');
-		if (!slash || slash == dir || access((*slash = '\0', dir), W_OK) == 0)
-			return true;
 	}
 	snprintf(e, elen, "LUN %u: cannot open %.400s: %s", nl->lun, nl->path, strerror(errno));
 	return false;
