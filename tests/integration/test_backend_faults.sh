@@ -183,7 +183,7 @@ PID=$TANDEMD_PID
 
 rc=0
 T_LIB_DIR=$T_LIB_DIR python3 - "$PORT" "$IQN" "$CTL_FILE" "$HAVE_TMPFS" >"$T_TMP/faults.out" 2>&1 <<'PY' || rc=$?
-import os, socket, sys, time
+import os, sys, time
 sys.path.insert(0, os.environ['T_LIB_DIR'])
 from test_bad_input import Conn, Closed, OP_SCSI_RSP, OP_DATA_IN, OP_R2T, OP_DATA_OUT
 port, iqn, ctl, have_tmpfs = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4] == '1'
@@ -353,7 +353,7 @@ hung_write() {
 hung_write 0x3d 128k "$T_TMP/hung2.out" "a write of session 1"
 HUNG2=$HUNG_PID
 T_LIB_DIR=$T_LIB_DIR python3 - "$PORT" "$IQN" >"$T_TMP/reset.out" 2>&1 <<'PY' &
-import os, socket, sys, time
+import os, sys, time
 sys.path.insert(0, os.environ['T_LIB_DIR'])
 import test_bad_input as tbi
 port, iqn = int(sys.argv[1]), sys.argv[2]
@@ -363,29 +363,13 @@ err = c.login(iqn)
 if err:
     print('login failed', err, flush=True)
     sys.exit(1)
-t = bytearray(48)
-t[0] = tbi.OP_TMF | 0x40
-t[1] = 0x80 | 0x05                             # LUN RESET, LUN 0
-t[16:20] = c.next_itt().to_bytes(4, 'big')
-t[20:24] = b'\xff\xff\xff\xff'
-t[24:28] = c.cmdsn.to_bytes(4, 'big')
-t[28:32] = c.expstatsn.to_bytes(4, 'big')
-c.send_pdu(bytes(t))
-def tmf_rsp(secs):
-    end = time.time() + secs
-    try:
-        while True:
-            op, rsp, _ = c.recv_skip_nop(deadline=end)
-            if op == tbi.OP_TMF_RSP:
-                return rsp[2]
-    except socket.timeout:
-        return None
-r = tmf_rsp(3)
+c.tmf(0x05)                                     # LUN RESET, LUN 0
+r = c.tmf_response(3)
 if r is not None:
     print('early', r, flush=True)
     sys.exit(0)
 print('pending', flush=True)
-r = tmf_rsp(30)
+r = c.tmf_response(30)
 print('answered', r, flush=True)
 PY
 RESET_PID=$!
@@ -408,7 +392,7 @@ check "tandemd serves LUN 0 after the reset" timeout 30 qemu-io -f raw -c "read 
 # being "dead" already).
 echo hang >"$CTL_FILE"
 T_LIB_DIR=$T_LIB_DIR python3 - "$PORT" "$IQN" >"$T_TMP/reset2.out" 2>&1 <<'PY' &
-import os, socket, sys, time
+import os, sys, time
 sys.path.insert(0, os.environ['T_LIB_DIR'])
 import test_bad_input as tbi
 port, iqn = int(sys.argv[1]), sys.argv[2]
@@ -421,25 +405,6 @@ def session(name):
         sys.exit(1)
     c.test_unit_ready()                         # the new nexus' unit attention
     return c
-def tmf(c, func, rtt=0xffffffff, ref=0):
-    t = bytearray(48)
-    t[0] = tbi.OP_TMF | 0x40
-    t[1] = 0x80 | func
-    t[16:20] = c.next_itt().to_bytes(4, 'big')
-    t[20:24] = rtt.to_bytes(4, 'big')
-    t[24:28] = c.cmdsn.to_bytes(4, 'big')
-    t[28:32] = c.expstatsn.to_bytes(4, 'big')
-    t[32:36] = ref.to_bytes(4, 'big')
-    c.send_pdu(bytes(t))
-def tmf_rsp(c, secs):
-    end = time.time() + secs
-    try:
-        while True:
-            op, rsp, _ = c.recv_skip_nop(deadline=end)
-            if op == tbi.OP_TMF_RSP:
-                return rsp[2]
-    except socket.timeout:
-        return None
 c1, c2 = session('iqn.2026-11.org.tandem.test:writer'), session('iqn.2026-11.org.tandem.test:resetter2')
 cdb = bytes([0x2a, 0, 0, 0, 0x01, 0, 0, 0, 8, 0])    # WRITE(10) LBA 256, 8 blocks: 4 KiB
 w = bytearray(c1.scsi_bhs(cdb, dlen=4096))
@@ -448,15 +413,15 @@ w[20:24] = (4096).to_bytes(4, 'big')
 ref = int.from_bytes(w[24:28], 'big')
 c1.send_pdu(bytes(w), bytes([0x5e]) * 4096)    # immediate data: into the hung device
 time.sleep(1)
-tmf(c1, 0x01, int.from_bytes(w[16:20], 'big'), ref)     # ABORT TASK
-print('abort', tmf_rsp(c1, 1), flush=True)              # waits for the device: None
-tmf(c2, 0x05)                                           # LUN RESET from the other session
-r = tmf_rsp(c2, 3)
+c1.tmf(0x01, int.from_bytes(w[16:20], 'big'), ref)      # ABORT TASK
+print('abort', c1.tmf_response(1), flush=True)          # waits for the device: None
+c2.tmf(0x05)                                            # LUN RESET from the other session
+r = c2.tmf_response(3)
 print('reset early' if r is not None else 'reset pending', flush=True)
 open(os.environ.get('GO', '/dev/null'), 'a').close()
-r = tmf_rsp(c2, 30)
+r = c2.tmf_response(30)
 print('reset answered', r, flush=True)
-print('abort answered', tmf_rsp(c1, 10), flush=True)
+print('abort answered', c1.tmf_response(10), flush=True)
 PY
 RESET2_PID=$!
 track_pid "$RESET2_PID"

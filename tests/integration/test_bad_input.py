@@ -259,6 +259,29 @@ class Conn:
             self.cmdsn = (self.cmdsn + 1) & 0xffffffff
         return bytes(bhs)
 
+    def tmf(self, func, rtt=0xffffffff, refcmdsn=0):
+        """Send an immediate Task Management request (func: 1 ABORT TASK, 5 LUN RESET, ...) for LUN 0."""
+        t = bytearray(48)
+        t[0] = OP_TMF | 0x40
+        t[1] = 0x80 | func
+        t[16:20] = self.next_itt().to_bytes(4, 'big')
+        t[20:24] = rtt.to_bytes(4, 'big')                  # Referenced Task Tag
+        t[24:28] = self.cmdsn.to_bytes(4, 'big')
+        t[28:32] = self.expstatsn.to_bytes(4, 'big')
+        t[32:36] = refcmdsn.to_bytes(4, 'big')
+        self.send_pdu(bytes(t))
+
+    def tmf_response(self, secs):
+        """The response byte of the next Task Management Response within secs, or None."""
+        end = time.time() + secs
+        try:
+            while True:
+                op, rsp, _ = self.recv_skip_nop(deadline=end)
+                if op == OP_TMF_RSP:
+                    return rsp[2]
+        except socket.timeout:
+            return None
+
     def nop_out(self, data=b'', itt=None, ttt=b'\xff\xff\xff\xff', immediate=True):
         bhs = bytearray(48)
         bhs[0] = OP_NOP_OUT | (0x40 if immediate else 0)
@@ -632,15 +655,7 @@ def main():
         c.send_pdu(tur)
         op, rsp, _ = c.recv_skip_nop()
         R.expect(op == OP_SCSI_RSP and rsp[3] == 0, 'TUR answered GOOD (op 0x%02x status 0x%02x)' % (op, rsp[3]))
-        bhs = bytearray(48)
-        bhs[0] = OP_TMF | 0x40                         # immediate
-        bhs[1] = 0x80 | 0x01                           # ABORT TASK
-        bhs[16:20] = c.next_itt().to_bytes(4, 'big')
-        bhs[20:24] = tur[16:20]                        # Referenced Task Tag
-        bhs[24:28] = c.cmdsn.to_bytes(4, 'big')
-        bhs[28:32] = c.expstatsn.to_bytes(4, 'big')
-        bhs[32:36] = tur[24:28]                        # RefCmdSN
-        c.send_pdu(bytes(bhs))
+        c.tmf(0x01, int.from_bytes(tur[16:20], 'big'), int.from_bytes(tur[24:28], 'big'))   # ABORT TASK
         op, rsp, _ = c.recv_skip_nop()
         R.expect(op == OP_TMF_RSP and rsp[2] == 1,
                  'ABORT TASK of an answered command: Task does not exist (op 0x%02x response %d)' % (op, rsp[2]))
@@ -688,14 +703,7 @@ def main():
         payload = bytes([0x5a]) * size
         c1.send_raw(bytes(d) + payload[:1000])         # header and the first 1000 bytes
         time.sleep(0.3)
-        t = bytearray(48)
-        t[0] = OP_TMF | 0x40
-        t[1] = 0x80 | 0x05                             # LUN RESET
-        t[16:20] = c2.next_itt().to_bytes(4, 'big')
-        t[20:24] = b'\xff\xff\xff\xff'
-        t[24:28] = c2.cmdsn.to_bytes(4, 'big')
-        t[28:32] = c2.expstatsn.to_bytes(4, 'big')
-        c2.send_pdu(bytes(t))
+        c2.tmf(0x05)                                   # LUN RESET
         op, rsp, _ = c2.recv_skip_nop()
         R.expect(op == OP_TMF_RSP and rsp[2] == 0, 'LUN RESET from the other session: Function complete '
                  '(op 0x%02x response %d)' % (op, rsp[2] if op == OP_TMF_RSP else -1))
@@ -745,15 +753,8 @@ def main():
             op, rsp, _ = c.recv_skip_nop()
             R.expect(op == OP_SCSI_RSP, 'the late command answered (op 0x%02x)' % op)
         else:
-            t = bytearray(48)
-            t[0] = OP_TMF | 0x40
-            t[1] = 0x80 | 0x01                         # ABORT TASK
-            t[16:20] = c.next_itt().to_bytes(4, 'big')
-            t[20:24] = late[16:20]                     # a task the target never saw
-            t[24:28] = c.cmdsn.to_bytes(4, 'big')      # n+1
-            t[28:32] = c.expstatsn.to_bytes(4, 'big')
-            t[32:36] = n.to_bytes(4, 'big')            # RefCmdSN n
-            c.send_pdu(bytes(t))
+            # ABORT TASK of a task the target never saw (its CmdSN n; ours n+1)
+            c.tmf(0x01, int.from_bytes(late[16:20], 'big'), n)
             op, rsp, _ = c.recv_skip_nop()
             R.expect(op == OP_TMF_RSP and rsp[2] == 0, 'ABORT TASK of a command never received: Function '
                      'complete (op 0x%02x response %d)' % (op, rsp[2] if op == OP_TMF_RSP else -1))

@@ -464,6 +464,34 @@ static void peer_expect(struct pmsg *m, uint16_t type, bool skip_other, uint64_t
 	}
 }
 
+/* RS_DATA of one chunk at off, every byte `byte` (rs: REPL_RS_SIZE + CHUNK). */
+static void rs_data_send(uint8_t *rs, uint64_t off, uint8_t byte)
+{
+	memset(rs, 0, REPL_RS_SIZE);
+	memset(rs + REPL_RS_SIZE, byte, CHUNK);
+	put_be64(rs + REPL_RS_OFFSET, off);
+	put_be32(rs + REPL_RS_LENGTH, CHUNK);
+	struct iovec v = { rs + REPL_RS_SIZE, CHUNK };
+	put_be32(rs + REPL_RS_CRC, repl_crc_iov(&v, 1, CHUNK));
+	peer_send(REPL_MSG_RS_DATA, 0, rs, REPL_RS_SIZE + CHUNK);
+}
+
+/* Watch the link for up to ms: true as soon as a message of `type` arrives
+ * (left in m); PINGs are answered, anything else is skipped. For checks that
+ * something does NOT come, or comes only after a while. */
+static bool peer_watch_for(struct pmsg *m, uint16_t type, uint64_t ms)
+{
+	for (uint64_t end = now_ms() + ms; now_ms() < end;) {
+		if (peer_recv(m, 50) < 0)
+			continue;
+		if (m->type == type)
+			return true;
+		if (m->type == REPL_MSG_PING)
+			peer_send(REPL_MSG_PING_ACK, REPL_VOL_NONE, m->body, REPL_PING_SIZE);
+	}
+	return false;
+}
+
 static void peer_ack(const struct pmsg *d, uint32_t status)
 {
 	uint8_t b[REPL_ACK_SIZE] = { 0 };
@@ -711,6 +739,16 @@ START_TEST(test_detach_with_queued_data)
 }
 END_TEST
 
+/* The peer, Primary with newer data (its bitmap id is our current), announces
+ * the volume: the engine becomes its SyncTarget (rule 50) and sends
+ * BITMAP_DONE. */
+static void peer_makes_target(struct pmsg *m, const struct repl_md_gen *pg)
+{
+	peer_vol_state(pg, REPL_DISK_UPTODATE, REPL_ROLE_PRIMARY, REPL_MD_F_PEER_OUTDATED);
+	peer_expect(m, REPL_MSG_BITMAP_DONE, true, 5000);
+	ck_assert_int_eq(engine_state().vs, VS_SYNC_TARGET);
+}
+
 /* Bug 2: the SyncTarget wrote RS_DATA without FUA, then cleared the chunk's
  * bit and sent RS_ACK (the source clears its bit too). A power loss after a
  * bitmap page reached the disk lost that chunk for good: both bitmaps said it
@@ -727,9 +765,7 @@ START_TEST(test_resync_write_durable_before_ack)
 	peer_connect(&m);
 	/* the peer is Primary and wrote while we were away: we are SyncTarget (rule 50) */
 	peer_role(REPL_ROLE_PRIMARY);
-	peer_vol_state(&pg, REPL_DISK_UPTODATE, REPL_ROLE_PRIMARY, REPL_MD_F_PEER_OUTDATED);
-	peer_expect(&m, REPL_MSG_BITMAP_DONE, true, 5000);
-	ck_assert_int_eq(engine_state().vs, VS_SYNC_TARGET);
+	peer_makes_target(&m, &pg);
 	memset(b, 0, REPL_BM_RUNS + REPL_BM_RUN_SIZE);
 	put_be32(b + REPL_BM_NRUNS, 1);
 	put_be64(b + REPL_BM_RUNS, 0);
@@ -737,13 +773,7 @@ START_TEST(test_resync_write_durable_before_ack)
 	peer_send(REPL_MSG_BITMAP, 0, b, REPL_BM_RUNS + REPL_BM_RUN_SIZE);
 	put_be64(bd, 1);
 	peer_send(REPL_MSG_BITMAP_DONE, 0, bd, sizeof(bd));
-	memset(rs, 0, REPL_RS_SIZE);
-	memset(rs + REPL_RS_SIZE, 0xab, CHUNK);
-	put_be64(rs + REPL_RS_OFFSET, 0);
-	put_be32(rs + REPL_RS_LENGTH, CHUNK);
-	struct iovec v = { rs + REPL_RS_SIZE, CHUNK };
-	put_be32(rs + REPL_RS_CRC, repl_crc_iov(&v, 1, CHUNK));
-	peer_send(REPL_MSG_RS_DATA, 0, rs, REPL_RS_SIZE + CHUNK);
+	rs_data_send(rs, 0, 0xab);
 	peer_expect(&m, REPL_MSG_RS_ACK, true, 5000);
 	ck_assert_uint_eq(get_be32(m.body + REPL_RSA_STATUS), 0);
 	/* acknowledged: the bit is gone on both sides. Pull the plug. */
@@ -773,12 +803,7 @@ START_TEST(test_half_synced_target_not_promotable)
 	peer_vol_state(&pg, REPL_DISK_UPTODATE, REPL_ROLE_PRIMARY, REPL_MD_F_PEER_OUTDATED);
 	peer_expect(&m, REPL_MSG_BITMAP_DONE, true, 5000);      /* rule 20: full sync target */
 	peer_send(REPL_MSG_BITMAP_DONE, 0, bd, sizeof(bd));
-	memset(rs, 0, REPL_RS_SIZE);
-	memset(rs + REPL_RS_SIZE, 0xcd, CHUNK);
-	put_be32(rs + REPL_RS_LENGTH, CHUNK);
-	struct iovec v = { rs + REPL_RS_SIZE, CHUNK };
-	put_be32(rs + REPL_RS_CRC, repl_crc_iov(&v, 1, CHUNK));
-	peer_send(REPL_MSG_RS_DATA, 0, rs, REPL_RS_SIZE + CHUNK);
+	rs_data_send(rs, 0, 0xcd);
 	peer_expect(&m, REPL_MSG_RS_ACK, true, 5000);
 	peer_close();                                           /* the source goes away mid-sync */
 	ck_assert(wait_vs(VS_WAIT, 5000));
@@ -840,15 +865,11 @@ static void missed_bump_case(bool engine_marks, bool peer_marks, bool want_bump)
 	peer_role(REPL_ROLE_SECONDARY);
 	peer_vol_state(&g, REPL_DISK_UPTODATE, REPL_ROLE_SECONDARY,
 		       REPL_MD_F_CONNECTED | (peer_marks ? REPL_VS_MDF_DIRTY : 0));
-	for (uint64_t end = now_ms() + 1500; now_ms() < end && !bumped;)
-		if (peer_recv(&m, 50) == 0) {
-			if (m.type == REPL_MSG_VOL_STATE) {
-				struct repl_md_gen ng;
-				repl_gen_get(m.body + REPL_VS_GEN_CURRENT, &ng);
-				bumped = ng.current != g.current;
-			} else if (m.type == REPL_MSG_PING) {
-				peer_send(REPL_MSG_PING_ACK, REPL_VOL_NONE, m.body, REPL_PING_SIZE);
-			}
+	for (uint64_t end = now_ms() + 1500; !bumped && now_ms() < end;)
+		if (peer_watch_for(&m, REPL_MSG_VOL_STATE, end > now_ms() ? end - now_ms() : 0)) {
+			struct repl_md_gen ng;
+			repl_gen_get(m.body + REPL_VS_GEN_CURRENT, &ng);
+			bumped = ng.current != g.current;
 		}
 	ck_assert_msg(bumped == want_bump, "engine marks %d, peer marks %d: the engine %s its generation", engine_marks,
 		      peer_marks, bumped ? "bumped" : "did not bump");
@@ -1358,12 +1379,7 @@ START_TEST(test_fence_answer_during_negotiation)
 	/* back: while a write is frozen the engine does not announce its ids
 	 * (the fence answer may change them) */
 	peer_handshake(&m);
-	for (uint64_t end = now_ms() + 300; now_ms() < end;)
-		if (peer_recv(&m, 50) == 0) {
-			ck_assert_msg(m.type != REPL_MSG_VOL_STATE, "VOL_STATE announced while a write is frozen");
-			if (m.type == REPL_MSG_PING)
-				peer_send(REPL_MSG_PING_ACK, REPL_VOL_NONE, m.body, REPL_PING_SIZE);
-		}
+	ck_assert_msg(!peer_watch_for(&m, REPL_MSG_VOL_STATE, 300), "VOL_STATE announced while a write is frozen");
 	/* the answer, and the peer's state right behind it (handled in one turn) */
 	engine_pause();
 	repl_fence_done(true);
@@ -1530,9 +1546,7 @@ START_TEST(test_rs_done_flush_belongs_to_its_resync)
 	peer_connect(&m);
 	/* the peer is Primary and wrote while we were away: we are SyncTarget (rule 50) */
 	peer_role(REPL_ROLE_PRIMARY);
-	peer_vol_state(&pg, REPL_DISK_UPTODATE, REPL_ROLE_PRIMARY, REPL_MD_F_PEER_OUTDATED);
-	peer_expect(&m, REPL_MSG_BITMAP_DONE, true, 5000);
-	ck_assert_int_eq(engine_state().vs, VS_SYNC_TARGET);
+	peer_makes_target(&m, &pg);
 	peer_send(REPL_MSG_BITMAP_DONE, 0, bd, sizeof(bd));
 	/* the source is done; the target's flush hangs in its disk */
 	f0 = ram_flushes();
@@ -2057,33 +2071,19 @@ END_TEST
  * its RS_ACK matched the new request for the same range, whose data (it may
  * carry a newer write) was not durable here yet, and the source cleared the
  * range and finished. */
-static void rs_data_send(uint8_t *rs, uint64_t off, uint8_t byte)
-{
-	memset(rs, 0, REPL_RS_SIZE);
-	memset(rs + REPL_RS_SIZE, byte, CHUNK);
-	put_be64(rs + REPL_RS_OFFSET, off);
-	put_be32(rs + REPL_RS_LENGTH, CHUNK);
-	struct iovec v = { rs + REPL_RS_SIZE, CHUNK };
-	put_be32(rs + REPL_RS_CRC, repl_crc_iov(&v, 1, CHUNK));
-	peer_send(REPL_MSG_RS_DATA, 0, rs, REPL_RS_SIZE + CHUNK);
-}
-
 START_TEST(test_stale_rs_ack_of_aborted_resync)
 {
 	struct pmsg m = { 0 };
 	struct repl_md_gen pg = { .current = 0x1111222233334444ull, .bitmap = REPL_MD_GEN_NEW_DEVICE };
 	uint8_t bd[REPL_BMD_SIZE] = { 0 }, det[REPL_DETACH_SIZE] = { 0 };
 	uint8_t *rs = malloc(REPL_RS_SIZE + CHUNK);
-	unsigned acks = 0;
 	uint64_t end;
 
 	setup_common(REPL_DISK_UPTODATE);
 	peer_connect(&m);
 	/* the peer is Primary and wrote while we were away: we are SyncTarget (rule 50) */
 	peer_role(REPL_ROLE_PRIMARY);
-	peer_vol_state(&pg, REPL_DISK_UPTODATE, REPL_ROLE_PRIMARY, REPL_MD_F_PEER_OUTDATED);
-	peer_expect(&m, REPL_MSG_BITMAP_DONE, true, 5000);
-	ck_assert_int_eq(engine_state().vs, VS_SYNC_TARGET);
+	peer_makes_target(&m, &pg);
 	peer_send(REPL_MSG_BITMAP_DONE, 0, bd, sizeof(bd));
 	RAM.hold = true;                                        /* this node's disk is slow */
 	rs_data_send(rs, 0, 0xab);
@@ -2098,19 +2098,11 @@ START_TEST(test_stale_rs_ack_of_aborted_resync)
 	ck_assert_msg(RAM.held != NULL, "the resync write did not reach the disk");
 	peer_send(REPL_MSG_VOL_DETACH, 0, det, sizeof(det));    /* the source stops replicating it */
 	ck_assert(wait_vs(VS_WAIT, 5000));
-	peer_vol_state(&pg, REPL_DISK_UPTODATE, REPL_ROLE_PRIMARY, REPL_MD_F_PEER_OUTDATED);   /* and again */
-	peer_expect(&m, REPL_MSG_BITMAP_DONE, true, 5000);
-	ck_assert_int_eq(engine_state().vs, VS_SYNC_TARGET);
+	peer_makes_target(&m, &pg);                             /* and again */
 	peer_send(REPL_MSG_BITMAP_DONE, 0, bd, sizeof(bd));
 	ram_release();                                          /* the old write completes */
-	for (end = now_ms() + 500; now_ms() < end;)
-		if (peer_recv(&m, 50) == 0) {
-			if (m.type == REPL_MSG_RS_ACK)
-				acks++;
-			else if (m.type == REPL_MSG_PING)
-				peer_send(REPL_MSG_PING_ACK, REPL_VOL_NONE, m.body, REPL_PING_SIZE);
-		}
-	ck_assert_msg(acks == 0, "the aborted resync's write was acknowledged inside the new resync");
+	ck_assert_msg(!peer_watch_for(&m, REPL_MSG_RS_ACK, 500),
+		      "the aborted resync's write was acknowledged inside the new resync");
 	rs_data_send(rs, 0, 0xcd);                              /* the new resync's data */
 	peer_expect(&m, REPL_MSG_RS_ACK, true, 5000);
 	ck_assert_uint_eq(get_be32(m.body + REPL_RSA_STATUS), 0);
