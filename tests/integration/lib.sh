@@ -141,6 +141,12 @@ require_tool() {
 	done
 }
 
+# build_fault_shim OUT.so: tests/tools/fault_shim.c, the LD_PRELOAD shim that
+# fails a fileio LUN's reads/writes/flushes on demand (FAULT_PATH, FAULT_CTL)
+build_fault_shim() {
+	cc -shared -fPIC -O1 -o "$1" "$REPO_ROOT/tests/tools/fault_shim.c" -ldl
+}
+
 require_tandemd() {
 	[ -x "$TANDEMD" ] || { echo "[$T_NAME] no tandemd at $TANDEMD (build first)" >&2; exit 1; }
 }
