@@ -137,9 +137,11 @@ enum repl_sync_decision repl_md_decide_ex(const struct repl_md_view *mine, const
 /* After a "none" decision: whether THIS node makes the degraded-mode bump
  * because chunks are marked (mine_dirty here, peer_dirty announced by the peer)
  * under equal ids. Both sides compute it from the same two views and exactly
- * one answers true: a Primary with marks (it cannot be a target), never the
- * node facing a Primary; else the one with marks, and with marks on both, the
- * node whose name sorts first. Both disks must be UpToDate. */
+ * one answers true: a Primary when either side has marks (it cannot be a
+ * target, and the marked Secondary's chunks reach its resync with the
+ * target's bitmap), never the node facing a Primary; else the one with
+ * marks, and with marks on both, the node whose name sorts first. Both disks
+ * must be UpToDate. */
 bool repl_md_missed_bump(const struct repl_md_view *mine, bool mine_dirty, const struct repl_md_view *peer,
 			 bool peer_dirty, const char *me, const char *peer_name);
 #endif

@@ -188,10 +188,12 @@ const char *repl_sync_decision_name(enum repl_sync_decision d)
 bool repl_md_missed_bump(const struct repl_md_view *mine, bool mine_dirty, const struct repl_md_view *peer,
 			 bool peer_dirty, const char *me, const char *peer_name)
 {
-	if (mine->disk != REPL_DISK_UPTODATE || peer->disk != REPL_DISK_UPTODATE || !mine_dirty)
+	if (mine->disk != REPL_DISK_UPTODATE || peer->disk != REPL_DISK_UPTODATE)
 		return false;
 	if (mine->role == REPL_ROLE_PRIMARY)
-		return true;
+		return mine_dirty || peer_dirty;
+	if (!mine_dirty)
+		return false;
 	if (peer->role == REPL_ROLE_PRIMARY)
 		return false;
 	if (!peer_dirty)

@@ -22,6 +22,10 @@
 #define REPL_REQ_SLOTS 512              /* preallocated request slots per volume */
 #define REPL_PUSH_SLOT (REPL_REQ_SLOTS - 1) /* kept for the state record's push: never waits for a slot */
 #define REPL_RS_INFLIGHT 8              /* resync / verify ranges in flight */
+/* A resync source whose disk fails this many reads in one resync stops
+ * replicating the volume (StandAlone) instead of reading it again for ever;
+ * its target stays Inconsistent. */
+#define REPL_RS_READ_ERR_MAX 3
 #define REPL_RS_MAX_BYTES (1u << 20)    /* bytes per resync request */
 #define REPL_TICK_MS 50
 #define REPL_STAGE_SIZE (256u << 10)    /* socket read staging buffer */
@@ -234,11 +238,13 @@ struct repl_vol {
 	bool rs_done_flushing;              /* SyncTarget: RS_DONE's flush in flight (gates negotiation) */
 	uint64_t rs_cursor, rs_total_bits, rs_start_ms;
 	unsigned rs_inflight;
+	unsigned rs_read_errors;            /* local read errors of this resync (REPL_RS_READ_ERR_MAX) */
 	uint64_t rs_bytes_sent, rs_bytes_received;  /* since start (status resync_bytes_*) */
 	uint64_t rs_sent_start;             /* rs_bytes_sent when this resync started */
 	/* verify */
 	bool ov_running, ov_resync;
 	uint64_t ov_cursor, ov_mismatch, ov_start_ms;
+	uint64_t ov_read_errors;            /* chunks this node could not read (counted as differing) */
 	unsigned ov_inflight;
 	uint64_t ov_runs;
 	uint64_t peer_failures;
@@ -395,6 +401,7 @@ struct repl_req *repl_req_get(struct repl_vol *v);
 struct repl_req *repl_req_get_any(struct repl_vol *v);   /* slot, else heap */
 void repl_req_put(struct repl_req *rq);
 void repl_vol_link_down(struct repl_vol *v);          /* the peer stopped replicating this volume */
+void repl_vol_stop_replicating(struct repl_vol *v);  /* this node stops: VOL_DETACH, StandAlone */
 void repl_vol_maybe_behind(struct repl_vol *v);      /* not connected without quorum: known_current off */
 void repl_vol_release_held(struct repl_vol *v);
 bool repl_vol_app_overlap(struct repl_vol *v, uint64_t off, uint64_t len);

@@ -379,6 +379,18 @@ static void app_local_done(struct bdev_io *io)
 		       rq->op == REPL_OP_FLUSH ? "flush" : "write", (unsigned long long)rq->off,
 		       (unsigned long long)rq->len, strerror(-io->status));
 		rq->status = io->status;
+		/* The peer may well have written it: the copies can differ here
+		 * now (DRBD marks a request out of sync unless both sides
+		 * succeeded). Marked before the activity log lets go of the
+		 * extent; resynced from the Primary at the next negotiation
+		 * (repl_md_missed_bump), or by `tandemctl verify --resync`. */
+		if (op_ranged(rq->op) && !req_internal(rq)) {
+			repl_md_bm_set(rq->v->md, rq->off, rq->len);
+			qb_log(LOG_ERR, "repl: %s: %llu+%llu marked out of sync (this disk failed the write, the peer "
+			       "may have it): resynced from the Primary when the link renegotiates", rq->v->name,
+			       (unsigned long long)rq->off, (unsigned long long)rq->len);
+			repl_publish(rq->v);
+		}
 	}
 	rq->pending &= ~PEND_LOCAL;
 	app_maybe_done(rq);
@@ -638,6 +650,18 @@ void repl_vol_link_down(struct repl_vol *v)
 	v->have_peer_view = false;
 	v->peer_disk = REPL_DISK_DUNKNOWN;
 	repl_vol_release_held(v);
+	repl_publish(v);
+}
+
+/* This node stops replicating the volume until `tandemctl connect`: the
+ * operator's disconnect, and a resync source whose disk cannot be read. */
+void repl_vol_stop_replicating(struct repl_vol *v)
+{
+	if (repl_conn_up() && v->vs != VS_STANDALONE && v->vs != VS_WAIT)
+		(void)repl_send(REPL_MSG_VOL_DETACH, v, REPL_DETACH_SIZE);
+	v->want_connect = false;
+	repl_vol_link_down(v);
+	v->vs = VS_STANDALONE;
 	repl_publish(v);
 }
 

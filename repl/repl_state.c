@@ -987,11 +987,7 @@ static void op_r(void *arg)
 			break;
 		case OP_DISCONNECT:
 			qb_log(LOG_NOTICE, "repl: %s: disconnect requested by the operator", v->name);
-			if (repl_conn_up() && v->vs != VS_STANDALONE && v->vs != VS_WAIT)
-				(void)repl_send(REPL_MSG_VOL_DETACH, v, REPL_DETACH_SIZE);
-			v->want_connect = false;
-			repl_vol_link_down(v);
-			v->vs = VS_STANDALONE;
+			repl_vol_stop_replicating(v);
 			break;
 		case OP_DISCARD:
 			if (repl_get_role() == REPL_ROLE_PRIMARY) {

@@ -309,7 +309,8 @@ void repl_vol_decide(struct repl_vol *v)
 		/* Same ids, but chunks marked on a side (REPL_VS_MDF_DIRTY tells
 		 * the peer's): acknowledged only into the other's volatile cache
 		 * before it went away, or written while it was gone by writes a
-		 * demotion or a "no" from fencing failed. Accepted as in sync they
+		 * demotion or a "no" from fencing failed, or that a Primary's own
+		 * disk failed (app_local_done). Accepted as in sync they
 		 * would never be sent; exactly one node bumps, so that the table
 		 * resyncs them with the other as target (its marks go to the
 		 * source with its bitmap); both bumping would read as a split
@@ -319,8 +320,9 @@ void repl_vol_decide(struct repl_vol *v)
 		bool peer_marked = peer->flags & REPL_VS_MDF_DIRTY;
 
 		if (repl_md_missed_bump(&mine, marked, peer, peer_marked, repl_eng.node, repl_eng.peer_name)) {
-			qb_log(LOG_WARNING, "repl: %s: same generation as the peer, but %" PRIu64 " chunk(s) here "
-			       "may be missing there: new generation, this node resyncs them", v->name, marked);
+			qb_log(LOG_WARNING, "repl: %s: same generation as the peer, but chunks are marked out of sync "
+			       "(%" PRIu64 " here%s): new generation, this node resyncs them", v->name, marked,
+			       peer_marked ? ", more on the peer" : "");
 			md_job(v, J_MISSED, NULL);
 			return;
 		}
@@ -527,6 +529,7 @@ static void rs_start_ready(struct repl_vol *v)
 {
 	v->rs_ready = true;
 	v->rs_cursor = 0;
+	v->rs_read_errors = 0;
 	v->rs_total_bits = repl_md_bm_count(v->md);
 	v->rs_start_ms = reactor_now_ms();
 	v->rs_sent_start = v->rs_bytes_sent;
@@ -665,6 +668,43 @@ static bool read_stale(struct repl_req *rq)
 	return !v->ov_running;
 }
 
+/* This node's disk failed a resync or verify read. A verify counts the
+ * range as differing (the peer does the same for its own read errors) and
+ * goes on. A resync leaves the bits set and reads the range again when its
+ * cursor comes round, but only REPL_RS_READ_ERR_MAX times in one resync:
+ * before, a bad sector was read again for ever while the target waited
+ * Inconsistent. Then the volume stops replicating, loudly; the target stays
+ * Inconsistent (it is not promotable: its data is part old, part new). */
+static void read_failed(struct repl_req *rq, int err)
+{
+	struct repl_vol *v = rq->v;
+	uint64_t off = rq->off, len = rq->len;
+	bool verify = rq->kind == RQ_OV_READ;
+
+	qb_log(LOG_ERR, "repl: %s: local read at %" PRIu64 "+%" PRIu64 " for %s failed: %s", v->name, off, len,
+	       verify ? "verify" : "resync", strerror(err));
+	repl_req_put(rq);
+	if (verify) {
+		uint64_t n = (len + v->chunk - 1) / v->chunk;
+
+		v->ov_mismatch += n;
+		v->ov_read_errors += n;
+		if (v->ov_resync)
+			repl_md_bm_set(v->md, off, len);
+		repl_vol_release_held(v);
+		ov_pump(v);
+		return;
+	}
+	if (++v->rs_read_errors < REPL_RS_READ_ERR_MAX) {
+		repl_vol_release_held(v);
+		return;
+	}
+	qb_log(LOG_CRIT, "repl: %s: resync stopped: this node's disk failed %u reads (last at %" PRIu64 "+%" PRIu64
+	       ": %s). The volume is StandAlone and the peer stays Inconsistent. Repair or replace this disk, then "
+	       "'tandemctl connect %s'.", v->name, v->rs_read_errors, off, len, strerror(err), v->name);
+	repl_vol_stop_replicating(v);
+}
+
 static void rs_read_done(struct bdev_io *io)
 {
 	struct repl_req *rq = io->cb_arg;
@@ -674,12 +714,13 @@ static void rs_read_done(struct bdev_io *io)
 
 	rl_del(&rq->link);
 	wait_done(v, rq);
-	if (read_stale(rq) || io->status) {
-		if (io->status)
-			qb_log(LOG_ERR, "repl: %s: local read at %" PRIu64 "+%" PRIu64 " for %s failed: %s", v->name,
-			       rq->off, rq->len, rq->kind == RQ_RS_READ ? "resync" : "verify", strerror(-io->status));
+	if (read_stale(rq)) {
 		repl_req_put(rq);
 		repl_vol_release_held(v);
+		return;
+	}
+	if (io->status) {
+		read_failed(rq, -io->status);
 		return;
 	}
 	if (rq->kind == RQ_OV_READ) {
@@ -738,10 +779,13 @@ int repl_h_rs_ack(struct repl_conn *c, const struct repl_msg *m)
 	v->rs_inflight--;
 	repl_req_put(rq);
 	if (st) {
-		qb_log(LOG_ERR, "repl: %s: the peer failed resync data at %" PRIu64 "+%u: %s", v->name, off, len,
-		       strerror((int)st));
-		repl_conn_fail(c, "resync write failed on the peer");
-		return -1;
+		/* stop rather than reconnect and resync into that disk again
+		 * for ever; the peer stays Inconsistent */
+		qb_log(LOG_CRIT, "repl: %s: resync stopped: the peer's disk failed resync data at %" PRIu64 "+%u (%s). "
+		       "The volume is StandAlone here; repair the peer's disk, then 'tandemctl connect %s'.", v->name,
+		       off, len, strerror((int)st), v->name);
+		repl_vol_stop_replicating(v);
+		return 0;
 	}
 	repl_md_bm_clear(v->md, off, len);
 	rs_pump(v);
@@ -805,9 +849,18 @@ static void target_flush_done(struct bdev_io *io)
 
 	free(f);
 	v->rs_done_flushing = false;
+	if (st && v->vs == VS_SYNC_TARGET) {
+		/* a failed flush is sticky (bdev.c) until the device is reopened:
+		 * reconnecting resynced the whole device again and again, every
+		 * few seconds, for nothing */
+		qb_log(LOG_CRIT, "repl: %s: resync stopped: this node's disk failed the flush that ends it (%s). "
+		       "The volume is StandAlone and stays Inconsistent. Repair the disk, restart tandemd (a failed "
+		       "flush holds until the device is reopened), then 'tandemctl connect %s'.", v->name,
+		       strerror(-st), v->name);
+		repl_vol_stop_replicating(v);
+		return;
+	}
 	if (st || v->vs != VS_SYNC_TARGET) {
-		if (st && v->vs == VS_SYNC_TARGET && repl_eng.conn)
-			repl_conn_fail(repl_eng.conn, "flush at the end of the resync failed");
 		/* a negotiation that waited for this flush goes on */
 		if (v->reply_pending && !v->job_busy && repl_conn_up())
 			repl_vol_send_state(v);
@@ -896,6 +949,7 @@ void repl_verify_start(struct repl_vol *v, bool resync)
 	v->ov_resync = resync;
 	v->ov_cursor = 0;
 	v->ov_mismatch = 0;
+	v->ov_read_errors = 0;
 	v->ov_start_ms = reactor_now_ms();
 	qb_log(LOG_NOTICE, "repl: %s: online verify started%s", v->name, resync ? " (mark differences for resync)" : "");
 	ov_pump(v);
@@ -910,7 +964,8 @@ static void ov_finish(struct repl_vol *v)
 	v->ov_running = false;
 	v->ov_runs++;
 	qb_log(v->ov_mismatch ? LOG_WARNING : LOG_NOTICE, "repl: %s: online verify finished: %" PRIu64
-	       " chunk(s) of %u KiB differ", v->name, v->ov_mismatch, v->chunk / 1024);
+	       " chunk(s) of %u KiB differ%s", v->name, v->ov_mismatch, v->chunk / 1024,
+	       v->ov_read_errors ? " (some could not be read here)" : "");
 	b = repl_send(REPL_MSG_OV_DONE, v, REPL_OVD_SIZE);
 	if (b) {
 		put_be64(b + REPL_OVD_MISMATCHES, v->ov_mismatch);

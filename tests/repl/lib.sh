@@ -129,12 +129,14 @@ trap _r_cleanup EXIT
 link_cut()  { ip -n "$NS_A" link set r0 down; }
 link_heal() { ip -n "$NS_A" link set r0 up; ip -n "$NS_B" link set r0 up; }
 
-# node_config NODE [secret=S] [rate=R] [plain_lun=yes] [cc=NAME] [ping_timeout=MS]
+# node_config NODE [secret=S] [rate=R] [plain_lun=yes] [cc=NAME] [ping_timeout=MS] [backend=B]
 #   cc=NAME sets the replication link's tcp_congestion
+#   backend=fileio serves LUN 0 through the page cache (tests/tools/fault_shim.c
+#   can fail its I/O); the default is blockio
 #   plain_lun=yes adds LUN 1: same kind of file ($d/plain.img), NOT replicated (benchmarks)
 node_config() {
 	local node=$1; shift
-	local secret=$R_SECRET rate=$R_RATE plain=no cc= pto= kv
+	local secret=$R_SECRET rate=$R_RATE plain=no cc= pto= backend=blockio kv
 	for kv in "$@"; do
 		case $kv in
 			secret=*) secret=${kv#secret=} ;;
@@ -142,6 +144,7 @@ node_config() {
 			ping_timeout=*) pto="    ping_timeout_ms: ${kv#ping_timeout=}" ;;
 			rate=*) rate=${kv#rate=} ;;
 			plain_lun=*) plain=${kv#plain_lun=} ;;
+			backend=*) backend=${kv#backend=} ;;
 		esac
 	done
 	local d me peer myname peername
@@ -172,7 +175,7 @@ $pto
 target $IQN {
     portal_group: pg1
     lun 0 {
-        backend: blockio
+        backend: $backend
         path: $d/lun.img
         size: $R_SIZE
         create: yes
@@ -309,11 +312,14 @@ iocheck() { in_ns C "$IOCHECK" "$@"; }
 
 # pair_fresh [--full]: stop whatever runs, wipe both nodes, configure, create-md
 # (--new-device unless --full), start both, wait until connected, promote A.
+# R_CONF[NODE] holds extra node_config arguments for that node.
+declare -A R_CONF=()
 pair_fresh() {
 	local full=${1:-}
 	node_kill A; node_kill B
 	rm -rf "$(dir_of A)" "$(dir_of B)"
-	node_config A; node_config B
+	# shellcheck disable=SC2086 # R_CONF holds key=value words
+	node_config A ${R_CONF[A]:-}; node_config B ${R_CONF[B]:-}
 	local n
 	for n in A B; do
 		# create the (sparse, zeroed) backing files so create-md can size them

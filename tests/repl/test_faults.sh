@@ -28,6 +28,19 @@
 #                   restarted (no APTPL: an empty record) gets B's record when
 #                   the link comes up; a change made on B while A is down
 #                   reaches A when it returns
+#   disk-error      A's LUN on fileio under tests/tools/fault_shim.c: a write
+#                   A's disk fails (the peer wrote it) gets an error and is
+#                   marked out of sync on A; after a switch to B the next
+#                   negotiation resyncs it from B, the Primary (files
+#                   identical); a verify whose local reads fail
+#                   counts every chunk as differing (before: 0); a resync
+#                   whose source reads fail stops (StandAlone, B Inconsistent
+#                   and not promotable) instead of reading for ever, and
+#                   finishes after `tandemctl connect` once the disk reads;
+#                   a resync target whose final flush fails stops too (it
+#                   holds until the device is reopened), and resyncs after a
+#                   restart; a target whose disk fails resync data makes
+#                   the source stop the same way
 set -euo pipefail
 source "$(cd "$(dirname "$0")" && pwd)/lib.sh" "$@"
 require_tool qemu-io md5sum python3
@@ -276,8 +289,91 @@ scn_pr_failover() {
 	node_stop A
 }
 
+scn_disk_error() {
+	local ctlf=$T_TMP/diskfault.ctl out kib all
+	build_fault_shim "$T_TMP/fault_shim.so" || { fail "disk-error: build the fault shim"; return 1; }
+	echo none >"$ctlf"
+	R_CONF[A]="backend=fileio"
+	R_ENV[A]="LD_PRELOAD=$T_TMP/fault_shim.so FAULT_PATH=$(dir_of A)/lun.img FAULT_CTL=$ctlf ASAN_OPTIONS=${ASAN_OPTIONS:-}:verify_asan_link_order=0"
+	pair_fresh || return 1
+	# 1. a write A's disk fails while B writes it
+	echo write >"$ctlf"
+	# (-t none: no FUA, so that the failure is not a failed flush as well,
+	# which holds until the device is reopened; step 5 has that case)
+	out=$(in_ns C qemu-io -t none -f raw -c 'write -P 0x5a 1M 64k' "$UA" 2>&1) || true
+	echo none >"$ctlf"
+	if grep -qi 'error\|failed' <<<"$out"; then pass "disk-error: the write A's disk failed got an error"; else fail "disk-error: the failed write was answered: $out"; fi
+	kib=$(num A out_of_sync_kib)
+	if [ "$kib" -ge 64 ]; then pass "disk-error: A marked the failed write out of sync ($kib KiB)"; else fail "disk-error: A's failed write is not marked out of sync ($kib KiB): the copies differ unseen"; fi
+	# 2. a planned switch first (B Primary, the marks on the Secondary A):
+	# the next negotiation resyncs the chunk from B, the Primary
+	ctl A secondary >/dev/null && ctl B primary >/dev/null || { fail "disk-error: switch to B"; return 1; }
+	ctl A disconnect "$LUN_NAME" >/dev/null && ctl A connect "$LUN_NAME" >/dev/null || { fail "disk-error: disconnect/connect"; return 1; }
+	if in_sync 60; then pass "disk-error: in sync after the renegotiation"; else fail "disk-error: not in sync after the renegotiation"; return 1; fi
+	same_data "disk-error: after the renegotiation"
+	ctl B secondary >/dev/null && ctl A primary >/dev/null || { fail "disk-error: switch back to A"; return 1; }
+	# 3. a verify whose reads fail here: every chunk counts as differing
+	all=$((R_SIZE_BYTES / 1024))
+	echo read >"$ctlf"
+	if ctl A verify "$LUN_NAME" >/dev/null && rwait A 60 verify.running=false 'verify.runs!=0|'; then
+		kib=$(num A verify.mismatched_kib)
+		if [ "$kib" = "$all" ]; then pass "disk-error: verify with failing local reads: all $kib KiB counted as differing"; else fail "disk-error: verify with failing local reads reported $kib of $all KiB"; fi
+	else
+		fail "disk-error: verify did not run or finish"
+	fi
+	echo none >"$ctlf"
+	# 4. a resync whose source cannot read
+	ctl A disconnect "$LUN_NAME" >/dev/null || { fail "disk-error: disconnect"; return 1; }
+	in_ns C qemu-io -f raw -c 'write -P 0x6b 8M 4M' "$UA" >/dev/null 2>&1 || { fail "disk-error: write while disconnected"; return 1; }
+	echo read >"$ctlf"
+	ctl A connect "$LUN_NAME" >/dev/null || { fail "disk-error: connect"; return 1; }
+	if rwait A 30 connection=StandAlone; then pass "disk-error: a resync whose source reads fail stops (StandAlone)"; else fail "disk-error: the resync reads a failing disk for ever: $(rstate A)"; fi
+	grep -q 'resync stopped' "$(node_log A)" && pass "disk-error: A says why the resync stopped" || fail "disk-error: no 'resync stopped' log line on A"
+	if rwait B 10 disk=Inconsistent; then pass "disk-error: B stays Inconsistent"; else fail "disk-error: B is not Inconsistent: $(rstate B)"; fi
+	if ctl B primary >/dev/null 2>&1; then fail "disk-error: the half-synced B was promoted"; ctl B secondary >/dev/null 2>&1 || true; else pass "disk-error: the half-synced B refuses promotion"; fi
+	echo none >"$ctlf"
+	ctl A connect "$LUN_NAME" >/dev/null || { fail "disk-error: connect after the repair"; return 1; }
+	if in_sync 60; then pass "disk-error: resync finished once A's disk reads again"; else fail "disk-error: no resync after the repair"; return 1; fi
+	same_data "disk-error: after the resync"
+	# 5. the resync target's disk fails the flush that ends the resync (A
+	# Secondary): it stops there (before: a full resync every few seconds)
+	ctl A secondary >/dev/null && ctl B primary >/dev/null || { fail "disk-error: switch to B again"; return 1; }
+	ctl A disconnect "$LUN_NAME" >/dev/null || { fail "disk-error: disconnect A"; return 1; }
+	in_ns C qemu-io -f raw -c 'write -P 0x7c 16M 4M' "$UB" >/dev/null 2>&1 || { fail "disk-error: write on B"; return 1; }
+	echo flush >"$ctlf"
+	ctl A connect "$LUN_NAME" >/dev/null || { fail "disk-error: connect A"; return 1; }
+	if rwait A 30 connection=StandAlone disk=Inconsistent; then pass "disk-error: a target whose final flush fails stops, Inconsistent"; else fail "disk-error: the target's failed flush: $(rstate A)"; fi
+	sleep 3
+	local n
+	n=$(grep -c 'resync as target' "$(node_log A)" || true)
+	if grep -q 'disk failed the flush that ends it' "$(node_log A)" && rwait A 1 connection=StandAlone; then pass "disk-error: A says why and stays stopped ($n resync starts in its log)"; else fail "disk-error: A does not stay stopped: $(rstate A)"; fi
+	echo none >"$ctlf"
+	node_stop A
+	node_start A || return 1
+	ctl A connect "$LUN_NAME" >/dev/null 2>&1 || true
+	if in_sync 60; then pass "disk-error: A restarted (device reopened) resyncs"; else fail "disk-error: no resync after A's restart"; return 1; fi
+	same_data "disk-error: after the restart"
+	# 6. the resync target's disk fails resync data: the source (B) stops
+	# (before: the link dropped and the resync began again, for ever)
+	ctl A disconnect "$LUN_NAME" >/dev/null || { fail "disk-error: disconnect A (6)"; return 1; }
+	in_ns C qemu-io -f raw -c 'write -P 0x3d 32M 4M' "$UB" >/dev/null 2>&1 || { fail "disk-error: write on B (6)"; return 1; }
+	echo write >"$ctlf"
+	ctl A connect "$LUN_NAME" >/dev/null || { fail "disk-error: connect A (6)"; return 1; }
+	if rwait B 30 connection=StandAlone && rwait A 10 disk=Inconsistent; then pass "disk-error: the source stops when the target's disk fails resync data"; else fail "disk-error: target write failures: $(rstate B); $(rstate A)"; fi
+	grep -q "the peer's disk failed resync data" "$(node_log B)" && pass "disk-error: B says why" || fail "disk-error: no log line on B"
+	echo none >"$ctlf"
+	node_stop A
+	node_start A || return 1
+	ctl B connect "$LUN_NAME" >/dev/null 2>&1 || true
+	if in_sync 60; then pass "disk-error: resync after A's repair"; else fail "disk-error: no resync after A's repair (6)"; return 1; fi
+	same_data "disk-error: after the repair"
+	node_stop B
+	node_stop A
+	R_CONF[A]=; R_ENV[A]=
+}
+
 net_setup
-for s in kill-secondary kill-primary link-cut split-brain bad-crc wrong-secret pr-failover; do
+for s in kill-secondary kill-primary link-cut split-brain bad-crc wrong-secret pr-failover disk-error; do
 	[ -z "$ONLY_SCN" ] || [[ " $ONLY_SCN " == *" $s "* ]] || continue
 	run_scenario "$s" "scn_${s//-/_}"
 done

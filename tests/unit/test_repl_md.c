@@ -865,11 +865,17 @@ START_TEST(test_missed_bump_one_side)
 					if (ra && rb)
 						continue;       /* two Primaries never get here (StandAlone) */
 					ck_assert_msg(!(ba && bb), "both bump (roles %d %d, marks %d %d)", ra, rb, da, db);
-					/* a side with marks that is not facing a Primary: someone bumps */
-					if ((da && !rb) || (db && !ra))
+					/* marks on any side: someone bumps; a Primary is
+					 * that side, also for a marked Secondary's chunks
+					 * (a local write error on the old Primary) */
+					if (da || db)
 						ck_assert_msg(ba || bb, "nobody bumps (roles %d %d, marks %d %d)", ra, rb, da, db);
-					if (!da)
+					if (ra && (da || db))
+						ck_assert_msg(ba, "the Primary does not bump (marks %d %d)", da, db);
+					if (!da && !ra)
 						ck_assert(!ba);
+					if (!da && !db)
+						ck_assert(!ba && !bb);
 				}
 	/* marks on both Secondaries: the name that sorts first */
 	struct repl_md_view s = { .disk = REPL_DISK_UPTODATE, .role = REPL_ROLE_SECONDARY };
