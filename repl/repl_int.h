@@ -121,6 +121,7 @@ struct repl_req {
 	int status;
 	bool al_ref, submitted, ovf_resync;
 	bool tx_orphan;                     /* aborted while its RS_DATA was queued: freed on tx release */
+	bool redirtied;                     /* RS_READ: a local write error marked the range again after the read */
 	uint32_t nchunks;
 	uint32_t crcs[REPL_OV_MAX_CHUNKS];
 };
@@ -248,6 +249,10 @@ struct repl_vol {
 	unsigned ov_inflight;
 	uint64_t ov_runs;
 	uint64_t peer_failures;
+	/* this node's disk failed application writes since the start: a Primary
+	 * then makes no J_MISSED bump (a resync from a failing disk would leave
+	 * the healthy peer Inconsistent when its reads fail too) */
+	uint64_t local_write_errors;
 	/* DATA sent on this epoch up to this seq belongs to an earlier replication
 	 * period of the volume: its late DATA_ACKs are expected and ignored */
 	uint64_t stale_ack_epoch, stale_ack_seq;
@@ -402,6 +407,9 @@ struct repl_req *repl_req_get_any(struct repl_vol *v);   /* slot, else heap */
 void repl_req_put(struct repl_req *rq);
 void repl_vol_link_down(struct repl_vol *v);          /* the peer stopped replicating this volume */
 void repl_vol_stop_replicating(struct repl_vol *v);  /* this node stops: VOL_DETACH, StandAlone */
+/* repl_sync.c: a range marked again while resync data read before may be in
+ * flight: its RS_ACK must not clear the new mark */
+void repl_sync_redirty(struct repl_vol *v, uint64_t off, uint64_t len);
 void repl_vol_maybe_behind(struct repl_vol *v);      /* not connected without quorum: known_current off */
 void repl_vol_release_held(struct repl_vol *v);
 bool repl_vol_app_overlap(struct repl_vol *v, uint64_t off, uint64_t len);

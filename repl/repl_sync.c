@@ -319,7 +319,12 @@ void repl_vol_decide(struct repl_vol *v)
 		uint64_t marked = repl_md_bm_count(v->md);
 		bool peer_marked = peer->flags & REPL_VS_MDF_DIRTY;
 
-		if (repl_md_missed_bump(&mine, marked, peer, peer_marked, repl_eng.node, repl_eng.peer_name)) {
+		if (mine.role == REPL_ROLE_PRIMARY && v->local_write_errors && marked) {
+			qb_log(LOG_CRIT, "repl: %s: %" PRIu64 " chunk(s) marked, but this node's disk failed %" PRIu64
+			       " write(s): not resyncing from it (a failed read would leave the peer Inconsistent). "
+			       "The peer keeps its copy; move the role to it, and the marks resync from there.",
+			       v->name, marked, v->local_write_errors);
+		} else if (repl_md_missed_bump(&mine, marked, peer, peer_marked, repl_eng.node, repl_eng.peer_name)) {
 			qb_log(LOG_WARNING, "repl: %s: same generation as the peer, but chunks are marked out of sync "
 			       "(%" PRIu64 " here%s): new generation, this node resyncs them", v->name, marked,
 			       peer_marked ? ", more on the peer" : "");
@@ -689,7 +694,10 @@ static void read_failed(struct repl_req *rq, int err)
 
 		v->ov_mismatch += n;
 		v->ov_read_errors += n;
-		if (v->ov_resync)
+		/* marked only when the resync would rewrite it here (a Secondary
+		 * facing a Primary); as the source this node would read the bad
+		 * range again and stop, leaving the peer Inconsistent */
+		if (v->ov_resync && repl_get_role() != REPL_ROLE_PRIMARY && v->peer_role == REPL_ROLE_PRIMARY)
 			repl_md_bm_set(v->md, off, len);
 		repl_vol_release_held(v);
 		ov_pump(v);
@@ -777,6 +785,7 @@ int repl_h_rs_ack(struct repl_conn *c, const struct repl_msg *m)
 	}
 	rl_del(&rq->qlink);
 	v->rs_inflight--;
+	bool redirtied = rq->redirtied;
 	repl_req_put(rq);
 	if (st) {
 		/* stop rather than reconnect and resync into that disk again
@@ -787,9 +796,19 @@ int repl_h_rs_ack(struct repl_conn *c, const struct repl_msg *m)
 		repl_vol_stop_replicating(v);
 		return 0;
 	}
-	repl_md_bm_clear(v->md, off, len);
+	if (!redirtied)
+		repl_md_bm_clear(v->md, off, len);
 	rs_pump(v);
 	return 0;
+}
+
+void repl_sync_redirty(struct repl_vol *v, uint64_t off, uint64_t len)
+{
+	for (struct repl_link *l = v->rs_wait.next; l != &v->rs_wait; l = l->next) {
+		struct repl_req *rq = rl_entry(l, struct repl_req, qlink);
+		if (rq->kind == RQ_RS_READ && rq->off < off + len && off < rq->off + rq->len)
+			rq->redirtied = true;
+	}
 }
 
 /* ---------------------------------------------------------------- resync target */
@@ -929,7 +948,9 @@ void repl_sync_peer_req_done(struct repl_req *rq)
 		uint32_t crc = repl_crc_iov(&(struct iovec){ (uint8_t *)rq->buf + o, n }, 1, n);
 		if (rq->status || crc != rq->crcs[i]) {
 			mask |= 1u << i;
-			if (rq->ovf_resync)
+			/* a chunk this node cannot read is marked only when the
+			 * resync rewrites it here, not when it would be read here */
+			if (rq->ovf_resync && (!rq->status || repl_get_role() != REPL_ROLE_PRIMARY))
 				repl_md_bm_set(v->md, rq->off + o, n);
 		}
 	}

@@ -30,7 +30,8 @@
 #                   reaches A when it returns
 #   disk-error      A's LUN on fileio under tests/tools/fault_shim.c: a write
 #                   A's disk fails (the peer wrote it) gets an error and is
-#                   marked out of sync on A; after a switch to B the next
+#                   marked out of sync on A, which does not resync from
+#                   that disk (B stays UpToDate); after a switch to B the next
 #                   negotiation resyncs it from B, the Primary (files
 #                   identical); a verify whose local reads fail
 #                   counts every chunk as differing (before: 0); a resync
@@ -305,7 +306,16 @@ scn_disk_error() {
 	if grep -qi 'error\|failed' <<<"$out"; then pass "disk-error: the write A's disk failed got an error"; else fail "disk-error: the failed write was answered: $out"; fi
 	kib=$(num A out_of_sync_kib)
 	if [ "$kib" -ge 64 ]; then pass "disk-error: A marked the failed write out of sync ($kib KiB)"; else fail "disk-error: A's failed write is not marked out of sync ($kib KiB): the copies differ unseen"; fi
-	# 2. a planned switch first (B Primary, the marks on the Secondary A):
+	# 2. A, the Primary whose disk failed a write, does not resync from that
+	# disk (its reads may fail too, which would leave B Inconsistent)
+	ctl A disconnect "$LUN_NAME" >/dev/null && ctl A connect "$LUN_NAME" >/dev/null || { fail "disk-error: disconnect/connect A"; return 1; }
+	if rwait A 30 connection=Connected && rwait B 10 disk=UpToDate connection=Connected; then
+		kib=$(num A out_of_sync_kib)
+		if [ "$kib" -ge 64 ] && grep -q "not resyncing from it" "$(node_log A)"; then pass "disk-error: no resync from the disk that failed a write (B stays UpToDate, $kib KiB stay marked)"; else fail "disk-error: after the reconnect: $kib KiB marked, $(rstate A)"; fi
+	else
+		fail "disk-error: no reconnect after the failed write: $(rstate A); $(rstate B)"
+	fi
+	# then a planned switch (B Primary, the marks on the Secondary A):
 	# the next negotiation resyncs the chunk from B, the Primary
 	ctl A secondary >/dev/null && ctl B primary >/dev/null || { fail "disk-error: switch to B"; return 1; }
 	ctl A disconnect "$LUN_NAME" >/dev/null && ctl A connect "$LUN_NAME" >/dev/null || { fail "disk-error: disconnect/connect"; return 1; }
@@ -341,12 +351,14 @@ scn_disk_error() {
 	ctl A disconnect "$LUN_NAME" >/dev/null || { fail "disk-error: disconnect A"; return 1; }
 	in_ns C qemu-io -f raw -c 'write -P 0x7c 16M 4M' "$UB" >/dev/null 2>&1 || { fail "disk-error: write on B"; return 1; }
 	echo flush >"$ctlf"
+	local l0
+	l0=$(logsize A)
 	ctl A connect "$LUN_NAME" >/dev/null || { fail "disk-error: connect A"; return 1; }
 	if rwait A 30 connection=StandAlone disk=Inconsistent; then pass "disk-error: a target whose final flush fails stops, Inconsistent"; else fail "disk-error: the target's failed flush: $(rstate A)"; fi
 	sleep 3
 	local n
-	n=$(grep -c 'resync as target' "$(node_log A)" || true)
-	if grep -q 'disk failed the flush that ends it' "$(node_log A)" && rwait A 1 connection=StandAlone; then pass "disk-error: A says why and stays stopped ($n resync starts in its log)"; else fail "disk-error: A does not stay stopped: $(rstate A)"; fi
+	n=$(log_since A "$l0" | grep -c 'resync as target' || true)
+	if grep -q 'disk failed the flush that ends it' "$(node_log A)" && rwait A 1 connection=StandAlone && [ "$n" = 1 ]; then pass "disk-error: A says why and stays stopped (one resync start)"; else fail "disk-error: A does not stay stopped: $n resync starts, $(rstate A)"; fi
 	echo none >"$ctlf"
 	node_stop A
 	node_start A || return 1
