@@ -134,6 +134,10 @@ void iscsi_task_complete(struct scsi_task *st)
 	uint32_t len = 0;
 	bool collapse;
 
+	if (t->pr_wait) {
+		iscsi_tmf_pr_done(t);       /* runs this again once the aborts ended */
+		return;
+	}
 	if (t->dead || c->closing) {
 		/* aborted or connection gone: completes into nothing (RFC 7143 7.x) */
 		if (t->tmf_waits)

@@ -117,6 +117,9 @@ struct iscsi_task {
 	 * reactor; a task already aborted by one TMF can be waited for by the
 	 * next (ABORT TASK, then a LUN RESET from another path) */
 	struct iscsi_tmf_wait *tmf_waits;
+	/* a PREEMPT AND ABORT: its response waits for the preempted nexuses'
+	 * aborted tasks (tmf.c, iscsi_session_abort_cb) */
+	struct iscsi_tmf *pr_wait;
 	struct iscsi_task *hnext;           /* ITT hash */
 	struct iscsi_task *snext;           /* session pending list / free list */
 	struct iscsi_task *cnext, *cprev;   /* connection's active list */
@@ -130,6 +133,9 @@ struct iscsi_tmf {
 	bool cold_reset;
 	struct iscsi_conn *conn;            /* NULL once that connection closed */
 	struct iscsi_tmf *conn_next;        /* the connection's TMFs waiting for tasks */
+	/* not a TMF but a PREEMPT AND ABORT (PR OUT) whose response waits: it
+	 * completes this task instead of sending a TMF response */
+	struct iscsi_task *task;
 };
 
 enum iscsi_conn_state {
@@ -396,8 +402,12 @@ int iscsi_op_tmf(struct iscsi_conn *c, const uint8_t *bhs, uint8_t *data, uint32
 uint8_t iscsi_tmf_abort_unknown(uint32_t ref, uint32_t tmf_cmdsn, uint32_t exp_cmdsn, uint32_t max_cmdsn);
 void iscsi_tmf_task_gone(struct iscsi_task *t);
 void iscsi_tmf_conn_gone(struct iscsi_conn *c);
-/* scsi_itn abort callback (PREEMPT AND ABORT), arg = the session. */
-void iscsi_session_abort_cb(void *arg, uint64_t lun);
+/* scsi_itn abort callback (PREEMPT AND ABORT), arg = the session, by = the
+ * PR OUT, whose response then waits for the aborted tasks. */
+void iscsi_session_abort_cb(void *arg, uint64_t lun, struct scsi_task *by);
+/* A task with pr_wait finished in the SCSI layer: its response goes once the
+ * aborts it waits for are done (then iscsi_task_complete runs again). */
+void iscsi_tmf_pr_done(struct iscsi_task *t);
 /* portal.c */
 struct iscsi_portal {
 	int fd;

@@ -72,6 +72,14 @@ static void tmf_waited(struct iscsi_tmf *m)
 {
 	if (--m->waiting > 0)
 		return;
+	if (m->task) {
+		struct iscsi_task *t = m->task;
+
+		t->pr_wait = NULL;
+		free(m);
+		iscsi_task_complete(&t->scsi);
+		return;
+	}
 	if (m->conn) {
 		struct iscsi_tmf **pp;
 		for (pp = &m->conn->tmfs; *pp; pp = &(*pp)->conn_next)
@@ -257,10 +265,34 @@ static void remote_abort_post(struct iscsi_session *s, int64_t lun, bool cleared
 	reactor_post(s->r, remote_abort_run, ra);
 }
 
-/* scsi_itn abort callback (PREEMPT AND ABORT): any thread, tgt lock held. */
-void iscsi_session_abort_cb(void *arg, uint64_t lun)
+/* scsi_itn abort callback (PREEMPT AND ABORT): on the PR OUT's reactor, tgt
+ * lock held. SPC-4 5.13.11.2.4.4 aborts the preempted nexuses' tasks as ABORT
+ * TASK SET does, and SAM-5 completes that only once they have ended: the PR
+ * OUT's response waits (fence_scsi's preempt-abort returns, and the cluster
+ * trusts that the fenced node's writes are over). by's count starts at 1 for
+ * its own completion (iscsi_tmf_pr_done). */
+void iscsi_session_abort_cb(void *arg, uint64_t lun, struct scsi_task *by)
 {
-	remote_abort_post(arg, (int64_t)lun, false, NULL, NULL);
+	struct iscsi_task *pt = by ? by->transport_ctx : NULL;
+
+	if (pt && !pt->pr_wait) {
+		pt->pr_wait = calloc(1, sizeof(*pt->pr_wait));
+		if (pt->pr_wait) {
+			pt->pr_wait->task = pt;
+			pt->pr_wait->waiting = 1;
+		} else {
+			qb_log(LOG_ERR, "iscsi: out of memory: PREEMPT AND ABORT answers before the aborted tasks ended");
+		}
+	}
+	if (pt && pt->pr_wait)
+		remote_abort_post(arg, (int64_t)lun, false, pt->pr_wait, pt->conn->r);
+	else
+		remote_abort_post(arg, (int64_t)lun, false, NULL, NULL);
+}
+
+void iscsi_tmf_pr_done(struct iscsi_task *t)
+{
+	tmf_waited(t->pr_wait);
 }
 
 /* Abort the tasks of every other normal session of the same target; the TMF

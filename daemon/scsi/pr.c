@@ -591,7 +591,7 @@ static void deliver(struct scsi_lun *lu, const struct scsi_pr_change *c, const s
 			abort |= r->eff[e].abort;
 		}
 		if (abort && i->abort_cb)
-			i->abort_cb(i->abort_arg, lu->id);
+			i->abort_cb(i->abort_arg, lu->id, c->by);
 	}
 	pthread_mutex_unlock(&tgt->lock);
 }
@@ -676,7 +676,8 @@ size_t scsi_pr_snapshot(struct scsi_lun *lu, uint8_t **out)
 	return len;
 }
 
-void scsi_itn_set_abort_cb(struct scsi_itn *itn, void (*fn)(void *arg, uint64_t lun), void *arg)
+void scsi_itn_set_abort_cb(struct scsi_itn *itn, void (*fn)(void *arg, uint64_t lun, struct scsi_task *by),
+			   void *arg)
 {
 	struct scsi_target *tgt = itn->tgt;
 	/* deliver() reads these under tgt->lock */

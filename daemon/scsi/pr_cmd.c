@@ -174,6 +174,7 @@ int scsi_pr_out(struct scsi_task *t)
 	c.key = get_be64(&p[0]);
 	c.sa_key = get_be64(&p[8]);
 	snprintf(c.from.initiator, sizeof(c.from.initiator), "%s", t->itn->initiator);
+	c.by = t;
 	c.from.rel_port_id = t->itn->port.rel_port_id;
 
 	if (sa == SCSI_PR_REGISTER_AND_MOVE) {

@@ -144,11 +144,15 @@ void scsi_target_reset(struct scsi_target *tgt, struct scsi_itn *from);
 /* Tasks aborted by another I_T nexus (CLEAR TASK SET etc.): queue the
  * COMMANDS CLEARED BY ANOTHER INITIATOR unit attention as SAM-5 says. */
 void scsi_itn_tasks_cleared(struct scsi_itn *itn, uint64_t lun);
-/* PREEMPT AND ABORT (SPC-4 5.13.11.2.4.4): the SCSI layer calls fn(arg, lun)
- * for each preempted nexus so the transport aborts that nexus' tasks on lun.
- * Called on the preempting command's thread with the target's nexus list
- * locked: fn must not create or destroy nexuses. */
-void scsi_itn_set_abort_cb(struct scsi_itn *itn, void (*fn)(void *arg, uint64_t lun), void *arg);
+/* PREEMPT AND ABORT (SPC-4 5.13.11.2.4.4): the SCSI layer calls fn(arg, lun,
+ * by) for each preempted nexus so the transport aborts that nexus' tasks on
+ * lun. by is the PR OUT task (may be NULL): like ABORT TASK SET (SAM-5), the
+ * command is complete only once those tasks have ended, so the transport
+ * holds by's completion back until then. Called on the preempting command's
+ * thread, before by completes, with the target's nexus list locked: fn must
+ * not create or destroy nexuses. */
+void scsi_itn_set_abort_cb(struct scsi_itn *itn, void (*fn)(void *arg, uint64_t lun, struct scsi_task *by),
+			   void *arg);
 /* Where persistent state lives (global `state_dir`, default /var/lib/tandem):
  * APTPL reservations in <dir>/pr/<serial>.pr. Set before LUNs attach. */
 void scsi_set_state_dir(const char *dir);

@@ -48,7 +48,7 @@ struct scsi_itn {
 	struct scsi_ua_entry *ua;
 	uint32_t nua, ua_cap;
 	/* PREEMPT AND ABORT reaches the transport here (scsi_itn_set_abort_cb, pr.c) */
-	void (*abort_cb)(void *arg, uint64_t lun);
+	void (*abort_cb)(void *arg, uint64_t lun, struct scsi_task *by);
 	void *abort_arg;
 	void *xcopy;                    /* EXTENDED COPY results of this nexus (xcopy.c) */
 };

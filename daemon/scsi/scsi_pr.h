@@ -81,6 +81,9 @@ struct scsi_pr_change {
 	 * rel_port_id from the parameter list) */
 	struct scsi_pr_id *tids;
 	uint32_t ntids;
+	/* the PR OUT command (NULL when none): PREEMPT AND ABORT hands it to the
+	 * transport's abort callbacks, which may hold its completion back */
+	struct scsi_task *by;
 };
 
 enum scsi_pr_rc {

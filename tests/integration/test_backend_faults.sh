@@ -360,6 +360,56 @@ untrack_pid "$RESET2_PID"
 check "LUN RESET (after ABORT TASK) answered Function complete once the write left the device" grep -q "reset answered 0" "$T_TMP/reset2.out"
 check "ABORT TASK answered Function complete too" grep -q "abort answered 0" "$T_TMP/reset2.out"
 
+# ---------------------------------------------------------------- PREEMPT AND ABORT waits like a reset
+# SPC-4 5.13.11.2.4.4: the preempted nexus' tasks are aborted as by ABORT TASK
+# SET, which SAM-5 completes once they have ended. fence_scsi fences a node
+# with preempt-abort and then trusts that node's writes to be over: the PR OUT
+# must not be answered while the preempted initiator's write is in the device
+# (before: answered at once).
+echo hang >"$CTL_FILE"
+T_LIB_DIR=$T_LIB_DIR python3 - "$PORT" "$IQN" >"$T_TMP/preempt.out" 2>&1 <<'PY' &
+import os, sys, time
+sys.path.insert(0, os.environ['T_LIB_DIR'])
+import test_bad_input as tbi
+port, iqn = int(sys.argv[1]), sys.argv[2]
+def session(name):
+    tbi.INITIATOR = name
+    c = tbi.Conn(port)
+    err = c.login(iqn)
+    if err:
+        print('login failed', err, flush=True)
+        sys.exit(1)
+    c.test_unit_ready()
+    return c
+def prout(c, sa, key, sakey, ptype=0):
+    cdb = bytes([0x5f, sa, ptype, 0, 0, 0, 0, 0, 24, 0])
+    return c.scsi_out(cdb, key.to_bytes(8, 'big') + sakey.to_bytes(8, 'big') + bytes(8))
+x, y = session('iqn.2026-11.org.tandem.test:fenced'), session('iqn.2026-11.org.tandem.test:fencer')
+print('x registers', x.scsi_status(prout(x, 0, 0, 0xa1), 10), flush=True)
+print('y registers', y.scsi_status(prout(y, 0, 0, 0xb2), 10), flush=True)
+print('x reserves', x.scsi_status(prout(x, 1, 0xa1, 0, 1), 10), flush=True)     # Write Exclusive
+cdb = bytes([0x2a, 0, 0, 0, 0x02, 0, 0, 0, 8, 0])    # WRITE(10) LBA 512: into the hung device
+w = x.scsi_out(cdb, bytes([0x6e]) * 4096)
+time.sleep(1)
+p = prout(y, 5, 0xb2, 0xa1, 1)                       # PREEMPT AND ABORT x's key, Write Exclusive
+st = y.scsi_status(p, 3)
+print('preempt early %s' % st if st is not None else 'preempt pending', flush=True)
+st = y.scsi_status(p, 30) if st is None else st
+print('preempt answered', st, flush=True)
+print('y clears', y.scsi_status(prout(y, 3, 0xb2, 0), 10), flush=True)      # CLEAR: later tests write freely
+PY
+PRE_PID=$!
+track_pid "$PRE_PID"
+for _ in $(seq 1 150); do grep -qE "preempt (early|pending)|failed" "$T_TMP/preempt.out" && break; sleep 0.1; done
+check "x and y registered, x reserved" grep -qzE "x registers 0.*y registers 0.*x reserves 0" "$T_TMP/preempt.out"
+check "PREEMPT AND ABORT from y: not answered while x's write is in the device" grep -q "preempt pending" "$T_TMP/preempt.out"
+echo none >"$CTL_FILE"
+wait "$PRE_PID" 2>/dev/null || true
+untrack_pid "$PRE_PID"
+check "PREEMPT AND ABORT answered GOOD once x's write left the device" grep -q "preempt answered 0" "$T_TMP/preempt.out"
+check "the reservations are cleared again" grep -q "y clears 0" "$T_TMP/preempt.out"
+[ -s "$T_TMP/preempt.out" ] && sed -e 's/^/    | /' "$T_TMP/preempt.out" | head -8
+
 # ---------------------------------------------------------------- a hung device and a reload
 hung_write 0x3c 64k "$T_TMP/hung.out" "a write to LUN 0"
 HUNG=$HUNG_PID

@@ -161,6 +161,25 @@ class Conn:
         except socket.timeout:
             return False
 
+    def scsi_status(self, bhs, secs):
+        """Status byte of the SCSI Response to command bhs within secs, or None (other PDUs are skipped)."""
+        end = time.time() + secs
+        try:
+            while True:
+                op, rsp, _ = self.recv_skip_nop(deadline=end)
+                if op == OP_SCSI_RSP and rsp[16:20] == bhs[16:20]:
+                    return rsp[3]
+        except socket.timeout:
+            return None
+
+    def scsi_out(self, cdb, data):
+        """Send a write-direction command with all its data as immediate data; returns the BHS."""
+        bhs = bytearray(self.scsi_bhs(cdb, dlen=len(data)))
+        bhs[1] = 0x80 | 0x20 | 0x01                        # F, W, SIMPLE
+        bhs[20:24] = len(data).to_bytes(4, 'big')          # Expected Data Transfer Length
+        self.send_pdu(bytes(bhs), data)
+        return bytes(bhs)
+
     def next_itt(self):
         self.itt += 1
         return self.itt

@@ -506,9 +506,12 @@ END_TEST
 
 static int ABORTS;
 static uint64_t ABORT_LUN;
-static void abort_cb(void *arg, uint64_t lun)
+static void abort_cb(void *arg, uint64_t lun, struct scsi_task *by)
 {
 	ck_assert_ptr_eq(arg, ITN2);
+	/* the PR OUT itself, so that the transport can hold its completion */
+	ck_assert_ptr_nonnull(by);
+	ck_assert_int_eq(by->cdb[0], 0x5f);
 	ABORTS++;
 	ABORT_LUN = lun;
 }
