@@ -453,8 +453,10 @@ void repl_outdate_peer_start(struct repl_vol *v);          /* reactor: the bump,
 /* reactor: OD_DONE holds only while the metadata says PEER_OUTDATED; a job
  * that cleared the flag (in sync, resync done either way) ends it */
 void repl_od_check(struct repl_vol *v);
-/* reactor: after a generation bump under a live link, negotiate again */
-void repl_vol_renegotiate(struct repl_vol *v);
+/* reactor: after a generation bump under a live link, negotiate again;
+ * peer_outdated: the peer counts as Outdated meanwhile (no fencing when the
+ * link is lost), only when it holds no data the bump could leave behind */
+void repl_vol_renegotiate(struct repl_vol *v, bool peer_outdated);
 void repl_vol_fail_frozen(struct repl_vol *v, int status); /* reactor: complete od_wait with an error */
 void repl_fence_abort(void);                               /* main thread, on demotion */
 

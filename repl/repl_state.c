@@ -680,20 +680,22 @@ static void initial_source(struct repl_md_gen *gen, enum repl_disk_state *disk, 
 
 /* Our generation changed (a bump that set PEER_OUTDATED) under an
  * established connection: negotiate again from scratch with the new ids. */
-void repl_vol_renegotiate(struct repl_vol *v)
+void repl_vol_renegotiate(struct repl_vol *v, bool peer_outdated)
 {
 	if (v->vs != VS_STANDALONE)
 		repl_vol_link_down(v);
 	if (repl_conn_up() && v->want_connect) {
 		v->vs = VS_WAIT;
-		v->od_state = OD_DONE;
+		if (peer_outdated)
+			v->od_state = OD_DONE;
 		repl_vol_send_state(v);
 	}
 }
 
+/* a forced Primary on a fresh disk: the peer holds no data yet */
 static void renegotiate_r(void *arg)
 {
-	repl_vol_renegotiate(arg);
+	repl_vol_renegotiate(arg, true);
 }
 
 static void set_primary_flag(struct repl_md_gen *gen, enum repl_disk_state *disk, uint32_t *flags, void *arg)

@@ -217,11 +217,13 @@ static void job_done(void *arg)
 			set_standalone(v, "cannot record a new generation for the chunks the peer may lack");
 			break;
 		}
-		v->od_state = OD_DONE;
 		v->known_current = true;
 		/* the peer went Connected on the old ids and renegotiates on our
-		 * VOL_STATE */
-		repl_vol_renegotiate(v);
+		 * VOL_STATE. It is not Outdated: until it is a SyncTarget on disk
+		 * it can still be promoted on the old ids, so a link lost before
+		 * that goes through fencing like any other (od_state stays; the
+		 * bump is already made: od_edit does not bump again). */
+		repl_vol_renegotiate(v, false);
 		break;
 	case J_TARGET_DONE:
 		if (rc == 0 && v->vs == VS_SYNC_TARGET) {

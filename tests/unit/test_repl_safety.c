@@ -2065,6 +2065,56 @@ START_TEST(test_vc_lost_without_fence_answer)
 }
 END_TEST
 
+/* The J_MISSED bump (chunks marked under equal ids) counted the peer as
+ * Outdated at once: when the link dropped before the peer took the new ids
+ * (it was still UpToDate on the old ones, and promotable), the Primary
+ * completed the next write alone without fencing. Found by review. */
+START_TEST(test_missed_bump_keeps_fencing)
+{
+	struct pmsg m = { 0 };
+	struct repl_md_gen g = { .current = REPL_MD_GEN_NEW_DEVICE };
+	struct pollfd pf;
+	struct tio *t, *t2;
+	bool bumped = false;
+	int efd;
+
+	connected_primary(&m);
+	efd = repl_set_fence_handler(fence_noop, NULL);
+	ck_assert_int_ge(efd, 0);
+	t = tio_write(3 * CHUNK, CHUNK, 0x55, 0);       /* write-back: no FUA */
+	peer_expect(&m, REPL_MSG_DATA, true, 5000);
+	peer_ack(&m, 0);                                /* in the peer's volatile cache */
+	ck_assert(tio_wait(t, 5000));
+	peer_close();                                   /* marked; a fence request nobody answers */
+	ck_assert(wait_vs(VS_WAIT, 5000));
+	pf = (struct pollfd){ .fd = efd, .events = POLLIN };
+	ck_assert_msg(poll(&pf, 1, 5000) == 1, "no fence request");
+	peer_connect(&m);                               /* back with the same ids */
+	peer_role(REPL_ROLE_SECONDARY);
+	peer_vol_state(&g, REPL_DISK_UPTODATE, REPL_ROLE_SECONDARY, REPL_MD_F_CONNECTED);
+	for (uint64_t end = now_ms() + 3000; !bumped && now_ms() < end;)
+		if (peer_watch_for(&m, REPL_MSG_VOL_STATE, end > now_ms() ? end - now_ms() : 0)) {
+			struct repl_md_gen ng;
+			repl_gen_get(m.body + REPL_VS_GEN_CURRENT, &ng);
+			bumped = ng.current != g.current;
+		}
+	ck_assert_msg(bumped, "the Primary with marks did not bump");
+	peer_close();                                   /* before the peer took the new ids */
+	ck_assert(wait_vs(VS_WAIT, 5000));
+	t2 = tio_write(5 * CHUNK, CHUNK, 0x66, 0);
+	ck_assert_msg(!tio_wait(t2, 1000), "a write completed alone right after the bump, with the peer neither "
+		      "fenced nor Outdated (it is UpToDate on the old ids)");
+	repl_fence_done(true);                          /* the cluster fenced it */
+	ck_assert_msg(tio_wait(t2, 5000), "the frozen write never completed");
+	ck_assert_int_eq(t2->status, 0);
+	repl_set_fence_handler(NULL, NULL);
+	tio_free(t);
+	tio_free(t2);
+	free(m.body);
+	teardown_common();
+}
+END_TEST
+
 /* A resync write of this node (SyncTarget) still in its disk when that resync
  * is aborted on the same link (the source detached the volume and announced
  * it again) must not be acknowledged inside the next resync: at the source
@@ -2146,6 +2196,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_od_state_after_resync_as_target);
 	tcase_add_test(tc, test_vc_lost_without_fence_answer);
 	tcase_add_test(tc, test_stale_rs_ack_of_aborted_resync);
+	tcase_add_test(tc, test_missed_bump_keeps_fencing);
 	tcase_add_test(tc, test_missed_bump_both_marked);
 	tcase_add_test(tc, test_missed_bump_only_peer_marked);
 	suite_add_tcase(s, tc);
