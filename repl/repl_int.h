@@ -249,10 +249,6 @@ struct repl_vol {
 	unsigned ov_inflight;
 	uint64_t ov_runs;
 	uint64_t peer_failures;
-	/* this node's disk failed application writes since the start: a Primary
-	 * then makes no J_MISSED bump (a resync from a failing disk would leave
-	 * the healthy peer Inconsistent when its reads fail too) */
-	uint64_t local_write_errors;
 	/* DATA sent on this epoch up to this seq belongs to an earlier replication
 	 * period of the volume: its late DATA_ACKs are expected and ignored */
 	uint64_t stale_ack_epoch, stale_ack_seq;

@@ -386,10 +386,10 @@ static void app_local_done(struct bdev_io *io)
 		 * (repl_md_missed_bump), or by `tandemctl verify --resync`. */
 		if (op_ranged(rq->op) && !req_internal(rq)) {
 			repl_md_bm_set(rq->v->md, rq->off, rq->len);
-			rq->v->local_write_errors++;
 			repl_sync_redirty(rq->v, rq->off, rq->len);
 			qb_log(LOG_ERR, "repl: %s: %llu+%llu marked out of sync (this disk failed the write, the peer "
-			       "may have it): resynced from the Primary when the link renegotiates", rq->v->name,
+			       "may have it): resynced from the Primary when the link renegotiates; if this disk is "
+			       "failing, move the role to the peer first", rq->v->name,
 			       (unsigned long long)rq->off, (unsigned long long)rq->len);
 			repl_publish(rq->v);
 		}

@@ -321,12 +321,7 @@ void repl_vol_decide(struct repl_vol *v)
 		uint64_t marked = repl_md_bm_count(v->md);
 		bool peer_marked = peer->flags & REPL_VS_MDF_DIRTY;
 
-		if (mine.role == REPL_ROLE_PRIMARY && v->local_write_errors && marked) {
-			qb_log(LOG_CRIT, "repl: %s: %" PRIu64 " chunk(s) marked, but this node's disk failed %" PRIu64
-			       " write(s): not resyncing from it (a failed read would leave the peer Inconsistent). "
-			       "The peer keeps its copy; move the role to it, and the marks resync from there.",
-			       v->name, marked, v->local_write_errors);
-		} else if (repl_md_missed_bump(&mine, marked, peer, peer_marked, repl_eng.node, repl_eng.peer_name)) {
+		if (repl_md_missed_bump(&mine, marked, peer, peer_marked, repl_eng.node, repl_eng.peer_name)) {
 			qb_log(LOG_WARNING, "repl: %s: same generation as the peer, but chunks are marked out of sync "
 			       "(%" PRIu64 " here%s): new generation, this node resyncs them", v->name, marked,
 			       peer_marked ? ", more on the peer" : "");
@@ -948,11 +943,21 @@ void repl_sync_peer_req_done(struct repl_req *rq)
 		uint64_t o = (uint64_t)i * v->chunk;
 		uint64_t n = rq->len - o < v->chunk ? rq->len - o : v->chunk;
 		uint32_t crc = repl_crc_iov(&(struct iovec){ (uint8_t *)rq->buf + o, n }, 1, n);
+		if (rq->status && rq->ovf_resync && repl_get_role() == REPL_ROLE_PRIMARY) {
+			/* this node would be the resync source of a chunk it cannot
+			 * read: reported (and marked by the peer) it would start a
+			 * resync that stops with the peer Inconsistent */
+			if (i == 0)
+				qb_log(LOG_ERR, "repl: %s: verify: this node (Primary) cannot read %" PRIu64 "+%" PRIu64
+				       " (%s): not marked for resync from here", v->name, rq->off, rq->len,
+				       strerror(-rq->status));
+			continue;
+		}
 		if (rq->status || crc != rq->crcs[i]) {
 			mask |= 1u << i;
 			/* a chunk this node cannot read is marked only when the
 			 * resync rewrites it here, not when it would be read here */
-			if (rq->ovf_resync && (!rq->status || repl_get_role() != REPL_ROLE_PRIMARY))
+			if (rq->ovf_resync)
 				repl_md_bm_set(v->md, rq->off + o, n);
 		}
 	}

@@ -273,7 +273,7 @@ static void remote_abort_post(struct iscsi_session *s, int64_t lun, bool cleared
  * its own completion (iscsi_tmf_pr_done). */
 void iscsi_session_abort_cb(void *arg, uint64_t lun, struct scsi_task *by)
 {
-	struct iscsi_task *pt = by ? by->transport_ctx : NULL;
+	struct iscsi_task *pt = by && by->complete == iscsi_task_complete ? by->transport_ctx : NULL;
 
 	if (pt && !pt->pr_wait) {
 		pt->pr_wait = calloc(1, sizeof(*pt->pr_wait));
