@@ -291,6 +291,7 @@ struct lun_plan {
 	const struct tconf_target *old, *tc;
 	struct bdev *opened[TCONF_MAX_LUNS]; /* devices of tc's LUNs to add (by index), opened up front */
 	bool failed[TCONF_MAX_LUNS];        /* ... or could not be opened (reported once) */
+	bool removed[TCONF_MAX_LUNS];       /* old's LUNs (by index) this reload took out to change */
 };
 
 static bool lun_attached(struct iscsi_tgt *t, uint32_t lun)
@@ -365,6 +366,34 @@ static bool lun_path_usable(const struct tconf_lun *nl, char *e, size_t elen)
 		return true;
 	}
 	snprintf(e, elen, "LUN %u: cannot open %.400s: %s", nl->lun, nl->path, strerror(errno));
+	return false;
+}
+
+/* A changed LUN whose new version cannot be added after the old one was taken
+ * out (a replicated LUN: its volume can only open once the old version closed,
+ * so its new device could not be tried up front, e.g. a new size its metadata
+ * does not describe): its previous version goes back into service instead of
+ * a LUN that disappears (ESXi: permanent device loss). Stale, so that the next
+ * reload tries the configured version again. */
+static bool lun_restore_previous(struct lun_plan *p, uint32_t lun)
+{
+	char e[512];
+
+	for (size_t i = 0; i < p->old->nluns && i < TCONF_MAX_LUNS; i++) {
+		const struct tconf_lun *ol = &p->old->luns[i];
+
+		if (ol->lun != lun || !p->removed[i])
+			continue;
+		if (scsi_target_add_lun(p->t->st, ol, e, sizeof(e)) < 0) {
+			qb_log(LOG_ERR, "iscsi: reload: target %s: LUN %u: its previous version does not open "
+			       "again either: %s", p->t->name, lun, e);
+			return false;
+		}
+		lun_set_stale(p->t, lun, true);
+		qb_log(LOG_WARNING, "iscsi: reload: target %s: LUN %u keeps its previous device in service: the "
+		       "changed one cannot be opened", p->t->name, lun);
+		return true;
+	}
 	return false;
 }
 
@@ -506,6 +535,8 @@ int iscsi_reload(const struct tconf *conf, char *err, size_t errlen)
 			qb_log(LOG_INFO, "iscsi: reload: target %s: removing LUN %u", p->t->name, ol->lun);
 			scsi_target_remove_lun(p->t->st, ol->lun);
 			lun_set_stale(p->t, ol->lun, false);
+			if (i < TCONF_MAX_LUNS)
+				p->removed[i] = true;
 		}
 		for (size_t j = 0; j < p->tc->nluns; j++) {
 			const struct tconf_lun *nl = &p->tc->luns[j];
@@ -524,6 +555,10 @@ int iscsi_reload(const struct tconf *conf, char *err, size_t errlen)
 			}
 			if (rc < 0) {
 				qb_log(LOG_ERR, "iscsi: reload: target %s: %s", p->t->name, e);
+				if (lun_restore_previous(p, nl->lun)) {
+					size_t l = strlen(e);
+					snprintf(e + l, sizeof(e) - l, " (LUN %u keeps its previous device)", nl->lun);
+				}
 				note_error(err, errlen, &nerr, p->t->name, e);
 			}
 		}

@@ -175,7 +175,8 @@ static void abort_session_tasks(struct iscsi_session *s, struct iscsi_tmf *m, st
 		struct iscsi_task *t, *next;
 		for (t = o->active; t; t = next) {
 			next = t->cnext;
-			if (lun >= 0 && t->scsi.lun != (uint64_t)lun)
+			/* an EXTENDED COPY into or out of the LUN too */
+			if (lun >= 0 && !scsi_task_touches_lun(&t->scsi, (uint64_t)lun))
 				continue;
 			/* a dying session's connections tear their own tasks
 			 * down: only its tasks in the backend are waited for */

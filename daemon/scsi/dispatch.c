@@ -10,6 +10,7 @@
 #include "util/log.h"
 #include "scsi/scsi_internal.h"
 #include "scsi/alua.h"
+#include "scsi/xcopy.h"
 
 #define IN SCSI_OPF_DATA_IN
 #define OUT SCSI_OPF_DATA_OUT
@@ -114,6 +115,11 @@ uint32_t scsi_task_data_out(struct scsi_task *t, uint32_t want)
 		avail = t->edtl < t->buf_len ? t->edtl : t->buf_len;
 	t->data_len = want < avail ? want : avail;
 	return t->data_len;
+}
+
+bool scsi_task_touches_lun(const struct scsi_task *t, uint64_t lun)
+{
+	return t->lun == lun || scsi_xcopy_touches_lun(t, lun);
 }
 
 void scsi_task_done(struct scsi_task *t)

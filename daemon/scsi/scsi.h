@@ -144,6 +144,11 @@ void scsi_target_reset(struct scsi_target *tgt, struct scsi_itn *from);
 /* Tasks aborted by another I_T nexus (CLEAR TASK SET etc.): queue the
  * COMMANDS CLEARED BY ANOTHER INITIATOR unit attention as SAM-5 says. */
 void scsi_itn_tasks_cleared(struct scsi_itn *itn, uint64_t lun);
+/* Whether task t reads or writes LUN lun: the LUN it is addressed to, or
+ * one an EXTENDED COPY in progress names. A transport aborting a LUN's tasks
+ * (LUN RESET, CLEAR TASK SET, PREEMPT AND ABORT) aborts those too, on the
+ * task's own thread. */
+bool scsi_task_touches_lun(const struct scsi_task *t, uint64_t lun);
 /* PREEMPT AND ABORT (SPC-4 5.13.11.2.4.4): the SCSI layer calls fn(arg, lun,
  * by) for each preempted nexus so the transport aborts that nexus' tasks on
  * lun. by is the PR OUT task (may be NULL): like ABORT TASK SET (SAM-5), the

@@ -344,6 +344,50 @@ static void read_done(struct bdev_io *io)
 	bdev_submit(dst->bdev, &ch->io);
 }
 
+/* A LUN the descriptors name other than the addressed one (whose checks ran
+ * before the command did): reservations (SPC-4 5.13.1) and sanitize state
+ * (SBC-3 4.11) as if this nexus read or wrote it by a command of its own.
+ * Sets the command's status and fails the copy when one refuses. */
+static bool other_lun_refuses(struct xcopy_op *op, struct scsi_lun *src, struct scsi_lun *dst)
+{
+	struct scsi_task *t = op->t;
+
+	if ((src != t->lu && scsi_resv_conflict_access(src, t->itn, false)) ||
+	    (dst != t->lu && scsi_resv_conflict_access(dst, t->itn, true))) {
+		op->failed = true;
+		scsi_task_set_status(t, SCSI_STATUS_RESERVATION_CONFLICT, 0, 0, 0);
+		return true;
+	}
+	for (int k = 0; k < 2; k++) {
+		struct scsi_lun *lu = k ? dst : src;
+		unsigned st = atomic_load_explicit(&lu->sanitize_state, memory_order_acquire);
+
+		if (lu == t->lu || st == SCSI_SANITIZE_IDLE)
+			continue;
+		op->failed = true;
+		if (st == SCSI_SANITIZE_RUNNING)
+			abort_target_sense(t, (int)op->seg, k ? 6 : 4, k, SK_NOT_READY, ASC_SANITIZE_IN_PROGRESS);
+		else
+			abort_target_sense(t, (int)op->seg, k ? 6 : 4, k, SK_MEDIUM_ERROR, ASC_SANITIZE_FAILED);
+		return true;
+	}
+	return false;
+}
+
+/* Whether the copy t (an EXTENDED COPY in progress) reads or writes LUN lun:
+ * task management and PREEMPT AND ABORT of that LUN abort it too. */
+bool scsi_xcopy_touches_lun(const struct scsi_task *t, uint64_t lun)
+{
+	const struct xcopy_op *op = t->priv;
+
+	if (t->cdb[0] != 0x83 || !op)
+		return false;
+	for (unsigned i = 0; i < op->npinned; i++)
+		if (op->lu[i] && op->lu[i]->id == lun)
+			return true;
+	return false;
+}
+
 /* Issue reads while there is room; segments run one after the other
  * (SPC-4 6.4.6.1: in list order), so the next starts once the current one
  * has fully landed. Finishes the command when nothing is left in flight. */
@@ -379,6 +423,11 @@ static void pump(struct xcopy_op *op)
 					   lun_attached(src) ? 6 : 4, -1);
 			continue;
 		}
+		/* The other LUNs' access is asked again for every chunk: a
+		 * PREEMPT of this nexus' registration there (fence_scsi) must
+		 * stop the copy writing into it, not only new commands */
+		if (other_lun_refuses(op, src, dst))
+			continue;
 		struct xcopy_chunk *ch = NULL;
 		for (unsigned i = 0; i < XCOPY_DEPTH && !ch; i++)
 			if (!op->ch[i].busy)
@@ -434,12 +483,11 @@ static int check_segments(struct xcopy_op *op)
 		}
 		/* The addressed LUN's reservations were checked before the command
 		 * ran; the other LUNs the descriptors name are read or written by
-		 * this nexus just the same (SPC-4 5.13.1) */
-		if (bytes && ((src != t->lu && scsi_resv_conflict_access(src, t->itn, false)) ||
-			      (dst != t->lu && scsi_resv_conflict_access(dst, t->itn, true)))) {
-			scsi_task_set_status(t, SCSI_STATUS_RESERVATION_CONFLICT, 0, 0, 0);
+		 * this nexus just the same (SPC-4 5.13.1), and pump() asks again
+		 * for every chunk */
+		op->seg = i;
+		if (bytes && other_lun_refuses(op, src, dst))
 			return SCSI_DONE;
-		}
 	}
 	return -1;
 }

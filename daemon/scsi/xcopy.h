@@ -63,6 +63,10 @@ struct xcopy_list {
  * identifier, usage) was valid, i.e. whether the result is to be recorded. */
 int scsi_xcopy_parse(struct scsi_task *t, const uint8_t *p, uint32_t len, struct xcopy_list *l, bool *hdr_ok);
 
+/* xcopy.c: whether the EXTENDED COPY in progress t reads or writes LUN lun
+ * (scsi_task_touches_lun). */
+bool scsi_xcopy_touches_lun(const struct scsi_task *t, uint64_t lun);
+
 /* Sense helpers used by both files. */
 /* CHECK CONDITION sk/asc/ascq with a field pointer into the parameter list. */
 int scsi_xcopy_param_check(struct scsi_task *t, uint8_t sk, uint8_t asc, uint8_t ascq, uint32_t byte, int bit);

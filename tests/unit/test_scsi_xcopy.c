@@ -765,6 +765,85 @@ START_TEST(reservations_of_every_lun)
 }
 END_TEST
 
+/* PR OUT by itn on lun with keys rk / sark (24-byte list); the status. */
+static uint8_t pr_out(struct scsi_itn *itn, uint64_t lun, uint8_t sa, uint8_t type, uint64_t rk, uint64_t sark)
+{
+	uint8_t c[10] = { 0x5f, sa, type, 0, 0, 0, 0, 0, 24, 0 };
+	struct tt *x = tt_new(itn, lun, c, 10, SCSI_DIR_WRITE, 24);
+	uint8_t st;
+
+	memset(x->t.buf, 0, 24);
+	put_be64(&x->t.buf[0], rk);
+	put_be64(&x->t.buf[8], sark);
+	tt_run(x);
+	st = x->t.status;
+	tt_free(x);
+	return st;
+}
+
+/* Review, session 12: an EXTENDED COPY addressed to LUN 0 that writes LUN 1
+ * went on writing LUN 1 after another nexus preempted this one's
+ * registration there (fence_scsi's PREEMPT AND ABORT): LUN 1's reservation
+ * was checked once, before the copy, and the transport's abort looked at the
+ * addressed LUN only. Now every chunk asks LUN 1 again, and the copy counts
+ * as a task of LUN 1 for aborts (scsi_task_touches_lun). */
+START_TEST(preempted_mid_copy)
+{
+	struct plist p;
+	uint8_t c[16] = { 0x83 };
+
+	clear_ua(ITN2, 1);
+	ck_assert_int_eq(pr_out(ITN, 1, 0, 0, 0, 0xa), SCSI_STATUS_GOOD);            /* ITN registers */
+	ck_assert_int_eq(pr_out(ITN2, 1, 0, 0, 0, 0xb), SCSI_STATUS_GOOD);           /* ITN2 registers */
+	ck_assert_int_eq(pr_out(ITN2, 1, 1, 5, 0xb, 0), SCSI_STATUS_GOOD);           /* WE, registrants only */
+	pl_init(&p, 1, XCOPY_LID_HOLD);
+	pl_cscd(&p, 0);
+	pl_cscd(&p, 1);
+	for (unsigned i = 0; i < 8; i++)
+		pl_seg(&p, 0, 1, 4096, i * 4096u, i * 4096u);   /* 16 MiB in 1 MiB chunks */
+	pl_finish(&p);
+	put_be32(&c[10], p.len);
+	struct tt *x = tt_new(ITN, 0, c, 16, SCSI_DIR_WRITE, p.len);
+	memcpy(x->t.buf, p.b, p.len);
+	reactor_post(R, tt_exec_fn, &x->t);
+	for (int i = 0; i < 4; i++)
+		reactor_poll_once(R, 1);
+	ck_assert_int_eq(x->completions, 0);
+	ck_assert_msg(scsi_task_touches_lun(&x->t, 1), "the copy into LUN 1 is not a task of LUN 1 for aborts");
+	ck_assert(scsi_task_touches_lun(&x->t, 0));
+	ck_assert(!scsi_task_touches_lun(&x->t, 2));
+	/* ITN2 preempts ITN's registration on LUN 1 (the transport's abort
+	 * is not wired in this harness: the copy must stop by itself) */
+	ck_assert_int_eq(pr_out(ITN2, 1, 5, 5, 0xb, 0xa), SCSI_STATUS_GOOD);
+	unsigned at_preempt = DST->write_count;
+	for (int i = 0; i < 5000 && x->completions == 0; i++)
+		reactor_poll_once(R, 10);
+	ck_assert_int_eq(x->completions, 1);
+	ck_assert_msg(DST->write_count <= at_preempt + 4, "the copy wrote LUN 1 %u times after the preemption",
+		      DST->write_count - at_preempt);
+	ck_assert_msg(x->t.status == SCSI_STATUS_RESERVATION_CONFLICT, "status 0x%02x", x->t.status);
+	tt_free(x);
+}
+END_TEST
+
+/* Review, session 12: an EXTENDED COPY addressed to LUN 0 read a LUN in
+ * sanitize failure mode (SBC-3 4.11.4: no medium access until it is left). */
+START_TEST(other_lun_in_sanitize_failure)
+{
+	struct plist p;
+	struct tt *x;
+
+	atomic_store(&scsi_target_find_lun(TGT, 1)->sanitize_state, 2);   /* SCSI_SANITIZE_FAILED */
+	pl_copy(&p, 0, XCOPY_LID_NONE, 1, 0, 64, 0, 0);
+	x = xcopy_pl(0, &p);
+	ck_assert_msg(x->t.status == SCSI_STATUS_CHECK_CONDITION, "status 0x%02x", x->t.status);
+	check_target_sense(x, 8, 0, 4, SK_MEDIUM_ERROR, 0x31, 0x03);    /* the source's sense */
+	tt_free(x);
+	ck_assert_int_eq(SRC->write_count, 0);
+	atomic_store(&scsi_target_find_lun(TGT, 1)->sanitize_state, 0);
+}
+END_TEST
+
 static Suite *xcopy_suite(void)
 {
 	Suite *s = suite_create("scsi_xcopy");
@@ -778,6 +857,8 @@ static Suite *xcopy_suite(void)
 	tcase_add_test(tc, backend_error);
 	tcase_add_test(tc, lun_removed_during_copy);
 	tcase_add_test(tc, reservations_of_every_lun);
+	tcase_add_test(tc, preempted_mid_copy);
+	tcase_add_test(tc, other_lun_in_sanitize_failure);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("parse");
