@@ -197,6 +197,8 @@ static void san_task_finish(struct san_ctx *c, bool ok)
 	c->t = NULL;
 	if (ok)
 		scsi_task_set_status(t, SCSI_STATUS_GOOD, 0, 0, 0);
+	else if (c->err == -BDEV_E_NOT_ACTIVE)
+		scsi_sbc_io_error(t, true, c->err);     /* NOT READY, ALUA state transition */
 	else
 		scsi_task_check(t, SK_MEDIUM_ERROR, ASC_SANITIZE_FAILED);
 	scsi_task_done(t);
@@ -211,6 +213,17 @@ static void san_end(struct san_ctx *c)
 		atomic_store_explicit(&lu->sanitize_progress, 0, memory_order_relaxed);
 		atomic_store_explicit(&lu->sanitize_state, SCSI_SANITIZE_IDLE, memory_order_release);
 		qb_log(LOG_NOTICE, "scsi: %s LUN %u: sanitize complete", lu->tgt->name, lu->id);
+	} else if (c->err == -BDEV_E_NOT_ACTIVE) {
+		/* a replicated LUN's node was demoted under it: not a medium
+		 * failure. Failure mode here would outlive the failback (every
+		 * media command MEDIUM ERROR on data the peer has since written,
+		 * EXIT FAILURE MODE refused without AUSE). The state is not
+		 * replicated: the erase stopped part way on both copies, and
+		 * the initiator, told NOT READY, issues SANITIZE again. */
+		atomic_store_explicit(&lu->sanitize_progress, 0, memory_order_relaxed);
+		atomic_store_explicit(&lu->sanitize_state, SCSI_SANITIZE_IDLE, memory_order_release);
+		qb_log(LOG_WARNING, "scsi: %s LUN %u: sanitize interrupted: this node is no longer Primary",
+		       lu->tgt->name, lu->id);
 	} else {
 		atomic_fetch_add_explicit(&lu->errors, 1, memory_order_relaxed);
 		atomic_store_explicit(&lu->sanitize_state, c->ause ? SCSI_SANITIZE_FAILED_AUSE : SCSI_SANITIZE_FAILED,

@@ -291,6 +291,14 @@ static void io_failed(struct xcopy_op *op, struct scsi_lun *lu, bool write, int 
 	atomic_fetch_add_explicit(&lu->errors, 1, memory_order_relaxed);
 	if (op->failed)
 		return;
+	if (err == -BDEV_E_NOT_ACTIVE) {
+		/* a replicated LUN's node was demoted mid-copy: the command's own
+		 * NOT READY / ALUA transition, so that multipathing retries it on
+		 * the new Primary's path (a medium error would be final) */
+		op->failed = true;
+		scsi_sbc_io_error(op->t, write, err);
+		return;
+	}
 	if (write) {
 		asc = 0x0c;                                         /* WRITE ERROR */
 		if (err == -ENOSPC || err == -EDQUOT)

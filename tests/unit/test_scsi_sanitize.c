@@ -509,6 +509,26 @@ START_TEST(sanitize_failure_restricted)
 }
 END_TEST
 
+/* Review, session 12: a replicated LUN's node demoted under a SANITIZE (its
+ * writes complete -ESTALE, BDEV_E_NOT_ACTIVE) was left in sanitize failure
+ * mode: after the failback every media command got MEDIUM ERROR and EXIT
+ * FAILURE MODE was refused. Now: NOT READY / ALUA transition, and idle. */
+START_TEST(sanitize_interrupted_by_demotion)
+{
+	struct tt *x;
+
+	M0->fail_status = -ESTALE;
+	x = ow_new(0, 0, 0x01, 4, 0x11, false);        /* AUSE=0 */
+	tt_run(x);
+	CHECK_SENSE(x, SK_NOT_READY, 0x04, 0x0a);
+	tt_free(x);
+	M0->fail_status = 0;                            /* Primary again */
+	x = simple(0, 0x88);
+	CHECK_GOOD(x);
+	tt_free(x);
+}
+END_TEST
+
 START_TEST(sanitize_failure_ause_exit)
 {
 	struct tt *x;
@@ -576,6 +596,7 @@ static Suite *sanitize_suite(void)
 	tcase_add_test(tc, sanitize_block_erase);
 	tcase_add_test(tc, sanitize_failure_restricted);
 	tcase_add_test(tc, sanitize_failure_ause_exit);
+	tcase_add_test(tc, sanitize_interrupted_by_demotion);
 	tcase_add_test(tc, sanitize_report_opcodes_and_vpd);
 	suite_add_tcase(s, tc);
 	return s;

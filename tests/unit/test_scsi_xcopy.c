@@ -567,6 +567,14 @@ START_TEST(backend_error)
 	check_target_sense(x, 9, 0, 20, SK_DATA_PROTECT, 0x27, 0x07);
 	tt_free(x);
 	ck_assert_int_gt(atomic_load(&scsi_target_find_lun(TGT, 1)->errors), 0);
+	/* a replicated LUN's node demoted mid-copy (-ESTALE): NOT READY, ALUA
+	 * transition, for the command itself, so that multipathing retries it
+	 * (review, session 12: it was COPY ABORTED with a medium error) */
+	DST->fail_status = -ESTALE;
+	x = xcopy_pl(1, &p);
+	DST->fail_status = 0;
+	CHECK_SENSE(x, SK_NOT_READY, 0x04, 0x0a);
+	tt_free(x);
 }
 END_TEST
 
