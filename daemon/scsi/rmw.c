@@ -13,11 +13,17 @@ static void rmw_write_done(struct bdev_io *io)
 	struct scsi_task *t = io->cb_arg;
 	struct scsi_lun *lu = t->lu;
 
+	/* the cache went off while it was in flight (sbc.c) */
+	if (scsi_write_needs_flush(io, lu)) {
+		scsi_task_bio_submit(t, BDEV_IO_FLUSH, 0, 0, NULL, 0, rmw_write_done);
+		return;
+	}
 	if (io->status) {
 		scsi_sbc_io_error(t, true, io->status);
 	} else {
 		atomic_fetch_add_explicit(&lu->writes, 1, memory_order_relaxed);
-		atomic_fetch_add_explicit(&lu->write_bytes, io->len, memory_order_relaxed);
+		atomic_fetch_add_explicit(&lu->write_bytes, (uint64_t)t->nblocks << lu->block_shift,
+					  memory_order_relaxed);
 		scsi_task_set_status(t, SCSI_STATUS_GOOD, 0, 0, 0);
 	}
 	if (t->priv) {                  /* the merge wrote the medium buffer */
@@ -50,7 +56,10 @@ static void rmw_read_done(struct bdev_io *io)
 		scsi_range_done(t);
 		return;
 	}
-	scsi_task_bio_submit(t, BDEV_IO_WRITE, t->state, t->lba << lu->block_shift, out, bytes, rmw_write_done);
+	/* FUA as the cache mode is now (MODE SELECT may have turned it off
+	 * while this waited), or as the CDB asked (t->state) */
+	scsi_task_bio_submit(t, BDEV_IO_WRITE, t->state | scsi_lun_write_flags(lu, false), t->lba << lu->block_shift,
+			     out, bytes, rmw_write_done);
 }
 
 /* Runs with [lba, lba+n) held. */

@@ -125,12 +125,27 @@ unsigned scsi_lun_write_flags(const struct scsi_lun *lu, bool cdb_fua)
 	return (!atomic_load_explicit(&lu->wce, memory_order_relaxed) || cdb_fua) ? BDEV_IO_F_FUA : 0;
 }
 
+/* A write that went to the device without FUA while its LUN's write cache was
+ * on, and the cache is off now (MODE SELECT WCE=0, a reload's cache change, a
+ * reset): the flush that came with the change may have run before this write
+ * completed, and the initiator, seeing WCE=0, never sends another. It gets a
+ * flush of its own before it is acknowledged (review, session 12). */
+bool scsi_write_needs_flush(const struct bdev_io *io, const struct scsi_lun *lu)
+{
+	return io->type == BDEV_IO_WRITE && io->status == 0 && !(io->flags & BDEV_IO_F_FUA) &&
+	       (scsi_lun_write_flags(lu, false) & BDEV_IO_F_FUA);
+}
+
 static void rw_done(struct bdev_io *io)
 {
 	struct scsi_task *t = io->cb_arg;
 	struct scsi_lun *lu = t->lu;
-	bool write = io->type == BDEV_IO_WRITE;
+	bool write = io->type == BDEV_IO_WRITE || io->type == BDEV_IO_FLUSH;
 
+	if (scsi_write_needs_flush(io, lu)) {
+		scsi_task_bio_submit(t, BDEV_IO_FLUSH, 0, 0, NULL, 0, rw_done);
+		return;
+	}
 	if (io->status) {
 		qb_log(LOG_DEBUG, "scsi: %s LUN %u: %s at %llu+%llu failed: %d", lu->tgt->name, lu->id,
 		       write ? "write" : "read", (unsigned long long)io->offset, (unsigned long long)io->len,
@@ -138,7 +153,7 @@ static void rw_done(struct bdev_io *io)
 		io_error(t, write, io->status);
 	} else if (write) {
 		atomic_fetch_add_explicit(&lu->writes, 1, memory_order_relaxed);
-		atomic_fetch_add_explicit(&lu->write_bytes, io->len, memory_order_relaxed);
+		atomic_fetch_add_explicit(&lu->write_bytes, t->data_len, memory_order_relaxed);
 		t->status = SCSI_STATUS_GOOD;
 	} else {
 		atomic_fetch_add_explicit(&lu->reads, 1, memory_order_relaxed);
@@ -180,10 +195,13 @@ static int check_rw(struct scsi_task *t, const struct rw_cdb *c, bool write, boo
 	return -1;
 }
 
-/* The write once its LBA range is held (COMPARE AND WRITE atomicity). */
+/* The write once its LBA range is held (COMPARE AND WRITE atomicity). Its FUA
+ * follows the cache mode of now, not of its arrival: MODE SELECT may have
+ * turned the cache off while it waited. t->state: the CDB asks for FUA. */
 static int write_locked(struct scsi_task *t)
 {
-	return scsi_task_bio_submit(t, BDEV_IO_WRITE, t->state, t->lba << t->lu->block_shift, t->buf, t->data_len, rw_done);
+	return scsi_task_bio_submit(t, BDEV_IO_WRITE, scsi_lun_write_flags(t->lu, t->state != 0),
+				    t->lba << t->lu->block_shift, t->buf, t->data_len, rw_done);
 }
 
 /* A read of t->nblocks at t->lba into t->buf (or a bounce buffer when the
@@ -244,16 +262,12 @@ int scsi_sbc_rw(struct scsi_task *t)
 			scsi_task_set_status(t, SCSI_STATUS_GOOD, 0, 0, 0);
 			return SCSI_DONE;
 		}
-		bool fua = false;
-		if (lu->cache != TCONF_CACHE_NV) {
-			/* write-through (WCE=0): every write is durable at completion;
-			 * FUA in the CDB or WRITE AND VERIFY force it with WCE=1. */
-			fua = !atomic_load_explicit(&lu->wce, memory_order_relaxed) || (c.flags & 0x08) ||
-			      is_write_verify(t->cdb[0]);
-		}
+		/* write-through (WCE=0): every write is durable at completion;
+		 * FUA in the CDB or WRITE AND VERIFY force it with WCE=1
+		 * (scsi_lun_write_flags, when the range is held) */
 		t->nblocks = blocks;
 		t->data_len = blocks << lu->block_shift;
-		t->state = fua ? BDEV_IO_F_FUA : 0;
+		t->state = (c.flags & 0x08) || is_write_verify(t->cdb[0]);
 		return scsi_range_lock(t, c.lba, blocks, write_locked);
 	}
 

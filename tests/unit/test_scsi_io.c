@@ -499,6 +499,91 @@ START_TEST(cache_policy)
 }
 END_TEST
 
+/* A device that holds every write until the test completes it. */
+struct hold_priv {
+	uint8_t *data;
+	struct bdev_io *held[16];
+	int nheld;
+	unsigned flushes;
+};
+static struct hold_priv HP;
+
+static void hold_submit(struct bdev *b, struct bdev_io *io)
+{
+	struct hold_priv *h = b->priv;
+
+	if (io->type == BDEV_IO_WRITE && h->nheld < 16) {
+		h->held[h->nheld++] = io;
+		return;
+	}
+	if (io->type == BDEV_IO_FLUSH)
+		h->flushes++;
+	bdev_complete_later(io, 0);
+}
+static void hold_close(struct bdev *b)
+{
+	free(((struct hold_priv *)b->priv)->data);
+	b->priv = NULL;
+}
+static const struct bdev_ops hold_ops = { .name = "hold", .close = hold_close, .submit = hold_submit };
+
+static void poll_n(int n)
+{
+	for (int i = 0; i < n; i++)
+		reactor_poll_once(R, 1);
+}
+
+/* Review, session 12: the FUA of a write was decided when it arrived. Under
+ * write-back, write A in the device and write B waiting for A's range; MODE
+ * SELECT WCE=0 flushes and answers; then B went out without FUA and A was
+ * acknowledged with nothing covering it, while the initiator, seeing WCE=0,
+ * never flushes again. Now B is FUA and A gets a flush of its own. */
+START_TEST(cache_off_with_writes_in_flight)
+{
+	uint8_t w[10] = { 0x2a, 0, 0, 0, 0, 0, 0, 0, 1, 0 };
+	uint8_t ms[6] = { 0x15, 0x10, 0, 0, 24, 0 };
+	uint8_t pl[24] = { 0, 0, 0, 0, 0x08, 0x12, 0x00 };     /* caching page, WCE=0 */
+	struct bdev_io *io;
+	unsigned bflags, fl;
+
+	memset(&HP, 0, sizeof(HP));
+	harness_attach(TGT, &(struct harness_lun){ .lun = 4, .nblocks = 64, .bs = 512, .cache = TCONF_CACHE_WRITE_BACK,
+						   .ops = &hold_ops, .priv = &HP, .name = "hold" }, &HP.data);
+	clear_ua(ITN, 4);
+	struct tt *a = tt_new(ITN, 4, w, 10, SCSI_DIR_WRITE, 512);
+	struct tt *b = tt_new(ITN, 4, w, 10, SCSI_DIR_WRITE, 512);
+	reactor_post(R, tt_exec_fn, &a->t);
+	poll_n(5);
+	reactor_post(R, tt_exec_fn, &b->t);
+	poll_n(5);
+	ck_assert_int_eq(HP.nheld, 1);                  /* A in the device, B waits for the range */
+	ck_assert(!(HP.held[0]->flags & BDEV_IO_F_FUA));
+	struct tt *m = tt_new(ITN, 4, ms, 6, SCSI_DIR_WRITE, 24);
+	memcpy(m->t.buf, pl, 24);
+	tt_run(m);
+	CHECK_GOOD(m);
+	fl = HP.flushes;
+	io = HP.held[0];
+	HP.nheld = 0;
+	bdev_complete_later(io, 0);                     /* A completes: its own flush, then B goes */
+	poll_n(10);
+	ck_assert_msg(HP.flushes == fl + 1, "write A, sent without FUA under the cache that is off now, was "
+		      "acknowledged without a flush (%u -> %u)", fl, HP.flushes);
+	ck_assert_int_eq(HP.nheld, 1);
+	io = HP.held[0];
+	HP.nheld = 0;
+	bflags = io->flags;
+	bdev_complete_later(io, 0);
+	poll_n(10);
+	CHECK_GOOD(a);
+	CHECK_GOOD(b);
+	ck_assert_msg(bflags & BDEV_IO_F_FUA, "write B, sent after MODE SELECT WCE=0, went without FUA");
+	tt_free(a);
+	tt_free(b);
+	tt_free(m);
+}
+END_TEST
+
 START_TEST(verify)
 {
 	uint8_t c[16];
@@ -766,6 +851,7 @@ static Suite *io_suite(void)
 	tcase_add_test(tc, read_write_roundtrip);
 	tcase_add_test(tc, residuals);
 	tcase_add_test(tc, cache_policy);
+	tcase_add_test(tc, cache_off_with_writes_in_flight);
 	tcase_add_test(tc, verify);
 	tcase_add_test(tc, backend_errors);
 	tcase_add_test(tc, fileio_roundtrip);
