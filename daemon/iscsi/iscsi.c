@@ -535,7 +535,9 @@ int iscsi_reload(const struct tconf *conf, char *err, size_t errlen)
 			qb_log(LOG_INFO, "iscsi: reload: target %s: removing LUN %u", p->t->name, ol->lun);
 			scsi_target_remove_lun(p->t->st, ol->lun);
 			lun_set_stale(p->t, ol->lun, false);
-			if (i < TCONF_MAX_LUNS)
+			/* restorable from old only when old describes the device
+			 * that ran (a stale LUN ran an earlier version) */
+			if (i < TCONF_MAX_LUNS && !stale)
 				p->removed[i] = true;
 		}
 		for (size_t j = 0; j < p->tc->nluns; j++) {

@@ -19,7 +19,9 @@
 #     matching secrets connect again)
 #   - a replicated LUN added by reload: the Primary refuses it while its metadata
 #     is Inconsistent (logged, not served, LUN 0 unaffected); with create-md
-#     --new-device on both it joins on both nodes, mirrors a write, files equal
+#     --new-device on both it joins on both nodes, mirrors a write, files equal;
+#     reloads with a bad path, a missing file or a size its metadata does not
+#     describe keep LUN 2's previous device in service
 #   - both daemons exit 0 on SIGTERM, no sanitizer report
 set -euo pipefail
 source "$(cd "$(dirname "$0")" && pwd)/lib.sh" "$@"
@@ -228,6 +230,19 @@ check "LUN 2 on B still reads the pattern" in_ns C timeout 60 qemu-io -f raw -c 
 cp "$T_TMP/B.conf.good" "$(dir_of B)/tandem.conf"
 check "reload B with the good path again -> 0" ctl B reload
 check "B serves LUN 2 after the good reload" lists_lun2 2
+# a change whose path opens but whose volume cannot open again (a new size the
+# metadata does not describe): the old LUN is already out when that shows, and
+# it goes back into service (before: LUN 2 disappeared)
+sed -i "/path: .*lun2.img/,/naa:/ s|size: 64M|size: 96M|" "$(dir_of B)/tandem.conf"
+out=$(ctl B reload 2>&1) && rc=0 || rc=$?
+grep -q "keeps its previous device" <<<"$out" && pass "reload B with LUN 2 resized: warns, LUN 2 keeps its device" \
+	|| fail "reload B with LUN 2 resized: exit $rc: $out"
+check "B still serves LUN 2 after the resize attempt" lists_lun2 2
+check "LUN 2 still in sync after the resize attempt" lun2_in_sync
+check "LUN 2 on B reads the pattern after the resize attempt" in_ns C timeout 60 qemu-io -f raw -c "read -P 0x5c 1M 512k" \
+	"iscsi://192.0.2.2:3260/$IQN/2"
+cp "$T_TMP/B.conf.good" "$(dir_of B)/tandem.conf"
+check "reload B with LUN 2's size back -> 0" ctl B reload
 
 # the same at start: LUN 2's file lost while B is down (create: yes): tandemd
 # refuses to start rather than serve a new empty file under UpToDate metadata,
