@@ -326,6 +326,7 @@ struct bdev *bdev_open(const struct bdev_params *p, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
+	pthread_mutex_init(&b->sync_lock, NULL);
 	b->ops = ops;
 	b->fd = -1;
 	if (ops->open(b, &params, err, errlen) < 0) {
@@ -474,13 +475,20 @@ static int sync_failed(struct bdev *b, int err, const char *what)
 	return err;
 }
 
+/* Flushes of one device run one at a time: Linux reports a writeback error
+ * to one fdatasync of the file only, so a second one running at the same
+ * time could return 0 before the first had made the error sticky (review,
+ * session 12). */
 static int bdev_fdatasync(struct bdev *b)
 {
-	int e = __atomic_load_n(&b->sync_error, __ATOMIC_SEQ_CST);
+	int e;
 
-	if (e)
-		return e;
-	return fdatasync(b->fd) < 0 ? sync_failed(b, -errno, "flush") : 0;
+	pthread_mutex_lock(&b->sync_lock);
+	e = __atomic_load_n(&b->sync_error, __ATOMIC_SEQ_CST);
+	if (!e && fdatasync(b->fd) < 0)
+		e = sync_failed(b, -errno, "flush");
+	pthread_mutex_unlock(&b->sync_lock);
+	return e;
 }
 
 /* After a short vectored write (n of len bytes done): the rest, element by
@@ -521,10 +529,14 @@ static int bdev_sync_write(struct bdev *b, struct bdev_io *io)
 	ssize_t n;
 	int rc;
 
-	if ((io->flags & BDEV_IO_F_FUA) && !__atomic_load_n(&bdev_no_pwritev2_dsync, __ATOMIC_RELAXED)) {
+	/* Through the page cache a FUA write is a write and a flush: RWF_DSYNC
+	 * there runs the file's sync, which reports (once) an earlier write's
+	 * lost writeback as this write's EIO or ENOSPC, indistinguishable from
+	 * its own ENOSPC; bdev_fdatasync keeps such errors sticky (review,
+	 * session 12). O_DIRECT writes use RWF_DSYNC. */
+	if ((io->flags & BDEV_IO_F_FUA) && !b->page_cache &&
+	    !__atomic_load_n(&bdev_no_pwritev2_dsync, __ATOMIC_RELAXED)) {
 		n = pwritev2(b->fd, io->iov, io->iovcnt, (off_t)io->offset, RWF_DSYNC);
-		if (n < 0 && b->page_cache && errno == EIO)
-			return sync_failed(b, -EIO, "a FUA write (RWF_DSYNC, it may report an earlier write's loss)");
 		if (n >= 0 && (uint64_t)n < io->len) {
 			/* the rest without RWF_DSYNC, then one flush for the whole write */
 			rc = write_rest(b->fd, io->iov, io->iovcnt, (off_t)io->offset, (size_t)n, io->len);

@@ -8,6 +8,7 @@
 #define TANDEM_BDEV_H
 #include <stdint.h>
 #include <stdbool.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <sys/uio.h>
 #include <libaio.h>
@@ -103,6 +104,7 @@ struct bdev {
 	bool created;               /* this open created the (sparse, zeroed) backing file */
 	int sync_error;             /* first failed flush (-errno), sticky until the device is
 	                             * reopened: see bdev_fdatasync (atomic access) */
+	pthread_mutex_t sync_lock;  /* one fdatasync at a time (bdev_fdatasync); zeroed = ready */
 	void *priv;
 };
 

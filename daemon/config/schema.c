@@ -784,6 +784,13 @@ static int lun_finish(struct sctx *s, const struct cfg_node *n, const struct tco
 	}
 	if (l->create && l->size == 0)
 		return cfg_error(s->err, n->line, "lun %u: 'create: yes' needs 'size'", l->lun);
+	/* nv-cache declares the backing store's own cache non-volatile and drops
+	 * every flush; fileio's writes wait in the host's page cache, which no
+	 * battery protects: acknowledged writes would be lost with the host */
+	if (l->cache == TCONF_CACHE_NV && l->backend == TCONF_BACKEND_FILEIO)
+		return cfg_error(s->err, n->line, "lun %u: 'cache: nv-cache' needs a backend that writes past the host's "
+				 "page cache (blockio); fileio would lose acknowledged writes with the host: use "
+				 "write-back", l->lun);
 	if (l->size % l->block_size)
 		return cfg_error(s->err, n->line, "lun %u: size %" PRIu64 " is not a multiple of block_size %u",
 				 l->lun, l->size, l->block_size);

@@ -467,6 +467,8 @@ static const struct bad_case bad_cases[] = {
 	{ .text = T L0 "    create: maybe\n  }\n}\n", .line = 4, .word = "yes or no" },
 	{ .text = T L0 "    create: yes\n  }\n}\n", .line = 2, .word = "needs 'size'" },
 	{ .text = T "  lun 0 {\n    backend: null\n  }\n}\n", .line = 2, .word = "null backend needs 'size'" },
+	{ .text = T "  lun 0 {\n    backend: fileio\n    path: /x\n    cache: nv-cache\n  }\n}\n", .line = 2,
+	  .word = "'cache: nv-cache' needs a backend that writes past" },
 	{ .text = T "  lun 0 {\n    backend: null\n    size: 1M\n    path: /x\n  }\n}\n", .line = 2,
 	  .word = "not used by the null backend" },
 	{ .text = T "  lun 0 {\n    path: relative/x\n  }\n}\n", .line = 3, .word = "absolute" },
