@@ -240,12 +240,14 @@ struct repl_vol {
 	uint64_t rs_cursor, rs_total_bits, rs_start_ms;
 	unsigned rs_inflight;
 	unsigned rs_read_errors;            /* local read errors of this resync (REPL_RS_READ_ERR_MAX) */
+	bool keep_held;                     /* repl_vol_renegotiate: held writes wait for the next decision */
 	uint64_t rs_bytes_sent, rs_bytes_received;  /* since start (status resync_bytes_*) */
 	uint64_t rs_sent_start;             /* rs_bytes_sent when this resync started */
 	/* verify */
 	bool ov_running, ov_resync;
 	uint64_t ov_cursor, ov_mismatch, ov_start_ms;
 	uint64_t ov_read_errors;            /* chunks this node could not read (counted as differing) */
+	uint64_t ov_unmarked;               /* ... of which not marked for resync (no resync for them) */
 	unsigned ov_inflight;
 	uint64_t ov_runs;
 	uint64_t peer_failures;

@@ -182,7 +182,7 @@ void repl_vol_release_held(struct repl_vol *v)
 {
 	struct repl_link list;
 
-	if (rl_empty(&v->held))
+	if (rl_empty(&v->held) || v->keep_held)
 		return;
 	/* take the whole list: app_start may hold some of them again, in order */
 	rl_init(&list);

@@ -682,14 +682,21 @@ static void initial_source(struct repl_md_gen *gen, enum repl_disk_state *disk, 
  * established connection: negotiate again from scratch with the new ids. */
 void repl_vol_renegotiate(struct repl_vol *v, bool peer_outdated)
 {
+	/* the writes the negotiation held wait for the next one: released in
+	 * between they would run as if the link were down (the peer counts as
+	 * missing them: a fence request for a connected, healthy peer) */
+	v->keep_held = true;
 	if (v->vs != VS_STANDALONE)
 		repl_vol_link_down(v);
+	v->keep_held = false;
 	if (repl_conn_up() && v->want_connect) {
 		v->vs = VS_WAIT;
 		if (peer_outdated)
 			v->od_state = OD_DONE;
 		repl_vol_send_state(v);
 	}
+	if (v->vs != VS_NEGOTIATE)
+		repl_vol_release_held(v);
 }
 
 /* a forced Primary on a fresh disk: the peer holds no data yet */

@@ -696,6 +696,8 @@ static void read_failed(struct repl_req *rq, int err)
 		 * range again and stop, leaving the peer Inconsistent */
 		if (v->ov_resync && repl_get_role() != REPL_ROLE_PRIMARY && v->peer_role == REPL_ROLE_PRIMARY)
 			repl_md_bm_set(v->md, off, len);
+		else
+			v->ov_unmarked += n;
 		repl_vol_release_held(v);
 		ov_pump(v);
 		return;
@@ -978,6 +980,7 @@ void repl_verify_start(struct repl_vol *v, bool resync)
 	v->ov_cursor = 0;
 	v->ov_mismatch = 0;
 	v->ov_read_errors = 0;
+	v->ov_unmarked = 0;
 	v->ov_start_ms = reactor_now_ms();
 	qb_log(LOG_NOTICE, "repl: %s: online verify started%s", v->name, resync ? " (mark differences for resync)" : "");
 	ov_pump(v);
@@ -1000,7 +1003,9 @@ static void ov_finish(struct repl_vol *v)
 		put_be32(b + REPL_OVD_FLAGS, v->ov_resync ? REPL_OVF_RESYNC : 0);
 	}
 	source = repl_get_role() == REPL_ROLE_PRIMARY || v->peer_role != REPL_ROLE_PRIMARY;
-	if (v->ov_resync && v->ov_mismatch && source && v->vs == VS_CONNECTED)
+	/* chunks only counted (unreadable here, not marked) start no resync:
+	 * the peer would go Inconsistent for nothing */
+	if (v->ov_resync && v->ov_mismatch > v->ov_unmarked && source && v->vs == VS_CONNECTED)
 		verify_resync(v);
 	repl_publish(v);
 }

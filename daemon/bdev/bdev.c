@@ -478,7 +478,9 @@ static int sync_failed(struct bdev *b, int err, const char *what)
 /* Flushes of one device run one at a time: Linux reports a writeback error
  * to one fdatasync of the file only, so a second one running at the same
  * time could return 0 before the first had made the error sticky (review,
- * session 12). */
+ * session 12). A FUA write through the page cache (RWF_DSYNC) can still take
+ * the error in that way; it is not serialised (every write of a
+ * write-through fileio LUN is one). */
 static int bdev_fdatasync(struct bdev *b)
 {
 	int e;
@@ -529,14 +531,15 @@ static int bdev_sync_write(struct bdev *b, struct bdev_io *io)
 	ssize_t n;
 	int rc;
 
-	/* Through the page cache a FUA write is a write and a flush: RWF_DSYNC
-	 * there runs the file's sync, which reports (once) an earlier write's
-	 * lost writeback as this write's EIO or ENOSPC, indistinguishable from
-	 * its own ENOSPC; bdev_fdatasync keeps such errors sticky (review,
-	 * session 12). O_DIRECT writes use RWF_DSYNC. */
-	if ((io->flags & BDEV_IO_F_FUA) && !b->page_cache &&
-	    !__atomic_load_n(&bdev_no_pwritev2_dsync, __ATOMIC_RELAXED)) {
+	/* Through the page cache RWF_DSYNC runs the file's sync, which reports
+	 * (once) an earlier write's lost writeback as this write's EIO: sticky
+	 * like a failed flush. (Its ENOSPC cannot be told from the write's own
+	 * and is not made sticky; a FUA write taking the flush's lock would
+	 * serialise every write of a write-through fileio LUN.) */
+	if ((io->flags & BDEV_IO_F_FUA) && !__atomic_load_n(&bdev_no_pwritev2_dsync, __ATOMIC_RELAXED)) {
 		n = pwritev2(b->fd, io->iov, io->iovcnt, (off_t)io->offset, RWF_DSYNC);
+		if (n < 0 && b->page_cache && errno == EIO)
+			return sync_failed(b, -EIO, "a FUA write (RWF_DSYNC, it may report an earlier write's loss)");
 		if (n >= 0 && (uint64_t)n < io->len) {
 			/* the rest without RWF_DSYNC, then one flush for the whole write */
 			rc = write_rest(b->fd, io->iov, io->iovcnt, (off_t)io->offset, (size_t)n, io->len);

@@ -288,7 +288,8 @@ static void io_failed(struct xcopy_op *op, struct scsi_lun *lu, bool write, int 
 {
 	uint8_t sk = SK_MEDIUM_ERROR, asc = 0x11, ascq = 0x00;      /* UNRECOVERED READ ERROR */
 
-	atomic_fetch_add_explicit(&lu->errors, 1, memory_order_relaxed);
+	if (err != -BDEV_E_NOT_ACTIVE)         /* scsi_sbc_io_error counts that one */
+		atomic_fetch_add_explicit(&lu->errors, 1, memory_order_relaxed);
 	if (op->failed)
 		return;
 	if (err == -BDEV_E_NOT_ACTIVE) {

@@ -315,9 +315,13 @@ scn_disk_error() {
 	# 3. a verify whose reads fail here: every chunk counts as differing
 	all=$((R_SIZE_BYTES / 1024))
 	echo read >"$ctlf"
-	if ctl A verify "$LUN_NAME" >/dev/null && rwait A 60 verify.running=false 'verify.runs!=0|'; then
+	local l1
+	l1=$(logsize A)
+	if ctl A verify "$LUN_NAME" --resync >/dev/null && rwait A 60 verify.running=false 'verify.runs!=0|'; then
 		kib=$(num A verify.mismatched_kib)
 		if [ "$kib" = "$all" ]; then pass "disk-error: verify with failing local reads: all $kib KiB counted as differing"; else fail "disk-error: verify with failing local reads reported $kib of $all KiB"; fi
+		sleep 1
+		if log_since A "$l1" | grep -q "resync as source"; then fail "disk-error: verify --resync on A started a resync for chunks A cannot read (B went Inconsistent for nothing)"; else pass "disk-error: verify --resync on A: unreadable chunks start no resync"; fi
 	else
 		fail "disk-error: verify did not run or finish"
 	fi

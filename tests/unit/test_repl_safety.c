@@ -2115,6 +2115,61 @@ START_TEST(test_missed_bump_keeps_fencing)
 }
 END_TEST
 
+/* A write held while the J_MISSED negotiation ran was released inside the
+ * renegotiation's link-down, ran as if the link were lost and asked the
+ * cluster to fence the connected, healthy peer (review, session 12). It now
+ * waits for the next decision and is mirrored. */
+START_TEST(test_missed_bump_holds_writes)
+{
+	struct pmsg m = { 0 };
+	struct repl_md_gen g = { .current = REPL_MD_GEN_NEW_DEVICE };
+	struct pollfd pf;
+	struct tio *t, *t2;
+	bool bumped = false;
+	uint64_t junk;
+	int efd;
+
+	connected_primary(&m);
+	efd = repl_set_fence_handler(fence_noop, NULL);
+	ck_assert_int_ge(efd, 0);
+	t = tio_write(3 * CHUNK, CHUNK, 0x55, 0);
+	peer_expect(&m, REPL_MSG_DATA, true, 5000);
+	peer_ack(&m, 0);                                /* volatile on the peer */
+	ck_assert(tio_wait(t, 5000));
+	peer_close();                                   /* marked, a fence request */
+	ck_assert(wait_vs(VS_WAIT, 5000));
+	pf = (struct pollfd){ .fd = efd, .events = POLLIN };
+	ck_assert_msg(poll(&pf, 1, 5000) == 1, "no fence request");
+	ck_assert(read(efd, &junk, sizeof(junk)) == sizeof(junk));
+	repl_fence_done(false);                         /* no answer that helps: nothing frozen anyway */
+	peer_connect(&m);                               /* back with the same ids */
+	peer_role(REPL_ROLE_SECONDARY);
+	ck_assert(wait_vs(VS_NEGOTIATE, 5000));
+	t2 = tio_write(5 * CHUNK, CHUNK, 0x66, 0);      /* held by the negotiation */
+	usleep(50 * 1000);
+	peer_vol_state(&g, REPL_DISK_UPTODATE, REPL_ROLE_SECONDARY, REPL_MD_F_CONNECTED);
+	for (uint64_t end = now_ms() + 3000; !bumped && now_ms() < end;)
+		if (peer_watch_for(&m, REPL_MSG_VOL_STATE, end > now_ms() ? end - now_ms() : 0)) {
+			struct repl_md_gen ng;
+			repl_gen_get(m.body + REPL_VS_GEN_CURRENT, &ng);
+			bumped = ng.current != g.current;
+		}
+	ck_assert_msg(bumped, "no VOL_STATE with the new ids: the held write was frozen for fencing and the "
+		      "renegotiation waits for the answer");
+	pf = (struct pollfd){ .fd = efd, .events = POLLIN };
+	ck_assert_msg(poll(&pf, 1, 300) == 0, "the held write asked the cluster to fence the connected peer");
+	peer_vol_state(&g, REPL_DISK_UPTODATE, REPL_ROLE_SECONDARY, REPL_MD_F_CONNECTED);
+	ck_assert_msg(peer_serve_until_op(&m, REPL_OP_WRITE, 5000), "the held write was not mirrored");
+	ck_assert_msg(tio_wait(t2, 5000), "the held write never completed");
+	ck_assert_int_eq(t2->status, 0);
+	repl_set_fence_handler(NULL, NULL);
+	tio_free(t);
+	tio_free(t2);
+	free(m.body);
+	teardown_common();
+}
+END_TEST
+
 /* A resync write of this node (SyncTarget) still in its disk when that resync
  * is aborted on the same link (the source detached the volume and announced
  * it again) must not be acknowledged inside the next resync: at the source
@@ -2197,6 +2252,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_vc_lost_without_fence_answer);
 	tcase_add_test(tc, test_stale_rs_ack_of_aborted_resync);
 	tcase_add_test(tc, test_missed_bump_keeps_fencing);
+	tcase_add_test(tc, test_missed_bump_holds_writes);
 	tcase_add_test(tc, test_missed_bump_both_marked);
 	tcase_add_test(tc, test_missed_bump_only_peer_marked);
 	suite_add_tcase(s, tc);
