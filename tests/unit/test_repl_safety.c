@@ -492,6 +492,19 @@ static bool peer_watch_for(struct pmsg *m, uint16_t type, uint64_t ms)
 	return false;
 }
 
+/* Watch the link up to ms for a VOL_STATE whose current id is not g's. */
+static bool peer_sees_new_ids(struct pmsg *m, const struct repl_md_gen *g, uint64_t ms)
+{
+	for (uint64_t end = now_ms() + ms; now_ms() < end;)
+		if (peer_watch_for(m, REPL_MSG_VOL_STATE, end > now_ms() ? end - now_ms() : 0)) {
+			struct repl_md_gen ng;
+			repl_gen_get(m->body + REPL_VS_GEN_CURRENT, &ng);
+			if (ng.current != g->current)
+				return true;
+		}
+	return false;
+}
+
 static void peer_ack(const struct pmsg *d, uint32_t status)
 {
 	uint8_t b[REPL_ACK_SIZE] = { 0 };
@@ -848,7 +861,7 @@ static void missed_bump_case(bool engine_marks, bool peer_marks, bool want_bump)
 	struct pmsg m = { 0 };
 	struct repl_md_gen g = { .current = REPL_MD_GEN_NEW_DEVICE };
 	char err[256] = "";
-	bool bumped = false;
+	bool bumped;
 
 	peer_listen();
 	engine_md(REPL_DISK_UPTODATE);
@@ -865,12 +878,7 @@ static void missed_bump_case(bool engine_marks, bool peer_marks, bool want_bump)
 	peer_role(REPL_ROLE_SECONDARY);
 	peer_vol_state(&g, REPL_DISK_UPTODATE, REPL_ROLE_SECONDARY,
 		       REPL_MD_F_CONNECTED | (peer_marks ? REPL_VS_MDF_DIRTY : 0));
-	for (uint64_t end = now_ms() + 1500; !bumped && now_ms() < end;)
-		if (peer_watch_for(&m, REPL_MSG_VOL_STATE, end > now_ms() ? end - now_ms() : 0)) {
-			struct repl_md_gen ng;
-			repl_gen_get(m.body + REPL_VS_GEN_CURRENT, &ng);
-			bumped = ng.current != g.current;
-		}
+	bumped = peer_sees_new_ids(&m, &g, 1500);
 	ck_assert_msg(bumped == want_bump, "engine marks %d, peer marks %d: the engine %s its generation", engine_marks,
 		      peer_marks, bumped ? "bumped" : "did not bump");
 	free(m.body);
@@ -2020,6 +2028,30 @@ START_TEST(test_od_state_after_resync_as_target)
 }
 END_TEST
 
+/* A connected Primary with fencing whose write the peer acknowledged only
+ * into its volatile cache; then the peer loses power: the chunk is marked and
+ * a fence request (nobody answers it here) is made. Returns the write (done)
+ * and the fence eventfd. */
+static struct tio *primary_lost_peer_cache(struct pmsg *m, int *efd)
+{
+	struct pollfd pf;
+	struct tio *t;
+
+	connected_primary(m);
+	*efd = repl_set_fence_handler(fence_noop, NULL);
+	ck_assert_int_ge(*efd, 0);
+	t = tio_write(3 * CHUNK, CHUNK, 0x55, 0);       /* write-back: no FUA */
+	peer_expect(m, REPL_MSG_DATA, true, 5000);
+	peer_ack(m, 0);                                 /* in the peer's volatile cache */
+	ck_assert(tio_wait(t, 5000));
+	ck_assert_int_eq(t->status, 0);
+	peer_close();                                   /* the peer loses power */
+	ck_assert(wait_vs(VS_WAIT, 5000));
+	pf = (struct pollfd){ .fd = *efd, .events = POLLIN };
+	ck_assert_msg(poll(&pf, 1, 5000) == 1, "no fence request");
+	return t;
+}
+
 /* Writes the peer acknowledged only into its volatile cache, then the peer
  * lost power: the fence answer never comes (the Primary is demoted), the
  * peer returns with the same generation ids. It must not count as in sync
@@ -2028,25 +2060,13 @@ START_TEST(test_vc_lost_without_fence_answer)
 {
 	struct pmsg m = { 0 };
 	struct repl_md_gen g = { .current = REPL_MD_GEN_NEW_DEVICE };
-	struct pollfd pf;
 	_Atomic int never = 0;
 	char err[256];
 	struct tio *t;
 	struct vs_q q;
 	int efd;
 
-	connected_primary(&m);
-	efd = repl_set_fence_handler(fence_noop, NULL);
-	ck_assert_int_ge(efd, 0);
-	t = tio_write(3 * CHUNK, CHUNK, 0x55, 0);       /* write-back: no FUA */
-	peer_expect(&m, REPL_MSG_DATA, true, 5000);
-	peer_ack(&m, 0);                                /* in the peer's volatile cache */
-	ck_assert(tio_wait(t, 5000));
-	ck_assert_int_eq(t->status, 0);
-	peer_close();                                   /* the peer loses power */
-	ck_assert(wait_vs(VS_WAIT, 5000));
-	pf = (struct pollfd){ .fd = efd, .events = POLLIN };
-	ck_assert_msg(poll(&pf, 1, 5000) == 1, "no fence request");
+	t = primary_lost_peer_cache(&m, &efd);
 	ck_assert_msg(repl_set_role(REPL_ROLE_SECONDARY, false, err, sizeof(err)) == 0, "%s", err);
 	usleep(200 * 1000);
 	q = engine_state();
@@ -2073,32 +2093,14 @@ START_TEST(test_missed_bump_keeps_fencing)
 {
 	struct pmsg m = { 0 };
 	struct repl_md_gen g = { .current = REPL_MD_GEN_NEW_DEVICE };
-	struct pollfd pf;
 	struct tio *t, *t2;
-	bool bumped = false;
 	int efd;
 
-	connected_primary(&m);
-	efd = repl_set_fence_handler(fence_noop, NULL);
-	ck_assert_int_ge(efd, 0);
-	t = tio_write(3 * CHUNK, CHUNK, 0x55, 0);       /* write-back: no FUA */
-	peer_expect(&m, REPL_MSG_DATA, true, 5000);
-	peer_ack(&m, 0);                                /* in the peer's volatile cache */
-	ck_assert(tio_wait(t, 5000));
-	peer_close();                                   /* marked; a fence request nobody answers */
-	ck_assert(wait_vs(VS_WAIT, 5000));
-	pf = (struct pollfd){ .fd = efd, .events = POLLIN };
-	ck_assert_msg(poll(&pf, 1, 5000) == 1, "no fence request");
+	t = primary_lost_peer_cache(&m, &efd);           /* marked; nobody answers the fence request */
 	peer_connect(&m);                               /* back with the same ids */
 	peer_role(REPL_ROLE_SECONDARY);
 	peer_vol_state(&g, REPL_DISK_UPTODATE, REPL_ROLE_SECONDARY, REPL_MD_F_CONNECTED);
-	for (uint64_t end = now_ms() + 3000; !bumped && now_ms() < end;)
-		if (peer_watch_for(&m, REPL_MSG_VOL_STATE, end > now_ms() ? end - now_ms() : 0)) {
-			struct repl_md_gen ng;
-			repl_gen_get(m.body + REPL_VS_GEN_CURRENT, &ng);
-			bumped = ng.current != g.current;
-		}
-	ck_assert_msg(bumped, "the Primary with marks did not bump");
+	ck_assert_msg(peer_sees_new_ids(&m, &g, 3000), "the Primary with marks did not bump");
 	peer_close();                                   /* before the peer took the new ids */
 	ck_assert(wait_vs(VS_WAIT, 5000));
 	t2 = tio_write(5 * CHUNK, CHUNK, 0x66, 0);
@@ -2125,21 +2127,10 @@ START_TEST(test_missed_bump_holds_writes)
 	struct repl_md_gen g = { .current = REPL_MD_GEN_NEW_DEVICE };
 	struct pollfd pf;
 	struct tio *t, *t2;
-	bool bumped = false;
 	uint64_t junk;
 	int efd;
 
-	connected_primary(&m);
-	efd = repl_set_fence_handler(fence_noop, NULL);
-	ck_assert_int_ge(efd, 0);
-	t = tio_write(3 * CHUNK, CHUNK, 0x55, 0);
-	peer_expect(&m, REPL_MSG_DATA, true, 5000);
-	peer_ack(&m, 0);                                /* volatile on the peer */
-	ck_assert(tio_wait(t, 5000));
-	peer_close();                                   /* marked, a fence request */
-	ck_assert(wait_vs(VS_WAIT, 5000));
-	pf = (struct pollfd){ .fd = efd, .events = POLLIN };
-	ck_assert_msg(poll(&pf, 1, 5000) == 1, "no fence request");
+	t = primary_lost_peer_cache(&m, &efd);           /* marked, a fence request */
 	ck_assert(read(efd, &junk, sizeof(junk)) == sizeof(junk));
 	repl_fence_done(false);                         /* no answer that helps: nothing frozen anyway */
 	peer_connect(&m);                               /* back with the same ids */
@@ -2148,13 +2139,7 @@ START_TEST(test_missed_bump_holds_writes)
 	t2 = tio_write(5 * CHUNK, CHUNK, 0x66, 0);      /* held by the negotiation */
 	usleep(50 * 1000);
 	peer_vol_state(&g, REPL_DISK_UPTODATE, REPL_ROLE_SECONDARY, REPL_MD_F_CONNECTED);
-	for (uint64_t end = now_ms() + 3000; !bumped && now_ms() < end;)
-		if (peer_watch_for(&m, REPL_MSG_VOL_STATE, end > now_ms() ? end - now_ms() : 0)) {
-			struct repl_md_gen ng;
-			repl_gen_get(m.body + REPL_VS_GEN_CURRENT, &ng);
-			bumped = ng.current != g.current;
-		}
-	ck_assert_msg(bumped, "no VOL_STATE with the new ids: the held write was frozen for fencing and the "
+	ck_assert_msg(peer_sees_new_ids(&m, &g, 3000), "no VOL_STATE with the new ids: the held write was frozen for fencing and the "
 		      "renegotiation waits for the answer");
 	pf = (struct pollfd){ .fd = efd, .events = POLLIN };
 	ck_assert_msg(poll(&pf, 1, 300) == 0, "the held write asked the cluster to fence the connected peer");

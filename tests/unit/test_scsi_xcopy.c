@@ -587,25 +587,34 @@ static void *remove_lun1(void *arg)
 	return NULL;
 }
 
+/* A copy of nseg segments of nblocks each, LUN 0 -> LUN 1, addressed to LUN 0
+ * and started on the reactor: in progress when this returns. */
+static struct tt *copy_started(struct plist *p, unsigned nseg, uint16_t nblocks)
+{
+	uint8_t c[16] = { 0x83 };
+
+	pl_init(p, 1, XCOPY_LID_HOLD);
+	pl_cscd(p, 0);
+	pl_cscd(p, 1);
+	for (unsigned i = 0; i < nseg; i++)
+		pl_seg(p, 0, 1, nblocks, i * (uint64_t)nblocks, i * (uint64_t)nblocks);
+	pl_finish(p);
+	put_be32(&c[10], p->len);
+	struct tt *x = tt_new(ITN, 0, c, 16, SCSI_DIR_WRITE, p->len);
+	memcpy(x->t.buf, p->b, p->len);
+	reactor_post(R, tt_exec_fn, &x->t);
+	for (int i = 0; i < 4; i++)
+		reactor_poll_once(R, 1);
+	ck_assert_int_eq(x->completions, 0);
+	return x;
+}
+
 START_TEST(lun_removed_during_copy)
 {
 	struct plist p;
-	uint8_t c[16] = { 0x83 };
 	pthread_t th;
+	struct tt *x = copy_started(&p, 16, 2048);
 
-	pl_init(&p, 1, XCOPY_LID_HOLD);
-	pl_cscd(&p, 0);
-	pl_cscd(&p, 1);
-	for (unsigned i = 0; i < 16; i++)
-		pl_seg(&p, 0, 1, 2048, i * 2048u, i * 2048u);
-	pl_finish(&p);
-	put_be32(&c[10], p.len);
-	struct tt *x = tt_new(ITN, 0, c, 16, SCSI_DIR_WRITE, p.len);
-	memcpy(x->t.buf, p.b, p.len);
-	reactor_post(R, tt_exec_fn, &x->t);
-	for (int i = 0; i < 4; i++)
-		reactor_poll_once(R, 10);
-	ck_assert_int_eq(x->completions, 0);
 	ck_assert_int_eq(pthread_create(&th, NULL, remove_lun1, NULL), 0);
 	for (int i = 0; i < 5000 && x->completions == 0; i++)
 		reactor_poll_once(R, 10);
@@ -798,25 +807,13 @@ static uint8_t pr_out(struct scsi_itn *itn, uint64_t lun, uint8_t sa, uint8_t ty
 START_TEST(preempted_mid_copy)
 {
 	struct plist p;
-	uint8_t c[16] = { 0x83 };
 
 	clear_ua(ITN2, 1);
 	ck_assert_int_eq(pr_out(ITN, 1, 0, 0, 0, 0xa), SCSI_STATUS_GOOD);            /* ITN registers */
 	ck_assert_int_eq(pr_out(ITN2, 1, 0, 0, 0, 0xb), SCSI_STATUS_GOOD);           /* ITN2 registers */
 	ck_assert_int_eq(pr_out(ITN2, 1, 1, 5, 0xb, 0), SCSI_STATUS_GOOD);           /* WE, registrants only */
-	pl_init(&p, 1, XCOPY_LID_HOLD);
-	pl_cscd(&p, 0);
-	pl_cscd(&p, 1);
-	for (unsigned i = 0; i < 8; i++)
-		pl_seg(&p, 0, 1, 4096, i * 4096u, i * 4096u);   /* 16 MiB in 1 MiB chunks */
-	pl_finish(&p);
-	put_be32(&c[10], p.len);
-	struct tt *x = tt_new(ITN, 0, c, 16, SCSI_DIR_WRITE, p.len);
-	memcpy(x->t.buf, p.b, p.len);
-	reactor_post(R, tt_exec_fn, &x->t);
-	for (int i = 0; i < 4; i++)
-		reactor_poll_once(R, 1);
-	ck_assert_int_eq(x->completions, 0);
+	struct tt *x = copy_started(&p, 8, 4096);       /* 16 MiB in 1 MiB chunks */
+
 	ck_assert_msg(scsi_task_touches_lun(&x->t, 1), "the copy into LUN 1 is not a task of LUN 1 for aborts");
 	ck_assert(scsi_task_touches_lun(&x->t, 0));
 	ck_assert(!scsi_task_touches_lun(&x->t, 2));
