@@ -602,8 +602,14 @@ static void rf_request(void *arg)
 		/* A fence or mark done for an earlier loss proves nothing about
 		 * this one: the peer may have resumed, resynced and been unmarked
 		 * since without ever leaving the group (the only other reset). One
-		 * still running counts: its effect comes after this loss began. */
-		if (g.fence != CL_FENCE_RUNNING)
+		 * still running counts: its effect comes after this loss began. So
+		 * does a fence command's kill while the peer has not rejoined the
+		 * group since (a rejoin resets it): the same loss, whose takeover
+		 * fenced the node a moment ago; fencing it again killed the node
+		 * while it was booting back (found by tests/cluster/test_soak.sh
+		 * kill-primary in CI, session 12). */
+		bool fenced_since = g.fence == CL_FENCE_OK && !under_pacemaker() && !g.peer.member;
+		if (g.fence != CL_FENCE_RUNNING && !fenced_since)
 			g.fence = CL_FENCE_IDLE;
 		qb_log(LOG_WARNING, "cluster: replication lost %s while primary: writes are frozen until it is "
 		       "Outdated or dead (fence request %u)", g.peer.name[0] ? g.peer.name : "the peer", g.rf.id);

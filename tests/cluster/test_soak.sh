@@ -166,9 +166,23 @@ round_crash_secondary() {
 	wait_load
 }
 
+# fences_done NODE: how many fences NODE's tandemd has carried out so far
+fences_done() { grep -c 'fence command succeeded' "$TB_STATE/$1/tandemd.log" 2>/dev/null || true; }
+# fenced_by NODE BEFORE SECS: NODE carried out a fence after BEFORE were counted
+fenced_by() {
+	local i
+	for i in $(seq 1 $(( $3 * 5 ))); do
+		[ "$(fences_done "$1")" -gt "$2" ] && return 0
+		sleep 0.2
+	done
+	return 1
+}
+
 round_kill_primary() {
+	local f0
 	load 25
 	sleep 4
+	f0=$(fences_done "$S")
 	tb kill "$P" tandemd
 	if [ "${QDEVICE:-0}" = 1 ]; then
 		# P's node stays in the membership and nothing proves it released
@@ -178,6 +192,10 @@ round_kill_primary() {
 		serves_again "$P" || return 1
 	else
 		took_over "$S" || return 1
+		# S powers P's node off once its writes need it (the first write
+		# after the promotion): bringing P back before that lets the
+		# fence kill the node while it starts (a CI run, session 12)
+		fenced_by "$S" "$f0" 20 || { fail "$R: $S did not fence $P: $(nodes_state)"; return 1; }
 		node_back "$P" || return 1
 	fi
 	wait_load

@@ -323,14 +323,7 @@ sys.path.insert(0, os.environ['T_LIB_DIR'])
 import test_bad_input as tbi
 port, iqn = int(sys.argv[1]), sys.argv[2]
 def session(name):
-    tbi.INITIATOR = name
-    c = tbi.Conn(port)
-    err = c.login(iqn)
-    if err:
-        print('login failed', err, flush=True)
-        sys.exit(1)
-    c.test_unit_ready()                         # the new nexus' unit attention
-    return c
+    return tbi.named_session(port, iqn, name)
 c1, c2 = session('iqn.2026-11.org.tandem.test:writer'), session('iqn.2026-11.org.tandem.test:resetter2')
 cdb = bytes([0x2a, 0, 0, 0, 0x01, 0, 0, 0, 8, 0])    # WRITE(10) LBA 256, 8 blocks: 4 KiB
 w = bytearray(c1.scsi_bhs(cdb, dlen=4096))
@@ -373,14 +366,7 @@ sys.path.insert(0, os.environ['T_LIB_DIR'])
 import test_bad_input as tbi
 port, iqn = int(sys.argv[1]), sys.argv[2]
 def session(name):
-    tbi.INITIATOR = name
-    c = tbi.Conn(port)
-    err = c.login(iqn)
-    if err:
-        print('login failed', err, flush=True)
-        sys.exit(1)
-    c.test_unit_ready()
-    return c
+    return tbi.named_session(port, iqn, name)
 def prout(c, sa, key, sakey, ptype=0):
     cdb = bytes([0x5f, sa, ptype, 0, 0, 0, 0, 0, 24, 0])
     return c.scsi_out(cdb, key.to_bytes(8, 'big') + sakey.to_bytes(8, 'big') + bytes(8))

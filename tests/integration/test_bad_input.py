@@ -407,6 +407,19 @@ class Runner:
         return c
 
 
+def named_session(port, iqn, name):
+    """A logged-in session of initiator `name`, its unit attention taken (exit 1 if the login fails)."""
+    global INITIATOR
+    INITIATOR = name
+    c = Conn(port)
+    err = c.login(iqn)
+    if err:
+        print('login failed', err, flush=True)
+        sys.exit(1)
+    c.test_unit_ready()
+    return c
+
+
 def hold_session(a):
     """Log in and keep the session (answering NOP-In pings) until killed or HOLD s pass.
     Exit 0 if the session was still up at the end, 1 if the target closed it."""
