@@ -677,6 +677,13 @@ static bool read_stale(struct repl_req *rq)
  * before, a bad sector was read again for ever while the target waited
  * Inconsistent. Then the volume stops replicating, loudly; the target stays
  * Inconsistent (it is not promotable: its data is part old, part new). */
+/* Whether this node, which ran a verify, is the source of the resync its
+ * differences start: the Primary, or either Secondary when no node is. */
+static bool ov_source_here(const struct repl_vol *v)
+{
+	return repl_get_role() == REPL_ROLE_PRIMARY || v->peer_role != REPL_ROLE_PRIMARY;
+}
+
 static void read_failed(struct repl_req *rq, int err)
 {
 	struct repl_vol *v = rq->v;
@@ -694,7 +701,7 @@ static void read_failed(struct repl_req *rq, int err)
 		/* marked only when the resync would rewrite it here (a Secondary
 		 * facing a Primary); as the source this node would read the bad
 		 * range again and stop, leaving the peer Inconsistent */
-		if (v->ov_resync && repl_get_role() != REPL_ROLE_PRIMARY && v->peer_role == REPL_ROLE_PRIMARY)
+		if (v->ov_resync && !ov_source_here(v))
 			repl_md_bm_set(v->md, off, len);
 		else
 			v->ov_unmarked += n;
@@ -1002,7 +1009,7 @@ static void ov_finish(struct repl_vol *v)
 		put_be64(b + REPL_OVD_MISMATCHES, v->ov_mismatch);
 		put_be32(b + REPL_OVD_FLAGS, v->ov_resync ? REPL_OVF_RESYNC : 0);
 	}
-	source = repl_get_role() == REPL_ROLE_PRIMARY || v->peer_role != REPL_ROLE_PRIMARY;
+	source = ov_source_here(v);
 	/* chunks only counted (unreadable here, not marked) start no resync:
 	 * the peer would go Inconsistent for nothing */
 	if (v->ov_resync && v->ov_mismatch > v->ov_unmarked && source && v->vs == VS_CONNECTED)
