@@ -122,6 +122,10 @@ struct repl_req {
 	bool al_ref, submitted, ovf_resync;
 	bool tx_orphan;                     /* aborted while its RS_DATA was queued: freed on tx release */
 	bool redirtied;                     /* RS_READ: a local write error marked the range again after the read */
+	/* RQ_APP STATE sent on a protocol-2 link: the record in the form that
+	 * peer reads (BDEV_STATE_LEVEL_PR), malloc'd, freed with the request */
+	uint8_t *st_rec;
+	struct iovec st_iov;
 	uint32_t nchunks;
 	uint32_t crcs[REPL_OV_MAX_CHUNKS];
 };
@@ -419,7 +423,9 @@ bool repl_lus_writable(struct bdev *b);
  * to the user too. 0, or -1 when the user could not install it. Any thread. */
 int repl_lus_store(struct repl_vol *v, const uint8_t *rec, size_t len, uint64_t seq, bool force, bool deliver);
 /* The user's current record (else the stored one): malloc'd copy, length or 0. */
-size_t repl_lus_snapshot(struct repl_vol *v, uint8_t **rec, uint64_t *seq);
+size_t repl_lus_snapshot(struct repl_vol *v, uint8_t **rec, uint64_t *seq, unsigned level);
+/* The record level a link of protocol version `version` carries (bdev.h) */
+unsigned repl_lus_level(unsigned version);
 void repl_lus_free(struct repl_vol *v);
 /* repl_mirror.c: Primary, volume replicating: send the whole record (force). */
 void repl_lus_push(struct repl_vol *v);

@@ -70,14 +70,21 @@ int repl_lus_store(struct repl_vol *v, const uint8_t *rec, size_t len, uint64_t 
 	return rc;
 }
 
-size_t repl_lus_snapshot(struct repl_vol *v, uint8_t **rec, uint64_t *seq)
+unsigned repl_lus_level(unsigned version)
+{
+	return version >= 3 ? BDEV_STATE_LEVEL_MODE : BDEV_STATE_LEVEL_PR;
+}
+
+/* With no LUN open the record held is sent as it came (a protocol-2 peer
+ * rejects one that carries mode parameters, and keeps its older record). */
+size_t repl_lus_snapshot(struct repl_vol *v, uint8_t **rec, uint64_t *seq, unsigned level)
 {
 	size_t len = 0;
 
 	*rec = NULL;
 	pthread_mutex_lock(&v->st_lock);
 	if (v->st_h) {
-		len = v->st_h->snapshot(v->st_arg, rec, seq);
+		len = v->st_h->snapshot(v->st_arg, rec, seq, level);
 	} else if (v->st_rec && (*rec = malloc(v->st_len))) {
 		memcpy(*rec, v->st_rec, v->st_len);
 		len = v->st_len;

@@ -59,6 +59,8 @@ void repl_req_put(struct repl_req *rq)
 	if (rq->buf)
 		buf_free(rq->buf, rq->bufcap);
 	rq->buf = NULL;
+	free(rq->st_rec);
+	rq->st_rec = NULL;
 	if (rq->tag == UINT32_MAX) {
 		free(rq);
 		return;
@@ -412,12 +414,29 @@ static void app_send(struct repl_req *rq)
 	f[REPL_DATA_IOFLAGS] = (uint8_t)rq->ioflags;
 	if (rq->op == REPL_OP_STATE) {
 		/* the record: OFFSET its sequence number, no block range */
-		put_be64(f + REPL_DATA_OFFSET, rq->upper->offset);
-		put_be32(f + REPL_DATA_LENGTH, (uint32_t)rq->upper->len);
+		uint64_t seq = rq->upper->offset, len = rq->upper->len;
 		rq->tx.iov = rq->upper->iov;
 		rq->tx.iovcnt = rq->upper->iovcnt;
-		rq->tx.paylen = rq->upper->len;
-		crc = repl_crc_iov(rq->upper->iov, rq->upper->iovcnt, rq->upper->len);
+		if (repl_lus_level(c->version) < BDEV_STATE_LEVEL_MODE) {
+			/* an older peer: the newest record in the form it reads
+			 * (its number is at least this one's) */
+			uint8_t *rec = NULL;
+			uint64_t s = 0;
+			size_t n = repl_lus_snapshot(v, &rec, &s, repl_lus_level(c->version));
+			if (n) {
+				free(rq->st_rec);
+				rq->st_rec = rec;
+				rq->st_iov = (struct iovec){ rec, n };
+				rq->tx.iov = &rq->st_iov;
+				rq->tx.iovcnt = 1;
+				seq = s > seq ? s : seq;
+				len = n;
+			}
+		}
+		put_be64(f + REPL_DATA_OFFSET, seq);
+		put_be32(f + REPL_DATA_LENGTH, (uint32_t)len);
+		rq->tx.paylen = len;
+		crc = repl_crc_iov(rq->tx.iov, rq->tx.iovcnt, len);
 	} else if (rq->op == REPL_OP_WRITE) {
 		rq->tx.iov = rq->upper->iov;
 		rq->tx.iovcnt = rq->upper->iovcnt;
@@ -735,7 +754,7 @@ void repl_lus_push(struct repl_vol *v)
 		return;
 	}
 	v->st_push_again = false;
-	len = repl_lus_snapshot(v, &rec, &seq);
+	len = repl_lus_snapshot(v, &rec, &seq, repl_lus_level(repl_eng.conn->version));
 	if (!len)
 		return;                 /* no LUN open and no record held */
 	memset(&v->st_io, 0, sizeof(v->st_io));

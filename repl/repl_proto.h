@@ -10,7 +10,7 @@
 
 #define REPL_MAGIC 0x544e4452u                  /* "TNDR" */
 #define REPL_PROTO_MIN 1                        /* versions this build speaks */
-#define REPL_PROTO_MAX 2                        /* 2: DATA op STATE */
+#define REPL_PROTO_MAX 3                        /* 2: DATA op STATE; 3: its record may carry mode parameters */
 
 /* ---- header: every message starts with these 24 bytes ---- */
 enum {

@@ -118,9 +118,13 @@ struct bdev {
  * must not call back into the device. */
 struct bdev_state_handler {
 	int (*install)(void *arg, const uint8_t *rec, size_t len, uint64_t seq, bool force);  /* 0 or -1 */
-	/* the user's current record, malloc'd, and its sequence number; length or 0 */
-	size_t (*snapshot)(void *arg, uint8_t **rec, uint64_t *seq);
+	/* the user's current record, malloc'd, and its sequence number; length or
+	 * 0. level: what the other copy reads (BDEV_STATE_LEVEL_*) */
+	size_t (*snapshot)(void *arg, uint8_t **rec, uint64_t *seq, unsigned level);
 };
+/* Record levels: reservations only (a peer of replication protocol 2), and
+ * with the LUN's mode parameters (protocol 3; what BDEV_IO_STATE carries). */
+enum { BDEV_STATE_LEVEL_PR = 1, BDEV_STATE_LEVEL_MODE = 2 };
 
 struct bdev_ops {
 	const char *name;

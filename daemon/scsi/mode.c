@@ -3,10 +3,12 @@
  * control pages in their current / changeable / default / saved forms, and
  * MODE SELECT(6/10) validates a parameter list field by field against the
  * changeable mask before applying WCE and SWP to the LUN. */
+#include <stdlib.h>
 #include <string.h>
 #include "util/be.h"
 #include "util/log.h"
 #include "scsi/scsi_internal.h"
+#include "scsi/scsi_pr.h"
 #include "scsi/scsi_sense.h"
 #include "scsi/task_bio.h"
 
@@ -177,6 +179,34 @@ static void cache_off_flushed(struct bdev_io *io)
 	scsi_task_done(t);
 }
 
+/* The last step of a MODE SELECT that changed something. The write cache
+ * goes off: writes acknowledged while it was on may still be volatile, and
+ * an initiator that now sees WCE=0 will never flush them (writes from now
+ * on are FUA). Flush before answering. */
+static int mode_finish(struct scsi_task *t)
+{
+	if (t->state)
+		return scsi_task_bio_submit(t, BDEV_IO_FLUSH, 0, 0, NULL, 0, cache_off_flushed);
+	scsi_task_set_status(t, SCSI_STATUS_GOOD, 0, 0, 0);
+	return SCSI_DONE;
+}
+
+/* A replicated LUN's new record reached the peer. */
+static void mode_replicated(struct bdev_io *io)
+{
+	struct scsi_task *t = io->cb_arg;
+
+	free(t->priv);
+	t->priv = NULL;
+	if (io->status) {
+		scsi_sbc_io_error(t, true, io->status);
+		scsi_task_done(t);
+		return;
+	}
+	if (mode_finish(t) == SCSI_DONE)
+		scsi_task_done(t);
+}
+
 /* SPC-4 6.9 / 6.10 MODE SELECT(6) and MODE SELECT(10). Every page in the list
  * is checked before anything is applied: non-changeable bits must equal the
  * current value (SPC-4 7.5.2), page lengths must be exact. */
@@ -282,9 +312,25 @@ int scsi_mode_select(struct scsi_task *t)
 		off += len;
 	}
 
+	/* A replicated LUN: its mode parameters travel with the reservations'
+	 * record (pr.c), under the record's lock so that records leave in
+	 * order; the Secondary's (standby) port takes no change that would
+	 * exist on this node only, as for PERSISTENT RESERVE OUT. */
+	bool replicated = lu->pr->replicated;
+	if (replicated && !bdev_state_writable(lu->bdev))
+		return scsi_task_check(t, SK_NOT_READY, 0x04, 0x0b);
+	pthread_mutex_lock(&lu->pr->lock);
 	pthread_mutex_lock(&lu->lock);
 	bool changed = atomic_load(&lu->wce) != wce || atomic_load(&lu->swp) != swp;
 	bool cache_off = atomic_load(&lu->wce) && !wce;
+	bool save = sp && (atomic_load(&lu->wce_saved) != wce || atomic_load(&lu->swp_saved) != swp);
+	/* SPC-4 7.5.2: saved values survive a power loss; GOOD only once the
+	 * file holds them */
+	if (save && scsi_mode_store_save(lu, wce, swp) < 0) {
+		pthread_mutex_unlock(&lu->lock);
+		pthread_mutex_unlock(&lu->pr->lock);
+		return scsi_task_check(t, SK_HARDWARE_ERROR, ASC_INTERNAL_TARGET_FAILURE);
+	}
 	atomic_store(&lu->wce, wce);
 	atomic_store(&lu->swp, swp);
 	if (sp) {
@@ -292,17 +338,24 @@ int scsi_mode_select(struct scsi_task *t)
 		atomic_store(&lu->swp_saved, swp);
 	}
 	pthread_mutex_unlock(&lu->lock);
+	uint8_t *rec = NULL;
+	uint64_t seq = 0;
+	size_t reclen = 0;
+	if (replicated && (changed || save) && !(reclen = scsi_pr_record_next_locked(lu, &rec, &seq)))
+		qb_log(LOG_ERR, "scsi: %s LUN %u: out of memory: the mode parameters stay on this node", lu->tgt->name,
+		       lu->id);
+	pthread_mutex_unlock(&lu->pr->lock);
 	if (changed) {
 		qb_log(LOG_INFO, "scsi: %s LUN %u: mode parameters changed (WCE=%d SWP=%d%s)",
 		       lu->tgt->name, lu->id, wce, swp, sp ? ", saved" : "");
 		/* SPC-4 7.5.2: other nexuses learn through MODE PARAMETERS CHANGED. */
 		scsi_ua_establish_others(lu->tgt, t->itn, lu->id, SCSI_UA_MODE_CHANGED);
 	}
-	/* The write cache goes off: writes acknowledged while it was on may still
-	 * be volatile, and an initiator that now sees WCE=0 will never flush them
-	 * (writes from now on are FUA). Flush before answering. */
-	if (cache_off && lu->cache != TCONF_CACHE_NV)
-		return scsi_task_bio_submit(t, BDEV_IO_FLUSH, 0, 0, NULL, 0, cache_off_flushed);
-	scsi_task_set_status(t, SCSI_STATUS_GOOD, 0, 0, 0);
-	return SCSI_DONE;
+	t->state = cache_off && lu->cache != TCONF_CACHE_NV;     /* mode_finish: flush first */
+	if (reclen) {
+		/* answered once the peer holds the record (or counts as Outdated) */
+		t->priv = rec;
+		return scsi_task_bio_submit(t, BDEV_IO_STATE, 0, seq, rec, reclen, mode_replicated);
+	}
+	return mode_finish(t);
 }

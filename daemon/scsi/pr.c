@@ -440,16 +440,48 @@ static void resv_publish(struct scsi_lun *lu)
 	atomic_store_explicit(&lu->resv_active, v, memory_order_release);
 }
 
-/* Serialise the record into a new buffer; pr->lock held. */
-static size_t snapshot_locked(struct scsi_pr *pr, uint8_t **out)
+/* Serialise the record into a new buffer; pr->lock held. with_mode: with
+ * the LUN's mode parameters (what a replicated LUN's peer installs). */
+static size_t snapshot_locked(struct scsi_lun *lu, uint8_t **out, bool with_mode)
 {
-	size_t len = scsi_pr_serialize(&pr->st, NULL, 0);
+	struct scsi_pr *pr = lu->pr;
+	struct scsi_mode_rec m = {
+		.wce = atomic_load(&lu->wce), .wce_saved = atomic_load(&lu->wce_saved),
+		.swp = atomic_load(&lu->swp), .swp_saved = atomic_load(&lu->swp_saved),
+	};
+	size_t len = scsi_pr_serialize_ext(&pr->st, with_mode ? &m : NULL, NULL, 0);
 
 	*out = malloc(len);
 	if (!*out)
 		return 0;
-	scsi_pr_serialize(&pr->st, *out, len);
+	scsi_pr_serialize_ext(&pr->st, with_mode ? &m : NULL, *out, len);
 	return len;
+}
+
+size_t scsi_pr_record_next_locked(struct scsi_lun *lu, uint8_t **rec, uint64_t *seq)
+{
+	*seq = ++lu->pr->seq;
+	return snapshot_locked(lu, rec, true);
+}
+
+/* The Primary's mode parameters, from its record: current and saved as
+ * there (a Secondary serves no media access, but it is the same logical
+ * unit once promoted). Saved values changed here are saved here too; the
+ * nexuses of this node learn through MODE PARAMETERS CHANGED. pr->lock held. */
+static void install_mode_locked(struct scsi_lun *lu, const struct scsi_mode_rec *m, bool *saved_changed,
+				bool *current_changed)
+{
+	bool nv = atomic_load(&lu->cache) == TCONF_CACHE_NV;     /* WCE is fixed at 0 there */
+	bool wce = m->wce && !nv, wce_saved = m->wce_saved && !nv;
+
+	pthread_mutex_lock(&lu->lock);
+	*saved_changed = atomic_load(&lu->wce_saved) != wce_saved || atomic_load(&lu->swp_saved) != m->swp_saved;
+	*current_changed = atomic_load(&lu->wce) != wce || atomic_load(&lu->swp) != m->swp;
+	atomic_store(&lu->wce, wce);
+	atomic_store(&lu->wce_saved, wce_saved);
+	atomic_store(&lu->swp, m->swp);
+	atomic_store(&lu->swp_saved, m->swp_saved);
+	pthread_mutex_unlock(&lu->lock);
 }
 
 /* ---------------------------------------------------------------- the peer's copy */
@@ -461,12 +493,12 @@ static int state_install(void *arg, const uint8_t *rec, size_t len, uint64_t seq
 	return scsi_pr_install_seq(arg, rec, len, seq, force);
 }
 
-static size_t state_snapshot(void *arg, uint8_t **rec, uint64_t *seq)
+static size_t state_snapshot(void *arg, uint8_t **rec, uint64_t *seq, unsigned level)
 {
 	struct scsi_lun *lu = arg;
 
 	pthread_mutex_lock(&lu->pr->lock);
-	size_t len = snapshot_locked(lu->pr, rec);
+	size_t len = snapshot_locked(lu, rec, level >= BDEV_STATE_LEVEL_MODE);
 	*seq = lu->pr->seq;
 	pthread_mutex_unlock(&lu->pr->lock);
 	return len;
@@ -624,7 +656,7 @@ enum scsi_pr_rc scsi_pr_apply(struct scsi_lun *lu, const struct scsi_pr_change *
 	pr->st = n;
 	if (pr->replicated) {
 		r->seq = ++pr->seq;
-		r->reclen = snapshot_locked(pr, &r->rec);
+		r->reclen = snapshot_locked(lu, &r->rec, true);
 	}
 	resv_publish(lu);
 	deliver(lu, c, r);
@@ -635,9 +667,11 @@ enum scsi_pr_rc scsi_pr_apply(struct scsi_lun *lu, const struct scsi_pr_change *
 int scsi_pr_install_seq(struct scsi_lun *lu, const uint8_t *rec, size_t len, uint64_t seq, bool force)
 {
 	struct scsi_pr_state st;
+	struct scsi_mode_rec m;
+	bool has_mode, saved_changed = false, current_changed = false;
 
 	scsi_pr_state_init(&st);
-	if (scsi_pr_deserialize(&st, rec, len) < 0) {
+	if (scsi_pr_deserialize_ext(&st, &m, &has_mode, rec, len) < 0) {
 		qb_log(LOG_ERR, "scsi: LUN %u: the peer's reservation record is malformed: not installed", lu->id);
 		return -1;
 	}
@@ -657,7 +691,19 @@ int scsi_pr_install_seq(struct scsi_lun *lu, const uint8_t *rec, size_t len, uin
 	lu->pr->st = st;
 	lu->pr->seq = seq;
 	resv_publish(lu);
+	if (has_mode) {        /* a peer of protocol version 2 sends none: ours stay */
+		install_mode_locked(lu, &m, &saved_changed, &current_changed);
+		/* held even when the file cannot be written, as the reservations */
+		if (saved_changed)
+			(void)scsi_mode_store_save(lu, m.wce_saved, m.swp_saved);
+	}
 	pthread_mutex_unlock(&lu->pr->lock);
+	if (current_changed) {
+		qb_log(LOG_INFO, "scsi: LUN %u: mode parameters from the peer (WCE=%d SWP=%d)", lu->id,
+		       atomic_load(&lu->wce), atomic_load(&lu->swp));
+		if (lu->tgt)
+			scsi_ua_establish_others(lu->tgt, NULL, lu->id, SCSI_UA_MODE_CHANGED);
+	}
 	qb_log(LOG_DEBUG, "scsi: LUN %u: reservation record %llu from the peer: %u registration(s)%s", lu->id,
 	       (unsigned long long)seq, st.nregs, st.type ? ", reserved" : "");
 	return 0;
@@ -671,7 +717,7 @@ int scsi_pr_install(struct scsi_lun *lu, const uint8_t *rec, size_t len)
 size_t scsi_pr_snapshot(struct scsi_lun *lu, uint8_t **out)
 {
 	pthread_mutex_lock(&lu->pr->lock);
-	size_t len = snapshot_locked(lu->pr, out);
+	size_t len = snapshot_locked(lu, out, lu->pr->replicated);
 	pthread_mutex_unlock(&lu->pr->lock);
 	return len;
 }

@@ -11,6 +11,9 @@
  *  16  u32 number of registrations, then for each:
  *      u64 key, u16 relative target port id, u8 flags (bit 0 ALL_TG_PT,
  *      bit 1 reservation holder), u8 name length n (1..255), n name bytes
+ *   .. (flags bit 1 only: the mode section, 4 bytes) u8 bits: 0 WCE,
+ *      1 saved WCE, 2 SWP, 3 saved SWP; u8[3] reserved (0). A replicated
+ *      LUN's record carries it; APTPL files never do.
  *   .. u32 CRC-32C of every byte before it */
 #include <errno.h>
 #include <fcntl.h>
@@ -28,7 +31,10 @@
 #define REC_MAGIC "TNPR"
 #define REC_VERSION 1
 #define REC_HDR 20
-#define REC_MAX (REC_HDR + SCSI_PR_MAX_REGS * (12 + 255) + 4)
+#define REC_F_APTPL 1u
+#define REC_F_MODE 2u
+#define REC_MODE_LEN 4
+#define REC_MAX (REC_HDR + SCSI_PR_MAX_REGS * (12 + 255) + REC_MODE_LEN + 4)
 
 static char state_dir[TCONF_PATH_MAX] = "/var/lib/tandem";
 
@@ -52,7 +58,13 @@ uint32_t scsi_pr_crc32c(const uint8_t *p, size_t n)
 
 size_t scsi_pr_serialize(const struct scsi_pr_state *s, uint8_t *buf, size_t len)
 {
-	size_t need = REC_HDR + 4;
+	return scsi_pr_serialize_ext(s, NULL, buf, len);
+}
+
+size_t scsi_pr_serialize_ext(const struct scsi_pr_state *s, const struct scsi_mode_rec *m, uint8_t *buf,
+			     size_t len)
+{
+	size_t need = REC_HDR + 4 + (m ? REC_MODE_LEN : 0);
 
 	for (uint32_t i = 0; i < s->nregs; i++)
 		need += 12 + strnlen(s->regs[i].id.initiator, 255);
@@ -62,7 +74,7 @@ size_t scsi_pr_serialize(const struct scsi_pr_state *s, uint8_t *buf, size_t len
 		return 0;
 	memcpy(buf, REC_MAGIC, 4);
 	put_be16(&buf[4], REC_VERSION);
-	put_be16(&buf[6], s->aptpl ? 1 : 0);
+	put_be16(&buf[6], (uint16_t)((s->aptpl ? REC_F_APTPL : 0) | (m ? REC_F_MODE : 0)));
 	put_be32(&buf[8], s->generation);
 	buf[12] = s->type;
 	buf[13] = s->scope;
@@ -79,6 +91,11 @@ size_t scsi_pr_serialize(const struct scsi_pr_state *s, uint8_t *buf, size_t len
 		memcpy(&buf[o + 12], r->id.initiator, n);
 		o += 12 + n;
 	}
+	if (m) {
+		buf[o] = (uint8_t)((m->wce ? 1 : 0) | (m->wce_saved ? 2 : 0) | (m->swp ? 4 : 0) | (m->swp_saved ? 8 : 0));
+		memset(&buf[o + 1], 0, REC_MODE_LEN - 1);
+		o += REC_MODE_LEN;
+	}
 	put_be32(&buf[o], scsi_pr_crc32c(buf, o));
 	return need;
 }
@@ -91,6 +108,15 @@ static bool type_valid(uint8_t t)
 
 int scsi_pr_deserialize(struct scsi_pr_state *s, const uint8_t *buf, size_t len)
 {
+	struct scsi_mode_rec m;
+	bool has_mode;
+
+	return scsi_pr_deserialize_ext(s, &m, &has_mode, buf, len);
+}
+
+int scsi_pr_deserialize_ext(struct scsi_pr_state *s, struct scsi_mode_rec *m, bool *has_mode, const uint8_t *buf,
+			    size_t len)
+{
 	struct scsi_pr_state n;
 	uint32_t holders = 0;
 
@@ -98,7 +124,9 @@ int scsi_pr_deserialize(struct scsi_pr_state *s, const uint8_t *buf, size_t len)
 		return -1;
 	if (get_be32(&buf[len - 4]) != scsi_pr_crc32c(buf, len - 4))
 		return -1;
-	if (get_be16(&buf[4]) != REC_VERSION || (get_be16(&buf[6]) & ~1u) || buf[13] != 0 || get_be16(&buf[14]))
+	uint16_t flags = get_be16(&buf[6]);
+	if (get_be16(&buf[4]) != REC_VERSION || (flags & ~(REC_F_APTPL | REC_F_MODE)) || buf[13] != 0 ||
+	    get_be16(&buf[14]))
 		return -1;
 	if (buf[12] && !type_valid(buf[12]))
 		return -1;
@@ -106,7 +134,7 @@ int scsi_pr_deserialize(struct scsi_pr_state *s, const uint8_t *buf, size_t len)
 	if (nregs > SCSI_PR_MAX_REGS)
 		return -1;
 	scsi_pr_state_init(&n);
-	n.aptpl = get_be16(&buf[6]) & 1;
+	n.aptpl = flags & REC_F_APTPL;
 	n.generation = get_be32(&buf[8]);
 	n.type = buf[12];
 	n.scope = buf[13];
@@ -117,6 +145,12 @@ int scsi_pr_deserialize(struct scsi_pr_state *s, const uint8_t *buf, size_t len)
 		n.cap = nregs;
 	}
 	size_t o = REC_HDR, end = len - 4;
+	if (flags & REC_F_MODE) {       /* the mode section sits before the CRC */
+		const uint8_t *ms = &buf[end - REC_MODE_LEN];
+		if (end < REC_HDR + REC_MODE_LEN || (ms[0] & ~0x0fu) || ms[1] || ms[2] || ms[3])
+			goto bad;
+		end -= REC_MODE_LEN;
+	}
 	for (uint32_t i = 0; i < nregs; i++) {
 		if (o + 12 > end)
 			goto bad;
@@ -144,6 +178,15 @@ int scsi_pr_deserialize(struct scsi_pr_state *s, const uint8_t *buf, size_t len)
 		goto bad;
 	scsi_pr_state_free(s);
 	*s = n;
+	*has_mode = flags & REC_F_MODE;
+	memset(m, 0, sizeof(*m));
+	if (*has_mode) {
+		uint8_t b = buf[end];
+		m->wce = b & 1;
+		m->wce_saved = b & 2;
+		m->swp = b & 4;
+		m->swp_saved = b & 8;
+	}
 	return 0;
 bad:
 	scsi_pr_state_free(&n);
@@ -177,6 +220,11 @@ void scsi_pr_path_v1(const char *serial, char *out, size_t len)
  * share a file. */
 void scsi_pr_path(const char *serial, char *out, size_t len)
 {
+	scsi_state_path("pr", "pr", serial, out, len);
+}
+
+void scsi_state_path(const char *sub, const char *ext, const char *serial, char *out, size_t len)
+{
 	size_t n = strlen(serial), i;
 	bool plain = n > 0 && n < 80;
 	uint64_t h = fnv1a64(FNV1A64_INIT, serial, n);
@@ -185,13 +233,13 @@ void scsi_pr_path(const char *serial, char *out, size_t len)
 	for (i = 0; i < n && plain; i++)
 		plain = name_char(serial[i], i, false);
 	if (plain) {
-		snprintf(out, len, "%s/pr/%s.pr", state_dir, serial);
+		snprintf(out, len, "%s/%s/%s.%s", state_dir, sub, serial, ext);
 		return;
 	}
 	for (i = 0; i < n && i < sizeof(safe) - 1; i++)
 		safe[i] = name_char(serial[i], i, false) ? serial[i] : '_';
 	safe[i] = 0;
-	snprintf(out, len, "%s/pr/%s~%016llx.pr", state_dir, safe, (unsigned long long)h);
+	snprintf(out, len, "%s/%s/%s~%016llx.%s", state_dir, sub, safe, (unsigned long long)h, ext);
 }
 
 static int fsync_dir_of(const char *path);

@@ -74,7 +74,9 @@ struct scsi_lun {
 	char vendor[9];
 	char product[17];
 	char revision[5];
-	/* mode parameters (SPC-4 7.5): current and saved; written under lock */
+	/* mode parameters (SPC-4 7.5): current and saved; written under lock
+	 * (and, on a replicated LUN, under pr->lock first: they travel in its
+	 * record, pr.c) */
 	pthread_mutex_t lock;
 	atomic_bool wce, wce_saved;     /* caching page WCE (SBC-3 6.4.5) */
 	atomic_bool swp, swp_saved;     /* control page SWP (SPC-4 7.5.8) */
@@ -189,6 +191,12 @@ int scsi_spc_report_opcodes(struct scsi_task *t);
 int scsi_spc_maint_in(struct scsi_task *t);
 int scsi_mode_sense(struct scsi_task *t);
 int scsi_mode_select(struct scsi_task *t);
+/* mode_store.c: saved mode parameters across restarts. lun_init restores
+ * the file (before the reservations attach, whose replicated record may
+ * carry newer values); save: 0 or -errno; forget: the cache policy changed. */
+void scsi_mode_lun_init(struct scsi_lun *lu);
+int scsi_mode_store_save(struct scsi_lun *lu, bool wce_saved, bool swp_saved);
+void scsi_mode_store_forget(struct scsi_lun *lu);
 int scsi_sbc_read_capacity10(struct scsi_task *t);
 int scsi_sbc_service_action_in16(struct scsi_task *t);
 int scsi_sbc_rw(struct scsi_task *t);

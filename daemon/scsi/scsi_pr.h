@@ -158,6 +158,10 @@ enum scsi_pr_rc scsi_pr_apply(struct scsi_lun *lu, const struct scsi_pr_change *
  * LUN's (seq) unless force; an older one is ignored (0). */
 int scsi_pr_install(struct scsi_lun *lu, const uint8_t *rec, size_t len);
 int scsi_pr_install_seq(struct scsi_lun *lu, const uint8_t *rec, size_t len, uint64_t seq, bool force);
+/* A replicated LUN's mode parameters changed (mode.c): the caller holds
+ * pr->lock; the next sequence number and the new record (malloc'd; length,
+ * 0 when out of memory), to be written with BDEV_IO_STATE. */
+size_t scsi_pr_record_next_locked(struct scsi_lun *lu, uint8_t **rec, uint64_t *seq);
 /* Serialise the LUN's current record; returns length (0 on error), *out malloc'd. */
 size_t scsi_pr_snapshot(struct scsi_lun *lu, uint8_t **out);
 /* Would itn's read (write) of lu conflict with lu's reservations? For the
@@ -167,13 +171,27 @@ bool scsi_resv_conflict_access(struct scsi_lun *lu, struct scsi_itn *itn, bool w
 bool scsi_resv_conflict_slow(struct scsi_task *t, uint16_t op_flags);
 
 /* --- pr_store.c: record format and APTPL files --- */
-/* Bytes needed / written; buf may be NULL to size. */
+/* The mode parameters a replicated LUN's record carries besides its
+ * reservations (the caching page's WCE, the control page's SWP, current and
+ * saved), so that both nodes present one logical unit. */
+struct scsi_mode_rec {
+	bool wce, wce_saved, swp, swp_saved;
+};
+/* Bytes needed / written; buf may be NULL to size. m NULL: reservations only
+ * (the APTPL file's form, and what a peer of protocol version 2 reads). */
 size_t scsi_pr_serialize(const struct scsi_pr_state *s, uint8_t *buf, size_t len);
-/* 0, or -1 when the record is malformed or its checksum is wrong. */
+size_t scsi_pr_serialize_ext(const struct scsi_pr_state *s, const struct scsi_mode_rec *m, uint8_t *buf,
+			     size_t len);
+/* 0, or -1 when the record is malformed or its checksum is wrong. The _ext
+ * form also returns the mode section: *has_mode false when the record has none. */
 int scsi_pr_deserialize(struct scsi_pr_state *s, const uint8_t *buf, size_t len);
+int scsi_pr_deserialize_ext(struct scsi_pr_state *s, struct scsi_mode_rec *m, bool *has_mode, const uint8_t *buf,
+			    size_t len);
 uint32_t scsi_pr_crc32c(const uint8_t *p, size_t n);
 /* <state_dir>/pr/<serial>.pr */
 void scsi_pr_path(const char *serial, char *out, size_t len);
+/* <state_dir>/<sub>/<serial>.<ext>, named as scsi_pr_path names it */
+void scsi_state_path(const char *sub, const char *ext, const char *serial, char *out, size_t len);
 void scsi_pr_path_v1(const char *serial, char *out, size_t len);
 /* Write atomically (temp + fsync + rename + fsync dir). 0 or -errno. */
 int scsi_pr_store_save(const char *path, const uint8_t *rec, size_t len);

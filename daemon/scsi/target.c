@@ -292,6 +292,7 @@ int scsi_target_add_lun_bdev(struct scsi_target *tgt, const struct tconf_lun *co
 	atomic_init(&lu->swp_saved, false);
 	atomic_init(&lu->prevent, false);
 	atomic_init(&lu->inflight, 0);
+	scsi_mode_lun_init(lu);                 /* saved mode parameters (mode_store.c) */
 	if (scsi_pr_lun_init(lu) < 0) {         /* reservations, APTPL restore (pr.c) */
 		snprintf(err, errlen, "LUN %u: out of memory", conf->lun);
 		lun_free(lu);
@@ -377,6 +378,7 @@ int scsi_target_set_lun_cache(struct scsi_target *tgt, uint32_t lun, enum tconf_
 	pthread_mutex_unlock(&lu->lock);
 	if (old == cache)   /* nothing changed: a WCE set by MODE SELECT stays */
 		return 0;
+	scsi_mode_store_forget(lu);     /* values saved under the old policy */
 	if (was_wce && !wce && old != TCONF_CACHE_NV)
 		lun_flush_cache(lu, "the cache mode changed", false);
 	qb_log(LOG_NOTICE, "scsi: %s LUN %u: cache %s -> %s (WCE=%d)", tgt->name, lun, tconf_cache_name(old),

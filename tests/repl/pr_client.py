@@ -12,6 +12,10 @@ then the steps given, one result line each:
   resv                READ RESERVATION: "resv=0xa1/1" or "resv=none"
   write LBA           WRITE(10) of one block
   tur                 TEST UNIT READY
+  wce 0|1             MODE SELECT(6) of the caching page, WCE as given (current only)
+  wce-save 0|1        the same with SP=1 (saved too)
+  mode                MODE SENSE(6) of the caching page, current and saved WCE:
+                      "wce=CURRENT/SAVED"
 
 A command's line is GOOD, CONFLICT (RESERVATION CONFLICT), or the sense
 "KEY/ASC/ASCQ" in hex; keys/resv print their report when GOOD.
@@ -106,6 +110,23 @@ def main():
             lba = int(steps[i + 1], 0)
             i += 2
             print(outcome(command(c, [0x2a, 0, *lba.to_bytes(4, 'big'), 0, 0, 1, 0], write=b'\xa5' * 512)))
+        elif s in ('wce', 'wce-save'):
+            plist = bytearray(4 + 20)
+            plist[4:6] = b'\x08\x12'
+            plist[6] = 0x04 if int(steps[i + 1]) else 0
+            sp = 1 if s == 'wce-save' else 0
+            i += 2
+            print(outcome(command(c, [0x15, 0x10 | sp, 0, 0, len(plist), 0], write=bytes(plist))))
+        elif s == 'mode':
+            i += 1
+            got = []
+            for pc in (0, 3):
+                r = command(c, [0x1a, 0x08, (pc << 6) | 0x08, 0, 255, 0], read_len=255)
+                if r.status:
+                    got.append(outcome(r))
+                else:
+                    got.append('1' if r.data[4 + 2] & 0x04 else '0')
+            print('wce=' + '/'.join(got))
         elif s == 'tur':
             i += 1
             print(outcome(command(c, [0x00, 0, 0, 0, 0, 0])))

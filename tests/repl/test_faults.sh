@@ -270,8 +270,14 @@ scn_pr_failover() {
 	pr_expect "X reserves Write Exclusive on A" GOOD A X reserve 0xa1 1
 	pr_expect "B (Secondary) reports A's keys and holder" "keys=0xa1,0xb2 resv=0xa1/1" B Y keys resv
 	pr_expect "B (Secondary) refuses a PR OUT: standby port" "2/04/0b keys=0xa1,0xb2" B Y register 0xc3 keys
+	# mode parameters are the logical unit's too (write-back: WCE=1 by default)
+	pr_expect "X saves WCE=0 on A" "GOOD wce=0/0" A X wce-save 0 mode
+	pr_expect "B (Secondary) reports A's mode parameters" "wce=0/0" B Y mode
+	pr_expect "B (Secondary) refuses a MODE SELECT: standby port" "2/04/0b wce=0/0" B X wce 1 mode
+	pr_expect "X turns WCE back on, current only, on A" "GOOD wce=1/0" A X wce 1 mode
 	check "pr-failover: A demoted" ctl A secondary
 	check "pr-failover: B promoted" ctl B primary
+	pr_expect "B serves A's mode parameters" "wce=1/0" B Y mode
 	pr_expect "B enforces X's reservation (Y conflicts, X writes)" "CONFLICT" B Y write 8
 	pr_expect "X, the holder, writes on B" "GOOD resv=0xa1/1" B X write 8 resv
 	pr_expect "Y preempts X on B" "GOOD keys=0xb2 resv=0xb2/1" B Y preempt 0xb2 0xa1 1 keys resv
@@ -280,6 +286,7 @@ scn_pr_failover() {
 	node_start A || return 1
 	if rwait A 30 connection=Connected && rwait B 10 connection=Connected; then pass "pr-failover: A reconnected"; else fail "pr-failover: A did not reconnect: $(rstate A)"; return 1; fi
 	pr_wait "A restarted gets B's record when the link comes up" "keys=0xb2 resv=0xb2/1" A X keys resv
+	pr_wait "A restarted gets B's mode parameters too" "wce=1/0" A X mode
 	node_kill A
 	pr_expect "X registers on B while A is down" "GOOD keys=0xa4,0xb2" B X register 0xa4 keys
 	node_start A || return 1

@@ -228,6 +228,25 @@ static struct tt *run_cdb(struct scsi_itn *itn, uint64_t lun, const uint8_t *cdb
 		      (x)->t.sense[13], (sk), (asc), (ascq)); \
 } while (0)
 
+/* MODE SENSE(6) of LUN 0: pc 0 current, 1 changeable, 2 default, 3 saved */
+__attribute__((unused)) static struct tt *mode_sense6(struct scsi_itn *itn, uint8_t dbd, uint8_t pc, uint8_t page,
+						       uint8_t alloc)
+{
+	uint8_t cdb[6] = { 0x1a, dbd ? 0x08 : 0, (uint8_t)(pc << 6 | page), 0, alloc, 0 };
+	return run_cdb(itn, 0, cdb, 6, SCSI_DIR_READ, alloc);
+}
+
+/* MODE SELECT(6) of LUN 0; flags: CDB byte 1 (0x10 PF, 0x01 SP) */
+__attribute__((unused)) static struct tt *mode_select6(struct scsi_itn *itn, uint8_t flags, const uint8_t *pl,
+							uint8_t len, uint32_t edtl)
+{
+	uint8_t cdb[6] = { 0x15, flags, 0, 0, len, 0 };
+	struct tt *x = tt_new(itn, 0, cdb, 6, SCSI_DIR_WRITE, edtl);
+	memcpy(x->t.buf, pl, len);
+	tt_run(x);
+	return x;
+}
+
 /* Clear the POWER ON unit attention of a fresh nexus. */
 static void clear_ua(struct scsi_itn *itn, uint64_t lun)
 {

@@ -1779,6 +1779,7 @@ static struct {
 	uint64_t seq;
 	unsigned installs;
 	bool last_force;
+	unsigned last_level;            /* what the last snapshot was asked for */
 } LUS = { .mu = PTHREAD_MUTEX_INITIALIZER };
 
 static int lus_install(void *arg, const uint8_t *rec, size_t len, uint64_t seq, bool force)
@@ -1796,12 +1797,17 @@ static int lus_install(void *arg, const uint8_t *rec, size_t len, uint64_t seq, 
 	return 0;
 }
 
-static size_t lus_snapshot(void *arg, uint8_t **rec, uint64_t *seq)
+static size_t lus_snapshot(void *arg, uint8_t **rec, uint64_t *seq, unsigned level)
 {
+	char b[sizeof(LUS.rec) + 8];
+
 	pthread_mutex_lock(&LUS.mu);
-	size_t len = strlen(LUS.rec);
+	LUS.last_level = level;
+	/* as the SCSI layer: without the mode section for an older peer */
+	snprintf(b, sizeof(b), "%s%s", level < BDEV_STATE_LEVEL_MODE ? "pr-only:" : "", LUS.rec);
+	size_t len = strlen(b);
 	*rec = malloc(len);
-	memcpy(*rec, LUS.rec, len);
+	memcpy(*rec, b, len);
 	*seq = LUS.seq;
 	pthread_mutex_unlock(&LUS.mu);
 	return len;
@@ -1875,7 +1881,7 @@ START_TEST(test_state_record_follows_the_data)
 	char err[256];
 	struct tio *t;
 
-	P.ver = 2;
+	P.ver = 3;
 	setup_common(REPL_DISK_UPTODATE);
 	snprintf(LUS.rec, sizeof(LUS.rec), "R0");
 	LUS.seq = 7;
@@ -1885,6 +1891,7 @@ START_TEST(test_state_record_follows_the_data)
 	ck_assert_msg(repl_set_role(REPL_ROLE_PRIMARY, false, err, sizeof(err)) == 0, "%s", err);
 	ck_assert(bdev_state_writable(W));
 	peer_expect_state(&m, "R0", 7, true);           /* the new Primary's whole record */
+	ck_assert_uint_eq(LUS.last_level, BDEV_STATE_LEVEL_MODE);
 	peer_ack(&m, 0);
 
 	t = tio_state("R1", 8);                         /* a PR OUT's new record */
@@ -1936,6 +1943,41 @@ START_TEST(test_state_record_follows_the_data)
 	LUS.seq = 0;
 	ck_assert_int_eq(bdev_state_attach(W, &lus_handler, NULL), 0);
 	ck_assert_str_eq(LUS.rec, "Z0");
+	free(m.body);
+	teardown_common();
+}
+END_TEST
+
+/* A peer of protocol version 2 reads records without the mode parameters
+ * (repl protocol 3): the Primary's push and each change go in the form the
+ * LUN gives for BDEV_STATE_LEVEL_PR, numbered at least as the change. */
+START_TEST(test_state_record_version2_peer)
+{
+	struct pmsg m = { 0 };
+	char err[256];
+	struct tio *t;
+
+	P.ver = 2;
+	setup_common(REPL_DISK_UPTODATE);
+	snprintf(LUS.rec, sizeof(LUS.rec), "R0");
+	LUS.seq = 7;
+	ck_assert_int_eq(bdev_state_attach(W, &lus_handler, NULL), 0);
+	connect_in_sync(&m);
+	ck_assert_msg(repl_set_role(REPL_ROLE_PRIMARY, false, err, sizeof(err)) == 0, "%s", err);
+	peer_expect_state(&m, "pr-only:R0", 7, true);
+	ck_assert_uint_eq(LUS.last_level, BDEV_STATE_LEVEL_PR);
+	peer_ack(&m, 0);
+	/* a change: the LUN holds it before it submits the record */
+	pthread_mutex_lock(&LUS.mu);
+	snprintf(LUS.rec, sizeof(LUS.rec), "R1");
+	LUS.seq = 8;
+	pthread_mutex_unlock(&LUS.mu);
+	t = tio_state("R1+mode", 8);
+	peer_expect_state(&m, "pr-only:R1", 8, false);
+	peer_ack(&m, 0);
+	ck_assert(tio_wait(t, 5000));
+	ck_assert_int_eq(t->status, 0);
+	tio_free(t);
 	free(m.body);
 	teardown_common();
 }
@@ -2233,6 +2275,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_late_error_ack_of_frozen_write);
 	tcase_add_test(tc, test_state_record_follows_the_data);
 	tcase_add_test(tc, test_state_record_version1_peer);
+	tcase_add_test(tc, test_state_record_version2_peer);
 	tcase_add_test(tc, test_od_state_after_resync_as_target);
 	tcase_add_test(tc, test_vc_lost_without_fence_answer);
 	tcase_add_test(tc, test_stale_rs_ack_of_aborted_resync);

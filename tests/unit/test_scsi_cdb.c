@@ -558,12 +558,6 @@ END_TEST
 
 /* ---------------------------------------------------------------- MODE SENSE / SELECT */
 
-static struct tt *mode_sense6(struct scsi_itn *itn, uint8_t dbd, uint8_t pc, uint8_t page, uint8_t alloc)
-{
-	uint8_t cdb[6] = { 0x1a, dbd ? 0x08 : 0, (uint8_t)(pc << 6 | page), 0, alloc, 0 };
-	return run_cdb(itn, 0, cdb, 6, SCSI_DIR_READ, alloc);
-}
-
 START_TEST(mode_sense_pages)
 {
 	struct tt *x = mode_sense6(ITN, 0, 0, 0x08, 255);
@@ -654,15 +648,6 @@ START_TEST(mode_sense_pages)
 	tt_free(x);
 }
 END_TEST
-
-static struct tt *mode_select6(struct scsi_itn *itn, uint8_t flags, const uint8_t *pl, uint8_t len, uint32_t edtl)
-{
-	uint8_t cdb[6] = { 0x15, flags, 0, 0, len, 0 };
-	struct tt *x = tt_new(itn, 0, cdb, 6, SCSI_DIR_WRITE, edtl);
-	memcpy(x->t.buf, pl, len);
-	tt_run(x);
-	return x;
-}
 
 START_TEST(mode_select_roundtrip)
 {

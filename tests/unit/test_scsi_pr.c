@@ -756,6 +756,147 @@ START_TEST(install_snapshot)
 }
 END_TEST
 
+/* ---------------------------------------------------------------- mode parameters */
+
+/* The caching page's WCE: current (pc 0) or saved (pc 3). */
+static int wce_of(int pc)
+{
+	struct tt *x = mode_sense6(ITN, 1, (uint8_t)pc, 0x08, 255);
+	CHECK_GOOD(x);
+	int wce = (x->t.buf[4 + 2] & 0x04) != 0;
+	tt_free(x);
+	return wce;
+}
+
+static uint8_t select_wce(bool wce, bool save)
+{
+	uint8_t pl[4 + 20] = { 0 };
+	pl[4] = 0x08;
+	pl[5] = 0x12;
+	pl[6] = wce ? 0x04 : 0;
+	struct tt *x = mode_select6(ITN, save ? 0x11 : 0x10, pl, sizeof(pl), sizeof(pl));
+	uint8_t st = x->t.status;
+	tt_free(x);
+	return st;
+}
+
+/* SPC-4 7.5.2: MODE SENSE reports the caching page savable (PS=1), so values
+ * saved with SP=1 must survive a power loss. They were kept in memory only:
+ * a restart brought back the policy's WCE. Now a file under state_dir holds
+ * them before GOOD; values changed without SP do not survive; a file saved
+ * under another cache policy, or a corrupt one, gives way to the policy. */
+START_TEST(mode_saved_survives_restart)
+{
+	struct scsi_lun *lu = scsi_target_find_lun(TGT, 0);
+	char path[512];
+	struct stat st;
+
+	scsi_state_path("mode", "mode", lu->serial, path, sizeof(path));
+	ck_assert_int_eq(wce_of(0), 0);                 /* write-through: WCE=0 */
+	ck_assert_int_eq(select_wce(true, false), GOOD);
+	ck_assert_int_ne(stat(path, &st), 0);           /* current only: nothing saved */
+	reattach_lun0();
+	ck_assert_int_eq(wce_of(0), 0);
+
+	ck_assert_int_eq(select_wce(true, true), GOOD);
+	ck_assert_int_eq(stat(path, &st), 0);           /* on disk before GOOD */
+	ck_assert_int_eq(wce_of(3), 1);
+	reattach_lun0();
+	ck_assert_int_eq(wce_of(0), 1);                 /* power on: current = saved */
+	ck_assert_int_eq(wce_of(3), 1);
+	ck_assert_int_eq(select_wce(false, false), GOOD);
+	reattach_lun0();
+	ck_assert_int_eq(wce_of(0), 1);                 /* the unsaved change is gone */
+
+	/* a corrupt file: the policy's value */
+	FILE *f = fopen(path, "r+");
+	ck_assert_ptr_nonnull(f);
+	fseek(f, 7, SEEK_SET);
+	fputc(0x03, f);                                 /* SWP too, but the CRC no longer matches */
+	fclose(f);
+	reattach_lun0();
+	ck_assert_int_eq(wce_of(0), 0);
+	ck_assert_int_eq(wce_of(3), 0);
+
+	/* saved under write-through, started as write-back: the policy wins
+	 * and the file goes */
+	ck_assert_int_eq(select_wce(true, true), GOOD);
+	ck_assert_int_eq(select_wce(false, true), GOOD);
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_int_eq(scsi_target_remove_lun(TGT, 0), 0);
+	mem_attach(TGT, 0, NBLOCKS, 512, TCONF_CACHE_WRITE_BACK, false);
+	clear_ua(ITN, 0);
+	ck_assert_int_eq(wce_of(0), 1);
+	ck_assert_int_ne(stat(path, &st), 0);
+	/* a reload that changes the policy drops values saved under the old one */
+	ck_assert_int_eq(select_wce(false, true), GOOD);
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_int_eq(scsi_target_set_lun_cache(TGT, 0, TCONF_CACHE_WRITE_THROUGH), 0);
+	ck_assert_int_ne(stat(path, &st), 0);
+}
+END_TEST
+
+/* A replicated LUN's record carries its mode parameters (repl protocol 3):
+ * the peer's LUN takes current and saved values, saves the saved ones, and
+ * its nexuses get MODE PARAMETERS CHANGED; a record without them (a peer of
+ * protocol 2, an APTPL file) leaves them alone. */
+START_TEST(record_carries_mode)
+{
+	struct scsi_lun *lu = scsi_target_find_lun(TGT, 0);
+	struct scsi_pr_state s, t;
+	struct scsi_mode_rec m = { .wce = true, .wce_saved = true, .swp = false, .swp_saved = false }, got;
+	bool has;
+	char path[512];
+	struct stat st;
+
+	scsi_pr_state_init(&s);
+	scsi_pr_state_init(&t);
+	ck_assert_int_eq(sm(&s, 1, SCSI_PR_REGISTER, 0, 0, 0x1111), SCSI_PR_OK);
+	size_t len = scsi_pr_serialize_ext(&s, &m, NULL, 0);
+	ck_assert_uint_eq(len, scsi_pr_serialize(&s, NULL, 0) + 4);
+	uint8_t *b = malloc(len);
+	ck_assert_uint_eq(scsi_pr_serialize_ext(&s, &m, b, len), len);
+	ck_assert_int_eq(scsi_pr_deserialize_ext(&t, &got, &has, b, len), 0);
+	ck_assert(has && got.wce && got.wce_saved && !got.swp && !got.swp_saved);
+	ck_assert_uint_eq(t.nregs, 1);
+	for (size_t i = 0; i < len; i++)                /* every flipped bit is refused */
+		for (int bit = 0; bit < 8; bit++) {
+			b[i] ^= (uint8_t)(1 << bit);
+			ck_assert_int_eq(scsi_pr_deserialize_ext(&t, &got, &has, b, len), -1);
+			b[i] ^= (uint8_t)(1 << bit);
+		}
+	b[len - 8] |= 0x10;                             /* a reserved bit with a good CRC */
+	put_be32(&b[len - 4], scsi_pr_crc32c(b, len - 4));
+	ck_assert_int_eq(scsi_pr_deserialize_ext(&t, &got, &has, b, len), -1);
+	b[len - 8] &= 0x0f;
+	put_be32(&b[len - 4], scsi_pr_crc32c(b, len - 4));
+
+	/* installed on this (write-through, WCE=0) LUN as a peer's record */
+	scsi_state_path("mode", "mode", lu->serial, path, sizeof(path));
+	ck_assert_int_eq(scsi_pr_install_seq(lu, b, len, 5, false), 0);
+	clear_ua(ITN, 0);                               /* every nexus of this node heard of it */
+	ck_assert_int_eq(wce_of(0), 1);
+	ck_assert_int_eq(wce_of(3), 1);
+	ck_assert_int_eq(stat(path, &st), 0);
+	uint8_t tur[6] = { 0 };
+	struct tt *x = run_cdb(ITN2, 0, tur, 6, SCSI_DIR_NONE, 0);
+	CHECK_SENSE(x, SK_UNIT_ATTENTION, 0x2a, 0x01);
+	tt_free(x);
+	/* without the section: reservations change, mode parameters stay */
+	size_t plen = scsi_pr_serialize(&s, NULL, 0);
+	uint8_t *pb = malloc(plen);
+	scsi_pr_serialize(&s, pb, plen);
+	ck_assert_int_eq(scsi_pr_install_seq(lu, pb, plen, 6, false), 0);
+	ck_assert_int_eq(wce_of(0), 1);
+	reattach_lun0();                                /* and the saved value is this node's now */
+	ck_assert_int_eq(wce_of(0), 1);
+	free(b);
+	free(pb);
+	scsi_pr_state_free(&s);
+	scsi_pr_state_free(&t);
+}
+END_TEST
+
 /* ---------------------------------------------------------------- SPC-2 RESERVE/RELEASE */
 
 START_TEST(reserve6_release6)
@@ -837,6 +978,8 @@ static Suite *pr_suite(void)
 	tcase_add_test(tc, registration_survives_nexus_loss);
 	tcase_add_test(tc, aptpl_restore);
 	tcase_add_test(tc, install_snapshot);
+	tcase_add_test(tc, mode_saved_survives_restart);
+	tcase_add_test(tc, record_carries_mode);
 	tcase_add_test(tc, reserve6_release6);
 	suite_add_tcase(s, tc);
 	return s;
