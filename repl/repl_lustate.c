@@ -75,8 +75,9 @@ unsigned repl_lus_level(unsigned version)
 	return version >= 3 ? BDEV_STATE_LEVEL_MODE : BDEV_STATE_LEVEL_PR;
 }
 
-/* With no LUN open the record held is sent as it came (a protocol-2 peer
- * rejects one that carries mode parameters, and keeps its older record). */
+/* With no LUN open the record held is sent as it came, except to a
+ * protocol-2 peer: it may carry mode parameters, which that peer refuses
+ * (an EIO acknowledgement, which drops the link); the LUN's attach pushes. */
 size_t repl_lus_snapshot(struct repl_vol *v, uint8_t **rec, uint64_t *seq, unsigned level)
 {
 	size_t len = 0;
@@ -85,7 +86,7 @@ size_t repl_lus_snapshot(struct repl_vol *v, uint8_t **rec, uint64_t *seq, unsig
 	pthread_mutex_lock(&v->st_lock);
 	if (v->st_h) {
 		len = v->st_h->snapshot(v->st_arg, rec, seq, level);
-	} else if (v->st_rec && (*rec = malloc(v->st_len))) {
+	} else if (level >= BDEV_STATE_LEVEL_MODE && v->st_rec && (*rec = malloc(v->st_len))) {
 		memcpy(*rec, v->st_rec, v->st_len);
 		len = v->st_len;
 		*seq = v->st_seq;

@@ -168,43 +168,51 @@ static int param_len_error(struct scsi_task *t)
 	return scsi_task_check(t, SK_ILLEGAL_REQUEST, ASC_PARAMETER_LIST_LENGTH_ERROR);
 }
 
-static void cache_off_flushed(struct bdev_io *io)
+/* The steps after a MODE SELECT changed something, each once the previous
+ * one succeeded: the flush when the write cache is (or may still have to be)
+ * turned off, then a replicated LUN's record to the peer. The flush comes
+ * first: writes acknowledged while WCE was 1 may still be volatile, here and
+ * in the peer's cache, and an initiator that sees WCE=0 (on either node after
+ * a failover) never flushes them. Until both steps succeeded the LUN counts
+ * as unsettled, and the next MODE SELECT does them again even if it changes
+ * nothing (the initiator's retry after an error). t->state: MODE_STEP_* */
+enum { MODE_STEP_FLUSH = 1u, MODE_STEP_RECORD = 2u };
+
+static int mode_next_step(struct scsi_task *t);
+
+static void mode_step_done(struct bdev_io *io)
 {
 	struct scsi_task *t = io->cb_arg;
 
-	if (io->status)
-		scsi_task_check(t, SK_MEDIUM_ERROR, ASC_WRITE_ERROR);
-	else
-		scsi_task_set_status(t, SCSI_STATUS_GOOD, 0, 0, 0);
-	scsi_task_done(t);
-}
-
-/* The last step of a MODE SELECT that changed something. The write cache
- * goes off: writes acknowledged while it was on may still be volatile, and
- * an initiator that now sees WCE=0 will never flush them (writes from now
- * on are FUA). Flush before answering. */
-static int mode_finish(struct scsi_task *t)
-{
-	if (t->state)
-		return scsi_task_bio_submit(t, BDEV_IO_FLUSH, 0, 0, NULL, 0, cache_off_flushed);
-	scsi_task_set_status(t, SCSI_STATUS_GOOD, 0, 0, 0);
-	return SCSI_DONE;
-}
-
-/* A replicated LUN's new record reached the peer. */
-static void mode_replicated(struct bdev_io *io)
-{
-	struct scsi_task *t = io->cb_arg;
-
-	free(t->priv);
-	t->priv = NULL;
 	if (io->status) {
-		scsi_sbc_io_error(t, true, io->status);
+		if (t->state & MODE_STEP_FLUSH)
+			scsi_task_check(t, SK_MEDIUM_ERROR, ASC_WRITE_ERROR);
+		else
+			scsi_sbc_io_error(t, true, io->status);
+		free(t->priv);
+		t->priv = NULL;
 		scsi_task_done(t);
 		return;
 	}
-	if (mode_finish(t) == SCSI_DONE)
+	t->state &= (t->state & MODE_STEP_FLUSH) ? ~MODE_STEP_FLUSH : ~MODE_STEP_RECORD;
+	if (mode_next_step(t) == SCSI_DONE)
 		scsi_task_done(t);
+}
+
+static int mode_next_step(struct scsi_task *t)
+{
+	struct scsi_lun *lu = t->lu;
+
+	if (t->state & MODE_STEP_FLUSH)
+		return scsi_task_bio_submit(t, BDEV_IO_FLUSH, 0, 0, NULL, 0, mode_step_done);
+	if (t->state & MODE_STEP_RECORD)
+		/* the record's sequence number rides in bio.offset: t->lba */
+		return scsi_task_bio_submit(t, BDEV_IO_STATE, 0, t->lba, t->priv, t->nblocks, mode_step_done);
+	free(t->priv);
+	t->priv = NULL;
+	atomic_store(&lu->mode_unsettled, false);
+	scsi_task_set_status(t, SCSI_STATUS_GOOD, 0, 0, 0);
+	return SCSI_DONE;
 }
 
 /* SPC-4 6.9 / 6.10 MODE SELECT(6) and MODE SELECT(10). Every page in the list
@@ -324,6 +332,7 @@ int scsi_mode_select(struct scsi_task *t)
 	bool changed = atomic_load(&lu->wce) != wce || atomic_load(&lu->swp) != swp;
 	bool cache_off = atomic_load(&lu->wce) && !wce;
 	bool save = sp && (atomic_load(&lu->wce_saved) != wce || atomic_load(&lu->swp_saved) != swp);
+	bool unsettled = atomic_load(&lu->mode_unsettled);
 	/* SPC-4 7.5.2: saved values survive a power loss; GOOD only once the
 	 * file holds them */
 	if (save && scsi_mode_store_save(lu, wce, swp) < 0) {
@@ -337,13 +346,19 @@ int scsi_mode_select(struct scsi_task *t)
 		atomic_store(&lu->wce_saved, wce);
 		atomic_store(&lu->swp_saved, swp);
 	}
+	bool steps = changed || save || unsettled;
+	if (steps)
+		atomic_store(&lu->mode_unsettled, true);
 	pthread_mutex_unlock(&lu->lock);
 	uint8_t *rec = NULL;
 	uint64_t seq = 0;
 	size_t reclen = 0;
-	if (replicated && (changed || save) && !(reclen = scsi_pr_record_next_locked(lu, &rec, &seq)))
-		qb_log(LOG_ERR, "scsi: %s LUN %u: out of memory: the mode parameters stay on this node", lu->tgt->name,
+	if (replicated && steps && !(reclen = scsi_pr_record_next_locked(lu, &rec, &seq))) {
+		pthread_mutex_unlock(&lu->pr->lock);
+		qb_log(LOG_ERR, "scsi: %s LUN %u: out of memory for the record of the mode parameters", lu->tgt->name,
 		       lu->id);
+		return scsi_task_check(t, SK_HARDWARE_ERROR, ASC_INTERNAL_TARGET_FAILURE);
+	}
 	pthread_mutex_unlock(&lu->pr->lock);
 	if (changed) {
 		qb_log(LOG_INFO, "scsi: %s LUN %u: mode parameters changed (WCE=%d SWP=%d%s)",
@@ -351,11 +366,14 @@ int scsi_mode_select(struct scsi_task *t)
 		/* SPC-4 7.5.2: other nexuses learn through MODE PARAMETERS CHANGED. */
 		scsi_ua_establish_others(lu->tgt, t->itn, lu->id, SCSI_UA_MODE_CHANGED);
 	}
-	t->state = cache_off && lu->cache != TCONF_CACHE_NV;     /* mode_finish: flush first */
-	if (reclen) {
-		/* answered once the peer holds the record (or counts as Outdated) */
+	t->state = 0;
+	if ((cache_off || (unsettled && !wce)) && lu->cache != TCONF_CACHE_NV)
+		t->state |= MODE_STEP_FLUSH;
+	if (reclen) {                   /* answered once the peer holds it (or counts as Outdated) */
+		t->state |= MODE_STEP_RECORD;
 		t->priv = rec;
-		return scsi_task_bio_submit(t, BDEV_IO_STATE, 0, seq, rec, reclen, mode_replicated);
+		t->lba = seq;
+		t->nblocks = (uint32_t)reclen;
 	}
-	return mode_finish(t);
+	return mode_next_step(t);
 }

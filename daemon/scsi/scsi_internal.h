@@ -80,6 +80,7 @@ struct scsi_lun {
 	pthread_mutex_t lock;
 	atomic_bool wce, wce_saved;     /* caching page WCE (SBC-3 6.4.5) */
 	atomic_bool swp, swp_saved;     /* control page SWP (SPC-4 7.5.8) */
+	atomic_bool mode_unsettled;     /* a MODE SELECT's flush / record has not succeeded (mode.c) */
 	atomic_bool prevent;            /* PREVENT ALLOW MEDIUM REMOVAL state */
 	/* statistics, relaxed */
 	atomic_uint_fast64_t reads, writes, read_bytes, write_bytes, errors;

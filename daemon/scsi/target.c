@@ -12,6 +12,7 @@
 #include "util/log.h"
 #include "scsi/scsi_internal.h"
 #include "scsi/alua.h"
+#include "scsi/scsi_pr.h"
 
 /* ---------------------------------------------------------------- LUN field */
 
@@ -77,6 +78,13 @@ struct lun_flush {
 	struct bdev_io io;
 	struct scsi_lun *lu;
 	const char *why;
+	/* a replicated LUN's record to send once the flush is done (a reset
+	 * changed its mode parameters): malloc'd, 0 length when none */
+	struct iovec iov;
+	uint8_t *rec;
+	size_t reclen;
+	uint64_t seq;
+	bool flush;                     /* the flush is still to come */
 };
 
 bool scsi_lun_pin(struct scsi_target *tgt, struct scsi_lun *lu)
@@ -94,10 +102,31 @@ void scsi_lun_unpin(struct scsi_lun *lu)
 	atomic_fetch_sub_explicit(&lu->inflight, 1, memory_order_release);
 }
 
+static void lun_flush_done(struct bdev_io *io);
+
+/* The record after the flush, so that a peer that learns WCE=0 holds no
+ * write it cached while WCE was 1. */
+static void lun_record_done(struct bdev_io *io)
+{
+	struct lun_flush *f = io->cb_arg;
+
+	if (io->status && io->status != -BDEV_E_NOT_ACTIVE)
+		qb_log(LOG_ERR, "scsi: LUN %u: the mode parameters after %s did not reach the peer: %s", f->lu->id,
+		       f->why, strerror(-io->status));
+	scsi_lun_unpin(f->lu);
+	free(f->rec);
+	free(f);
+}
+
 static void lun_flush_done(struct bdev_io *io)
 {
 	struct lun_flush *f = io->cb_arg;
 
+	if (!f->flush) {                /* only a record to send */
+		bdev_io_prep(&f->io, &f->iov, BDEV_IO_STATE, 0, f->seq, f->rec, f->reclen, lun_record_done, f);
+		bdev_submit(f->lu->bdev, &f->io);
+		return;
+	}
 	if (io->status == -BDEV_E_NOT_ACTIVE)
 		qb_log(LOG_DEBUG, "scsi: LUN %u: no flush (%s): the device is not active here", f->lu->id, f->why);
 	else if (io->status)
@@ -105,7 +134,15 @@ static void lun_flush_done(struct bdev_io *io)
 		       strerror(-io->status));
 	else
 		qb_log(LOG_DEBUG, "scsi: LUN %u: write cache flushed (%s)", f->lu->id, f->why);
+	if (f->reclen && !io->status) {
+		f->flush = false;
+		lun_flush_done(io);
+		return;
+	}
+	if (f->reclen)                  /* a failed flush: the peer keeps its values */
+		qb_log(LOG_ERR, "scsi: LUN %u: the mode parameters after %s stay on this node", f->lu->id, f->why);
 	scsi_lun_unpin(f->lu);
+	free(f->rec);
 	free(f);
 }
 
@@ -113,12 +150,27 @@ static void lun_flush_submit(void *arg)
 {
 	struct lun_flush *f = arg;
 
+	if (!f->flush) {
+		lun_flush_done(&f->io);
+		return;
+	}
 	bdev_submit(f->lu->bdev, &f->io);
 }
+
+static bool lun_flush_and_record(struct scsi_lun *lu, const char *why, bool attached, bool flush, uint8_t *rec,
+				 size_t reclen, uint64_t seq);
 
 /* Start the flush; attached: the caller found lu in the table without a pin
  * (a reset), which it may have left since. True when a flush was started. */
 static bool lun_flush_cache(struct scsi_lun *lu, const char *why, bool attached)
+{
+	return lun_flush_and_record(lu, why, attached, true, NULL, 0, 0);
+}
+
+/* The general form: flush (when asked) and then send a replicated LUN's
+ * record (rec: malloc'd, taken over whatever happens). */
+static bool lun_flush_and_record(struct scsi_lun *lu, const char *why, bool attached, bool flush, uint8_t *rec,
+				 size_t reclen, uint64_t seq)
 {
 	struct reactor *self = reactor_self(), *r = NULL;
 	struct lun_flush *f;
@@ -128,11 +180,14 @@ static bool lun_flush_cache(struct scsi_lun *lu, const char *why, bool attached)
 			r = reactor_pool_get(i);
 	if (!r)
 		r = self;               /* one reactor: nobody waits on this path but a target's end */
-	if (!r || !lu->bdev || !(f = calloc(1, sizeof(*f))))
+	if (!r || !lu->bdev || !(f = calloc(1, sizeof(*f)))) {
+		free(rec);
 		return false;
+	}
 	if (!attached) {
 		atomic_fetch_add(&lu->inflight, 1);     /* the caller holds it (detached, device open) */
 	} else if (!scsi_lun_pin(lu->tgt, lu)) {
+		free(rec);
 		free(f);                                /* removed meanwhile: its close flushes */
 		return false;
 	}
@@ -141,6 +196,10 @@ static bool lun_flush_cache(struct scsi_lun *lu, const char *why, bool attached)
 	f->io.cb_arg = f;
 	f->lu = lu;
 	f->why = why;
+	f->flush = flush;
+	f->rec = rec;
+	f->reclen = rec ? reclen : 0;
+	f->seq = seq;
 	reactor_post(r, lun_flush_submit, f);
 	return true;
 }
@@ -290,6 +349,7 @@ int scsi_target_add_lun_bdev(struct scsi_target *tgt, const struct tconf_lun *co
 	atomic_init(&lu->wce_saved, wce);
 	atomic_init(&lu->swp, false);
 	atomic_init(&lu->swp_saved, false);
+	atomic_init(&lu->mode_unsettled, false);
 	atomic_init(&lu->prevent, false);
 	atomic_init(&lu->inflight, 0);
 	scsi_mode_lun_init(lu);                 /* saved mode parameters (mode_store.c) */
@@ -483,14 +543,36 @@ void scsi_itn_destroy(struct scsi_itn *itn)
  * reservation released (SPC-2 5.5.1). */
 static void lun_reset_state(struct scsi_lun *lu, const char *why)
 {
+	/* A replicated LUN's mode parameters are the Primary's (they travel in
+	 * its record, pr.c): a reset through a Secondary's standby port leaves
+	 * them, else the promotion's push would carry its values to both
+	 * nodes; the Primary sends its new record, after the flush. */
+	bool repl = lu->pr && lu->pr->replicated, mode = !repl || bdev_state_writable(lu->bdev);
+	uint8_t *rec = NULL;
+	size_t reclen = 0;
+	uint64_t seq = 0;
+
+	if (repl)
+		pthread_mutex_lock(&lu->pr->lock);
 	pthread_mutex_lock(&lu->lock);
-	bool cache_off = atomic_load(&lu->wce) && !atomic_load(&lu->wce_saved);
-	atomic_store(&lu->wce, atomic_load(&lu->wce_saved));
-	atomic_store(&lu->swp, atomic_load(&lu->swp_saved));
+	bool cache_off = mode && atomic_load(&lu->wce) && !atomic_load(&lu->wce_saved);
+	bool changed = mode && (atomic_load(&lu->wce) != atomic_load(&lu->wce_saved) ||
+				atomic_load(&lu->swp) != atomic_load(&lu->swp_saved));
+	if (mode) {
+		atomic_store(&lu->wce, atomic_load(&lu->wce_saved));
+		atomic_store(&lu->swp, atomic_load(&lu->swp_saved));
+	}
 	atomic_store(&lu->prevent, false);
 	pthread_mutex_unlock(&lu->lock);
-	if (cache_off && atomic_load(&lu->cache) != TCONF_CACHE_NV)
-		lun_flush_cache(lu, why, true);
+	if (repl && changed)
+		reclen = scsi_pr_record_next_locked(lu, &rec, &seq);
+	if (repl)
+		pthread_mutex_unlock(&lu->pr->lock);
+	bool flush = cache_off && atomic_load(&lu->cache) != TCONF_CACHE_NV;
+	if (flush || reclen)
+		lun_flush_and_record(lu, why, true, flush, reclen ? rec : NULL, reclen, seq);
+	else
+		free(rec);
 	scsi_reserve_release_itn(lu, NULL);
 }
 

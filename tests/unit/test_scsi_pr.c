@@ -836,6 +836,28 @@ START_TEST(mode_saved_survives_restart)
 }
 END_TEST
 
+/* A MODE SELECT that turns the write cache off answers only after the flush;
+ * when that flush fails, the initiator's retry (which changes nothing any
+ * more: WCE is already 0) must flush again instead of answering GOOD with
+ * the writes acknowledged under WCE=1 still volatile. */
+START_TEST(mode_select_retry_after_failed_flush)
+{
+	ck_assert_int_eq(scsi_target_remove_lun(TGT, 0), 0);
+	struct mem_priv *m = mem_attach(TGT, 0, NBLOCKS, 512, TCONF_CACHE_WRITE_BACK, false);
+	clear_ua(ITN, 0);
+	ck_assert_int_eq(wce_of(0), 1);
+	m->fail_status = -EIO;                          /* every I/O fails, the flush too */
+	ck_assert_int_eq(select_wce(false, false), CHECK);
+	m->fail_status = 0;                             /* the device is back */
+	ck_assert_int_eq(wce_of(0), 0);
+	unsigned before = m->flush_count;
+	ck_assert_int_eq(select_wce(false, false), GOOD);
+	ck_assert_uint_eq(m->flush_count, before + 1);
+	ck_assert_int_eq(select_wce(false, false), GOOD);     /* settled: nothing owed */
+	ck_assert_uint_eq(m->flush_count, before + 1);
+}
+END_TEST
+
 /* A replicated LUN's record carries its mode parameters (repl protocol 3):
  * the peer's LUN takes current and saved values, saves the saved ones, and
  * its nexuses get MODE PARAMETERS CHANGED; a record without them (a peer of
@@ -980,6 +1002,7 @@ static Suite *pr_suite(void)
 	tcase_add_test(tc, install_snapshot);
 	tcase_add_test(tc, mode_saved_survives_restart);
 	tcase_add_test(tc, record_carries_mode);
+	tcase_add_test(tc, mode_select_retry_after_failed_flush);
 	tcase_add_test(tc, reserve6_release6);
 	suite_add_tcase(s, tc);
 	return s;
