@@ -166,15 +166,19 @@ static bool tmf_abort_task(struct iscsi_task *t, struct iscsi_tmf *m, struct isc
 	return false;
 }
 
-/* Abort every task of session s matching the LUN (all LUNs when lun < 0);
+/* Abort every task of session s matching the LUN (all LUNs when lun < 0)
+ * but skip (may be NULL: the PR OUT of a PREEMPT AND ABORT of its own
+ * session's key, which waits for the others and must not wait for itself);
  * m or rw (may be NULL) is the TMF that waits for tasks already in the backend. */
 static void abort_session_tasks(struct iscsi_session *s, struct iscsi_tmf *m, struct iscsi_tmf_remote *rw,
-				int64_t lun)
+				int64_t lun, const struct iscsi_task *skip)
 {
 	for (struct iscsi_conn *o = s->conns; o; o = o->snext) {
 		struct iscsi_task *t, *next;
 		for (t = o->active; t; t = next) {
 			next = t->cnext;
+			if (t == skip)
+				continue;
 			/* an EXTENDED COPY into or out of the LUN too */
 			if (lun >= 0 && !scsi_task_touches_lun(&t->scsi, (uint64_t)lun))
 				continue;
@@ -211,6 +215,7 @@ struct remote_abort {
 	bool cleared_ua;        /* CLEAR TASK SET: COMMANDS CLEARED BY ANOTHER INITIATOR */
 	struct iscsi_tmf *m;    /* the TMF waiting (NULL: none), on reactor home */
 	struct reactor *home;
+	const struct iscsi_task *skip;  /* not aborted: the PR OUT that asked (compared only) */
 };
 
 static void remote_abort_run(void *arg)
@@ -237,7 +242,7 @@ static void remote_abort_run(void *arg)
 	if (alive) {
 		qb_log(LOG_INFO, "iscsi: session TSIH %u: tasks of LUN %lld aborted by another nexus",
 		       ra->s->tsih, (long long)ra->lun);
-		abort_session_tasks(ra->s, NULL, rw, ra->lun);
+		abort_session_tasks(ra->s, NULL, rw, ra->lun, ra->skip);
 		if (ra->cleared_ua && ra->s->itn)
 			scsi_itn_tasks_cleared(ra->s->itn, (uint64_t)ra->lun);
 	}
@@ -249,9 +254,10 @@ static void remote_abort_run(void *arg)
 }
 
 /* m (may be NULL) waits until the aborted tasks left the backend; m's
- * reactor counts this session (m->waiting) before the post. */
+ * reactor counts this session (m->waiting) before the post. skip: see
+ * abort_session_tasks. */
 static void remote_abort_post(struct iscsi_session *s, int64_t lun, bool cleared_ua, struct iscsi_tmf *m,
-			      struct reactor *home)
+			      struct reactor *home, const struct iscsi_task *skip)
 {
 	struct remote_abort *ra = malloc(sizeof(*ra));
 
@@ -260,7 +266,7 @@ static void remote_abort_post(struct iscsi_session *s, int64_t lun, bool cleared
 		return;
 	}
 	*ra = (struct remote_abort){ .s = s, .uid = s->uid, .lun = lun, .cleared_ua = cleared_ua, .m = m,
-				     .home = home };
+				     .home = home, .skip = skip };
 	if (m)
 		m->waiting++;
 	reactor_post(s->r, remote_abort_run, ra);
@@ -271,7 +277,9 @@ static void remote_abort_post(struct iscsi_session *s, int64_t lun, bool cleared
  * TASK SET does, and SAM-5 completes that only once they have ended: the PR
  * OUT's response waits (fence_scsi's preempt-abort returns, and the cluster
  * trusts that the fenced node's writes are over). by's count starts at 1 for
- * its own completion (iscsi_tmf_pr_done). */
+ * its own completion (iscsi_tmf_pr_done). The PR OUT's own session is called
+ * too when it preempts its own key (SPC-4 5.13.11.2.5): its other tasks are
+ * aborted, the PR OUT itself is not (it would wait for itself for ever). */
 void iscsi_session_abort_cb(void *arg, uint64_t lun, struct scsi_task *by)
 {
 	struct iscsi_task *pt = by && by->complete == iscsi_task_complete ? by->transport_ctx : NULL;
@@ -286,9 +294,9 @@ void iscsi_session_abort_cb(void *arg, uint64_t lun, struct scsi_task *by)
 		}
 	}
 	if (pt && pt->pr_wait)
-		remote_abort_post(arg, (int64_t)lun, false, pt->pr_wait, pt->conn->r);
+		remote_abort_post(arg, (int64_t)lun, false, pt->pr_wait, pt->conn->r, pt);
 	else
-		remote_abort_post(arg, (int64_t)lun, false, NULL, NULL);
+		remote_abort_post(arg, (int64_t)lun, false, NULL, NULL, pt);
 }
 
 void iscsi_tmf_pr_done(struct iscsi_task *t)
@@ -304,7 +312,7 @@ static void abort_other_sessions(struct iscsi_session *self, int64_t lun, bool c
 	/* dying sessions too: their tasks still in the backend land later */
 	for (struct iscsi_session *s = g_iscsi.sessions; s; s = s->next)
 		if (s != self && s->tgt == self->tgt && s->type == ISCSI_SESSION_NORMAL)
-			remote_abort_post(s, lun, cleared_ua, m, self->r);
+			remote_abort_post(s, lun, cleared_ua, m, self->r, NULL);
 	pthread_mutex_unlock(&g_iscsi.lock);
 }
 
@@ -375,7 +383,7 @@ int iscsi_op_tmf(struct iscsi_conn *c, const uint8_t *bhs, uint8_t *data, uint32
 			response = ISCSI_TMF_RSP_NO_LUN;
 			break;
 		}
-		abort_session_tasks(s, m, NULL, (int64_t)lun);
+		abort_session_tasks(s, m, NULL, (int64_t)lun, NULL);
 		/* SAM-5 7.4: the task set is shared (TST=000), so CLEAR TASK SET
 		 * reaches every nexus; ABORT TASK SET only the caller's. */
 		if (func == ISCSI_TMF_CLEAR_TASK_SET)
@@ -386,17 +394,17 @@ int iscsi_op_tmf(struct iscsi_conn *c, const uint8_t *bhs, uint8_t *data, uint32
 			response = ISCSI_TMF_RSP_NO_LUN;
 			break;
 		}
-		abort_session_tasks(s, m, NULL, (int64_t)lun);
+		abort_session_tasks(s, m, NULL, (int64_t)lun, NULL);
 		abort_other_sessions(s, (int64_t)lun, false, m);
 		scsi_lun_reset(s->tgt->st, lun, s->itn);
 		break;
 	case ISCSI_TMF_TARGET_WARM_RESET:
-		abort_session_tasks(s, m, NULL, -1);
+		abort_session_tasks(s, m, NULL, -1, NULL);
 		abort_other_sessions(s, -1, false, m);
 		scsi_target_reset(s->tgt->st, s->itn);
 		break;
 	case ISCSI_TMF_TARGET_COLD_RESET:
-		abort_session_tasks(s, m, NULL, -1);
+		abort_session_tasks(s, m, NULL, -1, NULL);
 		abort_other_sessions(s, -1, false, m);
 		scsi_target_reset(s->tgt->st, s->itn);
 		m->cold_reset = true;

@@ -401,8 +401,19 @@ static enum scsi_pr_rc do_apply(struct scsi_pr_state *s, const struct scsi_pr_ch
 		s->generation++;
 		return SCSI_PR_OK;
 	case SCSI_PR_PREEMPT:
-	case SCSI_PR_PREEMPT_AND_ABORT:
 		return do_preempt(s, c, me, r);
+	case SCSI_PR_PREEMPT_AND_ABORT: {
+		/* SPC-4 5.13.11.2.5: the commands of every nexus whose registration
+		 * is preempted are aborted, but for the PR OUT itself; when the
+		 * SERVICE ACTION RESERVATION KEY is the issuer's own, that includes
+		 * the issuer's (its registration stays, so no unit attention) */
+		struct scsi_pr_id self = s->regs[me].id;
+		bool own = c->sa_key == s->regs[me].key;
+		enum scsi_pr_rc rc = do_preempt(s, c, me, r);
+		if (rc == SCSI_PR_OK && own && eff_add(r, &self, NO_UA, true) < 0)
+			return SCSI_PR_NO_RESOURCES;
+		return rc;
+	}
 	case SCSI_PR_REGISTER_AND_MOVE:
 		return do_move(s, c, me, r);
 	default:
@@ -603,7 +614,9 @@ static int persist(struct scsi_lun *lu, const struct scsi_pr_state *old, const s
 }
 
 /* Unit attentions and aborts reach the live nexuses that match each
- * effect's identity; the issuing nexus is never among them. */
+ * effect's identity. The issuing nexus never gets a unit attention; it gets
+ * the abort of a PREEMPT AND ABORT of its own key, which the transport runs
+ * on its tasks but the PR OUT (c->by). */
 static void deliver(struct scsi_lun *lu, const struct scsi_pr_change *c, const struct scsi_pr_result *r)
 {
 	struct scsi_target *tgt = lu->tgt;
@@ -612,13 +625,13 @@ static void deliver(struct scsi_lun *lu, const struct scsi_pr_change *c, const s
 		return;
 	pthread_mutex_lock(&tgt->lock);
 	for (struct scsi_itn *i = tgt->itns; i; i = i->next) {
-		if (strcasecmp(i->initiator, c->from.initiator) == 0 && i->port.rel_port_id == c->from.rel_port_id)
-			continue;
+		bool issuer = strcasecmp(i->initiator, c->from.initiator) == 0 &&
+			      i->port.rel_port_id == c->from.rel_port_id;
 		bool abort = false;
 		for (uint32_t e = 0; e < r->neff; e++) {
 			if (!scsi_pr_id_match(&r->eff[e].id, i->initiator, i->port.rel_port_id))
 				continue;
-			if (r->eff[e].ua != NO_UA)
+			if (r->eff[e].ua != NO_UA && !issuer)
 				scsi_ua_establish(i, lu->id, (enum scsi_ua)r->eff[e].ua);
 			abort |= r->eff[e].abort;
 		}

@@ -153,7 +153,9 @@ bool scsi_task_touches_lun(const struct scsi_task *t, uint64_t lun);
  * by) for each preempted nexus so the transport aborts that nexus' tasks on
  * lun. by is the PR OUT task (may be NULL): like ABORT TASK SET (SAM-5), the
  * command is complete only once those tasks have ended, so the transport
- * holds by's completion back until then. Called on the preempting command's
+ * holds by's completion back until then. The issuing nexus is among them
+ * when the PR OUT preempts its own key (SPC-4 5.13.11.2.5): the transport
+ * aborts its tasks on lun except by itself. Called on the preempting command's
  * thread, before by completes, with the target's nexus list locked: fn must
  * not create or destroy nexuses. */
 void scsi_itn_set_abort_cb(struct scsi_itn *itn, void (*fn)(void *arg, uint64_t lun, struct scsi_task *by),

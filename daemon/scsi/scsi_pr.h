@@ -96,7 +96,8 @@ enum scsi_pr_rc {
 	SCSI_PR_STORE_FAILED,           /* APTPL state could not be saved */
 };
 
-/* A consequence for the nexuses matching id (the issuing nexus excluded). */
+/* A consequence for the nexuses matching id. The issuing nexus never gets
+ * the unit attention, only the abort (PREEMPT AND ABORT of its own key). */
 struct scsi_pr_effect {
 	struct scsi_pr_id id;
 	uint8_t ua;                     /* enum scsi_ua, or 0xff for none */

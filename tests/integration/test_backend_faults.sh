@@ -17,6 +17,10 @@
 #   - a LUN RESET of session 2 while session 1's write hangs in the device:
 #     answered only once that write left the device (before, at once); the
 #     same after session 1 aborted that write itself (ABORT TASK) first;
+#   - PREEMPT AND ABORT of the issuer's own key while its write hangs in the
+#     device: that write is aborted too and the PR OUT answers once it left
+#     the device, no unit attention for the issuer (before: the write was
+#     left running and answered, the PR OUT answered at once);
 #   - a device that hangs (the shim blocks pwritev while the control file says
 #     "hang") under a write in flight, and a reload that removes that LUN: the
 #     reload answers within a few seconds (the LUN leaves at once, its device
@@ -395,6 +399,54 @@ untrack_pid "$PRE_PID"
 check "PREEMPT AND ABORT answered GOOD once x's write left the device" grep -q "preempt answered 0" "$T_TMP/preempt.out"
 check "the reservations are cleared again" grep -q "y clears 0" "$T_TMP/preempt.out"
 [ -s "$T_TMP/preempt.out" ] && sed -e 's/^/    | /' "$T_TMP/preempt.out" | head -8
+
+# ---------------------------------------------------------------- PREEMPT AND ABORT of the issuer's own key
+# SPC-4 5.13.11.2.5: preempting its own reservation key (to change the type of
+# its reservation) aborts the issuer's other tasks on the LUN too, all but the
+# PR OUT itself, and the PR OUT again answers only once they left the device;
+# the issuer gets no unit attention. Before: its write was left running and
+# answered GOOD, and the PR OUT was answered at once.
+echo hang >"$CTL_FILE"
+T_LIB_DIR=$T_LIB_DIR python3 - "$PORT" "$IQN" >"$T_TMP/selfpreempt.out" 2>&1 <<'PY' &
+import os, sys, time
+sys.path.insert(0, os.environ['T_LIB_DIR'])
+import test_bad_input as tbi
+port, iqn = int(sys.argv[1]), sys.argv[2]
+def prout(c, sa, key, sakey, ptype=0):
+    cdb = bytes([0x5f, sa, ptype, 0, 0, 0, 0, 0, 24, 0])
+    return c.scsi_out(cdb, key.to_bytes(8, 'big') + sakey.to_bytes(8, 'big') + bytes(8))
+x = tbi.named_session(port, iqn, 'iqn.2026-11.org.tandem.test:self-preempter')
+print('x registers', x.scsi_status(prout(x, 0, 0, 0xc3), 10), flush=True)
+print('x reserves', x.scsi_status(prout(x, 1, 0xc3, 0, 1), 10), flush=True)     # Write Exclusive
+cdb = bytes([0x2a, 0, 0, 0, 0x03, 0, 0, 0, 8, 0])    # WRITE(10) LBA 768: into the hung device
+w = x.scsi_out(cdb, bytes([0x7e]) * 4096)
+time.sleep(1)
+p = prout(x, 5, 0xc3, 0xc3, 3)                       # PREEMPT AND ABORT its own key, Exclusive Access
+st = x.scsi_status(p, 3)
+print('self-preempt early %s' % st if st is not None else 'self-preempt pending', flush=True)
+st = x.scsi_status(p, 30) if st is None else st
+print('self-preempt answered', st, flush=True)
+print('write answered' if x.answered(w, 2) else 'write aborted', flush=True)
+tur = x.scsi_bhs(bytes(6))
+x.send_pdu(tur)
+print('x TUR', x.scsi_status(tur, 10), flush=True)                          # 0: no unit attention
+print('x clears', x.scsi_status(prout(x, 3, 0xc3, 0), 10), flush=True)
+PY
+SELF_PID=$!
+track_pid "$SELF_PID"
+for _ in $(seq 1 150); do grep -qE "self-preempt (early|pending)|failed" "$T_TMP/selfpreempt.out" && break; sleep 0.1; done
+check "x registered and reserved" grep -qzE "x registers 0.*x reserves 0" "$T_TMP/selfpreempt.out"
+check "PREEMPT AND ABORT of x's own key: not answered while x's own write is in the device" \
+	grep -q "self-preempt pending" "$T_TMP/selfpreempt.out"
+echo none >"$CTL_FILE"
+wait "$SELF_PID" 2>/dev/null || true
+untrack_pid "$SELF_PID"
+check "PREEMPT AND ABORT of its own key answered GOOD once the write left the device (it did not wait for itself)" \
+	grep -q "self-preempt answered 0" "$T_TMP/selfpreempt.out"
+check "x's write was aborted (no response)" grep -q "write aborted" "$T_TMP/selfpreempt.out"
+check "no unit attention for the issuing nexus" grep -q "x TUR 0" "$T_TMP/selfpreempt.out"
+check "x's reservations are cleared again" grep -q "x clears 0" "$T_TMP/selfpreempt.out"
+[ -s "$T_TMP/selfpreempt.out" ] && sed -e 's/^/    | /' "$T_TMP/selfpreempt.out" | head -8
 
 # ---------------------------------------------------------------- a hung device and a reload
 hung_write 0x3c 64k "$T_TMP/hung.out" "a write to LUN 0"

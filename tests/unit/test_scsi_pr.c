@@ -548,6 +548,54 @@ START_TEST(unit_attentions_and_abort)
 }
 END_TEST
 
+/* SPC-4 5.13.11.2.5: a PREEMPT AND ABORT of the issuer's own key aborts the
+ * issuer's tasks too (but for the PR OUT, which the transport spares: `by`),
+ * with no unit attention for it. The issuing nexus was skipped altogether:
+ * only the other holder of the key had its tasks aborted. */
+static int OWN_ABORTS[4];
+static struct scsi_task *OWN_BY;
+static void own_abort_cb(void *arg, uint64_t lun, struct scsi_task *by)
+{
+	int n = arg == ITN ? 1 : arg == ITN2 ? 2 : 3;
+	ck_assert_uint_eq(lun, 0);
+	ck_assert_ptr_nonnull(by);
+	ck_assert_int_eq(by->cdb[0], 0x5f);
+	OWN_ABORTS[n]++;
+	OWN_BY = by;
+}
+
+START_TEST(preempt_and_abort_own_key)
+{
+	memset(OWN_ABORTS, 0, sizeof(OWN_ABORTS));
+	scsi_itn_set_abort_cb(ITN, own_abort_cb, ITN);
+	scsi_itn_set_abort_cb(ITN2, own_abort_cb, ITN2);
+	scsi_itn_set_abort_cb(ITN3, own_abort_cb, ITN3);
+	ck_assert_int_eq(prout_st(ITN, SCSI_PR_REGISTER, 0, 0, 0xa, 0), GOOD);
+	ck_assert_int_eq(prout_st(ITN3, SCSI_PR_REGISTER, 0, 0, 0xa, 0), GOOD);    /* the same key */
+	ck_assert_int_eq(prout_st(ITN2, SCSI_PR_REGISTER, 0, 0, 0xb, 0), GOOD);
+	ck_assert_int_eq(prout_st(ITN, SCSI_PR_RESERVE, SCSI_PR_WR_EX, 0xa, 0, 0), GOOD);
+	/* ITN preempts its own key: its reservation becomes Exclusive Access */
+	struct tt *x = prout(ITN, SCSI_PR_PREEMPT_AND_ABORT, SCSI_PR_EX_AC, 0xa, 0xa, 0);
+	CHECK_GOOD(x);
+	ck_assert_msg(OWN_ABORTS[1] == 1, "the issuing nexus' tasks were not aborted (%d calls)", OWN_ABORTS[1]);
+	ck_assert_ptr_eq(OWN_BY, &x->t);        /* the transport spares the PR OUT itself */
+	ck_assert_int_eq(OWN_ABORTS[3], 1);     /* the other registration of that key */
+	ck_assert_int_eq(OWN_ABORTS[2], 0);     /* another key: untouched */
+	tt_free(x);
+	ck_assert_int_eq(cdb6_st(ITN, 0x00), GOOD);        /* no unit attention for the issuer */
+	ck_assert_int_eq(rw_st(ITN, true), GOOD);          /* still registered, the holder */
+	expect_ua(ITN3, 0x05);                             /* REGISTRATIONS PREEMPTED */
+	ck_assert_int_eq(rw_st(ITN2, false), CONFL);       /* Exclusive Access now */
+	/* a PREEMPT AND ABORT of another key aborts nothing of the issuer */
+	memset(OWN_ABORTS, 0, sizeof(OWN_ABORTS));
+	clear_ua(ITN2, 0);
+	ck_assert_int_eq(prout_st(ITN, SCSI_PR_PREEMPT_AND_ABORT, SCSI_PR_EX_AC, 0xa, 0xb, 0), GOOD);
+	ck_assert_int_eq(OWN_ABORTS[1], 0);
+	ck_assert_int_eq(OWN_ABORTS[2], 1);
+	ck_assert_int_eq(cdb6_st(ITN, 0x00), GOOD);
+}
+END_TEST
+
 /* Registrations belong to the initiator port, not the nexus object. */
 START_TEST(registration_survives_nexus_loss)
 {
@@ -997,6 +1045,7 @@ static Suite *pr_suite(void)
 	tcase_add_test(tc, bad_parameter_lists);
 	tcase_add_test(tc, fuzz_prout);
 	tcase_add_test(tc, unit_attentions_and_abort);
+	tcase_add_test(tc, preempt_and_abort_own_key);
 	tcase_add_test(tc, registration_survives_nexus_loss);
 	tcase_add_test(tc, aptpl_restore);
 	tcase_add_test(tc, install_snapshot);
