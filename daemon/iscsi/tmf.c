@@ -169,9 +169,12 @@ static bool tmf_abort_task(struct iscsi_task *t, struct iscsi_tmf *m, struct isc
 /* Abort every task of session s matching the LUN (all LUNs when lun < 0)
  * but skip (may be NULL: the PR OUT of a PREEMPT AND ABORT of its own
  * session's key, which waits for the others and must not wait for itself);
- * m or rw (may be NULL) is the TMF that waits for tasks already in the backend. */
+ * m or rw (may be NULL) is the TMF that waits for tasks already in the backend.
+ * cleared_ua: another nexus' CLEAR TASK SET; each task it aborts gets s the
+ * COMMANDS CLEARED BY ANOTHER INITIATOR unit attention on the task's own LUN
+ * (SAM-5 5.6), which for an EXTENDED COPY that only touches lun is not lun. */
 static void abort_session_tasks(struct iscsi_session *s, struct iscsi_tmf *m, struct iscsi_tmf_remote *rw,
-				int64_t lun, const struct iscsi_task *skip)
+				int64_t lun, const struct iscsi_task *skip, bool cleared_ua)
 {
 	for (struct iscsi_conn *o = s->conns; o; o = o->snext) {
 		struct iscsi_task *t, *next;
@@ -186,7 +189,13 @@ static void abort_session_tasks(struct iscsi_session *s, struct iscsi_tmf *m, st
 			 * down: only its tasks in the backend are waited for */
 			if (s->dying && t->state != ISCSI_TASK_EXEC)
 				continue;
+			/* not done nor aborted before: this sweep aborts it (and
+			 * may free it: its LUN is read first) */
+			bool aborts = t->state != ISCSI_TASK_DONE && !t->dead;
+			uint64_t task_lun = t->scsi.lun;
 			tmf_abort_task(t, m, rw);
+			if (aborts && cleared_ua && s->itn)
+				scsi_itn_tasks_cleared(s->itn, task_lun);
 		}
 	}
 }
@@ -242,9 +251,7 @@ static void remote_abort_run(void *arg)
 	if (alive) {
 		qb_log(LOG_INFO, "iscsi: session TSIH %u: tasks of LUN %lld aborted by another nexus",
 		       ra->s->tsih, (long long)ra->lun);
-		abort_session_tasks(ra->s, NULL, rw, ra->lun, ra->skip);
-		if (ra->cleared_ua && ra->s->itn)
-			scsi_itn_tasks_cleared(ra->s->itn, (uint64_t)ra->lun);
+		abort_session_tasks(ra->s, NULL, rw, ra->lun, ra->skip, ra->cleared_ua);
 	}
 	if (rw)
 		tmf_remote_put(rw);             /* the scan's own count */
@@ -383,7 +390,7 @@ int iscsi_op_tmf(struct iscsi_conn *c, const uint8_t *bhs, uint8_t *data, uint32
 			response = ISCSI_TMF_RSP_NO_LUN;
 			break;
 		}
-		abort_session_tasks(s, m, NULL, (int64_t)lun, NULL);
+		abort_session_tasks(s, m, NULL, (int64_t)lun, NULL, false);
 		/* SAM-5 7.4: the task set is shared (TST=000), so CLEAR TASK SET
 		 * reaches every nexus; ABORT TASK SET only the caller's. */
 		if (func == ISCSI_TMF_CLEAR_TASK_SET)
@@ -394,17 +401,17 @@ int iscsi_op_tmf(struct iscsi_conn *c, const uint8_t *bhs, uint8_t *data, uint32
 			response = ISCSI_TMF_RSP_NO_LUN;
 			break;
 		}
-		abort_session_tasks(s, m, NULL, (int64_t)lun, NULL);
+		abort_session_tasks(s, m, NULL, (int64_t)lun, NULL, false);
 		abort_other_sessions(s, (int64_t)lun, false, m);
 		scsi_lun_reset(s->tgt->st, lun, s->itn);
 		break;
 	case ISCSI_TMF_TARGET_WARM_RESET:
-		abort_session_tasks(s, m, NULL, -1, NULL);
+		abort_session_tasks(s, m, NULL, -1, NULL, false);
 		abort_other_sessions(s, -1, false, m);
 		scsi_target_reset(s->tgt->st, s->itn);
 		break;
 	case ISCSI_TMF_TARGET_COLD_RESET:
-		abort_session_tasks(s, m, NULL, -1, NULL);
+		abort_session_tasks(s, m, NULL, -1, NULL, false);
 		abort_other_sessions(s, -1, false, m);
 		scsi_target_reset(s->tgt->st, s->itn);
 		m->cold_reset = true;

@@ -142,7 +142,9 @@ void scsi_task_exec(struct scsi_task *t);
 void scsi_lun_reset(struct scsi_target *tgt, uint64_t lun, struct scsi_itn *from);
 void scsi_target_reset(struct scsi_target *tgt, struct scsi_itn *from);
 /* Tasks aborted by another I_T nexus (CLEAR TASK SET etc.): queue the
- * COMMANDS CLEARED BY ANOTHER INITIATOR unit attention as SAM-5 says. */
+ * COMMANDS CLEARED BY ANOTHER INITIATOR unit attention as SAM-5 says. lun is
+ * the aborted task's own LUN (t->lun), not the one the task management
+ * function named: an EXTENDED COPY aborted because it touches that LUN. */
 void scsi_itn_tasks_cleared(struct scsi_itn *itn, uint64_t lun);
 /* Whether task t reads or writes LUN lun: the LUN it is addressed to, or
  * one an EXTENDED COPY in progress names. A transport aborting a LUN's tasks

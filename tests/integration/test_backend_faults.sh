@@ -21,6 +21,9 @@
 #     device: that write is aborted too and the PR OUT answers once it left
 #     the device, no unit attention for the issuer (before: the write was
 #     left running and answered, the PR OUT answered at once);
+#   - another session's CLEAR TASK SET of LUN 0 aborts an EXTENDED COPY
+#     addressed to LUN 2 whose write into LUN 0 hangs: COMMANDS CLEARED BY
+#     ANOTHER INITIATOR goes to LUN 2, the copy's own LUN (before: LUN 0);
 #   - a device that hangs (the shim blocks pwritev while the control file says
 #     "hang") under a write in flight, and a reload that removes that LUN: the
 #     reload answers within a few seconds (the LUN leaves at once, its device
@@ -447,6 +450,70 @@ check "x's write was aborted (no response)" grep -q "write aborted" "$T_TMP/self
 check "no unit attention for the issuing nexus" grep -q "x TUR 0" "$T_TMP/selfpreempt.out"
 check "x's reservations are cleared again" grep -q "x clears 0" "$T_TMP/selfpreempt.out"
 [ -s "$T_TMP/selfpreempt.out" ] && sed -e 's/^/    | /' "$T_TMP/selfpreempt.out" | head -8
+
+# ---------------------------------------------------------------- CLEAR TASK SET and a copy addressed to another LUN
+# An EXTENDED COPY addressed to LUN 2 that writes LUN 0 is a task of LUN 0 for
+# task management (scsi_task_touches_lun): another session's CLEAR TASK SET of
+# LUN 0 aborts it. SAM-5 5.6: COMMANDS CLEARED BY ANOTHER INITIATOR goes to the
+# aborted task's nexus and logical unit, LUN 2, where the initiator waits for
+# the copy (before: it was queued for LUN 0, which had no task of that nexus).
+echo hang >"$CTL_FILE"
+T_LIB_DIR=$T_LIB_DIR python3 - "$PORT" "$IQN" >"$T_TMP/cts.out" 2>&1 <<'PY' &
+import os, sys, time
+sys.path.insert(0, os.environ['T_LIB_DIR'])
+import test_bad_input as tbi
+port, iqn = int(sys.argv[1]), sys.argv[2]
+a = tbi.named_session(port, iqn, 'iqn.2026-11.org.tandem.test:copier')
+b = tbi.named_session(port, iqn, 'iqn.2026-11.org.tandem.test:clearer')
+def status(c, cdb, lun):
+    """(status, sense key, asc, ascq) of a command without data."""
+    bhs = c.scsi_bhs(cdb, lun=lun)
+    c.send_pdu(bhs)
+    end = time.time() + 10
+    while True:
+        op, h, d = c.recv_skip_nop(deadline=end)
+        if op == tbi.OP_SCSI_RSP and h[16:20] == bhs[16:20]:
+            if h[3] == 2 and len(d) >= 16:
+                return h[3], d[4] & 0xf, d[14], d[15]
+            return h[3], 0, 0, 0
+def cscd(naa):
+    n = bytes.fromhex(naa)
+    return bytes([0xe4, 0, 0, 0, 0x01, 0x03, 0, len(n)]) + n + bytes(20 - len(n)) + bytes([0]) + (512).to_bytes(3, 'big')
+for _ in range(4):                                  # LUN 2's power-on unit attention
+    if status(a, bytes(6), 2)[0] == 0:
+        break
+seg = bytes([0x02, 0, 0, 0x18, 0, 0, 0, 1, 0, 0]) + (8).to_bytes(2, 'big') + (0).to_bytes(8, 'big') + (1024).to_bytes(8, 'big')
+descs = cscd('6001405000000000000000000000d003') + cscd('6001405000000000000000000000d001')   # LUN 2, LUN 0
+plist = bytes([0, 0x18]) + len(descs).to_bytes(2, 'big') + bytes(4) + len(seg).to_bytes(4, 'big') + bytes(4) + descs + seg
+cdb = bytes([0x83]) + bytes(9) + len(plist).to_bytes(4, 'big') + bytes(2)
+x = bytearray(a.scsi_bhs(cdb, lun=2, dlen=len(plist)))     # EXTENDED COPY to LUN 2: LUN 2 -> LUN 0
+x[1] = 0x80 | 0x20 | 0x01
+x[20:24] = len(plist).to_bytes(4, 'big')
+a.send_pdu(bytes(x), plist)                                 # its write into LUN 0 hangs
+time.sleep(1)
+b.tmf(0x04)                                                 # CLEAR TASK SET, LUN 0
+r = b.tmf_response(3)
+print('clear early' if r is not None else 'clear pending', flush=True)
+r = b.tmf_response(30)
+print('clear answered', r, flush=True)
+print('copy answered' if a.answered(x, 2) else 'copy aborted', flush=True)
+print('LUN 2: %02x %x/%02x/%02x' % status(a, bytes(6), 2), flush=True)
+print('LUN 0: %02x %x/%02x/%02x' % status(a, bytes(6), 0), flush=True)
+PY
+CTS_PID=$!
+track_pid "$CTS_PID"
+for _ in $(seq 1 150); do grep -qE "clear (early|pending)|failed|Error" "$T_TMP/cts.out" && break; sleep 0.1; done
+check "CLEAR TASK SET of LUN 0: not answered while the copy's write into LUN 0 is in the device" \
+	grep -q "clear pending" "$T_TMP/cts.out"
+echo none >"$CTL_FILE"
+for _ in $(seq 1 150); do grep -q "^LUN 0" "$T_TMP/cts.out" && break; sleep 0.2; done
+wait "$CTS_PID" 2>/dev/null || true
+untrack_pid "$CTS_PID"
+check "CLEAR TASK SET answered Function complete once the write left the device" grep -q "clear answered 0" "$T_TMP/cts.out"
+check "the EXTENDED COPY (addressed to LUN 2) was aborted" grep -q "copy aborted" "$T_TMP/cts.out"
+check "COMMANDS CLEARED BY ANOTHER INITIATOR on LUN 2, the copy's own LUN" grep -q "LUN 2: 02 6/2f/00" "$T_TMP/cts.out"
+check "no unit attention on LUN 0, where the copier had no task" grep -q "LUN 0: 00" "$T_TMP/cts.out"
+[ -s "$T_TMP/cts.out" ] && sed -e 's/^/    | /' "$T_TMP/cts.out" | head -8
 
 # ---------------------------------------------------------------- a hung device and a reload
 hung_write 0x3c 64k "$T_TMP/hung.out" "a write to LUN 0"
