@@ -155,6 +155,7 @@ struct xcopy_chunk {
 	struct iovec iov;
 	uint8_t *buf;
 	uint64_t dst_off;
+	uint64_t written;               /* the write's length, while its late flush runs */
 	bool busy;
 };
 
@@ -311,18 +312,30 @@ static void io_failed(struct xcopy_op *op, struct scsi_lun *lu, bool write, int 
 	abort_target_sense(op->t, (int)op->seg, write ? 20 : 12, write, sk, asc, ascq);
 }
 
+/* A chunk's write (or the flush after it) completed. */
 static void write_done(struct bdev_io *io)
 {
 	struct xcopy_chunk *ch = io->cb_arg;
 	struct xcopy_op *op = ch->op;
 	struct scsi_lun *dst = op->lu[op->l.seg[op->seg].dst];
 
+	/* Sent without FUA under a write cache that is off now (MODE SELECT
+	 * WCE=0 while it was in flight): the flush that came with the change
+	 * may have run before it landed, and nobody will send another. It is
+	 * flushed before the copy counts it, as WRITE does (sbc.c). */
+	if (scsi_write_needs_flush(io, dst)) {
+		ch->written = io->len;
+		bdev_io_prep(&ch->io, &ch->iov, BDEV_IO_FLUSH, 0, 0, NULL, 0, write_done, ch);
+		bdev_submit(dst->bdev, &ch->io);
+		return;
+	}
+	uint64_t len = io->type == BDEV_IO_FLUSH ? ch->written : io->len;
 	if (io->status) {
 		io_failed(op, dst, true, io->status);
 	} else {
 		atomic_fetch_add_explicit(&dst->writes, 1, memory_order_relaxed);
-		atomic_fetch_add_explicit(&dst->write_bytes, io->len, memory_order_relaxed);
-		op->bytes_done += io->len;
+		atomic_fetch_add_explicit(&dst->write_bytes, len, memory_order_relaxed);
+		op->bytes_done += len;
 	}
 	ch->busy = false;
 	op->inflight--;
@@ -347,7 +360,8 @@ static void read_done(struct bdev_io *io)
 	}
 	atomic_fetch_add_explicit(&src->reads, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&src->read_bytes, len, memory_order_relaxed);
-	/* write-through => FUA, as WRITE */
+	/* write-through => FUA, as WRITE; decided now, not when the copy
+	 * started (a cache turned off since then makes it FUA) */
 	bdev_io_prep(&ch->io, &ch->iov, BDEV_IO_WRITE, scsi_lun_write_flags(dst, false), ch->dst_off, ch->buf, len,
 		     write_done, ch);
 	bdev_submit(dst->bdev, &ch->io);

@@ -632,6 +632,111 @@ START_TEST(lun_removed_during_copy)
 }
 END_TEST
 
+/* ---------------------------------------------------------------- cache off mid-copy */
+
+/* A device that keeps every write (data stored, completion held) until the
+ * test completes it. */
+struct hold_priv {
+	uint8_t *data;
+	struct bdev_io *held[8];
+	int nheld;
+	unsigned flushes;
+};
+static struct hold_priv HP;
+
+static void hold_submit(struct bdev *b, struct bdev_io *io)
+{
+	struct hold_priv *h = b->priv;
+
+	if (io->type == BDEV_IO_READ)
+		memcpy(io->iov[0].iov_base, h->data + io->offset, io->len);
+	if (io->type == BDEV_IO_WRITE && h->nheld < 8) {
+		memcpy(h->data + io->offset, io->iov[0].iov_base, io->len);
+		h->held[h->nheld++] = io;
+		return;
+	}
+	if (io->type == BDEV_IO_FLUSH)
+		h->flushes++;
+	bdev_complete_later(io, 0);
+}
+static void hold_close(struct bdev *b)
+{
+	free(((struct hold_priv *)b->priv)->data);
+	b->priv = NULL;
+}
+static const struct bdev_ops hold_ops = { .name = "hold", .close = hold_close, .submit = hold_submit };
+
+/* The held write, completed (the test checks there is exactly one). */
+static unsigned release_held(void)
+{
+	ck_assert_int_eq(HP.nheld, 1);
+	struct bdev_io *io = HP.held[0];
+	unsigned flags = io->flags;
+	HP.nheld = 0;
+	bdev_complete_later(io, 0);
+	for (int i = 0; i < 10; i++)
+		reactor_poll_once(R, 1);
+	return flags;
+}
+
+/* As WRITE (test_scsi_io cache_off_with_writes_in_flight): a chunk written
+ * without FUA under write-back that is still in the device when MODE SELECT
+ * turns the cache off gets a flush of its own before the copy goes on; the
+ * chunks submitted afterwards are FUA. Before, the copy completed GOOD with
+ * that chunk covered by nothing, and the initiator, seeing WCE=0, never
+ * flushes again. */
+START_TEST(cache_off_with_chunk_in_flight)
+{
+	uint8_t c[16] = { 0x83 };
+	uint8_t ms[6] = { 0x15, 0x10, 0, 0, 24, 0 };
+	uint8_t pl[24] = { 0, 0, 0, 0, 0x08, 0x12, 0x00 };     /* caching page, WCE=0 */
+	struct plist p;
+
+	memset(&HP, 0, sizeof(HP));
+	harness_attach(TGT, &(struct harness_lun){ .lun = 4, .nblocks = NBLOCKS, .bs = 512,
+						   .cache = TCONF_CACHE_WRITE_BACK, .ops = &hold_ops, .priv = &HP,
+						   .name = "hold" }, &HP.data);
+	clear_ua(ITN, 0);
+	clear_ua(ITN, 4);
+	/* two segments of one 1 MiB chunk each, LUN 0 -> LUN 4, one after the other */
+	pl_init(&p, 0, XCOPY_LID_NONE);
+	pl_cscd(&p, 0);
+	pl_cscd(&p, 4);
+	pl_seg(&p, 0, 1, 2048, 0, 0);
+	pl_seg(&p, 0, 1, 2048, 2048, 2048);
+	pl_finish(&p);
+	put_be32(&c[10], p.len);
+	struct tt *x = tt_new(ITN, 0, c, 16, SCSI_DIR_WRITE, p.len);
+	memcpy(x->t.buf, p.b, p.len);
+	reactor_post(R, tt_exec_fn, &x->t);
+	for (int i = 0; i < 10 && HP.nheld == 0; i++)
+		reactor_poll_once(R, 1);
+	ck_assert_int_eq(HP.nheld, 1);
+	ck_assert(!(HP.held[0]->flags & BDEV_IO_F_FUA));        /* write-back: no FUA */
+
+	struct tt *m = tt_new(ITN, 4, ms, 6, SCSI_DIR_WRITE, 24);
+	memcpy(m->t.buf, pl, 24);
+	tt_run(m);
+	CHECK_GOOD(m);
+	tt_free(m);
+	unsigned fl = HP.flushes;
+
+	release_held();                 /* the first chunk lands after the change */
+	ck_assert_msg(HP.flushes == fl + 1, "a copy chunk sent without FUA under the cache that is off now was "
+		      "counted without a flush (%u -> %u)", fl, HP.flushes);
+	ck_assert_int_eq(x->completions, 0);
+	unsigned flags = release_held();        /* the second segment's chunk */
+	ck_assert_msg(flags & BDEV_IO_F_FUA, "a copy chunk sent after MODE SELECT WCE=0 went without FUA");
+	for (int i = 0; i < 100 && x->completions == 0; i++)
+		reactor_poll_once(R, 1);
+	ck_assert_int_eq(x->completions, 1);
+	CHECK_GOOD(x);
+	ck_assert_int_eq(HP.flushes, fl + 1);
+	ck_assert(memcmp(HP.data, SRC->data, 4096 * 512) == 0);
+	tt_free(x);
+}
+END_TEST
+
 /* ---------------------------------------------------------------- reporting */
 
 START_TEST(operating_parameters)
@@ -864,6 +969,7 @@ static Suite *xcopy_suite(void)
 	tcase_add_test(tc, reservations_of_every_lun);
 	tcase_add_test(tc, preempted_mid_copy);
 	tcase_add_test(tc, other_lun_in_sanitize_failure);
+	tcase_add_test(tc, cache_off_with_chunk_in_flight);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("parse");
