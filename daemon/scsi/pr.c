@@ -459,6 +459,7 @@ static size_t snapshot_locked(struct scsi_lun *lu, uint8_t **out, bool with_mode
 	struct scsi_mode_rec m = {
 		.wce = atomic_load(&lu->wce), .wce_saved = atomic_load(&lu->wce_saved),
 		.swp = atomic_load(&lu->swp), .swp_saved = atomic_load(&lu->swp_saved),
+		.sanitize = (uint8_t)atomic_load(&lu->sanitize_state), .san_ause = atomic_load(&lu->sanitize_ause),
 	};
 	size_t len = scsi_pr_serialize_ext(&pr->st, with_mode ? &m : NULL, NULL, 0);
 
@@ -493,6 +494,71 @@ static void install_mode_locked(struct scsi_lun *lu, const struct scsi_mode_rec 
 	atomic_store(&lu->swp, m->swp);
 	atomic_store(&lu->swp_saved, m->swp_saved);
 	pthread_mutex_unlock(&lu->lock);
+	/* SANITIZE runs on the Primary only: here a running operation is an
+	 * interrupted one if this node is promoted (SBC-3 4.11: failure mode,
+	 * restricted unless it asked for AUSE), never idle with the medium
+	 * half erased. An operation of this node's own (it was Primary a
+	 * moment ago) ends by itself. */
+	unsigned st = m->sanitize;
+	if (st == SCSI_SANITIZE_RUNNING)
+		st = m->san_ause ? SCSI_SANITIZE_FAILED_AUSE : SCSI_SANITIZE_FAILED;
+	unsigned cur = atomic_load(&lu->sanitize_state);
+	if (cur != SCSI_SANITIZE_RUNNING && cur != st) {
+		atomic_store(&lu->sanitize_progress, 0);
+		atomic_store_explicit(&lu->sanitize_state, st, memory_order_release);
+		qb_log(LOG_NOTICE, "scsi: LUN %u: sanitize state from the peer: %s", lu->id,
+		       st == SCSI_SANITIZE_IDLE ? "idle" : "failure mode (an operation did not complete)");
+	}
+}
+
+struct record_send {
+	struct bdev_io io;
+	struct iovec iov;
+	struct scsi_lun *lu;
+	uint8_t *rec;
+	const char *why;
+};
+
+static void record_sent(struct bdev_io *io)
+{
+	struct record_send *rs = io->cb_arg;
+
+	if (io->status && io->status != -BDEV_E_NOT_ACTIVE)
+		qb_log(LOG_ERR, "scsi: LUN %u: the record after %s did not reach the peer: %s", rs->lu->id, rs->why,
+		       strerror(-io->status));
+	scsi_lun_unpin(rs->lu);
+	free(rs->rec);
+	free(rs);
+}
+
+void scsi_pr_record_send(struct scsi_lun *lu, const char *why)
+{
+	struct record_send *rs;
+	uint64_t seq;
+
+	if (!lu->pr || !lu->pr->replicated || !lu->bdev || !bdev_state_writable(lu->bdev))
+		return;
+	if (!(rs = calloc(1, sizeof(*rs))))
+		goto oom;
+	pthread_mutex_lock(&lu->pr->lock);
+	size_t len = scsi_pr_record_next_locked(lu, &rs->rec, &seq);
+	pthread_mutex_unlock(&lu->pr->lock);
+	if (!len) {
+		free(rs);
+		goto oom;
+	}
+	if (!lu->tgt || !scsi_lun_pin(lu->tgt, lu)) {   /* removed: its peer gets the next push */
+		free(rs->rec);
+		free(rs);
+		return;
+	}
+	rs->lu = lu;
+	rs->why = why;
+	bdev_io_prep(&rs->io, &rs->iov, BDEV_IO_STATE, 0, seq, rs->rec, len, record_sent, rs);
+	bdev_submit(lu->bdev, &rs->io);
+	return;
+oom:
+	qb_log(LOG_ERR, "scsi: LUN %u: out of memory: the record after %s stays on this node", lu->id, why);
 }
 
 /* ---------------------------------------------------------------- the peer's copy */

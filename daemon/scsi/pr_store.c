@@ -12,8 +12,10 @@
  *      u64 key, u16 relative target port id, u8 flags (bit 0 ALL_TG_PT,
  *      bit 1 reservation holder), u8 name length n (1..255), n name bytes
  *   .. (flags bit 1 only: the mode section, 4 bytes) u8 bits: 0 WCE,
- *      1 saved WCE, 2 SWP, 3 saved SWP; u8[3] reserved (0). A replicated
- *      LUN's record carries it; APTPL files never do.
+ *      1 saved WCE, 2 SWP, 3 saved SWP; u8 SANITIZE: bits 0-1 the state
+ *      (SCSI_SANITIZE_*), bit 2 the running operation's AUSE; u8[2]
+ *      reserved (0). A replicated LUN's record carries it; APTPL files
+ *      never do.
  *   .. u32 CRC-32C of every byte before it */
 #include <errno.h>
 #include <fcntl.h>
@@ -94,6 +96,7 @@ size_t scsi_pr_serialize_ext(const struct scsi_pr_state *s, const struct scsi_mo
 	if (m) {
 		buf[o] = (uint8_t)((m->wce ? 1 : 0) | (m->wce_saved ? 2 : 0) | (m->swp ? 4 : 0) | (m->swp_saved ? 8 : 0));
 		memset(&buf[o + 1], 0, REC_MODE_LEN - 1);
+		buf[o + 1] = (uint8_t)((m->sanitize & 3) | (m->san_ause ? 4 : 0));
 		o += REC_MODE_LEN;
 	}
 	put_be32(&buf[o], scsi_pr_crc32c(buf, o));
@@ -147,7 +150,7 @@ int scsi_pr_deserialize_ext(struct scsi_pr_state *s, struct scsi_mode_rec *m, bo
 	size_t o = REC_HDR, end = len - 4;
 	if (flags & REC_F_MODE) {       /* the mode section sits before the CRC */
 		const uint8_t *ms = &buf[end - REC_MODE_LEN];
-		if (end < REC_HDR + REC_MODE_LEN || (ms[0] & ~0x0fu) || ms[1] || ms[2] || ms[3])
+		if (end < REC_HDR + REC_MODE_LEN || (ms[0] & ~0x0fu) || (ms[1] & ~0x07u) || ms[2] || ms[3])
 			goto bad;
 		end -= REC_MODE_LEN;
 	}
@@ -186,6 +189,8 @@ int scsi_pr_deserialize_ext(struct scsi_pr_state *s, struct scsi_mode_rec *m, bo
 		m->wce_saved = b & 2;
 		m->swp = b & 4;
 		m->swp_saved = b & 8;
+		m->sanitize = buf[end + 1] & 3;
+		m->san_ause = buf[end + 1] & 4;
 	}
 	return 0;
 bad:

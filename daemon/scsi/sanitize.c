@@ -38,6 +38,7 @@
 #include "util/bufpool.h"
 #include "util/log.h"
 #include "scsi/scsi_internal.h"
+#include "scsi/scsi_pr.h"
 
 #define SAN_OVERWRITE 0x01
 #define SAN_BLOCK_ERASE 0x02
@@ -213,15 +214,18 @@ static void san_end(struct san_ctx *c)
 		atomic_store_explicit(&lu->sanitize_progress, 0, memory_order_relaxed);
 		atomic_store_explicit(&lu->sanitize_state, SCSI_SANITIZE_IDLE, memory_order_release);
 		qb_log(LOG_NOTICE, "scsi: %s LUN %u: sanitize complete", lu->tgt->name, lu->id);
+		scsi_pr_record_send(lu, "a sanitize");
 	} else if (c->err == -BDEV_E_NOT_ACTIVE) {
-		/* a replicated LUN's node was demoted under it: not a medium
-		 * failure. Failure mode here would outlive the failback (every
-		 * media command MEDIUM ERROR on data the peer has since written,
-		 * EXIT FAILURE MODE refused without AUSE). The state is not
-		 * replicated: the erase stopped part way on both copies, and
-		 * the initiator, told NOT READY, issues SANITIZE again. */
+		/* a replicated LUN's node was demoted under it: the erase stopped
+		 * part way on both copies. The state travels in the LUN's record
+		 * (pr.c): the peer, promoted, holds the operation as interrupted
+		 * (failure mode) and so does this node, until a new SANITIZE
+		 * succeeds on the Primary (or EXIT FAILURE MODE after AUSE=1);
+		 * the initiator, told NOT READY (ALUA transition), issues it
+		 * there. The new Primary's push replaces this node's state. */
 		atomic_store_explicit(&lu->sanitize_progress, 0, memory_order_relaxed);
-		atomic_store_explicit(&lu->sanitize_state, SCSI_SANITIZE_IDLE, memory_order_release);
+		atomic_store_explicit(&lu->sanitize_state, c->ause ? SCSI_SANITIZE_FAILED_AUSE : SCSI_SANITIZE_FAILED,
+				      memory_order_release);
 		qb_log(LOG_WARNING, "scsi: %s LUN %u: sanitize interrupted: this node is no longer Primary",
 		       lu->tgt->name, lu->id);
 	} else {
@@ -229,6 +233,7 @@ static void san_end(struct san_ctx *c)
 		atomic_store_explicit(&lu->sanitize_state, c->ause ? SCSI_SANITIZE_FAILED_AUSE : SCSI_SANITIZE_FAILED,
 				      memory_order_release);
 		qb_log(LOG_ERR, "scsi: %s LUN %u: sanitize failed: %s", lu->tgt->name, lu->id, strerror(-c->err));
+		scsi_pr_record_send(lu, "a failed sanitize");
 	}
 	san_task_finish(c, ok);
 	scsi_range_unlock(&c->lt);
@@ -382,7 +387,8 @@ int scsi_sbc_sanitize(struct scsi_task *t)
 			return scsi_task_invalid_cdb(t, 1, 4);
 		if (st == SCSI_SANITIZE_FAILED_AUSE) {
 			unsigned want = SCSI_SANITIZE_FAILED_AUSE;
-			atomic_compare_exchange_strong(&lu->sanitize_state, &want, SCSI_SANITIZE_IDLE);
+			if (atomic_compare_exchange_strong(&lu->sanitize_state, &want, SCSI_SANITIZE_IDLE))
+				scsi_pr_record_send(lu, "EXIT FAILURE MODE");
 			qb_log(LOG_NOTICE, "scsi: %s LUN %u: sanitize failure mode exited", lu->tgt->name, lu->id);
 		}
 		scsi_task_set_status(t, SCSI_STATUS_GOOD, 0, 0, 0);
@@ -439,6 +445,12 @@ int scsi_sbc_sanitize(struct scsi_task *t)
 		return SCSI_DONE;
 	}
 	atomic_store_explicit(&lu->sanitize_progress, 0, memory_order_relaxed);
+	atomic_store(&lu->sanitize_ause, ause);
+	/* a replicated LUN: the peer learns that an operation runs before the
+	 * first chunk reaches it (the record goes ahead of the chunks, which
+	 * this reactor submits later), so that a failover mid-way leaves the
+	 * new Primary in failure mode rather than serving a half-erased medium */
+	scsi_pr_record_send(lu, "a sanitize start");
 	/* pin the LUN for the operation (the command's own pin may end first) */
 	atomic_fetch_add(&lu->inflight, 1);
 	atomic_fetch_add_explicit(&lu->writes, 1, memory_order_relaxed);

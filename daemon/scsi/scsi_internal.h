@@ -95,6 +95,7 @@ struct scsi_lun {
 	/* SANITIZE (sanitize.c): SCSI_SANITIZE_* state, the I/O path's only load;
 	 * progress of a running operation, 0..65535 */
 	atomic_uint sanitize_state;
+	atomic_bool sanitize_ause;      /* the running (or last) operation's AUSE */
 	atomic_uint sanitize_progress;
 };
 

@@ -163,6 +163,10 @@ int scsi_pr_install_seq(struct scsi_lun *lu, const uint8_t *rec, size_t len, uin
  * pr->lock; the next sequence number and the new record (malloc'd; length,
  * 0 when out of memory), to be written with BDEV_IO_STATE. */
 size_t scsi_pr_record_next_locked(struct scsi_lun *lu, uint8_t **rec, uint64_t *seq);
+/* A replicated Primary's LUN state changed outside a command that waits for
+ * it (SANITIZE starting or ending): the new record goes to the peer without
+ * waiting, behind what this reactor submitted before. Call on a reactor. */
+void scsi_pr_record_send(struct scsi_lun *lu, const char *why);
 /* Serialise the LUN's current record; returns length (0 on error), *out malloc'd. */
 size_t scsi_pr_snapshot(struct scsi_lun *lu, uint8_t **out);
 /* Would itn's read (write) of lu conflict with lu's reservations? For the
@@ -172,11 +176,14 @@ bool scsi_resv_conflict_access(struct scsi_lun *lu, struct scsi_itn *itn, bool w
 bool scsi_resv_conflict_slow(struct scsi_task *t, uint16_t op_flags);
 
 /* --- pr_store.c: record format and APTPL files --- */
-/* The mode parameters a replicated LUN's record carries besides its
- * reservations (the caching page's WCE, the control page's SWP, current and
- * saved), so that both nodes present one logical unit. */
+/* What a replicated LUN's record carries besides its reservations, so that
+ * both nodes present one logical unit: the mode parameters (the caching
+ * page's WCE, the control page's SWP, current and saved) and the SANITIZE
+ * state (SCSI_SANITIZE_*; san_ause: the running operation's AUSE). */
 struct scsi_mode_rec {
 	bool wce, wce_saved, swp, swp_saved;
+	uint8_t sanitize;
+	bool san_ause;
 };
 /* Bytes needed / written; buf may be NULL to size. m NULL: reservations only
  * (the APTPL file's form, and what a peer of protocol version 2 reads). */

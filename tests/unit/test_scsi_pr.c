@@ -939,6 +939,10 @@ START_TEST(record_carries_mode)
 	put_be32(&b[len - 4], scsi_pr_crc32c(b, len - 4));
 	ck_assert_int_eq(scsi_pr_deserialize_ext(&t, &got, &has, b, len), -1);
 	b[len - 8] &= 0x0f;
+	b[len - 7] |= 0x08;                             /* the SANITIZE byte's reserved bits */
+	put_be32(&b[len - 4], scsi_pr_crc32c(b, len - 4));
+	ck_assert_int_eq(scsi_pr_deserialize_ext(&t, &got, &has, b, len), -1);
+	b[len - 7] &= 0x07;
 	put_be32(&b[len - 4], scsi_pr_crc32c(b, len - 4));
 
 	/* installed on this (write-through, WCE=0) LUN as a peer's record */
@@ -952,11 +956,32 @@ START_TEST(record_carries_mode)
 	struct tt *x = run_cdb(ITN2, 0, tur, 6, SCSI_DIR_NONE, 0);
 	CHECK_SENSE(x, SK_UNIT_ATTENTION, 0x2a, 0x01);
 	tt_free(x);
+	/* SANITIZE state: a running operation on the Primary is an interrupted
+	 * one here (failure mode, restricted unless AUSE), idle clears it */
+	struct scsi_mode_rec sm_run = m;
+	sm_run.sanitize = SCSI_SANITIZE_RUNNING;
+	sm_run.san_ause = false;
+	size_t slen = scsi_pr_serialize_ext(&s, &sm_run, NULL, 0);
+	uint8_t *sb = malloc(slen);
+	scsi_pr_serialize_ext(&s, &sm_run, sb, slen);
+	ck_assert_int_eq(scsi_pr_deserialize_ext(&t, &got, &has, sb, slen), 0);
+	ck_assert(has && got.sanitize == SCSI_SANITIZE_RUNNING && !got.san_ause);
+	ck_assert_int_eq(scsi_pr_install_seq(lu, sb, slen, 7, false), 0);
+	ck_assert_uint_eq(atomic_load(&lu->sanitize_state), SCSI_SANITIZE_FAILED);
+	sm_run.san_ause = true;
+	scsi_pr_serialize_ext(&s, &sm_run, sb, slen);
+	ck_assert_int_eq(scsi_pr_install_seq(lu, sb, slen, 8, false), 0);
+	ck_assert_uint_eq(atomic_load(&lu->sanitize_state), SCSI_SANITIZE_FAILED_AUSE);
+	sm_run.sanitize = SCSI_SANITIZE_IDLE;
+	scsi_pr_serialize_ext(&s, &sm_run, sb, slen);
+	ck_assert_int_eq(scsi_pr_install_seq(lu, sb, slen, 9, false), 0);
+	ck_assert_uint_eq(atomic_load(&lu->sanitize_state), SCSI_SANITIZE_IDLE);
+	free(sb);
 	/* without the section: reservations change, mode parameters stay */
 	size_t plen = scsi_pr_serialize(&s, NULL, 0);
 	uint8_t *pb = malloc(plen);
 	scsi_pr_serialize(&s, pb, plen);
-	ck_assert_int_eq(scsi_pr_install_seq(lu, pb, plen, 6, false), 0);
+	ck_assert_int_eq(scsi_pr_install_seq(lu, pb, plen, 10, false), 0);
 	ck_assert_int_eq(wce_of(0), 1);
 	reattach_lun0();                                /* and the saved value is this node's now */
 	ck_assert_int_eq(wce_of(0), 1);

@@ -509,10 +509,13 @@ START_TEST(sanitize_failure_restricted)
 }
 END_TEST
 
-/* Review, session 12: a replicated LUN's node demoted under a SANITIZE (its
- * writes complete -ESTALE, BDEV_E_NOT_ACTIVE) was left in sanitize failure
- * mode: after the failback every media command got MEDIUM ERROR and EXIT
- * FAILURE MODE was refused. Now: NOT READY / ALUA transition, and idle. */
+/* A replicated LUN's node demoted under a SANITIZE (its writes complete
+ * -ESTALE, BDEV_E_NOT_ACTIVE): the command answers NOT READY / ALUA
+ * transition (the initiator retries on the new Primary), and the medium,
+ * erased part way on both copies, is in sanitize failure mode, as the
+ * promoted peer holds it from the LUN's record (pr.c); session 12 made it
+ * idle, which served the half-erased medium as data after a failback. The
+ * initiator's new SANITIZE ends the failure mode. */
 START_TEST(sanitize_interrupted_by_demotion)
 {
 	struct tt *x;
@@ -523,6 +526,13 @@ START_TEST(sanitize_interrupted_by_demotion)
 	CHECK_SENSE(x, SK_NOT_READY, 0x04, 0x0a);
 	tt_free(x);
 	M0->fail_status = 0;                            /* Primary again */
+	x = simple(0, 0x88);
+	CHECK_SENSE(x, SK_MEDIUM_ERROR, 0x31, 0x03);
+	tt_free(x);
+	x = ow_new(0, 0, 0x01, 4, 0x11, false);
+	tt_run(x);
+	CHECK_GOOD(x);
+	tt_free(x);
 	x = simple(0, 0x88);
 	CHECK_GOOD(x);
 	tt_free(x);
