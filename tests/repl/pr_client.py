@@ -16,6 +16,11 @@ then the steps given, one result line each:
   wce-save 0|1        the same with SP=1 (saved too)
   mode                MODE SENSE(6) of the caching page, current and saved WCE:
                       "wce=CURRENT/SAVED"
+  sanitize [immed]    SANITIZE OVERWRITE, one pass of a 4-byte pattern, AUSE=0
+                      (IMMED=1 with "immed": GOOD once the CDB is checked)
+  tur-wait            TEST UNIT READY until it no longer says NOT READY,
+                      SANITIZE IN PROGRESS (2/04/1b; up to 120 s), then its result
+  read LBA            READ(10) of one block
 
 A command's line is GOOD, CONFLICT (RESERVATION CONFLICT), or the sense
 "KEY/ASC/ASCQ" in hex; keys/resv print their report when GOOD.
@@ -25,6 +30,7 @@ Usage: pr_client.py --host H [--port 3260] --iqn TARGET --initiator NAME --isid 
 import argparse
 import os
 import sys
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'integration'))
 import test_bad_input  # noqa: E402
@@ -127,6 +133,25 @@ def main():
                 else:
                     got.append('1' if r.data[4 + 2] & 0x04 else '0')
             print('wce=' + '/'.join(got))
+        elif s == 'sanitize':
+            immed = i + 1 < len(steps) and steps[i + 1] == 'immed'
+            i += 2 if immed else 1
+            plist = bytes([0x01, 0, 0, 4]) + b'\x5a\xa5\x0f\xf0'
+            cdb = [0x48, 0x01 | (0x80 if immed else 0), 0, 0, 0, 0, 0, 0, len(plist), 0]
+            print(outcome(command(c, cdb, write=plist)))
+        elif s == 'tur-wait':
+            i += 1
+            deadline = time.time() + 120
+            while True:
+                r = command(c, [0x00, 0, 0, 0, 0, 0])
+                if outcome(r) != '2/04/1b' or time.time() > deadline:
+                    break
+                time.sleep(0.2)
+            print(outcome(r))
+        elif s == 'read':
+            lba = int(steps[i + 1], 0)
+            i += 2
+            print(outcome(command(c, [0x28, 0, *lba.to_bytes(4, 'big'), 0, 0, 1, 0], read_len=512)))
         elif s == 'tur':
             i += 1
             print(outcome(command(c, [0x00, 0, 0, 0, 0, 0])))

@@ -248,10 +248,11 @@ pr() {
 	in_ns C timeout 30 python3 "$PRC" --host "$host" --iqn "$IQN" --initiator "iqn.2026-11.org.test:$who" \
 		--isid "$isid" "$@" 2>&1 | tr '\n' ' ' | sed 's/ $//'
 }
+PR_SCN=pr-failover     # the scenario named in pr_expect's lines
 pr_expect() { # what want NODE WHO STEP...
 	local what=$1 want=$2 got; shift 2
 	got=$(pr "$@")
-	if [ "$got" = "$want" ]; then pass "pr-failover: $what ($got)"; else fail "pr-failover: $what: got '$got', want '$want'"; fi
+	if [ "$got" = "$want" ]; then pass "$PR_SCN: $what ($got)"; else fail "$PR_SCN: $what: got '$got', want '$want'"; fi
 }
 pr_wait() { # what want NODE WHO STEP...: read-only steps, asked again for up to 5 s
 	local what=$1 want=$2 got i; shift 2
@@ -389,6 +390,18 @@ scn_disk_error() {
 	ctl B connect "$LUN_NAME" >/dev/null 2>&1 || true
 	if in_sync 60; then pass "disk-error: resync after A's repair"; else fail "disk-error: no resync after A's repair (6)"; return 1; fi
 	same_data "disk-error: after the repair"
+	# 7. the SANITIZE state follows the data: an overwrite that fails on A's
+	# disk leaves the LUN in sanitize failure mode on both nodes, so B,
+	# promoted, does not serve the half-overwritten medium as data
+	ctl B secondary >/dev/null && ctl A primary >/dev/null || { fail "disk-error: switch to A (7)"; return 1; }
+	PR_SCN=disk-error
+	echo write >"$ctlf"
+	pr_expect "a SANITIZE that A's disk fails" "3/31/03" A X sanitize
+	echo none >"$ctlf"
+	ctl A secondary >/dev/null && ctl B primary >/dev/null || { fail "disk-error: switch to B (7)"; return 1; }
+	pr_expect "B, promoted, is in sanitize failure mode (from A's record)" "3/31/03" B X read 0
+	pr_expect "a new SANITIZE on B ends it" "GOOD GOOD GOOD" B X sanitize immed tur-wait read 0
+	PR_SCN=pr-failover
 	node_stop B
 	node_stop A
 	R_CONF[A]=; R_ENV[A]=
