@@ -135,6 +135,13 @@ void iscsi_task_complete(struct scsi_task *st)
 	bool collapse;
 
 	if (t->pr_wait) {
+		/* the PR OUT left the backend; a TMF or another PREEMPT AND ABORT
+		 * of this nexus' key that aborts it from now on does not wait for
+		 * it (tmf_abort_task), nor do those that did so already: two such
+		 * PR OUTs would each wait for the other for ever */
+		t->pr_backend_done = true;
+		if (t->tmf_waits)
+			iscsi_tmf_task_gone(t);
 		iscsi_tmf_pr_done(t);       /* runs this again once the aborts ended */
 		return;
 	}

@@ -120,6 +120,7 @@ struct iscsi_task {
 	/* a PREEMPT AND ABORT: its response waits for the preempted nexuses'
 	 * aborted tasks (tmf.c, iscsi_session_abort_cb) */
 	struct iscsi_tmf *pr_wait;
+	bool pr_backend_done;               /* ... and it left the backend: only its response waits */
 	struct iscsi_task *hnext;           /* ITT hash */
 	struct iscsi_task *snext;           /* session pending list / free list */
 	struct iscsi_task *cnext, *cprev;   /* connection's active list */

@@ -135,8 +135,8 @@ static bool tmf_abort_task(struct iscsi_task *t, struct iscsi_tmf *m, struct isc
 			t->scsi.aborted = true;
 			iscsi_task_unhash(t);
 		}
-		if (!m && !rw)
-			return false;   /* PREEMPT AND ABORT: nobody waits */
+		if ((!m && !rw) || t->pr_backend_done)
+			return false;   /* nobody waits, or a PR OUT that only waits to answer */
 		struct iscsi_tmf_wait *w = malloc(sizeof(*w));
 		if (!w) {
 			qb_log(LOG_ERR, "iscsi: out of memory: a TMF answers before an aborted task left the backend");
@@ -302,8 +302,8 @@ void iscsi_session_abort_cb(void *arg, uint64_t lun, struct scsi_task *by)
 	}
 	if (pt && pt->pr_wait)
 		remote_abort_post(arg, (int64_t)lun, false, pt->pr_wait, pt->conn->r, pt);
-	else
-		remote_abort_post(arg, (int64_t)lun, false, NULL, NULL, pt);
+	else    /* nothing keeps pt alive until the sweep: compared with no task */
+		remote_abort_post(arg, (int64_t)lun, false, NULL, NULL, NULL);
 }
 
 void iscsi_tmf_pr_done(struct iscsi_task *t)

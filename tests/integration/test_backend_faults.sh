@@ -451,6 +451,64 @@ check "no unit attention for the issuing nexus" grep -q "x TUR 0" "$T_TMP/selfpr
 check "x's reservations are cleared again" grep -q "x clears 0" "$T_TMP/selfpreempt.out"
 [ -s "$T_TMP/selfpreempt.out" ] && sed -e 's/^/    | /' "$T_TMP/selfpreempt.out" | head -8
 
+# ---------------------------------------------------------------- two PREEMPT AND ABORTs of the issuer's own key
+# Review, session 13: two such PR OUTs of one nexus in flight together (each
+# preempts the key, so each one's sweep aborts the other, which is still in the
+# task set) waited for each other for ever: a PR OUT that had left the backend
+# and only waited to answer was waited for like a task in the device. Now
+# neither waits for the other (both are aborted, SAM-5: no response), and an
+# ABORT TASK SET afterwards finds nothing left to wait for.
+echo hang >"$CTL_FILE"
+T_LIB_DIR=$T_LIB_DIR python3 - "$PORT" "$IQN" >"$T_TMP/selfpreempt2.out" 2>&1 <<'PY' &
+import os, sys, time, socket
+sys.path.insert(0, os.environ['T_LIB_DIR'])
+import test_bad_input as tbi
+port, iqn = int(sys.argv[1]), sys.argv[2]
+def prout(c, sa, key, sakey, ptype=0):
+    cdb = bytes([0x5f, sa, ptype, 0, 0, 0, 0, 0, 24, 0])
+    return c.scsi_out(cdb, key.to_bytes(8, 'big') + sakey.to_bytes(8, 'big') + bytes(8))
+def responses(c, cmds, secs):
+    # the statuses of the commands (BHS list) answered within secs, by index
+    got, end = {}, time.time() + secs
+    try:
+        while len(got) < len(cmds):
+            op, rsp, _ = c.recv_skip_nop(deadline=end)
+            for k, b in enumerate(cmds):
+                if op == tbi.OP_SCSI_RSP and rsp[16:20] == b[16:20]:
+                    got[k] = rsp[3]
+    except socket.timeout:
+        pass
+    return got
+x = tbi.named_session(port, iqn, 'iqn.2026-11.org.tandem.test:double-preempter')
+print('x registers', x.scsi_status(prout(x, 0, 0, 0xc5), 10), flush=True)
+print('x reserves', x.scsi_status(prout(x, 1, 0xc5, 0, 1), 10), flush=True)
+w = x.scsi_out(bytes([0x2a, 0, 0, 0, 0x03, 0, 0, 0, 8, 0]), bytes([0x6e]) * 4096)
+time.sleep(1)
+p1 = prout(x, 5, 0xc5, 0xc5, 3)
+p2 = prout(x, 5, 0xc5, 0xc5, 1)
+print('pending %d' % len(responses(x, [p1, p2], 3)), flush=True)
+got = responses(x, [p1, p2, w], 5)
+print('answered %s' % ' '.join('%s=%d' % (['p1', 'p2', 'w'][k], v) for k, v in sorted(got.items())), flush=True)
+x.tmf(0x02)                                           # ABORT TASK SET, LUN 0
+print('abort task set', x.tmf_response(15), flush=True)
+tur = x.scsi_bhs(bytes(6))
+x.send_pdu(tur)
+print('x TUR', x.scsi_status(tur, 10), flush=True)
+print('x clears', x.scsi_status(prout(x, 3, 0xc5, 0), 10), flush=True)
+PY
+SELF2_PID=$!
+track_pid "$SELF2_PID"
+for _ in $(seq 1 150); do grep -qE "pending|Error" "$T_TMP/selfpreempt2.out" && break; sleep 0.1; done
+check "two PREEMPT AND ABORTs of x's own key: none answered while x's write is in the device" \
+	grep -q "pending 0" "$T_TMP/selfpreempt2.out"
+echo none >"$CTL_FILE"
+wait "$SELF2_PID" 2>/dev/null || true
+untrack_pid "$SELF2_PID"
+check "x's ABORT TASK SET answered Function complete: no task left waiting for another" \
+	grep -q "abort task set 0" "$T_TMP/selfpreempt2.out"
+check "x's write was aborted, and x's session still works" grep -qzE "x TUR 0.*x clears 0" "$T_TMP/selfpreempt2.out"
+[ -s "$T_TMP/selfpreempt2.out" ] && sed -e 's/^/    | /' "$T_TMP/selfpreempt2.out" | head -8
+
 # ---------------------------------------------------------------- CLEAR TASK SET and a copy addressed to another LUN
 # An EXTENDED COPY addressed to LUN 2 that writes LUN 0 is a task of LUN 0 for
 # task management (scsi_task_touches_lun): another session's CLEAR TASK SET of
