@@ -185,10 +185,11 @@ static void mode_step_done(struct bdev_io *io)
 	struct scsi_task *t = io->cb_arg;
 
 	if (io->status) {
-		if (t->state & MODE_STEP_FLUSH)
-			scsi_task_check(t, SK_MEDIUM_ERROR, ASC_WRITE_ERROR);
-		else
-			scsi_sbc_io_error(t, true, io->status);
+		/* a write error, or NOT READY / ALUA transition when this node was
+		 * demoted meanwhile (the initiator retries on the new Primary); a
+		 * concurrent MODE SELECT may have settled the LUN since: owed again */
+		atomic_store(&t->lu->mode_unsettled, true);
+		scsi_sbc_io_error(t, true, io->status);
 		free(t->priv);
 		t->priv = NULL;
 		scsi_task_done(t);
@@ -353,12 +354,9 @@ int scsi_mode_select(struct scsi_task *t)
 	uint8_t *rec = NULL;
 	uint64_t seq = 0;
 	size_t reclen = 0;
-	if (replicated && steps && !(reclen = scsi_pr_record_next_locked(lu, &rec, &seq))) {
-		pthread_mutex_unlock(&lu->pr->lock);
+	if (replicated && steps && !(reclen = scsi_pr_record_next_locked(lu, &rec, &seq)))
 		qb_log(LOG_ERR, "scsi: %s LUN %u: out of memory for the record of the mode parameters", lu->tgt->name,
 		       lu->id);
-		return scsi_task_check(t, SK_HARDWARE_ERROR, ASC_INTERNAL_TARGET_FAILURE);
-	}
 	pthread_mutex_unlock(&lu->pr->lock);
 	if (changed) {
 		qb_log(LOG_INFO, "scsi: %s LUN %u: mode parameters changed (WCE=%d SWP=%d%s)",
@@ -366,6 +364,8 @@ int scsi_mode_select(struct scsi_task *t)
 		/* SPC-4 7.5.2: other nexuses learn through MODE PARAMETERS CHANGED. */
 		scsi_ua_establish_others(lu->tgt, t->itn, lu->id, SCSI_UA_MODE_CHANGED);
 	}
+	if (replicated && steps && !reclen)     /* unsettled: the retry builds it again */
+		return scsi_task_check(t, SK_HARDWARE_ERROR, ASC_INTERNAL_TARGET_FAILURE);
 	t->state = 0;
 	if ((cache_off || (unsettled && !wce)) && lu->cache != TCONF_CACHE_NV)
 		t->state |= MODE_STEP_FLUSH;

@@ -110,9 +110,11 @@ static void lun_record_done(struct bdev_io *io)
 {
 	struct lun_flush *f = io->cb_arg;
 
-	if (io->status && io->status != -BDEV_E_NOT_ACTIVE)
+	if (io->status && io->status != -BDEV_E_NOT_ACTIVE) {
 		qb_log(LOG_ERR, "scsi: LUN %u: the mode parameters after %s did not reach the peer: %s", f->lu->id,
 		       f->why, strerror(-io->status));
+		atomic_store(&f->lu->mode_unsettled, true);     /* the next MODE SELECT sends them */
+	}
 	scsi_lun_unpin(f->lu);
 	free(f->rec);
 	free(f);
@@ -141,6 +143,8 @@ static void lun_flush_done(struct bdev_io *io)
 	}
 	if (f->reclen)                  /* a failed flush: the peer keeps its values */
 		qb_log(LOG_ERR, "scsi: LUN %u: the mode parameters after %s stay on this node", f->lu->id, f->why);
+	if (io->status && io->status != -BDEV_E_NOT_ACTIVE)
+		atomic_store(&f->lu->mode_unsettled, true);     /* the next MODE SELECT flushes again */
 	scsi_lun_unpin(f->lu);
 	free(f->rec);
 	free(f);
@@ -547,11 +551,13 @@ static void lun_reset_state(struct scsi_lun *lu, const char *why)
 	 * its record, pr.c): a reset through a Secondary's standby port leaves
 	 * them, else the promotion's push would carry its values to both
 	 * nodes; the Primary sends its new record, after the flush. */
-	bool repl = lu->pr && lu->pr->replicated, mode = !repl || bdev_state_writable(lu->bdev);
 	uint8_t *rec = NULL;
 	size_t reclen = 0;
 	uint64_t seq = 0;
 
+	if (!scsi_lun_pin(lu->tgt, lu))         /* removed meanwhile: nothing to reset */
+		return;
+	bool repl = lu->pr && lu->pr->replicated, mode = !repl || bdev_state_writable(lu->bdev);
 	if (repl)
 		pthread_mutex_lock(&lu->pr->lock);
 	pthread_mutex_lock(&lu->lock);
@@ -574,6 +580,7 @@ static void lun_reset_state(struct scsi_lun *lu, const char *why)
 	else
 		free(rec);
 	scsi_reserve_release_itn(lu, NULL);
+	scsi_lun_unpin(lu);
 }
 
 /* SAM-5 7.7 LOGICAL UNIT RESET: every nexus gets BUS DEVICE RESET FUNCTION
