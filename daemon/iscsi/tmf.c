@@ -302,7 +302,10 @@ void iscsi_session_abort_cb(void *arg, uint64_t lun, struct scsi_task *by)
 	}
 	if (pt && pt->pr_wait)
 		remote_abort_post(arg, (int64_t)lun, false, pt->pr_wait, pt->conn->r, pt);
-	else    /* nothing keeps pt alive until the sweep: compared with no task */
+	else if (!pt || arg != pt->conn->sess)
+		/* nothing keeps pt alive until the sweep: compared with no task;
+		 * the PR OUT's own session (out of memory above) keeps its tasks,
+		 * or the sweep would abort the PR OUT itself */
 		remote_abort_post(arg, (int64_t)lun, false, NULL, NULL, NULL);
 }
 

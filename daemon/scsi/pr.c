@@ -495,14 +495,18 @@ static void install_mode_locked(struct scsi_lun *lu, const struct scsi_mode_rec 
 	atomic_store(&lu->swp_saved, m->swp_saved);
 	pthread_mutex_unlock(&lu->lock);
 	/* SANITIZE runs on the Primary only: here a running operation is an
-	 * interrupted one if this node is promoted (SBC-3 4.11: failure mode,
-	 * restricted unless it asked for AUSE), never idle with the medium
-	 * half erased. An operation of this node's own (it was Primary a
-	 * moment ago) ends by itself. */
+	 * interrupted one if this node is promoted. SBC-3 lets a device resume
+	 * an interrupted sanitize after power on or fail it; no context
+	 * continues it here, so it is failure mode (restricted unless it asked
+	 * for AUSE), never idle with the medium half erased. An operation of
+	 * this node's own (it was Primary a moment ago) ends by itself: the
+	 * peer's state waits for that end (sanitize.c san_end). */
 	unsigned st = m->sanitize;
 	if (st == SCSI_SANITIZE_RUNNING)
 		st = m->san_ause ? SCSI_SANITIZE_FAILED_AUSE : SCSI_SANITIZE_FAILED;
 	unsigned cur = atomic_load(&lu->sanitize_state);
+	if (cur == SCSI_SANITIZE_RUNNING)
+		atomic_store(&lu->sanitize_peer, st + 1);
 	if (cur != SCSI_SANITIZE_RUNNING && cur != st) {
 		atomic_store(&lu->sanitize_progress, 0);
 		atomic_store_explicit(&lu->sanitize_state, st, memory_order_release);
@@ -531,13 +535,13 @@ static void record_sent(struct bdev_io *io)
 	free(rs);
 }
 
-void scsi_pr_record_send(struct scsi_lun *lu, const char *why)
+int scsi_pr_record_send(struct scsi_lun *lu, const char *why)
 {
 	struct record_send *rs;
 	uint64_t seq;
 
 	if (!lu->pr || !lu->pr->replicated || !lu->bdev || !bdev_state_writable(lu->bdev))
-		return;
+		return 0;
 	if (!(rs = calloc(1, sizeof(*rs))))
 		goto oom;
 	pthread_mutex_lock(&lu->pr->lock);
@@ -550,15 +554,16 @@ void scsi_pr_record_send(struct scsi_lun *lu, const char *why)
 	if (!lu->tgt || !scsi_lun_pin(lu->tgt, lu)) {   /* removed: its peer gets the next push */
 		free(rs->rec);
 		free(rs);
-		return;
+		return 0;
 	}
 	rs->lu = lu;
 	rs->why = why;
 	bdev_io_prep(&rs->io, &rs->iov, BDEV_IO_STATE, 0, seq, rs->rec, len, record_sent, rs);
 	bdev_submit(lu->bdev, &rs->io);
-	return;
+	return 0;
 oom:
 	qb_log(LOG_ERR, "scsi: LUN %u: out of memory: the record after %s stays on this node", lu->id, why);
+	return -1;
 }
 
 /* ---------------------------------------------------------------- the peer's copy */

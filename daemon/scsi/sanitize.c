@@ -223,8 +223,12 @@ static void san_end(struct san_ctx *c)
 		 * succeeds on the Primary (or EXIT FAILURE MODE after AUSE=1);
 		 * the initiator, told NOT READY (ALUA transition), issues it
 		 * there. The new Primary's push replaces this node's state. */
+		unsigned peer = atomic_exchange(&lu->sanitize_peer, 0);
 		atomic_store_explicit(&lu->sanitize_progress, 0, memory_order_relaxed);
-		atomic_store_explicit(&lu->sanitize_state, c->ause ? SCSI_SANITIZE_FAILED_AUSE : SCSI_SANITIZE_FAILED,
+		/* the new Primary's record, if one came meanwhile (it may have
+		 * left the failure mode already), else the failure mode it holds */
+		atomic_store_explicit(&lu->sanitize_state,
+				      peer ? peer - 1 : c->ause ? SCSI_SANITIZE_FAILED_AUSE : SCSI_SANITIZE_FAILED,
 				      memory_order_release);
 		qb_log(LOG_WARNING, "scsi: %s LUN %u: sanitize interrupted: this node is no longer Primary",
 		       lu->tgt->name, lu->id);
@@ -446,11 +450,21 @@ int scsi_sbc_sanitize(struct scsi_task *t)
 	}
 	atomic_store_explicit(&lu->sanitize_progress, 0, memory_order_relaxed);
 	atomic_store(&lu->sanitize_ause, ause);
+	atomic_store(&lu->sanitize_peer, 0);
 	/* a replicated LUN: the peer learns that an operation runs before the
 	 * first chunk reaches it (the record goes ahead of the chunks, which
 	 * this reactor submits later), so that a failover mid-way leaves the
-	 * new Primary in failure mode rather than serving a half-erased medium */
-	scsi_pr_record_send(lu, "a sanitize start");
+	 * new Primary in failure mode rather than serving a half-erased medium;
+	 * no record, no operation */
+	if (scsi_pr_record_send(lu, "a sanitize start") < 0) {
+		atomic_store_explicit(&lu->sanitize_state, st, memory_order_release);
+		if (c->pat)
+			buf_free(c->pat, c->pat_len);
+		free(c->block);
+		free(c);
+		scsi_task_set_status(t, SCSI_STATUS_BUSY, 0, 0, 0);
+		return SCSI_DONE;
+	}
 	/* pin the LUN for the operation (the command's own pin may end first) */
 	atomic_fetch_add(&lu->inflight, 1);
 	atomic_fetch_add_explicit(&lu->writes, 1, memory_order_relaxed);

@@ -96,6 +96,7 @@ struct scsi_lun {
 	 * progress of a running operation, 0..65535 */
 	atomic_uint sanitize_state;
 	atomic_bool sanitize_ause;      /* the running (or last) operation's AUSE */
+	atomic_uint sanitize_peer;      /* the new Primary's state (+1) that came while ours ran; 0 none */
 	atomic_uint sanitize_progress;
 };
 

@@ -166,7 +166,7 @@ size_t scsi_pr_record_next_locked(struct scsi_lun *lu, uint8_t **rec, uint64_t *
 /* A replicated Primary's LUN state changed outside a command that waits for
  * it (SANITIZE starting or ending): the new record goes to the peer without
  * waiting, behind what this reactor submitted before. Call on a reactor. */
-void scsi_pr_record_send(struct scsi_lun *lu, const char *why);
+int scsi_pr_record_send(struct scsi_lun *lu, const char *why);     /* -1: out of memory */
 /* Serialise the LUN's current record; returns length (0 on error), *out malloc'd. */
 size_t scsi_pr_snapshot(struct scsi_lun *lu, uint8_t **out);
 /* Would itn's read (write) of lu conflict with lu's reservations? For the
