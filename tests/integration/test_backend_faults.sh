@@ -374,9 +374,7 @@ import test_bad_input as tbi
 port, iqn = int(sys.argv[1]), sys.argv[2]
 def session(name):
     return tbi.named_session(port, iqn, name)
-def prout(c, sa, key, sakey, ptype=0):
-    cdb = bytes([0x5f, sa, ptype, 0, 0, 0, 0, 0, 24, 0])
-    return c.scsi_out(cdb, key.to_bytes(8, 'big') + sakey.to_bytes(8, 'big') + bytes(8))
+prout = tbi.prout
 x, y = session('iqn.2026-11.org.tandem.test:fenced'), session('iqn.2026-11.org.tandem.test:fencer')
 print('x registers', x.scsi_status(prout(x, 0, 0, 0xa1), 10), flush=True)
 print('y registers', y.scsi_status(prout(y, 0, 0, 0xb2), 10), flush=True)
@@ -415,9 +413,7 @@ import os, sys, time
 sys.path.insert(0, os.environ['T_LIB_DIR'])
 import test_bad_input as tbi
 port, iqn = int(sys.argv[1]), sys.argv[2]
-def prout(c, sa, key, sakey, ptype=0):
-    cdb = bytes([0x5f, sa, ptype, 0, 0, 0, 0, 0, 24, 0])
-    return c.scsi_out(cdb, key.to_bytes(8, 'big') + sakey.to_bytes(8, 'big') + bytes(8))
+prout = tbi.prout
 x = tbi.named_session(port, iqn, 'iqn.2026-11.org.tandem.test:self-preempter')
 print('x registers', x.scsi_status(prout(x, 0, 0, 0xc3), 10), flush=True)
 print('x reserves', x.scsi_status(prout(x, 1, 0xc3, 0, 1), 10), flush=True)     # Write Exclusive
@@ -464,9 +460,7 @@ import os, sys, time, socket
 sys.path.insert(0, os.environ['T_LIB_DIR'])
 import test_bad_input as tbi
 port, iqn = int(sys.argv[1]), sys.argv[2]
-def prout(c, sa, key, sakey, ptype=0):
-    cdb = bytes([0x5f, sa, ptype, 0, 0, 0, 0, 0, 24, 0])
-    return c.scsi_out(cdb, key.to_bytes(8, 'big') + sakey.to_bytes(8, 'big') + bytes(8))
+prout = tbi.prout
 def responses(c, cmds, secs):
     # the statuses of the commands (BHS list) answered within secs, by index
     got, end = {}, time.time() + secs

@@ -420,6 +420,13 @@ def named_session(port, iqn, name):
     return c
 
 
+def prout(c, sa, key, sakey, ptype=0):
+    """Send PERSISTENT RESERVE OUT (service action sa, type ptype) with the basic
+    24-byte parameter list; returns the BHS (see Conn.scsi_status)."""
+    cdb = bytes([0x5f, sa, ptype, 0, 0, 0, 0, 0, 24, 0])
+    return c.scsi_out(cdb, key.to_bytes(8, 'big') + sakey.to_bytes(8, 'big') + bytes(8))
+
+
 def hold_session(a):
     """Log in and keep the session (answering NOP-In pings) until killed or HOLD s pass.
     Exit 0 if the session was still up at the end, 1 if the target closed it."""

@@ -149,6 +149,41 @@ __attribute__((unused)) static struct mem_priv *mem_attach(struct scsi_target *t
 	return m;
 }
 
+/* A device that keeps every write (data stored at once, completion held
+ * until the test completes it; up to 16), serves reads from its data and
+ * counts flushes: for writes still in the device when something changes. */
+struct held_dev {
+	uint8_t *data;
+	struct bdev_io *held[16];
+	int nheld;
+	unsigned flushes;
+};
+
+__attribute__((unused)) static void held_submit(struct bdev *b, struct bdev_io *io)
+{
+	struct held_dev *h = b->priv;
+
+	if (io->type == BDEV_IO_READ)
+		memcpy(io->iov[0].iov_base, h->data + io->offset, io->len);
+	if (io->type == BDEV_IO_WRITE && h->nheld < 16) {
+		memcpy(h->data + io->offset, io->iov[0].iov_base, io->len);
+		h->held[h->nheld++] = io;
+		return;
+	}
+	if (io->type == BDEV_IO_FLUSH)
+		h->flushes++;
+	bdev_complete_later(io, 0);
+}
+
+__attribute__((unused)) static void held_close(struct bdev *b)
+{
+	free(((struct held_dev *)b->priv)->data);
+	b->priv = NULL;
+}
+
+__attribute__((unused)) static const struct bdev_ops held_ops = { .name = "hold", .close = held_close,
+								    .submit = held_submit };
+
 /* ---------------------------------------------------------------- tasks */
 
 struct tt {

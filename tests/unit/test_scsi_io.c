@@ -499,33 +499,7 @@ START_TEST(cache_policy)
 }
 END_TEST
 
-/* A device that holds every write until the test completes it. */
-struct hold_priv {
-	uint8_t *data;
-	struct bdev_io *held[16];
-	int nheld;
-	unsigned flushes;
-};
-static struct hold_priv HP;
-
-static void hold_submit(struct bdev *b, struct bdev_io *io)
-{
-	struct hold_priv *h = b->priv;
-
-	if (io->type == BDEV_IO_WRITE && h->nheld < 16) {
-		h->held[h->nheld++] = io;
-		return;
-	}
-	if (io->type == BDEV_IO_FLUSH)
-		h->flushes++;
-	bdev_complete_later(io, 0);
-}
-static void hold_close(struct bdev *b)
-{
-	free(((struct hold_priv *)b->priv)->data);
-	b->priv = NULL;
-}
-static const struct bdev_ops hold_ops = { .name = "hold", .close = hold_close, .submit = hold_submit };
+static struct held_dev HP;
 
 static void poll_n(int n)
 {
@@ -548,7 +522,7 @@ START_TEST(cache_off_with_writes_in_flight)
 
 	memset(&HP, 0, sizeof(HP));
 	harness_attach(TGT, &(struct harness_lun){ .lun = 4, .nblocks = 64, .bs = 512, .cache = TCONF_CACHE_WRITE_BACK,
-						   .ops = &hold_ops, .priv = &HP, .name = "hold" }, &HP.data);
+						   .ops = &held_ops, .priv = &HP, .name = "hold" }, &HP.data);
 	clear_ua(ITN, 4);
 	struct tt *a = tt_new(ITN, 4, w, 10, SCSI_DIR_WRITE, 512);
 	struct tt *b = tt_new(ITN, 4, w, 10, SCSI_DIR_WRITE, 512);

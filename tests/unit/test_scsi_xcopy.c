@@ -634,37 +634,7 @@ END_TEST
 
 /* ---------------------------------------------------------------- cache off mid-copy */
 
-/* A device that keeps every write (data stored, completion held) until the
- * test completes it. */
-struct hold_priv {
-	uint8_t *data;
-	struct bdev_io *held[8];
-	int nheld;
-	unsigned flushes;
-};
-static struct hold_priv HP;
-
-static void hold_submit(struct bdev *b, struct bdev_io *io)
-{
-	struct hold_priv *h = b->priv;
-
-	if (io->type == BDEV_IO_READ)
-		memcpy(io->iov[0].iov_base, h->data + io->offset, io->len);
-	if (io->type == BDEV_IO_WRITE && h->nheld < 8) {
-		memcpy(h->data + io->offset, io->iov[0].iov_base, io->len);
-		h->held[h->nheld++] = io;
-		return;
-	}
-	if (io->type == BDEV_IO_FLUSH)
-		h->flushes++;
-	bdev_complete_later(io, 0);
-}
-static void hold_close(struct bdev *b)
-{
-	free(((struct hold_priv *)b->priv)->data);
-	b->priv = NULL;
-}
-static const struct bdev_ops hold_ops = { .name = "hold", .close = hold_close, .submit = hold_submit };
+static struct held_dev HP;
 
 /* The held write, completed (the test checks there is exactly one). */
 static unsigned release_held(void)
@@ -694,7 +664,7 @@ START_TEST(cache_off_with_chunk_in_flight)
 
 	memset(&HP, 0, sizeof(HP));
 	harness_attach(TGT, &(struct harness_lun){ .lun = 4, .nblocks = NBLOCKS, .bs = 512,
-						   .cache = TCONF_CACHE_WRITE_BACK, .ops = &hold_ops, .priv = &HP,
+						   .cache = TCONF_CACHE_WRITE_BACK, .ops = &held_ops, .priv = &HP,
 						   .name = "hold" }, &HP.data);
 	clear_ua(ITN, 0);
 	clear_ua(ITN, 4);
