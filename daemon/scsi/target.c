@@ -438,11 +438,14 @@ int scsi_target_set_lun_cache(struct scsi_target *tgt, uint32_t lun, enum tconf_
 		/* SBC-3 6.4.5 as at start-up: WCE, current and saved, reflects the policy */
 		atomic_store(&lu->wce, wce);
 		atomic_store(&lu->wce_saved, wce);
+		/* values saved under the old policy; under the lock, as MODE
+		 * SELECT saves, so a save racing the reload is either removed
+		 * with its values or made under the new policy and kept */
+		scsi_mode_store_forget(lu);
 	}
 	pthread_mutex_unlock(&lu->lock);
 	if (old == cache)   /* nothing changed: a WCE set by MODE SELECT stays */
 		return 0;
-	scsi_mode_store_forget(lu);     /* values saved under the old policy */
 	if (was_wce && !wce && old != TCONF_CACHE_NV)
 		lun_flush_cache(lu, "the cache mode changed", false);
 	qb_log(LOG_NOTICE, "scsi: %s LUN %u: cache %s -> %s (WCE=%d)", tgt->name, lun, tconf_cache_name(old),
