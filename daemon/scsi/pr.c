@@ -527,9 +527,12 @@ static void record_sent(struct bdev_io *io)
 {
 	struct record_send *rs = io->cb_arg;
 
-	if (io->status && io->status != -BDEV_E_NOT_ACTIVE)
+	if (io->status && io->status != -BDEV_E_NOT_ACTIVE) {
 		qb_log(LOG_ERR, "scsi: LUN %u: the record after %s did not reach the peer: %s", rs->lu->id, rs->why,
 		       strerror(-io->status));
+		/* its mode parameters with it: the next MODE SELECT sends them */
+		atomic_store(&rs->lu->mode_unsettled, true);
+	}
 	scsi_lun_unpin(rs->lu);
 	free(rs->rec);
 	free(rs);

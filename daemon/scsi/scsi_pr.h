@@ -164,7 +164,7 @@ int scsi_pr_install_seq(struct scsi_lun *lu, const uint8_t *rec, size_t len, uin
  * 0 when out of memory), to be written with BDEV_IO_STATE. */
 size_t scsi_pr_record_next_locked(struct scsi_lun *lu, uint8_t **rec, uint64_t *seq);
 /* A replicated Primary's LUN state changed outside a command that waits for
- * it (SANITIZE starting or ending): the new record goes to the peer without
+ * it (SANITIZE starting or ending, a reset): the new record goes to the peer without
  * waiting, behind what this reactor submitted before. Call on a reactor. */
 int scsi_pr_record_send(struct scsi_lun *lu, const char *why);     /* -1: out of memory */
 /* Serialise the LUN's current record; returns length (0 on error), *out malloc'd. */

@@ -78,13 +78,10 @@ struct lun_flush {
 	struct bdev_io io;
 	struct scsi_lun *lu;
 	const char *why;
-	/* a replicated LUN's record to send once the flush is done (a reset
-	 * changed its mode parameters): malloc'd, 0 length when none */
-	struct iovec iov;
-	uint8_t *rec;
-	size_t reclen;
-	uint64_t seq;
-	bool flush;                     /* the flush is still to come */
+	/* a replicated LUN's record goes to the peer once the flush is done (a
+	 * reset changed its mode parameters): a peer that learns WCE=0 then
+	 * holds no write it cached while WCE was 1 */
+	bool record;
 };
 
 bool scsi_lun_pin(struct scsi_target *tgt, struct scsi_lun *lu)
@@ -102,33 +99,10 @@ void scsi_lun_unpin(struct scsi_lun *lu)
 	atomic_fetch_sub_explicit(&lu->inflight, 1, memory_order_release);
 }
 
-static void lun_flush_done(struct bdev_io *io);
-
-/* The record after the flush, so that a peer that learns WCE=0 holds no
- * write it cached while WCE was 1. */
-static void lun_record_done(struct bdev_io *io)
-{
-	struct lun_flush *f = io->cb_arg;
-
-	if (io->status && io->status != -BDEV_E_NOT_ACTIVE) {
-		qb_log(LOG_ERR, "scsi: LUN %u: the mode parameters after %s did not reach the peer: %s", f->lu->id,
-		       f->why, strerror(-io->status));
-		atomic_store(&f->lu->mode_unsettled, true);     /* the next MODE SELECT sends them */
-	}
-	scsi_lun_unpin(f->lu);
-	free(f->rec);
-	free(f);
-}
-
 static void lun_flush_done(struct bdev_io *io)
 {
 	struct lun_flush *f = io->cb_arg;
 
-	if (!f->flush) {                /* only a record to send */
-		bdev_io_prep(&f->io, &f->iov, BDEV_IO_STATE, 0, f->seq, f->rec, f->reclen, lun_record_done, f);
-		bdev_submit(f->lu->bdev, &f->io);
-		return;
-	}
 	if (io->status == -BDEV_E_NOT_ACTIVE)
 		qb_log(LOG_DEBUG, "scsi: LUN %u: no flush (%s): the device is not active here", f->lu->id, f->why);
 	else if (io->status)
@@ -136,17 +110,13 @@ static void lun_flush_done(struct bdev_io *io)
 		       strerror(-io->status));
 	else
 		qb_log(LOG_DEBUG, "scsi: LUN %u: write cache flushed (%s)", f->lu->id, f->why);
-	if (f->reclen && !io->status) {
-		f->flush = false;
-		lun_flush_done(io);
-		return;
-	}
-	if (f->reclen)                  /* a failed flush: the peer keeps its values */
+	if (f->record && !io->status)
+		(void)scsi_pr_record_send(f->lu, f->why);       /* on this reactor, the LUN pinned */
+	else if (f->record)             /* a failed flush: the peer keeps its values */
 		qb_log(LOG_ERR, "scsi: LUN %u: the mode parameters after %s stay on this node", f->lu->id, f->why);
 	if (io->status && io->status != -BDEV_E_NOT_ACTIVE)
 		atomic_store(&f->lu->mode_unsettled, true);     /* the next MODE SELECT flushes again */
 	scsi_lun_unpin(f->lu);
-	free(f->rec);
 	free(f);
 }
 
@@ -154,27 +124,13 @@ static void lun_flush_submit(void *arg)
 {
 	struct lun_flush *f = arg;
 
-	if (!f->flush) {
-		lun_flush_done(&f->io);
-		return;
-	}
 	bdev_submit(f->lu->bdev, &f->io);
 }
 
-static bool lun_flush_and_record(struct scsi_lun *lu, const char *why, bool attached, bool flush, uint8_t *rec,
-				 size_t reclen, uint64_t seq);
-
 /* Start the flush; attached: the caller found lu in the table without a pin
- * (a reset), which it may have left since. True when a flush was started. */
-static bool lun_flush_cache(struct scsi_lun *lu, const char *why, bool attached)
-{
-	return lun_flush_and_record(lu, why, attached, true, NULL, 0, 0);
-}
-
-/* The general form: flush (when asked) and then send a replicated LUN's
- * record (rec: malloc'd, taken over whatever happens). */
-static bool lun_flush_and_record(struct scsi_lun *lu, const char *why, bool attached, bool flush, uint8_t *rec,
-				 size_t reclen, uint64_t seq)
+ * (a reset), which it may have left since; record: then send the LUN's
+ * record (scsi_pr_record_send). True when a flush was started. */
+static bool lun_flush_cache(struct scsi_lun *lu, const char *why, bool attached, bool record)
 {
 	struct reactor *self = reactor_self(), *r = NULL;
 	struct lun_flush *f;
@@ -184,14 +140,11 @@ static bool lun_flush_and_record(struct scsi_lun *lu, const char *why, bool atta
 			r = reactor_pool_get(i);
 	if (!r)
 		r = self;               /* one reactor: nobody waits on this path but a target's end */
-	if (!r || !lu->bdev || !(f = calloc(1, sizeof(*f)))) {
-		free(rec);
+	if (!r || !lu->bdev || !(f = calloc(1, sizeof(*f))))
 		return false;
-	}
 	if (!attached) {
 		atomic_fetch_add(&lu->inflight, 1);     /* the caller holds it (detached, device open) */
 	} else if (!scsi_lun_pin(lu->tgt, lu)) {
-		free(rec);
 		free(f);                                /* removed meanwhile: its close flushes */
 		return false;
 	}
@@ -200,10 +153,7 @@ static bool lun_flush_and_record(struct scsi_lun *lu, const char *why, bool atta
 	f->io.cb_arg = f;
 	f->lu = lu;
 	f->why = why;
-	f->flush = flush;
-	f->rec = rec;
-	f->reclen = rec ? reclen : 0;
-	f->seq = seq;
+	f->record = record;
 	reactor_post(r, lun_flush_submit, f);
 	return true;
 }
@@ -222,7 +172,7 @@ static bool lun_close_device(struct scsi_lun *lu, bool wait)
 		if (!lu->close_flushed) {
 			lu->close_flushed = true;
 			if (atomic_load(&lu->cache) != TCONF_CACHE_NV && !lu->readonly &&
-			    lun_flush_cache(lu, "the LUN is closing", false)) {
+			    lun_flush_cache(lu, "the LUN is closing", false, false)) {
 				if (!wait)
 					return false;
 				continue;
@@ -447,7 +397,7 @@ int scsi_target_set_lun_cache(struct scsi_target *tgt, uint32_t lun, enum tconf_
 	if (old == cache)   /* nothing changed: a WCE set by MODE SELECT stays */
 		return 0;
 	if (was_wce && !wce && old != TCONF_CACHE_NV)
-		lun_flush_cache(lu, "the cache mode changed", false);
+		lun_flush_cache(lu, "the cache mode changed", false, false);
 	qb_log(LOG_NOTICE, "scsi: %s LUN %u: cache %s -> %s (WCE=%d)", tgt->name, lun, tconf_cache_name(old),
 	       tconf_cache_name(cache), wce);
 	scsi_ua_establish_others(tgt, NULL, lun, SCSI_UA_MODE_CHANGED);
@@ -554,10 +504,6 @@ static void lun_reset_state(struct scsi_lun *lu, const char *why)
 	 * its record, pr.c): a reset through a Secondary's standby port leaves
 	 * them, else the promotion's push would carry its values to both
 	 * nodes; the Primary sends its new record, after the flush. */
-	uint8_t *rec = NULL;
-	size_t reclen = 0;
-	uint64_t seq = 0;
-
 	if (!scsi_lun_pin(lu->tgt, lu))         /* removed meanwhile: nothing to reset */
 		return;
 	bool repl = lu->pr && lu->pr->replicated, mode = !repl || bdev_state_writable(lu->bdev);
@@ -573,15 +519,12 @@ static void lun_reset_state(struct scsi_lun *lu, const char *why)
 	}
 	atomic_store(&lu->prevent, false);
 	pthread_mutex_unlock(&lu->lock);
-	if (repl && changed)
-		reclen = scsi_pr_record_next_locked(lu, &rec, &seq);
 	if (repl)
 		pthread_mutex_unlock(&lu->pr->lock);
-	bool flush = cache_off && atomic_load(&lu->cache) != TCONF_CACHE_NV;
-	if (flush || reclen)
-		lun_flush_and_record(lu, why, true, flush, reclen ? rec : NULL, reclen, seq);
-	else
-		free(rec);
+	if (cache_off && atomic_load(&lu->cache) != TCONF_CACHE_NV)
+		lun_flush_cache(lu, why, true, repl && changed);
+	else if (repl && changed)
+		(void)scsi_pr_record_send(lu, why);
 	scsi_reserve_release_itn(lu, NULL);
 	scsi_lun_unpin(lu);
 }
