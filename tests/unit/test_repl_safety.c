@@ -1870,6 +1870,17 @@ static void peer_expect_ack(struct pmsg *m, uint32_t tag, uint32_t status)
 	ck_assert_uint_eq(get_be32(m->body + REPL_ACK_STATUS), status);
 }
 
+/* A Secondary of a link of protocol version `ver` whose LUN holds record
+ * "R0", number 7. */
+static void lus_setup(unsigned ver)
+{
+	P.ver = ver;
+	setup_common(REPL_DISK_UPTODATE);
+	snprintf(LUS.rec, sizeof(LUS.rec), "R0");
+	LUS.seq = 7;
+	ck_assert_int_eq(bdev_state_attach(W, &lus_handler, NULL), 0);
+}
+
 /* Issue #4, "persistent reservation changes are replicated too": the record
  * was kept on the node that ran the PR OUT only. Now a new Primary pushes its
  * whole record (FORCE), a change completes only after the peer acknowledged
@@ -1881,11 +1892,7 @@ START_TEST(test_state_record_follows_the_data)
 	char err[256];
 	struct tio *t;
 
-	P.ver = 3;
-	setup_common(REPL_DISK_UPTODATE);
-	snprintf(LUS.rec, sizeof(LUS.rec), "R0");
-	LUS.seq = 7;
-	ck_assert_int_eq(bdev_state_attach(W, &lus_handler, NULL), 0);
+	lus_setup(3);
 	ck_assert(!bdev_state_writable(W));             /* Secondary: not its record to change */
 	connect_in_sync(&m);
 	ck_assert_msg(repl_set_role(REPL_ROLE_PRIMARY, false, err, sizeof(err)) == 0, "%s", err);
@@ -1957,11 +1964,7 @@ START_TEST(test_state_record_version2_peer)
 	char err[256];
 	struct tio *t;
 
-	P.ver = 2;
-	setup_common(REPL_DISK_UPTODATE);
-	snprintf(LUS.rec, sizeof(LUS.rec), "R0");
-	LUS.seq = 7;
-	ck_assert_int_eq(bdev_state_attach(W, &lus_handler, NULL), 0);
+	lus_setup(2);
 	connect_in_sync(&m);
 	ck_assert_msg(repl_set_role(REPL_ROLE_PRIMARY, false, err, sizeof(err)) == 0, "%s", err);
 	peer_expect_state(&m, "pr-only:R0", 7, true);
