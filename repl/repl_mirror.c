@@ -417,12 +417,13 @@ static void app_send(struct repl_req *rq)
 		uint64_t seq = rq->upper->offset, len = rq->upper->len;
 		rq->tx.iov = rq->upper->iov;
 		rq->tx.iovcnt = rq->upper->iovcnt;
-		if (repl_lus_level(c->version) < BDEV_STATE_LEVEL_MODE) {
+		unsigned level = repl_lus_level(c->version);
+		if (level < BDEV_STATE_LEVEL_MODE) {
 			/* an older peer: the newest record in the form it reads
 			 * (its number is at least this one's) */
 			uint8_t *rec = NULL;
 			uint64_t s = 0;
-			size_t n = repl_lus_snapshot(v, &rec, &s, repl_lus_level(c->version));
+			size_t n = repl_lus_snapshot(v, &rec, &s, level);
 			if (n) {
 				free(rq->st_rec);
 				rq->st_rec = rec;

@@ -51,7 +51,7 @@ void scsi_mode_lun_init(struct scsi_lun *lu)
 	} else if (b[6] != (uint8_t)atomic_load(&lu->cache)) {
 		qb_log(LOG_NOTICE, "scsi: LUN %u: the cache policy changed since the mode parameters were saved: "
 		       "the policy's write cache setting applies (%s removed)", lu->id, path);
-		(void)scsi_pr_store_remove(path);
+		scsi_mode_store_forget(lu);
 	} else {
 		bool wce = (b[7] & 1) && atomic_load(&lu->cache) != TCONF_CACHE_NV, swp = b[7] & 2;
 		/* power on: the current values are the saved ones */
