@@ -258,17 +258,20 @@ static enum scsi_pr_rc do_register(struct scsi_pr_state *s, const struct scsi_pr
 
 /* A PREEMPT that leaves the reservation alone: the registrations of the
  * SERVICE ACTION RESERVATION KEY go (a key of 0 is invalid here, and one that
- * nobody holds is a conflict). */
+ * no registration holds is a conflict). The issuer's own key is a registered
+ * key (SPC-4 5.13.11.2.4: "does not match any registered reservation key"):
+ * with no other holder of it nothing goes, and the command is GOOD. */
 static enum scsi_pr_rc preempt_registrations(struct scsi_pr_state *s, const struct scsi_pr_change *c, int *me,
 					     bool abort, struct scsi_pr_result *r)
 {
+	bool own = s->regs[*me].key == c->sa_key;
 	int n;
 
 	if (c->sa_key == 0)
 		return bad(r, SCSI_PR_BAD_PARAM, 8, -1);
 	if ((n = remove_key(s, c->sa_key, false, me, abort, r)) < 0)
 		return SCSI_PR_NO_RESOURCES;
-	if (n == 0)
+	if (n == 0 && !own)
 		return SCSI_PR_CONFLICT;
 	s->generation++;
 	return SCSI_PR_OK;

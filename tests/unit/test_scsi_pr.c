@@ -183,7 +183,13 @@ START_TEST(state_machine_table)
 		{ 2, PRE, 1, 0xb, 0, SCSI_PR_OK, 1, 1, 13 },           /* SARK 0 preempts AR */
 		{ 1, CLR, 0, 0xa, 0, SCSI_PR_CONFLICT, 1, 1, 13 },     /* preempted: not registered */
 		{ 2, CLR, 0, 0xb, 0, SCSI_PR_OK, 0, 0, 14 },
-		{ 1, 9, 0, 0, 0, SCSI_PR_BAD_CDB, 0, 0, 14 },          /* unknown service action */
+		{ 1, REG, 0, 0, 0xa, SCSI_PR_OK, 1, 0, 15 },
+		{ 1, PRE, 1, 0xa, 0xa, SCSI_PR_OK, 1, 0, 16 },         /* own key, nobody else's: GOOD */
+		{ 1, RES, 3, 0xa, 0, SCSI_PR_OK, 1, 3, 16 },
+		{ 2, REG, 0, 0, 0xb, SCSI_PR_OK, 2, 3, 17 },
+		{ 2, PRE, 6, 0xb, 0xb, SCSI_PR_OK, 2, 3, 18 },         /* own key, resv elsewhere: kept */
+		{ 2, PRE, 6, 0xb, 0x99, SCSI_PR_CONFLICT, 2, 3, 18 },  /* still: nobody has 0x99 */
+		{ 1, 9, 0, 0, 0, SCSI_PR_BAD_CDB, 2, 3, 18 },          /* unknown service action */
 	};
 	struct scsi_pr_state s;
 	scsi_pr_state_init(&s);
