@@ -166,15 +166,26 @@ static bool tmf_abort_task(struct iscsi_task *t, struct iscsi_tmf *m, struct isc
 	return false;
 }
 
+/* Which aborted tasks of another nexus get COMMANDS CLEARED BY ANOTHER
+ * INITIATOR on the task's own LUN (SAM-5 5.6). An EXTENDED COPY addressed to
+ * LUN 2 that writes LUN 0 is aborted with LUN 0's task set, and its initiator
+ * waits for it on LUN 2. */
+enum abort_ua {
+	ABORT_UA_NONE,          /* the issuer's own tasks */
+	ABORT_UA_ALL,           /* another nexus' CLEAR TASK SET: every task */
+	/* another nexus' LUN RESET or PREEMPT AND ABORT: the LUN itself gets
+	 * its reset / preempted unit attention from the SCSI layer; only a task
+	 * of another LUN (a copy touching this one) needs one */
+	ABORT_UA_OTHER_LUN,
+};
+
 /* Abort every task of session s matching the LUN (all LUNs when lun < 0)
  * but skip (may be NULL: the PR OUT of a PREEMPT AND ABORT of its own
  * session's key, which waits for the others and must not wait for itself);
  * m or rw (may be NULL) is the TMF that waits for tasks already in the backend.
- * cleared_ua: another nexus' CLEAR TASK SET; each task it aborts gets s the
- * COMMANDS CLEARED BY ANOTHER INITIATOR unit attention on the task's own LUN
- * (SAM-5 5.6), which for an EXTENDED COPY that only touches lun is not lun. */
+ * ua: which aborted tasks get s a unit attention on their own LUN. */
 static void abort_session_tasks(struct iscsi_session *s, struct iscsi_tmf *m, struct iscsi_tmf_remote *rw,
-				int64_t lun, const struct iscsi_task *skip, bool cleared_ua)
+				int64_t lun, const struct iscsi_task *skip, enum abort_ua ua)
 {
 	for (struct iscsi_conn *o = s->conns; o; o = o->snext) {
 		struct iscsi_task *t, *next;
@@ -194,7 +205,8 @@ static void abort_session_tasks(struct iscsi_session *s, struct iscsi_tmf *m, st
 			bool aborts = t->state != ISCSI_TASK_DONE && !t->dead;
 			uint64_t task_lun = t->scsi.lun;
 			tmf_abort_task(t, m, rw);
-			if (aborts && cleared_ua && s->itn)
+			if (aborts && s->itn &&
+			    (ua == ABORT_UA_ALL || (ua == ABORT_UA_OTHER_LUN && (int64_t)task_lun != lun)))
 				scsi_itn_tasks_cleared(s->itn, task_lun);
 		}
 	}
@@ -221,7 +233,7 @@ struct remote_abort {
 	struct iscsi_session *s;
 	uint64_t uid;
 	int64_t lun;
-	bool cleared_ua;        /* CLEAR TASK SET: COMMANDS CLEARED BY ANOTHER INITIATOR */
+	enum abort_ua ua;
 	struct iscsi_tmf *m;    /* the TMF waiting (NULL: none), on reactor home */
 	struct reactor *home;
 	const struct iscsi_task *skip;  /* not aborted: the PR OUT that asked (compared only) */
@@ -251,7 +263,7 @@ static void remote_abort_run(void *arg)
 	if (alive) {
 		qb_log(LOG_INFO, "iscsi: session TSIH %u: tasks of LUN %lld aborted by another nexus",
 		       ra->s->tsih, (long long)ra->lun);
-		abort_session_tasks(ra->s, NULL, rw, ra->lun, ra->skip, ra->cleared_ua);
+		abort_session_tasks(ra->s, NULL, rw, ra->lun, ra->skip, ra->ua);
 	}
 	if (rw)
 		tmf_remote_put(rw);             /* the scan's own count */
@@ -263,7 +275,7 @@ static void remote_abort_run(void *arg)
 /* m (may be NULL) waits until the aborted tasks left the backend; m's
  * reactor counts this session (m->waiting) before the post. skip: see
  * abort_session_tasks. */
-static void remote_abort_post(struct iscsi_session *s, int64_t lun, bool cleared_ua, struct iscsi_tmf *m,
+static void remote_abort_post(struct iscsi_session *s, int64_t lun, enum abort_ua ua, struct iscsi_tmf *m,
 			      struct reactor *home, const struct iscsi_task *skip)
 {
 	struct remote_abort *ra = malloc(sizeof(*ra));
@@ -272,7 +284,7 @@ static void remote_abort_post(struct iscsi_session *s, int64_t lun, bool cleared
 		qb_log(LOG_ERR, "iscsi: out of memory aborting tasks of session TSIH %u", s->tsih);
 		return;
 	}
-	*ra = (struct remote_abort){ .s = s, .uid = s->uid, .lun = lun, .cleared_ua = cleared_ua, .m = m,
+	*ra = (struct remote_abort){ .s = s, .uid = s->uid, .lun = lun, .ua = ua, .m = m,
 				     .home = home, .skip = skip };
 	if (m)
 		m->waiting++;
@@ -301,12 +313,13 @@ void iscsi_session_abort_cb(void *arg, uint64_t lun, struct scsi_task *by)
 		}
 	}
 	if (pt && pt->pr_wait)
-		remote_abort_post(arg, (int64_t)lun, false, pt->pr_wait, pt->conn->r, pt);
+		remote_abort_post(arg, (int64_t)lun, arg == pt->conn->sess ? ABORT_UA_NONE : ABORT_UA_OTHER_LUN,
+				  pt->pr_wait, pt->conn->r, pt);
 	else if (!pt || arg != pt->conn->sess)
 		/* nothing keeps pt alive until the sweep: compared with no task;
 		 * the PR OUT's own session (out of memory above) keeps its tasks,
 		 * or the sweep would abort the PR OUT itself */
-		remote_abort_post(arg, (int64_t)lun, false, NULL, NULL, NULL);
+		remote_abort_post(arg, (int64_t)lun, ABORT_UA_OTHER_LUN, NULL, NULL, NULL);
 }
 
 void iscsi_tmf_pr_done(struct iscsi_task *t)
@@ -316,13 +329,13 @@ void iscsi_tmf_pr_done(struct iscsi_task *t)
 
 /* Abort the tasks of every other normal session of the same target; the TMF
  * m of self answers once they left the backend. */
-static void abort_other_sessions(struct iscsi_session *self, int64_t lun, bool cleared_ua, struct iscsi_tmf *m)
+static void abort_other_sessions(struct iscsi_session *self, int64_t lun, enum abort_ua ua, struct iscsi_tmf *m)
 {
 	pthread_mutex_lock(&g_iscsi.lock);
 	/* dying sessions too: their tasks still in the backend land later */
 	for (struct iscsi_session *s = g_iscsi.sessions; s; s = s->next)
 		if (s != self && s->tgt == self->tgt && s->type == ISCSI_SESSION_NORMAL)
-			remote_abort_post(s, lun, cleared_ua, m, self->r, NULL);
+			remote_abort_post(s, lun, ua, m, self->r, NULL);
 	pthread_mutex_unlock(&g_iscsi.lock);
 }
 
@@ -393,29 +406,29 @@ int iscsi_op_tmf(struct iscsi_conn *c, const uint8_t *bhs, uint8_t *data, uint32
 			response = ISCSI_TMF_RSP_NO_LUN;
 			break;
 		}
-		abort_session_tasks(s, m, NULL, (int64_t)lun, NULL, false);
+		abort_session_tasks(s, m, NULL, (int64_t)lun, NULL, ABORT_UA_NONE);
 		/* SAM-5 7.4: the task set is shared (TST=000), so CLEAR TASK SET
 		 * reaches every nexus; ABORT TASK SET only the caller's. */
 		if (func == ISCSI_TMF_CLEAR_TASK_SET)
-			abort_other_sessions(s, (int64_t)lun, true, m);
+			abort_other_sessions(s, (int64_t)lun, ABORT_UA_ALL, m);
 		break;
 	case ISCSI_TMF_LUN_RESET:
 		if (!scsi_target_find_lun(s->tgt->st, lun)) {
 			response = ISCSI_TMF_RSP_NO_LUN;
 			break;
 		}
-		abort_session_tasks(s, m, NULL, (int64_t)lun, NULL, false);
-		abort_other_sessions(s, (int64_t)lun, false, m);
+		abort_session_tasks(s, m, NULL, (int64_t)lun, NULL, ABORT_UA_NONE);
+		abort_other_sessions(s, (int64_t)lun, ABORT_UA_OTHER_LUN, m);
 		scsi_lun_reset(s->tgt->st, lun, s->itn);
 		break;
 	case ISCSI_TMF_TARGET_WARM_RESET:
-		abort_session_tasks(s, m, NULL, -1, NULL, false);
-		abort_other_sessions(s, -1, false, m);
+		abort_session_tasks(s, m, NULL, -1, NULL, ABORT_UA_NONE);
+		abort_other_sessions(s, -1, ABORT_UA_NONE, m);
 		scsi_target_reset(s->tgt->st, s->itn);
 		break;
 	case ISCSI_TMF_TARGET_COLD_RESET:
-		abort_session_tasks(s, m, NULL, -1, NULL, false);
-		abort_other_sessions(s, -1, false, m);
+		abort_session_tasks(s, m, NULL, -1, NULL, ABORT_UA_NONE);
+		abort_other_sessions(s, -1, ABORT_UA_NONE, m);
 		scsi_target_reset(s->tgt->st, s->itn);
 		m->cold_reset = true;
 		break;

@@ -21,9 +21,10 @@
 #     device: that write is aborted too and the PR OUT answers once it left
 #     the device, no unit attention for the issuer (before: the write was
 #     left running and answered, the PR OUT answered at once);
-#   - another session's CLEAR TASK SET of LUN 0 aborts an EXTENDED COPY
-#     addressed to LUN 2 whose write into LUN 0 hangs: COMMANDS CLEARED BY
-#     ANOTHER INITIATOR goes to LUN 2, the copy's own LUN (before: LUN 0);
+#   - another session's CLEAR TASK SET or LUN RESET of LUN 0 aborts an
+#     EXTENDED COPY addressed to LUN 2 whose write into LUN 0 hangs: COMMANDS
+#     CLEARED BY ANOTHER INITIATOR goes to LUN 2, the copy's own LUN (before:
+#     to LUN 0 for CLEAR TASK SET, nowhere for LUN RESET);
 #   - a device that hangs (the shim blocks pwritev while the control file says
 #     "hang") under a write in flight, and a reload that removes that LUN: the
 #     reload answers within a few seconds (the LUN leaves at once, its device
@@ -503,18 +504,24 @@ check "x's ABORT TASK SET answered Function complete: no task left waiting for a
 check "x's write was aborted, and x's session still works" grep -qzE "x TUR 0.*x clears 0" "$T_TMP/selfpreempt2.out"
 [ -s "$T_TMP/selfpreempt2.out" ] && sed -e 's/^/    | /' "$T_TMP/selfpreempt2.out" | head -8
 
-# ---------------------------------------------------------------- CLEAR TASK SET and a copy addressed to another LUN
+# ---------------------------------------------------------------- task management and a copy addressed to another LUN
 # An EXTENDED COPY addressed to LUN 2 that writes LUN 0 is a task of LUN 0 for
-# task management (scsi_task_touches_lun): another session's CLEAR TASK SET of
-# LUN 0 aborts it. SAM-5 5.6: COMMANDS CLEARED BY ANOTHER INITIATOR goes to the
-# aborted task's nexus and logical unit, LUN 2, where the initiator waits for
-# the copy (before: it was queued for LUN 0, which had no task of that nexus).
-echo hang >"$CTL_FILE"
-T_LIB_DIR=$T_LIB_DIR python3 - "$PORT" "$IQN" >"$T_TMP/cts.out" 2>&1 <<'PY' &
+# task management (scsi_task_touches_lun): another session's CLEAR TASK SET or
+# LUN RESET of LUN 0 aborts it. SAM-5 5.6: the aborted task's nexus learns it
+# on the task's own logical unit, LUN 2, where the initiator waits for the copy
+# (COMMANDS CLEARED BY ANOTHER INITIATOR; before: for CLEAR TASK SET it was
+# queued for LUN 0, which had no task of that nexus, and a LUN RESET left LUN 2
+# silent). LUN 0 itself: nothing after CLEAR TASK SET, BUS DEVICE RESET
+# FUNCTION OCCURRED after the LUN RESET (the reset's own unit attention).
+# copy_abort TMF_FUNCTION OUT
+copy_abort() {
+	local func=$1 out=$2 pid
+	echo hang >"$CTL_FILE"
+	T_LIB_DIR=$T_LIB_DIR python3 - "$PORT" "$IQN" "$func" >"$out" 2>&1 <<'PY' &
 import os, sys, time
 sys.path.insert(0, os.environ['T_LIB_DIR'])
 import test_bad_input as tbi
-port, iqn = int(sys.argv[1]), sys.argv[2]
+port, iqn, func = int(sys.argv[1]), sys.argv[2], int(sys.argv[3], 0)
 a = tbi.named_session(port, iqn, 'iqn.2026-11.org.tandem.test:copier')
 b = tbi.named_session(port, iqn, 'iqn.2026-11.org.tandem.test:clearer')
 def status(c, cdb, lun):
@@ -531,9 +538,10 @@ def status(c, cdb, lun):
 def cscd(naa):
     n = bytes.fromhex(naa)
     return bytes([0xe4, 0, 0, 0, 0x01, 0x03, 0, len(n)]) + n + bytes(20 - len(n)) + bytes([0]) + (512).to_bytes(3, 'big')
-for _ in range(4):                                  # LUN 2's power-on unit attention
-    if status(a, bytes(6), 2)[0] == 0:
-        break
+for lun in (2, 0):                                  # unit attentions left from earlier steps
+    for _ in range(4):
+        if status(a, bytes(6), lun)[0] == 0:
+            break
 seg = bytes([0x02, 0, 0, 0x18, 0, 0, 0, 1, 0, 0]) + (8).to_bytes(2, 'big') + (0).to_bytes(8, 'big') + (1024).to_bytes(8, 'big')
 descs = cscd('6001405000000000000000000000d003') + cscd('6001405000000000000000000000d001')   # LUN 2, LUN 0
 plist = bytes([0, 0x18]) + len(descs).to_bytes(2, 'big') + bytes(4) + len(seg).to_bytes(4, 'big') + bytes(4) + descs + seg
@@ -543,29 +551,33 @@ x[1] = 0x80 | 0x20 | 0x01
 x[20:24] = len(plist).to_bytes(4, 'big')
 a.send_pdu(bytes(x), plist)                                 # its write into LUN 0 hangs
 time.sleep(1)
-b.tmf(0x04)                                                 # CLEAR TASK SET, LUN 0
+b.tmf(func)                                                 # CLEAR TASK SET or LUN RESET, LUN 0
 r = b.tmf_response(3)
-print('clear early' if r is not None else 'clear pending', flush=True)
+print('tmf early' if r is not None else 'tmf pending', flush=True)
 r = b.tmf_response(30)
-print('clear answered', r, flush=True)
+print('tmf answered', r, flush=True)
 print('copy answered' if a.answered(x, 2) else 'copy aborted', flush=True)
 print('LUN 2: %02x %x/%02x/%02x' % status(a, bytes(6), 2), flush=True)
 print('LUN 0: %02x %x/%02x/%02x' % status(a, bytes(6), 0), flush=True)
 PY
-CTS_PID=$!
-track_pid "$CTS_PID"
-for _ in $(seq 1 150); do grep -qE "clear (early|pending)|failed|Error" "$T_TMP/cts.out" && break; sleep 0.1; done
-check "CLEAR TASK SET of LUN 0: not answered while the copy's write into LUN 0 is in the device" \
-	grep -q "clear pending" "$T_TMP/cts.out"
-echo none >"$CTL_FILE"
-for _ in $(seq 1 150); do grep -q "^LUN 0" "$T_TMP/cts.out" && break; sleep 0.2; done
-wait "$CTS_PID" 2>/dev/null || true
-untrack_pid "$CTS_PID"
-check "CLEAR TASK SET answered Function complete once the write left the device" grep -q "clear answered 0" "$T_TMP/cts.out"
-check "the EXTENDED COPY (addressed to LUN 2) was aborted" grep -q "copy aborted" "$T_TMP/cts.out"
-check "COMMANDS CLEARED BY ANOTHER INITIATOR on LUN 2, the copy's own LUN" grep -q "LUN 2: 02 6/2f/00" "$T_TMP/cts.out"
-check "no unit attention on LUN 0, where the copier had no task" grep -q "LUN 0: 00" "$T_TMP/cts.out"
-[ -s "$T_TMP/cts.out" ] && sed -e 's/^/    | /' "$T_TMP/cts.out" | head -8
+	pid=$!
+	track_pid "$pid"
+	for _ in $(seq 1 150); do grep -qE "tmf (early|pending)|failed|Error" "$out" && break; sleep 0.1; done
+	check "$3 of LUN 0: not answered while the copy's write into LUN 0 is in the device" \
+		grep -q "tmf pending" "$out"
+	echo none >"$CTL_FILE"
+	for _ in $(seq 1 150); do grep -q "^LUN 0" "$out" && break; sleep 0.2; done
+	wait "$pid" 2>/dev/null || true
+	untrack_pid "$pid"
+	check "$3 answered Function complete once the write left the device" grep -q "tmf answered 0" "$out"
+	check "$3: the EXTENDED COPY (addressed to LUN 2) was aborted" grep -q "copy aborted" "$out"
+	check "$3: COMMANDS CLEARED BY ANOTHER INITIATOR on LUN 2, the copy's own LUN" grep -q "LUN 2: 02 6/2f/00" "$out"
+	[ -s "$out" ] && sed -e 's/^/    | /' "$out" | head -8
+}
+copy_abort 0x04 "$T_TMP/cts.out" "CLEAR TASK SET"
+check "CLEAR TASK SET: no unit attention on LUN 0, where the copier had no task" grep -q "LUN 0: 00" "$T_TMP/cts.out"
+copy_abort 0x05 "$T_TMP/copyreset.out" "LUN RESET"
+check "LUN RESET: BUS DEVICE RESET FUNCTION OCCURRED on LUN 0" grep -q "LUN 0: 02 6/29/03" "$T_TMP/copyreset.out"
 
 # ---------------------------------------------------------------- a hung device and a reload
 hung_write 0x3c 64k "$T_TMP/hung.out" "a write to LUN 0"
