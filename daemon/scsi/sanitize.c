@@ -39,6 +39,7 @@
 #include "util/log.h"
 #include "scsi/scsi_internal.h"
 #include "scsi/scsi_pr.h"
+#include "scsi/task_bio.h"
 
 #define SAN_OVERWRITE 0x01
 #define SAN_BLOCK_ERASE 0x02
@@ -205,16 +206,78 @@ static void san_task_finish(struct san_ctx *c, bool ok)
 	scsi_task_done(t);
 }
 
+/* The end record of an IMMED=0 operation on a replicated LUN (san_end): the
+ * command's GOOD waits for it, as a MODE SELECT's does. */
+static void san_end_record_done(struct bdev_io *io)
+{
+	struct scsi_task *t = io->cb_arg;
+
+	free(t->priv);
+	t->priv = NULL;
+	if (io->status == -BDEV_E_NOT_ACTIVE) {
+		/* demoted before the peer held it: the new Primary holds the
+		 * operation as interrupted (failure mode), and the initiator,
+		 * told NOT READY (ALUA transition), issues it again there */
+		scsi_sbc_io_error(t, true, io->status);
+	} else {
+		if (io->status) {
+			/* the medium is sanitized here; the peer, should it be
+			 * promoted on this record's loss, starts in failure mode
+			 * (the safe side) until a new SANITIZE */
+			qb_log(LOG_ERR, "scsi: %s LUN %u: the record after a sanitize did not reach the peer: %s",
+			       t->lu->tgt->name, t->lu->id, strerror(-io->status));
+			atomic_store(&t->lu->mode_unsettled, true);
+		}
+		scsi_task_set_status(t, SCSI_STATUS_GOOD, 0, 0, 0);
+	}
+	scsi_task_done(t);
+}
+
+/* A replicated LUN's end record. The IMMED=0 command, still attached, is
+ * answered once the peer holds it (or counts as Outdated): GOOD before that
+ * left a Primary that died right after it with a peer that, promoted, held
+ * the operation as interrupted on a fully sanitized medium. Without the
+ * command (IMMED=1, or aborted) the record goes without waiting. */
+static void san_end_record(struct san_ctx *c)
+{
+	struct scsi_lun *lu = c->lu;
+	struct scsi_task *t = c->t;
+	uint8_t *rec = NULL;
+	uint64_t seq = 0;
+	size_t len = 0;
+
+	if (t && lu->pr && lu->pr->replicated && bdev_state_writable(lu->bdev)) {
+		pthread_mutex_lock(&lu->pr->lock);
+		len = scsi_pr_record_next_locked(lu, &rec, &seq);
+		pthread_mutex_unlock(&lu->pr->lock);
+	}
+	if (!len) {
+		scsi_pr_record_send(lu, "a sanitize");
+		san_task_finish(c, true);
+		return;
+	}
+	c->t = NULL;
+	t->priv = rec;
+	/* the record's sequence number rides in bio.offset */
+	scsi_task_bio_submit(t, BDEV_IO_STATE, 0, seq, rec, len, san_end_record_done);
+}
+
 static void san_end(struct san_ctx *c)
 {
 	struct scsi_lun *lu = c->lu;
+
+	/* every chunk landed, but the node was demoted after the last of
+	 * them: the new Primary took the operation as interrupted, and so
+	 * does this node (below) */
+	if (!c->err && lu->pr && lu->pr->replicated && !bdev_state_writable(lu->bdev))
+		c->err = -BDEV_E_NOT_ACTIVE;
 	bool ok = c->err == 0;
 
 	if (ok) {
 		atomic_store_explicit(&lu->sanitize_progress, 0, memory_order_relaxed);
 		atomic_store_explicit(&lu->sanitize_state, SCSI_SANITIZE_IDLE, memory_order_release);
 		qb_log(LOG_NOTICE, "scsi: %s LUN %u: sanitize complete", lu->tgt->name, lu->id);
-		scsi_pr_record_send(lu, "a sanitize");
+		san_end_record(c);
 	} else if (c->err == -BDEV_E_NOT_ACTIVE) {
 		/* a replicated LUN's node was demoted under it: the erase stopped
 		 * part way on both copies. The state travels in the LUN's record

@@ -16,6 +16,8 @@ struct hold_priv {
 	int fail_status;                /* nonzero: every write/unmap completes with it */
 	struct bdev_io *held[64];
 	int nheld;
+	struct bdev_io *records[8];     /* rep_ops: the LUN's records, held for the test */
+	int nrecords;
 	unsigned writes, flushes, unmaps, zeroes;
 };
 
@@ -47,7 +49,7 @@ static void hold_apply(struct bdev *b, struct bdev_io *io)
 			m->flushes++;
 			break;
 		case BDEV_IO_STATE:     /* a plain device carries no state */
-			st = -EOPNOTSUPP;
+			st = b->ops->state_attach ? 0 : -EOPNOTSUPP;
 			break;
 		}
 	}
@@ -58,6 +60,11 @@ static void hold_submit(struct bdev *b, struct bdev_io *io)
 {
 	struct hold_priv *m = b->priv;
 
+	if (io->type == BDEV_IO_STATE && b->ops->state_attach) {
+		ck_assert_int_lt(m->nrecords, 8);
+		m->records[m->nrecords++] = io;
+		return;
+	}
 	if (m->hold) {
 		ck_assert_int_lt(m->nheld, 64);
 		m->held[m->nheld++] = io;
@@ -99,10 +106,32 @@ static void release_all(struct bdev *b)
 
 static const struct bdev_ops hold_ops = { .name = "hold", .close = harness_medium_close, .submit = hold_submit };
 
-static struct bdev *B0, *B1;
-static struct hold_priv *M0, *M1;
+/* A replicated LUN's device as the SCSI layer sees it: it carries the LUN's
+ * record (pr.c), takes new ones while this node is Primary (rep_writable),
+ * and holds each record submitted until the test answers for the peer
+ * (record_answer). */
+static bool rep_writable;
 
-static struct hold_priv *hold_attach(uint32_t lun, uint32_t bs, bool can_unmap, bool readonly, struct bdev **out)
+static int rep_state_attach(struct bdev *b, const struct bdev_state_handler *h, void *arg)
+{
+	(void)b, (void)h, (void)arg;
+	return 0;
+}
+
+static bool rep_state_writable(struct bdev *b)
+{
+	(void)b;
+	return rep_writable;
+}
+
+static const struct bdev_ops rep_ops = { .name = "rep", .close = harness_medium_close, .submit = hold_submit,
+					 .state_attach = rep_state_attach, .state_writable = rep_state_writable };
+
+static struct bdev *B0, *B1, *B3;
+static struct hold_priv *M0, *M1, *M3;
+
+static struct hold_priv *dev_attach(uint32_t lun, uint32_t bs, bool can_unmap, bool readonly,
+				    const struct bdev_ops *ops, struct bdev **out)
 {
 	struct hold_priv *m = calloc(1, sizeof(*m));
 	struct bdev *b;
@@ -110,23 +139,31 @@ static struct hold_priv *hold_attach(uint32_t lun, uint32_t bs, bool can_unmap, 
 	ck_assert_ptr_nonnull(m);
 	b = harness_attach(TGT, &(struct harness_lun){ .lun = lun, .nblocks = NB, .bs = bs,
 						       .cache = TCONF_CACHE_WRITE_BACK, .readonly = readonly,
-						       .can_unmap = can_unmap, .ops = &hold_ops, .priv = m,
-						       .name = "hold" },
+						       .can_unmap = can_unmap, .ops = ops, .priv = m,
+						       .name = ops->name },
 			   &m->data);
 	if (out)
 		*out = b;
 	return m;
 }
 
-/* LUN 0: 512-byte blocks, thin. LUN 1: 4096, no unmap. LUN 2: read-only. */
+static struct hold_priv *hold_attach(uint32_t lun, uint32_t bs, bool can_unmap, bool readonly, struct bdev **out)
+{
+	return dev_attach(lun, bs, can_unmap, readonly, &hold_ops, out);
+}
+
+/* LUN 0: 512-byte blocks, thin. LUN 1: 4096, no unmap. LUN 2: read-only.
+ * LUN 3: replicated (rep_ops), this node Primary. */
 static void setup(void)
 {
 	harness_start();
 	M0 = hold_attach(0, 512, true, false, &B0);
 	M1 = hold_attach(1, 4096, false, false, &B1);
 	hold_attach(2, 512, true, true, NULL);
+	rep_writable = true;
+	M3 = dev_attach(3, 512, true, false, &rep_ops, &B3);
 	harness_nexus();
-	for (uint64_t l = 0; l < 3; l++) {
+	for (uint64_t l = 0; l < 4; l++) {
 		clear_ua(ITN, l);
 		clear_ua(ITN2, l);
 	}
@@ -539,6 +576,77 @@ START_TEST(sanitize_interrupted_by_demotion)
 }
 END_TEST
 
+/* Answer the oldest record the replicated LUN sent (the peer's
+ * acknowledgement, or the error the replication layer gives). */
+static void record_answer(struct hold_priv *m, int status)
+{
+	ck_assert_int_gt(m->nrecords, 0);
+	struct bdev_io *io = m->records[0];
+	memmove(&m->records[0], &m->records[1], sizeof(m->records[0]) * (size_t)(m->nrecords - 1));
+	m->nrecords--;
+	bdev_complete_later(io, status);
+	pump(5);
+}
+
+/* A replicated LUN: the IMMED=0 command's GOOD waits until the peer holds
+ * the end record (before, GOOD went at once: a Primary that died right after
+ * it left the promoted peer holding the operation as running, i.e. in
+ * failure mode on a fully sanitized medium). Demoted before the peer held
+ * it: NOT READY / ALUA transition, and the initiator issues it again on the
+ * new Primary, which took the operation as interrupted. */
+START_TEST(sanitize_good_after_peer_holds_end)
+{
+	struct tt *x;
+
+	x = ow_new(3, 0, 0x01, 4, 0x5a, false);
+	reactor_post(R, tt_exec_fn, &x->t);
+	for (int i = 0; i < 2000 && M3->nrecords < 2; i++)
+		reactor_poll_once(R, 1);
+	ck_assert_int_eq(M3->nrecords, 2);              /* the start record, then the end record */
+	ck_assert(all(M3, 0, (size_t)NB * 512, 0x5a));
+	ck_assert_int_eq(x->completions, 0);            /* no GOOD before the peer holds the end */
+	record_answer(M3, 0);                           /* the start record */
+	ck_assert_int_eq(x->completions, 0);
+	record_answer(M3, 0);
+	ck_assert_int_eq(x->completions, 1);
+	CHECK_GOOD(x);
+	tt_free(x);
+	ck_assert_uint_eq(atomic_load(&scsi_target_find_lun(TGT, 3)->sanitize_state), SCSI_SANITIZE_IDLE);
+
+	/* demoted while the end record travelled */
+	x = ow_new(3, 0, 0x01, 4, 0x6b, false);
+	reactor_post(R, tt_exec_fn, &x->t);
+	for (int i = 0; i < 2000 && M3->nrecords < 2; i++)
+		reactor_poll_once(R, 1);
+	ck_assert_int_eq(M3->nrecords, 2);
+	record_answer(M3, 0);
+	record_answer(M3, -ESTALE);                     /* BDEV_E_NOT_ACTIVE */
+	ck_assert_int_eq(x->completions, 1);
+	CHECK_SENSE(x, SK_NOT_READY, 0x04, 0x0a);
+	tt_free(x);
+
+	/* demoted after the last chunk landed, before the end: nothing is sent,
+	 * NOT READY / ALUA transition, and this node holds the failure mode too */
+	M3->hold = true;
+	x = ow_new(3, 0, 0x01, 4, 0x7c, false);
+	reactor_post(R, tt_exec_fn, &x->t);
+	pump(5);
+	ck_assert_int_eq(M3->nrecords, 1);              /* the start record */
+	record_answer(M3, 0);
+	while (M3->nheld != 1 || M3->held[0]->type != BDEV_IO_FLUSH) {
+		ck_assert_int_gt(M3->nheld, 0);
+		release_one(B3);
+	}
+	rep_writable = false;                           /* demoted: the flush is the last I/O */
+	release_all(B3);
+	ck_assert_int_eq(x->completions, 1);
+	CHECK_SENSE(x, SK_NOT_READY, 0x04, 0x0a);
+	ck_assert_int_eq(M3->nrecords, 0);
+	ck_assert_uint_eq(atomic_load(&scsi_target_find_lun(TGT, 3)->sanitize_state), SCSI_SANITIZE_FAILED);
+	tt_free(x);
+}
+END_TEST
+
 START_TEST(sanitize_failure_ause_exit)
 {
 	struct tt *x;
@@ -607,6 +715,7 @@ static Suite *sanitize_suite(void)
 	tcase_add_test(tc, sanitize_failure_restricted);
 	tcase_add_test(tc, sanitize_failure_ause_exit);
 	tcase_add_test(tc, sanitize_interrupted_by_demotion);
+	tcase_add_test(tc, sanitize_good_after_peer_holds_end);
 	tcase_add_test(tc, sanitize_report_opcodes_and_vpd);
 	suite_add_tcase(s, tc);
 	return s;
