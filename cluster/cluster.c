@@ -1391,6 +1391,41 @@ bool cluster_enabled(void)
 	return g.on;
 }
 
+/* A floating IP configured on this node while no tandemd here holds it: one
+ * that died without its shutdown (SIGKILL, a crash, the OOM killer) left it,
+ * and this kernel answers ARP for it while the survivor takes it over.
+ * Removes it; 1 removed (msg says so), 0 not configured here (msg empty), -1
+ * msg the error. */
+static int stale_ip_remove(const struct tconf_cluster *cfg, uint32_t fip, char *msg, size_t len)
+{
+	msg[0] = '\0';
+	if (!cl_have_addr(fip))
+		return 0;
+	if (cl_nl_addr(false, cfg->interface, fip, cfg->floating_prefix, msg, len) < 0)
+		return -1;
+	snprintf(msg, len, "removed floating IP %s from %s", cfg->floating_ip, cfg->interface);
+	return 1;
+}
+
+int cluster_release_stale_ip(const struct tconf *conf, char *msg, size_t len)
+{
+	uint32_t fip = 0;
+
+	msg[0] = '\0';
+	if (!conf->cluster.enabled || conf->cluster.manager != TCONF_CLUSTER_BUILTIN || !conf->cluster.floating_addr[0]) {
+		snprintf(msg, len, "no floating IP managed by tandemd in this configuration");
+		return 0;
+	}
+	if (inet_pton(AF_INET, conf->cluster.floating_addr, &fip) != 1) {
+		snprintf(msg, len, "bad floating_ip '%s'", conf->cluster.floating_ip);
+		return -1;
+	}
+	int rc = stale_ip_remove(&conf->cluster, fip, msg, len);
+	if (rc == 0)
+		snprintf(msg, len, "floating IP %s is not configured here", conf->cluster.floating_ip);
+	return rc;
+}
+
 int cluster_init(const struct tconf *conf, qb_loop_t *loop, char *err, size_t errlen)
 {
 	char cerr[256];
@@ -1427,12 +1462,10 @@ int cluster_init(const struct tconf *conf, qb_loop_t *loop, char *err, size_t er
 			qb_loop_poll_add(loop, QB_LOOP_MED, g.conns_fd, POLLIN, NULL, conns_fd_cb);
 	}
 	if (g.fip && g.cfg.manager == TCONF_CLUSTER_BUILTIN) {
-		if (cl_have_addr(g.fip)) {
-			qb_log(LOG_WARNING, "cluster: floating IP %s is configured here at start: removing it (we start secondary)",
-			       g.cfg.floating_addr);
-			if (cl_nl_addr(false, g.cfg.interface, g.fip, g.cfg.floating_prefix, cerr, sizeof(cerr)) < 0)
-				qb_log(LOG_ERR, "cluster: %s", cerr);
-		}
+		if (stale_ip_remove(&g.cfg, g.fip, cerr, sizeof(cerr)) < 0)
+			qb_log(LOG_ERR, "cluster: %s", cerr);
+		else if (cerr[0])
+			qb_log(LOG_WARNING, "cluster: %s at start (we start secondary)", cerr);
 		g.conns_fd = cl_conns_init(g.fip);
 		if (g.conns_fd >= 0)
 			qb_loop_poll_add(loop, QB_LOOP_MED, g.conns_fd, POLLIN, NULL, conns_fd_cb);

@@ -20,6 +20,11 @@
  * after iscsi_init and the replication start, with the loop that will run.
  * 0, or -1 with err (bad interface, bad ALUA group). */
 int cluster_init(const struct tconf *conf, qb_loop_t *loop, char *err, size_t errlen);
+/* tandemd --release-ip (systemd's ExecStopPost): remove the floating IP of
+ * conf's built-in manager if this node has it configured, which only a
+ * tandemd that died without its shutdown leaves behind. No daemon state, no
+ * corosync. 1 removed, 0 nothing to do, -1 error; msg says which. */
+int cluster_release_stale_ip(const struct tconf *conf, char *msg, size_t len);
 /* Announce leaving, release the IP if held (ALUA Standby), leave corosync. */
 void cluster_shutdown(void);
 bool cluster_enabled(void);

@@ -40,6 +40,7 @@ struct daemon_opts {
 	int log_level;              /* -1: from config */
 	int threads;                /* 0: from config */
 	bool check_only;
+	bool release_ip;
 	const char *pidfile;
 };
 
@@ -69,6 +70,9 @@ static void usage(FILE *out)
 		"  -l, --log-level LVL   error|warning|notice|info|debug|trace (overrides the config)\n"
 		"  -t, --threads N       I/O reactor threads, 1..64 (overrides the config)\n"
 		"      --check           validate the configuration and exit\n"
+		"      --release-ip      remove the cluster's floating IP if this node has it\n"
+		"                        configured, and exit (systemd ExecStopPost: a tandemd\n"
+		"                        that died without its shutdown leaves it behind)\n"
 		"  -p, --pidfile FILE    write the daemon's PID to FILE\n"
 		"  -h, --help            this text\n"
 		"  -V, --version         print the version\n");
@@ -82,6 +86,7 @@ static int parse_args(int argc, char **argv, struct daemon_opts *o)
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "threads", required_argument, NULL, 't' },
 		{ "check", no_argument, NULL, 'C' },
+		{ "release-ip", no_argument, NULL, 'R' },
 		{ "pidfile", required_argument, NULL, 'p' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -116,6 +121,7 @@ static int parse_args(int argc, char **argv, struct daemon_opts *o)
 			break;
 		}
 		case 'C': o->check_only = true; break;
+		case 'R': o->release_ip = true; break;
 		case 'p': o->pidfile = optarg; break;
 		case 'h': usage(stdout); exit(0);
 		case 'V': printf("tandemd " TANDEM_VERSION "\n"); exit(0);
@@ -461,6 +467,13 @@ int main(int argc, char **argv)
 	if (!conf) {
 		fprintf(stderr, "tandemd: %s\n", err);
 		return 1;
+	}
+	if (d.opts.release_ip) {
+		rc = cluster_release_stale_ip(conf, err, sizeof(err));
+		fprintf(rc < 0 ? stderr : stdout, "tandemd: %s: %s%s\n", d.loaded_from ? d.loaded_from : "(embedded default)",
+			rc < 0 ? "cannot remove the floating IP: " : "", err);
+		tconf_free(conf);
+		return rc < 0 ? 1 : 0;
 	}
 	if (d.opts.check_only) {
 		printf("tandemd: %s: configuration OK (%zu target(s))\n",

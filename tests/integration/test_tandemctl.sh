@@ -18,6 +18,8 @@
 #   - log-level: valid level -> 0, invalid -> non-zero;
 #   - wrong arguments -> exit 2; daemon not running -> exit 3 with a message;
 #   - tandemd --check: good config -> 0, broken config -> 1 naming file:line;
+#   - tandemd --release-ip removes a floating IP left configured in a network
+#     namespace of the test (veth), only that address, and says why it cannot;
 #   - tandemd with bad CLI arguments -> exit 2 with usage on stderr; -h / -V -> 0.
 # Usage: bash tests/integration/test_tandemctl.sh path/to/build
 source "$(dirname "$0")/lib.sh"
@@ -60,6 +62,39 @@ check "tandemd extra positional argument -> 2" rc_and_output 2 '.' "$TANDEMD" -f
 check "tandemd -l nonsense-level -> 2" rc_and_output 2 '.' "$TANDEMD" --check -c "$CONF" -l nonsense-level
 check_rc "tandemd -h -> 0" 0 "$TANDEMD" -h
 check_rc "tandemd -V -> 0" 0 "$TANDEMD" -V
+
+# --- tandemd --release-ip (systemd's ExecStopPost): a tandemd that died without
+# its shutdown (SIGKILL) leaves the cluster's floating IP configured; this
+# removes it, in a network namespace of the test's own (a veth pair in it)
+check "tandemd --release-ip without a cluster section -> 0, nothing to do" \
+	rc_and_output 0 'no floating IP' "$TANDEMD" --release-ip -c "$CONF"
+RIP_NS=tandem-rip-$$
+if ip netns add "$RIP_NS" 2>/dev/null; then
+	trap 'ip netns del "$RIP_NS" 2>/dev/null || true; _t_cleanup' EXIT
+	ip -n "$RIP_NS" link add rip0 type veth peer name rip1
+	ip -n "$RIP_NS" link set rip0 up
+	ip -n "$RIP_NS" addr add 192.0.2.60/24 dev rip0          # the node's own address
+	ip -n "$RIP_NS" addr add 192.0.2.50/24 dev rip0          # the floating IP, left behind
+	{ cat "$CONF"; printf 'cluster {\n    manager: builtin\n    node: a\n    peer: b\n'
+	  printf '    floating_ip: 192.0.2.50/24\n    interface: rip0\n    fencing: none\n}\n'; } >"$T_TMP/rip.conf"
+	check "tandemd --check accepts the cluster config" "$TANDEMD" --check -c "$T_TMP/rip.conf"
+	check "tandemd --release-ip removes a floating IP left configured -> 0" \
+		rc_and_output 0 'removed floating IP 192\.0\.2\.50' ip netns exec "$RIP_NS" "$TANDEMD" --release-ip -c "$T_TMP/rip.conf"
+	check "the floating IP is gone, the node's own address stays" \
+		bash -c "ip -n '$RIP_NS' -4 addr show dev rip0 | grep -q 192.0.2.60 && ! ip -n '$RIP_NS' -4 addr show dev rip0 | grep -q 192.0.2.50"
+	check "tandemd --release-ip again: not configured here -> 0" \
+		rc_and_output 0 'not configured here' ip netns exec "$RIP_NS" "$TANDEMD" --release-ip -c "$T_TMP/rip.conf"
+	ip -n "$RIP_NS" addr add 192.0.2.50/24 dev rip0
+	sed 's/interface: rip0/interface: nosuchdev0/' "$T_TMP/rip.conf" >"$T_TMP/rip-bad.conf"
+	check "tandemd --release-ip on an interface that does not exist -> 1 with the reason" \
+		rc_and_output 1 'cannot remove the floating IP' ip netns exec "$RIP_NS" "$TANDEMD" --release-ip -c "$T_TMP/rip-bad.conf"
+	check "tandemd --release-ip on a broken config -> 1 naming file:line" \
+		rc_and_output 1 'broken\.conf:3' "$TANDEMD" --release-ip -c "$T_TMP/broken.conf"
+	ip netns del "$RIP_NS"
+	trap _t_cleanup EXIT
+else
+	fail "tandemd --release-ip: cannot create a network namespace for the test"
+fi
 
 # --- tandemctl without a daemon
 check "tandemctl status, no daemon -> 3 with a message" rc_and_output 3 '.' ctl status
