@@ -38,8 +38,16 @@ command -v xmllint >/dev/null 2>&1 || DEBIAN_FRONTEND=noninteractive apt-get ins
 NS=tdmocf-$$
 ip netns add "$NS"
 ip -n "$NS" link set lo up
+# tandemds this test SIGSTOPs: resumed and killed by PID on exit, while the PID
+# is still a tandemd of this build (never by name)
+HUNG_PIDS=()
 _ocf_cleanup() {
 	local p
+	for p in "${HUNG_PIDS[@]+"${HUNG_PIDS[@]}"}"; do
+		[ "$(readlink "/proc/$p/exe" 2>/dev/null)" = "$(readlink -f "$TANDEMD")" ] || continue
+		kill -CONT "$p" 2>/dev/null || true
+		kill -KILL "$p" 2>/dev/null || true
+	done
 	for p in $(ip netns pids "$NS" 2>/dev/null); do kill -KILL "$p" 2>/dev/null || true; done
 	ip netns del "$NS" 2>/dev/null || true
 }
@@ -285,6 +293,7 @@ ra_rc "monitor: promoted (8)" 8 alpha monitor
 # the action's timeout (20 s here, like the clone's), instead of being killed
 # by pacemaker for the timeout (tandemctl alone waits 30 s for an answer)
 hung=$(cat "$T_TMP/alpha/tandemd.pid")
+HUNG_PIDS+=("$hung")
 kill -STOP "$hung"
 ra_reason "monitor of a hung promoted tandemd, within a 20 s action timeout" 9 "does not answer" alpha monitor timeout 20
 kill -CONT "$hung"
@@ -386,7 +395,40 @@ if in_ns ip link show ocfdummy0 >/dev/null 2>&1; then
 else
 	log "no dummy interface support: manage_ip not exercised"
 fi
-ra_rc "stop alpha" 0 alpha stop
+
+# ---------------------------------------------------------------- stop of a hung Primary, within the stop timeout
+# tandemd SIGSTOPped while Primary answers no IPC and keeps SIGTERM pending:
+# stop must still end inside the operation's timeout (20 s), with the process
+# gone, even though term_timeout (60 s) is longer. An overrun is a failed stop,
+# and pacemaker fences the node for it (before: a 10 s status query, 15 s of
+# SIGTERM wait, then SIGKILL: 25 s).
+ra_rc "promote alpha (for the stop of a hung Primary)" 0 alpha promote
+hung=$(cat "$T_TMP/alpha/tandemd.pid")
+HUNG_PIDS+=("$hung")
+kill -STOP "$hung"
+t0=$(date +%s%N)
+rc=0
+ra alpha stop OCF_RESKEY_CRM_meta_timeout=20000 OCF_RESKEY_term_timeout=60 || rc=$?
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+if [ "$rc" -eq 0 ]; then
+	pass "stop of a SIGSTOPped Primary succeeds (rc 0)"
+else
+	fail "stop of a SIGSTOPped Primary: rc $rc, wanted 0"
+	sed -e 's/^/    | /' "$T_TMP/ra.out" | tail -n 10
+fi
+[ "$ms" -lt 20000 ] && pass "stop of a SIGSTOPped Primary returned after ${ms} ms, within its 20 s timeout (term_timeout 60 s)" \
+	|| fail "stop of a SIGSTOPped Primary took ${ms} ms: past its 20 s timeout"
+st=$(sed 's/^.*) //' "/proc/$hung/stat" 2>/dev/null | cut -d' ' -f1)    # gone, or a zombie nobody reaped yet
+{ [ -z "$st" ] || [ "$st" = Z ]; } && pass "the hung tandemd (pid $hung) is gone after stop" \
+	|| fail "the hung tandemd (pid $hung, state $st) is still there after stop"
+ra_rc "monitor after the stop of a hung Primary" 7 alpha monitor
+# an answering Primary under the same 20 s timeout: still demoted (drained)
+# before the signals, within its share of the deadline
+ra_rc "start alpha (after the SIGKILL)" 0 alpha start OCF_RESKEY_wait_connect=0
+ra_rc "promote alpha" 0 alpha promote
+ra_rc "stop alpha (Primary, 20 s timeout)" 0 alpha stop OCF_RESKEY_CRM_meta_timeout=20000
+grep -q "demoted (Secondary)" "$T_TMP/ra.out" && pass "stop demoted the Primary before SIGTERM" \
+	|| { fail "stop did not demote the Primary first"; sed -e 's/^/    | /' "$T_TMP/ra.out" | tail -n 10; }
 ra_rc "stop of a stopped instance" 0 alpha stop
 ra_rc "monitor after stop" 7 alpha monitor
 
