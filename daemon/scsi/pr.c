@@ -503,12 +503,13 @@ static void install_mode_locked(struct scsi_lun *lu, const struct scsi_mode_rec 
 	 * continues it here, so it is failure mode (restricted unless it asked
 	 * for AUSE), never idle with the medium half erased. An operation of
 	 * this node's own (it was Primary a moment ago) ends by itself: the
-	 * peer's state waits for that end (sanitize.c san_end). */
+	 * peer's state waits for that end (sanitize.c san_end), or for the end
+	 * record's answer when that record is still travelling. */
 	unsigned st = m->sanitize;
 	if (st == SCSI_SANITIZE_RUNNING)
 		st = m->san_ause ? SCSI_SANITIZE_FAILED_AUSE : SCSI_SANITIZE_FAILED;
 	unsigned cur = atomic_load(&lu->sanitize_state);
-	if (cur == SCSI_SANITIZE_RUNNING)
+	if (cur == SCSI_SANITIZE_RUNNING || atomic_load(&lu->sanitize_ending))
 		atomic_store(&lu->sanitize_peer, st + 1);
 	if (cur != SCSI_SANITIZE_RUNNING && cur != st) {
 		atomic_store(&lu->sanitize_progress, 0);

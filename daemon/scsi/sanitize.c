@@ -207,27 +207,40 @@ static void san_task_finish(struct san_ctx *c, bool ok)
 }
 
 /* The end record of an IMMED=0 operation on a replicated LUN (san_end): the
- * command's GOOD waits for it, as a MODE SELECT's does. */
+ * command's answer waits for it, as a MODE SELECT's does. t->state: the
+ * operation's AUSE. */
 static void san_end_record_done(struct bdev_io *io)
 {
 	struct scsi_task *t = io->cb_arg;
+	struct scsi_lun *lu = t->lu;
 
 	free(t->priv);
 	t->priv = NULL;
+	/* under the record's lock: a record from a new Primary is installed
+	 * either before (kept in sanitize_peer) or after this decision */
+	pthread_mutex_lock(&lu->pr->lock);
+	atomic_store(&lu->sanitize_ending, false);
+	unsigned peer = atomic_exchange(&lu->sanitize_peer, 0);
 	if (io->status == -BDEV_E_NOT_ACTIVE) {
 		/* demoted before the peer held it: the new Primary holds the
-		 * operation as interrupted (failure mode), and the initiator,
-		 * told NOT READY (ALUA transition), issues it again there */
+		 * operation as interrupted (failure mode), and so does this node,
+		 * unless that Primary's own state came meanwhile */
+		atomic_store_explicit(&lu->sanitize_state,
+				      peer ? peer - 1 : t->state ? SCSI_SANITIZE_FAILED_AUSE : SCSI_SANITIZE_FAILED,
+				      memory_order_release);
+	}
+	pthread_mutex_unlock(&lu->pr->lock);
+	if (io->status) {
+		qb_log(LOG_ERR, "scsi: %s LUN %u: the record after a sanitize did not reach the peer: %s",
+		       lu->tgt->name, lu->id, strerror(-io->status));
+		if (io->status != -BDEV_E_NOT_ACTIVE)
+			atomic_store(&lu->mode_unsettled, true);
+		/* NOT READY / ALUA transition when demoted (the initiator issues
+		 * it again on the new Primary), else the error: the peer may
+		 * still hold the operation as running, and a new SANITIZE is
+		 * what settles both copies */
 		scsi_sbc_io_error(t, true, io->status);
 	} else {
-		if (io->status) {
-			/* the medium is sanitized here; the peer, should it be
-			 * promoted on this record's loss, starts in failure mode
-			 * (the safe side) until a new SANITIZE */
-			qb_log(LOG_ERR, "scsi: %s LUN %u: the record after a sanitize did not reach the peer: %s",
-			       t->lu->tgt->name, t->lu->id, strerror(-io->status));
-			atomic_store(&t->lu->mode_unsettled, true);
-		}
 		scsi_task_set_status(t, SCSI_STATUS_GOOD, 0, 0, 0);
 	}
 	scsi_task_done(t);
@@ -236,28 +249,39 @@ static void san_end_record_done(struct bdev_io *io)
 /* A replicated LUN's end record. The IMMED=0 command, still attached, is
  * answered once the peer holds it (or counts as Outdated): GOOD before that
  * left a Primary that died right after it with a peer that, promoted, held
- * the operation as interrupted on a fully sanitized medium. Without the
- * command (IMMED=1, or aborted) the record goes without waiting. */
+ * the operation as interrupted on a fully sanitized medium. The record is
+ * always submitted: a node demoted meanwhile gets NOT_ACTIVE for it. Without
+ * the command (IMMED=1, or aborted) the record goes without waiting. */
 static void san_end_record(struct san_ctx *c)
 {
 	struct scsi_lun *lu = c->lu;
 	struct scsi_task *t = c->t;
 	uint8_t *rec = NULL;
 	uint64_t seq = 0;
-	size_t len = 0;
+	size_t len;
 
-	if (t && lu->pr && lu->pr->replicated && bdev_state_writable(lu->bdev)) {
-		pthread_mutex_lock(&lu->pr->lock);
-		len = scsi_pr_record_next_locked(lu, &rec, &seq);
-		pthread_mutex_unlock(&lu->pr->lock);
-	}
-	if (!len) {
+	if (!t || !lu->pr || !lu->pr->replicated) {
 		scsi_pr_record_send(lu, "a sanitize");
 		san_task_finish(c, true);
 		return;
 	}
 	c->t = NULL;
+	pthread_mutex_lock(&lu->pr->lock);
+	len = scsi_pr_record_next_locked(lu, &rec, &seq);
+	if (len)
+		atomic_store(&lu->sanitize_ending, true);
+	pthread_mutex_unlock(&lu->pr->lock);
+	if (!len) {
+		/* done here, but the peer still holds it running: the
+		 * initiator's retry sanitizes again and tells it */
+		qb_log(LOG_ERR, "scsi: %s LUN %u: out of memory for the record after a sanitize", lu->tgt->name,
+		       lu->id);
+		scsi_task_set_status(t, SCSI_STATUS_BUSY, 0, 0, 0);
+		scsi_task_done(t);
+		return;
+	}
 	t->priv = rec;
+	t->state = c->ause;
 	/* the record's sequence number rides in bio.offset */
 	scsi_task_bio_submit(t, BDEV_IO_STATE, 0, seq, rec, len, san_end_record_done);
 }
@@ -266,10 +290,10 @@ static void san_end(struct san_ctx *c)
 {
 	struct scsi_lun *lu = c->lu;
 
-	/* every chunk landed, but the node was demoted after the last of
-	 * them: the new Primary took the operation as interrupted, and so
-	 * does this node (below) */
-	if (!c->err && lu->pr && lu->pr->replicated && !bdev_state_writable(lu->bdev))
+	/* every chunk landed, but the node was demoted after the last of them
+	 * and no command waits to learn it from the end record: the new Primary
+	 * took the operation as interrupted, and so does this node (below) */
+	if (!c->err && !c->t && lu->pr && lu->pr->replicated && !bdev_state_writable(lu->bdev))
 		c->err = -BDEV_E_NOT_ACTIVE;
 	bool ok = c->err == 0;
 

@@ -97,6 +97,7 @@ struct scsi_lun {
 	atomic_uint sanitize_state;
 	atomic_bool sanitize_ause;      /* the running (or last) operation's AUSE */
 	atomic_uint sanitize_peer;      /* the new Primary's state (+1) that came while ours ran; 0 none */
+	atomic_bool sanitize_ending;    /* our end record travels: a peer state is kept in sanitize_peer too */
 	atomic_uint sanitize_progress;
 };
 

@@ -7,6 +7,7 @@
  * leaving while the operation goes on, the failure mode with AUSE, write
  * protection, and what REPORT SUPPORTED OPERATION CODES / VPD B1h say. */
 #include "scsi_test_harness.h"
+#include "scsi/scsi_pr.h"
 
 #define NB 2048u                    /* 1 MiB at 512 bytes: several chunks */
 
@@ -588,6 +589,22 @@ static void record_answer(struct hold_priv *m, int status)
 	pump(5);
 }
 
+/* An IMMED=0 OVERWRITE of LUN 3 with byte v that ran to its end: the start
+ * record answered, the end record held, the command not answered yet. */
+static struct tt *end_record_waits(uint8_t v)
+{
+	struct tt *x = ow_new(3, 0, 0x01, 4, v, false);
+
+	reactor_post(R, tt_exec_fn, &x->t);
+	for (int i = 0; i < 2000 && M3->nrecords < 2; i++)
+		reactor_poll_once(R, 1);
+	ck_assert_int_eq(M3->nrecords, 2);
+	ck_assert(all(M3, 0, (size_t)NB * 512, v));
+	record_answer(M3, 0);                           /* the start record */
+	ck_assert_int_eq(x->completions, 0);
+	return x;
+}
+
 /* A replicated LUN: the IMMED=0 command's GOOD waits until the peer holds
  * the end record (before, GOOD went at once: a Primary that died right after
  * it left the promoted peer holding the operation as running, i.e. in
@@ -613,24 +630,50 @@ START_TEST(sanitize_good_after_peer_holds_end)
 	tt_free(x);
 	ck_assert_uint_eq(atomic_load(&scsi_target_find_lun(TGT, 3)->sanitize_state), SCSI_SANITIZE_IDLE);
 
-	/* demoted while the end record travelled */
-	x = ow_new(3, 0, 0x01, 4, 0x6b, false);
-	reactor_post(R, tt_exec_fn, &x->t);
-	for (int i = 0; i < 2000 && M3->nrecords < 2; i++)
-		reactor_poll_once(R, 1);
-	ck_assert_int_eq(M3->nrecords, 2);
-	record_answer(M3, 0);
+	/* demoted while the end record travelled: NOT READY / ALUA transition,
+	 * and this node holds the operation as interrupted, as the new Primary */
+	struct scsi_lun *lu = scsi_target_find_lun(TGT, 3);
+	x = end_record_waits(0x6b);
 	record_answer(M3, -ESTALE);                     /* BDEV_E_NOT_ACTIVE */
 	ck_assert_int_eq(x->completions, 1);
 	CHECK_SENSE(x, SK_NOT_READY, 0x04, 0x0a);
+	ck_assert_uint_eq(atomic_load(&lu->sanitize_state), SCSI_SANITIZE_FAILED);
 	tt_free(x);
 
-	/* demoted after the last chunk landed, before the end: nothing is sent,
-	 * NOT READY / ALUA transition, and this node holds the failure mode too */
+	/* the same, but the new Primary's record (idle: it sanitized again)
+	 * arrived while the end record travelled: that state holds here */
+	x = end_record_waits(0x6c);
+	struct scsi_pr_state st;
+	struct scsi_mode_rec m = { .sanitize = SCSI_SANITIZE_IDLE };
+	scsi_pr_state_init(&st);
+	size_t len = scsi_pr_serialize_ext(&st, &m, NULL, 0);
+	uint8_t *rec = malloc(len);
+	ck_assert_ptr_nonnull(rec);
+	scsi_pr_serialize_ext(&st, &m, rec, len);
+	ck_assert_int_eq(scsi_pr_install_seq(lu, rec, len, 1000, true), 0);
+	free(rec);
+	scsi_pr_state_free(&st);
+	record_answer(M3, -ESTALE);
+	CHECK_SENSE(x, SK_NOT_READY, 0x04, 0x0a);
+	ck_assert_uint_eq(atomic_load(&lu->sanitize_state), SCSI_SANITIZE_IDLE);
+	tt_free(x);
+	clear_ua(ITN, 3);                               /* MODE PARAMETERS CHANGED of the install */
+
+	/* the record failed otherwise (the peer's disk, the metadata): not
+	 * GOOD, the initiator's retry settles both copies */
+	x = end_record_waits(0x6d);
+	record_answer(M3, -EIO);
+	ck_assert_int_eq(x->completions, 1);
+	ck_assert_int_eq(x->t.status, SCSI_STATUS_CHECK_CONDITION);
+	tt_free(x);
+
+	/* IMMED=1, demoted after the last chunk landed, before the end: no
+	 * command waits, nothing is sent, this node holds the failure mode */
 	M3->hold = true;
-	x = ow_new(3, 0, 0x01, 4, 0x7c, false);
-	reactor_post(R, tt_exec_fn, &x->t);
-	pump(5);
+	x = ow_new(3, 0x80, 0x01, 4, 0x7c, false);
+	tt_run(x);
+	CHECK_GOOD(x);                                  /* IMMED: validated */
+	tt_free(x);
 	ck_assert_int_eq(M3->nrecords, 1);              /* the start record */
 	record_answer(M3, 0);
 	while (M3->nheld != 1 || M3->held[0]->type != BDEV_IO_FLUSH) {
@@ -639,11 +682,8 @@ START_TEST(sanitize_good_after_peer_holds_end)
 	}
 	rep_writable = false;                           /* demoted: the flush is the last I/O */
 	release_all(B3);
-	ck_assert_int_eq(x->completions, 1);
-	CHECK_SENSE(x, SK_NOT_READY, 0x04, 0x0a);
 	ck_assert_int_eq(M3->nrecords, 0);
-	ck_assert_uint_eq(atomic_load(&scsi_target_find_lun(TGT, 3)->sanitize_state), SCSI_SANITIZE_FAILED);
-	tt_free(x);
+	ck_assert_uint_eq(atomic_load(&lu->sanitize_state), SCSI_SANITIZE_FAILED);
 }
 END_TEST
 
