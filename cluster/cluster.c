@@ -1403,6 +1403,12 @@ static int stale_ip_remove(const struct tconf_cluster *cfg, uint32_t fip, char *
 		return 0;
 	if (cl_nl_addr(false, cfg->interface, fip, cfg->floating_prefix, msg, len) < 0)
 		return -1;
+	/* the kernel answers "not there" as success (cl_nl_addr) */
+	if (cl_have_addr(fip)) {
+		snprintf(msg, len, "floating IP %s is still configured here (on another interface than %s, or with "
+			 "another prefix): remove it by hand", cfg->floating_ip, cfg->interface);
+		return -1;
+	}
 	snprintf(msg, len, "removed floating IP %s from %s", cfg->floating_ip, cfg->interface);
 	return 1;
 }

@@ -469,6 +469,16 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (d.opts.release_ip) {
+		/* a tandemd that answers owns whatever it holds (another instance
+		 * of the unit that failed to start must not take its address) */
+		char *json = NULL, cerr[256];
+		if (ctl_request(conf->global.ctl_socket, "ping", &json, cerr, sizeof(cerr)) != CTL_ECONNECT) {
+			free(json);
+			fprintf(stderr, "tandemd: a tandemd answers on control socket '%s': the floating IP is its to "
+				"release; nothing removed\n", conf->global.ctl_socket);
+			tconf_free(conf);
+			return 1;
+		}
 		rc = cluster_release_stale_ip(conf, err, sizeof(err));
 		fprintf(rc < 0 ? stderr : stdout, "tandemd: %s: %s%s\n", d.loaded_from ? d.loaded_from : "(embedded default)",
 			rc < 0 ? "cannot remove the floating IP: " : "", err);

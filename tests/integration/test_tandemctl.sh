@@ -84,6 +84,11 @@ if ip netns add "$RIP_NS" 2>/dev/null; then
 		bash -c "ip -n '$RIP_NS' -4 addr show dev rip0 | grep -q 192.0.2.60 && ! ip -n '$RIP_NS' -4 addr show dev rip0 | grep -q 192.0.2.50"
 	check "tandemd --release-ip again: not configured here -> 0" \
 		rc_and_output 0 'not configured here' ip netns exec "$RIP_NS" "$TANDEMD" --release-ip -c "$T_TMP/rip.conf"
+	ip -n "$RIP_NS" link set rip1 up
+	ip -n "$RIP_NS" addr add 192.0.2.50/24 dev rip1          # on another interface than configured
+	check "tandemd --release-ip: the address on another interface stays, and it says so -> 1" \
+		rc_and_output 1 'still configured here' ip netns exec "$RIP_NS" "$TANDEMD" --release-ip -c "$T_TMP/rip.conf"
+	ip -n "$RIP_NS" addr del 192.0.2.50/24 dev rip1
 	ip -n "$RIP_NS" addr add 192.0.2.50/24 dev rip0
 	sed 's/interface: rip0/interface: nosuchdev0/' "$T_TMP/rip.conf" >"$T_TMP/rip-bad.conf"
 	check "tandemd --release-ip on an interface that does not exist -> 1 with the reason" \
@@ -105,6 +110,10 @@ check "tandemctl --bogus-option -> 2" rc_and_output 2 '.' "$TANDEMCTL" --bogus-o
 
 # --- with a daemon
 start_tandemd "$CONF" "$PORT" || { fail "tandemd starts"; finish; exit 1; }
+# a tandemd that answers on the control socket owns the address: refused
+# before any netlink call (so this runs in the test's own namespace safely)
+check "tandemd --release-ip while a tandemd answers on its control socket -> 1, nothing removed" \
+	rc_and_output 1 'answers on control socket' "$TANDEMD" --release-ip -c "$T_TMP/rip.conf"
 PID=$TANDEMD_PID
 python3 "$T_LIB_DIR/test_bad_input.py" --port "$PORT" --iqn "$IQN" --hold 600 --initiator "$HOLDER" \
 	>"$T_TMP/holder.out" 2>&1 &
