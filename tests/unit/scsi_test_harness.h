@@ -295,8 +295,18 @@ static void clear_ua(struct scsi_itn *itn, uint64_t lun)
 	}
 }
 
+/* Every SCSI unit test keeps the files a LUN saves (APTPL reservations, saved
+ * mode parameters: <state_dir>/pr, <state_dir>/mode) in a directory of its
+ * own: the default, /var/lib/tandem, would carry them from one test binary to
+ * the next (a LUN of the same serial started with another test's saved WCE)
+ * and into the machine's real state. */
+static char HARNESS_STATE_DIR[64];
+
 static void harness_start(void)
 {
+	snprintf(HARNESS_STATE_DIR, sizeof(HARNESS_STATE_DIR), "/tmp/tandem-scsi-test.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(HARNESS_STATE_DIR));
+	scsi_set_state_dir(HARNESS_STATE_DIR);
 	R = reactor_create("scsi-test");
 	ck_assert_ptr_nonnull(R);
 	TGT = scsi_target_create(TGT_NAME);
@@ -325,5 +335,8 @@ static void harness_stop(void)
 	TGT = NULL;
 	reactor_destroy(R);
 	R = NULL;
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", HARNESS_STATE_DIR);
+	ck_assert_int_eq(system(cmd), 0);
 }
 #endif

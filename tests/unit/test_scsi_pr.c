@@ -11,20 +11,9 @@
 #define INIT3 "iqn.1994-05.com.example:init3,i,0x023d00000003"
 
 static struct scsi_itn *ITN3;
-static char STATE_DIR[64];
-
-static void rm_rf(const char *dir)
-{
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	ck_assert_int_eq(system(cmd), 0);
-}
-
+/* the APTPL and mode files go to the harness's state directory */
 static void setup(void)
 {
-	snprintf(STATE_DIR, sizeof(STATE_DIR), "/tmp/tandem-pr-test.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(STATE_DIR));
-	scsi_set_state_dir(STATE_DIR);
 	harness_start();
 	mem_attach(TGT, 0, NBLOCKS, 512, TCONF_CACHE_WRITE_THROUGH, false);
 	harness_nexus();
@@ -39,7 +28,6 @@ static void teardown(void)
 	scsi_itn_destroy(ITN3);
 	ITN3 = NULL;
 	harness_stop();
-	rm_rf(STATE_DIR);
 }
 
 /* ---------------------------------------------------------------- CDB helpers */
