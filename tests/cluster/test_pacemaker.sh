@@ -9,7 +9,9 @@
 # pacemaker starts them again through the agent: a promotable clone
 # (notify=true, migration-threshold=1) plus ocf:heartbeat:IPaddr2 for the
 # floating portal 192.0.2.100, colocated with the promoted instance and
-# started after the promotion (docs/PACEMAKER.md).
+# started after the promotion (docs/PACEMAKER.md). The replication section's
+# names become r-a / r-b, unlike pacemaker's (and the cluster section's) a / b:
+# the agent must mark a peer under its pacemaker node name all the same.
 #
 # Scenarios (client I/O = iocheck through the floating portal, like open-iscsi):
 #   start       the clone starts, one instance promoted, the IP with it
@@ -21,7 +23,10 @@
 #   lose-peer   SIGKILL of the unpromoted node's tandemd under I/O: the
 #               promoted one freezes its writes, runs outdate_peer_command
 #               (the CIB mark) and only then writes on alone (log order
-#               checked); 0 I/O errors; the node returns, resyncs, mark cleared
+#               checked); with that mark removed, the promoted instance's
+#               monitor marks the peer again, under its pacemaker node name
+#               (the replication names are r-a / r-b); 0 I/O errors; the
+#               node returns, resyncs, mark cleared
 #   stopped-peer the unpromoted tandemd is stopped (SIGSTOP) too long to answer
 #               the outdate request: the command marks it, writes go on; it
 #               resumes and resyncs. Then the replication link is cut: this
@@ -71,6 +76,13 @@ pm_setup() {
 		# the outdate-peer command: a lost peer is marked outdated in the CIB
 		# while the primary's writes are frozen (docs/PACEMAKER.md)
 		sed -i 's/manager: builtin/manager: pacemaker\n    outdate_peer_command: "crm_attribute -N $TANDEM_PEER -n tandem-outdated-tandem -l forever -v 1"/' \
+			"$TB_STATE/$n/tandem.conf"
+		# replication names of their own ("r-a", "r-b"), not pacemaker's node
+		# names: the agent must still mark the peer under its pacemaker name
+		# (the cluster section keeps node / peer = a / b, which is also the
+		# command's TANDEM_PEER). Both configs change together, each
+		# peer_name being the other's node, so the link still authenticates.
+		sed -i '/^replication {/,/^}/{s/^\(    node: \)\(.*\)$/\1r-\2/;s/^\(    peer_name: \)\(.*\)$/\1r-\2/}' \
 			"$TB_STATE/$n/tandem.conf"
 		pcmk_prepare_node "$n"
 		# testbed tools read STATE/N/tandemd.pid: the agent's pidfile is /run/tandem-pcmk/tandemd.pid
@@ -136,7 +148,11 @@ pm_setup() {
 	else
 		fail "start: no promoted instance serving"; pcmk_dump; return 1
 	fi
-	wait_in_sync 60 || true
+	if wait_in_sync 60 && [ "$(jget A node peer) $(jget B node peer)" = "r-a r-b r-b r-a" ]; then
+		pass "start: replication names r-a / r-b (pacemaker's: a / b), connected and in sync"
+	else
+		fail "start: replication names / link: A $(jget A node peer), B $(jget B node peer); $(nodes_state)"
+	fi
 }
 
 # ---------------------------------------------------------------- scenarios
@@ -265,6 +281,32 @@ PY
 		pass "$name: $p froze its writes, marked $s outdated (outdate_peer_command), then wrote on alone"
 	else
 		fail "$name: $p did not freeze - mark - continue in that order (see the lines above)"
+	fi
+	# the agent's own mark: the promoted instance's monitor marks the peer
+	# while not connected, under its pacemaker node name although tandemd's
+	# replication peer is r-$s (before, the agent wrote it under the
+	# replication name: crm_attribute failed at every monitor, nothing was
+	# marked). Once pacemaker has stopped $s's failed instance (its post-stop
+	# notification marks it too, under pacemaker's own names) and settled,
+	# the command's mark is removed: only that monitor can set it again.
+	for i in $(seq 1 60); do
+		[[ "$(pcmk "$p" crm_resource --locate -r "$PCMK_CLONE" 2>/dev/null)" != *"running on: ${PCMK_UNAME[$s]}"* ]] && break
+		sleep 0.5
+	done
+	pcmk "$p" crm_resource --wait -T 30s >/dev/null 2>&1 || log "$name: pacemaker not settled after 30 s"
+	pcmk "$p" crm_attribute -N "${PCMK_UNAME[$s]}" -n tandem-outdated-tandem -l forever -D >/dev/null 2>&1 || true
+	mark=$(pcmk "$p" crm_attribute -N "${PCMK_UNAME[$s]}" -n tandem-outdated-tandem -l forever -G -q 2>/dev/null || true)
+	[ -z "$mark" ] || log "$name: the mark of ${PCMK_UNAME[$s]} could not be removed ('$mark')"
+	for i in $(seq 1 40); do
+		mark=$(pcmk "$p" crm_attribute -N "${PCMK_UNAME[$s]}" -n tandem-outdated-tandem -l forever -G -q 2>/dev/null || true)
+		[ "$mark" = 1 ] && break
+		sleep 0.25
+	done
+	if [ "$mark" = 1 ]; then
+		pass "$name: the promoted instance marks $s outdated under its pacemaker name ${PCMK_UNAME[$s]} (replication peer $(jget "$p" peer))"
+	else
+		fail "$name: the promoted instance did not mark $s outdated under its pacemaker name ${PCMK_UNAME[$s]} within 10 s (replication peer $(jget "$p" peer))"
+		grep -E "tandem.*(cannot mark|peer's pacemaker node name)" "$TB_STATE/$p/pcmk/log/pacemaker.log" 2>/dev/null | tail -n 3 | sed -e "s/^/    $p| /" || true
 	fi
 	io_wait "$name" || return 1
 	mon_stop

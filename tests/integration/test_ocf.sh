@@ -15,6 +15,9 @@
 #     the score alone (status --json "open": false);
 #   - bad parameters: OCF_ERR_CONFIGURED (6) / OCF_ERR_ARGS (2) /
 #     OCF_ERR_INSTALLED (5) with a clear ocf-exit-reason; unknown action 3;
+#     peer_node (the peer's pacemaker node name) does not fail validate-all
+#     outside a cluster (it is checked against pacemaker's nodes only under
+#     pacemaker: tests/cluster/test_pacemaker.sh);
 #   - the build's install target puts the agent under /usr/lib/ocf/resource.d/tandem.
 # Everything runs in a private network namespace (tandemctl's IPC is per
 # network namespace): two tandemd instances ("alpha", "beta") on 127.0.0.1.
@@ -220,7 +223,7 @@ else
 fi
 miss=""
 for p in config tandemd tandemctl ctl_socket lun pidfile daemon_log manage_ip floating_ip interface \
-	arp_count alua_group promotion_scores promote_disconnected outdate_peer wait_connect start_timeout term_timeout; do
+	arp_count alua_group promotion_scores promote_disconnected outdate_peer peer_node wait_connect start_timeout term_timeout; do
 	python3 - "$T_TMP/md.xml" "$p" <<'EOF' || miss="$miss $p"
 import sys, xml.etree.ElementTree as ET
 r = ET.parse(sys.argv[1]).getroot()
@@ -468,6 +471,11 @@ ra_reason "manage_ip on an interface this node lacks: OCF_ERR_ARGS" 2 "does not 
 	OCF_RESKEY_manage_ip=true OCF_RESKEY_floating_ip=192.0.2.100/24 OCF_RESKEY_interface=nosuch0
 ra_rc "unknown action: OCF_ERR_UNIMPLEMENTED" 3 alpha frobnicate
 ra_rc "validate-all with good parameters" 0 alpha validate-all
+# the peer's pacemaker node name is checked against pacemaker's node list only
+# under pacemaker (tests/cluster/test_pacemaker.sh): outside a cluster neither
+# a peer_node nor its absence fails validation
+ra_rc "validate-all with peer_node set, outside a cluster" 0 alpha validate-all OCF_RESKEY_peer_node=beta.example.org
+ra_reason "peer_node with a blank: OCF_ERR_CONFIGURED" 6 "peer_node" alpha validate-all "OCF_RESKEY_peer_node=be ta"
 ra_reason "monitor of a LUN that does not exist" 6 "want TARGET/LUN" alpha monitor OCF_RESKEY_lun=nosuchlun
 
 # ---------------------------------------------------------------- install target
