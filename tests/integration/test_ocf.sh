@@ -13,6 +13,13 @@
 #     a Primary that lost its peer marks the peer outdated;
 #   - a replicated LUN that is configured but not open (no metadata) leaves
 #     the score alone (status --json "open": false);
+#   - stop signals only tandemd: a PID file naming a live sleep is neither
+#     "running" nor signalled; a hung tandemd whose PID file is gone is
+#     still stopped; term_timeout=08 / start_timeout=09 are base 10;
+#   - one deadline per action: a Primary's monitor returns within its 20 s
+#     while every read and write of the (stub) CIB blocks (FIFOs); a score
+#     removal cut short is a warning; with manage_ip a stop fails while the
+#     floating IP stays configured, and removes it after a SIGKILL;
 #   - bad parameters: OCF_ERR_CONFIGURED (6) / OCF_ERR_ARGS (2) /
 #     OCF_ERR_INSTALLED (5) with a clear ocf-exit-reason; unknown action 3;
 #     peer_node (the peer's pacemaker node name) does not fail validate-all
@@ -44,12 +51,19 @@ ip -n "$NS" link set lo up
 # tandemds this test SIGSTOPs: resumed and killed by PID on exit, while the PID
 # is still a tandemd of this build (never by name)
 HUNG_PIDS=()
+# sleeps this test starts as a PID file's stranger: killed by PID on exit,
+# while the PID is still a sleep
+SLEEP_PIDS=()
+SLEEP_EXE=$(readlink -f "$(command -v sleep)")
 _ocf_cleanup() {
 	local p
 	for p in "${HUNG_PIDS[@]+"${HUNG_PIDS[@]}"}"; do
 		[ "$(readlink "/proc/$p/exe" 2>/dev/null)" = "$(readlink -f "$TANDEMD")" ] || continue
 		kill -CONT "$p" 2>/dev/null || true
 		kill -KILL "$p" 2>/dev/null || true
+	done
+	for p in "${SLEEP_PIDS[@]+"${SLEEP_PIDS[@]}"}"; do
+		[ "$(readlink "/proc/$p/exe" 2>/dev/null)" = "$SLEEP_EXE" ] && kill -KILL "$p" 2>/dev/null || true
 	done
 	for p in $(ip netns pids "$NS" 2>/dev/null); do kill -KILL "$p" 2>/dev/null || true; done
 	ip netns del "$NS" 2>/dev/null || true
@@ -405,13 +419,19 @@ fi
 # gone, even though term_timeout (60 s) is longer. An overrun is a failed stop,
 # and pacemaker fences the node for it (before: a 10 s status query, 15 s of
 # SIGTERM wait, then SIGKILL: 25 s).
-ra_rc "promote alpha (for the stop of a hung Primary)" 0 alpha promote
+# With manage_ip (a dummy interface): the cleanup after the SIGKILL still
+# removes the floating IP, within the same timeout.
+MIP=()
+if in_ns ip link show ocfdummy0 >/dev/null 2>&1; then
+	MIP=(OCF_RESKEY_manage_ip=true OCF_RESKEY_floating_ip=192.0.2.100/24 OCF_RESKEY_interface=ocfdummy0 OCF_RESKEY_arp_count=1)
+fi
+ra_rc "promote alpha (for the stop of a hung Primary)" 0 alpha promote "${MIP[@]}"
 hung=$(cat "$T_TMP/alpha/tandemd.pid")
 HUNG_PIDS+=("$hung")
 kill -STOP "$hung"
 t0=$(date +%s%N)
 rc=0
-ra alpha stop OCF_RESKEY_CRM_meta_timeout=20000 OCF_RESKEY_term_timeout=60 || rc=$?
+ra alpha stop OCF_RESKEY_CRM_meta_timeout=20000 OCF_RESKEY_term_timeout=60 "${MIP[@]}" || rc=$?
 ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 if [ "$rc" -eq 0 ]; then
 	pass "stop of a SIGSTOPped Primary succeeds (rc 0)"
@@ -425,6 +445,10 @@ st=$(sed 's/^.*) //' "/proc/$hung/stat" 2>/dev/null | cut -d' ' -f1)    # gone, 
 { [ -z "$st" ] || [ "$st" = Z ]; } && pass "the hung tandemd (pid $hung) is gone after stop" \
 	|| fail "the hung tandemd (pid $hung, state $st) is still there after stop"
 ra_rc "monitor after the stop of a hung Primary" 7 alpha monitor
+if [ ${#MIP[@]} -gt 0 ]; then
+	in_ns ip -4 -o addr show dev ocfdummy0 | grep -q ' 192.0.2.100/' && fail "manage_ip: the floating IP is still up after the stop of a hung Primary" \
+		|| pass "manage_ip: the floating IP is gone after the stop of a hung Primary (SIGKILL, then the cleanup)"
+fi
 # an answering Primary under the same 20 s timeout: still demoted (drained)
 # before the signals, within its share of the deadline
 ra_rc "start alpha (after the SIGKILL)" 0 alpha start OCF_RESKEY_wait_connect=0
@@ -434,6 +458,100 @@ grep -q "demoted (Secondary)" "$T_TMP/ra.out" && pass "stop demoted the Primary 
 	|| { fail "stop did not demote the Primary first"; sed -e 's/^/    | /' "$T_TMP/ra.out" | tail -n 10; }
 ra_rc "stop of a stopped instance" 0 alpha stop
 ra_rc "monitor after stop" 7 alpha monitor
+
+# ---------------------------------------------------------------- what stop signals, and when
+# a hung tandemd whose PID file is gone: the status query is cut short (not
+# known), which is not "stopped": stop finds the tandemd of this
+# configuration and kills it (before: monitor 7, stop 0 without a signal, the
+# hung tandemd left running beside a peer pacemaker then promotes)
+ra_rc "start alpha (for a hung tandemd without its PID file)" 0 alpha start OCF_RESKEY_wait_connect=0
+hung=$(cat "$T_TMP/alpha/tandemd.pid")
+HUNG_PIDS+=("$hung")
+kill -STOP "$hung"
+rm -f "$T_TMP/alpha/tandemd.pid"
+ra_reason "monitor of a hung tandemd without its PID file: failed, not stopped" 1 "does not answer" alpha monitor OCF_RESKEY_CRM_meta_timeout=20000
+t0=$(date +%s%N)
+rc=0
+ra alpha stop OCF_RESKEY_CRM_meta_timeout=20000 || rc=$?
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+st=$(sed 's/^.*) //' "/proc/$hung/stat" 2>/dev/null | cut -d' ' -f1 || true)
+if [ "$rc" -eq 0 ] && { [ -z "$st" ] || [ "$st" = Z ]; } && [ "$ms" -lt 20000 ]; then
+	pass "stop of a hung tandemd without its PID file: rc 0 after ${ms} ms, the tandemd (pid $hung) is gone"
+else
+	fail "stop of a hung tandemd without its PID file: rc $rc after ${ms} ms, tandemd (pid $hung) state '${st}'"
+	sed -e 's/^/    | /' "$T_TMP/ra.out" | tail -n 10
+fi
+# a PID file naming a live process that is not tandemd (a crash, then PID
+# reuse): never signalled, and not "running" (before: monitor 1, and stop
+# SIGTERMed it)
+ip netns exec "$NS" sleep 600 &
+stranger=$!
+SLEEP_PIDS+=("$stranger")
+for i in $(seq 1 20); do [ "$(readlink "/proc/$stranger/exe" 2>/dev/null)" = "$SLEEP_EXE" ] && break; sleep 0.1; done
+echo "$stranger" >"$T_TMP/alpha/tandemd.pid"
+ra_rc "monitor with a PID file naming a live sleep: not running" 7 alpha monitor
+ra_rc "stop with a PID file naming a live sleep" 0 alpha stop
+kill -0 "$stranger" 2>/dev/null && [ "$(readlink "/proc/$stranger/exe")" = "$SLEEP_EXE" ] \
+	&& pass "the sleep (pid $stranger) named by the PID file survives stop" || fail "stop killed the sleep (pid $stranger) the PID file named"
+echo "$stranger" >"$T_TMP/alpha/tandemd.pid"
+ra_rc "stop without tandemctl, the PID file naming a live sleep" 0 alpha stop OCF_RESKEY_tandemctl=/nonexistent/tandemctl
+kill -0 "$stranger" 2>/dev/null && pass "the sleep (pid $stranger) survives a stop without tandemctl" \
+	|| fail "a stop without tandemctl killed the sleep (pid $stranger) the PID file named"
+kill -KILL "$stranger" 2>/dev/null || true
+wait "$stranger" 2>/dev/null || true
+# integers with a leading zero are base 10 (bash arithmetic reads 08 as bad
+# octal: before, stop exited 1, which pacemaker answers by fencing)
+ra_rc "validate-all with term_timeout=08" 0 alpha validate-all OCF_RESKEY_term_timeout=08
+ra_rc "start with start_timeout=09" 0 alpha start OCF_RESKEY_start_timeout=09 OCF_RESKEY_wait_connect=0
+running=$(cat "$T_TMP/alpha/tandemd.pid" 2>/dev/null || true)
+ra_rc "stop with term_timeout=08" 0 alpha stop OCF_RESKEY_term_timeout=08
+st=$(sed 's/^.*) //' "/proc/$running/stat" 2>/dev/null | cut -d' ' -f1 || true)
+[ -n "$running" ] && { [ -z "$st" ] || [ "$st" = Z ]; } && pass "tandemd (pid $running) stopped with term_timeout=08" \
+	|| fail "tandemd (pid ${running:-?}, state $st) still there after the stop with term_timeout=08"
+
+# ---------------------------------------------------------------- a CIB that does not answer: the action's deadline
+# The stub crm_attribute / crm_master read and write files in $T_TMP/attrs:
+# made FIFOs nobody opens, every read and write of the mark and the score
+# blocks, as calls to a CIB that does not answer would. A Primary without its
+# peer reads the peer's mark, writes it, and sets its score: 10 s each
+# before (30 s past a 20 s monitor timeout); within one deadline now.
+ra_rc "start alpha (for the monitor against a CIB that does not answer)" 0 alpha start OCF_RESKEY_wait_connect=0
+ra_rc "promote alpha alone" 0 alpha promote
+rm -f "$T_TMP/attrs/beta.tandem-outdated-tandem" "$T_TMP/attrs/score.alpha"
+mkfifo "$T_TMP/attrs/beta.tandem-outdated-tandem" "$T_TMP/attrs/score.alpha"
+t0=$(date +%s%N)
+rc=0
+ra alpha monitor OCF_RESKEY_CRM_meta_timeout=20000 || rc=$?
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+if [ "$rc" -eq 8 ] && [ "$ms" -lt 20000 ]; then
+	pass "monitor of a Primary while the CIB does not answer: promoted (8) after ${ms} ms, within its 20 s timeout"
+else
+	fail "monitor of a Primary while the CIB does not answer: rc $rc after ${ms} ms (wanted 8 within 20 s)"
+	sed -e 's/^/    | /' "$T_TMP/ra.out" | tail -n 10
+fi
+# a promotion score that cannot be removed leaves this node promotable: under
+# pacemaker that is a warning (before: debug, "not in a cluster")
+ra_rc "demote alpha (CIB not answering)" 0 alpha demote OCF_RESKEY_CRM_meta_timeout=20000
+ra_rc "stop alpha (CIB not answering)" 0 alpha stop OCF_RESKEY_CRM_meta_timeout=20000
+ra alpha stop OCF_RESKEY_CRM_meta_timeout=6000 || true
+grep -q "WARNING: .*removing the promotion score was cut short" "$T_TMP/ra.out" \
+	&& pass "a promotion score removal cut short under pacemaker: a warning" \
+	|| { fail "no warning for a promotion score removal cut short"; sed -e 's/^/    | /' "$T_TMP/ra.out" | tail -n 10; }
+rm -f "$T_TMP/attrs/beta.tandem-outdated-tandem" "$T_TMP/attrs/score.alpha"
+
+# ---------------------------------------------------------------- a floating IP that stays
+# manage_ip: a stop that answers success while this node still holds the
+# floating IP lets the peer take it too (a duplicate IP). Here the address is
+# configured with another prefix (/25) than floating_ip's (/24): `ip addr del
+# 192.0.2.100/24` fails and the address stays (before: stop 0 all the same).
+if [ ${#MIP[@]} -gt 0 ]; then
+	ra_rc "start alpha (for a floating IP that stays)" 0 alpha start OCF_RESKEY_wait_connect=0
+	in_ns ip addr add 192.0.2.100/25 dev ocfdummy0
+	ra_reason "stop while the floating IP stays configured: OCF_ERR_GENERIC" 1 "still configured" alpha stop "${MIP[@]}"
+	ra_rc "monitor after that stop: tandemd stopped all the same" 7 alpha monitor
+	in_ns ip addr del 192.0.2.100/25 dev ocfdummy0
+	ra_rc "stop once the address is gone" 0 alpha stop "${MIP[@]}"
+fi
 
 # ---------------------------------------------------------------- bad parameters
 ra_reason "missing tandemd: OCF_ERR_INSTALLED" 5 "tandemd binary /nonexistent/tandemd is missing" alpha validate-all OCF_RESKEY_tandemd=/nonexistent/tandemd
