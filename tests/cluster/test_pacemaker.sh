@@ -25,8 +25,13 @@
 #               (the CIB mark) and only then writes on alone (log order
 #               checked); with that mark removed, the promoted instance's
 #               monitor marks the peer again, under its pacemaker node name
-#               (the replication names are r-a / r-b); 0 I/O errors; the
-#               node returns, resyncs, mark cleared
+#               (the replication names are r-a / r-b; the removal must
+#               succeed, and the agent's own "marked outdated" line follow
+#               it); 0 I/O errors; the node returns, resyncs, mark cleared.
+#               First the agent's peer name rules against the real
+#               crm_node -l (validate-all): a peer_node pacemaker does not
+#               list is used with a warning, unknown names give the other
+#               node of the pair with a WARNING to set peer_node
 #   stopped-peer the unpromoted tandemd is stopped (SIGSTOP) too long to answer
 #               the outdate request: the command marks it, writes go on; it
 #               resumes and resyncs. Then the replication link is cut: this
@@ -241,9 +246,38 @@ pcmk_node_return() { # N
 	pcmk "$(other "$n")" crm_resource --cleanup -r "$PCMK_CLONE" >/dev/null 2>&1 || true
 }
 
+# peer_names P: the agent's peer name resolution against this real cluster's
+# `crm_node -l` (validate-all in node P's namespaces, as pacemaker runs it):
+# a peer_node pacemaker does not list is used as set (a warning), and names
+# pacemaker does not know are replaced by the other node of the pair with a
+# WARNING telling to set peer_node (before: debug, invisible)
+peer_names() {
+	local p=$1 name=pcmk-peer-names rc cfg=$T_TMP/peer-zz.conf
+	local ra=(env OCF_ROOT=/usr/lib/ocf OCF_RESOURCE_INSTANCE=$PCMK_RSC OCF_RESKEY_CRM_meta_on_node=${PCMK_UNAME[$p]}
+		OCF_RESKEY_CRM_meta_timeout=20000 OCF_RESKEY_tandemd=$TB_STATE/bin/tandemd OCF_RESKEY_tandemctl=$TB_STATE/bin/tandemctl)
+	rc=0
+	pcmk "$p" "${ra[@]}" OCF_RESKEY_config="$TB_STATE/$p/tandem.conf" OCF_RESKEY_peer_node=zz \
+		/usr/lib/ocf/resource.d/tandem/tandem validate-all >"$T_TMP/$name.out" 2>&1 || rc=$?
+	if [ "$rc" -eq 0 ] && grep -q "WARNING: .*peer_node 'zz' is not listed by pacemaker.*using it as set" "$T_TMP/$name.out"; then
+		pass "$name: a peer_node pacemaker does not list (zz) is used as set, with a warning (validate-all 0)"
+	else
+		fail "$name: peer_node zz: validate-all rc $rc"; sed -e "s/^/    $p| /" "$T_TMP/$name.out" | tail -n 5
+	fi
+	sed -e '/^cluster {/,/^}/s/^\(    peer: \).*$/\1zz/' -e '/^replication {/,/^}/s/^\(    peer_name: \).*$/\1r-zz/' \
+		"$TB_STATE/$p/tandem.conf" >"$cfg"
+	rc=0
+	pcmk "$p" "${ra[@]}" OCF_RESKEY_config="$cfg" /usr/lib/ocf/resource.d/tandem/tandem validate-all >"$T_TMP/$name.out" 2>&1 || rc=$?
+	if [ "$rc" -eq 0 ] && grep -q "WARNING: .*not pacemaker node names: the peer is ${PCMK_UNAME[$(other "$p")]}, the other node of the pair. Set the peer_node parameter" "$T_TMP/$name.out"; then
+		pass "$name: peers named zz / r-zz: the other node of the pair, ${PCMK_UNAME[$(other "$p")]}, with a WARNING to set peer_node"
+	else
+		fail "$name: peers named zz / r-zz: validate-all rc $rc, no such warning"; sed -e "s/^/    $p| /" "$T_TMP/$name.out" | tail -n 5
+	fi
+}
+
 scn_lose_peer() {
-	local name=pcmk-lose-peer p s log n0 i mark=
+	local name=pcmk-lose-peer p s log n0 i mark= plog l0 out
 	p=$(pcmk_promoted); s=$(other "$p")
+	peer_names "$p"
 	log=$TB_STATE/$p/run/tandem-pcmk/tandemd.log
 	wait_in_sync 30 || true
 	n0=$(wc -l <"$log")
@@ -294,15 +328,21 @@ PY
 		sleep 0.5
 	done
 	pcmk "$p" crm_resource --wait -T 30s >/dev/null 2>&1 || log "$name: pacemaker not settled after 30 s"
-	pcmk "$p" crm_attribute -N "${PCMK_UNAME[$s]}" -n tandem-outdated-tandem -l forever -D >/dev/null 2>&1 || true
-	mark=$(pcmk "$p" crm_attribute -N "${PCMK_UNAME[$s]}" -n tandem-outdated-tandem -l forever -G -q 2>/dev/null || true)
-	[ -z "$mark" ] || log "$name: the mark of ${PCMK_UNAME[$s]} could not be removed ('$mark')"
-	for i in $(seq 1 40); do
-		mark=$(pcmk "$p" crm_attribute -N "${PCMK_UNAME[$s]}" -n tandem-outdated-tandem -l forever -G -q 2>/dev/null || true)
-		[ "$mark" = 1 ] && break
-		sleep 0.25
-	done
-	if [ "$mark" = 1 ]; then
+	# the removal must have worked, or the "marked again" below proves
+	# nothing: its exit status, and the agent's own log line for a new mark
+	# after it (the monitor may mark it again before any read here)
+	plog=$TB_STATE/$p/pcmk/log/pacemaker.log
+	l0=$(wc -l <"$plog" 2>/dev/null || echo 0)
+	if ! out=$(pcmk "$p" crm_attribute -N "${PCMK_UNAME[$s]}" -n tandem-outdated-tandem -l forever -D 2>&1); then
+		fail "$name: the mark of ${PCMK_UNAME[$s]} could not be removed: $out"
+	else
+		for i in $(seq 1 40); do
+			mark=$(pcmk "$p" crm_attribute -N "${PCMK_UNAME[$s]}" -n tandem-outdated-tandem -l forever -G -q 2>/dev/null || true)
+			[ "$mark" = 1 ] && tail -n +"$((l0 + 1))" "$plog" | grep -q "${PCMK_UNAME[$s]} misses writes from here: marked outdated" && break
+			sleep 0.25
+		done
+	fi
+	if [ "$mark" = 1 ] && tail -n +"$((l0 + 1))" "$plog" | grep -q "${PCMK_UNAME[$s]} misses writes from here: marked outdated"; then
 		pass "$name: the promoted instance marks $s outdated under its pacemaker name ${PCMK_UNAME[$s]} (replication peer $(jget "$p" peer))"
 	else
 		fail "$name: the promoted instance did not mark $s outdated under its pacemaker name ${PCMK_UNAME[$s]} within 10 s (replication peer $(jget "$p" peer))"
