@@ -403,14 +403,18 @@ ra_rc "post-stop notify for the peer on a Primary marks it outdated" 0 alpha not
 	OCF_RESKEY_CRM_meta_notify_type=post OCF_RESKEY_CRM_meta_notify_operation=stop OCF_RESKEY_CRM_meta_notify_stop_uname=beta
 
 # ---------------------------------------------------------------- manage_ip
-in_ns ip link add ocfdummy0 type dummy 2>/dev/null && in_ns ip link set ocfdummy0 up
+# an interface for the floating IP: a dummy, else (a kernel without the dummy
+# module) one end of a veth pair, both ends in the namespace
+in_ns ip link add ocfdummy0 type dummy 2>/dev/null && in_ns ip link set ocfdummy0 up \
+	|| { in_ns ip link add ocfdummy0 type veth peer name ocfdummy0p 2>/dev/null \
+		&& in_ns ip link set ocfdummy0p up && in_ns ip link set ocfdummy0 up; } || true
 if in_ns ip link show ocfdummy0 >/dev/null 2>&1; then
 	ra_rc "promote with manage_ip" 0 alpha promote OCF_RESKEY_manage_ip=true OCF_RESKEY_floating_ip=192.0.2.100/24 OCF_RESKEY_interface=ocfdummy0 OCF_RESKEY_arp_count=1
 	in_ns ip -4 -o addr show dev ocfdummy0 | grep -q ' 192.0.2.100/24' && pass "manage_ip: the floating IP is up after promote" || fail "manage_ip: no IP after promote"
 	ra_rc "demote with manage_ip" 0 alpha demote OCF_RESKEY_manage_ip=true OCF_RESKEY_floating_ip=192.0.2.100/24 OCF_RESKEY_interface=ocfdummy0
 	in_ns ip -4 -o addr show dev ocfdummy0 | grep -q ' 192.0.2.100/24' && fail "manage_ip: IP still there after demote" || pass "manage_ip: the floating IP is gone after demote"
 else
-	log "no dummy interface support: manage_ip not exercised"
+	log "no dummy or veth interface support: manage_ip not exercised"
 fi
 
 # ---------------------------------------------------------------- stop of a hung Primary, within the stop timeout
