@@ -484,6 +484,12 @@ if [ "$rc" -eq 0 ] && { [ -z "$st" ] || [ "$st" = Z ]; } && [ "$ms" -lt 20000 ];
 else
 	fail "stop of a hung tandemd without its PID file: rc $rc after ${ms} ms, tandemd (pid $hung) state '${st}'"
 	sed -e 's/^/    | /' "$T_TMP/ra.out" | tail -n 10
+	# still there: ended here (by PID, while it is this tandemd) so that
+	# the cases below do not inherit it
+	if [ "$(readlink "/proc/$hung/exe" 2>/dev/null)" = "$(readlink -f "$TANDEMD")" ]; then
+		kill -CONT "$hung" 2>/dev/null || true; kill -KILL "$hung" 2>/dev/null || true
+	fi
+	sleep 0.5
 fi
 # a PID file naming a live process that is not tandemd (a crash, then PID
 # reuse): never signalled, and not "running" (before: monitor 1, and stop
@@ -507,11 +513,15 @@ wait "$stranger" 2>/dev/null || true
 # octal: before, stop exited 1, which pacemaker answers by fencing)
 ra_rc "validate-all with term_timeout=08" 0 alpha validate-all OCF_RESKEY_term_timeout=08
 ra_rc "start with start_timeout=09" 0 alpha start OCF_RESKEY_start_timeout=09 OCF_RESKEY_wait_connect=0
+ra alpha stop || true
+ra_rc "start alpha (for the stop with term_timeout=08)" 0 alpha start OCF_RESKEY_wait_connect=0
 running=$(cat "$T_TMP/alpha/tandemd.pid" 2>/dev/null || true)
 ra_rc "stop with term_timeout=08" 0 alpha stop OCF_RESKEY_term_timeout=08
-st=$(sed 's/^.*) //' "/proc/$running/stat" 2>/dev/null | cut -d' ' -f1 || true)
+st=
+[ -z "$running" ] || st=$(sed 's/^.*) //' "/proc/$running/stat" 2>/dev/null | cut -d' ' -f1 || true)
 [ -n "$running" ] && { [ -z "$st" ] || [ "$st" = Z ]; } && pass "tandemd (pid $running) stopped with term_timeout=08" \
 	|| fail "tandemd (pid ${running:-?}, state $st) still there after the stop with term_timeout=08"
+ra alpha stop || true
 
 # ---------------------------------------------------------------- a CIB that does not answer: the action's deadline
 # The stub crm_attribute / crm_master read and write files in $T_TMP/attrs:
