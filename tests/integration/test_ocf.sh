@@ -527,8 +527,9 @@ ra alpha stop || true
 # The stub crm_attribute / crm_master read and write files in $T_TMP/attrs:
 # made FIFOs nobody opens, every read and write of the mark and the score
 # blocks, as calls to a CIB that does not answer would. A Primary without its
-# peer reads the peer's mark, writes it, and sets its score: 10 s each
-# before (30 s past a 20 s monitor timeout); within one deadline now.
+# peer reads the peer's mark, writes it, and sets its score: up to 10 s each
+# before (the previous agent measured 20.1 s here: past a 20 s monitor
+# timeout); within one deadline now.
 ra_rc "start alpha (for the monitor against a CIB that does not answer)" 0 alpha start OCF_RESKEY_wait_connect=0
 ra_rc "promote alpha alone" 0 alpha promote
 rm -f "$T_TMP/attrs/beta.tandem-outdated-tandem" "$T_TMP/attrs/score.alpha"
