@@ -13,8 +13,9 @@
 #     a Primary that lost its peer marks the peer outdated;
 #   - a replicated LUN that is configured but not open (no metadata) leaves
 #     the score alone (status --json "open": false);
-#   - stop signals only tandemd: a PID file naming a live sleep is neither
-#     "running" nor signalled; a hung tandemd whose PID file is gone is
+#   - stop signals only tandemd: a PID file naming a live sleep started after
+#     the file was written is neither "running" nor signalled; a hung tandemd
+#     started from another binary path is still stopped; a hung tandemd whose PID file is gone is
 #     still stopped; term_timeout=08 / start_timeout=09 are base 10;
 #   - one deadline per action: a Primary's monitor returns within its 20 s
 #     while every read and write of the (stub) CIB blocks (FIFOs); a score
@@ -491,24 +492,44 @@ else
 	fi
 	sleep 0.5
 fi
-# a PID file naming a live process that is not tandemd (a crash, then PID
-# reuse): never signalled, and not "running" (before: monitor 1, and stop
-# SIGTERMed it)
+# a PID file naming a live process started after the file was written (a
+# crash, then PID reuse; the file is dated 10 s before the process): never
+# signalled, and not "running" (before: monitor 1, and stop SIGTERMed it)
 ip netns exec "$NS" sleep 600 &
 stranger=$!
 SLEEP_PIDS+=("$stranger")
 for i in $(seq 1 20); do [ "$(readlink "/proc/$stranger/exe" 2>/dev/null)" = "$SLEEP_EXE" ] && break; sleep 0.1; done
-echo "$stranger" >"$T_TMP/alpha/tandemd.pid"
+stale_pidfile() { echo "$stranger" >"$T_TMP/alpha/tandemd.pid"; touch -d "@$(( $(date +%s) - 10 ))" "$T_TMP/alpha/tandemd.pid"; }
+stale_pidfile
 ra_rc "monitor with a PID file naming a live sleep: not running" 7 alpha monitor
 ra_rc "stop with a PID file naming a live sleep" 0 alpha stop
 kill -0 "$stranger" 2>/dev/null && [ "$(readlink "/proc/$stranger/exe")" = "$SLEEP_EXE" ] \
 	&& pass "the sleep (pid $stranger) named by the PID file survives stop" || fail "stop killed the sleep (pid $stranger) the PID file named"
-echo "$stranger" >"$T_TMP/alpha/tandemd.pid"
+stale_pidfile
 ra_rc "stop without tandemctl, the PID file naming a live sleep" 0 alpha stop OCF_RESKEY_tandemctl=/nonexistent/tandemctl
 kill -0 "$stranger" 2>/dev/null && pass "the sleep (pid $stranger) survives a stop without tandemctl" \
 	|| fail "a stop without tandemctl killed the sleep (pid $stranger) the PID file named"
 kill -KILL "$stranger" 2>/dev/null || true
 wait "$stranger" 2>/dev/null || true
+# a hung tandemd started from another path than tandemd= names now (a
+# versioned install path switched by an upgrade, a wrapper, a changed
+# parameter): the PID file's PID is still ours (it started before the file
+# was written), so stop kills it. Before, only a PID running the configured
+# binary counted: the hung daemon was "not ours", its status query was cut
+# short and stop answered 0 with it still running.
+cp "$TANDEMD" "$T_TMP/tandemd-other"
+ra_rc "start alpha from another binary path" 0 alpha start OCF_RESKEY_tandemd="$T_TMP/tandemd-other" OCF_RESKEY_wait_connect=0
+other=$(cat "$T_TMP/alpha/tandemd.pid")
+if [ "$(readlink "/proc/$other/exe" 2>/dev/null)" = "$T_TMP/tandemd-other" ]; then
+	HUNG_PIDS+=("$other")
+	kill -STOP "$other"
+	ra_rc "stop of a hung tandemd started from another binary path" 0 alpha stop OCF_RESKEY_CRM_meta_timeout=20000
+	st=$(sed 's/^.*) //' "/proc/$other/stat" 2>/dev/null | cut -d' ' -f1)
+	{ [ -z "$st" ] || [ "$st" = Z ]; } && pass "that tandemd (pid $other) is gone after stop" \
+		|| { fail "that tandemd (pid $other, state $st) still runs after a stop"; kill -CONT "$other"; kill -KILL "$other"; }
+else
+	fail "start from $T_TMP/tandemd-other: no tandemd of that path (pid ${other:-?})"
+fi
 # integers with a leading zero are base 10 (bash arithmetic reads 08 as bad
 # octal: before, stop exited 1, which pacemaker answers by fencing)
 ra_rc "validate-all with term_timeout=08" 0 alpha validate-all OCF_RESKEY_term_timeout=08
