@@ -517,19 +517,28 @@ wait "$stranger" 2>/dev/null || true
 # was written), so stop kills it. Before, only a PID running the configured
 # binary counted: the hung daemon was "not ours", its status query was cut
 # short and stop answered 0 with it still running.
+# The same with the PID file dated a minute before the daemon (the clock
+# stepped forward after it was written): the daemon was started with that
+# PID file (-p), so it is still ours.
 cp "$TANDEMD" "$T_TMP/tandemd-other"
-ra_rc "start alpha from another binary path" 0 alpha start OCF_RESKEY_tandemd="$T_TMP/tandemd-other" OCF_RESKEY_wait_connect=0
-other=$(cat "$T_TMP/alpha/tandemd.pid")
-if [ "$(readlink "/proc/$other/exe" 2>/dev/null)" = "$T_TMP/tandemd-other" ]; then
+hung_other_stop() { # WHAT [backdate]
+	local other st
+	ra_rc "start alpha from another binary path ($1)" 0 alpha start OCF_RESKEY_tandemd="$T_TMP/tandemd-other" OCF_RESKEY_wait_connect=0
+	other=$(cat "$T_TMP/alpha/tandemd.pid")
+	if [ "$(readlink "/proc/$other/exe" 2>/dev/null)" != "$T_TMP/tandemd-other" ]; then
+		fail "start from $T_TMP/tandemd-other: no tandemd of that path (pid ${other:-?})"
+		return
+	fi
 	HUNG_PIDS+=("$other")
+	[ -z "${2:-}" ] || touch -d "@$(( $(date +%s) - 60 ))" "$T_TMP/alpha/tandemd.pid"
 	kill -STOP "$other"
-	ra_rc "stop of a hung tandemd started from another binary path" 0 alpha stop OCF_RESKEY_CRM_meta_timeout=20000
+	ra_rc "stop of a hung tandemd started from another binary path ($1)" 0 alpha stop OCF_RESKEY_CRM_meta_timeout=20000
 	st=$(sed 's/^.*) //' "/proc/$other/stat" 2>/dev/null | cut -d' ' -f1)
-	{ [ -z "$st" ] || [ "$st" = Z ]; } && pass "that tandemd (pid $other) is gone after stop" \
-		|| { fail "that tandemd (pid $other, state $st) still runs after a stop"; kill -CONT "$other"; kill -KILL "$other"; }
-else
-	fail "start from $T_TMP/tandemd-other: no tandemd of that path (pid ${other:-?})"
-fi
+	{ [ -z "$st" ] || [ "$st" = Z ]; } && pass "that tandemd (pid $other) is gone after stop ($1)" \
+		|| { fail "that tandemd (pid $other, state $st) still runs after a stop ($1)"; kill -CONT "$other"; kill -KILL "$other"; }
+}
+hung_other_stop "PID file written after its start"
+hung_other_stop "PID file dated before its start, -p names it" backdate
 # integers with a leading zero are base 10 (bash arithmetic reads 08 as bad
 # octal: before, stop exited 1, which pacemaker answers by fencing)
 ra_rc "validate-all with term_timeout=08" 0 alpha validate-all OCF_RESKEY_term_timeout=08
