@@ -507,7 +507,7 @@ static void install_mode_locked(struct scsi_lun *lu, const struct scsi_mode_rec 
 	 * record's answer when that record is still travelling. */
 	unsigned st = m->sanitize;
 	if (st == SCSI_SANITIZE_RUNNING)
-		st = m->san_ause ? SCSI_SANITIZE_FAILED_AUSE : SCSI_SANITIZE_FAILED;
+		st = scsi_sanitize_failed_state(m->san_ause);
 	unsigned cur = atomic_load(&lu->sanitize_state);
 	if (cur == SCSI_SANITIZE_RUNNING || atomic_load(&lu->sanitize_ending))
 		atomic_store(&lu->sanitize_peer, st + 1);

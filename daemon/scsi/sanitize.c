@@ -206,6 +206,18 @@ static void san_task_finish(struct san_ctx *c, bool ok)
 	scsi_task_done(t);
 }
 
+/* This node's operation, interrupted by a demotion: the new Primary's state
+ * if its record came meanwhile (it may have left the failure mode already;
+ * pr.c keeps it in sanitize_peer), else the failure mode the new Primary
+ * holds too. */
+static void san_interrupted(struct scsi_lun *lu, bool ause)
+{
+	unsigned peer = atomic_exchange(&lu->sanitize_peer, 0);
+
+	atomic_store_explicit(&lu->sanitize_state, peer ? peer - 1 : scsi_sanitize_failed_state(ause),
+			      memory_order_release);
+}
+
 /* The end record of an IMMED=0 operation on a replicated LUN (san_end): the
  * command's answer waits for it, as a MODE SELECT's does. t->state: the
  * operation's AUSE. */
@@ -220,15 +232,12 @@ static void san_end_record_done(struct bdev_io *io)
 	 * either before (kept in sanitize_peer) or after this decision */
 	pthread_mutex_lock(&lu->pr->lock);
 	atomic_store(&lu->sanitize_ending, false);
-	unsigned peer = atomic_exchange(&lu->sanitize_peer, 0);
-	if (io->status == -BDEV_E_NOT_ACTIVE) {
+	if (io->status == -BDEV_E_NOT_ACTIVE)
 		/* demoted before the peer held it: the new Primary holds the
-		 * operation as interrupted (failure mode), and so does this node,
-		 * unless that Primary's own state came meanwhile */
-		atomic_store_explicit(&lu->sanitize_state,
-				      peer ? peer - 1 : t->state ? SCSI_SANITIZE_FAILED_AUSE : SCSI_SANITIZE_FAILED,
-				      memory_order_release);
-	}
+		 * operation as interrupted, and so does this node */
+		san_interrupted(lu, t->state);
+	else
+		atomic_store(&lu->sanitize_peer, 0);
 	pthread_mutex_unlock(&lu->pr->lock);
 	if (io->status) {
 		qb_log(LOG_ERR, "scsi: %s LUN %u: the record after a sanitize did not reach the peer: %s",
@@ -310,19 +319,13 @@ static void san_end(struct san_ctx *c)
 		 * succeeds on the Primary (or EXIT FAILURE MODE after AUSE=1);
 		 * the initiator, told NOT READY (ALUA transition), issues it
 		 * there. The new Primary's push replaces this node's state. */
-		unsigned peer = atomic_exchange(&lu->sanitize_peer, 0);
 		atomic_store_explicit(&lu->sanitize_progress, 0, memory_order_relaxed);
-		/* the new Primary's record, if one came meanwhile (it may have
-		 * left the failure mode already), else the failure mode it holds */
-		atomic_store_explicit(&lu->sanitize_state,
-				      peer ? peer - 1 : c->ause ? SCSI_SANITIZE_FAILED_AUSE : SCSI_SANITIZE_FAILED,
-				      memory_order_release);
+		san_interrupted(lu, c->ause);
 		qb_log(LOG_WARNING, "scsi: %s LUN %u: sanitize interrupted: this node is no longer Primary",
 		       lu->tgt->name, lu->id);
 	} else {
 		atomic_fetch_add_explicit(&lu->errors, 1, memory_order_relaxed);
-		atomic_store_explicit(&lu->sanitize_state, c->ause ? SCSI_SANITIZE_FAILED_AUSE : SCSI_SANITIZE_FAILED,
-				      memory_order_release);
+		atomic_store_explicit(&lu->sanitize_state, scsi_sanitize_failed_state(c->ause), memory_order_release);
 		qb_log(LOG_ERR, "scsi: %s LUN %u: sanitize failed: %s", lu->tgt->name, lu->id, strerror(-c->err));
 		scsi_pr_record_send(lu, "a failed sanitize");
 	}

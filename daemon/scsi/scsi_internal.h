@@ -273,6 +273,12 @@ static inline bool scsi_resv_conflict(struct scsi_task *t, uint16_t op_flags)
 /* SBC-3 4.11 sanitize states (lu->sanitize_state) */
 enum { SCSI_SANITIZE_IDLE = 0, SCSI_SANITIZE_RUNNING = 1, SCSI_SANITIZE_FAILED = 2,
        SCSI_SANITIZE_FAILED_AUSE = 3 /* failed, unrestricted completion mode */ };
+/* The failure mode an operation that did not complete leaves: restricted
+ * unless it asked for AUSE */
+static inline unsigned scsi_sanitize_failed_state(bool ause)
+{
+	return ause ? SCSI_SANITIZE_FAILED_AUSE : SCSI_SANITIZE_FAILED;
+}
 static inline bool scsi_sanitize_refuse(struct scsi_task *t)
 {
 	return atomic_load_explicit(&t->lu->sanitize_state, memory_order_acquire) != SCSI_SANITIZE_IDLE &&
