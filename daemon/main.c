@@ -143,6 +143,12 @@ static int parse_args(int argc, char **argv, struct daemon_opts *o)
 	return 0;
 }
 
+/* How logs and status name the configuration: its file, or the embedded default. */
+static const char *config_name(const char *path)
+{
+	return path ? path : "(embedded default)";
+}
+
 /* Which file to read: -c, else the default path if it exists, else none. */
 static const char *config_source(const struct daemon_opts *o)
 {
@@ -185,7 +191,7 @@ static void ctl_status(struct json_writer *w)
 	json_obj_begin(w, "daemon");
 	json_str(w, "version", TANDEM_VERSION);
 	json_int(w, "pid", getpid());
-	json_str(w, "config", d.loaded_from ? d.loaded_from : "(embedded default)");
+	json_str(w, "config", config_name(d.loaded_from));
 	json_int(w, "uptime_s", (int64_t)(time(NULL) - d.started));
 	json_int(w, "reactors", reactor_pool_size());
 	if (c)
@@ -235,11 +241,11 @@ static int ctl_reload(char *err, size_t errlen)
 	if (partial[0]) {
 		/* applied: 0, with a warning that tandemctl prints */
 		qb_log(LOG_WARNING, "configuration reloaded from %s, but not all of it is in service: %s",
-		       path ? path : "(embedded default)", partial);
+		       config_name(path), partial);
 		snprintf(err, errlen, "not all of the configuration is in service: %s", partial);
 		return 0;
 	}
-	qb_log(LOG_NOTICE, "configuration reloaded from %s", path ? path : "(embedded default)");
+	qb_log(LOG_NOTICE, "configuration reloaded from %s", config_name(path));
 	return 0;
 }
 
@@ -480,14 +486,14 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		rc = cluster_release_stale_ip(conf, err, sizeof(err));
-		fprintf(rc < 0 ? stderr : stdout, "tandemd: %s: %s%s\n", d.loaded_from ? d.loaded_from : "(embedded default)",
+		fprintf(rc < 0 ? stderr : stdout, "tandemd: %s: %s%s\n", config_name(d.loaded_from),
 			rc < 0 ? "cannot remove the floating IP: " : "", err);
 		tconf_free(conf);
 		return rc < 0 ? 1 : 0;
 	}
 	if (d.opts.check_only) {
 		printf("tandemd: %s: configuration OK (%zu target(s))\n",
-		       d.loaded_from ? d.loaded_from : "(embedded default)", conf->ntargets);
+		       config_name(d.loaded_from), conf->ntargets);
 		tconf_free(conf);
 		return 0;
 	}
@@ -553,7 +559,7 @@ int main(int argc, char **argv)
 	}
 
 	qb_log(LOG_NOTICE, "tandemd " TANDEM_VERSION " running: %zu target(s), %d reactor thread(s), config %s",
-	       conf->ntargets, threads, d.loaded_from ? d.loaded_from : "(embedded default)");
+	       conf->ntargets, threads, config_name(d.loaded_from));
 #ifdef HAVE_SYSTEMD
 	sd_notify(0, "READY=1");
 #endif
