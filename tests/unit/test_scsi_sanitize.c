@@ -598,8 +598,9 @@ static struct tt *end_record_waits(uint8_t v)
 	reactor_post(R, tt_exec_fn, &x->t);
 	for (int i = 0; i < 2000 && M3->nrecords < 2; i++)
 		reactor_poll_once(R, 1);
-	ck_assert_int_eq(M3->nrecords, 2);
+	ck_assert_int_eq(M3->nrecords, 2);              /* the start record, then the end record */
 	ck_assert(all(M3, 0, (size_t)NB * 512, v));
+	ck_assert_int_eq(x->completions, 0);            /* no answer before the peer holds the end */
 	record_answer(M3, 0);                           /* the start record */
 	ck_assert_int_eq(x->completions, 0);
 	return x;
@@ -615,15 +616,7 @@ START_TEST(sanitize_good_after_peer_holds_end)
 {
 	struct tt *x;
 
-	x = ow_new(3, 0, 0x01, 4, 0x5a, false);
-	reactor_post(R, tt_exec_fn, &x->t);
-	for (int i = 0; i < 2000 && M3->nrecords < 2; i++)
-		reactor_poll_once(R, 1);
-	ck_assert_int_eq(M3->nrecords, 2);              /* the start record, then the end record */
-	ck_assert(all(M3, 0, (size_t)NB * 512, 0x5a));
-	ck_assert_int_eq(x->completions, 0);            /* no GOOD before the peer holds the end */
-	record_answer(M3, 0);                           /* the start record */
-	ck_assert_int_eq(x->completions, 0);
+	x = end_record_waits(0x5a);
 	record_answer(M3, 0);
 	ck_assert_int_eq(x->completions, 1);
 	CHECK_GOOD(x);
