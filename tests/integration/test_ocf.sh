@@ -56,6 +56,10 @@ HUNG_PIDS=()
 # while the PID is still a sleep
 SLEEP_PIDS=()
 SLEEP_EXE=$(readlink -f "$(command -v sleep)")
+# proc_state PID: the process's state letter (/proc/PID/stat), empty when it
+# is gone; is_gone STATE: gone, or a zombie nobody reaped yet
+proc_state() { { [ -n "$1" ] && sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1; } || true; }
+is_gone() { [ -z "$1" ] || [ "$1" = Z ]; }
 _ocf_cleanup() {
 	local p
 	for p in "${HUNG_PIDS[@]+"${HUNG_PIDS[@]}"}"; do
@@ -446,8 +450,8 @@ else
 fi
 [ "$ms" -lt 20000 ] && pass "stop of a SIGSTOPped Primary returned after ${ms} ms, within its 20 s timeout (term_timeout 60 s)" \
 	|| fail "stop of a SIGSTOPped Primary took ${ms} ms: past its 20 s timeout"
-st=$(sed 's/^.*) //' "/proc/$hung/stat" 2>/dev/null | cut -d' ' -f1)    # gone, or a zombie nobody reaped yet
-{ [ -z "$st" ] || [ "$st" = Z ]; } && pass "the hung tandemd (pid $hung) is gone after stop" \
+st=$(proc_state "$hung")
+is_gone "$st" && pass "the hung tandemd (pid $hung) is gone after stop" \
 	|| fail "the hung tandemd (pid $hung, state $st) is still there after stop"
 ra_rc "monitor after the stop of a hung Primary" 7 alpha monitor
 if [ ${#MIP[@]} -gt 0 ]; then
@@ -479,8 +483,8 @@ t0=$(date +%s%N)
 rc=0
 ra alpha stop OCF_RESKEY_CRM_meta_timeout=20000 || rc=$?
 ms=$(( ($(date +%s%N) - t0) / 1000000 ))
-st=$(sed 's/^.*) //' "/proc/$hung/stat" 2>/dev/null | cut -d' ' -f1 || true)
-if [ "$rc" -eq 0 ] && { [ -z "$st" ] || [ "$st" = Z ]; } && [ "$ms" -lt 20000 ]; then
+st=$(proc_state "$hung")
+if [ "$rc" -eq 0 ] && is_gone "$st" && [ "$ms" -lt 20000 ]; then
 	pass "stop of a hung tandemd without its PID file: rc 0 after ${ms} ms, the tandemd (pid $hung) is gone"
 else
 	fail "stop of a hung tandemd without its PID file: rc $rc after ${ms} ms, tandemd (pid $hung) state '${st}'"
@@ -533,8 +537,8 @@ hung_other_stop() { # WHAT [backdate]
 	[ -z "${2:-}" ] || touch -d "@$(( $(date +%s) - 60 ))" "$T_TMP/alpha/tandemd.pid"
 	kill -STOP "$other"
 	ra_rc "stop of a hung tandemd started from another binary path ($1)" 0 alpha stop OCF_RESKEY_CRM_meta_timeout=20000
-	st=$(sed 's/^.*) //' "/proc/$other/stat" 2>/dev/null | cut -d' ' -f1)
-	{ [ -z "$st" ] || [ "$st" = Z ]; } && pass "that tandemd (pid $other) is gone after stop ($1)" \
+	st=$(proc_state "$other")
+	is_gone "$st" && pass "that tandemd (pid $other) is gone after stop ($1)" \
 		|| { fail "that tandemd (pid $other, state $st) still runs after a stop ($1)"; kill -CONT "$other"; kill -KILL "$other"; }
 }
 hung_other_stop "PID file written after its start"
@@ -548,8 +552,8 @@ ra_rc "start alpha (for the stop with term_timeout=08)" 0 alpha start OCF_RESKEY
 running=$(cat "$T_TMP/alpha/tandemd.pid" 2>/dev/null || true)
 ra_rc "stop with term_timeout=08" 0 alpha stop OCF_RESKEY_term_timeout=08
 st=
-[ -z "$running" ] || st=$(sed 's/^.*) //' "/proc/$running/stat" 2>/dev/null | cut -d' ' -f1 || true)
-[ -n "$running" ] && { [ -z "$st" ] || [ "$st" = Z ]; } && pass "tandemd (pid $running) stopped with term_timeout=08" \
+st=$(proc_state "$running")
+[ -n "$running" ] && is_gone "$st" && pass "tandemd (pid $running) stopped with term_timeout=08" \
 	|| fail "tandemd (pid ${running:-?}, state $st) still there after the stop with term_timeout=08"
 ra alpha stop || true
 
@@ -608,8 +612,8 @@ ra_rc "stop with tandemctl missing still succeeds" 0 alpha stop OCF_RESKEY_tande
 ra_rc "start alpha (for the stop without tandemctl)" 0 alpha start
 running=$(cat "$T_TMP/alpha/tandemd.pid" 2>/dev/null)
 ra_rc "stop with tandemctl missing, tandemd running" 0 alpha stop OCF_RESKEY_tandemctl=/nonexistent/tandemctl
-st=$(sed 's/^.*) //' "/proc/$running/stat" 2>/dev/null | cut -d' ' -f1)    # gone, or a zombie nobody reaped yet
-[ -n "$running" ] && { [ -z "$st" ] || [ "$st" = Z ]; } && pass "tandemd (pid $running) stopped without tandemctl" \
+st=$(proc_state "$running")
+[ -n "$running" ] && is_gone "$st" && pass "tandemd (pid $running) stopped without tandemctl" \
 	|| fail "tandemd (pid ${running:-?}, state $st) still running after a stop that succeeded"
 ra_rc "monitor after the stop without tandemctl" 7 alpha monitor
 ra_reason "missing config: OCF_ERR_INSTALLED" 5 "missing on this node" alpha validate-all OCF_RESKEY_config=$T_TMP/nope.conf
