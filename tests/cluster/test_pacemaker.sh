@@ -275,7 +275,7 @@ peer_names() {
 }
 
 scn_lose_peer() {
-	local name=pcmk-lose-peer p s log n0 i mark= plog l0 out
+	local name=pcmk-lose-peer p s log n0 i mark= marked=0 plog l0 out
 	p=$(pcmk_promoted); s=$(other "$p")
 	peer_names "$p"
 	log=$TB_STATE/$p/run/tandem-pcmk/tandemd.log
@@ -338,11 +338,14 @@ PY
 	else
 		for i in $(seq 1 40); do
 			mark=$(pcmk "$p" crm_attribute -N "${PCMK_UNAME[$s]}" -n tandem-outdated-tandem -l forever -G -q 2>/dev/null || true)
-			[ "$mark" = 1 ] && tail -n +"$((l0 + 1))" "$plog" | grep -q "${PCMK_UNAME[$s]} misses writes from here: marked outdated" && break
+			if [ "$mark" = 1 ] && tail -n +"$((l0 + 1))" "$plog" | grep -q "${PCMK_UNAME[$s]} misses writes from here: marked outdated"; then
+				marked=1
+				break
+			fi
 			sleep 0.25
 		done
 	fi
-	if [ "$mark" = 1 ] && tail -n +"$((l0 + 1))" "$plog" | grep -q "${PCMK_UNAME[$s]} misses writes from here: marked outdated"; then
+	if [ "$marked" = 1 ]; then
 		pass "$name: the promoted instance marks $s outdated under its pacemaker name ${PCMK_UNAME[$s]} (replication peer $(jget "$p" peer))"
 	else
 		fail "$name: the promoted instance did not mark $s outdated under its pacemaker name ${PCMK_UNAME[$s]} within 10 s (replication peer $(jget "$p" peer))"
