@@ -12,7 +12,7 @@
 # Environment: JOBS (make -j), SKIP_INSTALL=1, SKIP_BUILD=1 (reuse trees),
 # CMAKE_EXTRA_ARGS (added to both cmake calls),
 # ONLY=pattern (run only integration tests whose name matches),
-# FUZZ_SECONDS (libFuzzer time per target, default 30; 0 = replay the corpora
+# FUZZ_SECONDS (libFuzzer time per target, default 20; 0 = replay the corpora
 # only; "skip" = no fuzzing step).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -135,9 +135,9 @@ for dir in "${BUILDS[@]+"${BUILDS[@]}"}"; do
 done
 
 # ---------------------------------------------------------------- 3b. fuzzing
-# Every libFuzzer target for FUZZ_SECONDS (default 30 s; 6 targets ~3 min plus
+# Every libFuzzer target for FUZZ_SECONDS (default 20 s; 7 targets ~2.5 min plus
 # the clang build); the corpora, with their kept crash inputs, are replayed first.
-FUZZ_SECONDS=${FUZZ_SECONDS:-30}
+FUZZ_SECONDS=${FUZZ_SECONDS:-20}
 if [ "$FUZZ_SECONDS" != skip ]; then
 	stamp "fuzz targets, ${FUZZ_SECONDS}s each"
 	mkdir -p "$ROOT/build-fuzz"
