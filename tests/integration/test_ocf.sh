@@ -496,6 +496,38 @@ else
 	fi
 	sleep 0.5
 fi
+# a hung tandemd that the agent did not start (by hand, another tool), no PID
+# file, its configuration named in another getopt form: stop still finds it
+# by that configuration and kills it. Before, only "-c FILE", "--config FILE"
+# and "--config=FILE" matched: a bundled "-fc FILE", "-fcFILE", a unique
+# abbreviation or a path relative to its working directory left it running
+# after a stop that answered 0.
+hand_started_stop() { # WHAT DIR ARG...
+	local what=$1 dir=$2 pid="" st i; shift 2
+	rm -f "$T_TMP/alpha/tandemd.pid"
+	in_ns sh -c 'cd "$1" && shift && exec "$@"' sh "$dir" "$TANDEMD" "$@" >"$T_TMP/alpha/hand.log" 2>&1 &
+	for i in $(seq 1 50); do
+		pid=$(jfield alpha "d['daemon']['pid']" || true)
+		[ -n "$pid" ] && break
+		sleep 0.2
+	done
+	if [ -z "$pid" ] || [ "$(readlink "/proc/$pid/exe" 2>/dev/null)" != "$(readlink -f "$TANDEMD")" ]; then
+		fail "$what: the tandemd started by hand does not answer"
+		sed -e 's/^/    | /' "$T_TMP/alpha/hand.log" | tail -n 5
+		return
+	fi
+	HUNG_PIDS+=("$pid")
+	kill -STOP "$pid"
+	ra_rc "stop of a hung tandemd started by hand with $what" 0 alpha stop OCF_RESKEY_CRM_meta_timeout=20000
+	st=$(proc_state "$pid")
+	is_gone "$st" && pass "that tandemd (pid $pid, $what) is gone after stop" \
+		|| { fail "that tandemd (pid $pid, $what, state $st) still runs after a stop"; kill -CONT "$pid"; kill -KILL "$pid"; }
+	wait 2>/dev/null || true
+}
+hand_started_stop "-fc CONFIG" / -fc "$T_TMP/alpha/tandem.conf"
+hand_started_stop "-fcCONFIG" / "-fc$T_TMP/alpha/tandem.conf"
+hand_started_stop "--conf CONFIG after -l info" / -l info -f --conf "$T_TMP/alpha/tandem.conf"
+hand_started_stop "a relative -c" "$T_TMP/alpha" -f -c tandem.conf
 # a PID file naming a live process started after the file was written (a
 # crash, then PID reuse; the file is dated 10 s before the process): never
 # signalled, and not "running" (before: monitor 1, and stop SIGTERMed it)
