@@ -222,7 +222,15 @@ static void od_work(void *arg)
 
 	if (repl_eng.test_faults & REPL_TF_OD_DELAY)
 		usleep(300 * 1000);
-	j->rc = repl_md_edit(j->v, od_edit, NULL);
+	/* The bitmap first: what the link's loss marked is on disk before a
+	 * write completes without the peer. repl_vc_lost marks regions whose
+	 * writes completed long ago: their activity-log extents may have been
+	 * evicted (and their bitmap pages written) before the marks, so after
+	 * a crash neither the log's replay nor the file would hold them, and
+	 * the peer that lost them from its cache would resync without them. */
+	j->rc = repl_md_bm_flush(j->v->md);
+	if (j->rc == 0)
+		j->rc = repl_md_edit(j->v, od_edit, NULL);
 }
 
 static void od_done(void *arg)
@@ -272,6 +280,27 @@ static void outdate_start(struct repl_vol *v)
 			od_done(j);
 		}
 	}
+}
+
+/* Write the bitmap to disk (a job of the volume's, after those queued). */
+static void bm_flush_work(void *arg)
+{
+	struct repl_vol *v = arg;
+
+	if (repl_md_bm_flush(v->md) < 0)
+		qb_log(LOG_ERR, "repl: %s: cannot write the out-of-sync regions to the metadata: after a crash "
+		       "they may not be resynced (verify the pair: tandemctl verify)", v->name);
+}
+
+static void bm_flush_done(void *arg)
+{
+	(void)arg;
+}
+
+static void bm_flush_start(struct repl_vol *v)
+{
+	if (repl_vol_job(v, bm_flush_work, bm_flush_done, v) < 0)
+		qb_log(LOG_ERR, "repl: %s: no memory to write the out-of-sync regions to the metadata", v->name);
 }
 
 static void app_maybe_done(struct repl_req *rq);
@@ -661,9 +690,12 @@ void repl_vol_link_down(struct repl_vol *v)
 	/* what the peer acknowledged only into its volatile cache: out of sync,
 	 * and the peer may be behind, like after a write it missed */
 	repl_od_check(v);
-	if (repl_vc_lost(v) && repl_get_role() == REPL_ROLE_PRIMARY && v->od_state == OD_NONE &&
-	    repl_fence_gate(v))
-		outdate_start(v);
+	if (repl_vc_lost(v)) {
+		if (repl_get_role() == REPL_ROLE_PRIMARY && v->od_state == OD_NONE && repl_fence_gate(v))
+			outdate_start(v);       /* writes the bitmap, then the bump */
+		else
+			bm_flush_start(v);      /* the peer counts as Outdated already, or soon */
+	}
 	repl_sync_abort(v);
 	if (v->vs != VS_STANDALONE)
 		v->vs = VS_WAIT;
