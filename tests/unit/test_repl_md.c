@@ -15,6 +15,23 @@
 #include "repl/md.h"
 #include "repl/md_format.h"
 #include "util/be.h"
+#include <sys/syscall.h>
+
+/* fdatasync of this test process: set fail_next_sync and the next call
+ * writes the data (the real call) and then reports EIO, like a device that
+ * fails the flush after the write reached it. */
+static int fail_next_sync;
+int fdatasync(int fd)
+{
+	long r = syscall(SYS_fdatasync, fd);
+
+	if (fail_next_sync) {
+		fail_next_sync = 0;
+		errno = EIO;
+		return -1;
+	}
+	return (int)r;
+}
 
 #define KiB 1024ull
 #define MiB (1024ull * 1024)
@@ -627,6 +644,38 @@ START_TEST(test_al_crash_replay)
 }
 END_TEST
 
+/* An activity-log transaction whose fdatasync fails may still be on disk
+ * (the write went out first): the extents it evicted are then not in the
+ * durable log any more, so they must not stay "active" in memory (found by
+ * review: they did, a write there took the fast path without a transaction,
+ * and its out-of-sync mark was lost in a crash). */
+START_TEST(test_al_txn_sync_failure)
+{
+	uint64_t dev = 8 * GiB;                            /* 2048 extents */
+	struct repl_md *md = mk(dev, 4096, REPL_DISK_UPTODATE);
+
+	for (uint64_t e = 0; e < REPL_MD_AL_EXTENTS; e++) {
+		ck_assert_int_eq(repl_md_al_activate(md, e * EXT, 4096), 0);
+		repl_md_al_done(md, e * EXT, 4096);
+	}
+	/* extent 1500 evicts extent 0 (least recently used); the transaction
+	 * is written, its fdatasync reports EIO */
+	fail_next_sync = 1;
+	ck_assert_int_eq(repl_md_al_activate(md, 1500 * EXT, 4096), -1);
+	ck_assert_int_eq(fail_next_sync, 0);
+	ck_assert_msg(!repl_md_al_hot(md, 0, 4096), "extent 0, evicted by a transaction that may be on disk, "
+		      "is still active in memory");
+	ck_assert_uint_eq(repl_md_al_active(md), REPL_MD_AL_EXTENTS - 1);
+	/* a write there (the replication layer's order): a new transaction first */
+	ck_assert_int_eq(repl_md_al_activate(md, 0, 4096), 0);
+	repl_md_bm_set(md, 8192, 4096);                   /* it missed the peer */
+	repl_md_free_unclean(md);                          /* crash */
+	md = reopen(dev);
+	ck_assert_msg(repl_md_bm_test(md, 8192, 4096), "the write's out-of-sync mark is lost after the crash");
+	repl_md_close(md);
+}
+END_TEST
+
 /* A torn AL transaction leaves the previous one; the write it was for never started. */
 START_TEST(test_al_torn_txn)
 {
@@ -946,6 +995,7 @@ static Suite *md_suite(void)
 	tcase_add_test(tc, test_al_lru);
 	tcase_add_test(tc, test_al_crash_replay);
 	tcase_add_test(tc, test_al_torn_txn);
+	tcase_add_test(tc, test_al_txn_sync_failure);
 	tcase_add_test(tc, test_al_threads);
 	tcase_add_test(tc, test_gen_ids);
 	tcase_add_loop_test(tc, test_decide_table, 0, (int)(sizeof(rows) / sizeof(rows[0])));
