@@ -456,8 +456,20 @@ int repl_h_role(struct repl_conn *c, const struct repl_msg *m)
 		qb_log(LOG_NOTICE, "repl: peer %s is %s", repl_eng.peer_name, repl_role_name(r));
 	repl_eng.peer_role = r;
 	repl_eng.peer_role_known = true;
-	for (int i = 0; i < repl_eng.nvols; i++)
-		repl_eng.vols[i]->peer_role = r;
+	for (int i = 0; i < repl_eng.nvols; i++) {
+		struct repl_vol *v = repl_eng.vols[i];
+
+		/* a verify of ours running on while the peer writes: what it
+		 * finds from here may be writes in flight, not differences */
+		if (r == REPL_ROLE_PRIMARY && v->peer_role != r && v->ov_running &&
+		    repl_get_role() != REPL_ROLE_PRIMARY) {
+			v->ov_resync = false;
+			qb_log(LOG_WARNING, "repl: %s: the peer became Primary during this node's verify: differences "
+			       "found from here on may be writes in flight and are not marked for resync (run the "
+			       "verify on the Primary)", v->name);
+		}
+		v->peer_role = r;
+	}
 	repl_publish_all();
 	return 0;
 }
@@ -1024,6 +1036,15 @@ static void op_r(void *arg)
 			}
 			if (v->ov_running) {
 				snprintf(q->err, q->errlen, "%s: a verify is already running", v->name);
+				q->rc = -1;
+				return;
+			}
+			/* the Primary's writes are ordered against a verify's
+			 * reads only where the verify runs: from here both sides
+			 * could checksum different generations of a chunk */
+			if (repl_get_role() != REPL_ROLE_PRIMARY && v->peer_role == REPL_ROLE_PRIMARY) {
+				snprintf(q->err, q->errlen, "%s: the peer %s is Primary: run the verify there", v->name,
+					 repl_eng.peer_name);
 				q->rc = -1;
 				return;
 			}

@@ -333,15 +333,17 @@ scn_disk_error() {
 	else
 		fail "disk-error: verify did not run or finish"
 	fi
-	# ... and one with --resync started on B (Secondary): the chunks the
-	# Primary cannot read are not marked, so no resync from A starts and
-	# B stays UpToDate
-	if ctl B verify "$LUN_NAME" --resync >/dev/null && rwait B 60 verify.running=false 'verify.runs!=0|'; then
-		sleep 1
-		if rwait B 5 disk=UpToDate connection=Connected out_of_sync_kib=0; then pass "disk-error: verify --resync from B does not resync from A's unreadable disk"; else fail "disk-error: verify --resync from B: $(rstate B)"; fi
+	# ... and B (Secondary) may not start one while A is Primary: only the
+	# node running a verify orders the Primary's writes against its reads
+	# (docs/REPLICATION.md); B stays UpToDate
+	if ctl B verify "$LUN_NAME" --resync >"$T_TMP/verify.out" 2>&1; then
+		fail "disk-error: verify --resync started on B, the Secondary facing the Primary A"
+	elif grep -q "is Primary: run the verify there" "$T_TMP/verify.out"; then
+		pass "disk-error: verify on B refused while A is Primary ($(head -n 1 "$T_TMP/verify.out"))"
 	else
-		fail "disk-error: verify --resync on B did not run or finish"
+		fail "disk-error: verify on B refused for another reason: $(cat "$T_TMP/verify.out")"
 	fi
+	if rwait B 5 disk=UpToDate connection=Connected out_of_sync_kib=0; then pass "disk-error: B stays UpToDate and in sync"; else fail "disk-error: B after the refused verify: $(rstate B)"; fi
 	echo none >"$ctlf"
 	# 4. a resync whose source cannot read
 	ctl A disconnect "$LUN_NAME" >/dev/null || { fail "disk-error: disconnect"; return 1; }

@@ -13,6 +13,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +40,7 @@
 #define CHUNK (64 * KiB)
 #define SECRET "at-least-16-chars-secret"
 #define VOLID "safety-lun0"
+#define LUN0 "iqn.2026-11.org.tandem:safety/0"
 
 static uint64_t now_ms(void) { return reactor_now_ms(); }
 
@@ -1422,6 +1424,35 @@ static bool peer_serve_until_op(struct pmsg *m, int op, uint64_t ms)
  * nothing ever resynced it (a later failover served the old data). Now such
  * regions stay recorded until a flush on the peer covered them, and a lost
  * link marks what is left out of sync (and the peer possibly behind). */
+/* A verify started on a Secondary raced the Primary's writes: its own reads
+ * are not ordered against the peer's DATA, nor the Primary's reads for it
+ * against the Primary's writes, so both sides could checksum different
+ * generations of a chunk (false differences; with --resync a needless
+ * resync that leaves this node Inconsistent meanwhile). Found by review.
+ * Refused now while the peer is Primary; allowed while nobody is. */
+START_TEST(test_verify_refused_facing_a_primary)
+{
+	struct pmsg m = { 0 };
+	_Atomic int never = 0;
+	char err[256] = "";
+
+	signal(SIGPIPE, SIG_IGN);       /* the verify's requests still leave when the peer closes (tandemd ignores it too) */
+	setup_common(REPL_DISK_UPTODATE);
+	connect_in_sync(&m);
+	peer_role(REPL_ROLE_PRIMARY);
+	peer_serve(&m, &never, 300);
+	ck_assert_msg(repl_verify_ex(LUN0, true, err, sizeof(err)) < 0,
+		      "a verify --resync started on a Secondary whose peer is Primary");
+	ck_assert_msg(strstr(err, "is Primary: run the verify there"), "reason: %s", err);
+	peer_role(REPL_ROLE_SECONDARY);
+	peer_serve(&m, &never, 300);
+	err[0] = '\0';
+	ck_assert_msg(repl_verify_ex(LUN0, false, err, sizeof(err)) == 0, "verify with no Primary: %s", err);
+	free(m.body);
+	teardown_common();
+}
+END_TEST
+
 /* Bit B of the bitmap as the metadata file holds it (engine running: read raw). */
 static bool md_file_bit(uint64_t b)
 {
@@ -2275,6 +2306,7 @@ static Suite *suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_detach_with_queued_data);
 	tcase_add_test(tc, test_resync_write_durable_before_ack);
+	tcase_add_test(tc, test_verify_refused_facing_a_primary);
 	tcase_add_test(tc, test_half_synced_target_not_promotable);
 	tcase_add_test(tc, test_fresh_pair_force_primary);
 	tcase_add_test(tc, test_demote_bounded);
