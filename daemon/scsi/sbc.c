@@ -129,10 +129,14 @@ unsigned scsi_lun_write_flags(const struct scsi_lun *lu, bool cdb_fua)
  * on, and the cache is off now (MODE SELECT WCE=0, a reload's cache change, a
  * reset): the flush that came with the change may have run before this write
  * completed, and the initiator, seeing WCE=0, never sends another. It gets a
- * flush of its own before it is acknowledged (review, session 12). */
+ * flush of its own before it is acknowledged (review, session 12). Zeroing
+ * and deallocation never carry FUA: on a write-through LUN they always need
+ * the flush. */
 bool scsi_write_needs_flush(const struct bdev_io *io, const struct scsi_lun *lu)
 {
-	return io->type == BDEV_IO_WRITE && io->status == 0 && !(io->flags & BDEV_IO_F_FUA) &&
+	bool write = io->type == BDEV_IO_WRITE || io->type == BDEV_IO_WRITE_ZEROES || io->type == BDEV_IO_UNMAP;
+
+	return write && io->status == 0 && !(io->flags & BDEV_IO_F_FUA) &&
 	       (scsi_lun_write_flags(lu, false) & BDEV_IO_F_FUA);
 }
 

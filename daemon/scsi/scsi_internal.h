@@ -237,8 +237,9 @@ void scsi_sbc_io_error(struct scsi_task *t, bool write, int err);
 /* BDEV_IO_F_FUA when a write must be durable at completion under the LUN's
  * cache policy (WCE=0, or the CDB's FUA bit with write-back). */
 unsigned scsi_lun_write_flags(const struct scsi_lun *lu, bool cdb_fua);
-/* A completed write went without FUA and the LUN's cache is off now: it
- * needs a flush before it is acknowledged (sbc.c). */
+/* A completed write (WRITE, WRITE ZEROES or UNMAP request) went without FUA
+ * and the LUN's cache is off now: it needs a flush before it is acknowledged
+ * (sbc.c). */
 bool scsi_write_needs_flush(const struct bdev_io *io, const struct scsi_lun *lu);
 /* UNMAP parameter list parser (SBC-3 5.28.2), pure: 0 with *ndesc block
  * descriptors at p + 8, or -1 PARAMETER LIST LENGTH ERROR, -2 INVALID FIELD IN

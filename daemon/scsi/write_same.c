@@ -4,7 +4,10 @@
  * An all-zero block becomes one deallocation (UNMAP bit, LBPRZ=1) or one
  * write-zeroes request; any other pattern is written from a bounded buffer
  * (at most WS_CHUNK bytes, WS_INFLIGHT requests in flight), so the memory a
- * command uses does not grow with its length. */
+ * command uses does not grow with its length. Each chunk takes its FUA from
+ * the cache mode when it is issued, and a request that went without FUA and
+ * completed with the cache off (MODE SELECT WCE=0 while it was in the device,
+ * or zeroing on a write-through LUN) is flushed before GOOD, as WRITE does. */
 #include <string.h>
 #include "util/be.h"
 #include "util/bufpool.h"
@@ -27,8 +30,7 @@ struct ws_ctx {
 	size_t pat_len;
 	uint64_t next, end;             /* byte offsets still to issue */
 	enum bdev_io_type type;         /* WRITE, WRITE_ZEROES or UNMAP */
-	unsigned flags;                 /* BDEV_IO_F_FUA for pattern writes */
-	bool flush;                     /* durable completion of zeroes/unmap */
+	bool flush;                     /* a completed request needs a flush */
 	unsigned inflight;
 	int err;
 	struct ws_io io[WS_INFLIGHT];
@@ -41,7 +43,8 @@ static void ws_io_done(struct bdev_io *io);
 static bool ws_issue(struct ws_ctx *c, struct ws_io *s)
 {
 	struct scsi_task *t = c->t;
-	bool w = c->type == BDEV_IO_WRITE;   /* only writes carry the pattern and flags */
+	bool w = c->type == BDEV_IO_WRITE;   /* only writes carry the pattern and FUA */
+	unsigned flags = w ? scsi_lun_write_flags(t->lu, false) : 0;
 	uint64_t len;
 
 	if (c->next >= c->end || c->err)
@@ -49,7 +52,7 @@ static bool ws_issue(struct ws_ctx *c, struct ws_io *s)
 	len = c->end - c->next;
 	if (w && len > c->pat_len)
 		len = c->pat_len;
-	bdev_io_prep(&s->io, &s->iov, c->type, w ? c->flags : 0, c->next, w ? c->pat : NULL, len, ws_io_done, s);
+	bdev_io_prep(&s->io, &s->iov, c->type, flags, c->next, w ? c->pat : NULL, len, ws_io_done, s);
 	s->ctx = c;
 	c->next += len;
 	c->inflight++;
@@ -62,7 +65,7 @@ static void ws_finish(struct ws_ctx *c)
 	struct scsi_task *t = c->t;
 
 	if (!c->err && c->flush) {
-		/* write-through: zeroing / deallocation is metadata, flush it */
+		/* the cache is off and something went without FUA (sbc.c) */
 		c->flush = false;
 		c->type = BDEV_IO_FLUSH;
 		bdev_io_prep(&c->io[0].io, &c->io[0].iov, BDEV_IO_FLUSH, 0, 0, NULL, 0, ws_io_done, &c->io[0]);
@@ -92,8 +95,11 @@ static void ws_io_done(struct bdev_io *io)
 	if (io->status) {
 		if (!c->err)
 			c->err = io->status;
-	} else if (io->type == BDEV_IO_WRITE) {
-		atomic_fetch_add_explicit(&lu->write_bytes, io->len, memory_order_relaxed);
+	} else {
+		if (io->type == BDEV_IO_WRITE)
+			atomic_fetch_add_explicit(&lu->write_bytes, io->len, memory_order_relaxed);
+		if (scsi_write_needs_flush(io, lu))
+			c->flush = true;
 	}
 	if (io->type != BDEV_IO_FLUSH && ws_issue(c, s))
 		return;
@@ -110,7 +116,6 @@ static int ws_locked(struct scsi_task *t)
 	struct scsi_lun *lu = t->lu;
 	struct ws_ctx *c = buf_alloc(sizeof(*c));
 	uint64_t total = (uint64_t)t->nblocks << lu->block_shift;
-	unsigned wflags = scsi_lun_write_flags(lu, false);
 
 	if (!c)
 		goto busy;
@@ -123,10 +128,8 @@ static int ws_locked(struct scsi_task *t)
 		 * same read data; otherwise the blocks stay mapped. */
 		bool dealloc = (t->state & WS_F_UNMAP) && scsi_lbp_can_unmap(lu) && lu->bdev->unmap_zeroes;
 		c->type = dealloc ? BDEV_IO_UNMAP : BDEV_IO_WRITE_ZEROES;
-		c->flush = wflags != 0;
 	} else {
 		c->type = BDEV_IO_WRITE;
-		c->flags = wflags;
 		c->pat_len = total < WS_CHUNK ? (size_t)total : WS_CHUNK;
 		c->pat = buf_alloc(c->pat_len);
 		if (!c->pat) {

@@ -149,9 +149,10 @@ __attribute__((unused)) static struct mem_priv *mem_attach(struct scsi_target *t
 	return m;
 }
 
-/* A device that keeps every write (data stored at once, completion held
- * until the test completes it; up to 16), serves reads from its data and
- * counts flushes: for writes still in the device when something changes. */
+/* A device that keeps every write, write-zeroes and unmap (data stored at
+ * once, completion held until the test completes it; up to 16), serves reads
+ * from its data and counts flushes: for writes still in the device when
+ * something changes. */
 struct held_dev {
 	uint8_t *data;
 	struct bdev_io *held[16];
@@ -162,11 +163,15 @@ struct held_dev {
 __attribute__((unused)) static void held_submit(struct bdev *b, struct bdev_io *io)
 {
 	struct held_dev *h = b->priv;
+	bool write = io->type == BDEV_IO_WRITE || io->type == BDEV_IO_WRITE_ZEROES || io->type == BDEV_IO_UNMAP;
 
 	if (io->type == BDEV_IO_READ)
 		memcpy(io->iov[0].iov_base, h->data + io->offset, io->len);
-	if (io->type == BDEV_IO_WRITE && h->nheld < 16) {
-		memcpy(h->data + io->offset, io->iov[0].iov_base, io->len);
+	if (write && h->nheld < 16) {
+		if (io->type == BDEV_IO_WRITE)
+			memcpy(h->data + io->offset, io->iov[0].iov_base, io->len);
+		else
+			memset(h->data + io->offset, 0, io->len);
 		h->held[h->nheld++] = io;
 		return;
 	}

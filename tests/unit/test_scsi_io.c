@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Unit tests of the SCSI block command path: READ CAPACITY, overflow-safe
- * range checks, transfer length rules, residuals, cache policy (FUA / flush),
- * VERIFY compare, backend error mapping, and data round trips through an
+ * range checks, transfer length rules, residuals, cache policy (FUA / flush,
+ * also of writes and WRITE SAME in flight while the cache goes off), VERIFY
+ * compare, backend error mapping, and data round trips through an
  * in-memory backend and the real fileio backend. */
 #include <sched.h>
 #include "scsi_test_harness.h"
@@ -507,6 +508,19 @@ static void poll_n(int n)
 		reactor_poll_once(R, 1);
 }
 
+/* MODE SELECT(6) of the caching page: WCE of LUN lun on or off. */
+static void set_wce(uint64_t lun, bool wce)
+{
+	uint8_t ms[6] = { 0x15, 0x10, 0, 0, 24, 0 };
+	uint8_t pl[24] = { 0, 0, 0, 0, 0x08, 0x12, wce ? 0x04 : 0x00 };
+	struct tt *m = tt_new(ITN, lun, ms, 6, SCSI_DIR_WRITE, 24);
+
+	memcpy(m->t.buf, pl, 24);
+	tt_run(m);
+	CHECK_GOOD(m);
+	tt_free(m);
+}
+
 /* Review, session 12: the FUA of a write was decided when it arrived. Under
  * write-back, write A in the device and write B waiting for A's range; MODE
  * SELECT WCE=0 flushes and answers; then B went out without FUA and A was
@@ -515,8 +529,6 @@ static void poll_n(int n)
 START_TEST(cache_off_with_writes_in_flight)
 {
 	uint8_t w[10] = { 0x2a, 0, 0, 0, 0, 0, 0, 0, 1, 0 };
-	uint8_t ms[6] = { 0x15, 0x10, 0, 0, 24, 0 };
-	uint8_t pl[24] = { 0, 0, 0, 0, 0x08, 0x12, 0x00 };     /* caching page, WCE=0 */
 	struct bdev_io *io;
 	unsigned bflags, fl;
 
@@ -532,10 +544,7 @@ START_TEST(cache_off_with_writes_in_flight)
 	poll_n(5);
 	ck_assert_int_eq(HP.nheld, 1);                  /* A in the device, B waits for the range */
 	ck_assert(!(HP.held[0]->flags & BDEV_IO_F_FUA));
-	struct tt *m = tt_new(ITN, 4, ms, 6, SCSI_DIR_WRITE, 24);
-	memcpy(m->t.buf, pl, 24);
-	tt_run(m);
-	CHECK_GOOD(m);
+	set_wce(4, false);
 	fl = HP.flushes;
 	io = HP.held[0];
 	HP.nheld = 0;
@@ -554,7 +563,75 @@ START_TEST(cache_off_with_writes_in_flight)
 	ck_assert_msg(bflags & BDEV_IO_F_FUA, "write B, sent after MODE SELECT WCE=0, went without FUA");
 	tt_free(a);
 	tt_free(b);
-	tt_free(m);
+}
+END_TEST
+
+/* One WRITE SAME(10) of n blocks at LBA 8 (CDB byte 1 = byte1, data-out one
+ * block of fill) on write-back LUN 4 of HP, turned write-through by MODE
+ * SELECT while the requests it sent first (of type `type`, without FUA) are
+ * in the device. Returns the number of requests it sent after that, checked
+ * to carry FUA; the command must be answered GOOD after one flush. */
+static int ws_across_cache_off(const char *what, uint8_t byte1, uint16_t n, uint8_t fill, enum bdev_io_type type)
+{
+	uint8_t ws[10] = { 0x41, byte1, 0, 0, 0, 8, 0, (uint8_t)(n >> 8), (uint8_t)n, 0 };
+	struct bdev_io *io[16];
+	unsigned fl;
+	int late = 0;
+
+	set_wce(4, true);
+	struct tt *x = tt_new(ITN, 4, ws, 10, SCSI_DIR_WRITE, 512);
+	memset(x->t.buf, fill, 512);
+	reactor_post(R, tt_exec_fn, &x->t);
+	poll_n(5);
+	ck_assert_msg(HP.nheld > 0, "%s: nothing reached the device", what);
+	for (int i = 0; i < HP.nheld; i++)
+		ck_assert(HP.held[i]->type == type && !(HP.held[i]->flags & BDEV_IO_F_FUA));
+	set_wce(4, false);
+	fl = HP.flushes;
+	for (bool first = true; HP.nheld; first = false) {
+		int k = HP.nheld;
+
+		for (int i = 0; !first && i < k; i++) {
+			ck_assert_msg(HP.held[i]->flags & BDEV_IO_F_FUA, "%s: a request sent after MODE SELECT "
+				      "WCE=0 went without FUA", what);
+			late++;
+		}
+		memcpy(io, HP.held, (size_t)k * sizeof(io[0]));
+		HP.nheld = 0;
+		for (int i = 0; i < k; i++)
+			bdev_complete_later(io[i], 0);
+		poll_n(10);
+	}
+	ck_assert_int_eq(x->completions, 1);
+	CHECK_GOOD(x);
+	ck_assert_msg(HP.flushes == fl + 1, "%s: WRITE SAME, sent without FUA under the cache that is off now, was "
+		      "acknowledged without a flush (%u -> %u)", what, fl, HP.flushes);
+	tt_free(x);
+	return late;
+}
+
+/* Review, session 15: WRITE SAME took the cache mode once, when its range was
+ * granted: its pattern chunks all went without FUA, and zeroing or
+ * deallocation was flushed only on a LUN write-through from the start. A
+ * WRITE SAME in the device while MODE SELECT turned WCE off was answered GOOD
+ * with its data possibly still in a volatile cache. Now every chunk takes
+ * the mode when it is sent, and a request that went without FUA is flushed
+ * before GOOD when the cache is off by then, as for WRITE. */
+START_TEST(write_same_across_cache_off)
+{
+	memset(&HP, 0, sizeof(HP));
+	harness_attach(TGT, &(struct harness_lun){ .lun = 4, .nblocks = 12288, .bs = 512,
+						   .cache = TCONF_CACHE_WRITE_BACK, .can_unmap = true,
+						   .ops = &held_ops, .priv = &HP, .name = "hold" }, &HP.data);
+	clear_ua(ITN, 4);
+	/* a pattern over 5 MiB: four 1 MiB chunks in the device, the fifth sent
+	 * after the cache went off */
+	ck_assert_int_eq(ws_across_cache_off("pattern", 0, 10240, 0x5a, BDEV_IO_WRITE), 1);
+	ck_assert_int_eq(HP.data[8 * 512 + 10239 * 512], 0x5a);
+	/* all-zero block, UNMAP=0: one write-zeroes request */
+	ck_assert_int_eq(ws_across_cache_off("write zeroes", 0, 4, 0, BDEV_IO_WRITE_ZEROES), 0);
+	/* all-zero block, UNMAP=1, LBPRZ=1: one deallocation */
+	ck_assert_int_eq(ws_across_cache_off("unmap", 0x08, 4, 0, BDEV_IO_UNMAP), 0);
 }
 END_TEST
 
@@ -826,6 +903,7 @@ static Suite *io_suite(void)
 	tcase_add_test(tc, residuals);
 	tcase_add_test(tc, cache_policy);
 	tcase_add_test(tc, cache_off_with_writes_in_flight);
+	tcase_add_test(tc, write_same_across_cache_off);
 	tcase_add_test(tc, verify);
 	tcase_add_test(tc, backend_errors);
 	tcase_add_test(tc, fileio_roundtrip);
