@@ -16,6 +16,7 @@ int scsi_unmap_parse(const uint8_t *p, uint32_t len, uint64_t nblocks, uint32_t 
 		     uint32_t *ndesc, uint16_t *field)
 {
 	uint32_t bd_len, n;
+	uint64_t total = 0;     /* at most 4095 descriptors of 32-bit counts: no overflow */
 
 	*ndesc = 0;
 	*field = 0;
@@ -39,8 +40,10 @@ int scsi_unmap_parse(const uint8_t *p, uint32_t len, uint64_t nblocks, uint32_t 
 		uint64_t lba = get_be64(&d[0]);
 		uint32_t num = get_be32(&d[8]);
 
-		/* more than MAXIMUM UNMAP LBA COUNT in one descriptor */
-		if (num > max_lbas) {
+		/* SBC-3 6.5.3: MAXIMUM UNMAP LBA COUNT limits the command, the sum
+		 * over its descriptors; the pointer names the count that passed it */
+		total += num;
+		if (total > max_lbas) {
 			*field = (uint16_t)(UNMAP_HDR + UNMAP_DESC * i + 8);
 			return -2;
 		}

@@ -679,6 +679,17 @@ START_TEST(unmap_parser)
 	desc(p, 1, 0, 101);
 	ck_assert_int_eq(scsi_unmap_parse(p, 40, NB, 4, 100, &n, &f), -2);
 	ck_assert_uint_eq(f, 8 + 16 + 8);
+	/* MAXIMUM UNMAP LBA COUNT is per command: two descriptors at the limit
+	 * are over it, at the second one's count (review, session 15) */
+	desc(p, 0, 0, 100);
+	desc(p, 1, 200, 100);
+	ck_assert_int_eq(scsi_unmap_parse(p, 40, NB, 4, 100, &n, &f), -2);
+	ck_assert_uint_eq(f, 8 + 16 + 8);
+	desc(p, 0, 0, 60);
+	desc(p, 1, 200, 40);
+	ck_assert_int_eq(scsi_unmap_parse(p, 40, NB, 4, 100, &n, &f), 0);
+	ck_assert_uint_eq(n, 2);
+	desc(p, 0, 0, 1);
 	/* beyond the end, and wrapping LBAs */
 	desc(p, 1, NB - 1, 2);
 	ck_assert_int_eq(scsi_unmap_parse(p, 40, NB, 4, 100, &n, &f), -3);
