@@ -248,9 +248,11 @@ int scsi_mode_select(struct scsi_task *t)
 		return param_len_error(t);
 	p = t->buf;
 
-	/* mode parameter header */
-	if (p[1])                       /* MEDIUM TYPE: 00h only for SBC */
-		return scsi_task_invalid_param(t, 1, -1);
+	/* mode parameter header: MODE DATA LENGTH (bytes 0, or 0-1) is reserved
+	 * in MODE SELECT and ignored; MEDIUM TYPE (byte 1, or 2) is 00h for SBC */
+	uint16_t medium = is10 ? 2 : 1;
+	if (p[medium])
+		return scsi_task_invalid_param(t, medium, -1);
 	if (is10) {
 		bdlen = get_be16(&p[6]);
 		if (p[4] & 0xfe || p[5])

@@ -817,6 +817,47 @@ START_TEST(mode_select_bad_lists)
 }
 END_TEST
 
+/* Review, session 15: MODE SELECT(10) took byte 1 of its header for MEDIUM
+ * TYPE, as in MODE SELECT(6); in the 8-byte header byte 1 is the low byte of
+ * MODE DATA LENGTH (reserved, so an echoed MODE SENSE(10) was refused) and
+ * MEDIUM TYPE is byte 2. */
+START_TEST(mode_select10_header)
+{
+	uint8_t ms10[10] = { 0x5a, 0x08, 0x08, 0, 0, 0, 0, 0, 255, 0 };        /* DBD, caching page */
+	uint8_t sel10[10] = { 0x55, 0x10, 0, 0, 0, 0, 0, 0, 0, 0 };
+	uint8_t pl[8 + 20];
+	struct tt *x = run_cdb(ITN, 0, ms10, 10, SCSI_DIR_READ, 255);
+
+	CHECK_GOOD(x);
+	ck_assert_int_eq(x->t.data_len, sizeof(pl));
+	memcpy(pl, x->t.buf, sizeof(pl));
+	tt_free(x);
+	ck_assert_int_eq(get_be16(pl), sizeof(pl) - 2);
+	/* MODE SENSE(10)'s data sent back (PS cleared, SPC-4 7.5.7) with WCE=0:
+	 * accepted and applied */
+	pl[8] &= 0x7f;
+	pl[8 + 2] &= ~0x04;
+	sel10[8] = sizeof(pl);
+	x = tt_new(ITN, 0, sel10, 10, SCSI_DIR_WRITE, sizeof(pl));
+	memcpy(x->t.buf, pl, sizeof(pl));
+	tt_run(x);
+	CHECK_GOOD(x);
+	tt_free(x);
+	x = mode_sense6(ITN, 1, 0, 0x08, 255);
+	ck_assert_int_eq(x->t.buf[6], 0x00);
+	tt_free(x);
+	/* MEDIUM TYPE (byte 2) other than 00h */
+	pl[2] = 0x01;
+	x = tt_new(ITN, 0, sel10, 10, SCSI_DIR_WRITE, sizeof(pl));
+	memcpy(x->t.buf, pl, sizeof(pl));
+	tt_run(x);
+	CHECK_SENSE(x, SK_ILLEGAL_REQUEST, 0x26, 0x00);
+	ck_assert_int_eq(x->t.sense[15], 0x80);         /* SKSV, C/D = parameter list */
+	ck_assert_int_eq(get_be16(&x->t.sense[16]), 2);
+	tt_free(x);
+}
+END_TEST
+
 START_TEST(mode_nv_cache_fixed_wce)
 {
 	mem_attach(TGT, 4, 16, 512, TCONF_CACHE_NV, false);
@@ -1015,6 +1056,7 @@ static Suite *scsi_suite(void)
 	tcase_add_test(tc, mode_sense_pages);
 	tcase_add_test(tc, mode_select_roundtrip);
 	tcase_add_test(tc, mode_select_bad_lists);
+	tcase_add_test(tc, mode_select10_header);
 	tcase_add_test(tc, mode_nv_cache_fixed_wce);
 	suite_add_tcase(s, tc);
 
