@@ -203,7 +203,9 @@ int scsi_spc_inquiry(struct scsi_task *t)
 }
 
 /* SPC-4 6.33 REPORT LUNS. Entries are written straight into the data buffer
- * so the LUN count does not bound a stack buffer. */
+ * so the LUN count does not bound a stack buffer. An ALLOCATION LENGTH below
+ * 16 ("should be at least 16"; SPC-2 refused it) truncates the data like any
+ * other (SPC-4 4.2.5.6), down to nothing for 0. */
 int scsi_spc_report_luns(struct scsi_task *t)
 {
 	struct scsi_target *tgt = t->itn ? t->itn->tgt : NULL;
@@ -215,8 +217,6 @@ int scsi_spc_report_luns(struct scsi_task *t)
 		return scsi_task_invalid_cdb(t, 1, -1);
 	if (select > 2)
 		return scsi_task_invalid_cdb(t, 2, -1);
-	if (alloc < 16)
-		return scsi_task_invalid_cdb(t, 6, -1);
 	room = alloc;
 	if (room > t->edtl)
 		room = t->edtl;

@@ -419,12 +419,22 @@ START_TEST(report_luns)
 	ck_assert_int_eq(x->t.sense[17], 2);
 	tt_free(x);
 
-	/* allocation length below 16 */
+	/* allocation length below 16 (SPC-4: "should be at least 16", no
+	 * longer refused as in SPC-2): truncated, the header only with 8,
+	 * nothing with 0 (review, session 15) */
 	cdb[2] = 0;
-	put_be32(&cdb[6], 15);
-	x = run_cdb(ITN, 0, cdb, 12, SCSI_DIR_READ, 15);
-	CHECK_SENSE(x, SK_ILLEGAL_REQUEST, 0x24, 0x00);
-	ck_assert_int_eq(x->t.sense[17], 6);
+	put_be32(&cdb[6], 8);
+	x = run_cdb(ITN, 0, cdb, 12, SCSI_DIR_READ, 8);
+	CHECK_GOOD(x);
+	ck_assert_int_eq(x->t.data_len, 8);
+	ck_assert_int_eq(get_be32(x->t.buf), 16);
+	ck_assert_int_eq(get_be32(x->t.buf + 4), 0);
+	ck_assert_int_eq(x->t.buf[8], 0xee);            /* nothing past the allocation length */
+	tt_free(x);
+	put_be32(&cdb[6], 0);
+	x = run_cdb(ITN, 0, cdb, 12, SCSI_DIR_READ, 0);
+	CHECK_GOOD(x);
+	ck_assert_int_eq(x->t.data_len, 0);
 	tt_free(x);
 }
 END_TEST
