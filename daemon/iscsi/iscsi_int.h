@@ -276,7 +276,7 @@ struct iscsi_session {
 	unsigned ntaken;
 	struct iscsi_conn *conns;           /* under g_iscsi.lock for changes */
 	int nconns;
-	bool dying;
+	bool dying;                         /* killed: no login finds it; registered until freed */
 	bool in_registry;
 	uint64_t created_ms;
 	uint64_t uid;                       /* unique for the process' life (stale-message check) */

@@ -371,7 +371,7 @@ static int login_make_session(struct iscsi_conn *c)
 {
 	struct iscsi_login_ctx *l = c->login;
 	struct iscsi_negotiation *n = &l->neg;
-	struct iscsi_session *s = iscsi_session_create(), *old = NULL, **pp;
+	struct iscsi_session *s = iscsi_session_create(), *old = NULL, *o;
 
 	if (!s)
 		return -1;
@@ -427,19 +427,18 @@ static int login_make_session(struct iscsi_conn *c)
 		return -2;
 	}
 	if (s->type == ISCSI_SESSION_NORMAL) {
-		for (pp = &g_iscsi.sessions; *pp; pp = &(*pp)->next) {
-			struct iscsi_session *o = *pp;
+		/* the old session stays registered (dying: no login finds it)
+		 * until its last task left the backend and it is freed: task
+		 * management and PREEMPT AND ABORT of other nexuses look for
+		 * its tasks there and wait for them */
+		for (o = g_iscsi.sessions; o; o = o->next)
 			if (!o->dying && o->type == ISCSI_SESSION_NORMAL && memcmp(o->isid, s->isid, ISCSI_ISID_LEN) == 0 &&
 			    strcmp(o->initiator, s->initiator) == 0 && strcmp(o->target_name, s->target_name) == 0) {
 				old = o;
 				o->dying = true;
 				o->nconns++;            /* held by the posted kill */
-				*pp = o->next;
-				o->in_registry = false;
-				g_iscsi.nsessions--;
 				break;
 			}
-		}
 	}
 	s->tsih = alloc_tsih();
 	s->conns = c;

@@ -201,8 +201,9 @@ static void abort_session_tasks(struct iscsi_session *s, struct iscsi_tmf *m, st
 			if (s->dying && t->state != ISCSI_TASK_EXEC)
 				continue;
 			/* not done nor aborted before: this sweep aborts it (and
-			 * may free it: its LUN is read first) */
-			bool aborts = t->state != ISCSI_TASK_DONE && !t->dead;
+			 * may free it: its LUN is read first); a dying session's
+			 * nexus is gone (reinstated, logged out): nobody to tell */
+			bool aborts = t->state != ISCSI_TASK_DONE && !t->dead && !s->dying;
 			uint64_t task_lun = t->scsi.lun;
 			tmf_abort_task(t, m, rw);
 			if (aborts && s->itn &&
@@ -226,8 +227,9 @@ static struct iscsi_task *find_in_session(struct iscsi_conn *c, uint32_t itt)
  * CLEAR TASK SET with a shared task set, PREEMPT AND ABORT) ----
  * Those tasks belong to sessions on other reactors. A message names the
  * session by pointer and uid; on the session's own reactor the registry tells
- * whether it is still alive (sessions are freed on that reactor only), so a
- * stale message is dropped. Tasks are aborted without status (TAS=0, control
+ * whether it still exists (sessions are freed on that reactor only; a dying
+ * one, reinstated or logged out, stays registered until its last task left
+ * the backend, and those tasks are waited for), so a stale message is dropped. Tasks are aborted without status (TAS=0, control
  * mode page); their initiators get the unit attention the SCSI layer queued. */
 struct remote_abort {
 	struct iscsi_session *s;

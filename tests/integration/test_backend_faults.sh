@@ -16,7 +16,10 @@
 #     (a failed flush is sticky until the LUN is reopened).
 #   - a LUN RESET of session 2 while session 1's write hangs in the device:
 #     answered only once that write left the device (before, at once); the
-#     same after session 1 aborted that write itself (ABORT TASK) first;
+#     same after session 1 aborted that write itself (ABORT TASK) first, and
+#     after session 1 was reinstated (a login with its ISID, TSIH 0): the old
+#     session's write still counts until it left the device (before: the old
+#     session was forgotten at the login and the reset answered at once);
 #   - PREEMPT AND ABORT of the issuer's own key while its write hangs in the
 #     device: that write is aborted too and the PR OUT answers once it left
 #     the device, no unit attention for the issuer (before: the write was
@@ -360,6 +363,48 @@ wait "$RESET2_PID" 2>/dev/null || true
 untrack_pid "$RESET2_PID"
 check "LUN RESET (after ABORT TASK) answered Function complete once the write left the device" grep -q "reset answered 0" "$T_TMP/reset2.out"
 check "ABORT TASK answered Function complete too" grep -q "abort answered 0" "$T_TMP/reset2.out"
+
+# ---------------------------------------------------------------- session reinstatement, then a LUN RESET
+# RFC 7143 6.3.5: a login with the ISID of a live session (TSIH 0) reinstates
+# it; the old session's tasks end without a response, but a write of it that is
+# in the device is still running. The old session stays findable until that
+# write left the device: a LUN RESET (here from the new session) waits for it
+# like for any other nexus' task. Before, the old session left the registry at
+# the login and the reset was answered at once, the write still in the device.
+echo hang >"$CTL_FILE"
+T_LIB_DIR=$T_LIB_DIR python3 - "$PORT" "$IQN" >"$T_TMP/reinst.out" 2>&1 <<'PY' &
+import os, sys, time
+sys.path.insert(0, os.environ['T_LIB_DIR'])
+import test_bad_input as tbi
+port, iqn = int(sys.argv[1]), sys.argv[2]
+old = tbi.named_session(port, iqn, 'iqn.2026-11.org.tandem.test:reinstater')
+w = old.scsi_out(bytes([0x2a, 0, 0, 0, 0x04, 0, 0, 0, 8, 0]), bytes([0x4e]) * 4096)   # LBA 1024: hangs
+time.sleep(1)
+new = tbi.Conn(port)
+new.isid = old.isid                                 # same initiator port: reinstatement
+err = new.login(iqn)
+print('reinstated' if not err else 'login failed %s' % err, flush=True)
+print('old closed' if old.wait_closed(5) else 'old still open', flush=True)
+new.tmf(0x05)                                       # LUN RESET, LUN 0, from the new session
+r = new.tmf_response(3)
+print('reset early %s' % r if r is not None else 'reset pending', flush=True)
+r = new.tmf_response(30) if r is None else r
+print('reset answered', r, flush=True)
+PY
+REINST_PID=$!
+track_pid "$REINST_PID"
+for _ in $(seq 1 200); do grep -qE "reset (early|pending)|failed|Error" "$T_TMP/reinst.out" && break; sleep 0.1; done
+check "the same ISID logs in again while the old session's write is in the device (reinstatement)" \
+	grep -q "reinstated" "$T_TMP/reinst.out"
+check "the reinstated session's connection is closed" grep -q "old closed" "$T_TMP/reinst.out"
+check "LUN RESET from the new session: not answered while the old session's write is in the device" \
+	grep -q "reset pending" "$T_TMP/reinst.out"
+echo none >"$CTL_FILE"
+wait "$REINST_PID" 2>/dev/null || true
+untrack_pid "$REINST_PID"
+check "LUN RESET after the reinstatement answered Function complete once the write left the device" \
+	grep -q "reset answered 0" "$T_TMP/reinst.out"
+[ -s "$T_TMP/reinst.out" ] && sed -e 's/^/    | /' "$T_TMP/reinst.out" | head -6
 
 # ---------------------------------------------------------------- PREEMPT AND ABORT waits like a reset
 # SPC-4 5.13.11.2.4.4: the preempted nexus' tasks are aborted as by ABORT TASK
