@@ -6,10 +6,43 @@
 #include <stdlib.h>
 #include <string.h>
 
+static void cold_reset_kill_posted(void *arg)
+{
+	struct iscsi_session *s = arg;
+	iscsi_session_kill(s, "target cold reset by another initiator");
+	iscsi_session_release(s);
+}
+
+/* RFC 7143 11.5.1: a TARGET COLD RESET, once its warm reset part is complete,
+ * drops every connection of every initiator of the target: the other
+ * sessions at once (on their reactors), the issuer's after its response
+ * left (cold_reset_sent). */
+static void cold_reset_drop_others(struct iscsi_session *self)
+{
+	pthread_mutex_lock(&g_iscsi.lock);
+	for (struct iscsi_session *s = g_iscsi.sessions; s; s = s->next)
+		if (s != self && s->tgt == self->tgt && s->type == ISCSI_SESSION_NORMAL) {
+			s->nconns++;        /* held by the posted kill */
+			reactor_post(s->r, cold_reset_kill_posted, s);
+		}
+	pthread_mutex_unlock(&g_iscsi.lock);
+}
+
+static void cold_reset_sent(struct iscsi_conn *c, struct iscsi_txpdu *p)
+{
+	(void)p;
+	if (c->sess)
+		iscsi_session_kill(c->sess, "target cold reset");
+	else
+		iscsi_conn_close(c, "target cold reset");
+}
+
 static void tmf_respond(struct iscsi_conn *c, const uint8_t *req, uint8_t response, bool cold)
 {
 	struct iscsi_txpdu *p;
 
+	if (cold && c->sess)
+		cold_reset_drop_others(c->sess);
 	if (c->closing)
 		return;
 	p = iscsi_pdu_get(c);
@@ -22,16 +55,9 @@ static void tmf_respond(struct iscsi_conn *c, const uint8_t *req, uint8_t respon
 	p->bhs[ISCSI_RSP_BYTE] = response;
 	put_be32(p->bhs + ISCSI_BHS_ITT, get_be32(req + ISCSI_BHS_ITT));
 	iscsi_pdu_set_sn(c, p->bhs, true);
-	if (cold) {
-		/* RFC 7143 11.5.1: after a TARGET COLD RESET response, drop the connections */
-		p->sent = NULL;
-		c->cold_reset_after_tx = true;
-	}
-	iscsi_pdu_queue(c, p);
 	if (cold)
-		iscsi_conn_flush(c);
-	if (cold && c->sess && !c->closing)
-		iscsi_session_kill(c->sess, "target cold reset");
+		p->sent = cold_reset_sent;  /* not before: the response would be dropped unsent */
+	iscsi_pdu_queue(c, p);
 }
 
 /* A TMF's wait for the tasks it aborted in another session: counted on that

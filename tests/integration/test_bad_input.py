@@ -858,6 +858,26 @@ def main():
     R.case('a non-immediate NOP-Out ahead of a CmdSN gap, then the gap fills', lambda: cmdsn_gap_filled('nop'))
     R.case('ABORT TASK fills the CmdSN gap of a command never received', lambda: cmdsn_gap_filled('abort'))
 
+    def cold_reset():
+        # RFC 7143 11.5.1: after the TARGET COLD RESET response the target
+        # drops every connection of every initiator of the target, not only
+        # the issuer's (before: only the issuing session was dropped). A
+        # session to another target stays.
+        c1, c2 = R.logged_in(), R.logged_in()
+        other = Conn(a.port)
+        err = other.login(a.chap_iqn, chap=(a.chap_user, a.chap_secret))
+        R.expect(err is None, 'a session to the other target (%s)' % err)
+        c1.tmf(0x07)
+        r = c1.tmf_response(10)
+        R.expect(r == 0, 'TARGET COLD RESET answered Function complete (%s)' % r)
+        R.expect(c1.wait_closed(5), 'the issuing connection is dropped after the response')
+        R.expect(c2.wait_closed(5), 'the connection of another session of the target is dropped')
+        if err is None:
+            R.expect(other.test_unit_ready() == 0, 'the session to the other target still works')
+        for c in (c1, c2, other):
+            c.close()
+    R.case('TARGET COLD RESET drops every session of the target', cold_reset)
+
     def rapid_connects():
         fails = 0
         for _ in range(a.connects):
