@@ -91,7 +91,8 @@ class Conn:
     def send_raw(self, b):
         self.s.sendall(b)
 
-    def send_pdu(self, bhs, data=b'', ahs=b''):
+    def send_pdu(self, bhs, data=b'', ahs=b'', bad_ddigest=False):
+        """Send one PDU; bad_ddigest: its data digest is wrong (one bit flipped)."""
         assert len(bhs) == 48
         out = bhs + ahs
         if self.hdigest:
@@ -100,7 +101,7 @@ class Conn:
             padded = data + b'\0' * pad4(len(data))
             out += padded
             if self.ddigest:
-                out += digest_bytes(padded)
+                out += struct.pack('<I', crc32c(padded) ^ (1 if bad_ddigest else 0))
         self.s.sendall(out)
 
     def recv_exact(self, n):
@@ -150,27 +151,37 @@ class Conn:
                 continue
             return op, bhs, data
 
-    def answered(self, bhs, secs):
-        """True when the SCSI Response to command bhs arrives within secs (other PDUs are skipped)."""
+    def wait_for(self, match, secs):
+        """The first PDU match(op, bhs) accepts within secs, other PDUs skipped:
+        (op, bhs, data, reasons of the Rejects skipped); op None if none came."""
         end = time.time() + secs
+        rejects = []
         try:
             while True:
-                op, rsp, _ = self.recv_skip_nop(deadline=end)
-                if op == OP_SCSI_RSP and rsp[16:20] == bhs[16:20]:
-                    return True
+                op, rsp, data = self.recv_skip_nop(deadline=end)
+                if match(op, rsp):
+                    return op, rsp, data, rejects
+                if op == OP_REJECT:
+                    rejects.append(rsp[2])
         except socket.timeout:
-            return False
+            return None, None, b'', rejects
+
+    def response(self, bhs, secs):
+        """The SCSI Response to command bhs within secs: (status byte, sense data,
+        reasons of the Rejects before it); status None if it did not come."""
+        op, rsp, data, rejects = self.wait_for(lambda op, b: op == OP_SCSI_RSP and b[16:20] == bhs[16:20], secs)
+        if op is None:
+            return None, b'', rejects
+        sense = data[2:2 + int.from_bytes(data[:2], 'big')] if len(data) >= 2 else b''
+        return rsp[3], sense, rejects
+
+    def answered(self, bhs, secs):
+        """True when the SCSI Response to command bhs arrives within secs (other PDUs are skipped)."""
+        return self.response(bhs, secs)[0] is not None
 
     def scsi_status(self, bhs, secs):
         """Status byte of the SCSI Response to command bhs within secs, or None (other PDUs are skipped)."""
-        end = time.time() + secs
-        try:
-            while True:
-                op, rsp, _ = self.recv_skip_nop(deadline=end)
-                if op == OP_SCSI_RSP and rsp[16:20] == bhs[16:20]:
-                    return rsp[3]
-        except socket.timeout:
-            return None
+        return self.response(bhs, secs)[0]
 
     def scsi_out(self, cdb, data):
         """Send a write-direction command with all its data as immediate data; returns the BHS."""
@@ -179,6 +190,30 @@ class Conn:
         bhs[20:24] = len(data).to_bytes(4, 'big')          # Expected Data Transfer Length
         self.send_pdu(bytes(bhs), data)
         return bytes(bhs)
+
+    def write_bhs(self, nbytes, final=True, immediate=False, dlen=0):
+        """WRITE(10) of nbytes at LBA 0x1000. final=False: unsolicited Data-Out
+        follows (InitialR2T=No); dlen: bytes of immediate data sent with it."""
+        blocks = nbytes // 512
+        cdb = bytes([0x2a, 0, 0, 0, 0x10, 0, 0, blocks >> 8, blocks & 0xff, 0])
+        bhs = bytearray(self.scsi_bhs(cdb, immediate=immediate, dlen=dlen))
+        bhs[1] = (0x80 if final else 0) | 0x20 | 0x01      # F, W, SIMPLE
+        bhs[20:24] = nbytes.to_bytes(4, 'big')             # Expected Data Transfer Length
+        return bytes(bhs)
+
+    def data_out(self, cmd, ttt, datasn, offset, data, final=False, bad_ddigest=False):
+        """Send a SCSI Data-Out for command cmd (ttt 0xffffffff: unsolicited)."""
+        d = bytearray(48)
+        d[0] = OP_DATA_OUT
+        d[1] = 0x80 if final else 0
+        d[5:8] = len(data).to_bytes(3, 'big')
+        d[8:16] = cmd[8:16]                                # LUN
+        d[16:20] = cmd[16:20]                              # ITT
+        d[20:24] = ttt.to_bytes(4, 'big')
+        d[28:32] = self.expstatsn.to_bytes(4, 'big')
+        d[36:40] = datasn.to_bytes(4, 'big')
+        d[40:44] = offset.to_bytes(4, 'big')
+        self.send_pdu(bytes(d), data, bad_ddigest=bad_ddigest)
 
     def next_itt(self):
         self.itt += 1
@@ -209,8 +244,9 @@ class Conn:
         status = (bhs[36], bhs[37])
         return bhs, status, parse_kv(rdata)
 
-    def login(self, target, chap=None, digests=False):
-        """Full login; returns None on success or an error string (with the status)."""
+    def login(self, target, chap=None, digests=False, params=None):
+        """Full login; returns None on success or an error string (with the status).
+        params: operational keys offered instead of the defaults below."""
         keys = [('InitiatorName', INITIATOR), ('SessionType', 'Normal'), ('TargetName', target)]
         if chap:
             bhs, st, resp = self.login_step(0, 1, False, kv(keys + [('AuthMethod', 'CHAP,None')]))
@@ -242,6 +278,7 @@ class Conn:
                    ('MaxBurstLength', '262144'), ('FirstBurstLength', '65536'),
                    ('MaxConnections', '1'), ('DataPDUInOrder', 'Yes'), ('DataSequenceInOrder', 'Yes'),
                    ('DefaultTime2Wait', '2'), ('DefaultTime2Retain', '0'), ('MaxOutstandingR2T', '1')]
+        op_keys = [(k, (params or {}).get(k, v)) for k, v in op_keys]
         data = kv(op_keys)
         agreed = {}
         for _ in range(4):
@@ -398,9 +435,9 @@ class Runner:
             self.bad('%s: unexpected %s: %s' % (name, type(e).__name__, e))
         self.healthy(name, attempts)
 
-    def logged_in(self, digests=False):
+    def logged_in(self, digests=False, params=None):
         c = Conn(self.a.port)
-        err = c.login(self.a.iqn, digests=digests)
+        err = c.login(self.a.iqn, digests=digests, params=params)
         if err:
             c.close()
             raise ProtoError('login failed: %s' % err)
