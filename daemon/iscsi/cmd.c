@@ -282,7 +282,7 @@ int iscsi_op_scsi_cmd(struct iscsi_conn *c, const uint8_t *bhs, uint8_t *data, u
 void iscsi_task_deliver(struct iscsi_task *t)
 {
 	if (t->dead) {
-		iscsi_session_cmd_done(t->conn->sess);
+		iscsi_session_cmd_done(t);
 		iscsi_task_put(t);
 		return;
 	}

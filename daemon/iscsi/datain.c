@@ -149,15 +149,14 @@ void iscsi_task_complete(struct scsi_task *st)
 		/* aborted or connection gone: completes into nothing (RFC 7143 7.x) */
 		if (t->tmf_waits)
 			iscsi_tmf_task_gone(t);
-		if (!c->closing && c->sess && !t->immediate)
-			iscsi_session_cmd_done(c->sess);
+		if (!c->closing)
+			iscsi_session_cmd_done(t);
 		iscsi_task_put(t);
 		return;
 	}
 	t->state = ISCSI_TASK_DONE;
 	iscsi_task_unhash(t);
-	if (!t->immediate)
-		iscsi_session_cmd_done(c->sess);
+	iscsi_session_cmd_done(t);
 	if (st->dir == SCSI_DIR_READ && st->buf) {
 		len = st->data_len < t->edtl ? st->data_len : t->edtl;
 		c->st_read_bytes += len;

@@ -377,7 +377,7 @@ struct iscsi_session *iscsi_session_create(void);
 void iscsi_session_cmdsn_received(struct iscsi_conn *c, struct iscsi_task *t);
 bool iscsi_session_cmdsn_check(struct iscsi_conn *c, const uint8_t *bhs);
 bool iscsi_session_cmdsn_take(struct iscsi_session *s, uint32_t sn);
-void iscsi_session_cmd_done(struct iscsi_session *s);
+void iscsi_session_cmd_done(struct iscsi_task *t);
 void iscsi_session_conn_gone(struct iscsi_conn *c);
 void iscsi_session_kill(struct iscsi_session *s, const char *why);
 void iscsi_session_release(struct iscsi_session *s);

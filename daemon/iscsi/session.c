@@ -29,10 +29,14 @@ uint32_t iscsi_session_max_cmdsn(const struct iscsi_conn *c)
 	return c->sess ? c->sess->max_cmdsn : 0;
 }
 
-/* A non-immediate command finished: open the window by one (RFC 7143 3.2.2.1). */
-void iscsi_session_cmd_done(struct iscsi_session *s)
+/* A command finished (answered, or dropped once delivered): a non-immediate
+ * one opens the window by one (RFC 7143 3.2.2.1); an immediate one never took
+ * a slot. */
+void iscsi_session_cmd_done(struct iscsi_task *t)
 {
-	if (s)
+	struct iscsi_session *s = t->conn->sess;
+
+	if (s && !t->immediate)
 		s->max_cmdsn++;
 }
 

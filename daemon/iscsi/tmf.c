@@ -149,7 +149,6 @@ void iscsi_tmf_conn_gone(struct iscsi_conn *c)
 static bool tmf_abort_task(struct iscsi_task *t, struct iscsi_tmf *m, struct iscsi_tmf_remote *rw)
 {
 	bool in_queue = t->state == ISCSI_TASK_PENDING && !t->in_order;
-	struct iscsi_session *s = t->conn->sess;
 
 	if (t->state == ISCSI_TASK_DONE)
 		return false;
@@ -186,8 +185,7 @@ static bool tmf_abort_task(struct iscsi_task *t, struct iscsi_tmf *m, struct isc
 		return false;
 	}
 	/* collecting data (already delivered): free now and open its window slot */
-	if (!t->immediate && s)
-		iscsi_session_cmd_done(s);
+	iscsi_session_cmd_done(t);
 	iscsi_task_abort(t);
 	return false;
 }

@@ -914,6 +914,38 @@ def main():
         for c in (c1, c2, other):
             c.close()
     R.case('TARGET COLD RESET drops every session of the target', cold_reset)
+    def immediate_write_aborted():
+        # An immediate WRITE aborted by another session's LUN RESET while its
+        # immediate data arrives is freed at delivery; it never took a CmdSN
+        # slot, so it must not open one (MaxCmdSN - ExpCmdSN stays).
+        c1 = R.logged_in()
+        c2 = R.logged_in()
+        c1.test_unit_ready()
+        c2.test_unit_ready()
+
+        def window():
+            c1.nop_out()
+            op, nop, _, _ = c1.wait_for(lambda op, b: op == OP_NOP_IN, 10)
+            return (int.from_bytes(nop[32:36], 'big') - int.from_bytes(nop[28:32], 'big')) & 0xffffffff \
+                if op else None
+        before = window()
+        size = 65536
+        payload = bytes([0x5a]) * size
+        w = c1.write_bhs(size, immediate=True, dlen=size)
+        c1.send_raw(w + payload[:1000])                # header and the first 1000 bytes
+        time.sleep(0.3)
+        c2.tmf(0x05)                                   # LUN RESET
+        R.expect(c2.tmf_response(10) == 0, 'LUN RESET from the other session: Function complete')
+        time.sleep(0.2)
+        c1.send_raw(payload[1000:])
+        time.sleep(0.3)
+        after = window()
+        R.expect(before is not None and after == before,
+                 'MaxCmdSN - ExpCmdSN unchanged by the aborted immediate write (%s before, %s after)'
+                 % (before, after))
+        c1.close()
+        c2.close()
+    R.case('an immediate write aborted while its immediate data arrives', immediate_write_aborted)
 
     def rapid_connects():
         fails = 0
