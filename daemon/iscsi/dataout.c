@@ -129,7 +129,10 @@ int iscsi_op_data_out_hdr(struct iscsi_conn *c)
 		uint32_t fb = s->p.first_burst_length < t->want ? s->p.first_burst_length : t->want;
 		if (s->p.initial_r2t || (uint64_t)off + len > fb || len > t->unsol_left)
 			return reject_data(c, "unsolicited data not allowed here", ISCSI_REJECT_PROTOCOL_ERROR);
-		if (s->p.data_pdu_in_order && off != t->got)
+		/* in order within its own sequence: it goes on where the immediate
+		 * data and the unsolicited PDUs so far ended (R2T data taken
+		 * meanwhile, DataSequenceInOrder=No, is another sequence) */
+		if (s->p.data_pdu_in_order && off != fb - t->unsol_left)
 			return reject_data(c, "unsolicited data out of order", ISCSI_REJECT_PROTOCOL_ERROR);
 		/* RFC 7143 11.7.5: DataSN counts the PDUs of the sequence from 0 */
 		if (get_be32(bhs + ISCSI_BHS_DATASN) != t->data_sn_expect)

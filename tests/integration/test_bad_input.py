@@ -914,6 +914,36 @@ def main():
         for c in (c1, c2, other):
             c.close()
     R.case('TARGET COLD RESET drops every session of the target', cold_reset)
+    RSVD = 0xffffffff
+    # sense of a write the target fails (fixed format: key, ASC, ASCQ)
+    def sense_of(sense):
+        return (sense[2] & 0x0f, sense[12], sense[13]) if len(sense) >= 14 else None
+
+    def unsolicited_after_r2t_sequence():
+        # DataPDUInOrder=Yes, DataSequenceInOrder=No: the initiator may answer
+        # the R2T before it finishes the unsolicited burst. The unsolicited
+        # PDUs are in order within their own sequence (offset 4096 follows
+        # 0..4095); it was compared with all the bytes received, R2T data
+        # included, and rejected (0x04): the write hung.
+        c = R.logged_in(params={'InitialR2T': 'No', 'ImmediateData': 'No', 'FirstBurstLength': '8192',
+                                'DataSequenceInOrder': 'No'})
+        c.test_unit_ready()
+        w = c.write_bhs(16384, final=False)
+        c.send_pdu(w)
+        op, r2t, _, _ = c.wait_for(lambda op, b: op == OP_R2T, 10)
+        R.expect(op == OP_R2T, 'R2T for the write past the first burst')
+        if op != OP_R2T:
+            c.close()
+            return
+        c.data_out(w, RSVD, 0, 0, os.urandom(4096))
+        c.data_out(w, int.from_bytes(r2t[20:24], 'big'), 0, 8192, os.urandom(8192), final=True)
+        c.data_out(w, RSVD, 1, 4096, os.urandom(4096), final=True)
+        st, _, rejects = c.response(w, 10)
+        R.expect(st == 0 and not rejects, 'the rest of the unsolicited burst after the R2T sequence taken: GOOD '
+                 '(status %s, Rejects %s)' % (st, rejects))
+        c.close()
+    R.case('unsolicited Data-Out after an R2T sequence (DataSequenceInOrder=No)', unsolicited_after_r2t_sequence)
+
     def immediate_write_aborted():
         # An immediate WRITE aborted by another session's LUN RESET while its
         # immediate data arrives is freed at delivery; it never took a CmdSN
