@@ -141,6 +141,16 @@ void iscsi_task_fail(struct iscsi_task *t, uint8_t sk, uint8_t asc, uint8_t ascq
 	iscsi_task_complete(&t->scsi);
 }
 
+void iscsi_task_fail_later(struct iscsi_task *t, uint8_t sk, uint8_t asc, uint8_t ascq)
+{
+	if (t->failed)
+		return;
+	t->failed = true;
+	t->fail_sk = sk;
+	t->fail_asc = asc;
+	t->fail_ascq = ascq;
+}
+
 /* Header of a SCSI Command is in: create the task and point the receive
  * machine at its buffer so immediate data lands in place. */
 int iscsi_op_scsi_cmd_hdr(struct iscsi_conn *c)
@@ -278,6 +288,19 @@ int iscsi_op_scsi_cmd(struct iscsi_conn *c, const uint8_t *bhs, uint8_t *data, u
 	return 0;
 }
 
+/* Immediate data with a data digest error (rejected already): the command
+ * never happened (RFC 7143 7.8). */
+int iscsi_op_scsi_cmd_digest_error(struct iscsi_conn *c, const uint8_t *bhs, uint8_t *data, uint32_t dlen)
+{
+	(void)bhs;
+	(void)data;
+	(void)dlen;
+	if (c->rx_task)
+		iscsi_task_put(c->rx_task);
+	c->rx_task = NULL;
+	return 0;
+}
+
 /* The task's CmdSN turn came (or it was immediate). */
 void iscsi_task_deliver(struct iscsi_task *t)
 {
@@ -314,8 +337,15 @@ void iscsi_task_deliver(struct iscsi_task *t)
 	iscsi_task_exec(t);
 }
 
+/* All its data is in (or it takes no more): to the SCSI layer, or answered
+ * CHECK CONDITION when the iSCSI layer failed it meanwhile. */
 void iscsi_task_exec(struct iscsi_task *t)
 {
+	if (t->failed) {
+		/* its data has a hole: it never reaches the backend */
+		iscsi_task_fail(t, t->fail_sk, t->fail_asc, t->fail_ascq);
+		return;
+	}
 	t->state = ISCSI_TASK_EXEC;
 	t->exec_started = true;
 	scsi_task_exec(&t->scsi);

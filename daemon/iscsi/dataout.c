@@ -4,6 +4,7 @@
  * the task buffer at its Buffer Offset (RFC 7143 11.7, 11.8). */
 #include "iscsi/iscsi_int.h"
 #include <string.h>
+#include "scsi/scsi_sense.h"
 
 /* RFC 7143 11.8: ask for the next MaxBurstLength chunks, up to MaxOutstandingR2T. */
 void iscsi_task_send_r2ts(struct iscsi_task *t)
@@ -72,8 +73,7 @@ static int fail_sequence(struct iscsi_conn *c, struct iscsi_task *t, const char 
 	c->rx_discard = true;
 	c->rx_task = NULL;
 	if (t->in_order) {
-		/* ABORTED COMMAND, DATA PHASE ERROR (SPC-4 asc 0x4b) */
-		iscsi_task_fail(t, SK_ABORTED_COMMAND, 0x4b, 0x00);
+		iscsi_task_fail(t, SK_ABORTED_COMMAND, ASC_DATA_PHASE_ERROR);
 	} else {
 		t->dead = true;   /* released when its CmdSN turn comes */
 		iscsi_task_unhash(t);
@@ -207,4 +207,17 @@ int iscsi_op_data_out(struct iscsi_conn *c, const uint8_t *bhs, uint8_t *data, u
 	}
 	iscsi_task_send_r2ts(t);
 	return 0;
+}
+
+/* A Data-Out whose data digest is wrong (rejected already, RFC 7143 7.8): its
+ * bytes are lost, but they count as received, so the sequence goes on as the
+ * initiator sends it (next in-order offset, F bit, R2T done). At ERL 0 there
+ * is no recovery R2T: once all its data is in, the command is answered CHECK
+ * CONDITION, ABORTED COMMAND, PROTOCOL SERVICE CRC ERROR (RFC 7143 11.4.7.2). */
+int iscsi_op_data_out_digest_error(struct iscsi_conn *c, const uint8_t *bhs, uint8_t *data, uint32_t dlen)
+{
+	(void)data;
+	if (c->rx_task)
+		iscsi_task_fail_later(c->rx_task, SK_ABORTED_COMMAND, ASC_PROTOCOL_SERVICE_CRC_ERROR);
+	return iscsi_op_data_out(c, bhs, NULL, dlen);
 }

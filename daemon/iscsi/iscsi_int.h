@@ -101,6 +101,11 @@ struct iscsi_task {
 	bool immediate, in_order, exec_started;
 	bool dead;                          /* connection gone / aborted: complete into nothing */
 	bool busy;                          /* over the connection's memory bound: TASK SET FULL */
+	/* answered CHECK CONDITION with this sense where it would execute
+	 * (iscsi_task_exec), the iSCSI layer's decision: a Data-Out of it was
+	 * lost to a data digest error (RFC 7143 7.8), so its data has a hole */
+	bool failed;
+	uint8_t fail_sk, fail_asc, fail_ascq;
 	int refs;                           /* task itself + queued tx PDUs */
 	/* data-out */
 	uint32_t want;                      /* bytes of data-out expected = edtl (write) */
@@ -294,13 +299,18 @@ struct iscsi_reactor {
 };
 
 /* ---- opcode dispatch (rx.c) ---- */
+typedef int (*iscsi_pdu_fn)(struct iscsi_conn *c, const uint8_t *bhs, uint8_t *data, uint32_t dlen);
 struct iscsi_op {
 	const char *name;
 	/* called when the header (and digest) is complete; sets where the data goes.
 	 * Returns 0, or -1 when the connection must be dropped. May set c->rx_discard. */
 	int (*hdr)(struct iscsi_conn *c);
 	/* called with the whole PDU */
-	int (*handler)(struct iscsi_conn *c, const uint8_t *bhs, uint8_t *data, uint32_t dlen);
+	iscsi_pdu_fn handler;
+	/* called instead of handler when the data digest is wrong (the PDU is
+	 * rejected already, its data is garbage): ends what hdr started, such
+	 * as the task reference in c->rx_task. NULL: hdr holds nothing. */
+	iscsi_pdu_fn digest_error;
 	bool login_ok;                      /* allowed before full feature phase */
 };
 extern const struct iscsi_op iscsi_ops[ISCSI_OP_MAX];
@@ -359,14 +369,18 @@ void iscsi_task_unhash(struct iscsi_task *t);
 void iscsi_task_free_all(struct iscsi_conn *c);
 int iscsi_op_scsi_cmd_hdr(struct iscsi_conn *c);
 int iscsi_op_scsi_cmd(struct iscsi_conn *c, const uint8_t *bhs, uint8_t *data, uint32_t dlen);
+int iscsi_op_scsi_cmd_digest_error(struct iscsi_conn *c, const uint8_t *bhs, uint8_t *data, uint32_t dlen);
 void iscsi_task_deliver(struct iscsi_task *t);   /* CmdSN order reached */
 void iscsi_task_exec(struct iscsi_task *t);
 void iscsi_task_abort(struct iscsi_task *t);
 void iscsi_task_fail(struct iscsi_task *t, uint8_t sk, uint8_t asc, uint8_t ascq);
+/* Answer CHECK CONDITION instead of executing, when it would (the first reason stays). */
+void iscsi_task_fail_later(struct iscsi_task *t, uint8_t sk, uint8_t asc, uint8_t ascq);
 
 /* dataout.c */
 int iscsi_op_data_out_hdr(struct iscsi_conn *c);
 int iscsi_op_data_out(struct iscsi_conn *c, const uint8_t *bhs, uint8_t *data, uint32_t dlen);
+int iscsi_op_data_out_digest_error(struct iscsi_conn *c, const uint8_t *bhs, uint8_t *data, uint32_t dlen);
 void iscsi_task_send_r2ts(struct iscsi_task *t);
 /* datain.c */
 void iscsi_task_complete(struct scsi_task *st);

@@ -24,11 +24,13 @@
 /* RFC 7143 11.2.1.2: the opcodes an initiator may send. */
 const struct iscsi_op iscsi_ops[ISCSI_OP_MAX] = {
 	[ISCSI_OP_NOP_OUT] = { .name = "NOP-Out", .handler = iscsi_op_nop_out },
-	[ISCSI_OP_SCSI_CMD] = { .name = "SCSI Command", .hdr = iscsi_op_scsi_cmd_hdr, .handler = iscsi_op_scsi_cmd },
+	[ISCSI_OP_SCSI_CMD] = { .name = "SCSI Command", .hdr = iscsi_op_scsi_cmd_hdr, .handler = iscsi_op_scsi_cmd,
+				.digest_error = iscsi_op_scsi_cmd_digest_error },
 	[ISCSI_OP_TMF_REQ] = { .name = "Task Management", .handler = iscsi_op_tmf },
 	[ISCSI_OP_LOGIN_REQ] = { .name = "Login", .handler = iscsi_op_login, .login_ok = true },
 	[ISCSI_OP_TEXT_REQ] = { .name = "Text", .handler = iscsi_op_text },
-	[ISCSI_OP_DATA_OUT] = { .name = "SCSI Data-Out", .hdr = iscsi_op_data_out_hdr, .handler = iscsi_op_data_out },
+	[ISCSI_OP_DATA_OUT] = { .name = "SCSI Data-Out", .hdr = iscsi_op_data_out_hdr, .handler = iscsi_op_data_out,
+				.digest_error = iscsi_op_data_out_digest_error },
 	[ISCSI_OP_LOGOUT_REQ] = { .name = "Logout", .handler = iscsi_op_logout },
 	[ISCSI_OP_SNACK_REQ] = { .name = "SNACK" },  /* ERL 0: rejected (RFC 7143 11.16) */
 };
@@ -478,6 +480,7 @@ static int rx_pdu_done(struct iscsi_conn *c)
 {
 	const uint8_t *bhs = c->rx_hdr;
 	uint8_t op = iscsi_bhs_opcode(bhs);
+	iscsi_pdu_fn fn = iscsi_ops[op].handler;
 	int rc = 0;
 
 	c->st_pdus_in++;
@@ -496,23 +499,17 @@ static int rx_pdu_done(struct iscsi_conn *c)
 		uint32_t got = (uint32_t)c->rx_digest[0] | (uint32_t)c->rx_digest[1] << 8 |
 			       (uint32_t)c->rx_digest[2] << 16 | (uint32_t)c->rx_digest[3] << 24;
 		if (want != got) {
-			/* RFC 7143 7.8.1: data digest error -> discard the PDU, Reject 0x02 */
+			/* RFC 7143 7.8.1: data digest error -> discard the PDU, Reject 0x02;
+			 * the opcode's digest_error ends what its header started */
 			qb_log(LOG_WARNING, "iscsi: %s: data digest error on %s (ITT 0x%08x)", c->peer,
 			       iscsi_opcode_name(op), get_be32(bhs + ISCSI_BHS_ITT));
 			c->st_errors++;
 			iscsi_send_reject(c, bhs, ISCSI_REJECT_DATA_DIGEST);
-			if (c->rx_task) {
-				/* a command whose immediate data was corrupted never
-				 * happened; a Data-Out drops the reference it held */
-				if (op == ISCSI_OP_SCSI_CMD || op == ISCSI_OP_DATA_OUT)
-					iscsi_task_put(c->rx_task);
-				c->rx_task = NULL;
-			}
-			rx_reset(c);
-			return 0;
+			fn = iscsi_ops[op].digest_error;
 		}
 	}
-	rc = iscsi_ops[op].handler(c, bhs, c->rx_data, c->rx_dsl);
+	if (fn)
+		rc = fn(c, bhs, c->rx_data, c->rx_dsl);
 	if (!c->closing)
 		rx_reset(c);
 	return rc;

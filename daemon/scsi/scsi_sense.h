@@ -28,6 +28,8 @@
 #define ASC_MEDIUM_NOT_PRESENT             0x3a, 0x00
 #define ASC_REPORTED_LUNS_DATA_CHANGED     0x3f, 0x0e
 #define ASC_INTERNAL_TARGET_FAILURE        0x44, 0x00
+#define ASC_PROTOCOL_SERVICE_CRC_ERROR     0x47, 0x05  /* a transport digest error (iSCSI) */
+#define ASC_DATA_PHASE_ERROR               0x4b, 0x00
 #define ASC_INVALID_FIELD_IN_IU            0x0e, 0x03
 #define ASC_LUN_NOT_READY_BECOMING_READY   0x04, 0x01
 #define ASC_INSUFFICIENT_RESOURCES         0x55, 0x03

@@ -919,6 +919,52 @@ def main():
     def sense_of(sense):
         return (sense[2] & 0x0f, sense[12], sense[13]) if len(sense) >= 14 else None
 
+    def bad_digest_data_out(pdu_in_order):
+        # RFC 7143 7.8: a Data-Out with a data digest error is discarded and
+        # rejected (reason 0x02); at ERL 0 the command then ends with CHECK
+        # CONDITION, ABORTED COMMAND, PROTOCOL SERVICE CRC ERROR (47/05) once
+        # the rest of its data arrived. The lost PDU still counts toward its
+        # sequence: the next in-order PDU and the F bit are taken as usual.
+        # It used to wait for the lost bytes for ever.
+        c = R.logged_in(digests=True, params={'ImmediateData': 'No', 'FirstBurstLength': '8192',
+                                              'InitialR2T': 'Yes' if pdu_in_order else 'No',
+                                              'DataPDUInOrder': 'Yes' if pdu_in_order else 'No'})
+        c.test_unit_ready()
+        if pdu_in_order:
+            # solicited: the R2T's first PDU is lost, the second (F) follows
+            w = c.write_bhs(8192)
+            c.send_pdu(w)
+            op, r2t, _, _ = c.wait_for(lambda op, b: op == OP_R2T, 10)
+            R.expect(op == OP_R2T, 'R2T for the write')
+            if op != OP_R2T:
+                c.close()
+                return
+            ttt = int.from_bytes(r2t[20:24], 'big')
+            c.data_out(w, ttt, 0, 0, os.urandom(4096), bad_ddigest=True)
+            c.data_out(w, ttt, 1, 4096, os.urandom(4096), final=True)
+        else:
+            # unsolicited out of order, the lost PDU last (F), then the R2T's
+            w = c.write_bhs(16384, final=False)
+            c.send_pdu(w)
+            c.data_out(w, RSVD, 0, 4096, os.urandom(4096))
+            c.data_out(w, RSVD, 1, 0, os.urandom(4096), final=True, bad_ddigest=True)
+            op, r2t, _, _ = c.wait_for(lambda op, b: op == OP_R2T, 10)
+            R.expect(op == OP_R2T and r2t[40:48] == bytes.fromhex('0000200000002000'),
+                     'R2T for the rest of the write (offset 8192, 8192 bytes)')
+            if op != OP_R2T:
+                c.close()
+                return
+            c.data_out(w, int.from_bytes(r2t[20:24], 'big'), 0, 8192, os.urandom(8192), final=True)
+        st, sense, rejects = c.response(w, 10)
+        R.expect(st == 0x02 and sense_of(sense) == (0x0b, 0x47, 0x05) and rejects == [0x02],
+                 'data digest error (DataPDUInOrder=%s): Reject 0x02, then CHECK CONDITION ABORTED COMMAND '
+                 '47/05 (status %s, sense %s, Rejects %s)'
+                 % ('Yes' if pdu_in_order else 'No', st, sense_of(sense), rejects))
+        R.expect(c.test_unit_ready() == 0, 'the session goes on: TUR answered GOOD')
+        c.close()
+    R.case('a Data-Out with a bad data digest (DataPDUInOrder=Yes)', lambda: bad_digest_data_out(True))
+    R.case('a Data-Out with a bad data digest (DataPDUInOrder=No)', lambda: bad_digest_data_out(False))
+
     def unsolicited_after_r2t_sequence():
         # DataPDUInOrder=Yes, DataSequenceInOrder=No: the initiator may answer
         # the R2T before it finishes the unsolicited burst. The unsolicited
