@@ -329,7 +329,9 @@ void iscsi_task_deliver(struct iscsi_task *t)
 		iscsi_task_fail(t, SK_ILLEGAL_REQUEST, 0x24, 0x00);
 		return;
 	}
-	if (t->scsi.dir == SCSI_DIR_WRITE && t->got < t->want) {
+	/* a write whose Data-Out sequence broke meanwhile takes no more data:
+	 * iscsi_task_exec answers it */
+	if (t->scsi.dir == SCSI_DIR_WRITE && t->got < t->want && !t->data_refused) {
 		t->state = ISCSI_TASK_DATA;
 		iscsi_task_send_r2ts(t);
 		return;

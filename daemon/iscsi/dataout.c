@@ -61,7 +61,8 @@ void iscsi_task_send_r2ts(struct iscsi_task *t)
 
 /* A Data-Out breaking its sequence (DataSN): at ERL 0 the command cannot be
  * recovered (RFC 7143 7.x); reject the PDU and end the command with CHECK
- * CONDITION so the initiator sees the failure instead of a hang. */
+ * CONDITION so the initiator sees the failure instead of a hang: now, or at
+ * its CmdSN turn when it waits for it (it takes no more data meanwhile). */
 static int fail_sequence(struct iscsi_conn *c, struct iscsi_task *t, const char *why)
 {
 	const uint8_t *bhs = c->rx_hdr;
@@ -75,8 +76,8 @@ static int fail_sequence(struct iscsi_conn *c, struct iscsi_task *t, const char 
 	if (t->in_order) {
 		iscsi_task_fail(t, SK_ABORTED_COMMAND, ASC_DATA_PHASE_ERROR);
 	} else {
-		t->dead = true;   /* released when its CmdSN turn comes */
-		iscsi_task_unhash(t);
+		iscsi_task_fail_later(t, SK_ABORTED_COMMAND, ASC_DATA_PHASE_ERROR);
+		t->data_refused = true;
 	}
 	return 0;
 }
@@ -110,7 +111,7 @@ int iscsi_op_data_out_hdr(struct iscsi_conn *c)
 	if (!s)
 		return reject_data(c, "no session", ISCSI_REJECT_PROTOCOL_ERROR);
 	t = iscsi_task_find(c, itt);
-	if (!t || t->dead || t->scsi.dir != SCSI_DIR_WRITE ||
+	if (!t || t->dead || t->data_refused || t->scsi.dir != SCSI_DIR_WRITE ||
 	    (t->state != ISCSI_TASK_PENDING && t->state != ISCSI_TASK_DATA))
 		return reject_data(c, "no write task waiting for data with this ITT", ISCSI_REJECT_INVALID_PDU_FIELD);
 	if (!t->scsi.buf)

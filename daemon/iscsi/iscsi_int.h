@@ -103,8 +103,10 @@ struct iscsi_task {
 	bool busy;                          /* over the connection's memory bound: TASK SET FULL */
 	/* answered CHECK CONDITION with this sense where it would execute
 	 * (iscsi_task_exec), the iSCSI layer's decision: a Data-Out of it was
-	 * lost to a data digest error (RFC 7143 7.8), so its data has a hole */
-	bool failed;
+	 * lost to a data digest error (RFC 7143 7.8), so its data has a hole;
+	 * or its Data-Out sequence broke while it waited for its CmdSN turn
+	 * (data_refused: it takes no more data, answered at that turn) */
+	bool failed, data_refused;
 	uint8_t fail_sk, fail_asc, fail_ascq;
 	int refs;                           /* task itself + queued tx PDUs */
 	/* data-out */

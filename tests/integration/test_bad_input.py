@@ -965,6 +965,30 @@ def main():
     R.case('a Data-Out with a bad data digest (DataPDUInOrder=Yes)', lambda: bad_digest_data_out(True))
     R.case('a Data-Out with a bad data digest (DataPDUInOrder=No)', lambda: bad_digest_data_out(False))
 
+    def bad_datasn_ahead_of_gap():
+        # A write waiting for its CmdSN turn gets an unsolicited Data-Out with
+        # a wrong DataSN: Reject 0x04, and when the gap fills the write is
+        # answered CHECK CONDITION (ABORTED COMMAND, DATA PHASE ERROR 4b/00,
+        # as a write already in order is). It used to be freed unanswered.
+        c = R.logged_in(params={'InitialR2T': 'No', 'ImmediateData': 'No'})
+        c.test_unit_ready()
+        late = c.scsi_bhs(bytes(6))                    # TUR with CmdSN n, held back
+        w = c.write_bhs(8192, final=False)             # CmdSN n+1
+        c.send_pdu(w)
+        c.data_out(w, RSVD, 7, 0, os.urandom(8192), final=True)   # DataSN 0 expected
+        op, rej, _, _ = c.wait_for(lambda op, b: op == OP_REJECT, 10)
+        R.expect(op == OP_REJECT and rej[2] == 0x04, 'wrong DataSN: Reject 0x04 (op %s reason %s)'
+                 % (op, rej[2] if op else None))
+        c.send_pdu(late)                               # the gap fills
+        R.expect(c.scsi_status(late, 10) == 0, 'the command filling the gap answered GOOD')
+        st, sense, _ = c.response(w, 10)
+        R.expect(st == 0x02 and sense_of(sense) == (0x0b, 0x4b, 0x00),
+                 'the write with the broken sequence answered CHECK CONDITION ABORTED COMMAND 4b/00 at its '
+                 'CmdSN turn (status %s, sense %s)' % (st, sense_of(sense)))
+        R.expect(c.test_unit_ready() == 0, 'the session goes on: TUR answered GOOD')
+        c.close()
+    R.case('a wrong DataSN on a write waiting for its CmdSN turn', bad_datasn_ahead_of_gap)
+
     def unsolicited_after_r2t_sequence():
         # DataPDUInOrder=Yes, DataSequenceInOrder=No: the initiator may answer
         # the R2T before it finishes the unsolicited burst. The unsolicited
