@@ -332,6 +332,24 @@ int scsi_target_add_lun_bdev(struct scsi_target *tgt, const struct tconf_lun *co
 	return 0;
 }
 
+/* nv-cache drops every flush, which is right only where the device's own
+ * cache is all that stands between a completed write and the medium: a block
+ * device written with O_DIRECT (the null backend keeps nothing anyway).
+ * Through the host's page cache (fileio, refused by the config; blockio that
+ * fell back to buffered I/O) or on a file, whose file system records block
+ * allocation in a journal of its own, acknowledged writes would be lost with
+ * the host (review, session 15). NULL when nv-cache is safe on B. */
+static const char *nv_cache_refusal(const struct bdev *b, bool null_backend)
+{
+	if (null_backend)
+		return NULL;
+	if (b->page_cache)
+		return "its I/O goes through the host's page cache (O_DIRECT is not usable on it)";
+	if (!b->is_blockdev)
+		return "it is a file, and its file system's block allocation is not in the device's cache";
+	return NULL;
+}
+
 struct bdev *scsi_lun_open_bdev(const struct tconf_lun *conf, char *err, size_t errlen)
 {
 	char berr[256] = "";
@@ -346,9 +364,18 @@ struct bdev *scsi_lun_open_bdev(const struct tconf_lun *conf, char *err, size_t 
 		.volume_id = conf->serial,
 	};
 	struct bdev *b = bdev_open(&p, berr, sizeof(berr));
+	const char *why;
 
-	if (!b)
+	if (!b) {
 		snprintf(err, errlen, "LUN %u: %s", conf->lun, berr[0] ? berr : "cannot open backend");
+		return NULL;
+	}
+	if (conf->cache == TCONF_CACHE_NV && (why = nv_cache_refusal(b, conf->backend == TCONF_BACKEND_NULL))) {
+		snprintf(err, errlen, "LUN %u: 'cache: nv-cache' refused on %s: %s; it would acknowledge writes the "
+			 "host can still lose (use write-back)", conf->lun, conf->path, why);
+		bdev_close(b);
+		return NULL;
+	}
 	return b;
 }
 
@@ -380,6 +407,14 @@ int scsi_target_set_lun_cache(struct scsi_target *tgt, uint32_t lun, enum tconf_
 
 	if (!lu)
 		return -1;
+	const char *why = cache == TCONF_CACHE_NV && lu->bdev ?
+			  nv_cache_refusal(lu->bdev, strcmp(lu->backend_name, "null") == 0) : NULL;
+	if (why) {
+		/* the LUN stays in service with the mode it has */
+		qb_log(LOG_ERR, "scsi: %s LUN %u: 'cache: nv-cache' refused on %s: %s; it keeps cache %s", tgt->name,
+		       lun, lu->path, why, tconf_cache_name(atomic_load(&lu->cache)));
+		return 0;
+	}
 	pthread_mutex_lock(&lu->lock);
 	old = atomic_load(&lu->cache);
 	bool was_wce = atomic_load(&lu->wce);

@@ -744,6 +744,58 @@ START_TEST(backend_errors)
 }
 END_TEST
 
+/* nv-cache drops every flush: refused where a completed write can still sit
+ * in the host (a blockio file: its file system allocates blocks in a journal
+ * of its own; blockio that fell back to the page cache), at open and when a
+ * reload changes a LUN's cache to it (the LUN keeps its mode). Found by
+ * review: only fileio was refused, by backend name. The null backend keeps
+ * nothing and may use it. */
+START_TEST(nv_cache_needs_a_device)
+{
+	char dir[] = "/tmp/tandem-scsi-nv-XXXXXX", err[256] = "";
+	struct tconf_lun conf;
+	struct bdev *b;
+	struct scsi_lun *lu;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	memset(&conf, 0, sizeof(conf));
+	conf.lun = 9;
+	conf.backend = TCONF_BACKEND_BLOCKIO;
+	snprintf(conf.path, sizeof(conf.path), "%s/lun.img", dir);
+	conf.size = 1 << 20;
+	conf.create = true;
+	conf.block_size = 4096;
+	conf.cache = TCONF_CACHE_NV;
+	harness_identity(&conf);
+	b = scsi_lun_open_bdev(&conf, err, sizeof(err));
+	ck_assert_msg(b == NULL, "nv-cache accepted on a blockio file");
+	ck_assert_msg(strstr(err, "'cache: nv-cache' refused") && strstr(err, "it is a file"), "reason: %s", err);
+	/* write-back opens; a change to nv-cache keeps write-back */
+	conf.cache = TCONF_CACHE_WRITE_BACK;
+	ck_assert_msg(scsi_target_add_lun(TGT, &conf, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(scsi_target_set_lun_cache(TGT, 9, TCONF_CACHE_NV), 0);
+	lu = scsi_target_find_lun(TGT, 9);
+	ck_assert_ptr_nonnull(lu);
+	ck_assert_int_eq(atomic_load(&lu->cache), TCONF_CACHE_WRITE_BACK);
+	ck_assert(atomic_load(&lu->wce));
+	ck_assert_int_eq(scsi_target_remove_lun(TGT, 9), 0);
+	/* the null backend keeps nothing: nv-cache is fine there */
+	memset(&conf, 0, sizeof(conf));
+	conf.lun = 10;
+	conf.backend = TCONF_BACKEND_NULL;
+	conf.size = 1 << 20;
+	conf.block_size = 512;
+	conf.cache = TCONF_CACHE_NV;
+	harness_identity(&conf);
+	b = scsi_lun_open_bdev(&conf, err, sizeof(err));
+	ck_assert_msg(b != NULL, "nv-cache refused on the null backend: %s", err);
+	bdev_close(b);
+	snprintf(err, sizeof(err), "%s/lun.img", dir);
+	unlink(err);
+	rmdir(dir);
+}
+END_TEST
+
 START_TEST(fileio_roundtrip)
 {
 	char path[] = "/tmp/tandem-scsi-test-XXXXXX";
@@ -907,6 +959,7 @@ static Suite *io_suite(void)
 	tcase_add_test(tc, verify);
 	tcase_add_test(tc, backend_errors);
 	tcase_add_test(tc, fileio_roundtrip);
+	tcase_add_test(tc, nv_cache_needs_a_device);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("concurrency");
