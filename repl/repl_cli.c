@@ -190,6 +190,8 @@ int repl_cli_main(int argc, char **argv)
 		return usage_err("'%s' needs an argument", cmd);
 	if ((force && strcmp(cmd, "primary") != 0) || (resync && strcmp(cmd, "verify") != 0) || new_device)
 		return usage_err("option not valid for '%s'", cmd);
+	if (arg && !*arg)                   /* not "no argument": that means every LUN */
+		return usage_err("empty argument for '%s'", cmd);
 	if (arg && strpbrk(arg, " \t\n"))
 		return usage_err("invalid argument '%s'", arg);
 

@@ -183,6 +183,12 @@ void ctl_server_dispatch(const char *cmd, struct json_writer *w)
 	if (!cmd || strlen(cmd) > CTL_MAX_CMD)
 		return ctl_reply_error(w, "command too long");
 	strcpy(buf, cmd);
+	/* "NAME " with nothing after the blank: an argument that came out empty
+	 * (a script's unset "$LUN"), never "no argument", which for some commands
+	 * means every LUN or the peer (review, session 15) */
+	size_t lead = strspn(buf, " \t"), nlen = strcspn(buf + lead, " \t\n");
+	bool blank_arg = (buf[lead + nlen] == ' ' || buf[lead + nlen] == '\t') &&
+			 buf[lead + nlen + strspn(buf + lead + nlen, " \t\n")] == '\0';
 	for (char *e = buf + strlen(buf); e > buf && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n');)
 		*--e = '\0';
 	char *p = buf;
@@ -205,6 +211,10 @@ void ctl_server_dispatch(const char *cmd, struct json_writer *w)
 	for (size_t i = 0; i < sizeof(ctl_commands) / sizeof(ctl_commands[0]); i++) {
 		if (strcmp(ctl_commands[i].name, name) != 0)
 			continue;
+		if (blank_arg && ctl_commands[i].takes_arg) {
+			snprintf(msg, sizeof(msg), "command '%s': empty argument", name);
+			return ctl_reply_error(w, msg);
+		}
 		if (args && !ctl_commands[i].takes_arg) {
 			snprintf(msg, sizeof(msg), "command '%s' takes no argument", name);
 			return ctl_reply_error(w, msg);

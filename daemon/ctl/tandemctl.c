@@ -192,6 +192,8 @@ int main(int argc, char **argv)
 	if (snprintf(request, sizeof(request), "%s%s%s", cmd->name, npos > 1 ? " " : "", npos > 1 ? pos[1] : "") >=
 	    (int)sizeof(request))
 		return usage_error("%s", "argument too long");
+	if (npos > 1 && !pos[1][0])         /* not "no argument": that can mean every LUN */
+		return usage_error("empty argument for '%s'", cmd->name);
 	if (npos > 1 && strpbrk(pos[1], " \t\n"))
 		return usage_error("invalid argument '%s'", pos[1]);
 	if (npos > 2) {

@@ -107,6 +107,11 @@ check "tandemctl no arguments -> 2" rc_and_output 2 '.' "$TANDEMCTL"
 check "tandemctl unknown command -> 2" rc_and_output 2 '.' "$TANDEMCTL" -s "$CTL" frobnicate
 check "tandemctl log-level without level -> 2" rc_and_output 2 '.' "$TANDEMCTL" -s "$CTL" log-level
 check "tandemctl --bogus-option -> 2" rc_and_output 2 '.' "$TANDEMCTL" --bogus-option status
+# an argument that came out empty (a script's unset "$LUN") is not "no
+# argument", which means every LUN or the peer: refused before anything is sent
+check "tandemctl discard-my-data '' -> 2" rc_and_output 2 'empty argument' "$TANDEMCTL" -s "$CTL" discard-my-data ""
+check "tandemctl disconnect '' -> 2" rc_and_output 2 'empty argument' "$TANDEMCTL" -s "$CTL" disconnect ""
+check "tandemctl failover '' -> 2" rc_and_output 2 'empty argument' "$TANDEMCTL" -s "$CTL" failover ""
 
 # --- with a daemon
 start_tandemd "$CONF" "$PORT" || { fail "tandemd starts"; finish; exit 1; }

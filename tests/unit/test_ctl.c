@@ -305,6 +305,13 @@ START_TEST(test_dispatch_parsing)
 		{ "  ping  ", true, NULL },
 		{ "ping\n", true, NULL },
 		{ "ping x", false, "command 'ping' takes no argument" },
+		/* an argument that came out empty is not "no argument" (every
+		 * LUN, the peer): refused; blanks after a command without one
+		 * stay harmless */
+		{ "failover ", false, "command 'failover': empty argument" },
+		{ " discard-my-data \t\n", false, "command 'discard-my-data': empty argument" },
+		{ "disconnect\t", false, "command 'disconnect': empty argument" },
+		{ "status ", true, NULL },
 		{ "log-level a b", false, "command 'log-level' takes one argument" },
 		{ "stat\x01us", false, "invalid character in command" },
 		{ "STATUS", false, "unknown command 'STATUS'" },
