@@ -76,6 +76,47 @@ scn_stop_primary() {
 	fi
 }
 
+# A clean stop of one node's tandemd while its corosync stays up (an upgrade,
+# a restart for a cluster{} change): the leaving node marks its disks Outdated
+# and says so as it leaves, so the node serving on needs no fencing and its
+# writes do not wait. First the secondary's tandemd (the primary serves on),
+# then, back in sync, the primary's (the secondary takes over). Before: the
+# primary fenced the secondary's node (fence command; with qdevice its writes
+# stayed frozen until that tandemd came back), and the new primary fenced the
+# old one.
+scn_stop_tandemd() {
+	local p s name=stop-tandemd f0 f1
+	p=$(primary); s=$(other "$p")
+	f0=$(cat "$TB_STATE/fence.log" 2>/dev/null | wc -l)
+	mon_start "$name"
+	io_start "$name" $((IO_SECONDS * 2))
+	sleep 3
+	tb stop "$s" tandemd >/dev/null
+	sleep 4
+	[ "$(primary)" = "$p" ] && pass "$name: $p stays primary while $s's tandemd is stopped" \
+		|| fail "$name: $p is no longer primary: $(nodes_state)"
+	[ "$(jget "$p" lun.peer_disk)" != UpToDate ] && pass "$name: $p counts $s behind ($(jget "$p" lun.peer_disk))" \
+		|| fail "$name: $p still counts $s UpToDate"
+	tb start "$s" >/dev/null
+	if wait_in_sync 90; then pass "$name: $s back, resynced"; else fail "$name: $s did not resync"; fi
+	tb stop "$p" tandemd >/dev/null
+	if wait_serving 20 && [ "$(primary)" = "$s" ]; then pass "$name: $s took over after $p's tandemd stopped"
+	else fail "$name: $s did not take over: $(nodes_state)"; fi
+	io_wait "$name" || return 1
+	mon_stop
+	f1=$(cat "$TB_STATE/fence.log" 2>/dev/null | wc -l)
+	if [ "$f1" = "$f0" ]; then
+		pass "$name: nobody fenced (each leaving node marked itself Outdated)"
+	else
+		fail "$name: a node was fenced: $(tail -n +"$((f0 + 1))" "$TB_STATE/fence.log" | head -n 2 | tr '\n' ' ')"
+		grep -E 'cluster: (leaving|fence|decision)' "$TB_STATE/$p/tandemd.log" "$TB_STATE/$s/tandemd.log" | tail -n 8 | sed -e 's/^/    | /'
+	fi
+	figures "$name" "clean stop of the secondary's, then the primary's tandemd (corosync up)" 0 3000 10000
+	io_verify "$name"
+	tb start "$p" >/dev/null
+	if wait_in_sync 90; then pass "$name: $p back as secondary, in sync"; else fail "$name: $p did not resync"; fi
+}
+
 # The secondary goes away: SIGKILL of its processes (kill) or a powered-off
 # node (crash: links down first, nothing answers). The primary keeps serving;
 # with fencing it holds writes until the peer is fenced, then goes on alone.
@@ -158,6 +199,7 @@ setup_or_skip
 run_scenario kill-primary scn_kill_primary
 run_scenario crash-primary scn_crash_primary
 run_scenario stop-primary scn_stop_primary
+run_scenario stop-tandemd scn_stop_tandemd
 run_scenario corosync-restart-secondary scn_corosync_restart_secondary
 run_scenario kill-secondary scn_kill_secondary
 run_scenario crash-secondary scn_crash_secondary

@@ -16,7 +16,7 @@
 #
 # Commands (see tests/cluster/README.md):
 #   up | down [--keep-logs] | status [--json] | exec A|B|client CMD... |
-#   kill NODE [tandemd|corosync] | crash NODE | start NODE | stop NODE |
+#   kill NODE [tandemd|corosync] | crash NODE | start NODE | stop NODE [tandemd] |
 #   cut repl|cluster|all | heal |
 #   env (prints the state as shell assignments) | logs NODE
 #
@@ -789,10 +789,18 @@ cmd_crash() { # power-off: links drop, every process SIGKILLed
 	say "crashed node $n (links down, every process SIGKILLed)"
 }
 
-cmd_stop() { # clean stop of NODE's tandemd (SIGTERM) and corosync
+cmd_stop() { # clean stop of NODE's tandemd (SIGTERM) and corosync, or of its tandemd only
 	state_load
-	local n; n=$(node_arg "$1")
+	local n what=${2:-all}; n=$(node_arg "$1")
+	case $what in
+	all|tandemd) ;;
+	*) die "stop NODE [tandemd]" ;;
+	esac
 	kill_pid "$(pid_of "$n" tandemd)" 15
+	if [ "$what" = tandemd ]; then
+		say "stopped tandemd of node $n (corosync stays)"
+		return
+	fi
 	kill_pid "$(pid_of "$n" qdevice)" 5
 	kill_pid "$(pid_of "$n" corosync)" 10
 	say "stopped node $n"
@@ -872,7 +880,7 @@ exec) cmd_exec "$@" ;;
 kill) [ $# -ge 1 ] || die "kill A|B [tandemd|corosync]"; cmd_kill "$@" ;;
 crash) [ $# -eq 1 ] || die "crash A|B"; cmd_crash "$1" ;;
 start) [ $# -eq 1 ] || die "start A|B"; cmd_start "$1" ;;
-stop) [ $# -eq 1 ] || die "stop A|B"; cmd_stop "$1" ;;
+stop) [ $# -ge 1 ] && [ $# -le 2 ] || die "stop A|B [tandemd]"; cmd_stop "$@" ;;
 cut) [ $# -eq 1 ] || die "cut repl|cluster|all"; cmd_cut "$1" ;;
 heal) cmd_heal ;;
 env) cmd_env ;;
