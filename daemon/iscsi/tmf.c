@@ -139,6 +139,11 @@ void iscsi_tmf_conn_gone(struct iscsi_conn *c)
 	while (c->tmfs) {
 		struct iscsi_tmf *m = c->tmfs;
 		c->tmfs = m->conn_next;
+		/* a TARGET COLD RESET still drops the target's other sessions
+		 * (RFC 7143 11.5.1): now, while its own session is known */
+		if (m->cold_reset && c->sess)
+			cold_reset_drop_others(c->sess);
+		m->cold_reset = false;
 		m->conn = NULL;
 		m->conn_next = NULL;
 	}
