@@ -215,7 +215,7 @@ static bool session_alive(const struct revoke *rv)
 	pthread_mutex_lock(&g_iscsi.lock);
 	for (struct iscsi_session *s = g_iscsi.sessions; s; s = s->next)
 		if (s == rv->s && s->uid == rv->uid) {
-			alive = !s->dying;
+			alive = !s->dying && !s->replaced;
 			break;
 		}
 	pthread_mutex_unlock(&g_iscsi.lock);
@@ -267,7 +267,7 @@ static void revoke_sessions(struct iscsi_tgt *t)
 {
 	pthread_mutex_lock(&g_iscsi.lock);
 	for (struct iscsi_session *s = g_iscsi.sessions; s; s = s->next) {
-		if (s->tgt != t || s->type != ISCSI_SESSION_NORMAL || s->dying || !s->conns)
+		if (s->tgt != t || s->type != ISCSI_SESSION_NORMAL || s->dying || s->replaced || !s->conns)
 			continue;
 		const char *why = iscsi_session_denied_locked(t, s->initiator, s->conns->tpgt, s->port.tpg_id);
 		if (!why)

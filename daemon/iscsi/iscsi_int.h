@@ -283,6 +283,8 @@ struct iscsi_session {
 	struct iscsi_conn *conns;           /* under g_iscsi.lock for changes */
 	int nconns;
 	bool dying;                         /* killed: no login finds it; registered until freed */
+	bool replaced;                      /* reinstated by a new login, its kill posted: no login
+					     * finds it; alive for task management until the kill ran */
 	bool in_registry;
 	uint64_t created_ms;
 	uint64_t uid;                       /* unique for the process' life (stale-message check) */

@@ -258,7 +258,7 @@ static int login_identify(struct iscsi_conn *c, const uint8_t *req)
 		for (s = g_iscsi.sessions; s; s = s->next)
 			if (s->tsih == l->tsih)
 				break;
-		if (!s || s->dying || strcmp(s->initiator, n->initiator) != 0 ||
+		if (!s || s->dying || s->replaced || strcmp(s->initiator, n->initiator) != 0 ||
 		    memcmp(s->isid, l->isid, ISCSI_ISID_LEN) != 0 || (int)s->type != n->type ||
 		    (s->type == ISCSI_SESSION_NORMAL && strcmp(s->target_name, n->target) != 0)) {
 			status = ISCSI_LOGIN_NO_SESSION;
@@ -427,15 +427,18 @@ static int login_make_session(struct iscsi_conn *c)
 		return -2;
 	}
 	if (s->type == ISCSI_SESSION_NORMAL) {
-		/* the old session stays registered (dying: no login finds it)
-		 * until its last task left the backend and it is freed: task
-		 * management and PREEMPT AND ABORT of other nexuses look for
-		 * its tasks there and wait for them */
+		/* the old session stays registered (replaced, then dying: no
+		 * login finds it) until its last task left the backend and it is
+		 * freed: task management and PREEMPT AND ABORT of other nexuses
+		 * look for its tasks there and wait for them. Not dying before
+		 * its kill runs on its reactor: a sweep that ran first would skip
+		 * its queued commands, which that reactor could still deliver */
 		for (o = g_iscsi.sessions; o; o = o->next)
-			if (!o->dying && o->type == ISCSI_SESSION_NORMAL && memcmp(o->isid, s->isid, ISCSI_ISID_LEN) == 0 &&
+			if (!o->dying && !o->replaced && o->type == ISCSI_SESSION_NORMAL &&
+			    memcmp(o->isid, s->isid, ISCSI_ISID_LEN) == 0 &&
 			    strcmp(o->initiator, s->initiator) == 0 && strcmp(o->target_name, s->target_name) == 0) {
 				old = o;
-				o->dying = true;
+				o->replaced = true;
 				o->nconns++;            /* held by the posted kill */
 				break;
 			}
@@ -576,7 +579,7 @@ int iscsi_op_login(struct iscsi_conn *c, const uint8_t *req, uint8_t *data, uint
 		l->migrated = true;
 		pthread_mutex_lock(&g_iscsi.lock);
 		for (struct iscsi_session *s = g_iscsi.sessions; s; s = s->next)
-			if (s->tsih == l->tsih && !s->dying)
+			if (s->tsih == l->tsih && !s->dying && !s->replaced)
 				to = s->r;
 		pthread_mutex_unlock(&g_iscsi.lock);
 		if (to && to != c->r)
