@@ -488,6 +488,16 @@ def hold_session(a):
     return 0
 
 
+def expect_r2t(R, c, what, ok=lambda r2t: True):
+    """The next R2T on c, checked (R.expect: WHAT); None, with c closed, when none came."""
+    op, r2t, _, _ = c.wait_for(lambda op, b: op == OP_R2T, 10)
+    R.expect(op == OP_R2T and ok(r2t), what)
+    if op != OP_R2T:
+        c.close()
+        return None
+    return r2t
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--port', type=int, required=True)
@@ -934,10 +944,8 @@ def main():
             # solicited: the R2T's first PDU is lost, the second (F) follows
             w = c.write_bhs(8192)
             c.send_pdu(w)
-            op, r2t, _, _ = c.wait_for(lambda op, b: op == OP_R2T, 10)
-            R.expect(op == OP_R2T, 'R2T for the write')
-            if op != OP_R2T:
-                c.close()
+            r2t = expect_r2t(R, c, 'R2T for the write')
+            if r2t is None:
                 return
             ttt = int.from_bytes(r2t[20:24], 'big')
             c.data_out(w, ttt, 0, 0, os.urandom(4096), bad_ddigest=True)
@@ -948,11 +956,9 @@ def main():
             c.send_pdu(w)
             c.data_out(w, RSVD, 0, 4096, os.urandom(4096))
             c.data_out(w, RSVD, 1, 0, os.urandom(4096), final=True, bad_ddigest=True)
-            op, r2t, _, _ = c.wait_for(lambda op, b: op == OP_R2T, 10)
-            R.expect(op == OP_R2T and r2t[40:48] == bytes.fromhex('0000200000002000'),
-                     'R2T for the rest of the write (offset 8192, 8192 bytes)')
-            if op != OP_R2T:
-                c.close()
+            r2t = expect_r2t(R, c, 'R2T for the rest of the write (offset 8192, 8192 bytes)',
+                             lambda r2t: r2t[40:48] == bytes.fromhex('0000200000002000'))
+            if r2t is None:
                 return
             c.data_out(w, int.from_bytes(r2t[20:24], 'big'), 0, 8192, os.urandom(8192), final=True)
         st, sense, rejects = c.response(w, 10)
@@ -1000,10 +1006,8 @@ def main():
         c.test_unit_ready()
         w = c.write_bhs(16384, final=False)
         c.send_pdu(w)
-        op, r2t, _, _ = c.wait_for(lambda op, b: op == OP_R2T, 10)
-        R.expect(op == OP_R2T, 'R2T for the write past the first burst')
-        if op != OP_R2T:
-            c.close()
+        r2t = expect_r2t(R, c, 'R2T for the write past the first burst')
+        if r2t is None:
             return
         c.data_out(w, RSVD, 0, 0, os.urandom(4096))
         c.data_out(w, int.from_bytes(r2t[20:24], 'big'), 0, 8192, os.urandom(8192), final=True)

@@ -561,16 +561,22 @@ START_TEST(test_al_basic)
 }
 END_TEST
 
-START_TEST(test_al_lru)
+/* The activity log full of idle extents 0..REPL_MD_AL_EXTENTS-1 (0 the least recently used). */
+static void al_fill(struct repl_md *md)
 {
-	uint64_t dev = 8 * GiB;                            /* 2048 extents */
-	struct repl_md *md = mk(dev, 4096, REPL_DISK_UPTODATE);
-
 	for (uint64_t e = 0; e < REPL_MD_AL_EXTENTS; e++) {
 		ck_assert_int_eq(repl_md_al_activate(md, e * EXT, 4096), 0);
 		repl_md_al_done(md, e * EXT, 4096);
 	}
 	ck_assert_uint_eq(repl_md_al_active(md), REPL_MD_AL_EXTENTS);
+}
+
+START_TEST(test_al_lru)
+{
+	uint64_t dev = 8 * GiB;                            /* 2048 extents */
+	struct repl_md *md = mk(dev, 4096, REPL_DISK_UPTODATE);
+
+	al_fill(md);
 	/* touch extent 0: extent 1 becomes the least recently used */
 	ck_assert(repl_md_al_hot(md, 0, 4096));
 	repl_md_al_done(md, 0, 4096);
@@ -654,10 +660,7 @@ START_TEST(test_al_txn_sync_failure)
 	uint64_t dev = 8 * GiB;                            /* 2048 extents */
 	struct repl_md *md = mk(dev, 4096, REPL_DISK_UPTODATE);
 
-	for (uint64_t e = 0; e < REPL_MD_AL_EXTENTS; e++) {
-		ck_assert_int_eq(repl_md_al_activate(md, e * EXT, 4096), 0);
-		repl_md_al_done(md, e * EXT, 4096);
-	}
+	al_fill(md);
 	/* extent 1500 evicts extent 0 (least recently used); the transaction
 	 * is written, its fdatasync reports EIO */
 	fail_next_sync = 1;

@@ -744,6 +744,21 @@ START_TEST(backend_errors)
 }
 END_TEST
 
+/* A LUN of 1 MiB on a file created at PATH (backend, block size, cache mode). */
+static void file_lun_conf(struct tconf_lun *conf, uint32_t lun, enum tconf_backend backend, const char *path,
+			  uint32_t block_size, enum tconf_cache cache)
+{
+	memset(conf, 0, sizeof(*conf));
+	conf->lun = lun;
+	conf->backend = backend;
+	snprintf(conf->path, sizeof(conf->path), "%s", path);
+	conf->size = 1 << 20;
+	conf->create = true;
+	conf->block_size = block_size;
+	conf->cache = cache;
+	harness_identity(conf);
+}
+
 /* nv-cache drops every flush: refused where a completed write can still sit
  * in the host (a blockio file: its file system allocates blocks in a journal
  * of its own; blockio that fell back to the page cache), at open and when a
@@ -758,15 +773,8 @@ START_TEST(nv_cache_needs_a_device)
 	struct scsi_lun *lu;
 
 	ck_assert_ptr_nonnull(mkdtemp(dir));
-	memset(&conf, 0, sizeof(conf));
-	conf.lun = 9;
-	conf.backend = TCONF_BACKEND_BLOCKIO;
-	snprintf(conf.path, sizeof(conf.path), "%s/lun.img", dir);
-	conf.size = 1 << 20;
-	conf.create = true;
-	conf.block_size = 4096;
-	conf.cache = TCONF_CACHE_NV;
-	harness_identity(&conf);
+	snprintf(err, sizeof(err), "%s/lun.img", dir);
+	file_lun_conf(&conf, 9, TCONF_BACKEND_BLOCKIO, err, 4096, TCONF_CACHE_NV);
 	b = scsi_lun_open_bdev(&conf, err, sizeof(err));
 	ck_assert_msg(b == NULL, "nv-cache accepted on a blockio file");
 	ck_assert_msg(strstr(err, "'cache: nv-cache' refused") && strstr(err, "it is a file"), "reason: %s", err);
@@ -806,15 +814,7 @@ START_TEST(fileio_roundtrip)
 
 	struct tconf_lun conf;
 	char err[256] = "";
-	memset(&conf, 0, sizeof(conf));
-	conf.lun = 7;
-	conf.backend = TCONF_BACKEND_FILEIO;
-	snprintf(conf.path, sizeof(conf.path), "%s", path);
-	conf.size = 1 << 20;
-	conf.create = true;
-	conf.block_size = 512;
-	conf.cache = TCONF_CACHE_WRITE_BACK;
-	harness_identity(&conf);
+	file_lun_conf(&conf, 7, TCONF_BACKEND_FILEIO, path, 512, TCONF_CACHE_WRITE_BACK);
 	int rc = scsi_target_add_lun(TGT, &conf, err, sizeof(err));
 	ck_assert_msg(rc == 0, "%s", err);
 	clear_ua(ITN, 7);
