@@ -444,6 +444,16 @@ static const char *fence_cmd_name(void)
 	return under_pacemaker() ? "outdate-peer" : "fence";
 }
 
+/* The fence command's whole process group (it ran setsid()): what an agent
+ * started (ipmitool under fence_ipmilan) must not power a node off after the
+ * fence counted as failed (review, session 15); the command itself if it had
+ * not reached setsid() yet. */
+static void fence_kill(void)
+{
+	if (kill(-g.fence_pid, SIGKILL) < 0)
+		kill(g.fence_pid, SIGKILL);
+}
+
 static void fence_poll(void *data)
 {
 	int status;
@@ -455,7 +465,7 @@ static void fence_poll(void *data)
 		if (now_ms() - g.fence_started > (uint64_t)g.cfg.fence_timeout_ms) {
 			qb_log(LOG_ERR, "cluster: %s command timed out after %d ms: killing it", fence_cmd_name(),
 			       g.cfg.fence_timeout_ms);
-			kill(g.fence_pid, SIGKILL);
+			fence_kill();
 			waitpid(g.fence_pid, &status, 0);
 			status = -1;
 		} else {
@@ -1585,7 +1595,7 @@ void cluster_shutdown(void)
 	}
 	g.on = false;
 	if (g.fence_pid > 0) {
-		kill(g.fence_pid, SIGKILL);
+		fence_kill();
 		waitpid(g.fence_pid, NULL, 0);
 		g.fence_pid = 0;
 	}
