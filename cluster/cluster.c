@@ -329,22 +329,25 @@ static int take_ip(void)
 	return 0;
 }
 
-static void release_ip(void)
+/* False when the address could not be removed (it stays held: retried). */
+static bool release_ip(void)
 {
 	char err[256];
 	if (!g.fip || g.cfg.manager != TCONF_CLUSTER_BUILTIN)
-		return;
+		return true;
 	if (!g.holds_ip && !cl_have_addr(g.fip))
-		return;
+		return true;
 	if (cl_nl_addr(false, g.cfg.interface, g.fip, g.cfg.floating_prefix, err, sizeof(err)) < 0) {
 		qb_log(LOG_ERR, "cluster: cannot release the floating IP: %s", err);
 		snprintf(g.last_error, sizeof(g.last_error), "%s", err);
-		return;
+		g.holds_ip = true;
+		return false;
 	}
 	if (g.holds_ip)
 		qb_log(LOG_NOTICE, "cluster: released floating IP %s", g.cfg.floating_ip);
 	g.holds_ip = false;
 	g.arp_left = g.tickle_left = 0;
+	return true;
 }
 
 /* ---- promote / demote ----------------------------------------------------- */
@@ -861,7 +864,16 @@ static void fo_drain(void *data)
 		apply_alua();
 		return;
 	}
-	release_ip();
+	if (!release_ip()) {
+		/* the target would take an address this node still answers
+		 * for: both would hold it (review, session 15) */
+		send_ctl(CL_MSG_TRANSITION, g.fo_target, 0, "aborted");
+		snprintf(g.fo_last, sizeof(g.fo_last), "failed: cannot release the floating IP: %.100s", g.last_error);
+		fo_finish(g.fo_last);
+		set_role(CL_ROLE_PRIMARY, err, sizeof(err));
+		apply_alua();
+		return;
+	}
 	g.fo = FO_HANDED;
 	apply_alua();
 	announce();
@@ -1491,8 +1503,10 @@ int cluster_init(const struct tconf *conf, qb_loop_t *loop, char *err, size_t er
 			qb_loop_poll_add(loop, QB_LOOP_MED, g.conns_fd, POLLIN, NULL, conns_fd_cb);
 	}
 	if (g.fip && g.cfg.manager == TCONF_CLUSTER_BUILTIN) {
-		if (stale_ip_remove(&g.cfg, g.fip, cerr, sizeof(cerr)) < 0)
+		if (stale_ip_remove(&g.cfg, g.fip, cerr, sizeof(cerr)) < 0) {
 			qb_log(LOG_ERR, "cluster: %s", cerr);
+			g.holds_ip = cl_have_addr(g.fip);       /* announced, and released again later */
+		}
 		else if (cerr[0])
 			qb_log(LOG_WARNING, "cluster: %s at start (we start secondary)", cerr);
 		g.conns_fd = cl_conns_init(g.fip);
