@@ -241,7 +241,6 @@ struct iscsi_conn {
 	reactor_fn migrate_fn;
 	void *migrate_arg;
 	bool freed_pending;
-	bool logout_after_tx;
 	struct iscsi_conn *snext;           /* session's connection list */
 	struct iscsi_conn *rnext, *rprev;   /* reactor list */
 
