@@ -74,6 +74,7 @@ static struct {
 		bool member, known, lost, transition, ever_seen, seen_since_connect;
 		bool node_down;         /* CPG said its node left the membership (not just the process) */
 		bool left_behind;       /* it left cleanly, its disks durably not current (cluster_shutdown) */
+		bool left_clean;        /* it left cleanly, not primary (its last STATE said LEAVING) */
 		uint64_t lost_ms;       /* when its node vanished (fence_delay_ms counts from here) */
 		uint32_t nodeid, pid;
 		char name[CL_NAME_MAX];
@@ -548,10 +549,14 @@ static void rf_answer(bool ok, const char *why)
 /* A STATE announcing a clean exit with this node's disks durably Outdated (or
  * Inconsistent): that node cannot be promoted with stale data any more, which
  * is what fencing has to prove (cluster_shutdown outdates itself first). */
+static bool leaving_clean(const struct cl_msg *m)
+{
+	return (m->flags & CL_SF_LEAVING) && m->role != CL_ROLE_PRIMARY;
+}
+
 static bool leaving_behind(const struct cl_msg *m)
 {
-	return (m->flags & CL_SF_LEAVING) && m->role != CL_ROLE_PRIMARY &&
-	       (m->disk == CL_DISK_OUTDATED || m->disk == CL_DISK_INCONSISTENT);
+	return leaving_clean(m) && (m->disk == CL_DISK_OUTDATED || m->disk == CL_DISK_INCONSISTENT);
 }
 
 /* The Primary's side (DRBD's fence-peer handler): its writes stay frozen until
@@ -576,6 +581,12 @@ static void rf_eval(void)
 		.peer_node_up = !g.peer.node_down && g.quorum_members >= 2,
 		.peer_outdated = g.rf.outdated || g.peer.left_behind ||
 				 (g.peer.known && leaving_behind(&g.peer.st)),
+		/* the built-in manager promotes a node alone only with its data
+		 * known current (compared with the peer since its start): one
+		 * that left cleanly cannot come back as a stale primary; under
+		 * pacemaker the outdate-peer command marks it in the CIB */
+		.peer_left_clean = g.cfg.manager == TCONF_CLUSTER_BUILTIN &&
+				   (g.peer.left_clean || (g.peer.known && leaving_clean(&g.peer.st))),
 		.peer_refused = g.rf.refused,
 		.peer_primary = g.peer.known && g.peer.st.role == CL_ROLE_PRIMARY,
 		.asked = g.rf.asked_ms != 0,
@@ -1039,6 +1050,7 @@ static void peer_left(const char *why)
 	qb_log(LOG_WARNING, "cluster: %s left (%s)%s", g.peer.name[0] ? g.peer.name : "peer", why,
 	       cand ? ": it could be primary; it must be proven dead before a takeover" : "");
 	g.peer.left_behind = g.peer.known && leaving_behind(&g.peer.st);
+	g.peer.left_clean = g.peer.known && leaving_clean(&g.peer.st);
 	g.peer.member = g.peer.known = g.peer.transition = false;
 	g.peer.lost = cand;
 	g.peer.lost_ms = g.peer.node_down ? now_ms() : 0;
@@ -1082,7 +1094,7 @@ static void confchg_cb(cpg_handle_t h, const struct cpg_name *group, const struc
 		g.peer.seen_since_connect = true;
 		g.peer.known = false;
 		g.peer.lost = false;
-		g.peer.left_behind = false;     /* asked again if it matters */
+		g.peer.left_behind = g.peer.left_clean = false;     /* asked again if it matters */
 		g.peer.lost_ms = 0;
 		if (g.fence != CL_FENCE_RUNNING)
 			g.fence = CL_FENCE_IDLE;
@@ -1557,33 +1569,33 @@ void cluster_reload(const struct tconf *conf)
 		g.conf = conf;
 }
 
-/* A clean exit while the peer stays to serve (member, not leaving nor in
- * standby, UpToDate): this node's disks become Outdated, durably, before its
- * leaving STATE says so. The peer writes on without it (as Primary, or once
- * it promoted itself), and that STATE is the proof its fencing needs: this
- * node cannot come back alone and be promoted with the older data. Without it
- * every clean stop of tandemd whose corosync stayed up left the peer's writes
- * frozen (fencing: qdevice) or powered this node off (fence command) (review,
- * session 15). DRBD marks a Secondary that disconnects gracefully from its
- * Primary Outdated the same way. Both nodes leaving at once may both outdate
- * themselves (each saw the other stay): `tandemctl primary --force` on one
- * then (docs/CLUSTER.md). */
+/* A clean exit of a Secondary while the peer is Primary (DRBD marks a
+ * Secondary that disconnects gracefully from its Primary the same way): this
+ * node's disks become Outdated, durably, before its leaving STATE says so, so
+ * the Primary writes on without fencing it and the node, back, resyncs and is
+ * never promoted from its older data in between (pacemaker's promotion
+ * scores follow the disk state). Only towards a Primary: two nodes stopped
+ * together (both Secondary once the Primary demoted) must not both end
+ * Outdated. A Primary leaving demotes first; its peer takes over without
+ * fencing it (peer_left_clean). Before, every clean stop of tandemd whose
+ * corosync stayed up froze the peer's writes (fencing: qdevice) or powered
+ * this node off (fence command) (review, session 15). */
 static void leave_outdated(void)
 {
 	char err[256] = "";
-	bool peer_stays = g.peer.member && g.peer.known && !(g.peer.st.flags & (CL_SF_LEAVING | CL_SF_STANDBY)) &&
-			  g.peer.st.disk == CL_DISK_UPTODATE;
+	bool peer_primary = g.peer.member && g.peer.known && g.peer.st.role == CL_ROLE_PRIMARY &&
+			    !(g.peer.st.flags & CL_SF_LEAVING);
 
-	if (!repl_on() || my_role() == CL_ROLE_PRIMARY)
+	if (!repl_on() || my_role() == CL_ROLE_PRIMARY || !peer_primary)
 		return;
 	refresh_repl();
-	if (!peer_stays || g.disk != CL_DISK_UPTODATE)
-		return;         /* nobody writes on, or this disk is not current anyway (it says so) */
+	if (g.disk != CL_DISK_UPTODATE)
+		return;         /* not current anyway, and its STATE says so */
 	if (repl_outdate_self(err, sizeof(err)) == 0)
-		qb_log(LOG_NOTICE, "cluster: leaving while %s serves on: this node's disks are Outdated", g.peer.name);
+		qb_log(LOG_NOTICE, "cluster: leaving while %s is primary: this node's disks are Outdated", g.peer.name);
 	else
-		qb_log(LOG_ERR, "cluster: leaving while %s serves on: cannot mark this node's disks Outdated (%s); "
-		       "the peer has to fence this node before it writes on", g.peer.name, err);
+		qb_log(LOG_ERR, "cluster: leaving while %s is primary: cannot mark this node's disks Outdated (%s); "
+		       "the primary has to fence this node before it writes on", g.peer.name, err);
 	refresh_repl();
 }
 

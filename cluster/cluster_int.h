@@ -70,7 +70,11 @@ struct cl_fence_view {
 	bool qdevice_proof;     /* as in cl_view */
 	bool peer_member;       /* the peer's tandemd is in the CPG group: it can be asked */
 	bool peer_node_up;      /* the peer's node is in the corosync membership */
-	bool peer_outdated;     /* it answered this request: its disks are Outdated (durably) */
+	bool peer_outdated;     /* it answered this request, or announced as it left: its disks
+				 * are Outdated (durably) */
+	bool peer_left_clean;   /* it announced a clean exit, not primary, and this manager
+				 * promotes it again only after it compared its data with ours
+				 * (built-in: "known current") */
 	bool peer_refused;      /* it answered: it cannot (it is primary, or its metadata failed) */
 	bool peer_primary;      /* its last STATE says Primary (a refusal may end with the tie-break) */
 	bool asked;             /* an OUTDATE_REQUEST for this request was sent */

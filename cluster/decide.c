@@ -166,6 +166,9 @@ struct cl_fence_decision cl_decide_fence(const struct cl_fence_view *v)
 		return fact(CL_FA_DEAD, "fencing none (test setting): continuing without the peer");
 	if (v->peer_outdated)
 		return fact(CL_FA_OUTDATED, "the peer marked its disks Outdated");
+	if (v->peer_left_clean)
+		return fact(CL_FA_OUTDATED, "the peer left cleanly, not primary: it is not promoted again before it "
+			    "compared its data with this node's");
 	if (v->fence == CL_FENCE_OK)
 		return fact(CL_FA_DEAD, "the peer was fenced (pacemaker: marked outdated)");
 	if (v->peer_member) {

@@ -251,6 +251,8 @@ FROW(none_member, v->fencing = CL_FENCING_NONE)
 FROW(none_gone, v->fencing = CL_FENCING_NONE; v->peer_member = false; v->quorate = false)
 FROW(outdated_then_left, v->peer_member = false; v->peer_node_up = false; v->peer_outdated = true)
 FROW(fenced_member, v->fence = CL_FENCE_OK)
+FROW(left_clean_node_up, v->peer_member = false; v->peer_left_clean = true)
+FROW(left_clean_qdevice, v->peer_member = false; v->fencing = CL_FENCING_QDEVICE; v->peer_left_clean = true)
 
 static const struct frow frows[] = {
 	{ "peer reachable: ask it to outdate itself", f_member_ask, CL_FA_ASK },
@@ -278,6 +280,9 @@ static const struct frow frows[] = {
 	{ "fencing none even without quorum: at once", f_none_gone, CL_FA_DEAD },
 	{ "Outdated answer counts after it left", f_outdated_then_left, CL_FA_OUTDATED },
 	{ "fenced while a member: dead", f_fenced_member, CL_FA_DEAD },
+	/* before: fenced (command) or frozen (qdevice) after a clean stop of its tandemd */
+	{ "left cleanly, node up (built-in): release", f_left_clean_node_up, CL_FA_OUTDATED },
+	{ "left cleanly, qdevice, node up (built-in): release", f_left_clean_qdevice, CL_FA_OUTDATED },
 };
 
 START_TEST(test_fence_table)
@@ -296,16 +301,16 @@ END_TEST
  * a qdevice proof for a departed node, or fencing none. */
 START_TEST(test_fence_invariants)
 {
-	for (unsigned bits = 0; bits < (1u << 11); bits++) {
+	for (unsigned bits = 0; bits < (1u << 12); bits++) {
 		struct cl_fence_view v = {
 			.fencing = (enum cl_fencing)(bits % 3), .quorate = bits & 4, .qdevice_proof = bits & 8,
 			.peer_member = bits & 16, .peer_node_up = bits & 32, .peer_outdated = bits & 64,
 			.peer_refused = bits & 128, .asked = bits & 256, .ask_expired = bits & 512,
-			.fence = (bits & 1024) ? CL_FENCE_OK : CL_FENCE_IDLE,
+			.fence = (bits & 1024) ? CL_FENCE_OK : CL_FENCE_IDLE, .peer_left_clean = bits & 2048,
 		};
 		struct cl_fence_decision d = cl_decide_fence(&v);
 		if (d.action == CL_FA_OUTDATED)
-			ck_assert(v.peer_outdated);
+			ck_assert(v.peer_outdated || v.peer_left_clean);
 		if (d.action == CL_FA_DEAD)
 			ck_assert(v.fencing == CL_FENCING_NONE || v.fence == CL_FENCE_OK ||
 				  (v.qdevice_proof && !v.peer_node_up && !v.peer_member));
@@ -315,8 +320,8 @@ START_TEST(test_fence_invariants)
 			ck_assert(v.peer_member && (!v.asked || v.ask_expired));
 		/* a member that is asked, and has not answered Outdated in time,
 		 * is never left waiting for ever: asked again or fenced */
-		if (v.peer_member && v.asked && v.ask_expired && !v.peer_outdated && v.fencing != CL_FENCING_NONE &&
-		    v.fence != CL_FENCE_OK)
+		if (v.peer_member && v.asked && v.ask_expired && !v.peer_outdated && !v.peer_left_clean &&
+		    v.fencing != CL_FENCING_NONE && v.fence != CL_FENCE_OK)
 			ck_assert(d.action == CL_FA_ASK || d.action == CL_FA_FENCE);
 	}
 }
