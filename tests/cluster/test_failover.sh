@@ -77,10 +77,11 @@ scn_stop_primary() {
 }
 
 # A clean stop of one node's tandemd while its corosync stays up (an upgrade,
-# a restart for a cluster{} change): the leaving node marks its disks Outdated
-# and says so as it leaves, so the node serving on needs no fencing and its
-# writes do not wait. First the secondary's tandemd (the primary serves on),
-# then, back in sync, the primary's (the secondary takes over). Before: the
+# a restart for a cluster{} change): a leaving secondary marks its disks
+# Outdated and says so as it leaves, a leaving primary demotes and leaves as a
+# secondary, so the node serving on needs no fencing and its writes do not
+# wait (docs/CLUSTER.md). First the secondary's tandemd (the primary serves
+# on), then, back in sync, the primary's (the secondary takes over). Before: the
 # primary fenced the secondary's node (fence command; with qdevice its writes
 # stayed frozen until that tandemd came back), and the new primary fenced the
 # old one.
@@ -106,7 +107,7 @@ scn_stop_tandemd() {
 	mon_stop
 	f1=$(cat "$TB_STATE/fence.log" 2>/dev/null | wc -l)
 	if [ "$f1" = "$f0" ]; then
-		pass "$name: nobody fenced (each leaving node marked itself Outdated)"
+		pass "$name: nobody fenced (the secondary left Outdated, the primary left demoted)"
 	else
 		fail "$name: a node was fenced: $(tail -n +"$((f0 + 1))" "$TB_STATE/fence.log" | head -n 2 | tr '\n' ' ')"
 		grep -E 'cluster: (leaving|fence|decision)' "$TB_STATE/$p/tandemd.log" "$TB_STATE/$s/tandemd.log" | tail -n 8 | sed -e 's/^/    | /'
