@@ -546,14 +546,17 @@ static void rf_answer(bool ok, const char *why)
 	repl_fence_done(ok);
 }
 
-/* A STATE announcing a clean exit with this node's disks durably Outdated (or
- * Inconsistent): that node cannot be promoted with stale data any more, which
- * is what fencing has to prove (cluster_shutdown outdates itself first). */
+/* A STATE announcing a clean exit, not as primary (cluster_shutdown demoted
+ * first): the built-in manager's fence decision counts it as settled
+ * (peer_left_clean). */
 static bool leaving_clean(const struct cl_msg *m)
 {
 	return (m->flags & CL_SF_LEAVING) && m->role != CL_ROLE_PRIMARY;
 }
 
+/* ... with that node's disks durably Outdated (or Inconsistent): it cannot be
+ * promoted with stale data any more, which is what fencing has to prove, under
+ * any manager (leave_outdated marks a Secondary leaving its Primary first). */
 static bool leaving_behind(const struct cl_msg *m)
 {
 	return leaving_clean(m) && (m->disk == CL_DISK_OUTDATED || m->disk == CL_DISK_INCONSISTENT);
