@@ -183,12 +183,6 @@ void ctl_server_dispatch(const char *cmd, struct json_writer *w)
 	if (!cmd || strlen(cmd) > CTL_MAX_CMD)
 		return ctl_reply_error(w, "command too long");
 	strcpy(buf, cmd);
-	/* "NAME " with nothing after the blank: an argument that came out empty
-	 * (a script's unset "$LUN"), never "no argument", which for some commands
-	 * means every LUN or the peer (review, session 15) */
-	size_t lead = strspn(buf, " \t"), nlen = strcspn(buf + lead, " \t\n");
-	bool blank_arg = (buf[lead + nlen] == ' ' || buf[lead + nlen] == '\t') &&
-			 buf[lead + nlen + strspn(buf + lead + nlen, " \t\n")] == '\0';
 	for (char *e = buf + strlen(buf); e > buf && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n');)
 		*--e = '\0';
 	char *p = buf;
@@ -197,6 +191,10 @@ void ctl_server_dispatch(const char *cmd, struct json_writer *w)
 	char *name = p;
 	while (*p && *p != ' ' && *p != '\t')
 		p++;
+	/* "NAME " with nothing after the blank (stripped above): an argument
+	 * that came out empty (a script's unset "$LUN"), never "no argument",
+	 * which for some commands means every LUN or the peer (review, session 15) */
+	bool blank_arg = !*p && (cmd[p - buf] == ' ' || cmd[p - buf] == '\t');
 	char *args = NULL;
 	if (*p) {
 		*p++ = '\0';
