@@ -865,18 +865,6 @@ static int al_claim_victim(struct repl_md *md, const uint8_t *claimed)
 	}
 }
 
-/* Drop the claimed entries (already inactive) from the active set. Caller holds al_lock. */
-static void al_forget_claimed(struct repl_md *md, uint8_t *claimed, uint32_t n)
-{
-	uint32_t m = 0;
-
-	for (uint32_t i = 0; i < n; i++)
-		if (!claimed[i])
-			md->active[m++] = md->active[i];
-	atomic_store(&md->n_active, m);
-	memset(claimed, 0, n);
-}
-
 int repl_md_al_activate(struct repl_md *md, uint64_t off, uint64_t len)
 {
 	uint32_t e0, e1, need = 0, n, evict_n = 0;
@@ -947,10 +935,13 @@ int repl_md_al_activate(struct repl_md *md, uint64_t off, uint64_t len)
 			err = errno;
 			/* the new transaction may be on disk (its fdatasync
 			 * failed after the write): the evicted extents are not
-			 * "still in the durable log" then. Forget them here too,
-			 * their bitmap pages are written (above); the active set
-			 * stays a subset of whichever transaction survived. */
-			al_forget_claimed(md, claimed, n);
+			 * "still in the durable log" then. Forget them here too
+			 * (the set without them heads newset; their bitmap pages
+			 * are written, above): the active set stays a subset of
+			 * whichever transaction survived, and undo restores none. */
+			memcpy(md->active, newset, sizeof(*newset) * (n - evict_n));
+			atomic_store(&md->n_active, n - evict_n);
+			memset(claimed, 0, n);
 			goto undo;
 		}
 		/* durable: publish. New extents become active with our reference. */
