@@ -285,6 +285,7 @@ struct iscsi_session {
 	bool replaced;                      /* reinstated by a new login, its kill posted: no login
 					     * finds it; alive for task management until the kill ran */
 	bool in_registry;
+	const char *kill_why;               /* reason of a kill posted from another reactor */
 	uint64_t created_ms;
 	uint64_t uid;                       /* unique for the process' life (stale-message check) */
 	struct iscsi_session *next;         /* g_iscsi.sessions */
@@ -397,6 +398,7 @@ bool iscsi_session_cmdsn_take(struct iscsi_session *s, uint32_t sn);
 void iscsi_session_cmd_done(struct iscsi_task *t);
 void iscsi_session_conn_gone(struct iscsi_conn *c);
 void iscsi_session_kill(struct iscsi_session *s, const char *why);
+void iscsi_session_post_kill_locked(struct iscsi_session *s, const char *why);
 void iscsi_session_release(struct iscsi_session *s);
 uint32_t iscsi_session_exp_cmdsn(const struct iscsi_conn *c);
 uint32_t iscsi_session_max_cmdsn(const struct iscsi_conn *c);

@@ -358,20 +358,14 @@ static uint16_t alloc_tsih(void)
 	return 0;
 }
 
-static void kill_posted(void *arg)
-{
-	struct iscsi_session *s = arg;
-	iscsi_session_kill(s, "session reinstated");
-	iscsi_session_release(s);
-}
-
 /* Leading login done: create and register the session (RFC 7143 6.3.5:
  * reinstating an older session with the same ISID). */
 static int login_make_session(struct iscsi_conn *c)
 {
 	struct iscsi_login_ctx *l = c->login;
 	struct iscsi_negotiation *n = &l->neg;
-	struct iscsi_session *s = iscsi_session_create(), *old = NULL, *o;
+	struct iscsi_session *s = iscsi_session_create(), *o;
+	int old_tsih = -1;              /* a reinstated session's (it may be gone once unlocked) */
 
 	if (!s)
 		return -1;
@@ -437,9 +431,9 @@ static int login_make_session(struct iscsi_conn *c)
 			if (!o->dying && !o->replaced && o->type == ISCSI_SESSION_NORMAL &&
 			    memcmp(o->isid, s->isid, ISCSI_ISID_LEN) == 0 &&
 			    strcmp(o->initiator, s->initiator) == 0 && strcmp(o->target_name, s->target_name) == 0) {
-				old = o;
+				old_tsih = o->tsih;
 				o->replaced = true;
-				o->nconns++;            /* held by the posted kill */
+				iscsi_session_post_kill_locked(o, "session reinstated");
 				break;
 			}
 	}
@@ -453,11 +447,9 @@ static int login_make_session(struct iscsi_conn *c)
 	g_iscsi.nsessions++;
 	pthread_mutex_unlock(&g_iscsi.lock);
 	c->sess = s;
-	if (old) {
-		qb_log(LOG_NOTICE, "iscsi: %s: reinstating session TSIH %u of %s (RFC 7143 6.3.5)", c->peer, old->tsih,
-		       old->initiator);
-		reactor_post(old->r, kill_posted, old);
-	}
+	if (old_tsih >= 0)
+		qb_log(LOG_NOTICE, "iscsi: %s: reinstating session TSIH %d of %s (RFC 7143 6.3.5)", c->peer, old_tsih,
+		       s->initiator);
 	qb_log(s->type == ISCSI_SESSION_NORMAL ? LOG_INFO : LOG_DEBUG,
 	       "iscsi: %s: %s session TSIH %u for %s%s%s", c->peer,
 	       s->type == ISCSI_SESSION_NORMAL ? "normal" : "discovery", s->tsih, s->initiator,

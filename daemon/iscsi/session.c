@@ -242,6 +242,24 @@ void iscsi_session_kill(struct iscsi_session *s, const char *why)
 		iscsi_conn_close(conns[i], why);
 }
 
+static void session_kill_posted(void *arg)
+{
+	struct iscsi_session *s = arg;
+
+	iscsi_session_kill(s, s->kill_why);
+	iscsi_session_release(s);
+}
+
+/* Kill S on its own reactor, from another one (reinstatement, another
+ * session's TARGET COLD RESET): a connection reference holds it until then.
+ * Caller holds g_iscsi.lock. */
+void iscsi_session_post_kill_locked(struct iscsi_session *s, const char *why)
+{
+	s->nconns++;
+	s->kill_why = why;
+	reactor_post(s->r, session_kill_posted, s);
+}
+
 /* Ask the initiator to log out every connection (RFC 7143 11.9.1 AsyncEvent 1). */
 void iscsi_session_request_logout(struct iscsi_session *s, uint16_t time2wait)
 {

@@ -6,13 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void cold_reset_kill_posted(void *arg)
-{
-	struct iscsi_session *s = arg;
-	iscsi_session_kill(s, "target cold reset by another initiator");
-	iscsi_session_release(s);
-}
-
 /* RFC 7143 11.5.1: a TARGET COLD RESET, once its warm reset part is complete,
  * drops every connection of every initiator of the target: the other
  * sessions at once (on their reactors), the issuer's after its response
@@ -21,10 +14,8 @@ static void cold_reset_drop_others(struct iscsi_session *self)
 {
 	pthread_mutex_lock(&g_iscsi.lock);
 	for (struct iscsi_session *s = g_iscsi.sessions; s; s = s->next)
-		if (s != self && s->tgt == self->tgt && s->type == ISCSI_SESSION_NORMAL) {
-			s->nconns++;        /* held by the posted kill */
-			reactor_post(s->r, cold_reset_kill_posted, s);
-		}
+		if (s != self && s->tgt == self->tgt && s->type == ISCSI_SESSION_NORMAL)
+			iscsi_session_post_kill_locked(s, "target cold reset by another initiator");
 	pthread_mutex_unlock(&g_iscsi.lock);
 }
 
