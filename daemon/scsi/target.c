@@ -338,10 +338,11 @@ int scsi_target_add_lun_bdev(struct scsi_target *tgt, const struct tconf_lun *co
  * Through the host's page cache (fileio, refused by the config; blockio that
  * fell back to buffered I/O) or on a file, whose file system records block
  * allocation in a journal of its own, acknowledged writes would be lost with
- * the host (review, session 15). NULL when nv-cache is safe on B. */
-static const char *nv_cache_refusal(const struct bdev *b, bool null_backend)
+ * the host (review, session 15). NULL when nv-cache is safe on B, opened by
+ * BACKEND (its configured name, as lu->backend_name holds it). */
+static const char *nv_cache_refusal(const struct bdev *b, const char *backend)
 {
-	if (null_backend)
+	if (strcmp(backend, tconf_backend_name(TCONF_BACKEND_NULL)) == 0)
 		return NULL;
 	if (b->page_cache)
 		return "its I/O goes through the host's page cache (O_DIRECT is not usable on it)";
@@ -370,7 +371,7 @@ struct bdev *scsi_lun_open_bdev(const struct tconf_lun *conf, char *err, size_t 
 		snprintf(err, errlen, "LUN %u: %s", conf->lun, berr[0] ? berr : "cannot open backend");
 		return NULL;
 	}
-	if (conf->cache == TCONF_CACHE_NV && (why = nv_cache_refusal(b, conf->backend == TCONF_BACKEND_NULL))) {
+	if (conf->cache == TCONF_CACHE_NV && (why = nv_cache_refusal(b, tconf_backend_name(conf->backend)))) {
 		snprintf(err, errlen, "LUN %u: 'cache: nv-cache' refused on %s: %s; it would acknowledge writes the "
 			 "host can still lose (use write-back)", conf->lun, conf->path, why);
 		bdev_close(b);
@@ -408,7 +409,7 @@ int scsi_target_set_lun_cache(struct scsi_target *tgt, uint32_t lun, enum tconf_
 	if (!lu)
 		return -1;
 	const char *why = cache == TCONF_CACHE_NV && lu->bdev ?
-			  nv_cache_refusal(lu->bdev, strcmp(lu->backend_name, "null") == 0) : NULL;
+			  nv_cache_refusal(lu->bdev, lu->backend_name) : NULL;
 	if (why) {
 		/* the LUN stays in service with the mode it has */
 		qb_log(LOG_ERR, "scsi: %s LUN %u: 'cache: nv-cache' refused on %s: %s; it keeps cache %s", tgt->name,
