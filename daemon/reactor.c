@@ -23,6 +23,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -83,6 +84,8 @@ struct reactor {
 	struct reactor_msg *mbox_head, *mbox_tail;
 	bool mbox_pending;                  /* mbox_head != NULL; read without the lock */
 	struct reactor_msg *msg_free;       /* recycled messages (under mbox_lock) */
+	unsigned waking;                    /* posters between the unlock and their eventfd
+					     * write (atomic): reactor_destroy waits for them */
 	void *slots[REACTOR_SLOT_MAX];
 };
 
@@ -309,14 +312,24 @@ void reactor_post(struct reactor *r, reactor_fn fn, void *arg)
 		r->mbox_head = m;
 	r->mbox_tail = m;
 	__atomic_store_n(&r->mbox_pending, true, __ATOMIC_RELAXED);
-	pthread_mutex_unlock(&r->mbox_lock);
 	if (r == current_reactor) {
 		/* from the reactor's own loop: drained this turn, no wakeup needed */
+		pthread_mutex_unlock(&r->mbox_lock);
 		r->self_posted = true;
 		return;
 	}
-	if (was_empty && write(r->wakefd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+	/* The message may run, and its reactor be destroyed by whoever waited
+	 * for it, before this thread's eventfd write: counted, so that
+	 * reactor_destroy does not close the eventfd (whose number a later
+	 * open could reuse) or free the reactor under that write. */
+	if (was_empty)
+		__atomic_fetch_add(&r->waking, 1, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&r->mbox_lock);
+	if (!was_empty)
+		return;
+	if (write(r->wakefd, &one, sizeof(one)) < 0 && errno != EAGAIN)
 		qb_log(LOG_WARNING, "reactor %s: eventfd write: %s", r->name, strerror(errno));
+	__atomic_fetch_sub(&r->waking, 1, __ATOMIC_RELEASE);
 }
 
 static int hooks_add(struct reactor_hooks *l, reactor_fn fn, void *arg)
@@ -454,6 +467,8 @@ void reactor_destroy(struct reactor *r)
 	if (!r)
 		return;
 	reactor_run_exit_hooks(r);
+	while (__atomic_load_n(&r->waking, __ATOMIC_ACQUIRE))
+		sched_yield();      /* a poster's eventfd write still to come (reactor_post) */
 	for (int fd = 0; fd < r->nhandlers; fd++)
 		free(r->handlers[fd]);
 	free(r->handlers);
