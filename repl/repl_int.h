@@ -444,6 +444,9 @@ void repl_mirror_tick(uint64_t now);
 /* Idle and exit hook of the repl reactor: posts the batched completions. */
 void repl_mirror_idle(void *arg);
 void repl_vol_attached(struct repl_vol *v);
+/* Run fn(arg) on the repl reactor and wait for it (from another thread; runs
+ * it inline before the engine started). */
+void repl_call(void (*fn)(void *), void *arg);
 void repl_vol_detach(struct repl_vol *v);
 /* The transmit queue let go of a request's embedded item (sent or dropped). */
 void repl_tx_released(struct repl_req *rq);

@@ -1164,6 +1164,56 @@ static void attach_flags(struct repl_md_gen *gen, enum repl_disk_state *disk, ui
 		*flags |= REPL_MD_F_PRIMARY;
 }
 
+struct attach_q {
+	struct repl_vol *v;
+	struct bdev *lower, *w;
+	uint32_t flags;                 /* the metadata's flags as the LUN opened */
+	int rc;
+};
+
+/* On the repl reactor: the engine-side state of a volume that opens. The tick,
+ * the status publisher and the link's handlers read these fields of every
+ * volume, attached or not, so they are set there and not on the thread that
+ * opens the LUN (ThreadSanitizer found the race). */
+static void attach_r(void *arg)
+{
+	struct attach_q *q = arg;
+	struct repl_vol *v = q->v;
+	uint32_t flags = q->flags;
+
+	if (!v->slots)          /* kept across detach/attach: a late ack may still look at them */
+		v->slots = calloc(REPL_REQ_SLOTS, sizeof(*v->slots));
+	v->size = q->lower->size;
+	v->chunk = repl_md_chunk_bytes(v->md);
+	if (!v->slots || repl_vc_init(v) < 0) {
+		q->rc = -1;
+		return;
+	}
+	v->free_slots = NULL;
+	for (int i = REPL_REQ_SLOTS - 1; i >= 0; i--) {
+		memset(&v->slots[i], 0, sizeof(v->slots[i]));
+		v->slots[i].tag = (uint32_t)i;
+		v->slots[i].v = v;
+		if (i == REPL_PUSH_SLOT)
+			continue;
+		v->slots[i].free_next = v->free_slots;
+		v->free_slots = &v->slots[i];
+	}
+	v->wrapper = q->w;
+	v->lower = q->lower;
+	v->od_state = (flags & REPL_MD_F_PEER_OUTDATED) ? OD_DONE : OD_NONE;
+	/* the peer may have written alone while this node was down */
+	v->known_current = (flags & REPL_MD_F_PEER_OUTDATED) != 0;
+	v->split_brain = (flags & REPL_MD_F_SPLIT_BRAIN) != 0;
+	v->want_connect = !v->split_brain;
+	v->vs = v->split_brain ? VS_STANDALONE : VS_WAIT;
+	v->peer_disk = REPL_DISK_DUNKNOWN;
+	v->detaching = false;
+	atomic_store(&v->attached, true);
+	repl_vol_attached(v);
+	q->rc = 0;
+}
+
 struct bdev *repl_wrap(struct bdev *lower, const struct bdev_params *p, char *err, size_t errlen)
 {
 	struct repl_vol *v = repl_vol_find_id(p->volume_id);
@@ -1222,25 +1272,10 @@ struct bdev *repl_wrap(struct bdev *lower, const struct bdev_params *p, char *er
 		snprintf(err, errlen, "%s: cannot record the Primary role in %s", v->name, v->md_path);
 		goto close_md;
 	}
-	if (!v->slots)          /* kept across detach/attach: a late ack may still look at them */
-		v->slots = calloc(REPL_REQ_SLOTS, sizeof(*v->slots));
 	w = calloc(1, sizeof(*w));
-	v->size = lower->size;
-	v->chunk = repl_md_chunk_bytes(v->md);
-	if (!v->slots || !w || repl_vc_init(v) < 0) {
-		free(w);
+	if (!w) {
 		snprintf(err, errlen, "out of memory");
 		goto close_md;
-	}
-	v->free_slots = NULL;
-	for (int i = REPL_REQ_SLOTS - 1; i >= 0; i--) {
-		memset(&v->slots[i], 0, sizeof(v->slots[i]));
-		v->slots[i].tag = (uint32_t)i;
-		v->slots[i].v = v;
-		if (i == REPL_PUSH_SLOT)
-			continue;
-		v->slots[i].free_next = v->free_slots;
-		v->free_slots = &v->slots[i];
 	}
 	w->ops = &repl_wrap_ops;
 	snprintf(w->path, sizeof(w->path), "%s", lower->path);
@@ -1255,30 +1290,26 @@ struct bdev *repl_wrap(struct bdev *lower, const struct bdev_params *p, char *er
 	w->can_unmap = lower->can_unmap;
 	w->unmap_zeroes = lower->unmap_zeroes;
 	w->priv = v;
-	v->wrapper = w;
-	v->lower = lower;
-	v->size = lower->size;
-	v->chunk = repl_md_chunk_bytes(v->md);
+	struct attach_q aq = { .v = v, .lower = lower, .w = w, .flags = flags };
+	unsigned long long dirty = (unsigned long long)repl_md_bm_count(v->md);
+	repl_call(attach_r, &aq);
+	if (aq.rc < 0) {
+		if (w->fd >= 0)
+			close(w->fd);
+		free(w);
+		snprintf(err, errlen, "out of memory");
+		goto close_md;
+	}
 	if (flags & REPL_MD_F_CRASHED_PRIMARY)
 		qb_log(LOG_WARNING, "repl: %s: this node crashed while Primary: the extents of its activity log "
 		       "are marked for resync", v->name);
-	v->od_state = (flags & REPL_MD_F_PEER_OUTDATED) ? OD_DONE : OD_NONE;
-	/* the peer may have written alone while this node was down */
-	v->known_current = (flags & REPL_MD_F_PEER_OUTDATED) != 0;
-	v->split_brain = (flags & REPL_MD_F_SPLIT_BRAIN) != 0;
-	v->want_connect = !v->split_brain;
-	v->vs = v->split_brain ? VS_STANDALONE : VS_WAIT;
-	v->peer_disk = REPL_DISK_DUNKNOWN;
-	v->detaching = false;
-	if (v->split_brain)
+	if (flags & REPL_MD_F_SPLIT_BRAIN)
 		qb_log(LOG_CRIT, "repl: %s: SPLIT BRAIN recorded in the metadata: not connecting; resolve with "
 		       "tandemctl discard-my-data %s on the node whose changes to drop, then tandemctl connect",
 		       v->name, v->name);
-	atomic_store(&v->attached, true);
-	repl_vol_attached(v);
 	qb_log(LOG_INFO, "repl: %s attached%s (metadata %s, disk %s, %llu dirty chunk(s) of %u KiB)", v->name,
-	       primary ? " to a Primary" : "", v->md_path, repl_disk_name(disk),
-	       (unsigned long long)repl_md_bm_count(v->md), v->chunk / 1024);
+	       primary ? " to a Primary" : "", v->md_path, repl_disk_name(disk), dirty,
+	       repl_md_chunk_bytes(v->md) / 1024);
 	return w;
 
 close_md:

@@ -208,7 +208,7 @@ static void call_run(void *arg)
 	pthread_mutex_unlock(&c->lock);
 }
 
-static void repl_call(void (*fn)(void *), void *arg)
+void repl_call(void (*fn)(void *), void *arg)
 {
 	struct repl_call c = { .fn = fn, .arg = arg, .lock = PTHREAD_MUTEX_INITIALIZER,
 			       .cond = PTHREAD_COND_INITIALIZER };
