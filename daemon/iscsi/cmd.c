@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "util/bufpool.h"
+#include "util/stat.h"
 
 static unsigned itt_hash(uint32_t itt) { return (itt ^ (itt >> 8) ^ (itt >> 16)) & (ISCSI_TASK_HASH - 1); }
 
@@ -264,12 +265,12 @@ int iscsi_op_scsi_cmd(struct iscsi_conn *c, const uint8_t *bhs, uint8_t *data, u
 	if (c->rx_reject_reason) {
 		qb_log(LOG_NOTICE, "iscsi: %s: immediate data not acceptable (ITT 0x%08x, DSL %u, EDTL %u)", c->peer,
 		       t->itt, dlen, t->edtl);
-		c->st_errors++;
+		STAT_INC(c->st_errors);
 		iscsi_send_reject(c, bhs, (uint8_t)c->rx_reject_reason);
 		iscsi_task_put(t);
 		return 0;
 	}
-	c->st_cmds++;
+	STAT_INC(c->st_cmds);
 	t->got = dlen;
 	t->want = t->scsi.dir == SCSI_DIR_WRITE ? t->scsi.edtl : 0;
 	if (t->scsi.dir == SCSI_DIR_WRITE && t->want > t->got) {
@@ -283,7 +284,7 @@ int iscsi_op_scsi_cmd(struct iscsi_conn *c, const uint8_t *bhs, uint8_t *data, u
 			t->next_r2t_off = t->got;
 	}
 	if (t->scsi.dir == SCSI_DIR_WRITE)
-		c->st_write_bytes += t->scsi.edtl;
+		STAT_ADD(c->st_write_bytes, t->scsi.edtl);
 	iscsi_session_cmdsn_received(c, t);
 	return 0;
 }

@@ -6,6 +6,7 @@
 #include "iscsi/iscsi_int.h"
 #include <string.h>
 #include "util/bufpool.h"
+#include "util/stat.h"
 
 /* RFC 7143 11.4.5: residuals against the Expected Data Transfer Length. */
 static uint8_t residual(const struct iscsi_task *t, uint32_t *count)
@@ -159,10 +160,10 @@ void iscsi_task_complete(struct scsi_task *st)
 	iscsi_session_cmd_done(t);
 	if (st->dir == SCSI_DIR_READ && st->buf) {
 		len = st->data_len < t->edtl ? st->data_len : t->edtl;
-		c->st_read_bytes += len;
+		STAT_ADD(c->st_read_bytes, len);
 	}
 	if (st->status != SCSI_STATUS_GOOD)
-		c->st_errors++;
+		STAT_INC(c->st_errors);
 	collapse = st->status == SCSI_STATUS_GOOD && !st->sense_len;
 	if (len)
 		send_datain(t, len, collapse);

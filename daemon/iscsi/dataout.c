@@ -5,6 +5,7 @@
 #include "iscsi/iscsi_int.h"
 #include <string.h>
 #include "scsi/scsi_sense.h"
+#include "util/stat.h"
 
 /* RFC 7143 11.8: ask for the next MaxBurstLength chunks, up to MaxOutstandingR2T. */
 void iscsi_task_send_r2ts(struct iscsi_task *t)
@@ -69,7 +70,7 @@ static int fail_sequence(struct iscsi_conn *c, struct iscsi_task *t, const char 
 
 	qb_log(LOG_NOTICE, "iscsi: %s: Data-Out ITT 0x%08x DataSN %u: %s: command failed", c->peer, t->itt,
 	       get_be32(bhs + ISCSI_BHS_DATASN), why);
-	c->st_errors++;
+	STAT_INC(c->st_errors);
 	iscsi_send_reject(c, bhs, ISCSI_REJECT_PROTOCOL_ERROR);
 	c->rx_discard = true;
 	c->rx_task = NULL;
@@ -89,7 +90,7 @@ static int reject_data(struct iscsi_conn *c, const char *why, uint8_t reason)
 	qb_log(LOG_NOTICE, "iscsi: %s: Data-Out ITT 0x%08x TTT 0x%08x offset %u len %u: %s", c->peer,
 	       get_be32(bhs + ISCSI_BHS_ITT), get_be32(bhs + ISCSI_BHS_TTT), get_be32(bhs + ISCSI_BHS_BUFOFF),
 	       c->rx_dsl, why);
-	c->st_errors++;
+	STAT_INC(c->st_errors);
 	iscsi_send_reject(c, bhs, reason);
 	c->rx_discard = true;
 	c->rx_task = NULL;

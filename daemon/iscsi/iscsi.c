@@ -3,6 +3,7 @@
  * from the configuration, apply reloads, shut down, and report status. */
 #include "iscsi/iscsi.h"
 #include "iscsi/iscsi_int.h"
+#include "util/stat.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -726,8 +727,8 @@ void iscsi_status(struct json_writer *w)
 		json_uint(w, "tsih", s->tsih);
 		json_str(w, "type", s->type == ISCSI_SESSION_NORMAL ? "normal" : "discovery");
 		json_str(w, "target", s->target_name);
-		json_uint(w, "exp_cmdsn", s->exp_cmdsn);
-		json_uint(w, "max_cmdsn", s->max_cmdsn);
+		json_uint(w, "exp_cmdsn", STAT_GET(s->exp_cmdsn));
+		json_uint(w, "max_cmdsn", STAT_GET(s->max_cmdsn));
 		json_arr_begin(w, "connections");
 		for (struct iscsi_conn *c = s->conns; c; c = c->snext) {
 			json_obj_begin(w, NULL);
@@ -739,17 +740,17 @@ void iscsi_status(struct json_writer *w)
 			json_bool(w, "data_digest", c->p.data_digest);
 			json_uint(w, "max_recv_dsl", c->p.max_recv_dsl);
 			json_uint(w, "max_xmit_dsl", c->p.max_xmit_dsl);
-			json_uint(w, "cmds", c->st_cmds);
-			json_uint(w, "read_bytes", c->st_read_bytes);
-			json_uint(w, "write_bytes", c->st_write_bytes);
-			json_uint(w, "errors", c->st_errors);
-			json_uint(w, "pdus_in", c->st_pdus_in);
-			json_uint(w, "pdus_out", c->st_pdus_out);
+			json_uint(w, "cmds", STAT_GET(c->st_cmds));
+			json_uint(w, "read_bytes", STAT_GET(c->st_read_bytes));
+			json_uint(w, "write_bytes", STAT_GET(c->st_write_bytes));
+			json_uint(w, "errors", STAT_GET(c->st_errors));
+			json_uint(w, "pdus_in", STAT_GET(c->st_pdus_in));
+			json_uint(w, "pdus_out", STAT_GET(c->st_pdus_out));
 			json_obj_end(w);
-			tot_cmds += c->st_cmds;
-			tot_rd += c->st_read_bytes;
-			tot_wr += c->st_write_bytes;
-			tot_err += c->st_errors;
+			tot_cmds += STAT_GET(c->st_cmds);
+			tot_rd += STAT_GET(c->st_read_bytes);
+			tot_wr += STAT_GET(c->st_write_bytes);
+			tot_err += STAT_GET(c->st_errors);
 			nconns++;
 		}
 		json_arr_end(w);

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 #include "util/bufpool.h"
+#include "util/stat.h"
 
 struct iscsi_login_ctx {
 	struct iscsi_negotiation neg;
@@ -376,8 +377,8 @@ static int login_make_session(struct iscsi_conn *c)
 	s->r = c->r;
 	s->p = n->p;
 	s->window = l->window;
-	s->exp_cmdsn = l->cmdsn;
-	s->max_cmdsn = l->cmdsn + l->window - 1;
+	STAT_SET(s->exp_cmdsn, l->cmdsn);
+	STAT_SET(s->max_cmdsn, l->cmdsn + l->window - 1);
 	if (s->type == ISCSI_SESSION_NORMAL) {
 		char isid[13];
 		snprintf(s->target_name, sizeof(s->target_name), "%s", l->tgt->name);

@@ -20,6 +20,7 @@
 #include <unistd.h>
 #include <sys/uio.h>
 #include "util/bufpool.h"
+#include "util/stat.h"
 
 /* RFC 7143 11.2.1.2: the opcodes an initiator may send. */
 const struct iscsi_op iscsi_ops[ISCSI_OP_MAX] = {
@@ -437,13 +438,13 @@ static int rx_header_done(struct iscsi_conn *c)
 	if (v == ISCSI_BHS_DROP) {
 		qb_log(LOG_WARNING, "iscsi: %s: %s (opcode 0x%02x, DSL %u): closing connection", c->peer, why, op,
 		       c->rx_dsl);
-		c->st_errors++;
+		STAT_INC(c->st_errors);
 		iscsi_conn_close(c, why);
 		return -1;
 	}
 	if (v == ISCSI_BHS_REJECT) {
 		qb_log(LOG_NOTICE, "iscsi: %s: %s (opcode 0x%02x): Reject reason 0x%02x", c->peer, why, op, reason);
-		c->st_errors++;
+		STAT_INC(c->st_errors);
 		iscsi_send_reject(c, bhs, reason);
 		c->rx_discard = true;
 		return 0;
@@ -483,7 +484,7 @@ static int rx_pdu_done(struct iscsi_conn *c)
 	iscsi_pdu_fn fn = iscsi_ops[op].handler;
 	int rc = 0;
 
-	c->st_pdus_in++;
+	STAT_INC(c->st_pdus_in);
 	c->last_rx_ms = reactor_now_ms();
 	if (c->rx_discard) {
 		/* rejected at header time, or its data went nowhere */
@@ -503,7 +504,7 @@ static int rx_pdu_done(struct iscsi_conn *c)
 			 * the opcode's digest_error ends what its header started */
 			qb_log(LOG_WARNING, "iscsi: %s: data digest error on %s (ITT 0x%08x)", c->peer,
 			       iscsi_opcode_name(op), get_be32(bhs + ISCSI_BHS_ITT));
-			c->st_errors++;
+			STAT_INC(c->st_errors);
 			iscsi_send_reject(c, bhs, ISCSI_REJECT_DATA_DIGEST);
 			fn = iscsi_ops[op].digest_error;
 		}
@@ -555,7 +556,7 @@ static void rx_parse(struct iscsi_conn *c)
 					 * PDU boundary unknown: at ERL 0 the connection goes. */
 					qb_log(LOG_WARNING, "iscsi: %s: header digest error: closing connection",
 					       c->peer);
-					c->st_errors++;
+					STAT_INC(c->st_errors);
 					iscsi_conn_close(c, "header digest error");
 					return;
 				}

@@ -4,6 +4,7 @@
  * nexus, and teardown. All connections of a session live on the session's
  * reactor, so none of this needs a lock except the global registry. */
 #include "iscsi/iscsi_int.h"
+#include "util/stat.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,7 +38,7 @@ void iscsi_session_cmd_done(struct iscsi_task *t)
 	struct iscsi_session *s = t->conn->sess;
 
 	if (s && !t->immediate)
-		s->max_cmdsn++;
+		STAT_INC(s->max_cmdsn);
 }
 
 static bool taken_has(const struct iscsi_session *s, uint32_t sn)
@@ -67,11 +68,11 @@ static void drain_pending(struct iscsi_session *s)
 			struct iscsi_task *t = s->pending;
 			s->pending = t->snext;
 			t->snext = NULL;
-			s->exp_cmdsn++;
+			STAT_INC(s->exp_cmdsn);
 			iscsi_task_deliver(t);
 		} else if (s->ntaken && taken_remove(s, s->exp_cmdsn)) {
-			s->exp_cmdsn++;
-			s->max_cmdsn++;
+			STAT_INC(s->exp_cmdsn);
+			STAT_INC(s->max_cmdsn);
 		} else {
 			break;
 		}
@@ -84,8 +85,8 @@ static void drain_pending(struct iscsi_session *s)
 bool iscsi_session_cmdsn_take(struct iscsi_session *s, uint32_t sn)
 {
 	if (sn == s->exp_cmdsn && !iscsi_sn_gt(sn, s->max_cmdsn)) {
-		s->exp_cmdsn++;
-		s->max_cmdsn++;     /* nothing runs for it: the slot is free again */
+		STAT_INC(s->exp_cmdsn);
+		STAT_INC(s->max_cmdsn);     /* nothing runs for it: the slot is free again */
 		drain_pending(s);
 		return true;
 	}
@@ -114,7 +115,7 @@ void iscsi_session_cmdsn_received(struct iscsi_conn *c, struct iscsi_task *t)
 	 * every slot runs a command; an initiator that ignores it must not
 	 * queue commands without bound) */
 	if (t->cmdsn == s->exp_cmdsn && !iscsi_sn_gt(t->cmdsn, s->max_cmdsn)) {
-		s->exp_cmdsn++;
+		STAT_INC(s->exp_cmdsn);
 		iscsi_task_deliver(t);
 		drain_pending(s);
 		return;
@@ -122,7 +123,7 @@ void iscsi_session_cmdsn_received(struct iscsi_conn *c, struct iscsi_task *t)
 	if (!iscsi_sn_gt(t->cmdsn, s->exp_cmdsn) || iscsi_sn_gt(t->cmdsn, s->max_cmdsn)) {
 		qb_log(LOG_NOTICE, "iscsi: %s: CmdSN %u outside window [%u, %u]: command dropped (ITT 0x%08x)",
 		       c->peer, t->cmdsn, s->exp_cmdsn, s->max_cmdsn, t->itt);
-		c->st_errors++;
+		STAT_INC(c->st_errors);
 		t->dead = true;
 		iscsi_task_put(t);
 		return;

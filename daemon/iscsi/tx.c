@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include <sys/uio.h>
 #include "util/bufpool.h"
+#include "util/stat.h"
 
 static const uint8_t zero_pad[4];
 
@@ -107,7 +108,7 @@ void iscsi_pdu_queue(struct iscsi_conn *c, struct iscsi_txpdu *p)
 	p->next = NULL;
 	*c->txq_tail = p;
 	c->txq_tail = &p->next;
-	c->st_pdus_out++;
+	STAT_INC(c->st_pdus_out);
 	mark_dirty(c);
 }
 
