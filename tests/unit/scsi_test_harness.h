@@ -68,11 +68,11 @@ static void mem_submit(struct bdev *b, struct bdev_io *io)
 		memcpy(io->iov[0].iov_base, m->data + io->offset, io->len);
 	} else if (io->type == BDEV_IO_WRITE) {
 		memcpy(m->data + io->offset, io->iov[0].iov_base, io->len);
-		m->write_count++;
+		__atomic_fetch_add(&m->write_count, 1, __ATOMIC_RELAXED);   /* from several reactors */
 		if (io->flags & BDEV_IO_F_FUA)
-			m->fua_count++;
+			__atomic_fetch_add(&m->fua_count, 1, __ATOMIC_RELAXED);
 	} else if (io->type == BDEV_IO_FLUSH) {
-		m->flush_count++;
+		__atomic_fetch_add(&m->flush_count, 1, __ATOMIC_RELAXED);
 	}
 	bdev_complete_later(io, st);
 }

@@ -12,15 +12,18 @@
 #include <qb/qbloop.h>
 #include "ctl/ctl.h"
 #include "ctl/json_read.h"
+#include <stdatomic.h>
+
 #include "config/config.h"
 #include "util/log.h"
 
 /* ---- fake daemon ------------------------------------------------------- */
 
-static int fake_level = -1;
-static int fake_reload_fail;
-static int fake_nsessions;
-static int fake_reloads;
+/* set on the server's loop thread, read by the test (atomic: ThreadSanitizer) */
+static _Atomic int fake_level = -1;
+static _Atomic int fake_reload_fail;
+static _Atomic int fake_nsessions;
+static _Atomic int fake_reloads;
 
 static void fake_status(struct json_writer *w)
 {
