@@ -189,6 +189,10 @@ struct repl_vol {
 	bool known_current;
 	bool discard_my_data;
 	bool detaching;
+	/* closed while replication work was still pending (a stuck disk): md and
+	 * lower stay open for that work, closed when the LUN opens again once it
+	 * ended (repl_vol_detach, repl_wrap); main thread only */
+	bool close_deferred;
 	enum repl_disk_state peer_disk;
 	enum repl_role peer_role;
 	struct repl_md_view peer_view;
@@ -447,6 +451,11 @@ void repl_vol_attached(struct repl_vol *v);
 /* Run fn(arg) on the repl reactor and wait for it (from another thread; runs
  * it inline before the engine started). */
 void repl_call(void (*fn)(void *), void *arg);
+/* How long a LUN's close waits for its replication work (ms; tests shorten it). */
+extern int repl_detach_wait_ms;
+/* A close that left work pending: true when that work has ended, and then
+ * the volume's metadata and device are closed (main thread). */
+bool repl_vol_finish_close(struct repl_vol *v);
 void repl_vol_detach(struct repl_vol *v);
 /* The transmit queue let go of a request's embedded item (sent or dropped). */
 void repl_tx_released(struct repl_req *rq);

@@ -1231,6 +1231,11 @@ struct bdev *repl_wrap(struct bdev *lower, const struct bdev_params *p, char *er
 		snprintf(err, errlen, "%s is already open", v->name);
 		return NULL;
 	}
+	if (!repl_vol_finish_close(v)) {
+		snprintf(err, errlen, "%s: replication work of its previous open is still pending (local disk "
+			 "stuck?): not opening it again until that ends", v->name);
+		return NULL;
+	}
 	char merr[256] = "";
 	v->md = repl_md_open(v->md_path, lower->size, merr, sizeof(merr));
 	if (!v->md) {

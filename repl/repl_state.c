@@ -538,39 +538,83 @@ static void idle_r(void *arg)
 		  !v->slot_wait_head;
 }
 
+struct final_q {
+	struct repl_vol *v;
+	bool keep;                      /* work pending: md and lower stay for it */
+	struct repl_md *md;
+	struct bdev *lower;
+};
+
 static void final_r(void *arg)
 {
-	struct repl_vol *v = arg;
+	struct final_q *q = arg;
+	struct repl_vol *v = q->v;
 
 	atomic_store(&v->attached, false);
+	v->wrapper = NULL;
+	if (!q->keep) {
+		q->md = v->md;
+		q->lower = v->lower;
+		v->md = NULL;
+		v->lower = NULL;
+	}
 	repl_publish(v);
 }
 
-void repl_vol_detach(struct repl_vol *v)
+static bool vol_idle(struct repl_vol *v)
 {
 	struct idle_q q = { .v = v };
 
+	repl_call(idle_r, &q);
+	return q.idle;
+}
+
+int repl_detach_wait_ms = 10000;
+
+/* The LUN closes (reload removed it, or shutdown). Its replication work still
+ * running (writes, resync, metadata jobs on the work queue) uses the metadata
+ * and the backing device, so they close only once it ended: after up to
+ * repl_detach_wait_ms here, else later (repl_vol_finish_close). */
+void repl_vol_detach(struct repl_vol *v)
+{
+	struct final_q f = { .v = v };
+	bool idle = false;
+
 	repl_call(detach_r, v);
-	for (int i = 0; i < 10000; i++) {
-		repl_call(idle_r, &q);
-		if (q.idle)
-			break;
+	for (int i = 0; i <= repl_detach_wait_ms && !(idle = vol_idle(v)); i++)
 		usleep(1000);
-	}
-	if (!q.idle)
-		qb_log(LOG_WARNING, "repl: %s: closing with replication work still pending", v->name);
-	repl_call(final_r, v);
+	if (!idle)
+		qb_log(LOG_ERR, "repl: %s: replication work still pending after %d ms (local disk stuck?): its "
+		       "metadata and backing device stay open until that work ends", v->name, repl_detach_wait_ms);
+	f.keep = !idle;
+	repl_call(final_r, &f);
+	v->close_deferred = !idle;
 	/* no record reaches the closed LUN any more (kept for the next open) */
 	pthread_mutex_lock(&v->st_lock);
 	v->st_h = NULL;
 	v->st_arg = NULL;
 	pthread_mutex_unlock(&v->st_lock);
-	repl_md_close(v->md);
-	v->md = NULL;
-	bdev_close(v->lower);
-	v->lower = NULL;
-	v->wrapper = NULL;
+	if (idle) {
+		repl_md_close(f.md);
+		bdev_close(f.lower);
+	}
 	qb_log(LOG_INFO, "repl: %s detached", v->name);
+}
+
+bool repl_vol_finish_close(struct repl_vol *v)
+{
+	struct final_q f = { .v = v };
+
+	if (!v->close_deferred)
+		return true;
+	if (!vol_idle(v))
+		return false;
+	repl_call(final_r, &f);
+	repl_md_close(f.md);
+	bdev_close(f.lower);
+	v->close_deferred = false;
+	qb_log(LOG_NOTICE, "repl: %s: the work pending at its close has ended: metadata and device closed", v->name);
+	return true;
 }
 
 /* ---------------------------------------------------------------- roles (main thread) */

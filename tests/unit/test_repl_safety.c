@@ -1162,6 +1162,89 @@ START_TEST(test_lun_joins_primary)
 }
 END_TEST
 
+/* A LUN closes while a job of its volume is stuck in the local disk (a reload
+ * removed it; the job stands for a bitmap flush or any work-queue job that
+ * reads the metadata). The close gives up waiting, but the metadata and the
+ * device stay open for that job: it must not find them closed (it read
+ * freed or NULL metadata). Opening the LUN again is refused while the job
+ * runs, and works once it ended. */
+static pthread_mutex_t stuck_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t stuck_cv = PTHREAD_COND_INITIALIZER;
+static bool stuck_release;
+static _Atomic bool stuck_done_ran;
+static enum repl_disk_state stuck_disk = REPL_DISK_DISKLESS;
+
+static void stuck_work(void *arg)           /* on a work-queue thread */
+{
+	struct repl_vol *v = arg;
+
+	pthread_mutex_lock(&stuck_mu);
+	while (!stuck_release)
+		pthread_cond_wait(&stuck_cv, &stuck_mu);
+	pthread_mutex_unlock(&stuck_mu);
+	stuck_disk = repl_md_get_disk(v->md);
+}
+
+static void stuck_done(void *arg) { atomic_store(&stuck_done_ran, true); }
+
+static void queue_stuck_job(void *arg)      /* on the repl reactor */
+{
+	ck_assert_int_eq(repl_vol_job(arg, stuck_work, stuck_done, arg), 0);
+}
+
+START_TEST(test_close_with_stuck_job)
+{
+	struct bdev_params p = { .backend = "ram", .path = "bare", .size = DEV_SIZE, .block_size = RAM_BS,
+				 .replicated = true, .volume_id = VOLID1 };
+	char err[256] = "", md1[600];
+	struct tconf *c2;
+	struct bdev *b, *w1;
+	struct repl_vol *v1;
+	int saved_wait = repl_detach_wait_ms;
+
+	setup_common(REPL_DISK_UPTODATE);
+	snprintf(md1, sizeof(md1), "%s/lun1.md", dir);
+	c2 = safety_conf(md1);
+	ck_assert_msg(repl_add_volumes(c2, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(repl_md_create(md1, DEV_SIZE, CHUNK, REPL_DISK_UPTODATE, true, err, sizeof(err)) == 0, "%s", err);
+	w1 = repl_wrap(bdev_shell("bare"), &p, err, sizeof(err));
+	ck_assert_msg(w1 != NULL, "%s", err);
+	v1 = repl_eng.vols[1];
+
+	stuck_release = false;
+	atomic_store(&stuck_done_ran, false);
+	repl_call(queue_stuck_job, v1);
+	repl_detach_wait_ms = 200;
+	bdev_close(w1);                         /* gives up waiting after 200 ms */
+	ck_assert(!atomic_load(&v1->attached));
+	ck_assert_msg(v1->md != NULL, "the metadata was closed under a job still running");
+	ck_assert(v1->close_deferred);
+
+	b = bdev_shell("bare");
+	ck_assert(repl_wrap(b, &p, err, sizeof(err)) == NULL);
+	ck_assert_msg(strstr(err, "still pending"), "%s", err);
+	free(b);
+
+	pthread_mutex_lock(&stuck_mu);
+	stuck_release = true;
+	pthread_cond_broadcast(&stuck_cv);
+	pthread_mutex_unlock(&stuck_mu);
+	for (int i = 0; i < 500 && !atomic_load(&stuck_done_ran); i++)
+		usleep(10000);
+	ck_assert(atomic_load(&stuck_done_ran));
+	ck_assert_int_eq(stuck_disk, REPL_DISK_UPTODATE);  /* read the open metadata */
+
+	w1 = repl_wrap(bdev_shell("bare"), &p, err, sizeof(err));
+	ck_assert_msg(w1 != NULL, "%s", err);
+	ck_assert(!v1->close_deferred);
+	bdev_close(w1);
+	ck_assert(v1->md == NULL);              /* nothing pending: closed at once */
+	repl_detach_wait_ms = saved_wait;
+	tconf_free(c2);
+	teardown_common();
+}
+END_TEST
+
 /* The engine's metadata as after a crash while Primary: CRASHED_PRIMARY at open. */
 static void engine_crashed_as_primary(struct repl_md_gen *g)
 {
@@ -2313,6 +2396,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_demote_waits_for_barrier);
 	tcase_add_test(tc, test_promote_races_negotiation);
 	tcase_add_test(tc, test_lun_joins_primary);
+	tcase_add_test(tc, test_close_with_stuck_job);
 	tcase_add_test(tc, test_peer_opens_volume_later);
 	tcase_add_test(tc, test_crash_flag_cleared_as_source);
 	tcase_add_test(tc, test_crash_flag_cleared_as_target);
