@@ -234,8 +234,8 @@ void iscsi_session_kill(struct iscsi_session *s, const char *why)
 	struct iscsi_conn *conns[64];
 	int n = 0;
 
-	s->dying = true;
 	pthread_mutex_lock(&g_iscsi.lock);
+	s->dying = true;        /* under the lock: logins on other reactors read it there */
 	for (struct iscsi_conn *c = s->conns; c && n < 64; c = c->snext)
 		conns[n++] = c;
 	pthread_mutex_unlock(&g_iscsi.lock);
