@@ -26,6 +26,19 @@ static struct repl_vol *msg_vol(struct repl_conn *c, const struct repl_msg *m)
 	return v && atomic_load(&v->attached) && !v->detaching ? v : NULL;
 }
 
+/* A resync or verify message for a volume this node stopped replicating on
+ * this link (tandemctl disconnect, its LUN closing: VOL_DETACH sent, v NULL
+ * from msg_vol or not negotiated any more): the peer sent it before it read
+ * that, so it is dropped, not a reason to drop the link of every volume. A
+ * volume the peer never announced, or one negotiated in another state, is
+ * still a protocol error. */
+static bool vol_stopped_here(const struct repl_conn *c, const struct repl_msg *m, const struct repl_vol *v)
+{
+	if (!v)
+		return m->vol < REPL_MAX_VOLS && c->peer_vols[m->vol] != NULL;
+	return !repl_vs_negotiated(v->vs);
+}
+
 /* Point rq's lower I/O at [off, off+len) of its single buffer rq->buf. */
 static void req_lower_io(struct repl_req *rq, enum bdev_io_type type, uint64_t off, uint64_t len)
 {
@@ -784,7 +797,7 @@ int repl_h_rs_ack(struct repl_conn *c, const struct repl_msg *m)
 		/* late answer to a resync this volume aborted (disconnect, detach):
 		 * harmless while no resync runs; during a new one it could clear bits
 		 * the old data does not cover, so that still drops the link */
-		if (v && v->vs != VS_SYNC_SOURCE)
+		if ((v && v->vs != VS_SYNC_SOURCE) || vol_stopped_here(c, m, v))
 			return 0;
 		repl_conn_fail(c, "RS_ACK does not match resync data in flight");
 		return -1;
@@ -826,6 +839,10 @@ int repl_h_rs_data(struct repl_conn *c, const struct repl_msg *m)
 	uint32_t len = get_be32(m->body + REPL_RS_LENGTH);
 	struct repl_req *rq;
 
+	if (vol_stopped_here(c, m, v)) {
+		qb_log(LOG_DEBUG, "repl: RS_DATA for volume %u, which stopped its resync here: dropped", m->vol);
+		return 0;
+	}
 	if (!v || v->vs != VS_SYNC_TARGET || off > v->size || len > v->size - off) {
 		repl_conn_fail(c, "RS_DATA for a volume that is not SyncTarget here");
 		return -1;
@@ -1073,6 +1090,8 @@ int repl_h_ov_req(struct repl_conn *c, const struct repl_msg *m)
 	uint32_t len = get_be32(m->body + REPL_OV_LENGTH), n = get_be32(m->body + REPL_OV_NCHUNKS);
 	struct repl_req *rq;
 
+	if (vol_stopped_here(c, m, v))
+		return 0;       /* the peer's verify ends with the VOL_DETACH it is about to read */
 	if (!v || off > v->size || len > v->size - off || n != (len + v->chunk - 1) / v->chunk) {
 		repl_conn_fail(c, "OV_REQ does not fit the volume");
 		return -1;
@@ -1106,7 +1125,7 @@ int repl_h_ov_reply(struct repl_conn *c, const struct repl_msg *m)
 	struct repl_req *rq = v ? rs_wait_find(v, RQ_OV_READ, off, len) : NULL;
 
 	if (!rq) {
-		if (v && !v->ov_running)
+		if ((v && !v->ov_running) || vol_stopped_here(c, m, v))
 			return 0;       /* late answer to an aborted verify: nothing to record */
 		repl_conn_fail(c, "OV_REPLY does not match a verify request");
 		return -1;

@@ -802,6 +802,52 @@ START_TEST(test_resync_write_durable_before_ack)
 }
 END_TEST
 
+/* The SyncTarget stops the resync (tandemctl disconnect; a reload closing the
+ * LUN is the same) while the source's RS_DATA are on the wire: they arrive
+ * after this node sent its VOL_DETACH. They are dropped, never written; the
+ * link, which carries every other volume, stays up (it was dropped: every
+ * volume went through link-down, froze or bumped, and resynced). */
+START_TEST(test_late_resync_data_keeps_the_link)
+{
+	struct pmsg m = { 0 };
+	struct repl_md_gen pg = { .current = 0x1111222233334444ull, .bitmap = REPL_MD_GEN_NEW_DEVICE };
+	uint8_t *b = calloc(1, REPL_BM_RUNS + REPL_BM_RUN_SIZE);
+	uint8_t *rs = malloc(REPL_RS_SIZE + CHUNK);
+	uint8_t bd[REPL_BMD_SIZE] = { 0 }, ping[REPL_PING_SIZE] = { 0 };
+	char err[256] = "";
+
+	setup_common(REPL_DISK_UPTODATE);
+	peer_connect(&m);
+	peer_role(REPL_ROLE_PRIMARY);
+	peer_makes_target(&m, &pg);
+	put_be32(b + REPL_BM_NRUNS, 1);
+	put_be64(b + REPL_BM_RUNS, 0);
+	put_be64(b + REPL_BM_RUNS + 8, 2);
+	peer_send(REPL_MSG_BITMAP, 0, b, REPL_BM_RUNS + REPL_BM_RUN_SIZE);
+	put_be64(bd, 2);
+	peer_send(REPL_MSG_BITMAP_DONE, 0, bd, sizeof(bd));
+	rs_data_send(rs, 0, 0xab);
+	peer_expect(&m, REPL_MSG_RS_ACK, true, 5000);
+
+	ck_assert_msg(repl_disconnect(vol0()->name, err, sizeof(err)) == 0, "%s", err);
+	peer_expect(&m, REPL_MSG_VOL_DETACH, true, 5000);
+	rs_data_send(rs, CHUNK, 0xcd);          /* sent before the source read the detach */
+	peer_send(REPL_MSG_PING, REPL_VOL_NONE, ping, sizeof(ping));
+	ck_assert_msg(peer_recv(&m, 5000) == 0, "the engine dropped the link over a late RS_DATA");
+	while (m.type != REPL_MSG_PING_ACK) {
+		ck_assert_msg(m.type == REPL_MSG_PING || m.type == REPL_MSG_ROLE || m.type == REPL_MSG_PING_ACK ||
+			      m.type == REPL_MSG_VOL_STATE, "unexpected %s", repl_msg_name(m.type));
+		ck_assert_msg(peer_recv(&m, 5000) == 0, "the engine dropped the link over a late RS_DATA");
+	}
+	ck_assert(engine_state().up);
+	ck_assert_msg(!ram_reads_as(CHUNK, CHUNK, 0xcd), "a resync write arrived after the disconnect and was applied");
+	free(b);
+	free(rs);
+	free(m.body);
+	teardown_common();
+}
+END_TEST
+
 /* Bug 3: a half-synced SyncTarget of a full sync (current id still 0) whose
  * link dropped looked like a fresh disk to `primary --force` and became the
  * UpToDate reference, serving partial data. */
@@ -2397,6 +2443,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_promote_races_negotiation);
 	tcase_add_test(tc, test_lun_joins_primary);
 	tcase_add_test(tc, test_close_with_stuck_job);
+	tcase_add_test(tc, test_late_resync_data_keeps_the_link);
 	tcase_add_test(tc, test_peer_opens_volume_later);
 	tcase_add_test(tc, test_crash_flag_cleared_as_source);
 	tcase_add_test(tc, test_crash_flag_cleared_as_target);
