@@ -1231,7 +1231,16 @@ void repl_sync_tick(uint64_t now)
 
 		if (!atomic_load(&v->attached))
 			continue;
-		if (v->vs == VS_NEGOTIATE && now - v->neg_start_ms > repl_eng.timeout_ms && repl_eng.conn) {
+		/* A Primary holds the volume's writes until the decision, so a peer
+		 * that never answers costs it availability: after timeout_ms it drops
+		 * the link (and goes on alone). Not while this node has not sent its
+		 * own VOL_STATE (waiting for a fence answer or its metadata, which
+		 * the link does not change), and not on a Secondary, which holds
+		 * nothing: a Primary waiting for its fence answer would otherwise see
+		 * the link flap every timeout_ms, each time through link-down for
+		 * every volume. */
+		if (v->vs == VS_NEGOTIATE && !v->reply_pending && repl_get_role() == REPL_ROLE_PRIMARY &&
+		    now - v->neg_start_ms > repl_eng.timeout_ms && repl_eng.conn) {
 			repl_conn_fail(repl_eng.conn, "the peer did not answer a volume negotiation in time");
 			return;
 		}

@@ -1540,6 +1540,46 @@ START_TEST(test_fence_answer_during_negotiation)
 }
 END_TEST
 
+/* A Primary whose write waits for a fence answer does not announce its ids
+ * when the peer comes back (the answer may change them). That wait is its
+ * own: its negotiation timeout counted it as the peer not answering and
+ * dropped the link every timeout_ms (2 s here) until the answer came, each
+ * time through link-down for every volume. Found by review. */
+START_TEST(test_own_fence_wait_keeps_the_link)
+{
+	struct pmsg m = { 0 };
+	struct repl_md_gen g = { .current = REPL_MD_GEN_NEW_DEVICE };
+	uint8_t ping[REPL_PING_SIZE] = { 0 };
+	struct pollfd pf;
+	struct tio *t;
+	int efd;
+
+	connected_primary(&m);
+	efd = repl_set_fence_handler(fence_noop, NULL);
+	ck_assert_int_ge(efd, 0);
+	peer_close();
+	ck_assert(wait_vs(VS_WAIT, 5000));
+	t = tio_write(0, CHUNK, 0x55, 0);
+	pf = (struct pollfd){ .fd = efd, .events = POLLIN };
+	ck_assert_msg(poll(&pf, 1, 5000) == 1, "no fence request for the write without the peer");
+	peer_handshake(&m);
+	peer_vol_state(&g, REPL_DISK_UPTODATE, REPL_ROLE_SECONDARY, REPL_MD_F_CONNECTED);
+	ck_assert_msg(!peer_watch_for(&m, REPL_MSG_VOL_STATE, 3000), "VOL_STATE announced while a write is frozen");
+	peer_send(REPL_MSG_PING, REPL_VOL_NONE, ping, sizeof(ping));
+	do
+		ck_assert_msg(peer_recv(&m, 5000) == 0, "the engine dropped the link while waiting for its fence answer");
+	while (m.type != REPL_MSG_PING_ACK);
+	repl_fence_done(true);
+	peer_expect(&m, REPL_MSG_VOL_STATE, true, 5000);        /* now it answers */
+	ck_assert_msg(tio_wait(t, 5000), "the frozen write never completed");
+	ck_assert_int_eq(t->status, 0);
+	repl_set_fence_handler(NULL, NULL);
+	tio_free(t);
+	free(m.body);
+	teardown_common();
+}
+END_TEST
+
 /* Serve the peer side until a DATA with op arrives (acked like the rest);
  * whether it came within ms. */
 static bool peer_serve_until_op(struct pmsg *m, int op, uint64_t ms)
@@ -2454,6 +2494,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_rs_done_flush_belongs_to_its_resync);
 	tcase_add_test(tc, test_promote_after_peer_writes_applied);
 	tcase_add_test(tc, test_fence_answer_during_negotiation);
+	tcase_add_test(tc, test_own_fence_wait_keeps_the_link);
 	tcase_add_test(tc, test_peer_cache_lost_marks_out_of_sync);
 	tcase_add_test(tc, test_peer_cache_flushed_periodically);
 	tcase_add_test(tc, test_late_error_ack_of_frozen_write);
