@@ -503,6 +503,8 @@ static int h_auth(struct repl_conn *c, const struct repl_msg *m)
 	c->peer_authed = true;
 	if (!c->outbound)
 		conn_send_auth(c);
+	if (c->closing)
+		return -1;      /* our AUTH could not be queued (out of memory): closed, queued for freeing */
 	conn_established(c);
 	return 0;
 }
@@ -643,8 +645,11 @@ static int conn_hdr_done(struct repl_conn *c)
 	c->body_have = 0;
 	c->payload_need = c->cur.len - c->body_need;
 	c->payload_have = 0;
+	/* after a big payload, read just the next header (the next payload goes
+	 * straight to its buffer too); after any other message, in bulk again
+	 * (a Secondary promoted on the same link reads DATA_ACKs from now on) */
+	c->rx_large = c->payload_need >= REPL_RX_DIRECT_MIN;
 	if (c->payload_need) {
-		c->rx_large = c->payload_need >= REPL_RX_DIRECT_MIN;
 		c->payload = buf_alloc(c->payload_need);
 		if (!c->payload) {
 			repl_conn_fail(c, "out of memory for a payload");
@@ -805,6 +810,19 @@ static void conn_io(struct reactor *r, int fd, uint32_t events, void *arg)
 
 /* ---------------------------------------------------------------- listen / connect */
 
+#define REPL_MAX_PENDING 16
+
+static uint64_t pending_full_logged_ms;
+
+static int pending_count(void)
+{
+	int n = 0;
+
+	for (struct repl_link *l = repl_eng.pending.next; l != &repl_eng.pending; l = l->next)
+		n++;
+	return n;
+}
+
 static void listen_cb(struct reactor *r, int fd, uint32_t events, void *arg)
 {
 	for (int i = 0; i < 8; i++) {
@@ -822,6 +840,19 @@ static void listen_cb(struct reactor *r, int fd, uint32_t events, void *arg)
 			inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, host, sizeof(host));
 		snprintf(addr, sizeof(addr), "%s", host);
 		if (repl_eng.stopping) {
+			close(cfd);
+			continue;
+		}
+		/* anyone who reaches the port can connect: connections still in the
+		 * handshake (buffers, a descriptor each until timeout_ms) are
+		 * bounded; the real peer retries every connect_retry_ms */
+		if (pending_count() >= REPL_MAX_PENDING) {
+			uint64_t now = reactor_now_ms();
+			if (now - pending_full_logged_ms >= 10000) {
+				pending_full_logged_ms = now;
+				qb_log(LOG_WARNING, "repl: %d connections already in the handshake: refusing %s "
+				       "(someone other than the peer connecting?)", REPL_MAX_PENDING, addr);
+			}
 			close(cfd);
 			continue;
 		}

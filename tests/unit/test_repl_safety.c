@@ -1580,6 +1580,46 @@ START_TEST(test_own_fence_wait_keeps_the_link)
 }
 END_TEST
 
+/* Anyone who can reach the replication port could hold any number of
+ * connections in the handshake (a descriptor, a body and a staging buffer
+ * each, until timeout_ms). At most 16 are kept; more are closed at once, and
+ * the real peer's link is not affected. Found by review. */
+START_TEST(test_handshakes_bounded)
+{
+	enum { N = 24 };
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct pmsg m = { 0 };
+	int fds[N], hello = 0, closed = 0;
+
+	setup_common(REPL_DISK_UPTODATE);
+	a.sin_port = htons((uint16_t)port_engine);      /* chosen by setup_common */
+	for (int i = 0; i < N; i++) {
+		fds[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		ck_assert_int_ge(fds[i], 0);
+		ck_assert_msg(connect(fds[i], (struct sockaddr *)&a, sizeof(a)) == 0, "connect %d: %s", i, strerror(errno));
+		usleep(10 * 1000);      /* the listen backlog is 8: let the engine accept (all within timeout_ms) */
+	}
+	for (int i = 0; i < N; i++) {
+		struct pollfd pf = { .fd = fds[i], .events = POLLIN };
+		uint8_t b[64];
+
+		ck_assert_msg(poll(&pf, 1, 1500) == 1, "connection %d: neither HELLO nor closed", i);
+		ssize_t n = recv(fds[i], b, sizeof(b), 0);
+		if (n > 0)
+			hello++;
+		else
+			closed++;
+	}
+	ck_assert_int_eq(hello, 16);
+	ck_assert_int_eq(closed, N - 16);
+	for (int i = 0; i < N; i++)
+		close(fds[i]);
+	peer_connect(&m);                       /* the engine's own link is not affected */
+	free(m.body);
+	teardown_common();
+}
+END_TEST
+
 /* Serve the peer side until a DATA with op arrives (acked like the rest);
  * whether it came within ms. */
 static bool peer_serve_until_op(struct pmsg *m, int op, uint64_t ms)
@@ -2495,6 +2535,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_promote_after_peer_writes_applied);
 	tcase_add_test(tc, test_fence_answer_during_negotiation);
 	tcase_add_test(tc, test_own_fence_wait_keeps_the_link);
+	tcase_add_test(tc, test_handshakes_bounded);
 	tcase_add_test(tc, test_peer_cache_lost_marks_out_of_sync);
 	tcase_add_test(tc, test_peer_cache_flushed_periodically);
 	tcase_add_test(tc, test_late_error_ack_of_frozen_write);
