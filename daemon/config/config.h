@@ -29,6 +29,7 @@ struct tconf_lun {
 	bool readonly;
 	/* Device identity: identical on both nodes of a pair, never derived from the host. */
 	char serial[65];                    /* VPD 0x80 unit serial number */
+	bool serial_derived;                /* not in the file: from the target's alias or name */
 	uint8_t naa[16];                    /* NAA designator bytes (VPD 0x83) */
 	uint8_t naa_len;                    /* 8 (NAA 5) or 16 (NAA 6) */
 	char vendor[9];                     /* T10 vendor id, default "TANDEM" */

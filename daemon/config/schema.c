@@ -914,8 +914,10 @@ static int sec_target(struct sctx *s, const struct cfg_node *n, void *obj)
 		return cfg_error(s->err, n->line, "target '%s' has no lun section", t->name);
 	for (size_t i = 0; i < t->nluns; i++) {
 		struct tconf_lun *l = &t->luns[i];
-		if (!l->serial[0])
+		if (!l->serial[0]) {
 			cfg_default_serial(t->name, t->alias, l->lun, l->serial);
+			l->serial_derived = true;
+		}
 		if (!l->naa_len)
 			cfg_default_naa(t->name, l->lun, l->naa, &l->naa_len);
 	}
@@ -935,8 +937,12 @@ static int check_identities(struct sctx *s)
 					const char *o = c->targets[tj].name;
 					if (strcmp(a->serial, b->serial) == 0)
 						return cfg_error(s->err, a->line,
-								 "duplicate serial '%s' (also lun %u of target '%s' at line %d)",
-								 a->serial, b->lun, o, b->line);
+								 "duplicate serial '%s' (also lun %u of target '%s' at line %d)%s",
+								 a->serial, b->lun, o, b->line,
+								 a->serial_derived || b->serial_derived ?
+								 ": a LUN without 'serial:' takes 'tandem-ALIAS-LUN' from its "
+								 "target's alias; give one of them an explicit serial "
+								 "(the same on both nodes)" : "");
 					if (a->naa_len == b->naa_len && memcmp(a->naa, b->naa, a->naa_len) == 0)
 						return cfg_error(s->err, a->line,
 								 "duplicate naa (also lun %u of target '%s' at line %d)",

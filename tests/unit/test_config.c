@@ -429,6 +429,11 @@ static const struct bad_case bad_cases[] = {
 	  .word = "duplicate section 'chap'" },
 	{ .text = T L0 "    serial: s1\n  }\n  lun 1 {\n    path: /y\n    serial: s1\n  }\n}\n", .line = 6,
 	  .word = "duplicate serial 's1'" },
+	/* two targets with one alias: the serials derived from it collide; the error
+	 * says where the value came from (the file has no 'serial:') */
+	{ .text = "target iqn.2026-11.org.tandem:a {\n alias: store\n lun 0 {\n  path: /x\n }\n}\n"
+		  "target iqn.2026-11.org.tandem:b {\n alias: store\n lun 0 {\n  path: /y\n }\n}\n",
+	  .line = 9, .word = "takes 'tandem-ALIAS-LUN' from its target's alias" },
 	{ .text = T L0 "    naa: 5001405a1b2c3d4e\n  }\n  lun 1 {\n    path: /y\n    naa: 0x5001405A1B2C3D4E\n  }\n}\n",
 	  .line = 6, .word = "duplicate naa" },
 	/* missing required */
