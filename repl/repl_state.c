@@ -1318,6 +1318,17 @@ void repl_shutdown(void)
 			usleep(1000);
 	}
 	reactor_stop(repl_eng.r);
+	if (!idle) {
+		/* a job still in the local disk posts its completion to the repl
+		 * reactor and reads the volume's metadata when it ends (the work
+		 * queue is drained after this): nothing of the engine is freed, the
+		 * metadata stays as a crash leaves it (the next start resyncs the
+		 * activity log's extents) */
+		qb_log(LOG_ERR, "repl: replication work still pending at shutdown after 5 s (local disk stuck?): "
+		       "the metadata is left as after a crash");
+		repl_eng.enabled = false;
+		return;
+	}
 	reactor_destroy(repl_eng.r);
 	repl_eng.r = NULL;
 	for (int i = 0; i < repl_eng.nvols; i++) {
