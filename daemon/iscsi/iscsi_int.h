@@ -266,6 +266,9 @@ struct iscsi_session {
 	char target_name[TCONF_NAME_MAX];
 	char port_name[TCONF_NAME_MAX + 32];
 	enum iscsi_session_type type;
+	/* RFC 7143 4.4.1/4.4.3: a session lives in one portal group, and its
+	 * identity (for reinstatement) includes that group's tag */
+	uint16_t tpgt;
 	struct iscsi_tgt *tgt;
 	struct scsi_itn *itn;
 	struct scsi_port port;

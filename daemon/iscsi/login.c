@@ -371,6 +371,7 @@ static int login_make_session(struct iscsi_conn *c)
 	if (!s)
 		return -1;
 	s->type = n->session_type;
+	s->tpgt = c->tpgt;
 	memcpy(s->isid, l->isid, ISCSI_ISID_LEN);
 	snprintf(s->initiator, sizeof(s->initiator), "%s", n->initiator_name);
 	snprintf(s->initiator_alias, sizeof(s->initiator_alias), "%s", n->initiator_alias);
@@ -429,7 +430,7 @@ static int login_make_session(struct iscsi_conn *c)
 		 * its kill runs on its reactor: a sweep that ran first would skip
 		 * its queued commands, which that reactor could still deliver */
 		for (o = g_iscsi.sessions; o; o = o->next)
-			if (!o->dying && !o->replaced && o->type == ISCSI_SESSION_NORMAL &&
+			if (!o->dying && !o->replaced && o->type == ISCSI_SESSION_NORMAL && o->tpgt == s->tpgt &&
 			    memcmp(o->isid, s->isid, ISCSI_ISID_LEN) == 0 &&
 			    strcmp(o->initiator, s->initiator) == 0 && strcmp(o->target_name, s->target_name) == 0) {
 				old_tsih = o->tsih;

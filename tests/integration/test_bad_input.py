@@ -80,6 +80,7 @@ class Conn:
         self.expstatsn = 0
         self.itt = 0x100
         self.tsih = 0
+        self.cid = 0
         self.isid = b'\x80' + os.urandom(5)
 
     def close(self):
@@ -231,7 +232,7 @@ class Conn:
         bhs[8:14] = self.isid
         bhs[14:16] = self.tsih.to_bytes(2, 'big')
         bhs[16:20] = self.next_itt().to_bytes(4, 'big')
-        bhs[20:22] = (0).to_bytes(2, 'big')  # CID
+        bhs[20:22] = self.cid.to_bytes(2, 'big')
         bhs[24:28] = (self.cmdsn if cmdsn is None else cmdsn).to_bytes(4, 'big')
         bhs[28:32] = self.expstatsn.to_bytes(4, 'big')
         return bytes(bhs)
@@ -428,6 +429,8 @@ class Runner:
         return rc == 0
 
     def case(self, name, fn, attempts=1):
+        if self.a.only and self.a.only not in name:
+            return
         print('[bad_input] --- %s' % name, flush=True)
         try:
             fn()
@@ -498,9 +501,50 @@ def expect_r2t(R, c, what, ok=lambda r2t: True):
     return r2t
 
 
+def st_hex(st):
+    return '0x%02x%02x' % st
+
+
+def join_start(port, lead, cid, target):
+    """Start adding a connection (CID cid) to lead's session through port:
+    the first security-stage PDU only. Returns (conn, status of that answer)."""
+    j = Conn(port)
+    j.isid, j.tsih, j.cid, j.cmdsn = lead.isid, lead.tsih, cid, lead.cmdsn
+    _, st, _ = j.login_step(0, 1, False, kv([('InitiatorName', INITIATOR), ('SessionType', 'Normal'),
+                                             ('TargetName', target), ('AuthMethod', 'None')]))
+    return j, st
+
+
+def join_finish(j):
+    """The rest of a join_start login: status of the first answer that is not
+    0x0000, or (0, 0) once in full feature phase."""
+    bhs, st, _ = j.login_step(0, 1, True, b'')
+    if st != (0, 0):
+        return st
+    bhs, st, _ = j.login_step(1, 3, True, kv([('HeaderDigest', 'None'), ('DataDigest', 'None'),
+                                              ('MaxRecvDataSegmentLength', '65536')]))
+    if st == (0, 0) and not (bhs[1] & 0x80 and bhs[1] & 3 == 3):
+        raise ProtoError('join: no transit to full feature phase')
+    return st
+
+
+def logout_session(c):
+    """Logout (close the session) on c; True when answered with success."""
+    bhs = bytearray(48)
+    bhs[0] = 0x40 | OP_LOGOUT
+    bhs[1] = 0x80
+    bhs[16:20] = c.next_itt().to_bytes(4, 'big')
+    bhs[24:28] = c.cmdsn.to_bytes(4, 'big')
+    bhs[28:32] = c.expstatsn.to_bytes(4, 'big')
+    c.send_pdu(bytes(bhs))
+    op, bhs, _ = c.recv_skip_nop()
+    return op == OP_LOGOUT_RSP and bhs[2] == 0
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--port', type=int, required=True)
+    ap.add_argument('--port2', type=int, default=0, help='a second portal group (another tag) of --iqn')
     ap.add_argument('--iqn', required=True)
     ap.add_argument('--chap-iqn', default='')
     ap.add_argument('--chap-user', default='')
@@ -510,6 +554,7 @@ def main():
     ap.add_argument('--hold', type=float, default=0,
                     help='only log in (as --initiator) to --iqn, print "ready", keep the session for HOLD s')
     ap.add_argument('--initiator', default=INITIATOR)
+    ap.add_argument('--only', default='', help='run only the cases whose name contains this')
     a = ap.parse_args()
     if a.hold:
         return hold_session(a)
@@ -1069,6 +1114,33 @@ def main():
         for c in conns:
             c.close()
     R.case('%d rapid connects/disconnects + 50 half logins' % a.connects, rapid_connects, attempts=3)
+
+    def same_isid_other_portal_group():
+        # RFC 7143 4.4.3, 6.3.5: a session is (InitiatorName, ISID, TargetName,
+        # TPGT); the same ISID through another portal group is another session,
+        # not a reinstatement (before: the first session was killed)
+        c1 = R.logged_in()
+        c2 = Conn(a.port2)
+        c2.isid = c1.isid
+        err = c2.login(a.iqn)
+        R.expect(err is None, 'same ISID through portal group 2: login succeeds (%s)' % err)
+        R.expect(not c1.wait_closed(2), 'the session through portal group 1 is not reinstated (still open)')
+        R.expect(c1.test_unit_ready() == 0, 'the portal group 1 session still serves commands')
+        if err is None:
+            R.expect(c2.test_unit_ready() == 0, 'the portal group 2 session serves commands')
+            R.expect(c2.tsih != c1.tsih, 'two sessions, two TSIHs (%d, %d)' % (c1.tsih, c2.tsih))
+        c3 = Conn(a.port)
+        c3.isid = c1.isid
+        err = c3.login(a.iqn)
+        R.expect(err is None, 'same ISID through portal group 1 again: login succeeds (%s)' % err)
+        R.expect(c1.wait_closed(5), 'it reinstates the portal group 1 session')
+        if err is None:
+            R.expect(c2.test_unit_ready() == 0, 'the portal group 2 session is untouched')
+        for c in (c1, c2, c3):
+            c.close()
+
+    if a.port2:
+        R.case('same ISID through two portal groups: two sessions', same_isid_other_portal_group)
 
     R.case('correct login still works at the end', good_login)
 

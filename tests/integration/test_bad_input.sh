@@ -14,6 +14,7 @@ require_tandemd
 IQN=iqn.2026-11.org.tandem:bad
 IQN_CHAP=iqn.2026-11.org.tandem:bad-chap
 PORT=$(free_port)
+PORT2=$(free_port)
 CONF=$T_TMP/tandem.conf
 cat >"$CONF" <<CONF
 global {
@@ -25,8 +26,13 @@ portal_group pg1 {
     tag: 1
     listen: 127.0.0.1:$PORT
 }
+portal_group pg2 {
+    tag: 2
+    listen: 127.0.0.1:$PORT2
+}
 target $IQN {
     portal_group: pg1
+    portal_group: pg2
     lun 0 {
         backend: null
         size: 64M
@@ -53,8 +59,9 @@ CONF
 start_tandemd "$CONF" "$PORT" || { fail "tandemd starts"; finish; exit 1; }
 PID=$TANDEMD_PID
 rc=0
-python3 "$T_LIB_DIR/test_bad_input.py" --port "$PORT" --iqn "$IQN" --chap-iqn "$IQN_CHAP" \
+python3 "$T_LIB_DIR/test_bad_input.py" --port "$PORT" --port2 "$PORT2" --iqn "$IQN" --chap-iqn "$IQN_CHAP" \
 	--chap-user testuser --chap-secret testsecret1234 --pid "$PID" --connects "${CONNECTS:-1000}" \
+	--only "${ONLY:-}" \
 	>"$T_TMP/bad.out" 2>&1 || rc=$?
 sed -e 's/^/    /' "$T_TMP/bad.out"
 if [ "$rc" -eq 0 ]; then
