@@ -264,6 +264,10 @@ static int login_identify(struct iscsi_conn *c, const uint8_t *req)
 		    (s->type == ISCSI_SESSION_NORMAL && strcmp(s->target_name, n->target) != 0)) {
 			status = ISCSI_LOGIN_NO_SESSION;
 			why = "no such session (TSIH)";
+		} else if (s->tpgt != c->tpgt) {
+			/* RFC 7143 4.4.1: a session's connections share its portal group */
+			status = ISCSI_LOGIN_NO_SESSION_SPANNING;
+			why = "connection add through another portal group";
 		} else if (s->r != c->r) {
 			status = ISCSI_LOGIN_TOO_MANY_CONNS;
 			why = "connection arrived on another reactor than its session";

@@ -1139,8 +1139,19 @@ def main():
         for c in (c1, c2, c3):
             c.close()
 
+    def join_other_portal_group():
+        # RFC 7143 4.4.1: all connections of a session use one portal group;
+        # 11.13.5: 0x0208 "session spanning not supported" (before: accepted)
+        c = R.logged_in(params={'MaxConnections': '2'})
+        j, st = join_start(a.port2, c, 1, a.iqn)
+        R.expect(st == (2, 8), 'connection add through portal group 2: status 0x0208 (got %s)' % st_hex(st))
+        R.expect(c.test_unit_ready() == 0, 'the session still serves commands on its connection')
+        j.close()
+        c.close()
+
     if a.port2:
         R.case('same ISID through two portal groups: two sessions', same_isid_other_portal_group)
+        R.case('connection add through another portal group refused', join_other_portal_group)
 
     R.case('correct login still works at the end', good_login)
 
