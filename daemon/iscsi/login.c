@@ -200,6 +200,47 @@ static int prescan_key(const char *key, const char *value, void *arg)
 	return 0;
 }
 
+/* Can connection c (CID cid) join session s? ISCSI_LOGIN_OK or the status
+ * to fail with. Asked at the first PDU and again at the switch to full
+ * feature phase: in between the session may have been logged out,
+ * reinstated or had the initiator's access revoked by a reload, and other
+ * joins may have taken the last MaxConnections slot. */
+static int join_refusal_locked(const struct iscsi_session *s, const struct iscsi_conn *c, uint16_t cid,
+			       const char **why)
+{
+	unsigned live = 0;
+
+	if (s->dying || s->replaced || !s->in_registry) {
+		*why = "session ended or reinstated";
+		return ISCSI_LOGIN_NO_SESSION;
+	}
+	if (s->tpgt != c->tpgt) {
+		/* RFC 7143 4.4.1: a session's connections share its portal group */
+		*why = "connection add through another portal group";
+		return ISCSI_LOGIN_NO_SESSION_SPANNING;
+	}
+	if (s->r != c->r) {
+		*why = "connection arrived on another reactor than its session";
+		return ISCSI_LOGIN_TOO_MANY_CONNS;
+	}
+	if (s->type == ISCSI_SESSION_NORMAL &&
+	    (*why = iscsi_session_denied_locked(s->tgt, s->initiator, c->tpgt, s->port.tpg_id)) != NULL)
+		return ISCSI_LOGIN_AUTHZ_FAILED;
+	for (const struct iscsi_conn *o = s->conns; o; o = o->snext) {
+		if (o->cid == cid) {
+			/* RFC 7143 6.3.4: same CID = connection reinstatement */
+			*why = "CID already in use (connection reinstatement is ERL 2)";
+			return ISCSI_LOGIN_TOO_MANY_CONNS;
+		}
+		live++;
+	}
+	if (live >= (s->p.max_connections ? s->p.max_connections : 1)) {
+		*why = "MaxConnections reached";
+		return ISCSI_LOGIN_TOO_MANY_CONNS;
+	}
+	return ISCSI_LOGIN_OK;
+}
+
 /* First complete text of the login: who is it, what does it want. The keys are
  * looked at before negotiation so that the AuthMethod answer knows whether
  * the target requires CHAP. */
@@ -264,28 +305,8 @@ static int login_identify(struct iscsi_conn *c, const uint8_t *req)
 		    (s->type == ISCSI_SESSION_NORMAL && strcmp(s->target_name, n->target) != 0)) {
 			status = ISCSI_LOGIN_NO_SESSION;
 			why = "no such session (TSIH)";
-		} else if (s->tpgt != c->tpgt) {
-			/* RFC 7143 4.4.1: a session's connections share its portal group */
-			status = ISCSI_LOGIN_NO_SESSION_SPANNING;
-			why = "connection add through another portal group";
-		} else if (s->r != c->r) {
-			status = ISCSI_LOGIN_TOO_MANY_CONNS;
-			why = "connection arrived on another reactor than its session";
 		} else {
-			int live = 0;
-			for (struct iscsi_conn *o = s->conns; o; o = o->snext)
-				live++;
-			if ((uint32_t)live >= (s->p.max_connections ? s->p.max_connections : 1)) {
-				status = ISCSI_LOGIN_TOO_MANY_CONNS;
-				why = "MaxConnections reached";
-			} else {
-				for (struct iscsi_conn *o = s->conns; o; o = o->snext)
-					if (o->cid == l->cid) {
-						/* RFC 7143 6.3.4: same CID = connection reinstatement */
-						status = ISCSI_LOGIN_TOO_MANY_CONNS;
-						why = "CID already in use (connection reinstatement is ERL 2)";
-					}
-			}
+			status = join_refusal_locked(s, c, l->cid, &why);
 		}
 		if (status == ISCSI_LOGIN_OK) {
 			l->join = s;
@@ -649,10 +670,18 @@ int iscsi_op_login(struct iscsi_conn *c, const uint8_t *req, uint8_t *data, uint
 	if (transit && nsg == ISCSI_STAGE_FULL_FEATURE) {
 		if (l->join) {
 			struct iscsi_session *s = l->join;
+			const char *why = NULL;
 			pthread_mutex_lock(&g_iscsi.lock);
-			c->snext = s->conns;
-			s->conns = c;
+			status = join_refusal_locked(s, c, l->cid, &why);
+			if (status == ISCSI_LOGIN_OK) {
+				c->snext = s->conns;
+				s->conns = c;
+			}
 			pthread_mutex_unlock(&g_iscsi.lock);
+			if (status != ISCSI_LOGIN_OK) {
+				iscsi_text_free(&out);
+				return login_fail(c, req, status, why);
+			}
 			c->sess = s;
 			l->join = NULL;         /* the reference now belongs to the connection */
 			rsp_tsih = s->tsih;

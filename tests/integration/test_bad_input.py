@@ -554,6 +554,9 @@ def main():
     ap.add_argument('--hold', type=float, default=0,
                     help='only log in (as --initiator) to --iqn, print "ready", keep the session for HOLD s')
     ap.add_argument('--initiator', default=INITIATOR)
+    ap.add_argument('--tandemctl', default='', help='tandemctl binary: with --ctl and --conf, cases that reload')
+    ap.add_argument('--ctl', default='', help="the daemon's ctl_socket")
+    ap.add_argument('--conf', default='', help="the daemon's configuration file")
     ap.add_argument('--only', default='', help='run only the cases whose name contains this')
     a = ap.parse_args()
     if a.hold:
@@ -1148,6 +1151,95 @@ def main():
         R.expect(c.test_unit_ready() == 0, 'the session still serves commands on its connection')
         j.close()
         c.close()
+
+    def lead_and_join():
+        """A session with MaxConnections=2 and a connection add (CID 1) stopped
+        after its first PDU, accepted there."""
+        c = R.logged_in(params={'MaxConnections': '2'})
+        j, st = join_start(a.port, c, 1, a.iqn)
+        R.expect(st == (0, 0), 'connection add: first PDU accepted (%s)' % st_hex(st))
+        return c, j
+
+    def join_finish_refused(j, want, what):
+        try:
+            st = join_finish(j)
+            got = st_hex(st)
+        except Closed:
+            st, got = None, 'connection closed'
+        R.expect(st == want, '%s: connection add refused with %s (got %s)' % (what, st_hex(want), got))
+        if st == (0, 0):
+            tur = j.scsi_bhs(bytes(6), immediate=True)   # immediate: whatever the session's CmdSN is
+            j.send_pdu(tur)
+            R.bad('%s: the joined connection serves commands (TUR status %s)' % (what, j.scsi_status(tur, 3)))
+        R.expect(j.wait_closed(5), '%s: the refused connection is closed' % what)
+        j.close()
+
+    # RFC 7143 6.3.x: a connection add is checked at its first PDU; the session
+    # must still be there, and the initiator allowed, when it enters full
+    # feature phase (before: it was linked into a logged-out, reinstated or
+    # revoked session and served I/O)
+    def join_after_logout():
+        c, j = lead_and_join()
+        R.expect(logout_session(c), 'Logout (close the session) answered with success')
+        R.expect(c.wait_closed(5), 'the session\'s connection is closed')
+        join_finish_refused(j, (2, 10), 'after the session logged out')
+        c.close()
+
+    def join_after_reinstatement():
+        c, j = lead_and_join()
+        n = Conn(a.port)
+        n.isid = c.isid
+        err = n.login(a.iqn)
+        R.expect(err is None, 'a login with the same ISID reinstates the session (%s)' % err)
+        R.expect(c.wait_closed(5), 'the reinstated session\'s connection is closed')
+        join_finish_refused(j, (2, 10), 'after the session was reinstated')
+        if err is None:
+            R.expect(n.test_unit_ready() == 0, 'the new session serves commands')
+        n.close()
+        c.close()
+
+    def reload(conf_text):
+        with open(a.conf, 'w') as f:
+            f.write(conf_text)
+        r = subprocess.run([a.tandemctl, '-s', a.ctl, 'reload'], capture_output=True, text=True, timeout=30)
+        R.expect(r.returncode == 0, 'tandemctl reload (exit %d %s)' % (r.returncode, r.stderr.strip()))
+
+    def join_after_acl_revoked():
+        global INITIATOR
+        saved, INITIATOR = INITIATOR, INITIATOR + '-revoked'
+        with open(a.conf) as f:
+            orig = f.read()
+        try:
+            c, j = lead_and_join()
+            head = 'target %s {\n' % a.iqn
+            reload(orig.replace(head, head + '    deny: %s\n' % INITIATOR, 1))
+            join_finish_refused(j, (2, 2), 'after a reload took the initiator out of the ACL')
+            c.close()
+        finally:
+            INITIATOR = saved
+            reload(orig)
+
+    def concurrent_joins():
+        # RFC 7143 13.2 MaxConnections: joins still logging in count too
+        # (before: two joins of a MaxConnections=2 session both got in)
+        c, j1 = lead_and_join()
+        j2, st = join_start(a.port, c, 2, a.iqn)
+        R.expect(st == (0, 0), 'a second connection add: first PDU accepted (%s)' % st_hex(st))
+        st = join_finish(j1)
+        R.expect(st == (0, 0), 'the first connection add reaches full feature phase (%s)' % st_hex(st))
+        join_finish_refused(j2, (2, 6), 'a third connection with MaxConnections=2')
+        R.expect(c.test_unit_ready() == 0, 'the leading connection serves commands')
+        if st == (0, 0):
+            j1.cmdsn = c.cmdsn
+            R.expect(j1.test_unit_ready() == 0, 'the added connection serves commands')
+        j1.close()
+        c.close()
+
+    R.case('connection add finishing after its session logged out', join_after_logout)
+    R.case('connection add finishing after its session was reinstated', join_after_reinstatement)
+    if a.tandemctl and a.ctl and a.conf:
+        R.case('connection add finishing after a reload revoked the initiator', join_after_acl_revoked)
+    R.case('two concurrent connection adds to a MaxConnections=2 session', concurrent_joins)
 
     if a.port2:
         R.case('same ISID through two portal groups: two sessions', same_isid_other_portal_group)

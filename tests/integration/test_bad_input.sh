@@ -15,12 +15,13 @@ IQN=iqn.2026-11.org.tandem:bad
 IQN_CHAP=iqn.2026-11.org.tandem:bad-chap
 PORT=$(free_port)
 PORT2=$(free_port)
+CTL=$(unique_ctl)
 CONF=$T_TMP/tandem.conf
 cat >"$CONF" <<CONF
 global {
     log_level: info
     threads: 2
-    ctl_socket: $(unique_ctl)
+    ctl_socket: $CTL
 }
 portal_group pg1 {
     tag: 1
@@ -61,7 +62,7 @@ PID=$TANDEMD_PID
 rc=0
 python3 "$T_LIB_DIR/test_bad_input.py" --port "$PORT" --port2 "$PORT2" --iqn "$IQN" --chap-iqn "$IQN_CHAP" \
 	--chap-user testuser --chap-secret testsecret1234 --pid "$PID" --connects "${CONNECTS:-1000}" \
-	--only "${ONLY:-}" \
+	--tandemctl "$TANDEMCTL" --ctl "$CTL" --conf "$CONF" --only "${ONLY:-}" \
 	>"$T_TMP/bad.out" 2>&1 || rc=$?
 sed -e 's/^/    /' "$T_TMP/bad.out"
 if [ "$rc" -eq 0 ]; then
