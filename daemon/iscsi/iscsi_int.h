@@ -49,7 +49,8 @@ struct iscsi_global {
 	const struct tconf *conf;
 	struct iscsi_tgt *tgts;
 	struct iscsi_session *sessions;
-	int nsessions;
+	int nsessions;                      /* registered, discovery ones included */
+	int ndiscovery;                     /* of which discovery sessions */
 	uint16_t next_tsih;
 	bool shutting_down;
 	/* snapshot of global knobs */

@@ -200,6 +200,36 @@ static int prescan_key(const char *key, const char *value, void *arg)
 	return 0;
 }
 
+/* RFC 7143 6.3.5: the live normal session a leading login with this identity
+ * (InitiatorName, ISID, TargetName, TPGT, 4.4.3) reinstates, or NULL. */
+static struct iscsi_session *reinstated_locked(const char *initiator, const uint8_t *isid, const char *target,
+					       uint16_t tpgt)
+{
+	for (struct iscsi_session *o = g_iscsi.sessions; o; o = o->next)
+		if (!o->dying && !o->replaced && o->type == ISCSI_SESSION_NORMAL && o->tpgt == tpgt &&
+		    memcmp(o->isid, isid, ISCSI_ISID_LEN) == 0 && strcmp(o->initiator, initiator) == 0 &&
+		    strcmp(o->target_name, target) == 0)
+			return o;
+	return NULL;
+}
+
+/* max_sessions bounds normal and discovery sessions separately: idle
+ * discovery sessions of one peer must not lock every initiator out, and a
+ * login that replaces a session adds none, so it is never refused. */
+static bool sessions_full_locked(int type, const char *initiator, const uint8_t *isid, const char *target,
+				 uint16_t tpgt)
+{
+	int max = g_iscsi.gc.max_sessions;
+
+	if (max <= 0)
+		return false;
+	if (type == ISCSI_SESSION_DISCOVERY)
+		return g_iscsi.ndiscovery >= max;
+	if (reinstated_locked(initiator, isid, target, tpgt))
+		return false;
+	return g_iscsi.nsessions - g_iscsi.ndiscovery >= max;
+}
+
 /* Can connection c (CID cid) join session s? ISCSI_LOGIN_OK or the status
  * to fail with. Asked at the first PDU and again at the switch to full
  * feature phase: in between the session may have been logged out,
@@ -317,11 +347,9 @@ static int login_identify(struct iscsi_conn *c, const uint8_t *req)
 			return login_fail(c, req, status, why), -1;
 		l->neg.leading = false;
 	} else {
-		int max;
 		bool full;
 		pthread_mutex_lock(&g_iscsi.lock);
-		max = g_iscsi.gc.max_sessions;
-		full = max > 0 && g_iscsi.nsessions >= max;
+		full = sessions_full_locked(ps.type, ps.initiator, l->isid, ps.target, c->tpgt);
 		pthread_mutex_unlock(&g_iscsi.lock);
 		if (full)
 			return login_fail(c, req, ISCSI_LOGIN_OUT_OF_RESOURCES, "max_sessions reached"), -1;
@@ -454,15 +482,12 @@ static int login_make_session(struct iscsi_conn *c)
 		 * look for its tasks there and wait for them. Not dying before
 		 * its kill runs on its reactor: a sweep that ran first would skip
 		 * its queued commands, which that reactor could still deliver */
-		for (o = g_iscsi.sessions; o; o = o->next)
-			if (!o->dying && !o->replaced && o->type == ISCSI_SESSION_NORMAL && o->tpgt == s->tpgt &&
-			    memcmp(o->isid, s->isid, ISCSI_ISID_LEN) == 0 &&
-			    strcmp(o->initiator, s->initiator) == 0 && strcmp(o->target_name, s->target_name) == 0) {
-				old_tsih = o->tsih;
-				o->replaced = true;
-				iscsi_session_post_kill_locked(o, "session reinstated");
-				break;
-			}
+		o = reinstated_locked(s->initiator, s->isid, s->target_name, s->tpgt);
+		if (o) {
+			old_tsih = o->tsih;
+			o->replaced = true;
+			iscsi_session_post_kill_locked(o, "session reinstated");
+		}
 	}
 	s->tsih = alloc_tsih();
 	s->conns = c;
@@ -472,6 +497,8 @@ static int login_make_session(struct iscsi_conn *c)
 	g_iscsi.sessions = s;
 	s->in_registry = true;
 	g_iscsi.nsessions++;
+	if (s->type == ISCSI_SESSION_DISCOVERY)
+		g_iscsi.ndiscovery++;
 	pthread_mutex_unlock(&g_iscsi.lock);
 	c->sess = s;
 	if (old_tsih >= 0)

@@ -192,6 +192,8 @@ static void registry_remove(struct iscsi_session *s)
 		}
 	s->in_registry = false;
 	g_iscsi.nsessions--;
+	if (s->type == ISCSI_SESSION_DISCOVERY)
+		g_iscsi.ndiscovery--;
 }
 
 /* Drop one of the session's references (connections, posted kills). */

@@ -1235,11 +1235,68 @@ def main():
         j1.close()
         c.close()
 
+    def discovery_login(name):
+        """A discovery session of initiator name, kept open; (conn, status)."""
+        d = Conn(a.port)
+        _, st, _ = d.login_step(0, 3, True, kv([('InitiatorName', name), ('SessionType', 'Discovery'),
+                                                ('AuthMethod', 'None')]))
+        return d, st
+
+    def max_sessions_bounds():
+        # max_sessions: 2 bounds normal sessions and, separately, discovery
+        # ones; a reinstating login adds none (before: one normal + one
+        # discovery session refused the reinstatement, and idle discovery
+        # sessions refused every normal login, 0x0302)
+        with open(a.conf) as f:
+            orig = f.read()
+        conns = []
+        try:
+            reload(orig.replace('global {\n', 'global {\n    max_sessions: 2\n', 1))
+            time.sleep(0.5)     # sessions of earlier cases and of the health check end
+            c = R.logged_in()
+            conns.append(c)
+            other = 'iqn.1990-01.org.example:discovery-only'
+            for i in range(2):
+                d, st = discovery_login(other)
+                conns.append(d)
+                R.expect(st == (0, 0), 'discovery session %d of 2 (%s)' % (i + 1, st_hex(st)))
+            d, st = discovery_login(other)
+            conns.append(d)
+            R.expect(st == (3, 2), 'a third discovery session: 0x0302 (got %s)' % st_hex(st))
+            n = Conn(a.port)
+            conns.append(n)
+            n.isid = c.isid
+            err = n.login(a.iqn)
+            R.expect(err is None, 'the normal session is reinstated with two discovery sessions open (%s)' % err)
+            R.expect(c.wait_closed(5), 'the reinstated session is closed')
+            c2 = Conn(a.port)
+            conns.append(c2)
+            err = c2.login(a.iqn)
+            R.expect(err is None, 'a second normal session with two discovery sessions open (%s)' % err)
+            c3 = Conn(a.port)
+            conns.append(c3)
+            err = c3.login(a.iqn)
+            R.expect(err == 'status 0x0302', 'a third normal session: 0x0302 (got %s)' % err)
+            c4 = Conn(a.port)
+            conns.append(c4)
+            c4.isid = c2.isid
+            err = c4.login(a.iqn)
+            R.expect(err is None, 'at the limit, a login reinstating the second session (%s)' % err)
+            R.expect(c2.wait_closed(5), 'the second session is reinstated')
+            R.expect(n.test_unit_ready() == 0, 'the reinstating session serves commands')
+        finally:
+            for x in conns:
+                x.close()
+            time.sleep(0.5)
+            reload(orig)
+
     R.case('connection add finishing after its session logged out', join_after_logout)
     R.case('connection add finishing after its session was reinstated', join_after_reinstatement)
     if a.tandemctl and a.ctl and a.conf:
         R.case('connection add finishing after a reload revoked the initiator', join_after_acl_revoked)
     R.case('two concurrent connection adds to a MaxConnections=2 session', concurrent_joins)
+    if a.tandemctl and a.ctl and a.conf:
+        R.case('max_sessions: normal and discovery sessions, reinstatement', max_sessions_bounds)
 
     if a.port2:
         R.case('same ISID through two portal groups: two sessions', same_isid_other_portal_group)
