@@ -8,7 +8,6 @@
 
 enum { CHAP_ST_INIT = 0, CHAP_ST_CHALLENGED, CHAP_ST_DONE };
 
-#define CHAP_C_MAX 1024    /* largest initiator challenge we decode */
 
 static const EVP_MD *chap_md(int alg)
 {
@@ -56,9 +55,19 @@ int iscsi_chap_decode_binary(const char *s, uint8_t *out, size_t cap)
 	if (s[1] == 'x' || s[1] == 'X') {
 		s += 2;
 		len = strlen(s);
-		if (len == 0 || len % 2 != 0 || len / 2 > cap)
+		if (len == 0 || (len + 1) / 2 > cap)
 			return -1;
-		for (size_t i = 0; i < len; i += 2) {
+		size_t i = 0;
+		if (len % 2) {
+			/* RFC 7143 6.1: an odd digit count starts with an implied 0 */
+			int lo = hexval(s[0]);
+
+			if (lo < 0)
+				return -1;
+			out[n++] = (uint8_t)lo;
+			i = 1;
+		}
+		for (; i < len; i += 2) {
 			int hi = hexval(s[i]), lo = hexval(s[i + 1]);
 
 			if (hi < 0 || lo < 0)
@@ -188,8 +197,10 @@ int iscsi_chap_verify(struct iscsi_chap *c, const char *chap_n, const char *chap
 		      const char *user, const char *secret,
 		      const char *mutual_user, const char *mutual_secret, struct iscsi_text *out)
 {
-	uint8_t resp[EVP_MAX_MD_SIZE], expect[EVP_MAX_MD_SIZE];
-	uint8_t ichal[CHAP_C_MAX];
+	/* any well-formed response is decoded: one of the wrong length is an
+	 * authentication failure, not a malformed key */
+	uint8_t resp[ISCSI_CHAP_BINARY_MAX], expect[EVP_MAX_MD_SIZE];
+	uint8_t ichal[ISCSI_CHAP_BINARY_MAX];
 	unsigned int md_len = 0;
 	int resp_len, ichal_len = 0, rc = -1;
 	uint32_t iid = 0;

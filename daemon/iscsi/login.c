@@ -32,8 +32,9 @@ struct iscsi_login_ctx {
 	struct tconf_chap cred;
 	struct iscsi_chap chap;
 	char method[128];
-	char chap_a[256], chap_n[256], chap_r[1024], chap_i[64], chap_c[1024];
+	char chap_a[256], chap_n[256], chap_r[ISCSI_CHAP_VALUE_MAX], chap_i[64], chap_c[ISCSI_CHAP_VALUE_MAX];
 	bool have_a, have_n, have_r, have_i, have_c, have_method;
+	const char *too_long;           /* why a security key was refused for its length */
 	uint32_t window;
 	bool migrated;
 	char initiator[TCONF_NAME_MAX];
@@ -60,18 +61,20 @@ void iscsi_login_free(struct iscsi_conn *c)
 static int security_key(const char *key, const char *value, void *arg)
 {
 	struct iscsi_login_ctx *l = arg;
-	struct { const char *k; char *dst; size_t len; bool *have; } keys[] = {
-		{ "CHAP_A", l->chap_a, sizeof(l->chap_a), &l->have_a },
-		{ "CHAP_N", l->chap_n, sizeof(l->chap_n), &l->have_n },
-		{ "CHAP_R", l->chap_r, sizeof(l->chap_r), &l->have_r },
-		{ "CHAP_I", l->chap_i, sizeof(l->chap_i), &l->have_i },
-		{ "CHAP_C", l->chap_c, sizeof(l->chap_c), &l->have_c },
-		{ "AuthMethod", l->method, sizeof(l->method), &l->have_method },
+	struct { const char *k; char *dst; size_t len; bool *have; const char *too_long; } keys[] = {
+		{ "CHAP_A", l->chap_a, sizeof(l->chap_a), &l->have_a, "CHAP_A list too long" },
+		{ "CHAP_N", l->chap_n, sizeof(l->chap_n), &l->have_n, "CHAP_N too long" },
+		{ "CHAP_R", l->chap_r, sizeof(l->chap_r), &l->have_r, "CHAP_R over 1024 bytes (RFC 7143 12.1.3)" },
+		{ "CHAP_I", l->chap_i, sizeof(l->chap_i), &l->have_i, "CHAP_I too long" },
+		{ "CHAP_C", l->chap_c, sizeof(l->chap_c), &l->have_c, "CHAP_C over 1024 bytes (RFC 7143 12.1.3)" },
+		{ "AuthMethod", l->method, sizeof(l->method), &l->have_method, "AuthMethod list too long" },
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
 		if (strcmp(key, keys[i].k) == 0) {
-			if (strlen(value) >= keys[i].len)
+			if (strlen(value) >= keys[i].len) {
+				l->too_long = keys[i].too_long;
 				return -1;
+			}
 			snprintf(keys[i].dst, keys[i].len, "%s", value);
 			*keys[i].have = true;
 			return 0;
@@ -663,6 +666,8 @@ int iscsi_op_login(struct iscsi_conn *c, const uint8_t *req, uint8_t *data, uint
 			return login_fail(c, req, ISCSI_LOGIN_MISSING_PARAM, "missing parameter");
 		if (rc == ISCSI_PARAM_ERR_RESOURCES)
 			return login_fail(c, req, ISCSI_LOGIN_OUT_OF_RESOURCES, "response too large");
+		if (l->too_long)
+			return login_fail(c, req, ISCSI_LOGIN_INITIATOR_ERROR, l->too_long);
 		return login_fail(c, req, ISCSI_LOGIN_INITIATOR_ERROR, "malformed or forbidden key");
 	}
 	if (l->neg.session_type == ISCSI_SESSION_NONE)

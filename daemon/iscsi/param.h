@@ -123,6 +123,10 @@ size_t iscsi_param_table_size(void);
 const char *iscsi_param_table_name(size_t i, uint32_t *def, uint32_t *min, uint32_t *max, int *type);
 
 /* CHAP (RFC 1994, RFC 7143 12.1.3): target side. Pure functions over secrets. */
+/* RFC 7143 12.1.3: CHAP_C and CHAP_R are binary values of at most 1024
+ * bytes; as text the longest is a hex constant ("0x" + 2048 digits) */
+#define ISCSI_CHAP_BINARY_MAX 1024
+#define ISCSI_CHAP_VALUE_MAX (2 + 2 * ISCSI_CHAP_BINARY_MAX + 1)
 enum iscsi_chap_alg { ISCSI_CHAP_MD5 = 5, ISCSI_CHAP_SHA1 = 6, ISCSI_CHAP_SHA256 = 7 };
 struct iscsi_chap {
 	int state;                  /* private */
@@ -144,9 +148,10 @@ int iscsi_chap_verify(struct iscsi_chap *c, const char *chap_n, const char *chap
 		      const char *chap_i, const char *chap_c,
 		      const char *user, const char *secret,
 		      const char *mutual_user, const char *mutual_secret, struct iscsi_text *out);
-/* ADDITIVE: decode an RFC 7143 6.1 binary value: "0x"/"0X" + even number of hex
- * digits, or "0b"/"0B" + padded base64. Returns decoded length, -1 if malformed,
- * empty or longer than cap. */
+/* ADDITIVE: decode an RFC 7143 6.1 binary value: "0x"/"0X" + hex digits (an odd
+ * count has an implied leading 0 nibble: n digits are (n + 1) / 2 bytes), or
+ * "0b"/"0B" + padded base64. Returns decoded length, -1 if malformed, empty or
+ * longer than cap. */
 int iscsi_chap_decode_binary(const char *s, uint8_t *out, size_t cap);
 
 /* CRC32C for header/data digests (RFC 7143 11.1): hardware-accelerated. */

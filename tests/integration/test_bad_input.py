@@ -12,6 +12,7 @@ Usage: test_bad_input.py --port P --iqn IQN --chap-iqn IQN2 --chap-user U
 Prints PASS/FAIL lines and "N passed, M failed"; exit status 1 on any failure.
 """
 import argparse
+import base64
 import hashlib
 import os
 import socket
@@ -549,6 +550,8 @@ def main():
     ap.add_argument('--chap-iqn', default='')
     ap.add_argument('--chap-user', default='')
     ap.add_argument('--chap-secret', default='')
+    ap.add_argument('--chap-mutual-user', default='')
+    ap.add_argument('--chap-mutual-secret', default='')
     ap.add_argument('--pid', type=int, default=0)
     ap.add_argument('--connects', type=int, default=1000)
     ap.add_argument('--hold', type=float, default=0,
@@ -744,6 +747,65 @@ def main():
                  'CHAP target, AuthMethod=None: refused with class 2 (got %s)' % err)
         c.close()
     R.case('login to CHAP target with AuthMethod=None', chap_target_without_chap)
+
+    def chap_exchange(c, extra=(), drop_zero_nibble=False):
+        """CHAP login on c up to the CHAP_R step; extra: keys sent with it
+        (CHAP_I/CHAP_C). None when drop_zero_nibble and the response does not
+        start with a 0 digit, else (status, answer keys, Closed or None)."""
+        keys = [('InitiatorName', INITIATOR), ('SessionType', 'Normal'), ('TargetName', a.chap_iqn)]
+        c.login_step(0, 1, False, kv(keys + [('AuthMethod', 'CHAP')]))
+        _, _, resp = c.login_step(0, 1, False, kv([('CHAP_A', '5')]))
+        ident, chal = int(resp['CHAP_I']), bytes.fromhex(resp['CHAP_C'][2:])
+        r = hashlib.md5(bytes([ident]) + a.chap_secret.encode() + chal).hexdigest()
+        if drop_zero_nibble:
+            if r[0] != '0':
+                return None
+            r = r[1:]
+        data = kv([('CHAP_N', a.chap_user), ('CHAP_R', '0x' + r)] + list(extra))
+        chunks = [data[i:i + 8192] for i in range(0, len(data), 8192)] or [b'']
+        for i, ch in enumerate(chunks):
+            last = i == len(chunks) - 1
+            b = bytearray(c.login_bhs(0, 1, last, len(ch)))
+            if not last:
+                b[1] |= 0x40                 # C: more text follows
+            c.send_pdu(bytes(b), ch)
+            op, rb, rd = c.recv_skip_nop()
+            if op != OP_LOGIN_RSP:
+                raise ProtoError('expected Login Response, got opcode 0x%02x' % op)
+            if (rb[36], rb[37]) != (0, 0):
+                break
+        return (rb[36], rb[37]), parse_kv(rd)
+
+    def chap_binary_values():
+        # RFC 7143 6.1: a hex constant with an odd digit count has an implied
+        # leading 0 (before: refused 0x0200); 12.1.3: CHAP_C/CHAP_R up to 1024
+        # bytes (before: values over 1023 characters refused 0x0200)
+        for _ in range(400):
+            c = Conn(a.port)
+            got = chap_exchange(c, drop_zero_nibble=True)
+            c.close()
+            if got:
+                R.expect(got[0] == (0, 0), 'CHAP_R with its leading 0 digit dropped (31 digits): accepted (%s)'
+                         % st_hex(got[0]))
+                break
+        else:
+            R.bad('no CHAP response starting with a 0 digit in 400 logins')
+        if not a.chap_mutual_secret:
+            return
+        chal = os.urandom(1024)
+        want = '0x' + hashlib.md5(bytes([7]) + a.chap_mutual_secret.encode() + chal).hexdigest()
+        for name, enc in (('hex', '0x' + chal.hex()), ('base64', '0b' + base64.b64encode(chal).decode())):
+            c = Conn(a.port)
+            st, resp = chap_exchange(c, [('CHAP_I', '7'), ('CHAP_C', enc)])
+            R.expect(st == (0, 0) and resp.get('CHAP_R', '').lower() == want,
+                     'mutual CHAP, 1024-byte CHAP_C as %s (%d characters): accepted, target answers (%s, %s)'
+                     % (name, len(enc), st_hex(st), resp.get('CHAP_R')))
+            c.close()
+        c = Conn(a.port)
+        st, _ = chap_exchange(c, [('CHAP_I', '7'), ('CHAP_C', '0x' + os.urandom(1025).hex())])
+        R.expect(st == (2, 0), 'a 1025-byte CHAP_C: initiator error 0x0200 (got %s)' % st_hex(st))
+        c.close()
+    R.case('CHAP binary values: odd hex digit count, 1024-byte challenge', chap_binary_values)
 
     def digests_good_and_bad():
         c = R.logged_in(digests=True)

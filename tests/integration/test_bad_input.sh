@@ -46,6 +46,8 @@ target $IQN_CHAP {
     chap {
         user: testuser
         secret: "testsecret1234"
+        mutual_user: tgtuser
+        mutual_secret: "mutualsecret99"
     }
     lun 0 {
         backend: fileio
@@ -61,7 +63,8 @@ start_tandemd "$CONF" "$PORT" || { fail "tandemd starts"; finish; exit 1; }
 PID=$TANDEMD_PID
 rc=0
 python3 "$T_LIB_DIR/test_bad_input.py" --port "$PORT" --port2 "$PORT2" --iqn "$IQN" --chap-iqn "$IQN_CHAP" \
-	--chap-user testuser --chap-secret testsecret1234 --pid "$PID" --connects "${CONNECTS:-1000}" \
+	--chap-user testuser --chap-secret testsecret1234 \
+	--chap-mutual-user tgtuser --chap-mutual-secret mutualsecret99 --pid "$PID" --connects "${CONNECTS:-1000}" \
 	--tandemctl "$TANDEMCTL" --ctl "$CTL" --conf "$CONF" --only "${ONLY:-}" \
 	>"$T_TMP/bad.out" 2>&1 || rc=$?
 sed -e 's/^/    /' "$T_TMP/bad.out"

@@ -176,7 +176,7 @@ START_TEST(test_failures)
 	iscsi_text_free(&t);
 
 	/* malformed encodings */
-	const char *malformed[] = { "", "0x", "0xabc", "0xzz", "0b", "0bA", "0bA===", "0bAA=A",
+	const char *malformed[] = { "", "0x", "0xabg", "0xzz", "0b", "0bA", "0bA===", "0bAA=A",
 				    "6ecf51cbe0f7ac32d9cd952f3fd639c0", "0y00" };
 	for (size_t i = 0; i < sizeof(malformed) / sizeof(malformed[0]); i++) {
 		iscsi_chap_start(&c, "5", &t);
@@ -252,7 +252,7 @@ START_TEST(test_mutual)
 
 	/* half of the mutual pair, bad identifier, bad challenge */
 	const char *bad_i[][2] = { { "9", NULL }, { NULL, "0x0102" }, { "256", "0x0102" },
-				   { "-1", "0x0102" }, { "9", "0x010" } };
+				   { "-1", "0x0102" }, { "9", "0x01g" } };
 	for (size_t i = 0; i < sizeof(bad_i) / sizeof(bad_i[0]); i++) {
 		iscsi_chap_start(&c, "5", &t);
 		respond(&t, EVP_md5(), "secretsecret", r);
@@ -312,6 +312,73 @@ START_TEST(test_decode_binary)
 	ck_assert_int_eq(iscsi_chap_decode_binary("0x01 ", b, sizeof(b)), -1);
 	ck_assert_int_eq(iscsi_chap_decode_binary("0bAQ==AQID", b, sizeof(b)), -1);
 	ck_assert_int_eq(iscsi_chap_decode_binary(NULL, b, sizeof(b)), -1);
+	/* RFC 7143 6.1: n hex digits are (n + 1) / 2 bytes, leading nibble 0 */
+	ck_assert_int_eq(iscsi_chap_decode_binary("0x1", b, sizeof(b)), 1);
+	ck_assert_uint_eq(b[0], 0x01);
+	ck_assert_int_eq(iscsi_chap_decode_binary("0xabc", b, sizeof(b)), 2);
+	ck_assert_uint_eq(b[0], 0x0a);
+	ck_assert_uint_eq(b[1], 0xbc);
+	ck_assert_int_eq(iscsi_chap_decode_binary("0x123456789abcdef", b, sizeof(b)), 8);
+	ck_assert_uint_eq(b[0], 0x01);
+	ck_assert_uint_eq(b[7], 0xef);
+	ck_assert_int_eq(iscsi_chap_decode_binary("0x123456789abcdef01", b, sizeof(b)), -1);
+	ck_assert_int_eq(iscsi_chap_decode_binary("0xg", b, sizeof(b)), -1);
+	ck_assert_int_eq(iscsi_chap_decode_binary("0x1g2", b, sizeof(b)), -1);
+}
+END_TEST
+
+/* RFC 7143 12.1.3: binary values up to 1024 bytes */
+START_TEST(test_decode_binary_max)
+{
+	static char v[2 + 2 * ISCSI_CHAP_BINARY_MAX + 2];
+	static uint8_t b[ISCSI_CHAP_BINARY_MAX];
+
+	memset(v, 'f', sizeof(v) - 1);
+	v[0] = '0';
+	v[1] = 'x';
+	v[2 + 2 * ISCSI_CHAP_BINARY_MAX] = '\0';
+	ck_assert_int_eq(iscsi_chap_decode_binary(v, b, sizeof(b)), ISCSI_CHAP_BINARY_MAX);
+	ck_assert_uint_lt(strlen(v), ISCSI_CHAP_VALUE_MAX);
+	v[2 + 2 * ISCSI_CHAP_BINARY_MAX - 1] = '\0';
+	ck_assert_int_eq(iscsi_chap_decode_binary(v, b, sizeof(b)), ISCSI_CHAP_BINARY_MAX);
+	v[2 + 2 * ISCSI_CHAP_BINARY_MAX - 1] = 'f';
+	v[2 + 2 * ISCSI_CHAP_BINARY_MAX] = 'f';
+	ck_assert_int_eq(iscsi_chap_decode_binary(v, b, sizeof(b)), -1);
+}
+END_TEST
+
+/* A response whose digest starts with a 0 nibble, sent with that nibble
+ * dropped (odd digit count), authenticates; a well-formed response of the
+ * wrong length is an authentication failure (-1), not a malformed key. */
+START_TEST(test_odd_hex_response)
+{
+	struct iscsi_chap c;
+	struct iscsi_text t = { 0 }, out = { 0 };
+	char r[200], odd[200], longr[2 + 2 * 100 + 1];
+	bool tried = false;
+
+	for (int i = 0; i < 1000 && !tried; i++) {
+		ck_assert_int_eq(iscsi_chap_start(&c, "5", &t), 0);
+		respond(&t, EVP_md5(), "secretsecret", r);
+		if (r[2] == '0') {
+			snprintf(odd, sizeof(odd), "0x%s", r + 3);
+			ck_assert_uint_eq(strlen(odd) % 2, 1);
+			ck_assert_int_eq(iscsi_chap_verify(&c, "alice", odd, NULL, NULL, "alice", "secretsecret",
+							   NULL, NULL, &out), 0);
+			tried = true;
+		}
+		iscsi_text_free(&t);
+	}
+	ck_assert(tried);
+	memset(longr, 'a', sizeof(longr) - 1);
+	longr[0] = '0';
+	longr[1] = 'x';
+	longr[sizeof(longr) - 1] = '\0';
+	ck_assert_int_eq(iscsi_chap_start(&c, "5", &t), 0);
+	ck_assert_int_eq(iscsi_chap_verify(&c, "alice", longr, NULL, NULL, "alice", "secretsecret",
+					   NULL, NULL, &out), -1);
+	iscsi_text_free(&t);
+	iscsi_text_free(&out);
 }
 END_TEST
 
@@ -327,6 +394,8 @@ static Suite *chap_suite(void)
 	tcase_add_test(tc, test_mutual);
 	tcase_add_test(tc, test_sha_algs);
 	tcase_add_test(tc, test_decode_binary);
+	tcase_add_test(tc, test_decode_binary_max);
+	tcase_add_test(tc, test_odd_hex_response);
 	suite_add_tcase(s, tc);
 	return s;
 }
