@@ -573,16 +573,7 @@ def main():
         c.nop_out()
         op, bhs, _ = c.recv_skip_nop()
         R.expect(op == OP_NOP_IN, 'NOP-Out answered with NOP-In (got 0x%02x)' % op)
-        # logout
-        bhs = bytearray(48)
-        bhs[0] = 0x40 | OP_LOGOUT
-        bhs[1] = 0x80
-        bhs[16:20] = c.next_itt().to_bytes(4, 'big')
-        bhs[24:28] = c.cmdsn.to_bytes(4, 'big')
-        bhs[28:32] = c.expstatsn.to_bytes(4, 'big')
-        c.send_pdu(bytes(bhs))
-        op, bhs, _ = c.recv_skip_nop()
-        R.expect(op == OP_LOGOUT_RSP and bhs[2] == 0, 'Logout answered with success (op 0x%02x)' % op)
+        R.expect(logout_session(c), 'Logout answered with success')
         c.close()
     R.case('correct login, TUR, NOP, logout', good_login)
 

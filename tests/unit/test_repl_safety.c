@@ -765,6 +765,19 @@ static void peer_makes_target(struct pmsg *m, const struct repl_md_gen *pg)
 	ck_assert_int_eq(engine_state().vs, VS_SYNC_TARGET);
 }
 
+/* The source's bitmap: chunks [0, n) out of sync, then BITMAP_DONE. */
+static void peer_sends_bitmap(uint64_t n)
+{
+	uint8_t b[REPL_BM_RUNS + REPL_BM_RUN_SIZE] = { 0 }, bd[REPL_BMD_SIZE] = { 0 };
+
+	put_be32(b + REPL_BM_NRUNS, 1);
+	put_be64(b + REPL_BM_RUNS, 0);
+	put_be64(b + REPL_BM_RUNS + 8, n);
+	peer_send(REPL_MSG_BITMAP, 0, b, sizeof(b));
+	put_be64(bd, n);
+	peer_send(REPL_MSG_BITMAP_DONE, 0, bd, sizeof(bd));
+}
+
 /* Bug 2: the SyncTarget wrote RS_DATA without FUA, then cleared the chunk's
  * bit and sent RS_ACK (the source clears its bit too). A power loss after a
  * bitmap page reached the disk lost that chunk for good: both bitmaps said it
@@ -773,29 +786,20 @@ START_TEST(test_resync_write_durable_before_ack)
 {
 	struct pmsg m = { 0 };
 	struct repl_md_gen pg = { .current = 0x1111222233334444ull, .bitmap = REPL_MD_GEN_NEW_DEVICE };
-	uint8_t *b = malloc(REPL_BM_RUNS + REPL_BM_RUN_SIZE);
 	uint8_t *rs = malloc(REPL_RS_SIZE + CHUNK);
-	uint8_t bd[REPL_BMD_SIZE] = { 0 };
 
 	setup_common(REPL_DISK_UPTODATE);
 	peer_connect(&m);
 	/* the peer is Primary and wrote while we were away: we are SyncTarget (rule 50) */
 	peer_role(REPL_ROLE_PRIMARY);
 	peer_makes_target(&m, &pg);
-	memset(b, 0, REPL_BM_RUNS + REPL_BM_RUN_SIZE);
-	put_be32(b + REPL_BM_NRUNS, 1);
-	put_be64(b + REPL_BM_RUNS, 0);
-	put_be64(b + REPL_BM_RUNS + 8, 1);
-	peer_send(REPL_MSG_BITMAP, 0, b, REPL_BM_RUNS + REPL_BM_RUN_SIZE);
-	put_be64(bd, 1);
-	peer_send(REPL_MSG_BITMAP_DONE, 0, bd, sizeof(bd));
+	peer_sends_bitmap(1);
 	rs_data_send(rs, 0, 0xab);
 	peer_expect(&m, REPL_MSG_RS_ACK, true, 5000);
 	ck_assert_uint_eq(get_be32(m.body + REPL_RSA_STATUS), 0);
 	/* acknowledged: the bit is gone on both sides. Pull the plug. */
 	ram_power_loss();
 	ck_assert_msg(ram_media_is(0, CHUNK, 0xab), "resync data acknowledged (bit cleared) but not durable");
-	free(b);
 	free(rs);
 	free(m.body);
 	teardown_common();
@@ -811,21 +815,15 @@ START_TEST(test_late_resync_data_keeps_the_link)
 {
 	struct pmsg m = { 0 };
 	struct repl_md_gen pg = { .current = 0x1111222233334444ull, .bitmap = REPL_MD_GEN_NEW_DEVICE };
-	uint8_t *b = calloc(1, REPL_BM_RUNS + REPL_BM_RUN_SIZE);
 	uint8_t *rs = malloc(REPL_RS_SIZE + CHUNK);
-	uint8_t bd[REPL_BMD_SIZE] = { 0 }, ping[REPL_PING_SIZE] = { 0 };
+	uint8_t ping[REPL_PING_SIZE] = { 0 };
 	char err[256] = "";
 
 	setup_common(REPL_DISK_UPTODATE);
 	peer_connect(&m);
 	peer_role(REPL_ROLE_PRIMARY);
 	peer_makes_target(&m, &pg);
-	put_be32(b + REPL_BM_NRUNS, 1);
-	put_be64(b + REPL_BM_RUNS, 0);
-	put_be64(b + REPL_BM_RUNS + 8, 2);
-	peer_send(REPL_MSG_BITMAP, 0, b, REPL_BM_RUNS + REPL_BM_RUN_SIZE);
-	put_be64(bd, 2);
-	peer_send(REPL_MSG_BITMAP_DONE, 0, bd, sizeof(bd));
+	peer_sends_bitmap(2);
 	rs_data_send(rs, 0, 0xab);
 	peer_expect(&m, REPL_MSG_RS_ACK, true, 5000);
 
@@ -841,7 +839,6 @@ START_TEST(test_late_resync_data_keeps_the_link)
 	}
 	ck_assert(engine_state().up);
 	ck_assert_msg(!ram_reads_as(CHUNK, CHUNK, 0xcd), "a resync write arrived after the disconnect and was applied");
-	free(b);
 	free(rs);
 	free(m.body);
 	teardown_common();
