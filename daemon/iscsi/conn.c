@@ -84,6 +84,7 @@ static void reactor_state_free(void *arg)
 	struct iscsi_reactor *ir = arg;
 
 	reactor_slot_set(ir->r, REACTOR_SLOT_ISCSI, NULL);
+	iscsi_revokes_free(ir);
 	free(ir);
 }
 

@@ -177,11 +177,32 @@ static void request_logouts(struct iscsi_tgt *t)
  * ignores the request must not keep access the configuration took away. */
 #define REVOKE_TIME2WAIT_S 2
 #define REVOKE_DROP_MS 5000
-struct revoke {
+struct iscsi_revoke {
 	struct iscsi_session *s;
 	uint64_t uid;
 	const char *why;
+	struct iscsi_reactor *ir;       /* whose list holds it while its drop timer runs */
+	struct iscsi_revoke *next;
 };
+
+static void revoke_unlink(struct iscsi_revoke *rv)
+{
+	for (struct iscsi_revoke **pp = &rv->ir->revokes; *pp; pp = &(*pp)->next)
+		if (*pp == rv) {
+			*pp = rv->next;
+			break;
+		}
+}
+
+/* At the reactor's exit (shutdown): revocations whose drop timer never ran. */
+void iscsi_revokes_free(struct iscsi_reactor *ir)
+{
+	while (ir->revokes) {
+		struct iscsi_revoke *rv = ir->revokes;
+		ir->revokes = rv->next;
+		free(rv);
+	}
+}
 
 const char *iscsi_session_denied_locked(const struct iscsi_tgt *t, const char *initiator, uint16_t tpgt,
 					uint16_t alua_group)
@@ -209,7 +230,7 @@ const char *iscsi_session_denied_locked(const struct iscsi_tgt *t, const char *i
 	return NULL;
 }
 
-static bool session_alive(const struct revoke *rv)
+static bool session_alive(const struct iscsi_revoke *rv)
 {
 	bool alive = false;
 
@@ -225,7 +246,7 @@ static bool session_alive(const struct revoke *rv)
 
 static int revoke_drop(struct reactor *r, void *arg)
 {
-	struct revoke *rv = arg;
+	struct iscsi_revoke *rv = arg;
 	bool still_denied = false;
 
 	if (session_alive(rv)) {
@@ -241,6 +262,7 @@ static int revoke_drop(struct reactor *r, void *arg)
 		       rv->s->initiator, rv->why);
 		iscsi_session_kill(rv->s, rv->why);
 	}
+	revoke_unlink(rv);
 	free(rv);
 	return -1;
 }
@@ -248,17 +270,21 @@ static int revoke_drop(struct reactor *r, void *arg)
 /* On the session's reactor (sessions are freed there only). */
 static void revoke_run(void *arg)
 {
-	struct revoke *rv = arg;
+	struct iscsi_revoke *rv = arg;
 
 	if (!session_alive(rv)) {
 		free(rv);
 		return;
 	}
 	iscsi_session_request_logout(rv->s, REVOKE_TIME2WAIT_S);
-	if (!reactor_timer_add(rv->s->r, REVOKE_DROP_MS, revoke_drop, rv)) {
+	rv->ir = iscsi_reactor_get(rv->s->r);
+	if (!rv->ir || !reactor_timer_add(rv->s->r, REVOKE_DROP_MS, revoke_drop, rv)) {
 		iscsi_session_kill(rv->s, rv->why);
 		free(rv);
+		return;
 	}
+	rv->next = rv->ir->revokes;
+	rv->ir->revokes = rv;
 }
 
 /* Revoke the sessions of t (its configuration already replaced, or t
@@ -273,10 +299,10 @@ static void revoke_sessions(struct iscsi_tgt *t)
 		const char *why = iscsi_session_denied_locked(t, s->initiator, s->conns->tpgt, s->port.tpg_id);
 		if (!why)
 			continue;
-		struct revoke *rv = malloc(sizeof(*rv));
+		struct iscsi_revoke *rv = malloc(sizeof(*rv));
 		if (!rv)
 			continue;
-		*rv = (struct revoke){ .s = s, .uid = s->uid, .why = why };
+		*rv = (struct iscsi_revoke){ .s = s, .uid = s->uid, .why = why };
 		qb_log(LOG_NOTICE, "iscsi: reload: session TSIH %u of %s to %s: %s; asking it to log out", s->tsih,
 		       s->initiator, t->name, why);
 		reactor_post(s->r, revoke_run, rv);

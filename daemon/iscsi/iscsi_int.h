@@ -304,7 +304,11 @@ struct iscsi_reactor {
 	 * throttle): parsed from the idle hook, the socket may hold nothing more */
 	struct iscsi_conn *rx_head, *rx_tail;
 	uint32_t rx_pass;
+	/* reload revocations waiting for their drop timer (iscsi.c): freed at
+	 * the reactor's exit if the timer never ran */
+	struct iscsi_revoke *revokes;
 };
+void iscsi_revokes_free(struct iscsi_reactor *ir);
 
 /* ---- opcode dispatch (rx.c) ---- */
 typedef int (*iscsi_pdu_fn)(struct iscsi_conn *c, const uint8_t *bhs, uint8_t *data, uint32_t dlen);
