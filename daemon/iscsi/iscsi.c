@@ -766,17 +766,20 @@ void iscsi_status(struct json_writer *w)
 			json_bool(w, "data_digest", c->p.data_digest);
 			json_uint(w, "max_recv_dsl", c->p.max_recv_dsl);
 			json_uint(w, "max_xmit_dsl", c->p.max_xmit_dsl);
-			json_uint(w, "cmds", STAT_GET(c->st_cmds));
-			json_uint(w, "read_bytes", STAT_GET(c->st_read_bytes));
-			json_uint(w, "write_bytes", STAT_GET(c->st_write_bytes));
-			json_uint(w, "errors", STAT_GET(c->st_errors));
+			/* each counter read once: the totals add what the lines show */
+			uint64_t cmds = STAT_GET(c->st_cmds), rd = STAT_GET(c->st_read_bytes);
+			uint64_t wr = STAT_GET(c->st_write_bytes), errs = STAT_GET(c->st_errors);
+			json_uint(w, "cmds", cmds);
+			json_uint(w, "read_bytes", rd);
+			json_uint(w, "write_bytes", wr);
+			json_uint(w, "errors", errs);
 			json_uint(w, "pdus_in", STAT_GET(c->st_pdus_in));
 			json_uint(w, "pdus_out", STAT_GET(c->st_pdus_out));
 			json_obj_end(w);
-			tot_cmds += STAT_GET(c->st_cmds);
-			tot_rd += STAT_GET(c->st_read_bytes);
-			tot_wr += STAT_GET(c->st_write_bytes);
-			tot_err += STAT_GET(c->st_errors);
+			tot_cmds += cmds;
+			tot_rd += rd;
+			tot_wr += wr;
+			tot_err += errs;
 			nconns++;
 		}
 		json_arr_end(w);
