@@ -797,7 +797,7 @@ int repl_h_rs_ack(struct repl_conn *c, const struct repl_msg *m)
 		/* late answer to a resync this volume aborted (disconnect, detach):
 		 * harmless while no resync runs; during a new one it could clear bits
 		 * the old data does not cover, so that still drops the link */
-		if ((v && v->vs != VS_SYNC_SOURCE) || vol_stopped_here(c, m, v))
+		if (v ? v->vs != VS_SYNC_SOURCE : vol_stopped_here(c, m, NULL))
 			return 0;
 		repl_conn_fail(c, "RS_ACK does not match resync data in flight");
 		return -1;
