@@ -285,6 +285,7 @@ static void conn_free(void *arg)
 	iscsi_task_free_all(c);
 	iscsi_login_free(c);
 	iscsi_text_free(&c->text_pending);
+	iscsi_text_free(&c->text_in);
 	if (c->rx_own)
 		buf_free(c->rx_own, c->rx_own_len);
 	qb_log(LOG_DEBUG, "iscsi: connection %llu from %s freed", (unsigned long long)c->id, c->peer);

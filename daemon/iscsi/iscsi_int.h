@@ -226,7 +226,9 @@ struct iscsi_conn {
 	struct iscsi_text text_pending;
 	size_t text_sent;
 	uint32_t text_ttt;
-	uint32_t text_itt;
+	struct iscsi_text text_in;      /* a Text request sent in pieces (C bit) */
+	bool text_in_open;              /* ... and more of it is due */
+	uint32_t text_itt;              /* the ITT of the exchange in progress */
 
 	/* tasks */
 	struct iscsi_task *task_free;

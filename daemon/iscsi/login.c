@@ -10,6 +10,11 @@
 #include "util/bufpool.h"
 #include "util/stat.h"
 
+/* RFC 7143 6.1: a Login Response carries at most 8192 bytes of text (the
+ * initiator's MaxRecvDataSegmentLength is not in force before full feature
+ * phase); a longer answer is split with the C bit. */
+#define ISCSI_LOGIN_RSP_MAX 8192
+
 struct iscsi_login_ctx {
 	struct iscsi_negotiation neg;
 	bool first_done;
@@ -23,6 +28,12 @@ struct iscsi_login_ctx {
 	/* accumulated text across C-bit PDUs */
 	char *text;
 	size_t text_len, text_cap;
+	/* our answer when it is longer than one Login Response may carry: the
+	 * rest goes out piece by piece, each asked for by an empty request */
+	struct iscsi_text rsp;
+	size_t rsp_sent;
+	bool rsp_transit;
+	int rsp_nsg;
 	/* identity */
 	struct iscsi_tgt *tgt;
 	struct iscsi_session *join;     /* existing session (connection add) */
@@ -52,6 +63,7 @@ void iscsi_login_free(struct iscsi_conn *c)
 	if (l->join)
 		iscsi_session_release(l->join);   /* the reference taken at lookup */
 	free(l->text);
+	iscsi_text_free(&l->rsp);
 	memset(l->cred.secret, 0, sizeof(l->cred.secret));
 	memset(l->cred.mutual_secret, 0, sizeof(l->cred.mutual_secret));
 	free(l);
@@ -83,9 +95,10 @@ static int security_key(const char *key, const char *value, void *arg)
 	return 1;   /* not ours */
 }
 
-/* Queue a Login Response. status = class << 8 | detail. */
-static void login_respond(struct iscsi_conn *c, const uint8_t *req, int status, bool transit, int csg, int nsg,
-			  uint16_t tsih, struct iscsi_text *out)
+/* Queue a Login Response. status = class << 8 | detail; cont sets the C bit
+ * (more text follows, RFC 7143 11.13.2: never with T). */
+static void login_respond(struct iscsi_conn *c, const uint8_t *req, int status, bool transit, bool cont, int csg,
+			  int nsg, uint16_t tsih, const char *text, size_t len)
 {
 	struct iscsi_login_ctx *l = c->login;
 	struct iscsi_txpdu *p = iscsi_pdu_get(c);
@@ -97,6 +110,7 @@ static void login_respond(struct iscsi_conn *c, const uint8_t *req, int status, 
 	p->bhs[ISCSI_BHS_OPCODE] = ISCSI_OP_LOGIN_RSP;
 	if (status == ISCSI_LOGIN_OK)
 		p->bhs[ISCSI_BHS_FLAGS] = (uint8_t)((transit ? ISCSI_LOGIN_TRANSIT : 0) |
+						    (cont ? ISCSI_LOGIN_CONTINUE : 0) |
 						    (csg << ISCSI_LOGIN_CSG_SHIFT) | (transit ? nsg : 0));
 	else
 		p->bhs[ISCSI_BHS_FLAGS] = (uint8_t)(csg << ISCSI_LOGIN_CSG_SHIFT);
@@ -116,14 +130,18 @@ static void login_respond(struct iscsi_conn *c, const uint8_t *req, int status, 
 	}
 	p->bhs[ISCSI_LOGIN_STATUS_CLASS] = (uint8_t)(status >> 8);
 	p->bhs[ISCSI_LOGIN_STATUS_DETAIL] = (uint8_t)status;
-	if (out && out->len) {
-		p->own = buf_alloc(out->len);
-		if (p->own) {
-			p->own_len = out->len;
-			memcpy(p->own, out->data, out->len);
-			p->data = p->own;
-			p->dlen = (uint32_t)out->len;
+	if (len) {
+		p->own = buf_alloc(len);
+		if (!p->own) {
+			/* an answer without its keys would be a different answer */
+			iscsi_pdu_put(c, p);
+			iscsi_conn_close(c, "out of memory for a login response");
+			return;
 		}
+		p->own_len = len;
+		memcpy(p->own, text, len);
+		p->data = p->own;
+		p->dlen = (uint32_t)len;
 	}
 	iscsi_pdu_queue(c, p);
 }
@@ -143,7 +161,7 @@ static int login_fail(struct iscsi_conn *c, const uint8_t *req, int status, cons
 	       l && l->initiator[0] ? l->initiator : "?", (unsigned)status, why);
 	if (l)
 		l->failed = true;
-	login_respond(c, req, status, false, csg, 0, 0, NULL);
+	login_respond(c, req, status, false, false, csg, 0, 0, NULL, 0);
 	if (c->txq && !c->closing) {
 		struct iscsi_txpdu *last = c->txq;
 		while (last->next)
@@ -583,6 +601,69 @@ static int login_migrate(struct iscsi_conn *c, const uint8_t *req, const uint8_t
 	return 0;
 }
 
+/* The last (or only) Login Response of an exchange: the stage change, and for
+ * the move to full feature phase the new session or the connection add. */
+static int login_conclude(struct iscsi_conn *c, const uint8_t *req, bool transit, int csg, int nsg,
+			  const char *text, size_t len)
+{
+	struct iscsi_login_ctx *l = c->login;
+	int rc, status = ISCSI_LOGIN_OK;
+	uint16_t rsp_tsih = 0;
+
+	if (transit && nsg == ISCSI_STAGE_FULL_FEATURE) {
+		if (l->join) {
+			struct iscsi_session *s = l->join;
+			const char *why = NULL;
+			pthread_mutex_lock(&g_iscsi.lock);
+			status = join_refusal_locked(s, c, l->cid, &why);
+			if (status == ISCSI_LOGIN_OK) {
+				c->snext = s->conns;
+				s->conns = c;
+			}
+			pthread_mutex_unlock(&g_iscsi.lock);
+			if (status != ISCSI_LOGIN_OK)
+				return login_fail(c, req, status, why);
+			c->sess = s;
+			l->join = NULL;         /* the reference now belongs to the connection */
+			rsp_tsih = s->tsih;
+		} else if ((rc = login_make_session(c)) < 0) {
+			if (rc == -2)
+				return login_fail(c, req, ISCSI_LOGIN_AUTHZ_FAILED, "access removed by a reload");
+			return login_fail(c, req, ISCSI_LOGIN_OUT_OF_RESOURCES, "cannot create the session");
+		} else {
+			rsp_tsih = c->sess->tsih;
+		}
+	} else {
+		rsp_tsih = l->tsih;
+	}
+	if (transit)
+		l->stage = nsg;
+	login_respond(c, req, status, transit, false, csg, nsg, rsp_tsih, text, len);
+	if (transit && nsg == ISCSI_STAGE_FULL_FEATURE && !c->closing)
+		login_complete(c);
+	return 0;
+}
+
+/* The next piece of a long answer: C=1 while more than one piece is left,
+ * the last one concludes the exchange. */
+static int login_send_rest(struct iscsi_conn *c, const uint8_t *req)
+{
+	struct iscsi_login_ctx *l = c->login;
+	size_t left = l->rsp.len - l->rsp_sent;
+	int rc;
+
+	if (left > ISCSI_LOGIN_RSP_MAX) {
+		login_respond(c, req, ISCSI_LOGIN_OK, false, true, l->stage, 0, l->tsih,
+			      l->rsp.data + l->rsp_sent, ISCSI_LOGIN_RSP_MAX);
+		l->rsp_sent += ISCSI_LOGIN_RSP_MAX;
+		return 0;
+	}
+	rc = login_conclude(c, req, l->rsp_transit, l->stage, l->rsp_nsg, l->rsp.data + l->rsp_sent, left);
+	if (c->login)
+		iscsi_text_free(&c->login->rsp);
+	return rc;
+}
+
 int iscsi_op_login(struct iscsi_conn *c, const uint8_t *req, uint8_t *data, uint32_t dlen)
 {
 	struct iscsi_login_ctx *l = c->login;
@@ -590,8 +671,7 @@ int iscsi_op_login(struct iscsi_conn *c, const uint8_t *req, uint8_t *data, uint
 	bool transit = flags & ISCSI_LOGIN_TRANSIT, cont = flags & ISCSI_LOGIN_CONTINUE;
 	int csg = (flags & ISCSI_LOGIN_CSG_MASK) >> ISCSI_LOGIN_CSG_SHIFT, nsg = flags & ISCSI_LOGIN_NSG_MASK;
 	struct iscsi_text out = { 0 };
-	int rc, status = ISCSI_LOGIN_OK;
-	uint16_t rsp_tsih = 0;
+	int rc;
 
 	if (c->state != ISCSI_CONN_LOGIN)
 		return 0;
@@ -645,12 +725,20 @@ int iscsi_op_login(struct iscsi_conn *c, const uint8_t *req, uint8_t *data, uint
 		return login_fail(c, req, ISCSI_LOGIN_INITIATOR_ERROR, "invalid CSG/NSG");
 	if (csg < l->stage)
 		return login_fail(c, req, ISCSI_LOGIN_INITIATOR_ERROR, "login stage went backwards");
+	if (l->rsp.len) {
+		/* RFC 7143 6.1: the initiator asks for the rest of our answer with an
+		 * empty request, in the same stage */
+		if (dlen || cont || csg != l->stage)
+			return login_fail(c, req, ISCSI_LOGIN_INITIATOR_ERROR,
+					  "text sent while the target's answer was incomplete");
+		return login_send_rest(c, req);
+	}
 	l->stage = csg;
 	if (append_text(l, data, dlen) < 0)
 		return login_fail(c, req, ISCSI_LOGIN_OUT_OF_RESOURCES, "login text too long");
 	if (cont) {
 		/* RFC 7143 11.12.3: more text follows; answer with an empty response */
-		login_respond(c, req, ISCSI_LOGIN_OK, false, csg, 0, 0, NULL);
+		login_respond(c, req, ISCSI_LOGIN_OK, false, false, csg, 0, 0, NULL, 0);
 		return 0;
 	}
 	if (!l->first_done) {
@@ -699,40 +787,16 @@ int iscsi_op_login(struct iscsi_conn *c, const uint8_t *req, uint8_t *data, uint
 		iscsi_text_free(&out);
 		return login_fail(c, req, ISCSI_LOGIN_OUT_OF_RESOURCES, "response too large");
 	}
-	if (transit && nsg == ISCSI_STAGE_FULL_FEATURE) {
-		if (l->join) {
-			struct iscsi_session *s = l->join;
-			const char *why = NULL;
-			pthread_mutex_lock(&g_iscsi.lock);
-			status = join_refusal_locked(s, c, l->cid, &why);
-			if (status == ISCSI_LOGIN_OK) {
-				c->snext = s->conns;
-				s->conns = c;
-			}
-			pthread_mutex_unlock(&g_iscsi.lock);
-			if (status != ISCSI_LOGIN_OK) {
-				iscsi_text_free(&out);
-				return login_fail(c, req, status, why);
-			}
-			c->sess = s;
-			l->join = NULL;         /* the reference now belongs to the connection */
-			rsp_tsih = s->tsih;
-		} else if ((rc = login_make_session(c)) < 0) {
-			iscsi_text_free(&out);
-			if (rc == -2)
-				return login_fail(c, req, ISCSI_LOGIN_AUTHZ_FAILED, "access removed by a reload");
-			return login_fail(c, req, ISCSI_LOGIN_OUT_OF_RESOURCES, "cannot create the session");
-		} else {
-			rsp_tsih = c->sess->tsih;
-		}
-	} else {
-		rsp_tsih = l->tsih;
+	if (out.len > ISCSI_LOGIN_RSP_MAX) {
+		/* RFC 7143 6.1: split with the C bit; the stage change (and the
+		 * session) waits for the last piece */
+		l->rsp = out;
+		l->rsp_sent = 0;
+		l->rsp_transit = transit;
+		l->rsp_nsg = nsg;
+		return login_send_rest(c, req);
 	}
-	if (transit)
-		l->stage = nsg;
-	login_respond(c, req, status, transit, csg, nsg, rsp_tsih, &out);
+	rc = login_conclude(c, req, transit, csg, nsg, out.data, out.len);
 	iscsi_text_free(&out);
-	if (transit && nsg == ISCSI_STAGE_FULL_FEATURE && !c->closing)
-		login_complete(c);
-	return 0;
+	return rc;
 }

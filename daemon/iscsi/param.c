@@ -52,6 +52,17 @@ int iscsi_text_add(struct iscsi_text *t, const char *key, const char *value)
 	return 0;
 }
 
+int iscsi_text_append(struct iscsi_text *t, const void *data, size_t len)
+{
+	if (!len)
+		return 0;
+	if (text_reserve(t, len) != 0)
+		return -1;
+	memcpy(t->data + t->len, data, len);
+	t->len += len;
+	return 0;
+}
+
 int iscsi_text_addf(struct iscsi_text *t, const char *key, const char *fmt, ...)
 {
 	va_list ap;

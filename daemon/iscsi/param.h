@@ -18,6 +18,8 @@ struct iscsi_text {
 int iscsi_text_add(struct iscsi_text *t, const char *key, const char *value);
 int iscsi_text_addf(struct iscsi_text *t, const char *key, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* Raw bytes (a piece of a request that continues in the next PDU). */
+int iscsi_text_append(struct iscsi_text *t, const void *data, size_t len);
 void iscsi_text_free(struct iscsi_text *t);
 
 /* Split a data segment into pairs: calls fn for each "key=value" (value may be

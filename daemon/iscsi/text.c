@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Text requests in full feature phase (RFC 7143 11.10, 11.11): SendTargets
- * discovery (Appendix C), other keys through the negotiation module, and long
- * responses split over several Text Responses with the C bit and a TTT. */
+ * discovery (Appendix C), other keys through the negotiation module, requests
+ * sent in pieces (C bit) gathered, and long responses split over several Text
+ * Responses with the C bit and a TTT. */
 #include "iscsi/iscsi_int.h"
 #include <stdlib.h>
 #include <string.h>
@@ -59,29 +60,45 @@ int iscsi_sendtargets(struct iscsi_conn *c, const char *value, struct iscsi_text
 	return 0;
 }
 
-static void send_text_chunk(struct iscsi_conn *c, const uint8_t *req)
+static uint32_t new_text_ttt(struct iscsi_conn *c)
+{
+	c->text_ttt = c->next_ttt++;
+	if (c->text_ttt == ISCSI_RSVD_TAG)
+		c->text_ttt = c->next_ttt++;
+	return c->text_ttt;
+}
+
+static struct iscsi_txpdu *text_rsp(struct iscsi_conn *c, const uint8_t *req, bool final, uint32_t ttt)
 {
 	struct iscsi_txpdu *p = iscsi_pdu_get(c);
+
+	if (!p) {
+		iscsi_conn_close(c, "out of memory for a text response");
+		return NULL;
+	}
+	p->bhs[ISCSI_BHS_OPCODE] = ISCSI_OP_TEXT_RSP;
+	/* RFC 7143 11.11.1-2: F=0 asks for the next request; our C bit says the
+	 * text goes on, and is never set with F */
+	p->bhs[ISCSI_BHS_FLAGS] = final ? ISCSI_FLAG_FINAL : 0;
+	memcpy(p->bhs + ISCSI_BHS_LUN, req + ISCSI_BHS_LUN, 8);
+	put_be32(p->bhs + ISCSI_BHS_ITT, get_be32(req + ISCSI_BHS_ITT));
+	put_be32(p->bhs + ISCSI_BHS_TTT, ttt);
+	iscsi_pdu_set_sn(c, p->bhs, true);
+	return p;
+}
+
+static void send_text_chunk(struct iscsi_conn *c, const uint8_t *req)
+{
 	uint32_t max = c->p.max_xmit_dsl ? c->p.max_xmit_dsl : 8192;
 	size_t left = c->text_pending.len - c->text_sent;
 	uint32_t chunk = left > max ? max : (uint32_t)left;
 	bool more = left > max;
+	struct iscsi_txpdu *p = text_rsp(c, req, !more, more ? new_text_ttt(c) : ISCSI_RSVD_TAG);
 
-	if (!p) {
-		iscsi_conn_close(c, "out of memory for a text response");
+	if (!p)
 		return;
-	}
-	p->bhs[ISCSI_BHS_OPCODE] = ISCSI_OP_TEXT_RSP;
-	p->bhs[ISCSI_BHS_FLAGS] = more ? ISCSI_TEXT_CONTINUE : ISCSI_FLAG_FINAL;
-	memcpy(p->bhs + ISCSI_BHS_LUN, req + ISCSI_BHS_LUN, 8);
-	put_be32(p->bhs + ISCSI_BHS_ITT, get_be32(req + ISCSI_BHS_ITT));
-	if (more) {
-		c->text_ttt = c->next_ttt++;
-		if (c->text_ttt == ISCSI_RSVD_TAG)
-			c->text_ttt = c->next_ttt++;
-	}
-	put_be32(p->bhs + ISCSI_BHS_TTT, more ? c->text_ttt : ISCSI_RSVD_TAG);
-	iscsi_pdu_set_sn(c, p->bhs, true);
+	if (more)
+		p->bhs[ISCSI_BHS_FLAGS] = ISCSI_TEXT_CONTINUE;
 	if (chunk) {
 		p->own = buf_alloc(chunk);
 		if (!p->own) {
@@ -101,6 +118,25 @@ static void send_text_chunk(struct iscsi_conn *c, const uint8_t *req)
 		c->text_sent = 0;
 		c->text_ttt = ISCSI_RSVD_TAG;
 	}
+}
+
+/* The initiator's request goes on in its next PDU (C=1): an empty answer
+ * with F=0 and a TTT for it to send that PDU with (RFC 7143 6.2, 11.11.4). */
+static void ask_for_more(struct iscsi_conn *c, const uint8_t *req)
+{
+	struct iscsi_txpdu *p = text_rsp(c, req, false, new_text_ttt(c));
+
+	if (p)
+		iscsi_pdu_queue(c, p);
+}
+
+static void text_reset(struct iscsi_conn *c)
+{
+	iscsi_text_free(&c->text_pending);
+	c->text_sent = 0;
+	iscsi_text_free(&c->text_in);
+	c->text_in_open = false;
+	c->text_ttt = ISCSI_RSVD_TAG;
 }
 
 struct text_scan {
@@ -126,31 +162,59 @@ static int text_key(const char *key, const char *value, void *arg)
 
 int iscsi_op_text(struct iscsi_conn *c, const uint8_t *bhs, uint8_t *data, uint32_t dlen)
 {
-	uint32_t ttt = get_be32(bhs + ISCSI_BHS_TTT);
+	uint32_t ttt = get_be32(bhs + ISCSI_BHS_TTT), itt = get_be32(bhs + ISCSI_BHS_ITT);
+	uint8_t flags = bhs[ISCSI_BHS_FLAGS];
+	bool cont = flags & ISCSI_TEXT_CONTINUE;
 	struct text_scan ts = { 0 };
 	struct iscsi_text out = { 0 };
 
 	if (!iscsi_session_cmdsn_check(c, bhs))
 		return 0;
-	if (bhs[ISCSI_BHS_FLAGS] & ISCSI_TEXT_CONTINUE) {
-		/* multi-PDU requests are not needed by any key we support */
-		qb_log(LOG_NOTICE, "iscsi: %s: Text request with C bit not supported", c->peer);
-		iscsi_send_reject(c, bhs, ISCSI_REJECT_CMD_NOT_SUPPORTED);
+	if (cont && (flags & ISCSI_FLAG_FINAL)) {
+		/* RFC 7143 11.10.2: a request that goes on cannot be final */
+		iscsi_send_reject(c, bhs, ISCSI_REJECT_PROTOCOL_ERROR);
 		return 0;
 	}
 	if (ttt != ISCSI_RSVD_TAG) {
-		/* RFC 7143 11.10.4: continue our previous long response */
-		if (!c->text_pending.len || ttt != c->text_ttt) {
+		/* RFC 7143 11.10.4: the answer to our F=0 response of this exchange */
+		if ((!c->text_pending.len && !c->text_in_open) || ttt != c->text_ttt || itt != c->text_itt) {
 			iscsi_send_reject(c, bhs, ISCSI_REJECT_INVALID_PDU_FIELD);
 			return 0;
 		}
-		send_text_chunk(c, bhs);
-		return 0;
+		if (c->text_pending.len) {
+			/* asking for the rest of our long response: no text of its own */
+			if (dlen || cont) {
+				text_reset(c);
+				iscsi_send_reject(c, bhs, ISCSI_REJECT_PROTOCOL_ERROR);
+				return 0;
+			}
+			send_text_chunk(c, bhs);
+			return 0;
+		}
+	} else {
+		/* a new exchange ends any unfinished one (RFC 7143 11.10.4) */
+		text_reset(c);
+		c->text_itt = itt;
 	}
-	iscsi_text_free(&c->text_pending);
-	c->text_sent = 0;
+	if (cont || c->text_in_open) {
+		if (iscsi_text_append(&c->text_in, data, dlen) < 0) {
+			qb_log(LOG_NOTICE, "iscsi: %s: Text request over %u bytes refused", c->peer,
+			       (unsigned)(64 * 1024));
+			text_reset(c);
+			iscsi_send_reject(c, bhs, ISCSI_REJECT_PROTOCOL_ERROR);
+			return 0;
+		}
+		if (cont) {
+			c->text_in_open = true;
+			ask_for_more(c, bhs);
+			return 0;
+		}
+		data = (uint8_t *)c->text_in.data;
+		dlen = (uint32_t)c->text_in.len;
+	}
 	if (dlen && iscsi_text_parse((const char *)data, dlen, text_key, &ts) < 0) {
 		iscsi_text_free(&ts.rest);
+		text_reset(c);
 		iscsi_send_reject(c, bhs, ISCSI_REJECT_PROTOCOL_ERROR);
 		return 0;
 	}
@@ -173,6 +237,8 @@ int iscsi_op_text(struct iscsi_conn *c, const uint8_t *bhs, uint8_t *data, uint3
 			c->p.max_xmit_dsl = n.p.max_xmit_dsl ? n.p.max_xmit_dsl : c->p.max_xmit_dsl;
 	}
 	iscsi_text_free(&ts.rest);
+	iscsi_text_free(&c->text_in);
+	c->text_in_open = false;
 	c->text_pending = out;
 	c->text_sent = 0;
 	send_text_chunk(c, bhs);

@@ -222,8 +222,8 @@ class Conn:
         return self.itt
 
     # -------------------------------------------------------- PDU builders
-    def login_bhs(self, csg, nsg, transit, data_len, vmax=0, vmin=0, cmdsn=None):
-        flags = (0x80 if transit else 0) | (csg << 2) | (nsg if transit else 0)
+    def login_bhs(self, csg, nsg, transit, data_len, vmax=0, vmin=0, cmdsn=None, cont=False):
+        flags = (0x80 if transit else 0) | (0x40 if cont else 0) | (csg << 2) | (nsg if transit else 0)
         bhs = bytearray(48)
         bhs[0] = 0x40 | OP_LOGIN
         bhs[1] = flags
@@ -300,6 +300,19 @@ class Conn:
                 return 'digests not agreed: %r' % agreed
             self.hdigest = self.ddigest = True
         return None
+
+    def text_bhs(self, data_len, final=True, cont=False, itt=None, ttt=0xffffffff):
+        """A non-immediate Text Request (consumes a CmdSN)."""
+        bhs = bytearray(48)
+        bhs[0] = OP_TEXT
+        bhs[1] = (0x80 if final else 0) | (0x40 if cont else 0)
+        bhs[5:8] = data_len.to_bytes(3, 'big')
+        bhs[16:20] = (self.next_itt() if itt is None else itt).to_bytes(4, 'big')
+        bhs[20:24] = ttt.to_bytes(4, 'big')
+        bhs[24:28] = self.cmdsn.to_bytes(4, 'big')
+        bhs[28:32] = self.expstatsn.to_bytes(4, 'big')
+        self.cmdsn = (self.cmdsn + 1) & 0xffffffff
+        return bytes(bhs)
 
     def scsi_bhs(self, cdb, read_len=0, lun=0, immediate=False, op=OP_SCSI_CMD, dlen=0, ahs_words=0):
         bhs = bytearray(48)
@@ -1354,6 +1367,118 @@ def main():
     if a.port2:
         R.case('same ISID through two portal groups: two sessions', same_isid_other_portal_group)
         R.case('connection add through another portal group refused', join_other_portal_group)
+
+
+    def long_login_answer():
+        # RFC 7143 6.1: our request in pieces of 8192 bytes (C bit), then an
+        # answer of about 15 KB, which must come in pieces of at most 8192
+        # bytes with the C bit (and T only on the last), each asked for with
+        # an empty Login Request; the session starts with the last piece
+        # (before: one 15 KB Login Response, over the initiator's limit).
+        c = Conn(a.port)
+        bhs, st, _ = c.login_step(0, 1, True, kv(base))
+        R.expect(st == (0, 0) and bhs[1] & 0x80, 'security stage passed (0x%02x%02x)' % st)
+        unknown = ['X-org.tandem.test.k%04d' % i for i in range(400)]
+        data = kv([('HeaderDigest', 'None'), ('DataDigest', 'None'), ('MaxRecvDataSegmentLength', '65536')] +
+                  [(k, 'v') for k in unknown])
+        parts = [data[i:i + 8192] for i in range(0, len(data), 8192)]
+        for part in parts[:-1]:
+            c.send_pdu(c.login_bhs(1, 3, False, len(part), cont=True), part)
+            op, rbhs, rdata = c.recv_skip_nop()
+            R.expect(op == OP_LOGIN_RSP and rbhs[36:38] == b'\0\0' and not rdata and not rbhs[1] & 0xc0,
+                     'a request piece with C=1: empty answer without T/C (op 0x%02x flags 0x%02x dlen %d)'
+                     % (op, rbhs[1], len(rdata)))
+        c.send_pdu(c.login_bhs(1, 3, True, len(parts[-1])), parts[-1])
+        text, pieces = b'', []
+        for _ in range(10):
+            op, rbhs, rdata = c.recv_skip_nop()
+            if op != OP_LOGIN_RSP or rbhs[36:38] != b'\0\0':
+                R.bad('answer piece %d: op 0x%02x status %s' % (len(pieces), op, rbhs[36:38].hex()))
+                c.close()
+                return
+            pieces.append((rbhs[1], len(rdata)))
+            text += rdata
+            if not rbhs[1] & 0x40:
+                break
+            c.send_pdu(c.login_bhs(1, 3, True, 0))
+        R.expect(len(pieces) >= 2 and all(n <= 8192 for _, n in pieces),
+                 'the answer came in %d pieces of at most 8192 bytes (%s)' % (len(pieces), pieces))
+        R.expect(all(f & 0xc0 == 0x40 for f, _ in pieces[:-1]) and pieces[-1][0] & 0xc3 == 0x83,
+                 'C on every piece but the last, T (to full feature phase) only on the last (%s)'
+                 % ['0x%02x' % f for f, _ in pieces])
+        got = parse_kv(text)
+        R.expect(all(got.get(k) == 'NotUnderstood' for k in unknown) and got.get('HeaderDigest') == 'None',
+                 'the joined answer has every key (%d of %d unknown keys NotUnderstood)'
+                 % (sum(got.get(k) == 'NotUnderstood' for k in unknown), len(unknown)))
+        c.tsih = int.from_bytes(rbhs[14:16], 'big')
+        c.cmdsn = int.from_bytes(rbhs[28:32], 'big')
+        R.expect(c.tsih != 0 and c.test_unit_ready() == 0, 'the session works after the last piece (TSIH %d)'
+                 % c.tsih)
+        c.close()
+    R.case('a login answer over 8192 bytes comes in pieces (C bit)', long_login_answer)
+
+    def long_login_answer_interrupted():
+        # text of its own while our answer is incomplete: refused (0x0200)
+        c = Conn(a.port)
+        bhs, st, _ = c.login_step(0, 1, True, kv(base))
+        data = kv([('X-org.tandem.test.k%04d' % i, 'v') for i in range(300)])
+        c.send_pdu(c.login_bhs(1, 3, True, len(data)), data)
+        op, rbhs, _ = c.recv_skip_nop()
+        R.expect(op == OP_LOGIN_RSP and rbhs[1] & 0x40, 'first piece with C (flags 0x%02x)' % rbhs[1])
+        more = kv([('MaxRecvDataSegmentLength', '65536')])
+        try:
+            _, st, _ = c.login_step(1, 3, True, more)
+            got = 'status 0x%02x%02x' % st
+        except Closed:
+            st, got = None, 'closed without a status'
+        R.expect(st == (2, 0), 'new text while the answer is incomplete: initiator error 0x0200 (%s)' % got)
+        R.expect(c.wait_closed(), 'and the connection is closed')
+    R.case('new login text while the target\'s answer is incomplete', long_login_answer_interrupted)
+
+    def text_in_pieces():
+        # RFC 7143 11.10.2: a Text Request in two pieces (C=1 then F=1), the
+        # key split across them; each C=1 piece is answered by an empty Text
+        # Response with F=0 and a TTT that the next piece carries
+        # (before: Reject 0x05 for any C=1 request)
+        c = R.logged_in()
+        itt = c.next_itt()
+        c.send_pdu(c.text_bhs(7, final=False, cont=True, itt=itt), b'SendTar')
+        op, rbhs, rdata = c.recv_skip_nop()
+        ttt = int.from_bytes(rbhs[20:24], 'big')
+        R.expect(op == OP_TEXT_RSP and rbhs[1] & 0xc0 == 0 and not rdata and ttt != 0xffffffff,
+                 'C=1 piece: empty Text Response, F=0, a TTT (op 0x%02x flags 0x%02x dlen %d ttt %08x)'
+                 % (op, rbhs[1], len(rdata), ttt))
+        c.send_pdu(c.text_bhs(9, itt=itt, ttt=ttt), b'gets=All\0')
+        op, rbhs, rdata = c.recv_skip_nop()
+        got = parse_kv(rdata) if op == OP_TEXT_RSP else {}
+        R.expect(op == OP_TEXT_RSP and rbhs[1] & 0x80 and got.get('TargetName') == a.iqn,
+                 'the joined request answered: SendTargets with TargetName (op 0x%02x, %r)' % (op, got))
+        # a piece carrying a TTT that is not ours
+        itt = c.next_itt()
+        c.send_pdu(c.text_bhs(7, final=False, cont=True, itt=itt), b'SendTar')
+        op, rbhs, _ = c.recv_skip_nop()
+        ttt = int.from_bytes(rbhs[20:24], 'big')
+        c.send_pdu(c.text_bhs(9, itt=itt, ttt=ttt ^ 0x5a5a), b'gets=All\0')
+        op, rbhs, _ = c.recv_skip_nop()
+        R.expect(op == OP_REJECT and rbhs[2] == 0x09, 'a piece with a wrong TTT: Reject 0x09 (op 0x%02x reason 0x%02x)'
+                 % (op, rbhs[2]))
+        # C and F together
+        c.send_pdu(c.text_bhs(9, final=True, cont=True), b'gets=All\0')
+        op, rbhs, _ = c.recv_skip_nop()
+        R.expect(op == OP_REJECT and rbhs[2] == 0x04, 'C and F both set: Reject 0x04 (op 0x%02x reason 0x%02x)'
+                 % (op, rbhs[2]))
+        # a request over 64 KiB in pieces: refused, the session goes on
+        itt, ttt, piece = c.next_itt(), 0xffffffff, b'X-org.tandem.test.pad=' + b'p' * 8000
+        for _ in range(9):
+            c.send_pdu(c.text_bhs(len(piece), final=False, cont=True, itt=itt, ttt=ttt), piece)
+            op, rbhs, _ = c.recv_skip_nop()
+            if op != OP_TEXT_RSP:
+                break
+            ttt = int.from_bytes(rbhs[20:24], 'big')
+        R.expect(op == OP_REJECT and rbhs[2] == 0x04, 'a request over 64 KiB: Reject 0x04 (op 0x%02x)' % op)
+        R.expect(c.test_unit_ready() == 0, 'the session still works')
+        c.close()
+    R.case('a Text request in pieces (C bit)', text_in_pieces)
 
     R.case('correct login still works at the end', good_login)
 

@@ -244,6 +244,16 @@ START_TEST(test_text_buffer)
 		ok++;
 	ck_assert_int_eq(ok, 65536 / 1002);
 	iscsi_text_free(&u);
+
+	/* raw pieces (a Text request sent with the C bit): up to the limit */
+	struct iscsi_text w = { .limit = 8 };
+	ck_assert_int_eq(iscsi_text_append(&w, "SendT", 5), 0);
+	ck_assert_int_eq(iscsi_text_append(&w, "", 0), 0);
+	ck_assert_int_eq(iscsi_text_append(&w, "arg", 3), 0);
+	ck_assert_int_eq(iscsi_text_append(&w, "e", 1), -1);
+	ck_assert_uint_eq(w.len, 8);
+	ck_assert_mem_eq(w.data, "SendTarg", 8);
+	iscsi_text_free(&w);
 }
 END_TEST
 
