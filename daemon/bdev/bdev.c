@@ -533,13 +533,25 @@ static int bdev_sync_write(struct bdev *b, struct bdev_io *io)
 
 	/* Through the page cache RWF_DSYNC runs the file's sync, which reports
 	 * (once) an earlier write's lost writeback as this write's EIO: sticky
-	 * like a failed flush. (Its ENOSPC cannot be told from the write's own
-	 * and is not made sticky; a FUA write taking the flush's lock would
-	 * serialise every write of a write-through fileio LUN.) */
+	 * like a failed flush. Its ENOSPC is either this write's own (no space
+	 * for the data: nothing lost, SPACE ALLOCATION FAILED) or the sync's (a
+	 * thin or network file system that ran out at writeback, where an
+	 * earlier acknowledged write may have been dropped, and the next flush
+	 * would return 0). The same write again without RWF_DSYNC tells them
+	 * apart: it fails again only in the first case. (A FUA write taking the
+	 * flush's lock instead would serialise every write of a write-through
+	 * fileio LUN.) */
 	if ((io->flags & BDEV_IO_F_FUA) && !__atomic_load_n(&bdev_no_pwritev2_dsync, __ATOMIC_RELAXED)) {
 		n = pwritev2(b->fd, io->iov, io->iovcnt, (off_t)io->offset, RWF_DSYNC);
 		if (n < 0 && b->page_cache && errno == EIO)
 			return sync_failed(b, -EIO, "a FUA write (RWF_DSYNC, it may report an earlier write's loss)");
+		if (n < 0 && b->page_cache && (errno == ENOSPC || errno == EDQUOT)) {
+			int err = -errno;
+			n = pwritev(b->fd, io->iov, io->iovcnt, (off_t)io->offset);
+			if (n < 0 || (uint64_t)n < io->len)
+				return n < 0 ? -errno : err;    /* its own: no space for it */
+			return sync_failed(b, err, "a FUA write's sync (RWF_DSYNC, it may report an earlier write's loss)");
+		}
 		if (n >= 0 && (uint64_t)n < io->len) {
 			/* the rest without RWF_DSYNC, then one flush for the whole write */
 			rc = write_rest(b->fd, io->iov, io->iovcnt, (off_t)io->offset, (size_t)n, io->len);

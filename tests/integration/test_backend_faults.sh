@@ -34,6 +34,12 @@
 #     closes once the write ended) and the control socket keeps answering;
 #     before, the reload waited for the write for ever, holding the registry
 #     lock that logins and session ends need.
+#   - ENOSPC from a FUA write through the page cache (shim words
+#     "ownnospc", "syncnospc"): the write's own ENOSPC is SPACE ALLOCATION
+#     FAILED and later flushes work; an ENOSPC of its sync (a thin or network
+#     file system out of space at writeback may have dropped an earlier
+#     acknowledged write) makes every later flush fail like an EIO (before:
+#     the next SYNCHRONIZE CACHE answered GOOD).
 #   - write-back caches are flushed when no initiator will ask any more: a
 #     reload turning LUN 2's cache write-back -> write-through, and the reload
 #     that removes it, each fdatasync its file (the shim counts them in
@@ -99,6 +105,15 @@ target $IQN {
         naa: 6001405000000000000000000000d001
     }
 $NOSPC_LUN
+    lun 3 {
+        backend: fileio
+        path: $T_TMP/syncnospc.img
+        create: yes
+        size: 16M
+        cache: write-back
+        serial: faults-lun3
+        naa: 6001405000000000000000000000d004
+    }
     lun 2 {
         backend: fileio
         path: $T_TMP/wb.img
@@ -113,7 +128,7 @@ CONF
 # ASan wants to be first in the library list; the shim only wraps libc calls.
 SYNCLOG=$T_TMP/sync.log
 : >"$SYNCLOG"
-FAULT_PATH=$EIO_IMG FAULT_CTL=$CTL_FILE FAULT_SYNC_PATH=$T_TMP/wb.img FAULT_SYNCLOG=$SYNCLOG LD_PRELOAD=$T_TMP/fault_shim.so \
+FAULT_PATH=$EIO_IMG:$T_TMP/syncnospc.img FAULT_CTL=$CTL_FILE FAULT_SYNC_PATH=$T_TMP/wb.img FAULT_SYNCLOG=$SYNCLOG LD_PRELOAD=$T_TMP/fault_shim.so \
 	ASAN_OPTIONS=${ASAN_OPTIONS}:verify_asan_link_order=0 \
 	start_tandemd "$CONF" "$PORT" || { fail "tandemd starts"; finish; exit 1; }
 PID=$TANDEMD_PID
@@ -246,6 +261,25 @@ if have_tmpfs:
     else:
         bad('ENOSPC: %d acked writes, read back %s' % (len(acked), 'ok' if good else 'WRONG'))
     expect('SYNCHRONIZE CACHE on the full LUN', sync(lun=1), GOOD)
+# ENOSPC from a FUA write through the page cache (RWF_DSYNC): either the
+# write's own (no space for it: nothing lost, later flushes fine) or its sync's
+# (a thin or network file system out of space at writeback, which may have
+# dropped an earlier acknowledged write: like EIO, every later flush fails).
+# Before, the second case answered the later SYNCHRONIZE CACHE with GOOD.
+NOSPC_SENSE = (2, 7, 0x27, 0x07)
+tur(3)
+expect('LUN 3: a write-back write', wr(0, os.urandom(4096), lun=3), GOOD)
+set_fault('ownnospc')
+expect('LUN 3: a FUA write without space for itself: SPACE ALLOCATION FAILED', wr(8, os.urandom(4096), lun=3, fua=True),
+       NOSPC_SENSE)
+set_fault('none')
+expect('LUN 3: SYNCHRONIZE CACHE after a write\'s own ENOSPC: GOOD (nothing was lost)', sync(lun=3), GOOD)
+set_fault('syncnospc')
+expect('LUN 3: a FUA write whose sync reports ENOSPC: SPACE ALLOCATION FAILED', wr(16, os.urandom(4096), lun=3, fua=True),
+       NOSPC_SENSE)
+set_fault('none')
+expect('LUN 3: SYNCHRONIZE CACHE after a sync\'s ENOSPC: still fails (an earlier write may be lost)', sync(lun=3),
+       NOSPC_SENSE)
 print('RESULT fault_cases_secs=%.1f' % (time.time() - t0))
 c.close()
 print('%d passed, %d failed' % (P, F))

@@ -15,9 +15,26 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/uio.h>
-/* FAULT_PATH: file whose I/O fails; FAULT_CTL: file naming what fails now:
- * words "read", "write", "flush" (EIO), "hang" (writes block while it says
- * so), anything else = nothing. */
+/* FAULT_PATH: files whose I/O fails (':'-separated); FAULT_CTL: file naming
+ * what fails now: words "read", "write", "flush" (EIO), "hang" (writes block
+ * while it says so), "ownnospc" (writes fail with ENOSPC, nothing written),
+ * "syncnospc" (a RWF_DSYNC write lands in the page cache, then its sync
+ * reports ENOSPC, as a thin or network file system out of space at writeback
+ * does), anything else = nothing. */
+static int path_listed(const char *list, const char *target)
+{
+	size_t tl = strlen(target);
+	for (const char *p = list; *p; ) {
+		const char *e = strchr(p, ':');
+		size_t l = e ? (size_t)(e - p) : strlen(p);
+		if (l == tl && strncmp(p, target, l) == 0)
+			return 1;
+		if (!e)
+			break;
+		p = e + 1;
+	}
+	return 0;
+}
 static int want(int fd, const char *what)
 {
 	const char *path = getenv("FAULT_PATH"), *ctl = getenv("FAULT_CTL");
@@ -31,7 +48,7 @@ static int want(int fd, const char *what)
 	if (n <= 0)
 		return 0;
 	target[n] = 0;
-	if (strcmp(target, path) != 0)
+	if (!path_listed(path, target))
 		return 0;
 	if (!(f = fopen(ctl, "re")))
 		return 0;
@@ -46,14 +63,43 @@ ssize_t preadv(int fd, const struct iovec *iov, int cnt, off_t off)
 ssize_t preadv64(int fd, const struct iovec *iov, int cnt, off_t off)
 { REAL(preadv64); if (want(fd, "read")) { errno = EIO; return -1; } return real(fd, iov, cnt, off); }
 static void hang(int fd) { while (want(fd, "hang")) usleep(20000); }
+static int write_fault(int fd)
+{
+	hang(fd);
+	if (want(fd, "write")) { errno = EIO; return 1; }
+	if (want(fd, "ownnospc")) { errno = ENOSPC; return 1; }
+	return 0;
+}
 ssize_t pwritev(int fd, const struct iovec *iov, int cnt, off_t off)
-{ REAL(pwritev); hang(fd); if (want(fd, "write")) { errno = EIO; return -1; } return real(fd, iov, cnt, off); }
+{ REAL(pwritev); if (write_fault(fd)) return -1; return real(fd, iov, cnt, off); }
 ssize_t pwritev64(int fd, const struct iovec *iov, int cnt, off_t off)
-{ REAL(pwritev64); hang(fd); if (want(fd, "write")) { errno = EIO; return -1; } return real(fd, iov, cnt, off); }
+{ REAL(pwritev64); if (write_fault(fd)) return -1; return real(fd, iov, cnt, off); }
 ssize_t pwritev2(int fd, const struct iovec *iov, int cnt, off_t off, int fl)
-{ REAL(pwritev2); hang(fd); if (want(fd, "write")) { errno = EIO; return -1; } return real(fd, iov, cnt, off, fl); }
+{
+	REAL(pwritev2);
+	if (write_fault(fd))
+		return -1;
+	if ((fl & RWF_DSYNC) && want(fd, "syncnospc")) {
+		if (real(fd, iov, cnt, off, fl & ~RWF_DSYNC) < 0)
+			return -1;
+		errno = ENOSPC;
+		return -1;
+	}
+	return real(fd, iov, cnt, off, fl);
+}
 ssize_t pwritev64v2(int fd, const struct iovec *iov, int cnt, off_t off, int fl)
-{ REAL(pwritev64v2); hang(fd); if (want(fd, "write")) { errno = EIO; return -1; } return real(fd, iov, cnt, off, fl); }
+{
+	REAL(pwritev64v2);
+	if (write_fault(fd))
+		return -1;
+	if ((fl & RWF_DSYNC) && want(fd, "syncnospc")) {
+		if (real(fd, iov, cnt, off, fl & ~RWF_DSYNC) < 0)
+			return -1;
+		errno = ENOSPC;
+		return -1;
+	}
+	return real(fd, iov, cnt, off, fl);
+}
 /* FAULT_SYNC_PATH: a file whose fdatasync calls are counted, a line each in FAULT_SYNCLOG */
 static void synclog(int fd)
 {
