@@ -228,6 +228,7 @@ struct iscsi_conn {
 	uint32_t text_ttt;
 	struct iscsi_text text_in;      /* a Text request sent in pieces (C bit) */
 	bool text_in_open;              /* ... and more of it is due */
+	bool text_open;                 /* we answered an F=0 request: its follow-up is due */
 	uint32_t text_itt;              /* the ITT of the exchange in progress */
 
 	/* tasks */

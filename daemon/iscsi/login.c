@@ -658,7 +658,10 @@ static int login_send_rest(struct iscsi_conn *c, const uint8_t *req)
 		l->rsp_sent += ISCSI_LOGIN_RSP_MAX;
 		return 0;
 	}
-	rc = login_conclude(c, req, l->rsp_transit, l->stage, l->rsp_nsg, l->rsp.data + l->rsp_sent, left);
+	/* RFC 7143 11.13.3: no T=1 answer to a T=0 request; the negotiated
+	 * keys stay, and a later T=1 request moves on */
+	rc = login_conclude(c, req, l->rsp_transit && (req[ISCSI_BHS_FLAGS] & ISCSI_LOGIN_TRANSIT), l->stage,
+			    l->rsp_nsg, l->rsp.data + l->rsp_sent, left);
 	if (c->login)
 		iscsi_text_free(&c->login->rsp);
 	return rc;
@@ -776,17 +779,24 @@ int iscsi_op_login(struct iscsi_conn *c, const uint8_t *req, uint8_t *data, uint
 		}
 		transit = false;        /* CHAP still running: stay */
 	}
-	if (transit && nsg == ISCSI_STAGE_FULL_FEATURE) {
-		if (iscsi_param_finish(&l->neg, l->alias[0] ? l->alias : NULL, c->tpgt, &out) != ISCSI_PARAM_OK) {
-			iscsi_text_free(&out);
-			return login_fail(c, req, ISCSI_LOGIN_OUT_OF_RESOURCES, "cannot finish negotiation");
-		}
+	/* What we declare goes first: RFC 7143 13.9 wants TargetPortalGroupTag in
+	 * the response to the first request with C=0, which is the first piece
+	 * when the answer is split. */
+	struct iscsi_text decl = { 0 };
+	if (transit && nsg == ISCSI_STAGE_FULL_FEATURE &&
+	    iscsi_param_finish(&l->neg, l->alias[0] ? l->alias : NULL, c->tpgt, &decl) != ISCSI_PARAM_OK) {
+		iscsi_text_free(&decl);
+		iscsi_text_free(&out);
+		return login_fail(c, req, ISCSI_LOGIN_OUT_OF_RESOURCES, "cannot finish negotiation");
 	}
-	/* RFC 7143 13.9: TargetPortalGroupTag in the first response of a normal session */
-	if (iscsi_param_declare_target(&l->neg, l->alias[0] ? l->alias : NULL, c->tpgt, &out) != ISCSI_PARAM_OK) {
+	if (iscsi_param_declare_target(&l->neg, l->alias[0] ? l->alias : NULL, c->tpgt, &decl) != ISCSI_PARAM_OK ||
+	    iscsi_text_append(&decl, out.data, out.len) != 0) {
+		iscsi_text_free(&decl);
 		iscsi_text_free(&out);
 		return login_fail(c, req, ISCSI_LOGIN_OUT_OF_RESOURCES, "response too large");
 	}
+	iscsi_text_free(&out);
+	out = decl;
 	if (out.len > ISCSI_LOGIN_RSP_MAX) {
 		/* RFC 7143 6.1: split with the C bit; the stage change (and the
 		 * session) waits for the last piece */

@@ -87,13 +87,17 @@ static struct iscsi_txpdu *text_rsp(struct iscsi_conn *c, const uint8_t *req, bo
 	return p;
 }
 
+/* The next piece of our answer. Only a request with F=1 gets the final
+ * piece with F=1 (RFC 7143 11.11.1: F=1 to an F=0 request is a protocol
+ * error); after an F=0 request the exchange stays open, with a TTT, for the
+ * initiator's next request. */
 static void send_text_chunk(struct iscsi_conn *c, const uint8_t *req)
 {
 	uint32_t max = c->p.max_xmit_dsl ? c->p.max_xmit_dsl : 8192;
 	size_t left = c->text_pending.len - c->text_sent;
 	uint32_t chunk = left > max ? max : (uint32_t)left;
-	bool more = left > max;
-	struct iscsi_txpdu *p = text_rsp(c, req, !more, more ? new_text_ttt(c) : ISCSI_RSVD_TAG);
+	bool more = left > max, final = !more && (req[ISCSI_BHS_FLAGS] & ISCSI_FLAG_FINAL);
+	struct iscsi_txpdu *p = text_rsp(c, req, final, final ? ISCSI_RSVD_TAG : new_text_ttt(c));
 
 	if (!p)
 		return;
@@ -116,7 +120,9 @@ static void send_text_chunk(struct iscsi_conn *c, const uint8_t *req)
 	if (!more) {
 		iscsi_text_free(&c->text_pending);
 		c->text_sent = 0;
-		c->text_ttt = ISCSI_RSVD_TAG;
+		c->text_open = !final;
+		if (final)
+			c->text_ttt = ISCSI_RSVD_TAG;
 	}
 }
 
@@ -136,6 +142,7 @@ static void text_reset(struct iscsi_conn *c)
 	c->text_sent = 0;
 	iscsi_text_free(&c->text_in);
 	c->text_in_open = false;
+	c->text_open = false;
 	c->text_ttt = ISCSI_RSVD_TAG;
 }
 
@@ -177,7 +184,8 @@ int iscsi_op_text(struct iscsi_conn *c, const uint8_t *bhs, uint8_t *data, uint3
 	}
 	if (ttt != ISCSI_RSVD_TAG) {
 		/* RFC 7143 11.10.4: the answer to our F=0 response of this exchange */
-		if ((!c->text_pending.len && !c->text_in_open) || ttt != c->text_ttt || itt != c->text_itt) {
+		if ((!c->text_pending.len && !c->text_in_open && !c->text_open) || ttt != c->text_ttt ||
+		    itt != c->text_itt) {
 			iscsi_send_reject(c, bhs, ISCSI_REJECT_INVALID_PDU_FIELD);
 			return 0;
 		}
@@ -191,6 +199,8 @@ int iscsi_op_text(struct iscsi_conn *c, const uint8_t *bhs, uint8_t *data, uint3
 			send_text_chunk(c, bhs);
 			return 0;
 		}
+		/* the next request of an open exchange, or the next piece of one */
+		c->text_open = false;
 	} else {
 		/* a new exchange ends any unfinished one (RFC 7143 11.10.4) */
 		text_reset(c);

@@ -1480,6 +1480,69 @@ def main():
         c.close()
     R.case('a Text request in pieces (C bit)', text_in_pieces)
 
+
+    def split_security_answer():
+        # the first request (names + 400 unknown keys, itself in pieces) gets
+        # an answer over 8192 bytes: TargetPortalGroupTag comes in the first
+        # piece (RFC 7143 13.9: the response to the first request with C=0);
+        # an empty continuation with T=0 gets a last piece with T=0 (11.13.3),
+        # and a later T=1 request moves on
+        c = Conn(a.port)
+        unknown = ['X-org.tandem.test.s%04d' % i for i in range(400)]
+        data = kv(base + [(k, 'v') for k in unknown])
+        parts = [data[i:i + 8192] for i in range(0, len(data), 8192)]
+        for part in parts[:-1]:
+            c.send_pdu(c.login_bhs(0, 1, False, len(part), cont=True), part)
+            c.recv_skip_nop()
+        c.send_pdu(c.login_bhs(0, 1, True, len(parts[-1])), parts[-1])
+        op, rbhs, first = c.recv_skip_nop()
+        R.expect(op == OP_LOGIN_RSP and rbhs[1] & 0xc0 == 0x40 and 'TargetPortalGroupTag' in parse_kv(first),
+                 'first piece: C=1, T=0, TargetPortalGroupTag in it (flags 0x%02x, %d bytes)' % (rbhs[1], len(first)))
+        text = first
+        for _ in range(10):
+            c.send_pdu(c.login_bhs(0, 1, False, 0))     # empty, T=0
+            op, rbhs, rdata = c.recv_skip_nop()
+            text += rdata
+            if op != OP_LOGIN_RSP or not rbhs[1] & 0x40:
+                break
+        R.expect(op == OP_LOGIN_RSP and rbhs[36:38] == b'\0\0' and rbhs[1] & 0xc0 == 0,
+                 'last piece after a T=0 continuation: T=0 (flags 0x%02x)' % rbhs[1])
+        got = parse_kv(text)
+        R.expect(all(got.get(k) == 'NotUnderstood' for k in unknown) and got.get('AuthMethod') == 'None',
+                 'the joined answer has every key')
+        bhs, st, _ = c.login_step(0, 1, True, b'')
+        R.expect(st == (0, 0) and bhs[1] & 0x80 and bhs[1] & 0x03 == 1,
+                 'a later T=1 request moves to the operational stage (flags 0x%02x)' % bhs[1])
+        ops = kv([('HeaderDigest', 'None'), ('DataDigest', 'None')])
+        bhs, st, _ = c.login_step(1, 3, True, ops)
+        c.tsih = int.from_bytes(bhs[14:16], 'big')
+        c.cmdsn = int.from_bytes(bhs[28:32], 'big')
+        R.expect(st == (0, 0) and bhs[1] & 0x83 == 0x83 and c.test_unit_ready() == 0,
+                 'then full feature phase and a working session')
+        c.close()
+    R.case('a split first answer: TPGT first, T=0 continuation', split_security_answer)
+
+    def text_request_not_final():
+        # RFC 7143 11.11.1: an F=0 Text Request gets F=0 and a TTT (F=1 would
+        # be a protocol error); the initiator's F=1 follow-up with that TTT
+        # ends the exchange with F=1 (before: F=1 at once)
+        c = R.logged_in()
+        itt = c.next_itt()
+        body = b'SendTargets=All\0'
+        c.send_pdu(c.text_bhs(len(body), final=False, itt=itt), body)
+        op, rbhs, rdata = c.recv_skip_nop()
+        ttt = int.from_bytes(rbhs[20:24], 'big')
+        R.expect(op == OP_TEXT_RSP and rbhs[1] & 0xc0 == 0 and ttt != 0xffffffff and
+                 parse_kv(rdata).get('TargetName') == a.iqn,
+                 'F=0 request: answer with F=0, a TTT and the keys (flags 0x%02x ttt %08x)' % (rbhs[1], ttt))
+        c.send_pdu(c.text_bhs(0, itt=itt, ttt=ttt))
+        op, rbhs, rdata = c.recv_skip_nop()
+        R.expect(op == OP_TEXT_RSP and rbhs[1] & 0x80 and rbhs[20:24] == b'\xff\xff\xff\xff' and not rdata,
+                 'the F=1 follow-up: empty answer with F=1 (op 0x%02x flags 0x%02x)' % (op, rbhs[1]))
+        R.expect(c.test_unit_ready() == 0, 'the session still works')
+        c.close()
+    R.case('a Text request with F=0', text_request_not_final)
+
     R.case('correct login still works at the end', good_login)
 
     print('[bad_input] ---- summary ----')
