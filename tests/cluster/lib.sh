@@ -313,6 +313,13 @@ io_verify() { # NAME [URL]
 # scenario only above HARD_PAUSE_MS (a wide margin over the goal).
 figures() {
 	local name=$1 event=$2 gerr=$3 gpause=$4 hard=$5 verdict=ok
+	# a run that acknowledged nothing measured nothing (no pause, no errors)
+	if [[ "$IO_ACKED" =~ ^[0-9]+$ ]] && [ "$IO_ACKED" -gt 0 ]; then
+		pass "$name: the initiator's writes were acknowledged ($IO_ACKED)"
+	else
+		fail "$name: no write acknowledged (acked=$IO_ACKED): the scenario measured nothing"
+		verdict=FAIL
+	fi
 	if [ "$gerr" = 0 ]; then
 		if [ "$IO_ERRORS" = 0 ]; then pass "$name: 0 I/O errors seen by the initiator"
 		else fail "$name: $IO_ERRORS I/O errors seen by the initiator (goal 0)"; verdict=FAIL; fi

@@ -68,6 +68,12 @@ scn_stop_primary() {
 	n0=$(wc -l <"$TB_STATE/$p/tandemd.log")
 	unplanned stop-primary stop "clean stop of the primary (SIGTERM)" || return 1
 	# on its way out it demoted and stayed down: no promotion after the stop began
+	# the demotion itself must be in the log, else the check below proves nothing
+	if tail -n +"$((n0 + 1))" "$TB_STATE/$p/tandemd.log" | grep -q 'shutting down as primary'; then
+		pass "stop-primary: $p logged its demotion on the way out"
+	else
+		fail "stop-primary: no 'shutting down as primary' in $p's log"
+	fi
 	if tail -n +"$((n0 + 1))" "$TB_STATE/$p/tandemd.log" | grep -A1000 'shutting down as primary' | grep -q 'is primary ('; then
 		fail "stop-primary: $p promoted itself again while shutting down"
 		tail -n +"$((n0 + 1))" "$TB_STATE/$p/tandemd.log" | grep -E 'cluster: |repl: node' | tail -n 8 | sed -e "s/^/    $p| /"

@@ -486,8 +486,12 @@ scn_outdated() {
 	fi
 	io_verify "$name"
 	if wait_in_sync 90; then pass "$name: $s resynced from $p"; else fail "$name: not in sync"; fi
+	for i in $(seq 1 20); do
+		[ -z "$(pcmk "$p" crm_attribute -N "${PCMK_UNAME[$s]}" -n tandem-outdated-tandem -l forever -G -q 2>/dev/null)" ] && break
+		sleep 0.5
+	done
 	[ -z "$(pcmk "$p" crm_attribute -N "${PCMK_UNAME[$s]}" -n tandem-outdated-tandem -l forever -G -q 2>/dev/null)" ] \
-		&& pass "$name: $s's outdated mark cleared once in sync" || log "$name: $s's outdated mark still set"
+		&& pass "$name: $s's outdated mark cleared once in sync" || fail "$name: $s's outdated mark still set after the resync"
 }
 
 run_pm() { # NAME FUNC

@@ -35,6 +35,16 @@ fi
 
 NPASS=0
 NFAIL=0
+# every fuzz_*.c must have produced its binary (a missing one is not a pass)
+if [ -z "${FUZZ_ONLY:-}" ]; then
+	want=$(ls "$ROOT"/tests/fuzz/fuzz_*.c | wc -l)
+	have=$(find "$BUILD/tests/fuzz" -maxdepth 1 -name 'fuzz_*' -type f -executable | wc -l)
+	if [ "$want" -eq 0 ] || [ "$have" -ne "$want" ]; then
+		echo "fuzz: $have fuzz binaries built for $want fuzz_*.c sources"
+		echo "0 passed, 1 failed"
+		exit 1
+	fi
+fi
 for exe in "$BUILD"/tests/fuzz/fuzz_*; do
 	[ -x "$exe" ] && [ -f "$exe" ] || continue
 	name=$(basename "$exe")

@@ -1549,6 +1549,10 @@ def main():
     for f in R.failures:
         print('[bad_input]   failed: %s' % f)
     print('%d passed, %d failed' % (R.passed, R.failed))
+    if R.passed == 0:
+        # an --only that matched no case checked nothing
+        print('[bad_input] no check ran (--only %r matched no case)' % a.only)
+        return 1
     return 1 if R.failed else 0
 
 

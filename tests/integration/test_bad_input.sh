@@ -7,6 +7,7 @@
 # that the process is alive and iscsi-inq still works. The daemon must exit
 # cleanly afterwards (and without sanitizer reports in a sanitizer build).
 # Usage: bash tests/integration/test_bad_input.sh path/to/build
+# (BAD_INPUT_ONLY=substring runs only the cases whose name contains it)
 source "$(dirname "$0")/lib.sh"
 require_tool python3 iscsi-inq
 require_tandemd
@@ -65,7 +66,7 @@ rc=0
 python3 "$T_LIB_DIR/test_bad_input.py" --port "$PORT" --port2 "$PORT2" --iqn "$IQN" --chap-iqn "$IQN_CHAP" \
 	--chap-user testuser --chap-secret testsecret1234 \
 	--chap-mutual-user tgtuser --chap-mutual-secret mutualsecret99 --pid "$PID" --connects "${CONNECTS:-1000}" \
-	--tandemctl "$TANDEMCTL" --ctl "$CTL" --conf "$CONF" --only "${ONLY:-}" \
+	--tandemctl "$TANDEMCTL" --ctl "$CTL" --conf "$CONF" --only "${BAD_INPUT_ONLY:-}" \
 	>"$T_TMP/bad.out" 2>&1 || rc=$?
 sed -e 's/^/    /' "$T_TMP/bad.out"
 if [ "$rc" -eq 0 ]; then

@@ -7,9 +7,10 @@
 #     on the default control socket.
 #   - daemon mode: `tandemd -c CONF -p PIDFILE` (no -f) returns 0, the PID file
 #     names a live process that serves, SIGTERM to that PID stops it.
-# Skips the default part (with a message) if something already listens on 3260
-# or /etc/tandem/tandem.conf exists. Removes /var/lib/tandem/lun0.img afterwards
-# only if this test created it.
+# The default part runs in private network and mount namespaces (its own
+# loopback, tmpfs over /var/lib and /etc/tandem), so a tandemd started by the
+# README's first command, or an operator's configuration, neither blocks nor
+# skips it, and it leaves nothing on the host.
 # Usage: bash tests/integration/test_default.sh path/to/build
 source "$(dirname "$0")/lib.sh"
 require_tool iscsi-ls iscsi-inq iscsi-readcapacity16
@@ -17,49 +18,59 @@ require_tandemd
 
 DEF_IQN=iqn.2026-11.org.tandem:default
 DEF_IMG=/var/lib/tandem/lun0.img
-CREATED_IMG=0
-CREATED_DIR=0
-cleanup_default() {
-	[ "$CREATED_IMG" = 1 ] && rm -f "$DEF_IMG"
-	[ "$CREATED_DIR" = 1 ] && rmdir /var/lib/tandem 2>/dev/null
-	_t_cleanup
-}
-trap cleanup_default EXIT
 
-if port_open 3260 || ss -Htln 'sport = :3260' | grep -q .; then
-	log "SKIP default-config part: something already listens on port 3260 (a tandemd from conf/setup.sh?)"
-elif [ -e /etc/tandem/tandem.conf ]; then
-	log "SKIP default-config part: /etc/tandem/tandem.conf exists, tandemd would use it instead of the embedded default"
-elif [ "$(id -u)" -ne 0 ]; then
-	log "SKIP default-config part: needs root for /var/lib/tandem"
+# The embedded default binds 127.0.0.1:3260, uses /var/lib/tandem and the
+# default control socket, and is overridden by /etc/tandem/tandem.conf: on a
+# machine where the README's first command already runs tandemd (or where the
+# operator has a configuration) those are taken. So this part runs in private
+# network and mount namespaces: its own loopback (port 3260 and libqb's
+# abstract control socket are per network namespace), a tmpfs over /var/lib
+# and over /etc/tandem. Nothing on the host is touched or skipped.
+if [ "$(id -u)" -ne 0 ]; then
+	fail "the embedded-default part needs root (namespaces, /var/lib/tandem)"
+elif ! command -v unshare >/dev/null || ! command -v nsenter >/dev/null; then
+	fail "the embedded-default part needs unshare and nsenter (util-linux)"
 else
-	[ -d /var/lib/tandem ] || CREATED_DIR=1
-	[ -e "$DEF_IMG" ] || CREATED_IMG=1
-	T_PORTS_USED+="3260 "
-	TANDEMD_LOG=$T_TMP/default.log
-	(cd / && exec "$TANDEMD" -f) >"$TANDEMD_LOG" 2>&1 &
-	PID=$!
-	track_pid "$PID"
-	T_DAEMON_LOG[$PID]=$TANDEMD_LOG
-	if wait_port 3260 30 "$PID"; then
-		pass "tandemd with no config listens on 127.0.0.1:3260"
-		check "iscsi-ls iscsi://127.0.0.1 lists $DEF_IQN" \
-			bash -c "timeout 30 iscsi-ls iscsi://127.0.0.1 | grep -F 'Target:$DEF_IQN '"
-		check "iscsi-inq on LUN 0 of the default target" timeout 30 iscsi-inq "iscsi://127.0.0.1/$DEF_IQN/0"
-		check "LUN 0 is 1 GiB" bash -c \
-			"timeout 30 iscsi-readcapacity16 iscsi://127.0.0.1/$DEF_IQN/0 | grep -x 'Total size:1073741824'"
-		check "$DEF_IMG exists and is 1 GiB" bash -c "[ \"\$(stat -c %s $DEF_IMG)\" = 1073741824 ]"
-		if [ "$CREATED_IMG" = 1 ]; then
-			check "$DEF_IMG was created sparse" bash -c "[ \"\$(du -k $DEF_IMG | cut -f1)\" -lt 65536 ]"
-		fi
-		check "tandemctl status on the default control socket" timeout 30 "$TANDEMCTL" status
-		check "qemu-io write+read on the default LUN" timeout 60 qemu-io -f raw \
-			-c 'write -P 0x42 1M 1M' -c 'read -P 0x42 1M 1M' "iscsi://127.0.0.1/$DEF_IQN/0"
-		stop_tandemd "$PID"
+	unshare -n -m --propagation private bash -c '
+		ip link set lo up
+		mount -t tmpfs tandem-default-var /var/lib
+		[ ! -d /etc/tandem ] || mount -t tmpfs tandem-default-etc /etc/tandem
+		echo ready
+		exec sleep 3600' >"$T_TMP/ns.out" 2>&1 &
+	NS_PID=$!
+	track_pid "$NS_PID"
+	for _ in $(seq 1 100); do grep -q ready "$T_TMP/ns.out" 2>/dev/null && break; sleep 0.1; done
+	IN() { nsenter -t "$NS_PID" -n -m "$@"; }
+	if ! grep -q ready "$T_TMP/ns.out"; then
+		fail "private namespaces for the default part: $(cat "$T_TMP/ns.out")"
 	else
-		fail "tandemd with no config did not listen on 3260"
-		sed -e 's/^/    | /' "$TANDEMD_LOG" | tail -n 30
+		TANDEMD_LOG=$T_TMP/default.log
+		# nsenter without a PID namespace execs in place: $! is tandemd
+		(cd / && exec nsenter -t "$NS_PID" -n -m "$TANDEMD" -f) >"$TANDEMD_LOG" 2>&1 &
+		PID=$!
+		track_pid "$PID"
+		T_DAEMON_LOG[$PID]=$TANDEMD_LOG
+		if IN bash -c "$(declare -f port_open wait_port); wait_port 3260 30 $PID"; then
+			pass "tandemd with no config listens on 127.0.0.1:3260"
+			check "iscsi-ls iscsi://127.0.0.1 lists $DEF_IQN" \
+				IN bash -c "timeout 30 iscsi-ls iscsi://127.0.0.1 | grep -F 'Target:$DEF_IQN '"
+			check "iscsi-inq on LUN 0 of the default target" IN timeout 30 iscsi-inq "iscsi://127.0.0.1/$DEF_IQN/0"
+			check "LUN 0 is 1 GiB" IN bash -c \
+				"timeout 30 iscsi-readcapacity16 iscsi://127.0.0.1/$DEF_IQN/0 | grep -x 'Total size:1073741824'"
+			check "$DEF_IMG exists and is 1 GiB" IN bash -c "[ \"\$(stat -c %s $DEF_IMG)\" = 1073741824 ]"
+			check "$DEF_IMG was created sparse" IN bash -c "[ \"\$(du -k $DEF_IMG | cut -f1)\" -lt 65536 ]"
+			check "tandemctl status on the default control socket" IN timeout 30 "$TANDEMCTL" status
+			check "qemu-io write+read on the default LUN" IN timeout 60 qemu-io -f raw \
+				-c 'write -P 0x42 1M 1M' -c 'read -P 0x42 1M 1M' "iscsi://127.0.0.1/$DEF_IQN/0"
+			stop_tandemd "$PID"
+		else
+			fail "tandemd with no config did not listen on 3260"
+			sed -e 's/^/    | /' "$TANDEMD_LOG" | tail -n 30
+		fi
 	fi
+	kill "$NS_PID" 2>/dev/null || true
+	wait "$NS_PID" 2>/dev/null || true
+	untrack_pid "$NS_PID"
 fi
 
 # --- daemon mode with a PID file

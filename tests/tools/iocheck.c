@@ -593,6 +593,12 @@ static int do_verify(void)
 		vent[n++] = (struct ent){ lba, seq };
 	}
 	fclose(f);
+	if (n == 0) {
+		/* a run that acknowledged nothing proves nothing: every caller
+		 * verifies a run that was meant to write */
+		msg("no acknowledged write in %s: nothing to verify", opt.logpath);
+		return 1;
+	}
 	qsort(vent, n, sizeof(*vent), ent_cmp);
 	for (size_t i = 0; i < n; i++)          /* keep the largest acked seq of each LBA */
 		if (i == 0 || vent[i].lba != vent[v_uniq - 1].lba)

@@ -1463,11 +1463,12 @@ START_TEST(test_promote_after_peer_writes_applied)
 END_TEST
 
 /* Hold the engine's reactor thread (for a race the test must win). */
-static _Atomic int paused;
+static _Atomic int paused, pause_entered;
 
 static void pause_r(void *arg)
 {
 	(void)arg;
+	atomic_store(&pause_entered, 1);
 	while (atomic_load(&paused) == 1)
 		usleep(1000);
 	atomic_store(&paused, 0);
@@ -1475,9 +1476,13 @@ static void pause_r(void *arg)
 
 static void engine_pause(void)
 {
+	atomic_store(&pause_entered, 0);
 	atomic_store(&paused, 1);
 	reactor_post(repl_eng.r, pause_r, NULL);
-	usleep(50 * 1000);                      /* it is inside pause_r now */
+	/* held only once the reactor runs pause_r (not after a guessed delay) */
+	for (int i = 0; i < 30000 && !atomic_load(&pause_entered); i++)
+		usleep(1000);
+	ck_assert_msg(atomic_load(&pause_entered), "the engine's reactor never ran the pause");
 }
 
 static void engine_resume(void)
