@@ -218,7 +218,9 @@ fast_role() {
 	[ -d "/proc/$h" ] || { echo down; return; }
 	r=$(timeout 3 nsenter -t "$h" -m -n "$BUILD_DIR/daemon/tandemctl" --json status 2>/dev/null \
 		| grep -o -m1 '"role": *"[a-z]*"' | head -n 1 | sed 's/.*"\([a-z]*\)"$/\1/')
-	echo "${r:-down}"
+	# the node is up but did not answer (hung, stopped, slow): not "down",
+	# which would read as "certainly not primary"
+	echo "${r:-unknown}"
 }
 mon_start() { # NAME
 	MON_NAME=$1
@@ -252,6 +254,12 @@ mon_stop() { # -> pass/fail "never two primaries"
 	MON_PID=
 	local f="$T_TMP/mon.$MON_NAME" both ipboth samples
 	samples=$(wc -l <"$f")
+	if [ "$samples" -lt 3 ]; then
+		fail "$MON_NAME: the monitor took only $samples samples: nothing to conclude"
+	fi
+	local unknown
+	unknown=$(grep -c '=unknown' "$f" || true)
+	[ "$unknown" -eq 0 ] || log "$MON_NAME: $unknown of $samples samples had a node that did not answer (unknown)"
 	both=$(grep -c 'A=primary B=primary' "$f" || true)
 	ipboth=$(grep -c 'ipA=1 ipB=1' "$f" || true)
 	if [ "$both" -eq 0 ]; then

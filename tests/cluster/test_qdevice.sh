@@ -129,7 +129,9 @@ partition() { # NAME FIRST_PRIMARY
 	local end=$((SECONDS + 20)) tw= tl= rw rl now
 	while [ $SECONDS -lt $end ]; do
 		rw=$(fast_role "$w"); rl=$(fast_role "$l"); now=$(date +%s.%N)
-		[ -n "$tl" ] || [ "$rl" = primary ] || tl=$now
+		# the loser counts as demoted on a real answer (or when it is gone),
+		# not when its status did not come
+		[ -n "$tl" ] || [[ "$rl" != secondary && "$rl" != down ]] || tl=$now
 		if [ -z "$tw" ] && [ "$rw" = primary ] && [ -n "$tl" ]; then tw=$now; fi
 		[ -n "$tw" ] && [ -n "$tl" ] && break
 		sleep 0.2

@@ -355,6 +355,22 @@ def main():
         ok('VmRSS bounded: +%d KiB peak over idle (bound %d MiB)' % (peak_kb - rss0, a.rss_bound_mb))
     else:
         bad('VmRSS grew by %d KiB (bound %d MiB)' % (peak_kb - rss0, a.rss_bound_mb))
+    # the attacks happened, and the target ended what it must end on its own
+    # (the attack lasts longer than login_timeout and nop_interval + nop_timeout)
+    if STATS.get('nop_flood_bytes', 0) > 0:
+        ok('NOP-Out floods got in and sent %d bytes' % STATS['nop_flood_bytes'])
+    else:
+        bad('no NOP-Out flood got in (refused %d): the attack did not happen' % STATS.get('nop_flood_refused', 0))
+    n, closed = STATS.get('stall_pdu_sessions', 0), STATS.get('stall_pdu_closed_by_target', 0)
+    if n > 0 and closed == n:
+        ok('sessions stalled mid-PDU: all %d ended by the target (NOP-In timeout)' % n)
+    else:
+        bad('sessions stalled mid-PDU: %d of %d ended by the target' % (closed, n))
+    n, closed = STATS.get('stall_login_opened', 0), STATS.get('stall_login_closed_by_target', 0)
+    if n > 0 and closed == n:
+        ok('connections stalled before or in the login: all %d closed by the target' % n)
+    else:
+        bad('connections stalled in the login: %d of %d closed by the target' % (closed, n))
     if STATS.get('bigseg_login_dropped', 0) and not STATS.get('bigseg_login_answered', 0):
         ok('un-negotiated 1 MiB login data segments drop the connection')
     else:
