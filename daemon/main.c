@@ -44,16 +44,20 @@ struct daemon_opts {
 	const char *pidfile;
 };
 
-/* Every config ever applied stays allocated until shutdown: sessions and
- * logins in flight may still point into an older one. Reloads are rare. */
-struct conf_node {
-	struct tconf *conf;
-	struct conf_node *next;
-};
-
+/* Only the configuration in service is kept: a reload frees the one it
+ * replaced once every layer has the new one. What outlives a reload copies
+ * what it needs (SCSI LUNs, ALUA groups, portals, replication volumes); the
+ * iSCSI layer's pointers into it (g_iscsi.conf, each target's conf) are
+ * swapped under g_iscsi.lock, under which all their readers run, and a
+ * removed target's is cleared (iscsi_reload); the cluster manager's is
+ * replaced by cluster_reload. Before, every configuration ever applied
+ * stayed allocated until shutdown, 50-70 KiB each (mostly the 4 KiB path
+ * buffers of struct tconf_lun): test_reload_churn saw VmRSS grow by 6.5 MiB
+ * over 110 reloads; a daemon reloaded by configuration management every few
+ * minutes grew without bound. */
 static struct {
 	struct daemon_opts opts;
-	struct conf_node *confs;        /* newest first */
+	struct tconf *conf;             /* in service */
 	const char *loaded_from;        /* file path, or NULL for the embedded default */
 	qb_loop_t *loop;
 	time_t started;
@@ -168,19 +172,7 @@ static struct tconf *load_config(const char *path, char *err, size_t errlen)
 	return c;
 }
 
-static struct tconf *current_conf(void) { return d.confs ? d.confs->conf : NULL; }
-
-static int remember_conf(struct tconf *c)
-{
-	struct conf_node *n = calloc(1, sizeof(*n));
-
-	if (!n)
-		return -1;
-	n->conf = c;
-	n->next = d.confs;
-	d.confs = n;
-	return 0;
-}
+static struct tconf *current_conf(void) { return d.conf; }
 
 /* --- control handlers (main thread) --- */
 
@@ -206,7 +198,7 @@ static void ctl_status(struct json_writer *w)
 static int ctl_reload(char *err, size_t errlen)
 {
 	const char *path = config_source(&d.opts);
-	const struct tconf *old = current_conf();
+	struct tconf *old = d.conf;
 	struct tconf *c;
 
 	c = load_config(path, err, errlen);
@@ -227,14 +219,12 @@ static int ctl_reload(char *err, size_t errlen)
 		snprintf(partial, sizeof(partial), "%s", err);
 	if (scsi_alua_configure(c, err, errlen) < 0)
 		qb_log(LOG_ERR, "reload: ALUA groups not updated: %s", err);
-	if (remember_conf(c) < 0) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
+	d.conf = c;
 	d.loaded_from = path;
 	if (old)
 		repl_reload(old, c);
 	cluster_reload(c);
+	tconf_free(old);        /* nothing points into it any more (see struct d) */
 	if (d.opts.log_level < 0)
 		tlog_set_level(c->global.log_level);
 	err[0] = '\0';
@@ -340,7 +330,7 @@ static int ctl_repl(const char *cmd, const char *args, char *err, size_t errlen)
  * without an alua config). */
 static void on_repl_role(enum repl_role role, void *arg)
 {
-	const struct tconf *c = current_conf() ? current_conf() : arg;
+	const struct tconf *c = current_conf();
 	enum scsi_alua_state st = role == REPL_ROLE_PRIMARY ? SCSI_ALUA_ACTIVE_OPTIMIZED : SCSI_ALUA_STANDBY;
 	uint16_t done[64];
 	size_t ndone = 0;
@@ -530,10 +520,10 @@ int main(int argc, char **argv)
 		tconf_free(conf);
 		return 1;
 	}
-	remember_conf(conf);
+	d.conf = conf;
 	if (repl_enabled()) {
 		/* a replicated node starts Secondary: its ports answer Standby until promoted */
-		repl_on_role_change(on_repl_role, conf);
+		repl_on_role_change(on_repl_role, NULL);
 		on_repl_role(repl_get_role(), conf);
 	}
 
@@ -575,12 +565,8 @@ int main(int argc, char **argv)
 	workq_stop();           /* drains: its completions still reach live reactors */
 	reactor_pool_stop();    /* exit hooks free per-reactor bdev/iscsi state */
 	qb_loop_destroy(d.loop);
-	while (d.confs) {
-		struct conf_node *n = d.confs;
-		d.confs = n->next;
-		tconf_free(n->conf);
-		free(n);
-	}
+	tconf_free(d.conf);
+	d.conf = NULL;
 	if (d.opts.pidfile)
 		unlink(d.opts.pidfile);
 	buf_cache_release();

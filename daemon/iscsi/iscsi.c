@@ -520,6 +520,9 @@ int iscsi_reload(const struct tconf *conf, char *err, size_t errlen)
 		if (!tc) {
 			*pp = t->next;
 			t->removed = true;
+			/* its configuration is freed once this reload is done
+			 * (main.c); sessions may hold t for a while longer */
+			t->conf = NULL;
 			t->next = removed;
 			removed = t;
 			continue;

@@ -33,7 +33,8 @@
 struct iscsi_tgt {
 	char name[TCONF_NAME_MAX];
 	struct scsi_target *st;
-	const struct tconf_target *conf;    /* replaced on reload under g_iscsi.lock */
+	const struct tconf_target *conf;    /* replaced on reload under g_iscsi.lock; NULL once removed
+					     * (the reload frees the configuration it replaced) */
 	/* LUNs kept in service with their previous configuration because a
 	 * reload's change of them could not be put in service (reload only) */
 	uint32_t stale[TCONF_MAX_LUNS];

@@ -327,9 +327,11 @@ static int login_identify(struct iscsi_conn *c, const uint8_t *req)
 		pg = pg_by_tag(c->tpgt);
 		reachable = !l->tgt->removed && (!pg || tconf_target_in_portal_group(l->tgt->conf, pg));
 		allowed = reachable && tconf_initiator_allowed(l->tgt->conf, n->initiator);
-		l->auth_required = l->tgt->conf->chap_enabled;
-		l->cred = l->tgt->conf->chap;
-		snprintf(l->alias, sizeof(l->alias), "%s", l->tgt->conf->alias);
+		if (reachable) {        /* a removed target has no configuration any more */
+			l->auth_required = l->tgt->conf->chap_enabled;
+			l->cred = l->tgt->conf->chap;
+			snprintf(l->alias, sizeof(l->alias), "%s", l->tgt->conf->alias);
+		}
 		pthread_mutex_unlock(&g_iscsi.lock);
 		if (!reachable)
 			return login_fail(c, req, ISCSI_LOGIN_NOT_FOUND, "target not on this portal group"), -1;
