@@ -4,7 +4,7 @@
  * failover tests).
  *
  *   iocheck write  --url URL[,URL2...] --blocks N [--offset-blocks O] [--qd 32]
- *                  [--seconds S] [--max-writes N] [--fua] --log FILE
+ *                  [--seconds S] [--max-writes N] [--rate W] [--fua] --log FILE
  *   iocheck verify --url URL[,...] --log FILE
  *
  * Block layout (4096 bytes): magic "IOCHK4K\0", block number, LBA, sequence,
@@ -28,6 +28,9 @@
  *     switches to the next URL at once (what multipath's ALUA handler does);
  *   - any other failed status is an I/O error (counted, not logged as acked);
  *     outstanding commands become errors after --give-up s (120) without an ack.
+ * --rate W starts at most W new writes per second on average (default: as
+ * many as the queue depth allows), for tests that want I/O throughout
+ * without it taking the CPU the rest of the test needs.
  * It prints "acked=N errors=E longest_pause_ms=P ..." and exits 0 when E == 0.
  *
  * verify: reads every block named in the log and checks that it is a valid,
@@ -73,7 +76,7 @@ static struct {
 	int nurls, cur;
 	uint64_t blocks, offset_blocks, max_writes;
 	int qd, fua;
-	double seconds, nop_interval, nop_timeout, repl_timeout, give_up;
+	double seconds, nop_interval, nop_timeout, repl_timeout, give_up, rate;
 	const char *logpath;
 } opt = { .qd = 32, .seconds = 10, .nop_interval = 5, .nop_timeout = 10,
 	  .repl_timeout = 15, .give_up = 120 };
@@ -83,7 +86,7 @@ static int lun, lbs = 512;             /* LUN, logical block size */
 static int up, lost, tearing_down, switch_url, nop_outstanding;
 static char lost_why[256];
 static double t0, last_rx, last_ack, longest_pause;
-static uint64_t next_seq, gen, acked, errors, retries, reconnects, failovers, submitted;
+static uint64_t next_seq, first_seq, gen, acked, errors, retries, reconnects, failovers, submitted;
 static unsigned char *busy;            /* per block: a write is in flight */
 static struct slot *slots;
 static FILE *logf;
@@ -421,7 +424,7 @@ static int do_write(void)
 	for (int i = 0; i < opt.qd; i++)
 		if (posix_memalign((void **)&slots[i].buf, 4096, BLK))
 			return 2;
-	next_seq = log_max_seq(opt.logpath) + 1;
+	next_seq = first_seq = log_max_seq(opt.logpath) + 1;
 	logf = fopen(opt.logpath, "a");
 	if (!logf) {
 		msg("cannot open log %s: %s", opt.logpath, strerror(errno));
@@ -484,7 +487,8 @@ static int do_write(void)
 			struct slot *s = &slots[i];
 			if (s->st == S_PENDING && tn >= s->not_before) {
 				submit(s);
-			} else if (s->st == S_FREE && more && (!opt.max_writes || submitted < opt.max_writes)) {
+			} else if (s->st == S_FREE && more && (!opt.max_writes || submitted < opt.max_writes) &&
+				   (!opt.rate || (double)next_seq - first_seq < opt.rate * (tn - t0))) {
 				if (pick_block(&s->block) < 0)
 					break;
 				busy[s->block] = 1;
@@ -628,8 +632,8 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: iocheck write --url URL[,URL...] --blocks N --log FILE [--offset-blocks O] [--qd 32]\n"
-		"                     [--seconds S] [--max-writes N] [--fua] [--nop-interval 5] [--nop-timeout 10]\n"
-		"                     [--replacement-timeout 15] [--give-up 120]\n"
+		"                     [--seconds S] [--max-writes N] [--rate W] [--fua] [--nop-interval 5]\n"
+		"                     [--nop-timeout 10] [--replacement-timeout 15] [--give-up 120]\n"
 		"       iocheck verify --url URL --log FILE\n");
 	exit(2);
 }
@@ -641,7 +645,7 @@ int main(int argc, char **argv)
 		{ "qd", 1, 0, 'q' }, { "seconds", 1, 0, 's' }, { "log", 1, 0, 'l' },
 		{ "max-writes", 1, 0, 'm' }, { "fua", 0, 0, 'F' }, { "nop-interval", 1, 0, 'N' },
 		{ "nop-timeout", 1, 0, 'T' }, { "replacement-timeout", 1, 0, 'R' },
-		{ "give-up", 1, 0, 'G' }, { 0, 0, 0, 0 } };
+		{ "give-up", 1, 0, 'G' }, { "rate", 1, 0, 'W' }, { 0, 0, 0, 0 } };
 	char *urls = NULL;
 	int c;
 	if (argc < 2)
@@ -662,6 +666,7 @@ int main(int argc, char **argv)
 		case 'T': opt.nop_timeout = atof(optarg); break;
 		case 'R': opt.repl_timeout = atof(optarg); break;
 		case 'G': opt.give_up = atof(optarg); break;
+		case 'W': opt.rate = atof(optarg); break;
 		default: usage();
 		}
 	}
