@@ -250,12 +250,21 @@ probes() {
 HOLD_PID='' HOLD_OBEY=
 hold_start() { # obey|ignore
 	HOLD_OBEY=$1
+	# emptied here, not by the background job's redirection: that runs in
+	# the child, which may come after the first grep below, which would
+	# then read the previous cycle's "ready"
+	: >"$T_TMP/hold.out"
 	python3 "$HELPER" hold "$CH_P1" "$IQN_C" iqn.2026-11.org.tandem.test:churn-holder \
-		"$([ "$1" = obey ] && echo obey)" >"$T_TMP/hold.out" 2>&1 &
+		"$([ "$1" = obey ] && echo obey)" >>"$T_TMP/hold.out" 2>&1 &
 	HOLD_PID=$!
 	track_pid "$HOLD_PID"
-	for _ in $(seq 1 400); do grep -q ready "$T_TMP/hold.out" 2>/dev/null && break; sleep 0.05; done
-	grep -q ready "$T_TMP/hold.out" || rerr "raw session on target C: $(tr '\n' ' ' <"$T_TMP/hold.out")"
+	# a deadline, not a count of sleeps: 20 s however long each turn takes
+	local end=$((SECONDS + 20))
+	while [ "$SECONDS" -lt "$end" ]; do
+		grep -q -e ready -e 'login failed' "$T_TMP/hold.out" 2>/dev/null && break
+		sleep 0.05
+	done
+	grep -q ready "$T_TMP/hold.out" || rerr "raw session on target C ($((SECONDS - end + 20)) s): $(tr '\n' ' ' <"$T_TMP/hold.out")"
 }
 hold_end() { # the target removed C a while ago: the session must be gone (within 10 s)
 	for _ in $(seq 1 100); do kill -0 "$HOLD_PID" 2>/dev/null || break; sleep 0.1; done
