@@ -74,32 +74,24 @@ ssize_t pwritev(int fd, const struct iovec *iov, int cnt, off_t off)
 { REAL(pwritev); if (write_fault(fd)) return -1; return real(fd, iov, cnt, off); }
 ssize_t pwritev64(int fd, const struct iovec *iov, int cnt, off_t off)
 { REAL(pwritev64); if (write_fault(fd)) return -1; return real(fd, iov, cnt, off); }
+/* "syncnospc": the data lands (without RWF_DSYNC), then the sync "fails" */
+static ssize_t write_v2(ssize_t (*real)(int, const struct iovec *, int, off_t, int), int fd,
+			const struct iovec *iov, int cnt, off_t off, int fl)
+{
+	if (write_fault(fd))
+		return -1;
+	if ((fl & RWF_DSYNC) && want(fd, "syncnospc")) {
+		if (real(fd, iov, cnt, off, fl & ~RWF_DSYNC) < 0)
+			return -1;
+		errno = ENOSPC;
+		return -1;
+	}
+	return real(fd, iov, cnt, off, fl);
+}
 ssize_t pwritev2(int fd, const struct iovec *iov, int cnt, off_t off, int fl)
-{
-	REAL(pwritev2);
-	if (write_fault(fd))
-		return -1;
-	if ((fl & RWF_DSYNC) && want(fd, "syncnospc")) {
-		if (real(fd, iov, cnt, off, fl & ~RWF_DSYNC) < 0)
-			return -1;
-		errno = ENOSPC;
-		return -1;
-	}
-	return real(fd, iov, cnt, off, fl);
-}
+{ REAL(pwritev2); return write_v2(real, fd, iov, cnt, off, fl); }
 ssize_t pwritev64v2(int fd, const struct iovec *iov, int cnt, off_t off, int fl)
-{
-	REAL(pwritev64v2);
-	if (write_fault(fd))
-		return -1;
-	if ((fl & RWF_DSYNC) && want(fd, "syncnospc")) {
-		if (real(fd, iov, cnt, off, fl & ~RWF_DSYNC) < 0)
-			return -1;
-		errno = ENOSPC;
-		return -1;
-	}
-	return real(fd, iov, cnt, off, fl);
-}
+{ REAL(pwritev64v2); return write_v2(real, fd, iov, cnt, off, fl); }
 /* FAULT_SYNC_PATH: a file whose fdatasync calls are counted, a line each in FAULT_SYNCLOG */
 static void synclog(int fd)
 {
