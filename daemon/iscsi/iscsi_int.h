@@ -345,6 +345,9 @@ void iscsi_rx_release(struct iscsi_conn *c);
 struct iscsi_txpdu *iscsi_pdu_get(struct iscsi_conn *c);
 void iscsi_pdu_put(struct iscsi_conn *c, struct iscsi_txpdu *p);
 void iscsi_pdu_queue(struct iscsi_conn *c, struct iscsi_txpdu *p);
+/* give p a data segment of its own holding a copy of data (0, or -1 without
+ * memory: p unchanged, the caller decides) */
+int iscsi_pdu_copy_data(struct iscsi_txpdu *p, const void *data, uint32_t len);
 int iscsi_conn_flush(struct iscsi_conn *c);
 void iscsi_conn_writable(struct iscsi_conn *c);
 void iscsi_tx_free_all(struct iscsi_conn *c);

@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include "util/bufpool.h"
 #include "util/stat.h"
 
 /* RFC 7143 6.1: a Login Response carries at most 8192 bytes of text (the
@@ -130,18 +129,11 @@ static void login_respond(struct iscsi_conn *c, const uint8_t *req, int status, 
 	}
 	p->bhs[ISCSI_LOGIN_STATUS_CLASS] = (uint8_t)(status >> 8);
 	p->bhs[ISCSI_LOGIN_STATUS_DETAIL] = (uint8_t)status;
-	if (len) {
-		p->own = buf_alloc(len);
-		if (!p->own) {
-			/* an answer without its keys would be a different answer */
-			iscsi_pdu_put(c, p);
-			iscsi_conn_close(c, "out of memory for a login response");
-			return;
-		}
-		p->own_len = len;
-		memcpy(p->own, text, len);
-		p->data = p->own;
-		p->dlen = (uint32_t)len;
+	if (len && iscsi_pdu_copy_data(p, text, (uint32_t)len) < 0) {
+		/* an answer without its keys would be a different answer */
+		iscsi_pdu_put(c, p);
+		iscsi_conn_close(c, "out of memory for a login response");
+		return;
 	}
 	iscsi_pdu_queue(c, p);
 }
@@ -609,13 +601,14 @@ static int login_conclude(struct iscsi_conn *c, const uint8_t *req, bool transit
 			  const char *text, size_t len)
 {
 	struct iscsi_login_ctx *l = c->login;
-	int rc, status = ISCSI_LOGIN_OK;
 	uint16_t rsp_tsih = 0;
+	int rc;
 
 	if (transit && nsg == ISCSI_STAGE_FULL_FEATURE) {
 		if (l->join) {
 			struct iscsi_session *s = l->join;
 			const char *why = NULL;
+			int status;
 			pthread_mutex_lock(&g_iscsi.lock);
 			status = join_refusal_locked(s, c, l->cid, &why);
 			if (status == ISCSI_LOGIN_OK) {
@@ -640,7 +633,7 @@ static int login_conclude(struct iscsi_conn *c, const uint8_t *req, bool transit
 	}
 	if (transit)
 		l->stage = nsg;
-	login_respond(c, req, status, transit, false, csg, nsg, rsp_tsih, text, len);
+	login_respond(c, req, ISCSI_LOGIN_OK, transit, false, csg, nsg, rsp_tsih, text, len);
 	if (transit && nsg == ISCSI_STAGE_FULL_FEATURE && !c->closing)
 		login_complete(c);
 	return 0;

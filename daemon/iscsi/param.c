@@ -8,7 +8,6 @@
 #include "util/utf8.h"
 #include "iscsi/param.h"
 
-#define TEXT_DEFAULT_LIMIT (64u * 1024u)
 #define KEY_MAX_LEN 63        /* RFC 7143 6.1: key-name up to 63 bytes */
 #define VALUE_MAX_LEN 8192    /* RFC 7143 6.1: largest (binary) value representation */
 #define DSL_MAX 16777215u     /* 2^24 - 1 */
@@ -17,7 +16,7 @@
 
 static int text_reserve(struct iscsi_text *t, size_t need)
 {
-	size_t limit = t->limit ? t->limit : TEXT_DEFAULT_LIMIT;
+	size_t limit = t->limit ? t->limit : ISCSI_TEXT_DEFAULT_LIMIT;
 	size_t cap;
 	char *p;
 

@@ -8,12 +8,13 @@
 #include <stdint.h>
 #include <stddef.h>
 
+#define ISCSI_TEXT_DEFAULT_LIMIT (64u * 1024u)
 /* Growable buffer of "key=value\0" pairs for a response data segment. */
 struct iscsi_text {
 	char *data;
 	size_t len;
 	size_t cap;
-	size_t limit;               /* refuse to grow past this (bytes); 0 = 64 KiB */
+	size_t limit;               /* refuse to grow past this (bytes); 0 = ISCSI_TEXT_DEFAULT_LIMIT */
 };
 int iscsi_text_add(struct iscsi_text *t, const char *key, const char *value);
 int iscsi_text_addf(struct iscsi_text *t, const char *key, const char *fmt, ...)

@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include "util/bufpool.h"
 
 static bool is_wildcard(const char *addr)
 {
@@ -68,7 +67,9 @@ static uint32_t new_text_ttt(struct iscsi_conn *c)
 	return c->text_ttt;
 }
 
-static struct iscsi_txpdu *text_rsp(struct iscsi_conn *c, const uint8_t *req, bool final, uint32_t ttt)
+/* flags: ISCSI_FLAG_FINAL, ISCSI_TEXT_CONTINUE or 0 (RFC 7143 11.11.1-2:
+ * F=0 asks for the next request; C says our text goes on, never with F) */
+static struct iscsi_txpdu *text_rsp(struct iscsi_conn *c, const uint8_t *req, uint8_t flags, uint32_t ttt)
 {
 	struct iscsi_txpdu *p = iscsi_pdu_get(c);
 
@@ -77,9 +78,7 @@ static struct iscsi_txpdu *text_rsp(struct iscsi_conn *c, const uint8_t *req, bo
 		return NULL;
 	}
 	p->bhs[ISCSI_BHS_OPCODE] = ISCSI_OP_TEXT_RSP;
-	/* RFC 7143 11.11.1-2: F=0 asks for the next request; our C bit says the
-	 * text goes on, and is never set with F */
-	p->bhs[ISCSI_BHS_FLAGS] = final ? ISCSI_FLAG_FINAL : 0;
+	p->bhs[ISCSI_BHS_FLAGS] = flags;
 	memcpy(p->bhs + ISCSI_BHS_LUN, req + ISCSI_BHS_LUN, 8);
 	put_be32(p->bhs + ISCSI_BHS_ITT, get_be32(req + ISCSI_BHS_ITT));
 	put_be32(p->bhs + ISCSI_BHS_TTT, ttt);
@@ -97,23 +96,15 @@ static void send_text_chunk(struct iscsi_conn *c, const uint8_t *req)
 	size_t left = c->text_pending.len - c->text_sent;
 	uint32_t chunk = left > max ? max : (uint32_t)left;
 	bool more = left > max, final = !more && (req[ISCSI_BHS_FLAGS] & ISCSI_FLAG_FINAL);
-	struct iscsi_txpdu *p = text_rsp(c, req, final, final ? ISCSI_RSVD_TAG : new_text_ttt(c));
+	struct iscsi_txpdu *p = text_rsp(c, req, more ? ISCSI_TEXT_CONTINUE : final ? ISCSI_FLAG_FINAL : 0,
+					 final ? ISCSI_RSVD_TAG : new_text_ttt(c));
 
 	if (!p)
 		return;
-	if (more)
-		p->bhs[ISCSI_BHS_FLAGS] = ISCSI_TEXT_CONTINUE;
-	if (chunk) {
-		p->own = buf_alloc(chunk);
-		if (!p->own) {
-			iscsi_pdu_put(c, p);
-			iscsi_conn_close(c, "out of memory for a text response");
-			return;
-		}
-		p->own_len = chunk;
-		memcpy(p->own, c->text_pending.data + c->text_sent, chunk);
-		p->data = p->own;
-		p->dlen = chunk;
+	if (chunk && iscsi_pdu_copy_data(p, c->text_pending.data + c->text_sent, chunk) < 0) {
+		iscsi_pdu_put(c, p);
+		iscsi_conn_close(c, "out of memory for a text response");
+		return;
 	}
 	c->text_sent += chunk;
 	iscsi_pdu_queue(c, p);
@@ -130,7 +121,7 @@ static void send_text_chunk(struct iscsi_conn *c, const uint8_t *req)
  * with F=0 and a TTT for it to send that PDU with (RFC 7143 6.2, 11.11.4). */
 static void ask_for_more(struct iscsi_conn *c, const uint8_t *req)
 {
-	struct iscsi_txpdu *p = text_rsp(c, req, false, new_text_ttt(c));
+	struct iscsi_txpdu *p = text_rsp(c, req, 0, new_text_ttt(c));
 
 	if (p)
 		iscsi_pdu_queue(c, p);
@@ -209,7 +200,7 @@ int iscsi_op_text(struct iscsi_conn *c, const uint8_t *bhs, uint8_t *data, uint3
 	if (cont || c->text_in_open) {
 		if (iscsi_text_append(&c->text_in, data, dlen) < 0) {
 			qb_log(LOG_NOTICE, "iscsi: %s: Text request over %u bytes refused", c->peer,
-			       (unsigned)(64 * 1024));
+			       ISCSI_TEXT_DEFAULT_LIMIT);
 			text_reset(c);
 			iscsi_send_reject(c, bhs, ISCSI_REJECT_PROTOCOL_ERROR);
 			return 0;

@@ -34,6 +34,18 @@ struct iscsi_txpdu *iscsi_pdu_get(struct iscsi_conn *c)
 }
 
 /* Release what a PDU holds and put it back on the free list. */
+int iscsi_pdu_copy_data(struct iscsi_txpdu *p, const void *data, uint32_t len)
+{
+	p->own = buf_alloc(len);
+	if (!p->own)
+		return -1;
+	p->own_len = len;
+	memcpy(p->own, data, len);
+	p->data = p->own;
+	p->dlen = len;
+	return 0;
+}
+
 void iscsi_pdu_put(struct iscsi_conn *c, struct iscsi_txpdu *p)
 {
 	if (p->acct) {
@@ -273,15 +285,10 @@ void iscsi_send_reject(struct iscsi_conn *c, const uint8_t *bhs, uint8_t reason)
 	if (!p)
 		return;
 	/* RFC 7143 11.17: the data segment carries the rejected header */
-	p->own = buf_alloc(ISCSI_BHS_LEN);
-	if (!p->own) {
+	if (iscsi_pdu_copy_data(p, bhs, ISCSI_BHS_LEN) < 0) {
 		iscsi_pdu_put(c, p);
 		return;
 	}
-	p->own_len = ISCSI_BHS_LEN;
-	memcpy(p->own, bhs, ISCSI_BHS_LEN);
-	p->data = p->own;
-	p->dlen = ISCSI_BHS_LEN;
 	p->bhs[ISCSI_BHS_OPCODE] = ISCSI_OP_REJECT;
 	p->bhs[ISCSI_BHS_FLAGS] = ISCSI_FLAG_FINAL;
 	p->bhs[ISCSI_REJECT_REASON] = reason;
