@@ -524,7 +524,7 @@ int main(int argc, char **argv)
 	if (repl_enabled()) {
 		/* a replicated node starts Secondary: its ports answer Standby until promoted */
 		repl_on_role_change(on_repl_role, NULL);
-		on_repl_role(repl_get_role(), conf);
+		on_repl_role(repl_get_role(), NULL);
 	}
 
 	d.loop = qb_loop_create();
