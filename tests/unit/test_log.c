@@ -36,11 +36,15 @@ static long count_lines(FILE *f)
 	return n;
 }
 
-START_TEST(test_concurrent_lines_all_written)
+/* THREADS threads log LINES lines each into stderr, redirected to a file,
+ * while the main thread flips the level level_flips times between INFO and
+ * DEBUG; returns how many of the lines were written */
+static long log_from_threads(int level_flips)
 {
 	FILE *f = tmpfile();
 	int saved = dup(STDERR_FILENO);
 	pthread_t t[THREADS];
+	long n;
 
 	ck_assert_ptr_nonnull(f);
 	ck_assert_int_ge(saved, 0);
@@ -49,14 +53,22 @@ START_TEST(test_concurrent_lines_all_written)
 	tlog_init("test_log", true, LOG_INFO);
 	for (long i = 0; i < THREADS; i++)
 		ck_assert_int_eq(pthread_create(&t[i], NULL, log_lines, (void *)i), 0);
+	for (int i = 0; i < level_flips; i++)
+		tlog_set_level(i % 2 ? LOG_DEBUG : LOG_INFO);
 	for (int i = 0; i < THREADS; i++)
 		pthread_join(t[i], NULL);
 	tlog_fini();
 	fflush(stderr);
 	dup2(saved, STDERR_FILENO);
 	close(saved);
-	ck_assert_int_eq(count_lines(f), (long)THREADS * LINES);
+	n = count_lines(f);
 	fclose(f);
+	return n;
+}
+
+START_TEST(test_concurrent_lines_all_written)
+{
+	ck_assert_int_eq(log_from_threads(0), (long)THREADS * LINES);
 }
 END_TEST
 
@@ -65,26 +77,7 @@ END_TEST
  * nothing passed in between) */
 START_TEST(test_level_change_while_logging)
 {
-	FILE *f = tmpfile();
-	int saved = dup(STDERR_FILENO);
-	pthread_t t[THREADS];
-
-	ck_assert_ptr_nonnull(f);
-	fflush(stderr);
-	ck_assert_int_eq(dup2(fileno(f), STDERR_FILENO), STDERR_FILENO);
-	tlog_init("test_log", true, LOG_INFO);
-	for (long i = 0; i < THREADS; i++)
-		ck_assert_int_eq(pthread_create(&t[i], NULL, log_lines, (void *)i), 0);
-	for (int i = 0; i < 200; i++)
-		tlog_set_level(i % 2 ? LOG_DEBUG : LOG_INFO);
-	for (int i = 0; i < THREADS; i++)
-		pthread_join(t[i], NULL);
-	tlog_fini();
-	fflush(stderr);
-	dup2(saved, STDERR_FILENO);
-	close(saved);
-	ck_assert_int_eq(count_lines(f), (long)THREADS * LINES);
-	fclose(f);
+	ck_assert_int_eq(log_from_threads(200), (long)THREADS * LINES);
 }
 END_TEST
 
