@@ -294,6 +294,11 @@ struct iscsi_session {
 					     * finds it; alive for task management until the kill ran */
 	bool in_registry;
 	const char *kill_why;               /* reason of a kill posted from another reactor */
+	/* Reinstatement (RFC 7143 6.3.5), under g_iscsi.lock: the session this
+	 * one replaced and whose end its login answer waits for, and the one
+	 * that replaced this one. A write of the old session still in the
+	 * backend must not land after a write of the new one (session.c). */
+	struct iscsi_session *predecessor, *successor;
 	uint64_t created_ms;
 	uint64_t uid;                       /* unique for the process' life (stale-message check) */
 	struct iscsi_session *next;         /* g_iscsi.sessions */
@@ -422,6 +427,7 @@ void iscsi_session_request_logout(struct iscsi_session *s, uint16_t time2wait);
 /* login.c */
 int iscsi_op_login(struct iscsi_conn *c, const uint8_t *bhs, uint8_t *data, uint32_t dlen);
 void iscsi_login_free(struct iscsi_conn *c);
+void iscsi_login_resume(struct iscsi_conn *c);
 /* text.c */
 int iscsi_op_text(struct iscsi_conn *c, const uint8_t *bhs, uint8_t *data, uint32_t dlen);
 int iscsi_sendtargets(struct iscsi_conn *c, const char *value, struct iscsi_text *out);

@@ -33,6 +33,16 @@ struct iscsi_login_ctx {
 	size_t rsp_sent;
 	bool rsp_transit;
 	int rsp_nsg;
+	/* the final answer of a leading login that reinstated a session, held
+	 * until the old session's last task has left the backend */
+	bool held;
+	uint8_t held_req[ISCSI_BHS_LEN];
+	int held_csg, held_nsg;
+	uint16_t held_tsih;
+	char *held_text;
+	size_t held_len;
+	uint64_t held_ms;
+	int held_old_tsih;
 	/* identity */
 	struct iscsi_tgt *tgt;
 	struct iscsi_session *join;     /* existing session (connection add) */
@@ -62,6 +72,7 @@ void iscsi_login_free(struct iscsi_conn *c)
 	if (l->join)
 		iscsi_session_release(l->join);   /* the reference taken at lookup */
 	free(l->text);
+	free(l->held_text);
 	iscsi_text_free(&l->rsp);
 	memset(l->cred.secret, 0, sizeof(l->cred.secret));
 	memset(l->cred.mutual_secret, 0, sizeof(l->cred.mutual_secret));
@@ -428,7 +439,10 @@ static uint16_t alloc_tsih(void)
 }
 
 /* Leading login done: create and register the session (RFC 7143 6.3.5:
- * reinstating an older session with the same ISID). */
+ * reinstating an older session with the same ISID). Returns the reinstated
+ * session's TSIH (its end is to be waited for), -1 when there is none, or
+ * ISCSI_MAKE_FAILED / ISCSI_MAKE_DENIED. */
+enum { ISCSI_MAKE_FAILED = -2, ISCSI_MAKE_DENIED = -3 };
 static int login_make_session(struct iscsi_conn *c)
 {
 	struct iscsi_login_ctx *l = c->login;
@@ -437,7 +451,7 @@ static int login_make_session(struct iscsi_conn *c)
 	int old_tsih = -1;              /* a reinstated session's (it may be gone once unlocked) */
 
 	if (!s)
-		return -1;
+		return ISCSI_MAKE_FAILED;
 	s->type = n->session_type;
 	s->tpgt = c->tpgt;
 	memcpy(s->isid, l->isid, ISCSI_ISID_LEN);
@@ -470,7 +484,7 @@ static int login_make_session(struct iscsi_conn *c)
 		s->itn = scsi_itn_create(l->tgt->st, s->port_name, &s->port);
 		if (!s->itn) {
 			free(s);
-			return -1;
+			return ISCSI_MAKE_FAILED;
 		}
 		scsi_itn_set_abort_cb(s->itn, iscsi_session_abort_cb, s);
 		s->tgt = l->tgt;
@@ -488,7 +502,7 @@ static int login_make_session(struct iscsi_conn *c)
 		scsi_itn_destroy(s->itn);
 		iscsi_tgt_put(s->tgt);
 		free(s);
-		return -2;
+		return ISCSI_MAKE_DENIED;
 	}
 	if (s->type == ISCSI_SESSION_NORMAL) {
 		/* the old session stays registered (replaced, then dying: no
@@ -496,11 +510,17 @@ static int login_make_session(struct iscsi_conn *c)
 		 * freed: task management and PREEMPT AND ABORT of other nexuses
 		 * look for its tasks there and wait for them. Not dying before
 		 * its kill runs on its reactor: a sweep that ran first would skip
-		 * its queued commands, which that reactor could still deliver */
+		 * its queued commands, which that reactor could still deliver.
+		 * The new session waits for that end before its login completes
+		 * (session.c, succession): like LIO's and SCST's, so that a write
+		 * of the old session that is still in the device cannot land over
+		 * a newer write of the new one (its retry, say). */
 		o = reinstated_locked(s->initiator, s->isid, s->target_name, s->tpgt);
 		if (o) {
 			old_tsih = o->tsih;
 			o->replaced = true;
+			o->successor = s;
+			s->predecessor = o;
 			iscsi_session_post_kill_locked(o, "session reinstated");
 		}
 	}
@@ -523,7 +543,7 @@ static int login_make_session(struct iscsi_conn *c)
 	       "iscsi: %s: %s session TSIH %u for %s%s%s", c->peer,
 	       s->type == ISCSI_SESSION_NORMAL ? "normal" : "discovery", s->tsih, s->initiator,
 	       s->type == ISCSI_SESSION_NORMAL ? " to " : "", s->target_name);
-	return 0;
+	return old_tsih;
 }
 
 static void login_complete(struct iscsi_conn *c)
@@ -595,6 +615,51 @@ static int login_migrate(struct iscsi_conn *c, const uint8_t *req, const uint8_t
 	return 0;
 }
 
+/* Keep the final answer of a reinstating login until the session it replaced
+ * has ended (iscsi_login_resume). The login timer still runs: an old session
+ * whose task never leaves the device ends this login, and the initiator's
+ * next try waits in its turn. */
+static int login_hold(struct iscsi_conn *c, const uint8_t *req, int csg, int nsg, uint16_t tsih, const char *text,
+		      size_t len, int old_tsih)
+{
+	struct iscsi_login_ctx *l = c->login;
+
+	if (len && !(l->held_text = malloc(len)))
+		return login_fail(c, req, ISCSI_LOGIN_OUT_OF_RESOURCES, "out of memory holding the login answer");
+	if (len)
+		memcpy(l->held_text, text, len);
+	l->held_len = len;
+	memcpy(l->held_req, req, ISCSI_BHS_LEN);
+	l->held_csg = csg;
+	l->held_nsg = nsg;
+	l->held_tsih = tsih;
+	l->held_ms = reactor_now_ms();
+	l->held_old_tsih = old_tsih;
+	l->held = true;
+	l->stage = nsg;
+	return 0;
+}
+
+/* The session this login reinstated has ended: send the held answer and go to
+ * full feature phase (session.c calls this on the connection's reactor). */
+void iscsi_login_resume(struct iscsi_conn *c)
+{
+	struct iscsi_login_ctx *l = c->login;
+	uint64_t waited;
+
+	if (c->closing || c->state != ISCSI_CONN_LOGIN || !l || !l->held)
+		return;
+	l->held = false;
+	waited = reactor_now_ms() - l->held_ms;
+	qb_log(waited >= 1000 ? LOG_NOTICE : LOG_DEBUG,
+	       "iscsi: %s: reinstated session TSIH %d has ended (its last task left the backend after %llu ms): "
+	       "login of %s completes", c->peer, l->held_old_tsih, (unsigned long long)waited, l->initiator);
+	login_respond(c, l->held_req, ISCSI_LOGIN_OK, true, false, l->held_csg, l->held_nsg, l->held_tsih,
+		      l->held_text, l->held_len);
+	if (!c->closing)
+		login_complete(c);
+}
+
 /* The last (or only) Login Response of an exchange: the stage change, and for
  * the move to full feature phase the new session or the connection add. */
 static int login_conclude(struct iscsi_conn *c, const uint8_t *req, bool transit, int csg, int nsg,
@@ -621,10 +686,15 @@ static int login_conclude(struct iscsi_conn *c, const uint8_t *req, bool transit
 			c->sess = s;
 			l->join = NULL;         /* the reference now belongs to the connection */
 			rsp_tsih = s->tsih;
-		} else if ((rc = login_make_session(c)) < 0) {
-			if (rc == -2)
-				return login_fail(c, req, ISCSI_LOGIN_AUTHZ_FAILED, "access removed by a reload");
+		} else if ((rc = login_make_session(c)) == ISCSI_MAKE_DENIED) {
+			return login_fail(c, req, ISCSI_LOGIN_AUTHZ_FAILED, "access removed by a reload");
+		} else if (rc == ISCSI_MAKE_FAILED) {
 			return login_fail(c, req, ISCSI_LOGIN_OUT_OF_RESOURCES, "cannot create the session");
+		} else if (rc >= 0) {
+			/* a reinstatement: answered once the old session has ended
+			 * (its wake-up is posted to this reactor, so it comes after
+			 * this returns even when the old one is gone already) */
+			return login_hold(c, req, csg, nsg, c->sess->tsih, text, len, rc);
 		} else {
 			rsp_tsih = c->sess->tsih;
 		}
@@ -673,6 +743,11 @@ int iscsi_op_login(struct iscsi_conn *c, const uint8_t *req, uint8_t *data, uint
 
 	if (c->state != ISCSI_CONN_LOGIN)
 		return 0;
+	if (l && l->held) {
+		/* RFC 7143 6.1: the initiator waits for the answer to its request */
+		iscsi_conn_close(c, "login PDU while the answer to the last one was due");
+		return -1;
+	}
 	if (!l) {
 		struct iscsi_param_limits lim;
 		l = calloc(1, sizeof(*l));

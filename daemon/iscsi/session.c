@@ -196,24 +196,73 @@ static void registry_remove(struct iscsi_session *s)
 		g_iscsi.ndiscovery--;
 }
 
+/* On the successor's reactor: the session it reinstated has ended, the last
+ * of its tasks has left the backend. Its held login answer can go. */
+static void predecessor_gone(void *arg)
+{
+	struct iscsi_session *s = arg;
+	struct iscsi_conn *c;
+
+	pthread_mutex_lock(&g_iscsi.lock);
+	c = s->conns;
+	pthread_mutex_unlock(&g_iscsi.lock);
+	if (c)
+		iscsi_login_resume(c);
+	iscsi_session_release(s);
+}
+
+/* S has ended for its successor: killed, and its last connection freed, which
+ * happens once that connection's last task has left the backend (a connection
+ * add still logging in may keep the struct longer, with no task). Leave the
+ * chain of reinstatements: a successor that waited only for S is returned
+ * with a reference, to be woken (post_wake); when S itself still waited for
+ * an older session, the successor waits for that one instead (a login retried
+ * while the first retry was waiting reinstates the waiting session).
+ * Under g_iscsi.lock. */
+static struct iscsi_session *succession_leave_locked(struct iscsi_session *s)
+{
+	struct iscsi_session *p = s->predecessor, *n = s->successor;
+
+	s->predecessor = s->successor = NULL;
+	if (p)
+		p->successor = n;
+	if (!n)
+		return NULL;
+	n->predecessor = p;
+	if (p)
+		return NULL;
+	n->nconns++;            /* held by the posted wake-up */
+	return n;
+}
+
+static void post_wake(struct iscsi_session *n)
+{
+	if (n)
+		reactor_post(n->r, predecessor_gone, n);
+}
+
 /* Drop one of the session's references (connections, posted kills). */
 void iscsi_session_release(struct iscsi_session *s)
 {
+	struct iscsi_session *wake = NULL;
 	bool last;
 
 	pthread_mutex_lock(&g_iscsi.lock);
 	last = --s->nconns <= 0 && !s->conns;
-	if (last)
+	if (last) {
 		registry_remove(s);
+		wake = succession_leave_locked(s);
+	}
 	pthread_mutex_unlock(&g_iscsi.lock);
 	if (last)
 		session_free(s);
+	post_wake(wake);
 }
 
 /* A connection is being freed: leave its session (last one ends it). */
 void iscsi_session_conn_gone(struct iscsi_conn *c)
 {
-	struct iscsi_session *s = c->sess;
+	struct iscsi_session *s = c->sess, *wake = NULL;
 	struct iscsi_conn **pp;
 
 	if (!s)
@@ -224,9 +273,12 @@ void iscsi_session_conn_gone(struct iscsi_conn *c)
 			*pp = c->snext;
 			break;
 		}
+	if (s->dying && !s->conns)
+		wake = succession_leave_locked(s);
 	pthread_mutex_unlock(&g_iscsi.lock);
 	c->sess = NULL;
 	iscsi_session_release(s);
+	post_wake(wake);
 }
 
 /* On the session's reactor: close every connection (reinstatement, logout of
@@ -234,13 +286,17 @@ void iscsi_session_conn_gone(struct iscsi_conn *c)
 void iscsi_session_kill(struct iscsi_session *s, const char *why)
 {
 	struct iscsi_conn *conns[64];
+	struct iscsi_session *wake = NULL;
 	int n = 0;
 
 	pthread_mutex_lock(&g_iscsi.lock);
 	s->dying = true;        /* under the lock: logins on other reactors read it there */
 	for (struct iscsi_conn *c = s->conns; c && n < 64; c = c->snext)
 		conns[n++] = c;
+	if (!s->conns)          /* nothing left to end (a connection add may hold it) */
+		wake = succession_leave_locked(s);
 	pthread_mutex_unlock(&g_iscsi.lock);
+	post_wake(wake);
 	for (int i = 0; i < n; i++)
 		iscsi_conn_close(conns[i], why);
 }

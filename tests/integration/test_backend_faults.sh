@@ -16,10 +16,12 @@
 #     (a failed flush is sticky until the LUN is reopened).
 #   - a LUN RESET of session 2 while session 1's write hangs in the device:
 #     answered only once that write left the device (before, at once); the
-#     same after session 1 aborted that write itself (ABORT TASK) first, and
-#     after session 1 was reinstated (a login with its ISID, TSIH 0): the old
-#     session's write still counts until it left the device (before: the old
-#     session was forgotten at the login and the reset answered at once);
+#     same after session 1 aborted that write itself (ABORT TASK) first;
+#   - a login that reinstates a session (its ISID, TSIH 0) whose write hangs
+#     in the device: answered only once that write left the device, so it
+#     cannot land over the new session's writes (before: answered at once);
+#     meanwhile a third session's LUN RESET waits for that write too, and a
+#     retry of the login reinstates the waiting one and waits in its turn;
 #   - PREEMPT AND ABORT of the issuer's own key while its write hangs in the
 #     device: that write is aborted too and the PR OUT answers once it left
 #     the device, no unit attention for the issuer (before: the write was
@@ -398,47 +400,105 @@ untrack_pid "$RESET2_PID"
 check "LUN RESET (after ABORT TASK) answered Function complete once the write left the device" grep -q "reset answered 0" "$T_TMP/reset2.out"
 check "ABORT TASK answered Function complete too" grep -q "abort answered 0" "$T_TMP/reset2.out"
 
-# ---------------------------------------------------------------- session reinstatement, then a LUN RESET
+# ---------------------------------------------------------------- session reinstatement waits for the old session's write
 # RFC 7143 6.3.5: a login with the ISID of a live session (TSIH 0) reinstates
 # it; the old session's tasks end without a response, but a write of it that is
-# in the device is still running. The old session stays findable until that
-# write left the device: a LUN RESET (here from the new session) waits for it
-# like for any other nexus' task. Before, the old session left the registry at
-# the login and the reset was answered at once, the write still in the device.
+# in the device is still running. The new login is answered only once that
+# write has left the device (LIO and SCST wait the same way): answered at
+# once, the initiator's retry and its next writes to those blocks could be
+# overwritten by the old write landing late (before: answered at once). While
+# the login waits, the old session stays findable: a third session's LUN
+# RESET waits for its write like for any other nexus' task.
 echo hang >"$CTL_FILE"
 T_LIB_DIR=$T_LIB_DIR python3 - "$PORT" "$IQN" >"$T_TMP/reinst.out" 2>&1 <<'PY' &
-import os, sys, time
+import os, sys, threading, time
 sys.path.insert(0, os.environ['T_LIB_DIR'])
 import test_bad_input as tbi
 port, iqn = int(sys.argv[1]), sys.argv[2]
+def read_lba(c, lba):
+    """READ(10) of 8 blocks (4 KiB) at lba: (status, data)"""
+    bhs = c.scsi_bhs(bytes([0x28, 0]) + lba.to_bytes(4, 'big') + bytes([0, 0, 8, 0]), read_len=4096)
+    c.send_pdu(bhs)
+    buf = bytearray(4096)
+    end = time.time() + 10
+    while True:
+        op, rsp, data = c.recv_skip_nop(deadline=end)
+        if rsp[16:20] != bhs[16:20]:
+            continue
+        if op == tbi.OP_DATA_IN:
+            off = int.from_bytes(rsp[40:44], 'big')
+            buf[off:off + len(data)] = data
+            if rsp[1] & 0x01:
+                return rsp[3], bytes(buf)
+        elif op == tbi.OP_SCSI_RSP:
+            return rsp[3], bytes(buf)
+third = tbi.named_session(port, iqn, 'iqn.2026-11.org.tandem.test:resetter3')
 old = tbi.named_session(port, iqn, 'iqn.2026-11.org.tandem.test:reinstater')
 w = old.scsi_out(bytes([0x2a, 0, 0, 0, 0x04, 0, 0, 0, 8, 0]), bytes([0x4e]) * 4096)   # LBA 1024: hangs
 time.sleep(1)
-new = tbi.Conn(port)
-new.isid = old.isid                                 # same initiator port: reinstatement
-err = new.login(iqn)
-print('reinstated' if not err else 'login failed %s' % err, flush=True)
+def login_bg(c, res):
+    try:
+        res['err'] = c.login(iqn)
+    except Exception as e:                          # the connection closed under it
+        res['err'] = 'closed: %r' % e
+    return res
+def reinstating_login():
+    c = tbi.Conn(port, timeout=30)
+    c.isid = old.isid                               # same initiator port: reinstatement
+    res = {}
+    th = threading.Thread(target=login_bg, args=(c, res))
+    th.start()
+    return c, th, res
+first, th1, res1 = reinstating_login()
+th1.join(3)
+print('login pending' if th1.is_alive() else 'login answered early: %r' % res1, flush=True)
 print('old closed' if old.wait_closed(5) else 'old still open', flush=True)
-new.tmf(0x05)                                       # LUN RESET, LUN 0, from the new session
-r = new.tmf_response(3)
+third.tmf(0x05)                                     # LUN RESET, LUN 0, from a third session
+r = third.tmf_response(3)
 print('reset early %s' % r if r is not None else 'reset pending', flush=True)
-r = new.tmf_response(30) if r is None else r
+# the initiator gives up on that login and tries again: the retry reinstates
+# the waiting session and waits in its turn for the old one
+new, th, res = reinstating_login()
+th1.join(5)
+print('first try closed' if not th1.is_alive() and res1.get('err') else 'first try %r' % res1, flush=True)
+th.join(2)
+print('retry pending' if th.is_alive() else 'retry answered early: %r' % res, flush=True)
+th.join(30)
+print('reinstated' if not th.is_alive() and not res.get('err') else 'login failed %r' % res, flush=True)
+r = third.tmf_response(30) if r is None else r
 print('reset answered', r, flush=True)
+new.test_unit_ready()                               # its unit attention
+st, data = read_lba(new, 1024)
+print('old write landed before the login' if st == 0 and data == bytes([0x4e]) * 4096
+      else 'read %s %r' % (st, data[:8]), flush=True)
+st = new.scsi_status(new.scsi_out(bytes([0x2a, 0, 0, 0, 0x04, 0, 0, 0, 8, 0]), bytes([0x5f]) * 4096), 10)
+st2, data = read_lba(new, 1024)
+print('new write %s reads %s' % (st, 'back' if st2 == 0 and data == bytes([0x5f]) * 4096 else repr(data[:8])),
+      flush=True)
 PY
 REINST_PID=$!
 track_pid "$REINST_PID"
 for _ in $(seq 1 200); do grep -qE "reset (early|pending)|failed|Error" "$T_TMP/reinst.out" && break; sleep 0.1; done
-check "the same ISID logs in again while the old session's write is in the device (reinstatement)" \
-	grep -q "reinstated" "$T_TMP/reinst.out"
-check "the reinstated session's connection is closed" grep -q "old closed" "$T_TMP/reinst.out"
-check "LUN RESET from the new session: not answered while the old session's write is in the device" \
+check "a login with the old session's ISID is not answered while its write is in the device" \
+	grep -q "login pending" "$T_TMP/reinst.out"
+check "the reinstated session's connection is closed at once" grep -q "old closed" "$T_TMP/reinst.out"
+check "LUN RESET from a third session: not answered while the old session's write is in the device" \
 	grep -q "reset pending" "$T_TMP/reinst.out"
+for _ in $(seq 1 100); do grep -qE "retry (pending|answered)|failed|Error" "$T_TMP/reinst.out" && break; sleep 0.1; done
+check "a retried login reinstates the waiting one (its connection closed)" grep -q "first try closed" "$T_TMP/reinst.out"
+check "... and waits for the old session's write in its turn" grep -q "retry pending" "$T_TMP/reinst.out"
 echo none >"$CTL_FILE"
 wait "$REINST_PID" 2>/dev/null || true
 untrack_pid "$REINST_PID"
-check "LUN RESET after the reinstatement answered Function complete once the write left the device" \
+check "the reinstating login completes once the write left the device" grep -q "^reinstated" "$T_TMP/reinst.out"
+check "LUN RESET answered Function complete once the write left the device" \
 	grep -q "reset answered 0" "$T_TMP/reinst.out"
-[ -s "$T_TMP/reinst.out" ] && sed -e 's/^/    | /' "$T_TMP/reinst.out" | head -6
+check "the new session reads the old session's write: it landed before the login was answered" \
+	grep -q "old write landed before the login" "$T_TMP/reinst.out"
+check "the new session's write to the same blocks stays" grep -q "new write 0 reads back" "$T_TMP/reinst.out"
+check "tandemd logged the wait for the reinstated session" \
+	grep -q "reinstated session TSIH [0-9]* has ended (its last task left the backend after [0-9]* ms)" "$TANDEMD_LOG"
+[ -s "$T_TMP/reinst.out" ] && sed -e 's/^/    | /' "$T_TMP/reinst.out" | head -10
 
 # ---------------------------------------------------------------- PREEMPT AND ABORT waits like a reset
 # SPC-4 5.13.11.2.4.4: the preempted nexus' tasks are aborted as by ABORT TASK
