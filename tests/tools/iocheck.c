@@ -638,6 +638,36 @@ static void usage(void)
 	exit(2);
 }
 
+/* A number option, whole and in range, or a clear error naming it (exit 2). */
+static double num_opt(const char *name, const char *v, double lo, double hi)
+{
+	char *end;
+	double d;
+
+	errno = 0;
+	d = strtod(v, &end);
+	if (errno || end == v || *end || !(d >= lo && d <= hi)) {
+		fprintf(stderr, "iocheck: --%s %s: not a number in [%g, %g]\n", name, v, lo, hi);
+		exit(2);
+	}
+	return d;
+}
+
+static uint64_t count_opt(const char *name, const char *v, uint64_t lo, uint64_t hi)
+{
+	char *end;
+	unsigned long long n;
+
+	errno = 0;
+	n = strtoull(v, &end, 0);
+	if (errno || end == v || *end || *v == '-' || n < lo || n > hi) {
+		fprintf(stderr, "iocheck: --%s %s: not a whole number in [%llu, %llu]\n", name, v, (unsigned long long)lo,
+			(unsigned long long)hi);
+		exit(2);
+	}
+	return n;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
@@ -655,18 +685,18 @@ int main(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (c) {
 		case 'u': urls = optarg; break;
-		case 'b': opt.blocks = strtoull(optarg, NULL, 0); break;
-		case 'o': opt.offset_blocks = strtoull(optarg, NULL, 0); break;
-		case 'q': opt.qd = atoi(optarg); break;
-		case 's': opt.seconds = atof(optarg); break;
+		case 'b': opt.blocks = count_opt("blocks", optarg, 1, UINT64_MAX); break;
+		case 'o': opt.offset_blocks = count_opt("offset-blocks", optarg, 0, UINT64_MAX); break;
+		case 'q': opt.qd = (int)count_opt("qd", optarg, 1, 1024); break;
+		case 's': opt.seconds = num_opt("seconds", optarg, 0, 1e7); break;
 		case 'l': opt.logpath = optarg; break;
-		case 'm': opt.max_writes = strtoull(optarg, NULL, 0); break;
+		case 'm': opt.max_writes = count_opt("max-writes", optarg, 1, UINT64_MAX); break;
 		case 'F': opt.fua = 1; break;
-		case 'N': opt.nop_interval = atof(optarg); break;
-		case 'T': opt.nop_timeout = atof(optarg); break;
-		case 'R': opt.repl_timeout = atof(optarg); break;
-		case 'G': opt.give_up = atof(optarg); break;
-		case 'W': opt.rate = atof(optarg); break;
+		case 'N': opt.nop_interval = num_opt("nop-interval", optarg, 0, 3600); break;
+		case 'T': opt.nop_timeout = num_opt("nop-timeout", optarg, 0, 3600); break;
+		case 'R': opt.repl_timeout = num_opt("replacement-timeout", optarg, 0, 3600); break;
+		case 'G': opt.give_up = num_opt("give-up", optarg, 0, 1e7); break;
+		case 'W': opt.rate = num_opt("rate", optarg, 0, 1e9); break;
 		default: usage();
 		}
 	}
