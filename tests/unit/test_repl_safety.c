@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -635,6 +636,134 @@ static bool wait_vs(int vs, uint64_t ms)
 		usleep(10000);
 	}
 	return false;
+}
+
+/* ---- synchronisation points: markers through each hop, not guessed delays ---- */
+struct mark {
+	struct reactor *r;
+	int hop;
+	unsigned jobs;                  /* repl reactor: metadata / work-queue jobs still out */
+	_Atomic int done;
+};
+
+/* Re-posts itself twice: a reactor drains its mailbox at most twice a turn
+ * (after epoll_wait; after the fd handlers when it posted to itself), so the
+ * third run comes after an idle phase that began after the first: whatever
+ * the messages posted before the marker handed on from an idle hook (the
+ * wrapper's batch to the repl reactor, the engine's completions to the I/O
+ * reactor) has been posted by then. */
+static void mark_r(void *arg)
+{
+	struct mark *k = arg;
+
+	if (++k->hop < 3) {
+		reactor_post(k->r, mark_r, k);
+		return;
+	}
+	if (k->r == repl_eng.r)
+		for (int i = 0; i < repl_eng.nvols; i++) {
+			struct repl_vol *v = repl_eng.vols[i];
+			k->jobs += atomic_load(&v->wq_pending) + v->job_busy + !rl_empty(&v->jobs);
+		}
+	atomic_store(&k->done, 1);
+}
+
+/* Everything posted to r before this call has run, and r's idle hooks have
+ * passed it on. Returns the repl reactor's jobs still out. */
+static unsigned reactor_sync(struct reactor *r)
+{
+	struct mark k = { .r = r };
+	uint64_t end = now_ms() + 10000;
+
+	reactor_post(r, mark_r, &k);
+	while (!atomic_load(&k.done) && now_ms() < end)
+		usleep(200);
+	ck_assert_msg(atomic_load(&k.done), "reactor %s never ran the marker", reactor_name(r));
+	return k.jobs;
+}
+
+/* The repl reactor has handled everything posted to it so far, and no
+ * metadata job of any volume is out (their completions ran too). */
+static void engine_idle(void)
+{
+	uint64_t end = now_ms() + 10000;
+
+	while (reactor_sync(repl_eng.r) && now_ms() < end)
+		usleep(1000);
+	ck_assert_msg(!reactor_sync(repl_eng.r), "the engine's metadata jobs never finished");
+}
+
+/* Application I/O posted so far went through every hop it can take without
+ * the peer or a held disk: I/O reactor -> repl reactor (activity-log job)
+ * -> RAM device -> repl reactor -> I/O reactor (the completion callback). */
+static void engine_settle(void)
+{
+	for (int i = 0; i < 3; i++) {
+		reactor_sync(IO);
+		engine_idle();
+	}
+	reactor_sync(IO);
+}
+
+static void peer_ack(const struct pmsg *d, uint32_t status);
+
+/* The peer's barrier: a PING answered in order, so every message the peer
+ * sent before it has been handled by the engine, and everything the engine
+ * queued before handling it is read here (PINGs answered, DATA acknowledged
+ * when serve, the rest skipped). True if a message of `type` (0: none) for
+ * which want() (NULL: any) holds came before the answer, the first such left
+ * in m. */
+static bool peer_sync_for(struct pmsg *m, uint16_t type, bool (*want)(const struct pmsg *x, const void *arg),
+			  const void *arg, bool serve)
+{
+	static uint64_t stamp = 0x7e57000000000000ull;     /* neither a clock nor a barrier token */
+	uint8_t ping[REPL_PING_SIZE] = { 0 };
+	struct pmsg x = { 0 };
+	bool seen = false;
+
+	put_be64(ping + REPL_PING_STAMP, ++stamp);
+	peer_send(REPL_MSG_PING, REPL_VOL_NONE, ping, sizeof(ping));
+	for (;;) {
+		ck_assert_msg(peer_recv(&x, 5000) == 0, "no answer to the peer's PING");
+		if (x.type == REPL_MSG_PING_ACK && get_be64(x.body + REPL_PING_STAMP) == stamp)
+			break;
+		if (x.type == REPL_MSG_PING)
+			peer_send(REPL_MSG_PING_ACK, REPL_VOL_NONE, x.body, REPL_PING_SIZE);
+		else if (serve && x.type == REPL_MSG_DATA)
+			peer_ack(&x, 0);
+		if (type && x.type == type && !seen && (!want || want(&x, arg))) {
+			seen = true;
+			free(m->body);
+			*m = x;
+			x = (struct pmsg){ 0 };
+		}
+	}
+	free(x.body);
+	return seen;
+}
+
+static bool peer_sync(struct pmsg *m, uint16_t type)
+{
+	return peer_sync_for(m, type, NULL, NULL, false);
+}
+
+/* ... acknowledging the DATA that comes meanwhile */
+static void peer_sync_serve(void)
+{
+	struct pmsg x = { 0 };
+
+	peer_sync_for(&x, 0, NULL, NULL, true);
+	free(x.body);
+}
+
+/* What the peer sent so far was handled, the jobs that started are done, and
+ * what the engine sent meanwhile was read (DATA acknowledged): the engine
+ * waits for the peer now, or has decided without it. */
+static void peer_settle(void)
+{
+	peer_sync_serve();
+	engine_idle();
+	peer_sync_serve();
 }
 
 /* Peer and engine both UpToDate with the --new-device generation: Connected. */
@@ -1492,6 +1621,17 @@ static void engine_resume(void)
 
 static void fence_noop(void *arg) { (void)arg; }
 
+/* The engine's socket fd has at least n bytes to read (they left the peer). */
+static void socket_holds(int fd, int n)
+{
+	int have = 0;
+
+	for (uint64_t end = now_ms() + 5000; now_ms() < end; usleep(200))
+		if (ioctl(fd, FIONREAD, &have) == 0 && have >= n)
+			return;
+	ck_abort_msg("%d of %d bytes arrived", have, n);
+}
+
 /* Bug 8: the fence answer (the peer is Outdated or dead) came while the link
  * was back and the volume negotiating with the generation announced before
  * it: the bump of the generation started, but the negotiation went on with
@@ -1503,7 +1643,6 @@ START_TEST(test_fence_answer_during_negotiation)
 	struct pmsg m = { 0 };
 	struct repl_md_gen g = { .current = REPL_MD_GEN_NEW_DEVICE };
 	struct pollfd pf;
-	_Atomic int never = 0;
 	struct tio *t;
 	struct vs_q q;
 	int efd;
@@ -1521,16 +1660,19 @@ START_TEST(test_fence_answer_during_negotiation)
 	/* back: while a write is frozen the engine does not announce its ids
 	 * (the fence answer may change them) */
 	peer_handshake(&m);
-	ck_assert_msg(!peer_watch_for(&m, REPL_MSG_VOL_STATE, 300), "VOL_STATE announced while a write is frozen");
+	/* the link came up when our AUTH was handled, before the PING behind it */
+	ck_assert_msg(!peer_sync(&m, REPL_MSG_VOL_STATE), "VOL_STATE announced while a write is frozen");
 	/* the answer, and the peer's state right behind it (handled in one turn) */
 	engine_pause();
 	repl_fence_done(true);
 	peer_vol_state(&g, REPL_DISK_UPTODATE, REPL_ROLE_SECONDARY, REPL_MD_F_CONNECTED);
-	usleep(20 * 1000);
+	socket_holds(repl_eng.conn->fd, REPL_HDR_SIZE + REPL_VS_SIZE);  /* reactor held: safe to read */
 	engine_resume();
 	ck_assert_msg(tio_wait(t, 5000), "the frozen write never completed");
 	ck_assert_int_eq(t->status, 0);
-	peer_serve(&m, &never, 1000);
+	/* what the answer started (the bump, the negotiation it restarts) has run */
+	peer_settle();
+	engine_idle();
 	q = engine_state();
 	ck_assert_msg(!(q.vs == VS_CONNECTED && !(q.flags & REPL_MD_F_PEER_OUTDATED)),
 		      "the frozen write was acknowledged and the peer, which never got it, counts as in sync "
@@ -1566,6 +1708,8 @@ START_TEST(test_own_fence_wait_keeps_the_link)
 	ck_assert_msg(poll(&pf, 1, 5000) == 1, "no fence request for the write without the peer");
 	peer_handshake(&m);
 	peer_vol_state(&g, REPL_DISK_UPTODATE, REPL_ROLE_SECONDARY, REPL_MD_F_CONNECTED);
+	/* timed on purpose: what must not happen is a timeout (timeout_ms, 2 s)
+	 * firing, so only a wait past it can show that it does not */
 	ck_assert_msg(!peer_watch_for(&m, REPL_MSG_VOL_STATE, 3000), "VOL_STATE announced while a write is frozen");
 	peer_send(REPL_MSG_PING, REPL_VOL_NONE, ping, sizeof(ping));
 	do
@@ -1599,7 +1743,10 @@ START_TEST(test_handshakes_bounded)
 		fds[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		ck_assert_int_ge(fds[i], 0);
 		ck_assert_msg(connect(fds[i], (struct sockaddr *)&a, sizeof(a)) == 0, "connect %d: %s", i, strerror(errno));
-		usleep(10 * 1000);      /* the listen backlog is 8: let the engine accept (all within timeout_ms) */
+		/* the listen backlog is 8: the engine accepted this one (its HELLO
+		 * or its close is here) before the next connects */
+		struct pollfd pf = { .fd = fds[i], .events = POLLIN };
+		ck_assert_msg(poll(&pf, 1, 1500) == 1, "connection %d: neither HELLO nor closed", i);
 	}
 	for (int i = 0; i < N; i++) {
 		struct pollfd pf = { .fd = fds[i], .events = POLLIN };
@@ -1644,19 +1791,18 @@ static bool peer_serve_until_op(struct pmsg *m, int op, uint64_t ms)
 START_TEST(test_verify_refused_facing_a_primary)
 {
 	struct pmsg m = { 0 };
-	_Atomic int never = 0;
 	char err[256] = "";
 
 	signal(SIGPIPE, SIG_IGN);       /* the verify's requests still leave when the peer closes (tandemd ignores it too) */
 	setup_common(REPL_DISK_UPTODATE);
 	connect_in_sync(&m);
 	peer_role(REPL_ROLE_PRIMARY);
-	peer_serve(&m, &never, 300);
+	peer_sync_serve();                      /* the ROLE was handled */
 	ck_assert_msg(repl_verify_ex(LUN0, true, err, sizeof(err)) < 0,
 		      "a verify --resync started on a Secondary whose peer is Primary");
 	ck_assert_msg(strstr(err, "is Primary: run the verify there"), "reason: %s", err);
 	peer_role(REPL_ROLE_SECONDARY);
-	peer_serve(&m, &never, 300);
+	peer_sync_serve();                      /* the ROLE was handled */
 	err[0] = '\0';
 	ck_assert_msg(repl_verify_ex(LUN0, false, err, sizeof(err)) == 0, "verify with no Primary: %s", err);
 	free(m.body);
@@ -1729,14 +1875,14 @@ START_TEST(test_peer_cache_flushed_periodically)
 	peer_ack(&m, 0);
 	ck_assert(tio_wait(t, 5000));
 	ck_assert_msg(peer_serve_until_op(&m, REPL_OP_FLUSH, 3000), "no FLUSH to the peer within 3 s");
-	usleep(100 * 1000);
+	peer_sync_serve();                              /* its DATA_ACK was handled */
 	f = tio_write(5 * CHUNK, CHUNK, 0x66, BDEV_IO_F_FUA);  /* durable on the peer when acknowledged */
 	peer_expect(&m, REPL_MSG_DATA, true, 5000);
 	peer_ack(&m, 0);
 	ck_assert(tio_wait(f, 5000));
 	peer_close();
 	ck_assert(wait_vs(VS_WAIT, 5000));
-	usleep(200 * 1000);
+	engine_idle();                                  /* an outdate bump the link-down started has run */
 	q = engine_state();
 	ck_assert_msg(q.bm_count == 0, "%llu chunk(s) marked although the peer had flushed or written with FUA",
 		      (unsigned long long)q.bm_count);
@@ -1809,6 +1955,7 @@ START_TEST(test_rs_done_flush_belongs_to_its_resync)
 	unsigned f0;
 	uint64_t end;
 	struct vs_q q;
+	bool early;
 
 	setup_common(REPL_DISK_UPTODATE);
 	peer_connect(&m);
@@ -1826,10 +1973,11 @@ START_TEST(test_rs_done_flush_belongs_to_its_resync)
 	ck_assert_msg(ram_flushes() > f0, "RS_DONE did not flush the target's disk");
 	/* meanwhile the source wrote on and renegotiates: a new resync is due */
 	peer_vol_state(&pg2, REPL_DISK_UPTODATE, REPL_ROLE_PRIMARY, REPL_MD_F_PEER_OUTDATED);
-	usleep(300 * 1000);
+	early = peer_sync(&m, REPL_MSG_BITMAP_DONE);    /* handled while the flush hangs */
 	ram_release();                  /* the old resync's flush completes now */
-	peer_expect(&m, REPL_MSG_BITMAP_DONE, true, 5000);   /* the new resync's bitmap */
-	usleep(300 * 1000);
+	if (!early)
+		peer_expect(&m, REPL_MSG_BITMAP_DONE, true, 5000);   /* the new resync's bitmap */
+	engine_idle();                  /* the flush's completion and what it started have run */
 	q = engine_state();
 	ck_assert_msg(q.vs == VS_SYNC_TARGET && q.disk == REPL_DISK_INCONSISTENT && !q.current,
 		      "the old resync's flush finished the new one: state %d, disk %d, known current %d "
@@ -1967,16 +2115,16 @@ START_TEST(test_known_current_needs_the_peer)
 	ck_assert_msg(wait_current(true, 5000), "not current after comparing with the peer");
 	/* quorum lost while connected: the peer cannot write without this node */
 	repl_set_quorate(false);
-	usleep(100000);
-	ck_assert(wait_current(true, 1000));
+	engine_idle();                                  /* the loss was handled */
+	ck_assert(engine_state().current && lun_published_current());
 	/* ... but the link lost too: the peer may go on alone */
 	peer_close();
 	ck_assert_msg(wait_vs(VS_WAIT, 5000), "the engine did not notice the closed link");
 	ck_assert_msg(wait_current(false, 5000), "still current after losing the link without quorum");
 	/* quorum back: still unknown until compared again */
 	repl_set_quorate(true);
-	usleep(100000);
-	ck_assert(wait_current(false, 1000));
+	engine_idle();                                  /* anything it posted was handled */
+	ck_assert(!engine_state().current && !lun_published_current());
 	connect_in_sync(&m);
 	ck_assert_msg(wait_current(true, 5000), "not current after comparing again");
 	/* link lost with quorum (the peer must outdate or fence this node to go
@@ -2025,8 +2173,8 @@ START_TEST(test_known_current_peer_outdated)
 	engine_start();
 	ck_assert_msg(wait_current(true, 2000), "the metadata says the peer is Outdated, yet not current");
 	repl_set_quorate(false);
-	usleep(100000);
-	ck_assert(wait_current(true, 1000));
+	engine_idle();                                  /* the loss was handled */
+	ck_assert(engine_state().current && lun_published_current());
 	repl_set_quorate(true);
 	teardown_common();
 }
@@ -2163,7 +2311,7 @@ START_TEST(test_state_record_follows_the_data)
 
 	t = tio_state("R1", 8);                         /* a PR OUT's new record */
 	peer_expect_state(&m, "R1", 8, false);
-	usleep(100 * 1000);
+	engine_settle();                                /* a completion without the ACK would be back */
 	ck_assert_msg(!atomic_load(&t->done), "the record change completed before the peer acknowledged it");
 	peer_ack(&m, 0);
 	ck_assert(tio_wait(t, 5000));
