@@ -496,6 +496,16 @@ static bool peer_watch_for(struct pmsg *m, uint16_t type, uint64_t ms)
 	return false;
 }
 
+/* A VOL_STATE whose current id is not arg's (a struct repl_md_gen). */
+static bool vs_new_ids(const struct pmsg *m, const void *arg)
+{
+	const struct repl_md_gen *g = arg;
+	struct repl_md_gen ng;
+
+	repl_gen_get(m->body + REPL_VS_GEN_CURRENT, &ng);
+	return ng.current != g->current;
+}
+
 /* Watch the link up to ms for a VOL_STATE whose current id is not g's. */
 static bool peer_sees_new_ids(struct pmsg *m, const struct repl_md_gen *g, uint64_t ms)
 {
@@ -595,6 +605,7 @@ struct vs_q {
 	uint32_t flags;
 	bool up;
 	unsigned n_app;
+	unsigned held, frozen;          /* writes held for a negotiation, frozen for fencing */
 	uint64_t bm_count;
 	bool current;
 	uint64_t ping_sent_ms;          /* the link's outstanding keepalive, 0 none */
@@ -611,6 +622,10 @@ static void vs_r(void *arg)
 	q->flags = repl_md_get_flags(v->md);
 	q->up = repl_conn_up();
 	q->n_app = v->n_app;
+	for (struct repl_link *l = v->held.next; l != &v->held; l = l->next)
+		q->held++;
+	for (struct repl_link *l = v->od_wait.next; l != &v->od_wait; l = l->next)
+		q->frozen++;
 	q->bm_count = repl_md_bm_count(v->md);
 	q->current = v->known_current;
 	q->ping_sent_ms = repl_eng.conn ? repl_eng.conn->ping_sent_ms : 0;
@@ -1053,7 +1068,11 @@ static void missed_bump_case(bool engine_marks, bool peer_marks, bool want_bump)
 	peer_role(REPL_ROLE_SECONDARY);
 	peer_vol_state(&g, REPL_DISK_UPTODATE, REPL_ROLE_SECONDARY,
 		       REPL_MD_F_CONNECTED | (peer_marks ? REPL_VS_MDF_DIRTY : 0));
-	bumped = peer_sees_new_ids(&m, &g, 1500);
+	/* the VOL_STATE handled, the bump it started (if any) done, and what the
+	 * engine sent meanwhile read */
+	bumped = peer_sync_for(&m, REPL_MSG_VOL_STATE, vs_new_ids, &g, false);
+	engine_idle();
+	bumped |= peer_sync_for(&m, REPL_MSG_VOL_STATE, vs_new_ids, &g, false);
 	ck_assert_msg(bumped == want_bump, "engine marks %d, peer marks %d: the engine %s its generation", engine_marks,
 		      peer_marks, bumped ? "bumped" : "did not bump");
 	free(m.body);
@@ -1903,7 +1922,6 @@ START_TEST(test_late_error_ack_of_frozen_write)
 	struct pmsg m = { 0 }, data = { 0 };
 	struct repl_md_gen g = { .current = REPL_MD_GEN_NEW_DEVICE };
 	uint8_t d[REPL_DETACH_SIZE] = { 0 };
-	_Atomic int never = 0;
 	struct tio *t;
 	struct vs_q q;
 
@@ -1912,12 +1930,15 @@ START_TEST(test_late_error_ack_of_frozen_write)
 	t = tio_write(0, CHUNK, 0x77, 0);
 	peer_expect(&data, REPL_MSG_DATA, true, 5000);  /* received, not answered yet */
 	peer_send(REPL_MSG_VOL_DETACH, 0, d, sizeof(d)); /* the volume stops here: the write freezes */
-	usleep(200 * 1000);
+	peer_sync_serve();                              /* handled ... */
+	engine_settle();                                /* ... and a completion it allowed reached the initiator */
 	ck_assert(!atomic_load(&t->done));
+	ck_assert_uint_eq(engine_state().frozen, 1);
 	peer_vol_state(&g, REPL_DISK_UPTODATE, REPL_ROLE_SECONDARY, REPL_MD_F_CONNECTED);  /* back */
-	peer_serve(&m, &never, 300);
+	peer_sync_serve();
 	peer_ack(&data, ENODEV);                        /* the late answer to the old DATA */
-	peer_serve(&m, &never, 300);
+	peer_sync_serve();                              /* handled */
+	engine_idle();
 	q = engine_state();
 	ck_assert_msg(q.up && q.vs != VS_WAIT, "the late error ack broke off the new negotiation (state %d, link %d)",
 		      q.vs, q.up);
@@ -2557,8 +2578,10 @@ START_TEST(test_missed_bump_keeps_fencing)
 	peer_close();                                   /* before the peer took the new ids */
 	ck_assert(wait_vs(VS_WAIT, 5000));
 	t2 = tio_write(5 * CHUNK, CHUNK, 0x66, 0);
-	ck_assert_msg(!tio_wait(t2, 1000), "a write completed alone right after the bump, with the peer neither "
+	engine_settle();                                /* as far as it goes without the peer */
+	ck_assert_msg(!atomic_load(&t2->done), "a write completed alone right after the bump, with the peer neither "
 		      "fenced nor Outdated (it is UpToDate on the old ids)");
+	ck_assert_uint_eq(engine_state().frozen, 1);    /* waiting for the fence answer */
 	repl_fence_done(true);                          /* the cluster fenced it */
 	ck_assert_msg(tio_wait(t2, 5000), "the frozen write never completed");
 	ck_assert_int_eq(t2->status, 0);
@@ -2590,12 +2613,14 @@ START_TEST(test_missed_bump_holds_writes)
 	peer_role(REPL_ROLE_SECONDARY);
 	ck_assert(wait_vs(VS_NEGOTIATE, 5000));
 	t2 = tio_write(5 * CHUNK, CHUNK, 0x66, 0);      /* held by the negotiation */
-	usleep(50 * 1000);
+	engine_settle();
+	ck_assert_uint_eq(engine_state().held, 1);
 	peer_vol_state(&g, REPL_DISK_UPTODATE, REPL_ROLE_SECONDARY, REPL_MD_F_CONNECTED);
 	ck_assert_msg(peer_sees_new_ids(&m, &g, 3000), "no VOL_STATE with the new ids: the held write was frozen for fencing and the "
 		      "renegotiation waits for the answer");
+	engine_settle();                                /* the released write went as far as it goes */
 	pf = (struct pollfd){ .fd = efd, .events = POLLIN };
-	ck_assert_msg(poll(&pf, 1, 300) == 0, "the held write asked the cluster to fence the connected peer");
+	ck_assert_msg(poll(&pf, 1, 0) == 0, "the held write asked the cluster to fence the connected peer");
 	peer_vol_state(&g, REPL_DISK_UPTODATE, REPL_ROLE_SECONDARY, REPL_MD_F_CONNECTED);
 	ck_assert_msg(peer_serve_until_op(&m, REPL_OP_WRITE, 5000), "the held write was not mirrored");
 	ck_assert_msg(tio_wait(t2, 5000), "the held write never completed");
@@ -2644,8 +2669,8 @@ START_TEST(test_stale_rs_ack_of_aborted_resync)
 	peer_makes_target(&m, &pg);                             /* and again */
 	peer_send(REPL_MSG_BITMAP_DONE, 0, bd, sizeof(bd));
 	ram_release();                                          /* the old write completes */
-	ck_assert_msg(!peer_watch_for(&m, REPL_MSG_RS_ACK, 500),
-		      "the aborted resync's write was acknowledged inside the new resync");
+	engine_idle();                                          /* its completion was handled */
+	ck_assert_msg(!peer_sync(&m, REPL_MSG_RS_ACK), "the aborted resync's write was acknowledged inside the new resync");
 	rs_data_send(rs, 0, 0xcd);                              /* the new resync's data */
 	peer_expect(&m, REPL_MSG_RS_ACK, true, 5000);
 	ck_assert_uint_eq(get_be32(m.body + REPL_RSA_STATUS), 0);
