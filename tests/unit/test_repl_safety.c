@@ -175,6 +175,16 @@ static bool ram_reads_as(uint64_t off, uint64_t len, uint8_t byte)
 	return ok;
 }
 
+static unsigned ram_writes(void)
+{
+	unsigned n;
+
+	pthread_mutex_lock(&RAM.mu);
+	n = RAM.writes;
+	pthread_mutex_unlock(&RAM.mu);
+	return n;
+}
+
 static void ram_close(struct bdev *b) { }
 
 static const struct bdev_ops ram_ops = { .name = "ram", .close = ram_close, .submit = ram_submit };
@@ -606,9 +616,11 @@ struct vs_q {
 	bool up;
 	unsigned n_app;
 	unsigned held, frozen;          /* writes held for a negotiation, frozen for fencing */
+	int od;                         /* OD_*: the "peer is Outdated" bump */
 	uint64_t bm_count;
 	bool current;
 	uint64_t ping_sent_ms;          /* the link's outstanding keepalive, 0 none */
+	bool tx_waits;                  /* the link's socket is full, messages wait in its queue */
 	_Atomic int done;
 };
 
@@ -622,6 +634,7 @@ static void vs_r(void *arg)
 	q->flags = repl_md_get_flags(v->md);
 	q->up = repl_conn_up();
 	q->n_app = v->n_app;
+	q->od = v->od_state;
 	for (struct repl_link *l = v->held.next; l != &v->held; l = l->next)
 		q->held++;
 	for (struct repl_link *l = v->od_wait.next; l != &v->od_wait; l = l->next)
@@ -629,6 +642,8 @@ static void vs_r(void *arg)
 	q->bm_count = repl_md_bm_count(v->md);
 	q->current = v->known_current;
 	q->ping_sent_ms = repl_eng.conn ? repl_eng.conn->ping_sent_ms : 0;
+	q->tx_waits = repl_eng.conn && repl_eng.conn->st == CS_UP && repl_eng.conn->epollout &&
+		      !rl_empty(&repl_eng.conn->txq);
 	atomic_store(&q->done, 1);
 }
 
@@ -824,11 +839,31 @@ static void connected_primary(struct pmsg *m)
 	ck_assert_msg(repl_set_role(REPL_ROLE_PRIMARY, false, err, sizeof(err)) == 0, "%s", err);
 }
 
-static void primary_with_backlog(struct pmsg *m, struct tio *t[BACKLOG_N])
+static void primary_with_backlog(struct pmsg *m, struct tio *t[BACKLOG_N], bool all_in)
 {
+	uint8_t ping[REPL_PING_SIZE] = { 0 };
+	uint64_t end, last = 0;
+
 	connected_primary(m);
 	for (int i = 0; i < BACKLOG_N; i++)
 		t[i] = tio_write((uint64_t)i * MiB, MiB, (uint8_t)(i + 1), 0);
+	/* the socket is full and DATA waits in the engine's queue, with all_in
+	 * that of every write (queued in the turn it arrives: n_app); the peer
+	 * still has to read it within timeout_ms (DATA_ACKs). Meanwhile the
+	 * peer's PINGs keep the link: the engine's keepalive, queued behind the
+	 * backlog, could not be answered in time */
+	for (end = now_ms() + 10000; now_ms() < end; usleep(1000)) {
+		struct vs_q q = engine_state();
+		if (q.tx_waits && (!all_in || q.n_app == BACKLOG_N))
+			break;
+		if (now_ms() - last >= 200) {
+			peer_send(REPL_MSG_PING, REPL_VOL_NONE, ping, sizeof(ping));
+			last = now_ms();
+		}
+	}
+	ck_assert_msg(engine_state().tx_waits, "no backlog in the engine's transmit queue");
+	if (all_in)
+		ck_assert_uint_eq(engine_state().n_app, BACKLOG_N);
 }
 
 
@@ -847,11 +882,24 @@ START_TEST(test_detach_with_queued_data)
 	uint8_t d[REPL_DETACH_SIZE] = { 0 };
 	unsigned got = 0, bad_crc = 0, acked_late = 0;
 	bool scribbled[N] = { false };
+	uint8_t ping[REPL_PING_SIZE] = { 0 };
+	uint64_t end;
+	struct vs_q q;
 
-	primary_with_backlog(&m, t);
-	usleep(300 * 1000);
+	primary_with_backlog(&m, t, true);      /* all: the peer reads N DATA below */
 	peer_send(REPL_MSG_VOL_DETACH, 0, d, sizeof(d));
-	usleep(300 * 1000);
+	/* handled: the volume left Connected, and the bump it started (the
+	 * writes it failed over to complete without the peer then) is done */
+	for (end = now_ms() + 10000; ((q = engine_state()).vs == VS_CONNECTED || q.od != OD_DONE) && now_ms() < end;)
+		usleep(1000);
+	ck_assert_msg(q.vs != VS_CONNECTED && q.od == OD_DONE, "the detach was not handled (state %d, bump %d)", q.vs,
+		      q.od);
+	/* the completions it allowed went through every hop to the initiator
+	 * (not engine_settle: the renegotiation the bump started gives the peer
+	 * timeout_ms to answer, and its reading starts only below) */
+	reactor_sync(repl_eng.r);
+	reactor_sync(IO);
+	peer_send(REPL_MSG_PING, REPL_VOL_NONE, ping, sizeof(ping));   /* alive, about to read */
 	/* the initiator reuses the buffer of every write it got back */
 	for (int i = 0; i < N; i++)
 		if (atomic_load(&t[i]->done)) {
@@ -889,7 +937,7 @@ START_TEST(test_detach_with_queued_data)
 		ck_assert_int_eq(t[i]->status, 0);
 	}
 	/* degraded: every region is in the bitmap; the late acks did not kill the link */
-	struct vs_q q = engine_state();
+	q = engine_state();
 	ck_assert_uint_ge(q.bm_count, N * MiB / CHUNK);
 	ck_assert_msg(q.up, "late DATA_ACKs (%u) of the detached volume dropped the link", acked_late);
 	for (int i = 0; i < N; i++)
@@ -1227,14 +1275,21 @@ START_TEST(test_promote_races_negotiation)
 	struct role_call c = { .role = REPL_ROLE_PRIMARY };
 	struct repl_md_gen pg = { .current = 0x9999aaaabbbbccccull, .bitmap = REPL_MD_GEN_NEW_DEVICE };
 	pthread_t th;
+	uint64_t end;
 
 	setenv("TANDEM_TEST_FAULTS", "promote-delay", 1);
 	setup_common(REPL_DISK_UPTODATE);
 	connect_in_sync(&m);
 	pthread_create(&th, NULL, role_thread, &c);
-	usleep(100 * 1000);                                     /* inside the window */
+	/* inside the window: the check passed and the Primary flag is recorded,
+	 * the commit comes after the 300 ms delay */
+	for (end = now_ms() + 5000; !(engine_state().flags & REPL_MD_F_PRIMARY) && now_ms() < end;)
+		usleep(1000);
+	ck_assert_msg(engine_state().flags & REPL_MD_F_PRIMARY, "the promotion never reached its commit");
 	/* the peer renegotiates with newer data (it wrote while we were away) */
 	peer_vol_state(&pg, REPL_DISK_UPTODATE, REPL_ROLE_SECONDARY, REPL_MD_F_PEER_OUTDATED);
+	ck_assert_msg(wait_vs(VS_SYNC_TARGET, 5000), "the peer's newer data did not make the engine SyncTarget");
+	ck_assert_msg(!atomic_load(&c.done), "the negotiation came after the promotion's commit: nothing raced");
 	peer_serve(&m, &c.done, 5000);
 	pthread_join(th, NULL);
 	struct vs_q q = engine_state();
@@ -1588,11 +1643,16 @@ START_TEST(test_promote_after_peer_writes_applied)
 	peer_close();                                   /* the Primary is gone */
 	ck_assert(wait_vs(VS_WAIT, 5000));
 	pthread_create(&th, NULL, role_thread, &c);
-	usleep(300 * 1000);
+	/* a bounded wait: the fixed promotion blocks without a trace, so nothing
+	 * marks the moment by which one that does not wait would have finished */
+	for (end = now_ms() + 300; !atomic_load(&c.done) && now_ms() < end;)
+		usleep(1000);
 	t = NULL;
 	if (atomic_load(&c.done) && c.rc == 0) {       /* promoted at once: the new Primary writes */
+		unsigned w0 = ram_writes();
 		t = tio_write(0, CHUNK, 0x22, 0);
-		usleep(100 * 1000);
+		engine_settle();                        /* ... and it reaches the (held) disk */
+		ck_assert_uint_gt(ram_writes(), w0);
 	}
 	ram_release();                                  /* the disk catches up */
 	pthread_join(th, NULL);
@@ -1601,7 +1661,10 @@ START_TEST(test_promote_after_peer_writes_applied)
 		t = tio_write(0, CHUNK, 0x22, 0);       /* the new Primary's write */
 	ck_assert(tio_wait(t, 5000));
 	ck_assert_int_eq(t->status, 0);
-	usleep(200 * 1000);                             /* anything still queued lands */
+	/* anything still queued lands */
+	for (end = now_ms() + 5000; papply_count() && now_ms() < end;)
+		usleep(1000);
+	ck_assert_msg(papply_count() == 0, "the former Primary's writes never landed");
 	ck_assert_msg(ram_reads_as(0, CHUNK, 0x22),
 		      "an older write of the former Primary landed over an acknowledged write of the new one");
 	tio_free(t);
@@ -1845,7 +1908,6 @@ START_TEST(test_peer_cache_lost_marks_out_of_sync)
 {
 	struct pmsg m = { 0 };
 	struct repl_md_gen g = { .current = REPL_MD_GEN_NEW_DEVICE };
-	_Atomic int never = 0;
 	struct tio *t;
 	struct vs_q q;
 
@@ -1857,7 +1919,7 @@ START_TEST(test_peer_cache_lost_marks_out_of_sync)
 	ck_assert_int_eq(t->status, 0);
 	peer_close();                                   /* the peer loses power */
 	ck_assert(wait_vs(VS_WAIT, 5000));
-	usleep(200 * 1000);                             /* the outdate bump */
+	engine_idle();                                  /* the outdate bump, if the link-down started one */
 	q = engine_state();
 	ck_assert_msg(q.bm_count > 0, "the region the peer held only in its cache is not marked out of sync");
 	ck_assert_msg(q.flags & REPL_MD_F_PEER_OUTDATED, "the peer, which may have lost the write, is not "
@@ -1870,7 +1932,7 @@ START_TEST(test_peer_cache_lost_marks_out_of_sync)
 	/* it comes back with the ids of before: a resync, not "in sync" */
 	peer_connect(&m);
 	peer_vol_state(&g, REPL_DISK_UPTODATE, REPL_ROLE_SECONDARY, REPL_MD_F_CONNECTED);
-	peer_serve(&m, &never, 500);
+	peer_settle();                                  /* it decided, or waits for the peer */
 	q = engine_state();
 	ck_assert_msg(q.vs == VS_SYNC_SOURCE, "state %d after the return: want SyncSource %d", q.vs, VS_SYNC_SOURCE);
 	tio_free(t);
@@ -2049,8 +2111,7 @@ START_TEST(test_keepalive_in_sequence)
 	bool got_ping = false, got_ack = false;
 	uint64_t end;
 
-	primary_with_backlog(&m, t);
-	usleep(200 * 1000);
+	primary_with_backlog(&m, t, false);
 	/* the engine answers this PING while its queue is full ... */
 	put_be64(ping + REPL_PING_STAMP, 42);
 	peer_send(REPL_MSG_PING, REPL_VOL_NONE, ping, sizeof(ping));
@@ -2479,14 +2540,13 @@ START_TEST(test_od_state_after_resync_as_target)
 	peer_close();                                   /* lost before the DATA_ACK */
 	ck_assert(tio_wait(t, 5000));
 	ck_assert_int_eq(t->status, 0);
-	usleep(200 * 1000);
+	engine_idle();                                  /* a bump the loss started has run */
 	q = engine_state();
 	{
-		_Atomic int never = 0;
 		peer_connect(&m);
 		peer_role(REPL_ROLE_SECONDARY);
 		peer_vol_state(&rsd, REPL_DISK_UPTODATE, REPL_ROLE_SECONDARY, REPL_MD_F_CONNECTED);
-		peer_serve(&m, &never, 500);
+		peer_settle();                          /* it decided, or waits for the peer */
 		struct vs_q q2 = engine_state();
 		ck_assert_msg(q2.vs != VS_CONNECTED || q2.bm_count == 0,
 			      "reconnected as in sync (%s) with %llu chunk(s) dirty", vol0()->last_decision,
@@ -2534,7 +2594,6 @@ START_TEST(test_vc_lost_without_fence_answer)
 {
 	struct pmsg m = { 0 };
 	struct repl_md_gen g = { .current = REPL_MD_GEN_NEW_DEVICE };
-	_Atomic int never = 0;
 	char err[256];
 	struct tio *t;
 	struct vs_q q;
@@ -2542,12 +2601,11 @@ START_TEST(test_vc_lost_without_fence_answer)
 
 	t = primary_lost_peer_cache(&m, &efd);
 	ck_assert_msg(repl_set_role(REPL_ROLE_SECONDARY, false, err, sizeof(err)) == 0, "%s", err);
-	usleep(200 * 1000);
-	q = engine_state();
+	engine_idle();                                  /* what the demotion started has run */
 	peer_connect(&m);                               /* the peer is back, same ids */
 	peer_role(REPL_ROLE_SECONDARY);
 	peer_vol_state(&g, REPL_DISK_UPTODATE, REPL_ROLE_SECONDARY, REPL_MD_F_CONNECTED);
-	peer_serve(&m, &never, 500);
+	peer_settle();                                  /* it decided, or waits for the peer */
 	q = engine_state();
 	ck_assert_msg(q.vs != VS_CONNECTED || q.bm_count == 0,
 		      "the peer that lost an acknowledged write counts as in sync: Connected with %llu chunk(s) "
