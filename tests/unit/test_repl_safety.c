@@ -175,15 +175,18 @@ static bool ram_reads_as(uint64_t off, uint64_t len, uint8_t byte)
 	return ok;
 }
 
-static unsigned ram_writes(void)
+/* one of the RAM device's counters, read under its lock */
+static unsigned ram_count(const unsigned *counter)
 {
 	unsigned n;
 
 	pthread_mutex_lock(&RAM.mu);
-	n = RAM.writes;
+	n = *counter;
 	pthread_mutex_unlock(&RAM.mu);
 	return n;
 }
+
+static unsigned ram_writes(void) { return ram_count(&RAM.writes); }
 
 static void ram_close(struct bdev *b) { }
 
@@ -2013,15 +2016,7 @@ START_TEST(test_late_error_ack_of_frozen_write)
 }
 END_TEST
 
-static unsigned ram_flushes(void)
-{
-	unsigned n;
-
-	pthread_mutex_lock(&RAM.mu);
-	n = RAM.flushes;
-	pthread_mutex_unlock(&RAM.mu);
-	return n;
-}
+static unsigned ram_flushes(void) { return ram_count(&RAM.flushes); }
 
 /* Bug 6: the SyncTarget's flush after RS_DONE was not tied to its resync.
  * When the link dropped or the source renegotiated while the flush was in
