@@ -37,8 +37,7 @@ struct iscsi_login_ctx {
 	 * until the old session's last task has left the backend */
 	bool held;
 	uint8_t held_req[ISCSI_BHS_LEN];
-	int held_csg, held_nsg;
-	uint16_t held_tsih;
+	int held_csg;                   /* the answer goes to full feature phase (stage) */
 	char *held_text;
 	size_t held_len;
 	uint64_t held_ms;
@@ -619,8 +618,8 @@ static int login_migrate(struct iscsi_conn *c, const uint8_t *req, const uint8_t
  * has ended (iscsi_login_resume). The login timer still runs: an old session
  * whose task never leaves the device ends this login, and the initiator's
  * next try waits in its turn. */
-static int login_hold(struct iscsi_conn *c, const uint8_t *req, int csg, int nsg, uint16_t tsih, const char *text,
-		      size_t len, int old_tsih)
+static int login_hold(struct iscsi_conn *c, const uint8_t *req, int csg, int nsg, const char *text, size_t len,
+		      int old_tsih)
 {
 	struct iscsi_login_ctx *l = c->login;
 
@@ -631,8 +630,6 @@ static int login_hold(struct iscsi_conn *c, const uint8_t *req, int csg, int nsg
 	l->held_len = len;
 	memcpy(l->held_req, req, ISCSI_BHS_LEN);
 	l->held_csg = csg;
-	l->held_nsg = nsg;
-	l->held_tsih = tsih;
 	l->held_ms = reactor_now_ms();
 	l->held_old_tsih = old_tsih;
 	l->held = true;
@@ -654,7 +651,7 @@ void iscsi_login_resume(struct iscsi_conn *c)
 	qb_log(waited >= 1000 ? LOG_NOTICE : LOG_DEBUG,
 	       "iscsi: %s: reinstated session TSIH %d has ended (its last task left the backend after %llu ms): "
 	       "login of %s completes", c->peer, l->held_old_tsih, (unsigned long long)waited, l->initiator);
-	login_respond(c, l->held_req, ISCSI_LOGIN_OK, true, false, l->held_csg, l->held_nsg, l->held_tsih,
+	login_respond(c, l->held_req, ISCSI_LOGIN_OK, true, false, l->held_csg, l->stage, c->sess->tsih,
 		      l->held_text, l->held_len);
 	if (!c->closing)
 		login_complete(c);
@@ -694,7 +691,7 @@ static int login_conclude(struct iscsi_conn *c, const uint8_t *req, bool transit
 			/* a reinstatement: answered once the old session has ended
 			 * (its wake-up is posted to this reactor, so it comes after
 			 * this returns even when the old one is gone already) */
-			return login_hold(c, req, csg, nsg, c->sess->tsih, text, len, rc);
+			return login_hold(c, req, csg, nsg, text, len, rc);
 		} else {
 			rsp_tsih = c->sess->tsih;
 		}
