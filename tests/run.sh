@@ -15,6 +15,9 @@
 # FUZZ_SECONDS (libFuzzer time per target, default 20; 0 = replay the corpora
 # only; "skip" = no fuzzing step).
 set -euo pipefail
+# The Debian packages installed below are the ones tested: their directories
+# come first (a pyenv python3 shim ahead of /usr/bin starts 10x slower).
+export PATH="/usr/sbin:/usr/bin:/sbin:/bin:$PATH"
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 START=$(date +%s)
