@@ -15,6 +15,7 @@ struct jr_value {
 	int64_t i;                          /* num as an integer when it is one */
 	char *str;                          /* JR_STRING, UTF-8, NUL-terminated */
 	size_t n;                           /* JR_ARRAY / JR_OBJECT entries */
+	size_t cap;                         /* entries items (and keys) have room for */
 	char **keys;                        /* JR_OBJECT */
 	struct jr_value *items;
 };
