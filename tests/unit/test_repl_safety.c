@@ -221,6 +221,9 @@ static struct bdev *ram_new(void)
 
 static char dir[256], md_path[512];
 static int port_engine, port_peer;
+/* the engine's timeout_ms (DATA_ACK, negotiation): 2 s, which the timeout
+ * tests wait out; the backlog tests raise it (primary_with_backlog) */
+static unsigned conf_timeout_ms = 2000;
 static struct tconf *CONF;
 static struct bdev *W;                  /* the replicating wrapper */
 static struct reactor *IO;              /* "I/O reactor" that submits like a LUN would */
@@ -252,11 +255,11 @@ static struct tconf *safety_conf(const char *md1)
 	snprintf(conf, sizeof(conf),
 		 "global {\n state_dir: %s\n}\n"
 		 "replication {\n node: alpha\n listen: 127.0.0.1:%d\n peer: 127.0.0.1:%d\n peer_name: beta\n"
-		 " secret: \"" SECRET "\"\n ping_interval_ms: 1000\n ping_timeout_ms: 500\n timeout_ms: 2000\n"
+		 " secret: \"" SECRET "\"\n ping_interval_ms: 1000\n ping_timeout_ms: 500\n timeout_ms: %u\n"
 		 " connect_retry_ms: 100\n}\n"
 		 "target iqn.2026-11.org.tandem:safety {\n lun 0 {\n  backend: fileio\n  path: %s/lun.img\n"
 		 "  size: 64M\n  create: yes\n  replicated: yes\n  serial: " VOLID "\n  meta: %s\n }\n%s}\n",
-		 dir, port_engine, port_peer, dir, md_path, lun1);
+		 dir, port_engine, port_peer, conf_timeout_ms, dir, md_path, lun1);
 	c = tconf_load_string("safety.conf", conf, err, sizeof(err));
 	ck_assert_msg(c != NULL, "config: %s", err);
 	return c;
@@ -824,6 +827,7 @@ static void teardown_common(void)
 		close(P.lfd);
 	P.lfd = -1;
 	engine_stop();
+	conf_timeout_ms = 2000;
 }
 
 /* ================================================================ tests */
@@ -846,7 +850,13 @@ static void primary_with_backlog(struct pmsg *m, struct tio *t[BACKLOG_N], bool 
 {
 	uint8_t ping[REPL_PING_SIZE] = { 0 };
 	uint64_t end, last = 0;
+	struct vs_q q = { 0 };
 
+	/* the first DATA waits for its DATA_ACK from here until the peer reads
+	 * (after the queue filled, and in the detach test after the detach was
+	 * handled): with timeout_ms 2 s a loaded machine (ASan, ctest -j2) let
+	 * it expire once, and the dropped link left no backlog to test */
+	conf_timeout_ms = 10000;
 	connected_primary(m);
 	for (int i = 0; i < BACKLOG_N; i++)
 		t[i] = tio_write((uint64_t)i * MiB, MiB, (uint8_t)(i + 1), 0);
@@ -856,7 +866,7 @@ static void primary_with_backlog(struct pmsg *m, struct tio *t[BACKLOG_N], bool 
 	 * peer's PINGs keep the link: the engine's keepalive, queued behind the
 	 * backlog, could not be answered in time */
 	for (end = now_ms() + 10000; now_ms() < end; usleep(1000)) {
-		struct vs_q q = engine_state();
+		q = engine_state();
 		if (q.tx_waits && (!all_in || q.n_app == BACKLOG_N))
 			break;
 		if (now_ms() - last >= 200) {
@@ -864,9 +874,10 @@ static void primary_with_backlog(struct pmsg *m, struct tio *t[BACKLOG_N], bool 
 			last = now_ms();
 		}
 	}
-	ck_assert_msg(engine_state().tx_waits, "no backlog in the engine's transmit queue");
+	ck_assert_msg(q.tx_waits, "no backlog in the engine's transmit queue (link %s, state %d, %u writes in)",
+		      q.up ? "up" : "down", q.vs, q.n_app);
 	if (all_in)
-		ck_assert_uint_eq(engine_state().n_app, BACKLOG_N);
+		ck_assert_uint_eq(q.n_app, BACKLOG_N);
 }
 
 
