@@ -47,9 +47,11 @@ T_PORTS_USED=" "   # ports handed out in this test
 T_DAEMON_SEQ=0
 declare -A T_DAEMON_LOG=()
 
-log()  { printf '[%s] %s\n' "$T_NAME" "$*"; }
-pass() { T_PASS=$((T_PASS + 1)); printf '[%s] PASS: %s\n' "$T_NAME" "$*"; }
-fail() { T_FAIL=$((T_FAIL + 1)); T_FAILED+=("$*"); printf '[%s] FAIL: %s\n' "$T_NAME" "$*"; }
+# "[test_x 12s] ...": the seconds since the test started (bash's SECONDS),
+# so that a CI log shows where a long test spends its time
+log()  { printf '[%s %ss] %s\n' "$T_NAME" "$SECONDS" "$*"; }
+pass() { T_PASS=$((T_PASS + 1)); printf '[%s %ss] PASS: %s\n' "$T_NAME" "$SECONDS" "$*"; }
+fail() { T_FAIL=$((T_FAIL + 1)); T_FAILED+=("$*"); printf '[%s %ss] FAIL: %s\n' "$T_NAME" "$SECONDS" "$*"; }
 
 # check "what" cmd args...: the command must exit 0. Its output goes to
 # $T_TMP/last.out and is shown on failure.
