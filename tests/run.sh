@@ -12,7 +12,7 @@
 # Environment: JOBS (make -j), SKIP_INSTALL=1, SKIP_BUILD=1 (reuse trees),
 # CMAKE_EXTRA_ARGS (added to both cmake calls),
 # ONLY=pattern (run only integration tests whose name matches),
-# FUZZ_SECONDS (libFuzzer time per target, default 20; 0 = replay the corpora
+# FUZZ_SECONDS (libFuzzer time per target, default 10; 0 = replay the corpora
 # only; "skip" = no fuzzing step).
 set -euo pipefail
 # The Debian packages installed below are the ones tested: their directories
@@ -141,9 +141,10 @@ for dir in "${BUILDS[@]+"${BUILDS[@]}"}"; do
 done
 
 # ---------------------------------------------------------------- 3b. fuzzing
-# Every libFuzzer target for FUZZ_SECONDS (default 20 s; 7 targets ~2.5 min plus
+# Every libFuzzer target for FUZZ_SECONDS (default 10 s; 7 targets ~1.5 min plus
 # the clang build); the corpora, with their kept crash inputs, are replayed first.
-FUZZ_SECONDS=${FUZZ_SECONDS:-20}
+# Longer runs that grow the corpora: FUZZ_SECONDS=600 FUZZ_MERGE=1 (tests/fuzz/README.md).
+FUZZ_SECONDS=${FUZZ_SECONDS:-10}
 if [ "$FUZZ_SECONDS" != skip ]; then
 	stamp "fuzz targets, ${FUZZ_SECONDS}s each"
 	mkdir -p "$ROOT/build-fuzz"

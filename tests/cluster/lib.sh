@@ -17,6 +17,7 @@
 #                          mon_stop fails the scenario on two primaries / two IP owners
 #   io_start NAME SECS     iocheck write (client namespace, the floating portal) in background
 #   io_wait NAME           waits; sets IO_ACKED IO_ERRORS IO_PAUSE_MS (and prints the line)
+#   io_finish NAME [TAIL]  TAIL s more writes, then iocheck stopped and collected
 #   io_verify NAME [URL]   iocheck verify of every acknowledged write; pass/fail
 #   figures NAME GOAL_ERR GOAL_PAUSE_MS HARD_PAUSE_MS  records the scenario's row
 #                          (pass/fail on errors and on the hard pause limit)
@@ -303,6 +304,19 @@ io_wait() { # NAME -> IO_ACKED IO_ERRORS IO_PAUSE_MS
 	log "$name: iocheck exit $rc: ${line:-no summary line}"
 	grep -vE '^acked=' "$T_TMP/$name.out" | grep -iE 'lost|reconnect|moving|error|giving' | head -n 8 | sed -e 's/^/    | /' || true
 	[ -n "$line" ]
+}
+# io_finish NAME [TAIL]: the scenario's events are over: TAIL more seconds
+# of writes (default 4), then iocheck is asked to stop (SIGTERM: no new
+# writes, the outstanding ones still complete and count) and io_wait collects
+# its figures. A load that already ended is only collected. A load given a
+# generous length thus ends with the scenario, not at its fixed end.
+io_finish() {
+	local name=$1
+	if kill -0 "${IO_PID[$name]}" 2>/dev/null; then
+		sleep "${2:-4}"
+		kill -TERM "${IO_PID[$name]}" 2>/dev/null || true
+	fi
+	io_wait "$name"
 }
 io_verify() { # NAME [URL]
 	local name=$1 url=${2:-$URL} rc=0

@@ -37,7 +37,9 @@ unplanned() { # NAME ACTION EVENT
 	crash) tb crash "$p" ;;
 	stop) tb stop "$p" ;;
 	esac
-	io_wait "$name" || return 1
+	# writes go on for 4 s once the survivor serves (or 20 s passed)
+	wait_serving 20 >/dev/null || true
+	io_finish "$name" || return 1
 	mon_stop
 	local took=0
 	if wait_serving 20 && [ "$(primary)" = "$s" ]; then
@@ -109,7 +111,7 @@ scn_stop_tandemd() {
 	tb stop "$p" tandemd >/dev/null
 	if wait_serving 20 && [ "$(primary)" = "$s" ]; then pass "$name: $s took over after $p's tandemd stopped"
 	else fail "$name: $s did not take over: $(nodes_state)"; fi
-	io_wait "$name" || return 1
+	io_finish "$name" || return 1
 	mon_stop
 	f1=$(cat "$TB_STATE/fence.log" 2>/dev/null | wc -l)
 	if [ "$f1" = "$f0" ]; then
@@ -136,7 +138,7 @@ scn_lose_secondary() {
 	tb "$how" "$s"
 	sleep 4
 	[ "$(primary)" = "$p" ] && pass "$name: $p stays primary" || fail "$name: $p is no longer primary: $(nodes_state)"
-	io_wait "$name" || return 1
+	io_finish "$name" || return 1
 	mon_stop
 	figures "$name" "$( [ "$how" = kill ] && echo "SIGKILL of the secondary (tandemd + corosync)" || echo "crash of the secondary (powered off)")" 0 3000 10000
 	io_verify "$name"
@@ -161,7 +163,7 @@ scn_corosync_restart_secondary() {
 		fail "$name: a node was fenced: $(tail -n +"$((f0 + 1))" "$TB_STATE/fence.log" | head -n 2 | tr '\n' ' ')"
 		grep -E 'cluster: (decision|fenc|peer|lost|joined|quorate)' "$TB_STATE/$s/tandemd.log" | tail -n 8 | sed -e "s/^/    $s| /"
 	fi
-	io_wait "$name" || return 1
+	io_finish "$name" || return 1
 	mon_stop
 	[ "$(primary)" = "$p" ] && pass "$name: $p still primary" || fail "$name: roles changed: $(nodes_state)"
 	figures "$name" "corosync of the secondary restarted" 0 3000 10000
@@ -192,7 +194,7 @@ scn_return_resync() {
 	timeout 60 bash "$TB" exec "$s" tandemctl failover "$( [ "$p" = A ] && echo a || echo b)" >"$T_TMP/$name.fo" 2>&1 || rc=$?
 	if [ "$rc" -eq 0 ]; then pass "$name: planned failover back to $p"; else fail "$name: failover back to $p failed (exit $rc: $(tr '\n' ' ' <"$T_TMP/$name.fo"))"; fi
 	wait_serving 20 || true
-	io_wait "$name" || return 1
+	io_finish "$name" || return 1
 	mon_stop
 	figures "$name" "crash, return, resync, failover back" 0 3000 10000
 	if [ "$(primary)" = "$p" ]; then

@@ -181,7 +181,7 @@ scn_move() {
 	else
 		fail "$name: $s not promoted after --move"; pcmk_dump
 	fi
-	io_wait "$name" || return 1
+	io_finish "$name" || return 1
 	mon_stop
 	pcmk "$s" crm_resource --clear -r "$PCMK_CLONE" >/dev/null 2>&1 || true
 	figures "$name" "crm_resource --move (pacemaker)" 0 1000 10000
@@ -203,7 +203,7 @@ scn_kill() {
 		fail "$name: $s not promoted within 30 s"; pcmk_dump
 	fi
 	wait_serving 20 || true
-	io_wait "$name" || return 1
+	io_finish "$name" || return 1
 	mon_stop
 	figures "$name" "SIGKILL of the promoted tandemd (pacemaker)" - 3000 20000
 	io_verify "$name"
@@ -226,7 +226,7 @@ scn_crash() {
 		fail "$name: $s not promoted within 40 s"; pcmk_dump
 	fi
 	wait_serving 20 || true
-	io_wait "$name" || return 1
+	io_finish "$name" || return 1
 	mon_stop
 	figures "$name" "crash of the promoted node (pacemaker)" - 3000 20000
 	io_verify "$name"

@@ -69,7 +69,7 @@ scn_crash() {
 	done
 	[ -z "$tp" ] || log "$name: $s primary $(python3 -c "print('%.1f' % ($tp - $t0))") s after the crash"
 	log "$name: survivor $s: $(qview "$s"); cluster: $(jget "$s" cluster.quorate cluster.qdevice cluster.two_node cluster.decision.action cluster.decision.reason)"
-	io_wait "$name" || return 1
+	io_finish "$name" || return 1
 	mon_stop
 	if wait_serving 20 && [ "$(primary)" = "$s" ]; then
 		pass "$name: $s took over the primary role and the floating IP"
@@ -161,7 +161,7 @@ partition() { # NAME FIRST_PRIMARY
 	fi
 	[ "$(role_of "$l")" != primary ] && pass "$name: $l is not primary during the partition ($(jget "$l" cluster.decision.reason))" \
 		|| fail "$name: $l primary during the partition"
-	io_wait "$name" || return 1
+	io_finish "$name" || return 1
 	mon_stop
 	figures "$name" "partition (A<->B cut, qnetd reachable), primary $p" 0 3000 10000
 	wait_serving 20 && [ "$(primary)" = "$w" ] && io_verify "$name" || fail "$name: $w not serving: $(nodes_state)"
@@ -197,7 +197,7 @@ scn_stale_alone() {
 	tb start "$p" >/dev/null
 	if wait_serving 60; then pass "$name: $(primary) serves after $p returned"
 	else fail "$name: nobody serves after $p returned: $(nodes_state)"; fi
-	io_wait "$name" || return 1
+	io_finish "$name" || return 1
 	mon_stop
 	figures "$name" "secondary, then primary crashed; the stale one returned first (qdevice)" 0 - -
 	io_verify "$name"
