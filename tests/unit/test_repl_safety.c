@@ -854,8 +854,9 @@ static void primary_with_backlog(struct pmsg *m, struct tio *t[BACKLOG_N], bool 
 
 	/* the first DATA waits for its DATA_ACK from here until the peer reads
 	 * (after the queue filled, and in the detach test after the detach was
-	 * handled): with timeout_ms 2 s a loaded machine (ASan, ctest -j2) let
-	 * it expire once, and the dropped link left no backlog to test */
+	 * handled). With timeout_ms 2 s this test failed once on a loaded
+	 * machine (ASan, ctest -j2) with no backlog, most likely because that
+	 * timeout dropped the link first (not reproduced) */
 	conf_timeout_ms = 10000;
 	connected_primary(m);
 	for (int i = 0; i < BACKLOG_N; i++)
