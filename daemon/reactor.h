@@ -50,6 +50,18 @@ int reactor_add_idle_hook(struct reactor *r, reactor_fn fn, void *arg);
  * before the sockets are read (see iscsi/conn.c). Owner thread only. */
 int reactor_add_wake_hook(struct reactor *r, reactor_fn fn, void *arg);
 
+/* Batching under load (adaptive coalescing, as a NIC's interrupt moderation):
+ * a layer that saw a deep pipeline this turn (many commands outstanding on a
+ * connection that sent more) asks for a pause of up to US microseconds before
+ * the next wait. The loop then sleeps that long instead of waking for each
+ * arriving command, and its next turn takes a batch: one wait, one read, one
+ * submission and one send for many commands instead of one or two. Skipped
+ * when work of the reactor's own is due sooner (a self-post, a mailbox
+ * message, a timer). Owner thread only; the hint lasts one turn. */
+void reactor_batch_hint(struct reactor *r, unsigned us);
+/* Pauses taken so far (status). */
+uint64_t reactor_batch_pauses(const struct reactor *r);
+
 /* Register a hook run once on r's thread when its loop ends (reactor_stop), or
  * by reactor_destroy when it never ran on a thread of its own: layers free their
  * per-reactor state there. Owner thread only. */

@@ -202,6 +202,72 @@ START_TEST(test_turn_order)
 }
 END_TEST
 
+/* reactor_batch_hint: the pause is taken before a wait that would block, at
+ * most once per hint, and never when the reactor has work of its own due
+ * (a self-post, a timer). Counted through reactor_batch_pauses; no timing. */
+static int batch_msgs;
+static void batch_msg(void *arg)
+{
+	(void)arg;
+	batch_msgs++;
+}
+
+static int batch_timer(struct reactor *r, void *arg)
+{
+	(void)r;
+	(*(int *)arg)++;
+	return -1;
+}
+
+static void batch_post_self(void *arg)
+{
+	reactor_post(arg, batch_msg, NULL);
+}
+
+START_TEST(test_batch_pause)
+{
+	struct reactor *r = reactor_create("b");
+	int fired = 0;
+
+	ck_assert_ptr_nonnull(r);
+	ck_assert_uint_eq(reactor_batch_pauses(r), 0);
+	/* a turn without a hint: no pause (the wait times out at once) */
+	reactor_poll_once(r, 0);
+	ck_assert_uint_eq(reactor_batch_pauses(r), 0);
+	/* a hint: one pause, and the wait after it does not block (a 10 s
+	 * timeout would hang the test) */
+	reactor_batch_hint(r, 50);
+	reactor_poll_once(r, 10000);
+	ck_assert_uint_eq(reactor_batch_pauses(r), 1);
+	/* the hint lasted one turn only */
+	reactor_poll_once(r, 0);
+	ck_assert_uint_eq(reactor_batch_pauses(r), 1);
+	/* a hint for a turn that would not sleep anyway: no pause */
+	reactor_batch_hint(r, 50);
+	reactor_poll_once(r, 0);
+	ck_assert_uint_eq(reactor_batch_pauses(r), 1);
+	/* a message the reactor posted to itself from a hook: no pause, the
+	 * message runs in that turn */
+	ck_assert_int_eq(reactor_add_idle_hook(r, batch_post_self, r), 0);
+	batch_msgs = 0;
+	reactor_batch_hint(r, 50);
+	reactor_poll_once(r, 10000);
+	ck_assert_uint_eq(reactor_batch_pauses(r), 1);
+	ck_assert_int_ge(batch_msgs, 1);
+	reactor_destroy(r);
+
+	/* a timer due before the pause would end: no pause, the timer runs */
+	r = reactor_create("b2");
+	ck_assert_ptr_nonnull(r);
+	ck_assert_ptr_nonnull(reactor_timer_add(r, 0, batch_timer, &fired));
+	reactor_batch_hint(r, 1000);
+	reactor_poll_once(r, 10000);
+	ck_assert_uint_eq(reactor_batch_pauses(r), 0);
+	ck_assert_int_eq(fired, 1);
+	reactor_destroy(r);
+}
+END_TEST
+
 START_TEST(test_pool)
 {
 	ck_assert_int_eq(reactor_pool_start(3), 0);
@@ -259,6 +325,7 @@ static Suite *reactor_suite(void)
 	tcase_add_test(tc, test_post_from_threads);
 	tcase_add_test(tc, test_idle_hook_and_thread);
 	tcase_add_test(tc, test_turn_order);
+	tcase_add_test(tc, test_batch_pause);
 	tcase_add_test(tc, test_pool);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("bufpool");
