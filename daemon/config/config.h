@@ -117,6 +117,11 @@ struct tconf_global {
 	uint32_t max_burst;                 /* upper bound for MaxBurstLength, default 1 MiB */
 	uint32_t first_burst;               /* upper bound for FirstBurstLength, default 256 KiB */
 	int sndbuf, rcvbuf;                 /* socket buffers in bytes, default 4 MiB */
+	/* Batching under load (docs/ARCHITECTURE.md, "Coalescing"): a reactor
+	 * pauses coalesce_us before its next wait while a connection has at
+	 * least coalesce_depth commands outstanding and sent more. */
+	int coalesce_us;                    /* default 30; 0 = off */
+	int coalesce_depth;                 /* default 16 */
 	bool discovery_chap;                /* require CHAP on discovery sessions */
 	struct tconf_chap discovery_chap_cred;
 	/* Resource limits against hostile or broken clients (docs/HARDENING.md). */

@@ -33,6 +33,8 @@ void cfg_global_defaults(struct tconf_global *g)
 		.first_burst = 256u << 10,
 		.sndbuf = 4 << 20,
 		.rcvbuf = 4 << 20,
+		.coalesce_us = 30,
+		.coalesce_depth = 16,
 		.discovery_chap = false,
 		.max_connections = 256,
 		.max_pending_logins = 64,

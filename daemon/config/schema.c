@@ -503,6 +503,8 @@ static const struct key_desc global_keys[] = {
 	G_SIZE("first_burst", K_SIZE_U32, first_burst, 512, 16777215),
 	G_SIZE("sndbuf", K_SIZE_INT, sndbuf, 0, 1 << 30),
 	G_SIZE("rcvbuf", K_SIZE_INT, rcvbuf, 0, 1 << 30),
+	G_INT("coalesce_us", coalesce_us, 0, 1000),
+	G_INT("coalesce_depth", coalesce_depth, 1, 16384),
 	/* resource limits (docs/HARDENING.md) */
 	G_INT("max_connections", max_connections, 1, 65536),
 	G_INT("max_pending_logins", max_pending_logins, 1, 65536),

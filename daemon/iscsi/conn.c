@@ -138,6 +138,8 @@ struct iscsi_conn *iscsi_conn_create(int fd, uint16_t tpgt, const char *peer, co
 	c->nop_timeout = g_iscsi.gc.nop_timeout;
 	c->lim_conn_memory = g_iscsi.gc.max_conn_memory ? g_iscsi.gc.max_conn_memory : 64u << 20;
 	c->lim_tx_backlog = g_iscsi.gc.max_tx_backlog ? g_iscsi.gc.max_tx_backlog : 4u << 20;
+	c->coalesce_us = g_iscsi.gc.coalesce_us > 0 ? (unsigned)g_iscsi.gc.coalesce_us : 0;
+	c->coalesce_depth = g_iscsi.gc.coalesce_depth > 0 ? (uint32_t)g_iscsi.gc.coalesce_depth : 16;
 	/* the CmdSN window plus room for immediate commands */
 	c->lim_tasks = (g_iscsi.gc.max_cmds_per_session > 0 ? g_iscsi.gc.max_cmds_per_session : 128) * 2 + 64;
 	pthread_mutex_unlock(&g_iscsi.lock);

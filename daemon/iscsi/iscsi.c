@@ -796,6 +796,11 @@ void iscsi_status(struct json_writer *w)
 	json_uint(w, "read_bytes", tot_rd);
 	json_uint(w, "write_bytes", tot_wr);
 	json_uint(w, "errors", tot_err);
+	/* batching under load: pauses the I/O reactors took (reactor_batch_hint) */
+	uint64_t pauses = 0;
+	for (int i = 0; i < reactor_pool_size(); i++)
+		pauses += reactor_batch_pauses(reactor_pool_get(i));
+	json_uint(w, "batch_pauses", pauses);
 	json_obj_end(w);
 	pthread_mutex_unlock(&g_iscsi.lock);
 }

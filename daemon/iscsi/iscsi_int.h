@@ -209,7 +209,7 @@ struct iscsi_conn {
 	/* negotiated */
 	struct iscsi_params p;
 	uint32_t stat_sn;
-	uint32_t exp_stat_sn;
+	uint32_t exp_stat_sn;               /* the initiator's latest acknowledgement of StatSN */
 
 	/* login */
 	struct iscsi_login_ctx *login;
@@ -255,6 +255,11 @@ struct iscsi_conn {
 	uint64_t lim_conn_memory, lim_tx_backlog;
 	int lim_tasks;                      /* live tasks before new commands are rejected */
 	bool rx_paused;                     /* EPOLLIN off until the transmit backlog drains */
+	/* batching under load (reactor_batch_hint): the reactor pauses
+	 * coalesce_us (0 = never) after a turn in which this connection sent a
+	 * command with at least coalesce_depth outstanding (iscsi_outstanding) */
+	unsigned coalesce_us;
+	uint32_t coalesce_depth;
 	bool counted_pending;               /* counted in the pre-login connection total */
 
 	/* counters (read racily by status) */
@@ -318,6 +323,13 @@ struct iscsi_reactor {
 	struct iscsi_revoke *revokes;
 };
 void iscsi_revokes_free(struct iscsi_reactor *ir);
+
+/* Commands an initiator has outstanding on a connection as far as the target
+ * can tell: its tasks here, plus responses sent (StatSN up to stat_sn - 1)
+ * that it has not acknowledged yet (ExpStatSN). More unacknowledged responses
+ * than the session's CmdSN window allows commands (an initiator that lags
+ * with ExpStatSN, or one from the future) count as none. */
+uint32_t iscsi_outstanding(uint32_t stat_sn, uint32_t exp_stat_sn, uint32_t ntasks, uint32_t window);
 
 /* ---- opcode dispatch (rx.c) ---- */
 typedef int (*iscsi_pdu_fn)(struct iscsi_conn *c, const uint8_t *bhs, uint8_t *data, uint32_t dlen);

@@ -760,6 +760,7 @@ int iscsi_op_login(struct iscsi_conn *c, const uint8_t *req, uint8_t *data, uint
 		l->stage = csg;
 		/* RFC 7143 11.12.8: the first login's ExpStatSN may start StatSN */
 		c->stat_sn = get_be32(req + ISCSI_BHS_EXPSTATSN);
+		c->exp_stat_sn = c->stat_sn;
 		iscsi_param_limits_from_conf(&lim);
 		iscsi_negotiation_init(&l->neg, &lim, l->tsih == 0);
 		l->neg.security_key = security_key;

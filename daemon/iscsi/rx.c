@@ -476,6 +476,41 @@ static uint32_t rx_data_crc(struct iscsi_conn *c)
 	return iscsi_crc32c_final(crc);
 }
 
+uint32_t iscsi_outstanding(uint32_t stat_sn, uint32_t exp_stat_sn, uint32_t ntasks, uint32_t window)
+{
+	uint32_t unacked = stat_sn - exp_stat_sn;       /* serial arithmetic (RFC 1982) */
+
+	if (unacked > window)
+		unacked = 0;
+	return ntasks + unacked;
+}
+
+/* RFC 7143: every PDU of the initiator carries ExpStatSN, its acknowledgement
+ * of the responses up to ExpStatSN - 1 (StatSN). Only a
+ * forward move up to what was sent is taken. */
+static void rx_note_exp_stat_sn(struct iscsi_conn *c, const uint8_t *bhs)
+{
+	uint32_t e = get_be32(bhs + ISCSI_BHS_EXPSTATSN);
+
+	if ((int32_t)(e - c->exp_stat_sn) > 0 && (int32_t)(c->stat_sn - e) >= 0)
+		c->exp_stat_sn = e;
+}
+
+/* A command arrived: with a deep pipeline (the initiator keeps many commands
+ * outstanding and sends more), the reactor pauses before its next wait and
+ * takes what arrives meanwhile as one batch (reactor_batch_hint). At a low
+ * queue depth nothing waits: a lone command is answered at once. Only small
+ * transfers ask for it: their cost is per command (wakeups, system calls,
+ * packets), which batching divides; a large one's is its data, and a pause
+ * only delays it (128K writes at QD32: 10% fewer IOPS with the pause). */
+#define ISCSI_COALESCE_MAX_XFER (32u << 10)
+static void rx_note_load(struct iscsi_conn *c, const uint8_t *bhs)
+{
+	if (c->coalesce_us && c->sess && get_be32(bhs + ISCSI_BHS_EDTL) <= ISCSI_COALESCE_MAX_XFER &&
+	    iscsi_outstanding(c->stat_sn, c->exp_stat_sn, (uint32_t)c->ntasks, c->sess->window) >= c->coalesce_depth)
+		reactor_batch_hint(c->r, c->coalesce_us);
+}
+
 /* Whole PDU is in: check the data digest and dispatch. */
 static int rx_pdu_done(struct iscsi_conn *c)
 {
@@ -509,10 +544,15 @@ static int rx_pdu_done(struct iscsi_conn *c)
 			fn = iscsi_ops[op].digest_error;
 		}
 	}
+	if (c->state == ISCSI_CONN_FULL)
+		rx_note_exp_stat_sn(c, bhs);
 	if (fn)
 		rc = fn(c, bhs, c->rx_data, c->rx_dsl);
-	if (!c->closing)
+	if (!c->closing) {
+		if (op == ISCSI_OP_SCSI_CMD)
+			rx_note_load(c, bhs);
 		rx_reset(c);
+	}
 	return rc;
 }
 

@@ -97,6 +97,13 @@ START_TEST(test_good_file)
 	ck_assert_int_eq(g->max_sessions, 10);
 	ck_assert_int_eq(g->max_connections_per_session, 2);
 	ck_assert_int_eq(g->max_cmds_per_session, 64);
+	/* batching under load (docs/ARCHITECTURE.md) */
+	struct tconf *c2 = tconf_load_string("co.conf", "global {\n  coalesce_us: 0\n  coalesce_depth: 4\n}\n", err,
+					    sizeof(err));
+	ck_assert_msg(c2 != NULL, "error: %s", err);
+	ck_assert_int_eq(c2->global.coalesce_us, 0);
+	ck_assert_int_eq(c2->global.coalesce_depth, 4);
+	tconf_free(c2);
 	ck_assert_uint_eq(g->max_recv_data_segment, 256 * 1024);
 	ck_assert_uint_eq(g->max_burst, 512 * 1024);
 	ck_assert_uint_eq(g->first_burst, 64 * 1024);
@@ -238,6 +245,8 @@ START_TEST(test_defaults_for_unspecified)
 	ck_assert_int_eq(c->global.max_sessions, 64);
 	ck_assert_int_eq(c->global.max_connections_per_session, 4);
 	ck_assert_int_eq(c->global.max_cmds_per_session, 128);
+	ck_assert_int_eq(c->global.coalesce_us, 30);
+	ck_assert_int_eq(c->global.coalesce_depth, 16);
 	ck_assert_uint_eq(c->global.max_recv_data_segment, 1 << 20);
 	ck_assert_uint_eq(c->global.max_burst, 1 << 20);
 	ck_assert_uint_eq(c->global.first_burst, 256 << 10);
@@ -416,6 +425,9 @@ static const struct bad_case bad_cases[] = {
 	{ .text = "global x {\n}\n", .line = 1, .word = "takes no argument" },
 	/* duplicates */
 	{ .text = "global {\n  threads: 2\n  threads: 3\n}\n", .line = 3, .word = "duplicate key 'threads'" },
+	{ .text = "global {\n  coalesce_us: 1001\n}\n", .line = 2, .word = "value 1001 for 'coalesce_us' is out of range (0..1000)" },
+	{ .text = "global {\n\n  coalesce_depth: 0\n}\n", .line = 3, .word = "'coalesce_depth' is out of range (1..16384)" },
+	{ .text = "global {\n  coalesce_us: -5\n}\n", .line = 2, .word = "coalesce_us" },
 	{ .text = "global {\n}\nglobal {\n}\n", .line = 3, .word = "duplicate section 'global'" },
 	{ .text = T L0 "  }\n  lun 0 {\n    path: /y\n  }\n}\n", .line = 5, .word = "duplicate lun 0" },
 	{ .text = T L0 "  }\n}\n" T L0 "  }\n}\n", .line = 6, .word = "duplicate target" },

@@ -119,6 +119,22 @@ START_TEST(proto_helpers)
 }
 END_TEST
 
+/* Commands an initiator has outstanding as the target sees them (the load
+ * signal of batching, rx.c): tasks plus unacknowledged responses, in serial
+ * arithmetic; more unacknowledged than the CmdSN window allows, or an
+ * ExpStatSN from the future, counts as none. */
+START_TEST(outstanding_count)
+{
+	ck_assert_uint_eq(iscsi_outstanding(10, 10, 0, 128), 0);
+	ck_assert_uint_eq(iscsi_outstanding(15, 10, 3, 128), 8);
+	ck_assert_uint_eq(iscsi_outstanding(5, 0xfffffffeu, 1, 128), 8);         /* StatSN wrapped */
+	ck_assert_uint_eq(iscsi_outstanding(10, 12, 2, 128), 2);                 /* acknowledges the future */
+	ck_assert_uint_eq(iscsi_outstanding(100000, 0, 4, 128), 4);              /* far behind: a lagging initiator */
+	ck_assert_uint_eq(iscsi_outstanding(1128, 1000, 0, 128), 128);           /* the window itself */
+	ck_assert_uint_eq(iscsi_outstanding(1129, 1000, 1, 128), 1);             /* one more than it allows */
+}
+END_TEST
+
 /* ---- state machine over a socketpair ---- */
 static struct reactor *r;
 static struct iscsi_conn *c;
@@ -520,6 +536,39 @@ static void big_segments(void)
 
 /* Several pings (empty, small, padded, one over a page) in one write, for each
  * digest combination: one wakeup answers them all, in order. */
+/* ExpStatSN of every PDU moves the connection's acknowledgement forward, up
+ * to what was sent; a stale one, or one ahead of StatSN, is ignored. */
+START_TEST(rx_tracks_exp_stat_sn)
+{
+	static const struct { uint32_t exp, want; } steps[] = {
+		{ 95, 95 },             /* forward */
+		{ 93, 95 },             /* stale: ignored */
+		{ 0x80000000u, 95 },    /* ahead of anything sent: ignored */
+		{ 0, 95 },              /* far back: ignored */
+	};
+	uint8_t b[ISCSI_BHS_LEN], in[ISCSI_BHS_LEN];
+
+	c->stat_sn = 100;
+	c->exp_stat_sn = 90;
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		nop_out(b, (uint32_t)(7 + i), 0);
+		put_be32(b + ISCSI_BHS_EXPSTATSN, steps[i].exp);
+		send_all(b, sizeof(b));
+		ck_assert(!pump());
+		ck_assert_int_eq(recv_pdu(in, NULL, 0, false, false), ISCSI_OP_NOP_IN);
+		ck_assert_uint_eq(c->exp_stat_sn, steps[i].want);
+	}
+	/* everything sent acknowledged: StatSN itself is a valid ExpStatSN */
+	nop_out(b, 20, 0);
+	put_be32(b + ISCSI_BHS_EXPSTATSN, c->stat_sn);
+	send_all(b, sizeof(b));
+	ck_assert(!pump());
+	ck_assert_int_eq(recv_pdu(in, NULL, 0, false, false), ISCSI_OP_NOP_IN);
+	ck_assert_uint_eq(c->exp_stat_sn, c->stat_sn - 1);      /* the NOP-In just sent is not acknowledged */
+	ck_assert_uint_eq(iscsi_outstanding(c->stat_sn, c->exp_stat_sn, 0, 128), 1);
+}
+END_TEST
+
 START_TEST(rx_many_pdus_one_read)
 {
 	static const uint32_t dsls[] = { 0, 5, 48, 4096, 3, 0, 4097, 1, 8192, 0 };
@@ -807,10 +856,12 @@ int main(void)
 	tcase_add_test(tc, bhs_valid_commands);
 	tcase_add_test(tc, bhs_invalid);
 	tcase_add_test(tc, proto_helpers);
+	tcase_add_test(tc, outstanding_count);
 	tcase_add_test(tc, tmf_abort_unknown_task);
 	suite_add_tcase(s, tc);
 	tcase_add_checked_fixture(rx, setup, teardown);
 	tcase_add_test(rx, rx_truncated_then_complete);
+	tcase_add_test(rx, rx_tracks_exp_stat_sn);
 	tcase_add_test(rx, rx_bad_opcode_rejected);
 	tcase_add_test(rx, rx_bad_ahs_rejected_stays_in_sync);
 	tcase_add_test(rx, rx_oversize_dsl_drops);
