@@ -6,6 +6,8 @@
 #   - CHAP: right credentials work, wrong password / no credentials cannot open;
 #   - two concurrent sessions writing different regions, then each verifies the other's;
 #   - qemu-img bench (4K random writes QD32, 20000 I/Os) and a read bench exit 0;
+#     batching under load: no reactor pause at QD1, pauses at QD32 (status
+#     batch_pauses), and a QD32 sequential pattern reads back;
 #   - qemu-img convert of a 64 MiB random file into LUN 1 (64 MiB) and back out:
 #     identical sha256.
 # The daemon must be alive and serving at the end and exit cleanly.
@@ -27,8 +29,9 @@ LUN1="    lun 1 {
         serial: qemu-lun1
         naa: 6001405000000000000000000000a002
     }"
+CTL=$(unique_ctl)
 CFG_SIZE=256M CFG_CACHE=write-back CFG_EXTRA_LUNS=$LUN1 \
-	write_config "$CONF" "$PORT" "$(unique_ctl)" "$IQN" "$T_TMP/lun0.img"
+	write_config "$CONF" "$PORT" "$CTL" "$IQN" "$T_TMP/lun0.img"
 start_tandemd "$CONF" "$PORT" || { fail "tandemd starts"; finish; exit 1; }
 PID=$TANDEMD_PID
 U=$(url "$PORT" "$IQN" 0)
@@ -91,9 +94,24 @@ ra=0; rb=0; wait "$pa" || ra=$?; wait "$pb" || rb=$?
 [ "$ra" -eq 0 ] && [ "$rb" -eq 0 ] && pass "each session verifies the other's region" \
 	|| { fail "cross-verify (exit $ra/$rb)"; tail -5 "$T_TMP/a.out" "$T_TMP/b.out"; }
 
-# 5. qemu-img bench (no timing assertion, must complete)
+# 5. qemu-img bench (no timing assertion, must complete), and batching under
+# load (docs/ARCHITECTURE.md, "Coalescing"; default coalesce_depth 16): a
+# queue depth of 1 never makes the reactor pause, QD32 does, and what was
+# written in batches reads back.
+pauses() { "$TANDEMCTL" -s "$CTL" --json status | python3 -c 'import json, sys; print(json.load(sys.stdin)["counters"]["batch_pauses"])'; }
+p0=$(pauses || echo none)
+check "qemu-img bench 4K write QD1 x2000" timeout 300 qemu-img bench -f raw -c 2000 -d 1 -s 4096 -w "$U"
+p1=$(pauses || echo none)
+[ "$p0" != none ] && [ "$p0" = "$p1" ] && pass "QD1: no batch pause (status batch_pauses $p0 -> $p1)" \
+	|| fail "QD1: batch_pauses $p0 -> $p1 (a lone command must be answered at once)"
 check "qemu-img bench 4K random write QD32 x20000" timeout 300 qemu-img bench -f raw -c 20000 -d 32 -s 4096 -w "$U"
 check "qemu-img bench 4K read QD32 x20000" timeout 300 qemu-img bench -f raw -c 20000 -d 32 -s 4096 "$U"
+check "qemu-img bench 4K sequential write QD32 x8192, pattern 0xa5" \
+	timeout 300 qemu-img bench -f raw -c 8192 -d 32 -s 4096 -w --pattern=0xa5 -o $((192 * MB)) "$U"
+p2=$(pauses || echo none)
+[ "$p2" != none ] && [ "$p1" != none ] && [ "$p2" -gt "$p1" ] && pass "QD32: the reactor batched (batch_pauses $p1 -> $p2)" \
+	|| fail "QD32: no batch pause (batch_pauses $p1 -> $p2)"
+check "the QD32 batches read back: 32 MiB of 0xa5" qio -c "read -P 0xa5 $((192 * MB)) 32M" "$U"
 
 # 6. qemu-img convert in and out of a 64 MiB LUN
 head -c $((64 * MB)) /dev/urandom >"$T_TMP/in.img"
