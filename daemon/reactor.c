@@ -373,7 +373,7 @@ static int batch_pause(struct reactor *r, int timeout_ms)
 	r->batch_us = 0;
 	if (!us || timeout_ms == 0 || __atomic_load_n(&r->mbox_pending, __ATOMIC_RELAXED))
 		return timeout_ms;
-	if (timeout_ms > 0 && (unsigned)timeout_ms * 1000u <= us)
+	if (timeout_ms > 0 && (uint64_t)timeout_ms * 1000u <= us)
 		return timeout_ms;
 	struct timespec ts = { .tv_sec = 0, .tv_nsec = (long)us * 1000L };
 	nanosleep(&ts, NULL);
