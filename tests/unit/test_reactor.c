@@ -204,7 +204,8 @@ END_TEST
 
 /* reactor_batch_hint: the pause is taken before a wait that would block, at
  * most once per hint, and never when the reactor has work of its own due
- * (a self-post, a timer). Counted through reactor_batch_pauses; no timing. */
+ * (a self-post, another thread's message, a timer). Counted through
+ * reactor_batch_pauses; no timing. */
 static int batch_msgs;
 static void batch_msg(void *arg)
 {
@@ -254,6 +255,18 @@ START_TEST(test_batch_pause)
 	reactor_poll_once(r, 10000);
 	ck_assert_uint_eq(reactor_batch_pauses(r), 1);
 	ck_assert_int_ge(batch_msgs, 1);
+	reactor_destroy(r);
+
+	/* a message from another thread (this one: not the reactor's loop)
+	 * waiting in the mailbox: no pause, the message runs in that turn */
+	r = reactor_create("b1");
+	ck_assert_ptr_nonnull(r);
+	batch_msgs = 0;
+	reactor_post(r, batch_msg, NULL);
+	reactor_batch_hint(r, 50);
+	reactor_poll_once(r, 10000);
+	ck_assert_uint_eq(reactor_batch_pauses(r), 0);
+	ck_assert_int_eq(batch_msgs, 1);
 	reactor_destroy(r);
 
 	/* a timer due before the pause would end: no pause, the timer runs */
