@@ -486,13 +486,13 @@ uint32_t iscsi_outstanding(uint32_t stat_sn, uint32_t exp_stat_sn, uint32_t ntas
 }
 
 /* RFC 7143: every PDU of the initiator carries ExpStatSN, its acknowledgement
- * of the responses up to ExpStatSN - 1 (StatSN). Only a
- * forward move up to what was sent is taken. */
+ * of the responses up to ExpStatSN - 1 (StatSN). Only a forward move up to
+ * what was sent is taken. */
 static void rx_note_exp_stat_sn(struct iscsi_conn *c, const uint8_t *bhs)
 {
 	uint32_t e = get_be32(bhs + ISCSI_BHS_EXPSTATSN);
 
-	if ((int32_t)(e - c->exp_stat_sn) > 0 && (int32_t)(c->stat_sn - e) >= 0)
+	if (iscsi_sn_gt(e, c->exp_stat_sn) && !iscsi_sn_lt(c->stat_sn, e))
 		c->exp_stat_sn = e;
 }
 
