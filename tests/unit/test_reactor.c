@@ -225,6 +225,17 @@ static void batch_post_self(void *arg)
 	reactor_post(arg, batch_msg, NULL);
 }
 
+/* One turn of r after a hint of US microseconds, its wait bounded by
+ * TIMEOUT_MS (a pause or work due ends it at once): the pauses it took. */
+static uint64_t hinted_turn(struct reactor *r, unsigned us, int timeout_ms)
+{
+	uint64_t before = reactor_batch_pauses(r);
+
+	reactor_batch_hint(r, us);
+	reactor_poll_once(r, timeout_ms);
+	return reactor_batch_pauses(r) - before;
+}
+
 START_TEST(test_batch_pause)
 {
 	struct reactor *r = reactor_create("b");
@@ -237,23 +248,17 @@ START_TEST(test_batch_pause)
 	ck_assert_uint_eq(reactor_batch_pauses(r), 0);
 	/* a hint: one pause, and the wait after it does not block (a 10 s
 	 * timeout would hang the test) */
-	reactor_batch_hint(r, 50);
-	reactor_poll_once(r, 10000);
-	ck_assert_uint_eq(reactor_batch_pauses(r), 1);
+	ck_assert_uint_eq(hinted_turn(r, 50, 10000), 1);
 	/* the hint lasted one turn only */
 	reactor_poll_once(r, 0);
 	ck_assert_uint_eq(reactor_batch_pauses(r), 1);
 	/* a hint for a turn that would not sleep anyway: no pause */
-	reactor_batch_hint(r, 50);
-	reactor_poll_once(r, 0);
-	ck_assert_uint_eq(reactor_batch_pauses(r), 1);
+	ck_assert_uint_eq(hinted_turn(r, 50, 0), 0);
 	/* a message the reactor posted to itself from a hook: no pause, the
 	 * message runs in that turn */
 	ck_assert_int_eq(reactor_add_idle_hook(r, batch_post_self, r), 0);
 	batch_msgs = 0;
-	reactor_batch_hint(r, 50);
-	reactor_poll_once(r, 10000);
-	ck_assert_uint_eq(reactor_batch_pauses(r), 1);
+	ck_assert_uint_eq(hinted_turn(r, 50, 10000), 0);
 	ck_assert_int_ge(batch_msgs, 1);
 	reactor_destroy(r);
 
@@ -263,9 +268,7 @@ START_TEST(test_batch_pause)
 	ck_assert_ptr_nonnull(r);
 	batch_msgs = 0;
 	reactor_post(r, batch_msg, NULL);
-	reactor_batch_hint(r, 50);
-	reactor_poll_once(r, 10000);
-	ck_assert_uint_eq(reactor_batch_pauses(r), 0);
+	ck_assert_uint_eq(hinted_turn(r, 50, 10000), 0);
 	ck_assert_int_eq(batch_msgs, 1);
 	reactor_destroy(r);
 
@@ -273,9 +276,7 @@ START_TEST(test_batch_pause)
 	r = reactor_create("b2");
 	ck_assert_ptr_nonnull(r);
 	ck_assert_ptr_nonnull(reactor_timer_add(r, 0, batch_timer, &fired));
-	reactor_batch_hint(r, 1000);
-	reactor_poll_once(r, 10000);
-	ck_assert_uint_eq(reactor_batch_pauses(r), 0);
+	ck_assert_uint_eq(hinted_turn(r, 1000, 10000), 0);
 	ck_assert_int_eq(fired, 1);
 	reactor_destroy(r);
 }
