@@ -113,7 +113,7 @@ int cl_set_role(enum cl_role r, char *err, size_t errlen);
 int cl_do_promote(const char *why);
 void cl_evaluate(void);
 
-/* ALUA, the floating IP, gratuitous ARPs, tickle ACKs */
+/* ALUA, the floating IP, gratuitous ARPs, tickle ACKs (takeover.c) */
 void cl_apply_alua(void);
 void cl_start_tickles(void);
 int cl_take_ip(void);
