@@ -119,7 +119,7 @@ void cl_start_tickles(void);
 int cl_take_ip(void);
 bool cl_release_ip(void);
 
-/* the fence command and replication's fence requests */
+/* the fence command and replication's fence requests (fence.c) */
 bool cl_under_pacemaker(void);
 void cl_fence_kill(void);
 void cl_start_fence(void);
@@ -130,6 +130,7 @@ void cl_rf_request(void *arg);
 int32_t cl_rf_fd_cb(int32_t fd, int32_t revents, void *data);
 void cl_on_outdate_request(const struct cl_msg *m);
 void cl_on_outdate_answer(const struct cl_msg *m);
+void cl_outdate_forget(void);
 
 /* planned failover */
 void cl_fo_finish(const char *result);
