@@ -132,7 +132,7 @@ void cl_on_outdate_request(const struct cl_msg *m);
 void cl_on_outdate_answer(const struct cl_msg *m);
 void cl_outdate_forget(void);
 
-/* planned failover */
+/* planned failover (failover.c) */
 void cl_fo_finish(const char *result);
 int cl_start_failover(const char *target, char *err, size_t errlen);
 void cl_on_handover(const struct cl_msg *m);
