@@ -137,7 +137,7 @@ void cl_fo_finish(const char *result);
 int cl_start_failover(const char *target, char *err, size_t errlen);
 void cl_on_handover(const struct cl_msg *m);
 
-/* corosync: messages, membership, quorum, the connection */
+/* corosync: messages, membership, quorum, the connection (corosync.c) */
 int cl_send_msg(struct cl_msg *m);
 void cl_announce(void);
 void cl_send_conns(void);
