@@ -1,31 +1,26 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* The built-in cluster manager (docs/CLUSTER.md): corosync CPG + votequorum on
- * the main qb_loop, this node's and the peer's announced state, the role
- * decision (decide.c) and its execution: replication role, ALUA state of the
- * floating portal's group, the floating IP (netlink), gratuitous ARPs, tickle
- * ACKs, fencing, planned failover. Main thread only (except conns.c). */
+/* The built-in cluster manager's core (docs/CLUSTER.md): its one state
+ * (struct cl_mgr cl, manager.h), timers, this node's replication view, the
+ * decision loop (decide.c decides, this executes: promote, demote, fence, the
+ * address converging with the role) and the public lifecycle (cluster_init,
+ * cluster_shutdown). The rest of the manager: corosync.c, takeover.c,
+ * fence.c, failover.c, status.c. Main thread only (except conns.c). */
 #include "cluster/manager.h"
 #include "repl/repl.h"
 #include "scsi/scsi.h"
 #include "util/log.h"
-#include <errno.h>
 #include <inttypes.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 #include <arpa/inet.h>
 #include <sys/wait.h>
 #include <corosync/cpg.h>
-#include <corosync/votequorum.h>
 
 /* after start, wait this long for the peer's tandemd before acting alone */
 #define STARTUP_GRACE_MS() (uint64_t)(cl.cfg.announce_ms * 2 > 2000 ? cl.cfg.announce_ms * 2 : 2000)
-
-static const char *const fo_names[] = { "idle", "draining", "handed-over", "taking-over" };
 
 struct cl_mgr cl = { .cpg_fd = -1, .vq_fd = -1, .conns_fd = -1, .rf = { .fd = -1 } };
 
@@ -604,105 +599,4 @@ void cluster_shutdown(void)
 	free(cl.tickles);
 	cl.peer.conns = NULL;
 	cl.tickles = NULL;
-}
-
-static void node_json(struct json_writer *w, bool self)
-{
-	json_obj_begin(w, NULL);
-	if (self) {
-		json_str(w, "name", cl.cfg.node);
-		json_uint(w, "nodeid", cl.nodeid);
-		json_bool(w, "member", cl.up);
-		json_bool(w, "self", true);
-		json_str(w, "role", cl_role_name(cl_my_role()));
-		json_str(w, "disk", cl_disk_name(cl.disk));
-		json_str(w, "peer_disk", cl_disk_name(cl.peer_disk_repl));
-		json_bool(w, "in_sync", cl.in_sync);
-		json_bool(w, "data_current", cl.data_current);
-		json_bool(w, "standby", cl.standby);
-		json_bool(w, "split_brain", cl.split_brain);
-		json_bool(w, "holds_ip", cl.holds_ip);
-	} else {
-		const struct cl_msg *s = &cl.peer.st;
-		bool k = cl.peer.member && cl.peer.known;
-		json_str(w, "name", cl.peer.name);
-		json_uint(w, "nodeid", cl.peer.nodeid);
-		json_bool(w, "member", cl.peer.member);
-		json_bool(w, "self", false);
-		json_str(w, "role", k ? cl_role_name(s->role) : "unknown");
-		json_str(w, "disk", k ? cl_disk_name(s->disk) : "DUnknown");
-		json_str(w, "peer_disk", k ? cl_disk_name(s->peer_disk) : "DUnknown");
-		json_bool(w, "in_sync", k && (s->flags & CL_SF_IN_SYNC));
-		json_bool(w, "standby", k && (s->flags & CL_SF_STANDBY));
-		json_bool(w, "split_brain", k && (s->flags & CL_SF_SPLIT_BRAIN));
-		json_bool(w, "holds_ip", k && (s->flags & CL_SF_HOLDS_IP));
-	}
-	char gen[24];
-	snprintf(gen, sizeof(gen), "0x%016" PRIx64, self ? cl.gen : cl.peer.st.gen);
-	json_str(w, "gen", gen);
-	json_obj_end(w);
-}
-
-void cluster_status(struct json_writer *w)
-{
-	static const char *const mgr[] = { "builtin", "pacemaker", "none" };
-	static const char *const fencing[] = { "qdevice", "command", "none" };
-	static const char *const fence[] = { "idle", "running", "ok", "failed" };
-	enum scsi_alua_state st;
-
-	if (!cl.on)
-		return;
-	cl_refresh_repl();
-	json_obj_begin(w, "cluster");
-	json_str(w, "manager", mgr[cl.cfg.manager]);
-	json_str(w, "node", cl.cfg.node);
-	json_uint(w, "nodeid", cl.nodeid);
-	json_str(w, "cpg_group", cl.cfg.cpg_group);
-	json_str(w, "corosync", cl.up ? "connected" : "disconnected");
-	json_bool(w, "quorate", cl.quorate);
-	json_bool(w, "two_node", cl.two_node);
-	json_bool(w, "qdevice", cl.qdevice_vote);
-	json_str(w, "role", cl_role_name(cl_my_role()));
-	json_str(w, "floating_ip", cl.cfg.floating_ip);
-	json_str(w, "interface", cl.cfg.interface);
-	json_str(w, "ip_owner", cl.holds_ip ? cl.cfg.node :
-		 (cl.peer.member && cl.peer.known && (cl.peer.st.flags & CL_SF_HOLDS_IP)) ? cl.peer.name : "");
-	json_bool(w, "holds_ip", cl.holds_ip);
-	json_str(w, "alua_group", cl.cfg.alua_group[0] ? cl.cfg.alua_group : "default");
-	json_str(w, "alua_state", cl.have_alua && scsi_alua_get_state(cl.alua_id, &st) == 0 ? scsi_alua_state_name(st) : "");
-	json_str(w, "fencing", fencing[cl.cfg.fencing]);
-	json_str(w, "fence", fence[cl.fence]);
-	json_int(w, "fence_delay_ms", cl.cfg.fence_delay_ms);
-	json_bool(w, "writes_frozen", cl.rf.want);
-	json_obj_begin(w, "fence_request");
-	json_bool(w, "open", cl.rf.want);
-	json_uint(w, "id", cl.rf.id);
-	json_str(w, "action", cl.rf.want ? cl_fence_action_name(cl.rf.last.action) : "none");
-	json_str(w, "reason", cl.rf.want && cl.rf.last.reason ? cl.rf.last.reason : "");
-	json_uint(w, "frozen_ms", cl.rf.want ? cl_now_ms() - cl.rf.since : 0);
-	json_str(w, "last_result", cl.rf.last_result);
-	json_uint(w, "last_ms", cl.rf.last_answer_ms);
-	json_obj_end(w);
-	json_bool(w, "peer_lost", cl.peer.lost);
-	json_bool(w, "standby", cl.standby);
-	json_bool(w, "split_brain", cl.split_brain || (cl.peer.known && (cl.peer.st.flags & CL_SF_SPLIT_BRAIN)));
-	json_str(w, "last_error", cl.last_error);
-	json_obj_begin(w, "decision");
-	json_str(w, "action", cl_action_name(cl.last.action));
-	json_str(w, "reason", cl.last.reason ? cl.last.reason : "");
-	json_obj_end(w);
-	json_obj_begin(w, "failover");
-	json_str(w, "state", cl.fo == FO_IDLE && cl.peer.transition ? "peer-transitioning" : fo_names[cl.fo]);
-	json_str(w, "target", cl.fo_target);
-	json_str(w, "last_result", cl.fo_last);
-	json_int(w, "last_ms", cl.fo_last_ms);
-	json_uint(w, "finished", cl.fo_seq);
-	json_obj_end(w);
-	json_uint(w, "connections", cl_conns_snapshot(NULL, 0) + cl.peer.nconns);
-	json_arr_begin(w, "nodes");
-	node_json(w, true);
-	if (cl.peer.member || cl.peer.name[0])
-		node_json(w, false);
-	json_arr_end(w);
-	json_obj_end(w);
 }

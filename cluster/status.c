@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The "cluster" object of tandemctl status (rendered by cluster_cli.c):
+ * this node, the peer, quorum, fencing and fence requests, the last decision
+ * and the planned failover. Main thread only. */
+#include "cluster/manager.h"
+#include "scsi/scsi.h"
+#include <inttypes.h>
+#include <stdio.h>
+
+static const char *const fo_names[] = { "idle", "draining", "handed-over", "taking-over" };
+
+static void node_json(struct json_writer *w, bool self)
+{
+	json_obj_begin(w, NULL);
+	if (self) {
+		json_str(w, "name", cl.cfg.node);
+		json_uint(w, "nodeid", cl.nodeid);
+		json_bool(w, "member", cl.up);
+		json_bool(w, "self", true);
+		json_str(w, "role", cl_role_name(cl_my_role()));
+		json_str(w, "disk", cl_disk_name(cl.disk));
+		json_str(w, "peer_disk", cl_disk_name(cl.peer_disk_repl));
+		json_bool(w, "in_sync", cl.in_sync);
+		json_bool(w, "data_current", cl.data_current);
+		json_bool(w, "standby", cl.standby);
+		json_bool(w, "split_brain", cl.split_brain);
+		json_bool(w, "holds_ip", cl.holds_ip);
+	} else {
+		const struct cl_msg *s = &cl.peer.st;
+		bool k = cl.peer.member && cl.peer.known;
+		json_str(w, "name", cl.peer.name);
+		json_uint(w, "nodeid", cl.peer.nodeid);
+		json_bool(w, "member", cl.peer.member);
+		json_bool(w, "self", false);
+		json_str(w, "role", k ? cl_role_name(s->role) : "unknown");
+		json_str(w, "disk", k ? cl_disk_name(s->disk) : "DUnknown");
+		json_str(w, "peer_disk", k ? cl_disk_name(s->peer_disk) : "DUnknown");
+		json_bool(w, "in_sync", k && (s->flags & CL_SF_IN_SYNC));
+		json_bool(w, "standby", k && (s->flags & CL_SF_STANDBY));
+		json_bool(w, "split_brain", k && (s->flags & CL_SF_SPLIT_BRAIN));
+		json_bool(w, "holds_ip", k && (s->flags & CL_SF_HOLDS_IP));
+	}
+	char gen[24];
+	snprintf(gen, sizeof(gen), "0x%016" PRIx64, self ? cl.gen : cl.peer.st.gen);
+	json_str(w, "gen", gen);
+	json_obj_end(w);
+}
+
+void cluster_status(struct json_writer *w)
+{
+	static const char *const mgr[] = { "builtin", "pacemaker", "none" };
+	static const char *const fencing[] = { "qdevice", "command", "none" };
+	static const char *const fence[] = { "idle", "running", "ok", "failed" };
+	enum scsi_alua_state st;
+
+	if (!cl.on)
+		return;
+	cl_refresh_repl();
+	json_obj_begin(w, "cluster");
+	json_str(w, "manager", mgr[cl.cfg.manager]);
+	json_str(w, "node", cl.cfg.node);
+	json_uint(w, "nodeid", cl.nodeid);
+	json_str(w, "cpg_group", cl.cfg.cpg_group);
+	json_str(w, "corosync", cl.up ? "connected" : "disconnected");
+	json_bool(w, "quorate", cl.quorate);
+	json_bool(w, "two_node", cl.two_node);
+	json_bool(w, "qdevice", cl.qdevice_vote);
+	json_str(w, "role", cl_role_name(cl_my_role()));
+	json_str(w, "floating_ip", cl.cfg.floating_ip);
+	json_str(w, "interface", cl.cfg.interface);
+	json_str(w, "ip_owner", cl.holds_ip ? cl.cfg.node :
+		 (cl.peer.member && cl.peer.known && (cl.peer.st.flags & CL_SF_HOLDS_IP)) ? cl.peer.name : "");
+	json_bool(w, "holds_ip", cl.holds_ip);
+	json_str(w, "alua_group", cl.cfg.alua_group[0] ? cl.cfg.alua_group : "default");
+	json_str(w, "alua_state", cl.have_alua && scsi_alua_get_state(cl.alua_id, &st) == 0 ? scsi_alua_state_name(st) : "");
+	json_str(w, "fencing", fencing[cl.cfg.fencing]);
+	json_str(w, "fence", fence[cl.fence]);
+	json_int(w, "fence_delay_ms", cl.cfg.fence_delay_ms);
+	json_bool(w, "writes_frozen", cl.rf.want);
+	json_obj_begin(w, "fence_request");
+	json_bool(w, "open", cl.rf.want);
+	json_uint(w, "id", cl.rf.id);
+	json_str(w, "action", cl.rf.want ? cl_fence_action_name(cl.rf.last.action) : "none");
+	json_str(w, "reason", cl.rf.want && cl.rf.last.reason ? cl.rf.last.reason : "");
+	json_uint(w, "frozen_ms", cl.rf.want ? cl_now_ms() - cl.rf.since : 0);
+	json_str(w, "last_result", cl.rf.last_result);
+	json_uint(w, "last_ms", cl.rf.last_answer_ms);
+	json_obj_end(w);
+	json_bool(w, "peer_lost", cl.peer.lost);
+	json_bool(w, "standby", cl.standby);
+	json_bool(w, "split_brain", cl.split_brain || (cl.peer.known && (cl.peer.st.flags & CL_SF_SPLIT_BRAIN)));
+	json_str(w, "last_error", cl.last_error);
+	json_obj_begin(w, "decision");
+	json_str(w, "action", cl_action_name(cl.last.action));
+	json_str(w, "reason", cl.last.reason ? cl.last.reason : "");
+	json_obj_end(w);
+	json_obj_begin(w, "failover");
+	json_str(w, "state", cl.fo == FO_IDLE && cl.peer.transition ? "peer-transitioning" : fo_names[cl.fo]);
+	json_str(w, "target", cl.fo_target);
+	json_str(w, "last_result", cl.fo_last);
+	json_int(w, "last_ms", cl.fo_last_ms);
+	json_uint(w, "finished", cl.fo_seq);
+	json_obj_end(w);
+	json_uint(w, "connections", cl_conns_snapshot(NULL, 0) + cl.peer.nconns);
+	json_arr_begin(w, "nodes");
+	node_json(w, true);
+	if (cl.peer.member || cl.peer.name[0])
+		node_json(w, false);
+	json_arr_end(w);
+	json_obj_end(w);
+}
