@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The built-in cluster manager's core (docs/CLUSTER.md): its one state
- * (struct cl_mgr cl, manager.h), timers, this node's replication view, the
+ * (struct cl_mgr g_cl, manager.h), timers, this node's replication view, the
  * decision loop (decide.c decides, this executes: promote, demote, fence, the
  * address converging with the role) and the public lifecycle (cluster_init,
  * cluster_shutdown). The rest of the manager: corosync.c, takeover.c,
@@ -20,9 +20,9 @@
 #include <corosync/cpg.h>
 
 /* after start, wait this long for the peer's tandemd before acting alone */
-#define STARTUP_GRACE_MS() (uint64_t)(cl.cfg.announce_ms * 2 > 2000 ? cl.cfg.announce_ms * 2 : 2000)
+#define STARTUP_GRACE_MS() (uint64_t)(g_cl.cfg.announce_ms * 2 > 2000 ? g_cl.cfg.announce_ms * 2 : 2000)
 
-struct cl_mgr cl = { .cpg_fd = -1, .vq_fd = -1, .conns_fd = -1, .rf = { .fd = -1 } };
+struct cl_mgr g_cl = { .cpg_fd = -1, .vq_fd = -1, .conns_fd = -1, .rf = { .fd = -1 } };
 
 uint64_t cl_now_ms(void)
 {
@@ -34,17 +34,17 @@ uint64_t cl_now_ms(void)
 void cl_timer_set(qb_loop_timer_handle *h, uint64_t ms, void (*fn)(void *))
 {
 	if (*h) {
-		qb_loop_timer_del(cl.loop, *h);
+		qb_loop_timer_del(g_cl.loop, *h);
 		*h = 0;
 	}
-	if (qb_loop_timer_add(cl.loop, QB_LOOP_MED, ms * 1000000ull, NULL, fn, h) != 0)
+	if (qb_loop_timer_add(g_cl.loop, QB_LOOP_MED, ms * 1000000ull, NULL, fn, h) != 0)
 		*h = 0;
 }
 
 void cl_timer_clear(qb_loop_timer_handle *h)
 {
 	if (*h) {
-		qb_loop_timer_del(cl.loop, *h);
+		qb_loop_timer_del(g_cl.loop, *h);
 		*h = 0;
 	}
 }
@@ -62,7 +62,7 @@ enum cl_role cl_my_role(void)
 {
 	if (cl_repl_on())
 		return repl_get_role() == REPL_ROLE_PRIMARY ? CL_ROLE_PRIMARY : CL_ROLE_SECONDARY;
-	return cl.local_role;
+	return g_cl.local_role;
 }
 
 static enum cl_disk cl_disk_from_repl(enum repl_disk_state d)
@@ -112,20 +112,20 @@ void cl_refresh_repl(void)
 			      .current = true };
 
 	if (!cl_repl_on()) {
-		cl.disk = CL_DISK_UPTODATE;
-		cl.peer_disk_repl = CL_DISK_DUNKNOWN;
-		cl.in_sync = true;
-		cl.split_brain = false;
-		cl.data_current = true;
+		g_cl.disk = CL_DISK_UPTODATE;
+		g_cl.peer_disk_repl = CL_DISK_DUNKNOWN;
+		g_cl.in_sync = true;
+		g_cl.split_brain = false;
+		g_cl.data_current = true;
 		return;
 	}
 	repl_lun_states(repl_agg_lun, &a);
-	cl.disk = a.mine;
-	cl.peer_disk_repl = a.theirs;
-	cl.in_sync = a.sync;
-	cl.split_brain = a.sb;
-	cl.data_current = a.current;
-	cl.gen = a.gen;
+	g_cl.disk = a.mine;
+	g_cl.peer_disk_repl = a.theirs;
+	g_cl.in_sync = a.sync;
+	g_cl.split_brain = a.sb;
+	g_cl.data_current = a.current;
+	g_cl.gen = a.gen;
 }
 
 /* ---- promote / demote ----------------------------------------------------- */
@@ -134,7 +134,7 @@ static int set_role_ex(enum cl_role r, bool force, char *err, size_t errlen)
 {
 	if (cl_repl_on())
 		return repl_set_role(r == CL_ROLE_PRIMARY ? REPL_ROLE_PRIMARY : REPL_ROLE_SECONDARY, force, err, errlen);
-	cl.local_role = r;
+	g_cl.local_role = r;
 	return 0;
 }
 
@@ -159,27 +159,27 @@ static int do_promote_ex(const char *why, bool peer_gone)
 	qb_log(LOG_NOTICE, "cluster: promoting: %s", why);
 	if (peer_gone && cl_repl_on() && cl_my_role() != CL_ROLE_PRIMARY) {
 		cl_refresh_repl();
-		force = cl.disk == CL_DISK_UPTODATE && cl.data_current;
+		force = g_cl.disk == CL_DISK_UPTODATE && g_cl.data_current;
 		if (!force)
-			qb_log(LOG_WARNING, "cluster: not forcing the promotion: disk %s%s", cl_disk_name(cl.disk),
-			       cl.data_current ? "" : ", not compared with the peer's since start or quorum loss");
+			qb_log(LOG_WARNING, "cluster: not forcing the promotion: disk %s%s", cl_disk_name(g_cl.disk),
+			       g_cl.data_current ? "" : ", not compared with the peer's since start or quorum loss");
 	}
 	if (cl_my_role() != CL_ROLE_PRIMARY && set_role_ex(CL_ROLE_PRIMARY, force, err, sizeof(err)) < 0) {
 		qb_log(LOG_WARNING, "cluster: replication refused the promotion: %s", err);
-		snprintf(cl.last_error, sizeof(cl.last_error), "promotion refused: %.200s", err);
-		cl.promote_block_until = cl_now_ms() + (uint64_t)cl.cfg.announce_ms;
+		snprintf(g_cl.last_error, sizeof(g_cl.last_error), "promotion refused: %.200s", err);
+		g_cl.promote_block_until = cl_now_ms() + (uint64_t)g_cl.cfg.announce_ms;
 		return -1;
 	}
-	cl.peer.transition = false;
+	g_cl.peer.transition = false;
 	cl_apply_alua();                   /* Active/Optimized before the address answers */
 	if (cl_take_ip() < 0) {
 		cl_set_role(CL_ROLE_SECONDARY, err, sizeof(err));
 		cl_apply_alua();
-		cl.promote_block_until = cl_now_ms() + (uint64_t)cl.cfg.announce_ms;
+		g_cl.promote_block_until = cl_now_ms() + (uint64_t)g_cl.cfg.announce_ms;
 		return -1;
 	}
-	cl.last_error[0] = '\0';
-	qb_log(LOG_NOTICE, "cluster: %s is primary (%" PRIu64 " ms%s)", cl.cfg.node, cl_now_ms() - t0,
+	g_cl.last_error[0] = '\0';
+	qb_log(LOG_NOTICE, "cluster: %s is primary (%" PRIu64 " ms%s)", g_cl.cfg.node, cl_now_ms() - t0,
 	       force ? ", forced: the peer is gone and this disk is UpToDate and current" : "");
 	cl_announce();
 	return 0;
@@ -195,8 +195,8 @@ static void do_demote(const char *why)
 	char err[256] = "";
 
 	qb_log(LOG_WARNING, "cluster: demoting: %s", why);
-	if (cl.have_alua && cl.cfg.manager != TCONF_CLUSTER_NONE)
-		scsi_alua_set_state(cl.alua_id, SCSI_ALUA_STANDBY);
+	if (g_cl.have_alua && g_cl.cfg.manager != TCONF_CLUSTER_NONE)
+		scsi_alua_set_state(g_cl.alua_id, SCSI_ALUA_STANDBY);
 	cl_release_ip();
 	if (cl_my_role() == CL_ROLE_PRIMARY && cl_set_role(CL_ROLE_SECONDARY, err, sizeof(err)) < 0)
 		qb_log(LOG_ERR, "cluster: replication refused the demotion: %s", err);
@@ -208,13 +208,13 @@ static void do_demote(const char *why)
 
 static void delay_done(void *data)
 {
-	cl.delay_timer = 0;
+	g_cl.delay_timer = 0;
 	cl_evaluate();
 }
 
 static void fdelay_done(void *data)
 {
-	cl.fdelay_timer = 0;
+	g_cl.fdelay_timer = 0;
 	cl_evaluate();
 }
 
@@ -225,13 +225,13 @@ static bool fence_delayed(enum cl_role role)
 {
 	uint64_t until, now = cl_now_ms();
 
-	if (role == CL_ROLE_PRIMARY || !cl.peer.node_down || !cl.peer.lost_ms || cl.cfg.fence_delay_ms <= 0)
+	if (role == CL_ROLE_PRIMARY || !g_cl.peer.node_down || !g_cl.peer.lost_ms || g_cl.cfg.fence_delay_ms <= 0)
 		return false;
-	until = cl.peer.lost_ms + (uint64_t)cl.cfg.fence_delay_ms;
+	until = g_cl.peer.lost_ms + (uint64_t)g_cl.cfg.fence_delay_ms;
 	if (now >= until)
 		return false;
-	if (!cl.fdelay_timer)
-		cl_timer_set(&cl.fdelay_timer, until - now + 1, fdelay_done);
+	if (!g_cl.fdelay_timer)
+		cl_timer_set(&g_cl.fdelay_timer, until - now + 1, fdelay_done);
 	return true;
 }
 
@@ -241,59 +241,59 @@ void cl_evaluate(void)
 	struct cl_decision d;
 	enum cl_role role;
 
-	if (!cl.on || cl.leaving)
+	if (!g_cl.on || g_cl.leaving)
 		return;
 	role = cl_my_role();
-	if (cl.cfg.manager == TCONF_CLUSTER_BUILTIN)
-		repl_set_quorate(cl.up && cl.quorate);
+	if (g_cl.cfg.manager == TCONF_CLUSTER_BUILTIN)
+		repl_set_quorate(g_cl.up && g_cl.quorate);
 	v = (struct cl_view){
-		.manager = (enum cl_manager)cl.cfg.manager,
-		.fencing = (enum cl_fencing)cl.cfg.fencing,
-		.corosync_up = cl.up,
-		.quorate = cl.quorate,
-		.qdevice_proof = cl.quorate && cl.qdevice_vote && !cl.two_node && cl.quorum_members == 1,
+		.manager = (enum cl_manager)g_cl.cfg.manager,
+		.fencing = (enum cl_fencing)g_cl.cfg.fencing,
+		.corosync_up = g_cl.up,
+		.quorate = g_cl.quorate,
+		.qdevice_proof = g_cl.quorate && g_cl.qdevice_vote && !g_cl.two_node && g_cl.quorum_members == 1,
 		.my_role = role,
-		.my_disk = cl.disk,
-		.my_data_current = cl.data_current,
-		.my_standby = cl.standby,
-		.split_brain = cl.split_brain,
-		.failover_busy = cl.fo != FO_IDLE || cl.peer.transition,
-		.peer_member = cl.peer.member,
-		.peer_known = cl.peer.known,
-		.peer_role = cl.peer.st.role,
-		.peer_disk = cl.peer.st.disk,
-		.peer_standby = (cl.peer.st.flags & CL_SF_STANDBY) != 0,
-		.peer_lost = cl.peer.lost,
-		.fence = cl.fence,
-		.lower_id = !cl.peer.nodeid || cl.nodeid < cl.peer.nodeid,
-		.peer_node_up = !cl.peer.node_down && cl.quorum_members >= 2,
+		.my_disk = g_cl.disk,
+		.my_data_current = g_cl.data_current,
+		.my_standby = g_cl.standby,
+		.split_brain = g_cl.split_brain,
+		.failover_busy = g_cl.fo != FO_IDLE || g_cl.peer.transition,
+		.peer_member = g_cl.peer.member,
+		.peer_known = g_cl.peer.known,
+		.peer_role = g_cl.peer.st.role,
+		.peer_disk = g_cl.peer.st.disk,
+		.peer_standby = (g_cl.peer.st.flags & CL_SF_STANDBY) != 0,
+		.peer_lost = g_cl.peer.lost,
+		.fence = g_cl.fence,
+		.lower_id = !g_cl.peer.nodeid || g_cl.nodeid < g_cl.peer.nodeid,
+		.peer_node_up = !g_cl.peer.node_down && g_cl.quorum_members >= 2,
 		/* after the start, and after a corosync reconnect: the quorum
 		 * answers at once, the peer's CPG membership comes later (until
 		 * then a healthy peer looks vanished while its node is up) */
-		.startup = !cl.peer.seen_since_connect && cl_now_ms() < cl.connected_ms + STARTUP_GRACE_MS(),
+		.startup = !g_cl.peer.seen_since_connect && cl_now_ms() < g_cl.connected_ms + STARTUP_GRACE_MS(),
 		.fence_delay = fence_delayed(role),
 	};
 	d = cl_decide(&v);
-	if (d.action != cl.last.action || d.reason != cl.last.reason)
+	if (d.action != g_cl.last.action || d.reason != g_cl.last.reason)
 		qb_log(d.action == CL_ACT_WAIT || d.action == CL_ACT_NONE ? LOG_INFO : LOG_NOTICE,
 		       "cluster: decision: %s (%s)", cl_action_name(d.action), d.reason);
-	cl.last = d;
+	g_cl.last = d;
 	if (d.action != CL_ACT_PROMOTE)
-		cl.promote_since = 0;
+		g_cl.promote_since = 0;
 	switch (d.action) {
 	case CL_ACT_PROMOTE:
-		if (cl_now_ms() < cl.promote_block_until)
+		if (cl_now_ms() < g_cl.promote_block_until)
 			break;
-		if (!cl.promote_since)
-			cl.promote_since = cl_now_ms();
-		if (cl_now_ms() - cl.promote_since < (uint64_t)cl.cfg.promote_delay_ms) {
-			if (!cl.delay_timer)
-				cl_timer_set(&cl.delay_timer, (uint64_t)cl.cfg.promote_delay_ms - (cl_now_ms() - cl.promote_since),
+		if (!g_cl.promote_since)
+			g_cl.promote_since = cl_now_ms();
+		if (cl_now_ms() - g_cl.promote_since < (uint64_t)g_cl.cfg.promote_delay_ms) {
+			if (!g_cl.delay_timer)
+				cl_timer_set(&g_cl.delay_timer, (uint64_t)g_cl.cfg.promote_delay_ms - (cl_now_ms() - g_cl.promote_since),
 					  delay_done);
 			break;
 		}
-		cl.promote_since = 0;
-		do_promote_ex(d.reason, !cl.peer.member);
+		g_cl.promote_since = 0;
+		do_promote_ex(d.reason, !g_cl.peer.member);
 		break;
 	case CL_ACT_DEMOTE:
 		do_demote(d.reason);
@@ -306,29 +306,29 @@ void cl_evaluate(void)
 	}
 	cl_rf_eval();
 	/* converge the address with the role (e.g. `tandemctl primary/secondary` by hand) */
-	if (cl.cfg.manager == TCONF_CLUSTER_BUILTIN && cl.fo == FO_IDLE) {
+	if (g_cl.cfg.manager == TCONF_CLUSTER_BUILTIN && g_cl.fo == FO_IDLE) {
 		role = cl_my_role();
 		/* not after a demotion that failed (writes stuck in the local
 		 * disk): the manager wants this node out, the other may hold it */
-		if (role == CL_ROLE_PRIMARY && !cl.holds_ip && d.action != CL_ACT_DEMOTE)
+		if (role == CL_ROLE_PRIMARY && !g_cl.holds_ip && d.action != CL_ACT_DEMOTE)
 			cl_take_ip();
-		else if (role != CL_ROLE_PRIMARY && cl.holds_ip)
+		else if (role != CL_ROLE_PRIMARY && g_cl.holds_ip)
 			cl_release_ip();
-	} else if (cl.cfg.manager == TCONF_CLUSTER_PACEMAKER && cl.fip) {
+	} else if (g_cl.cfg.manager == TCONF_CLUSTER_PACEMAKER && g_cl.fip) {
 		/* pacemaker (IPaddr2 or the agent) moves the address: notice it,
 		 * announce our client connections while we hold it, and tickle
 		 * the old owner's clients once after a takeover (PORTALS.md) */
-		bool have = cl_have_addr(cl.fip);
+		bool have = cl_have_addr(g_cl.fip);
 
-		if (have && !cl.holds_ip) {
-			cl.holds_ip = true;
+		if (have && !g_cl.holds_ip) {
+			g_cl.holds_ip = true;
 			if (cl_my_role() == CL_ROLE_PRIMARY)
 				cl_start_tickles();
-			if (cl.up)
+			if (g_cl.up)
 				cl_send_conns();
-		} else if (!have && cl.holds_ip) {
-			cl.holds_ip = false;
-			cl.tickle_left = 0;
+		} else if (!have && g_cl.holds_ip) {
+			g_cl.holds_ip = false;
+			g_cl.tickle_left = 0;
 		}
 	}
 	cl_apply_alua();
@@ -336,24 +336,24 @@ void cl_evaluate(void)
 
 static void tick(void *data)
 {
-	cl.tick_timer = 0;
+	g_cl.tick_timer = 0;
 	cl_refresh_repl();
-	if (cl.up)
+	if (g_cl.up)
 		cl_announce();
 	cl_evaluate();
-	cl_timer_set(&cl.tick_timer, (uint64_t)cl.cfg.announce_ms, tick);
+	cl_timer_set(&g_cl.tick_timer, (uint64_t)g_cl.cfg.announce_ms, tick);
 }
 
 static int32_t conns_fd_cb(int32_t fd, int32_t revents, void *data)
 {
-	if (cl_conns_consume() && cl.holds_ip && cl.up)
+	if (cl_conns_consume() && g_cl.holds_ip && g_cl.up)
 		cl_send_conns();
 	return 0;
 }
 
 static void eval_cb(void *data)
 {
-	cl.eval_timer = 0;
+	g_cl.eval_timer = 0;
 	cl_evaluate();
 }
 
@@ -365,19 +365,19 @@ static void eval_cb(void *data)
 static void role_changed(enum repl_role role, void *arg)
 {
 	qb_log(LOG_INFO, "cluster: replication role is now %s", role == REPL_ROLE_PRIMARY ? "primary" : "secondary");
-	if (!cl.on || cl.leaving)
+	if (!g_cl.on || g_cl.leaving)
 		return;
-	if (cl.up)
+	if (g_cl.up)
 		cl_announce();
 	cl_apply_alua();
-	cl_timer_set(&cl.eval_timer, 0, eval_cb);
+	cl_timer_set(&g_cl.eval_timer, 0, eval_cb);
 }
 
 /* ---- public ---------------------------------------------------------------------- */
 
 bool cluster_enabled(void)
 {
-	return cl.on;
+	return g_cl.on;
 }
 
 /* A floating IP configured on this node while no tandemd here holds it: one
@@ -427,88 +427,88 @@ int cluster_init(const struct tconf *conf, qb_loop_t *loop, char *err, size_t er
 
 	if (!conf->cluster.enabled)
 		return 0;
-	cl.cfg = conf->cluster;
-	cl.conf = conf;
-	cl.loop = loop;
-	cl.local_role = CL_ROLE_SECONDARY;
-	cl.peer.lost = true;             /* never seen: must be proven dead before we promote alone */
-	snprintf(cl.peer.name, sizeof(cl.peer.name), "%s", cl.cfg.peer);
-	snprintf(cl.fo_last, sizeof(cl.fo_last), "none");
-	if (cl.cfg.floating_addr[0] && inet_pton(AF_INET, cl.cfg.floating_addr, &cl.fip) != 1) {
-		snprintf(err, errlen, "cluster: bad floating_ip '%s'", cl.cfg.floating_ip);
+	g_cl.cfg = conf->cluster;
+	g_cl.conf = conf;
+	g_cl.loop = loop;
+	g_cl.local_role = CL_ROLE_SECONDARY;
+	g_cl.peer.lost = true;             /* never seen: must be proven dead before we promote alone */
+	snprintf(g_cl.peer.name, sizeof(g_cl.peer.name), "%s", g_cl.cfg.peer);
+	snprintf(g_cl.fo_last, sizeof(g_cl.fo_last), "none");
+	if (g_cl.cfg.floating_addr[0] && inet_pton(AF_INET, g_cl.cfg.floating_addr, &g_cl.fip) != 1) {
+		snprintf(err, errlen, "cluster: bad floating_ip '%s'", g_cl.cfg.floating_ip);
 		return -1;
 	}
-	if (scsi_alua_find_group(cl.cfg.alua_group[0] ? cl.cfg.alua_group : "1", &cl.alua_id) == 0)
-		cl.have_alua = true;
-	else if (cl.cfg.alua_group[0]) {
-		snprintf(err, errlen, "cluster: unknown ALUA group '%s'", cl.cfg.alua_group);
+	if (scsi_alua_find_group(g_cl.cfg.alua_group[0] ? g_cl.cfg.alua_group : "1", &g_cl.alua_id) == 0)
+		g_cl.have_alua = true;
+	else if (g_cl.cfg.alua_group[0]) {
+		snprintf(err, errlen, "cluster: unknown ALUA group '%s'", g_cl.cfg.alua_group);
 		return -1;
 	}
 	/* the floating portal's port, for tickles */
-	cl.fport = htons(3260);
+	g_cl.fport = htons(3260);
 	for (size_t i = 0; i < conf->nportal_groups; i++)
 		for (size_t j = 0; j < conf->portal_groups[i].nlisten; j++)
-			if (strcmp(conf->portal_groups[i].listen[j].addr, cl.cfg.floating_addr) == 0)
-				cl.fport = htons(conf->portal_groups[i].listen[j].port);
-	if (cl.fip && cl.cfg.manager == TCONF_CLUSTER_PACEMAKER) {
+			if (strcmp(conf->portal_groups[i].listen[j].addr, g_cl.cfg.floating_addr) == 0)
+				g_cl.fport = htons(conf->portal_groups[i].listen[j].port);
+	if (g_cl.fip && g_cl.cfg.manager == TCONF_CLUSTER_PACEMAKER) {
 		/* connections on the floating portal are tracked for tickles */
-		cl.conns_fd = cl_conns_init(cl.fip);
-		if (cl.conns_fd >= 0)
-			qb_loop_poll_add(loop, QB_LOOP_MED, cl.conns_fd, POLLIN, NULL, conns_fd_cb);
+		g_cl.conns_fd = cl_conns_init(g_cl.fip);
+		if (g_cl.conns_fd >= 0)
+			qb_loop_poll_add(loop, QB_LOOP_MED, g_cl.conns_fd, POLLIN, NULL, conns_fd_cb);
 	}
-	if (cl.fip && cl.cfg.manager == TCONF_CLUSTER_BUILTIN) {
-		if (stale_ip_remove(&cl.cfg, cl.fip, cerr, sizeof(cerr)) < 0) {
+	if (g_cl.fip && g_cl.cfg.manager == TCONF_CLUSTER_BUILTIN) {
+		if (stale_ip_remove(&g_cl.cfg, g_cl.fip, cerr, sizeof(cerr)) < 0) {
 			qb_log(LOG_ERR, "cluster: %s", cerr);
-			cl.holds_ip = cl_have_addr(cl.fip);       /* announced, and released again later */
+			g_cl.holds_ip = cl_have_addr(g_cl.fip);       /* announced, and released again later */
 		}
 		else if (cerr[0])
 			qb_log(LOG_WARNING, "cluster: %s at start (we start secondary)", cerr);
-		cl.conns_fd = cl_conns_init(cl.fip);
-		if (cl.conns_fd >= 0)
-			qb_loop_poll_add(loop, QB_LOOP_MED, cl.conns_fd, POLLIN, NULL, conns_fd_cb);
+		g_cl.conns_fd = cl_conns_init(g_cl.fip);
+		if (g_cl.conns_fd >= 0)
+			qb_loop_poll_add(loop, QB_LOOP_MED, g_cl.conns_fd, POLLIN, NULL, conns_fd_cb);
 	}
 	repl_on_role_change(role_changed, NULL);
-	cl.rf.id = (uint32_t)time(NULL) << 8;    /* ids of an earlier incarnation do not match */
-	if ((cl.cfg.manager == TCONF_CLUSTER_BUILTIN || (cl_under_pacemaker() && cl.cfg.outdate_peer_command[0])) &&
+	g_cl.rf.id = (uint32_t)time(NULL) << 8;    /* ids of an earlier incarnation do not match */
+	if ((g_cl.cfg.manager == TCONF_CLUSTER_BUILTIN || (cl_under_pacemaker() && g_cl.cfg.outdate_peer_command[0])) &&
 	    cl_repl_on()) {
-		cl.rf.fd = repl_set_fence_handler(cl_rf_request, NULL);
-		if (cl.rf.fd >= 0)
-			qb_loop_poll_add(loop, QB_LOOP_HIGH, cl.rf.fd, POLLIN, NULL, cl_rf_fd_cb);
+		g_cl.rf.fd = repl_set_fence_handler(cl_rf_request, NULL);
+		if (g_cl.rf.fd >= 0)
+			qb_loop_poll_add(loop, QB_LOOP_HIGH, g_cl.rf.fd, POLLIN, NULL, cl_rf_fd_cb);
 	} else if (cl_under_pacemaker() && cl_repl_on()) {
 		qb_log(LOG_WARNING, "cluster: manager pacemaker without outdate_peer_command: a primary that loses its "
 		       "peer writes on alone at once, and the agent marks the peer outdated only at its next monitor "
 		       "(docs/PACEMAKER.md)");
 	}
-	cl.on = true;
-	cl.started = cl_now_ms();
+	g_cl.on = true;
+	g_cl.started = cl_now_ms();
 	cl_refresh_repl();
 	cl_apply_alua();
 	qb_log(LOG_NOTICE, "cluster: manager %s, node %s, floating IP %s on %s, fencing %s, replication %s",
-	       cl.cfg.manager == TCONF_CLUSTER_BUILTIN ? "builtin" : cl.cfg.manager == TCONF_CLUSTER_PACEMAKER ? "pacemaker" : "none",
-	       cl.cfg.node, cl.cfg.floating_ip[0] ? cl.cfg.floating_ip : "-", cl.cfg.interface[0] ? cl.cfg.interface : "-",
-	       cl.cfg.fencing == TCONF_FENCING_QDEVICE ? "qdevice" : cl.cfg.fencing == TCONF_FENCING_COMMAND ? "command" : "none",
+	       g_cl.cfg.manager == TCONF_CLUSTER_BUILTIN ? "builtin" : g_cl.cfg.manager == TCONF_CLUSTER_PACEMAKER ? "pacemaker" : "none",
+	       g_cl.cfg.node, g_cl.cfg.floating_ip[0] ? g_cl.cfg.floating_ip : "-", g_cl.cfg.interface[0] ? g_cl.cfg.interface : "-",
+	       g_cl.cfg.fencing == TCONF_FENCING_QDEVICE ? "qdevice" : g_cl.cfg.fencing == TCONF_FENCING_COMMAND ? "command" : "none",
 	       cl_repl_on() ? "on" : "off (data counts as UpToDate)");
-	if (cl.cfg.fencing == TCONF_FENCING_NONE && cl.cfg.manager == TCONF_CLUSTER_BUILTIN)
+	if (g_cl.cfg.fencing == TCONF_FENCING_NONE && g_cl.cfg.manager == TCONF_CLUSTER_BUILTIN)
 		qb_log(LOG_WARNING, "cluster: fencing none: a network split makes two primaries (test setting)");
 	if (cl_corosync_connect(cerr, sizeof(cerr)) < 0) {
-		qb_log(LOG_WARNING, "cluster: corosync not reachable (%s): retrying every %d ms", cerr, cl.cfg.reconnect_ms);
-		cl_timer_set(&cl.retry_timer, (uint64_t)cl.cfg.reconnect_ms, cl_corosync_retry);
+		qb_log(LOG_WARNING, "cluster: corosync not reachable (%s): retrying every %d ms", cerr, g_cl.cfg.reconnect_ms);
+		cl_timer_set(&g_cl.retry_timer, (uint64_t)g_cl.cfg.reconnect_ms, cl_corosync_retry);
 	} else {
 		cl_announce();
 	}
-	cl_timer_set(&cl.tick_timer, (uint64_t)cl.cfg.announce_ms, tick);
+	cl_timer_set(&g_cl.tick_timer, (uint64_t)g_cl.cfg.announce_ms, tick);
 	cl_evaluate();
 	return 0;
 }
 
 void cluster_reload(const struct tconf *conf)
 {
-	if (!cl.on && !conf->cluster.enabled)
+	if (!g_cl.on && !conf->cluster.enabled)
 		return;
-	if (!cl.on || memcmp(&cl.cfg, &conf->cluster, sizeof(cl.cfg)) != 0)
+	if (!g_cl.on || memcmp(&g_cl.cfg, &conf->cluster, sizeof(g_cl.cfg)) != 0)
 		qb_log(LOG_WARNING, "cluster: the cluster section changed: it takes effect at the next restart of tandemd");
-	if (cl.on)
-		cl.conf = conf;
+	if (g_cl.on)
+		g_cl.conf = conf;
 }
 
 /* A clean exit of a Secondary while the peer is Primary (DRBD marks a
@@ -525,78 +525,78 @@ void cluster_reload(const struct tconf *conf)
 static void leave_outdated(void)
 {
 	char err[256] = "";
-	bool peer_primary = cl.peer.member && cl.peer.known && cl.peer.st.role == CL_ROLE_PRIMARY &&
-			    !(cl.peer.st.flags & CL_SF_LEAVING);
+	bool peer_primary = g_cl.peer.member && g_cl.peer.known && g_cl.peer.st.role == CL_ROLE_PRIMARY &&
+			    !(g_cl.peer.st.flags & CL_SF_LEAVING);
 
 	if (!cl_repl_on() || cl_my_role() == CL_ROLE_PRIMARY || !peer_primary)
 		return;
 	cl_refresh_repl();
-	if (cl.disk != CL_DISK_UPTODATE)
+	if (g_cl.disk != CL_DISK_UPTODATE)
 		return;         /* not current anyway, and its STATE says so */
 	if (repl_outdate_self(err, sizeof(err)) == 0)
-		qb_log(LOG_NOTICE, "cluster: leaving while %s is primary: this node's disks are Outdated", cl.peer.name);
+		qb_log(LOG_NOTICE, "cluster: leaving while %s is primary: this node's disks are Outdated", g_cl.peer.name);
 	else
 		qb_log(LOG_ERR, "cluster: leaving while %s is primary: cannot mark this node's disks Outdated (%s); "
-		       "the primary has to fence this node before it writes on", cl.peer.name, err);
+		       "the primary has to fence this node before it writes on", g_cl.peer.name, err);
 	cl_refresh_repl();
 }
 
 void cluster_shutdown(void)
 {
 	char err[256];
-	if (!cl.on)
+	if (!g_cl.on)
 		return;
-	cl.leaving = true;
-	if (cl_my_role() == CL_ROLE_PRIMARY && cl.cfg.manager == TCONF_CLUSTER_BUILTIN) {
+	g_cl.leaving = true;
+	if (cl_my_role() == CL_ROLE_PRIMARY && g_cl.cfg.manager == TCONF_CLUSTER_BUILTIN) {
 		qb_log(LOG_NOTICE, "cluster: shutting down as primary: releasing the floating IP");
-		if (cl.have_alua)
-			scsi_alua_set_state(cl.alua_id, SCSI_ALUA_STANDBY);
+		if (g_cl.have_alua)
+			scsi_alua_set_state(g_cl.alua_id, SCSI_ALUA_STANDBY);
 		cl_release_ip();
 		if (cl_set_role(CL_ROLE_SECONDARY, err, sizeof(err)) < 0)
 			qb_log(LOG_ERR, "cluster: replication refused the demotion: %s", err);
 	}
-	if (cl.up) {
+	if (g_cl.up) {
 		leave_outdated();
-		struct cl_msg m = { .type = CL_MSG_STATE, .role = cl_my_role(), .disk = cl.disk, .peer_disk = cl.peer_disk_repl,
-				    .flags = CL_SF_LEAVING | (cl.standby ? CL_SF_STANDBY : 0) };
+		struct cl_msg m = { .type = CL_MSG_STATE, .role = cl_my_role(), .disk = g_cl.disk, .peer_disk = g_cl.peer_disk_repl,
+				    .flags = CL_SF_LEAVING | (g_cl.standby ? CL_SF_STANDBY : 0) };
 		cl_send_msg(&m);
 	}
-	cl.on = false;
-	if (cl.fence_pid > 0) {
+	g_cl.on = false;
+	if (g_cl.fence_pid > 0) {
 		cl_fence_kill();
-		waitpid(cl.fence_pid, NULL, 0);
-		cl.fence_pid = 0;
+		waitpid(g_cl.fence_pid, NULL, 0);
+		g_cl.fence_pid = 0;
 	}
-	cl_timer_clear(&cl.retry_timer);
-	cl_timer_clear(&cl.tick_timer);
-	cl_timer_clear(&cl.fence_timer);
-	cl_timer_clear(&cl.arp_timer);
-	cl_timer_clear(&cl.tickle_timer);
-	cl_timer_clear(&cl.fo_timer);
-	cl_timer_clear(&cl.delay_timer);
-	cl_timer_clear(&cl.fdelay_timer);
-	cl_timer_clear(&cl.rf_timer);
-	cl_timer_clear(&cl.eval_timer);
-	if (cl.rf.fd >= 0) {
-		qb_loop_poll_del(cl.loop, cl.rf.fd);
+	cl_timer_clear(&g_cl.retry_timer);
+	cl_timer_clear(&g_cl.tick_timer);
+	cl_timer_clear(&g_cl.fence_timer);
+	cl_timer_clear(&g_cl.arp_timer);
+	cl_timer_clear(&g_cl.tickle_timer);
+	cl_timer_clear(&g_cl.fo_timer);
+	cl_timer_clear(&g_cl.delay_timer);
+	cl_timer_clear(&g_cl.fdelay_timer);
+	cl_timer_clear(&g_cl.rf_timer);
+	cl_timer_clear(&g_cl.eval_timer);
+	if (g_cl.rf.fd >= 0) {
+		qb_loop_poll_del(g_cl.loop, g_cl.rf.fd);
 		repl_set_fence_handler(NULL, NULL);
-		cl.rf.fd = -1;
+		g_cl.rf.fd = -1;
 	}
-	if (cl.conns_fd >= 0) {
-		qb_loop_poll_del(cl.loop, cl.conns_fd);
+	if (g_cl.conns_fd >= 0) {
+		qb_loop_poll_del(g_cl.loop, g_cl.conns_fd);
 		cl_conns_fini();
-		cl.conns_fd = -1;
+		g_cl.conns_fd = -1;
 	}
-	if (cl.cpg) {
-		struct cpg_name name = { .length = (uint32_t)strlen(cl.cfg.cpg_group) };
-		memcpy(name.value, cl.cfg.cpg_group, name.length);
-		cpg_leave(cl.cpg, &name);
+	if (g_cl.cpg) {
+		struct cpg_name name = { .length = (uint32_t)strlen(g_cl.cfg.cpg_group) };
+		memcpy(name.value, g_cl.cfg.cpg_group, name.length);
+		cpg_leave(g_cl.cpg, &name);
 	}
-	cl.up = false;   /* so cl_corosync_down does not log a loss */
+	g_cl.up = false;   /* so cl_corosync_down does not log a loss */
 	cl_corosync_down("shutdown");
-	cl_timer_clear(&cl.retry_timer);
-	free(cl.peer.conns);
-	free(cl.tickles);
-	cl.peer.conns = NULL;
-	cl.tickles = NULL;
+	cl_timer_clear(&g_cl.retry_timer);
+	free(g_cl.peer.conns);
+	free(g_cl.tickles);
+	g_cl.peer.conns = NULL;
+	g_cl.tickles = NULL;
 }

@@ -28,47 +28,47 @@ static uint64_t handover_timeout_ms(void)
 
 void cl_fo_finish(const char *result)
 {
-	if (cl.fo != FO_IDLE) {
-		cl.fo_last_ms = (int64_t)(cl_now_ms() - cl.fo_started);
-		snprintf(cl.fo_last, sizeof(cl.fo_last), "%s", result);
-		cl.fo_seq++;
-		qb_log(LOG_NOTICE, "cluster: planned failover to %s: %s (%" PRId64 " ms)", cl.fo_target, result,
-		       cl.fo_last_ms);
+	if (g_cl.fo != FO_IDLE) {
+		g_cl.fo_last_ms = (int64_t)(cl_now_ms() - g_cl.fo_started);
+		snprintf(g_cl.fo_last, sizeof(g_cl.fo_last), "%s", result);
+		g_cl.fo_seq++;
+		qb_log(LOG_NOTICE, "cluster: planned failover to %s: %s (%" PRId64 " ms)", g_cl.fo_target, result,
+		       g_cl.fo_last_ms);
 	}
-	cl.fo = FO_IDLE;
-	cl_timer_clear(&cl.fo_timer);
+	g_cl.fo = FO_IDLE;
+	cl_timer_clear(&g_cl.fo_timer);
 	cl_apply_alua();
 }
 
 /* Why the peer cannot take over now, or NULL. */
 static const char *peer_unready(void)
 {
-	if (!cl.peer.member || !cl.peer.known)
+	if (!g_cl.peer.member || !g_cl.peer.known)
 		return "the peer is not in the membership";
-	if (cl.peer.st.flags & CL_SF_STANDBY)
+	if (g_cl.peer.st.flags & CL_SF_STANDBY)
 		return "the peer is in standby";
-	if (cl.peer.st.disk != CL_DISK_UPTODATE)
+	if (g_cl.peer.st.disk != CL_DISK_UPTODATE)
 		return "the peer's disk is not UpToDate";
-	if (cl.split_brain || (cl.peer.st.flags & CL_SF_SPLIT_BRAIN))
+	if (g_cl.split_brain || (g_cl.peer.st.flags & CL_SF_SPLIT_BRAIN))
 		return "split brain";
 	cl_refresh_repl();
-	if (!cl.in_sync)
+	if (!g_cl.in_sync)
 		return "the peer is not in sync (replication not connected or peer not UpToDate)";
-	if (!cl.quorate)
+	if (!g_cl.quorate)
 		return "no quorum";
 	return NULL;
 }
 
 static void handover_timeout(void *data)
 {
-	cl.fo_timer = 0;
-	if (cl.fo != FO_HANDED)
+	g_cl.fo_timer = 0;
+	if (g_cl.fo != FO_HANDED)
 		return;
-	qb_log(LOG_ERR, "cluster: %s did not take over within %" PRIu64 " ms: taking the role back", cl.fo_target,
+	qb_log(LOG_ERR, "cluster: %s did not take over within %" PRIu64 " ms: taking the role back", g_cl.fo_target,
 	       handover_timeout_ms());
-	cl_send_ctl(CL_MSG_TRANSITION, cl.fo_target, 0, "aborted");
+	cl_send_ctl(CL_MSG_TRANSITION, g_cl.fo_target, 0, "aborted");
 	cl_fo_finish("failed: the target did not take over");
-	if (!cl.peer.member || !cl.peer.known || cl.peer.st.role != CL_ROLE_PRIMARY)
+	if (!g_cl.peer.member || !g_cl.peer.known || g_cl.peer.st.role != CL_ROLE_PRIMARY)
 		cl_do_promote("failover aborted");
 }
 
@@ -77,21 +77,21 @@ static void fo_drain(void *data)
 	char err[256] = "";
 	const char *why;
 
-	cl.fo_timer = 0;
-	if (cl.fo != FO_DRAINING)
+	g_cl.fo_timer = 0;
+	if (g_cl.fo != FO_DRAINING)
 		return;
 	/* replication demotion waits for the writes in flight */
 	if (cl_set_role(CL_ROLE_SECONDARY, err, sizeof(err)) < 0) {
-		cl_send_ctl(CL_MSG_TRANSITION, cl.fo_target, 0, "aborted");
-		snprintf(cl.fo_last, sizeof(cl.fo_last), "failed: %.120s", err);
-		cl_fo_finish(cl.fo_last);
+		cl_send_ctl(CL_MSG_TRANSITION, g_cl.fo_target, 0, "aborted");
+		snprintf(g_cl.fo_last, sizeof(g_cl.fo_last), "failed: %.120s", err);
+		cl_fo_finish(g_cl.fo_last);
 		return;
 	}
 	why = peer_unready();
 	if (why) {
 		char msg[160];
 		snprintf(msg, sizeof(msg), "failed: %s", why);
-		cl_send_ctl(CL_MSG_TRANSITION, cl.fo_target, 0, "aborted");
+		cl_send_ctl(CL_MSG_TRANSITION, g_cl.fo_target, 0, "aborted");
 		cl_fo_finish(msg);
 		cl_set_role(CL_ROLE_PRIMARY, err, sizeof(err));
 		cl_apply_alua();
@@ -100,18 +100,18 @@ static void fo_drain(void *data)
 	if (!cl_release_ip()) {
 		/* the target would take an address this node still answers
 		 * for: both would hold it (review, session 15) */
-		cl_send_ctl(CL_MSG_TRANSITION, cl.fo_target, 0, "aborted");
-		snprintf(cl.fo_last, sizeof(cl.fo_last), "failed: cannot release the floating IP: %.100s", cl.last_error);
-		cl_fo_finish(cl.fo_last);
+		cl_send_ctl(CL_MSG_TRANSITION, g_cl.fo_target, 0, "aborted");
+		snprintf(g_cl.fo_last, sizeof(g_cl.fo_last), "failed: cannot release the floating IP: %.100s", g_cl.last_error);
+		cl_fo_finish(g_cl.fo_last);
 		cl_set_role(CL_ROLE_PRIMARY, err, sizeof(err));
 		cl_apply_alua();
 		return;
 	}
-	cl.fo = FO_HANDED;
+	g_cl.fo = FO_HANDED;
 	cl_apply_alua();
 	cl_announce();
-	cl_send_ctl(CL_MSG_HANDOVER, cl.fo_target, 1, "");
-	cl_timer_set(&cl.fo_timer, handover_timeout_ms(), handover_timeout);
+	cl_send_ctl(CL_MSG_HANDOVER, g_cl.fo_target, 1, "");
+	cl_timer_set(&g_cl.fo_timer, handover_timeout_ms(), handover_timeout);
 }
 
 int cl_start_failover(const char *target, char *err, size_t errlen)
@@ -121,27 +121,27 @@ int cl_start_failover(const char *target, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot fail over to %s: %s", target, why);
 		return -1;
 	}
-	cl.fo = FO_DRAINING;
-	cl.epoch++;
-	cl.fo_started = cl_now_ms();
-	snprintf(cl.fo_target, sizeof(cl.fo_target), "%s", target);
+	g_cl.fo = FO_DRAINING;
+	g_cl.epoch++;
+	g_cl.fo_started = cl_now_ms();
+	snprintf(g_cl.fo_target, sizeof(g_cl.fo_target), "%s", target);
 	qb_log(LOG_NOTICE, "cluster: planned failover to %s", target);
 	cl_send_ctl(CL_MSG_TRANSITION, target, 1, "");
 	cl_apply_alua();                   /* Transitioning: initiators retry, no new writes */
-	cl_timer_set(&cl.fo_timer, FAILOVER_DRAIN_DELAY_MS, fo_drain);
+	cl_timer_set(&g_cl.fo_timer, FAILOVER_DRAIN_DELAY_MS, fo_drain);
 	return 0;
 }
 
 void cl_on_handover(const struct cl_msg *m)
 {
 	char text[160];
-	if (strcmp(m->target, cl.cfg.node) != 0)
+	if (strcmp(m->target, g_cl.cfg.node) != 0)
 		return;
-	cl.fo = FO_TAKING;
-	cl.fo_started = cl_now_ms();
-	snprintf(cl.fo_target, sizeof(cl.fo_target), "%s", cl.cfg.node);
-	if (cl.disk != CL_DISK_UPTODATE || !cl.quorate || cl_do_promote("planned failover") < 0) {
-		snprintf(text, sizeof(text), "%.150s", cl.last_error[0] ? cl.last_error : "not UpToDate or no quorum");
+	g_cl.fo = FO_TAKING;
+	g_cl.fo_started = cl_now_ms();
+	snprintf(g_cl.fo_target, sizeof(g_cl.fo_target), "%s", g_cl.cfg.node);
+	if (g_cl.disk != CL_DISK_UPTODATE || !g_cl.quorate || cl_do_promote("planned failover") < 0) {
+		snprintf(text, sizeof(text), "%.150s", g_cl.last_error[0] ? g_cl.last_error : "not UpToDate or no quorum");
 		/* the answer names the attempt (the HANDOVER's epoch): a late one
 		 * must not abort the old primary's next failover */
 		cl_send_ctl_epoch(CL_MSG_HANDOVER_FAILED, m->name, 0, text, m->epoch);
@@ -156,52 +156,52 @@ int cluster_failover(const char *node, char *err, size_t errlen)
 	const char *target = node && *node ? node : NULL;
 	bool primary = cl_my_role() == CL_ROLE_PRIMARY;
 
-	if (!cl.on) {
+	if (!g_cl.on) {
 		snprintf(err, errlen, "cluster manager not configured");
 		return -1;
 	}
-	if (cl.cfg.manager != TCONF_CLUSTER_BUILTIN) {
+	if (g_cl.cfg.manager != TCONF_CLUSTER_BUILTIN) {
 		snprintf(err, errlen, "manager is not builtin: use pacemaker (crm_resource --move) or tandemctl primary/secondary");
 		return -1;
 	}
-	if (cl.fo != FO_IDLE || cl.peer.transition) {
+	if (g_cl.fo != FO_IDLE || g_cl.peer.transition) {
 		snprintf(err, errlen, "a failover is already in progress");
 		return -1;
 	}
 	if (!target)
-		target = primary ? (cl.peer.name[0] ? cl.peer.name : "") : cl.cfg.node;
+		target = primary ? (g_cl.peer.name[0] ? g_cl.peer.name : "") : g_cl.cfg.node;
 	if (!*target) {
 		snprintf(err, errlen, "the peer is not known yet");
 		return -1;
 	}
-	if (strcmp(target, cl.cfg.node) == 0) {
+	if (strcmp(target, g_cl.cfg.node) == 0) {
 		if (primary) {
 			snprintf(err, errlen, "%s is already primary", target);
 			return -1;
 		}
-		if (!cl.peer.member || !cl.peer.known || cl.peer.st.role != CL_ROLE_PRIMARY) {
+		if (!g_cl.peer.member || !g_cl.peer.known || g_cl.peer.st.role != CL_ROLE_PRIMARY) {
 			snprintf(err, errlen, "no primary in the membership to take over from (the manager promotes by itself)");
 			return -1;
 		}
-		if (cl.standby) {
+		if (g_cl.standby) {
 			snprintf(err, errlen, "%s is in standby (tandemctl unstandby first)", target);
 			return -1;
 		}
-		cl.fo_started = cl_now_ms();
-		snprintf(cl.fo_last, sizeof(cl.fo_last), "requested");
+		g_cl.fo_started = cl_now_ms();
+		snprintf(g_cl.fo_last, sizeof(g_cl.fo_last), "requested");
 		cl_send_ctl(CL_MSG_FAILOVER_REQUEST, target, 1, "");
 		return 0;
 	}
-	if (!cl.peer.name[0] || strcmp(target, cl.peer.name) != 0) {
-		snprintf(err, errlen, "unknown node '%.64s' (nodes: %s, %s)", target, cl.cfg.node,
-			 cl.peer.name[0] ? cl.peer.name : "?");
+	if (!g_cl.peer.name[0] || strcmp(target, g_cl.peer.name) != 0) {
+		snprintf(err, errlen, "unknown node '%.64s' (nodes: %s, %s)", target, g_cl.cfg.node,
+			 g_cl.peer.name[0] ? g_cl.peer.name : "?");
 		return -1;
 	}
 	if (!primary) {
-		if (cl.peer.known && cl.peer.st.role == CL_ROLE_PRIMARY)
+		if (g_cl.peer.known && g_cl.peer.st.role == CL_ROLE_PRIMARY)
 			snprintf(err, errlen, "%s is already primary", target);
 		else
-			snprintf(err, errlen, "%s is not primary: nothing to fail over", cl.cfg.node);
+			snprintf(err, errlen, "%s is not primary: nothing to fail over", g_cl.cfg.node);
 		return -1;
 	}
 	return cl_start_failover(target, err, errlen);
@@ -209,22 +209,22 @@ int cluster_failover(const char *node, char *err, size_t errlen)
 
 int cluster_set_standby(bool on, char *err, size_t errlen)
 {
-	if (!cl.on) {
+	if (!g_cl.on) {
 		snprintf(err, errlen, "cluster manager not configured");
 		return -1;
 	}
-	if (on && !cl.standby && cl_my_role() == CL_ROLE_PRIMARY && cl.cfg.manager == TCONF_CLUSTER_BUILTIN) {
-		if (cl.fo != FO_IDLE) {
+	if (on && !g_cl.standby && cl_my_role() == CL_ROLE_PRIMARY && g_cl.cfg.manager == TCONF_CLUSTER_BUILTIN) {
+		if (g_cl.fo != FO_IDLE) {
 			snprintf(err, errlen, "a failover is in progress");
 			return -1;
 		}
-		if (cl_start_failover(cl.peer.name, err, errlen) < 0)
+		if (cl_start_failover(g_cl.peer.name, err, errlen) < 0)
 			return -1;
 	}
-	if (cl.standby != on)
-		qb_log(LOG_NOTICE, "cluster: %s %s standby", cl.cfg.node, on ? "enters" : "leaves");
-	cl.standby = on;
-	if (cl.up)
+	if (g_cl.standby != on)
+		qb_log(LOG_NOTICE, "cluster: %s %s standby", g_cl.cfg.node, on ? "enters" : "leaves");
+	g_cl.standby = on;
+	if (g_cl.up)
 		cl_announce();
 	cl_evaluate();
 	return 0;

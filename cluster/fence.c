@@ -23,7 +23,7 @@
 
 bool cl_under_pacemaker(void)
 {
-	return cl.cfg.manager == TCONF_CLUSTER_PACEMAKER;
+	return g_cl.cfg.manager == TCONF_CLUSTER_PACEMAKER;
 }
 
 /* What proves a lost peer cannot be promoted without this node's writes: the
@@ -32,7 +32,7 @@ bool cl_under_pacemaker(void)
  * DRBD's crm-fence-peer), run while replication holds the writes frozen. */
 static const char *fence_cmd(void)
 {
-	return cl_under_pacemaker() ? cl.cfg.outdate_peer_command : cl.cfg.fence_command;
+	return cl_under_pacemaker() ? g_cl.cfg.outdate_peer_command : g_cl.cfg.fence_command;
 }
 
 static const char *fence_cmd_name(void)
@@ -46,42 +46,42 @@ static const char *fence_cmd_name(void)
  * not reached setsid() yet. */
 void cl_fence_kill(void)
 {
-	if (kill(-cl.fence_pid, SIGKILL) < 0)
-		kill(cl.fence_pid, SIGKILL);
+	if (kill(-g_cl.fence_pid, SIGKILL) < 0)
+		kill(g_cl.fence_pid, SIGKILL);
 }
 
 static void fence_poll(void *data)
 {
 	int status;
-	cl.fence_timer = 0;
-	if (cl.fence_pid <= 0)
+	g_cl.fence_timer = 0;
+	if (g_cl.fence_pid <= 0)
 		return;
-	pid_t r = waitpid(cl.fence_pid, &status, WNOHANG);
+	pid_t r = waitpid(g_cl.fence_pid, &status, WNOHANG);
 	if (r == 0) {
-		if (cl_now_ms() - cl.fence_started > (uint64_t)cl.cfg.fence_timeout_ms) {
+		if (cl_now_ms() - g_cl.fence_started > (uint64_t)g_cl.cfg.fence_timeout_ms) {
 			qb_log(LOG_ERR, "cluster: %s command timed out after %d ms: killing it", fence_cmd_name(),
-			       cl.cfg.fence_timeout_ms);
+			       g_cl.cfg.fence_timeout_ms);
 			cl_fence_kill();
-			waitpid(cl.fence_pid, &status, 0);
+			waitpid(g_cl.fence_pid, &status, 0);
 			status = -1;
 		} else {
-			cl_timer_set(&cl.fence_timer, 100, fence_poll);
+			cl_timer_set(&g_cl.fence_timer, 100, fence_poll);
 			return;
 		}
 	}
-	cl.fence_pid = 0;
+	g_cl.fence_pid = 0;
 	if (status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
 		qb_log(LOG_NOTICE, cl_under_pacemaker() ? "cluster: outdate-peer command succeeded: %s is marked outdated"
 						     : "cluster: fence command succeeded: %s is dead",
-		       cl.peer.name[0] ? cl.peer.name : "peer");
-		cl.fence = CL_FENCE_OK;
+		       g_cl.peer.name[0] ? g_cl.peer.name : "peer");
+		g_cl.fence = CL_FENCE_OK;
 	} else {
 		qb_log(LOG_ERR, "cluster: %s command failed (%s %d); retrying in %d s", fence_cmd_name(),
 		       status != -1 && WIFEXITED(status) ? "exit" : "signal/timeout",
 		       status != -1 && WIFEXITED(status) ? WEXITSTATUS(status) : -1, FENCE_RETRY_MS / 1000);
-		cl.fence = CL_FENCE_FAILED;
-		cl.fence_next = cl_now_ms() + FENCE_RETRY_MS;
-		cl_timer_set(&cl.fence_timer, FENCE_RETRY_MS, fence_poll);
+		g_cl.fence = CL_FENCE_FAILED;
+		g_cl.fence_next = cl_now_ms() + FENCE_RETRY_MS;
+		cl_timer_set(&g_cl.fence_timer, FENCE_RETRY_MS, fence_poll);
 	}
 	cl_evaluate();
 }
@@ -89,50 +89,50 @@ static void fence_poll(void *data)
 void cl_start_fence(void)
 {
 	char nodeid[16];
-	if (cl.fence == CL_FENCE_RUNNING || (cl.fence == CL_FENCE_FAILED && cl_now_ms() < cl.fence_next))
+	if (g_cl.fence == CL_FENCE_RUNNING || (g_cl.fence == CL_FENCE_FAILED && cl_now_ms() < g_cl.fence_next))
 		return;
-	snprintf(nodeid, sizeof(nodeid), "%u", cl.peer.nodeid);
+	snprintf(nodeid, sizeof(nodeid), "%u", g_cl.peer.nodeid);
 	qb_log(LOG_NOTICE, "cluster: %s %s: %s", cl_under_pacemaker() ? "marking outdated" : "fencing",
-	       cl.peer.name[0] ? cl.peer.name : "the peer", fence_cmd());
+	       g_cl.peer.name[0] ? g_cl.peer.name : "the peer", fence_cmd());
 	pid_t pid = fork();
 	if (pid < 0) {
 		qb_log(LOG_ERR, "cluster: fork for the fence command: %s", strerror(errno));
-		cl.fence = CL_FENCE_FAILED;
-		cl.fence_next = cl_now_ms() + FENCE_RETRY_MS;
+		g_cl.fence = CL_FENCE_FAILED;
+		g_cl.fence_next = cl_now_ms() + FENCE_RETRY_MS;
 		return;
 	}
 	if (pid == 0) {
 		setsid();
-		setenv("TANDEM_PEER", cl.peer.name[0] ? cl.peer.name : cl.cfg.peer, 1);
+		setenv("TANDEM_PEER", g_cl.peer.name[0] ? g_cl.peer.name : g_cl.cfg.peer, 1);
 		setenv("TANDEM_PEER_NODEID", nodeid, 1);
 		execl("/bin/sh", "sh", "-c", fence_cmd(), (char *)NULL);
 		_exit(127);
 	}
-	cl.fence_pid = pid;
-	cl.fence = CL_FENCE_RUNNING;
-	cl.fence_started = cl_now_ms();
-	cl_timer_set(&cl.fence_timer, 100, fence_poll);
+	g_cl.fence_pid = pid;
+	g_cl.fence = CL_FENCE_RUNNING;
+	g_cl.fence_started = cl_now_ms();
+	cl_timer_set(&g_cl.fence_timer, 100, fence_poll);
 }
 
 /* ---- replication's fence requests -------------------------------------------- */
 
 static void rf_timer_cb(void *data)
 {
-	cl.rf_timer = 0;
+	g_cl.rf_timer = 0;
 	cl_evaluate();
 }
 
 static void rf_answer(bool ok, const char *why)
 {
-	uint64_t ms = cl_now_ms() - cl.rf.since;
+	uint64_t ms = cl_now_ms() - g_cl.rf.since;
 
 	qb_log(ok ? LOG_NOTICE : LOG_WARNING, "cluster: fence request %u answered after %" PRIu64 " ms: %s (%s)",
-	       cl.rf.id, ms, ok ? "writes continue without the peer" : "frozen writes fail, retryable", why);
-	snprintf(cl.rf.last_result, sizeof(cl.rf.last_result), "%s: %.80s", ok ? "released" : "failed", why);
-	cl.rf.last_answer_ms = ms;
-	cl.rf.want = false;
-	cl.rf.asked_ms = 0;
-	cl_timer_clear(&cl.rf_timer);
+	       g_cl.rf.id, ms, ok ? "writes continue without the peer" : "frozen writes fail, retryable", why);
+	snprintf(g_cl.rf.last_result, sizeof(g_cl.rf.last_result), "%s: %.80s", ok ? "released" : "failed", why);
+	g_cl.rf.last_answer_ms = ms;
+	g_cl.rf.want = false;
+	g_cl.rf.asked_ms = 0;
+	cl_timer_clear(&g_cl.rf_timer);
 	repl_fence_done(ok);
 }
 
@@ -159,7 +159,7 @@ void cl_rf_eval(void)
 	struct cl_fence_view fv;
 	struct cl_fence_decision d;
 
-	if (!cl.rf.want)
+	if (!g_cl.rf.want)
 		return;
 	if (cl_my_role() != CL_ROLE_PRIMARY) {
 		rf_answer(false, "this node is not primary any more");
@@ -167,44 +167,44 @@ void cl_rf_eval(void)
 	}
 	/* under pacemaker: ask the peer over CPG, else the outdate-peer command */
 	fv = (struct cl_fence_view){
-		.fencing = cl_under_pacemaker() ? CL_FENCING_COMMAND : (enum cl_fencing)cl.cfg.fencing,
-		.quorate = cl.up && cl.quorate,
-		.qdevice_proof = !cl_under_pacemaker() && cl.quorate && cl.qdevice_vote && !cl.two_node && cl.quorum_members == 1,
-		.peer_member = cl.peer.member,
-		.peer_node_up = !cl.peer.node_down && cl.quorum_members >= 2,
-		.peer_outdated = cl.rf.outdated || cl.peer.left_behind ||
-				 (cl.peer.known && cl_leaving_behind(&cl.peer.st)),
+		.fencing = cl_under_pacemaker() ? CL_FENCING_COMMAND : (enum cl_fencing)g_cl.cfg.fencing,
+		.quorate = g_cl.up && g_cl.quorate,
+		.qdevice_proof = !cl_under_pacemaker() && g_cl.quorate && g_cl.qdevice_vote && !g_cl.two_node && g_cl.quorum_members == 1,
+		.peer_member = g_cl.peer.member,
+		.peer_node_up = !g_cl.peer.node_down && g_cl.quorum_members >= 2,
+		.peer_outdated = g_cl.rf.outdated || g_cl.peer.left_behind ||
+				 (g_cl.peer.known && cl_leaving_behind(&g_cl.peer.st)),
 		/* the built-in manager promotes a node alone only with its data
 		 * known current (compared with the peer since its start): one
 		 * that left cleanly cannot come back as a stale primary; under
 		 * pacemaker the outdate-peer command marks it in the CIB */
-		.peer_left_clean = cl.cfg.manager == TCONF_CLUSTER_BUILTIN &&
-				   (cl.peer.left_clean || (cl.peer.known && cl_leaving_clean(&cl.peer.st))),
-		.peer_refused = cl.rf.refused,
-		.peer_primary = cl.peer.known && cl.peer.st.role == CL_ROLE_PRIMARY,
-		.asked = cl.rf.asked_ms != 0,
-		.ask_expired = cl.rf.asked_ms && cl_now_ms() - cl.rf.asked_ms >= CL_OUTDATE_TIMEOUT_MS,
-		.fence = cl.fence,
+		.peer_left_clean = g_cl.cfg.manager == TCONF_CLUSTER_BUILTIN &&
+				   (g_cl.peer.left_clean || (g_cl.peer.known && cl_leaving_clean(&g_cl.peer.st))),
+		.peer_refused = g_cl.rf.refused,
+		.peer_primary = g_cl.peer.known && g_cl.peer.st.role == CL_ROLE_PRIMARY,
+		.asked = g_cl.rf.asked_ms != 0,
+		.ask_expired = g_cl.rf.asked_ms && cl_now_ms() - g_cl.rf.asked_ms >= CL_OUTDATE_TIMEOUT_MS,
+		.fence = g_cl.fence,
 	};
 	d = cl_decide_fence(&fv);
-	if (d.action != cl.rf.last.action || d.reason != cl.rf.last.reason)
-		qb_log(d.action == CL_FA_WAIT ? LOG_INFO : LOG_NOTICE, "cluster: fence request %u: %s (%s)", cl.rf.id,
+	if (d.action != g_cl.rf.last.action || d.reason != g_cl.rf.last.reason)
+		qb_log(d.action == CL_FA_WAIT ? LOG_INFO : LOG_NOTICE, "cluster: fence request %u: %s (%s)", g_cl.rf.id,
 		       cl_fence_action_name(d.action), d.reason);
-	cl.rf.last = d;
+	g_cl.rf.last = d;
 	switch (d.action) {
 	case CL_FA_OUTDATED:
 	case CL_FA_DEAD:
 		rf_answer(true, d.reason);
 		break;
 	case CL_FA_ASK: {
-		struct cl_msg m = { .type = CL_MSG_OUTDATE_REQUEST, .on = 1, .epoch = cl.rf.id };
-		snprintf(m.target, sizeof(m.target), "%s", cl.peer.name);
+		struct cl_msg m = { .type = CL_MSG_OUTDATE_REQUEST, .on = 1, .epoch = g_cl.rf.id };
+		snprintf(m.target, sizeof(m.target), "%s", g_cl.peer.name);
 		if (cl_send_msg(&m) == 0) {
-			cl.rf.asked_ms = cl_now_ms();
-			cl.rf.refused = false;   /* the answer to this ask decides */
-			cl_timer_set(&cl.rf_timer, CL_OUTDATE_TIMEOUT_MS + 10, rf_timer_cb);
+			g_cl.rf.asked_ms = cl_now_ms();
+			g_cl.rf.refused = false;   /* the answer to this ask decides */
+			cl_timer_set(&g_cl.rf_timer, CL_OUTDATE_TIMEOUT_MS + 10, rf_timer_cb);
 		} else {
-			cl_timer_set(&cl.rf_timer, 100, rf_timer_cb);       /* corosync busy: again soon */
+			cl_timer_set(&g_cl.rf_timer, 100, rf_timer_cb);       /* corosync busy: again soon */
 		}
 		break;
 	}
@@ -219,14 +219,14 @@ void cl_rf_eval(void)
 /* repl's fence handler (main thread, from the eventfd) */
 void cl_rf_request(void *arg)
 {
-	if (!cl.rf.want) {
-		cl.rf.want = true;
-		cl.rf.id++;
-		cl.rf.since = cl_now_ms();
-		cl.rf.asked_ms = 0;
-		cl.rf.outdated = cl.rf.refused = false;
-		cl.rf.refused_why[0] = '\0';
-		cl.rf.last = (struct cl_fence_decision){ 0 };
+	if (!g_cl.rf.want) {
+		g_cl.rf.want = true;
+		g_cl.rf.id++;
+		g_cl.rf.since = cl_now_ms();
+		g_cl.rf.asked_ms = 0;
+		g_cl.rf.outdated = g_cl.rf.refused = false;
+		g_cl.rf.refused_why[0] = '\0';
+		g_cl.rf.last = (struct cl_fence_decision){ 0 };
 		/* A fence or mark done for an earlier loss proves nothing about
 		 * this one: the peer may have resumed, resynced and been unmarked
 		 * since without ever leaving the group (the only other reset). One
@@ -236,11 +236,11 @@ void cl_rf_request(void *arg)
 		 * fenced the node a moment ago; fencing it again killed the node
 		 * while it was booting back (found by tests/cluster/test_soak.sh
 		 * kill-primary in CI, session 12). */
-		bool fenced_since = cl.fence == CL_FENCE_OK && !cl_under_pacemaker() && !cl.peer.member;
-		if (cl.fence != CL_FENCE_RUNNING && !fenced_since)
-			cl.fence = CL_FENCE_IDLE;
+		bool fenced_since = g_cl.fence == CL_FENCE_OK && !cl_under_pacemaker() && !g_cl.peer.member;
+		if (g_cl.fence != CL_FENCE_RUNNING && !fenced_since)
+			g_cl.fence = CL_FENCE_IDLE;
 		qb_log(LOG_WARNING, "cluster: replication lost %s while primary: writes are frozen until it is "
-		       "Outdated or dead (fence request %u)", cl.peer.name[0] ? cl.peer.name : "the peer", cl.rf.id);
+		       "Outdated or dead (fence request %u)", g_cl.peer.name[0] ? g_cl.peer.name : "the peer", g_cl.rf.id);
 	}
 	cl_evaluate();
 }
@@ -282,7 +282,7 @@ void cl_on_outdate_request(const struct cl_msg *m)
 		return;
 	}
 	if (cl_my_role() == CL_ROLE_PRIMARY) {
-		snprintf(err, sizeof(err), "%s is primary: it does not outdate itself", cl.cfg.node);
+		snprintf(err, sizeof(err), "%s is primary: it does not outdate itself", g_cl.cfg.node);
 		ok = false;
 	} else if (!cl_repl_on()) {
 		ok = true;              /* nothing replicated here */
@@ -303,13 +303,13 @@ void cl_on_outdate_request(const struct cl_msg *m)
 
 void cl_on_outdate_answer(const struct cl_msg *m)
 {
-	if (strcmp(m->target, cl.cfg.node) != 0 || !cl.rf.want || m->epoch != cl.rf.id)
+	if (strcmp(m->target, g_cl.cfg.node) != 0 || !g_cl.rf.want || m->epoch != g_cl.rf.id)
 		return;
 	if (m->on) {
-		cl.rf.outdated = true;
+		g_cl.rf.outdated = true;
 	} else {
-		cl.rf.refused = true;
-		snprintf(cl.rf.refused_why, sizeof(cl.rf.refused_why), "%.120s", m->text);
+		g_cl.rf.refused = true;
+		snprintf(g_cl.rf.refused_why, sizeof(g_cl.rf.refused_why), "%.120s", m->text);
 		qb_log(LOG_ERR, "cluster: %s refused to outdate itself: %s", m->name, m->text);
 	}
 }

@@ -100,7 +100,7 @@ struct cl_mgr {
 	int conns_fd;
 };
 
-extern struct cl_mgr cl;
+extern struct cl_mgr g_cl;
 
 /* the core (cluster.c): time, timers, the replication view, promote, the decision */
 uint64_t cl_now_ms(void);

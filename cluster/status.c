@@ -13,24 +13,24 @@ static void node_json(struct json_writer *w, bool self)
 {
 	json_obj_begin(w, NULL);
 	if (self) {
-		json_str(w, "name", cl.cfg.node);
-		json_uint(w, "nodeid", cl.nodeid);
-		json_bool(w, "member", cl.up);
+		json_str(w, "name", g_cl.cfg.node);
+		json_uint(w, "nodeid", g_cl.nodeid);
+		json_bool(w, "member", g_cl.up);
 		json_bool(w, "self", true);
 		json_str(w, "role", cl_role_name(cl_my_role()));
-		json_str(w, "disk", cl_disk_name(cl.disk));
-		json_str(w, "peer_disk", cl_disk_name(cl.peer_disk_repl));
-		json_bool(w, "in_sync", cl.in_sync);
-		json_bool(w, "data_current", cl.data_current);
-		json_bool(w, "standby", cl.standby);
-		json_bool(w, "split_brain", cl.split_brain);
-		json_bool(w, "holds_ip", cl.holds_ip);
+		json_str(w, "disk", cl_disk_name(g_cl.disk));
+		json_str(w, "peer_disk", cl_disk_name(g_cl.peer_disk_repl));
+		json_bool(w, "in_sync", g_cl.in_sync);
+		json_bool(w, "data_current", g_cl.data_current);
+		json_bool(w, "standby", g_cl.standby);
+		json_bool(w, "split_brain", g_cl.split_brain);
+		json_bool(w, "holds_ip", g_cl.holds_ip);
 	} else {
-		const struct cl_msg *s = &cl.peer.st;
-		bool k = cl.peer.member && cl.peer.known;
-		json_str(w, "name", cl.peer.name);
-		json_uint(w, "nodeid", cl.peer.nodeid);
-		json_bool(w, "member", cl.peer.member);
+		const struct cl_msg *s = &g_cl.peer.st;
+		bool k = g_cl.peer.member && g_cl.peer.known;
+		json_str(w, "name", g_cl.peer.name);
+		json_uint(w, "nodeid", g_cl.peer.nodeid);
+		json_bool(w, "member", g_cl.peer.member);
 		json_bool(w, "self", false);
 		json_str(w, "role", k ? cl_role_name(s->role) : "unknown");
 		json_str(w, "disk", k ? cl_disk_name(s->disk) : "DUnknown");
@@ -41,7 +41,7 @@ static void node_json(struct json_writer *w, bool self)
 		json_bool(w, "holds_ip", k && (s->flags & CL_SF_HOLDS_IP));
 	}
 	char gen[24];
-	snprintf(gen, sizeof(gen), "0x%016" PRIx64, self ? cl.gen : cl.peer.st.gen);
+	snprintf(gen, sizeof(gen), "0x%016" PRIx64, self ? g_cl.gen : g_cl.peer.st.gen);
 	json_str(w, "gen", gen);
 	json_obj_end(w);
 }
@@ -53,58 +53,58 @@ void cluster_status(struct json_writer *w)
 	static const char *const fence[] = { "idle", "running", "ok", "failed" };
 	enum scsi_alua_state st;
 
-	if (!cl.on)
+	if (!g_cl.on)
 		return;
 	cl_refresh_repl();
 	json_obj_begin(w, "cluster");
-	json_str(w, "manager", mgr[cl.cfg.manager]);
-	json_str(w, "node", cl.cfg.node);
-	json_uint(w, "nodeid", cl.nodeid);
-	json_str(w, "cpg_group", cl.cfg.cpg_group);
-	json_str(w, "corosync", cl.up ? "connected" : "disconnected");
-	json_bool(w, "quorate", cl.quorate);
-	json_bool(w, "two_node", cl.two_node);
-	json_bool(w, "qdevice", cl.qdevice_vote);
+	json_str(w, "manager", mgr[g_cl.cfg.manager]);
+	json_str(w, "node", g_cl.cfg.node);
+	json_uint(w, "nodeid", g_cl.nodeid);
+	json_str(w, "cpg_group", g_cl.cfg.cpg_group);
+	json_str(w, "corosync", g_cl.up ? "connected" : "disconnected");
+	json_bool(w, "quorate", g_cl.quorate);
+	json_bool(w, "two_node", g_cl.two_node);
+	json_bool(w, "qdevice", g_cl.qdevice_vote);
 	json_str(w, "role", cl_role_name(cl_my_role()));
-	json_str(w, "floating_ip", cl.cfg.floating_ip);
-	json_str(w, "interface", cl.cfg.interface);
-	json_str(w, "ip_owner", cl.holds_ip ? cl.cfg.node :
-		 (cl.peer.member && cl.peer.known && (cl.peer.st.flags & CL_SF_HOLDS_IP)) ? cl.peer.name : "");
-	json_bool(w, "holds_ip", cl.holds_ip);
-	json_str(w, "alua_group", cl.cfg.alua_group[0] ? cl.cfg.alua_group : "default");
-	json_str(w, "alua_state", cl.have_alua && scsi_alua_get_state(cl.alua_id, &st) == 0 ? scsi_alua_state_name(st) : "");
-	json_str(w, "fencing", fencing[cl.cfg.fencing]);
-	json_str(w, "fence", fence[cl.fence]);
-	json_int(w, "fence_delay_ms", cl.cfg.fence_delay_ms);
-	json_bool(w, "writes_frozen", cl.rf.want);
+	json_str(w, "floating_ip", g_cl.cfg.floating_ip);
+	json_str(w, "interface", g_cl.cfg.interface);
+	json_str(w, "ip_owner", g_cl.holds_ip ? g_cl.cfg.node :
+		 (g_cl.peer.member && g_cl.peer.known && (g_cl.peer.st.flags & CL_SF_HOLDS_IP)) ? g_cl.peer.name : "");
+	json_bool(w, "holds_ip", g_cl.holds_ip);
+	json_str(w, "alua_group", g_cl.cfg.alua_group[0] ? g_cl.cfg.alua_group : "default");
+	json_str(w, "alua_state", g_cl.have_alua && scsi_alua_get_state(g_cl.alua_id, &st) == 0 ? scsi_alua_state_name(st) : "");
+	json_str(w, "fencing", fencing[g_cl.cfg.fencing]);
+	json_str(w, "fence", fence[g_cl.fence]);
+	json_int(w, "fence_delay_ms", g_cl.cfg.fence_delay_ms);
+	json_bool(w, "writes_frozen", g_cl.rf.want);
 	json_obj_begin(w, "fence_request");
-	json_bool(w, "open", cl.rf.want);
-	json_uint(w, "id", cl.rf.id);
-	json_str(w, "action", cl.rf.want ? cl_fence_action_name(cl.rf.last.action) : "none");
-	json_str(w, "reason", cl.rf.want && cl.rf.last.reason ? cl.rf.last.reason : "");
-	json_uint(w, "frozen_ms", cl.rf.want ? cl_now_ms() - cl.rf.since : 0);
-	json_str(w, "last_result", cl.rf.last_result);
-	json_uint(w, "last_ms", cl.rf.last_answer_ms);
+	json_bool(w, "open", g_cl.rf.want);
+	json_uint(w, "id", g_cl.rf.id);
+	json_str(w, "action", g_cl.rf.want ? cl_fence_action_name(g_cl.rf.last.action) : "none");
+	json_str(w, "reason", g_cl.rf.want && g_cl.rf.last.reason ? g_cl.rf.last.reason : "");
+	json_uint(w, "frozen_ms", g_cl.rf.want ? cl_now_ms() - g_cl.rf.since : 0);
+	json_str(w, "last_result", g_cl.rf.last_result);
+	json_uint(w, "last_ms", g_cl.rf.last_answer_ms);
 	json_obj_end(w);
-	json_bool(w, "peer_lost", cl.peer.lost);
-	json_bool(w, "standby", cl.standby);
-	json_bool(w, "split_brain", cl.split_brain || (cl.peer.known && (cl.peer.st.flags & CL_SF_SPLIT_BRAIN)));
-	json_str(w, "last_error", cl.last_error);
+	json_bool(w, "peer_lost", g_cl.peer.lost);
+	json_bool(w, "standby", g_cl.standby);
+	json_bool(w, "split_brain", g_cl.split_brain || (g_cl.peer.known && (g_cl.peer.st.flags & CL_SF_SPLIT_BRAIN)));
+	json_str(w, "last_error", g_cl.last_error);
 	json_obj_begin(w, "decision");
-	json_str(w, "action", cl_action_name(cl.last.action));
-	json_str(w, "reason", cl.last.reason ? cl.last.reason : "");
+	json_str(w, "action", cl_action_name(g_cl.last.action));
+	json_str(w, "reason", g_cl.last.reason ? g_cl.last.reason : "");
 	json_obj_end(w);
 	json_obj_begin(w, "failover");
-	json_str(w, "state", cl.fo == FO_IDLE && cl.peer.transition ? "peer-transitioning" : fo_names[cl.fo]);
-	json_str(w, "target", cl.fo_target);
-	json_str(w, "last_result", cl.fo_last);
-	json_int(w, "last_ms", cl.fo_last_ms);
-	json_uint(w, "finished", cl.fo_seq);
+	json_str(w, "state", g_cl.fo == FO_IDLE && g_cl.peer.transition ? "peer-transitioning" : fo_names[g_cl.fo]);
+	json_str(w, "target", g_cl.fo_target);
+	json_str(w, "last_result", g_cl.fo_last);
+	json_int(w, "last_ms", g_cl.fo_last_ms);
+	json_uint(w, "finished", g_cl.fo_seq);
 	json_obj_end(w);
-	json_uint(w, "connections", cl_conns_snapshot(NULL, 0) + cl.peer.nconns);
+	json_uint(w, "connections", cl_conns_snapshot(NULL, 0) + g_cl.peer.nconns);
 	json_arr_begin(w, "nodes");
 	node_json(w, true);
-	if (cl.peer.member || cl.peer.name[0])
+	if (g_cl.peer.member || g_cl.peer.name[0])
 		node_json(w, false);
 	json_arr_end(w);
 	json_obj_end(w);
