@@ -251,8 +251,6 @@ int32_t cl_rf_fd_cb(int32_t fd, int32_t revents, void *data)
 	return 0;
 }
 
-/* The peer (Primary) lost its replication link to us and asks us to make sure
- * we are never promoted without the writes it continues with. */
 /* The last outdate request done here: the Primary asks again every 5 s while
  * no Outdated answer came (lost, or still being worked on here: the metadata
  * writes block this thread up to 10 s); a repeat of a done Outdated answer is
@@ -265,6 +263,8 @@ static struct {
 	bool ok;
 } od_last;
 
+/* The peer (Primary) lost its replication link to us and asks us to make sure
+ * we are never promoted without the writes it continues with. */
 void cl_on_outdate_request(const struct cl_msg *m)
 {
 	struct cl_msg a = { .type = CL_MSG_OUTDATE_ANSWER, .epoch = m->epoch };
