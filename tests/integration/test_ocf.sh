@@ -657,6 +657,24 @@ printf 'global {\n    bogus_key: 1\n}\n' >"$T_TMP/broken.conf"
 # a configuration file is this node's: what is wrong in it is OCF_ERR_ARGS (banned
 # here), not OCF_ERR_CONFIGURED (pacemaker stops the resource on every node)
 ra_reason "config tandemd rejects: OCF_ERR_ARGS with tandemd's message" 2 "tandemd rejects.*broken.conf" alpha validate-all OCF_RESKEY_config=$T_TMP/broken.conf
+# tandemd --check that never returns (its configuration on a hung file system):
+# validation is cut short within the action's timeout, a generic error, and the
+# check's process is gone (before: unbounded, pacemaker's timer killed the agent)
+printf '#!/bin/sh\necho $$ >"%s"\nexec sleep 120\n' "$T_TMP/slow-check.pid" >"$T_TMP/slow-tandemd"
+chmod +x "$T_TMP/slow-tandemd"
+t0=$(date +%s%3N)
+ra_reason "validate-all whose tandemd --check hangs: OCF_ERR_GENERIC" 1 "did not finish" alpha validate-all \
+	OCF_RESKEY_tandemd="$T_TMP/slow-tandemd" OCF_RESKEY_CRM_meta_timeout=6000
+ms=$(( $(date +%s%3N) - t0 ))
+[ "$ms" -lt 6000 ] && pass "... within the 6 s action timeout (${ms} ms)" || fail "... took ${ms} ms, past the 6 s action timeout"
+slow=$(cat "$T_TMP/slow-check.pid" 2>/dev/null || true)
+if [ -n "$slow" ]; then
+	SLEEP_PIDS+=("$slow")
+	st=$(proc_state "$slow")
+	is_gone "$st" && pass "the hung check (pid $slow) is gone" || fail "the hung check (pid $slow, state $st) still runs"
+else
+	fail "the fake tandemd --check did not run"
+fi
 sed '/^replication {/,/^}/d; s/        replicated: yes//' "$T_TMP/alpha/tandem.conf" >"$T_TMP/norepl.conf"
 ra_reason "config without replication: OCF_ERR_ARGS" 2 "no replication section" alpha validate-all OCF_RESKEY_config=$T_TMP/norepl.conf
 sed 's/manager: pacemaker/manager: builtin\n    floating_ip: 192.0.2.100\/24\n    interface: lo/' "$T_TMP/alpha/tandem.conf" >"$T_TMP/builtin.conf"
