@@ -669,9 +669,13 @@ ms=$(( $(date +%s%3N) - t0 ))
 [ "$ms" -lt 6000 ] && pass "... within the 6 s action timeout (${ms} ms)" || fail "... took ${ms} ms, past the 6 s action timeout"
 slow=$(cat "$T_TMP/slow-check.pid" 2>/dev/null || true)
 if [ -n "$slow" ]; then
-	SLEEP_PIDS+=("$slow")
 	st=$(proc_state "$slow")
-	is_gone "$st" && pass "the hung check (pid $slow) is gone" || fail "the hung check (pid $slow, state $st) still runs"
+	if is_gone "$st"; then
+		pass "the hung check (pid $slow) is gone"
+	else
+		fail "the hung check (pid $slow, state $st) still runs"
+		SLEEP_PIDS+=("$slow")    # killed on exit while it is still a sleep
+	fi
 else
 	fail "the fake tandemd --check did not run"
 fi
