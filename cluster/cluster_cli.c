@@ -5,6 +5,21 @@
 #include <inttypes.h>
 #include <string.h>
 
+/* "peer_lost" stays true from the loss until the peer's tandemd rejoins; a
+ * fence that succeeded (or, under pacemaker, the outdate-peer command) is
+ * what turned it from a doubt into a fact. */
+static const char *peer_lost_text(const struct jr_value *c)
+{
+	if (!jr_bool(c, "peer_lost", false))
+		return "";
+	if (!strcmp(jr_str(c, "fence", ""), "ok"))
+		return strcmp(jr_str(c, "manager", ""), "pacemaker") ? ", peer lost and fenced"
+								     : ", peer lost and marked outdated";
+	if (!strcmp(jr_str(c, "fence", ""), "running"))
+		return ", peer lost (fence running)";
+	return ", peer lost (not proven dead)";
+}
+
 void cluster_print_status(FILE *out, const void *status_root)
 {
 	const struct jr_value *c = jr_get(status_root, "cluster");
@@ -14,7 +29,7 @@ void cluster_print_status(FILE *out, const void *status_root)
 	fprintf(out, "\ncluster: manager %s, corosync %s, %s%s%s, fencing %s%s\n", jr_str(c, "manager", "?"),
 		jr_str(c, "corosync", "?"), jr_bool(c, "quorate", false) ? "quorate" : "NOT quorate",
 		jr_bool(c, "two_node", false) ? " (two_node)" : "", jr_bool(c, "qdevice", false) ? " (qdevice vote)" : "",
-		jr_str(c, "fencing", "?"), jr_bool(c, "peer_lost", false) ? ", peer lost (not proven dead)" : "");
+		jr_str(c, "fencing", "?"), peer_lost_text(c));
 	fprintf(out, "  floating IP %s on %s, owner %s; ALUA group %s: %s\n", jr_str(c, "floating_ip", "-"),
 		jr_str(c, "interface", "-"), *jr_str(c, "ip_owner", "") ? jr_str(c, "ip_owner", "") : "nobody",
 		jr_str(c, "alua_group", "?"), jr_str(c, "alua_state", "?"));

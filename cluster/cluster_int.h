@@ -80,6 +80,7 @@ struct cl_fence_view {
 	bool asked;             /* an OUTDATE_REQUEST for this request was sent */
 	bool ask_expired;       /* ...CL_OUTDATE_TIMEOUT_MS ago, without an Outdated answer */
 	enum cl_fence fence;    /* fence command state for the current loss */
+	bool pacemaker;         /* the command is pacemaker's outdate-peer command, not a fence */
 };
 enum cl_fence_action {
 	CL_FA_WAIT = 0,

@@ -170,7 +170,8 @@ struct cl_fence_decision cl_decide_fence(const struct cl_fence_view *v)
 		return fact(CL_FA_OUTDATED, "the peer left cleanly, not primary: it is not promoted again before it "
 			    "compared its data with this node's");
 	if (v->fence == CL_FENCE_OK)
-		return fact(CL_FA_DEAD, "the peer was fenced (pacemaker: marked outdated)");
+		return fact(CL_FA_DEAD, v->pacemaker ? "the outdate-peer command marked the peer outdated"
+						    : "the peer was fenced");
 	if (v->peer_member) {
 		if (!v->asked)
 			return fact(CL_FA_ASK, "asking the peer to outdate itself");

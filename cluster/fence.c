@@ -185,6 +185,7 @@ void cl_rf_eval(void)
 		.asked = g_cl.rf.asked_ms != 0,
 		.ask_expired = g_cl.rf.asked_ms && cl_now_ms() - g_cl.rf.asked_ms >= CL_OUTDATE_TIMEOUT_MS,
 		.fence = g_cl.fence,
+		.pacemaker = cl_under_pacemaker(),
 	};
 	d = cl_decide_fence(&fv);
 	if (d.action != g_cl.rf.last.action || d.reason != g_cl.rf.last.reason)

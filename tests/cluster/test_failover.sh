@@ -140,6 +140,21 @@ scn_lose_secondary() {
 	[ "$(primary)" = "$p" ] && pass "$name: $p stays primary" || fail "$name: $p is no longer primary: $(nodes_state)"
 	io_finish "$name" || return 1
 	mon_stop
+	if [ "$how" = crash ]; then
+		# the primary's own account, as an operator reads it: the peer it
+		# lost was fenced, and that is what released its frozen writes
+		local st="" i
+		for i in $(seq 30); do
+			st=$(timeout 10 bash "$TB" exec "$p" tandemctl status 2>/dev/null || true)
+			grep -q "peer lost and fenced" <<<"$st" && break
+			sleep 0.5
+		done
+		if grep -q "peer lost and fenced" <<<"$st" && grep -q "last fence request: released: the peer was fenced" <<<"$st"; then
+			pass "$name: $p's status says the peer was lost and fenced"
+		else
+			fail "$name: $p's status after the fence: $(grep -E 'cluster:|fence request' <<<"$st" | tr '\n' ' ')"
+		fi
+	fi
 	figures "$name" "$( [ "$how" = kill ] && echo "SIGKILL of the secondary (tandemd + corosync)" || echo "crash of the secondary (powered off)")" 0 3000 10000
 	io_verify "$name"
 	tb start "$s" >/dev/null

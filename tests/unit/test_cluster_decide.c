@@ -297,6 +297,24 @@ START_TEST(test_fence_table)
 }
 END_TEST
 
+/* The release reason names what happened: a fence under the built-in
+ * manager, pacemaker's outdate-peer command under pacemaker (the same state). */
+START_TEST(test_fence_reason_names_the_command)
+{
+	struct cl_fence_view v = fbase();
+	v.peer_member = false;
+	v.peer_node_up = false;
+	v.fence = CL_FENCE_OK;
+	struct cl_fence_decision d = cl_decide_fence(&v);
+	ck_assert_int_eq(d.action, CL_FA_DEAD);
+	ck_assert_str_eq(d.reason, "the peer was fenced");
+	v.pacemaker = true;
+	d = cl_decide_fence(&v);
+	ck_assert_int_eq(d.action, CL_FA_DEAD);
+	ck_assert_str_eq(d.reason, "the outdate-peer command marked the peer outdated");
+}
+END_TEST
+
 /* The writes are released only with an Outdated answer, a successful fence,
  * a qdevice proof for a departed node, or fencing none. */
 START_TEST(test_fence_invariants)
@@ -350,6 +368,7 @@ static Suite *decide_suite(void)
 	tcase_add_test(tc, test_invariants);
 	tcase_add_loop_test(tc, test_fence_table, 0, (int)(sizeof(frows) / sizeof(frows[0])));
 	tcase_add_test(tc, test_fence_invariants);
+	tcase_add_test(tc, test_fence_reason_names_the_command);
 	tcase_add_test(tc, test_names);
 	suite_add_tcase(s, tc);
 	return s;
