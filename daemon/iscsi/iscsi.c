@@ -585,6 +585,9 @@ int iscsi_reload(const struct tconf *conf, char *err, size_t errlen)
 			} else {
 				rc = scsi_target_add_lun(p->t->st, nl, e, sizeof(e));
 			}
+			int oi = lun_index(p->old, nl->lun);
+			if (rc >= 0 && oi >= 0 && p->old->luns[oi].cache != nl->cache)
+				scsi_target_lun_cache_came_back(p->t->st, nl->lun, p->old->luns[oi].cache);
 			if (rc < 0) {
 				qb_log(LOG_ERR, "iscsi: reload: target %s: %s", p->t->name, e);
 				if (lun_restore_previous(p, nl->lun)) {

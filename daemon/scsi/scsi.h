@@ -125,6 +125,13 @@ unsigned scsi_target_reap(struct scsi_target *tgt);
  * the LUN away, which initiators would see as LOGICAL UNIT NOT SUPPORTED
  * (ESXi: permanent device loss). Returns 0, or -1 when there is no such LUN. */
 int scsi_target_set_lun_cache(struct scsi_target *tgt, uint32_t lun, enum tconf_cache cache);
+/* A reload removed the LUN and added it back (another device path, say) with
+ * another cache policy than `before`. A replicated LUN got the mode
+ * parameters of the record replication held for it at its attach, made
+ * under the old policy; on the Primary they give way to the new policy's, as
+ * a local mode file saved under another policy does, and the peer gets them.
+ * Returns 0, or -1 when there is no such LUN. */
+int scsi_target_lun_cache_came_back(struct scsi_target *tgt, uint32_t lun, enum tconf_cache before);
 struct scsi_lun *scsi_target_find_lun(struct scsi_target *tgt, uint64_t lun);
 const char *scsi_target_name(const struct scsi_target *tgt);
 size_t scsi_target_lun_count(const struct scsi_target *tgt);

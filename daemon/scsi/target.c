@@ -400,6 +400,29 @@ int scsi_target_add_lun(struct scsi_target *tgt, const struct tconf_lun *conf, c
 	return 0;
 }
 
+/* WCE went to the cache policy's value (SBC-3 6.4.5 as at start-up) on this
+ * node: what follows. Writes acknowledged while WCE was 1 are flushed when it
+ * goes off; a replicated LUN on the Primary then sends its record, so the
+ * peer, which serves the same logical unit after a failover, holds the new
+ * values too (a MODE SELECT's order: flush first, record after); every nexus
+ * learns through MODE PARAMETERS CHANGED. */
+static void lun_policy_applied(struct scsi_target *tgt, struct scsi_lun *lu, bool was_wce, bool wce,
+			       enum tconf_cache old, bool record, const char *why)
+{
+	if (was_wce && !wce && old != TCONF_CACHE_NV)
+		lun_flush_cache(lu, why, false, record);
+	else if (record)
+		(void)scsi_pr_record_send(lu, why);
+	scsi_ua_establish_others(tgt, NULL, lu->id, SCSI_UA_MODE_CHANGED);
+}
+
+/* A replicated LUN's mode parameters belong to the Primary's record: only
+ * there does a policy change send them. */
+static bool lun_record_owner(struct scsi_lun *lu)
+{
+	return lu->pr && lu->pr->replicated && lu->bdev && bdev_state_writable(lu->bdev);
+}
+
 int scsi_target_set_lun_cache(struct scsi_target *tgt, uint32_t lun, enum tconf_cache cache)
 {
 	struct scsi_lun *lu = scsi_target_find_lun(tgt, lun);
@@ -416,6 +439,9 @@ int scsi_target_set_lun_cache(struct scsi_target *tgt, uint32_t lun, enum tconf_
 		       lun, lu->path, why, tconf_cache_name(atomic_load(&lu->cache)));
 		return 0;
 	}
+	bool record = lun_record_owner(lu);
+	if (record)
+		pthread_mutex_lock(&lu->pr->lock);      /* as a reset: no record snapshot between the two */
 	pthread_mutex_lock(&lu->lock);
 	old = atomic_load(&lu->cache);
 	bool was_wce = atomic_load(&lu->wce);
@@ -430,13 +456,46 @@ int scsi_target_set_lun_cache(struct scsi_target *tgt, uint32_t lun, enum tconf_
 		scsi_mode_store_forget(lu);
 	}
 	pthread_mutex_unlock(&lu->lock);
+	if (record)
+		pthread_mutex_unlock(&lu->pr->lock);
 	if (old == cache)   /* nothing changed: a WCE set by MODE SELECT stays */
 		return 0;
-	if (was_wce && !wce && old != TCONF_CACHE_NV)
-		lun_flush_cache(lu, "the cache mode changed", false, false);
 	qb_log(LOG_NOTICE, "scsi: %s LUN %u: cache %s -> %s (WCE=%d)", tgt->name, lun, tconf_cache_name(old),
 	       tconf_cache_name(cache), wce);
-	scsi_ua_establish_others(tgt, NULL, lun, SCSI_UA_MODE_CHANGED);
+	lun_policy_applied(tgt, lu, was_wce, wce, old, record, "the cache mode changed");
+	return 0;
+}
+
+int scsi_target_lun_cache_came_back(struct scsi_target *tgt, uint32_t lun, enum tconf_cache before)
+{
+	struct scsi_lun *lu = scsi_target_find_lun(tgt, lun);
+
+	if (!lu)
+		return -1;
+	enum tconf_cache cache = atomic_load(&lu->cache);
+	bool wce = cache == TCONF_CACHE_WRITE_BACK;
+	/* a Secondary's values are the Primary's, whatever either policy says */
+	if (before == cache || !lu->pr || !lu->pr->replicated || !lun_record_owner(lu))
+		return 0;
+	pthread_mutex_lock(&lu->pr->lock);
+	pthread_mutex_lock(&lu->lock);
+	bool was_wce = atomic_load(&lu->wce);
+	bool changed = was_wce != wce || atomic_load(&lu->wce_saved) != wce;
+	if (changed) {
+		atomic_store(&lu->wce, wce);
+		atomic_store(&lu->wce_saved, wce);
+		scsi_mode_store_forget(lu);
+	}
+	pthread_mutex_unlock(&lu->lock);
+	pthread_mutex_unlock(&lu->pr->lock);
+	if (!changed)
+		return 0;
+	qb_log(LOG_NOTICE, "scsi: %s LUN %u: back with cache %s (was %s): the mode parameters it held from the "
+	       "replication record give way to the policy's (WCE=%d)", tgt->name, lun, tconf_cache_name(cache),
+	       tconf_cache_name(before), wce);
+	/* WCE going off flushes first, as everywhere (the previous device's
+	 * close flushed already: little or nothing is left to write) */
+	lun_policy_applied(tgt, lu, was_wce, wce, before, true, "the LUN came back with another cache mode");
 	return 0;
 }
 

@@ -282,6 +282,26 @@ scn_pr_failover() {
 	check "pr-failover: A demoted" ctl A secondary
 	check "pr-failover: B promoted" ctl B primary
 	pr_expect "B serves A's mode parameters" "wce=1/0" B Y mode
+	# a reload that changes LUN 0's cache policy on the Primary: in place, then
+	# by removing it and adding it back (another path to the same file), where
+	# its attach gets the record replication held, made under the old policy.
+	# WCE follows the policy on B and reaches A (before: A kept B's old WCE,
+	# and the LUN that came back write-back served the held WCE=0)
+	local bconf
+	bconf=$(dir_of B)/tandem.conf
+	sed -i "s|^        cache: .*|        cache: write-through|" "$bconf"
+	check "pr-failover: reload B with LUN 0 write-through" ctl B reload
+	pr_expect "B's WCE follows its new policy" "wce=0/0" B Y mode
+	pr_wait "A (Secondary) holds B's new WCE" "wce=0/0" A X mode
+	ln -sf "$(dir_of B)/lun.img" "$(dir_of B)/lun-link.img"
+	sed -i -e "s|^        cache: .*|        cache: write-back|" \
+		-e "s|^        path: $(dir_of B)/lun.img\$|        path: $(dir_of B)/lun-link.img|" "$bconf"
+	check "pr-failover: reload B with LUN 0 on another path, write-back" ctl B reload
+	check "pr-failover: B removed LUN 0 and added it back" grep -q "reload: target .*: adding LUN 0" "$(node_log B)"
+	pr_expect "B's LUN 0 came back with the new policy's WCE" "wce=1/1" B Y mode
+	pr_wait "A (Secondary) holds it too" "wce=1/1" A X mode
+	pr_expect "B kept X's reservation across the reload" "keys=0xa1,0xb2 resv=0xa1/1" B Y keys resv
+	check "pr-failover: LUN 0 in sync after the reloads" in_sync 30
 	pr_expect "B enforces X's reservation (Y conflicts, X writes)" "CONFLICT" B Y write 8
 	pr_expect "X, the holder, writes on B" "GOOD resv=0xa1/1" B X write 8 resv
 	pr_expect "Y preempts X on B" "GOOD keys=0xb2 resv=0xb2/1" B Y preempt 0xb2 0xa1 1 keys resv
@@ -290,7 +310,7 @@ scn_pr_failover() {
 	node_start A || return 1
 	if rwait A 30 connection=Connected && rwait B 10 connection=Connected; then pass "pr-failover: A reconnected"; else fail "pr-failover: A did not reconnect: $(rstate A)"; return 1; fi
 	pr_wait "A restarted gets B's record when the link comes up" "keys=0xb2 resv=0xb2/1" A X keys resv
-	pr_wait "A restarted gets B's mode parameters too" "wce=1/0" A X mode
+	pr_wait "A restarted gets B's mode parameters too" "wce=1/1" A X mode
 	node_kill A
 	pr_expect "X registers on B while A is down" "GOOD keys=0xa4,0xb2" B X register 0xa4 keys
 	node_start A || return 1

@@ -1047,6 +1047,192 @@ START_TEST(reserve6_release6)
 }
 END_TEST
 
+/* ---------------------------------------------------------------- the cache policy of a replicated LUN */
+
+/* A replicated LUN's device as the SCSI layer sees it: its attach installs
+ * the record replication holds for the volume (REP_HELD, as repl_lus_attach
+ * does), it takes records while this node is Primary (REP_PRIMARY), and it
+ * logs flushes ('F') and records ('0'/'1': the record's current WCE) in order. */
+static uint8_t *REP_HELD;
+static size_t REP_HELD_LEN;
+static bool REP_PRIMARY;
+static char REP_LOG[32];
+
+static void rep_log(char c)
+{
+	size_t n = strlen(REP_LOG);
+	ck_assert_uint_lt(n + 1, sizeof(REP_LOG));
+	REP_LOG[n] = c;
+	REP_LOG[n + 1] = 0;
+}
+
+static void rep_submit(struct bdev *b, struct bdev_io *io)
+{
+	if (io->type == BDEV_IO_FLUSH) {
+		rep_log('F');
+	} else if (io->type == BDEV_IO_STATE) {
+		struct scsi_pr_state st;
+		struct scsi_mode_rec m;
+		bool has_mode;
+		scsi_pr_state_init(&st);
+		ck_assert_int_eq(scsi_pr_deserialize_ext(&st, &m, &has_mode, io->iov[0].iov_base, io->len), 0);
+		ck_assert(has_mode);
+		rep_log(m.wce ? '1' : '0');
+		scsi_pr_state_free(&st);
+	}
+	mem_submit(b, io);
+}
+
+static int rep_state_attach(struct bdev *b, const struct bdev_state_handler *h, void *arg)
+{
+	(void)b;
+	if (h && REP_HELD)
+		ck_assert_int_eq(h->install(arg, REP_HELD, REP_HELD_LEN, 1, true), 0);
+	return 0;
+}
+
+static bool rep_state_writable(struct bdev *b)
+{
+	(void)b;
+	return REP_PRIMARY;
+}
+
+static const struct bdev_ops rep_ops = { .name = "rep", .close = harness_medium_close, .submit = rep_submit,
+					 .state_attach = rep_state_attach, .state_writable = rep_state_writable };
+
+static void rep_attach(uint32_t lun, enum tconf_cache cache)
+{
+	struct mem_priv *m = calloc(1, sizeof(*m));
+	ck_assert_ptr_nonnull(m);
+	harness_attach(TGT, &(struct harness_lun){ .lun = lun, .nblocks = NBLOCKS, .bs = 512, .cache = cache,
+						   .ops = &rep_ops, .priv = m, .name = "rep" }, &m->data);
+	clear_ua(ITN, lun);
+}
+
+/* current (pc 0) or saved (pc 3) WCE of LUN lun */
+static int wce_of_lun(uint64_t lun, int pc)
+{
+	uint8_t cdb[6] = { 0x1a, 0x08, (uint8_t)(pc << 6 | 0x08), 0, 255, 0 };
+	struct tt *x = run_cdb(ITN, lun, cdb, 6, SCSI_DIR_READ, 255);
+	CHECK_GOOD(x);
+	int wce = (x->t.buf[4 + 2] & 0x04) != 0;
+	tt_free(x);
+	return wce;
+}
+
+/* the nexus learns of the change: MODE PARAMETERS CHANGED, once */
+static void expect_mode_changed_ua(uint64_t lun)
+{
+	uint8_t tur[6] = { 0 };
+	struct tt *x = run_cdb(ITN, lun, tur, 6, SCSI_DIR_NONE, 0);
+	CHECK_SENSE(x, SK_UNIT_ATTENTION, 0x2a, 0x01);
+	tt_free(x);
+	clear_ua(ITN, lun);
+}
+
+static void pump_all(void)
+{
+	for (int i = 0; i < 50; i++)
+		reactor_poll_once(R, 1);
+}
+
+/* The reload's calls, made on the reactor: the harness has no reactor pool
+ * for the flush to go to, as tandemd's control thread has. */
+struct policy_call {
+	uint32_t lun;
+	enum tconf_cache cache;
+	bool came_back;
+	int rc;
+};
+
+static void policy_call_fn(void *arg)
+{
+	struct policy_call *c = arg;
+	c->rc = c->came_back ? scsi_target_lun_cache_came_back(TGT, c->lun, c->cache)
+			     : scsi_target_set_lun_cache(TGT, c->lun, c->cache);
+}
+
+static int policy_call(bool came_back, uint32_t lun, enum tconf_cache cache)
+{
+	struct policy_call c = { .lun = lun, .cache = cache, .came_back = came_back, .rc = 99 };
+	reactor_post(R, policy_call_fn, &c);
+	pump_all();
+	ck_assert_int_ne(c.rc, 99);
+	return c.rc;
+}
+
+/* A reload that changes a replicated LUN's cache policy: in place, the
+ * Primary's WCE follows the policy and the peer gets it (flush first when WCE
+ * goes off). Removed and added back (another path, say), the LUN's attach got
+ * the mode parameters of the record replication held, made under the old
+ * policy: before, a LUN configured write-through went on acknowledging writes
+ * from a volatile cache (WCE=1) on both nodes. A Secondary's values stay the
+ * Primary's. */
+START_TEST(replicated_policy_change)
+{
+	const uint32_t L = 4;
+	REP_PRIMARY = true;
+	REP_HELD = NULL;
+	REP_LOG[0] = 0;
+	rep_attach(L, TCONF_CACHE_WRITE_BACK);
+	ck_assert_int_eq(wce_of_lun(L, 0), 1);
+	pump_all();
+	REP_LOG[0] = 0;
+
+	/* in place: flush, then the record with WCE=0 */
+	ck_assert_int_eq(policy_call(false, L, TCONF_CACHE_WRITE_THROUGH), 0);
+	pump_all();
+	ck_assert_str_eq(REP_LOG, "F0");
+	expect_mode_changed_ua(L);
+	ck_assert_int_eq(wce_of_lun(L, 0), 0);
+	REP_LOG[0] = 0;
+	ck_assert_int_eq(policy_call(false, L, TCONF_CACHE_WRITE_BACK), 0);
+	pump_all();
+	ck_assert_str_eq(REP_LOG, "1");                 /* WCE on: nothing to flush */
+	expect_mode_changed_ua(L);
+	ck_assert_int_eq(wce_of_lun(L, 0), 1);
+
+	/* removed and added back write-through, replication holding a record
+	 * made under write-back (WCE=1, saved 1) */
+	struct scsi_pr_state st;
+	struct scsi_mode_rec m = { .wce = true, .wce_saved = true };
+	scsi_pr_state_init(&st);
+	REP_HELD_LEN = scsi_pr_serialize_ext(&st, &m, NULL, 0);
+	REP_HELD = malloc(REP_HELD_LEN);
+	ck_assert_ptr_nonnull(REP_HELD);
+	ck_assert_uint_eq(scsi_pr_serialize_ext(&st, &m, REP_HELD, REP_HELD_LEN), REP_HELD_LEN);
+	ck_assert_int_eq(scsi_target_remove_lun(TGT, L), 0);
+	rep_attach(L, TCONF_CACHE_WRITE_THROUGH);
+	pump_all();
+	ck_assert_int_eq(wce_of_lun(L, 0), 1);          /* the held record's, as the attach installs it */
+	REP_LOG[0] = 0;
+	ck_assert_int_eq(policy_call(true, L, TCONF_CACHE_WRITE_BACK), 0);
+	pump_all();
+	ck_assert_str_eq(REP_LOG, "F0");
+	expect_mode_changed_ua(L);
+	ck_assert_int_eq(wce_of_lun(L, 0), 0);
+	ck_assert_int_eq(wce_of_lun(L, 3), 0);
+	REP_LOG[0] = 0;
+	ck_assert_int_eq(policy_call(true, L, TCONF_CACHE_WRITE_BACK), 0);
+	pump_all();
+	ck_assert_str_eq(REP_LOG, "");                  /* already the policy's: nothing */
+
+	/* the same on a Secondary: the Primary's WCE=1 stays, nothing is sent */
+	REP_PRIMARY = false;
+	ck_assert_int_eq(scsi_target_remove_lun(TGT, L), 0);
+	rep_attach(L, TCONF_CACHE_WRITE_THROUGH);
+	pump_all();
+	REP_LOG[0] = 0;
+	ck_assert_int_eq(policy_call(true, L, TCONF_CACHE_WRITE_BACK), 0);
+	pump_all();
+	ck_assert_str_eq(REP_LOG, "");
+	ck_assert_int_eq(wce_of_lun(L, 0), 1);
+	ck_assert_int_eq(policy_call(true, L + 1, TCONF_CACHE_WRITE_BACK), -1);
+	free(REP_HELD);
+	REP_HELD = NULL;
+}
+END_TEST
+
 static Suite *pr_suite(void)
 {
 	Suite *s = suite_create("scsi_pr");
@@ -1072,6 +1258,7 @@ static Suite *pr_suite(void)
 	tcase_add_test(tc, record_carries_mode);
 	tcase_add_test(tc, mode_select_retry_after_failed_flush);
 	tcase_add_test(tc, reserve6_release6);
+	tcase_add_test(tc, replicated_policy_change);
 	suite_add_tcase(s, tc);
 	return s;
 }
