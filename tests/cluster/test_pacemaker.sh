@@ -42,6 +42,9 @@
 #               the promoted node crashes: the stale node is NEVER promoted;
 #               once the good node is back (the stale one resyncs from it),
 #               service resumes with every acknowledged write
+# PM_IP=agent runs it all with the agent moving the floating IP itself
+# (manage_ip=true) instead of IPaddr2: the shorter pauses docs/PACEMAKER.md
+# reports for that configuration.
 # Skips (exit 0, saying why) when pacemaker cannot be installed. About 5 min.
 set -euo pipefail
 source "$(cd "$(dirname "$0")" && pwd)/lib.sh" "$@"
@@ -61,6 +64,11 @@ PCMK_RA_DIR=$T_TMP/ra
 mkdir -p "$PCMK_RA_DIR"
 install -m 755 "$REPO_ROOT/resource-agents/tandem" "$PCMK_RA_DIR/tandem"
 PM_IO=${PM_IO:-20}
+# PM_IP=ipaddr2 (default): the floating IP is an ocf:heartbeat:IPaddr2 resource
+# colocated with the promoted instance (docs/PACEMAKER.md's configuration);
+# PM_IP=agent: the agent moves it itself inside demote and promote (manage_ip)
+PM_IP=${PM_IP:-ipaddr2}
+case $PM_IP in ipaddr2|agent) ;; *) echo "PM_IP must be ipaddr2 or agent" >&2; exit 2 ;; esac
 
 # ---------------------------------------------------------------- setup
 pm_setup() {
@@ -121,6 +129,7 @@ pm_setup() {
       <nvpair id=\"$PCMK_RSC-pidfile\" name=\"pidfile\" value=\"$PCMK_RUN/tandemd.pid\"/>
       <nvpair id=\"$PCMK_RSC-log\" name=\"daemon_log\" value=\"$PCMK_RUN/tandemd.log\"/>
       <nvpair id=\"$PCMK_RSC-wait\" name=\"wait_connect\" value=\"5\"/>
+$( [ "$PM_IP" != agent ] || printf '      <nvpair id="%s-mip" name="manage_ip" value="true"/>\n      <nvpair id="%s-fip" name="floating_ip" value="%s/24"/>\n      <nvpair id="%s-fif" name="interface" value="eth0"/>\n' "$PCMK_RSC" "$PCMK_RSC" "$TB_FLOAT" "$PCMK_RSC")
     </instance_attributes>
     <meta_attributes id=\"$PCMK_RSC-meta\">
       <nvpair id=\"$PCMK_RSC-mt\" name=\"migration-threshold\" value=\"1\"/>
@@ -136,7 +145,8 @@ pm_setup() {
     </operations>
   </primitive>
 </clone>" || { fail "cibadmin: clone not created"; return 1; }
-	pcmk A cibadmin -C -o resources -X "<primitive id=\"$PCMK_IP\" class=\"ocf\" provider=\"heartbeat\" type=\"IPaddr2\">
+	if [ "$PM_IP" = ipaddr2 ]; then
+		pcmk A cibadmin -C -o resources -X "<primitive id=\"$PCMK_IP\" class=\"ocf\" provider=\"heartbeat\" type=\"IPaddr2\">
   <instance_attributes id=\"$PCMK_IP-ia\">
     <nvpair id=\"$PCMK_IP-ip\" name=\"ip\" value=\"$TB_FLOAT\"/>
     <nvpair id=\"$PCMK_IP-mask\" name=\"cidr_netmask\" value=\"24\"/>
@@ -146,8 +156,9 @@ pm_setup() {
     <op id=\"$PCMK_IP-mon\" name=\"monitor\" interval=\"5s\" timeout=\"20s\"/>
   </operations>
 </primitive>" || { fail "cibadmin: IP not created"; return 1; }
-	pcmk A cibadmin -C -o constraints -X "<rsc_colocation id=\"ip-with-promoted\" rsc=\"$PCMK_IP\" with-rsc=\"$PCMK_CLONE\" with-rsc-role=\"Promoted\" score=\"INFINITY\"/>"
-	pcmk A cibadmin -C -o constraints -X "<rsc_order id=\"promote-then-ip\" first=\"$PCMK_CLONE\" first-action=\"promote\" then=\"$PCMK_IP\" then-action=\"start\"/>"
+		pcmk A cibadmin -C -o constraints -X "<rsc_colocation id=\"ip-with-promoted\" rsc=\"$PCMK_IP\" with-rsc=\"$PCMK_CLONE\" with-rsc-role=\"Promoted\" score=\"INFINITY\"/>"
+		pcmk A cibadmin -C -o constraints -X "<rsc_order id=\"promote-then-ip\" first=\"$PCMK_CLONE\" first-action=\"promote\" then=\"$PCMK_IP\" then-action=\"start\"/>"
+	fi
 	if pcmk_wait_promoted 60 && wait_serving 30; then
 		pass "start: the clone runs on both nodes, $(pcmk_promoted) promoted, the floating IP with it"
 	else
