@@ -416,6 +416,16 @@ static void lun_policy_applied(struct scsi_target *tgt, struct scsi_lun *lu, boo
 	scsi_ua_establish_others(tgt, NULL, lu->id, SCSI_UA_MODE_CHANGED);
 }
 
+/* WCE, current and saved, to wce (a policy's value), and the values saved
+ * under another policy forgotten. lu->lock held, as MODE SELECT saves: a save
+ * racing this is either removed with its values or made after and kept. */
+static void lun_wce_reset_locked(struct scsi_lun *lu, bool wce)
+{
+	atomic_store(&lu->wce, wce);
+	atomic_store(&lu->wce_saved, wce);
+	scsi_mode_store_forget(lu);
+}
+
 /* A replicated LUN's mode parameters belong to the Primary's record: only
  * there does a policy change send them. */
 static bool lun_record_owner(struct scsi_lun *lu)
@@ -448,12 +458,7 @@ int scsi_target_set_lun_cache(struct scsi_target *tgt, uint32_t lun, enum tconf_
 	if (old != cache) {
 		atomic_store(&lu->cache, cache);
 		/* SBC-3 6.4.5 as at start-up: WCE, current and saved, reflects the policy */
-		atomic_store(&lu->wce, wce);
-		atomic_store(&lu->wce_saved, wce);
-		/* values saved under the old policy; under the lock, as MODE
-		 * SELECT saves, so a save racing the reload is either removed
-		 * with its values or made under the new policy and kept */
-		scsi_mode_store_forget(lu);
+		lun_wce_reset_locked(lu, wce);
 	}
 	pthread_mutex_unlock(&lu->lock);
 	if (record)
@@ -475,17 +480,14 @@ int scsi_target_lun_cache_came_back(struct scsi_target *tgt, uint32_t lun, enum 
 	enum tconf_cache cache = atomic_load(&lu->cache);
 	bool wce = cache == TCONF_CACHE_WRITE_BACK;
 	/* a Secondary's values are the Primary's, whatever either policy says */
-	if (before == cache || !lu->pr || !lu->pr->replicated || !lun_record_owner(lu))
+	if (before == cache || !lun_record_owner(lu))
 		return 0;
 	pthread_mutex_lock(&lu->pr->lock);
 	pthread_mutex_lock(&lu->lock);
 	bool was_wce = atomic_load(&lu->wce);
 	bool changed = was_wce != wce || atomic_load(&lu->wce_saved) != wce;
-	if (changed) {
-		atomic_store(&lu->wce, wce);
-		atomic_store(&lu->wce_saved, wce);
-		scsi_mode_store_forget(lu);
-	}
+	if (changed)
+		lun_wce_reset_locked(lu, wce);
 	pthread_mutex_unlock(&lu->lock);
 	pthread_mutex_unlock(&lu->pr->lock);
 	if (!changed)
