@@ -76,6 +76,10 @@ void cluster_status(struct json_writer *w)
 	json_str(w, "fencing", fencing[g_cl.cfg.fencing]);
 	json_str(w, "fence", fence[g_cl.fence]);
 	json_int(w, "fence_delay_ms", g_cl.cfg.fence_delay_ms);
+	/* a primary that loses its peer freezes writes until the peer is fenced
+	 * or outdated (built-in manager, or pacemaker with outdate_peer_command):
+	 * the OCF agent leaves the peer's mark to this guard at a promotion */
+	json_bool(w, "peer_loss_freezes_writes", g_cl.rf.fd >= 0);
 	json_bool(w, "writes_frozen", g_cl.rf.want);
 	json_obj_begin(w, "fence_request");
 	json_bool(w, "open", g_cl.rf.want);

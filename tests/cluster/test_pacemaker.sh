@@ -200,10 +200,39 @@ scn_move() {
 	wait_in_sync 60 || true
 }
 
+# guard_order NAME NODE LOG N0: NODE's tandemd, Primary without its peer,
+# froze its writes, ran outdate_peer_command (the peer's CIB mark), and only
+# then wrote on alone: the order of those lines in LOG after line N0
+guard_order() {
+	local name=$1 node=$2 log=$3 n0=$4
+	# the mark is visible before the command's exit is reaped (polled every
+	# 100 ms): wait for the answer before reading the order
+	for i in $(seq 1 40); do
+		tail -n +"$((n0 + 1))" "$log" | grep -q 'fence request .* answered' && break
+		sleep 0.25
+	done
+	tail -n +"$((n0 + 1))" "$log" | grep -E 'writes are frozen|outdate-peer command|marking outdated|fence request .* answered' \
+		>"$T_TMP/$name.order" || true
+	sed -e "s/^/    $node| /" "$T_TMP/$name.order"
+	python3 - "$T_TMP/$name.order" <<'PY'
+import re, sys
+lines = open(sys.argv[1]).read().splitlines()
+def first(pat):
+    for i, l in enumerate(lines):
+        if re.search(pat, l):
+            return i
+    return None
+fr, ok, rel = first(r"writes are frozen"), first(r"outdate-peer command succeeded"), first(r"answered .*writes continue")
+sys.exit(0 if None not in (fr, ok, rel) and fr < ok < rel else 1)
+PY
+}
+
 scn_kill() {
-	local name=pcmk-kill p s t0
+	local name=pcmk-kill p s t0 log n0 mark
 	p=$(pcmk_promoted); s=$(other "$p")
+	log=$TB_STATE/$s/run/tandem-pcmk/tandemd.log
 	wait_in_sync 30 || true
+	n0=$(wc -l <"$log")
 	mon_start "$name"
 	io_run "$name" "$PM_IO"
 	t0=$SECONDS
@@ -218,6 +247,15 @@ scn_kill() {
 	mon_stop
 	figures "$name" "SIGKILL of the promoted tandemd (pacemaker)" - 3000 20000
 	io_verify "$name"
+	# the killed node misses the writes since: the promotion left its mark to
+	# the new Primary's own guard (cluster.peer_loss_freezes_writes), which
+	# set it before the first write went on alone
+	mark=$(pcmk "$s" crm_attribute -N "${PCMK_UNAME[$p]}" -n tandem-outdated-tandem -l forever -G -q 2>/dev/null || true)
+	if [ "$mark" = 1 ] && guard_order "$name" "$s" "$log" "$n0"; then
+		pass "$name: $s froze its writes, marked $p outdated (outdate_peer_command), then wrote on alone"
+	else
+		fail "$name: $p's mark is '$mark', or $s did not freeze - mark - continue in that order"
+	fi
 	# the killed instance: failure cleared, it starts again as unpromoted and resyncs
 	pcmk "$s" crm_resource --cleanup -r "$PCMK_CLONE" >/dev/null 2>&1 || true
 	if wait_in_sync 90; then pass "$name: $p back as unpromoted and in sync"; else fail "$name: $p did not return in sync"; pcmk_dump; fi
@@ -301,27 +339,7 @@ scn_lose_peer() {
 		sleep 0.25
 	done
 	[ "$mark" = 1 ] && pass "$name: $s marked outdated in the CIB" || fail "$name: $s not marked outdated"
-	# the mark is visible before the command's exit is reaped (polled every
-	# 100 ms): wait for the answer before reading the order
-	for i in $(seq 1 40); do
-		tail -n +"$((n0 + 1))" "$log" | grep -q 'fence request .* answered' && break
-		sleep 0.25
-	done
-	# the order in the primary's log: frozen, the command, then writes go on
-	tail -n +"$((n0 + 1))" "$log" | grep -E 'writes are frozen|outdate-peer command|marking outdated|fence request .* answered' \
-		>"$T_TMP/$name.order" || true
-	sed -e "s/^/    $p| /" "$T_TMP/$name.order"
-	if python3 - "$T_TMP/$name.order" <<'PY'
-import re, sys
-lines = open(sys.argv[1]).read().splitlines()
-def first(pat):
-    for i, l in enumerate(lines):
-        if re.search(pat, l):
-            return i
-    return None
-fr, ok, rel = first(r"writes are frozen"), first(r"outdate-peer command succeeded"), first(r"answered .*writes continue")
-sys.exit(0 if None not in (fr, ok, rel) and fr < ok < rel else 1)
-PY
+	if guard_order "$name" "$p" "$log" "$n0"
 	then
 		pass "$name: $p froze its writes, marked $s outdated (outdate_peer_command), then wrote on alone"
 	else

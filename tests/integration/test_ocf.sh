@@ -309,7 +309,14 @@ ra_rc "monitor with LUN 1 not open: unpromoted (0)" 0 alpha monitor
 	|| fail "score with LUN 1 not open: $(score alpha), wanted 1000"
 cp "$T_TMP/alpha/tandem.conf.orig" "$T_TMP/alpha/tandem.conf"
 ra_rc "reload without LUN 1" 0 alpha reload
+rm -f "$T_TMP/attrs/beta.tandem-outdated-tandem"
 ra_rc "promote without the peer (UpToDate: --force)" 0 alpha promote
+# no outdate_peer_command here: tandemd writes on alone at once, so the
+# promotion itself marks the peer (before any monitor)
+[ "$(jfield alpha 'd["cluster"]["peer_loss_freezes_writes"]')" = False ] \
+	&& [ "$(cat "$T_TMP/attrs/beta.tandem-outdated-tandem" 2>/dev/null)" = 1 ] \
+	&& pass "no guard in tandemd (peer_loss_freezes_writes false): the promotion marks beta outdated itself" \
+	|| fail "promote without the guard: status $(jfield alpha 'd["cluster"].get("peer_loss_freezes_writes")'), mark $(cat "$T_TMP/attrs/beta.tandem-outdated-tandem" 2>/dev/null || echo absent)"
 ra_rc "monitor: promoted (8)" 8 alpha monitor
 # a hung tandemd (SIGSTOP): the monitor reports it (OCF_FAILED_PROMOTED) within
 # the action's timeout (20 s here, like the clone's), instead of being killed
@@ -406,8 +413,23 @@ ra_rc "monitor while the CIB does not answer" 0 alpha monitor
 ra_reason "promote while the mark cannot be read is refused" 1 "marked outdated" alpha promote
 [ "$(jfield alpha "$ROLE")" = secondary ] && pass "alpha stayed secondary" || fail "alpha became $(jfield alpha "$ROLE")"
 rm -f "$T_TMP/attrs/CIB_DOWN"
-ra_rc "post-stop notify for the peer on a Primary marks it outdated" 0 alpha notify \
+# the post-stop notification: a Secondary does nothing (it would hold up its
+# own promotion when the stopped instance was the Primary); a Primary marks
+# the stopped peer
+echo sentinel >"$T_TMP/attrs/score.alpha"
+rm -f "$T_TMP/attrs/beta.tandem-outdated-tandem"
+ra_rc "post-stop notify for the peer on a Secondary" 0 alpha notify \
 	OCF_RESKEY_CRM_meta_notify_type=post OCF_RESKEY_CRM_meta_notify_operation=stop OCF_RESKEY_CRM_meta_notify_stop_uname=beta
+[ "$(score alpha)" = sentinel ] && [ ! -e "$T_TMP/attrs/beta.tandem-outdated-tandem" ] \
+	&& pass "post-stop notify on a Secondary: no CIB call (score and marks untouched)" \
+	|| fail "post-stop notify on a Secondary: score $(score alpha), marks: $(ls "$T_TMP/attrs")"
+ra_rc "promote alpha alone (for the post-stop notify on a Primary)" 0 alpha promote
+rm -f "$T_TMP/attrs/beta.tandem-outdated-tandem"
+ra_rc "post-stop notify for the peer on a Primary" 0 alpha notify \
+	OCF_RESKEY_CRM_meta_notify_type=post OCF_RESKEY_CRM_meta_notify_operation=stop OCF_RESKEY_CRM_meta_notify_stop_uname=beta
+[ "$(cat "$T_TMP/attrs/beta.tandem-outdated-tandem" 2>/dev/null)" = 1 ] && pass "post-stop notify on a Primary marks the stopped peer outdated" \
+	|| fail "post-stop notify on a Primary: beta not marked ($(ls "$T_TMP/attrs"))"
+ra_rc "demote alpha (after the notifications)" 0 alpha demote
 
 # ---------------------------------------------------------------- manage_ip
 # an interface for the floating IP: a dummy, else (a kernel without the dummy
@@ -620,6 +642,37 @@ ra alpha stop OCF_RESKEY_CRM_meta_timeout=6000 || true
 grep -q "WARNING: .*removing the promotion score was cut short" "$T_TMP/ra.out" \
 	&& pass "a promotion score removal cut short under pacemaker: a warning" \
 	|| { fail "no warning for a promotion score removal cut short"; sed -e 's/^/    | /' "$T_TMP/ra.out" | tail -n 10; }
+rm -f "$T_TMP/attrs/beta.tandem-outdated-tandem" "$T_TMP/attrs/score.alpha"
+
+# ---------------------------------------------------------------- tandemd's own guard
+# With outdate_peer_command (docs/PACEMAKER.md, recommended) tandemd freezes
+# the writes of a Primary without its peer until the command has marked the
+# peer (tests/cluster/test_pacemaker.sh: lose-peer, kill). The status says so
+# (cluster.peer_loss_freezes_writes), and a promotion leaves the mark to it:
+# the agent's name lookup and two CIB calls, about a second of a failover's
+# pause, are not spent in promote. The next monitor marks the peer as well.
+# (No corosync here: tandemd runs no command without quorum, so no write.)
+G=$T_TMP/guard.conf
+sed "s|^    fencing: none\$|&\n    outdate_peer_command: \"$SB/crm_attribute -N \$TANDEM_PEER -n tandem-outdated-tandem -l forever -v 1\"|" \
+	"$T_TMP/alpha/tandem.conf" >"$G"
+if grep -q outdate_peer_command "$G" && "$TANDEMD" --check -c "$G" >"$T_TMP/check.out" 2>&1; then
+	ra_rc "start alpha with outdate_peer_command" 0 alpha start OCF_RESKEY_config="$G" OCF_RESKEY_wait_connect=0
+	[ "$(jfield alpha 'd["cluster"]["peer_loss_freezes_writes"]')" = True ] && pass "status: peer_loss_freezes_writes true" \
+		|| fail "status with outdate_peer_command: peer_loss_freezes_writes $(jfield alpha 'd["cluster"].get("peer_loss_freezes_writes")')"
+	rm -f "$T_TMP/attrs/beta.tandem-outdated-tandem"
+	ra_rc "promote alpha alone (tandemd guards its writes)" 0 alpha promote OCF_RESKEY_config="$G"
+	grep -q "tandemd has it marked outdated before any write goes on alone" "$T_TMP/ra.out" \
+		&& [ ! -e "$T_TMP/attrs/beta.tandem-outdated-tandem" ] && [ "$(score alpha)" = 10000 ] \
+		&& pass "the promotion leaves the peer's mark to tandemd (said in its warning), score 10000" \
+		|| { fail "promote with the guard: mark $(cat "$T_TMP/attrs/beta.tandem-outdated-tandem" 2>/dev/null || echo absent), score $(score alpha)"; sed -e 's/^/    | /' "$T_TMP/ra.out" | tail -n 5; }
+	ra_rc "monitor of the guarded Primary: promoted (8)" 8 alpha monitor OCF_RESKEY_config="$G"
+	[ "$(cat "$T_TMP/attrs/beta.tandem-outdated-tandem" 2>/dev/null)" = 1 ] && pass "the guarded Primary's monitor marks beta outdated" \
+		|| fail "after the guarded Primary's monitor: beta not marked ($(ls "$T_TMP/attrs"))"
+	ra_rc "demote alpha (guard)" 0 alpha demote OCF_RESKEY_config="$G"
+	ra_rc "stop alpha (guard)" 0 alpha stop OCF_RESKEY_config="$G"
+else
+	fail "the outdate_peer_command configuration was not made or is rejected: $(tail -n 1 "$T_TMP/check.out")"
+fi
 rm -f "$T_TMP/attrs/beta.tandem-outdated-tandem" "$T_TMP/attrs/score.alpha"
 
 # ---------------------------------------------------------------- a floating IP that stays
