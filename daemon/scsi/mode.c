@@ -175,10 +175,24 @@ static int param_len_error(struct scsi_task *t)
  * in the peer's cache, and an initiator that sees WCE=0 (on either node after
  * a failover) never flushes them. Until both steps succeeded the LUN counts
  * as unsettled, and the next MODE SELECT does them again even if it changes
- * nothing (the initiator's retry after an error). t->state: MODE_STEP_* */
-enum { MODE_STEP_FLUSH = 1u, MODE_STEP_RECORD = 2u };
+ * nothing (the initiator's retry after an error). The other nexuses' MODE
+ * PARAMETERS CHANGED comes last, once the peer holds the record: before, it
+ * came first, and a Primary lost in between left them with a change that the
+ * promoted peer had never seen, and no attention when the old values came
+ * back. t->state: MODE_STEP_* */
+enum { MODE_STEP_FLUSH = 1u, MODE_STEP_RECORD = 2u, MODE_STEP_UA = 4u };
 
 static int mode_next_step(struct scsi_task *t);
+
+/* SPC-4 7.5.2: other nexuses learn of a change through MODE PARAMETERS
+ * CHANGED; also when a step failed, as the values changed on this node */
+static void mode_changed_ua(struct scsi_task *t)
+{
+	if (!(t->state & MODE_STEP_UA))
+		return;
+	t->state &= ~MODE_STEP_UA;
+	scsi_ua_establish_others(t->lu->tgt, t->itn, t->lu->id, SCSI_UA_MODE_CHANGED);
+}
 
 static void mode_step_done(struct bdev_io *io)
 {
@@ -189,6 +203,7 @@ static void mode_step_done(struct bdev_io *io)
 		 * demoted meanwhile (the initiator retries on the new Primary); a
 		 * concurrent MODE SELECT may have settled the LUN since: owed again */
 		atomic_store(&t->lu->mode_unsettled, true);
+		mode_changed_ua(t);
 		scsi_sbc_io_error(t, true, io->status);
 		free(t->priv);
 		t->priv = NULL;
@@ -212,6 +227,7 @@ static int mode_next_step(struct scsi_task *t)
 	free(t->priv);
 	t->priv = NULL;
 	atomic_store(&lu->mode_unsettled, false);
+	mode_changed_ua(t);
 	scsi_task_set_status(t, SCSI_STATUS_GOOD, 0, 0, 0);
 	return SCSI_DONE;
 }
@@ -360,15 +376,16 @@ int scsi_mode_select(struct scsi_task *t)
 		qb_log(LOG_ERR, "scsi: %s LUN %u: out of memory for the record of the mode parameters", lu->tgt->name,
 		       lu->id);
 	pthread_mutex_unlock(&lu->pr->lock);
+	t->state = 0;
 	if (changed) {
 		qb_log(LOG_INFO, "scsi: %s LUN %u: mode parameters changed (WCE=%d SWP=%d%s)",
 		       lu->tgt->name, lu->id, wce, swp, sp ? ", saved" : "");
-		/* SPC-4 7.5.2: other nexuses learn through MODE PARAMETERS CHANGED. */
-		scsi_ua_establish_others(lu->tgt, t->itn, lu->id, SCSI_UA_MODE_CHANGED);
+		t->state |= MODE_STEP_UA;       /* after the steps: mode_changed_ua */
 	}
-	if (replicated && steps && !reclen)     /* unsettled: the retry builds it again */
+	if (replicated && steps && !reclen) {   /* unsettled: the retry builds it again */
+		mode_changed_ua(t);
 		return scsi_task_check(t, SK_HARDWARE_ERROR, ASC_INTERNAL_TARGET_FAILURE);
-	t->state = 0;
+	}
 	if ((cache_off || (unsettled && !wce)) && lu->cache != TCONF_CACHE_NV)
 		t->state |= MODE_STEP_FLUSH;
 	if (reclen) {                   /* answered once the peer holds it (or counts as Outdated) */

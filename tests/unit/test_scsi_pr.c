@@ -1052,11 +1052,15 @@ END_TEST
 /* A replicated LUN's device as the SCSI layer sees it: its attach installs
  * the record replication holds for the volume (REP_HELD, as repl_lus_attach
  * does), it takes records while this node is Primary (REP_PRIMARY), and it
- * logs flushes ('F') and records ('0'/'1': the record's current WCE) in order. */
+ * logs flushes ('F') and records ('0'/'1': the record's current WCE) in order.
+ * With REP_HOLD, a record waits in REP_PENDING until the test answers it for
+ * the peer (rep_answer). */
 static uint8_t *REP_HELD;
 static size_t REP_HELD_LEN;
 static bool REP_PRIMARY;
 static char REP_LOG[32];
+static bool REP_HOLD;
+static struct bdev_io *REP_PENDING;
 
 static void rep_log(char c)
 {
@@ -1079,8 +1083,23 @@ static void rep_submit(struct bdev *b, struct bdev_io *io)
 		ck_assert(has_mode);
 		rep_log(m.wce ? '1' : '0');
 		scsi_pr_state_free(&st);
+		if (REP_HOLD) {
+			ck_assert_ptr_null(REP_PENDING);
+			REP_PENDING = io;
+			return;
+		}
 	}
 	mem_submit(b, io);
+}
+
+static void rep_answer(int status)
+{
+	struct bdev_io *io = REP_PENDING;
+	ck_assert_ptr_nonnull(io);
+	REP_PENDING = NULL;
+	bdev_complete_later(io, status);
+	for (int i = 0; i < 50; i++)
+		reactor_poll_once(R, 1);
 }
 
 static int rep_state_attach(struct bdev *b, const struct bdev_state_handler *h, void *arg)
@@ -1233,6 +1252,70 @@ START_TEST(replicated_policy_change)
 }
 END_TEST
 
+/* A MODE SELECT on the Primary of a replicated LUN: the other nexuses' MODE
+ * PARAMETERS CHANGED comes once the peer holds the record, with the GOOD
+ * (before, at once: a Primary lost before the peer held the record left them
+ * with a change the promoted peer had never seen, and no attention when the
+ * old values came back). A record that failed: the values changed here, so
+ * they hear of it all the same. */
+START_TEST(mode_changed_ua_after_peer_holds)
+{
+	const uint32_t L = 4;
+	uint8_t tur[6] = { 0 };
+	uint8_t pl[4 + 20] = { 0 };
+	struct tt *x, *y;
+
+	REP_PRIMARY = true;
+	REP_HELD = NULL;
+	rep_attach(L, TCONF_CACHE_WRITE_BACK);
+	clear_ua(ITN2, L);
+	pump_all();
+	REP_LOG[0] = 0;
+	REP_HOLD = true;
+	pl[4] = 0x08;                                   /* caching page, WCE=0 */
+	pl[5] = 0x12;
+	x = tt_new(ITN, L, (const uint8_t[6]){ 0x15, 0x10, 0, 0, sizeof(pl), 0 }, 6, SCSI_DIR_WRITE, sizeof(pl));
+	memcpy(x->t.buf, pl, sizeof(pl));
+	reactor_post(R, tt_exec_fn, &x->t);
+	pump_all();
+	ck_assert_str_eq(REP_LOG, "F0");                /* flushed, the record sent */
+	ck_assert_int_eq(x->completions, 0);            /* no answer before the peer holds it */
+	y = run_cdb(ITN2, L, tur, 6, SCSI_DIR_NONE, 0);
+	CHECK_GOOD(y);                                  /* nor an attention */
+	tt_free(y);
+	rep_answer(0);
+	ck_assert_int_eq(x->completions, 1);
+	CHECK_GOOD(x);
+	tt_free(x);
+	y = run_cdb(ITN2, L, tur, 6, SCSI_DIR_NONE, 0);
+	CHECK_SENSE(y, SK_UNIT_ATTENTION, 0x2a, 0x01);
+	tt_free(y);
+	clear_ua(ITN2, L);
+	y = run_cdb(ITN, L, tur, 6, SCSI_DIR_NONE, 0);
+	CHECK_GOOD(y);                                  /* not the nexus that made the change */
+	tt_free(y);
+
+	/* the record fails (demoted meanwhile): an error, and the attention */
+	pl[6] = 0x04;                                   /* WCE=1 */
+	x = tt_new(ITN, L, (const uint8_t[6]){ 0x15, 0x10, 0, 0, sizeof(pl), 0 }, 6, SCSI_DIR_WRITE, sizeof(pl));
+	memcpy(x->t.buf, pl, sizeof(pl));
+	reactor_post(R, tt_exec_fn, &x->t);
+	pump_all();
+	ck_assert_int_eq(x->completions, 0);
+	y = run_cdb(ITN2, L, tur, 6, SCSI_DIR_NONE, 0);
+	CHECK_GOOD(y);
+	tt_free(y);
+	rep_answer(-ESTALE);
+	ck_assert_int_eq(x->completions, 1);
+	ck_assert_int_eq(x->t.status, SCSI_STATUS_CHECK_CONDITION);
+	tt_free(x);
+	y = run_cdb(ITN2, L, tur, 6, SCSI_DIR_NONE, 0);
+	CHECK_SENSE(y, SK_UNIT_ATTENTION, 0x2a, 0x01);
+	tt_free(y);
+	REP_HOLD = false;
+}
+END_TEST
+
 static Suite *pr_suite(void)
 {
 	Suite *s = suite_create("scsi_pr");
@@ -1257,6 +1340,7 @@ static Suite *pr_suite(void)
 	tcase_add_test(tc, mode_saved_survives_restart);
 	tcase_add_test(tc, record_carries_mode);
 	tcase_add_test(tc, mode_select_retry_after_failed_flush);
+	tcase_add_test(tc, mode_changed_ua_after_peer_holds);
 	tcase_add_test(tc, reserve6_release6);
 	tcase_add_test(tc, replicated_policy_change);
 	suite_add_tcase(s, tc);
