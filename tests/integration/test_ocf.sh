@@ -689,6 +689,21 @@ if [ ${#MIP[@]} -gt 0 ]; then
 	ra_rc "stop once the address is gone" 0 alpha stop "${MIP[@]}"
 fi
 
+# ---------------------------------------------------------------- a tandemd that does not start
+# the exit reason gives its exit status (or signal) and its own output, not
+# the log's older lines (before: the last three lines of daemon_log, which
+# after a crash began with the killed instance's)
+printf '#!/bin/sh\ncase " $* " in *" --check "*) exec "%s" "$@" ;; esac\necho "tandemd: simulated start failure" >&2\nexit 3\n' \
+	"$TANDEMD" >"$T_TMP/failing-tandemd"
+printf '#!/bin/sh\ncase " $* " in *" --check "*) exec "%s" "$@" ;; esac\nkill -KILL $$\n' "$TANDEMD" >"$T_TMP/killed-tandemd"
+chmod +x "$T_TMP/failing-tandemd" "$T_TMP/killed-tandemd"
+echo "an older line of the log" >>"$T_TMP/alpha/tandemd.log"
+ra_reason "start of a tandemd that exits at once: its status and its output" 1 \
+	"exited at start (exit status 3): tandemd: simulated start failure *$" alpha start OCF_RESKEY_tandemd="$T_TMP/failing-tandemd"
+ra_reason "start of a tandemd killed at once: the signal, no older line" 1 \
+	"exited at start (killed by signal 9): no output" alpha start OCF_RESKEY_tandemd="$T_TMP/killed-tandemd"
+ra_rc "monitor after the failed starts: not running" 7 alpha monitor
+
 # ---------------------------------------------------------------- bad parameters
 ra_reason "missing tandemd: OCF_ERR_INSTALLED" 5 "tandemd binary /nonexistent/tandemd is missing" alpha validate-all OCF_RESKEY_tandemd=/nonexistent/tandemd
 ra_reason "missing tandemctl: OCF_ERR_INSTALLED" 5 "tandemctl binary" alpha start OCF_RESKEY_tandemctl=/nonexistent/tandemctl
