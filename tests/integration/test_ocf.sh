@@ -339,6 +339,10 @@ ra_rc "monitor after demote: unpromoted (0)" 0 alpha monitor
 ra_rc "demote of a demoted instance" 0 alpha demote
 ra_rc "reload" 0 alpha reload
 ra_rc "notify (post-promote)" 0 alpha notify OCF_RESKEY_CRM_meta_notify_type=post OCF_RESKEY_CRM_meta_notify_operation=promote
+# a notification other than post-stop returns before the OCF shell library is
+# read (each round holds up pacemaker's transition): with none to read, still 0
+ra_rc "notify (pre-promote) without the OCF shell library: 0 at once" 0 alpha notify OCF_ROOT=/nonexistent \
+	OCF_RESKEY_CRM_meta_notify_type=pre OCF_RESKEY_CRM_meta_notify_operation=promote
 
 # ---------------------------------------------------------------- the peer: scores from disk states
 # beta alone: Inconsistent (never held data), the peer unknown
