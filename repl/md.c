@@ -75,6 +75,7 @@ struct repl_md {
 	_Atomic uint32_t *ext_used;      /* al_tick at last use (LRU) */
 	_Atomic uint32_t al_tick;
 	uint32_t *active;                /* the active set, REPL_MD_AL_EXTENTS slots */
+	uint32_t al_cap;                 /* active extents at most (the superblock's al_capacity) */
 	_Atomic uint32_t n_active;
 	uint64_t al_seq;                 /* last transaction written */
 	uint32_t al_pos;                 /* next ring block */
@@ -82,6 +83,8 @@ struct repl_md {
 	_Atomic uint32_t al_pos_hint;
 	uint8_t *al_buf;                 /* MD_AL_MAX_PARTS blocks */
 };
+
+uint32_t repl_md_create_al_capacity = REPL_MD_AL_EXTENTS;
 
 static void seterr(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void seterr(char *err, size_t errlen, const char *fmt, ...)
@@ -469,7 +472,8 @@ int repl_md_create(const char *path, uint64_t dev_bytes, uint32_t chunk_bytes, e
 	s.disk = disk;
 	s.clean = 1;
 	s.al_extent = REPL_MD_AL_EXTENT;
-	s.al_capacity = REPL_MD_AL_EXTENTS;
+	s.al_capacity = repl_md_create_al_capacity >= 1 && repl_md_create_al_capacity <= REPL_MD_AL_EXTENTS ?
+			repl_md_create_al_capacity : REPL_MD_AL_EXTENTS;
 	s.al_blocks = MD_AL_BLOCKS;
 	s.al_off = MD_AL_OFF;
 	s.bm_off = MD_BM_OFF;
@@ -788,6 +792,25 @@ void repl_md_al_done(struct repl_md *md, uint64_t off, uint64_t len)
 		ext_put(md, e);
 }
 
+bool repl_md_al_pin(struct repl_md *md, uint64_t off)
+{
+	if (off >= md->dev_bytes)
+		return false;
+	return ext_get(md, (uint32_t)(off / REPL_MD_AL_EXTENT));
+}
+
+void repl_md_al_unpin(struct repl_md *md, uint64_t off)
+{
+	if (off < md->dev_bytes)
+		ext_put(md, (uint32_t)(off / REPL_MD_AL_EXTENT));
+}
+
+bool repl_md_al_contains(const struct repl_md *md, uint64_t off)
+{
+	return off < md->dev_bytes &&
+	       (atomic_load(&md->ext_state[off / REPL_MD_AL_EXTENT]) & EXT_ACTIVE);
+}
+
 uint32_t repl_md_al_active(const struct repl_md *md)
 {
 	return atomic_load(&md->n_active);
@@ -875,7 +898,7 @@ int repl_md_al_activate(struct repl_md *md, uint64_t off, uint64_t len)
 	if (len == 0 || off >= md->dev_bytes)
 		return 0;
 	ext_range(md, off, len, &e0, &e1);
-	if (e1 - e0 > REPL_MD_AL_EXTENTS) {
+	if (e1 - e0 > md->al_cap) {
 		errno = E2BIG;
 		return -1;
 	}
@@ -900,10 +923,12 @@ int repl_md_al_activate(struct repl_md *md, uint64_t off, uint64_t len)
 		err = ENOMEM;
 		goto undo;
 	}
-	while (n - evict_n + need > REPL_MD_AL_EXTENTS) {
+	while (n - evict_n + need > md->al_cap) {
 		int v = al_claim_victim(md, claimed);
 		if (v < 0) {
-			err = EAGAIN;            /* log full of extents in use: retry after al_done */
+			/* log full of extents in use or pinned: retry after
+			 * al_done or al_unpin (the caller waits for one) */
+			err = EAGAIN;
 			goto undo;
 		}
 		claimed[v] = 1;
@@ -1055,7 +1080,7 @@ static uint32_t al_load(struct repl_md *md, bool replay)
 				found++;
 				if (replay)
 					repl_md_bm_set(md, (uint64_t)e * REPL_MD_AL_EXTENT, REPL_MD_AL_EXTENT);
-				if (n < REPL_MD_AL_EXTENTS && !(atomic_load(&md->ext_state[e]) & EXT_ACTIVE)) {
+				if (n < md->al_cap && !(atomic_load(&md->ext_state[e]) & EXT_ACTIVE)) {
 					md->active[n++] = e;
 					atomic_store(&md->ext_state[e], EXT_ACTIVE);
 				}
@@ -1130,7 +1155,7 @@ struct repl_md *repl_md_open(const char *path, uint64_t dev_bytes, char *err, si
 	    s.bm_bytes != bm_bytes_for(s.bm_bits) || s.al_extent != REPL_MD_AL_EXTENT || s.al_blocks < 2 * MD_AL_MAX_PARTS + 1 ||
 	    s.al_blocks > 4096 || s.al_off < 2 * MD_BLOCK || s.al_off % MD_BLOCK || s.bm_off % MD_BLOCK ||
 	    s.bm_off < s.al_off + (uint64_t)s.al_blocks * MD_BLOCK || s.disk > REPL_DISK_UPTODATE ||
-	    s.dev_bytes / REPL_MD_AL_EXTENT >= UINT32_MAX) {
+	    s.dev_bytes / REPL_MD_AL_EXTENT >= UINT32_MAX || s.al_capacity < 1 || s.al_capacity > REPL_MD_AL_EXTENTS) {
 		seterr(err, errlen, "%s: superblock geometry is inconsistent (chunk %" PRIu32 ", %" PRIu64 " bits)",
 		       path, s.chunk, s.bm_bits);
 		close(fd);
@@ -1167,6 +1192,7 @@ struct repl_md *repl_md_open(const char *path, uint64_t dev_bytes, char *err, si
 	md->sb = s;
 	md->cur_slot = slot;
 	md->n_ext = (uint32_t)((dev_bytes + REPL_MD_AL_EXTENT - 1) / REPL_MD_AL_EXTENT);
+	md->al_cap = s.al_capacity;
 	md->bm = aligned_alloc(64, s.bm_bytes);
 	md->pg_dirty = calloc((md->bm_pages + 63) / 64, sizeof(uint64_t));
 	md->bm_buf = aligned_alloc(MD_BLOCK, (size_t)FLUSH_RUN_PAGES * MD_BLOCK);

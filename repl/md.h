@@ -85,6 +85,19 @@ int repl_md_bm_flush(struct repl_md *md);
 bool repl_md_al_hot(struct repl_md *md, uint64_t off, uint64_t len);
 int repl_md_al_activate(struct repl_md *md, uint64_t off, uint64_t len);
 void repl_md_al_done(struct repl_md *md, uint64_t off, uint64_t len);
+/* Pin the extent holding byte `off` in the log: a reference like a write's,
+ * so it is not evicted (false if it is not active). For writes the peer
+ * acknowledged from its volatile cache: their extents stay in the log until a
+ * flush on the peer covers them (repl_vcache.c), so that a crash of this
+ * node replays them. unpin drops the reference. */
+bool repl_md_al_pin(struct repl_md *md, uint64_t off);
+void repl_md_al_unpin(struct repl_md *md, uint64_t off);
+/* Whether the extent holding byte `off` is in the active set (tests, status). */
+bool repl_md_al_contains(const struct repl_md *md, uint64_t off);
+/* The activity log's capacity that repl_md_create writes into the superblock
+ * (1..REPL_MD_AL_EXTENTS): REPL_MD_AL_EXTENTS; tests lower it to fill the log
+ * with a few extents. */
+extern uint32_t repl_md_create_al_capacity;
 /* Mark every extent of the activity log dirty in the bitmap (used when the
  * node crashed as Primary: those extents may differ from the peer). */
 void repl_md_al_to_bitmap(struct repl_md *md);

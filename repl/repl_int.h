@@ -120,6 +120,7 @@ struct repl_req {
 	unsigned pending;
 	int status;
 	bool al_ref, submitted, ovf_resync;
+	uint8_t al_tries;                   /* activity-log attempts that found it full with nothing to free */
 	bool tx_orphan;                     /* aborted while its RS_DATA was queued: freed on tx release */
 	bool redirtied;                     /* RS_READ: a local write error marked the range again after the read */
 	/* RQ_APP STATE sent on a protocol-2 link: the record in the form that
@@ -159,6 +160,8 @@ struct repl_vol_status {                        /* published copy, under eng.sta
 	double verify_percent;
 	uint64_t verify_mismatch_chunks, verify_runs;
 	uint64_t peer_failures;
+	uint32_t al_extents, al_pinned;     /* activity log: extents in it, of them pinned for the peer's cache */
+	uint64_t al_waits;
 	char last_decision[48];
 };
 
@@ -227,6 +230,15 @@ struct repl_vol {
 	uint64_t vc_last_flush_ms;
 	struct bdev_io vc_io;               /* our own periodic FLUSH to the peer */
 	bool vc_io_busy;
+	/* the activity-log extents of those regions, pinned in the log until
+	 * the flush covers them (a bit per extent and the list of them, per set) */
+	uint64_t *pin_bits[2];
+	uint32_t *pin_list[2];
+	uint32_t pin_n[2];
+	size_t pin_words;
+	struct repl_link al_wait;           /* app requests waiting for room in the activity log */
+	uint64_t al_waits;                  /* requests that waited so (status) */
+	bool al_full_logged;
 	/* the LUN's state record (repl_lustate.c: the SCSI layer's persistent
 	 * reservations, opaque here): the newest this node holds, sent as
 	 * Primary or received as Secondary, and its user's callbacks; under
@@ -435,12 +447,15 @@ void repl_lus_free(struct repl_vol *v);
 void repl_lus_push(struct repl_vol *v);
 /* repl_vcache.c: the peer's volatile write cache */
 #define REPL_VC_FLUSH_MS 1000
+extern unsigned repl_vc_flush_ms;       /* REPL_VC_FLUSH_MS; tests lengthen it */
 int repl_vc_init(struct repl_vol *v);
 void repl_vc_free(struct repl_vol *v);
 void repl_vc_acked(struct repl_vol *v, const struct repl_req *rq);
 void repl_vc_flush_sent(struct repl_vol *v);
 bool repl_vc_lost(struct repl_vol *v);
 bool repl_vc_flush_due(const struct repl_vol *v, uint64_t now);
+/* Activity-log extents pinned for the regions recorded (both sets). */
+uint32_t repl_vc_pinned(const struct repl_vol *v);
 int repl_h_data(struct repl_conn *c, const struct repl_msg *m);
 int repl_h_data_ack(struct repl_conn *c, const struct repl_msg *m);
 void repl_peer_submit(struct repl_vol *v, struct repl_req *rq);

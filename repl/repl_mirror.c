@@ -17,6 +17,8 @@
 #include "util/log.h"
 
 static void app_start(struct repl_req *rq);
+static void al_wait_kick(struct repl_vol *v);
+static void vc_flush_start(struct repl_vol *v);
 static void app_peer_failed(struct repl_req *rq, bool count);
 static void app_setup(struct repl_req *rq, struct bdev_io *io);
 
@@ -351,11 +353,17 @@ static void app_maybe_done(struct repl_req *rq)
 		return;
 	rl_del(&rq->link);
 	v->n_app--;
+	/* a flush of the peer unpinned extents (repl_vc_acked), or with none
+	 * pinned, a write releases its own: requests waiting for room in the
+	 * activity log try again */
+	bool kick = rq->op == REPL_OP_FLUSH || (rq->al_ref && !repl_vc_pinned(v));
 	if (rq->al_ref)
 		repl_md_al_done(v->md, rq->off, rq->len);
 	finish_upper(rq->upper, rq->status);
 	repl_req_put(rq);
 	repl_drain_kick();
+	if (kick)
+		al_wait_kick(v);
 	if (v->slot_wait_head) {
 		struct bdev_io *io = v->slot_wait_head;
 		v->slot_wait_head = io->next;
@@ -494,7 +502,7 @@ static void app_send(struct repl_req *rq)
 
 struct al_job {
 	struct repl_req *rq;
-	int rc;
+	int rc, err;
 };
 
 static void al_work(void *arg)
@@ -502,17 +510,70 @@ static void al_work(void *arg)
 	struct al_job *j = arg;
 
 	j->rc = repl_md_al_activate(j->rq->v->md, j->rq->off, j->rq->len);
+	j->err = j->rc < 0 ? errno : 0;
+}
+
+/* A FLUSH to the peer now, for requests that wait for room in the activity
+ * log: it releases the extents pinned for the peer's cache (repl_vcache.c).
+ * One at a time; the tick tries again if no slot was free. */
+static void al_wait_flush(struct repl_vol *v)
+{
+	if (v->pin_n[0] && v->vc_flushes == 0 && !v->vc_io_busy && repl_get_role() == REPL_ROLE_PRIMARY &&
+	    repl_vol_replicating(v))
+		vc_flush_start(v);
+}
+
+/* Start the requests that wait for room in the activity log again: extents
+ * were unpinned or released meanwhile. */
+static void al_wait_kick(struct repl_vol *v)
+{
+	struct repl_link list;
+
+	if (rl_empty(&v->al_wait))
+		return;
+	rl_init(&list);
+	list.next = v->al_wait.next;
+	list.prev = v->al_wait.prev;
+	list.next->prev = &list;
+	list.prev->next = &list;
+	rl_init(&v->al_wait);
+	while (!rl_empty(&list)) {
+		struct repl_req *rq = rl_entry(list.next, struct repl_req, qlink);
+		rl_del(&rq->qlink);
+		app_start(rq);
+	}
 }
 
 static void al_done(void *arg)
 {
 	struct al_job *j = arg;
 	struct repl_req *rq = j->rq;
-	int rc = j->rc;
+	struct repl_vol *v = rq->v;
+	int rc = j->rc, err = j->err;
 
 	free(j);
+	if (rc < 0 && err == EAGAIN && (repl_vc_pinned(v) || v->n_app || ++rq->al_tries < 100)) {
+		/* every extent of the log is in use by a write in flight or
+		 * pinned for the peer's cache: wait for a flush of the peer
+		 * (sent now) or for writes to complete. With neither left
+		 * (they went while this job ran), try again at once; a log
+		 * that stays full with nothing to free it fails the write. */
+		if (!v->al_full_logged) {
+			qb_log(LOG_INFO, "repl: %s: activity log full of extents the peer holds only in its cache: "
+			       "flushing the peer before new extents are written (logged once)", v->name);
+			v->al_full_logged = true;
+		}
+		v->al_waits++;
+		rl_add_tail(&v->al_wait, &rq->qlink);
+		if (!repl_vc_pinned(v) && !v->n_app)
+			al_wait_kick(v);
+		else
+			al_wait_flush(v);
+		return;
+	}
 	if (rc < 0) {
-		qb_log(LOG_ERR, "repl: %s: activity log update failed (%d): failing the write", rq->v->name, rc);
+		qb_log(LOG_ERR, "repl: %s: activity log update failed (%s): failing the write", rq->v->name,
+		       strerror(err));
 		rl_add_tail(&rq->v->active, &rq->link);
 		rq->v->n_app++;
 		rq->status = -EIO;
@@ -704,6 +765,7 @@ void repl_vol_link_down(struct repl_vol *v)
 	v->have_peer_view = false;
 	v->peer_disk = REPL_DISK_DUNKNOWN;
 	repl_vol_release_held(v);
+	al_wait_kick(v);                /* repl_vc_lost unpinned the extents */
 	repl_publish(v);
 }
 
@@ -818,6 +880,12 @@ void repl_mirror_tick(uint64_t now)
 		}
 		if (repl_vc_flush_due(v, now) && repl_get_role() == REPL_ROLE_PRIMARY && repl_vol_replicating(v))
 			vc_flush_start(v);
+		if (!rl_empty(&v->al_wait)) {
+			/* a flush that found no free slot, or a role change: try again */
+			al_wait_flush(v);
+			if (repl_get_role() != REPL_ROLE_PRIMARY || !repl_vc_pinned(v))
+				al_wait_kick(v);
+		}
 	}
 }
 

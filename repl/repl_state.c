@@ -262,6 +262,9 @@ void repl_publish(struct repl_vol *v)
 	s.verify_mismatch_chunks = v->ov_mismatch;
 	s.verify_runs = v->ov_runs;
 	s.peer_failures = v->peer_failures;
+	s.al_extents = att && v->md ? repl_md_al_active(v->md) : 0;
+	s.al_pinned = repl_vc_pinned(v);
+	s.al_waits = v->al_waits;
 	snprintf(s.last_decision, sizeof(s.last_decision), "%s", v->last_decision);
 	pthread_mutex_lock(&repl_eng.stat_lock);
 	v->st = s;
@@ -324,6 +327,13 @@ void repl_status(struct json_writer *w)
 		json_bool(w, "known_current", s->known_current);
 		json_str(w, "last_decision", s->last_decision);
 		json_uint(w, "peer_failures", s->peer_failures);
+		/* the activity log: extents in it, those pinned until the peer
+		 * flushes its cache, and writes that waited for room */
+		json_obj_begin(w, "activity_log");
+		json_uint(w, "extents", s->al_extents);
+		json_uint(w, "pinned", s->al_pinned);
+		json_uint(w, "waits", s->al_waits);
+		json_obj_end(w);
 		json_str(w, "metadata", v->md_path);
 		json_obj_begin(w, "verify");
 		json_bool(w, "running", s->verify_running);
@@ -533,7 +543,7 @@ static void idle_r(void *arg)
 	struct repl_vol *v = q->v;
 
 	q->idle = rl_empty(&v->active) && rl_empty(&v->papply) && rl_empty(&v->rs_wait) && rl_empty(&v->held) &&
-		  rl_empty(&v->od_wait) && !v->job_busy && rl_empty(&v->jobs) && atomic_load(&v->wq_pending) == 0 &&
+		  rl_empty(&v->od_wait) && rl_empty(&v->al_wait) && !v->job_busy && rl_empty(&v->jobs) && atomic_load(&v->wq_pending) == 0 &&
 		  !v->rs_done_flushing &&
 		  !v->slot_wait_head;
 }
@@ -1169,6 +1179,7 @@ static struct repl_vol *vol_new(const struct tconf *conf, const struct tconf_tar
 	rl_init(&v->od_wait);
 	rl_init(&v->active);
 	rl_init(&v->held);
+	rl_init(&v->al_wait);
 	rl_init(&v->inflight);
 	rl_init(&v->papply);
 	rl_init(&v->rs_wait);

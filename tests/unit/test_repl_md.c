@@ -615,6 +615,99 @@ START_TEST(test_al_lru)
 }
 END_TEST
 
+/* A pinned extent (a write the peer holds only in its volatile cache,
+ * repl_vcache.c) is not evicted: a crash replays it. The log full of pinned
+ * extents answers EAGAIN until one is unpinned. */
+START_TEST(test_al_pin)
+{
+	uint64_t dev = 8 * GiB;                            /* 2048 extents */
+	struct repl_md *md = mk(dev, 4096, REPL_DISK_UPTODATE);
+	struct repl_md_gen g = repl_md_get_gen(md);
+
+	ck_assert_int_eq(repl_md_set(md, &g, REPL_DISK_UPTODATE, REPL_MD_F_PRIMARY), 0);
+	al_fill(md);
+	/* extent 0 is the least recently used; pinned, extent 1 goes instead */
+	ck_assert(!repl_md_al_pin(md, 1600 * EXT));        /* not in the log: nothing to pin */
+	ck_assert(repl_md_al_pin(md, 0 * EXT + 4096));
+	ck_assert(repl_md_al_contains(md, 0));
+	ck_assert_int_eq(repl_md_al_activate(md, 1500 * EXT, 4096), 0);
+	repl_md_al_done(md, 1500 * EXT, 4096);
+	ck_assert_msg(repl_md_al_contains(md, 0), "a pinned extent was evicted");
+	ck_assert(!repl_md_al_contains(md, 1 * EXT));
+	/* every extent pinned: no room until one is unpinned */
+	for (uint32_t e = 2; e < REPL_MD_AL_EXTENTS; e++)
+		ck_assert(repl_md_al_pin(md, (uint64_t)e * EXT));
+	ck_assert(repl_md_al_pin(md, 1500 * EXT));
+	errno = 0;
+	ck_assert_int_eq(repl_md_al_activate(md, 1700 * EXT, 4096), -1);
+	ck_assert_int_eq(errno, EAGAIN);
+	/* a crash now: every pinned extent is replayed into the bitmap */
+	repl_md_free_unclean(md);
+	md = reopen(dev);
+	ck_assert(repl_md_get_flags(md) & REPL_MD_F_CRASHED_PRIMARY);
+	ck_assert(repl_md_bm_test(md, 0, 1));
+	ck_assert(repl_md_bm_test(md, 1500 * EXT, 1));
+	ck_assert(repl_md_bm_test(md, (uint64_t)(REPL_MD_AL_EXTENTS - 1) * EXT, 1));
+	ck_assert(!repl_md_bm_test(md, 1 * EXT, EXT));
+	ck_assert(!repl_md_bm_test(md, 1700 * EXT, EXT));
+	/* the same, and unpinning one makes room for the next */
+	for (uint32_t e = 0; e < REPL_MD_AL_EXTENTS; e++)
+		ck_assert(repl_md_al_pin(md, (uint64_t)(e == 1 ? 1500 : e) * EXT));
+	errno = 0;
+	ck_assert_int_eq(repl_md_al_activate(md, 1700 * EXT, 4096), -1);
+	ck_assert_int_eq(errno, EAGAIN);
+	repl_md_al_unpin(md, 7 * EXT + 100);
+	ck_assert_int_eq(repl_md_al_activate(md, 1700 * EXT, 4096), 0);
+	repl_md_al_done(md, 1700 * EXT, 4096);
+	ck_assert(!repl_md_al_contains(md, 7 * EXT));
+	for (uint32_t e = 0; e < REPL_MD_AL_EXTENTS; e++)
+		if (e != 7)
+			repl_md_al_unpin(md, (uint64_t)(e == 1 ? 1500 : e) * EXT);
+	repl_md_bm_clear(md, 0, dev);
+	ck_assert_int_eq(repl_md_close(md), 0);
+}
+END_TEST
+
+/* The activity log's capacity comes from the superblock: a file created with
+ * a smaller one (tests) keeps it; an impossible one is refused at open. */
+START_TEST(test_al_capacity)
+{
+	uint64_t dev = 1 * GiB;
+	struct repl_md *md;
+	char err[256] = "";
+	uint8_t b[MD_BLOCK];
+
+	repl_md_create_al_capacity = 3;
+	md = mk(dev, 0, REPL_DISK_UPTODATE);
+	repl_md_create_al_capacity = REPL_MD_AL_EXTENTS;
+	for (uint64_t e = 0; e < 5; e++) {
+		ck_assert_int_eq(repl_md_al_activate(md, e * EXT, 4096), 0);
+		repl_md_al_done(md, e * EXT, 4096);
+	}
+	ck_assert_uint_eq(repl_md_al_active(md), 3);
+	errno = 0;
+	ck_assert_int_eq(repl_md_al_activate(md, 0, 4 * EXT), -1);
+	ck_assert_int_eq(errno, E2BIG);
+	ck_assert_int_eq(repl_md_close(md), 0);
+	md = reopen(dev);
+	ck_assert_uint_eq(repl_md_al_active(md), 3);
+	ck_assert_int_eq(repl_md_close(md), 0);
+	/* an al_capacity of 0 in both superblock slots: refused */
+	for (int slot = 0; slot < 2; slot++) {
+		uint64_t off = slot ? MD_SLOT_B_OFF : MD_SLOT_A_OFF;
+
+		file_rw(off, b, sizeof(b), false);
+		put_be32(b + MD_SB_AL_CAPACITY, 0);
+		file_rw(off, b, sizeof(b), true);
+		slot_fix_crc(slot);
+	}
+	md = repl_md_open(path, dev, err, sizeof(err));
+	ck_assert_msg(md == NULL, "metadata with an activity log of 0 extents opened");
+	ck_assert_msg(strstr(err, "inconsistent"), "error: %s", err);
+	ck_assert_uint_eq(REPL_MD_AL_EXTENTS, repl_md_create_al_capacity);
+}
+END_TEST
+
 START_TEST(test_al_crash_replay)
 {
 	uint64_t dev = 1 * GiB;
@@ -997,6 +1090,8 @@ static Suite *md_suite(void)
 	tcase_add_test(tc, test_al_basic);
 	tcase_add_test(tc, test_al_lru);
 	tcase_add_test(tc, test_al_crash_replay);
+	tcase_add_test(tc, test_al_pin);
+	tcase_add_test(tc, test_al_capacity);
 	tcase_add_test(tc, test_al_torn_txn);
 	tcase_add_test(tc, test_al_txn_sync_failure);
 	tcase_add_test(tc, test_al_threads);

@@ -622,6 +622,9 @@ struct vs_q {
 	bool up;
 	unsigned n_app;
 	unsigned held, frozen;          /* writes held for a negotiation, frozen for fencing */
+	unsigned al_waiting;            /* writes waiting for room in the activity log */
+	uint32_t pinned;                /* activity-log extents pinned for the peer's cache */
+	bool ext0_in_al;                /* extent 0 is in the activity log */
 	int od;                         /* OD_*: the "peer is Outdated" bump */
 	uint64_t bm_count;
 	bool current;
@@ -645,6 +648,10 @@ static void vs_r(void *arg)
 		q->held++;
 	for (struct repl_link *l = v->od_wait.next; l != &v->od_wait; l = l->next)
 		q->frozen++;
+	for (struct repl_link *l = v->al_wait.next; l != &v->al_wait; l = l->next)
+		q->al_waiting++;
+	q->pinned = repl_vc_pinned(v);
+	q->ext0_in_al = repl_md_al_contains(v->md, 0);
 	q->bm_count = repl_md_bm_count(v->md);
 	q->current = v->known_current;
 	q->ping_sent_ms = repl_eng.conn ? repl_eng.conn->ping_sent_ms : 0;
@@ -1990,6 +1997,113 @@ START_TEST(test_peer_cache_flushed_periodically)
 }
 END_TEST
 
+/* Extent i of the activity log (4 MiB), as the tests below address them. */
+#define EXTB ((uint64_t)REPL_MD_AL_EXTENT)
+
+/* A connected Primary whose activity log holds 4 extents, all four pinned by
+ * a write the peer acknowledged without FUA (no flush yet: the periodic one
+ * is pushed out of the test's way); then a write to a fifth extent. */
+static struct tio *al_full_of_pins(struct pmsg *m, struct tio *t[4])
+{
+	struct vs_q q;
+
+	repl_md_create_al_capacity = 4;
+	repl_vc_flush_ms = 600000;
+	connected_primary(m);
+	repl_md_create_al_capacity = REPL_MD_AL_EXTENTS;
+	for (int i = 0; i < 4; i++) {
+		t[i] = tio_write((uint64_t)i * EXTB, CHUNK, (uint8_t)(0x10 + i), 0);
+		peer_expect(m, REPL_MSG_DATA, true, 5000);
+		ck_assert_int_eq(m->body[REPL_DATA_OP], REPL_OP_WRITE);
+		peer_ack(m, 0);                         /* in the peer's cache */
+		ck_assert(tio_wait(t[i], 5000));
+		ck_assert_int_eq(t[i]->status, 0);
+	}
+	q = engine_state();
+	ck_assert_uint_eq(q.pinned, 4);
+	return tio_write(4 * EXTB, CHUNK, 0x20, 0);
+}
+
+/* Bug (found by review, the "double failure" of docs/REPLICATION.md): a
+ * write the peer acknowledged from its volatile cache stayed recorded until a
+ * flush of the peer, but its activity-log extent could be evicted before that
+ * (1024 extents, fewer than random writes touch in a second). If the Primary
+ * then crashed while the peer lost its cache (a power loss of both), the
+ * replayed log did not hold the region, no link loss had marked it, and the
+ * two copies differed with no record of it. Now the extent stays pinned in
+ * the log until the flush covers it; a write that needs room waits while the
+ * Primary flushes the peer at once. */
+START_TEST(test_peer_cache_pins_activity_log)
+{
+	struct pmsg m = { 0 };
+	struct tio *t[4], *t4;
+	struct vs_q q;
+
+	t4 = al_full_of_pins(&m, t);
+	peer_expect(&m, REPL_MSG_DATA, true, 5000);
+	ck_assert_msg(m.body[REPL_DATA_OP] == REPL_OP_FLUSH, "op %u at %llu: the write to a fifth extent went "
+		      "ahead of a flush of the peer (a pinned extent was evicted)", m.body[REPL_DATA_OP],
+		      (unsigned long long)get_be64(m.body + REPL_DATA_OFFSET));
+	q = engine_state();
+	ck_assert_msg(!atomic_load(&t4->done), "the write completed before the peer's flush");
+	ck_assert_uint_eq(q.al_waiting, 1);
+	ck_assert_msg(q.ext0_in_al, "extent 0, acknowledged only into the peer's cache, left the activity log");
+	peer_ack(&m, 0);                                /* the flush: extents 0..3 unpinned */
+	peer_expect(&m, REPL_MSG_DATA, true, 5000);
+	ck_assert_int_eq(m.body[REPL_DATA_OP], REPL_OP_WRITE);
+	ck_assert_uint_eq(get_be64(m.body + REPL_DATA_OFFSET), 4 * EXTB);
+	peer_ack(&m, 0);
+	ck_assert(tio_wait(t4, 5000));
+	ck_assert_int_eq(t4->status, 0);
+	q = engine_state();
+	ck_assert_uint_eq(q.al_waiting, 0);
+	ck_assert_uint_eq(q.pinned, 1);                 /* the new write's extent, until the next flush */
+	ck_assert_msg(!q.ext0_in_al, "the least recently used extent stayed although the flush covered it");
+	ck_assert_uint_eq(q.bm_count, 0);               /* nothing out of sync */
+	for (int i = 0; i < 4; i++)
+		tio_free(t[i]);
+	tio_free(t4);
+	free(m.body);
+	repl_vc_flush_ms = REPL_VC_FLUSH_MS;
+	teardown_common();
+}
+END_TEST
+
+/* ... and the link lost while the write waits: what the pins held is marked
+ * out of sync (repl_vc_lost), the pins go, and the write completes without
+ * the peer (the peer counted behind), never stuck. */
+START_TEST(test_peer_cache_pins_released_on_link_loss)
+{
+	struct pmsg m = { 0 };
+	struct tio *t[4], *t4;
+	struct vs_q q;
+
+	t4 = al_full_of_pins(&m, t);
+	peer_expect(&m, REPL_MSG_DATA, true, 5000);
+	ck_assert_int_eq(m.body[REPL_DATA_OP], REPL_OP_FLUSH);
+	peer_close();                                   /* the peer loses power before its flush */
+	ck_assert_msg(tio_wait(t4, 5000), "the write waiting for room in the activity log never completed");
+	ck_assert_int_eq(t4->status, 0);
+	engine_idle();
+	q = engine_state();
+	ck_assert_uint_eq(q.al_waiting, 0);
+	ck_assert_uint_eq(q.pinned, 0);
+	ck_assert_msg(q.flags & REPL_MD_F_PEER_OUTDATED, "the peer, which may have lost four writes, is not "
+		      "counted behind (flags %#x)", q.flags);
+	for (int i = 0; i < 4; i++)
+		ck_assert_msg(md_file_bit((uint64_t)i * EXTB / CHUNK), "extent %d's write is not marked in the "
+			      "metadata file", i);
+	/* and the write done without the peer (in memory: its extent is in the log) */
+	ck_assert_uint_eq(q.bm_count, 5);
+	for (int i = 0; i < 4; i++)
+		tio_free(t[i]);
+	tio_free(t4);
+	free(m.body);
+	repl_vc_flush_ms = REPL_VC_FLUSH_MS;
+	teardown_common();
+}
+END_TEST
+
 /* A late DATA_ACK with an error, for a write the volume's link-down already
  * put among the frozen ones (fencing), was taken for one in flight: it ran
  * link-down again and broke off the negotiation that had just started. Acks
@@ -2778,6 +2892,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_handshakes_bounded);
 	tcase_add_test(tc, test_peer_cache_lost_marks_out_of_sync);
 	tcase_add_test(tc, test_peer_cache_flushed_periodically);
+	tcase_add_test(tc, test_peer_cache_pins_activity_log);
+	tcase_add_test(tc, test_peer_cache_pins_released_on_link_loss);
 	tcase_add_test(tc, test_late_error_ack_of_frozen_write);
 	tcase_add_test(tc, test_state_record_follows_the_data);
 	tcase_add_test(tc, test_state_record_version1_peer);
