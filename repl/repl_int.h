@@ -21,6 +21,8 @@
 #define REPL_MAX_VOLS 1024
 #define REPL_REQ_SLOTS 512              /* preallocated request slots per volume */
 #define REPL_PUSH_SLOT (REPL_REQ_SLOTS - 1) /* kept for the state record's push: never waits for a slot */
+#define REPL_VC_SLOT (REPL_REQ_SLOTS - 2)   /* kept for the FLUSH of the peer's cache (repl_vcache.c) */
+#define REPL_APP_SLOTS (REPL_REQ_SLOTS - 2) /* the rest: application requests, resync and verify */
 #define REPL_RS_INFLIGHT 8              /* resync / verify ranges in flight */
 /* A resync source whose disk fails this many reads in one resync stops
  * replicating the volume (StandAlone) instead of reading it again for ever;
@@ -120,6 +122,7 @@ struct repl_req {
 	unsigned pending;
 	int status;
 	bool al_ref, submitted, ovf_resync;
+	bool al_waited;                     /* waited for room in the activity log (counted once) */
 	uint8_t al_tries;                   /* activity-log attempts that found it full with nothing to free */
 	bool tx_orphan;                     /* aborted while its RS_DATA was queued: freed on tx release */
 	bool redirtied;                     /* RS_READ: a local write error marked the range again after the read */

@@ -67,7 +67,7 @@ void repl_req_put(struct repl_req *rq)
 		free(rq);
 		return;
 	}
-	if (rq->tag == REPL_PUSH_SLOT)
+	if (rq->tag == REPL_PUSH_SLOT || rq->tag == REPL_VC_SLOT)
 		return;                 /* not in the free list (internal_start) */
 	rq->free_next = v->free_slots;
 	v->free_slots = rq;
@@ -364,14 +364,16 @@ static void app_maybe_done(struct repl_req *rq)
 	repl_drain_kick();
 	if (kick)
 		al_wait_kick(v);
-	if (v->slot_wait_head) {
+	/* a slot was freed, unless rq had one of its own (internal_start: the
+	 * record's push, the FLUSH of the peer's cache; found by review, a NULL
+	 * slot was taken here when one of those ended with every other slot busy) */
+	struct repl_req *n;
+	if (v->slot_wait_head && (n = repl_req_get(v)) != NULL) {
 		struct bdev_io *io = v->slot_wait_head;
 		v->slot_wait_head = io->next;
 		if (!v->slot_wait_head)
 			v->slot_wait_tail = NULL;
 		io->next = NULL;
-		struct repl_req *n = repl_req_get(v);
-		/* a slot was just freed: n is not NULL */
 		app_setup(n, io);
 		app_start(n);
 	}
@@ -515,7 +517,7 @@ static void al_work(void *arg)
 
 /* A FLUSH to the peer now, for requests that wait for room in the activity
  * log: it releases the extents pinned for the peer's cache (repl_vcache.c).
- * One at a time; the tick tries again if no slot was free. */
+ * One at a time, in a slot of its own (internal_start). */
 static void al_wait_flush(struct repl_vol *v)
 {
 	if (v->pin_n[0] && v->vc_flushes == 0 && !v->vc_io_busy && repl_get_role() == REPL_ROLE_PRIMARY &&
@@ -558,12 +560,16 @@ static void al_done(void *arg)
 		 * (sent now) or for writes to complete. With neither left
 		 * (they went while this job ran), try again at once; a log
 		 * that stays full with nothing to free it fails the write. */
-		if (!v->al_full_logged) {
-			qb_log(LOG_INFO, "repl: %s: activity log full of extents the peer holds only in its cache: "
-			       "flushing the peer before new extents are written (logged once)", v->name);
+		if (!v->al_full_logged && repl_vc_pinned(v)) {
+			qb_log(LOG_INFO, "repl: %s: activity log full of extents in use or pinned until the peer "
+			       "flushes its cache: flushing the peer before new extents are written (logged once)",
+			       v->name);
 			v->al_full_logged = true;
 		}
-		v->al_waits++;
+		if (!rq->al_waited) {
+			rq->al_waited = true;
+			v->al_waits++;
+		}
 		rl_add_tail(&v->al_wait, &rq->qlink);
 		if (!repl_vc_pinned(v) && !v->n_app)
 			al_wait_kick(v);
@@ -789,15 +795,19 @@ static void vc_io_done(struct bdev_io *io)
 /* Send one of our own requests (io embedded in the volume) to the peer only;
  * io->cb runs on this reactor when it is acknowledged or given up. The
  * record's push has a slot of its own: it must leave before the requests a
- * negotiation held, which may occupy every other slot. */
+ * negotiation held, which may occupy every other slot. So has the FLUSH of
+ * the peer's cache: the requests waiting for room in the activity log hold
+ * their slots until it is acknowledged (al_wait), and every other slot may
+ * be among them (found by review: with 511 such writes it was never sent). */
 static bool internal_start(struct repl_vol *v, struct bdev_io *io, unsigned ioflags)
 {
 	struct repl_req *rq;
 
-	if (io == &v->st_io) {
-		rq = &v->slots[REPL_PUSH_SLOT];
+	if (io == &v->st_io || io == &v->vc_io) {
+		uint32_t tag = io == &v->st_io ? REPL_PUSH_SLOT : REPL_VC_SLOT;
+		rq = &v->slots[tag];
 		memset(rq, 0, sizeof(*rq));
-		rq->tag = REPL_PUSH_SLOT;
+		rq->tag = tag;
 		rq->v = v;
 	} else {
 		rq = repl_req_get(v);
@@ -871,6 +881,12 @@ void repl_mirror_tick(uint64_t now)
 		struct repl_vol *v = repl_eng.vols[i];
 		struct repl_req *rq;
 
+		if (!rl_empty(&v->al_wait)) {
+			/* a role change, or pins gone without a kick: try again */
+			al_wait_flush(v);
+			if (repl_get_role() != REPL_ROLE_PRIMARY || !repl_vc_pinned(v))
+				al_wait_kick(v);
+		}
 		if (!atomic_load(&v->attached) || !repl_eng.conn)
 			continue;
 		rq = rl_first(&v->inflight, struct repl_req, qlink);
@@ -880,12 +896,6 @@ void repl_mirror_tick(uint64_t now)
 		}
 		if (repl_vc_flush_due(v, now) && repl_get_role() == REPL_ROLE_PRIMARY && repl_vol_replicating(v))
 			vc_flush_start(v);
-		if (!rl_empty(&v->al_wait)) {
-			/* a flush that found no free slot, or a role change: try again */
-			al_wait_flush(v);
-			if (repl_get_role() != REPL_ROLE_PRIMARY || !repl_vc_pinned(v))
-				al_wait_kick(v);
-		}
 	}
 }
 
@@ -1262,7 +1272,7 @@ static void attach_r(void *arg)
 		memset(&v->slots[i], 0, sizeof(v->slots[i]));
 		v->slots[i].tag = (uint32_t)i;
 		v->slots[i].v = v;
-		if (i == REPL_PUSH_SLOT)
+		if (i == REPL_PUSH_SLOT || i == REPL_VC_SLOT)
 			continue;
 		v->slots[i].free_next = v->free_slots;
 		v->free_slots = &v->slots[i];

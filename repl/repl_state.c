@@ -732,7 +732,8 @@ static void busy_r(void *arg)
 	for (int i = 0; i < repl_eng.nvols; i++) {
 		struct repl_vol *v = repl_eng.vols[i];
 		if (atomic_load(&v->attached))
-			q->busy += v->n_app + !rl_empty(&v->held) + (v->slot_wait_head != NULL);
+			q->busy += v->n_app + !rl_empty(&v->held) + !rl_empty(&v->al_wait) +
+				   (v->slot_wait_head != NULL);
 	}
 	q->idle = q->busy == 0;
 }

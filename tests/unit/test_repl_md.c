@@ -704,7 +704,26 @@ START_TEST(test_al_capacity)
 	md = repl_md_open(path, dev, err, sizeof(err));
 	ck_assert_msg(md == NULL, "metadata with an activity log of 0 extents opened");
 	ck_assert_msg(strstr(err, "inconsistent"), "error: %s", err);
-	ck_assert_uint_eq(REPL_MD_AL_EXTENTS, repl_md_create_al_capacity);
+	/* ... and one larger than the active set's memory */
+	for (int slot = 0; slot < 2; slot++) {
+		uint64_t off = slot ? MD_SLOT_B_OFF : MD_SLOT_A_OFF;
+
+		file_rw(off, b, sizeof(b), false);
+		put_be32(b + MD_SB_AL_CAPACITY, REPL_MD_AL_EXTENTS + 1);
+		file_rw(off, b, sizeof(b), true);
+		slot_fix_crc(slot);
+	}
+	err[0] = '\0';
+	md = repl_md_open(path, dev, err, sizeof(err));
+	ck_assert_msg(md == NULL, "metadata with an activity log of %u extents opened", REPL_MD_AL_EXTENTS + 1);
+	ck_assert_msg(strstr(err, "inconsistent"), "error: %s", err);
+	/* a value the create hook cannot take falls back to the default */
+	repl_md_create_al_capacity = 0;
+	md = mk(dev, 0, REPL_DISK_UPTODATE);
+	repl_md_create_al_capacity = REPL_MD_AL_EXTENTS;
+	file_rw(MD_SLOT_A_OFF, b, sizeof(b), false);
+	ck_assert_uint_eq(get_be32(b + MD_SB_AL_CAPACITY), REPL_MD_AL_EXTENTS);
+	repl_md_close(md);
 }
 END_TEST
 

@@ -835,6 +835,8 @@ static void teardown_common(void)
 	P.lfd = -1;
 	engine_stop();
 	conf_timeout_ms = 2000;
+	repl_vc_flush_ms = REPL_VC_FLUSH_MS;
+	repl_md_create_al_capacity = REPL_MD_AL_EXTENTS;
 }
 
 /* ================================================================ tests */
@@ -2104,6 +2106,104 @@ START_TEST(test_peer_cache_pins_released_on_link_loss)
 }
 END_TEST
 
+/* A DATA_ACK for a DATA the peer received earlier (seq and tag kept). */
+static void ack_raw(uint64_t seq, uint32_t tag)
+{
+	uint8_t b[REPL_ACK_SIZE] = { 0 };
+
+	put_be64(b + REPL_ACK_SEQ, seq);
+	put_be32(b + REPL_ACK_TAG, tag);
+	put_be32(b + REPL_ACK_STATUS, 0);
+	peer_send(REPL_MSG_DATA_ACK, 0, b, sizeof(b));
+}
+
+/* ... with every request slot among the waiting writes (found by review of
+ * the pins): the FLUSH of the peer took an ordinary slot, and a slot freed
+ * went to the next write waiting for one, which joined the wait in turn; with
+ * all slots waiting for room in the log nothing was ever sent, nothing was
+ * in flight for timeout_ms to notice, and the LUN hung while the link stayed
+ * up. The FLUSH has a slot of its own now. */
+enum { HOT_N = REPL_APP_SLOTS, COLD_N = 600 };
+START_TEST(test_peer_cache_flush_with_every_slot_waiting)
+{
+	static struct tio *hot[HOT_N], *cold[COLD_N];
+	static uint64_t seq[HOT_N];
+	static uint32_t tag[HOT_N];
+	struct pmsg m = { 0 };
+	struct tio *t[4];
+	struct vs_q q;
+	unsigned done = 0;
+
+	repl_md_create_al_capacity = 4;
+	repl_vc_flush_ms = 600000;
+	conf_timeout_ms = 30000;
+	connected_primary(&m);
+	repl_md_create_al_capacity = REPL_MD_AL_EXTENTS;
+	for (int i = 0; i < 4; i++) {
+		t[i] = tio_write((uint64_t)i * EXTB, 4096, (uint8_t)(0x10 + i), 0);
+		peer_expect(&m, REPL_MSG_DATA, true, 5000);
+		peer_ack(&m, 0);
+		ck_assert(tio_wait(t[i], 5000));
+	}
+	ck_assert_uint_eq(engine_state().pinned, 4);
+	/* every slot: a write to a pinned extent, held unacknowledged ... */
+	for (int i = 0; i < HOT_N; i++)
+		hot[i] = tio_write((uint64_t)(i % 4) * EXTB + (uint64_t)(i / 4 + 1) * 4096, 4096, 0x33, 0);
+	for (int i = 0; i < HOT_N; i++) {
+		peer_expect(&m, REPL_MSG_DATA, true, 10000);
+		ck_assert_int_eq(m.body[REPL_DATA_OP], REPL_OP_WRITE);
+		seq[i] = m.seq;
+		tag[i] = get_be32(m.body + REPL_DATA_TAG);
+	}
+	/* ... then writes to other extents, waiting for a slot, then for room */
+	for (int i = 0; i < COLD_N; i++)
+		cold[i] = tio_write((uint64_t)(4 + i % 12) * EXTB + (uint64_t)(i / 12) * 4096, 4096, 0x44, 0);
+	engine_settle();
+	for (int i = 0; i < HOT_N; i++)
+		ack_raw(seq[i], tag[i]);
+	/* (the waits answer the engine's PINGs: a link lost to its keepalive
+	 * would release the pins without any flush) */
+	ck_assert_msg(peer_watch_for(&m, REPL_MSG_DATA, 10000) && m.body[REPL_DATA_OP] == REPL_OP_FLUSH,
+		      "no FLUSH of the peer while writes wait for room in the activity log (al_waiting %u)",
+		      engine_state().al_waiting);
+	for (int i = 0; i < HOT_N; i++)
+		ck_assert(tio_wait(hot[i], 10000));
+	/* from here the peer answers everything: every write completes */
+	_Atomic int all = 0;
+	peer_ack(&m, 0);
+	for (uint64_t end = now_ms() + 30000; now_ms() < end && !atomic_load(&all);) {
+		struct pmsg x = { 0 };
+		if (peer_recv(&x, 50) == 0) {
+			if (x.type == REPL_MSG_DATA)
+				peer_ack(&x, 0);
+			else if (x.type == REPL_MSG_PING)
+				peer_send(REPL_MSG_PING_ACK, REPL_VOL_NONE, x.body, REPL_PING_SIZE);
+		}
+		free(x.body);
+		done = 0;
+		for (int i = 0; i < COLD_N; i++)
+			done += atomic_load(&cold[i]->done);
+		atomic_store(&all, done == COLD_N);
+	}
+	ck_assert_msg(done == COLD_N, "%u of %u writes completed", done, (unsigned)COLD_N);
+	for (int i = 0; i < COLD_N; i++)
+		ck_assert_int_eq(cold[i]->status, 0);
+	q = engine_state();
+	ck_assert_uint_eq(q.al_waiting, 0);
+	ck_assert_msg(q.up && q.bm_count == 0, "the link dropped meanwhile (up %d, %llu chunk(s) marked)", q.up,
+		      (unsigned long long)q.bm_count);
+	for (int i = 0; i < 4; i++)
+		tio_free(t[i]);
+	for (int i = 0; i < HOT_N; i++)
+		tio_free(hot[i]);
+	for (int i = 0; i < COLD_N; i++)
+		tio_free(cold[i]);
+	free(m.body);
+	repl_vc_flush_ms = REPL_VC_FLUSH_MS;
+	teardown_common();
+}
+END_TEST
+
 /* A late DATA_ACK with an error, for a write the volume's link-down already
  * put among the frozen ones (fencing), was taken for one in flight: it ran
  * link-down again and broke off the negotiation that had just started. Acks
@@ -2894,6 +2994,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_peer_cache_flushed_periodically);
 	tcase_add_test(tc, test_peer_cache_pins_activity_log);
 	tcase_add_test(tc, test_peer_cache_pins_released_on_link_loss);
+	tcase_add_test(tc, test_peer_cache_flush_with_every_slot_waiting);
 	tcase_add_test(tc, test_late_error_ack_of_frozen_write);
 	tcase_add_test(tc, test_state_record_follows_the_data);
 	tcase_add_test(tc, test_state_record_version1_peer);
