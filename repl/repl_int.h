@@ -205,6 +205,12 @@ struct repl_vol {
 	bool have_peer_view, sent_state, reply_pending;
 	uint64_t neg_start_ms;
 	uint32_t peer_opts;
+	enum repl_role sent_role;           /* the role our last VOL_STATE announced (repl_vol_decide) */
+	/* the range the next resync/verify read waits for: application writes
+	 * overlapping it wait too (range_reading), so a hot range cannot starve
+	 * the resync (repl_sync.c rd_claim) */
+	bool rd_claim, rd_claim_posted;
+	uint64_t rd_claim_off, rd_claim_len;
 	uint64_t peer_view_size;
 	uint32_t peer_chunk;
 	/* serialised metadata jobs */
@@ -433,6 +439,11 @@ void repl_vol_stop_replicating(struct repl_vol *v);  /* this node stops: VOL_DET
 void repl_sync_redirty(struct repl_vol *v, uint64_t off, uint64_t len);
 void repl_vol_maybe_behind(struct repl_vol *v);      /* not connected without quorum: known_current off */
 void repl_vol_release_held(struct repl_vol *v);
+/* repl_sync.c: an application write ended; a resync/verify read that waits
+ * for the range may start (posted, runs on the repl reactor) */
+void repl_sync_claim_kick(struct repl_vol *v);
+/* the claim is dropped (resync/verify over): held writes go on */
+void repl_sync_claim_clear(struct repl_vol *v);
 bool repl_vol_app_overlap(struct repl_vol *v, uint64_t off, uint64_t len);
 bool repl_vol_replicating(const struct repl_vol *v);
 /* repl_lustate.c: the LUN's state record (bdev.h BDEV_IO_STATE) */

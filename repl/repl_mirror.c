@@ -174,6 +174,8 @@ bool repl_vol_app_overlap(struct repl_vol *v, uint64_t off, uint64_t len)
  * so that resync data can never overtake (or be torn by) a newer write. */
 static bool range_reading(struct repl_vol *v, uint64_t off, uint64_t len)
 {
+	if (v->rd_claim && overlaps(v->rd_claim_off, v->rd_claim_len, off, len))
+		return true;            /* the next read waits for the writes before it */
 	for (struct repl_link *l = v->active.next; l != &v->active; l = l->next) {
 		struct repl_req *rq = rl_entry(l, struct repl_req, link);
 		if ((rq->kind == RQ_RS_READ || rq->kind == RQ_OV_READ) && overlaps(rq->off, rq->len, off, len))
@@ -364,6 +366,8 @@ static void app_maybe_done(struct repl_req *rq)
 	repl_drain_kick();
 	if (kick)
 		al_wait_kick(v);
+	if (v->rd_claim)
+		repl_sync_claim_kick(v);
 	/* a slot was freed, unless rq had one of its own (internal_start: the
 	 * record's push, the FLUSH of the peer's cache; found by review, a NULL
 	 * slot was taken here when one of those ended with every other slot busy) */

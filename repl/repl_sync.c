@@ -89,7 +89,8 @@ void repl_vol_send_state(struct repl_vol *v)
 	put_be32(b + REPL_VS_MDFLAGS, repl_md_get_flags(v->md) | (repl_md_bm_count(v->md) ? REPL_VS_MDF_DIRTY : 0));
 	repl_gen_put(b + REPL_VS_GEN_CURRENT, &g);
 	b[REPL_VS_DISK] = (uint8_t)repl_md_get_disk(v->md);
-	b[REPL_VS_ROLE] = (uint8_t)repl_get_role();
+	v->sent_role = repl_get_role();
+	b[REPL_VS_ROLE] = (uint8_t)v->sent_role;
 	b[REPL_VS_ATTACH] = 1;
 	b[REPL_VS_OPTS] = v->discard_my_data ? REPL_VS_O_DISCARD_MY_DATA : 0;
 	v->sent_state = true;
@@ -299,7 +300,12 @@ void repl_vol_decide(struct repl_vol *v)
 	mine.gen = repl_md_get_gen(v->md);
 	mine.disk = repl_md_get_disk(v->md);
 	mine.flags = repl_md_get_flags(v->md);
-	mine.role = repl_get_role();
+	/* the role our VOL_STATE announced, which the peer decides with: both
+	 * sides must evaluate the same two views. A role changed since (a
+	 * demotion while the peer's VOL_STATE travelled) would otherwise make
+	 * both targets of a crashed Primary's tie, or neither bump for the
+	 * chunks marked on a Secondary (found by review). */
+	mine.role = v->sent_role;
 	if (v->peer_view_size != v->size || v->peer_chunk != v->chunk) {
 		set_standalone(v, "the peer's device size or bitmap chunk differs from ours");
 		return;
@@ -362,7 +368,7 @@ void repl_vol_decide(struct repl_vol *v)
 		break;
 	case REPL_SYNC_TARGET_BITMAP:
 	case REPL_SYNC_TARGET_FULL:
-		if (mine.role == REPL_ROLE_PRIMARY) {
+		if (mine.role == REPL_ROLE_PRIMARY || repl_get_role() == REPL_ROLE_PRIMARY) {
 			set_standalone(v, "this node is Primary but the peer has newer data: refusing to become "
 				       "SyncTarget (demote this node first)");
 			return;
@@ -625,8 +631,51 @@ static struct repl_req *range_read(struct repl_vol *v, enum repl_req_kind kind, 
 	return rq;
 }
 
+/* A resync or verify read whose range an application write holds waits for
+ * it, and the range is claimed meanwhile: new writes to it wait
+ * (range_reading), the writes in flight end, and the read starts right after
+ * the last (repl_sync_claim_kick). Before, the pump gave up until its next
+ * tick and found the range busy again under a steady stream of writes (a
+ * journal's head at a queue depth of two): the resync stopped there for as
+ * long as the writes went on, the target Inconsistent (found by review). */
+static void claim_set(struct repl_vol *v, uint64_t off, uint64_t len)
+{
+	if (v->rd_claim && (v->rd_claim_off != off || v->rd_claim_len != len))
+		repl_vol_release_held(v);       /* writes held for the old range re-check */
+	v->rd_claim = true;
+	v->rd_claim_off = off;
+	v->rd_claim_len = len;
+}
+
+void repl_sync_claim_clear(struct repl_vol *v)
+{
+	if (!v->rd_claim)
+		return;
+	v->rd_claim = false;
+	repl_vol_release_held(v);
+}
+
+static void claim_pump(void *arg)
+{
+	struct repl_vol *v = arg;
+
+	v->rd_claim_posted = false;
+	if (v->rd_claim && atomic_load(&v->attached))
+		repl_sync_pump(v);
+}
+
+void repl_sync_claim_kick(struct repl_vol *v)
+{
+	if (!v->rd_claim || v->rd_claim_posted || repl_vol_app_overlap(v, v->rd_claim_off, v->rd_claim_len))
+		return;
+	/* posted: this runs inside a completion, possibly in a link-down's loop */
+	v->rd_claim_posted = true;
+	reactor_post(repl_eng.r, claim_pump, v);
+}
+
 static void source_finish(struct repl_vol *v)
 {
+	repl_sync_claim_clear(v);
 	v->rs_finishing = true;
 	md_job(v, J_SOURCE_DONE, NULL);
 }
@@ -659,10 +708,15 @@ static void rs_pump(struct repl_vol *v)
 			end++;
 		off = bit * v->chunk;
 		len = (end * v->chunk < v->size ? end * v->chunk : v->size) - off;
-		if (repl_vol_app_overlap(v, off, len))
-			return;                 /* the write completes soon and pumps again */
-		if (!range_read(v, RQ_RS_READ, off, len))
+		if (repl_vol_app_overlap(v, off, len)) {
+			claim_set(v, off, len);         /* its end pumps again */
 			return;
+		}
+		if (!range_read(v, RQ_RS_READ, off, len)) {
+			repl_sync_claim_clear(v);
+			return;
+		}
+		v->rd_claim = false;            /* the read holds the range now (held writes wait for it) */
 		v->rs_inflight++;
 		repl_eng.rs_budget -= len;
 		v->rs_cursor = end;
@@ -1017,6 +1071,7 @@ static void ov_finish(struct repl_vol *v)
 	bool source;
 
 	v->ov_running = false;
+	repl_sync_claim_clear(v);
 	v->ov_runs++;
 	qb_log(v->ov_mismatch ? LOG_WARNING : LOG_NOTICE, "repl: %s: online verify finished: %" PRIu64
 	       " chunk(s) of %u KiB differ%s", v->name, v->ov_mismatch, v->chunk / 1024,
@@ -1046,10 +1101,15 @@ static void ov_pump(struct repl_vol *v)
 	       v->ov_cursor < v->size) {
 		uint64_t len = v->size - v->ov_cursor < step ? v->size - v->ov_cursor : step;
 
-		if (repl_vol_app_overlap(v, v->ov_cursor, len))
+		if (repl_vol_app_overlap(v, v->ov_cursor, len)) {
+			claim_set(v, v->ov_cursor, len);
 			return;
-		if (!range_read(v, RQ_OV_READ, v->ov_cursor, len))
+		}
+		if (!range_read(v, RQ_OV_READ, v->ov_cursor, len)) {
+			repl_sync_claim_clear(v);
 			return;
+		}
+		v->rd_claim = false;
 		v->ov_inflight++;
 		repl_eng.rs_budget -= len;
 		v->ov_cursor += len;
@@ -1185,10 +1245,15 @@ void repl_sync_abort(struct repl_vol *v)
 	v->ov_running = false;
 	v->rs_ready = false;
 	v->rs_finishing = false;
+	/* the writes it held go on with the others link-down releases at its end */
+	v->rd_claim = false;
 }
 
 void repl_sync_pump(struct repl_vol *v)
 {
+	/* a claim outlives nothing that could use it */
+	if (v->rd_claim && !(v->vs == VS_SYNC_SOURCE && v->rs_ready && !v->rs_finishing) && !v->ov_running)
+		repl_sync_claim_clear(v);
 	if (v->vs == VS_SYNC_SOURCE)
 		rs_pump(v);
 	if (v->ov_running)

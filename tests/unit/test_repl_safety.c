@@ -1600,6 +1600,122 @@ START_TEST(test_crash_flag_cleared_as_target)
 }
 END_TEST
 
+/* Found by review: a node decided with its role at the moment of deciding,
+ * while the peer decided with the role the node's VOL_STATE had announced. A
+ * Primary demoted while the peer's VOL_STATE travelled, facing a peer that
+ * crashed as Primary under the same ids, took rule 43 (the peer crashed: I am
+ * target) while the peer took rule 41 (the peer is Primary: I am target):
+ * both Inconsistent targets, a resync with no source that never ended, and
+ * neither node promotable. Both decide with the announced roles now: the
+ * engine is the source, as the peer expects. */
+START_TEST(test_decide_with_announced_role)
+{
+	struct pmsg m = { 0 };
+	struct repl_md_gen g = { .current = REPL_MD_GEN_NEW_DEVICE };
+	char err[256];
+	struct vs_q q;
+
+	connected_primary(&m);
+	peer_close();                                   /* the peer crashed as Primary (in its own story) */
+	ck_assert(wait_vs(VS_WAIT, 5000));
+	peer_connect(&m);                               /* the engine announces Primary ... */
+	ck_assert_int_eq(m.type, REPL_MSG_VOL_STATE);
+	ck_assert_int_eq(m.body[REPL_VS_ROLE], REPL_ROLE_PRIMARY);
+	/* ... and is demoted before the peer's VOL_STATE arrives */
+	ck_assert_msg(repl_set_role(REPL_ROLE_SECONDARY, false, err, sizeof(err)) == 0, "%s", err);
+	peer_role(REPL_ROLE_SECONDARY);
+	peer_vol_state(&g, REPL_DISK_UPTODATE, REPL_ROLE_SECONDARY, REPL_MD_F_CRASHED_PRIMARY);
+	peer_sync_serve();                              /* the VOL_STATE was handled */
+	engine_idle();
+	q = engine_state();
+	ck_assert_msg(q.vs == VS_SYNC_SOURCE, "state %d after the decision: want SyncSource %d (the peer, "
+		      "which saw this node announce Primary, is the target)", q.vs, VS_SYNC_SOURCE);
+	ck_assert_int_eq(q.disk, REPL_DISK_UPTODATE);
+	free(m.body);
+	teardown_common();
+}
+END_TEST
+
+/* Found by review: a resync read whose range an application write held gave
+ * up until the next tick, and found the range busy again under a steady
+ * stream of writes (a journal's head at a queue depth of two): the resync
+ * stopped there for as long as the writes went on. Now the range is claimed:
+ * a new write to it waits, and the read starts as soon as the write in flight
+ * ends, ahead of the new one. */
+START_TEST(test_resync_read_not_starved_by_writes)
+{
+	struct pmsg m = { 0 }, x = { 0 };
+	struct repl_md_gen g = { .current = REPL_MD_GEN_NEW_DEVICE };
+	uint8_t bd[REPL_BMD_SIZE] = { 0 }, ack[REPL_RSA_SIZE] = { 0 };
+	struct tio *deg[12], *w1, *w2;
+	unsigned before;
+
+	connected_primary(&m);
+	peer_close();
+	ck_assert(wait_vs(VS_WAIT, 5000));
+	for (int i = 0; i < 12; i++) {                  /* 12 MiB written without the peer */
+		deg[i] = tio_write((uint64_t)i * MiB, MiB, (uint8_t)(0x20 + i), 0);
+		ck_assert(tio_wait(deg[i], 5000));
+		ck_assert_int_eq(deg[i]->status, 0);
+	}
+	peer_connect(&m);
+	peer_role(REPL_ROLE_SECONDARY);
+	peer_vol_state(&g, REPL_DISK_UPTODATE, REPL_ROLE_SECONDARY, REPL_MD_F_CONNECTED);
+	peer_expect(&m, REPL_MSG_BITMAP_DONE, true, 5000);
+	ck_assert_int_eq(engine_state().vs, VS_SYNC_SOURCE);
+	peer_send(REPL_MSG_BITMAP_DONE, 0, bd, sizeof(bd));
+	/* REPL_RS_INFLIGHT reads of 1 MiB, unacknowledged: the cursor is at 8 MiB */
+	for (int i = 0; i < REPL_RS_INFLIGHT; i++) {
+		peer_expect(&x, REPL_MSG_RS_DATA, true, 5000);
+		ck_assert_uint_eq(get_be64(x.body + REPL_RS_OFFSET), (uint64_t)i * MiB);
+	}
+	/* a write into the next range, held in the engine's disk */
+	pthread_mutex_lock(&RAM.mu);
+	RAM.hold = true;
+	pthread_mutex_unlock(&RAM.mu);
+	w1 = tio_write(8 * MiB, CHUNK, 0x55, 0);
+	peer_expect(&x, REPL_MSG_DATA, true, 5000);
+	peer_ack(&x, 0);
+	/* room for one more read: the pump finds the range busy */
+	put_be64(ack + REPL_RSA_OFFSET, 0);
+	put_be32(ack + REPL_RSA_LENGTH, (uint32_t)MiB);
+	peer_send(REPL_MSG_RS_ACK, 0, ack, sizeof(ack));
+	peer_sync_serve();
+	engine_idle();
+	/* the next write to the range waits for the read */
+	before = ram_writes();
+	w2 = tio_write(8 * MiB + 2 * CHUNK, CHUNK, 0x66, 0);
+	engine_settle();
+	ck_assert_msg(ram_writes() == before, "a write went to the range the resync waits to read");
+	ram_release();                                  /* the first write ends: the read goes */
+	for (uint64_t end = now_ms() + 5000;;) {      /* the first DATA or RS_DATA */
+		ck_assert_msg(now_ms() < end, "neither the resync read nor the held write left");
+		if (peer_recv(&x, 100) < 0)
+			continue;
+		if (x.type == REPL_MSG_RS_DATA || x.type == REPL_MSG_DATA)
+			break;
+		if (x.type == REPL_MSG_PING)
+			peer_send(REPL_MSG_PING_ACK, REPL_VOL_NONE, x.body, REPL_PING_SIZE);
+	}
+	ck_assert_msg(x.type == REPL_MSG_RS_DATA && get_be64(x.body + REPL_RS_OFFSET) == 8 * MiB,
+		      "the held write's DATA came before the resync read of its range (type %u)", x.type);
+	ck_assert(tio_wait(w1, 5000));
+	ck_assert_int_eq(w1->status, 0);
+	peer_expect(&x, REPL_MSG_DATA, true, 5000);     /* then the second write */
+	ck_assert_uint_eq(get_be64(x.body + REPL_DATA_OFFSET), 8 * MiB + 2 * CHUNK);
+	peer_ack(&x, 0);
+	ck_assert(tio_wait(w2, 5000));
+	ck_assert_int_eq(w2->status, 0);
+	for (int i = 0; i < 12; i++)
+		tio_free(deg[i]);
+	tio_free(w1);
+	tio_free(w2);
+	free(x.body);
+	free(m.body);
+	teardown_common();
+}
+END_TEST
+
 /* The peer (Primary) mirrors a write of LEN bytes of BYTE at OFF to the engine. */
 static void peer_data(uint64_t off, uint32_t len, uint8_t byte, uint32_t tag)
 {
@@ -2995,6 +3111,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_peer_cache_pins_activity_log);
 	tcase_add_test(tc, test_peer_cache_pins_released_on_link_loss);
 	tcase_add_test(tc, test_peer_cache_flush_with_every_slot_waiting);
+	tcase_add_test(tc, test_decide_with_announced_role);
+	tcase_add_test(tc, test_resync_read_not_starved_by_writes);
 	tcase_add_test(tc, test_late_error_ack_of_frozen_write);
 	tcase_add_test(tc, test_state_record_follows_the_data);
 	tcase_add_test(tc, test_state_record_version1_peer);
