@@ -184,24 +184,30 @@ static bool range_reading(struct repl_vol *v, uint64_t off, uint64_t len)
 	return false;
 }
 
-void repl_vol_release_held(struct repl_vol *v)
+/* Start again every request waiting in `waiting` (v->held, v->al_wait). The
+ * whole list is taken first: app_start may put some of them back, in order. */
+static void restart_waiting(struct repl_link *waiting)
 {
 	struct repl_link list;
 
-	if (rl_empty(&v->held) || v->keep_held)
-		return;
-	/* take the whole list: app_start may hold some of them again, in order */
 	rl_init(&list);
-	list.next = v->held.next;
-	list.prev = v->held.prev;
+	list.next = waiting->next;
+	list.prev = waiting->prev;
 	list.next->prev = &list;
 	list.prev->next = &list;
-	rl_init(&v->held);
+	rl_init(waiting);
 	while (!rl_empty(&list)) {
 		struct repl_req *rq = rl_entry(list.next, struct repl_req, qlink);
 		rl_del(&rq->qlink);
 		app_start(rq);
 	}
+}
+
+void repl_vol_release_held(struct repl_vol *v)
+{
+	if (rl_empty(&v->held) || v->keep_held)
+		return;
+	restart_waiting(&v->held);
 }
 
 /* ---------------------------------------------------------------- degraded: outdate the peer */
@@ -533,21 +539,8 @@ static void al_wait_flush(struct repl_vol *v)
  * were unpinned or released meanwhile. */
 static void al_wait_kick(struct repl_vol *v)
 {
-	struct repl_link list;
-
-	if (rl_empty(&v->al_wait))
-		return;
-	rl_init(&list);
-	list.next = v->al_wait.next;
-	list.prev = v->al_wait.prev;
-	list.next->prev = &list;
-	list.prev->next = &list;
-	rl_init(&v->al_wait);
-	while (!rl_empty(&list)) {
-		struct repl_req *rq = rl_entry(list.next, struct repl_req, qlink);
-		rl_del(&rq->qlink);
-		app_start(rq);
-	}
+	if (!rl_empty(&v->al_wait))
+		restart_waiting(&v->al_wait);
 }
 
 static void al_done(void *arg)
