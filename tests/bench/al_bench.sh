@@ -26,7 +26,7 @@ BENCH_SECS=${BENCH_SECS:-8}
 NEW=$TANDEMD
 OLD=${OLD:-}
 SHM=$(mktemp -d /dev/shm/tandem-albench.XXXXXX)
-_ab_cleanup() { local rc=$?; rm -rf "$SHM"; (exit "$rc"); _r_cleanup; }
+_ab_cleanup() { local rc=$?; rm -rf "$SHM"; set +e; (exit "$rc"); _r_cleanup; }
 trap _ab_cleanup EXIT
 
 net_setup

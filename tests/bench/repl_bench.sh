@@ -68,7 +68,7 @@ if [ "$BENCH_DIR" = "$T_TMP" ]; then
 else
 	NODE_DIR_ROOT=$(mktemp -d "$BENCH_DIR/tandem-rbench-$R_ID.XXXXXX")
 	# the files go with the run (lib.sh's trap then stops the daemons and the namespaces)
-	_rb_cleanup() { local rc=$?; rm -rf "$NODE_DIR_ROOT"; (exit "$rc"); _r_cleanup; }
+	_rb_cleanup() { local rc=$?; rm -rf "$NODE_DIR_ROOT"; set +e; (exit "$rc"); _r_cleanup; }
 	trap _rb_cleanup EXIT
 fi
 BENCH_FS=$(df -PT "${NODE_DIR_ROOT:-$T_TMP}" | awk 'NR==2{print $2}')
