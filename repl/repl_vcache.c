@@ -44,6 +44,14 @@ static bool pin_test(const struct repl_vol *v, int k, uint64_t e)
 	return v->pin_bits[k][e / 64] & (1ull << (e % 64));
 }
 
+static void pin_bit(struct repl_vol *v, int k, uint64_t e, bool on)
+{
+	if (on)
+		v->pin_bits[k][e / 64] |= 1ull << (e % 64);
+	else
+		v->pin_bits[k][e / 64] &= ~(1ull << (e % 64));
+}
+
 /* Pin extent e for set k, once. Its extent is active: the acknowledged write
  * still holds its own reference. */
 static void pin_add(struct repl_vol *v, int k, uint64_t e)
@@ -52,7 +60,7 @@ static void pin_add(struct repl_vol *v, int k, uint64_t e)
 		return;
 	if (!repl_md_al_pin(v->md, e * REPL_MD_AL_EXTENT))
 		return;
-	v->pin_bits[k][e / 64] |= 1ull << (e % 64);
+	pin_bit(v, k, e, true);
 	v->pin_list[k][v->pin_n[k]++] = (uint32_t)e;
 }
 
@@ -63,7 +71,7 @@ static void pins_release(struct repl_vol *v, int k)
 	for (uint32_t i = 0; i < v->pin_n[k]; i++) {
 		uint32_t e = v->pin_list[k][i];
 
-		v->pin_bits[k][e / 64] &= ~(1ull << (e % 64));
+		pin_bit(v, k, e, false);
 		repl_md_al_unpin(v->md, (uint64_t)e * REPL_MD_AL_EXTENT);
 	}
 	v->pin_n[k] = 0;
@@ -196,11 +204,11 @@ void repl_vc_flush_sent(struct repl_vol *v)
 	for (uint32_t i = 0; i < v->pin_n[0]; i++) {
 		uint32_t e = v->pin_list[0][i];
 
-		v->pin_bits[0][e / 64] &= ~(1ull << (e % 64));
+		pin_bit(v, 0, e, false);
 		if (pin_test(v, 1, e)) {
 			repl_md_al_unpin(v->md, (uint64_t)e * REPL_MD_AL_EXTENT);
 		} else {
-			v->pin_bits[1][e / 64] |= 1ull << (e % 64);
+			pin_bit(v, 1, e, true);
 			v->pin_list[1][v->pin_n[1]++] = e;
 		}
 	}

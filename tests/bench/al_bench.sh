@@ -30,14 +30,8 @@ _ab_cleanup() { local rc=$?; rm -rf "$SHM"; set +e; (exit "$rc"); _r_cleanup; }
 trap _ab_cleanup EXIT
 
 net_setup
-SHAPE="netem delay 50us rate 10gbit"
-for n in A B; do
-	if ! in_ns "$n" tc qdisc add dev r0 root netem delay 50us rate 10gbit 2>/dev/null; then
-		SHAPE="tbf rate 10gbit burst 1mb latency 10ms"
-		in_ns "$n" tc qdisc add dev r0 root tbf rate 10gbit burst 1mb latency 10ms
-	fi
-done
-log "replication link: $SHAPE; LUN $R_SIZE sparse on tmpfs, cache: $R_CACHE"
+repl_link_shape_10gbe
+log "replication link: $R_LINK_SHAPE; LUN $R_SIZE sparse on tmpfs, cache: $R_CACHE"
 BLOCKS=$(( R_SIZE_BYTES / 4096 ))
 
 # run_one LABEL BINARY: a fresh pair on BINARY, A Primary, one timed run

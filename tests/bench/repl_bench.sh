@@ -84,13 +84,8 @@ fi
 log "node files on $BENCH_FS (${NODE_DIR_ROOT:-$T_TMP})"
 
 net_setup
-SHAPE="netem delay 50us rate 10gbit"
-for n in A B; do
-	if ! in_ns "$n" tc qdisc add dev r0 root netem delay 50us rate 10gbit 2>/dev/null; then
-		SHAPE="tbf rate 10gbit burst 1mb latency 10ms (no sch_netem in this kernel: no added delay)"
-		in_ns "$n" tc qdisc add dev r0 root tbf rate 10gbit burst 1mb latency 10ms
-	fi
-done
+repl_link_shape_10gbe
+SHAPE=$R_LINK_SHAPE
 log "replication link: $SHAPE"
 FRONT_SHAPE="none (veth, unshaped)"
 if [ "$BENCH_FRONT" = 10gbit ]; then

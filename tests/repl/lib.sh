@@ -100,6 +100,20 @@ net_setup() {
 	return 1
 }
 
+# repl_link_shape_10gbe: shape the replication link (r0, both ends) like 10GbE:
+# netem delay 50us rate 10gbit, or tbf rate 10gbit where the kernel has no
+# sch_netem. Sets R_LINK_SHAPE to the qdisc used (for the benchmarks' tables).
+repl_link_shape_10gbe() {
+	local n
+	R_LINK_SHAPE="netem delay 50us rate 10gbit"
+	for n in A B; do
+		if ! in_ns "$n" tc qdisc add dev r0 root netem delay 50us rate 10gbit 2>/dev/null; then
+			R_LINK_SHAPE="tbf rate 10gbit burst 1mb latency 10ms (no sch_netem in this kernel: no added delay)"
+			in_ns "$n" tc qdisc add dev r0 root tbf rate 10gbit burst 1mb latency 10ms
+		fi
+	done
+}
+
 net_teardown() {
 	local n p
 	for n in "${R_NETS[@]+"${R_NETS[@]}"}"; do
