@@ -1222,10 +1222,29 @@ static void wrap_close(struct bdev *b)
 		repl_vol_detach(v);
 }
 
+/* A replicated LUN keeps the size its metadata (bitmap, activity log) and
+ * the peer's device were made for: a new one would have to reach both nodes
+ * and both metadata files together. Asked for "what the device holds" (size
+ * 0), it holds that size. */
+static int wrap_resize(struct bdev *b, uint64_t size, bool create, uint64_t *bytes, char *err, size_t errlen)
+{
+	uint64_t cur = atomic_load(&b->size);
+
+	(void)create;
+	if (size == 0 || size == cur) {
+		*bytes = cur;
+		return 0;
+	}
+	snprintf(err, errlen, "a replicated LUN does not change size online: its replication metadata and the peer's "
+		 "copy hold %llu bytes (docs/REPLICATION.md, \"Size changes\")", (unsigned long long)cur);
+	return -ENOTSUP;
+}
+
 static const struct bdev_ops repl_wrap_ops = {
 	.name = "repl",
 	.close = wrap_close,
 	.submit = wrap_submit,
+	.resize = wrap_resize,
 	.state_attach = repl_lus_attach,       /* repl_lustate.c */
 	.state_writable = repl_lus_writable,
 };

@@ -290,6 +290,64 @@ err_close:
 	return rc;
 }
 
+int bdev_fd_resize(struct bdev *b, uint64_t size, bool create, uint64_t *bytes, char *err, size_t errlen)
+{
+	struct stat st;
+	uint64_t avail;
+	int rc;
+
+	if (fstat(b->fd, &st) < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "cannot stat %s: %s", b->path, strerror(-rc));
+		return rc;
+	}
+	if (S_ISBLK(st.st_mode)) {
+		if (ioctl(b->fd, BLKGETSIZE64, &avail) < 0) {
+			rc = -errno;
+			snprintf(err, errlen, "BLKGETSIZE64 on %s failed: %s", b->path, strerror(-rc));
+			return rc;
+		}
+	} else {
+		avail = (uint64_t)st.st_size;
+	}
+	uint64_t want = size ? size : avail;
+	rc = bdev_check_geometry(b->block_size, want, err, errlen);
+	if (rc)
+		return rc;
+	if (want > avail) {
+		if (!create || !S_ISREG(st.st_mode) || b->readonly) {
+			snprintf(err, errlen, "%s holds %llu bytes, less than the requested %llu%s", b->path,
+				 (unsigned long long)avail, (unsigned long long)want,
+				 S_ISREG(st.st_mode) && !b->readonly ? " (with create: yes the file grows)" : "");
+			return -EINVAL;
+		}
+		if (ftruncate(b->fd, (off_t)want) < 0) {
+			rc = -errno;
+			snprintf(err, errlen, "cannot grow %s to %llu bytes: %s", b->path, (unsigned long long)want,
+				 strerror(-rc));
+			return rc;
+		}
+		qb_log(LOG_NOTICE, "bdev: grew %s from %llu to %llu bytes (sparse)", b->path,
+		       (unsigned long long)avail, (unsigned long long)want);
+	}
+	*bytes = want;
+	return 0;
+}
+
+int bdev_resize_prepare(struct bdev *b, uint64_t size, bool create, uint64_t *bytes, char *err, size_t errlen)
+{
+	if (!b->ops->resize) {
+		snprintf(err, errlen, "a %s device cannot change size while it is open", b->ops->name);
+		return -ENOTSUP;
+	}
+	return b->ops->resize(b, size, create, bytes, err, errlen);
+}
+
+void bdev_set_size(struct bdev *b, uint64_t bytes)
+{
+	atomic_store_explicit(&b->size, bytes, memory_order_release);
+}
+
 /* Stacking hook for replicated LUNs (repl/ installs it at start-up). */
 static bdev_wrap_fn bdev_wrapper;
 
@@ -836,7 +894,8 @@ static int bdev_check_io(struct bdev *b, struct bdev_io *io)
 		return -EROFS;
 	if (io->offset % b->block_size || io->len % b->block_size)
 		return -EINVAL;
-	if (io->offset > b->size || io->len > b->size - io->offset)
+	uint64_t size = atomic_load_explicit(&b->size, memory_order_acquire);
+	if (io->offset > size || io->len > size - io->offset)
 		return -ERANGE;
 	return 0;
 }

@@ -8,6 +8,7 @@
 #define TANDEM_BDEV_H
 #include <stdint.h>
 #include <stdbool.h>
+#include <stdatomic.h>
 #include <pthread.h>
 #include <stddef.h>
 #include <sys/uio.h>
@@ -91,7 +92,7 @@ struct bdev {
 	const struct bdev_ops *ops;
 	char path[4096];
 	int fd;
-	uint64_t size;              /* bytes, multiple of block_size */
+	_Atomic uint64_t size;      /* bytes, multiple of block_size; bdev_set_size changes it */
 	uint32_t block_size;
 	uint32_t phys_block_size;   /* from the device (BLKPBSZGET) or 4096 */
 	bool readonly;
@@ -134,6 +135,9 @@ struct bdev_ops {
 	/* devices that carry state (NULL for plain backends): */
 	int (*state_attach)(struct bdev *b, const struct bdev_state_handler *h, void *arg);
 	bool (*state_writable)(struct bdev *b);
+	/* online size change (NULL: the device cannot change size while open,
+	 * e.g. repl/'s wrapper, whose metadata describes one size) */
+	int (*resize)(struct bdev *b, uint64_t size, bool create, uint64_t *bytes, char *err, size_t errlen);
 };
 
 /* Open a backend by name; NULL with a message in err on failure. */
@@ -141,6 +145,17 @@ struct bdev *bdev_open(const struct bdev_params *p, char *err, size_t errlen);
 void bdev_close(struct bdev *b);
 /* Submit from a reactor thread; io->cb runs later on that thread. */
 void bdev_submit(struct bdev *b, struct bdev_io *io);
+/* Online size change, in two steps so that the caller orders the device's
+ * bound against its own (grow: the device first; shrink: the caller first).
+ * bdev_resize_prepare finds the size the open device can take now: `size`
+ * bytes, or with size 0 what the file or block device holds (a file or
+ * logical volume grown since the open). A regular file smaller than `size`
+ * grows (sparse) when `create`; nothing ever shrinks a file or discards data.
+ * Any thread; b->size does not change. 0 with *bytes set, or -errno with a
+ * message in err (-ENOTSUP: this kind of device cannot change size online).
+ * bdev_set_size then publishes the new bound (a multiple of the block size). */
+int bdev_resize_prepare(struct bdev *b, uint64_t size, bool create, uint64_t *bytes, char *err, size_t errlen);
+void bdev_set_size(struct bdev *b, uint64_t bytes);
 /* Carried state (see struct bdev_state_handler). bdev_state_attach (h NULL:
  * detach; it returns only when no callback runs any more) delivers the newest
  * record the device holds at once; 0 or -1. bdev_state_writable: a

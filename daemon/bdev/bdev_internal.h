@@ -40,6 +40,8 @@ int bdev_sync_io(struct bdev *b, struct bdev_io *io);
  * want_direct, O_DIRECT is tried first; *direct says whether it is in use. */
 int bdev_open_common(struct bdev *b, const struct bdev_params *p, bool want_direct,
 		     bool *direct, char *err, size_t errlen);
+/* bdev_ops.resize of the backends on a file or block device (b->fd). */
+int bdev_fd_resize(struct bdev *b, uint64_t size, bool create, uint64_t *bytes, char *err, size_t errlen);
 /* Validate block_size / size for backends without storage. */
 int bdev_check_geometry(uint32_t block_size, uint64_t size, char *err, size_t errlen);
 

@@ -423,4 +423,5 @@ const struct bdev_ops bdev_blockio_ops = {
 	.open = blockio_open,
 	.close = blockio_close,
 	.submit = blockio_submit,
+	.resize = bdev_fd_resize,
 };

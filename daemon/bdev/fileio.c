@@ -28,4 +28,5 @@ const struct bdev_ops bdev_fileio_ops = {
 	.open = fileio_open,
 	.close = fileio_close,
 	.submit = fileio_submit,
+	.resize = bdev_fd_resize,
 };

@@ -46,9 +46,25 @@ static void null_submit(struct bdev *b, struct bdev_io *io)
 	bdev_complete_later(io, 0);
 }
 
+/* No storage: any size the geometry allows, but never "what it holds". */
+static int null_resize(struct bdev *b, uint64_t size, bool create, uint64_t *bytes, char *err, size_t errlen)
+{
+	(void)create;
+	if (size == 0) {
+		snprintf(err, errlen, "the null backend needs a size");
+		return -EINVAL;
+	}
+	int rc = bdev_check_geometry(b->block_size, size, err, errlen);
+	if (rc)
+		return rc;
+	*bytes = size;
+	return 0;
+}
+
 const struct bdev_ops bdev_null_ops = {
 	.name = "null",
 	.open = null_open,
 	.close = null_close,
 	.submit = null_submit,
+	.resize = null_resize,
 };

@@ -644,6 +644,27 @@ START_TEST(test_blockio_blockdev)
 	if (b->can_unmap)
 		ck_assert_int_eq(do_io(b, BDEV_IO_UNMAP, 0, 0, NULL, MiB), 0);
 	ck_assert_int_eq(do_io(b, BDEV_IO_READ, 0, 16 * MiB, r, 512), -ERANGE);
+
+	/* online size change of a block device (a logical volume grown under
+	 * the LUN): the file grows, the loop device learns it (losetup -c),
+	 * size 0 follows it; a device cannot grow beyond itself, create or not */
+	uint64_t got = 0;
+	ck_assert_int_eq(truncate(path, (off_t)(24 * MiB)), 0);
+	snprintf(sys, sizeof(sys), "losetup -c %s", loopdev);
+	ck_assert_int_eq(system(sys), 0);
+	ck_assert_int_eq(bdev_resize_prepare(b, 0, false, &got, err, sizeof(err)), 0);
+	ck_assert_uint_eq(got, 24 * MiB);
+	ck_assert_uint_eq(b->size, 16 * MiB);           /* published by the caller */
+	bdev_set_size(b, got);
+	fill(w, 4096, 22);
+	ck_assert_int_eq(do_io(b, BDEV_IO_WRITE, BDEV_IO_F_FUA, 24 * MiB - 4096, w, 4096), 0);
+	ck_assert_int_eq(do_io(b, BDEV_IO_READ, 0, 24 * MiB - 4096, r, 4096), 0);
+	ck_assert_mem_eq(r, w, 4096);
+	fill(w, len, 21);                               /* what 3 MiB holds, for the checks below */
+	ck_assert_int_eq(bdev_resize_prepare(b, 32 * MiB, true, &got, err, sizeof(err)), -EINVAL);
+	ck_assert_msg(strstr(err, "less than the requested 33554432") && !strstr(err, "create"), "%s", err);
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_int_eq(st.st_size, 24 * MiB);
 	bdev_close(b);
 
 	/* requested size must fit the device */
@@ -676,6 +697,87 @@ START_TEST(test_blockio_blockdev)
 out:
 	buf_free(w, len);
 	buf_free(r, len);
+}
+END_TEST
+
+/* Online size change of a file LUN (bdev_resize_prepare / bdev_set_size):
+ * the bound moves only when published, a file grows only with create, size 0
+ * follows the file, a shrink never cuts the file, bad sizes are refused. */
+static void resize_file(const char *backend)
+{
+	struct bdev *b = open_dev(backend, path, DEV_SIZE, true, false, 512);
+	uint8_t *w = buf_alloc(4096), *r = buf_alloc(4096);
+	uint64_t got = 0;
+	char err[256];
+	struct stat st;
+
+	/* larger than the file, without create: refused, nothing changes */
+	ck_assert_int_eq(bdev_resize_prepare(b, 2 * DEV_SIZE, false, &got, err, sizeof(err)), -EINVAL);
+	ck_assert_msg(strstr(err, "less than the requested 16777216 (with create: yes the file grows)"), "%s", err);
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_int_eq(st.st_size, DEV_SIZE);
+	ck_assert_uint_eq(b->size, DEV_SIZE);
+
+	/* with create the file grows (sparse); the device's bound moves when
+	 * the caller publishes it */
+	ck_assert_int_eq(bdev_resize_prepare(b, 2 * DEV_SIZE, true, &got, err, sizeof(err)), 0);
+	ck_assert_uint_eq(got, 2 * DEV_SIZE);
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_int_eq(st.st_size, 2 * DEV_SIZE);
+	ck_assert_uint_eq(b->size, DEV_SIZE);
+	ck_assert_int_eq(do_io(b, BDEV_IO_READ, 0, DEV_SIZE, r, 4096), -ERANGE);
+	bdev_set_size(b, got);
+	fill(w, 4096, 31);
+	ck_assert_int_eq(do_io(b, BDEV_IO_WRITE, 0, 2 * DEV_SIZE - 4096, w, 4096), 0);
+	ck_assert_int_eq(do_io(b, BDEV_IO_READ, 0, 2 * DEV_SIZE - 4096, r, 4096), 0);
+	ck_assert_mem_eq(r, w, 4096);
+	check_file(2 * DEV_SIZE - 4096, w, 4096);
+	ck_assert_int_eq(do_io(b, BDEV_IO_READ, 0, 2 * DEV_SIZE, r, 512), -ERANGE);
+
+	/* size 0: what the file holds now, e.g. after `truncate -s` */
+	ck_assert_int_eq(truncate(path, (off_t)(3 * DEV_SIZE)), 0);
+	ck_assert_int_eq(bdev_resize_prepare(b, 0, false, &got, err, sizeof(err)), 0);
+	ck_assert_uint_eq(got, 3 * DEV_SIZE);
+
+	/* a shrink lowers the bound only: the file and its data stay */
+	ck_assert_int_eq(bdev_resize_prepare(b, DEV_SIZE / 2, false, &got, err, sizeof(err)), 0);
+	ck_assert_uint_eq(got, DEV_SIZE / 2);
+	bdev_set_size(b, got);
+	ck_assert_int_eq(do_io(b, BDEV_IO_READ, 0, DEV_SIZE / 2, r, 512), -ERANGE);
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_int_eq(st.st_size, 3 * DEV_SIZE);
+	check_file(2 * DEV_SIZE - 4096, w, 4096);
+
+	/* geometry: a size, or a file, that is not a whole number of blocks */
+	ck_assert_int_eq(bdev_resize_prepare(b, DEV_SIZE + 100, true, &got, err, sizeof(err)), -EINVAL);
+	ck_assert_msg(strstr(err, "not a multiple of the block size 512"), "%s", err);
+	ck_assert_int_eq(truncate(path, (off_t)(3 * DEV_SIZE + 100)), 0);
+	ck_assert_int_eq(bdev_resize_prepare(b, 0, false, &got, err, sizeof(err)), -EINVAL);
+	ck_assert_msg(strstr(err, "not a multiple of the block size 512"), "%s", err);
+	ck_assert_uint_eq(b->size, DEV_SIZE / 2);
+	bdev_close(b);
+
+	/* read-only: never grows the file */
+	ck_assert_int_eq(truncate(path, (off_t)DEV_SIZE), 0);
+	b = open_dev(backend, path, 0, false, true, 512);
+	ck_assert_int_eq(bdev_resize_prepare(b, 2 * DEV_SIZE, true, &got, err, sizeof(err)), -EINVAL);
+	ck_assert_msg(strstr(err, "less than the requested"), "%s", err);
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_int_eq(st.st_size, DEV_SIZE);
+	bdev_close(b);
+	buf_free(w, 4096);
+	buf_free(r, 4096);
+}
+
+START_TEST(test_blockio_resize)
+{
+	resize_file("blockio");
+}
+END_TEST
+
+START_TEST(test_fileio_resize)
+{
+	resize_file("fileio");
 }
 END_TEST
 
@@ -769,6 +871,16 @@ START_TEST(test_null)
 	ck_assert_int_eq(do_io(b, BDEV_IO_UNMAP, 0, 0, NULL, MiB), 0);
 	ck_assert_int_eq(do_io(b, BDEV_IO_WRITE_ZEROES, 0, 0, NULL, MiB), 0);
 	ck_assert_int_eq(do_io(b, BDEV_IO_READ, 0, 1024 * MiB, r, 512), -ERANGE);
+	/* size changes: any whole number of blocks, never "what it holds" */
+	uint64_t got = 0;
+	char err[256];
+	ck_assert_int_eq(bdev_resize_prepare(b, 2048 * MiB, false, &got, err, sizeof(err)), 0);
+	ck_assert_uint_eq(got, 2048 * MiB);
+	bdev_set_size(b, got);
+	ck_assert_int_eq(do_io(b, BDEV_IO_READ, 0, 2048 * MiB - 512, r, 512), 0);
+	ck_assert_int_eq(bdev_resize_prepare(b, 0, false, &got, err, sizeof(err)), -EINVAL);
+	ck_assert_msg(strstr(err, "needs a size"), "%s", err);
+	ck_assert_int_eq(bdev_resize_prepare(b, 1000, false, &got, err, sizeof(err)), -EINVAL);
 	for (i = 0; i < NCONC; i++)
 		tio_prep(&t[i], BDEV_IO_WRITE, 0, (uint64_t)i * 512, r, 512);
 	run_batch(b, t, NCONC);
@@ -990,6 +1102,7 @@ static Suite *bdev_suite(void)
 	tcase_add_test(tc, test_blockio_tmpfs_fallback);
 	tcase_add_test(tc, test_blockio_fua_fallback);
 	tcase_add_test(tc, test_blockio_blockdev);
+	tcase_add_test(tc, test_blockio_resize);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("fileio");
@@ -1000,6 +1113,7 @@ static Suite *bdev_suite(void)
 	tcase_add_test(tc, test_fileio_many);
 	tcase_add_test(tc, test_fileio_chained);
 	tcase_add_test(tc, test_fileio_queue_full);
+	tcase_add_test(tc, test_fileio_resize);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("null");
