@@ -113,8 +113,9 @@ int scsi_sbc_get_lba_status(struct scsi_task *t)
 	uint32_t alloc = get_be32(&t->cdb[10]);
 	uint8_t d[8 + 16 * LBAS_MAX_DESC];
 	uint32_t n = 0, want;
+	uint64_t nblocks = atomic_load_explicit(&lu->nblocks, memory_order_acquire);
 
-	if (lba >= lu->nblocks)
+	if (lba >= nblocks)
 		return scsi_task_check(t, SK_ILLEGAL_REQUEST, ASC_LBA_OUT_OF_RANGE);
 	memset(d, 0, sizeof(d));
 	/* SBC-3: as many descriptors as the allocation length holds (at least
@@ -122,8 +123,8 @@ int scsi_sbc_get_lba_status(struct scsi_task *t)
 	want = alloc > 8 ? (alloc - 8 + 15) / 16 : 1;
 	if (want > LBAS_MAX_DESC)
 		want = LBAS_MAX_DESC;
-	for (unsigned iter = 0; n < want && lba < lu->nblocks && iter < 4 * LBAS_MAX_DESC; iter++) {
-		uint64_t left = lu->nblocks - lba, run_bytes, run;
+	for (unsigned iter = 0; n < want && lba < nblocks && iter < 4 * LBAS_MAX_DESC; iter++) {
+		uint64_t left = nblocks - lba, run_bytes, run;
 		bool mapped;
 
 		if (bdev_get_lba_status(lu->bdev, lba << lu->block_shift, left << lu->block_shift, &mapped,

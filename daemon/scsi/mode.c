@@ -130,11 +130,12 @@ int scsi_mode_sense(struct scsi_task *t)
 	if (!dbd)
 		bdlen = llbaa ? 16 : 8;
 	off = hdr;
+	uint64_t nblocks = atomic_load_explicit(&lu->nblocks, memory_order_acquire);
 	if (bdlen == 8) {
-		put_be32(&d[off], lu->nblocks > 0xffffffffULL ? 0xffffffffu : (uint32_t)lu->nblocks);
+		put_be32(&d[off], nblocks > 0xffffffffULL ? 0xffffffffu : (uint32_t)nblocks);
 		put_be32(&d[off + 4], lu->block_size); /* density 0, 24-bit length */
 	} else if (bdlen == 16) {
-		put_be64(&d[off], lu->nblocks);
+		put_be64(&d[off], nblocks);
 		put_be32(&d[off + 12], lu->block_size);
 	}
 	off += bdlen;
@@ -283,9 +284,10 @@ int scsi_mode_select(struct scsi_task *t)
 	if (hdr + bdlen > pl)
 		return param_len_error(t);
 	/* block descriptor: may restate, not change, the geometry */
+	uint64_t nblocks = atomic_load_explicit(&lu->nblocks, memory_order_acquire);
 	if (bdlen == 8) {
 		uint32_t nb = get_be32(&p[hdr]);
-		uint32_t cap = lu->nblocks > 0xffffffffULL ? 0xffffffffu : (uint32_t)lu->nblocks;
+		uint32_t cap = nblocks > 0xffffffffULL ? 0xffffffffu : (uint32_t)nblocks;
 		if (nb && nb != cap)
 			return scsi_task_invalid_param(t, (uint16_t)hdr, -1);
 		if (p[hdr + 4])
@@ -294,7 +296,7 @@ int scsi_mode_select(struct scsi_task *t)
 			return scsi_task_invalid_param(t, (uint16_t)(hdr + 5), -1);
 	} else if (bdlen == 16) {
 		uint64_t nb = get_be64(&p[hdr]);
-		if (nb && nb != lu->nblocks)
+		if (nb && nb != nblocks)
 			return scsi_task_invalid_param(t, (uint16_t)hdr, -1);
 		if (get_be32(&p[hdr + 8]))
 			return scsi_task_invalid_param(t, (uint16_t)(hdr + 8), -1);

@@ -69,6 +69,7 @@ struct san_ctx {
 	unsigned passes, pass;
 	bool ause;
 	bool flushing;
+	uint64_t size;                  /* bytes: the capacity when the operation started */
 	uint64_t next, end;             /* bytes of the current pass */
 	uint64_t done, total;           /* bytes over all passes, for the progress */
 	unsigned inflight;
@@ -346,7 +347,7 @@ static void san_next_pass(struct san_ctx *c)
 		return;
 	}
 	c->next = 0;
-	c->end = c->lu->nblocks << c->lu->block_shift;
+	c->end = c->size;
 	if (c->type == BDEV_IO_WRITE)
 		san_fill_pass(c);
 	for (int i = 0; i < SAN_INFLIGHT; i++)
@@ -525,11 +526,16 @@ int scsi_sbc_sanitize(struct scsi_task *t)
 		c->type = scsi_lbp_can_unmap(lu) && lu->bdev->unmap_zeroes ? BDEV_IO_UNMAP : BDEV_IO_WRITE_ZEROES;
 		c->passes = 1;
 	}
-	c->total = (uint64_t)c->passes * (lu->nblocks << lu->block_shift);
-
-	/* One operation per LUN: from idle or from the failure mode. */
-	if (st == SCSI_SANITIZE_RUNNING ||
-	    !atomic_compare_exchange_strong(&lu->sanitize_state, &st, SCSI_SANITIZE_RUNNING)) {
+	/* One operation per LUN: from idle or from the failure mode. Under the
+	 * LUN's lock, which a capacity change holds (scsi_target_resize_lun
+	 * refuses while an operation runs): the whole capacity is sanitized. */
+	pthread_mutex_lock(&lu->lock);
+	bool started = st != SCSI_SANITIZE_RUNNING &&
+		       atomic_compare_exchange_strong(&lu->sanitize_state, &st, SCSI_SANITIZE_RUNNING);
+	c->size = atomic_load_explicit(&lu->nblocks, memory_order_acquire) << lu->block_shift;
+	pthread_mutex_unlock(&lu->lock);
+	c->total = (uint64_t)c->passes * c->size;
+	if (!started) {
 		if (c->pat)
 			buf_free(c->pat, c->pat_len);
 		free(c->block);
@@ -563,11 +569,11 @@ int scsi_sbc_sanitize(struct scsi_task *t)
 	c->lt.lun = t->lun;
 	if (!immed) {
 		c->t = t;
-		scsi_range_lock(&c->lt, 0, lu->nblocks, san_locked);
+		scsi_range_lock(&c->lt, 0, c->size >> lu->block_shift, san_locked);
 		return SCSI_ASYNC;
 	}
 	/* IMMED=1: GOOD now that the CDB and parameter list are validated */
-	scsi_range_lock(&c->lt, 0, lu->nblocks, san_locked);
+	scsi_range_lock(&c->lt, 0, c->size >> lu->block_shift, san_locked);
 	scsi_task_set_status(t, SCSI_STATUS_GOOD, 0, 0, 0);
 	return SCSI_DONE;
 }

@@ -413,7 +413,8 @@ int scsi_sbc_read_capacity10(struct scsi_task *t)
 {
 	struct scsi_lun *lu = t->lu;
 	uint8_t d[8];
-	uint64_t last = lu->nblocks ? lu->nblocks - 1 : 0;
+	uint64_t nblocks = atomic_load_explicit(&lu->nblocks, memory_order_acquire);
+	uint64_t last = nblocks ? nblocks - 1 : 0;
 
 	if (t->cdb[1] & 0xfe)
 		return scsi_task_invalid_cdb(t, 1, -1);
@@ -432,13 +433,14 @@ static int read_capacity16(struct scsi_task *t)
 	struct scsi_lun *lu = t->lu;
 	uint8_t d[32];
 	uint32_t alloc = get_be32(&t->cdb[10]);
+	uint64_t nblocks = atomic_load_explicit(&lu->nblocks, memory_order_acquire);
 
 	if (t->cdb[14] & 0xfe)
 		return scsi_task_invalid_cdb(t, 14, -1);
 	if (!(t->cdb[14] & 0x01) && get_be64(&t->cdb[2]))
 		return scsi_task_invalid_cdb(t, 2, -1);
 	memset(d, 0, sizeof(d));
-	put_be64(&d[0], lu->nblocks ? lu->nblocks - 1 : 0);
+	put_be64(&d[0], nblocks ? nblocks - 1 : 0);
 	put_be32(&d[8], lu->block_size);
 	d[12] = 0x00;                   /* P_TYPE 0, PROT_EN 0 */
 	d[13] = lu->phys_exp & 0x0f;    /* LOGICAL BLOCKS PER PHYSICAL BLOCK EXPONENT */

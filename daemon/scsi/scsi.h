@@ -125,6 +125,16 @@ unsigned scsi_target_reap(struct scsi_target *tgt);
  * the LUN away, which initiators would see as LOGICAL UNIT NOT SUPPORTED
  * (ESXi: permanent device loss). Returns 0, or -1 when there is no such LUN. */
 int scsi_target_set_lun_cache(struct scsi_target *tgt, uint32_t lun, enum tconf_cache cache);
+/* A reload changed the LUN's configured size (or, with size 0, its device
+ * may have grown: a file extended, a logical volume grown): the LUN takes it
+ * in service, without going away, and every nexus gets CAPACITY DATA HAS
+ * CHANGED. A regular file smaller than `size` grows (sparse) when `create`;
+ * a shrink never cuts the device, only the capacity reported. Devices that
+ * cannot change size while open (a replicated LUN's) refuse a new size and
+ * ignore size 0. Returns 1 (changed), 0 (already that size), or -1 with err,
+ * the LUN keeping its capacity. Control thread. */
+int scsi_target_resize_lun(struct scsi_target *tgt, uint32_t lun, uint64_t size, bool create, char *err,
+			   size_t errlen);
 /* A reload removed the LUN and added it back (another device path, say) with
  * another cache policy than `before`. A replicated LUN got the mode
  * parameters of the record replication held for it at its attach, made

@@ -57,7 +57,7 @@ struct scsi_lun {
 	struct scsi_target *tgt;
 	uint32_t id;
 	struct bdev *bdev;
-	uint64_t nblocks;               /* capacity in logical blocks */
+	_Atomic uint64_t nblocks;       /* capacity in logical blocks; a reload may change it (scsi_target_resize_lun) */
 	uint32_t block_size;
 	uint8_t block_shift;
 	uint8_t phys_exp;               /* logical blocks per physical block exponent */

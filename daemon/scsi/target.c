@@ -271,7 +271,7 @@ int scsi_target_add_lun_bdev(struct scsi_target *tgt, const struct tconf_lun *co
 	lu->bdev = b;
 	lu->block_size = b->block_size;
 	lu->block_shift = (uint8_t)__builtin_ctz(b->block_size);
-	lu->nblocks = b->size >> lu->block_shift;
+	atomic_init(&lu->nblocks, b->size >> lu->block_shift);
 	/* Only a block device has a physical block worth reporting (SBC-3
 	 * 6.6.3): a file's filesystem block is not one, and initiators align
 	 * to the exponent we give. */
@@ -499,6 +499,58 @@ int scsi_target_lun_cache_came_back(struct scsi_target *tgt, uint32_t lun, enum 
 	 * close flushed already: little or nothing is left to write) */
 	lun_policy_applied(tgt, lu, was_wce, wce, before, true, "the LUN came back with another cache mode");
 	return 0;
+}
+
+int scsi_target_resize_lun(struct scsi_target *tgt, uint32_t lun, uint64_t size, bool create, char *err,
+			   size_t errlen)
+{
+	struct scsi_lun *lu = scsi_target_find_lun(tgt, lun);
+	char e[400];
+	uint64_t bytes;
+
+	if (!lu) {
+		snprintf(err, errlen, "LUN %u: not attached", lun);
+		return -1;
+	}
+	uint64_t cur = atomic_load_explicit(&lu->nblocks, memory_order_acquire) << lu->block_shift;
+	if (size == cur)
+		return 0;
+	if (!lu->bdev->ops->resize && size == 0)
+		return 0;       /* "what the device holds": a stacked device holds what it opened with */
+	/* The device's bound moves before the LUN's when growing and after it
+	 * when shrinking, so a command that passed the LUN's check never meets
+	 * a smaller device (bdev_submit's check would fail it). */
+	pthread_mutex_lock(&lu->lock);
+	if (atomic_load_explicit(&lu->sanitize_state, memory_order_acquire) == SCSI_SANITIZE_RUNNING) {
+		pthread_mutex_unlock(&lu->lock);
+		snprintf(err, errlen, "LUN %u: keeps %llu bytes: a SANITIZE runs on it (the next reload tries again)",
+			 lun, (unsigned long long)cur);
+		return -1;
+	}
+	if (bdev_resize_prepare(lu->bdev, size, create, &bytes, e, sizeof(e)) < 0) {
+		pthread_mutex_unlock(&lu->lock);
+		snprintf(err, errlen, "LUN %u: keeps %llu bytes, cannot take %s: %s", lun, (unsigned long long)cur,
+			 size ? "the configured size" : "its device's size", e);
+		return -1;
+	}
+	if (bytes == cur) {
+		pthread_mutex_unlock(&lu->lock);
+		return 0;
+	}
+	if (bytes > cur)
+		bdev_set_size(lu->bdev, bytes);
+	atomic_store_explicit(&lu->nblocks, bytes >> lu->block_shift, memory_order_release);
+	if (bytes < cur)
+		bdev_set_size(lu->bdev, bytes);
+	pthread_mutex_unlock(&lu->lock);
+	/* SBC-3 4.x, SPC-4 6.x: every I_T nexus learns it at its next command;
+	 * an initiator then reads the capacity again (ESXi: a rescan shows the
+	 * new size, "Increase Datastore" can use it) */
+	scsi_ua_establish_others(tgt, NULL, lun, SCSI_UA_CAPACITY_CHANGED);
+	qb_log(LOG_NOTICE, "scsi: %s LUN %u: capacity %llu -> %llu blocks of %u%s", tgt->name, lun,
+	       (unsigned long long)(cur >> lu->block_shift), (unsigned long long)(bytes >> lu->block_shift),
+	       lu->block_size, bytes < cur ? " (shrunk: the data past the new end stays on the device)" : "");
+	return 1;
 }
 
 int scsi_target_remove_lun(struct scsi_target *tgt, uint32_t lun)

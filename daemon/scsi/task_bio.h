@@ -40,6 +40,8 @@ static inline int scsi_task_read_medium(struct scsi_task *t, uint64_t lba, uint3
 /* SBC-3 4.5: [lba, lba+n) within the capacity, without wrapping. */
 static inline bool scsi_lba_range_ok(const struct scsi_lun *lu, uint64_t lba, uint64_t n)
 {
-	return lba <= lu->nblocks && n <= lu->nblocks - lba;
+	uint64_t nblocks = atomic_load_explicit(&lu->nblocks, memory_order_acquire);
+
+	return lba <= nblocks && n <= nblocks - lba;
 }
 #endif

@@ -5,6 +5,7 @@
  * compare, backend error mapping, and data round trips through an
  * in-memory backend and the real fileio backend. */
 #include <sched.h>
+#include <sys/stat.h>
 #include "scsi_test_harness.h"
 
 #define NBLOCKS 1024u
@@ -846,6 +847,145 @@ START_TEST(fileio_roundtrip)
 }
 END_TEST
 
+/* A reload's size change in service (scsi_target_resize_lun): the capacity
+ * moves without the LUN going away, every nexus gets CAPACITY DATA HAS
+ * CHANGED (2Ah/09h) once, the grown range takes I/O, a shrink answers LBA OUT
+ * OF RANGE past the new end and leaves the file as it was, and a size that
+ * cannot be had leaves capacity and nexuses alone. */
+static uint64_t rc16_blocks(struct scsi_itn *itn, uint64_t lun)
+{
+	uint8_t c[16] = { 0x9e, 0x10 };
+	c[13] = 32;
+	struct tt *x = run_cdb(itn, lun, c, 16, SCSI_DIR_READ, 32);
+	CHECK_GOOD(x);
+	uint64_t n = get_be64(x->t.buf) + 1;
+	tt_free(x);
+	return n;
+}
+
+static void expect_capacity_ua(struct scsi_itn *itn, uint64_t lun)
+{
+	uint8_t tur[6] = { 0 };
+	struct tt *x = run_cdb(itn, lun, tur, 6, SCSI_DIR_NONE, 0);
+	CHECK_SENSE(x, SK_UNIT_ATTENTION, 0x2a, 0x09);
+	tt_free(x);
+	x = run_cdb(itn, lun, tur, 6, SCSI_DIR_NONE, 0);
+	CHECK_GOOD(x);
+	tt_free(x);
+}
+
+static void expect_no_ua(struct scsi_itn *itn, uint64_t lun)
+{
+	uint8_t tur[6] = { 0 };
+	struct tt *x = run_cdb(itn, lun, tur, 6, SCSI_DIR_NONE, 0);
+	CHECK_GOOD(x);
+	tt_free(x);
+}
+
+START_TEST(resize_in_service)
+{
+	char dir[] = "/tmp/tandem-scsi-resize-XXXXXX", path[128], err[512] = "";
+	struct tconf_lun conf;
+	struct stat st;
+	uint8_t c[16];
+	struct tt *x;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/lun.img", dir);
+	file_lun_conf(&conf, 7, TCONF_BACKEND_BLOCKIO, path, 512, TCONF_CACHE_WRITE_THROUGH);
+	ck_assert_msg(scsi_target_add_lun(TGT, &conf, err, sizeof(err)) == 0, "%s", err);
+	clear_ua(ITN, 7);
+	clear_ua(ITN2, 7);
+	clear_ua(ITN, 0);                       /* REPORTED LUNS DATA HAS CHANGED */
+	ck_assert_uint_eq(rc16_blocks(ITN, 7), 2048);
+	x = write_blocks(7, (cdb16(c, 0x8a, 0, 2047, 1), c), 16, 512, 0x71);
+	CHECK_GOOD(x);
+	tt_free(x);
+	cdb16(c, 0x88, 0, 2048, 1);
+	x = run_cdb(ITN, 7, c, 16, SCSI_DIR_READ, 512);
+	CHECK_SENSE(x, SK_ILLEGAL_REQUEST, 0x21, 0x00);
+	tt_free(x);
+
+	/* grow, the file with it (create) */
+	ck_assert_int_eq(scsi_target_resize_lun(TGT, 7, 2 << 20, true, err, sizeof(err)), 1);
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_int_eq(st.st_size, 2 << 20);
+	expect_capacity_ua(ITN, 7);
+	expect_capacity_ua(ITN2, 7);
+	expect_no_ua(ITN, 0);                   /* other LUNs: nothing */
+	ck_assert_uint_eq(rc16_blocks(ITN, 7), 4096);
+	x = write_blocks(7, (cdb16(c, 0x8a, 0, 4095, 1), c), 16, 512, 0x72);
+	CHECK_GOOD(x);
+	tt_free(x);
+	cdb16(c, 0x88, 0, 2047, 1);
+	x = run_cdb(ITN, 7, c, 16, SCSI_DIR_READ, 512);
+	CHECK_GOOD(x);
+	ck_assert_int_eq(x->t.buf[0], 0x71);
+	ck_assert_int_eq(x->t.buf[511], 0x71);
+	tt_free(x);
+	cdb16(c, 0x88, 0, 4095, 1);
+	x = run_cdb(ITN, 7, c, 16, SCSI_DIR_READ, 512);
+	CHECK_GOOD(x);
+	ck_assert_int_eq(x->t.buf[0], 0x72);
+	tt_free(x);
+
+	/* the same size again, or size 0 on a file of that size: no change */
+	ck_assert_int_eq(scsi_target_resize_lun(TGT, 7, 2 << 20, false, err, sizeof(err)), 0);
+	ck_assert_int_eq(scsi_target_resize_lun(TGT, 7, 0, false, err, sizeof(err)), 0);
+	expect_no_ua(ITN, 7);
+
+	/* more than the file holds without create: refused, all as it was */
+	ck_assert_int_eq(scsi_target_resize_lun(TGT, 7, 3 << 20, false, err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, "LUN 7: keeps 2097152 bytes") && strstr(err, "less than the requested"), "%s", err);
+	ck_assert_uint_eq(rc16_blocks(ITN, 7), 4096);
+	expect_no_ua(ITN2, 7);
+
+	/* a SANITIZE running: refused (it sanitizes the capacity it started with) */
+	struct scsi_lun *lu = scsi_target_find_lun(TGT, 7);
+	atomic_store(&lu->sanitize_state, SCSI_SANITIZE_RUNNING);
+	ck_assert_int_eq(scsi_target_resize_lun(TGT, 7, 4 << 20, true, err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, "a SANITIZE runs"), "%s", err);
+	atomic_store(&lu->sanitize_state, SCSI_SANITIZE_IDLE);
+
+	/* the file grew underneath (size 0 follows it) */
+	ck_assert_int_eq(truncate(path, 3 << 20), 0);
+	ck_assert_int_eq(scsi_target_resize_lun(TGT, 7, 0, false, err, sizeof(err)), 1);
+	expect_capacity_ua(ITN, 7);
+	ck_assert_uint_eq(rc16_blocks(ITN, 7), 6144);
+
+	/* shrink: past the new end is out of range, the file keeps its data */
+	ck_assert_int_eq(scsi_target_resize_lun(TGT, 7, 1 << 20, false, err, sizeof(err)), 1);
+	expect_capacity_ua(ITN, 7);
+	expect_capacity_ua(ITN2, 7);
+	ck_assert_uint_eq(rc16_blocks(ITN2, 7), 2048);
+	cdb16(c, 0x88, 0, 2047, 2);
+	x = run_cdb(ITN, 7, c, 16, SCSI_DIR_READ, 1024);
+	CHECK_SENSE(x, SK_ILLEGAL_REQUEST, 0x21, 0x00);
+	tt_free(x);
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_int_eq(st.st_size, 3 << 20);
+	ck_assert_int_eq(scsi_target_resize_lun(TGT, 7, 2 << 20, false, err, sizeof(err)), 1);
+	expect_capacity_ua(ITN, 7);
+	cdb16(c, 0x88, 0, 4095, 1);
+	x = run_cdb(ITN, 7, c, 16, SCSI_DIR_READ, 512);
+	CHECK_GOOD(x);
+	ck_assert_int_eq(x->t.buf[0], 0x72);    /* what the shrink did not cut */
+	tt_free(x);
+
+	/* a device that cannot change size while open (the harness's memory
+	 * one, like a replicated LUN's): a size is refused, size 0 is a no-op */
+	ck_assert_int_eq(scsi_target_resize_lun(TGT, 0, 2 * NBLOCKS * 512, false, err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, "LUN 0: keeps 524288 bytes") && strstr(err, "cannot change size"), "%s", err);
+	ck_assert_int_eq(scsi_target_resize_lun(TGT, 0, 0, false, err, sizeof(err)), 0);
+	expect_no_ua(ITN, 0);
+	ck_assert_int_eq(scsi_target_resize_lun(TGT, 42, 0, false, err, sizeof(err)), -1);
+
+	ck_assert_int_eq(scsi_target_remove_lun(TGT, 7), 0);
+	unlink(path);
+	rmdir(dir);
+}
+END_TEST
+
 /* ---------------------------------------------------------------- concurrency */
 
 #define CC_TASKS 8
@@ -941,6 +1081,7 @@ static Suite *io_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, read_capacity);
 	tcase_add_test(tc, read_capacity_huge);
+	tcase_add_test(tc, resize_in_service);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("ranges");
