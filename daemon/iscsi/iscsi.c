@@ -126,19 +126,21 @@ int iscsi_init(const struct tconf *conf, char *err, size_t errlen)
 	return 0;
 }
 
-/* The same LUN apart from its cache mode, which a reload applies in place. */
-static bool lun_same_but_cache(const struct tconf_lun *a, const struct tconf_lun *b)
+/* The same LUN apart from its cache mode and size, which a reload applies in
+ * place (scsi_target_set_lun_cache, scsi_target_resize_lun). */
+static bool lun_same_device(const struct tconf_lun *a, const struct tconf_lun *b)
 {
-	return a->lun == b->lun && a->backend == b->backend && strcmp(a->path, b->path) == 0 && a->size == b->size &&
+	return a->lun == b->lun && a->backend == b->backend && strcmp(a->path, b->path) == 0 &&
 	       a->block_size == b->block_size && a->readonly == b->readonly && strcmp(a->serial, b->serial) == 0;
 }
 
-/* LUN a as target configuration t lists it, perhaps with another cache mode;
- * NULL when t drops it or changes more (LUN numbers are unique in a target). */
+/* LUN a as target configuration t lists it, perhaps with another cache mode
+ * or size; NULL when t drops it or changes more (LUN numbers are unique in a
+ * target). */
 static const struct tconf_lun *lun_in(const struct tconf_lun *a, const struct tconf_target *t)
 {
 	for (size_t i = 0; i < t->nluns; i++)
-		if (lun_same_but_cache(a, &t->luns[i]))
+		if (lun_same_device(a, &t->luns[i]))
 			return &t->luns[i];
 	return NULL;
 }
@@ -443,6 +445,20 @@ static void note_error(char *err, size_t errlen, int *nerr, const char *where, c
 		snprintf(err, errlen, "%s: %s", where, what);
 }
 
+/* A LUN that stays in service takes its configured size, or with size 0
+ * what its device holds now (a file or logical volume grown underneath):
+ * compared with the capacity it serves, not with the previous configuration,
+ * so that a size an earlier reload could not apply is tried again. */
+static void lun_fit_size(struct iscsi_tgt *t, const struct tconf_lun *nl, char *err, size_t errlen, int *nerr)
+{
+	char e[512];
+
+	if (scsi_target_resize_lun(t->st, nl->lun, nl->size, nl->create, e, sizeof(e)) < 0) {
+		qb_log(LOG_ERR, "iscsi: reload: target %s: %s", t->name, e);
+		note_error(err, errlen, nerr, t->name, e);
+	}
+}
+
 int iscsi_reload(const struct tconf *conf, char *err, size_t errlen)
 {
 	struct iscsi_tgt *added = NULL, *t, **pp;
@@ -547,10 +563,13 @@ int iscsi_reload(const struct tconf *conf, char *err, size_t errlen)
 
 			if (!lun_attached(p->t, ol->lun))
 				continue;
-			/* unchanged, or only its cache mode: stays in service */
+			/* unchanged, or only its cache mode or size: stays in service */
 			if (nl && (!stale || j < 0 || !p->opened[j]) &&
-			    (nl->cache == ol->cache || scsi_target_set_lun_cache(p->t->st, nl->lun, nl->cache) == 0))
+			    (nl->cache == ol->cache || scsi_target_set_lun_cache(p->t->st, nl->lun, nl->cache) == 0)) {
+				if (!stale)     /* a stale LUN's device is an earlier version's */
+					lun_fit_size(p->t, nl, err, errlen, &nerr);
 				continue;
+			}
 			/* changed, but the new device cannot open: taking the LUN away
 			 * would be a permanent device loss for the initiators (ESXi
 			 * stops the VMs on it) for what may be a typo; the previous

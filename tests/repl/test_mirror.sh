@@ -240,13 +240,22 @@ check "LUN 2 on B still reads the pattern" in_ns C timeout 60 qemu-io -f raw -c 
 cp "$T_TMP/B.conf.good" "$(dir_of B)/tandem.conf"
 check "reload B with the good path again -> 0" ctl B reload
 check "B serves LUN 2 after the good reload" lists_lun2 2
-# a change whose path opens but whose volume cannot open again (a new size the
-# metadata does not describe): the old LUN is already out when that shows, and
-# it goes back into service (before: LUN 2 disappeared)
+# a new size: an unreplicated LUN takes it in service (test_resize.sh), a
+# replicated one cannot (its metadata and the peer's copy describe the old
+# size): refused with the reason, and the LUN never leaves service (before
+# session 25 it was taken out, failed to come back and was restored)
 sed -i "/path: .*lun2.img/,/naa:/ s|size: 64M|size: 96M|" "$(dir_of B)/tandem.conf"
+nrm=$(grep -c "removing LUN 2" "$(node_log B)" || true)
 out=$(ctl B reload 2>&1) && rc=0 || rc=$?
-grep -q "keeps its previous device" <<<"$out" && pass "reload B with LUN 2 resized: warns, LUN 2 keeps its device" \
+[ "$rc" = 0 ] && grep -q "not all of the configuration is in service.*LUN 2: keeps 67108864 bytes.*a replicated LUN does not change size online" <<<"$out" \
+	&& pass "reload B with LUN 2 resized: warns with the reason, LUN 2 keeps its size" \
 	|| fail "reload B with LUN 2 resized: exit $rc: $out"
+check "LUN 2 was never taken out of service" test "$(grep -c "removing LUN 2" "$(node_log B)" || true)" = "$nrm"
+check "B's status shows LUN 2 at 64 MiB" python3 -c '
+import json, sys
+st = json.load(sys.stdin)
+sz = [l["size"] for t in st["targets"] for l in t["luns"] if l["lun"] == 2]
+sys.exit(0 if sz == [64 << 20] else 1)' < <(rjson B)
 check "B still serves LUN 2 after the resize attempt" lists_lun2 2
 check "LUN 2 still in sync after the resize attempt" lun2_in_sync
 check "LUN 2 on B reads the pattern after the resize attempt" in_ns C timeout 60 qemu-io -f raw -c "read -P 0x5c 1M 512k" \
