@@ -49,10 +49,10 @@ class Result:
         return 'status %02x sense %s' % (self.status, '%x/%02x/%02x' % self.key if self.key else '-')
 
 
-def command(c, cdb, read_len=0, write=b''):
+def command(c, cdb, read_len=0, write=b'', lun=0):
     """One SCSI command; returns Result. Writes go as immediate data (<= 64 KiB)."""
     cdb = bytes(cdb) + bytes(16 - len(cdb))
-    bhs = bytearray(c.scsi_bhs(cdb, read_len=read_len, dlen=len(write)))
+    bhs = bytearray(c.scsi_bhs(cdb, read_len=read_len, lun=lun, dlen=len(write)))
     if write:
         bhs[1] |= 0x20                                  # W
         bhs[20:24] = len(write).to_bytes(4, 'big')

@@ -30,47 +30,14 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from test_bad_input import Conn, OP_SCSI_RSP, OP_DATA_IN  # noqa: E402
+from test_bad_input import Conn  # noqa: E402
+from alua_client import Runner, command as alua_command  # noqa: E402
 
 MiB = 1 << 20
 
 
-class Result:
-    def __init__(self, status, sense, data):
-        self.status, self.sense, self.data = status, sense, data
-
-    @property
-    def key(self):
-        if self.status != 2 or len(self.sense) < 14:
-            return None
-        return (self.sense[2] & 0x0f, self.sense[12], self.sense[13])
-
-    def __repr__(self):
-        return 'status %02x sense %s' % (self.status, '%x/%02x/%02x' % self.key if self.key else '-')
-
-
 def command(c, lun, cdb, read_len=0, write=b''):
-    cdb = bytes(cdb) + bytes(16 - len(cdb))
-    bhs = bytearray(c.scsi_bhs(cdb, read_len=read_len, lun=lun, dlen=len(write)))
-    if write:
-        bhs[1] |= 0x20                                  # W
-        bhs[20:24] = len(write).to_bytes(4, 'big')
-    c.send_pdu(bytes(bhs), write)
-    data = b''
-    while True:
-        op, rbhs, rdata = c.recv_skip_nop()
-        if op == OP_DATA_IN:
-            data += rdata
-            if rbhs[1] & 0x01:
-                return Result(rbhs[3], b'', data)
-            continue
-        if op == OP_SCSI_RSP:
-            sense = b''
-            if len(rdata) >= 2:
-                n = struct.unpack('>H', rdata[:2])[0]
-                sense = rdata[2:2 + n]
-            return Result(rbhs[3], sense, data)
-        raise RuntimeError('unexpected opcode 0x%02x' % op)
+    return alua_command(c, cdb, read_len=read_len, write=write, lun=lun)
 
 
 def tur(c, lun):
@@ -100,20 +67,6 @@ def report_luns(c):
     r = command(c, 0, [0xa0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0], read_len=256)
     n = struct.unpack('>I', r.data[:4])[0] // 8
     return sorted(struct.unpack('>H', r.data[8 + 8 * i:10 + 8 * i])[0] for i in range(n))
-
-
-class Runner:
-    def __init__(self):
-        self.passed = self.failed = 0
-
-    def expect(self, cond, what):
-        if cond:
-            self.passed += 1
-            print('PASS: ' + what)
-        else:
-            self.failed += 1
-            print('FAIL: ' + what)
-        sys.stdout.flush()
 
 
 def write_conf(a, sizes):
