@@ -1118,6 +1118,22 @@ static void md_free(struct repl_md *md)
 	free(md);
 }
 
+int repl_md_dev_bytes(const char *path, uint64_t *dev_bytes)
+{
+	struct md_sb s;
+	enum sb_status st[2];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	int slot = sb_read_best(fd, &s, st);
+	close(fd);
+	if (slot < 0)
+		return -1;
+	*dev_bytes = s.dev_bytes;
+	return 0;
+}
+
 struct repl_md *repl_md_open(const char *path, uint64_t dev_bytes, char *err, size_t errlen)
 {
 	struct repl_md *md = NULL;

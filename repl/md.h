@@ -50,6 +50,9 @@ int repl_md_create(const char *path, uint64_t dev_bytes, uint32_t chunk_bytes, e
  * extent that may hold writes the peer lacks) and sets REPL_MD_F_CRASHED_PRIMARY
  * if the node was Primary. dev_bytes must match what was created. */
 struct repl_md *repl_md_open(const char *path, uint64_t dev_bytes, char *err, size_t errlen);
+/* The device size the metadata at path was created for (its best valid
+ * superblock), without opening it for use: 0, or -1 when there is none. */
+int repl_md_dev_bytes(const char *path, uint64_t *dev_bytes);
 /* Flush the bitmap, mark clean, close. Durable. */
 int repl_md_close(struct repl_md *md);
 

@@ -1330,6 +1330,17 @@ struct bdev *repl_wrap(struct bdev *lower, const struct bdev_params *p, char *er
 			 "stuck?): not opening it again until that ends", v->name);
 		return NULL;
 	}
+	/* `size: 0` is the whole device: one grown since its metadata was made
+	 * (an lvextend) keeps the size the metadata and the peer's copy hold,
+	 * rather than failing to open (docs/REPLICATION.md, "Size changes") */
+	uint64_t made = 0, dev = atomic_load(&lower->size);
+	if (p->size == 0 && repl_md_dev_bytes(v->md_path, &made) == 0 && made && made < dev &&
+	    made % lower->block_size == 0) {
+		qb_log(LOG_WARNING, "repl: %s: the device holds %llu bytes, its replication metadata was made for "
+		       "%llu: the LUN serves %llu (a replicated LUN does not change size)", v->name,
+		       (unsigned long long)dev, (unsigned long long)made, (unsigned long long)made);
+		bdev_set_size(lower, made);
+	}
 	char merr[256] = "";
 	v->md = repl_md_open(v->md_path, lower->size, merr, sizeof(merr));
 	if (!v->md) {

@@ -1432,6 +1432,53 @@ START_TEST(test_lun_joins_primary)
 }
 END_TEST
 
+/* `size: 0` over a device grown since its metadata was made (an lvextend
+ * under a replicated LUN): the LUN opens at the metadata's size, with a
+ * warning, instead of failing at the next start ("created for a device of");
+ * an explicit size the metadata does not describe, or a device smaller than
+ * it, still fails; and the open LUN refuses a new size in service, saying
+ * why, while "what the device holds" is the size it serves. */
+START_TEST(test_size0_device_grew)
+{
+	struct bdev_params p = { .backend = "ram", .path = "bare", .size = 2 * DEV_SIZE, .block_size = RAM_BS,
+				 .replicated = true, .volume_id = VOLID1 };
+	char err[256] = "", md1[600];
+	struct tconf *c2;
+	struct bdev *b, *w1;
+	uint64_t got = 0;
+
+	setup_common(REPL_DISK_UPTODATE);
+	snprintf(md1, sizeof(md1), "%s/lun1.md", dir);
+	c2 = safety_conf(md1);
+	ck_assert_msg(repl_add_volumes(c2, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(repl_md_create(md1, DEV_SIZE, CHUNK, REPL_DISK_UPTODATE, true, err, sizeof(err)) == 0, "%s", err);
+
+	b = bdev_shell("bare");
+	b->size = 2 * DEV_SIZE;
+	ck_assert(repl_wrap(b, &p, err, sizeof(err)) == NULL);
+	ck_assert_msg(strstr(err, "created for a device of"), "explicit size: %s", err);
+	p.size = 0;
+	b->size = DEV_SIZE / 2;
+	ck_assert(repl_wrap(b, &p, err, sizeof(err)) == NULL);
+	ck_assert_msg(strstr(err, "created for a device of"), "smaller device: %s", err);
+	ck_assert(!atomic_load(&repl_eng.vols[1]->attached));
+
+	b->size = 2 * DEV_SIZE;
+	w1 = repl_wrap(b, &p, err, sizeof(err));
+	ck_assert_msg(w1 != NULL, "size 0 over a grown device: %s", err);
+	ck_assert_uint_eq(w1->size, DEV_SIZE);
+	ck_assert_uint_eq(b->size, DEV_SIZE);
+	ck_assert_uint_eq(repl_eng.vols[1]->size, DEV_SIZE);
+	ck_assert_int_eq(bdev_resize_prepare(w1, 2 * DEV_SIZE, false, &got, err, sizeof(err)), -ENOTSUP);
+	ck_assert_msg(strstr(err, "a replicated LUN does not change size online"), "%s", err);
+	ck_assert_int_eq(bdev_resize_prepare(w1, 0, false, &got, err, sizeof(err)), 0);
+	ck_assert_uint_eq(got, DEV_SIZE);
+	bdev_close(w1);
+	tconf_free(c2);
+	teardown_common();
+}
+END_TEST
+
 /* A LUN closes while a job of its volume is stuck in the local disk (a reload
  * removed it; the job stands for a bitmap flush or any work-queue job that
  * reads the metadata). The close gives up waiting, but the metadata and the
@@ -3092,6 +3139,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_demote_waits_for_barrier);
 	tcase_add_test(tc, test_promote_races_negotiation);
 	tcase_add_test(tc, test_lun_joins_primary);
+	tcase_add_test(tc, test_size0_device_grew);
 	tcase_add_test(tc, test_close_with_stuck_job);
 	tcase_add_test(tc, test_late_resync_data_keeps_the_link);
 	tcase_add_test(tc, test_peer_opens_volume_later);
