@@ -301,6 +301,16 @@ int bdev_fd_resize(struct bdev *b, uint64_t size, bool create, uint64_t *bytes, 
 		snprintf(err, errlen, "cannot stat %s: %s", b->path, strerror(-rc));
 		return rc;
 	}
+	/* the path must still name what is open: an image replaced under the
+	 * same name (renamed over it) is another device, which a reload that
+	 * reopens the LUN would take, not this one grown */
+	struct stat now;
+	if (stat(b->path, &now) < 0 || (S_ISBLK(st.st_mode) ? now.st_rdev != st.st_rdev :
+					 now.st_dev != st.st_dev || now.st_ino != st.st_ino)) {
+		snprintf(err, errlen, "%s no longer names the %s this LUN has open (replaced or removed): not "
+			 "resized", b->path, S_ISBLK(st.st_mode) ? "device" : "file");
+		return -ESTALE;
+	}
 	if (S_ISBLK(st.st_mode)) {
 		if (ioctl(b->fd, BLKGETSIZE64, &avail) < 0) {
 			rc = -errno;
@@ -341,6 +351,15 @@ int bdev_resize_prepare(struct bdev *b, uint64_t size, bool create, uint64_t *by
 		return -ENOTSUP;
 	}
 	return b->ops->resize(b, size, create, bytes, err, errlen);
+}
+
+uint64_t bdev_file_extent(struct bdev *b)
+{
+	struct stat st;
+
+	if (b->fd < 0 || b->is_blockdev || fstat(b->fd, &st) < 0 || !S_ISREG(st.st_mode))
+		return 0;
+	return (uint64_t)st.st_size / b->block_size * b->block_size;
 }
 
 void bdev_set_size(struct bdev *b, uint64_t bytes)

@@ -70,6 +70,7 @@ struct san_ctx {
 	bool ause;
 	bool flushing;
 	uint64_t size;                  /* bytes: the capacity when the operation started */
+	uint64_t tail;                  /* bytes of the backing file past it (bdev_file_extent) */
 	uint64_t next, end;             /* bytes of the current pass */
 	uint64_t done, total;           /* bytes over all passes, for the progress */
 	unsigned inflight;
@@ -347,7 +348,7 @@ static void san_next_pass(struct san_ctx *c)
 		return;
 	}
 	c->next = 0;
-	c->end = c->size;
+	c->end = c->size + c->tail;
 	if (c->type == BDEV_IO_WRITE)
 		san_fill_pass(c);
 	for (int i = 0; i < SAN_INFLIGHT; i++)
@@ -533,8 +534,19 @@ int scsi_sbc_sanitize(struct scsi_task *t)
 	bool started = st != SCSI_SANITIZE_RUNNING &&
 		       atomic_compare_exchange_strong(&lu->sanitize_state, &st, SCSI_SANITIZE_RUNNING);
 	c->size = atomic_load_explicit(&lu->nblocks, memory_order_acquire) << lu->block_shift;
+	/* SBC-3 4.11: no user data may be recoverable from any area of the
+	 * medium. A backing file may hold more than the capacity in service (a
+	 * LUN shrunk, or configured below its file); a later grow would bring
+	 * that data back, so it is sanitized too. Only commands within the
+	 * capacity can reach the LUN, so the range lock need not cover it. */
+	uint64_t ext = started ? bdev_file_extent(lu->bdev) : 0;
+	if (ext > c->size) {
+		c->tail = ext - c->size;
+		if (ext > atomic_load(&lu->bdev->size))
+			bdev_set_size(lu->bdev, ext);
+	}
 	pthread_mutex_unlock(&lu->lock);
-	c->total = (uint64_t)c->passes * c->size;
+	c->total = (uint64_t)c->passes * (c->size + c->tail);
 	if (!started) {
 		if (c->pat)
 			buf_free(c->pat, c->pat_len);

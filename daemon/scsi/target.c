@@ -517,9 +517,15 @@ int scsi_target_resize_lun(struct scsi_target *tgt, uint32_t lun, uint64_t size,
 		return 0;
 	if (!lu->bdev->ops->resize && size == 0)
 		return 0;       /* "what the device holds": a stacked device holds what it opened with */
-	/* The device's bound moves before the LUN's when growing and after it
-	 * when shrinking, so a command that passed the LUN's check never meets
-	 * a smaller device (bdev_submit's check would fail it). */
+	/* outside the LUN's lock, which reactor threads take: growing a file
+	 * may take a while on some file systems */
+	if (bdev_resize_prepare(lu->bdev, size, create, &bytes, e, sizeof(e)) < 0) {
+		snprintf(err, errlen, "LUN %u: keeps %llu bytes, cannot take %s: %s", lun, (unsigned long long)cur,
+			 size ? "the configured size" : "its device's size", e);
+		return -1;
+	}
+	if (bytes == cur)
+		return 0;
 	pthread_mutex_lock(&lu->lock);
 	if (atomic_load_explicit(&lu->sanitize_state, memory_order_acquire) == SCSI_SANITIZE_RUNNING) {
 		pthread_mutex_unlock(&lu->lock);
@@ -527,21 +533,14 @@ int scsi_target_resize_lun(struct scsi_target *tgt, uint32_t lun, uint64_t size,
 			 lun, (unsigned long long)cur);
 		return -1;
 	}
-	if (bdev_resize_prepare(lu->bdev, size, create, &bytes, e, sizeof(e)) < 0) {
-		pthread_mutex_unlock(&lu->lock);
-		snprintf(err, errlen, "LUN %u: keeps %llu bytes, cannot take %s: %s", lun, (unsigned long long)cur,
-			 size ? "the configured size" : "its device's size", e);
-		return -1;
-	}
-	if (bytes == cur) {
-		pthread_mutex_unlock(&lu->lock);
-		return 0;
-	}
-	if (bytes > cur)
+	/* The device's bound rises before the LUN's capacity, so a command that
+	 * passed the LUN's check never meets a smaller device. A shrink leaves
+	 * the device's bound alone: nothing is cut from the device, and commands
+	 * admitted before the shrink (waiting for a range lock, say) complete as
+	 * they would have; only new ones see the smaller capacity. */
+	if (bytes > atomic_load(&lu->bdev->size))
 		bdev_set_size(lu->bdev, bytes);
 	atomic_store_explicit(&lu->nblocks, bytes >> lu->block_shift, memory_order_release);
-	if (bytes < cur)
-		bdev_set_size(lu->bdev, bytes);
 	pthread_mutex_unlock(&lu->lock);
 	/* SBC-3 4.x, SPC-4 6.x: every I_T nexus learns it at its next command;
 	 * an initiator then reads the capacity again (ESXi: a rescan shows the

@@ -755,6 +755,19 @@ static void resize_file(const char *backend)
 	ck_assert_int_eq(bdev_resize_prepare(b, 0, false, &got, err, sizeof(err)), -EINVAL);
 	ck_assert_msg(strstr(err, "not a multiple of the block size 512"), "%s", err);
 	ck_assert_uint_eq(b->size, DEV_SIZE / 2);
+
+	/* the path names another file now (an image renamed over it): the open
+	 * one is not what a reload means, nothing changes */
+	char other[600];
+	snprintf(other, sizeof(other), "%s.new", path);
+	int ofd = open(other, O_CREAT | O_WRONLY, 0600);
+	ck_assert_int_ge(ofd, 0);
+	close(ofd);
+	ck_assert_int_eq(rename(other, path), 0);
+	ck_assert_int_eq(bdev_resize_prepare(b, 4 * DEV_SIZE, true, &got, err, sizeof(err)), -ESTALE);
+	ck_assert_msg(strstr(err, "no longer names the file this LUN has open"), "%s", err);
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_int_eq(st.st_size, 0);
 	bdev_close(b);
 
 	/* read-only: never grows the file */
