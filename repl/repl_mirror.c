@@ -1225,18 +1225,26 @@ static void wrap_close(struct bdev *b)
 /* A replicated LUN keeps the size its metadata (bitmap, activity log) and
  * the peer's device were made for: a new one would have to reach both nodes
  * and both metadata files together. Asked for "what the device holds" (size
- * 0), it holds that size. */
+ * 0), it answers its size while the device holds just that, and says so when
+ * the device grew underneath (the reload then warns: `size: 0` is not what
+ * it serves). */
 static int wrap_resize(struct bdev *b, uint64_t size, bool create, uint64_t *bytes, char *err, size_t errlen)
 {
-	uint64_t cur = atomic_load(&b->size);
+	struct repl_vol *v = b->priv;
+	uint64_t cur = atomic_load(&b->size), held = cur;
+	char e[256];
 
 	(void)create;
-	if (size == 0 || size == cur) {
+	if (size == 0 && v && v->lower && v->lower->ops->resize &&
+	    v->lower->ops->resize(v->lower, 0, false, &held, e, sizeof(e)) < 0)
+		held = cur;             /* cannot tell: what it opened with */
+	if ((size == 0 && held == cur) || size == cur) {
 		*bytes = cur;
 		return 0;
 	}
 	snprintf(err, errlen, "a replicated LUN does not change size online: its replication metadata and the peer's "
-		 "copy hold %llu bytes (docs/REPLICATION.md, \"Size changes\")", (unsigned long long)cur);
+		 "copy hold %llu bytes%s (docs/REPLICATION.md, \"Size changes\")", (unsigned long long)cur,
+		 size == 0 ? ", its device more now" : "");
 	return -ENOTSUP;
 }
 

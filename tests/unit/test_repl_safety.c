@@ -190,7 +190,19 @@ static unsigned ram_writes(void) { return ram_count(&RAM.writes); }
 
 static void ram_close(struct bdev *b) { }
 
-static const struct bdev_ops ram_ops = { .name = "ram", .close = ram_close, .submit = ram_submit };
+/* What the device holds when asked for "size 0" (0: its size); set by
+ * test_size0_device_grew. */
+static uint64_t ram_holds;
+
+static int ram_resize(struct bdev *b, uint64_t size, bool create, uint64_t *bytes, char *err, size_t errlen)
+{
+	(void)create, (void)err, (void)errlen;
+	*bytes = size ? size : ram_holds ? ram_holds : b->size;
+	return 0;
+}
+
+static const struct bdev_ops ram_ops = { .name = "ram", .close = ram_close, .submit = ram_submit,
+					 .resize = ram_resize };
 
 /* A device of DEV_SIZE with the RAM device's operations. */
 static struct bdev *bdev_shell(const char *path)
@@ -1471,8 +1483,15 @@ START_TEST(test_size0_device_grew)
 	ck_assert_uint_eq(repl_eng.vols[1]->size, DEV_SIZE);
 	ck_assert_int_eq(bdev_resize_prepare(w1, 2 * DEV_SIZE, false, &got, err, sizeof(err)), -ENOTSUP);
 	ck_assert_msg(strstr(err, "a replicated LUN does not change size online"), "%s", err);
+	/* the device holds more than it serves: "size 0" is not in service, and
+	 * a reload says so (the LUN keeps serving DEV_SIZE) */
+	ram_holds = 2 * DEV_SIZE;
+	ck_assert_int_eq(bdev_resize_prepare(w1, 0, false, &got, err, sizeof(err)), -ENOTSUP);
+	ck_assert_msg(strstr(err, "does not change size online") && strstr(err, "its device more now"), "%s", err);
+	ram_holds = DEV_SIZE;
 	ck_assert_int_eq(bdev_resize_prepare(w1, 0, false, &got, err, sizeof(err)), 0);
 	ck_assert_uint_eq(got, DEV_SIZE);
+	ram_holds = 0;
 	bdev_close(w1);
 	tconf_free(c2);
 	teardown_common();
