@@ -127,11 +127,18 @@ int iscsi_init(const struct tconf *conf, char *err, size_t errlen)
 }
 
 /* The same LUN apart from its cache mode and size, which a reload applies in
- * place (scsi_target_set_lun_cache, scsi_target_resize_lun). */
+ * place (scsi_target_set_lun_cache, scsi_target_resize_lun). Anything else
+ * that the LUN in service holds (its identity, replication) takes a new LUN;
+ * identity and replication used to be left out, so a reload that changed
+ * them was silently not applied. */
 static bool lun_same_device(const struct tconf_lun *a, const struct tconf_lun *b)
 {
 	return a->lun == b->lun && a->backend == b->backend && strcmp(a->path, b->path) == 0 &&
-	       a->block_size == b->block_size && a->readonly == b->readonly && strcmp(a->serial, b->serial) == 0;
+	       a->block_size == b->block_size && a->readonly == b->readonly && strcmp(a->serial, b->serial) == 0 &&
+	       a->naa_len == b->naa_len && memcmp(a->naa, b->naa, a->naa_len) == 0 &&
+	       strcmp(a->vendor, b->vendor) == 0 && strcmp(a->product, b->product) == 0 &&
+	       strcmp(a->revision, b->revision) == 0 && a->rotation_rate == b->rotation_rate &&
+	       a->replicated == b->replicated;
 }
 
 /* LUN a as target configuration t lists it, perhaps with another cache mode

@@ -162,6 +162,8 @@ def main():
     R.expect(read16(A, 0, blk(80 * MiB), 8).data == bytes(4096), 'grow: the grown range reads zeroes')
     R.expect(report_luns(A) == [0, 1, 2, 3], 'grow: REPORT LUNS unchanged')
     rc, out = reload(a)
+    R.expect(rc == 0 and 'configuration reloaded' in out and 'not all' not in out,
+             'the same configuration again: applied (%d: %s)' % (rc, out))
     no_ua(R, A, 0, 'the same configuration again')
 
     # 2. the file of a size-0 LUN grew underneath (an LV grown, a file extended)

@@ -13,6 +13,8 @@
 #     driver retries on the unit attention), qemu-img info and
 #     iscsi-readcapacity16 report the new size in new sessions;
 #   - tandemctl status --json shows the capacity in service;
+#   - what is not changed in place (identity: a new vendor id) replaces the
+#     LUN at the reload instead of being ignored;
 #   - tandemd exits cleanly, no sanitizer report.
 #
 #   bash tests/integration/test_resize.sh [BUILD_DIR]
@@ -52,7 +54,7 @@ check "iscsi-readcapacity16 (a new session) reports 80 MiB" bash -c \
 # QEMU's driver retries) and reads both back. QEMU keeps the size it read at
 # open (a guest rescans to use more), so its I/O stays below the old end.
 U0=$(url "$PORT" "$IQN" 0)
-qemu-io -f raw -c "write -P 0x3c 0 1M" -c "sleep 3000" -c "write -P 0x3d 70M 1M" \
+qemu-io -f raw -c "write -P 0x3c 0 1M" -c "sleep 5000" -c "write -P 0x3d 70M 1M" \
 	-c "read -P 0x3c 0 1M" -c "read -P 0x3d 70M 1M" "$U0" >"$T_TMP/qio.out" 2>&1 &
 QIO=$!
 track_pid "$QIO"
@@ -73,6 +75,15 @@ check "QEMU's session was told: CAPACITY DATA HAS CHANGED" grep -qi "CAPACITY_DA
 check "qemu-img info (a new session) shows 112 MiB" bash -c "qemu-img info '$U0' | grep -q 'virtual size: 112 MiB'"
 check "status --json: LUN 0 serves 112 MiB" test "$(lun0_size)" = $((112 << 20))
 check "the log records each change" bash -c "grep -c 'LUN 0: capacity' '$TANDEMD_LOG' | grep -qx 3"
+
+# identity is not changed in place: a reload with another vendor id on LUN 3
+# takes the LUN out and adds it back with it (it used to be silently ignored,
+# INQUIRY kept the old one while the configuration said otherwise)
+sed -i "s|serial: resize-lun3|serial: resize-lun3\n        vendor: NEWVEND|" "$CONF"
+check "reload with a new vendor id on LUN 3" "${C[@]}" reload
+check "INQUIRY on LUN 3 (a new session) answers the new vendor id" bash -c \
+	"iscsi-inq '$(url "$PORT" "$IQN" 3)' | grep -q 'Vendor:NEWVEND'"
+check "the log shows LUN 3 replaced" bash -c "grep -q 'removing LUN 3' '$TANDEMD_LOG' && grep -q 'adding LUN 3' '$TANDEMD_LOG'"
 
 stop_tandemd "$PID"
 finish
