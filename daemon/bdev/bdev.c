@@ -353,13 +353,18 @@ int bdev_resize_prepare(struct bdev *b, uint64_t size, bool create, uint64_t *by
 	return b->ops->resize(b, size, create, bytes, err, errlen);
 }
 
-uint64_t bdev_file_extent(struct bdev *b)
+uint64_t bdev_extent(struct bdev *b)
 {
+	uint64_t ext = atomic_load(&b->size), file;
 	struct stat st;
 
-	if (b->fd < 0 || b->is_blockdev || fstat(b->fd, &st) < 0 || !S_ISREG(st.st_mode))
-		return 0;
-	return (uint64_t)st.st_size / b->block_size * b->block_size;
+	/* a plain file backend only: a stacked device (repl's wrapper holds a
+	 * copy of the lower descriptor) is bounded by what it stacks on */
+	if (b->ops->resize != bdev_fd_resize || b->fd < 0 || b->is_blockdev || fstat(b->fd, &st) < 0 ||
+	    !S_ISREG(st.st_mode))
+		return ext;
+	file = (uint64_t)st.st_size / b->block_size * b->block_size;
+	return file > ext ? file : ext;
 }
 
 void bdev_set_size(struct bdev *b, uint64_t bytes)

@@ -157,10 +157,10 @@ void bdev_submit(struct bdev *b, struct bdev_io *io);
  * a bound on the requests the device takes, never more than it holds. */
 int bdev_resize_prepare(struct bdev *b, uint64_t size, bool create, uint64_t *bytes, char *err, size_t errlen);
 void bdev_set_size(struct bdev *b, uint64_t bytes);
-/* Bytes (whole blocks) of a regular backing file, which may hold more than
- * the size in service (a LUN configured or shrunk below its file); 0 for
- * anything else. Any thread. */
-uint64_t bdev_file_extent(struct bdev *b);
+/* Bytes (whole blocks) the device may hold data in: its bound (which a
+ * shrink of the LUN leaves where it was), or a plain backing file's whole
+ * size when that is more (a LUN configured below its file). Any thread. */
+uint64_t bdev_extent(struct bdev *b);
 /* Carried state (see struct bdev_state_handler). bdev_state_attach (h NULL:
  * detach; it returns only when no callback runs any more) delivers the newest
  * record the device holds at once; 0 or -1. bdev_state_writable: a

@@ -126,18 +126,16 @@ int iscsi_init(const struct tconf *conf, char *err, size_t errlen)
 	return 0;
 }
 
-/* The same LUN apart from its cache mode and size, which a reload applies in
- * place (scsi_target_set_lun_cache, scsi_target_resize_lun). Anything else
- * that the LUN in service holds (its identity, replication) takes a new LUN;
- * identity and replication used to be left out, so a reload that changed
- * them was silently not applied. */
+/* The same device: a reload applies the rest in place (cache mode, size) or
+ * reports it as pending (inquiry strings: lun_fit_inquiry). A new NAA id or
+ * serial is another device for the initiators, and `replicated:` another
+ * stack: those take a new LUN (they used to be left out of the comparison,
+ * so a reload that changed them was silently not applied). */
 static bool lun_same_device(const struct tconf_lun *a, const struct tconf_lun *b)
 {
 	return a->lun == b->lun && a->backend == b->backend && strcmp(a->path, b->path) == 0 &&
 	       a->block_size == b->block_size && a->readonly == b->readonly && strcmp(a->serial, b->serial) == 0 &&
 	       a->naa_len == b->naa_len && memcmp(a->naa, b->naa, a->naa_len) == 0 &&
-	       strcmp(a->vendor, b->vendor) == 0 && strcmp(a->product, b->product) == 0 &&
-	       strcmp(a->revision, b->revision) == 0 && a->rotation_rate == b->rotation_rate &&
 	       a->replicated == b->replicated;
 }
 
@@ -372,15 +370,17 @@ static int lun_index(const struct tconf_target *tc, uint32_t lun)
 	return -1;
 }
 
-/* A replicated LUN whose old version still holds its replication volume: it
- * can only open after that one closed. */
+/* A replicated LUN whose old version is still attached: one that holds its
+ * replication volume (it can only open after that one closed), or the same
+ * device not replicated yet (`replicated: yes` added by this reload: its
+ * volume must not attach and start replicating while the old LUN still
+ * writes to the device behind its back). */
 static bool lun_reopens_volume(const struct lun_plan *p, const struct tconf_lun *nl)
 {
 	if (!nl->replicated)
 		return false;
 	for (size_t i = 0; i < p->old->nluns; i++)
-		if (p->old->luns[i].replicated && strcmp(p->old->luns[i].serial, nl->serial) == 0 &&
-		    lun_attached(p->t, p->old->luns[i].lun))
+		if (strcmp(p->old->luns[i].serial, nl->serial) == 0 && lun_attached(p->t, p->old->luns[i].lun))
 			return true;
 	return false;
 }
@@ -450,6 +450,23 @@ static void note_error(char *err, size_t errlen, int *nerr, const char *where, c
 {
 	if ((*nerr)++ == 0)
 		snprintf(err, errlen, "%s: %s", where, what);
+}
+
+/* Vendor, product, revision and rotation rate are not changed under a LUN
+ * in service (INQUIRY data changes would need every host to read them again;
+ * taking the LUN away for them would be a device loss for ESXi): a reload
+ * that changes them says they wait for the LUN's next open, every time until
+ * then. */
+static void lun_fit_inquiry(struct iscsi_tgt *t, const struct tconf_lun *nl, char *err, size_t errlen, int *nerr)
+{
+	char e[512], what[128];
+
+	if (!scsi_target_lun_inquiry_differs(t->st, nl, what, sizeof(what)))
+		return;
+	snprintf(e, sizeof(e), "LUN %u: a new %s applies when the LUN opens again (restart, or a reload without it "
+		 "and one with it); INQUIRY answers the running values until then", nl->lun, what);
+	qb_log(LOG_WARNING, "iscsi: reload: target %s: %s", t->name, e);
+	note_error(err, errlen, nerr, t->name, e);
 }
 
 /* A LUN that stays in service takes its configured size, or with size 0
@@ -573,8 +590,10 @@ int iscsi_reload(const struct tconf *conf, char *err, size_t errlen)
 			/* unchanged, or only its cache mode or size: stays in service */
 			if (nl && (!stale || j < 0 || !p->opened[j]) &&
 			    (nl->cache == ol->cache || scsi_target_set_lun_cache(p->t->st, nl->lun, nl->cache) == 0)) {
-				if (!stale)     /* a stale LUN's device is an earlier version's */
+				if (!stale) {   /* a stale LUN's device is an earlier version's */
 					lun_fit_size(p->t, nl, err, errlen, &nerr);
+					lun_fit_inquiry(p->t, nl, err, errlen, &nerr);
+				}
 				continue;
 			}
 			/* changed, but the new device cannot open: taking the LUN away

@@ -70,7 +70,7 @@ struct san_ctx {
 	bool ause;
 	bool flushing;
 	uint64_t size;                  /* bytes: the capacity when the operation started */
-	uint64_t tail;                  /* bytes of the backing file past it (bdev_file_extent) */
+	uint64_t tail;                  /* bytes the device holds past it (bdev_extent) */
 	uint64_t next, end;             /* bytes of the current pass */
 	uint64_t done, total;           /* bytes over all passes, for the progress */
 	unsigned inflight;
@@ -535,11 +535,11 @@ int scsi_sbc_sanitize(struct scsi_task *t)
 		       atomic_compare_exchange_strong(&lu->sanitize_state, &st, SCSI_SANITIZE_RUNNING);
 	c->size = atomic_load_explicit(&lu->nblocks, memory_order_acquire) << lu->block_shift;
 	/* SBC-3 4.11: no user data may be recoverable from any area of the
-	 * medium. A backing file may hold more than the capacity in service (a
-	 * LUN shrunk, or configured below its file); a later grow would bring
-	 * that data back, so it is sanitized too. Only commands within the
-	 * capacity can reach the LUN, so the range lock need not cover it. */
-	uint64_t ext = started ? bdev_file_extent(lu->bdev) : 0;
+	 * medium. The device may hold more than the capacity in service (a LUN
+	 * shrunk, or configured below its file); a later grow would bring that
+	 * data back, so it is sanitized too, under the range lock like the
+	 * rest (a command admitted before a shrink may still write there). */
+	uint64_t ext = started ? bdev_extent(lu->bdev) : 0;
 	if (ext > c->size) {
 		c->tail = ext - c->size;
 		if (ext > atomic_load(&lu->bdev->size))
@@ -581,11 +581,11 @@ int scsi_sbc_sanitize(struct scsi_task *t)
 	c->lt.lun = t->lun;
 	if (!immed) {
 		c->t = t;
-		scsi_range_lock(&c->lt, 0, c->size >> lu->block_shift, san_locked);
+		scsi_range_lock(&c->lt, 0, (c->size + c->tail) >> lu->block_shift, san_locked);
 		return SCSI_ASYNC;
 	}
 	/* IMMED=1: GOOD now that the CDB and parameter list are validated */
-	scsi_range_lock(&c->lt, 0, c->size >> lu->block_shift, san_locked);
+	scsi_range_lock(&c->lt, 0, (c->size + c->tail) >> lu->block_shift, san_locked);
 	scsi_task_set_status(t, SCSI_STATUS_GOOD, 0, 0, 0);
 	return SCSI_DONE;
 }

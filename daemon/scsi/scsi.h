@@ -125,6 +125,11 @@ unsigned scsi_target_reap(struct scsi_target *tgt);
  * the LUN away, which initiators would see as LOGICAL UNIT NOT SUPPORTED
  * (ESXi: permanent device loss). Returns 0, or -1 when there is no such LUN. */
 int scsi_target_set_lun_cache(struct scsi_target *tgt, uint32_t lun, enum tconf_cache cache);
+/* Whether the LUN in service answers INQUIRY with other vendor, product,
+ * revision or rotation rate than conf gives (then `what` names them, "vendor,
+ * product"). Those stay as the LUN opened with. Control thread. */
+bool scsi_target_lun_inquiry_differs(struct scsi_target *tgt, const struct tconf_lun *conf, char *what,
+				     size_t len);
 /* A reload changed the LUN's configured size (or, with size 0, its device
  * may have grown: a file extended, a logical volume grown): the LUN takes it
  * in service, without going away, and every nexus gets CAPACITY DATA HAS

@@ -501,6 +501,28 @@ int scsi_target_lun_cache_came_back(struct scsi_target *tgt, uint32_t lun, enum 
 	return 0;
 }
 
+bool scsi_target_lun_inquiry_differs(struct scsi_target *tgt, const struct tconf_lun *conf, char *what,
+				     size_t len)
+{
+	struct scsi_lun *lu = scsi_target_find_lun(tgt, conf->lun);
+	char v[9], p[17], r[5];
+
+	what[0] = '\0';
+	if (!lu)
+		return false;
+	copy_default(v, sizeof(v), conf->vendor, "TANDEM");
+	copy_default(p, sizeof(p), conf->product, "tandem-disk");
+	copy_default(r, sizeof(r), conf->revision, "0001");
+	snprintf(what, len, "%s%s%s%s", strcmp(v, lu->vendor) ? "vendor, " : "", strcmp(p, lu->product) ? "product, " : "",
+		 strcmp(r, lu->revision) ? "revision, " : "", conf->rotation_rate != lu->rotation_rate ?
+		 "rotation_rate, " : "");
+	size_t n = strlen(what);
+	if (n < 2)
+		return false;
+	what[n - 2] = '\0';    /* the last ", " */
+	return true;
+}
+
 int scsi_target_resize_lun(struct scsi_target *tgt, uint32_t lun, uint64_t size, bool create, char *err,
 			   size_t errlen)
 {

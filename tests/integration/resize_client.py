@@ -126,9 +126,21 @@ def main():
         ap.add_argument('--' + k, required=True)
     ap.add_argument('--port', type=int, required=True)
     ap.add_argument('--write-conf', action='store_true', help='only write the first configuration')
+    ap.add_argument('--naa-of', type=int, metavar='LUN', help='only print the NAA designator of LUN (VPD 83h)')
     a = ap.parse_args()
     if a.write_conf:
         write_conf(a, {0: '64M', 1: '64M', 2: '0'})
+        return 0
+    if a.naa_of is not None:
+        c = session(a)
+        r = command(c, a.naa_of, [0x12, 0x01, 0x83, 0x01, 0x00, 0], read_len=256)
+        page, off = r.data, 4
+        while off + 4 <= min(len(page), 4 + struct.unpack('>H', page[2:4])[0]):
+            n = page[off + 3]
+            if page[off + 1] & 0x0f == 3:               # designator type NAA
+                print(page[off + 4:off + 4 + n].hex())
+            off += 4 + n
+        c.close()
         return 0
 
     R = Runner()

@@ -13,8 +13,8 @@
 #     driver retries on the unit attention), qemu-img info and
 #     iscsi-readcapacity16 report the new size in new sessions;
 #   - tandemctl status --json shows the capacity in service;
-#   - what is not changed in place (identity: a new vendor id) replaces the
-#     LUN at the reload instead of being ignored;
+#   - a new vendor id waits for the LUN's next open, with a warning (never
+#     a LUN taken away for it); a new NAA id replaces the LUN;
 #   - tandemd exits cleanly, no sanitizer report.
 #
 #   bash tests/integration/test_resize.sh [BUILD_DIR]
@@ -76,14 +76,26 @@ check "qemu-img info (a new session) shows 112 MiB" bash -c "qemu-img info '$U0'
 check "status --json: LUN 0 serves 112 MiB" test "$(lun0_size)" = $((112 << 20))
 check "the log records each change" bash -c "grep -c 'LUN 0: capacity' '$TANDEMD_LOG' | grep -qx 3"
 
-# identity is not changed in place: a reload with another vendor id on LUN 3
-# takes the LUN out and adds it back with it (it used to be silently ignored,
-# INQUIRY kept the old one while the configuration said otherwise)
+# inquiry strings are not changed under a LUN in service, and the LUN is not
+# taken away for them (ESXi: a device loss): a reload with another vendor id
+# on LUN 3 warns that it waits for the LUN's next open, INQUIRY keeps the
+# running one; a new NAA id is another device: the LUN is replaced
 sed -i "s|serial: resize-lun3|serial: resize-lun3\n        vendor: NEWVEND|" "$CONF"
-check "reload with a new vendor id on LUN 3" "${C[@]}" reload
+out=$("${C[@]}" reload 2>&1) && rc=0 || rc=$?
+[ "$rc" = 0 ] && grep -q "LUN 3: a new vendor applies when the LUN opens again" <<<"$out" \
+	&& pass "reload with a new vendor id on LUN 3: warns that it waits for the next open" \
+	|| fail "reload with a new vendor id on LUN 3: exit $rc: $out"
+check "INQUIRY on LUN 3 still answers the running vendor id" bash -c \
+	"iscsi-inq '$(url "$PORT" "$IQN" 3)' | grep -q 'Vendor:TANDEM'"
+check_fail "LUN 3 was not taken out for it" grep -q "removing LUN 3" "$TANDEMD_LOG"
+sed -i "s|naa: 6001405000000000000000000000a103|naa: 6001405000000000000000000000beef|" "$CONF"
+out=$("${C[@]}" reload 2>&1) && rc=0 || rc=$?
+[ "$rc" = 0 ] && ! grep -q "not all" <<<"$out" && pass "reload with a new NAA id (and the vendor id) on LUN 3: applied" \
+	|| fail "reload with a new NAA id on LUN 3: exit $rc: $out"
+check "LUN 3 was replaced" bash -c "grep -q 'removing LUN 3' '$TANDEMD_LOG' && grep -q 'adding LUN 3' '$TANDEMD_LOG'"
 check "INQUIRY on LUN 3 (a new session) answers the new vendor id" bash -c \
 	"iscsi-inq '$(url "$PORT" "$IQN" 3)' | grep -q 'Vendor:NEWVEND'"
-check "the log shows LUN 3 replaced" bash -c "grep -q 'removing LUN 3' '$TANDEMD_LOG' && grep -q 'adding LUN 3' '$TANDEMD_LOG'"
+check "VPD 83h of LUN 3 carries the new NAA id" test "$("${RC[@]}" --naa-of 3)" = 6001405000000000000000000000beef
 
 stop_tandemd "$PID"
 finish
