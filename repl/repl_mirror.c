@@ -1235,8 +1235,7 @@ static int wrap_resize(struct bdev *b, uint64_t size, bool create, uint64_t *byt
 	char e[256];
 
 	(void)create;
-	if (size == 0 && v && v->lower && v->lower->ops->resize &&
-	    v->lower->ops->resize(v->lower, 0, false, &held, e, sizeof(e)) < 0)
+	if (size == 0 && v && v->lower && bdev_resize_prepare(v->lower, 0, false, &held, e, sizeof(e)) < 0)
 		held = cur;             /* cannot tell: what it opened with */
 	if ((size == 0 && held == cur) || size == cur) {
 		*bytes = cur;

@@ -151,17 +151,25 @@ static long long bdev_queue_attr(dev_t rdev, const char *attr)
 	return bdev_sysfs_read(fmt, major(rdev), minor(rdev));
 }
 
-static int bdev_probe_blockdev(struct bdev *b, const struct stat *st, char *err, size_t errlen)
+/* Bytes a block device holds (at the open and when a reload asks again). */
+static int bdev_blockdev_bytes(struct bdev *b, uint64_t *bytes, char *err, size_t errlen)
 {
-	uint64_t bytes = 0;
-	int lbs = 0, pbs = 0;
-
-	if (ioctl(b->fd, BLKGETSIZE64, &bytes) < 0) {
+	if (ioctl(b->fd, BLKGETSIZE64, bytes) < 0) {
 		int e = errno;
 
 		snprintf(err, errlen, "BLKGETSIZE64 on %s failed: %s", b->path, strerror(e));
 		return -e;
 	}
+	return 0;
+}
+
+static int bdev_probe_blockdev(struct bdev *b, const struct stat *st, char *err, size_t errlen)
+{
+	uint64_t bytes = 0;
+	int lbs = 0, pbs = 0, rc;
+
+	if ((rc = bdev_blockdev_bytes(b, &bytes, err, errlen)) < 0)
+		return rc;
 	if (ioctl(b->fd, BLKSSZGET, &lbs) < 0 || lbs <= 0)
 		lbs = 512;
 	if (ioctl(b->fd, BLKPBSZGET, &pbs) < 0 || pbs <= 0)
@@ -312,11 +320,8 @@ int bdev_fd_resize(struct bdev *b, uint64_t size, bool create, uint64_t *bytes, 
 		return -ESTALE;
 	}
 	if (S_ISBLK(st.st_mode)) {
-		if (ioctl(b->fd, BLKGETSIZE64, &avail) < 0) {
-			rc = -errno;
-			snprintf(err, errlen, "BLKGETSIZE64 on %s failed: %s", b->path, strerror(-rc));
+		if ((rc = bdev_blockdev_bytes(b, &avail, err, errlen)) < 0)
 			return rc;
-		}
 	} else {
 		avail = (uint64_t)st.st_size;
 	}
